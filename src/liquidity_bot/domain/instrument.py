@@ -1,0 +1,402 @@
+"""A tradable symbol's rules, and the one place where prices and quantities are rounded.
+
+Built from one ``symbols[]`` entry of Bitrue's ``GET /api/v1/exchangeInfo``. Shapes seen in
+the wild (Bitrue's docs, and answers captured by independent clients):
+
+    {"symbol": "XRPUSDT", "status": "TRADING", "baseAsset": "xrp", "quoteAsset": "usdt",
+     "filters": [
+       {"filterType": "PRICE_FILTER", "minPrice": "0.666", "maxPrice": "66.600",
+        "tickSize": "0.01", "priceScale": 2},
+       {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "1.3",
+        "bidMultiplierDown": "0.1", "askMultiplierUp": "10.0", "askMultiplierDown": "0.7",
+        "avgPriceMins": "1"},
+       {"filterType": "LOT_SIZE", "minQty": "0.1", "minVal": "10.0",
+        "maxQty": "999999999999999", "stepSize": "0.01", "volumeScale": 2}]}
+
+Quirks handled here: assets may be lowercase (normalised to upper case); numbers may be JSON
+strings or JSON numbers; ``tickSize``/``stepSize`` may be missing (only ``priceScale``/
+``volumeScale`` given) and ``avgPriceMins`` may be a string.
+
+Never through float: JSON numbers must reach us as ``int`` or ``Decimal`` (decode with
+``json.loads(text, parse_float=Decimal)`` or msgspec with ``Decimal`` fields). A ``float`` is
+refused with an error that says so, because its binary value is not the number on the wire.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from liquidity_bot.domain.order import Side
+
+if TYPE_CHECKING:
+    from liquidity_bot.domain.order import Order
+
+# Bitrue error codes (see docs/bitrue-api.md): what the exchange answers for each rule.
+CODE_INVALID_VOLUME_OR_PRICE = -1111
+CODE_INVALID_SYMBOL = -1121
+CODE_REJECTED = -2010
+
+
+class InstrumentError(ValueError):
+    """exchangeInfo data we cannot build safe trading rules from."""
+
+
+class Rule(StrEnum):
+    """The exchange rule an order violates."""
+
+    SYMBOL = "SYMBOL"  # the order names another symbol
+    STATUS = "STATUS"  # the symbol is not TRADING
+    PRICE_NOT_POSITIVE = "PRICE_NOT_POSITIVE"
+    MIN_PRICE = "MIN_PRICE"
+    MAX_PRICE = "MAX_PRICE"
+    TICK_SIZE = "TICK_SIZE"
+    QTY_NOT_POSITIVE = "QTY_NOT_POSITIVE"
+    MIN_QTY = "MIN_QTY"
+    MAX_QTY = "MAX_QTY"
+    STEP_SIZE = "STEP_SIZE"
+    MIN_NOTIONAL = "MIN_NOTIONAL"
+    PERCENT_PRICE_BY_SIDE = "PERCENT_PRICE_BY_SIDE"
+
+
+# Price and lot-size filters are "invalid volume/price" (-1111); a symbol we do not know is
+# -1121; a well-formed order refused for market reasons (halted symbol, price too far from the
+# last trade) is "rejected" (-2010). minVal belongs to Bitrue's LOT_SIZE filter, hence -1111.
+RULE_CODES: dict[Rule, int] = {
+    Rule.SYMBOL: CODE_INVALID_SYMBOL,
+    Rule.STATUS: CODE_REJECTED,
+    Rule.PRICE_NOT_POSITIVE: CODE_INVALID_VOLUME_OR_PRICE,
+    Rule.MIN_PRICE: CODE_INVALID_VOLUME_OR_PRICE,
+    Rule.MAX_PRICE: CODE_INVALID_VOLUME_OR_PRICE,
+    Rule.TICK_SIZE: CODE_INVALID_VOLUME_OR_PRICE,
+    Rule.QTY_NOT_POSITIVE: CODE_INVALID_VOLUME_OR_PRICE,
+    Rule.MIN_QTY: CODE_INVALID_VOLUME_OR_PRICE,
+    Rule.MAX_QTY: CODE_INVALID_VOLUME_OR_PRICE,
+    Rule.STEP_SIZE: CODE_INVALID_VOLUME_OR_PRICE,
+    Rule.MIN_NOTIONAL: CODE_INVALID_VOLUME_OR_PRICE,
+    Rule.PERCENT_PRICE_BY_SIDE: CODE_REJECTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule: its name, the exchange's error code for it, and why."""
+
+    rule: Rule
+    code: int
+    message: str
+
+
+def to_decimal(value: object, what: str) -> Decimal:
+    """A wire number (str, int or Decimal) as an exact, finite Decimal; floats are refused."""
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise InstrumentError(f"{what}: {value!r} is not a number") from None
+    elif type(value) is int:
+        result = Decimal(value)
+    elif isinstance(value, float):
+        raise TypeError(
+            f"{what}: got float {value!r}; money never goes through float. Decode the JSON "
+            "with json.loads(text, parse_float=Decimal) or msgspec Decimal fields"
+        )
+    else:
+        raise InstrumentError(f"{what}: expected a number, got {type(value).__name__} {value!r}")
+    if not result.is_finite():
+        raise InstrumentError(f"{what}: {value!r} is not a finite number")
+    return result
+
+
+def _to_int(value: object, what: str) -> int:
+    """An integer field that may come as int, numeric string or integral Decimal."""
+    number = to_decimal(value, what)
+    if number != number.to_integral_value() or number < 0:
+        raise InstrumentError(f"{what}: expected a non-negative integer, got {value!r}")
+    return int(number)
+
+
+def canonical(value: Decimal) -> Decimal:
+    """Strip trailing zeros (``0.01000000`` -> ``0.01``) without going to exponent form."""
+    normal = value.normalize()
+    if normal.as_tuple().exponent > 0:
+        normal = normal.quantize(Decimal(1))
+    return normal
+
+
+def grid_lcm(a: Decimal, b: Decimal) -> Decimal:
+    """Smallest positive step that is a whole multiple of both ``a`` and ``b``."""
+    exponent = min(a.as_tuple().exponent, b.as_tuple().exponent)
+    scale = Decimal(1).scaleb(-exponent)
+    ia, ib = int(a * scale), int(b * scale)
+    return canonical(Decimal(math.lcm(ia, ib)) / scale)
+
+
+def floor_to(value: Decimal, step: Decimal) -> Decimal:
+    """Largest multiple of ``step`` that is <= ``value`` (exact Decimal arithmetic)."""
+    quotient, remainder = divmod(value, step)  # truncates towards zero
+    if remainder < 0:
+        quotient -= 1
+    return quotient * step
+
+
+def ceil_to(value: Decimal, step: Decimal) -> Decimal:
+    """Smallest multiple of ``step`` that is >= ``value`` (exact Decimal arithmetic)."""
+    quotient, remainder = divmod(value, step)
+    if remainder > 0:
+        quotient += 1
+    return quotient * step
+
+
+def _grid(size: object, scale: int | None, what: str, symbol: str) -> Decimal:
+    """The step both ``size`` (tickSize/stepSize) and ``scale`` (decimal places) allow.
+
+    Bitrue publishes both and enforces both, and independent clients derive precision from
+    the scale alone. When they disagree we keep the coarser grid: every price on it passes
+    both checks, so a disagreement costs a little resolution instead of a -1111 reject. In
+    general that grid is the least common multiple, which is simply the coarser of the two
+    whenever one divides the other (always, in practice: 0.05 vs 2 places gives 0.05).
+    """
+    candidates: list[Decimal] = []
+    if size is not None:
+        step = to_decimal(size, f"{symbol} {what}Size")
+        if step > 0:  # 0 means "not enforced" in this filter family
+            candidates.append(canonical(step))
+    if scale is not None:
+        candidates.append(Decimal(1).scaleb(-scale))
+    if not candidates:
+        raise InstrumentError(
+            f"{symbol}: exchangeInfo gives neither a positive {what}Size nor a "
+            f"{'price' if what == 'tick' else 'volume'}Scale; cannot round safely"
+        )
+    grid = candidates[0]
+    for other in candidates[1:]:
+        grid = grid_lcm(grid, other)
+    return canonical(grid)
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A symbol's trading rules. Prices in quote currency, quantities in base currency.
+
+    ``tick`` and ``step`` are the effective grids (see ``_grid``). ``max_price``/``max_qty``
+    of None mean "no limit"; the band multipliers are None when the exchange sends no
+    ``PERCENT_PRICE_BY_SIDE`` filter.
+    """
+
+    symbol: str
+    base: str
+    quote: str
+    tick: Decimal
+    step: Decimal
+    price_scale: int | None
+    volume_scale: int | None
+    min_price: Decimal
+    max_price: Decimal | None
+    min_qty: Decimal
+    max_qty: Decimal | None
+    min_val: Decimal
+    bid_multiplier_up: Decimal | None = None
+    bid_multiplier_down: Decimal | None = None
+    ask_multiplier_up: Decimal | None = None
+    ask_multiplier_down: Decimal | None = None
+    status: str = "TRADING"
+
+    @classmethod
+    def from_exchange_info(cls, data: Mapping[str, Any]) -> Instrument:
+        """Build from one ``symbols[]`` entry of exchangeInfo, exactly as Bitrue serves it."""
+        symbol = str(data.get("symbol") or "").strip().upper()
+        if not symbol:
+            raise InstrumentError("exchangeInfo symbol entry has no 'symbol'")
+        base = str(data.get("baseAsset") or "").strip().upper()
+        quote = str(data.get("quoteAsset") or "").strip().upper()
+        if not base or not quote:
+            raise InstrumentError(f"{symbol}: exchangeInfo entry lacks baseAsset or quoteAsset")
+        filters: dict[str, Mapping[str, Any]] = {}
+        for entry in data.get("filters") or ():
+            filters[str(entry.get("filterType", "")).upper()] = entry
+        price = filters.get("PRICE_FILTER")
+        lot = filters.get("LOT_SIZE")
+        if price is None or lot is None:
+            missing = [n for n, f in (("PRICE_FILTER", price), ("LOT_SIZE", lot)) if f is None]
+            raise InstrumentError(
+                f"{symbol}: exchangeInfo lacks {', '.join(missing)}; refusing to trade a symbol "
+                "whose price and quantity rules are unknown"
+            )
+
+        def number(filt: Mapping[str, Any], key: str, default: str | None) -> Decimal | None:
+            raw = filt.get(key)
+            if raw is None or raw == "":
+                return None if default is None else Decimal(default)
+            return to_decimal(raw, f"{symbol} {key}")
+
+        def limit(filt: Mapping[str, Any], key: str) -> Decimal | None:
+            value = number(filt, key, None)
+            return value if value is not None and value > 0 else None  # 0 = no limit
+
+        price_scale = price.get("priceScale")
+        volume_scale = lot.get("volumeScale")
+        price_scale = None if price_scale is None else _to_int(price_scale, f"{symbol} priceScale")
+        volume_scale = (
+            None if volume_scale is None else _to_int(volume_scale, f"{symbol} volumeScale")
+        )
+        band = filters.get("PERCENT_PRICE_BY_SIDE") or {}
+        return cls(
+            symbol=symbol,
+            base=base,
+            quote=quote,
+            tick=_grid(price.get("tickSize"), price_scale, "tick", symbol),
+            step=_grid(lot.get("stepSize"), volume_scale, "step", symbol),
+            price_scale=price_scale,
+            volume_scale=volume_scale,
+            min_price=number(price, "minPrice", "0"),
+            max_price=limit(price, "maxPrice"),
+            min_qty=number(lot, "minQty", "0"),
+            max_qty=limit(lot, "maxQty"),
+            min_val=number(lot, "minVal", "0"),
+            bid_multiplier_up=limit(band, "bidMultiplierUp"),
+            bid_multiplier_down=number(band, "bidMultiplierDown", None),
+            ask_multiplier_up=limit(band, "askMultiplierUp"),
+            ask_multiplier_down=number(band, "askMultiplierDown", None),
+            status=str(data.get("status") or "TRADING").strip().upper(),
+        )
+
+    # --- rounding ------------------------------------------------------------------------------
+    def round_price(self, price: Decimal, side: Side | str) -> Decimal:
+        """Onto the tick, never more aggressive: bids round down, asks round up."""
+        if Side.parse(side) is Side.BUY:
+            return floor_to(price, self.tick)
+        return ceil_to(price, self.tick)
+
+    def round_qty(self, qty: Decimal) -> Decimal:
+        """Down onto the step: never more than asked for."""
+        return floor_to(qty, self.step)
+
+    def is_on_tick(self, price: Decimal) -> bool:
+        return price % self.tick == 0
+
+    def is_on_step(self, qty: Decimal) -> bool:
+        return qty % self.step == 0
+
+    # --- validation ----------------------------------------------------------------------------
+    def check(
+        self,
+        side: Side | str,
+        price: Decimal,
+        qty: Decimal,
+        last_price: Decimal | None = None,
+        *,
+        symbol: str | None = None,
+    ) -> list[Violation]:
+        """Every rule a limit order at ``price`` x ``qty`` breaks; empty means it passes.
+
+        All rules are checked (not just the first) so a log line says everything at once.
+        The percent-price band needs the last trade price and is skipped without one; so is
+        the notional check at the last price (see below).
+        """
+        side = Side.parse(side)
+        out: list[Violation] = []
+
+        def add(rule: Rule, message: str) -> None:
+            out.append(Violation(rule, RULE_CODES[rule], f"{self.symbol}: {message}"))
+
+        if symbol is not None and symbol.strip().upper() != self.symbol:
+            add(Rule.SYMBOL, f"order is for symbol {symbol!r}, these rules are for {self.symbol}")
+        if self.status != "TRADING":
+            add(Rule.STATUS, f"symbol status is {self.status}, orders need TRADING")
+
+        if price <= 0:
+            add(Rule.PRICE_NOT_POSITIVE, f"price {price} must be positive")
+        else:
+            if price < self.min_price:
+                add(Rule.MIN_PRICE, f"price {price} is below minPrice {self.min_price}")
+            if self.max_price is not None and price > self.max_price:
+                add(Rule.MAX_PRICE, f"price {price} is above maxPrice {self.max_price}")
+            if not self.is_on_tick(price):
+                add(
+                    Rule.TICK_SIZE,
+                    f"price {price} is not a multiple of the tick {self.tick}; "
+                    f"use round_price (-> {self.round_price(price, side)})",
+                )
+        if qty <= 0:
+            add(Rule.QTY_NOT_POSITIVE, f"quantity {qty} must be positive")
+        else:
+            if qty < self.min_qty:
+                add(Rule.MIN_QTY, f"quantity {qty} is below minQty {self.min_qty}")
+            if self.max_qty is not None and qty > self.max_qty:
+                add(Rule.MAX_QTY, f"quantity {qty} is above maxQty {self.max_qty}")
+            # Bitrue's docs annotate stepSize as "(quantity - minQty) % stepSize == 0"; we
+            # anchor the grid at zero (what volumeScale means). Both agree whenever minQty is
+            # on the step, which it is for every symbol we have seen.
+            if not self.is_on_step(qty):
+                add(
+                    Rule.STEP_SIZE,
+                    f"quantity {qty} is not a multiple of the step {self.step}; "
+                    f"use round_qty (-> {self.round_qty(qty)})",
+                )
+        if price > 0 and qty > 0 and self.min_val > 0:
+            # The facts sheet says minVal is quantity x price; Bitrue's own docs annotate it as
+            # quantity x lastPrice. We require both (the latter when the last price is known):
+            # the stricter reading can only make us skip an order, never get one rejected.
+            notional = price * qty
+            if notional < self.min_val:
+                add(
+                    Rule.MIN_NOTIONAL,
+                    f"notional {notional} (price x quantity) is below minVal {self.min_val}",
+                )
+            elif last_price is not None and last_price > 0 and last_price * qty < self.min_val:
+                add(
+                    Rule.MIN_NOTIONAL,
+                    f"notional at the last price {last_price * qty} is below minVal "
+                    f"{self.min_val}",
+                )
+        if last_price is not None and price > 0:
+            out.extend(self._band_violations(side, price, last_price))
+        return out
+
+    def check_order(self, order: Order, last_price: Decimal | None = None) -> list[Violation]:
+        """``check`` for an ``Order`` (its symbol is checked too)."""
+        return self.check(order.side, order.price, order.qty, last_price, symbol=order.symbol)
+
+    def price_band(self, side: Side | str, last_price: Decimal) -> tuple[Decimal, Decimal | None]:
+        """Inclusive [low, high] prices the band allows for ``side`` (high None = no cap)."""
+        if Side.parse(side) is Side.BUY:
+            up, down = self.bid_multiplier_up, self.bid_multiplier_down
+        else:
+            up, down = self.ask_multiplier_up, self.ask_multiplier_down
+        low = last_price * down if down is not None else Decimal(0)
+        high = last_price * up if up is not None else None
+        return low, high
+
+    def _band_violations(self, side: Side, price: Decimal, last: Decimal) -> list[Violation]:
+        if last <= 0:
+            return []
+        low, high = self.price_band(side, last)
+        name = "bid" if side is Side.BUY else "ask"
+        code = RULE_CODES[Rule.PERCENT_PRICE_BY_SIDE]
+        rule = Rule.PERCENT_PRICE_BY_SIDE
+        if price < low:
+            return [
+                Violation(
+                    rule,
+                    code,
+                    f"{self.symbol}: {name} price {price} is below {low} "
+                    f"({name}MultiplierDown x last price {last})",
+                )
+            ]
+        if high is not None and price > high:
+            return [
+                Violation(
+                    rule,
+                    code,
+                    f"{self.symbol}: {name} price {price} is above {high} "
+                    f"({name}MultiplierUp x last price {last})",
+                )
+            ]
+        return []
