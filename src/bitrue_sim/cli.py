@@ -1,5 +1,72 @@
 """`liquidity-bot sim ...`: serve the simulated exchange."""
 
+from __future__ import annotations
+
+import ipaddress
+import logging
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(help="The Bitrue-compatible simulator on loopback.", no_args_is_help=True)
+
+log = logging.getLogger(__name__)
+
+
+@app.callback()
+def _sim() -> None:
+    """The Bitrue-compatible simulator (keeps `sim` a command group even with one command)."""
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8080,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same ids and books.")] = 0,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(help="Token for the X-Sim-Admin header; without it the admin API is off."),
+    ] = None,
+    scenario: Annotated[str, typer.Option(help="Synthetic market scenario name.")] = "calm",
+    faults: Annotated[
+        Path | None, typer.Option(help="TOML fault profile to inject (see profiles/).")
+    ] = None,
+    ban_scale: Annotated[
+        float, typer.Option(help="Multiplies every rate-limit window and ban (tests: 0.01).")
+    ] = 1.0,
+    no_rate_limits: Annotated[
+        bool, typer.Option("--no-rate-limits", help="Turn rate limiting off.")
+    ] = False,
+) -> None:
+    """Serve every Bitrue REST and WebSocket path of the simulator on one loopback port."""
+    from aiohttp import web
+
+    from bitrue_sim.server.app import create_app
+    from bitrue_sim.server.state import SimConfig, SimState
+
+    try:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise typer.BadParameter("the simulator only listens on loopback (127.0.0.0/8, ::1)")
+    except ValueError as exc:
+        raise typer.BadParameter(f"{host!r} is not an IP address; use 127.0.0.1") from exc
+    if faults is not None and not faults.is_file():
+        raise typer.BadParameter(f"fault profile {faults} does not exist")
+    if ban_scale <= 0:
+        raise typer.BadParameter("--ban-scale must be > 0")
+    config = SimConfig(
+        host=host,
+        port=port,
+        seed=seed,
+        admin_token=admin_token,
+        ban_scale=ban_scale,
+        scenario=scenario,
+        faults_path=faults,
+        rate_limits=not no_rate_limits,
+    )
+    state = SimState.build(config)
+    application = create_app(state)
+    typer.echo(f"bitrue_sim: seed {seed}, scenario {scenario}; Ctrl+C stops it")
+    # access_log=None: request lines carry signatures, which must never be logged.
+    # print=typer.echo shows the real address (also when --port 0 picked one).
+    web.run_app(application, host=host, port=port, access_log=None, print=typer.echo)

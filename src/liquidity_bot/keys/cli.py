@@ -1,5 +1,523 @@
-"""`liquidity-bot keys ...`: intake, verification and hygiene of API keys."""
+"""`liquidity-bot keys ...`: intake, verification and hygiene of API keys.
+
+Exit codes (all sub-commands): 0 pass/ok, 1 a check failed (or `review` found something to do),
+2 a check is unknown, 3 usage or other error. Secrets are read from a hidden prompt or standard
+input only, never from the command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+from typer.core import TyperCommand
 
-app = typer.Typer(help="API keys: add, verify, list, review, rotate, remove.", no_args_is_help=True)
+from liquidity_bot.keys.audit import AuditLog
+from liquidity_bot.keys.gate import judge, rotate_key, verify_and_record
+from liquidity_bot.keys.guide import SUPPORTED_EXCHANGES, fix_for, guide_for
+from liquidity_bot.keys.home import (
+    PASSPHRASE_ENV,
+    InputRefused,
+    KeysHome,
+    check_token_format,
+    read_passphrase,
+    read_secret,
+)
+from liquidity_bot.keys.hygiene import (
+    KeyConflict,
+    add_key,
+    list_rows,
+    mark_reviewed,
+    remove_key,
+    review,
+)
+from liquidity_bot.keys.policy import Policy, PolicyError, load_policy
+from liquidity_bot.keys.vault import Vault, VaultError, locked
+from liquidity_bot.keys.verify import FAIL, PASS, UNKNOWN, VerificationReport
+
+EXIT_PASS, EXIT_FAIL, EXIT_UNKNOWN, EXIT_ERROR = 0, 1, 2, 3
+NEW_PASSPHRASE_ENV = "LIQUIDITY_BOT_NEW_PASSPHRASE"
+
+
+# Click's UsageError, wherever this typer version keeps click (vendored or not).
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+class _Command(TyperCommand):
+    """Usage errors exit with 3 (2 means "unknown" for `keys verify`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _UsageError as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
+
+
+app = typer.Typer(
+    help="API keys: add, verify, list, review, rotate, remove.",
+    no_args_is_help=True,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_SECRET_ON_ARGV = (
+    "refusing {opt}: command-line arguments are visible to every user of this machine (ps, "
+    "/proc/*/cmdline) and stay in shell history. Type the secret at the hidden prompt or pipe it on "
+    "standard input (one line). The secret just given may be exposed: consider deleting that key on "
+    "the exchange and creating a new one."
+)
+
+
+def _die(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def _home(ctx: typer.Context) -> KeysHome:
+    obj = ctx.obj if isinstance(ctx.obj, dict) else None
+    if obj is None and ctx.parent is not None and isinstance(ctx.parent.obj, dict):
+        obj = ctx.parent.obj
+    if obj and obj.get("home"):
+        return KeysHome(Path(obj["home"]))
+    env = os.environ.get("LIQUIDITY_BOT_HOME")
+    return KeysHome(Path(env).expanduser() if env else Path.home() / ".liquidity-bot")
+
+
+def _policy(home: KeysHome, path: Path | None) -> Policy:
+    if path is not None and not path.exists():
+        _die(f"policy file {path} does not exist")
+    return load_policy(path or home.policy)
+
+
+def _urls(base_url: str | None) -> Any:
+    from liquidity_bot.venues.bitrue.urls import BitrueUrls
+
+    if base_url is None:
+        return BitrueUrls()
+    try:
+        return BitrueUrls.single(base_url)
+    except ValueError as exc:
+        _die(str(exc))
+
+
+def _refuse_secret_options(secret: str | None, api_secret: str | None) -> None:
+    if secret is not None:
+        _die(_SECRET_ON_ARGV.format(opt="--secret"))
+    if api_secret is not None:
+        _die(_SECRET_ON_ARGV.format(opt="--api-secret"))
+
+
+def _check_exchange(exchange: str) -> None:
+    if exchange not in SUPPORTED_EXCHANGES:
+        _die(f"unsupported exchange {exchange!r}; supported: {', '.join(SUPPORTED_EXCHANGES)}")
+
+
+_STATUS_MARK = {PASS: "[green]PASS[/]", FAIL: "[red]FAIL[/]", UNKNOWN: "[yellow]UNKNOWN[/]"}
+
+
+def _print_report(report: VerificationReport, policy: Policy, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+        return
+    table = Table(title=f"Key {report.label!r} ({report.exchange}), checked {report.checked_at}")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    for c in report.checks:
+        table.add_row(c.name, _STATUS_MARK.get(c.status, c.status), c.detail)
+    out.print(table)
+    verdict = judge(report, policy)
+    out.print(f"verdict: {_STATUS_MARK[report.verdict]}")
+    if verdict.accepted_unknown:
+        out.print(
+            f"accepted as unknown by the policy: {', '.join(verdict.accepted_unknown)}", markup=False
+        )
+
+
+def _print_fixes(report: VerificationReport, policy: Policy) -> None:
+    for c in report.checks:
+        if c.status == FAIL:
+            fix = c.detail.split(" Fix: ", 1)[1] if " Fix: " in c.detail else fix_for(c.name, policy)
+            out.print(f"- {c.name}: {fix}", markup=False)
+        elif c.status == UNKNOWN and not policy.accepts_unknown(c.name):
+            out.print(f"- {c.name} (unknown): {c.detail}", markup=False)
+
+
+def _passphrase(home: KeysHome) -> str:
+    try:
+        return read_passphrase(confirm=not home.vault.exists())
+    except InputRefused as exc:
+        _die(str(exc))
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def _errors_to_exit(fn: Any) -> Any:
+    """Known failures become a one-line message and exit 3, never a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (VaultError, InputRefused, PolicyError, KeyConflict) as exc:
+            _die(str(exc))
+        except ValueError as exc:
+            _die(str(exc))
+
+    return wrapper
+
+
+BaseUrl = Annotated[
+    str | None,
+    typer.Option("--base-url", help="Point every Bitrue base URL at one address (the simulator)."),
+]
+Canary = Annotated[
+    str | None,
+    typer.Option(
+        "--canary-source",
+        help="A local address NOT on the key's allow list (e.g. 127.0.0.2) to prove the IP restriction.",
+    ),
+]
+PolicyOpt = Annotated[
+    Path | None, typer.Option("--policy", help="Policy TOML (default <home>/policy.toml).")
+]
+SecretRefused = Annotated[
+    str | None, typer.Option("--secret", hidden=True, help="Refused: never put a secret on argv.")
+]
+ApiSecretRefused = Annotated[
+    str | None, typer.Option("--api-secret", hidden=True, help="Refused: never put a secret on argv.")
+]
+
+
+def _intake_secret(exchange: str) -> str:
+    err.print(
+        "Bitrue shows the secret key only once, when the key is created: paste it now "
+        "(input is hidden; or pipe it on standard input).",
+        markup=False,
+    )
+    secret = read_secret()
+    check_token_format(exchange, "secret", secret)
+    return secret
+
+
+@app.command("add", cls=_Command)
+@_errors_to_exit
+def add_cmd(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Option("--label", help="Name of the key, as on the exchange.")],
+    api_key: Annotated[str, typer.Option("--api-key", help="The API key (not the secret).")],
+    exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
+    base_url: BaseUrl = None,
+    canary_source: Canary = None,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Store without verifying.")] = False,
+    market: Annotated[
+        list[str] | None, typer.Option("--market", help="Symbol this key trades (repeatable).")
+    ] = None,
+    policy_path: PolicyOpt = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    secret: SecretRefused = None,
+    api_secret: ApiSecretRefused = None,
+) -> None:
+    """Store a key: the secret is read from a hidden prompt or standard input, then verified."""
+    _refuse_secret_options(secret, api_secret)
+    _check_exchange(exchange)
+    home = _home(ctx)
+    policy = _policy(home, policy_path)
+    check_token_format(exchange, "API key", api_key)
+    urls = None if no_verify else _urls(base_url)
+    value = _intake_secret(exchange)
+    passphrase = _passphrase(home)
+    rec = add_key(
+        home,
+        passphrase=passphrase,
+        exchange=exchange,
+        label=label,
+        api_key=api_key,
+        secret=value,
+        markets=tuple(m.upper() for m in market or ()),
+    )
+    err.print(f"stored key {rec.api_key_hint} as {label!r} in {home.vault}", markup=False)
+    if no_verify:
+        err.print(f"not verified: run `liquidity-bot keys verify {label!r}` before trading", markup=False)
+        return
+    report = _run(
+        verify_and_record(home, rec, value, policy=policy, urls=urls, canary_source=canary_source)
+    )
+    _print_report(report, policy, as_json)
+    if report.verdict != PASS and not as_json:
+        _print_fixes(report, policy)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command("verify", cls=_Command)
+@_errors_to_exit
+def verify_cmd(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="The key's label.")],
+    base_url: BaseUrl = None,
+    canary_source: Canary = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
+    exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
+    policy_path: PolicyOpt = None,
+) -> None:
+    """Probe the exchange without side effects. Exit 0 pass, 1 fail, 2 unknown, 3 error."""
+    _check_exchange(exchange)
+    home = _home(ctx)
+    policy = _policy(home, policy_path)
+    urls = _urls(base_url)
+    if not home.vault.exists():
+        _die(f"no vault at {home.vault}; add a key first (liquidity-bot keys add)")
+    passphrase = _passphrase(home)
+    vault = Vault.open(home.vault).unlock(passphrase)
+    rec = vault.find_active(label, exchange)
+    secret = vault.reveal(rec.id)
+    report = _run(
+        verify_and_record(home, rec, secret, policy=policy, urls=urls, canary_source=canary_source)
+    )
+    _print_report(report, policy, as_json)
+    if report.verdict != PASS and not as_json:
+        _print_fixes(report, policy)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command("onboard", cls=_Command)
+@_errors_to_exit
+def onboard_cmd(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Option("--label")] = "Liquidity Bot",
+    exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
+    print_guide: Annotated[
+        bool, typer.Option("--print-guide", help="Only print the filled-in guide (Markdown).")
+    ] = False,
+    api_key: Annotated[str | None, typer.Option("--api-key")] = None,
+    base_url: BaseUrl = None,
+    canary_source: Canary = None,
+    market: Annotated[list[str] | None, typer.Option("--market")] = None,
+    policy_path: PolicyOpt = None,
+    secret: SecretRefused = None,
+    api_secret: ApiSecretRefused = None,
+) -> None:
+    """Walk through creating the key on the exchange, store it, verify until it passes."""
+    _refuse_secret_options(secret, api_secret)
+    _check_exchange(exchange)
+    home = _home(ctx)
+    policy = _policy(home, policy_path)
+    guide = guide_for(exchange, label, policy)
+    if print_guide:
+        typer.echo(guide, nl=False)
+        return
+    urls = _urls(base_url)
+    out.print(Markdown(guide), soft_wrap=False)
+    if api_key is None:
+        api_key = typer.prompt("API key (not the secret)").strip()
+    check_token_format(exchange, "API key", api_key)
+    value = _intake_secret(exchange)
+    passphrase = _passphrase(home)
+    rec = add_key(
+        home,
+        passphrase=passphrase,
+        exchange=exchange,
+        label=label,
+        api_key=api_key,
+        secret=value,
+        markets=tuple(m.upper() for m in market or ()),
+    )
+    out.print(f"stored key {rec.api_key_hint} as {label!r}", markup=False)
+    while True:
+        report = _run(
+            verify_and_record(home, rec, value, policy=policy, urls=urls, canary_source=canary_source)
+        )
+        _print_report(report, policy, as_json=False)
+        if judge(report, policy).allowed:
+            out.print(f"key {label!r} may trade.", markup=False)
+            raise typer.Exit(report.exit_code)
+        out.print("Change these settings on the exchange:", markup=False)
+        _print_fixes(report, policy)
+        out.print("Press Enter to verify again, or type q then Enter to stop.", markup=False)
+        line = sys.stdin.readline()
+        if not line or line.strip().lower() in ("q", "quit", "stop"):
+            out.print(
+                f"stopped; the key is stored. Verify later with `liquidity-bot keys verify {label!r}`.",
+                markup=False,
+            )
+            raise typer.Exit(report.exit_code)
+
+
+@app.command("list", cls=_Command)
+@_errors_to_exit
+def list_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    policy_path: PolicyOpt = None,
+) -> None:
+    """Keys with age, last verification and verdict, last use, review date (no passphrase)."""
+    home = _home(ctx)
+    policy = _policy(home, policy_path)
+    rows = list_rows(Vault.open(home.vault), policy) if home.vault.exists() else []
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        return
+    if not rows:
+        out.print(f"no keys in {home.vault}", markup=False)
+        return
+    table = Table(title=f"Keys in {home.vault}")
+    table.add_column("label", no_wrap=True)
+    for col in ("key", "status", "age (d)", "last verified", "last used", "review due"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            f"{r.label} ({r.exchange})",
+            r.api_key_hint,
+            r.status,
+            str(r.age_days),
+            f"{r.last_verified_at} {r.last_verdict}" if r.last_verified_at else "never",
+            r.last_used_at or "never",
+            r.review_due + (" (overdue)" if r.review_overdue else ""),
+        )
+    out.print(table)
+
+
+@app.command("review", cls=_Command)
+@_errors_to_exit
+def review_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    ack: Annotated[
+        str | None, typer.Option("--ack", help="Record that LABEL's key was reviewed today.")
+    ] = None,
+    policy_path: PolicyOpt = None,
+) -> None:
+    """Overdue reviews, unused keys, keys to delete on the exchange. Exit 1 if anything is due."""
+    home = _home(ctx)
+    policy = _policy(home, policy_path)
+    if not home.vault.exists():
+        out.print(f"no keys in {home.vault}", markup=False)
+        return
+    if ack is not None:
+        rec = mark_reviewed(home, ack)
+        out.print(f"recorded a review of {rec.label!r} ({rec.api_key_hint})", markup=False)
+    findings = review(Vault.open(home.vault), policy)
+    if as_json:
+        typer.echo(json.dumps([f.to_json() for f in findings], indent=2))
+    elif not findings:
+        out.print("nothing to do: every key is reviewed, used and verified.", markup=False)
+    else:
+        for f in findings:
+            out.print(f"- {f.label} [{f.kind}]: {f.message}\n  what to do: {f.action}", markup=False)
+    raise typer.Exit(EXIT_FAIL if findings else EXIT_PASS)
+
+
+@app.command("rotate", cls=_Command)
+@_errors_to_exit
+def rotate_cmd(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument()],
+    api_key: Annotated[str, typer.Option("--api-key", help="The replacement API key.")],
+    exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
+    base_url: BaseUrl = None,
+    canary_source: Canary = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    policy_path: PolicyOpt = None,
+    secret: SecretRefused = None,
+    api_secret: ApiSecretRefused = None,
+) -> None:
+    """Add a replacement key, verify it, make it active; the old key is marked for deletion."""
+    _refuse_secret_options(secret, api_secret)
+    _check_exchange(exchange)
+    home = _home(ctx)
+    policy = _policy(home, policy_path)
+    urls = _urls(base_url)
+    check_token_format(exchange, "API key", api_key)
+    if not home.vault.exists():
+        _die(f"no vault at {home.vault}; add a key first (liquidity-bot keys add)")
+    value = _intake_secret(exchange)
+    passphrase = _passphrase(home)
+    result = _run(
+        rotate_key(
+            home,
+            passphrase=passphrase,
+            label=label,
+            new_api_key=api_key,
+            new_secret=value,
+            exchange=exchange,
+            policy=policy,
+            urls=urls,
+            canary_source=canary_source,
+        )
+    )
+    _print_report(result.report, policy, as_json)
+    if not result.switched:
+        if not as_json:
+            err.print("the replacement did not pass; nothing was switched. Fix:", markup=False)
+            _print_fixes(result.report, policy)
+        raise typer.Exit(result.report.exit_code or EXIT_FAIL)
+    assert result.old is not None
+    err.print(
+        f"{result.new.api_key_hint} is now the active key for {label!r}"
+        + (f" (markets: {', '.join(result.new.markets)})" if result.new.markets else "")
+        + f". The old key {result.old.api_key_hint} is marked for deletion: DELETE IT on Bitrue > "
+        f"API Management now, then run `liquidity-bot keys remove {label!r} --id {result.old.id}`.",
+        markup=False,
+    )
+
+
+@app.command("remove", cls=_Command)
+@_errors_to_exit
+def remove_cmd(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument()],
+    record_id: Annotated[
+        str | None, typer.Option("--id", help="Which key, when a label has several.")
+    ] = None,
+) -> None:
+    """Delete a key from the vault (delete it on the exchange too)."""
+    home = _home(ctx)
+    if not home.vault.exists():
+        _die(f"no vault at {home.vault}")
+    rec = remove_key(home, label, record_id)
+    out.print(
+        f"removed {rec.api_key_hint} ({label!r}) from the vault. Make sure it is deleted on the "
+        f"exchange too (Bitrue > API Management).",
+        markup=False,
+    )
+
+
+@app.command("passphrase", cls=_Command)
+@_errors_to_exit
+def passphrase_cmd(ctx: typer.Context) -> None:
+    """Change the vault passphrase (re-wraps data keys; raises KDF cost to today's default)."""
+    from liquidity_bot.keys.home import _getpass
+    from liquidity_bot.keys.vault import DEFAULT_KDF
+
+    home = _home(ctx)
+    if not home.vault.exists():
+        _die(f"no vault at {home.vault}")
+    old = _passphrase(home)
+    new = os.environ.get(NEW_PASSPHRASE_ENV)
+    if not new:
+        if not sys.stdin.isatty():
+            _die(f"no terminal to ask the new passphrase: set {NEW_PASSPHRASE_ENV}")
+        new = _getpass("New vault passphrase: ")
+        if new != _getpass("Repeat the new vault passphrase: "):
+            _die("the two passphrases differ; nothing was changed")
+    with locked(home.vault):
+        vault = Vault.open(home.vault).unlock(old)
+        kdf = vault.kdf if vault.kdf.meets_owasp_minimum() else DEFAULT_KDF
+        vault.change_passphrase(new, kdf=kdf)
+        vault.save()
+    AuditLog(home.audit).append("passphrase_changed", records=len(vault.records()))
+    out.print(f"passphrase changed for {home.vault}; unset {PASSPHRASE_ENV} if it held the old one",
+              markup=False)

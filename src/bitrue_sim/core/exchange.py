@@ -1,0 +1,930 @@
+"""The in-process exchange: accounts, balances, filters, matching and history, no sockets.
+
+The REST/WebSocket server and the backtest driver both sit on top of this class. All state
+changes happen synchronously inside one method call; the events they cause are delivered to
+the listeners in order after the state is consistent again, so a listener may read the exchange.
+
+Internally prices are integer ticks and quantities integer lots (see ``book.py``); Decimal is
+used at the edges (validation, snapshots) and for balances, which are exact.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from itertools import islice, takewhile
+from operator import attrgetter, itemgetter
+
+from bitrue_sim.errors import ExchangeError
+
+from .book import Book
+from .clock import Clock, WallClock
+from .ids import IdSource
+from .markets import DEFAULT_MARKETS, MarketSpec
+from .model import (
+    Account,
+    Balance,
+    Fill,
+    Order,
+    PublicTrade,
+    new_balance_changed,
+    new_book_changed,
+    new_fill,
+    new_order,
+    new_order_changed,
+    new_public_trade,
+    new_trade_happened,
+)
+
+_ZERO = Decimal(0)
+_DAY_MS = 24 * 60 * 60 * 1000
+# Public trades are kept for the 24 h ticker window, but always at least the latest
+# _KEEP_TRADES (for /trades) and never more than _MAX_TRADES (memory bound for long runs).
+_KEEP_TRADES = 10_000
+_MAX_TRADES = 1_000_000
+
+Listener = Callable[[object], None]
+
+
+# ------------------------------------------------------------------------- documented errors
+def _not_found() -> ExchangeError:
+    # Bitrue answers an unknown (or no longer open, for cancel) order with HTTP 200, -2013.
+    return ExchangeError(200, -2013, "Order does not exist.")
+
+
+def _filter_error(msg: str) -> ExchangeError:
+    return ExchangeError(412, -1111, msg)
+
+
+def _param_error(msg: str) -> ExchangeError:
+    return ExchangeError(412, -1102, msg)
+
+
+def _insufficient(asset: str, need: Decimal, have: Decimal) -> ExchangeError:
+    return ExchangeError(
+        406,
+        -2010,
+        f"Insufficient account balance. The order needs {need} {asset} free, the account has "
+        f"{have}; cancel orders or deposit first.",
+    )
+
+
+def _fmt(value: Decimal) -> str:
+    return format(value, "f")
+
+
+# ------------------------------------------------------------------------- mutable state
+class _Market:
+    """A symbol's rules pre-converted to ticks/lots, its book, last price and trades."""
+
+    __slots__ = (
+        "spec", "symbol", "base", "quote", "tick", "step", "unit", "book",
+        "min_ticks", "max_ticks", "min_lots", "max_lots", "min_val", "min_val_units",
+        "last_ticks", "band_src", "bid_lo", "bid_hi", "ask_lo", "ask_hi", "trades",
+        "zero_qty", "zero_quote",
+    )  # fmt: skip
+
+    def __init__(self, spec: MarketSpec) -> None:
+        self.spec = spec
+        self.symbol = spec.symbol
+        self.base = spec.base_asset
+        self.quote = spec.quote_asset
+        self.tick = spec.tick_size
+        self.step = spec.step_size
+        self.unit = spec.tick_size * spec.step_size  # quote value of 1 tick x 1 lot
+        self.book = Book()
+        self.min_ticks = int((spec.min_price / spec.tick_size).to_integral_value(ROUND_CEILING))
+        self.max_ticks = int((spec.max_price / spec.tick_size).to_integral_value(ROUND_FLOOR))
+        self.min_lots = int((spec.min_qty / spec.step_size).to_integral_value(ROUND_CEILING))
+        self.max_lots = int((spec.max_qty / spec.step_size).to_integral_value(ROUND_FLOOR))
+        self.min_val = spec.min_val
+        # minVal (minimum notional) in ticks*lots units, so the hot path compares integers
+        self.min_val_units = int((spec.min_val / self.unit).to_integral_value(ROUND_CEILING))
+        self.last_ticks = int(spec.initial_price / spec.tick_size)
+        self.band_src = -1
+        self.bid_lo = self.bid_hi = self.ask_lo = self.ask_hi = 0
+        # PublicTrade fields as plain tuples: atomic-only tuples escape the cyclic GC, which
+        # otherwise dominates a long run; snapshots are built when someone asks.
+        self.trades: deque[tuple] = deque(maxlen=_MAX_TRADES)
+        self.zero_qty = Decimal(0) * self.step  # "0.0" with the market's volume scale
+        self.zero_quote = Decimal(0) * self.unit
+
+    def refresh_band(self) -> None:
+        """PERCENT_PRICE_BY_SIDE bounds in ticks, recomputed only when the last price moved."""
+        last = Decimal(self.last_ticks)
+        spec = self.spec
+        self.bid_lo = int((last * spec.bid_multiplier_down).to_integral_value(ROUND_CEILING))
+        self.bid_hi = int((last * spec.bid_multiplier_up).to_integral_value(ROUND_FLOOR))
+        self.ask_lo = int((last * spec.ask_multiplier_down).to_integral_value(ROUND_CEILING))
+        self.ask_hi = int((last * spec.ask_multiplier_up).to_integral_value(ROUND_FLOOR))
+        self.band_src = self.last_ticks
+
+
+class _Account:
+    __slots__ = (
+        "account_id", "maker", "taker", "free", "locked",
+        "open", "open_cids", "cids", "orders_by_symbol", "fills_by_symbol",
+    )  # fmt: skip
+
+    def __init__(self, account_id: int, maker: Decimal, taker: Decimal) -> None:
+        self.account_id = account_id
+        self.maker = maker
+        self.taker = taker
+        self.free: dict[str, Decimal] = {}
+        self.locked: dict[str, Decimal] = {}
+        self.open: dict[int, _Order] = {}  # insertion order = placement order
+        self.open_cids: dict[str, _Order] = {}
+        self.cids: dict[str, _Order] = {}  # latest order per client id, open or not
+        self.orders_by_symbol: defaultdict[str, list[_Order]] = defaultdict(list)
+        # Fill fields as tuples (see _Market.trades), per symbol in trade order
+        self.fills_by_symbol: defaultdict[str, list[tuple]] = defaultdict(list)
+
+
+class _Order:
+    """The engine's mutable order; also the entry the book holds.
+
+    Integer ticks/lots drive matching; Decimal quantities are made only for snapshots.
+    """
+
+    __slots__ = (
+        "order_id", "cid", "account", "market", "is_buy", "is_limit", "side", "type", "ticks",
+        "price", "orig_lots", "leaves", "exec_lots", "cum_units", "orig_qty", "status", "time",
+        "update_time", "live", "locked",
+    )  # fmt: skip
+
+    def __init__(
+        self, order_id: int, cid: str, account: _Account, market: _Market, is_buy: bool,
+        is_limit: bool, ticks: int, price: Decimal, orig_lots: int, orig_qty: Decimal, now: int,
+    ) -> None:  # fmt: skip
+        self.order_id = order_id
+        self.cid = cid
+        self.account = account
+        self.market = market
+        self.is_buy = is_buy
+        self.is_limit = is_limit
+        self.side = "BUY" if is_buy else "SELL"
+        self.type = "LIMIT" if is_limit else "MARKET"
+        self.ticks = ticks
+        self.price = price
+        self.orig_lots = orig_lots
+        self.leaves = orig_lots
+        self.exec_lots = 0
+        self.cum_units = 0
+        self.orig_qty = orig_qty
+        self.status = "NEW"
+        self.time = now
+        self.update_time = now
+        self.live = False
+        self.locked = 0  # units (BUY) or lots (SELL) still locked for this order
+
+    def snapshot(self) -> Order:
+        return new_order(
+            self.order_id,
+            self.cid,
+            self.account.account_id,
+            self.market.symbol,
+            self.side,
+            self.type,
+            self.price,
+            self.orig_qty,
+            self.exec_lots * self.market.step if self.exec_lots else self.market.zero_qty,
+            self.cum_units * self.market.unit if self.cum_units else self.market.zero_quote,
+            self.status,
+            self.time,
+            self.update_time,
+        )
+
+
+# ------------------------------------------------------------------------- the exchange
+class Exchange:
+    """A Bitrue-like spot exchange in memory: deterministic for a given seed and clock."""
+
+    def __init__(
+        self,
+        markets: Iterable[MarketSpec] = DEFAULT_MARKETS,
+        clock: Clock | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else WallClock()
+        self.ids = IdSource(seed)
+        self.markets: dict[str, MarketSpec] = {}
+        self._markets: dict[str, _Market] = {}
+        for spec in markets:
+            self.markets[spec.symbol] = spec
+            self._markets[spec.symbol] = _Market(spec)
+        self._accounts: dict[int, _Account] = {}
+        self._orders: dict[int, _Order] = {}
+        self._listeners: list[Listener] = []
+        self._events: list[object] | None = None  # buffer while listeners exist
+
+    # ------------------------------------------------------------------ accounts
+    def create_account(
+        self,
+        balances: Mapping[str, Decimal],
+        maker_commission: Decimal = Decimal("0.002"),
+        taker_commission: Decimal = Decimal("0.002"),
+    ) -> int:
+        """Open an account with free balances; returns its id (1, 2, 3... in creation order)."""
+        for rate in (maker_commission, taker_commission):
+            if not isinstance(rate, Decimal) or rate < 0 or rate >= 1:
+                raise ValueError(f"commission rates are Decimal fractions in [0, 1), got {rate!r}")
+        account_id = len(self._accounts) + 1
+        acct = _Account(account_id, maker_commission, taker_commission)
+        for asset, amount in balances.items():
+            amount = _as_decimal(amount, f"balance of {asset}")
+            if amount < 0:
+                raise ValueError(f"initial balance of {asset} must be >= 0, got {amount}")
+            acct.free[asset.upper()] = amount
+            acct.locked[asset.upper()] = _ZERO
+        self._accounts[account_id] = acct
+        return account_id
+
+    def _acct(self, account_id: int) -> _Account:
+        try:
+            return self._accounts[account_id]
+        except KeyError:
+            raise KeyError(f"no account with id {account_id}; create it first") from None
+
+    def account(self, account_id: int) -> Account:
+        acct = self._acct(account_id)
+        return Account(acct.account_id, acct.maker, acct.taker)
+
+    def balances(self, account_id: int) -> dict[str, Balance]:
+        acct = self._acct(account_id)
+        return {
+            asset: Balance(asset, free, acct.locked.get(asset, _ZERO))
+            for asset, free in acct.free.items()
+        }
+
+    def deposit(self, account_id: int, asset: str, amount: Decimal) -> None:
+        """Credit free balance (admin and test helper)."""
+        acct = self._acct(account_id)
+        amount = _as_decimal(amount, "deposit amount")
+        if amount <= 0:
+            raise ValueError(f"deposit amount must be > 0, got {amount}")
+        self._begin()
+        self._move(acct, asset.upper(), amount, _ZERO, self.clock.now_ms())
+        self._flush()
+
+    # ------------------------------------------------------------------ markets
+    def market(self, symbol: str) -> MarketSpec:
+        return self._market(symbol).spec
+
+    def _market(self, symbol: str) -> _Market:
+        m = self._markets.get(symbol)
+        if m is None:
+            m = self._markets.get(symbol.upper()) if isinstance(symbol, str) else None
+            if m is None:
+                raise ExchangeError(412, -1121, "Invalid symbol.")
+        return m
+
+    # ------------------------------------------------------------------ orders
+    def place_order(
+        self,
+        account_id: int,
+        symbol: str,
+        side: str,
+        order_type: str,
+        quantity: Decimal | None,
+        price: Decimal | None,
+        client_order_id: str | None = None,
+        quote_order_qty: Decimal | None = None,
+    ) -> Order:
+        """Validate, lock funds, match, rest the remainder (LIMIT); returns the final snapshot.
+
+        LIMIT orders are GTC: a crossing limit order trades as taker against resting orders
+        at their prices and the rest stays on the book. MARKET orders take what the book has;
+        whatever cannot fill is cancelled by the engine (status CANCELED, executed part kept).
+        MARKET BUY takes ``quantity`` in base (as Bitrue spot does: ccxt sends the base amount
+        as ``quantity`` for spot market buys); ``quote_order_qty`` instead caps the quote spent.
+        Self-trades are allowed: Bitrue documents no self-trade prevention, so an account's
+        orders may match each other (both fees are charged).
+
+        Checks run in this order: symbol, side/type, PRICE_FILTER, PERCENT_PRICE_BY_SIDE,
+        LOT_SIZE (step, minQty, maxQty, minVal), duplicate client order id, balance.
+        """
+        acct = self._accounts.get(account_id)
+        if acct is None:
+            acct = self._acct(account_id)
+        m = self._markets.get(symbol)
+        if m is None:
+            m = self._market(symbol)
+        if side == "BUY":
+            is_buy = True
+        elif side == "SELL":
+            is_buy = False
+        else:
+            raise _param_error(f"Illegal parameter 'side': {side!r}; use BUY or SELL.")
+        if order_type == "LIMIT":
+            is_limit = True
+        elif order_type == "MARKET":
+            is_limit = False
+        else:
+            raise _param_error(f"Illegal parameter 'type': {order_type!r}; use LIMIT or MARKET.")
+
+        # ---- filters
+        ticks = 0
+        if is_limit:
+            if price is None:
+                raise _param_error("Mandatory parameter 'price' was not sent (LIMIT orders).")
+            if type(price) is not Decimal:
+                price = _as_decimal(price, "price")
+            ticks = self._price_ticks(m, price, is_buy)
+        else:
+            price = _ZERO
+        max_units: int | None = None
+        if quantity is None:
+            if is_limit or not is_buy or quote_order_qty is None:
+                raise _param_error("Mandatory parameter 'quantity' was not sent.")
+            lots = 0
+            qoq = _as_decimal(quote_order_qty, "quoteOrderQty")
+            if qoq <= 0:
+                raise _filter_error("Filter failure: LOT_SIZE (quoteOrderQty must be > 0).")
+            if qoq < m.min_val:
+                raise _filter_error(
+                    f"Filter failure: LOT_SIZE (order value {qoq} is below minVal "
+                    f"{_fmt(m.min_val)}; raise quoteOrderQty)."
+                )
+            max_units = int((qoq / m.unit).to_integral_value(ROUND_FLOOR))
+            orig_qty = m.zero_qty
+        else:
+            if type(quantity) is not Decimal:
+                quantity = _as_decimal(quantity, "quantity")
+            lots = self._qty_lots(m, quantity)
+            if lots * (ticks if is_limit else m.last_ticks) < m.min_val_units:
+                value = lots * (ticks if is_limit else m.last_ticks) * m.unit
+                raise _filter_error(
+                    f"Filter failure: LOT_SIZE (order value {value} is below minVal "
+                    f"{_fmt(m.min_val)}; raise quantity or price)."
+                )
+            orig_qty = quantity
+        if client_order_id is not None:
+            if not isinstance(client_order_id, str) or not client_order_id:
+                raise _param_error("Illegal parameter 'newClientOrderId': empty.")
+            if client_order_id in acct.open_cids:
+                raise ExchangeError(
+                    406,
+                    -2010,
+                    f"Duplicate order sent: newClientOrderId {client_order_id!r} is used by an "
+                    f"open order of this account; use a new id.",
+                )
+
+        # ---- funds
+        free = acct.free
+        book = m.book
+        if is_buy:
+            asset = m.quote
+            if is_limit:
+                need = Decimal(ticks * lots) * m.unit
+            elif max_units is None:
+                need = Decimal(book.sweep_cost(True, lots)[1]) * m.unit
+            else:
+                need = qoq
+        else:
+            asset = m.base
+            need = quantity
+        have = free.get(asset, _ZERO)
+        if have < need:
+            raise _insufficient(asset, need, have)
+
+        # ---- accepted
+        now = self.clock.now_ms()
+        order_id = self.ids.next_order_id()
+        cid = client_order_id if client_order_id is not None else f"sim{order_id}"
+        o = _Order(order_id, cid, acct, m, is_buy, is_limit, ticks, price, lots, orig_qty, now)
+        self._orders[order_id] = o
+        acct.orders_by_symbol[m.symbol].append(o)
+        acct.cids[cid] = o
+
+        events = [] if self._listeners else None
+        self._events = events
+        if events is not None:
+            events.append(new_order_changed(o.snapshot(), None, "NEW"))
+
+        # The taker pays its immediate trades from free balance (checked above to cover the
+        # whole order); only what rests on the book gets locked, so a fully crossing order
+        # never locks and unlocks.
+        fills = book.match(is_buy, ticks if is_limit else None, lots or None, max_units)
+        if fills:
+            self._settle(o, fills, now)
+        if is_limit:
+            leaves = o.leaves
+            if leaves:
+                # LIMIT orders lock what they may spend: quote at the limit price, or the base
+                if leaves != lots:
+                    need = Decimal(ticks * leaves) * m.unit if is_buy else leaves * m.step
+                o.locked = ticks * leaves if is_buy else leaves
+                free_now = free[asset] = free[asset] - need
+                locked = acct.locked[asset] = acct.locked.get(asset, _ZERO) + need
+                if events is not None:
+                    events.append(
+                        new_balance_changed(account_id, asset, free_now, locked, -need, need, now)
+                    )
+                book.add(o)
+                acct.open[order_id] = o  # only a resting order is open
+                acct.open_cids[cid] = o
+        else:
+            # MARKET: whatever the book could not fill is cancelled by the engine.
+            if max_units is not None:
+                # A quote-sized buy is done when its budget no longer buys a lot; if the book
+                # ran dry first, the rest is cancelled. Its quantity is what it bought.
+                o.orig_lots = o.exec_lots
+                o.orig_qty = o.exec_lots * m.step
+                unfilled = not fills or book.best_ask() is None
+            else:
+                unfilled = o.leaves > 0
+            o.leaves = 0
+            if unfilled:
+                o.status = "CANCELED"
+                o.update_time = now
+                if events is not None:
+                    events.append(new_order_changed(o.snapshot(), None, "CANCELED_BY_ENGINE"))
+            else:
+                o.status = "FILLED"
+        result = o.snapshot()
+        if events is not None:
+            if fills or is_limit:
+                events.append(new_book_changed(m.symbol, now))
+            self._flush()
+        else:
+            self._events = None
+        return result
+
+    def _price_ticks(self, m: _Market, price: Decimal, is_buy: bool) -> int:
+        """PRICE_FILTER and PERCENT_PRICE_BY_SIDE; returns the price in ticks."""
+        q = price / m.tick
+        ticks = int(q)
+        if ticks != q or ticks <= 0:
+            if price <= 0:
+                raise _filter_error(f"Filter failure: PRICE_FILTER (price {price} must be > 0).")
+            raise _filter_error(
+                f"Filter failure: PRICE_FILTER (price {price} is not a multiple of tickSize "
+                f"{_fmt(m.tick)}; round it to {m.spec.price_scale} decimals)."
+            )
+        if ticks < m.min_ticks:
+            raise _filter_error(
+                f"Filter failure: PRICE_FILTER (price {price} is below minPrice "
+                f"{_fmt(m.spec.min_price)})."
+            )
+        if ticks > m.max_ticks:
+            raise _filter_error(
+                f"Filter failure: PRICE_FILTER (price {price} is above maxPrice "
+                f"{_fmt(m.spec.max_price)})."
+            )
+        if m.band_src != m.last_ticks:
+            m.refresh_band()
+        if is_buy:
+            lo, hi = m.bid_lo, m.bid_hi
+        else:
+            lo, hi = m.ask_lo, m.ask_hi
+        if ticks < lo or ticks > hi:
+            which = "bid" if is_buy else "ask"
+            raise _filter_error(
+                f"Filter failure: PERCENT_PRICE_BY_SIDE ({'BUY' if is_buy else 'SELL'} price "
+                f"{price} is outside [{_fmt(m.tick * lo)}, {_fmt(m.tick * hi)}] = last price "
+                f"{_fmt(m.tick * m.last_ticks)} x {which}MultiplierDown/{which}MultiplierUp)."
+            )
+        return ticks
+
+    def _qty_lots(self, m: _Market, quantity: Decimal) -> int:
+        """LOT_SIZE step, minQty and maxQty; returns the quantity in lots."""
+        q = quantity / m.step
+        lots = int(q)
+        if lots != q or lots <= 0:
+            if quantity <= 0:
+                raise _filter_error(f"Filter failure: LOT_SIZE (quantity {quantity} must be > 0).")
+            raise _filter_error(
+                f"Filter failure: LOT_SIZE (quantity {quantity} is not a multiple of stepSize "
+                f"{_fmt(m.step)}; round it to {m.spec.volume_scale} decimals)."
+            )
+        if lots < m.min_lots:
+            raise _filter_error(
+                f"quantity less then minQty. Filter failure: LOT_SIZE (quantity {quantity} is "
+                f"below minQty {_fmt(m.spec.min_qty)})."
+            )
+        if lots > m.max_lots:
+            raise _filter_error(
+                f"Filter failure: LOT_SIZE (quantity {quantity} is above maxQty "
+                f"{_fmt(m.spec.max_qty)})."
+            )
+        return lots
+
+    def _settle(self, taker: _Order, fills: list, now: int) -> None:
+        """Book the trades of one taker: order states, balances, fees, history, events.
+
+        Per trade, events go: maker OrderChanged, maker BalanceChanged(s), taker OrderChanged,
+        taker BalanceChanged(s), TradeHappened. The maker pays from its locked funds (locked
+        at its own price, which is the trade price); the taker pays from free balance. Each
+        side pays its commission in the asset it receives.
+        """
+        m = taker.market
+        step = m.step
+        unit = m.unit
+        events = self._events
+        next_trade_id = self.ids.next_trade_id
+        tacct = taker.account
+        t_is_buy = taker.is_buy
+        t_rate = tacct.taker
+        sym = m.symbol
+        trades = m.trades
+        # the taker pays ``pay`` (quote if buying) and gets ``get``; the maker the reverse
+        pay_asset, get_asset = (m.quote, m.base) if t_is_buy else (m.base, m.quote)
+        t_fills = tacct.fills_by_symbol[sym]
+        pay_total = get_total = _ZERO
+        for maker, lots, ticks in fills:
+            trade_id = next_trade_id()
+            units = lots * ticks
+            qty = lots * step
+            quote_qty = units * unit
+            if t_is_buy:
+                pay, get = quote_qty, qty
+                maker.locked -= lots
+            else:
+                pay, get = qty, quote_qty
+                maker.locked -= units
+            macct = maker.account
+            # ---- maker
+            maker.exec_lots += lots
+            maker.cum_units += units
+            maker.update_time = now
+            if maker.leaves:
+                maker.status = "PARTIALLY_FILLED"
+            else:
+                maker.status = "FILLED"
+                del macct.open[maker.order_id]
+                del macct.open_cids[maker.cid]
+            m_fee = pay * macct.maker
+            price = maker.price  # trades happen at the resting order's price
+            m_fill = (
+                trade_id, maker.order_id, maker.cid, macct.account_id, sym, maker.side,
+                price, qty, quote_qty, m_fee, pay_asset, True, now,
+            )  # fmt: skip
+            macct.fills_by_symbol[sym].append(m_fill)
+            # ---- taker
+            taker.exec_lots += lots
+            taker.cum_units += units
+            taker.update_time = now
+            if taker.orig_lots:  # a quote-sized market buy has no base quantity to count down
+                taker.leaves -= lots
+            if taker.leaves or not taker.orig_lots:
+                taker.status = "PARTIALLY_FILLED"
+            else:
+                taker.status = "FILLED"  # (the taker is not in ``open`` until it rests)
+            t_fee = get * t_rate
+            t_fill = (
+                trade_id, taker.order_id, taker.cid, tacct.account_id, sym, taker.side, price,
+                qty, quote_qty, t_fee, get_asset, False, now,
+            )  # fmt: skip
+            t_fills.append(t_fill)
+            trade = (trade_id, sym, price, qty, quote_qty, now, not t_is_buy)
+            trades.append(trade)
+            if events is None:
+                locked = macct.locked
+                locked[get_asset] -= get
+                free = macct.free
+                free[pay_asset] = free.get(pay_asset, _ZERO) + (pay - m_fee)
+                pay_total += pay
+                get_total += get - t_fee
+            else:
+                move_free, move_locked = self._move_free, self._move_locked
+                events.append(new_order_changed(maker.snapshot(), new_fill(*m_fill), "TRADE"))
+                move_locked(macct, get_asset, -get, now)
+                move_free(macct, pay_asset, pay - m_fee, now)
+                events.append(new_order_changed(taker.snapshot(), new_fill(*t_fill), "TRADE"))
+                move_free(tacct, pay_asset, -pay, now)
+                move_free(tacct, get_asset, get - t_fee, now)
+                events.append(new_trade_happened(new_public_trade(*trade)))
+        if events is None:
+            # without listeners the taker's balance moves once per order, not once per fill
+            free = tacct.free
+            free[pay_asset] = free[pay_asset] - pay_total
+            free[get_asset] = free.get(get_asset, _ZERO) + get_total
+        m.last_ticks = fills[-1][2]
+        if len(trades) > _KEEP_TRADES:
+            cutoff = now - _DAY_MS
+            while len(trades) > _KEEP_TRADES and trades[0][5] < cutoff:
+                trades.popleft()
+
+    def cancel_order(
+        self,
+        account_id: int,
+        symbol: str,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Cancel an open order; a filled, cancelled or unknown one answers -2013."""
+        acct = self._acct(account_id)
+        m = self._market(symbol)
+        o = self._find(acct, m, order_id, client_order_id)
+        if o.status not in ("NEW", "PARTIALLY_FILLED"):
+            raise _not_found()
+        now = self.clock.now_ms()
+        events = self._begin()
+        m.book.remove(o)
+        o.leaves = 0
+        o.status = "CANCELED"
+        o.update_time = now
+        del acct.open[o.order_id]
+        del acct.open_cids[o.cid]
+        if events is not None:
+            events.append(new_order_changed(o.snapshot(), None, "CANCELED_BY_USER"))
+        if o.locked:
+            if o.is_buy:
+                amount = Decimal(o.locked) * m.unit
+                self._move(acct, m.quote, amount, -amount, now)
+            else:
+                amount = Decimal(o.locked) * m.step
+                self._move(acct, m.base, amount, -amount, now)
+            o.locked = 0
+        if events is not None:
+            events.append(new_book_changed(m.symbol, now))
+        result = o.snapshot()
+        self._flush()
+        return result
+
+    def _find(
+        self, acct: _Account, m: _Market, order_id: int | None, client_order_id: str | None
+    ) -> _Order:
+        if order_id is not None:
+            o = self._orders.get(order_id)
+            if o is None or o.account is not acct or o.market is not m:
+                raise _not_found()
+            return o
+        if client_order_id is not None:
+            o = acct.open_cids.get(client_order_id) or acct.cids.get(client_order_id)
+            if o is None or o.market is not m:
+                raise _not_found()
+            return o
+        raise _param_error(
+            "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty."
+        )
+
+    def get_order(
+        self,
+        account_id: int,
+        symbol: str,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        acct = self._acct(account_id)
+        return self._find(acct, self._market(symbol), order_id, client_order_id).snapshot()
+
+    def open_orders(self, account_id: int, symbol: str | None = None) -> list[Order]:
+        acct = self._acct(account_id)
+        if symbol is None:
+            return [o.snapshot() for o in acct.open.values()]
+        m = self._market(symbol)
+        return [o.snapshot() for o in acct.open.values() if o.market is m]
+
+    def all_orders(
+        self,
+        account_id: int,
+        symbol: str,
+        order_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int = 500,
+    ) -> list[Order]:
+        """Orders of one symbol, oldest first: from ``order_id`` on if given, else the latest."""
+        acct = self._acct(account_id)
+        m = self._market(symbol)
+        rows = acct.orders_by_symbol.get(m.symbol, [])
+        picked = [
+            o
+            for o in rows
+            if (order_id is None or o.order_id >= order_id)
+            and (start_time is None or o.time >= start_time)
+            and (end_time is None or o.time <= end_time)
+        ]
+        picked = picked[:limit] if order_id is not None else picked[-limit:] if limit else []
+        return [o.snapshot() for o in picked]
+
+    def my_trades(
+        self,
+        account_id: int,
+        symbol: str,
+        from_id: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        limit: int = 500,
+    ) -> list[Fill]:
+        """Fills of one symbol, oldest first: from trade ``from_id`` on if given, else latest."""
+        acct = self._acct(account_id)
+        m = self._market(symbol)
+        rows = acct.fills_by_symbol.get(m.symbol, [])
+        picked = [
+            f
+            for f in rows
+            if (from_id is None or f[0] >= from_id)
+            and (start_time is None or f[12] >= start_time)
+            and (end_time is None or f[12] <= end_time)
+        ]
+        picked = picked[:limit] if from_id is not None else picked[-limit:] if limit else []
+        return [new_fill(*f) for f in picked]
+
+    # ------------------------------------------------------------------ market data
+    def depth(
+        self, symbol: str, limit: int | None = 100
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """Aggregated levels: bids best-first (descending), asks best-first (ascending)."""
+        m = self._market(symbol)
+        tick, step = m.tick, m.step
+        bids = [(Decimal(t) * tick, Decimal(q) * step) for t, q in m.book.levels(True, limit)]
+        asks = [(Decimal(t) * tick, Decimal(q) * step) for t, q in m.book.levels(False, limit)]
+        return bids, asks
+
+    def queue_position(self, account_id: int, symbol: str, order_id: int) -> Decimal | None:
+        """Quantity resting ahead of an open order at its price; None if it is not resting."""
+        acct = self._acct(account_id)
+        m = self._market(symbol)
+        o = self._find(acct, m, order_id, None)
+        ahead = m.book.queue_ahead(o)
+        return None if ahead is None else Decimal(ahead) * m.step
+
+    def recent_trades(self, symbol: str, limit: int = 500) -> list[PublicTrade]:
+        """The latest public trades, oldest first."""
+        trades = self._market(symbol).trades
+        if limit <= 0:
+            return []
+        newest_first = [new_public_trade(*t) for t in islice(reversed(trades), limit)]
+        newest_first.reverse()
+        return newest_first
+
+    def last_price(self, symbol: str) -> Decimal:
+        m = self._market(symbol)
+        return Decimal(m.last_ticks) * m.tick
+
+    def book_ticker(self, symbol: str) -> dict:
+        """Bitrue /ticker/bookTicker fields (decimal strings; "0" for an empty side)."""
+        m = self._market(symbol)
+        bid = m.book.best_bid() or (0, 0)
+        ask = m.book.best_ask() or (0, 0)
+        return {
+            "symbol": m.symbol,
+            "bidPrice": _fmt(Decimal(bid[0]) * m.tick),
+            "bidQty": _fmt(Decimal(bid[1]) * m.step),
+            "askPrice": _fmt(Decimal(ask[0]) * m.tick),
+            "askQty": _fmt(Decimal(ask[1]) * m.step),
+        }
+
+    def ticker_24h(self, symbol: str) -> dict:
+        """Bitrue /ticker/24hr fields for one symbol over the last 24 h of trades."""
+        m = self._market(symbol)
+        now = self.clock.now_ms()
+        since = now - _DAY_MS
+        # trades are in time order: walk back from the newest until the window starts
+        window = list(takewhile(lambda t: t[5] >= since, reversed(m.trades)))
+        window.reverse()
+        last = Decimal(m.last_ticks) * m.tick
+        bid = m.book.best_bid() or (0, 0)
+        ask = m.book.best_ask() or (0, 0)
+        if window:
+            # tuple fields: trade_id, symbol, price, qty, quote_qty, time, is_buyer_maker
+            open_price = window[0][2]
+            high = max(t[2] for t in window)
+            low = min(t[2] for t in window)
+            volume = sum((t[3] for t in window), _ZERO)
+            quote_volume = sum((t[4] for t in window), _ZERO)
+            last_qty = window[-1][3]
+            first_id, last_id = window[0][0], window[-1][0]
+        else:
+            open_price = high = low = last
+            volume = quote_volume = last_qty = _ZERO
+            first_id = last_id = -1
+        change = last - open_price
+        pct = (change / open_price * 100).quantize(Decimal("0.001")) if open_price else _ZERO
+        wavg = (quote_volume / volume) if volume else last
+        scale = Decimal(1).scaleb(-m.spec.price_scale)
+        return {
+            "symbol": m.symbol,
+            "priceChange": _fmt(change),
+            "priceChangePercent": _fmt(pct),
+            "weightedAvgPrice": _fmt(wavg.quantize(scale)),
+            "prevClosePrice": _fmt(open_price),
+            "lastPrice": _fmt(last),
+            "lastQty": _fmt(last_qty),
+            "bidPrice": _fmt(Decimal(bid[0]) * m.tick),
+            "askPrice": _fmt(Decimal(ask[0]) * m.tick),
+            "openPrice": _fmt(open_price),
+            "highPrice": _fmt(high),
+            "lowPrice": _fmt(low),
+            "volume": _fmt(volume),
+            "quoteVolume": _fmt(quote_volume),
+            "openTime": since,
+            "closeTime": now,
+            "firstId": first_id,
+            "lastId": last_id,
+            "count": len(window),
+        }
+
+    # ------------------------------------------------------------------ history and events
+    def ledger(self, account_id: int) -> dict:
+        """Everything an account ever did: {"orders": [Order...], "fills": [Fill...]}."""
+        acct = self._acct(account_id)
+        return {
+            "orders": [o.snapshot() for o in _merged_orders(acct)],
+            "fills": [new_fill(*f) for f in _merged_fills(acct)],
+        }
+
+    def fees_collected(self) -> dict[str, Decimal]:
+        """Commission charged so far per asset, over all accounts (for conservation checks)."""
+        totals: dict[str, Decimal] = {}
+        for acct in self._accounts.values():
+            for fill in _merged_fills(acct):
+                totals[fill[10]] = totals.get(fill[10], _ZERO) + fill[9]
+        return totals
+
+    def subscribe(self, listener: Listener) -> None:
+        """Receive every event (OrderChanged, BalanceChanged, BookChanged, TradeHappened)."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def _begin(self) -> list[object] | None:
+        events = [] if self._listeners else None
+        self._events = events
+        return events
+
+    def _flush(self) -> None:
+        events = self._events
+        self._events = None
+        if not events:
+            return
+        first_error: BaseException | None = None
+        for event in events:
+            for listener in tuple(self._listeners):
+                try:
+                    listener(event)
+                except Exception as exc:  # one faulty listener must not starve the others
+                    if first_error is None:
+                        first_error = exc
+        if first_error is not None:
+            raise first_error
+
+    def _move_free(self, acct: _Account, asset: str, delta: Decimal, now: int) -> None:
+        free = acct.free
+        value = free[asset] = free.get(asset, _ZERO) + delta
+        events = self._events
+        if events is not None:
+            locked = acct.locked.get(asset, _ZERO)
+            events.append(
+                new_balance_changed(acct.account_id, asset, value, locked, delta, _ZERO, now)
+            )
+
+    def _move_locked(self, acct: _Account, asset: str, delta: Decimal, now: int) -> None:
+        locked = acct.locked
+        value = locked[asset] = locked[asset] + delta  # only ever reduces what was locked
+        events = self._events
+        if events is not None:
+            free = acct.free.get(asset, _ZERO)
+            events.append(
+                new_balance_changed(acct.account_id, asset, free, value, _ZERO, delta, now)
+            )
+
+    def _move(
+        self, acct: _Account, asset: str, free_delta: Decimal, locked_delta: Decimal, now: int
+    ) -> None:
+        free = acct.free.get(asset, _ZERO) + free_delta
+        locked = acct.locked.get(asset, _ZERO) + locked_delta
+        acct.free[asset] = free
+        acct.locked[asset] = locked
+        events = self._events
+        if events is not None:
+            events.append(
+                new_balance_changed(
+                    acct.account_id, asset, free, locked, free_delta, locked_delta, now
+                )
+            )
+
+
+def _merged_orders(acct: _Account) -> list[_Order]:
+    """All orders of an account across symbols, in placement (= order id) order."""
+    return list(heapq.merge(*acct.orders_by_symbol.values(), key=attrgetter("order_id")))
+
+
+def _merged_fills(acct: _Account) -> list[tuple]:
+    """All fills of an account across symbols, in trade order (maker before taker on a
+    self-trade, as they were recorded)."""
+    return list(heapq.merge(*acct.fills_by_symbol.values(), key=itemgetter(0)))
+
+
+def _as_decimal(value: object, what: str) -> Decimal:
+    """Money enters as Decimal (or an exact str/int); floats are refused."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise _param_error(f"Illegal parameter {what}: {value}.")
+        return value
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError(f"{what} must be a Decimal (or str/int), never a float: {value!r}")
+    if isinstance(value, int | str):
+        try:
+            d = Decimal(value)
+        except Exception:
+            raise _param_error(f"Illegal parameter {what}: {value!r} is not a number.") from None
+        if not d.is_finite():
+            raise _param_error(f"Illegal parameter {what}: {value!r}.")
+        return d
+    raise TypeError(f"{what} must be a Decimal, got {type(value).__name__}")

@@ -1,0 +1,102 @@
+"""``SimServer``: the whole simulator on a loopback port inside a test or benchmark.
+
+    async with SimServer(port=0, seed=0) as sim:
+        sim.base_url   # "http://127.0.0.1:PORT": every REST (and WebSocket) path
+        sim.exchange, sim.keys, sim.listen_keys, sim.rate_limiter, sim.app, sim.state
+
+Pass ``exchange=Exchange(clock=ManualClock(...))`` to drive time by hand (rate-limit windows,
+bans, listen-key expiry and recvWindow all follow the exchange clock).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from bitrue_sim.core.exchange import Exchange
+from bitrue_sim.server.app import create_app
+from bitrue_sim.server.state import SimConfig, SimState
+
+
+class SimServer:
+    """Async context manager running the simulator app on ``host:port`` (0 = a free port)."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        admin_token: str | None = "test-admin",
+        ban_scale: float = 1.0,
+        exchange: Exchange | None = None,
+        scenario: str | None = None,
+        faults_path: Path | None = None,
+        rate_limits: bool = True,
+        seed_books: bool = True,
+    ) -> None:
+        self.config = SimConfig(
+            host=host,
+            port=port,
+            seed=seed,
+            admin_token=admin_token,
+            ban_scale=ban_scale,
+            scenario=scenario,
+            faults_path=Path(faults_path) if faults_path is not None else None,
+            rate_limits=rate_limits,
+            seed_books=seed_books,
+        )
+        self.state = SimState.build(self.config, exchange)
+        self.app = create_app(self.state)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    @property
+    def exchange(self) -> Exchange:
+        return self.state.exchange
+
+    @property
+    def keys(self):
+        return self.state.keys
+
+    @property
+    def listen_keys(self):
+        return self.state.listen_keys
+
+    @property
+    def rate_limiter(self):
+        return self.state.rate_limiter
+
+    @property
+    def admin_token(self) -> str | None:
+        return self.config.admin_token
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("SimServer is not running: use 'async with SimServer() as sim'")
+        return f"http://{self.config.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return self.base_url.replace("http://", "ws://", 1)
+
+    async def start(self) -> SimServer:
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port)
+        await site.start()
+        self._runner = runner
+        self.port = runner.addresses[0][1] if runner.addresses else self.config.port
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SimServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,57 @@
+"""The one object every request handler shares: exchange, keys, listen keys, limits, config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bitrue_sim.core.exchange import Exchange
+from bitrue_sim.keys import KeyStore
+from bitrue_sim.listen_keys import ListenKeyStore
+from bitrue_sim.ratelimit import RateLimiter
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """How the simulator was started (``sim serve`` options or ``SimServer`` arguments)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 0
+    admin_token: str | None = "test-admin"
+    ban_scale: float = 1.0
+    scenario: str | None = None
+    faults_path: Path | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+    rate_limits: bool = True
+    seed_books: bool = True
+
+
+@dataclass
+class SimState:
+    """Server state; ``faults`` is set by the streams/faults extension (``bitrue_sim.ws``)."""
+
+    exchange: Exchange
+    keys: KeyStore
+    listen_keys: ListenKeyStore
+    rate_limiter: RateLimiter
+    config: SimConfig
+    faults: Any = None
+    market_maker_account: int | None = None
+
+    @classmethod
+    def build(cls, config: SimConfig, exchange: Exchange | None = None) -> SimState:
+        exchange = exchange if exchange is not None else Exchange(seed=config.seed)
+        clock = exchange.clock
+        return cls(
+            exchange=exchange,
+            keys=KeyStore(clock.now_ms),
+            listen_keys=ListenKeyStore(clock),
+            rate_limiter=RateLimiter(
+                clock.now_ms, ban_scale=config.ban_scale, enabled=config.rate_limits
+            ),
+            config=config,
+        )

@@ -1,0 +1,127 @@
+"""The order-rate budget of one API key: Bitrue allows 100 order-endpoint requests per 60 s.
+
+Placements and cancels both count, and the limit is per user, so every market quoted with one
+key draws from one ``OrderBudget``. It is a sliding window counted at send time, capped below
+Bitrue's limit by a headroom (the server counts at arrival, and key verification or a human
+using the same key spends from the same allowance).
+
+Spending is by priority, because quoting well within 100 requests a minute is a budget problem:
+- ``CRITICAL`` requests (the levels that keep the market within its obligations) may use the
+  whole budget;
+- ``NORMAL`` requests (outer levels, cosmetic re-pricing) leave ``reserve_share`` untouched for
+  critical ones, and each market spends at most its configured share of the key's budget on them;
+- ``EMERGENCY`` requests (cancel everything on shutdown or kill switch) wait for room instead of
+  being refused: cancelling must happen, and waiting beats a 429 followed by an IP ban.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+from enum import IntEnum
+
+BITRUE_ORDER_LIMIT = 100
+BITRUE_ORDER_WINDOW_S = 60.0
+
+
+class Priority(IntEnum):
+    EMERGENCY = 0
+    CRITICAL = 1
+    NORMAL = 2
+
+
+class OrderBudget:
+    """Sliding-window request budget for one key, shared by that key's markets."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = BITRUE_ORDER_LIMIT,
+        window_s: float = BITRUE_ORDER_WINDOW_S,
+        headroom: Decimal = Decimal("0.1"),
+        reserve_share: Decimal = Decimal("0.3"),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 <= headroom < 1:
+            raise ValueError(f"headroom must be within [0, 1), got {headroom}")
+        self.window_s = window_s
+        self.capacity = max(1, int(limit * (1 - headroom)))
+        self.reserve = int(self.capacity * reserve_share)
+        self._clock = clock
+        self._sent: deque[tuple[float, str]] = deque()  # (monotonic time, market)
+        self._shares: dict[str, Decimal] = {}
+        self.refused = 0
+        self.history: list[float] = []  # every send time, for audits and tests
+
+    # --- configuration -------------------------------------------------------------------------
+    def register(self, market: str, share: Decimal = Decimal(1)) -> None:
+        """A market of this key and the share of the budget it may spend on NORMAL requests."""
+        self._shares[market] = share
+
+    # --- read-outs -----------------------------------------------------------------------------
+    def _expire(self, now: float) -> None:
+        horizon = now - self.window_s
+        sent = self._sent
+        while sent and sent[0][0] <= horizon:
+            sent.popleft()
+
+    def used(self, market: str | None = None) -> int:
+        """Requests sent in the current window (by ``market`` when given)."""
+        self._expire(self._clock())
+        if market is None:
+            return len(self._sent)
+        return sum(1 for _, m in self._sent if m == market)
+
+    def available(self) -> int:
+        return self.capacity - self.used()
+
+    def max_in_any_window(self) -> int:
+        """Most requests ever sent within one window (a self-check: never above capacity)."""
+        best, start = 0, 0
+        times = self.history
+        for end in range(len(times)):
+            while times[end] - times[start] >= self.window_s:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    # --- spending ------------------------------------------------------------------------------
+    def try_spend(self, market: str, priority: Priority = Priority.NORMAL, n: int = 1) -> bool:
+        """Take ``n`` requests now if the rules allow; False (nothing taken) if not."""
+        now = self._clock()
+        self._expire(now)
+        used = len(self._sent)
+        if used + n > self.capacity:
+            self.refused += 1
+            return False
+        if priority is Priority.NORMAL:
+            if used + n > self.capacity - self.reserve:
+                self.refused += 1
+                return False
+            share = self._shares.get(market, Decimal(1))
+            cap = int((self.capacity - self.reserve) * share)
+            if sum(1 for _, m in self._sent if m == market) + n > cap:
+                self.refused += 1
+                return False
+        for _ in range(n):
+            self._sent.append((now, market))
+            self.history.append(now)
+        return True
+
+    def seconds_until_room(self, n: int = 1) -> float:
+        """How long until ``n`` requests fit at all (0 when they fit now)."""
+        now = self._clock()
+        self._expire(now)
+        excess = len(self._sent) + n - self.capacity
+        if excess <= 0:
+            return 0.0
+        return max(0.0, self._sent[excess - 1][0] + self.window_s - now)
+
+    async def spend_when_possible(self, market: str, n: int = 1) -> None:
+        """EMERGENCY: wait for room, then take it (never refused)."""
+        while not self.try_spend(market, Priority.EMERGENCY, n):
+            self.refused -= 1  # waiting, not refusing
+            await asyncio.sleep(max(0.01, self.seconds_until_room(n)))

@@ -1,0 +1,237 @@
+"""One market's loop: book -> strategy -> order manager, isolated from the other markets.
+
+A depth frame wakes the loop at once (tick-to-order latency matters); a timer wakes it too, so
+a silent feed is noticed. Each pass, in order of precedence:
+1. the risk gate's kill switch is latched: cancel everything and stop quoting;
+2. market data is stale (no book for ``stale_after_s``) or the book is crossed: pull quotes;
+3. otherwise: ask the strategy for the desired quotes and let the order manager reconcile.
+An exception in a pass is logged and counted; the loop backs off and goes on, and nothing it
+raises reaches the other markets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from liquidity_bot.config import MarketConfig
+from liquidity_bot.domain.book import OrderBook
+from liquidity_bot.domain.events import BookUpdate
+from liquidity_bot.domain.instrument import Instrument
+from liquidity_bot.domain.order import Side
+from liquidity_bot.engine.order_manager import OrderManager
+from liquidity_bot.engine.risk import RiskGate
+from liquidity_bot.store import KpiSample
+from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+TWO_PCT = Decimal(2)
+
+
+def market_top(book: OrderBook, ours: dict[tuple[Side, Decimal], Decimal]) -> TopOfBook:
+    """Best bid and ask of everyone but us: quoting around our own quotes would chase itself."""
+
+    def first(levels: tuple[tuple[Decimal, Decimal], ...], side: Side):
+        for price, qty in levels:
+            rest = qty - ours.get((side, price), ZERO)
+            if rest > 0:
+                return price, rest
+        return None, None
+
+    bid, bid_qty = first(book.bids, Side.BUY)
+    ask, ask_qty = first(book.asks, Side.SELL)
+    return TopOfBook(bid=bid, bid_qty=bid_qty, ask=ask, ask_qty=ask_qty)
+
+
+@dataclass
+class ObligationStatus:
+    """The latest sample of our own quotes against the obligations, plus the running uptime."""
+
+    two_sided: bool = False
+    spread_pct: Decimal | None = None
+    bid_depth: Decimal = ZERO
+    ask_depth: Decimal = ZERO
+    met: bool = False
+    samples: int = 0
+    met_samples: int = 0
+
+    @property
+    def uptime(self) -> float | None:
+        return None if not self.samples else self.met_samples / self.samples
+
+
+class MarketRunner:
+    """Runs one market of one key (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: MarketConfig,
+        instrument: Instrument,
+        strategy: object,
+        manager: OrderManager,
+        risk: RiskGate,
+        *,
+        stale_after_s: float = 5.0,
+        kpi_interval_s: float = 1.0,
+        store_kpis: bool = True,
+    ) -> None:
+        self.config = config
+        self.symbol = config.symbol
+        self.instrument = instrument
+        self.strategy = strategy
+        self.om = manager
+        self.risk = risk
+        self.book = OrderBook(self.symbol)
+        manager.book = self.book
+        self.stale_after_s = stale_after_s
+        self.kpi_interval_s = kpi_interval_s
+        self.store_kpis = store_kpis
+        self.refresh_s = config.order_manager.refresh_interval_ms / 1000
+        self.last_book_mono: float | None = None
+        self.last_book_ns: int | None = None
+        self.status = "starting"
+        self.errors = 0
+        self.last_error: str | None = None
+        self.last_quotes: QuoteSet | None = None
+        self.obligation = ObligationStatus()
+        self.started_mono: float | None = None
+        self.first_two_sided_s: float | None = None
+        self._wake = asyncio.Event()
+        self._next_kpi = 0.0
+        self.pulls = 0
+
+    # --- feeding -------------------------------------------------------------------------------
+    def on_book(self, update: BookUpdate) -> None:
+        if self.book.apply(update):
+            self.last_book_mono = time.monotonic()
+            self.last_book_ns = time.perf_counter_ns()
+            mid = self.book.mid
+            if mid is not None:
+                self.risk.on_mid(update.ts_ms, mid)
+            self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def stale(self) -> bool:
+        return (
+            self.last_book_mono is None
+            or time.monotonic() - self.last_book_mono > self.stale_after_s
+        )
+
+    # --- the loop ------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        self.started_mono = time.monotonic()
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.refresh_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if stop.is_set():
+                break
+            try:
+                await self.step()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # isolation: this market backs off, the others go on
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s: quoting pass failed; retrying in %.1f s", self.symbol, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def step(self) -> None:
+        self._sample()
+        if self.risk.killed:
+            if self.status != "killed":
+                log.error("%s: kill switch latched: cancelling everything", self.symbol)
+            self.status = "killed"
+            await self.om.cancel_all("kill switch")
+            return
+        if self.stale or self.book.is_crossed:
+            why = "stale market data" if self.stale else "crossed book"
+            if self.status != "pulled":
+                log.warning("%s: %s: pulling quotes", self.symbol, why)
+                self.pulls += 1
+            self.status = "pulled"
+            await self.om.cancel_all(why)
+            return
+        self.status = "quoting"
+        ours: dict[tuple[Side, Decimal], Decimal] = {}
+        for o in self.om.resting():
+            key = (o.side, o.price)
+            ours[key] = ours.get(key, ZERO) + o.remaining_qty
+        inst = self.instrument
+        snapshot = MarketSnapshot(
+            book=market_top(self.book, ours),
+            inventory=Inventory(
+                base=self.om.balances.total(inst.base), quote=self.om.balances.total(inst.quote)
+            ),
+            now_ms=int(time.time() * 1000),
+            reference_price=self.risk.reference_price,
+        )
+        quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
+        self.last_quotes = quotes
+        self.om.book_recv_ns = self.last_book_ns
+        await self.om.sync(quotes)
+
+    # --- obligations ---------------------------------------------------------------------------
+    def _sample(self) -> None:
+        now = time.monotonic()
+        if now < self._next_kpi:
+            return
+        self._next_kpi = now + self.kpi_interval_s
+        mid = self.book.mid
+        bids = self.om.resting(Side.BUY)
+        asks = self.om.resting(Side.SELL)
+        ob = self.obligation
+        ob.two_sided = bool(bids) and bool(asks)
+        best_bid = max((o.price for o in bids), default=None)
+        best_ask = min((o.price for o in asks), default=None)
+        ob.spread_pct = None
+        ob.bid_depth = ob.ask_depth = ZERO
+        if mid is not None and mid > 0:
+            low, high = mid * (1 - TWO_PCT / 100), mid * (1 + TWO_PCT / 100)
+            ob.bid_depth = sum((o.price * o.remaining_qty for o in bids if o.price >= low), ZERO)
+            ob.ask_depth = sum((o.price * o.remaining_qty for o in asks if o.price <= high), ZERO)
+            if best_bid is not None and best_ask is not None:
+                ob.spread_pct = (best_ask - best_bid) / mid * 100
+        obl = self.config.obligations
+        ob.met = (
+            ob.two_sided
+            and ob.spread_pct is not None
+            and ob.spread_pct <= obl.max_spread_pct
+            and ob.bid_depth >= obl.min_depth_2pct_quote
+            and ob.ask_depth >= obl.min_depth_2pct_quote
+        )
+        if ob.two_sided and self.first_two_sided_s is None and self.started_mono is not None:
+            self.first_two_sided_s = now - self.started_mono
+        if self.last_book_mono is not None:  # count from the first book on
+            ob.samples += 1
+            ob.met_samples += int(ob.met)
+        writer = self.om.writer
+        if writer is not None and self.store_kpis and mid is not None:
+            top_bid, top_ask = self.book.best_bid, self.book.best_ask
+            sample = KpiSample(
+                symbol=self.symbol,
+                ts_ms=int(time.time() * 1000),
+                bid_depth_quote=ob.bid_depth,
+                ask_depth_quote=ob.ask_depth,
+                two_sided=ob.two_sided,
+                obligations_met=ob.met,
+                mid=mid,
+                best_bid=None if top_bid is None else top_bid[0],
+                best_ask=None if top_ask is None else top_ask[0],
+                spread_pct=self.book.spread_bps / 100 if self.book.spread_bps is not None else None,
+                our_spread_pct=ob.spread_pct,
+            )
+            writer.submit(lambda: writer.store.add_kpi_sample(sample))

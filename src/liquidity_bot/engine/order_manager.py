@@ -1,0 +1,738 @@
+"""The order manager of one market: make the live orders look like the desired quotes, cheaply.
+
+Bitrue lets a user send 100 order requests a minute (cancels count), so the manager
+- keeps a live order whose price and remaining size are within tolerance of a desired quote
+  (queue position has value), and replaces as few orders as possible;
+- spends the key's ``OrderBudget`` by priority: obligation-critical levels first;
+- never sends a bid at or above the best ask (or an ask at or below the best bid): Bitrue has
+  no post-only order, so a crossing quote would take liquidity;
+- runs every new order through the risk gate and tags it with the market's client-id prefix;
+- never touches an order without that prefix (the client's own orders on the same account);
+- settles an ``UnknownOutcome`` by querying the client order id before acting on it again;
+- at start adopts its own orphans (they are matched against the quotes like any live order)
+  and settles orders the store still thinks are open;
+- persists every order, order event and fill (fills once per trade id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from liquidity_bot.domain.book import OrderBook
+from liquidity_bot.domain.events import (
+    CancelAck,
+    CancelReject,
+    Expired,
+    Fill,
+    OrderAck,
+    OrderMessage,
+    Reject,
+)
+from liquidity_bot.domain.instrument import Instrument
+from liquidity_bot.domain.order import (
+    InvalidFill,
+    InvalidTransition,
+    Order,
+    OrderEvent,
+    OrderState,
+    Side,
+)
+from liquidity_bot.engine.budget import OrderBudget, Priority
+from liquidity_bot.engine.persistence import StoreWriter, now_ms
+from liquidity_bot.engine.risk import AccountState, RiskGate
+from liquidity_bot.store import OrderEventRecord
+from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
+from liquidity_bot.venues.port import OrderSnapshot, Venue
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+# Bitrue documents newClientOrderId as a unique id without a length; Hummingbot's Bitrue
+# connector caps it at 32 characters and the simulator accepts 1-64 of [A-Za-z0-9._:/-]. We use
+# letters and digits only and at most 8 + 16 = 24 characters, which every reading allows.
+SUFFIX_LEN = 16
+MAX_CLIENT_ID_LEN = 32
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(n: int, width: int) -> str:
+    out = []
+    for _ in range(width):
+        n, r = divmod(n, 36)
+        out.append(_BASE36[r])
+    return "".join(reversed(out))
+
+
+class ClientIds:
+    """Client order ids ``<prefix><16 chars>``: time, counter and randomness, unique across runs.
+
+    The suffix has a fixed length, so prefix ``lb`` does not claim the orders of prefix ``lbav``.
+    """
+
+    def __init__(self, prefix: str) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9]{1,8}", prefix):
+            raise ValueError(f"client id prefix {prefix!r} must be 1-8 letters or digits")
+        self.prefix = prefix
+        self._pattern = re.compile(re.escape(prefix) + f"[0-9a-z]{{{SUFFIX_LEN}}}")
+        self._counter = secrets.randbelow(36**3)
+
+    def new(self) -> str:
+        self._counter = (self._counter + 1) % 36**4
+        suffix = (
+            _base36(int(time.time() * 1000), 8)
+            + _base36(self._counter, 4)
+            + _base36(secrets.randbelow(36**4), 4)
+        )
+        return self.prefix + suffix
+
+    def is_ours(self, client_order_id: str | None) -> bool:
+        return bool(client_order_id) and self._pattern.fullmatch(client_order_id) is not None
+
+
+class Balances:
+    """Latest free/locked amount per asset of one account (shared by the key's markets)."""
+
+    def __init__(self) -> None:
+        self.free: dict[str, Decimal] = {}
+        self.locked: dict[str, Decimal] = {}
+
+    def set(self, asset: str, free: Decimal, locked: Decimal) -> None:
+        self.free[asset.upper()] = free
+        self.locked[asset.upper()] = locked
+
+    def total(self, asset: str) -> Decimal:
+        asset = asset.upper()
+        return self.free.get(asset, ZERO) + self.locked.get(asset, ZERO)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a live order may be from a desired quote and still be kept."""
+
+    price_ticks: int | None = 1
+    price_pct: Decimal | None = None
+    size_pct: Decimal = Decimal(10)
+
+    def keeps(self, order: Order, quote: DesiredQuote, tick: Decimal) -> bool:
+        if order.side is not quote.side:
+            return False
+        gap = abs(order.price - quote.price)
+        if self.price_ticks is not None and gap > tick * self.price_ticks:
+            return False
+        if self.price_pct is not None and gap > quote.price * self.price_pct / HUNDRED:
+            return False
+        return abs(order.remaining_qty - quote.qty) <= quote.qty * self.size_pct / HUNDRED
+
+
+@dataclass(eq=False)
+class Tracked:
+    """An order of ours and what the manager knows about why it exists."""
+
+    order: Order
+    created_ms: int
+    priority: int = 10_000
+    critical: bool = False
+    sent_ms: int | None = None  # wall time of the last create/cancel request
+    resolving: bool = False
+    adopted: bool = False
+
+
+@dataclass
+class Stats:
+    placed: int = 0
+    cancelled: int = 0
+    cancel_requests: int = 0
+    kept: int = 0
+    rejected_by_risk: int = 0
+    rejected_by_exchange: int = 0
+    budget_skipped: int = 0
+    unknown_outcomes: int = 0
+    resolved_by_query: int = 0
+    adopted: int = 0
+    crossing_fixed: int = 0
+    fills: int = 0
+    errors: int = 0
+    latencies_ns: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    cancels: list[Tracked]
+    places: list[DesiredQuote]
+
+
+class OrderManager:
+    """Reconciles one market's desired quotes with its live orders (see the module docstring)."""
+
+    def __init__(
+        self,
+        venue: Venue,
+        instrument: Instrument,
+        *,
+        budget: OrderBudget,
+        risk: RiskGate,
+        writer: StoreWriter | None,
+        balances: Balances,
+        key_label: str,
+        client_ids: ClientIds,
+        tolerance: Tolerance = Tolerance(),
+        recv_window_ms: int = 5000,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.venue = venue
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self.budget = budget
+        self.risk = risk
+        self.writer = writer
+        self.balances = balances
+        self.key_label = key_label
+        self.ids = client_ids
+        self.tolerance = tolerance
+        self.recv_window_ms = recv_window_ms
+        self.on_change = on_change
+        self.orders: dict[str, Tracked] = {}
+        self.stats = Stats()
+        self.book: OrderBook | None = None
+        self.book_recv_ns: int | None = None  # when the book that triggered this sync arrived
+        # Our trading, for inventory and PnL read-outs (fills of our orders only).
+        self.base_traded = ZERO
+        self.quote_traded = ZERO
+        self._resolve_tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+
+    # --- views ---------------------------------------------------------------------------------
+    def live(self) -> list[Tracked]:
+        """Orders that are or may be on the book."""
+        return [t for t in self.orders.values() if t.order.may_be_live]
+
+    def resting(self, side: Side | None = None) -> list[Order]:
+        return [
+            t.order
+            for t in self.orders.values()
+            if t.order.is_open and (side is None or t.order.side is side)
+        ]
+
+    def pnl(self, mid: Decimal | None) -> Decimal | None:
+        """Our trades marked at ``mid``: cash flow plus the traded base valued at mid, net of fees."""
+        if mid is None:
+            return None
+        return self.quote_traded + self.base_traded * mid
+
+    # --- persistence helpers -------------------------------------------------------------------
+    def _save(self, t: Tracked, event: str, **detail: object) -> None:
+        if self.writer is None:
+            return
+        self.writer.order(t.order, created_ms=t.created_ms, key_label=self.key_label)
+        self.writer.event(t.order.client_order_id, event, t.order.state.value, **detail)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    # --- start-up ------------------------------------------------------------------------------
+    async def start(self, stored_open: Iterable[object] = ()) -> None:
+        """Adopt our orphans on the exchange, settle stored open orders, catch up on fills."""
+        on_exchange = await self.venue.open_orders(self.symbol)
+        seen: set[str] = set()
+        for snap in on_exchange:
+            if not self.ids.is_ours(snap.client_order_id):
+                continue  # the client's own order (or another market's): never touched
+            assert snap.client_order_id is not None
+            seen.add(snap.client_order_id)
+            self._adopt(snap)
+        for rec in stored_open:
+            cid = getattr(rec, "client_order_id", None)
+            if cid is None or cid in seen or not self.ids.is_ours(cid):
+                continue
+            if getattr(rec, "symbol", self.symbol) != self.symbol:
+                continue
+            snap = await self.venue.query(self.symbol, client_order_id=cid)
+            if self.writer is not None:
+                status = "REJECTED" if snap is None else snap.status
+                self.writer.submit(_settle_stored(self.writer, rec, status, snap))
+            if snap is not None and snap.is_open:
+                self._adopt(snap)
+        for fill in await self.venue.fills_since(self.symbol, None):
+            if self.ids.is_ours(fill.client_order_id) and self.writer is not None:
+                self.writer.fill(fill)  # the store keeps each trade id once
+
+    def _adopt(self, snap: OrderSnapshot) -> None:
+        assert snap.client_order_id is not None
+        order = Order(
+            client_order_id=snap.client_order_id,
+            symbol=self.symbol,
+            side=snap.side,
+            price=snap.price,
+            qty=snap.qty,
+        )
+        order.apply(OrderEvent.SUBMIT)
+        order.set_exchange_order_id(snap.exchange_order_id)
+        order.apply(OrderEvent.RECONCILE_NEW)
+        if snap.filled_qty > 0:
+            # Earlier fills are history (stored from the trade list); keep the remaining right.
+            avg = snap.filled_quote / snap.filled_qty
+            order.apply_fill(f"adopted-{snap.exchange_order_id}", snap.filled_qty, avg)
+        t = Tracked(order=order, created_ms=snap.ts_ms or now_ms(), adopted=True)
+        self.orders[order.client_order_id] = t
+        self.stats.adopted += 1
+        self._save(t, "ADOPTED")
+        log.info("%s: adopted our open order %s from an earlier run", self.symbol, order.client_order_id)
+
+    # --- the reconciliation --------------------------------------------------------------------
+    async def sync(self, quotes: QuoteSet) -> None:
+        """One pass: keep what fits, cancel what does not, place what is missing."""
+        if self._lock.locked():
+            return  # a pass is running; the next trigger will see the newest book
+        async with self._lock:
+            plan = self._plan(quotes)
+            await self._execute(plan)
+
+    def _safe_price(self, quote: DesiredQuote) -> DesiredQuote | None:
+        """Never cross the opposite best price (no post-only order on Bitrue)."""
+        book = self.book
+        if book is None:
+            return quote
+        tick = self.instrument.tick
+        price = quote.price
+        if quote.side is Side.BUY:
+            ask = book.best_ask
+            if ask is not None and price >= ask[0]:
+                price = ask[0] - tick
+        else:
+            bid = book.best_bid
+            if bid is not None and price <= bid[0]:
+                price = bid[0] + tick
+        if price <= 0:
+            return None
+        if price != quote.price:
+            self.stats.crossing_fixed += 1
+            return DesiredQuote(
+                side=quote.side,
+                price=price,
+                qty=quote.qty,
+                priority=quote.priority,
+                level=quote.level,
+                obligation_critical=quote.obligation_critical,
+            )
+        return quote
+
+    def _plan(self, quotes: QuoteSet) -> _Plan:
+        tick = self.instrument.tick
+        cancels: list[tuple[int, Tracked]] = []
+        places: list[DesiredQuote] = []
+        for side in (Side.BUY, Side.SELL):
+            desired = [q for q in quotes.quotes if q.side is side]
+            desired = [s for s in (self._safe_price(q) for q in desired) if s is not None]
+            desired.sort(key=lambda q: (q.priority, q.level))
+            live = [t for t in self.orders.values() if t.order.side is side and t.order.may_be_live]
+            unmatched = list(live)
+            missing: list[DesiredQuote] = []
+            for q in desired:
+                best: Tracked | None = None
+                for t in unmatched:
+                    if self.tolerance.keeps(t.order, q, tick) and t.order.state in (
+                        OrderState.NEW,
+                        OrderState.PARTIALLY_FILLED,
+                        OrderState.PENDING_NEW,
+                        OrderState.UNKNOWN,
+                    ):
+                        if best is None or abs(t.order.price - q.price) < abs(
+                            best.order.price - q.price
+                        ):
+                            best = t
+                if best is None:
+                    missing.append(q)
+                else:
+                    unmatched.remove(best)
+                    best.priority, best.critical = q.priority, q.obligation_critical
+                    self.stats.kept += 1
+            # Only acknowledged orders can be cancelled; in-flight ones are settled first.
+            cancellable = [
+                t for t in unmatched if t.order.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+            ]
+            # Most aggressive first: a stale inner quote is the one that hurts.
+            cancellable.sort(key=lambda t: -t.order.price if side is Side.BUY else t.order.price)
+            for i, t in enumerate(cancellable):
+                # Paired with the quote that replaces it, or an excess order (least urgent).
+                prio = missing[i].priority if i < len(missing) else 1_000_000
+                t.critical = i < len(missing) and missing[i].obligation_critical
+                cancels.append((prio, t))
+            places.extend(missing)
+        cancels.sort(key=lambda pt: pt[0])
+        places.sort(key=lambda q: q.priority)
+        return _Plan(cancels=[t for _, t in cancels], places=places)
+
+    async def _execute(self, plan: _Plan) -> None:
+        cancels = [t for t in plan.cancels if self._spend(t.critical)]
+        places = [q for q in plan.places if self._spend(q.obligation_critical)]
+        self.stats.budget_skipped += len(plan.cancels) - len(cancels)
+        self.stats.budget_skipped += len(plan.places) - len(places)
+        if cancels:
+            await asyncio.gather(*(self._cancel(t) for t in cancels))
+        if places:
+            first = True
+            jobs = []
+            for q in places:
+                job = self._place(q, record_latency=first)
+                if job is not None:
+                    jobs.append(job)
+                    first = False
+            if jobs:
+                await asyncio.gather(*jobs)
+
+    def _spend(self, critical: bool) -> bool:
+        return self.budget.try_spend(
+            self.symbol, Priority.CRITICAL if critical else Priority.NORMAL
+        )
+
+    # --- placing -------------------------------------------------------------------------------
+    def _account(self, side: Side) -> AccountState:
+        inst = self.instrument
+        open_buy_n = open_sell_n = open_buy_q = open_sell_q = ZERO
+        pending_quote = pending_base = ZERO
+        for t in self.orders.values():
+            o = t.order
+            if not o.may_be_live:
+                continue
+            rem = o.remaining_qty
+            if o.side is Side.BUY:
+                open_buy_n += rem * o.price
+                open_buy_q += rem
+                if o.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN):
+                    pending_quote += rem * o.price
+            else:
+                open_sell_n += rem * o.price
+                open_sell_q += rem
+                if o.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN):
+                    pending_base += rem
+        return AccountState(
+            base_free=self.balances.free.get(inst.base, ZERO) - pending_base,
+            quote_free=self.balances.free.get(inst.quote, ZERO) - pending_quote,
+            base_total=self.balances.total(inst.base),
+            open_buy_notional=open_buy_n,
+            open_sell_notional=open_sell_n,
+            open_buy_qty=open_buy_q,
+            open_sell_qty=open_sell_q,
+        )
+
+    def _place(self, q: DesiredQuote, *, record_latency: bool = False):  # noqa: ANN202
+        """Risk-check and register the order now; return the coroutine that sends it."""
+        decision = self.risk.check(
+            q.side, q.price, q.qty, self._account(q.side), key_label=self.key_label,
+            symbol=self.symbol,
+        )
+        if not decision.allowed:
+            self.stats.rejected_by_risk += 1
+            return None
+        order = Order(
+            client_order_id=self.ids.new(),
+            symbol=self.symbol,
+            side=q.side,
+            price=q.price,
+            qty=q.qty,
+        )
+        t = Tracked(order=order, created_ms=now_ms(), priority=q.priority,
+                    critical=q.obligation_critical)
+        order.apply(OrderEvent.SUBMIT)
+        t.sent_ms = now_ms()
+        self.orders[order.client_order_id] = t
+        return self._send_place(t, record_latency)
+
+    async def _send_place(self, t: Tracked, record_latency: bool) -> None:
+        from liquidity_bot.venues.bitrue.errors import (
+            BitrueError,
+            InvalidOrder,
+            RateLimited,
+            UnknownOutcome,
+        )
+
+        order = t.order
+        if record_latency and self.book_recv_ns is not None:
+            self.stats.latencies_ns.append(time.perf_counter_ns() - self.book_recv_ns)
+            self.book_recv_ns = None
+        self._save(t, "SUBMIT", price=order.price, qty=order.qty, side=order.side.value)
+        try:
+            ack = await self.venue.place(
+                self.symbol, order.side, order.qty, order.price, order.client_order_id
+            )
+        except UnknownOutcome:
+            self.stats.unknown_outcomes += 1
+            self._apply(t, OrderEvent.TIMEOUT)
+            self._save(t, "TIMEOUT")
+            self._resolve_later(t)
+            return
+        except (InvalidOrder, RateLimited) as exc:
+            self.stats.rejected_by_exchange += 1
+            self._apply(t, OrderEvent.REJECT)
+            self._save(t, "REJECT", code=exc.code, reason=type(exc).__name__)
+            return
+        except BitrueError as exc:
+            # Any other refusal with an answer: the order was not placed.
+            self.stats.rejected_by_exchange += 1
+            self._apply(t, OrderEvent.REJECT)
+            self._save(t, "REJECT", code=exc.code, reason=type(exc).__name__)
+            return
+        except Exception:
+            # No answer we understand (a bug, a dropped session): treat as unknown and ask.
+            self.stats.unknown_outcomes += 1
+            self._apply(t, OrderEvent.TIMEOUT)
+            self._resolve_later(t)
+            raise
+        self.stats.placed += 1
+        self._on_ack(t, ack)
+
+    def _on_ack(self, t: Tracked, ack: OrderAck) -> None:
+        try:
+            if ack.exchange_order_id:
+                t.order.ack(ack.exchange_order_id)
+            else:
+                t.order.ack()
+        except (InvalidTransition, ValueError) as exc:
+            log.warning("%s: ack of %s did not fit: %s", self.symbol, t.order.client_order_id, exc)
+            self._resolve_later(t)
+            return
+        self._save(t, "ACK", exchange_order_id=ack.exchange_order_id)
+        self._changed()
+
+    # --- cancelling ----------------------------------------------------------------------------
+    async def _cancel(self, t: Tracked) -> None:
+        from liquidity_bot.venues.bitrue.errors import BitrueError, UnknownOutcome
+
+        order = t.order
+        if not order.is_open or order.state is OrderState.PENDING_CANCEL:
+            return
+        self._apply(t, OrderEvent.CANCEL_REQUEST)
+        t.sent_ms = now_ms()
+        self.stats.cancel_requests += 1
+        self._save(t, "CANCEL_REQUEST")
+        try:
+            answer = await self.venue.cancel(self.symbol, client_order_id=order.client_order_id)
+        except UnknownOutcome:
+            self.stats.unknown_outcomes += 1
+            self._apply(t, OrderEvent.TIMEOUT)
+            self._save(t, "TIMEOUT")
+            self._resolve_later(t)
+            return
+        except BitrueError as exc:
+            log.warning("%s: cancel of %s failed: %s", self.symbol, order.client_order_id, exc)
+            self._apply(t, OrderEvent.TIMEOUT)
+            self._resolve_later(t)
+            return
+        self.on_message(answer)
+
+    async def cancel_all(self, reason: str) -> int:
+        """Cancel every order of ours (EMERGENCY budget: waits, never skips); returns how many."""
+        async with self._lock:
+            targets = [t for t in self.orders.values() if t.order.is_open
+                       and t.order.state is not OrderState.PENDING_CANCEL]
+            if targets:
+                log.info("%s: cancelling %d orders (%s)", self.symbol, len(targets), reason)
+
+            async def one(t: Tracked) -> None:
+                await self.budget.spend_when_possible(self.symbol)
+                await self._cancel(t)
+
+            await asyncio.gather(*(one(t) for t in targets))
+            return len(targets)
+
+    async def settle_in_flight(self, timeout_s: float = 5.0) -> None:
+        """Wait for in-flight and unknown orders to settle (they may be live: then cancel them)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            pending = [t for t in self.orders.values() if t.order.state in (
+                OrderState.PENDING_NEW, OrderState.UNKNOWN, OrderState.PENDING_CANCEL)]
+            if not pending:
+                return
+            for t in pending:
+                if t.order.state is not OrderState.PENDING_NEW:
+                    self._resolve_later(t)
+            await asyncio.sleep(0.05)
+            if any(t.order.is_open and t.order.state is not OrderState.PENDING_CANCEL
+                   for t in self.orders.values()):
+                await self.cancel_all("settling in-flight orders")
+
+    # --- unknown outcomes ----------------------------------------------------------------------
+    def _resolve_later(self, t: Tracked) -> None:
+        if t.resolving:
+            return
+        t.resolving = True
+        task = asyncio.get_running_loop().create_task(self._resolve(t))
+        self._resolve_tasks.add(task)
+        task.add_done_callback(self._resolve_tasks.discard)
+
+    async def _resolve(self, t: Tracked) -> None:
+        """Ask the exchange about the client order id until the answer is conclusive."""
+        from liquidity_bot.venues.bitrue.errors import BitrueError
+
+        cid = t.order.client_order_id
+        delay = 0.05
+        try:
+            while t.order.state in (OrderState.UNKNOWN, OrderState.PENDING_CANCEL,
+                                    OrderState.PENDING_NEW):
+                try:
+                    snap = await self.venue.query(self.symbol, client_order_id=cid)
+                except BitrueError as exc:
+                    log.info("%s: status query of %s failed (%s); retrying", self.symbol, cid,
+                             type(exc).__name__)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                if snap is None:
+                    # "Never heard of it" is final only once the request can no longer arrive.
+                    if t.order.state is OrderState.PENDING_CANCEL:
+                        log.warning("%s: %s is unknown to the exchange", self.symbol, cid)
+                        break
+                    age = now_ms() - (t.sent_ms or 0)
+                    if age > self.recv_window_ms + 1000:
+                        self._apply(t, OrderEvent.RECONCILE_NOT_FOUND)
+                        self._save(t, "RECONCILE_NOT_FOUND")
+                        break
+                    await asyncio.sleep(max(0.05, (self.recv_window_ms + 1000 - age) / 1000))
+                    continue
+                self._apply_snapshot(t, snap)
+                self.stats.resolved_by_query += 1
+                break
+        finally:
+            t.resolving = False
+            self._changed()
+
+    def _apply_snapshot(self, t: Tracked, snap: OrderSnapshot) -> None:
+        event = {
+            "NEW": OrderEvent.RECONCILE_NEW,
+            "PENDING_CREATE": OrderEvent.RECONCILE_NEW,
+            "PARTIALLY_FILLED": OrderEvent.RECONCILE_PARTIALLY_FILLED,
+            "FILLED": OrderEvent.RECONCILE_FILLED,
+            "CANCELED": OrderEvent.RECONCILE_CANCELED,
+            "PENDING_CANCEL": OrderEvent.RECONCILE_NEW,
+            "REJECTED": OrderEvent.RECONCILE_REJECTED,
+            "EXPIRED": OrderEvent.RECONCILE_EXPIRED,
+        }.get(snap.status)
+        if event is None:
+            log.warning("%s: unknown order status %r for %s", self.symbol, snap.status,
+                        t.order.client_order_id)
+            return
+        if event is OrderEvent.RECONCILE_NEW and snap.filled_qty > 0:
+            event = OrderEvent.RECONCILE_PARTIALLY_FILLED
+        try:
+            t.order.set_exchange_order_id(snap.exchange_order_id)
+        except ValueError as exc:
+            log.error("%s", exc)
+        self._apply(t, event)
+        self._save(t, event.value, exchange_status=snap.status, filled=snap.filled_qty)
+
+    # --- events from the venue -----------------------------------------------------------------
+    def _apply(self, t: Tracked, event: OrderEvent) -> None:
+        try:
+            t.order.apply(event)
+        except InvalidTransition as exc:
+            self.stats.errors += 1
+            log.warning("%s: %s", self.symbol, exc)
+            if t.order.state is not OrderState.UNKNOWN and not t.order.is_terminal:
+                self._resolve_later(t)
+
+    def on_message(self, msg: OrderMessage) -> None:
+        """Apply one order message from the venue (stream, REST answer or fallback poll)."""
+        if isinstance(msg, Fill):
+            self.on_fill(msg)
+            return
+        t = self.orders.get(msg.client_order_id)
+        if t is None:
+            return  # not ours, or finished before this run: nothing rests on it
+        if isinstance(msg, OrderAck):
+            if t.order.state is OrderState.PENDING_NEW or t.order.state is OrderState.UNKNOWN:
+                self._on_ack(t, msg)
+            elif msg.exchange_order_id and t.order.exchange_order_id is None:
+                t.order.set_exchange_order_id(msg.exchange_order_id)
+            return
+        if isinstance(msg, CancelAck):
+            self._apply(t, OrderEvent.CANCEL_ACK)
+            if t.order.state is OrderState.CANCELED:
+                self.stats.cancelled += 1
+            self._save(t, "CANCEL_ACK")
+        elif isinstance(msg, CancelReject):
+            if t.order.state in (OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED):
+                return
+            self._apply(t, OrderEvent.CANCEL_REJECT)
+            self._save(t, "CANCEL_REJECT", code=msg.code, reason=msg.reason)
+            if t.order.state is OrderState.UNKNOWN:
+                self._resolve_later(t)
+        elif isinstance(msg, Reject):
+            self.stats.rejected_by_exchange += 1
+            self._apply(t, OrderEvent.REJECT)
+            self._save(t, "REJECT", code=msg.code, reason=msg.reason)
+        elif isinstance(msg, Expired):
+            self._apply(t, OrderEvent.EXPIRE)
+            self._save(t, "EXPIRE")
+        self._changed()
+
+    def on_fill(self, fill: Fill) -> None:
+        if not self.ids.is_ours(fill.client_order_id):
+            return  # a fill of the client's own order: not ours to count
+        t = self.orders.get(fill.client_order_id)
+        if t is not None:
+            try:
+                if not t.order.apply_fill(fill.trade_id, fill.qty, fill.price, fill.ts_ms):
+                    return  # seen already
+            except (InvalidTransition, InvalidFill) as exc:
+                self.stats.errors += 1
+                log.warning("%s: fill %s did not fit: %s", self.symbol, fill.trade_id, exc)
+                self._resolve_later(t)
+            else:
+                self._save(t, "FILL", trade_id=fill.trade_id, qty=fill.qty, price=fill.price)
+        self.stats.fills += 1
+        sign = 1 if fill.side is Side.BUY else -1
+        self.base_traded += sign * fill.qty
+        self.quote_traded -= sign * fill.qty * fill.price
+        fee_quote = ZERO
+        if fill.fee and fill.fee_asset:
+            if fill.fee_asset.upper() == self.instrument.quote:
+                fee_quote = fill.fee
+                self.quote_traded -= fill.fee
+            elif fill.fee_asset.upper() == self.instrument.base:
+                self.base_traded -= fill.fee
+        self.risk.on_fill(fill.ts_ms, fill.side, fill.price, fill.qty, fee_quote)
+        if self.writer is not None:
+            self.writer.fill(fill)
+        self._changed()
+
+    async def close(self) -> None:
+        for task in list(self._resolve_tasks):
+            task.cancel()
+        for task in list(self._resolve_tasks):
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+
+def _settle_stored(writer: StoreWriter, rec: object, status: str, snap: OrderSnapshot | None):
+    """A store write that records the exchange's final word on an order from an earlier run."""
+    def write() -> None:
+        updated = replace(
+            rec,  # type: ignore[type-var]
+            status=status,
+            updated_ms=now_ms(),
+            filled_qty=snap.filled_qty if snap is not None else rec.filled_qty,  # type: ignore[attr-defined]
+        )
+        writer.store.upsert_order(updated)
+        writer.store.record_order_event(
+            OrderEventRecord(
+                client_order_id=rec.client_order_id,  # type: ignore[attr-defined]
+                event="RECONCILED_AT_START",
+                ts_ms=now_ms(),
+                status=status,
+            )
+        )
+
+    return write

@@ -1,0 +1,142 @@
+"""Store writes off the hot path: one writer thread, strictly in submission order.
+
+The store is synchronous (SQLAlchemy Core; an SQLite commit costs about a millisecond), and the
+order manager must not wait for the disk between a depth frame and its order request. Writes go
+to a FIFO served by one thread, so what is stored is always a prefix of what happened: after a
+crash, the engine recovers the rest from the exchange (open orders, order status, trade
+history), and fills stay exactly-once because the store refuses a second (symbol, trade id).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from liquidity_bot.domain.events import Fill
+from liquidity_bot.domain.order import Order
+from liquidity_bot.store import FillRecord, OrderEventRecord, OrderRecord, Store
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def order_record(order: Order, *, created_ms: int, key_label: str | None) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=order.side.value,
+        price=order.price,
+        qty=order.qty,
+        status=order.state.value,
+        created_ms=created_ms,
+        updated_ms=now_ms(),
+        filled_qty=order.filled_qty,
+        avg_price=order.avg_price,
+        exchange_order_id=None if order.exchange_order_id is None else str(order.exchange_order_id),
+        key_label=key_label,
+    )
+
+
+def fill_record(fill: Fill) -> FillRecord:
+    return FillRecord(
+        symbol=fill.symbol,
+        trade_id=fill.trade_id,
+        side=fill.side.value,
+        price=fill.price,
+        qty=fill.qty,
+        ts_ms=fill.ts_ms,
+        fee=fill.fee,
+        fee_asset=fill.fee_asset,
+        client_order_id=fill.client_order_id or None,
+        exchange_order_id=None if fill.exchange_order_id is None else str(fill.exchange_order_id),
+        is_maker=fill.is_maker,
+    )
+
+
+class StoreWriter:
+    """Queue of store writes served by a daemon thread; ``flush`` waits until all are done."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name="store-writer", daemon=True)
+        self.fills_inserted = 0
+        self.fills_duplicate = 0
+        self.errors = 0
+        self._thread.start()
+
+    def submit(self, fn: Callable[[], Any]) -> None:
+        self._queue.put(fn)
+
+    def order(self, order: Order, *, created_ms: int, key_label: str | None) -> None:
+        record = order_record(order, created_ms=created_ms, key_label=key_label)
+        self.submit(lambda: self.store.upsert_order(record))
+
+    def event(self, client_order_id: str, event: str, status: str | None, **detail: Any) -> None:
+        record = OrderEventRecord(
+            client_order_id=client_order_id,
+            event=event,
+            ts_ms=now_ms(),
+            status=status,
+            detail=detail or None,
+        )
+        self.submit(lambda: self.store.record_order_event(record))
+
+    def fill(self, fill: Fill) -> None:
+        record = fill_record(fill)
+
+        def write() -> None:
+            if self.store.add_fill(record):
+                self.fills_inserted += 1
+            else:
+                self.fills_duplicate += 1
+
+        self.submit(write)
+
+    def _serve(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is _STOP:
+                    return
+                if isinstance(item, threading.Event):
+                    item.set()
+                    continue
+                item()
+            except Exception:  # a failed write is logged and counted; the engine keeps going
+                self.errors += 1
+                log.exception("store write failed")
+            finally:
+                self._queue.task_done()
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Block until every write submitted so far is done (True) or the timeout passes."""
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout_s)
+
+    async def flush_async(self, timeout_s: float = 10.0) -> bool:
+        import asyncio
+
+        return await asyncio.to_thread(self.flush, timeout_s)
+
+    def close(self, *, discard: bool = False) -> None:
+        """Stop the thread after the queued writes (or drop them: a simulated crash)."""
+        if discard:
+            try:
+                while True:
+                    self._queue.get_nowait()
+                    self._queue.task_done()
+            except queue.Empty:
+                pass
+        self._queue.put(_STOP)
+        self._thread.join(timeout=10)

@@ -1,0 +1,332 @@
+"""The trading gate: only a key that passes the policy trades.
+
+``require_tradeable`` is what the engine calls at start. It re-verifies the key against the
+exchange, refuses ``fail``, refuses ``unknown`` unless the policy accepts that very check as
+unknown (recorded in the audit log), and returns a ``VerifiedKey`` that knows its age, so the
+engine can tell when the verification is older than the policy allows.
+
+Rotation lives here too because it is verification-driven: the replacement becomes active only
+after it passed the same judgement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from liquidity_bot.keys.audit import AuditLog
+from liquidity_bot.keys.home import KeysHome
+from liquidity_bot.keys.hygiene import add_key, audit_fields, mutate
+from liquidity_bot.keys.policy import Policy, load_policy
+from liquidity_bot.keys.vault import (
+    DEFAULT_KDF,
+    KdfParams,
+    KeyRecord,
+    Vault,
+    Verification,
+    now_iso,
+)
+from liquidity_bot.keys.verify import (
+    FAIL,
+    PASS,
+    UNKNOWN,
+    ClientFactory,
+    VerificationReport,
+    probe_key,
+    report_from_json,
+)
+
+
+class KeyRefused(Exception):
+    """The key may not trade; the message lists what to fix. ``report`` is the evidence."""
+
+    def __init__(self, message: str, report: VerificationReport | None = None):
+        super().__init__(message)
+        self.report = report
+
+
+class KeyStale(KeyRefused):
+    """The last verification is older than allowed and re-verification was not requested."""
+
+
+class Secret:
+    """A string that does not print itself (repr/str show ``***``); ``reveal()`` to use it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    record_id: str
+    label: str
+    exchange: str
+    api_key: str
+    secret: Secret = field(repr=False)
+    report: VerificationReport
+    accepted_unknown: tuple[str, ...]
+    max_age: timedelta
+
+    @property
+    def verified_at(self) -> datetime:
+        return datetime.fromisoformat(self.report.checked_at)
+
+    def age(self, now: datetime | None = None) -> timedelta:
+        return (now or datetime.now(UTC)) - self.verified_at
+
+    def is_stale(self, now: datetime | None = None) -> bool:
+        """True once the verification is older than the policy's ``max_verification_age_hours``."""
+        return self.age(now) > self.max_age
+
+
+@dataclass(frozen=True)
+class Judgement:
+    allowed: bool
+    accepted_unknown: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+def judge(report: VerificationReport, policy: Policy) -> Judgement:
+    """fail refuses; unknown refuses unless the policy accepts that check as unknown."""
+    reasons: list[str] = []
+    accepted: list[str] = []
+    for c in report.checks:
+        if c.status == FAIL:
+            reasons.append(f"{c.name} failed: {c.detail}")
+        elif c.status == UNKNOWN:
+            if policy.accepts_unknown(c.name):
+                accepted.append(c.name)
+            else:
+                reasons.append(f"{c.name} is unknown (not accepted by the policy): {c.detail}")
+    return Judgement(not reasons, tuple(accepted), tuple(reasons))
+
+
+async def verify_and_record(
+    home: KeysHome,
+    record: KeyRecord,
+    secret: str,
+    *,
+    policy: Policy,
+    urls: Any,
+    canary_source: str | None = None,
+    client_factory: ClientFactory | None = None,
+) -> VerificationReport:
+    """Probe, then remember the results in the vault's metadata and the audit log."""
+    report = await probe_key(
+        label=record.label,
+        exchange=record.exchange,
+        api_key=record.api_key,
+        secret=secret,
+        urls=urls,
+        policy=policy,
+        canary_source=canary_source,
+        symbol=record.markets[0] if record.markets else None,
+        client_factory=client_factory,
+    )
+    remembered = Verification(
+        checked_at=report.checked_at,
+        verdict=report.verdict,
+        checks=tuple(c.to_json() for c in report.checks),
+    )
+    mutate(home, lambda v: v.update(record.id, last_verification=remembered))
+    AuditLog(home.audit).append(
+        "verified",
+        **audit_fields(record),
+        verdict=report.verdict,
+        canary_source=canary_source,
+        checks=[c.to_json() for c in report.checks],
+    )
+    return report
+
+
+def _default_urls(urls: Any) -> Any:
+    if urls is not None:
+        return urls
+    from liquidity_bot.venues.bitrue.urls import BitrueUrls
+
+    return BitrueUrls()
+
+
+async def require_tradeable(
+    label: str,
+    *,
+    home: KeysHome,
+    passphrase: str,
+    exchange: str = "bitrue",
+    policy: Policy | None = None,
+    urls: Any = None,
+    canary_source: str | None = None,
+    reverify: bool = True,
+    client_factory: ClientFactory | None = None,
+    now: datetime | None = None,
+) -> VerifiedKey:
+    """Return the label's active key if (and only if) it may trade; raise ``KeyRefused`` if not.
+
+    ``reverify=False`` trusts the last recorded verification, but only while it is younger than
+    ``policy.max_verification_age_hours``; otherwise ``KeyStale`` says to verify again.
+    """
+    policy = policy or load_policy(home.policy)
+    max_age = timedelta(hours=policy.max_verification_age_hours)
+    audit = AuditLog(home.audit)
+    vault = Vault.open(home.vault).unlock(passphrase)
+    record = vault.find_active(label, exchange)
+    secret = vault.reveal(record.id)
+    if reverify:
+        report = await verify_and_record(
+            home,
+            record,
+            secret,
+            policy=policy,
+            urls=_default_urls(urls),
+            canary_source=canary_source,
+            client_factory=client_factory,
+        )
+    else:
+        last = record.last_verification
+        if last is None:
+            audit.append("gate", **audit_fields(record), outcome="refused", reason="never verified")
+            raise KeyStale(f"key {label!r} was never verified: run `liquidity-bot keys verify {label!r}`")
+        report = report_from_json(
+            {
+                "label": record.label,
+                "exchange": record.exchange,
+                "verdict": last.verdict,
+                "checked_at": last.checked_at,
+                "checks": list(last.checks),
+            }
+        )
+        age = (now or datetime.now(UTC)) - datetime.fromisoformat(last.checked_at)
+        if age > max_age:
+            hours = age.total_seconds() / 3600
+            audit.append(
+                "gate", **audit_fields(record), outcome="refused", reason=f"verification {hours:.1f} h old"
+            )
+            raise KeyStale(
+                f"key {label!r} was last verified {hours:.1f} h ago (limit "
+                f"{policy.max_verification_age_hours:g} h): run `liquidity-bot keys verify {label!r}`",
+                report,
+            )
+    verdict = judge(report, policy)
+    if not verdict.allowed:
+        audit.append(
+            "gate", **audit_fields(record), outcome="refused", verdict=report.verdict,
+            reasons=list(verdict.reasons),
+        )
+        raise KeyRefused(
+            f"key {label!r} may not trade (verdict {report.verdict}):\n- " + "\n- ".join(verdict.reasons),
+            report,
+        )
+    audit.append(
+        "gate",
+        **audit_fields(record),
+        outcome="accepted",
+        verdict=report.verdict,
+        accepted_unknown=list(verdict.accepted_unknown),
+    )
+    return VerifiedKey(
+        record_id=record.id,
+        label=record.label,
+        exchange=record.exchange,
+        api_key=record.api_key,
+        secret=Secret(secret),
+        report=report,
+        accepted_unknown=verdict.accepted_unknown,
+        max_age=max_age,
+    )
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    new: KeyRecord
+    old: KeyRecord | None
+    report: VerificationReport
+    switched: bool
+    reasons: tuple[str, ...]
+
+
+async def rotate_key(
+    home: KeysHome,
+    *,
+    passphrase: str,
+    label: str,
+    new_api_key: str,
+    new_secret: str,
+    exchange: str = "bitrue",
+    policy: Policy,
+    urls: Any,
+    canary_source: str | None = None,
+    client_factory: ClientFactory | None = None,
+    kdf: KdfParams = DEFAULT_KDF,
+) -> RotationResult:
+    """Add the replacement as a candidate, verify it, and only if it may trade make it the active
+    key for the label's markets; the old key becomes ``pending_delete`` (delete it on the exchange).
+    A candidate that does not pass is removed again: nothing changes for the running label."""
+    vault = Vault.open(home.vault).unlock(passphrase)
+    old = vault.find_active(label, exchange)
+    candidate = add_key(
+        home,
+        passphrase=passphrase,
+        exchange=exchange,
+        label=label,
+        api_key=new_api_key,
+        secret=new_secret,
+        markets=old.markets,
+        kdf=kdf,
+        status="candidate",
+        replaces=old.id,
+    )
+    report = await verify_and_record(
+        home,
+        candidate,
+        new_secret,
+        policy=policy,
+        urls=urls,
+        canary_source=canary_source,
+        client_factory=client_factory,
+    )
+    verdict = judge(report, policy)
+    if not verdict.allowed:
+        mutate(home, lambda v: v.remove(candidate.id))
+        AuditLog(home.audit).append(
+            "removed", **audit_fields(candidate), status="candidate", reason="rotation candidate did not pass"
+        )
+        return RotationResult(candidate, old, report, False, verdict.reasons)
+
+    def _switch(v: Vault) -> tuple[KeyRecord, KeyRecord]:
+        new = v.update(candidate.id, status="active")
+        retired = v.update(old.id, status="pending_delete", replaced_by=candidate.id)
+        return new, retired
+
+    new, retired = mutate(home, _switch)
+    AuditLog(home.audit).append(
+        "rotated",
+        **audit_fields(new),
+        replaced_record_id=retired.id,
+        replaced_api_key_hint=retired.api_key_hint,
+        at=now_iso(),
+    )
+    return RotationResult(new, retired, report, True, ())
+
+
+__all__ = [
+    "KeyRefused",
+    "KeyStale",
+    "Secret",
+    "VerifiedKey",
+    "judge",
+    "require_tradeable",
+    "rotate_key",
+    "verify_and_record",
+    "PASS",
+]

@@ -1,0 +1,151 @@
+"""The onboarding guide's key policy as data: what a key must and must not be allowed to do.
+
+Defaults are the guide's (read + trade, no withdraw, no futures, IP allow list required, review
+every 90 days, unused after 30 days, no check accepted as unknown). An operator may override them
+in a TOML file (``<home>/policy.toml``; ``examples/policy.toml`` documents every field). Unknown
+keys are errors that name the key and the file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+PERMISSIONS_REQUIRABLE = ("read", "trade")
+PERMISSIONS_FORBIDDABLE = ("withdraw", "futures")
+
+# Check names, in the guide's order. `verify` produces exactly these.
+CHECK_NAMES = (
+    "authenticates",
+    "can_read",
+    "can_trade",
+    "withdraw_disabled",
+    "futures_disabled",
+    "ip_restricted",
+    "clock_skew",
+)
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    required_permissions: tuple[str, ...] = ("read", "trade")
+    forbidden_permissions: tuple[str, ...] = ("withdraw", "futures")
+    require_ip_restriction: bool = True
+    trusted_egress_ips: tuple[str, ...] = ()
+    review_interval_days: int = 90
+    unused_threshold_days: int = 30
+    accept_unknown: tuple[str, ...] = ()
+    max_clock_skew_ms: int = 1000
+    max_verification_age_hours: float = 24.0
+
+    def demanded_checks(self) -> tuple[str, ...]:
+        """The checks this policy asks for, in the guide's order."""
+        wanted = {"authenticates", "clock_skew"}
+        if "read" in self.required_permissions:
+            wanted.add("can_read")
+        if "trade" in self.required_permissions:
+            wanted.add("can_trade")
+        if "withdraw" in self.forbidden_permissions:
+            wanted.add("withdraw_disabled")
+        if "futures" in self.forbidden_permissions:
+            wanted.add("futures_disabled")
+        if self.require_ip_restriction:
+            wanted.add("ip_restricted")
+        return tuple(c for c in CHECK_NAMES if c in wanted)
+
+    def accepts_unknown(self, check: str) -> bool:
+        return check in self.accept_unknown
+
+
+DEFAULT_POLICY = Policy()
+
+_TUPLE_FIELDS = {
+    "required_permissions",
+    "forbidden_permissions",
+    "trusted_egress_ips",
+    "accept_unknown",
+}
+
+
+def _validate(policy: Policy, where: str) -> Policy:
+    for p in policy.required_permissions:
+        if p not in PERMISSIONS_REQUIRABLE:
+            raise PolicyError(
+                f"{where}: required_permissions has {p!r}; allowed: {', '.join(PERMISSIONS_REQUIRABLE)}"
+            )
+    for p in policy.forbidden_permissions:
+        if p not in PERMISSIONS_FORBIDDABLE:
+            raise PolicyError(
+                f"{where}: forbidden_permissions has {p!r}; allowed: {', '.join(PERMISSIONS_FORBIDDABLE)}"
+            )
+    if "trade" not in policy.required_permissions:
+        raise PolicyError(f"{where}: required_permissions must include 'trade' (a market maker trades)")
+    for ip in policy.trusted_egress_ips:
+        try:
+            ipaddress.ip_network(ip, strict=False)
+        except ValueError:
+            raise PolicyError(f"{where}: trusted_egress_ips has {ip!r}, not an IP address") from None
+    for c in policy.accept_unknown:
+        if c not in CHECK_NAMES:
+            raise PolicyError(f"{where}: accept_unknown has {c!r}; checks are {', '.join(CHECK_NAMES)}")
+        if c == "authenticates":
+            raise PolicyError(f"{where}: 'authenticates' can never be accepted as unknown")
+    for name in ("review_interval_days", "unused_threshold_days", "max_clock_skew_ms"):
+        if getattr(policy, name) <= 0:
+            raise PolicyError(f"{where}: {name} must be positive")
+    if policy.max_verification_age_hours <= 0:
+        raise PolicyError(f"{where}: max_verification_age_hours must be positive")
+    return policy
+
+
+def policy_from_mapping(data: dict[str, Any], where: str = "policy") -> Policy:
+    """Build a policy from a ``[keys]`` table (or a bare table); unknown keys are errors."""
+    table = data
+    if "keys" in data:
+        extra_top = sorted(set(data) - {"keys"})
+        if extra_top:
+            raise PolicyError(f"{where}: unknown key {extra_top[0]!r}; only the [keys] table is read")
+        if not isinstance(data["keys"], dict):
+            raise PolicyError(f"{where}: 'keys' must be a table ([keys])")
+        table = data["keys"]
+    known = {f.name: f for f in fields(Policy)}
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise PolicyError(f"{where}: unknown key {key!r}; known keys: {', '.join(known)}")
+        default = getattr(DEFAULT_POLICY, key)
+        if key in _TUPLE_FIELDS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise PolicyError(f"{where}: {key} must be a list of strings")
+            kwargs[key] = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise PolicyError(f"{where}: {key} must be true or false")
+            kwargs[key] = value
+        elif isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise PolicyError(f"{where}: {key} must be an integer")
+            kwargs[key] = value
+        elif isinstance(default, float):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise PolicyError(f"{where}: {key} must be a number")
+            kwargs[key] = float(value)
+    return _validate(Policy(**kwargs), where)
+
+
+def load_policy(path: Path | None) -> Policy:
+    """Read a policy file; a missing file means the guide's defaults."""
+    if path is None or not Path(path).exists():
+        return DEFAULT_POLICY
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML ({exc})") from None
+    return policy_from_mapping(data, str(path))

@@ -1,0 +1,533 @@
+"""Persistence: orders, order events, fills, balances, KPI samples and audit events.
+
+One `Store` per process, built from a SQLAlchemy URL: an SQLite file by default (WAL mode, so the
+dashboard can read while the engine writes), PostgreSQL with `postgresql://...` (the psycopg 3
+driver is selected when the URL names none). Every public write is one transaction: it is
+written whole or not at all. Money is Decimal end to end (see `schema.py` for how it is stored).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import make_url
+
+from liquidity_bot.store import schema
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "sqlite:///liquidity-bot.db"
+_AVG_PLACES = Decimal(1).scaleb(-schema.MAX_FRACTION_DIGITS)
+
+# Statuses (as the domain Order state machine names them, upper case) that still rest or may rest
+# on the book. UNKNOWN counts as open: the order may exist until reconciliation says otherwise.
+OPEN_STATUSES = frozenset({"PENDING_NEW", "NEW", "PARTIALLY_FILLED", "PENDING_CANCEL", "UNKNOWN"})
+
+
+class StoreError(RuntimeError):
+    """A persistence problem the caller should surface (bad URL, missing driver...)."""
+
+
+Timestamp = int | datetime
+
+
+def to_ms(ts: Timestamp) -> int:
+    """Milliseconds since the epoch from an int (already ms) or an aware datetime."""
+    if isinstance(ts, bool):
+        raise TypeError("timestamp must be int milliseconds or an aware datetime, not bool")
+    if isinstance(ts, int):
+        return ts
+    if isinstance(ts, datetime):
+        if ts.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime (UTC) or int milliseconds")
+        return int(ts.timestamp() * 1000)
+    raise TypeError(f"timestamp must be int milliseconds or an aware datetime, got {ts!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    client_order_id: str
+    symbol: str
+    side: str  # "BUY" | "SELL"
+    price: Decimal
+    qty: Decimal
+    status: str
+    created_ms: int
+    updated_ms: int
+    filled_qty: Decimal = Decimal(0)
+    avg_price: Decimal | None = None
+    exchange_order_id: str | None = None
+    key_label: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return _name(self.status) in OPEN_STATUSES
+
+    @classmethod
+    def from_order(
+        cls,
+        order: Any,
+        *,
+        updated_ms: int,
+        created_ms: int | None = None,
+        key_label: str | None = None,
+    ) -> OrderRecord:
+        """From a `domain.order.Order` (its `state`, `filled_qty`, `avg_price`...)."""
+        avg = order.avg_price
+        return cls(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=_name(order.side),
+            price=order.price,
+            qty=order.qty,
+            status=_name(order.state),
+            created_ms=updated_ms if created_ms is None else created_ms,
+            updated_ms=updated_ms,
+            filled_qty=order.filled_qty,
+            avg_price=avg() if callable(avg) else avg,
+            exchange_order_id=_id_text(order.exchange_order_id),
+            key_label=key_label,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEventRecord:
+    client_order_id: str
+    event: str
+    ts_ms: int
+    status: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    symbol: str
+    trade_id: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    ts_ms: int
+    fee: Decimal = Decimal(0)
+    fee_asset: str | None = None
+    client_order_id: str | None = None
+    exchange_order_id: str | None = None
+    is_maker: bool | None = None
+
+    @classmethod
+    def from_event(cls, fill: Any) -> FillRecord:
+        """From a `domain.events.Fill`."""
+        return cls(
+            symbol=fill.symbol,
+            trade_id=str(fill.trade_id),
+            side=_name(fill.side),
+            price=fill.price,
+            qty=fill.qty,
+            ts_ms=fill.ts_ms,
+            fee=fill.fee,
+            fee_asset=fill.fee_asset,
+            client_order_id=fill.client_order_id,
+            exchange_order_id=_id_text(fill.exchange_order_id),
+            is_maker=fill.is_maker,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceSnapshot:
+    ts_ms: int
+    asset: str
+    free: Decimal
+    locked: Decimal
+    key_label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KpiSample:
+    """One obligation sample of one market (spreads as percent of mid, depth in quote)."""
+
+    symbol: str
+    ts_ms: int
+    bid_depth_quote: Decimal
+    ask_depth_quote: Decimal
+    two_sided: bool
+    obligations_met: bool
+    mid: Decimal | None = None
+    best_bid: Decimal | None = None
+    best_ask: Decimal | None = None
+    spread_pct: Decimal | None = None
+    our_spread_pct: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    ts_ms: int
+    category: str
+    action: str
+    message: str
+    actor: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+
+def _id_text(value: object) -> str | None:
+    """Ids become strings; ints are formatted exactly (never via float)."""
+    if value is None:
+        return None
+    if isinstance(value, float):
+        raise TypeError("ids must never be floats: pass the int or the string from the wire")
+    return str(value)
+
+
+def _name(value: object) -> str:
+    """Upper-case text of a side/status given as a string or an enum member."""
+    if isinstance(value, Enum):
+        value = value.value if isinstance(value.value, str) else value.name
+    return str(value).upper()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _dump(detail: Mapping[str, Any] | None) -> str | None:
+    if detail is None:
+        return None
+    return json.dumps(detail, default=_json_default, sort_keys=True)
+
+
+def _load(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else json.loads(text)
+
+
+def normalise_url(url: str) -> str:
+    """Accept a plain file path for SQLite and pick the psycopg 3 driver for bare postgresql://."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser()}"
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+class Store:
+    """Transactional persistence over SQLAlchemy Core."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        try:
+            self.engine: Engine = create_engine(self.url, echo=echo, future=True)
+        except ModuleNotFoundError as exc:
+            raise StoreError(
+                f"database driver missing for this URL ({exc.name}); for PostgreSQL install "
+                "'psycopg[binary]' into the virtualenv"
+            ) from exc
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        elif self.dialect != "postgresql":
+            raise StoreError(
+                f"unsupported database {self.dialect!r}: use sqlite:///path or postgresql://..."
+            )
+
+        self._local = threading.local()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Group several writes into one atomic transaction (nested blocks join the outer one).
+
+        `with store.transaction(): store.upsert_order(...); store.add_fill(...)`
+        """
+        if getattr(self._local, "conn", None) is not None:
+            yield self
+            return
+        with self.engine.begin() as conn:
+            self._local.conn = conn
+            try:
+                yield self
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as fresh:
+                yield fresh
+
+    def __repr__(self) -> str:  # never show a password
+        return f"Store({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def create_schema(self) -> None:
+        """Create missing tables and indexes (idempotent)."""
+        schema.metadata.create_all(self.engine)
+
+    def journal_mode(self) -> str | None:
+        """SQLite journal mode (expect 'wal' for file databases); None on PostgreSQL."""
+        if self.dialect != "sqlite":
+            return None
+        with self.engine.connect() as conn:
+            return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower()
+
+    def _insert(self, table: schema.Table) -> Any:
+        if self.dialect == "postgresql":
+            return pg_dialect.insert(table)
+        return sqlite_dialect.insert(table)
+
+    # -- orders -------------------------------------------------------------------------------
+
+    def upsert_order(self, order: OrderRecord) -> None:
+        """Insert the order, or update every mutable field of the one with this client id."""
+        row = {
+            "client_order_id": order.client_order_id,
+            "exchange_order_id": _id_text(order.exchange_order_id),
+            "symbol": order.symbol,
+            "side": _name(order.side),
+            "price": order.price,
+            "qty": order.qty,
+            "filled_qty": order.filled_qty,
+            # derived (a volume-weighted mean can have any number of digits): rounded to the
+            # 18 places both back ends hold; exchange amounts are never rounded here
+            "avg_price": None
+            if order.avg_price is None
+            else order.avg_price.quantize(
+                _AVG_PLACES, rounding=ROUND_HALF_EVEN, context=schema.EXACT_CONTEXT
+            ),
+            "status": _name(order.status),
+            "key_label": order.key_label,
+            "created_ms": order.created_ms,
+            "updated_ms": order.updated_ms,
+        }
+        stmt = self._insert(schema.orders).values(**row)
+        mutable = {k: stmt.excluded[k] for k in row if k not in ("client_order_id", "created_ms")}
+        # A late exchange id must not be erased by an update that does not know it.
+        mutable["exchange_order_id"] = _coalesce(
+            stmt.excluded.exchange_order_id, schema.orders.c.exchange_order_id
+        )
+        stmt = stmt.on_conflict_do_update(index_elements=["client_order_id"], set_=mutable)
+        with self._write() as conn:
+            conn.execute(stmt)
+
+    def orders(self, open_only: bool = False, symbol: str | None = None) -> list[OrderRecord]:
+        query = select(schema.orders).order_by(schema.orders.c.id)
+        if open_only:
+            query = query.where(schema.orders.c.status.in_(sorted(OPEN_STATUSES)))
+        if symbol is not None:
+            query = query.where(schema.orders.c.symbol == symbol)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_record(OrderRecord, row) for row in rows]
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        query = select(schema.orders).where(schema.orders.c.client_order_id == client_order_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _record(OrderRecord, row)
+
+    def record_order_event(self, ev: OrderEventRecord) -> None:
+        with self._write() as conn:
+            conn.execute(
+                schema.order_events.insert().values(
+                    client_order_id=ev.client_order_id,
+                    event=ev.event,
+                    status=None if ev.status is None else _name(ev.status),
+                    ts_ms=ev.ts_ms,
+                    detail=_dump(ev.detail),
+                )
+            )
+
+    def order_events(self, client_order_id: str | None = None) -> list[OrderEventRecord]:
+        query = select(schema.order_events).order_by(schema.order_events.c.id)
+        if client_order_id is not None:
+            query = query.where(schema.order_events.c.client_order_id == client_order_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            OrderEventRecord(
+                client_order_id=r["client_order_id"],
+                event=r["event"],
+                ts_ms=r["ts_ms"],
+                status=r["status"],
+                detail=_load(r["detail"]),
+            )
+            for r in rows
+        ]
+
+    # -- fills --------------------------------------------------------------------------------
+
+    def add_fill(self, fill: FillRecord) -> bool:
+        """Insert a fill; False (and nothing written) when (symbol, trade_id) is already stored."""
+        stmt = (
+            self._insert(schema.fills)
+            .values(
+                symbol=fill.symbol,
+                trade_id=_id_text(fill.trade_id),
+                client_order_id=fill.client_order_id,
+                exchange_order_id=_id_text(fill.exchange_order_id),
+                side=_name(fill.side),
+                price=fill.price,
+                qty=fill.qty,
+                fee=fill.fee,
+                fee_asset=fill.fee_asset.upper() if fill.fee_asset else None,
+                is_maker=fill.is_maker,
+                ts_ms=fill.ts_ms,
+            )
+            .on_conflict_do_nothing(index_elements=["symbol", "trade_id"])
+            .returning(schema.fills.c.id)
+        )
+        # RETURNING yields a row only when a row was inserted (rowcount is unreliable across
+        # drivers when the insert is skipped).
+        with self._write() as conn:
+            inserted = conn.execute(stmt).first() is not None
+        if not inserted:
+            log.debug("duplicate fill ignored: %s trade %s", fill.symbol, fill.trade_id)
+        return inserted
+
+    def fills(self, symbol: str | None = None, since: Timestamp | None = None) -> list[FillRecord]:
+        """Fills in time order, optionally of one symbol and at or after `since`."""
+        query = select(schema.fills).order_by(schema.fills.c.ts_ms, schema.fills.c.id)
+        if symbol is not None:
+            query = query.where(schema.fills.c.symbol == symbol)
+        if since is not None:
+            query = query.where(schema.fills.c.ts_ms >= to_ms(since))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_record(FillRecord, row) for row in rows]
+
+    # -- balances, KPIs, audit ----------------------------------------------------------------
+
+    def add_balance_snapshot(self, balances: BalanceSnapshot | Iterable[BalanceSnapshot]) -> None:
+        """Store one snapshot row, or all rows of one account snapshot in one transaction."""
+        items = [balances] if isinstance(balances, BalanceSnapshot) else list(balances)
+        if not items:
+            return
+        rows = [asdict(b) | {"asset": b.asset.upper()} for b in items]
+        with self._write() as conn:
+            conn.execute(schema.balance_snapshots.insert(), rows)
+
+    def balance_snapshots(self, since: Timestamp | None = None) -> list[BalanceSnapshot]:
+        t = schema.balance_snapshots
+        query = select(t).order_by(t.c.ts_ms, t.c.id)
+        if since is not None:
+            query = query.where(t.c.ts_ms >= to_ms(since))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_record(BalanceSnapshot, row) for row in rows]
+
+    def add_kpi_sample(self, sample: KpiSample | Iterable[KpiSample]) -> None:
+        items = [sample] if isinstance(sample, KpiSample) else list(sample)
+        if not items:
+            return
+        with self._write() as conn:
+            conn.execute(schema.kpi_samples.insert(), [asdict(s) for s in items])
+
+    def kpi_samples(
+        self,
+        symbol: str | None = None,
+        from_ts: Timestamp | None = None,
+        to_ts: Timestamp | None = None,
+    ) -> list[KpiSample]:
+        """KPI samples in time order, within [from_ts, to_ts) when given."""
+        t = schema.kpi_samples
+        query = select(t).order_by(t.c.ts_ms, t.c.id)
+        if symbol is not None:
+            query = query.where(t.c.symbol == symbol)
+        if from_ts is not None:
+            query = query.where(t.c.ts_ms >= to_ms(from_ts))
+        if to_ts is not None:
+            query = query.where(t.c.ts_ms < to_ms(to_ts))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [_record(KpiSample, row) for row in rows]
+
+    def add_audit_event(self, ev: AuditEvent) -> None:
+        with self._write() as conn:
+            conn.execute(
+                schema.audit_events.insert().values(
+                    ts_ms=ev.ts_ms,
+                    category=ev.category,
+                    action=ev.action,
+                    actor=ev.actor,
+                    message=ev.message,
+                    detail=_dump(ev.detail),
+                )
+            )
+
+    def audit_events(self, category: str | None = None) -> list[AuditEvent]:
+        t = schema.audit_events
+        query = select(t).order_by(t.c.ts_ms, t.c.id)
+        if category is not None:
+            query = query.where(t.c.category == category)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            AuditEvent(
+                ts_ms=r["ts_ms"],
+                category=r["category"],
+                action=r["action"],
+                message=r["message"],
+                actor=r["actor"],
+                detail=_load(r["detail"]),
+            )
+            for r in rows
+        ]
+
+    # -- export -------------------------------------------------------------------------------
+
+    def export_json(self, kind: str) -> str:
+        """All rows of one table as a JSON array; Decimals as exact strings.
+
+        kind: one of orders, order_events, fills, balances, kpi, audit.
+        """
+        table = schema.TABLES_BY_KIND.get(kind)
+        if table is None:
+            allowed = ", ".join(sorted(schema.TABLES_BY_KIND))
+            raise ValueError(f"unknown export kind {kind!r}; choose one of: {allowed}")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.id)).mappings().all()
+        out = []
+        for row in rows:
+            item = dict(row)
+            if "detail" in item:
+                item["detail"] = _load(item["detail"])
+            out.append(item)
+        return json.dumps(out, default=_json_default, indent=1)
+
+
+def _coalesce(first: Any, second: Any) -> Any:
+    return func.coalesce(first, second)
+
+
+def _record(cls: type, row: Mapping[str, Any]) -> Any:
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in row.items() if k in names})

@@ -1,0 +1,284 @@
+"""Online estimates for Avellaneda-Stoikov / GLFT: volatility and order-arrival intensity.
+
+These are model parameters, not money, so the maths is in floats; strategies convert what they
+derive from them to Decimal with explicit rounding before any price is formed. All distances are
+in percent of mid, all rates per second, all times come from the caller (no clock is read).
+
+Volatility (`EwmaVolatility`)
+    sigma^2 per second = EWMA of squared log returns of mid divided by the elapsed time:
+    with decay w = exp(-dt / window_s) at each new mid,
+        S_r2 <- w * S_r2 + r^2        (r = 100 * ln(mid / previous mid), percent)
+        S_dt <- w * S_dt + dt         (seconds)
+        sigma_pct = sqrt(S_r2 / S_dt)
+    Dividing the decayed sum of squared returns by the decayed elapsed time keeps the estimate
+    unbiased when snapshots arrive at irregular intervals (Bitrue pushes when the book changes).
+
+Order-arrival intensity (`IntensityEstimator`)
+    The model: market orders that reach at least delta percent from mid arrive as a Poisson
+    process of rate lambda(delta) = A * exp(-kappa * delta).
+    Bitrue has no public trade channel for spot, so "hits" are inferred from two sources:
+    1. Depletion of the best levels between consecutive book snapshots. On the ask side every
+       previous level priced below the new best ask has vanished, and the level at the new best
+       ask may have shrunk; the deepest such price p gives one hit at depth (p - mid) / mid of the
+       previous mid (bids mirrored). Our own resting quantity (if the caller passes it) is
+       removed from the previous book first, so our own cancels are not taken for hits.
+    2. Our own fills (from the user stream), each one hit at its distance from mid.
+    Over the rolling window (length T seconds of observation) the number of hits reaching at
+    least depth d_j is counted for depth grid points d_j (quantiles of the observed depths) and
+    ln(N_j / T) = ln A - kappa * d_j is fitted by least squares.
+    Known biases, accepted and written down: other participants' cancellations at the best level
+    look like hits (intensity overstated); one snapshot interval can hide several trades (only
+    the deepest is counted: understated); a trade that fills our order and others' is counted
+    twice. Until `min_hits` hits are in the window, or when the fit is not decreasing in depth,
+    the configured defaults are returned (`warm` is False).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+from liquidity_bot.strategies.base import MarketEstimates
+
+Level = tuple[Decimal, Decimal]  # (price, qty)
+
+
+class EwmaVolatility:
+    """EWMA of squared log returns of mid, scaled to per second (percent / sqrt(s))."""
+
+    def __init__(self, window_s: float, default_sigma_pct: float, min_samples: int = 30) -> None:
+        if window_s <= 0:
+            raise ValueError(f"window_s must be positive, got {window_s}")
+        self.window_s = float(window_s)
+        self.default_sigma_pct = float(default_sigma_pct)
+        self.min_samples = min_samples
+        self.samples = 0
+        self._sum_r2 = 0.0
+        self._sum_dt = 0.0
+        self._last_ms: int | None = None
+        self._last_mid: float | None = None
+
+    def update(self, ts_ms: int, mid: Decimal) -> None:
+        m = float(mid)
+        if not m > 0 or not math.isfinite(m):
+            return
+        if self._last_ms is None or self._last_mid is None:
+            self._last_ms, self._last_mid = ts_ms, m
+            return
+        dt = (ts_ms - self._last_ms) / 1000.0
+        if dt <= 0:  # same instant (or out of order): keep the first, it is what we last saw
+            return
+        r = 100.0 * math.log(m / self._last_mid)
+        w = math.exp(-dt / self.window_s)
+        self._sum_r2 = w * self._sum_r2 + r * r
+        self._sum_dt = w * self._sum_dt + dt
+        self._last_ms, self._last_mid = ts_ms, m
+        self.samples += 1
+
+    @property
+    def warm(self) -> bool:
+        return self.samples >= self.min_samples and self._sum_dt > 0
+
+    @property
+    def sigma_pct(self) -> float:
+        """Volatility of mid in percent per sqrt(second); the default until warm."""
+        if not self.warm:
+            return self.default_sigma_pct
+        return math.sqrt(self._sum_r2 / self._sum_dt)
+
+
+def _without_own(
+    levels: Sequence[Level], own: Mapping[Decimal, Decimal] | None, depth: int
+) -> list[Level]:
+    if not own:
+        return list(levels[:depth])
+    out = []
+    for price, qty in levels[:depth]:
+        rest = qty - own.get(price, Decimal(0))
+        if rest > 0:
+            out.append((price, rest))
+    return out
+
+
+class IntensityEstimator:
+    """Fits lambda(delta) = A exp(-kappa delta) to inferred market-order hits (see module doc)."""
+
+    def __init__(
+        self,
+        window_s: float,
+        kappa_default: float,
+        a_default: float,
+        min_hits: int = 30,
+        grid_points: int = 10,
+        levels: int = 50,
+    ) -> None:
+        self.window_ms = int(window_s * 1000)
+        self.levels = levels  # only the best `levels` of each side are compared (bounded cost)
+        self.kappa_default = float(kappa_default)
+        self.a_default = float(a_default)
+        self.min_hits = min_hits
+        self.grid_points = grid_points
+        self._hits: deque[tuple[int, float]] = deque()
+        self._first_ms: int | None = None
+        self._prev: tuple[int, list[Level], list[Level], float] | None = None
+
+    # -- feeding ---------------------------------------------------------------------------
+
+    def record_hit(self, ts_ms: int, depth_pct: float) -> None:
+        """One market order that reached `depth_pct` percent from mid."""
+        if self._first_ms is None:
+            self._first_ms = ts_ms
+        if depth_pct >= 0 and math.isfinite(depth_pct):
+            self._hits.append((ts_ms, depth_pct))
+
+    def on_own_fill(self, ts_ms: int, price: Decimal, mid: Decimal) -> None:
+        if mid > 0:
+            self.record_hit(ts_ms, float(abs(price - mid) / mid * 100))
+
+    def on_book(
+        self,
+        ts_ms: int,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
+        own_bids: Mapping[Decimal, Decimal] | None = None,
+        own_asks: Mapping[Decimal, Decimal] | None = None,
+    ) -> None:
+        """Feed each snapshot (best-first levels) with our own resting qty per price, if known."""
+        if self._first_ms is None:
+            self._first_ms = ts_ms
+        bids = _without_own(bids, own_bids, self.levels)
+        asks = _without_own(asks, own_asks, self.levels)
+        if not bids or not asks:
+            self._prev = None
+            return
+        mid = float((bids[0][0] + asks[0][0]) / 2)
+        if self._prev is not None:
+            _, prev_bids, prev_asks, prev_mid = self._prev
+            ask_hit = self._deepest_consumed(prev_asks, asks, is_ask=True)
+            if ask_hit is not None:
+                self.record_hit(ts_ms, (float(ask_hit) - prev_mid) / prev_mid * 100)
+            bid_hit = self._deepest_consumed(prev_bids, bids, is_ask=False)
+            if bid_hit is not None:
+                self.record_hit(ts_ms, (prev_mid - float(bid_hit)) / prev_mid * 100)
+        self._prev = (ts_ms, bids, asks, mid)
+
+    @staticmethod
+    def _deepest_consumed(
+        prev: Sequence[Level], now: Sequence[Level], *, is_ask: bool
+    ) -> Decimal | None:
+        best = now[0][0]
+        deepest: Decimal | None = None
+        for price, qty in prev:
+            beyond = price < best if is_ask else price > best
+            if beyond:  # the level vanished: consumed (or cancelled)
+                deepest = price
+                continue
+            if price == best and now[0][1] < qty:  # the new best level shrank
+                deepest = price
+            break
+        return deepest
+
+    # -- estimate --------------------------------------------------------------------------
+
+    def _prune(self, now_ms: int) -> None:
+        edge = now_ms - self.window_ms
+        while self._hits and self._hits[0][0] < edge:
+            self._hits.popleft()
+
+    def fit(self, now_ms: int) -> tuple[float, float, bool]:
+        """(A, kappa, warm); the defaults when there is not enough evidence."""
+        self._prune(now_ms)
+        defaults = (self.a_default, self.kappa_default, False)
+        n = len(self._hits)
+        if n < self.min_hits or self._first_ms is None:
+            return defaults
+        observed_s = min(self.window_ms, now_ms - self._first_ms) / 1000.0
+        if observed_s <= 0:
+            return defaults
+        depths = sorted(d for _, d in self._hits)
+        xs: list[float] = []
+        ys: list[float] = []
+        for j in range(self.grid_points):
+            # quantile grid up to the 90th percentile: the far tail is too sparse to fit
+            d = depths[int(j * 0.9 * (n - 1) / max(1, self.grid_points - 1))]
+            if xs and d <= xs[-1]:
+                continue
+            count = n - _first_at_least(depths, d)
+            xs.append(d)
+            ys.append(math.log(count / observed_s))
+        if len(xs) < 3:
+            return defaults
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        sxx = sum((x - mx) ** 2 for x in xs)
+        if sxx <= 0:
+            return defaults
+        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+        kappa = -slope
+        a = math.exp(my - slope * mx)
+        if not (kappa > 0 and math.isfinite(kappa) and a > 0 and math.isfinite(a)):
+            return defaults
+        return a, kappa, True
+
+    @property
+    def hits(self) -> int:
+        return len(self._hits)
+
+
+def _first_at_least(sorted_values: Sequence[float], x: float) -> int:
+    lo, hi = 0, len(sorted_values)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sorted_values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+class MarketEstimator:
+    """Volatility + intensity for one market, fed by the runner; hands out `MarketEstimates`."""
+
+    def __init__(
+        self,
+        *,
+        vol_window_s: float,
+        kappa_default: float,
+        a_default: float = 1.0,
+        sigma_default_pct: float = 0.01,
+        intensity_window_s: float | None = None,
+        min_vol_samples: int = 30,
+        min_hits: int = 30,
+    ) -> None:
+        self.volatility = EwmaVolatility(vol_window_s, sigma_default_pct, min_vol_samples)
+        self.intensity = IntensityEstimator(
+            intensity_window_s or max(vol_window_s, 600.0), kappa_default, a_default, min_hits
+        )
+
+    def on_book(
+        self,
+        ts_ms: int,
+        book: object,
+        own_bids: Mapping[Decimal, Decimal] | None = None,
+        own_asks: Mapping[Decimal, Decimal] | None = None,
+    ) -> None:
+        """Feed a `domain.book.OrderBook` (or anything with best-first `bids`/`asks` levels)."""
+        bids: Sequence[Level] = book.bids  # type: ignore[attr-defined]
+        asks: Sequence[Level] = book.asks  # type: ignore[attr-defined]
+        if bids and asks:
+            self.volatility.update(ts_ms, (bids[0][0] + asks[0][0]) / 2)
+        self.intensity.on_book(ts_ms, bids, asks, own_bids, own_asks)
+
+    def on_own_fill(self, ts_ms: int, price: Decimal, mid: Decimal) -> None:
+        self.intensity.on_own_fill(ts_ms, price, mid)
+
+    def estimates(self, now_ms: int) -> MarketEstimates:
+        a, kappa, warm = self.intensity.fit(now_ms)
+        return MarketEstimates(
+            sigma_pct=self.volatility.sigma_pct,
+            a=a,
+            kappa=kappa,
+            sigma_warm=self.volatility.warm,
+            intensity_warm=warm,
+        )

@@ -1,0 +1,121 @@
+"""Ladder: N levels per side around mid, skewed by inventory.
+
+Level i of each side sits at half_spread + i * level_spacing_pct percent from the centre, each
+worth `level_size_quote`. The full spread is max(base_spread_pct, min_spread_pct).
+
+Inventory skew pulls the portfolio toward `target_base_share` (base value / total value at mid).
+With deviation d = share - target (d > 0: too much base), and k = skew_strength:
+- prices: the centre moves by -k * d * 2 * half_spread percent of mid, capped at one half-spread
+  so that bids stay at or below mid and asks at or above it (too much base: both sides move down,
+  the ask becomes more attractive, the bid less);
+- sizes: bids are scaled by 1 - 2kd and asks by 1 + 2kd, each clamped to [0, 2].
+The obligations (see `shaping`) still win: the innermost level stays within max_spread/2 of mid
+and the in-band depth is topped up to the minimum on both sides, skew or not.
+
+`price_ceiling` caps every bid (never buy above it) and `price_floor` every ask (never sell below
+it); the side is shifted as a whole so the ladder keeps its shape.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from liquidity_bot.config import LadderParams
+from liquidity_bot.strategies.base import (
+    InstrumentLike,
+    MarketSnapshot,
+    QuoteSet,
+    Side,
+    top_of_book,
+)
+from liquidity_bot.strategies.shaping import (
+    DEPTH_BAND_PCT,
+    LevelPlan,
+    ObligationsLike,
+    ShapingContext,
+    centre,
+    shape_quotes,
+)
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+TWO = Decimal(2)
+
+
+def _clamp(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
+    return max(low, min(high, value))
+
+
+class LadderStrategy:
+    """Pure: `quote(snapshot)` depends only on the snapshot and the frozen parameters."""
+
+    name = "ladder"
+
+    def __init__(
+        self,
+        instrument: InstrumentLike,
+        params: LadderParams,
+        obligations: ObligationsLike | None = None,
+        *,
+        band_pct: Decimal = DEPTH_BAND_PCT,
+    ) -> None:
+        self.instrument = instrument
+        self.params = params
+        self.obligations = obligations
+        self.band_pct = band_pct
+
+    def quote(self, snapshot: MarketSnapshot) -> QuoteSet:
+        p = self.params
+        top = top_of_book(snapshot.book)
+        mid, why_not = centre(top, snapshot.reference_price)
+        if mid is None:
+            return QuoteSet(
+                symbol=self.instrument.symbol, now_ms=snapshot.now_ms, warnings=(str(why_not),)
+            )
+        half = max(p.base_spread_pct, p.min_spread_pct) / TWO  # percent of mid
+        share = snapshot.inventory.base_share(mid)
+        deviation = ZERO if share is None else share - p.target_base_share
+        pull = p.skew_strength * deviation * TWO
+        shift = _clamp(-pull * half, -half, half)  # percent of mid
+        bid_factor = _clamp(ONE - pull, ZERO, TWO)
+        ask_factor = _clamp(ONE + pull, ZERO, TWO)
+
+        plans: list[LevelPlan] = []
+        for i in range(p.levels):
+            offset = half + p.level_spacing_pct * i
+            plans.append(
+                LevelPlan(
+                    Side.BUY, i, mid * (1 + (shift - offset) / 100), p.level_size_quote * bid_factor
+                )
+            )
+            plans.append(
+                LevelPlan(
+                    Side.SELL, i, mid * (1 + (shift + offset) / 100), p.level_size_quote * ask_factor
+                )
+            )
+        ctx = ShapingContext(
+            instrument=self.instrument,
+            top=top,
+            mid=mid,
+            inventory=snapshot.inventory,
+            obligations=self.obligations,
+            last_price=snapshot.last_price,
+            bid_ceiling=p.price_ceiling,
+            ask_floor=p.price_floor,
+            band_pct=self.band_pct,
+        )
+        diagnostics = {
+            "half_spread_pct": half,
+            "skew_shift_pct": shift,
+            "bid_size_factor": bid_factor,
+            "ask_size_factor": ask_factor,
+        }
+        if share is not None:
+            diagnostics["base_share"] = share
+        return shape_quotes(
+            plans,
+            ctx,
+            symbol=self.instrument.symbol,
+            now_ms=snapshot.now_ms,
+            diagnostics=diagnostics,
+        )

@@ -1,0 +1,325 @@
+"""Bitrue's answers turned into exceptions that say what happened and what to do next.
+
+Rules: a 5xx, a timeout or a dropped connection on an order-changing call is ``UnknownOutcome``
+(the order may exist: reconcile by client order id), never a failure. Messages never carry the
+API secret, a signature or a listen key: the client scrubs them before raising.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+
+class BitrueError(Exception):
+    """Any error answer from Bitrue (or the absence of an answer).
+
+    ``code`` is Bitrue's numeric code when the server gave one, ``http_status`` the HTTP status.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, code={self.code}, "
+            f"http_status={self.http_status})"
+        )
+
+
+class AuthenticationError(BitrueError):
+    """The key or signature was refused."""
+
+
+class InvalidTimestamp(AuthenticationError):
+    """The request's timestamp fell outside the server's window (clock skew or slow network)."""
+
+
+class PermissionDenied(BitrueError):
+    """The key is valid but may not do this (missing permission, futures not activated...)."""
+
+
+class IpNotAllowed(PermissionDenied):
+    """The key is restricted to other source addresses."""
+
+
+class RateLimited(BitrueError):
+    """A rate-limit policy is exhausted; ``policy`` names it, ``retry_after_s`` when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        policy: str,
+        retry_after_s: float | None = None,
+        code: int | None = None,
+        http_status: int | None = None,
+    ):
+        super().__init__(message, code=code, http_status=http_status)
+        self.policy = policy
+        self.retry_after_s = retry_after_s
+
+
+class IpBanned(BitrueError):
+    """The address is banned; nothing may be sent before ``until_ms`` (epoch ms, None = unknown)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        until_ms: int | None,
+        code: int | None = None,
+        http_status: int | None = None,
+    ):
+        super().__init__(message, code=code, http_status=http_status)
+        self.until_ms = until_ms
+
+
+class BadRequest(BitrueError):
+    """The request was malformed or named something that does not exist (e.g. a symbol)."""
+
+
+class InvalidOrder(BadRequest):
+    """The order broke a rule; ``filter`` names the exchangeInfo filter when recognisable."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        filter: str | None = None,
+        code: int | None = None,
+        http_status: int | None = None,
+    ):
+        super().__init__(message, code=code, http_status=http_status)
+        self.filter = filter
+
+
+class OrderNotFound(BitrueError):
+    """The exchange does not know this order (or no longer lets it be cancelled)."""
+
+
+class InsufficientBalance(InvalidOrder):
+    """Not enough free balance for this order."""
+
+
+class ListenKeyInvalid(BitrueError):
+    """The listen key expired or was closed: create a new one."""
+
+
+class ExchangeUnavailable(BitrueError):
+    """No usable answer to a read (5xx, timeout, connection loss): retry later."""
+
+
+class UnknownOutcome(BitrueError):
+    """An order-changing call got no trustworthy answer: it MAY have taken effect.
+
+    Never treat as failed: reconcile by querying the order by its client order id.
+    """
+
+
+_FILTERS = (
+    "PERCENT_PRICE_BY_SIDE",
+    "PERCENT_PRICE",
+    "PRICE_FILTER",
+    "LOT_SIZE",
+    "MIN_NOTIONAL",
+    "NOTIONAL",
+    "MARKET_LOT_SIZE",
+    "MAX_NUM_ORDERS",
+)
+
+
+_BAN_UNTIL = re.compile(r"until (\d{12,})")
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret in ``text`` by ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _filter_named(msg: str) -> str | None:
+    upper = msg.upper()
+    for name in _FILTERS:
+        if name in upper:
+            return name
+    low = msg.lower()
+    if "notional" in low or "minval" in low or "min val" in low:
+        return "LOT_SIZE"  # Bitrue keeps the minimum notional (minVal) in LOT_SIZE
+    if "price" in low and ("tick" in low or "precision" in low or "scale" in low):
+        return "PRICE_FILTER"
+    if ("quantity" in low or "volume" in low or "qty" in low) and (
+        "step" in low or "precision" in low or "scale" in low or "min" in low or "max" in low
+    ):
+        return "LOT_SIZE"
+    return None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+def error_from_response(
+    *,
+    http_status: int,
+    code: int | None,
+    msg: str,
+    headers: Mapping[str, str],
+    action: str,
+    mutating: bool,
+    now_ms: int,
+) -> BitrueError:
+    """Map one error answer to the right exception; ``action`` names the call ("POST order")."""
+    low = msg.lower()
+    where = f"{action}: Bitrue answered HTTP {http_status}" + (
+        f" code {code}" if code is not None else ""
+    )
+    where += f" ({msg})" if msg else ""
+
+    if http_status == 418 or "banned" in low or " ban " in f" {low} ":
+        retry = _retry_after(headers)
+        said = _BAN_UNTIL.search(msg)
+        until = (
+            int(said.group(1))
+            if said
+            else (now_ms + int(retry * 1000) if retry is not None else None)
+        )
+        return IpBanned(
+            f"{where}. This IP address is banned; send nothing until the ban ends"
+            + (f" (epoch ms {until})" if until else "")
+            + ", then slow down.",
+            until_ms=until,
+            code=code,
+            http_status=http_status,
+        )
+    if http_status == 429:
+        policy = headers.get("rate_limit_p") or headers.get("Rate-Limit-P") or "UNKNOWN"
+        retry = _retry_after(headers)
+        return RateLimited(
+            f"{where}. Rate limit '{policy}' exhausted: back off"
+            + (f" for {retry:g} s" if retry is not None else "")
+            + " and do not repeat; repeating after a 429 gets the IP banned.",
+            policy=policy,
+            retry_after_s=retry,
+            code=code,
+            http_status=http_status,
+        )
+    if http_status >= 500 or code in (-1016, -1001, 503):
+        if mutating:
+            return UnknownOutcome(
+                f"{where}. The outcome is UNKNOWN: the change may have happened. Query the order "
+                "by its client order id before doing anything else.",
+                code=code,
+                http_status=http_status,
+            )
+        return ExchangeUnavailable(
+            f"{where}. Bitrue is unavailable; retry later.", code=code, http_status=http_status
+        )
+    if code == -1150 or "listenkey does not exist" in low:
+        return ListenKeyInvalid(
+            f"{where}. The listen key is no longer valid: create a new one.",
+            code=code,
+            http_status=http_status,
+        )
+    if code == -2013 or "order does not exist" in low or "order not found" in low:
+        return OrderNotFound(
+            f"{where}. No such order on Bitrue: check the symbol and ids; for a cancel, "
+            "query the order to learn whether it filled.",
+            code=code,
+            http_status=http_status,
+        )
+    if (
+        code == 966000
+        or ("ip" in low.split() or "ip limit" in low or "ip address" in low)
+        and (http_status in (401, 403) or code in (-2015, -1022, -2014))
+    ):
+        return IpNotAllowed(
+            f"{where}. This key does not accept requests from this source address: add the "
+            "address to the key's IP allow list on Bitrue or send from an allowed address.",
+            code=code,
+            http_status=http_status,
+        )
+    if code == -1022 or code == -1021:
+        if "timestamp" in low or "recvwindow" in low or code == -1021:
+            return InvalidTimestamp(
+                f"{where}. The request timestamp was outside the server's window: re-sync the "
+                "clock (sync_clock) or raise recvWindow.",
+                code=code,
+                http_status=http_status,
+            )
+        if "unauthori" in low or "permission" in low or "not allowed" in low:
+            return PermissionDenied(
+                f"{where}. This key lacks the permission for this call: enable it on Bitrue "
+                "or use a key that has it.",
+                code=code,
+                http_status=http_status,
+            )
+        return AuthenticationError(
+            f"{where}. The signature was refused: check the API key and secret pair.",
+            code=code,
+            http_status=http_status,
+        )
+    if code in (-2014, -2008) or "api-key" in low and "invalid" in low and code != -2015:
+        return AuthenticationError(
+            f"{where}. The API key was refused: check it is copied correctly and not deleted.",
+            code=code,
+            http_status=http_status,
+        )
+    if code in (-2015, -1025, 966001, -1002) or http_status == 403:
+        return PermissionDenied(
+            f"{where}. The key may not do this (permission, IP or product not enabled): "
+            "check the key's settings on Bitrue.",
+            code=code,
+            http_status=http_status,
+        )
+    if http_status == 401:
+        return AuthenticationError(
+            f"{where}. Authentication failed: check the API key and secret.",
+            code=code,
+            http_status=http_status,
+        )
+    if "insufficient" in low or "balance" in low and "not enough" in low:
+        return InsufficientBalance(
+            f"{where}. Not enough free balance: lower the size or free funds first.",
+            filter=None,
+            code=code,
+            http_status=http_status,
+        )
+    if code in (-2010, -1111, -1013) or (mutating and http_status in (400, 406, 412)):
+        flt = _filter_named(msg)
+        return InvalidOrder(
+            f"{where}. The order was rejected"
+            + (f" by {flt}" if flt else "")
+            + ": round price and quantity with the instrument's rules and check the limits.",
+            filter=flt,
+            code=code,
+            http_status=http_status,
+        )
+    if http_status in (400, 404, 405, 406, 412) or code is not None:
+        return BadRequest(
+            f"{where}. The request was refused as malformed: check the parameters.",
+            code=code,
+            http_status=http_status,
+        )
+    return BitrueError(where + ".", code=code, http_status=http_status)
+
+
+def transport_error(action: str, *, mutating: bool, cause: str) -> BitrueError:
+    """No answer at all (timeout, connection reset, refused)."""
+    if mutating:
+        return UnknownOutcome(
+            f"{action}: no answer from Bitrue ({cause}). The outcome is UNKNOWN: the change may "
+            "have happened. Query the order by its client order id before doing anything else."
+        )
+    return ExchangeUnavailable(f"{action}: no answer from Bitrue ({cause}); retry later.")

@@ -1,0 +1,242 @@
+"""The rate-limit governor: pace requests so Bitrue never has to say 429, and obey it if it does.
+
+Every policy is a sliding window (``limit`` units per ``window_s``), counted at send time with a
+small safety margin so the server's own windows (counted at arrival) never overflow. A 429 blocks
+its policy for the server's ``Retry-After`` (else a whole window); a ban blocks everything: during
+a ban ``acquire`` raises ``IpBanned`` at once, so nothing is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+from .errors import IpBanned, RateLimited
+from .models import RateLimit
+from .weights import ORDERS, REQUEST_WEIGHT
+
+DEFAULT_BAN_S = 120.0  # the documented minimum ban, used when the server does not say
+DEFAULT_429_PAUSE_S = 1.0  # whole-client pause after a 429 that gave no Retry-After
+
+
+@dataclass(frozen=True)
+class Policy:
+    """``limit`` units per ``window_s`` seconds; ``family`` is REQUEST_WEIGHT or ORDERS."""
+
+    name: str
+    family: str
+    limit: int
+    window_s: float
+
+
+DEFAULT_POLICIES: tuple[Policy, ...] = (
+    Policy(REQUEST_WEIGHT, REQUEST_WEIGHT, 1200, 60.0),
+    Policy(ORDERS, ORDERS, 100, 60.0),
+)
+
+
+def policies_from_exchange_info(rate_limits: Iterable[RateLimit]) -> tuple[Policy, ...]:
+    """Policies from ``exchangeInfo.rateLimits``; documented defaults where it says nothing.
+
+    Withdraw policies are left out (the bot never withdraws; withdraw-history reads are rare).
+    """
+    found: list[Policy] = []
+    for rl in rate_limits:
+        kind = rl.kind
+        if "WITHDRAW" in kind:
+            continue
+        family = ORDERS if "ORDER" in kind else REQUEST_WEIGHT
+        window, limit = rl.window_s, rl.max_units
+        if window is None or not limit or limit <= 0:
+            continue
+        found.append(Policy(rl.name, family, limit, window))
+    out: list[Policy] = []
+    for default in DEFAULT_POLICIES:
+        same = [p for p in found if p.family == default.family]
+        out.extend(same if same else [default])
+    return tuple(out)
+
+
+class _Window:
+    __slots__ = ("policy", "events", "used", "blocked_until")
+
+    def __init__(self, policy: Policy):
+        self.policy = policy
+        self.events: deque[tuple[float, int]] = deque()
+        self.used = 0
+        self.blocked_until = 0.0
+
+    def expire(self, now: float, span: float) -> None:
+        events = self.events
+        horizon = now - span
+        while events and events[0][0] <= horizon:
+            self.used -= events.popleft()[1]
+
+    def wait_for(self, cost: int, now: float, span: float) -> float:
+        """Seconds until ``cost`` more units fit (0 if they fit now)."""
+        wait = max(0.0, self.blocked_until - now)
+        limit = self.policy.limit
+        if cost > limit:
+            raise ValueError(f"a request costing {cost} can never fit policy {self.policy.name}")
+        excess = self.used + cost - limit
+        if excess > 0:
+            freed = 0
+            for t, w in self.events:
+                freed += w
+                if freed >= excess:
+                    wait = max(wait, t + span - now)
+                    break
+        return wait
+
+
+class RateGovernor:
+    """Paces calls against every policy; exposes headroom; holds fire during bans.
+
+    ``clock`` (monotonic seconds), ``sleep`` and ``wall_ms`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        policies: Iterable[Policy] = DEFAULT_POLICIES,
+        *,
+        margin_s: float = 1.0,
+        max_wait_s: float = 65.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall_ms: Callable[[], float] = lambda: time.time() * 1000.0,
+    ):
+        self._clock = clock
+        self._sleep = sleep
+        self._wall_ms = wall_ms
+        self.margin_s = margin_s
+        self.max_wait_s = max_wait_s
+        self._windows: dict[str, _Window] = {}
+        self._ban_until = 0.0  # monotonic
+        self._pause_until = 0.0  # monotonic: every request waits after a 429
+        self.rate_limited_count = 0
+        self.waits = 0
+        self.configure(policies)
+
+    def configure(self, policies: Iterable[Policy]) -> None:
+        """Replace the policies, keeping what was already spent in families that remain."""
+        old = self._windows
+        self._windows = {}
+        for p in policies:
+            w = _Window(p)
+            prev = next((o for o in old.values() if o.policy.family == p.family), None)
+            if prev is not None:
+                w.events = deque(prev.events)
+                w.used = prev.used
+                w.blocked_until = prev.blocked_until
+            self._windows[p.name] = w
+
+    def configure_from_exchange_info(self, rate_limits: Iterable[RateLimit]) -> None:
+        self.configure(policies_from_exchange_info(rate_limits))
+
+    @property
+    def policies(self) -> tuple[Policy, ...]:
+        return tuple(w.policy for w in self._windows.values())
+
+    # ------------------------------------------------------------------ pacing
+
+    def _ban_error(self, now: float) -> IpBanned:
+        until_ms = int(self._wall_ms() + (self._ban_until - now) * 1000)
+        return IpBanned(
+            "Bitrue banned this IP address; the connector sends nothing until epoch ms "
+            f"{until_ms} ({self._ban_until - now:.0f} s from now). Wait, then run slower.",
+            until_ms=until_ms,
+        )
+
+    def banned(self) -> bool:
+        return self._clock() < self._ban_until
+
+    async def acquire(self, costs: dict[str, int]) -> None:
+        """Wait until every policy has room for ``costs`` (by family), then spend it."""
+        while True:
+            now = self._clock()
+            if now < self._ban_until:
+                raise self._ban_error(now)
+            wait = max(0.0, self._pause_until - now)
+            needed: list[tuple[_Window, int]] = []
+            for w in self._windows.values():
+                cost = costs.get(w.policy.family, 0)
+                if cost <= 0:
+                    continue
+                span = w.policy.window_s + self.margin_s
+                w.expire(now, span)
+                wait = max(wait, w.wait_for(cost, now, span))
+                needed.append((w, cost))
+            if wait <= 0:
+                for w, cost in needed:
+                    w.events.append((now, cost))
+                    w.used += cost
+                return
+            if wait > self.max_wait_s:
+                blocked = max(
+                    needed or [(w, 0) for w in self._windows.values()],
+                    key=lambda wc: wc[0].blocked_until,
+                )[0]
+                raise RateLimited(
+                    f"rate limit '{blocked.policy.name}' has no room for {wait:.1f} s; nothing "
+                    "was sent. Reduce the request rate or retry later.",
+                    policy=blocked.policy.name,
+                    retry_after_s=wait,
+                )
+            self.waits += 1
+            await self._sleep(wait)
+
+    # ------------------------------------------------------------------ server feedback
+
+    def on_rate_limited(self, policy_header: str | None, retry_after_s: float | None) -> None:
+        """A 429 arrived: pause EVERYTHING for Retry-After and close the named policy until then.
+
+        Bitrue bans IPs that keep sending after a 429 (any request, not only the limited kind),
+        so the whole client pauses; without Retry-After the named policy waits a full window.
+        """
+        self.rate_limited_count += 1
+        now = self._clock()
+        family = ORDERS if policy_header and "ORDER" in policy_header.upper() else REQUEST_WEIGHT
+        named = self._windows.get(policy_header or "")
+        targets = (
+            [named] if named else [w for w in self._windows.values() if w.policy.family == family]
+        )
+        pause = retry_after_s if retry_after_s is not None else DEFAULT_429_PAUSE_S
+        self._pause_until = max(self._pause_until, now + pause)
+        for w in targets:
+            if retry_after_s is not None:
+                # The server said how long: trust it, the policy is closed until then.
+                w.blocked_until = max(w.blocked_until, now + retry_after_s)
+                continue
+            # No hint: the server counts more than we thought, so treat the window as full.
+            w.blocked_until = max(w.blocked_until, now + w.policy.window_s)
+            deficit = w.policy.limit - w.used
+            if deficit > 0:
+                w.events.append((now, deficit))
+                w.used += deficit
+
+    def on_banned(self, until_ms: int | None) -> None:
+        """A ban arrived: block everything until ``until_ms`` (epoch), or the documented minimum."""
+        now = self._clock()
+        if until_ms is not None:
+            seconds = max(0.0, (until_ms - self._wall_ms()) / 1000.0)
+        else:
+            seconds = DEFAULT_BAN_S
+        self._ban_until = max(self._ban_until, now + seconds)
+
+    # ------------------------------------------------------------------ observation
+
+    def headroom(self) -> dict[str, tuple[int, int]]:
+        """``{policy: (used, limit)}`` over the current window (blocked policies show full)."""
+        now = self._clock()
+        out: dict[str, tuple[int, int]] = {}
+        for name, w in self._windows.items():
+            w.expire(now, w.policy.window_s + self.margin_s)
+            used = w.policy.limit if (w.blocked_until > now or now < self._ban_until) else w.used
+            out[name] = (min(used, w.policy.limit), w.policy.limit)
+        return out
+
+    def ban_remaining_s(self) -> float:
+        return max(0.0, self._ban_until - self._clock())

@@ -1,0 +1,567 @@
+"""Bitrue REST client: one keep-alive aiohttp session, exact signing, paced, honest errors.
+
+Reads that fail without an answer raise ``ExchangeUnavailable``; order changes that fail without
+an answer raise ``UnknownOutcome``. A timestamp rejection re-syncs the clock (and a read is
+retried once). The secret, signatures and listen keys never reach logs or exception text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from . import models as m
+from .clock import ClockSample, ServerClock
+from .errors import (
+    BitrueError,
+    ExchangeUnavailable,
+    InvalidTimestamp,
+    IpBanned,
+    RateLimited,
+    error_from_response,
+    scrub,
+    transport_error,
+)
+from .ratelimit import RateGovernor
+from .secrets_registry import register_secret
+from .signing import FuturesSigner, ParamValue, SpotSigner, encode_params
+from .urls import BitrueUrls
+from .weights import costs as endpoint_costs
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+LISTEN_KEY_PATH = "/poseidon/api/v1/listenKey"
+
+_D_TIME = m.decoder(m.ServerTime)
+_D_INFO = m.decoder(m.ExchangeInfo)
+_D_DEPTH = m.decoder(m.Depth)
+_D_TICKERS = m.decoder(list[m.Ticker24hr] | m.Ticker24hr)
+_D_ACCOUNT = m.decoder(m.Account)
+_D_ACK = m.decoder(m.OrderAck)
+_D_CANCEL = m.decoder(m.CancelAck)
+_D_ORDER = m.decoder(m.Order)
+_D_ORDERS = m.decoder(list[m.Order])
+_D_TRADES = m.decoder(list[m.Trade])
+_D_ENVELOPE = m.decoder(m.Envelope)
+_D_ERROR = m.decoder(m.ErrorBody)
+_D_WITHDRAWS = msgspec.json.Decoder(list[m.WithdrawRecord], strict=False)
+_D_ANY = msgspec.json.Decoder()
+
+
+class BitrueRestClient:
+    """Async client for Bitrue's spot REST API (plus listen keys and one futures read).
+
+    Use as ``async with BitrueRestClient(urls, key, secret) as client: ...``. One instance
+    owns one HTTP session; all methods are safe to call concurrently.
+    """
+
+    def __init__(
+        self,
+        urls: BitrueUrls,
+        api_key: str | None = None,
+        secret: str | None = None,
+        *,
+        source_address: str | None = None,
+        recv_window: int = 5000,
+        timeout_s: float = 10,
+        governor: RateGovernor | None = None,
+        clock: ServerClock | None = None,
+        clock_refresh_s: float = 300.0,
+    ) -> None:
+        if not 0 < recv_window <= 60000:
+            raise ValueError(f"recv_window must be within 1..60000 ms, got {recv_window}")
+        self.urls = urls
+        self.api_key = api_key
+        self._signer = SpotSigner(secret) if secret else None
+        self._futures_signer = FuturesSigner(secret) if secret else None
+        self._secrets: set[str] = {s for s in (secret,) if s}
+        register_secret(secret)
+        self.source_address = source_address
+        self.recv_window = recv_window
+        self.timeout_s = timeout_s
+        self.governor = governor or RateGovernor()
+        self.clock = clock or ServerClock()
+        self.clock_refresh_s = clock_refresh_s
+        self._session: aiohttp.ClientSession | None = None
+        self._sync_lock = asyncio.Lock()
+        self._bg_sync: asyncio.Task[int] | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        key = f"{self.api_key[:4]}…" if self.api_key else None
+        return f"BitrueRestClient(spot={self.urls.spot!r}, api_key={key!r})"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> BitrueRestClient:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("this BitrueRestClient is closed; create a new one")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=64,
+                keepalive_timeout=30,
+                local_addr=(self.source_address, 0) if self.source_address else None,
+                ttl_dns_cache=300,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                headers={"User-Agent": "liquidity-bot"},
+                skip_auto_headers=("Content-Type",),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._bg_sync is not None and not self._bg_sync.done():
+            self._bg_sync.cancel()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------------ clock
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """Measured ``server - local`` clock difference in ms (0 until the first sync)."""
+        return self.clock.offset_ms
+
+    async def sync_clock(self, samples: int = 3) -> int:
+        """Measure the server clock offset from a few ``/time`` round trips; returns it."""
+        async with self._sync_lock:
+            got: list[ClockSample] = []
+            for _ in range(max(1, samples)):
+                sent = self.clock.local_ms()
+                server = await self.server_time()
+                got.append(ClockSample(sent, self.clock.local_ms(), server))
+            best = self.clock.apply(got)
+            log.info(
+                "bitrue clock synced: offset %d ms, rtt %.1f ms", self.clock.offset_ms, best.rtt_ms
+            )
+            return self.clock.offset_ms
+
+    async def _fresh_clock(self) -> None:
+        age = self.clock.age_s()
+        if age is None:
+            await self.sync_clock()
+        elif age > self.clock_refresh_s and (self._bg_sync is None or self._bg_sync.done()):
+            self._bg_sync = asyncio.get_running_loop().create_task(self._background_sync())
+
+    async def _background_sync(self) -> int:
+        try:
+            return await self.sync_clock(samples=1)
+        except BitrueError as exc:
+            log.warning("bitrue clock refresh failed: %s", exc)
+            return self.clock.offset_ms
+
+    # ------------------------------------------------------------------ transport
+
+    def _require_key(self, action: str, *, signed: bool) -> None:
+        if not self.api_key or (signed and self._signer is None):
+            raise BitrueError(
+                f"{action} needs an API key"
+                + (" and secret" if signed else "")
+                + ": construct BitrueRestClient with api_key= and secret=."
+            )
+
+    async def _request(
+        self,
+        method: str,
+        base: str,
+        path: str,
+        params: Sequence[tuple[str, ParamValue | None]] = (),
+        *,
+        signed: bool = False,
+        keyed: bool = False,
+        mutating: bool = False,
+        futures: bool = False,
+        action: str | None = None,
+        path_suffix: str = "",
+    ) -> bytes:
+        """Send one request; return the body of a successful answer or raise the mapped error."""
+        action = action or f"{method} {path}"
+        if signed or keyed or futures:
+            self._require_key(action, signed=signed or futures)
+        if signed or futures:
+            await self._fresh_clock()
+        retried = False
+        while True:
+            try:
+                return await self._send_once(
+                    method,
+                    base,
+                    path,
+                    params,
+                    signed,
+                    keyed,
+                    mutating,
+                    futures,
+                    action,
+                    path_suffix,
+                )
+            except InvalidTimestamp:
+                # The clock drifted: re-measure. A read is retried once; a write was refused
+                # outright (the server checks time before acting), so the caller may resend.
+                await self.sync_clock()
+                if mutating or retried:
+                    raise
+                retried = True
+
+    async def _send_once(
+        self,
+        method: str,
+        base: str,
+        path: str,
+        params: Sequence[tuple[str, ParamValue | None]],
+        signed: bool,
+        keyed: bool,
+        mutating: bool,
+        futures: bool,
+        action: str,
+        path_suffix: str,
+    ) -> bytes:
+        param_dict = {k: v for k, v in params if v is not None}
+        await self.governor.acquire(endpoint_costs(method, path, param_dict))
+        session = self._ensure_session()
+        headers: dict[str, str] = {}
+        query = encode_params(params)
+        signature = None
+        if futures:
+            assert self._futures_signer is not None and self.api_key
+            ts = self.clock.now_ms()
+            full_path = path + path_suffix
+            signature = self._futures_signer.sign(
+                ts, method, full_path, query if method == "GET" else "", ""
+            )
+            headers = {
+                "X-CH-APIKEY": self.api_key,
+                "X-CH-TS": str(ts),
+                "X-CH-SIGN": signature,
+                "Content-Type": "application/json",
+            }
+        elif signed:
+            assert self._signer is not None and self.api_key
+            stamp = f"recvWindow={self.recv_window}&timestamp={self.clock.now_ms()}"
+            query = f"{query}&{stamp}" if query else stamp
+            signature = self._signer.sign(query)
+            query = f"{query}&signature={signature}"
+            headers = {"X-MBX-APIKEY": self.api_key}
+        elif keyed:
+            assert self.api_key
+            headers = {"X-MBX-APIKEY": self.api_key}
+        url_text = base + path + path_suffix + ("?" + query if query else "")
+        url = URL(url_text, encoded=True)
+        started = time.perf_counter()
+        try:
+            async with session.request(method, url, headers=headers) as resp:
+                body = await resp.read()
+                status = resp.status
+                resp_headers = resp.headers
+        except aiohttp.ClientConnectorError as exc:
+            # No connection was made, so nothing was sent: even a write certainly did not happen.
+            raise ExchangeUnavailable(
+                f"{action}: cannot connect to Bitrue ({type(exc).__name__}); nothing was sent. "
+                "Check the network and base URL, then retry."
+            ) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(
+                action, mutating=mutating, cause=type(exc).__name__ or "timeout"
+            ) from None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s -> %d in %.1f ms", action, status, (time.perf_counter() - started) * 1e3)
+        if status == 200 and not _looks_like_error(body):
+            return body
+        raise self._error(status, body, resp_headers, action, mutating, signature)
+
+    def _error(
+        self,
+        status: int,
+        body: bytes,
+        headers: Any,
+        action: str,
+        mutating: bool,
+        signature: str | None,
+    ) -> BitrueError:
+        code: int | None = None
+        msg = ""
+        try:
+            parsed = _D_ERROR.decode(body)
+            code = _int_or_none(parsed.code)
+            msg = parsed.msg or parsed.message or ""
+        except msgspec.DecodeError:
+            msg = body[:200].decode("utf-8", "replace").strip()
+        if status == 200 and code in (200, 0):
+            code = None
+        hidden = set(self._secrets)
+        if signature:
+            hidden.add(signature)
+        msg = scrub(msg, hidden)
+        err = error_from_response(
+            http_status=status,
+            code=code,
+            msg=msg,
+            headers=headers,
+            action=action,
+            mutating=mutating,
+            now_ms=self.clock.now_ms(),
+        )
+        if isinstance(err, IpBanned):
+            self.governor.on_banned(err.until_ms)
+        elif isinstance(err, RateLimited):
+            self.governor.on_rate_limited(err.policy, err.retry_after_s)
+        return err
+
+    # ------------------------------------------------------------------ public market data
+
+    async def ping(self) -> None:
+        await self._request("GET", self.urls.spot, "/api/v1/ping")
+
+    async def server_time(self) -> int:
+        body = await self._request("GET", self.urls.spot, "/api/v1/time")
+        return _D_TIME.decode(body).serverTime
+
+    async def exchange_info(self) -> m.ExchangeInfo:
+        """Trading rules; also tunes the rate governor to the advertised ``rateLimits``."""
+        body = await self._request("GET", self.urls.spot, "/api/v1/exchangeInfo")
+        info = _D_INFO.decode(body)
+        if info.rateLimits:
+            self.governor.configure_from_exchange_info(info.rateLimits)
+        return info
+
+    async def exchange_info_raw(self) -> bytes:
+        """The raw exchangeInfo JSON (for ``Instrument.from_exchange_info``)."""
+        return await self._request("GET", self.urls.spot, "/api/v1/exchangeInfo")
+
+    async def depth_raw(self, symbol: str, limit: int = 100) -> bytes:
+        return await self._request(
+            "GET", self.urls.spot, "/api/v1/depth", (("symbol", symbol), ("limit", limit))
+        )
+
+    async def depth(self, symbol: str, limit: int = 100) -> m.Depth:
+        return _D_DEPTH.decode(await self.depth_raw(symbol, limit))
+
+    async def ticker_24hr(self, symbol: str | None = None) -> list[m.Ticker24hr]:
+        """24 h statistics, always as a list (Bitrue answers an object or an array)."""
+        body = await self._request(
+            "GET", self.urls.spot, "/api/v1/ticker/24hr", (("symbol", symbol),)
+        )
+        got = _D_TICKERS.decode(body)
+        return got if isinstance(got, list) else [got]
+
+    # ------------------------------------------------------------------ account and orders
+
+    async def account(self) -> m.Account:
+        body = await self._request("GET", self.urls.spot, "/api/v1/account", signed=True)
+        return _D_ACCOUNT.decode(body)
+
+    async def place_order(
+        self,
+        symbol: str,
+        side: str,
+        quantity: Decimal,
+        price: Decimal | None = None,
+        *,
+        order_type: str = "LIMIT",
+        client_order_id: str | None = None,
+        time_in_force: str | None = None,
+    ) -> m.OrderAck:
+        """Place an order. A missing answer raises ``UnknownOutcome``: reconcile by client id."""
+        side = side.upper()
+        order_type = order_type.upper()
+        if side not in ("BUY", "SELL"):
+            raise ValueError(f"side must be BUY or SELL, got {side!r}")
+        if order_type == "LIMIT" and price is None:
+            raise ValueError("a LIMIT order needs a price")
+        _require_decimal("quantity", quantity)
+        if price is not None:
+            _require_decimal("price", price)
+        params: list[tuple[str, ParamValue | None]] = [
+            ("symbol", symbol),
+            ("side", side),
+            ("type", order_type),
+            ("timeInForce", time_in_force or ("GTC" if order_type == "LIMIT" else None)),
+            ("quantity", quantity),
+            ("price", price),
+            ("newClientOrderId", client_order_id),
+        ]
+        body = await self._request(
+            "POST",
+            self.urls.spot,
+            "/api/v1/order",
+            params,
+            signed=True,
+            mutating=True,
+            action=f"place {side} {order_type} {symbol}",
+        )
+        return _D_ACK.decode(body)
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
+    ) -> m.CancelAck:
+        """Cancel by order id or client order id. No answer raises ``UnknownOutcome``."""
+        _one_id(order_id, client_order_id)
+        body = await self._request(
+            "DELETE",
+            self.urls.spot,
+            "/api/v1/order",
+            (("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)),
+            signed=True,
+            mutating=True,
+            action=f"cancel order on {symbol}",
+        )
+        return _D_CANCEL.decode(body)
+
+    async def get_order(
+        self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
+    ) -> m.Order:
+        _one_id(order_id, client_order_id)
+        body = await self._request(
+            "GET",
+            self.urls.spot,
+            "/api/v1/order",
+            (("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)),
+            signed=True,
+            action=f"query order on {symbol}",
+        )
+        return _D_ORDER.decode(body)
+
+    async def open_orders(self, symbol: str) -> list[m.Order]:
+        body = await self._request(
+            "GET", self.urls.spot, "/api/v1/openOrders", (("symbol", symbol),), signed=True
+        )
+        return _D_ORDERS.decode(body)
+
+    async def all_orders(
+        self, symbol: str, *, order_id: int | None = None, limit: int | None = None
+    ) -> list[m.Order]:
+        body = await self._request(
+            "GET",
+            self.urls.spot,
+            "/api/v1/allOrders",
+            (("symbol", symbol), ("orderId", order_id), ("limit", limit)),
+            signed=True,
+        )
+        return _D_ORDERS.decode(body)
+
+    async def my_trades(
+        self,
+        symbol: str,
+        from_id: int | None = None,
+        limit: int = 100,
+        *,
+        start_time: int | None = None,
+    ) -> list[m.Trade]:
+        """Our fills (``/api/v2/myTrades``), from trade id ``from_id`` inclusive when given."""
+        body = await self._request(
+            "GET",
+            self.urls.spot,
+            "/api/v2/myTrades",
+            (("symbol", symbol), ("fromId", from_id), ("startTime", start_time), ("limit", limit)),
+            signed=True,
+        )
+        return _D_TRADES.decode(body)
+
+    async def withdraw_history(self, coin: str | None = None) -> list[m.WithdrawRecord]:
+        """Read-only WITHDRAW_DATA probe (never withdraws)."""
+        body = await self._request(
+            "GET", self.urls.spot, "/api/v1/withdraw/history", (("coin", coin),), signed=True
+        )
+        data = _D_ENVELOPE.decode(body).data
+        if data is None:
+            return []
+        return _D_WITHDRAWS.decode(msgspec.json.encode(data))
+
+    async def futures_account(self) -> dict[str, Any]:
+        """``GET /fapi/v2/account`` with futures signing: proves (lack of) futures access."""
+        body = await self._request(
+            "GET",
+            self.urls.futures,
+            "/fapi/v2/account",
+            signed=False,
+            futures=True,
+            action="futures account read",
+        )
+        got = _D_ANY.decode(body)
+        return got if isinstance(got, dict) else {"data": got}
+
+    # ------------------------------------------------------------------ listen keys
+
+    async def create_listen_key(self) -> str:
+        """A user-stream listen key (a credential: registered for redaction, never logged)."""
+        body = await self._request(
+            "POST", self.urls.listen_key, LISTEN_KEY_PATH, keyed=True, action="create listen key"
+        )
+        env = _D_ENVELOPE.decode(body)
+        key = env.data.get("listenKey") if isinstance(env.data, dict) else None
+        if not key:
+            raise BitrueError("create listen key: Bitrue answered without a listenKey; retry.")
+        self._secrets.add(key)
+        register_secret(key)
+        return key
+
+    async def keepalive_listen_key(self, listen_key: str) -> None:
+        """Extend a listen key's life (send every ~30 min) on the listen-key host."""
+        await self._listen_key_call("PUT", listen_key, "keep listen key alive")
+
+    async def close_listen_key(self, listen_key: str) -> None:
+        await self._listen_key_call("DELETE", listen_key, "close listen key")
+
+    async def _listen_key_call(self, method: str, listen_key: str, action: str) -> None:
+        self._secrets.add(listen_key)
+        register_secret(listen_key)
+        await self._request(
+            method,
+            self.urls.listen_key,
+            LISTEN_KEY_PATH,
+            keyed=True,
+            action=action,
+            path_suffix="/" + listen_key,
+        )
+
+
+def _looks_like_error(body: bytes) -> bool:
+    """A 200 answer that is really an error (``{"code": -2013, ...}``, or an envelope != 200)."""
+    head = body[:48]
+    if b'"code"' not in head:
+        return False
+    try:
+        code = _int_or_none(_D_ERROR.decode(body).code)
+    except msgspec.DecodeError:
+        return False
+    return code is not None and code not in (0, 200)
+
+
+def _int_or_none(value: int | str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _one_id(order_id: int | None, client_order_id: str | None) -> None:
+    if order_id is None and client_order_id is None:
+        raise ValueError("give order_id or client_order_id")
+
+
+def _require_decimal(name: str, value: object) -> None:
+    if not isinstance(value, Decimal | int | str) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a Decimal (never a float), got {type(value).__name__}")

@@ -1,0 +1,569 @@
+"""``BitrueVenue``: the venue port over Bitrue's REST API and its two WebSocket streams.
+
+Order and fill events come from the user stream; when that stream is down or silent the venue
+polls REST (open orders, order status, ``/api/v2/myTrades``) instead. Every fill passes one
+de-duplication gate keyed by (symbol, trade id), so a fill seen on both paths counts once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+from liquidity_bot.domain.book import OrderBook
+from liquidity_bot.domain.events import (
+    BalanceChange,
+    BookUpdate,
+    CancelAck,
+    CancelReject,
+    Expired,
+    Fill,
+    OrderAck,
+    OrderMessage,
+    Reject,
+)
+from liquidity_bot.domain.instrument import Instrument
+from liquidity_bot.domain.order import Side
+from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
+
+from . import models as m
+from .errors import BitrueError, OrderNotFound
+from .market_stream import MarketStream
+from .rest import BitrueRestClient
+from .urls import BitrueUrls
+from .user_stream import UserStream
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class _Broadcast(Generic[T]):
+    """Fan-out of events to any number of async iterators (each gets every event)."""
+
+    def __init__(self) -> None:
+        self._queues: list[asyncio.Queue[T]] = []
+
+    def publish(self, item: T) -> None:
+        for q in self._queues:
+            q.put_nowait(item)
+
+    async def subscribe(self) -> AsyncIterator[T]:
+        q: asyncio.Queue[T] = asyncio.Queue()
+        self._queues.append(q)
+        try:
+            while True:
+                yield await q.get()
+        finally:
+            self._queues.remove(q)
+
+
+class _LatestBooks:
+    """Book fan-out that hands each reader the newest snapshot per symbol.
+
+    Holds references to the live ``OrderBook``s; the ``BookUpdate`` (Decimal levels) is built
+    when the reader takes it, so snapshots superseded in between cost nothing.
+    """
+
+    def __init__(self) -> None:
+        self._subs: list[tuple[dict[str, OrderBook], asyncio.Event]] = []
+
+    def publish(self, book: OrderBook) -> None:
+        for pending, event in self._subs:
+            pending[book.symbol] = book
+            event.set()
+
+    async def subscribe(self) -> AsyncIterator[BookUpdate]:
+        pending: dict[str, OrderBook] = {}
+        event = asyncio.Event()
+        entry = (pending, event)
+        self._subs.append(entry)
+        try:
+            while True:
+                await event.wait()
+                event.clear()
+                while pending:
+                    book = pending.pop(next(iter(pending)))
+                    yield BookUpdate(
+                        ts_ms=book.ts_ms or 0,
+                        symbol=book.symbol,
+                        bids=book.bids,
+                        asks=book.asks,
+                        seq=book.seq,
+                    )
+        finally:
+            self._subs.remove(entry)
+
+
+@dataclass
+class _Tracked:
+    symbol: str
+    client_order_id: str
+    order_id: int | None
+    side: Side
+    acked: bool = False
+    final: bool = False
+
+
+_FINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
+
+
+def _as_int(value: object, default: int = -1) -> int:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return default
+
+
+class BitrueVenue:
+    """The Bitrue adapter of the venue port (see ``liquidity_bot.venues.port.Venue``)."""
+
+    name = "bitrue"
+
+    def __init__(
+        self,
+        urls: BitrueUrls,
+        api_key: str,
+        secret: str,
+        symbols: Iterable[str],
+        *,
+        source_address: str | None = None,
+        recv_window: int = 5000,
+        rest: BitrueRestClient | None = None,
+        market_stale_after_s: float = 30.0,
+        user_silence_s: float = 30.0,
+        poll_interval_s: float = 5.0,
+        listen_key_keepalive_s: float = 30 * 60,
+        user_pong_every_s: float = 5 * 60,
+        streams: bool = True,
+    ) -> None:
+        self.urls = urls
+        self.symbols = [s.upper() for s in symbols]
+        self.rest = rest or BitrueRestClient(
+            urls, api_key, secret, source_address=source_address, recv_window=recv_window
+        )
+        self._books = _LatestBooks()
+        self._orders_out: _Broadcast[OrderMessage] = _Broadcast()
+        self._fills_out: _Broadcast[Fill] = _Broadcast()
+        self._balances_out: _Broadcast[BalanceChange] = _Broadcast()
+        self.market = MarketStream(
+            urls,
+            self.symbols,
+            rest=self.rest,
+            on_book=self._books.publish,
+            stale_after_s=market_stale_after_s,
+            source_address=source_address,
+        )
+        self.user = UserStream(
+            self.rest,
+            urls,
+            on_order=self._on_order_update,
+            on_balance=self._on_balance_update,
+            keepalive_s=listen_key_keepalive_s,
+            pong_every_s=user_pong_every_s,
+            source_address=source_address,
+        )
+        self.streams = streams
+        self.user_silence_s = user_silence_s
+        self.poll_interval_s = poll_interval_s
+        self._tracked: dict[str, _Tracked] = {}
+        self._by_order_id: dict[int, str] = {}
+        self._seen_trades: set[tuple[str, int]] = set()
+        self._last_trade_id: dict[str, int] = {}
+        self._last_balance: dict[str, tuple[Decimal, Decimal]] = {}
+        self._poll_task: asyncio.Task[None] | None = None
+        self._instruments: dict[str, Instrument] | None = None
+        self.fallback_polls = 0
+        self.duplicate_fills = 0
+        self.stream_fill_messages = 0  # fill pushes seen on the user stream (dupes included)
+        self.fills_from_stream = 0
+        self.fills_from_rest = 0
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        await self.rest.__aenter__()
+        await self.rest.sync_clock()
+        await self.rest.exchange_info()  # tunes the rate governor
+        await self.balances()  # seeds the last-known balances for partial stream entries
+        for symbol in self.symbols:  # fills that happened before we started are history
+            trades = await self.rest.my_trades(symbol, limit=1)
+            if trades:
+                self._last_trade_id[symbol] = max(t.id for t in trades)
+        if self.streams:
+            await self.market.start()
+            await self.user.start()
+        self._poll_task = asyncio.get_running_loop().create_task(
+            self._fallback_loop(), name="bitrue-fallback"
+        )
+
+    async def stop(self) -> None:
+        if self._poll_task is not None:
+            self._poll_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poll_task
+            self._poll_task = None
+        await self.market.stop()
+        await self.user.stop()
+        await self.rest.close()
+        self._started = False
+
+    async def __aenter__(self) -> BitrueVenue:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ rules and state
+
+    async def instruments(self) -> dict[str, Instrument]:
+        if self._instruments is None:
+            info = json.loads(await self.rest.exchange_info_raw(), parse_float=str)
+            wanted = set(self.symbols)
+            self._instruments = {
+                inst.symbol: inst
+                for inst in (
+                    Instrument.from_exchange_info(entry)
+                    for entry in info.get("symbols", ())
+                    if str(entry.get("symbol", "")).upper() in wanted
+                )
+            }
+            missing = wanted - set(self._instruments)
+            if missing:
+                raise BitrueError(
+                    f"Bitrue does not list {sorted(missing)}: check the symbol names in the config."
+                )
+        return self._instruments
+
+    async def balances(self) -> dict[str, AssetBalance]:
+        account = await self.rest.account()
+        for b in account.balances:
+            self._last_balance[b.asset] = (b.free, b.locked)
+        return {
+            b.asset: AssetBalance(asset=b.asset, free=b.free, locked=b.locked)
+            for b in account.balances
+        }
+
+    # ------------------------------------------------------------------ orders
+
+    async def place(
+        self,
+        symbol: str,
+        side: Side,
+        qty: Decimal,
+        price: Decimal | None,
+        client_order_id: str,
+        *,
+        order_type: str = "LIMIT",
+    ) -> OrderAck:
+        symbol = symbol.upper()
+        side = Side.parse(side)
+        tracked = _Tracked(symbol, client_order_id, None, side)
+        self._tracked[client_order_id] = tracked  # stream pushes may beat the REST answer
+        ack = await self.rest.place_order(
+            symbol, side.value, qty, price, order_type=order_type, client_order_id=client_order_id
+        )
+        if ack.orderId is not None:
+            tracked.order_id = ack.orderId
+            self._by_order_id[ack.orderId] = client_order_id
+        tracked.acked = True
+        return OrderAck(
+            ts_ms=ack.transactTime or self.rest.clock.now_ms(),
+            symbol=symbol,
+            client_order_id=ack.clientOrderId or client_order_id,
+            exchange_order_id=ack.orderId or 0,
+        )
+
+    async def cancel(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        exchange_order_id: int | None = None,
+    ) -> CancelAck | CancelReject:
+        symbol = symbol.upper()
+        cid = client_order_id or self._by_order_id.get(exchange_order_id or -1) or ""
+        try:
+            ack = await self.rest.cancel_order(
+                symbol, order_id=exchange_order_id, client_order_id=client_order_id
+            )
+        except OrderNotFound as exc:
+            return CancelReject(
+                ts_ms=self.rest.clock.now_ms(),
+                symbol=symbol,
+                client_order_id=cid,
+                code=exc.code,
+                reason="order not found or already finished",
+            )
+        return CancelAck(
+            ts_ms=self.rest.clock.now_ms(),
+            symbol=symbol,
+            client_order_id=ack.origClientOrderId or cid,
+            exchange_order_id=ack.orderId,
+        )
+
+    async def query(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        exchange_order_id: int | None = None,
+    ) -> OrderSnapshot | None:
+        try:
+            order = await self.rest.get_order(
+                symbol.upper(), order_id=exchange_order_id, client_order_id=client_order_id
+            )
+        except OrderNotFound:
+            return None
+        return _snapshot(order)
+
+    async def open_orders(self, symbol: str) -> list[OrderSnapshot]:
+        return [_snapshot(o) for o in await self.rest.open_orders(symbol.upper())]
+
+    async def fills_since(self, symbol: str, from_trade_id: int | None = None) -> list[Fill]:
+        symbol = symbol.upper()
+        trades = await self.rest.my_trades(symbol, from_id=from_trade_id, limit=1000)
+        return [await self._fill_from_trade(t) for t in sorted(trades, key=lambda t: t.id)]
+
+    # ------------------------------------------------------------------ streams
+
+    def book_events(self) -> AsyncIterator[BookUpdate]:
+        return self._books.subscribe()
+
+    def order_events(self) -> AsyncIterator[OrderMessage]:
+        return self._orders_out.subscribe()
+
+    def fill_events(self) -> AsyncIterator[Fill]:
+        return self._fills_out.subscribe()
+
+    def balance_events(self) -> AsyncIterator[BalanceChange]:
+        return self._balances_out.subscribe()
+
+    # ------------------------------------------------------------------ event conversion
+
+    def _emit_fill(self, fill: Fill, trade_id: int) -> bool:
+        key = (fill.symbol, trade_id)
+        if key in self._seen_trades:
+            self.duplicate_fills += 1
+            return False
+        self._seen_trades.add(key)
+        if trade_id > self._last_trade_id.get(fill.symbol, -1):
+            self._last_trade_id[fill.symbol] = trade_id
+        self._orders_out.publish(fill)
+        self._fills_out.publish(fill)
+        return True
+
+    def _on_order_update(self, u: m.OrderUpdate) -> None:
+        symbol = (u.s or "").upper()
+        cid = u.c or u.C or self._by_order_id.get(u.i or -1) or ""
+        tracked = self._tracked.get(cid)
+        if tracked is not None and u.i is not None and tracked.order_id is None:
+            tracked.order_id = u.i
+            self._by_order_id[u.i] = cid
+        x, status = _as_int(u.x), _as_int(u.X)
+        ts = u.T or u.E or self.rest.clock.now_ms()
+        side = Side.parse(u.S) if u.S is not None else (tracked.side if tracked else Side.BUY)
+        if status == 0:
+            self._finish(cid)
+            self._orders_out.publish(
+                Reject(
+                    ts_ms=ts, symbol=symbol, client_order_id=cid, code=None, reason="not accepted"
+                )
+            )
+        elif x == 1:
+            if tracked is None or not tracked.acked:
+                if tracked is not None:
+                    tracked.acked = True
+                self._orders_out.publish(
+                    OrderAck(
+                        ts_ms=ts, symbol=symbol, client_order_id=cid, exchange_order_id=u.i or 0
+                    )
+                )
+        elif x == 3:
+            trade_id = u.t if u.t is not None else -1
+            if trade_id >= 0 and u.l:
+                self.stream_fill_messages += 1
+                self.fills_from_stream += self._emit_fill(
+                    Fill(
+                        ts_ms=ts,
+                        symbol=symbol,
+                        client_order_id=cid,
+                        exchange_order_id=u.i,
+                        trade_id=str(trade_id),
+                        side=side,
+                        price=u.L or Decimal(0),
+                        qty=u.l,
+                        fee=u.n or Decimal(0),
+                        fee_asset=u.N,
+                        is_maker=None,
+                    ),
+                    trade_id,
+                )
+            if status == 2:
+                self._finish(cid)
+        elif x == 2:
+            self._finish(cid)
+            self._orders_out.publish(
+                CancelAck(ts_ms=ts, symbol=symbol, client_order_id=cid, exchange_order_id=u.i)
+            )
+        elif x == 4:
+            self._finish(cid)
+            self._orders_out.publish(
+                Expired(ts_ms=ts, symbol=symbol, client_order_id=cid, exchange_order_id=u.i)
+            )
+
+    def _finish(self, cid: str) -> None:
+        tracked = self._tracked.get(cid)
+        if tracked is not None:
+            tracked.final = True
+
+    def _on_balance_update(self, u: m.BalanceUpdate) -> None:
+        ts = u.E or self.rest.clock.now_ms()
+        for entry in u.B:
+            if entry.F is None and entry.L is None:
+                continue
+            # A partial entry (free only or locked only, as live sends) keeps the other side
+            # at its last known value (seeded from the account at start).
+            old_free, old_locked = self._last_balance.get(entry.a, (Decimal(0), Decimal(0)))
+            free = entry.F if entry.F is not None else old_free
+            locked = entry.L if entry.L is not None else old_locked
+            self._last_balance[entry.a] = (free, locked)
+            self._balances_out.publish(
+                BalanceChange(
+                    ts_ms=entry.T or entry.t or ts, asset=entry.a, free=free, locked=locked
+                )
+            )
+
+    async def _fill_from_trade(self, t: m.Trade) -> Fill:
+        cid = self._by_order_id.get(t.orderId)
+        if cid is None:
+            try:
+                order = await self.rest.get_order(t.symbol, order_id=t.orderId)
+                cid = order.clientOrderId or ""
+            except OrderNotFound:
+                cid = ""
+            if cid:
+                self._by_order_id[t.orderId] = cid
+        return Fill(
+            ts_ms=t.time,
+            symbol=t.symbol.upper(),
+            client_order_id=cid or "",
+            exchange_order_id=t.orderId,
+            trade_id=str(t.id),
+            side=Side.BUY if t.isBuyer else Side.SELL,
+            price=t.price,
+            qty=t.qty,
+            fee=t.commission,
+            fee_asset=t.commissionAsset,
+            is_maker=t.isMaker,
+        )
+
+    # ------------------------------------------------------------------ REST fallback
+
+    def user_stream_healthy(self) -> bool:
+        if not self.streams or not self.user.connected.is_set():
+            return False
+        last = self.user.last_message_at
+        # A connected, quiet stream is fine while no order of ours is open.
+        if any(not t.final for t in self._tracked.values()):
+            return last is not None and time.monotonic() - last < self.user_silence_s
+        return True
+
+    async def _fallback_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval_s)
+            if self.user_stream_healthy():
+                continue
+            try:
+                await self.poll_once()
+            except BitrueError as exc:
+                log.warning("bitrue REST fallback poll failed: %s", type(exc).__name__)
+
+    async def poll_once(self) -> None:
+        """One REST pass: new fills from myTrades, then final states of tracked open orders."""
+        self.fallback_polls += 1
+        for symbol in self.symbols:
+            last = self._last_trade_id.get(symbol)
+            trades = await self.rest.my_trades(
+                symbol, from_id=None if last is None else last + 1, limit=1000
+            )
+            for t in sorted(trades, key=lambda t: t.id):
+                if (symbol, t.id) in self._seen_trades:
+                    self.duplicate_fills += 1
+                    continue
+                self.fills_from_rest += self._emit_fill(await self._fill_from_trade(t), t.id)
+            open_ids = {o.clientOrderId for o in await self.rest.open_orders(symbol)}
+            for tracked in list(self._tracked.values()):
+                if tracked.symbol != symbol or tracked.final or tracked.client_order_id in open_ids:
+                    continue
+                if not tracked.acked:
+                    continue  # the REST answer to place() is still on its way
+                await self._reconcile_closed(tracked)
+
+    async def _reconcile_closed(self, tracked: _Tracked) -> None:
+        try:
+            order = await self.rest.get_order(
+                tracked.symbol, client_order_id=tracked.client_order_id
+            )
+        except OrderNotFound:
+            return
+        if order.status not in _FINAL:
+            return
+        tracked.final = True
+        ts = order.updateTime or self.rest.clock.now_ms()
+        if order.status == "CANCELED":
+            self._orders_out.publish(
+                CancelAck(
+                    ts_ms=ts,
+                    symbol=tracked.symbol,
+                    client_order_id=tracked.client_order_id,
+                    exchange_order_id=order.orderId,
+                )
+            )
+        elif order.status == "EXPIRED":
+            self._orders_out.publish(
+                Expired(
+                    ts_ms=ts,
+                    symbol=tracked.symbol,
+                    client_order_id=tracked.client_order_id,
+                    exchange_order_id=order.orderId,
+                )
+            )
+        elif order.status == "REJECTED":
+            self._orders_out.publish(
+                Reject(
+                    ts_ms=ts,
+                    symbol=tracked.symbol,
+                    client_order_id=tracked.client_order_id,
+                    code=None,
+                    reason="rejected",
+                )
+            )
+
+
+def _snapshot(o: m.Order) -> OrderSnapshot:
+    return OrderSnapshot(
+        symbol=o.symbol.upper(),
+        client_order_id=o.clientOrderId,
+        exchange_order_id=o.orderId,
+        side=Side.parse(o.side),
+        order_type=o.type,
+        price=o.price,
+        qty=o.origQty,
+        filled_qty=o.executedQty,
+        filled_quote=o.cummulativeQuoteQty,
+        status=o.status,
+        ts_ms=o.updateTime or o.time,
+    )

@@ -1,0 +1,127 @@
+"""The venue port: everything the engine needs from an exchange, live, on paper or in backtests.
+
+The engine (order manager, risk gate, reporting) talks only to this Protocol; the Bitrue
+adapter (``venues/bitrue/venue.py``), the in-process simulator and later other exchanges
+implement it. Events are the domain's immutable messages (``liquidity_bot.domain.events``).
+
+Semantics every adapter keeps:
+- ``place``/``cancel`` raise ``UnknownOutcome`` when the exchange's answer is missing: the
+  order may or may not exist. Resolve with ``query(client_order_id=...)``, never by assuming.
+- a cancel the exchange refuses (already filled, unknown) returns ``CancelReject``, not an
+  exception: it is a normal race in market making.
+- fills are delivered exactly once per trade id across the stream and REST fallbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+from liquidity_bot.domain.events import (
+    BalanceChange,
+    BookUpdate,
+    CancelAck,
+    CancelReject,
+    Fill,
+    OrderAck,
+    OrderMessage,
+)
+from liquidity_bot.domain.instrument import Instrument
+from liquidity_bot.domain.order import Side
+
+
+class OrderSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """An order as the exchange reports it now (answer of a query)."""
+
+    symbol: str
+    client_order_id: str | None
+    exchange_order_id: int
+    side: Side
+    order_type: str
+    price: Decimal
+    qty: Decimal
+    filled_qty: Decimal
+    filled_quote: Decimal
+    status: str  # exchange's words: NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED
+    ts_ms: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED", "PENDING_CREATE", "PENDING_CANCEL")
+
+
+class AssetBalance(msgspec.Struct, frozen=True, kw_only=True):
+    asset: str  # upper case
+    free: Decimal
+    locked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """What the engine uses from an exchange. All methods are coroutines unless noted."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Connect (REST session, clock, rules, streams). Idempotent."""
+
+    async def stop(self) -> None:
+        """Close streams and sessions. Never cancels orders by itself."""
+
+    async def instruments(self) -> dict[str, Instrument]:
+        """Trading rules of the configured symbols, by symbol."""
+
+    async def place(
+        self,
+        symbol: str,
+        side: Side,
+        qty: Decimal,
+        price: Decimal | None,
+        client_order_id: str,
+        *,
+        order_type: str = "LIMIT",
+    ) -> OrderAck:
+        """Send a new order; returns the exchange's acknowledgement."""
+
+    async def cancel(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        exchange_order_id: int | None = None,
+    ) -> CancelAck | CancelReject:
+        """Cancel by either id; a refused cancel is a ``CancelReject``."""
+
+    async def query(
+        self,
+        symbol: str,
+        *,
+        client_order_id: str | None = None,
+        exchange_order_id: int | None = None,
+    ) -> OrderSnapshot | None:
+        """The order as the exchange knows it; None when the exchange never heard of it."""
+
+    async def open_orders(self, symbol: str) -> list[OrderSnapshot]: ...
+
+    async def balances(self) -> dict[str, AssetBalance]: ...
+
+    async def fills_since(self, symbol: str, from_trade_id: int | None = None) -> list[Fill]:
+        """Our fills on ``symbol`` with trade id >= ``from_trade_id`` (all recent when None)."""
+
+    def book_events(self) -> AsyncIterator[BookUpdate]:
+        """Full book snapshots as they arrive (latest per symbol if the reader lags)."""
+
+    def order_events(self) -> AsyncIterator[OrderMessage]:
+        """Acks, fills, cancels, rejects and expiries of our orders, in arrival order."""
+
+    def fill_events(self) -> AsyncIterator[Fill]:
+        """Only the fills (each trade id once)."""
+
+    def balance_events(self) -> AsyncIterator[BalanceChange]: ...

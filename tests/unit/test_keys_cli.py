@@ -1,0 +1,163 @@
+"""`liquidity-bot keys` without the network: intake rules, list/review/remove, guide, exit codes."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from liquidity_bot.cli import app as root_app
+from liquidity_bot.keys.audit import AuditLog
+
+PASS = "unit test passphrase"
+KEY = "K" * 32 + "k" * 32
+SECRET = "S3cr3tCanary" + "x" * 40 + "Z" * 12  # 64 alphanumerics
+
+
+def run(home: Path, args: list[str], stdin: str | None = None, env: dict | None = None):
+    e = {"LIQUIDITY_BOT_PASSPHRASE": PASS}
+    e.update(env or {})
+    return CliRunner().invoke(root_app, ["--home", str(home), "keys", *args], input=stdin, env=e)
+
+
+def _all_text(res) -> str:
+    return (res.stdout or "") + (res.stderr or "")
+
+
+def _no_secret_anywhere(home: Path, *results) -> None:
+    for r in results:
+        assert SECRET not in _all_text(r)
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_secret_on_command_line_is_refused(tmp_path: Path) -> None:
+    for opt in ("--secret", "--api-secret"):
+        res = run(tmp_path, ["add", "--label", "L", "--api-key", KEY, opt, SECRET, "--no-verify"])
+        assert res.exit_code == 3
+        assert "visible to every user" in _all_text(res) and "ps" in _all_text(res)
+        assert SECRET not in _all_text(res)
+    assert not (tmp_path / "vault.json").exists()
+    res = run(tmp_path, ["onboard", "--label", "L", "--secret", SECRET])
+    assert res.exit_code == 3 and SECRET not in _all_text(res)
+
+
+def test_add_reads_secret_from_stdin_and_stores_sealed(tmp_path: Path) -> None:
+    res = run(tmp_path, ["add", "--label", "Liquidity Bot", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    assert res.exit_code == 0, _all_text(res)
+    assert "only once" in _all_text(res)
+    assert "keys verify" in _all_text(res)
+    vault = tmp_path / "vault.json"
+    assert stat.S_IMODE(vault.stat().st_mode) == 0o600
+    doc = json.loads(vault.read_text())
+    assert doc["kdf"]["memory_kib"] >= 47104  # the CLI always uses the OWASP-level default
+    events = [e["event"] for e in AuditLog(tmp_path / "audit.jsonl").entries()]
+    assert events == ["added"]
+    lst = run(tmp_path, ["list", "--json"], env={"LIQUIDITY_BOT_PASSPHRASE": ""})  # no passphrase needed
+    rows = json.loads(lst.stdout)
+    assert rows[0]["label"] == "Liquidity Bot" and rows[0]["last_verdict"] is None
+    assert rows[0]["api_key_hint"] == "KKKK…kkkk" and KEY not in lst.stdout
+    human = run(tmp_path, ["list"])
+    assert human.exit_code == 0 and "Liquidi" in human.stdout and "never" in human.stdout
+    _no_secret_anywhere(tmp_path, res, lst, human)
+
+
+def test_second_active_key_for_a_label_is_refused(tmp_path: Path) -> None:
+    run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    other = "Q" * 64
+    res = run(tmp_path, ["add", "--label", "L", "--api-key", other, "--no-verify"], SECRET[::-1] + "\n")
+    assert res.exit_code == 3 and "keys rotate" in _all_text(res)
+
+
+def test_malformed_key_or_secret_refused_without_echo(tmp_path: Path) -> None:
+    res = run(tmp_path, ["add", "--label", "L", "--api-key", "short", "--no-verify"], SECRET + "\n")
+    assert res.exit_code == 3 and "64 letters and digits" in _all_text(res)
+    bad_secret = "has-dashes-" + "a" * 53
+    res = run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], bad_secret + "\n")
+    assert res.exit_code == 3 and "secret" in _all_text(res) and bad_secret not in _all_text(res)
+    res = run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], "\n")
+    assert res.exit_code == 3 and "no secret" in _all_text(res)
+    assert not (tmp_path / "vault.json").exists()
+
+
+def test_wrong_passphrase_is_a_clear_error(tmp_path: Path) -> None:
+    run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    before = (tmp_path / "vault.json").read_bytes()
+    res = run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"],
+              env={"LIQUIDITY_BOT_PASSPHRASE": "wrong"})
+    assert res.exit_code == 3 and "wrong passphrase" in _all_text(res)
+    assert (tmp_path / "vault.json").read_bytes() == before
+
+
+def test_insecure_vault_mode_is_refused_with_chmod_hint(tmp_path: Path) -> None:
+    run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    (tmp_path / "vault.json").chmod(0o644)
+    res = run(tmp_path, ["list"])
+    assert res.exit_code == 3 and f"chmod 600 {tmp_path / 'vault.json'}" in _all_text(res)
+
+
+def test_usage_errors_exit_3(tmp_path: Path) -> None:
+    assert run(tmp_path, ["verify"]).exit_code == 3
+    assert run(tmp_path, ["verify", "L", "--no-such-option"]).exit_code == 3
+    assert run(tmp_path, ["verify", "L"]).exit_code == 3  # no vault yet
+    assert run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--exchange", "kraken"]).exit_code == 3
+
+
+def test_unreachable_exchange_is_unknown_not_pass(tmp_path: Path) -> None:
+    run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    # port 9 (discard) on loopback: nothing listens, the connection is refused
+    res = run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9", "--json"])
+    assert res.exit_code == 2, _all_text(res)
+    out = json.loads(res.stdout)
+    assert out["verdict"] == "unknown"
+    assert {c["status"] for c in out["checks"]} == {"unknown"}
+    _no_secret_anywhere(tmp_path, res)
+    audit = list(AuditLog(tmp_path / "audit.jsonl").entries())
+    assert audit[-1]["event"] == "verified" and audit[-1]["verdict"] == "unknown"
+
+
+def test_print_guide_is_filled_in(tmp_path: Path) -> None:
+    (tmp_path / "policy.toml").write_text('[keys]\ntrusted_egress_ips = ["203.0.113.10", "203.0.113.11"]\n')
+    res = run(tmp_path, ["onboard", "--exchange", "bitrue", "--label", "Liquidity Bot", "--print-guide"])
+    assert res.exit_code == 0
+    g = res.stdout
+    assert g.startswith("# Create the Bitrue API key \"Liquidity Bot\"")
+    for needle in ("API Management", "**Read** and **Trade**", "**Withdrawal** and **Futures**",
+                   "203.0.113.10, 203.0.113.11", "only once"):
+        assert needle in g, needle
+
+
+def test_review_and_remove(tmp_path: Path) -> None:
+    run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    res = run(tmp_path, ["review", "--json"])
+    assert res.exit_code == 1
+    kinds = {f["kind"] for f in json.loads(res.stdout)}
+    assert kinds == {"not_verified"}
+    (tmp_path / "policy.toml").write_text("[keys]\nreview_interval_days = 1\nunused_threshold_days = 1\n")
+    doc = json.loads((tmp_path / "vault.json").read_text())
+    doc["records"][0]["created_at"] = "2020-01-01T00:00:00+00:00"
+    (tmp_path / "vault.json").write_text(json.dumps(doc))
+    res = run(tmp_path, ["review"])
+    assert res.exit_code == 1
+    assert "review was due on 2020-01-02" in res.stdout and "unused for" in res.stdout
+    assert "keys rotate" in res.stdout
+    res = run(tmp_path, ["review", "--ack", "L", "--json"])
+    assert "review_overdue" not in {f["kind"] for f in json.loads(res.stdout[res.stdout.index("["):])}
+    res = run(tmp_path, ["remove", "L"])
+    assert res.exit_code == 0 and "exchange too" in res.stdout
+    assert json.loads(run(tmp_path, ["list", "--json"]).stdout) == []
+    events = [e["event"] for e in AuditLog(tmp_path / "audit.jsonl").entries()]
+    assert events == ["added", "removed"]
+
+
+def test_passphrase_change(tmp_path: Path) -> None:
+    run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    res = run(tmp_path, ["passphrase"], env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "new one"})
+    assert res.exit_code == 0, _all_text(res)
+    assert run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"]).exit_code == 3
+    ok = run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"],
+             env={"LIQUIDITY_BOT_PASSPHRASE": "new one"})
+    assert ok.exit_code == 2  # unlocked; the exchange is unreachable -> unknown

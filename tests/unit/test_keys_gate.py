@@ -1,0 +1,193 @@
+"""Gate, hygiene and audit without the network: a scripted client stands in for Bitrue's answers
+that the simulator does not produce (-1025, rate limits)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from liquidity_bot.keys.audit import AuditLog
+from liquidity_bot.keys.gate import KeyRefused, KeyStale, require_tradeable
+from liquidity_bot.keys.home import KeysHome
+from liquidity_bot.keys.hygiene import add_key, mark_used, review
+from liquidity_bot.keys.policy import DEFAULT_POLICY, Policy
+from liquidity_bot.keys.vault import KdfParams, Vault, Verification
+from liquidity_bot.keys.verify import probe_key
+from liquidity_bot.venues.bitrue import errors as E
+
+FAST = KdfParams(memory_kib=64, iterations=1, lanes=1)
+PP = "gate passphrase"
+KEY = "A" * 64
+SECRET = "CanarySecret" + "q" * 52
+
+
+class ScriptedClient:
+    """Answers like Bitrue for a read+trade key, except where ``overrides`` says otherwise."""
+
+    calls: list[str]
+
+    def __init__(self, overrides: dict, source_address: str | None = None):
+        self.overrides = overrides
+        self.source = source_address
+        self.clock_offset_ms = overrides.get("offset", 3)
+        self.calls = []
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return None
+
+    async def _answer(self, name, default):
+        self.calls.append(name)
+        key = f"{name}@canary" if self.source else name
+        got = self.overrides.get(key, default)
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    async def sync_clock(self):
+        return await self._answer("sync_clock", 3)
+
+    async def account(self):
+        if self.source:
+            return await self._answer("account", E.IpNotAllowed("ip", code=-1022, http_status=401))
+        return await self._answer("account", SimpleNamespace(balances=[]))
+
+    async def exchange_info(self):
+        return await self._answer("exchange_info", SimpleNamespace(symbols=[SimpleNamespace(symbol="XRPUSDT", status="TRADING")]))
+
+    async def cancel_order(self, symbol, *, client_order_id=None, order_id=None):
+        assert order_id is None and client_order_id.startswith("lbprobe")
+        return await self._answer("cancel_order", E.OrderNotFound("nf", code=-2013, http_status=200))
+
+    async def withdraw_history(self, coin=None):
+        return await self._answer("withdraw_history", E.PermissionDenied("np", code=966001, http_status=401))
+
+    async def futures_account(self):
+        return await self._answer("futures_account", E.PermissionDenied("np", code=-2015, http_status=401))
+
+
+def factory(overrides: dict, log: list | None = None):
+    def make(urls, api_key, secret, **kw):
+        c = ScriptedClient(overrides, kw.get("source_address"))
+        if log is not None:
+            log.append(c)
+        return c
+
+    return make
+
+
+async def _probe(overrides: dict, policy: Policy = DEFAULT_POLICY, log: list | None = None):
+    return await probe_key(
+        label="L", exchange="bitrue", api_key=KEY, secret=SECRET, urls=None, policy=policy,
+        canary_source="127.0.0.2", client_factory=factory(overrides, log),
+    )
+
+
+async def test_scripted_default_passes() -> None:
+    assert (await _probe({})).verdict == "pass"
+
+
+async def test_futures_not_activated_is_unknown_and_can_be_accepted() -> None:
+    ov = {"futures_account": E.PermissionDenied("x", code=-1025, http_status=401)}
+    r = await _probe(ov)
+    assert r.verdict == "unknown" and r.check("futures_disabled").status == "unknown"
+    assert "accept_unknown" in r.check("futures_disabled").detail
+
+
+async def test_rate_limit_halts_remaining_probes() -> None:
+    log: list = []
+    ov = {"cancel_order": E.RateLimited("429", policy="ORDERS", http_status=429)}
+    r = await _probe(ov, log=log)
+    assert r.verdict == "unknown"
+    assert r.check("can_trade").status == "unknown" and "rate-limited" in r.check("can_trade").detail
+    assert r.check("withdraw_disabled").status == "unknown"
+    main = log[0]
+    assert "withdraw_history" not in main.calls and "futures_account" not in main.calls
+    assert len(log) == 1  # no canary request either
+
+
+async def test_unexpected_successful_cancel_is_not_a_pass() -> None:
+    r = await _probe({"cancel_order": SimpleNamespace(status="CANCELED")})
+    assert r.check("can_trade").status == "unknown"
+
+
+async def test_canary_answer_not_ip_refusal_is_unknown() -> None:
+    r = await _probe({"account@canary": E.ExchangeUnavailable("no route")})
+    assert r.check("ip_restricted").status == "unknown"
+    assert "127.0.0.2" in r.check("ip_restricted").detail
+
+
+async def test_canary_cannot_be_a_trusted_ip() -> None:
+    with pytest.raises(ValueError, match="NOT on the allow list"):
+        await _probe({}, policy=Policy(trusted_egress_ips=("127.0.0.2",)))
+
+
+def _home(tmp_path: Path) -> KeysHome:
+    home = KeysHome(tmp_path)
+    add_key(home, passphrase=PP, exchange="bitrue", label="LB", api_key=KEY, secret=SECRET, kdf=FAST)
+    return home
+
+
+async def test_gate_reverifies_and_refuses_fail(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    bad = factory({"withdraw_history": []})  # withdraw history readable -> may withdraw
+    with pytest.raises(KeyRefused, match="withdraw_disabled failed") as info:
+        await require_tradeable("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
+                                client_factory=bad)
+    assert info.value.report is not None and info.value.report.verdict == "fail"
+    vk = await require_tradeable("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
+                                 client_factory=factory({}))
+    assert vk.report.verdict == "pass"
+
+
+async def test_gate_without_reverify_tells_stale(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    with pytest.raises(KeyStale, match="never verified"):
+        await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
+    vk = await require_tradeable("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
+                                 client_factory=factory({}))
+    later = datetime.now(UTC) + timedelta(hours=25)
+    assert vk.is_stale(later) and not vk.is_stale()
+    again = await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
+    assert again.report.verdict == "pass"
+    with pytest.raises(KeyStale, match="last verified"):
+        await require_tradeable("LB", home=home, passphrase=PP, reverify=False, now=later)
+    # a recorded failure is refused too
+    v = Vault.open(home.vault)
+    rec = v.find_active("LB")
+    v.update(rec.id, last_verification=Verification(
+        checked_at=datetime.now(UTC).isoformat(), verdict="fail",
+        checks=({"name": "can_trade", "status": "fail", "detail": "x"},)))
+    v.save()
+    with pytest.raises(KeyRefused, match="can_trade failed"):
+        await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
+    text = home.audit.read_text()
+    assert SECRET not in text and KEY not in text
+
+
+def test_mark_used_and_unused_review(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    now = datetime.now(UTC)
+    v = Vault.open(home.vault)
+    assert "unused" in {f.kind for f in review(v, DEFAULT_POLICY, now + timedelta(days=31))}
+    mark_used(home, "LB")
+    v = Vault.open(home.vault)
+    assert v.find_active("LB").last_used_at is not None
+    assert "unused" not in {f.kind for f in review(v, DEFAULT_POLICY, now + timedelta(days=29))}
+    assert [e["event"] for e in AuditLog(home.audit).entries()] == ["added", "used"]
+
+
+def test_audit_refuses_secret_fields(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for field in ("secret", "signature", "listen_key", "passphrase"):
+        with pytest.raises(ValueError):
+            log.append("used", **{field: "x"})
+    with pytest.raises(ValueError):
+        log.append("withdrawn")
+    log.append("used", label="L")
+    assert (tmp_path / "audit.jsonl").stat().st_mode & 0o777 == 0o600
