@@ -24,12 +24,9 @@ def run(label, snapshots, read, count):
         b, a = snapshots[i % len(snapshots)]
         book.apply_snapshot(b, a, i)
         if read == "mid":
-            book.mid
+            _ = book.mid
         elif read == "all":
-            book.mid
-            book.microprice
-            book.spread_bps
-            book.depth_quote(2)
+            _ = (book.mid, book.microprice, book.spread_bps, book.depth_quote(2))
     dt = time.perf_counter() - t0
     print(f"{label:55s} {count / dt:12,.0f} snapshots/s  ({dt / count * 1e6:7.2f} us each)")
 
