@@ -33,4 +33,7 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, what: st
 
 
 def hub_of(sim):
-    return sim.state.extras["streams"]
+    """The simulator's stream hub (its WebSocket side), to shrink timings and inject stalls."""
+    from bitrue_sim.ws import HUB_KEY
+
+    return sim.app[HUB_KEY]

@@ -250,7 +250,7 @@ async def test_m10_participants_move_the_book():
             ws = await subscribed(session, sim, XRP)
             snapshots = [await recv_no_ping(ws) for _ in range(5)]
             await ws.close()
-        assert sim.state.extras["streams"].participants.stats().events > 0
+        assert sim.app[HUB_KEY].participants.stats().events > 0
     books = {json.dumps(s["tick"]) for s in snapshots}
     assert len(books) >= 3  # the book keeps changing
     for snapshot in snapshots:

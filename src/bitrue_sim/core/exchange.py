@@ -5,12 +5,15 @@ changes happen synchronously inside one method call; the events they cause are d
 the listeners in order after the state is consistent again, so a listener may read the exchange.
 
 Internally prices are integer ticks and quantities integer lots (see ``book.py``); Decimal is
-used at the edges (validation, snapshots) and for balances, which are exact.
+used at the edges (validation, snapshots) and for balances, which are exact: amounts are sums
+of products of exact decimals, within the 28 significant digits of Python's default decimal
+context (e.g. 10**12 USDT held to 10**-15).
 """
 
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -149,8 +152,8 @@ class _Order:
     """
 
     __slots__ = (
-        "order_id", "cid", "account", "market", "is_buy", "is_limit", "side", "type", "ticks",
-        "price", "orig_lots", "leaves", "exec_lots", "cum_units", "orig_qty", "status", "time",
+        "order_id", "cid", "account", "market", "is_buy", "is_limit", "ticks", "price",
+        "orig_lots", "leaves", "exec_lots", "cum_units", "orig_qty", "status", "time",
         "update_time", "live", "locked",
     )  # fmt: skip
 
@@ -164,8 +167,6 @@ class _Order:
         self.market = market
         self.is_buy = is_buy
         self.is_limit = is_limit
-        self.side = "BUY" if is_buy else "SELL"
-        self.type = "LIMIT" if is_limit else "MARKET"
         self.ticks = ticks
         self.price = price
         self.orig_lots = orig_lots
@@ -180,17 +181,18 @@ class _Order:
         self.locked = 0  # units (BUY) or lots (SELL) still locked for this order
 
     def snapshot(self) -> Order:
+        m = self.market
         return new_order(
             self.order_id,
             self.cid,
             self.account.account_id,
-            self.market.symbol,
-            self.side,
-            self.type,
+            m.symbol,
+            "BUY" if self.is_buy else "SELL",
+            "LIMIT" if self.is_limit else "MARKET",
             self.price,
             self.orig_qty,
-            self.exec_lots * self.market.step if self.exec_lots else self.market.zero_qty,
-            self.cum_units * self.market.unit if self.cum_units else self.market.zero_quote,
+            self.exec_lots * m.step if self.exec_lots else m.zero_qty,
+            self.cum_units * m.unit if self.cum_units else m.zero_quote,
             self.status,
             self.time,
             self.update_time,
@@ -218,6 +220,8 @@ class Exchange:
         self._orders: dict[int, _Order] = {}
         self._listeners: list[Listener] = []
         self._events: list[object] | None = None  # buffer while listeners exist
+        self._backlog: deque[object] = deque()
+        self._dispatching = False
 
     # ------------------------------------------------------------------ accounts
     def create_account(
@@ -292,13 +296,15 @@ class Exchange:
         client_order_id: str | None = None,
         quote_order_qty: Decimal | None = None,
     ) -> Order:
-        """Validate, lock funds, match, rest the remainder (LIMIT); returns the final snapshot.
+        """Validate, match, rest and lock the remainder (LIMIT); returns the final snapshot.
 
         LIMIT orders are GTC: a crossing limit order trades as taker against resting orders
         at their prices and the rest stays on the book. MARKET orders take what the book has;
         whatever cannot fill is cancelled by the engine (status CANCELED, executed part kept).
-        MARKET BUY takes ``quantity`` in base (as Bitrue spot does: ccxt sends the base amount
-        as ``quantity`` for spot market buys); ``quote_order_qty`` instead caps the quote spent.
+        MARKET BUY takes ``quantity`` in base (as Bitrue spot does: its docs require only
+        ``quantity`` for MARKET and ccxt sends the base amount for spot market buys). If
+        ``quote_order_qty`` is given (a Binance-style extension Bitrue does not document), it
+        takes precedence: the order spends at most that much quote, whole lots only.
         Self-trades are allowed: Bitrue documents no self-trade prevention, so an account's
         orders may match each other (both fees are charged).
 
@@ -335,9 +341,11 @@ class Exchange:
         else:
             price = _ZERO
         max_units: int | None = None
-        if quantity is None:
-            if is_limit or not is_buy or quote_order_qty is None:
-                raise _param_error("Mandatory parameter 'quantity' was not sent.")
+        if quote_order_qty is not None:
+            if is_limit or not is_buy:
+                raise _param_error(
+                    "Illegal parameter 'quoteOrderQty': only MARKET BUY orders take it."
+                )
             lots = 0
             qoq = _as_decimal(quote_order_qty, "quoteOrderQty")
             if qoq <= 0:
@@ -349,6 +357,8 @@ class Exchange:
                 )
             max_units = int((qoq / m.unit).to_integral_value(ROUND_FLOOR))
             orig_qty = m.zero_qty
+        elif quantity is None:
+            raise _param_error("Mandatory parameter 'quantity' was not sent.")
         else:
             if type(quantity) is not Decimal:
                 quantity = _as_decimal(quantity, "quantity")
@@ -454,9 +464,11 @@ class Exchange:
 
     def _price_ticks(self, m: _Market, price: Decimal, is_buy: bool) -> int:
         """PRICE_FILTER and PERCENT_PRICE_BY_SIDE; returns the price in ticks."""
-        q = price / m.tick
+        tick = m.tick
+        q = price / tick
         ticks = int(q)
-        if ticks != q or ticks <= 0:
+        # ``q * tick != price`` catches a quotient the 28-digit context had to round
+        if ticks != q or ticks <= 0 or q * tick != price:
             if price <= 0:
                 raise _filter_error(f"Filter failure: PRICE_FILTER (price {price} must be > 0).")
             raise _filter_error(
@@ -490,9 +502,10 @@ class Exchange:
 
     def _qty_lots(self, m: _Market, quantity: Decimal) -> int:
         """LOT_SIZE step, minQty and maxQty; returns the quantity in lots."""
-        q = quantity / m.step
+        step = m.step
+        q = quantity / step
         lots = int(q)
-        if lots != q or lots <= 0:
+        if lots != q or lots <= 0 or q * step != quantity:
             if quantity <= 0:
                 raise _filter_error(f"Filter failure: LOT_SIZE (quantity {quantity} must be > 0).")
             raise _filter_error(
@@ -531,6 +544,7 @@ class Exchange:
         trades = m.trades
         # the taker pays ``pay`` (quote if buying) and gets ``get``; the maker the reverse
         pay_asset, get_asset = (m.quote, m.base) if t_is_buy else (m.base, m.quote)
+        t_side, m_side = ("BUY", "SELL") if t_is_buy else ("SELL", "BUY")
         t_fills = tacct.fills_by_symbol[sym]
         pay_total = get_total = _ZERO
         for maker, lots, ticks in fills:
@@ -558,7 +572,7 @@ class Exchange:
             m_fee = pay * macct.maker
             price = maker.price  # trades happen at the resting order's price
             m_fill = (
-                trade_id, maker.order_id, maker.cid, macct.account_id, sym, maker.side,
+                trade_id, maker.order_id, maker.cid, macct.account_id, sym, m_side,
                 price, qty, quote_qty, m_fee, pay_asset, True, now,
             )  # fmt: skip
             macct.fills_by_symbol[sym].append(m_fill)
@@ -574,7 +588,7 @@ class Exchange:
                 taker.status = "FILLED"  # (the taker is not in ``open`` until it rests)
             t_fee = get * t_rate
             t_fill = (
-                trade_id, taker.order_id, taker.cid, tacct.account_id, sym, taker.side, price,
+                trade_id, taker.order_id, taker.cid, tacct.account_id, sym, t_side, price,
                 qty, quote_qty, t_fee, get_asset, False, now,
             )  # fmt: skip
             t_fills.append(t_fill)
@@ -691,14 +705,7 @@ class Exchange:
         acct = self._acct(account_id)
         m = self._market(symbol)
         rows = acct.orders_by_symbol.get(m.symbol, [])
-        picked = [
-            o
-            for o in rows
-            if (order_id is None or o.order_id >= order_id)
-            and (start_time is None or o.time >= start_time)
-            and (end_time is None or o.time <= end_time)
-        ]
-        picked = picked[:limit] if order_id is not None else picked[-limit:] if limit else []
+        picked = _window(rows, _ORDER_ID, _ORDER_TIME, order_id, start_time, end_time, limit)
         return [o.snapshot() for o in picked]
 
     def my_trades(
@@ -714,14 +721,7 @@ class Exchange:
         acct = self._acct(account_id)
         m = self._market(symbol)
         rows = acct.fills_by_symbol.get(m.symbol, [])
-        picked = [
-            f
-            for f in rows
-            if (from_id is None or f[0] >= from_id)
-            and (start_time is None or f[12] >= start_time)
-            and (end_time is None or f[12] <= end_time)
-        ]
-        picked = picked[:limit] if from_id is not None else picked[-limit:] if limit else []
+        picked = _window(rows, _FILL_ID, _FILL_TIME, from_id, start_time, end_time, limit)
         return [new_fill(*f) for f in picked]
 
     # ------------------------------------------------------------------ market data
@@ -849,18 +849,32 @@ class Exchange:
         return events
 
     def _flush(self) -> None:
+        """Deliver the buffered events of the operation that just finished, in order.
+
+        A listener may call back into the exchange (read, or even place an order): events of
+        such a nested operation are queued behind the current ones, never interleaved.
+        """
         events = self._events
         self._events = None
         if not events:
             return
+        backlog = self._backlog
+        backlog.extend(events)
+        if self._dispatching:
+            return
+        self._dispatching = True
         first_error: BaseException | None = None
-        for event in events:
-            for listener in tuple(self._listeners):
-                try:
-                    listener(event)
-                except Exception as exc:  # one faulty listener must not starve the others
-                    if first_error is None:
-                        first_error = exc
+        try:
+            while backlog:
+                event = backlog.popleft()
+                for listener in tuple(self._listeners):
+                    try:
+                        listener(event)
+                    except Exception as exc:  # one faulty listener must not starve the others
+                        if first_error is None:
+                            first_error = exc
+        finally:
+            self._dispatching = False
         if first_error is not None:
             raise first_error
 
@@ -898,6 +912,47 @@ class Exchange:
                     acct.account_id, asset, free, locked, free_delta, locked_delta, now
                 )
             )
+
+
+_ORDER_ID = attrgetter("order_id")
+_ORDER_TIME = attrgetter("time")
+_FILL_ID = itemgetter(0)
+_FILL_TIME = itemgetter(12)
+
+
+def _window(
+    rows: list,
+    id_of: Callable,
+    time_of: Callable,
+    from_id: int | None,
+    start_time: int | None,
+    end_time: int | None,
+    limit: int,
+) -> list:
+    """Bitrue's history paging over rows sorted by id: ``limit`` rows from ``from_id`` on if
+    given, else the latest ``limit`` rows; optional time bounds (inclusive). Oldest first."""
+    if limit <= 0:
+        return []
+
+    def in_time(row: object) -> bool:
+        t = time_of(row)
+        return (start_time is None or t >= start_time) and (end_time is None or t <= end_time)
+
+    out = []
+    if from_id is not None:
+        for i in range(bisect_left(rows, from_id, key=id_of), len(rows)):
+            if in_time(rows[i]):
+                out.append(rows[i])
+                if len(out) == limit:
+                    break
+        return out
+    for row in reversed(rows):
+        if in_time(row):
+            out.append(row)
+            if len(out) == limit:
+                break
+    out.reverse()
+    return out
 
 
 def _merged_orders(acct: _Account) -> list[_Order]:

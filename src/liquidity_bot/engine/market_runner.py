@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 TWO_PCT = Decimal(2)
+_PCT_GRID = Decimal("0.000001")
+
+
+def _q(value: Decimal) -> Decimal:
+    """Percentages stored with 6 decimals (the store refuses silent rounding)."""
+    return value.quantize(_PCT_GRID)
 
 
 def market_top(book: OrderBook, ours: dict[tuple[Side, Decimal], Decimal]) -> TopOfBook:
@@ -231,7 +237,8 @@ class MarketRunner:
                 mid=mid,
                 best_bid=None if top_bid is None else top_bid[0],
                 best_ask=None if top_ask is None else top_ask[0],
-                spread_pct=self.book.spread_bps / 100 if self.book.spread_bps is not None else None,
-                our_spread_pct=ob.spread_pct,
+                spread_pct=_q(self.book.spread_bps / 100) if self.book.spread_bps is not None
+                else None,
+                our_spread_pct=None if ob.spread_pct is None else _q(ob.spread_pct),
             )
             writer.submit(lambda: writer.store.add_kpi_sample(sample))

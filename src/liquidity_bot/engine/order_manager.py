@@ -656,8 +656,9 @@ class OrderManager:
                 t.order.set_exchange_order_id(msg.exchange_order_id)
             return
         if isinstance(msg, CancelAck):
+            was_final = t.order.is_terminal
             self._apply(t, OrderEvent.CANCEL_ACK)
-            if t.order.state is OrderState.CANCELED:
+            if t.order.state is OrderState.CANCELED and not was_final:
                 self.stats.cancelled += 1
             self._save(t, "CANCEL_ACK")
         elif isinstance(msg, CancelReject):

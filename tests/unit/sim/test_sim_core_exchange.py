@@ -744,3 +744,66 @@ def test_old_public_trades_are_pruned_but_the_latest_are_kept(
     trades = ex.recent_trades(SYM, 100)
     assert len(trades) == 3 and trades[-1].time == clock.now_ms()
     assert ex.ticker_24h(SYM)["count"] == 1
+
+
+def test_a_listener_may_trade_and_its_events_queue_behind(ex: Exchange) -> None:
+    mk, tk, echo = rich(ex), rich(ex), rich(ex)
+    limit(ex, mk, "SELL", "20", "0.5000")
+    seen: list = []
+
+    def follow_the_trade(event: object) -> None:
+        seen.append(event)
+        if isinstance(event, TradeHappened) and event.trade.qty == D("10"):
+            limit(ex, echo, "BUY", "5", "0.5000")  # nested: trades against the rest
+
+    ex.subscribe(follow_the_trade)
+    limit(ex, tk, "BUY", "10", "0.5000")
+    trades = [e.trade.qty for e in seen if isinstance(e, TradeHappened)]
+    assert trades == [D("10"), D("5")]
+    # the outer operation's BookChanged comes before anything of the nested one
+    first_book = next(i for i, e in enumerate(seen) if isinstance(e, BookChanged))
+    nested_new = [
+        i
+        for i, e in enumerate(seen)
+        if isinstance(e, OrderChanged) and e.reason == "NEW" and e.order.account_id == echo
+    ]
+    assert nested_new and nested_new[0] > first_book
+    assert ex.depth(SYM, 5)[1] == [(D("0.5000"), D("5.0"))]
+
+
+def test_quote_order_qty_takes_precedence_and_only_for_market_buys(ex: Exchange) -> None:
+    mk, tk = rich(ex), rich(ex, taker="0")
+    limit(ex, mk, "SELL", "100", "0.5000")
+    o = ex.place_order(tk, SYM, "BUY", "MARKET", D("50"), None, quote_order_qty=D("2"))
+    assert o.executed_qty == D("4") and o.cummulative_quote_qty == D("2")
+    with expect_error(412, -1102, "quoteOrderQty"):
+        ex.place_order(tk, SYM, "SELL", "MARKET", D("5"), None, quote_order_qty=D("2"))
+    with expect_error(412, -1102, "quoteOrderQty"):
+        ex.place_order(tk, SYM, "BUY", "LIMIT", D("5"), D("0.5"), quote_order_qty=D("2"))
+
+
+def test_prices_and_quantities_with_hidden_digits_are_rejected(ex: Exchange) -> None:
+    a = rich(ex)
+    # 30 significant digits: the quotient by the tick would round to a whole number of ticks
+    with expect_error(412, -1111, "PRICE_FILTER"):
+        limit(ex, a, "BUY", "10", "0.50000000000000000000000000001")
+    with expect_error(412, -1111, "LOT_SIZE"):
+        limit(ex, a, "BUY", "10.0000000000000000000000000001", "0.5000")
+
+
+def test_history_paging_by_id_time_and_limit(ex: Exchange, clock: ManualClock) -> None:
+    a = rich(ex)
+    ids = []
+    for _ in range(6):
+        ids.append(limit(ex, a, "BUY", "10", "0.4900").order_id)
+        clock.advance(10)
+    # an id between two real ones starts at the next order
+    assert [o.order_id for o in ex.all_orders(a, SYM, order_id=ids[2] - 1)] == ids[2:]
+    assert [o.order_id for o in ex.all_orders(a, SYM, order_id=ids[-1] + 1)] == []
+    # the latest ``limit`` inside a time window
+    window = ex.all_orders(a, SYM, start_time=T0 + 10, end_time=T0 + 40, limit=2)
+    assert [o.order_id for o in window] == ids[3:5]
+    # from an id, the first ``limit`` inside a time window
+    window = ex.all_orders(a, SYM, order_id=ids[0], start_time=T0 + 20, limit=2)
+    assert [o.order_id for o in window] == ids[2:4]
+    assert ex.all_orders(a, SYM, limit=0) == []

@@ -105,6 +105,7 @@ class MarketStream:
         self.resyncs = 0
         self.snapshots = 0
         self.pings_answered = 0
+        self.bad_frames = 0
         self.last_message_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -211,7 +212,12 @@ class MarketStream:
                     )
                     return
                 if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                    reply = self.handle_frame(msg.data)
+                    try:
+                        reply = self.handle_frame(msg.data)
+                    except (msgspec.DecodeError, zlib.error, OSError, EOFError) as exc:
+                        self.bad_frames += 1
+                        log.warning("bitrue market stream: undecodable frame skipped (%s)", exc)
+                        continue
                     if reply is not None:
                         await ws.send_str(reply.decode())
                 elif msg.type in (

@@ -26,6 +26,7 @@ from .errors import (
     InvalidTimestamp,
     IpBanned,
     RateLimited,
+    UnknownOutcome,
     error_from_response,
     scrub,
     transport_error,
@@ -142,6 +143,10 @@ class BitrueRestClient:
     def clock_offset_ms(self) -> int:
         """Measured ``server - local`` clock difference in ms (0 until the first sync)."""
         return self.clock.offset_ms
+
+    def headroom(self) -> dict[str, tuple[int, int]]:
+        """Rate-limit use per policy: ``{policy: (used, limit)}`` (see ``RateGovernor``)."""
+        return self.governor.headroom()
 
     async def sync_clock(self, samples: int = 3) -> int:
         """Measure the server clock offset from a few ``/time`` round trips; returns it."""
@@ -335,12 +340,12 @@ class BitrueRestClient:
 
     async def server_time(self) -> int:
         body = await self._request("GET", self.urls.spot, "/api/v1/time")
-        return _D_TIME.decode(body).serverTime
+        return _decode(_D_TIME, body, "server time", False).serverTime
 
     async def exchange_info(self) -> m.ExchangeInfo:
         """Trading rules; also tunes the rate governor to the advertised ``rateLimits``."""
         body = await self._request("GET", self.urls.spot, "/api/v1/exchangeInfo")
-        info = _D_INFO.decode(body)
+        info = _decode(_D_INFO, body, "exchangeInfo", False)
         if info.rateLimits:
             self.governor.configure_from_exchange_info(info.rateLimits)
         return info
@@ -355,21 +360,21 @@ class BitrueRestClient:
         )
 
     async def depth(self, symbol: str, limit: int = 100) -> m.Depth:
-        return _D_DEPTH.decode(await self.depth_raw(symbol, limit))
+        return _decode(_D_DEPTH, await self.depth_raw(symbol, limit), "depth", False)
 
     async def ticker_24hr(self, symbol: str | None = None) -> list[m.Ticker24hr]:
         """24 h statistics, always as a list (Bitrue answers an object or an array)."""
         body = await self._request(
             "GET", self.urls.spot, "/api/v1/ticker/24hr", (("symbol", symbol),)
         )
-        got = _D_TICKERS.decode(body)
+        got = _decode(_D_TICKERS, body, "ticker/24hr", False)
         return got if isinstance(got, list) else [got]
 
     # ------------------------------------------------------------------ account and orders
 
     async def account(self) -> m.Account:
         body = await self._request("GET", self.urls.spot, "/api/v1/account", signed=True)
-        return _D_ACCOUNT.decode(body)
+        return _decode(_D_ACCOUNT, body, "account", False)
 
     async def place_order(
         self,
@@ -410,7 +415,7 @@ class BitrueRestClient:
             mutating=True,
             action=f"place {side} {order_type} {symbol}",
         )
-        return _D_ACK.decode(body)
+        return _decode(_D_ACK, body, "place order", True)
 
     async def cancel_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
@@ -426,7 +431,7 @@ class BitrueRestClient:
             mutating=True,
             action=f"cancel order on {symbol}",
         )
-        return _D_CANCEL.decode(body)
+        return _decode(_D_CANCEL, body, "cancel order", True)
 
     async def get_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
@@ -440,13 +445,13 @@ class BitrueRestClient:
             signed=True,
             action=f"query order on {symbol}",
         )
-        return _D_ORDER.decode(body)
+        return _decode(_D_ORDER, body, "query order", False)
 
     async def open_orders(self, symbol: str) -> list[m.Order]:
         body = await self._request(
             "GET", self.urls.spot, "/api/v1/openOrders", (("symbol", symbol),), signed=True
         )
-        return _D_ORDERS.decode(body)
+        return _decode(_D_ORDERS, body, "orders", False)
 
     async def all_orders(
         self, symbol: str, *, order_id: int | None = None, limit: int | None = None
@@ -458,7 +463,7 @@ class BitrueRestClient:
             (("symbol", symbol), ("orderId", order_id), ("limit", limit)),
             signed=True,
         )
-        return _D_ORDERS.decode(body)
+        return _decode(_D_ORDERS, body, "orders", False)
 
     async def my_trades(
         self,
@@ -476,17 +481,17 @@ class BitrueRestClient:
             (("symbol", symbol), ("fromId", from_id), ("startTime", start_time), ("limit", limit)),
             signed=True,
         )
-        return _D_TRADES.decode(body)
+        return _decode(_D_TRADES, body, "myTrades", False)
 
     async def withdraw_history(self, coin: str | None = None) -> list[m.WithdrawRecord]:
         """Read-only WITHDRAW_DATA probe (never withdraws)."""
         body = await self._request(
             "GET", self.urls.spot, "/api/v1/withdraw/history", (("coin", coin),), signed=True
         )
-        data = _D_ENVELOPE.decode(body).data
+        data = _decode(_D_ENVELOPE, body, "withdraw history", False).data
         if data is None:
             return []
-        return _D_WITHDRAWS.decode(msgspec.json.encode(data))
+        return _decode(_D_WITHDRAWS, msgspec.json.encode(data), "withdraw history", False)
 
     async def futures_account(self) -> dict[str, Any]:
         """``GET /fapi/v2/account`` with futures signing: proves (lack of) futures access."""
@@ -498,7 +503,7 @@ class BitrueRestClient:
             futures=True,
             action="futures account read",
         )
-        got = _D_ANY.decode(body)
+        got = _decode(_D_ANY, body, "futures account", False)
         return got if isinstance(got, dict) else {"data": got}
 
     # ------------------------------------------------------------------ listen keys
@@ -508,7 +513,7 @@ class BitrueRestClient:
         body = await self._request(
             "POST", self.urls.listen_key, LISTEN_KEY_PATH, keyed=True, action="create listen key"
         )
-        env = _D_ENVELOPE.decode(body)
+        env = _decode(_D_ENVELOPE, body, "create listen key", False)
         key = env.data.get("listenKey") if isinstance(env.data, dict) else None
         if not key:
             raise BitrueError("create listen key: Bitrue answered without a listenKey; retry.")
@@ -536,10 +541,22 @@ class BitrueRestClient:
         )
 
 
+def _decode(decoder: msgspec.json.Decoder, body: bytes, action: str, mutating: bool) -> Any:
+    """Typed decode of a 200 answer; an answer we cannot read is never taken as success."""
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        detail = f"{action}: Bitrue answered 200 with an unreadable body ({exc})"
+        if mutating:
+            raise UnknownOutcome(
+                detail + ". The outcome is UNKNOWN: query the order by its client order id."
+            ) from None
+        raise ExchangeUnavailable(detail + "; retry later.") from None
+
+
 def _looks_like_error(body: bytes) -> bool:
     """A 200 answer that is really an error (``{"code": -2013, ...}``, or an envelope != 200)."""
-    head = body[:48]
-    if b'"code"' not in head:
+    if b'"code"' not in (body if len(body) <= 2048 else body[:2048]):
         return False
     try:
         code = _int_or_none(_D_ERROR.decode(body).code)

@@ -79,6 +79,7 @@ class UserStream:
         self.keys_created = 0
         self.keepalives_sent = 0
         self.messages = 0
+        self.bad_frames = 0
         self.last_message_at: float | None = None
         self._key: str | None = None
         self._task: asyncio.Task[None] | None = None
@@ -231,7 +232,12 @@ class UserStream:
                     data = msg.data
                     if isinstance(data, bytes) and data[:2] == b"\x1f\x8b":
                         data = gunzip(data)
-                    reply = self.handle_text(data)
+                    try:
+                        reply = self.handle_text(data)
+                    except msgspec.DecodeError as exc:
+                        self.bad_frames += 1
+                        log.warning("bitrue user stream: undecodable message skipped (%s)", exc)
+                        continue
                     if reply is not None:
                         await ws.send_str(reply.decode())
                     self.backoff.reset()

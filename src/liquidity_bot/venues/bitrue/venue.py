@@ -327,6 +327,13 @@ class BitrueVenue:
             )
         except OrderNotFound:
             return None
+        tracked = self._tracked.get(order.clientOrderId or "")
+        if tracked is not None and not tracked.acked:
+            # The answer to an order whose placement had an unknown outcome: it exists, so
+            # the fallback may follow it from now on.
+            tracked.acked = True
+            tracked.order_id = order.orderId
+            self._by_order_id[order.orderId] = tracked.client_order_id
         return _snapshot(order)
 
     async def open_orders(self, symbol: str) -> list[OrderSnapshot]:
@@ -482,10 +489,15 @@ class BitrueVenue:
         return True
 
     async def _fallback_loop(self) -> None:
+        seen_connects = self.user.connects
         while True:
             await asyncio.sleep(self.poll_interval_s)
-            if self.user_stream_healthy():
+            reconnected = self.user.connects != seen_connects and self.user.connected.is_set()
+            if self.user_stream_healthy() and not reconnected:
                 continue
+            # A new stream connection says nothing about what happened in the gap: one REST
+            # pass catches fills and cancels pushed while we were away.
+            seen_connects = self.user.connects
             try:
                 await self.poll_once()
             except BitrueError as exc:

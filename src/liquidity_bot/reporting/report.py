@@ -1,0 +1,570 @@
+"""The client report: obligations, PnL and activity of a period, read back from the store.
+
+``build_report`` gathers the figures (one ``SymbolReport`` per market) and the renderers turn them
+into JSON (figures only, Decimals as strings), CSV (the raw samples) or ONE self-contained HTML
+file a market maker can send to a token project: no external asset, plots as inline SVG
+(``plots.py``), so it opens offline and survives being attached to an e-mail.
+
+Uptime in the report follows the same rules as the live sampler (``kpi.compute_uptime``):
+time-weighted, and sampling gaps longer than two intervals count as not met.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from liquidity_bot.reporting import plots
+from liquidity_bot.reporting.kpi import (
+    AUDIT_CATEGORY,
+    Breach,
+    Obligations,
+    Rule,
+    Uptime,
+    breach_from_audit,
+    breaches_from_segments,
+    compute_uptime,
+    rules_of_sample,
+)
+from liquidity_bot.reporting.pnl import (
+    Activity,
+    Inventory,
+    PnlSummary,
+    activity,
+    pnl_from_fills,
+    split_symbol,
+)
+from liquidity_bot.store import FillRecord, KpiSample, OrderRecord, Store
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+FORMATS = ("html", "json", "csv")
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteInterval:
+    """When one of our orders rested at one price (from the orders table)."""
+
+    side: str
+    price: Decimal
+    start_ms: int
+    end_ms: int
+
+
+@dataclass
+class SymbolReport:
+    """Everything the report says about one market over the period."""
+
+    symbol: str
+    start_ms: int
+    end_ms: int
+    interval_ms: int
+    obligations: Obligations | None
+    samples: list[KpiSample]
+    uptime: Uptime
+    breaches: list[Breach]
+    avg_spread_pct: Decimal | None  # our quoted spread
+    avg_market_spread_pct: Decimal | None
+    max_spread_seen_pct: Decimal | None
+    avg_depth_2pct_bid: Decimal | None
+    avg_depth_2pct_ask: Decimal | None
+    min_depth_2pct_bid: Decimal | None
+    min_depth_2pct_ask: Decimal | None
+    two_sided_pct: Decimal | None
+    pnl: PnlSummary
+    activity: Activity
+    fills: list[FillRecord]
+    quotes: list[QuoteInterval] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        obl = self.obligations
+        return {
+            "symbol": self.symbol,
+            "from_ms": self.start_ms,
+            "to_ms": self.end_ms,
+            "samples": len(self.samples),
+            "interval_s": str(Decimal(self.interval_ms) / 1000),
+            "obligations": None
+            if obl is None
+            else {
+                "max_spread_pct": str(obl.max_spread_pct),
+                "min_depth_2pct_quote": str(obl.min_depth_2pct_quote),
+                "min_rest_s": None if obl.min_rest_s is None else str(obl.min_rest_s),
+            },
+            "uptime_pct": _s(self.uptime.pct),
+            "uptime_met_s": str(Decimal(self.uptime.met_ms) / 1000),
+            "uptime_total_s": str(Decimal(self.uptime.total_ms) / 1000),
+            "sampling_gap_s": str(Decimal(self.uptime.gap_ms) / 1000),
+            "two_sided_pct": _s(self.two_sided_pct),
+            "avg_spread_pct": _s(self.avg_spread_pct),
+            "avg_market_spread_pct": _s(self.avg_market_spread_pct),
+            "max_spread_pct_seen": _s(self.max_spread_seen_pct),
+            "avg_depth_2pct_bid": _s(self.avg_depth_2pct_bid),
+            "avg_depth_2pct_ask": _s(self.avg_depth_2pct_ask),
+            "min_depth_2pct_bid": _s(self.min_depth_2pct_bid),
+            "min_depth_2pct_ask": _s(self.min_depth_2pct_ask),
+            "breaches": [b.to_json() for b in self.breaches],
+            "pnl": self.pnl.to_json(),
+            "volume": str(self.activity.volume_quote),
+            "volume_base": str(self.activity.volume_base),
+            "orders_sent": self.activity.orders_sent,
+            "activity": self.activity.to_json(),
+        }
+
+
+@dataclass
+class Report:
+    generated_ms: int
+    start_ms: int | None
+    end_ms: int | None
+    symbols: list[SymbolReport]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generated_ms": self.generated_ms,
+            "from_ms": self.start_ms,
+            "to_ms": self.end_ms,
+            "symbols": {r.symbol: r.to_json() for r in self.symbols},
+        }
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _mean(values: Sequence[Decimal]) -> Decimal | None:
+    if not values:
+        return None
+    return sum(values, ZERO) / Decimal(len(values))
+
+
+def infer_interval_ms(samples: Sequence[KpiSample], default_ms: int = 1000) -> int:
+    """The sampling interval: the median spacing of the samples (robust to gaps)."""
+    deltas = [b.ts_ms - a.ts_ms for a, b in zip(samples, samples[1:], strict=False)]
+    deltas = [d for d in deltas if d > 0]
+    return int(statistics.median(deltas)) if deltas else default_ms
+
+
+def quote_intervals(orders: Iterable[OrderRecord], end_ms: int) -> list[QuoteInterval]:
+    """When each order rested: from creation to its last update if finished, else ``end_ms``.
+
+    An approximation from the orders table (a partial fill also moves ``updated_ms``, which is
+    harmless here because the order still rests afterwards only when it is still open).
+    """
+    out = []
+    for o in orders:
+        if o.status.upper() in ("REJECTED", "PENDING_NEW", "INITIALIZED"):
+            continue
+        stop = end_ms if o.is_open else o.updated_ms
+        if stop > o.created_ms:
+            out.append(QuoteInterval(o.side.upper(), o.price, o.created_ms, stop))
+    return out
+
+
+def our_best_at(quotes: Sequence[QuoteInterval], ts_ms: int) -> tuple[Decimal | None, Decimal | None]:
+    bids = [q.price for q in quotes if q.side == "BUY" and q.start_ms <= ts_ms < q.end_ms]
+    asks = [q.price for q in quotes if q.side == "SELL" and q.start_ms <= ts_ms < q.end_ms]
+    return max(bids, default=None), min(asks, default=None)
+
+
+def starting_inventory(store: Store, symbol: str, from_ms: int | None) -> Inventory | None:
+    """Base and quote held at the first balance snapshot of the period (all keys summed)."""
+    try:
+        base, quote = split_symbol(symbol)
+    except ValueError:
+        return None
+    snaps = [s for s in store.balance_snapshots(since=from_ms) if s.asset in (base, quote)]
+    if not snaps:
+        return None
+    first_ts = snaps[0].ts_ms
+    at_first = [s for s in snaps if s.ts_ms == first_ts]
+    b = sum((s.free + s.locked for s in at_first if s.asset == base), ZERO)
+    q = sum((s.free + s.locked for s in at_first if s.asset == quote), ZERO)
+    return Inventory(b, q)
+
+
+def build_symbol_report(
+    store: Store,
+    symbol: str,
+    samples: list[KpiSample],
+    *,
+    from_ms: int | None,
+    to_ms: int | None,
+    obligations: Obligations | None,
+    interval_ms: int | None,
+    recorded_breaches: Sequence[Breach] = (),
+    cancel_times: dict[str, list[int]] | None = None,
+) -> SymbolReport:
+    interval = interval_ms or infer_interval_ms(samples)
+    start = from_ms if from_ms is not None else (samples[0].ts_ms if samples else 0)
+    end = to_ms if to_ms is not None else (samples[-1].ts_ms + interval if samples else start)
+
+    def rules(s: KpiSample) -> tuple[str, ...]:
+        if obligations is not None:
+            return tuple(str(r) for r in rules_of_sample(s, obligations))
+        if s.mid is None:
+            return (str(Rule.NO_MARKET),)
+        return () if s.two_sided else (str(Rule.TWO_SIDED),)
+
+    points = [(s.ts_ms, s.obligations_met, () if s.obligations_met else rules(s)) for s in samples]
+    up = compute_uptime(points, interval, start, end)
+    breaches = [_with_causes(b, recorded_breaches) for b in breaches_from_segments(symbol, up.segments)]
+
+    ours = [s.our_spread_pct for s in samples if s.our_spread_pct is not None]
+    market = [s.spread_pct for s in samples if s.spread_pct is not None]
+    measured = [s for s in samples if s.mid is not None]
+    bid_depths = [s.bid_depth_quote for s in measured]
+    ask_depths = [s.ask_depth_quote for s in measured]
+
+    fills = [f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms]
+    orders = [
+        o
+        for o in store.orders(symbol=symbol)
+        if (from_ms is None or o.created_ms >= from_ms) and (to_ms is None or o.created_ms < to_ms)
+    ]
+    cancels = [
+        t
+        for o in orders
+        for t in (cancel_times or {}).get(o.client_order_id, [])
+        if (from_ms is None or t >= from_ms) and (to_ms is None or t < to_ms)
+    ]
+    last_mid = next((s.mid for s in reversed(samples) if s.mid is not None), None)
+    pnl, _ = pnl_from_fills(symbol, fills, last_mid, starting_inventory(store, symbol, from_ms))
+    return SymbolReport(
+        symbol=symbol,
+        start_ms=start,
+        end_ms=end,
+        interval_ms=interval,
+        obligations=obligations,
+        samples=samples,
+        uptime=up,
+        breaches=breaches,
+        avg_spread_pct=_mean(ours),
+        avg_market_spread_pct=_mean(market),
+        max_spread_seen_pct=max(ours, default=None),
+        avg_depth_2pct_bid=_mean(bid_depths),
+        avg_depth_2pct_ask=_mean(ask_depths),
+        min_depth_2pct_bid=min(bid_depths, default=None),
+        min_depth_2pct_ask=min(ask_depths, default=None),
+        two_sided_pct=None
+        if not samples
+        else Decimal(sum(1 for s in samples if s.two_sided)) * HUNDRED / Decimal(len(samples)),
+        pnl=pnl,
+        activity=activity(orders, fills, cancels),
+        fills=fills,
+        quotes=quote_intervals(orders, end),
+    )
+
+
+def _with_causes(breach: Breach, recorded: Sequence[Breach]) -> Breach:
+    """Attach the causes the live sampler recorded for overlapping breaches."""
+    causes: list[str] = []
+    end = breach.end_ms if breach.end_ms is not None else breach.start_ms
+    for r in recorded:
+        r_end = r.end_ms if r.end_ms is not None else r.start_ms
+        if r.symbol == breach.symbol and r.start_ms <= end and r_end >= breach.start_ms:
+            causes += [c for c in r.causes if c not in causes]
+    return Breach(breach.symbol, breach.start_ms, breach.end_ms, breach.rules, tuple(causes))
+
+
+def build_report(
+    store: Store,
+    *,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    symbols: Sequence[str] | None = None,
+    obligations: dict[str, Obligations] | None = None,
+    interval_ms: int | None = None,
+    now_ms: int | None = None,
+) -> Report:
+    """Gather the report of ``symbols`` (default: every symbol with samples) over [from, to)."""
+    all_samples = store.kpi_samples(from_ts=from_ms, to_ts=to_ms)
+    by_symbol: dict[str, list[KpiSample]] = {}
+    for s in all_samples:
+        by_symbol.setdefault(s.symbol, []).append(s)
+    wanted = [s.upper() for s in symbols] if symbols else sorted(by_symbol)
+    recorded = [b for e in store.audit_events(AUDIT_CATEGORY) if (b := breach_from_audit(e))]
+    cancel_times: dict[str, list[int]] = {}
+    for ev in store.order_events():
+        if ev.event == "CANCEL_REQUEST":
+            cancel_times.setdefault(ev.client_order_id, []).append(ev.ts_ms)
+    reports = [
+        build_symbol_report(
+            store,
+            sym,
+            by_symbol.get(sym, []),
+            from_ms=from_ms,
+            to_ms=to_ms,
+            obligations=(obligations or {}).get(sym),
+            interval_ms=interval_ms,
+            recorded_breaches=recorded,
+            cancel_times=cancel_times,
+        )
+        for sym in wanted
+    ]
+    generated = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
+    return Report(generated, from_ms, to_ms, reports)
+
+
+# ---------------------------------------------------------------------------------------------
+# Renderers.
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_json(), indent=2)
+
+
+CSV_COLUMNS = (
+    "symbol",
+    "ts_ms",
+    "time_utc",
+    "mid",
+    "best_bid",
+    "best_ask",
+    "spread_pct",
+    "our_spread_pct",
+    "bid_depth_2pct_quote",
+    "ask_depth_2pct_quote",
+    "two_sided",
+    "obligations_met",
+)
+
+
+def render_csv(report: Report) -> str:
+    """The KPI samples of the period, one row per sample, Decimals written exactly."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in report.symbols:
+        for s in r.samples:
+            w.writerow(
+                [
+                    s.symbol,
+                    s.ts_ms,
+                    fmt_time(s.ts_ms),
+                    _cell(s.mid),
+                    _cell(s.best_bid),
+                    _cell(s.best_ask),
+                    _cell(s.spread_pct),
+                    _cell(s.our_spread_pct),
+                    _cell(s.bid_depth_quote),
+                    _cell(s.ask_depth_quote),
+                    int(s.two_sided),
+                    int(s.obligations_met),
+                ]
+            )
+    return buf.getvalue()
+
+
+def _cell(value: Decimal | None) -> str:
+    return "" if value is None else format(value, "f")
+
+
+def fmt_time(ts_ms: int | None, seconds: bool = True) -> str:
+    if ts_ms is None:
+        return "-"
+    dt = datetime.fromtimestamp(ts_ms / 1000, UTC)
+    return dt.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " UTC"
+
+
+def fmt_dec(value: Decimal | None, places: int = 2) -> str:
+    """Human rounding for the HTML only (JSON and CSV carry the exact values)."""
+    if value is None:
+        return "-"
+    q = Decimal(1).scaleb(-places)
+    return f"{value.quantize(q):,}"
+
+
+def fmt_duration(ms: int | None) -> str:
+    if ms is None:
+        return "ongoing"
+    s = ms // 1000
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h {m:02d}m {sec:02d}s" if h else (f"{m}m {sec:02d}s" if m else f"{sec}s")
+
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;background:#f5f6f8;
+color:#1d2330}
+header{background:#14213d;color:#fff;padding:22px 32px}
+header h1{margin:0;font-size:22px} header p{margin:4px 0 0;color:#c9d2e3;font-size:13px}
+main{padding:16px 32px 40px;max-width:1100px}
+section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin:18px 0;
+padding:18px 22px}
+h2{font-size:18px;margin:0 0 12px} h3{font-size:14px;margin:18px 0 6px;color:#44506a}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e6e8ee}
+th{color:#5b6478;font-weight:600;background:#fafbfc}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#137333;font-weight:600} .bad{color:#b3261e;font-weight:600} .na{color:#777}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.note{font-size:12px;color:#5b6478;margin-top:8px}
+svg{width:100%;height:auto;background:#fff}
+"""
+
+
+def _status(ok: bool | None) -> str:
+    if ok is None:
+        return '<span class="na">no limit</span>'
+    return '<span class="ok">met</span>' if ok else '<span class="bad">not met</span>'
+
+
+def _row(cells: Sequence[str], num_from: int = 1) -> str:
+    tds = "".join(
+        f'<td class="num">{c}</td>' if i >= num_from else f"<td>{c}</td>"
+        for i, c in enumerate(cells)
+    )
+    return f"<tr>{tds}</tr>"
+
+
+def _summary_table(r: SymbolReport) -> str:
+    o = r.obligations
+    rows = [
+        _row(
+            [
+                "Uptime (both sides met all obligations)",
+                fmt_dec(r.uptime.pct) + " %",
+                "time-weighted",
+                _status(None),
+            ]
+        )
+    ]
+    if o is not None:
+        spread_ok = None if r.avg_spread_pct is None else r.avg_spread_pct <= o.max_spread_pct
+        bid_ok = None if r.avg_depth_2pct_bid is None else r.avg_depth_2pct_bid >= o.min_depth_2pct_quote
+        ask_ok = None if r.avg_depth_2pct_ask is None else r.avg_depth_2pct_ask >= o.min_depth_2pct_quote
+        limit_spread = f"&le; {o.max_spread_pct} %"
+        limit_depth = f"&ge; {fmt_dec(o.min_depth_2pct_quote)}"
+    else:
+        spread_ok = bid_ok = ask_ok = None
+        limit_spread = limit_depth = "not configured"
+    rows += [
+        _row(["Average quoted spread", fmt_dec(r.avg_spread_pct, 3) + " %", limit_spread, _status(spread_ok)]),
+        _row(["Widest quoted spread", fmt_dec(r.max_spread_seen_pct, 3) + " %", limit_spread, ""]),
+        _row(["Average market spread", fmt_dec(r.avg_market_spread_pct, 3) + " %", "", ""]),
+        _row(["Average bid depth within 2 %", fmt_dec(r.avg_depth_2pct_bid), limit_depth, _status(bid_ok)]),
+        _row(["Average ask depth within 2 %", fmt_dec(r.avg_depth_2pct_ask), limit_depth, _status(ask_ok)]),
+        _row(["Lowest bid / ask depth within 2 %",
+              f"{fmt_dec(r.min_depth_2pct_bid)} / {fmt_dec(r.min_depth_2pct_ask)}", "", ""]),
+        _row(["Two-sided quoting (share of samples)", fmt_dec(r.two_sided_pct) + " %", "", ""]),
+        _row(["Breaches", str(len(r.breaches)), "", ""]),
+        _row(["Sampling gaps (counted as not met)", fmt_duration(r.uptime.gap_ms), "", ""]),
+    ]
+    head = "<tr><th>Figure</th><th>Value</th><th>Obligation</th><th>Status</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _pnl_table(r: SymbolReport) -> str:
+    p, a, q = r.pnl, r.activity, r.pnl.quote_asset
+    rows = [
+        ["Realized PnL (average cost)", f"{fmt_dec(p.realized, 4)} {q}"],
+        ["Unrealized PnL (at last mid)", f"{fmt_dec(p.unrealized, 4)} {q}"],
+        ["Fees", f"{fmt_dec(p.fees_quote, 4)} {q}"
+         + "".join(f" + {v} {k}" for k, v in p.fees_other.items())],
+        ["Total PnL", f"{fmt_dec(p.total, 4)} {q}"],
+        ["Inventory", f"{fmt_dec(p.inventory.base if p.inventory else None, 4)} {p.base_asset} + "
+         f"{fmt_dec(p.inventory.quote if p.inventory else None, 2)} {q}"],
+        ["Inventory value (at last mid)", f"{fmt_dec(p.inventory_value)} {q}"],
+        ["Against holding the starting inventory", f"{fmt_dec(p.vs_hold, 4)} {q}"],
+        ["Traded volume", f"{fmt_dec(a.volume_quote)} {q} ({a.trades} trades)"],
+        ["Orders sent / cancelled", f"{a.orders_sent} / {a.orders_cancelled}"],
+        ["Fill ratio (orders with a fill)", "-" if a.fill_ratio is None
+         else fmt_dec(a.fill_ratio * HUNDRED) + " %"],
+        ["Order budget: busiest minute", f"{a.peak_requests_per_min} of {a.budget_limit_per_min} "
+         f"requests ({fmt_dec(a.budget_peak_use_pct)} %)"],
+    ]
+    return "<table>" + "".join(_row(c) for c in rows) + "</table>"
+
+
+def _breach_table(r: SymbolReport, limit: int = 50) -> str:
+    if not r.breaches:
+        return '<p class="ok">No breach in this period.</p>'
+    head = "<tr><th>Start</th><th>End</th><th>Duration</th><th>Rules broken</th><th>Likely cause</th></tr>"
+    worst = sorted(r.breaches, key=lambda b: -(b.duration_ms or 0))[:limit]
+    rows = "".join(
+        f"<tr><td>{fmt_time(b.start_ms)}</td><td>{fmt_time(b.end_ms)}</td>"
+        f'<td class="num">{fmt_duration(b.duration_ms)}</td>'
+        f"<td>{html.escape(', '.join(b.rules))}</td>"
+        f"<td>{html.escape(', '.join(b.causes) or 'not recorded')}</td></tr>"
+        for b in sorted(worst, key=lambda b: b.start_ms)
+    )
+    more = (
+        f'<p class="note">Showing the {limit} longest of {len(r.breaches)} breaches.</p>'
+        if len(r.breaches) > limit
+        else ""
+    )
+    return f"<table>{head}{rows}</table>{more}"
+
+
+def _symbol_section(r: SymbolReport) -> str:
+    charts = plots.symbol_charts(r)
+    return f"""
+<section>
+<h2>{html.escape(r.symbol)}</h2>
+<p class="note">{fmt_time(r.start_ms)} &ndash; {fmt_time(r.end_ms)} &middot; {len(r.samples)} samples
+every {Decimal(r.interval_ms) / 1000} s</p>
+<h3>Obligations</h3>
+{_summary_table(r)}
+<h3>Uptime</h3>
+{charts["uptime"]}
+<div class="grid">
+<div><h3>Price and our quotes</h3>{charts["price"]}</div>
+<div><h3>Spread against its limit</h3>{charts["spread"]}</div>
+<div><h3>Depth within &plusmn;2 % against its limit</h3>{charts["depth"]}</div>
+<div><h3>Inventory</h3>{charts["inventory"]}</div>
+</div>
+<h3>PnL</h3>
+{charts["pnl"]}
+{_pnl_table(r)}
+<h3>Breaches</h3>
+{_breach_table(r)}
+</section>"""
+
+
+def render_html(report: Report, title: str = "Market-making report") -> str:
+    """One self-contained HTML page: inline CSS, inline SVG plots, no script, no external URL."""
+    period = f"{fmt_time(report.start_ms)} to {fmt_time(report.end_ms)}"
+    if report.start_ms is None and report.symbols:
+        period = (
+            f"{fmt_time(min(r.start_ms for r in report.symbols))} to "
+            f"{fmt_time(max(r.end_ms for r in report.symbols))}"
+        )
+    body = "".join(_symbol_section(r) for r in report.symbols) or (
+        "<section><p>No KPI samples in this period.</p></section>"
+    )
+    notes = (
+        "<section><h2>How these figures are measured</h2><p class=\"note\">"
+        "Spreads and depth are our own resting orders, sampled from the order book at a fixed "
+        "interval. Uptime is the time-weighted share of the period during which both sides met "
+        "every obligation at once (spread at or under the maximum, depth within &plusmn;2 % of mid "
+        "at or over the minimum on each side). A pause in sampling longer than two intervals "
+        "counts as <b>not met</b>. PnL uses the average-cost method; fees in other assets are "
+        "listed, not valued.</p></section>"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{html.escape(title)}</title><style>{_CSS}</style></head>
+<body><header><h1>{html.escape(title)}</h1>
+<p>{period} &middot; generated {fmt_time(report.generated_ms)}</p></header>
+<main>{body}{notes}</main></body></html>
+"""
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "json":
+        return render_json(report)
+    if fmt == "csv":
+        return render_csv(report)
+    if fmt == "html":
+        return render_html(report)
+    raise ValueError(f"unknown report format {fmt!r}; choose one of: {', '.join(FORMATS)}")
