@@ -33,6 +33,10 @@ def _global(
 
     if log_format not in ("text", "json"):
         raise typer.BadParameter("use 'text' or 'json'", param_hint="--log-format")
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise typer.BadParameter(
+            "use DEBUG, INFO, WARNING, ERROR or CRITICAL", param_hint="--log-level"
+        )
     configure_logging(fmt=log_format, level=log_level.upper())
     ctx.obj = {"home": (home or Path.home() / ".liquidity-bot").expanduser()}
 

@@ -280,6 +280,12 @@ class AvellanedaParams(_Frozen, frozen=True):
     levels: Annotated[int, Check(ge=1, le=100)] = 1
     level_spacing_pct: NonNegPct = Decimal("0.1")
     max_spread_pct: Pct = Decimal("2")
+    target_base_share: Share = Decimal("0.5")
+    """Inventory target as a share of portfolio value; the reservation price leans toward it."""
+    a_default: Annotated[Decimal, Check(gt=Decimal(0))] = Decimal("1.0")
+    """Order-arrival rate A (per second) used until the estimator has enough samples."""
+    sigma_default_pct: Annotated[Decimal, Check(gt=Decimal(0), lt=Decimal(100))] = Decimal("0.01")
+    """Volatility (percent per square-root second) used until the estimator has enough samples."""
 
 
 class ObligationsConfig(_Frozen, frozen=True):

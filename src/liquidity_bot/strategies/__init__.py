@@ -45,7 +45,15 @@ def make_strategy(market: MarketConfig, instrument: InstrumentLike) -> Strategy:
         raise ValueError(
             f"market {market.symbol}: strategy 'avellaneda' needs [markets.avellaneda]"
         )
-    return AvellanedaStrategy(instrument, market.avellaneda, market.obligations)
+    params = market.avellaneda
+    return AvellanedaStrategy(
+        instrument,
+        params,
+        market.obligations,
+        target_base_share=params.target_base_share,
+        a_default=float(params.a_default),
+        sigma_default_pct=float(params.sigma_default_pct),
+    )
 
 
 def make_estimator(market: MarketConfig) -> MarketEstimator | None:
