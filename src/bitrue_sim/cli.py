@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from bitrue_sim.ws.settings import StreamSettings
+
 app = typer.Typer(help="The Bitrue-compatible simulator on loopback.", no_args_is_help=True)
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,21 @@ def serve(
     no_rate_limits: Annotated[
         bool, typer.Option("--no-rate-limits", help="Turn rate limiting off.")
     ] = False,
+    ping_interval: Annotated[
+        float, typer.Option(help="Market stream: seconds between server pings.")
+    ] = StreamSettings.ping_interval_s,
+    pong_timeout: Annotated[
+        float, typer.Option(help="Market stream: seconds without a pong before closing.")
+    ] = StreamSettings.pong_timeout_s,
+    depth_interval_ms: Annotated[
+        int, typer.Option(help="Market stream: minimum ms between two depth pushes.")
+    ] = StreamSettings.depth_min_interval_ms,
+    user_idle_timeout: Annotated[
+        float, typer.Option(help="User stream: seconds of client silence before closing.")
+    ] = StreamSettings.user_idle_timeout_s,
+    user_max_lifetime: Annotated[
+        float, typer.Option(help="User stream: maximum connection lifetime in seconds.")
+    ] = StreamSettings.user_max_lifetime_s,
 ) -> None:
     """Serve every Bitrue REST and WebSocket path of the simulator on one loopback port."""
     from aiohttp import web
@@ -54,6 +71,16 @@ def serve(
         raise typer.BadParameter(f"fault profile {faults} does not exist")
     if ban_scale <= 0:
         raise typer.BadParameter("--ban-scale must be > 0")
+    try:
+        streams = StreamSettings(
+            ping_interval_s=ping_interval,
+            pong_timeout_s=pong_timeout,
+            depth_min_interval_ms=depth_interval_ms,
+            user_idle_timeout_s=user_idle_timeout,
+            user_max_lifetime_s=user_max_lifetime,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     config = SimConfig(
         host=host,
         port=port,
@@ -63,6 +90,7 @@ def serve(
         scenario=scenario,
         faults_path=faults,
         rate_limits=not no_rate_limits,
+        stream_settings=streams,
     )
     state = SimState.build(config)
     application = create_app(state)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bitrue_sim.cli import app as sim_app
+from liquidity_bot.engine.commands import register as register_engine_commands
 from liquidity_bot.keys.cli import app as keys_app
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(sim_app, name="sim")
 app.add_typer(keys_app, name="keys")
+register_engine_commands(app)
 
 
 @app.callback()

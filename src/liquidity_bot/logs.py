@@ -33,6 +33,7 @@ __all__ = [
     "TextFormatter",
     "configure_logging",
     "forget_secret",
+    "mask_registered",
     "redact",
     "redact_value",
     "register_secret",
@@ -156,6 +157,20 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # listen keys in paths: /listenKey/<key>
     (re.compile(rf"""(?i)(/listen[_-]?key/)[^/?#{_STOP}]+"""), rf"\1{MASK}"),
 )
+
+
+def mask_registered(text: str) -> str:
+    """`text` with only the registered secret values masked (no shape patterns).
+
+    For records that must stay exact apart from secrets (the keys audit log): the shape patterns
+    of ``redact`` would also mask harmless names such as ``api_key_hint``.
+    """
+    if not text:
+        return text
+    for form in _secret_forms:
+        if form in text:
+            text = text.replace(form, MASK)
+    return text
 
 
 def redact(text: str) -> str:

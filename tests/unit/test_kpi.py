@@ -230,6 +230,7 @@ def test_sampler_matches_compute_uptime_and_records_breaches_with_causes():
     assert set(first.rules) == {"two_sided", "min_depth_ask"}
     assert first.causes == ("budget", "risk_refusal")
     assert (second.start_ms, second.end_ms, second.rules) == (6000, 9000, ("sampling_gap",))
+    assert second.causes == ("no_samples",)
     assert [breach_from_audit(e) for e in store.events] == s.breaches
     assert len(store.samples) == 8
     assert all(isinstance(r.bid_depth_quote, D) for r in store.samples)

@@ -7,7 +7,10 @@ C09 429 and recovery, no ban   C10 ban respected (nothing sent)
 C11 clock skew corrected       C12 IP not allowed from a wrong source address
 C13 account quirks decode      C14 listen key create/keep-alive/close on the listen-key host
 C15 futures read is signed and refused without the permission
-(streams: see test_connector_streams.py, C16-C20; canary: test_connector_canary.py, C21)
+Continued in: test_connector_streams.py (C16-C20: market stream, stalls, listen keys, user
+stream loss and REST fallback), test_connector_canary.py (C21: no credential in any log),
+test_connector_transport.py (C22-C25: timeouts, resets, unreadable answers, nothing listening),
+test_connector_venue.py (C26-C27: the venue port end to end).
 """
 
 from __future__ import annotations

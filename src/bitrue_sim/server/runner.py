@@ -5,7 +5,8 @@
         sim.exchange, sim.keys, sim.listen_keys, sim.rate_limiter, sim.app, sim.state
 
 Pass ``exchange=Exchange(clock=ManualClock(...))`` to drive time by hand (rate-limit windows,
-bans, listen-key expiry and recvWindow all follow the exchange clock).
+bans, listen-key expiry and recvWindow all follow the exchange clock). Pass
+``stream_settings=StreamSettings(ping_interval_s=0.05, ...)`` for short WebSocket timings.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 from bitrue_sim.core.exchange import Exchange
 from bitrue_sim.server.app import create_app
 from bitrue_sim.server.state import SimConfig, SimState
+from bitrue_sim.ws.settings import StreamSettings
 
 
 class SimServer:
@@ -34,6 +36,7 @@ class SimServer:
         faults_path: Path | None = None,
         rate_limits: bool = True,
         seed_books: bool = True,
+        stream_settings: StreamSettings | None = None,
     ) -> None:
         self.config = SimConfig(
             host=host,
@@ -45,6 +48,7 @@ class SimServer:
             faults_path=Path(faults_path) if faults_path is not None else None,
             rate_limits=rate_limits,
             seed_books=seed_books,
+            stream_settings=stream_settings,
         )
         self.state = SimState.build(self.config, exchange)
         self.app = create_app(self.state)

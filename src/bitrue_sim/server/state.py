@@ -28,6 +28,8 @@ class SimConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     rate_limits: bool = True
     seed_books: bool = True
+    # WebSocket timing and size knobs (``bitrue_sim.ws.StreamSettings``); None = the defaults
+    stream_settings: Any = None
 
 
 @dataclass

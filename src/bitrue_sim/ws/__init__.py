@@ -204,8 +204,10 @@ def _fault_routes(state: Any) -> list[web.RouteDef]:
 
 def install(app: web.Application, state: Any, settings: StreamSettings | None = None) -> StreamHub:
     """Add streams, faults and participants to the REST server's ``app`` (before it starts)."""
-    hub = StreamHub(state, settings)
     config = state.config
+    if settings is None:
+        settings = getattr(config, "stream_settings", None)
+    hub = StreamHub(state, settings)
     seed = hub.seed
     profile = load_profile(getattr(config, "faults_path", None))
     state.faults = FaultInjector(profile, seed, state.exchange.clock.now_ms)

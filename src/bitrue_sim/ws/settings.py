@@ -6,7 +6,7 @@ keep-alive within 10 minutes; a connection lives at most 24 hours). Tests shrink
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -28,3 +28,17 @@ class StreamSettings:
     # both
     fault_check_s: float = 1.0
     max_message_bytes: int = 16 * 1024
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "balance_partial_probability":
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"{f.name} must be within [0, 1], got {value}")
+            elif isinstance(value, bool):
+                continue
+            elif f.name == "depth_min_interval_ms":
+                if value < 0:
+                    raise ValueError(f"{f.name} must be >= 0, got {value}")
+            elif value <= 0:
+                raise ValueError(f"{f.name} must be > 0, got {value}")

@@ -56,6 +56,7 @@ class Cause(StrEnum):
     RISK = "risk_refusal"  # the risk gate refused orders (limits, kill switch)
     STALE = "stale_data"  # market data stale or book crossed: quotes pulled
     BALANCE = "balance"  # not enough base or quote to quote a side
+    NO_SAMPLES = "no_samples"  # the sampler was not called: the loop or the feed stalled
     UNKNOWN = "unknown"
 
 
@@ -536,9 +537,11 @@ class KpiSampler:
                 if self._last_met:
                     self.met_ms += covered
                     # the gap opens a breach from the end of the vouched interval
-                    self._open_or_extend(last + covered, [str(Rule.SAMPLING_GAP)], [])
+                    self._open_or_extend(
+                        last + covered, [str(Rule.SAMPLING_GAP)], [str(Cause.NO_SAMPLES)]
+                    )
                 else:
-                    self._open_or_extend(last, [str(Rule.SAMPLING_GAP)], [])
+                    self._open_or_extend(last, [str(Rule.SAMPLING_GAP)], [str(Cause.NO_SAMPLES)])
             elif self._last_met:
                 self.met_ms += dt
             self.total_ms += dt

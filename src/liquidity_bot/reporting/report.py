@@ -434,7 +434,7 @@ def _summary_table(r: SymbolReport) -> str:
                 "Uptime (both sides met all obligations)",
                 fmt_dec(r.uptime.pct) + " %",
                 "time-weighted",
-                _status(None),
+                "",
             ]
         )
     ]

@@ -1,0 +1,385 @@
+"""The venue port over the simulator's virtual-time driver (``bitrue_sim.virtual.VirtualVenue``).
+
+The engine talks to ``BacktestVenue`` exactly as to ``BitrueVenue``: the same calls, the same
+domain events, the same exceptions (errors are mapped by the Bitrue adapter's own
+``error_from_response``). What the wire would add is modelled, in simulated time:
+- a request takes ``latency_ms`` (half out, half back), during which the market moves on;
+- depth arrives as full snapshots of the top ``depth_levels``, at most one per
+  ``push_interval_ms`` per symbol (the simulator's WebSocket does the same);
+- Bitrue's documented order limit is enforced as the exchange would: more than ``order_limit``
+  order requests (placements and cancels) within ``order_window_ms`` answer HTTP 429.
+
+``BacktestMarket`` is the other face: what ``VirtualEventLoop`` needs to move time on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+from bitrue_sim.core.markets import exchange_info_symbol
+from bitrue_sim.core.model import Balance as SimBalance
+from bitrue_sim.core.model import Fill as SimFill
+from bitrue_sim.core.model import Order as SimOrder
+from bitrue_sim.errors import ExchangeError
+from bitrue_sim.virtual import BookUpdate as SimBookUpdate
+from bitrue_sim.virtual import VirtualVenue
+from liquidity_bot.domain.events import (
+    BalanceChange,
+    BookUpdate,
+    CancelAck,
+    CancelReject,
+    Expired,
+    Fill,
+    OrderAck,
+    OrderMessage,
+)
+from liquidity_bot.domain.instrument import Instrument
+from liquidity_bot.domain.order import Side
+from liquidity_bot.venues.bitrue.errors import BitrueError, RateLimited, error_from_response
+from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
+
+T = TypeVar("T")
+
+BITRUE_ORDER_LIMIT = 100
+BITRUE_ORDER_WINDOW_MS = 60_000
+
+
+class _Fanout(Generic[T]):
+    """Every subscriber gets every item, in order."""
+
+    def __init__(self) -> None:
+        self._queues: list[asyncio.Queue[T]] = []
+
+    def publish(self, item: T) -> None:
+        for q in self._queues:
+            q.put_nowait(item)
+
+    async def subscribe(self) -> AsyncIterator[T]:
+        q: asyncio.Queue[T] = asyncio.Queue()
+        self._queues.append(q)
+        try:
+            while True:
+                yield await q.get()
+        finally:
+            self._queues.remove(q)
+
+
+class _LatestBooks:
+    """Book fan-out that hands a lagging reader only the newest snapshot per symbol."""
+
+    def __init__(self) -> None:
+        self._subs: list[tuple[dict[str, BookUpdate], asyncio.Event]] = []
+
+    def publish(self, update: BookUpdate) -> None:
+        for pending, event in self._subs:
+            pending[update.symbol] = update
+            event.set()
+
+    async def subscribe(self) -> AsyncIterator[BookUpdate]:
+        pending: dict[str, BookUpdate] = {}
+        event = asyncio.Event()
+        entry = (pending, event)
+        self._subs.append(entry)
+        try:
+            while True:
+                await event.wait()
+                event.clear()
+                while pending:
+                    yield pending.pop(next(iter(pending)))
+        finally:
+            self._subs.remove(entry)
+
+
+class BacktestMarket:
+    """The simulated market as the virtual loop sees it: its clock, its agenda, depth pushes."""
+
+    def __init__(self, sim: VirtualVenue, symbols: Iterable[str], *, push_interval_ms: int = 100,
+                 depth_levels: int = 20) -> None:
+        self.sim = sim
+        self.symbols = frozenset(s.upper() for s in symbols)
+        self.push_interval_ms = push_interval_ms
+        self.depth_levels = depth_levels
+        self.books = _LatestBooks()
+        self.pushes = 0
+        self._due: dict[str, int] = {}
+        self._last_push: dict[str, int] = {}
+        sim.on_book(self._on_book)
+        for symbol in sorted(self.symbols):  # the first snapshot, as on subscribing
+            self._due[symbol] = sim.now_ms()
+
+    def _on_book(self, update: SimBookUpdate) -> None:
+        symbol = update.symbol
+        if symbol in self.symbols and symbol not in self._due:
+            last = self._last_push.get(symbol)
+            now = self.sim.now_ms()
+            self._due[symbol] = now if last is None else max(now, last + self.push_interval_ms)
+
+    def now_ms(self) -> int:
+        return self.sim.now_ms()
+
+    def next_event_ms(self) -> int | None:
+        participants = self.sim.participants
+        times = list(self._due.values())
+        if participants is not None and (t := participants.next_event_ms()) is not None:
+            times.append(t)
+        return min(times) if times else None
+
+    def advance_to(self, t_ms: int) -> None:
+        self.sim.run_until(t_ms)
+        if self._due:
+            for symbol in sorted(s for s, due in self._due.items() if due <= t_ms):
+                del self._due[symbol]
+                self._push(symbol)
+
+    def _push(self, symbol: str) -> None:
+        bids, asks = self.sim.depth(symbol, self.depth_levels)
+        now = self.sim.now_ms()
+        self._last_push[symbol] = now
+        self.pushes += 1
+        self.books.publish(BookUpdate(ts_ms=now, symbol=symbol, bids=tuple(bids),
+                                      asks=tuple(asks)))
+
+
+def _snapshot(o: SimOrder) -> OrderSnapshot:
+    return OrderSnapshot(
+        symbol=o.symbol,
+        client_order_id=o.client_order_id or None,
+        exchange_order_id=o.order_id,
+        side=Side.parse(o.side),
+        order_type=o.type,
+        price=o.price,
+        qty=o.orig_qty,
+        filled_qty=o.executed_qty,
+        filled_quote=o.cummulative_quote_qty,
+        status=o.status,
+        ts_ms=o.update_time or o.time,
+    )
+
+
+def _fill(f: SimFill) -> Fill:
+    return Fill(
+        ts_ms=f.time,
+        symbol=f.symbol,
+        client_order_id=f.client_order_id or "",
+        exchange_order_id=f.order_id,
+        trade_id=str(f.trade_id),
+        side=Side.parse(f.side),
+        price=f.price,
+        qty=f.qty,
+        fee=f.commission,
+        fee_asset=f.commission_asset.upper() if f.commission_asset else None,
+        is_maker=f.is_maker,
+    )
+
+
+class BacktestVenue:
+    """The ``Venue`` port over one account of a ``VirtualVenue`` (see the module docstring)."""
+
+    name = "backtest"
+
+    def __init__(
+        self,
+        market: BacktestMarket,
+        account_id: int,
+        *,
+        latency_ms: int = 40,
+        order_limit: int = BITRUE_ORDER_LIMIT,
+        order_window_ms: int = BITRUE_ORDER_WINDOW_MS,
+    ) -> None:
+        self.market = market
+        self.sim = market.sim
+        self.account_id = account_id
+        self.latency_s = latency_ms / 2000.0  # each way
+        self.order_limit = order_limit
+        self.order_window_ms = order_window_ms
+        self._orders_out: _Fanout[OrderMessage] = _Fanout()
+        self._fills_out: _Fanout[Fill] = _Fanout()
+        self._balances_out: _Fanout[BalanceChange] = _Fanout()
+        self._window: deque[int] = deque()
+        self.order_request_times: list[int] = []  # accepted order-endpoint requests (sim ms)
+        self.rate_limited = 0
+        self.requests = 0
+        self.sim.on_order(self._on_order)
+        self.sim.on_fill(self._on_fill)
+        self.sim.on_balance(self._on_balance)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def instruments(self) -> dict[str, Instrument]:
+        markets = self.sim.exchange.markets
+        out = {}
+        for symbol in sorted(self.market.symbols):
+            out[symbol] = Instrument.from_exchange_info(exchange_info_symbol(markets[symbol]))
+        return out
+
+    # --- the wire ----------------------------------------------------------------------------
+    async def _travel(self) -> None:
+        if self.latency_s > 0:
+            await asyncio.sleep(self.latency_s)
+
+    def _error(self, exc: ExchangeError, action: str, mutating: bool) -> BitrueError:
+        return error_from_response(
+            http_status=exc.http_status, code=exc.code, msg=exc.msg, headers=exc.headers,
+            action=action, mutating=mutating, now_ms=self.sim.now_ms(),
+        )
+
+    def _order_request(self, action: str) -> None:
+        """Bitrue's per-user order limit, counted at arrival as the exchange counts it."""
+        now = self.sim.now_ms()
+        window = self._window
+        while window and window[0] <= now - self.order_window_ms:
+            window.popleft()
+        if len(window) >= self.order_limit:
+            self.rate_limited += 1
+            raise RateLimited(
+                f"{action}: Bitrue answered HTTP 429 (order limit {self.order_limit} per "
+                f"{self.order_window_ms // 1000} s): back off.",
+                policy="order", http_status=429,
+            )
+        window.append(now)
+        self.order_request_times.append(now)
+
+    # --- orders ------------------------------------------------------------------------------
+    async def place(self, symbol: str, side: Side, qty: Decimal, price: Decimal | None,
+                    client_order_id: str, *, order_type: str = "LIMIT") -> OrderAck:
+        await self._travel()
+        self.requests += 1
+        symbol = symbol.upper()
+        self._order_request("POST order")
+        try:
+            order = self.sim.place_order(
+                self.account_id, symbol, Side.parse(side).value, order_type, qty, price,
+                client_order_id=client_order_id)
+        except ExchangeError as exc:
+            error = self._error(exc, "POST order", True)
+            await self._travel()
+            raise error from None
+        await self._travel()
+        return OrderAck(ts_ms=order.time, symbol=symbol, client_order_id=order.client_order_id,
+                        exchange_order_id=order.order_id)
+
+    async def cancel(self, symbol: str, *, client_order_id: str | None = None,
+                     exchange_order_id: int | None = None) -> CancelAck | CancelReject:
+        await self._travel()
+        self.requests += 1
+        symbol = symbol.upper()
+        self._order_request("DELETE order")
+        try:
+            order = self.sim.cancel_order(self.account_id, symbol, order_id=exchange_order_id,
+                                          client_order_id=client_order_id)
+        except ExchangeError as exc:
+            error = self._error(exc, "DELETE order", True)
+            await self._travel()
+            if error.code == -2013:
+                return CancelReject(ts_ms=self.sim.now_ms(), symbol=symbol,
+                                    client_order_id=client_order_id or "", code=error.code,
+                                    reason="order not found or already finished")
+            raise error from None
+        await self._travel()
+        return CancelAck(ts_ms=self.sim.now_ms(), symbol=symbol,
+                         client_order_id=order.client_order_id,
+                         exchange_order_id=order.order_id)
+
+    async def query(self, symbol: str, *, client_order_id: str | None = None,
+                    exchange_order_id: int | None = None) -> OrderSnapshot | None:
+        await self._travel()
+        self.requests += 1
+        try:
+            order = self.sim.get_order(self.account_id, symbol.upper(),
+                                       order_id=exchange_order_id,
+                                       client_order_id=client_order_id)
+        except ExchangeError as exc:
+            error = self._error(exc, "GET order", False)
+            await self._travel()
+            if error.code == -2013:
+                return None
+            raise error from None
+        await self._travel()
+        return _snapshot(order)
+
+    async def open_orders(self, symbol: str) -> list[OrderSnapshot]:
+        await self._travel()
+        self.requests += 1
+        orders = [_snapshot(o) for o in self.sim.open_orders(self.account_id, symbol.upper())]
+        await self._travel()
+        return orders
+
+    async def balances(self) -> dict[str, AssetBalance]:
+        await self._travel()
+        self.requests += 1
+        out = {a.upper(): AssetBalance(asset=a.upper(), free=b.free, locked=b.locked)
+               for a, b in self.sim.balances(self.account_id).items()}
+        await self._travel()
+        return out
+
+    async def fills_since(self, symbol: str, from_trade_id: int | None = None) -> list[Fill]:
+        await self._travel()
+        self.requests += 1
+        fills = [_fill(f) for f in self.sim.fills(self.account_id, symbol.upper(),
+                                                  from_id=from_trade_id)]
+        await self._travel()
+        return fills
+
+    # --- streams -----------------------------------------------------------------------------
+    def book_events(self) -> AsyncIterator[BookUpdate]:
+        return self.market.books.subscribe()
+
+    def order_events(self) -> AsyncIterator[OrderMessage]:
+        return self._orders_out.subscribe()
+
+    def fill_events(self) -> AsyncIterator[Fill]:
+        return self._fills_out.subscribe()
+
+    def balance_events(self) -> AsyncIterator[BalanceChange]:
+        return self._balances_out.subscribe()
+
+    # --- the user stream, from the simulator's callbacks ---------------------------------------
+    def _on_order(self, order: SimOrder, reason: str) -> None:
+        if order.account_id != self.account_id or order.symbol not in self.market.symbols:
+            return
+        now = self.sim.now_ms()
+        cid = order.client_order_id or ""
+        if reason == "NEW" and order.status != "REJECTED":
+            self._orders_out.publish(OrderAck(ts_ms=order.time, symbol=order.symbol,
+                                              client_order_id=cid,
+                                              exchange_order_id=order.order_id))
+        elif reason == "CANCELED_BY_USER":
+            self._orders_out.publish(CancelAck(ts_ms=now, symbol=order.symbol,
+                                               client_order_id=cid,
+                                               exchange_order_id=order.order_id))
+        elif reason == "CANCELED_BY_ENGINE":
+            self._orders_out.publish(Expired(ts_ms=now, symbol=order.symbol, client_order_id=cid,
+                                             exchange_order_id=order.order_id))
+
+    def _on_fill(self, fill: SimFill) -> None:
+        if fill.account_id != self.account_id or fill.symbol not in self.market.symbols:
+            return
+        event = _fill(fill)
+        self._orders_out.publish(event)
+        self._fills_out.publish(event)
+
+    def _on_balance(self, account_id: int, balance: SimBalance) -> None:
+        if account_id != self.account_id:
+            return
+        self._balances_out.publish(BalanceChange(ts_ms=self.sim.now_ms(),
+                                                 asset=balance.asset.upper(), free=balance.free,
+                                                 locked=balance.locked))
+
+    # --- read-outs -----------------------------------------------------------------------------
+    def max_order_requests_in_window(self) -> int:
+        """Most order requests the exchange saw within one limit window."""
+        times, best, start = self.order_request_times, 0, 0
+        for end in range(len(times)):
+            while times[end] - times[start] >= self.order_window_ms:
+                start += 1
+            best = max(best, end - start + 1)
+        return best

@@ -1,0 +1,153 @@
+"""The engine's sub-commands: ``run``, ``export`` and ``demo`` (registered by ``cli.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+EXIT_ERROR = 1
+
+
+def _home(ctx: typer.Context) -> Path:
+    obj = ctx.obj or {}
+    return Path(obj.get("home") or Path.home() / ".liquidity-bot").expanduser()
+
+
+def _die(message: str, code: int = EXIT_ERROR) -> None:
+    Console(stderr=True).print(f"error: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def run_cmd(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Option("--config", "-c", help="The bot's TOML config.")],
+    canary_source: Annotated[
+        str | None,
+        typer.Option(help="Address of this machine NOT on the key's allow list (proves the "
+                          "IP restriction when the gate re-verifies the key)."),
+    ] = None,
+    no_reverify: Annotated[
+        bool, typer.Option("--no-reverify", help="Trust the last recorded verification "
+                                                 "(if younger than the policy allows).")
+    ] = False,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Quote every configured market until SIGINT/SIGTERM; then cancel all of our orders."""
+    from liquidity_bot.config import ConfigError, load_config
+    from liquidity_bot.engine.runner import Engine, open_sessions, summary
+    from liquidity_bot.keys.home import InputRefused, KeysHome, read_passphrase
+    from liquidity_bot.store import Store
+    from liquidity_bot.terminal_view import view_for
+
+    home = _home(ctx)
+    console = Console()
+    try:
+        cfg = load_config(config, home=home)
+    except ConfigError as exc:
+        _die(str(exc))
+        return
+    if not cfg.markets:
+        _die(f"{config}: no [[markets]] configured; nothing to quote")
+    try:
+        passphrase = read_passphrase(confirm=False)
+    except InputRefused as exc:
+        _die(str(exc))
+        return
+
+    async def main() -> dict:
+        sessions, refused = await open_sessions(
+            cfg, home=KeysHome(home), passphrase=passphrase, canary_source=canary_source,
+            reverify=not no_reverify, report=lambda m: console.print(m, markup=False),
+        )
+        if not sessions:
+            raise SystemExit(
+                "no key passed the keys gate; nothing trades:\n" + "\n".join(refused.values())
+            )
+        store = Store(cfg.store.url)
+        store.create_schema()
+        engine = Engine(sessions, all_markets=cfg.markets, store=store,
+                        recv_window_ms=cfg.bitrue.recv_window, kpi_interval_s=cfg.kpi_interval_s)
+        with view_for(console) as view:
+            engine.on_tick = view.update
+            await engine.run(duration)
+        store.close()
+        return summary(engine)
+
+    try:
+        result = asyncio.run(main())
+    except SystemExit as exc:
+        _die(str(exc))
+        return
+    except KeyboardInterrupt:
+        _die("interrupted", 130)
+        return
+    import json
+
+    console.print_json(json.dumps(result))
+
+
+def export_cmd(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(help="orders, fills, order_events, balances, kpi or "
+                                             "audit")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output (the only format).")] = True,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Config naming the store URL.")
+    ] = None,
+) -> None:
+    """Print what the store holds (Decimals as exact strings)."""
+    from liquidity_bot.config import ConfigError, load_config
+    from liquidity_bot.store import Store
+
+    home = _home(ctx)
+    if config is not None:
+        try:
+            url = load_config(config, home=home).store.url
+        except ConfigError as exc:
+            _die(str(exc))
+            return
+    else:
+        db = home / "liquidity-bot.db"
+        if not db.exists():
+            _die(f"no store at {db}: pass --config, or --home of a bot (or demo) state directory")
+        url = f"sqlite:///{db}"
+    store = Store(url)
+    try:
+        store.create_schema()
+        text = store.export_json(kind)
+    except ValueError as exc:
+        _die(str(exc))
+        return
+    finally:
+        store.close()
+    sys.stdout.write(text + "\n")
+
+
+def demo_cmd(
+    ctx: typer.Context,
+    duration: Annotated[float, typer.Option(help="Seconds of quoting.")] = 60.0,
+) -> None:
+    """Simulator + key onboarding + live quoting of XRPUSDT, all on loopback."""
+    from liquidity_bot.demo import DemoError, run_demo
+
+    console = Console()
+    try:
+        asyncio.run(run_demo(_home(ctx), duration, console))
+    except DemoError as exc:
+        _die(str(exc))
+    except KeyboardInterrupt:
+        console.print("interrupted before quoting started; nothing was left open", markup=False)
+        raise typer.Exit(130) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_cmd)
+    app.command("export")(export_cmd)
+    app.command("demo")(demo_cmd)

@@ -1,0 +1,171 @@
+"""Prometheus metrics of the bot, served at ``/metrics`` by the dashboard.
+
+One ``BotMetrics`` per process with its own ``CollectorRegistry`` (not the library's global one,
+so tests and several engines in one process do not collide). The runner feeds it: KPI readings
+(``observe_kpi``), the order manager's cumulative counters (``sync_order_stats``: deltas become
+counter increments), rate-limit headroom per policy, errors by type, and latencies.
+Prometheus values are floats by nature; the conversion happens here, at the very edge, and
+nothing read back from a metric is ever used for money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from liquidity_bot.reporting.kpi import Breach, KpiReading
+
+# Outcome label -> attribute of engine.order_manager.Stats (cumulative counters).
+ORDER_OUTCOMES: dict[str, str] = {
+    "placed": "placed",
+    "cancelled": "cancelled",
+    "kept": "kept",
+    "rejected_by_risk": "rejected_by_risk",
+    "rejected_by_exchange": "rejected_by_exchange",
+    "budget_skipped": "budget_skipped",
+    "unknown_outcome": "unknown_outcomes",
+    "resolved_by_query": "resolved_by_query",
+    "filled": "fills",
+}
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def _f(value: Decimal | int | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+class BotMetrics:
+    """The bot's metrics (see the module docstring)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.uptime = Gauge(
+            "lb_obligation_uptime_ratio",
+            "Time-weighted share of time both sides met the obligations (0-1).",
+            ["symbol"],
+            registry=r,
+        )
+        self.met = Gauge(
+            "lb_obligation_met", "1 when the latest sample met every obligation.", ["symbol"],
+            registry=r,
+        )
+        self.breaches = Counter(
+            "lb_obligation_breaches", "Obligation breaches closed.", ["symbol", "rule"],
+            registry=r,
+        )
+        self.spread = Gauge(
+            "lb_spread_bps", "Spread relative to mid in basis points; who=market|ours.",
+            ["symbol", "who"], registry=r,
+        )
+        self.depth = Gauge(
+            "lb_depth_quote", "Our resting size within +-band % of mid, quote currency.",
+            ["symbol", "side", "band_pct"], registry=r,
+        )
+        self.mid = Gauge("lb_mid_price", "Mid price of the book.", ["symbol"], registry=r)
+        self.orders = Counter(
+            "lb_orders", "Order actions by outcome.", ["symbol", "outcome"], registry=r
+        )
+        self.errors = Counter("lb_errors", "Errors by type.", ["type"], registry=r)
+        self.headroom = Gauge(
+            "lb_ratelimit_headroom", "Requests left in the current window, per policy.",
+            ["policy"], registry=r,
+        )
+        self.rate_used = Gauge(
+            "lb_ratelimit_used", "Requests used in the current window, per policy.", ["policy"],
+            registry=r,
+        )
+        self.rate_limit = Gauge(
+            "lb_ratelimit_limit", "Window limit, per policy.", ["policy"], registry=r
+        )
+        self.budget_used = Gauge(
+            "lb_order_budget_used", "Order-endpoint requests in the last 60 s, per key.", ["key"],
+            registry=r,
+        )
+        self.budget_capacity = Gauge(
+            "lb_order_budget_capacity", "Order-endpoint requests allowed per 60 s, per key.",
+            ["key"], registry=r,
+        )
+        self.latency = Histogram(
+            "lb_latency_seconds",
+            "Latencies by stage (tick_to_order, rest_request, order_ack, ...).",
+            ["stage"], buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.pnl = Gauge("lb_pnl_quote", "Total PnL marked at mid, quote currency.", ["symbol"],
+                         registry=r)
+        self.inventory = Gauge("lb_inventory_base", "Base asset held.", ["symbol"], registry=r)
+        self._seen_stats: dict[tuple[str, str], int] = {}
+        self._seen_latencies: dict[str, int] = {}
+
+    # --- feeding -------------------------------------------------------------------------------
+    def observe_kpi(self, reading: KpiReading, uptime_pct: Decimal | None = None) -> None:
+        s = reading.symbol
+        self.met.labels(s).set(1 if reading.met else 0)
+        if uptime_pct is not None:
+            self.uptime.labels(s).set(_f(uptime_pct / 100))
+        self.spread.labels(s, "market").set(_f(reading.spread_bps))
+        self.spread.labels(s, "ours").set(_f(reading.our_spread_bps))
+        if reading.mid is not None:
+            self.mid.labels(s).set(_f(reading.mid))
+        for band in reading.depth:
+            self.depth.labels(s, "bid", str(band.pct)).set(_f(band.bid))
+            self.depth.labels(s, "ask", str(band.pct)).set(_f(band.ask))
+
+    def observe_breach(self, breach: Breach) -> None:
+        for rule in breach.rules or ("unknown",):
+            self.breaches.labels(breach.symbol, rule).inc()
+
+    def order(self, symbol: str, outcome: str, n: int = 1) -> None:
+        self.orders.labels(symbol, outcome).inc(n)
+
+    def sync_order_stats(self, symbol: str, stats: Any) -> None:
+        """Turn an order manager's cumulative ``Stats`` into counter increments (call often)."""
+        for outcome, attr in ORDER_OUTCOMES.items():
+            value = getattr(stats, attr, None)
+            if not isinstance(value, int):
+                continue
+            key = (symbol, outcome)
+            delta = value - self._seen_stats.get(key, 0)
+            if delta > 0:
+                self.orders.labels(symbol, outcome).inc(delta)
+            self._seen_stats[key] = value
+        latencies = getattr(stats, "latencies_ns", None)
+        if isinstance(latencies, list):
+            start = self._seen_latencies.get(symbol, 0)
+            if start > len(latencies):  # the list was trimmed or reset
+                start = 0
+            for ns in latencies[start:]:
+                self.latency.labels("tick_to_order").observe(ns / 1e9)
+            self._seen_latencies[symbol] = len(latencies)
+
+    def error(self, kind: str) -> None:
+        self.errors.labels(kind).inc()
+
+    def observe_latency(self, stage: str, seconds: float) -> None:
+        self.latency.labels(stage).observe(seconds)
+
+    def set_headroom(self, headroom: Mapping[str, tuple[int, int]]) -> None:
+        """From ``RateGovernor.headroom()``: ``{policy: (used, limit)}``."""
+        for policy, (used, limit) in headroom.items():
+            self.rate_used.labels(policy).set(used)
+            self.rate_limit.labels(policy).set(limit)
+            self.headroom.labels(policy).set(max(0, limit - used))
+
+    def set_budget(self, key: str, used: int, capacity: int) -> None:
+        self.budget_used.labels(key).set(used)
+        self.budget_capacity.labels(key).set(capacity)
+
+    def set_pnl(self, symbol: str, pnl: Decimal | None, inventory_base: Decimal | None) -> None:
+        if pnl is not None:
+            self.pnl.labels(symbol).set(_f(pnl))
+        if inventory_base is not None:
+            self.inventory.labels(symbol).set(_f(inventory_base))
+
+    # --- exposition ----------------------------------------------------------------------------
+    def render(self) -> tuple[bytes, str]:
+        """The text exposition format and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
