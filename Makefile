@@ -26,6 +26,10 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/run_all.py
 
+# Chaos soak: the bot against the faulty simulator, kill -9 halfway, audited against the ledger.
+chaos: $(STAMP)
+	$(PY) -m liquidity_bot.chaos --minutes $(MINUTES)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 

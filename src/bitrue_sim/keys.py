@@ -181,7 +181,9 @@ class KeyStore:
         if rec is None:
             return False
         expected = hmac.new(rec.secret.encode(), message, "sha256").hexdigest()
-        return hmac.compare_digest(expected, signature.lower())
+        # bytes, not str: compare_digest refuses non-ASCII strings (a client's garbage)
+        given = signature.lower().encode("utf-8", errors="replace")
+        return hmac.compare_digest(expected.encode(), given)
 
     def ip_allowed(self, api_key: str, ip: str | None) -> bool:
         """An empty allow list means unrestricted; otherwise the source must be inside it."""

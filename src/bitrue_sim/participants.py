@@ -67,10 +67,11 @@ class SyntheticMarket:
             assets[spec.base_asset] = PARTICIPANT_BALANCE
             assets[spec.quote_asset] = PARTICIPANT_BALANCE
         zero = Decimal(0)
+        # no history: a day of requotes would otherwise keep ~1M closed orders in memory
         self.maker_account = exchange.create_account(assets, maker_commission=zero,
-                                                     taker_commission=zero)
+                                                     taker_commission=zero, keep_history=False)
         self.taker_account = exchange.create_account(assets, maker_commission=zero,
-                                                     taker_commission=zero)
+                                                     taker_commission=zero, keep_history=False)
         self._states: list[_SymbolState] = []
         for symbol in self.symbols:
             spec = exchange.market(symbol)
@@ -137,8 +138,8 @@ class SyntheticMarket:
         sc = self.scenario
         for index, state in enumerate(self._states):
             for slot in range(sc.levels):  # an initial full ladder
-                self._place_slot(state, True, slot)
-                self._place_slot(state, False, slot)
+                self._place_slot(state, True, slot, now_ms)
+                self._place_slot(state, False, slot, now_ms)
             self._schedule(now_ms + sc.fair_step_s * 1000, _FAIR, index)
             self._schedule(self._after(now_ms, sc.requote_rate), _REQUOTE, index)
             if sc.taker_rate > 0:
@@ -187,15 +188,17 @@ class SyntheticMarket:
             except ExchangeError:
                 pass  # already filled
         if rng.random() >= sc.gap_probability:
-            self._place_slot(state, is_bid, slot)
+            self._place_slot(state, is_bid, slot, now_ms)
         self.requotes += 1
         self._schedule(self._after(now_ms, sc.requote_rate), _REQUOTE,
                        self._states.index(state))
 
-    def _place_slot(self, state: _SymbolState, is_bid: bool, slot: int) -> None:
+    def _place_slot(self, state: _SymbolState, is_bid: bool, slot: int, now_ms: int) -> None:
+        """(Re)fill one ladder slot; ``now_ms`` is the action's due time, not the clock's, so
+        a coarse wall-clock tick and the virtual-time driver make the same decisions."""
         sc = self.scenario
         rng = self.rng
-        _, falling = self._crash_factor(self.exchange.clock.now_ms())
+        _, falling = self._crash_factor(now_ms)
         distance_bps = sc.half_spread_bps + slot * sc.level_step_bps
         distance_bps *= 0.7 + 0.6 * rng.random()
         if falling and is_bid:

@@ -90,6 +90,10 @@ class VirtualVenue:
         )
         self.symbols = tuple(symbols or (self.participants.symbols if self.participants
                                          else [m.symbol for m in markets]))
+        if self.participants is not None:
+            # their order and balance events never reach a callback: do not build them
+            for account_id in (self.participants.maker_account, self.participants.taker_account):
+                self.exchange.set_account_events(account_id, False)
         self._accounts: set[int] = set()
         self._order_cbs: list[OrderCallback] = []
         self._fill_cbs: list[FillCallback] = []

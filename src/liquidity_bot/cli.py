@@ -8,8 +8,11 @@ from typing import Annotated
 import typer
 
 from bitrue_sim.cli import app as sim_app
+from liquidity_bot.backtest.cli import backtest as backtest_command
+from liquidity_bot.chaos import chaos_command
 from liquidity_bot.engine.commands import register as register_engine_commands
 from liquidity_bot.keys.cli import app as keys_app
+from liquidity_bot.reporting.cli import report as report_command
 
 app = typer.Typer(
     help="liquidity-bot: security-first market making for Bitrue.",
@@ -19,6 +22,9 @@ app = typer.Typer(
 app.add_typer(sim_app, name="sim")
 app.add_typer(keys_app, name="keys")
 register_engine_commands(app)
+app.command("report")(report_command)
+app.command("backtest")(backtest_command)
+app.command("chaos")(chaos_command)
 
 
 @app.callback()

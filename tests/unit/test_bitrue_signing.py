@@ -3,8 +3,11 @@
 import hashlib
 import hmac
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from liquidity_bot.venues.bitrue.signing import (
     FuturesSigner,
@@ -84,3 +87,36 @@ def test_signers_never_show_the_secret():
     assert DOC_SECRET not in repr(FuturesSigner(DOC_SECRET))
     with pytest.raises(ValueError):
         SpotSigner("")
+
+
+def test_decimal_wire_text_is_never_scientific():
+    # normalize() would turn 100 into 1E+2 and 0.00000010 into 1E-7; the wire text must not.
+    assert format_value(Decimal("1E+3")) == "1000"
+    assert format_value(Decimal("100").normalize()) == "100"
+    assert format_value(Decimal("0.00000010")) == "0.00000010"
+    assert format_value(Decimal("-0.0000001")) == "-0.0000001"
+    assert format_value(Decimal("123456789012345678901234567890.5")) == (
+        "123456789012345678901234567890.5"
+    )
+    assert encode_params([("price", Decimal("5E-8")), ("quantity", Decimal("2.5E+4"))]) == (
+        "price=0.00000005&quantity=25000"
+    )
+    with pytest.raises(TypeError):
+        format_value(0.5)  # type: ignore[arg-type]
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12),
+    st.booleans(),
+)
+def test_decimal_wire_text_round_trips_exactly(value, normalized):
+    if normalized:
+        value = value.normalize()
+    text = format_value(value)
+    assert "E" not in text and "e" not in text
+    assert Decimal(text) == value
+
+
+@given(st.text(max_size=20), st.text(max_size=20))
+def test_encoding_fast_path_matches_full_quoting(key, value):
+    assert encode_params([(key, value)]) == f"{quote(key, safe='-_.~')}={quote(value, safe='-_.~')}"

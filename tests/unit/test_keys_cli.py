@@ -46,7 +46,11 @@ def test_secret_on_command_line_is_refused(tmp_path: Path) -> None:
 
 
 def test_add_reads_secret_from_stdin_and_stores_sealed(tmp_path: Path) -> None:
-    res = run(tmp_path, ["add", "--label", "Liquidity Bot", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    res = run(
+        tmp_path,
+        ["add", "--label", "Liquidity Bot", "--api-key", KEY, "--no-verify"],
+        SECRET + "\n",
+    )
     assert res.exit_code == 0, _all_text(res)
     assert "only once" in _all_text(res)
     assert "keys verify" in _all_text(res)
@@ -56,7 +60,9 @@ def test_add_reads_secret_from_stdin_and_stores_sealed(tmp_path: Path) -> None:
     assert doc["kdf"]["memory_kib"] >= 47104  # the CLI always uses the OWASP-level default
     events = [e["event"] for e in AuditLog(tmp_path / "audit.jsonl").entries()]
     assert events == ["added"]
-    lst = run(tmp_path, ["list", "--json"], env={"LIQUIDITY_BOT_PASSPHRASE": ""})  # no passphrase needed
+    lst = run(
+        tmp_path, ["list", "--json"], env={"LIQUIDITY_BOT_PASSPHRASE": ""}
+    )  # no passphrase needed
     rows = json.loads(lst.stdout)
     assert rows[0]["label"] == "Liquidity Bot" and rows[0]["last_verdict"] is None
     assert rows[0]["api_key_hint"] == "KKKK…kkkk" and KEY not in lst.stdout
@@ -68,7 +74,9 @@ def test_add_reads_secret_from_stdin_and_stores_sealed(tmp_path: Path) -> None:
 def test_second_active_key_for_a_label_is_refused(tmp_path: Path) -> None:
     run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
     other = "Q" * 64
-    res = run(tmp_path, ["add", "--label", "L", "--api-key", other, "--no-verify"], SECRET[::-1] + "\n")
+    res = run(
+        tmp_path, ["add", "--label", "L", "--api-key", other, "--no-verify"], SECRET[::-1] + "\n"
+    )
     assert res.exit_code == 3 and "keys rotate" in _all_text(res)
 
 
@@ -86,8 +94,11 @@ def test_malformed_key_or_secret_refused_without_echo(tmp_path: Path) -> None:
 def test_wrong_passphrase_is_a_clear_error(tmp_path: Path) -> None:
     run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
     before = (tmp_path / "vault.json").read_bytes()
-    res = run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"],
-              env={"LIQUIDITY_BOT_PASSPHRASE": "wrong"})
+    res = run(
+        tmp_path,
+        ["verify", "L", "--base-url", "http://127.0.0.1:9"],
+        env={"LIQUIDITY_BOT_PASSPHRASE": "wrong"},
+    )
     assert res.exit_code == 3 and "wrong passphrase" in _all_text(res)
     assert (tmp_path / "vault.json").read_bytes() == before
 
@@ -100,10 +111,15 @@ def test_insecure_vault_mode_is_refused_with_chmod_hint(tmp_path: Path) -> None:
 
 
 def test_usage_errors_exit_3(tmp_path: Path) -> None:
+    assert run(tmp_path, []).exit_code == 3  # `keys` alone: help, as a usage error
+    assert run(tmp_path, ["--help"]).exit_code == 0
     assert run(tmp_path, ["verify"]).exit_code == 3
     assert run(tmp_path, ["verify", "L", "--no-such-option"]).exit_code == 3
     assert run(tmp_path, ["verify", "L"]).exit_code == 3  # no vault yet
-    assert run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--exchange", "kraken"]).exit_code == 3
+    assert (
+        run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--exchange", "kraken"]).exit_code
+        == 3
+    )
 
 
 def test_unreachable_exchange_is_unknown_not_pass(tmp_path: Path) -> None:
@@ -120,13 +136,22 @@ def test_unreachable_exchange_is_unknown_not_pass(tmp_path: Path) -> None:
 
 
 def test_print_guide_is_filled_in(tmp_path: Path) -> None:
-    (tmp_path / "policy.toml").write_text('[keys]\ntrusted_egress_ips = ["203.0.113.10", "203.0.113.11"]\n')
-    res = run(tmp_path, ["onboard", "--exchange", "bitrue", "--label", "Liquidity Bot", "--print-guide"])
+    (tmp_path / "policy.toml").write_text(
+        '[keys]\ntrusted_egress_ips = ["203.0.113.10", "203.0.113.11"]\n'
+    )
+    res = run(
+        tmp_path, ["onboard", "--exchange", "bitrue", "--label", "Liquidity Bot", "--print-guide"]
+    )
     assert res.exit_code == 0
     g = res.stdout
-    assert g.startswith("# Create the Bitrue API key \"Liquidity Bot\"")
-    for needle in ("API Management", "**Read** and **Trade**", "**Withdrawal** and **Futures**",
-                   "203.0.113.10, 203.0.113.11", "only once"):
+    assert g.startswith('# Create the Bitrue API key "Liquidity Bot"')
+    for needle in (
+        "API Management",
+        "**Read** and **Trade**",
+        "**Withdrawal** and **Futures**",
+        "203.0.113.10, 203.0.113.11",
+        "only once",
+    ):
         assert needle in g, needle
 
 
@@ -136,7 +161,9 @@ def test_review_and_remove(tmp_path: Path) -> None:
     assert res.exit_code == 1
     kinds = {f["kind"] for f in json.loads(res.stdout)}
     assert kinds == {"not_verified"}
-    (tmp_path / "policy.toml").write_text("[keys]\nreview_interval_days = 1\nunused_threshold_days = 1\n")
+    (tmp_path / "policy.toml").write_text(
+        "[keys]\nreview_interval_days = 1\nunused_threshold_days = 1\n"
+    )
     doc = json.loads((tmp_path / "vault.json").read_text())
     doc["records"][0]["created_at"] = "2020-01-01T00:00:00+00:00"
     (tmp_path / "vault.json").write_text(json.dumps(doc))
@@ -145,7 +172,9 @@ def test_review_and_remove(tmp_path: Path) -> None:
     assert "review was due on 2020-01-02" in res.stdout and "unused for" in res.stdout
     assert "keys rotate" in res.stdout
     res = run(tmp_path, ["review", "--ack", "L", "--json"])
-    assert "review_overdue" not in {f["kind"] for f in json.loads(res.stdout[res.stdout.index("["):])}
+    assert "review_overdue" not in {
+        f["kind"] for f in json.loads(res.stdout[res.stdout.index("[") :])
+    }
     res = run(tmp_path, ["remove", "L"])
     assert res.exit_code == 0 and "exchange too" in res.stdout
     assert json.loads(run(tmp_path, ["list", "--json"]).stdout) == []
@@ -158,6 +187,54 @@ def test_passphrase_change(tmp_path: Path) -> None:
     res = run(tmp_path, ["passphrase"], env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "new one"})
     assert res.exit_code == 0, _all_text(res)
     assert run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"]).exit_code == 3
-    ok = run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"],
-             env={"LIQUIDITY_BOT_PASSPHRASE": "new one"})
+    ok = run(
+        tmp_path,
+        ["verify", "L", "--base-url", "http://127.0.0.1:9"],
+        env={"LIQUIDITY_BOT_PASSPHRASE": "new one"},
+    )
     assert ok.exit_code == 2  # unlocked; the exchange is unreachable -> unknown
+
+
+def test_corrupt_vault_is_a_clear_error_and_changes_nothing(tmp_path: Path) -> None:
+    run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    vault = tmp_path / "vault.json"
+    vault.write_bytes(vault.read_bytes()[:-40])  # a truncated file
+    before = vault.read_bytes()
+    other = "Q" * 64
+    for args, stdin in (
+        (["add", "--label", "M", "--api-key", other, "--no-verify"], SECRET[::-1] + "\n"),
+        (["list"], None),
+        (["review"], None),
+        (["remove", "L"], None),
+        (["passphrase"], None),
+    ):
+        res = run(tmp_path, args, stdin, env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "new one"})
+        assert res.exit_code == 3, (args, _all_text(res))
+        assert "not valid JSON; restore it from a backup" in _all_text(res), args
+        assert "Traceback" not in _all_text(res)
+        assert vault.read_bytes() == before, args
+
+
+def test_print_guide_without_trusted_ips_warns_the_operator(tmp_path: Path) -> None:
+    res = run(tmp_path, ["onboard", "--label", "Liquidity Bot", "--print-guide"])
+    assert res.exit_code == 0
+    assert "trusted_egress_ips" in res.stderr  # the operator is told, on stderr...
+    assert "trusted_egress_ips" not in res.stdout  # ...the client's guide stays clean
+    assert "the addresses your liquidity provider gives you" in res.stdout
+    assert "Create API" in res.stdout and "Google" in res.stdout
+
+
+def test_unexpected_error_exits_3_without_the_secret(tmp_path: Path, monkeypatch) -> None:
+    """A bug is "other error" (3), never "a check failed" (1), and its message is redacted."""
+    from liquidity_bot.keys import cli as keys_cli
+
+    run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError(f"bug while holding {SECRET}")
+
+    monkeypatch.setattr(keys_cli, "verify_and_record", broken)
+    res = run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"])
+    assert res.exit_code == 3
+    assert "unexpected error (RuntimeError: bug while holding ***)" in res.stderr
+    assert SECRET not in _all_text(res)

@@ -58,17 +58,26 @@ class ScriptedClient:
         return await self._answer("account", SimpleNamespace(balances=[]))
 
     async def exchange_info(self):
-        return await self._answer("exchange_info", SimpleNamespace(symbols=[SimpleNamespace(symbol="XRPUSDT", status="TRADING")]))
+        return await self._answer(
+            "exchange_info",
+            SimpleNamespace(symbols=[SimpleNamespace(symbol="XRPUSDT", status="TRADING")]),
+        )
 
     async def cancel_order(self, symbol, *, client_order_id=None, order_id=None):
         assert order_id is None and client_order_id.startswith("lbprobe")
-        return await self._answer("cancel_order", E.OrderNotFound("nf", code=-2013, http_status=200))
+        return await self._answer(
+            "cancel_order", E.OrderNotFound("nf", code=-2013, http_status=200)
+        )
 
     async def withdraw_history(self, coin=None):
-        return await self._answer("withdraw_history", E.PermissionDenied("np", code=966001, http_status=401))
+        return await self._answer(
+            "withdraw_history", E.PermissionDenied("np", code=966001, http_status=401)
+        )
 
     async def futures_account(self):
-        return await self._answer("futures_account", E.PermissionDenied("np", code=-2015, http_status=401))
+        return await self._answer(
+            "futures_account", E.PermissionDenied("np", code=-2015, http_status=401)
+        )
 
 
 def factory(overrides: dict, log: list | None = None):
@@ -83,8 +92,14 @@ def factory(overrides: dict, log: list | None = None):
 
 async def _probe(overrides: dict, policy: Policy = DEFAULT_POLICY, log: list | None = None):
     return await probe_key(
-        label="L", exchange="bitrue", api_key=KEY, secret=SECRET, urls=None, policy=policy,
-        canary_source="127.0.0.2", client_factory=factory(overrides, log),
+        label="L",
+        exchange="bitrue",
+        api_key=KEY,
+        secret=SECRET,
+        urls=None,
+        policy=policy,
+        canary_source="127.0.0.2",
+        client_factory=factory(overrides, log),
     )
 
 
@@ -104,7 +119,9 @@ async def test_rate_limit_halts_remaining_probes() -> None:
     ov = {"cancel_order": E.RateLimited("429", policy="ORDERS", http_status=429)}
     r = await _probe(ov, log=log)
     assert r.verdict == "unknown"
-    assert r.check("can_trade").status == "unknown" and "rate-limited" in r.check("can_trade").detail
+    assert (
+        r.check("can_trade").status == "unknown" and "rate-limited" in r.check("can_trade").detail
+    )
     assert r.check("withdraw_disabled").status == "unknown"
     main = log[0]
     assert "withdraw_history" not in main.calls and "futures_account" not in main.calls
@@ -129,7 +146,9 @@ async def test_canary_cannot_be_a_trusted_ip() -> None:
 
 def _home(tmp_path: Path) -> KeysHome:
     home = KeysHome(tmp_path)
-    add_key(home, passphrase=PP, exchange="bitrue", label="LB", api_key=KEY, secret=SECRET, kdf=FAST)
+    add_key(
+        home, passphrase=PP, exchange="bitrue", label="LB", api_key=KEY, secret=SECRET, kdf=FAST
+    )
     return home
 
 
@@ -137,11 +156,13 @@ async def test_gate_reverifies_and_refuses_fail(tmp_path: Path) -> None:
     home = _home(tmp_path)
     bad = factory({"withdraw_history": []})  # withdraw history readable -> may withdraw
     with pytest.raises(KeyRefused, match="withdraw_disabled failed") as info:
-        await require_tradeable("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
-                                client_factory=bad)
+        await require_tradeable(
+            "LB", home=home, passphrase=PP, canary_source="127.0.0.2", client_factory=bad
+        )
     assert info.value.report is not None and info.value.report.verdict == "fail"
-    vk = await require_tradeable("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
-                                 client_factory=factory({}))
+    vk = await require_tradeable(
+        "LB", home=home, passphrase=PP, canary_source="127.0.0.2", client_factory=factory({})
+    )
     assert vk.report.verdict == "pass"
 
 
@@ -149,8 +170,9 @@ async def test_gate_without_reverify_tells_stale(tmp_path: Path) -> None:
     home = _home(tmp_path)
     with pytest.raises(KeyStale, match="never verified"):
         await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
-    vk = await require_tradeable("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
-                                 client_factory=factory({}))
+    vk = await require_tradeable(
+        "LB", home=home, passphrase=PP, canary_source="127.0.0.2", client_factory=factory({})
+    )
     later = datetime.now(UTC) + timedelta(hours=25)
     assert vk.is_stale(later) and not vk.is_stale()
     again = await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
@@ -160,9 +182,14 @@ async def test_gate_without_reverify_tells_stale(tmp_path: Path) -> None:
     # a recorded failure is refused too
     v = Vault.open(home.vault)
     rec = v.find_active("LB")
-    v.update(rec.id, last_verification=Verification(
-        checked_at=datetime.now(UTC).isoformat(), verdict="fail",
-        checks=({"name": "can_trade", "status": "fail", "detail": "x"},)))
+    v.update(
+        rec.id,
+        last_verification=Verification(
+            checked_at=datetime.now(UTC).isoformat(),
+            verdict="fail",
+            checks=({"name": "can_trade", "status": "fail", "detail": "x"},),
+        ),
+    )
     v.save()
     with pytest.raises(KeyRefused, match="can_trade failed"):
         await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
@@ -191,3 +218,160 @@ def test_audit_refuses_secret_fields(tmp_path: Path) -> None:
         log.append("withdrawn")
     log.append("used", label="L")
     assert (tmp_path / "audit.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+# ------------------------------------------------------------------ running re-verification
+
+
+async def test_watch_reverifies_only_when_stale_or_rotated(tmp_path: Path) -> None:
+    from liquidity_bot.keys.gate import KeyWatch, rotate_key
+
+    home = _home(tmp_path)
+    answers: dict = {}
+    made: list = []
+    watch = await KeyWatch.start(
+        "LB",
+        home=home,
+        passphrase=PP,
+        canary_source="127.0.0.2",
+        client_factory=factory(answers, made),
+    )
+    probes_at_start = len(made)
+    assert probes_at_start == 2  # main client + canary
+    fresh = await watch.refresh()
+    assert not fresh.reverified and not fresh.switched and len(made) == probes_at_start
+    # 25 h later the verification is stale (policy default 24 h): probed again, same key
+    later = datetime.now(UTC) + timedelta(hours=25)
+    stale = await watch.refresh(now=later)
+    assert stale.reverified and not stale.switched and len(made) == 2 * probes_at_start
+    assert stale.key.record_id == fresh.key.record_id
+    # a day after the start the watch records that the key is in use (for `keys review`)
+    assert Vault.open(home.vault).find_active("LB").last_used_at is not None
+    # `keys rotate` in another process: the next refresh switches to the new key
+    new_key, new_secret = "B" * 64, "NewCanary" + "w" * 55
+    result = await rotate_key(
+        home,
+        passphrase=PP,
+        label="LB",
+        new_api_key=new_key,
+        new_secret=new_secret,
+        policy=DEFAULT_POLICY,
+        urls=None,
+        canary_source="127.0.0.2",
+        client_factory=factory({}),
+        kdf=FAST,
+    )
+    assert result.switched
+    rotated = await watch.refresh()
+    assert rotated.switched and rotated.reverified
+    assert rotated.key.api_key == new_key and rotated.key.secret.reveal() == new_secret
+    assert watch.current is rotated.key
+    assert Vault.open(home.vault).find_active("LB").last_used_at is not None  # the new key
+    assert not (await watch.refresh()).reverified
+    # the key loses a permission on the exchange: the next (forced or stale) refresh refuses it
+    answers["withdraw_history"] = []
+    with pytest.raises(KeyRefused, match="withdraw_disabled failed"):
+        await watch.refresh(force=True)
+    gates = [e for e in AuditLog(home.audit).entries() if e["event"] == "gate"]
+    assert [g["outcome"] for g in gates] == ["accepted"] * 3 + ["refused"]
+    text = home.audit.read_text()
+    for s in (SECRET, new_secret, KEY, new_key):
+        assert s not in text
+
+
+async def test_watch_accepts_unknown_only_by_policy_and_refuses_removed_key(tmp_path: Path) -> None:
+    from liquidity_bot.keys.gate import KeyWatch
+    from liquidity_bot.keys.hygiene import remove_key
+
+    home = _home(tmp_path)
+    not_activated = {"futures_account": E.PermissionDenied("x", code=-1025, http_status=401)}
+    with pytest.raises(KeyRefused, match="futures_disabled is unknown"):
+        await KeyWatch.start(
+            "LB",
+            home=home,
+            passphrase=PP,
+            canary_source="127.0.0.2",
+            client_factory=factory(not_activated),
+        )
+    lenient = Policy(accept_unknown=("futures_disabled",))
+    watch = await KeyWatch.start(
+        "LB",
+        home=home,
+        passphrase=PP,
+        policy=lenient,
+        canary_source="127.0.0.2",
+        client_factory=factory(not_activated),
+    )
+    assert watch.current.accepted_unknown == ("futures_disabled",)
+    gates = [e for e in AuditLog(home.audit).entries() if e["event"] == "gate"]
+    assert gates[-1]["outcome"] == "accepted" and gates[-1]["accepted_unknown"] == [
+        "futures_disabled"
+    ]
+    remove_key(home, "LB")
+    with pytest.raises(KeyRefused, match="removed from the vault"):
+        await watch.refresh()
+    assert [e["event"] for e in AuditLog(home.audit).entries()][-1] == "gate"
+
+
+def test_audit_mirror_copies_entries_and_never_breaks_the_file(tmp_path: Path) -> None:
+    from liquidity_bot.keys.audit import store_mirror
+    from liquidity_bot.logs import register_secret
+    from liquidity_bot.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    store.create_schema()
+    home = KeysHome(tmp_path / "home", audit_mirror=store_mirror(store))
+    add_key(
+        home, passphrase=PP, exchange="bitrue", label="LB", api_key=KEY, secret=SECRET, kdf=FAST
+    )
+    mark_used(home, "LB")
+    rows = store.audit_events("keys")
+    assert [(r.action, r.actor) for r in rows] == [("added", "LB"), ("used", "LB")]
+    assert rows[0].detail is not None and rows[0].detail["api_key_hint"] == "AAAA…AAAA"
+    # a registered secret that reaches an audit field anyway is masked in file and database
+    register_secret("LeakedValue" + "z" * 20)
+    home.audit_log().append("used", label="LB", note="oops LeakedValue" + "z" * 20)
+    assert "LeakedValue" not in home.audit.read_text()
+    assert "LeakedValue" not in store.export_json("audit")
+
+    def broken(entry: dict) -> None:
+        raise RuntimeError("database is down")
+
+    AuditLog(home.audit, mirror=broken).append("used", label="LB")
+    assert [e["event"] for e in AuditLog(home.audit).entries()][-1] == "used"
+    store.close()
+
+
+async def test_canary_inside_a_trusted_network_or_not_an_address_is_refused() -> None:
+    with pytest.raises(ValueError, match="inside the trusted egress IPs"):
+        await _probe({}, policy=Policy(trusted_egress_ips=("127.0.0.0/30",)))
+    with pytest.raises(ValueError, match="not an IP address"):
+        await probe_key(
+            label="L",
+            exchange="bitrue",
+            api_key=KEY,
+            secret=SECRET,
+            urls=None,
+            policy=DEFAULT_POLICY,
+            canary_source="localhost",
+            client_factory=factory({}),
+        )
+    assert (await _probe({}, policy=Policy(trusted_egress_ips=("127.0.0.1/32",)))).verdict == "pass"
+
+
+def test_review_names_an_interrupted_rotation(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    add_key(
+        home,
+        passphrase=PP,
+        exchange="bitrue",
+        label="LB",
+        api_key="C" * 64,
+        secret="Candidate" + "c" * 55,
+        kdf=FAST,
+        status="candidate",
+    )
+    findings = review(Vault.open(home.vault), DEFAULT_POLICY)
+    unfinished = [f for f in findings if f.kind == "unfinished_rotation"]
+    assert len(unfinished) == 1 and "keys remove 'LB' --id" in unfinished[0].action
+    assert Vault.open(home.vault).find_active("LB").api_key == KEY  # still the old key

@@ -40,7 +40,7 @@ def test_overrides(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(
         '[keys]\ntrusted_egress_ips = ["203.0.113.10"]\naccept_unknown = ["futures_disabled"]\n'
-        "review_interval_days = 30\nforbidden_permissions = [\"withdraw\"]\n"
+        'review_interval_days = 30\nforbidden_permissions = ["withdraw"]\n'
     )
     p = load_policy(path)
     assert p.trusted_egress_ips == ("203.0.113.10",)

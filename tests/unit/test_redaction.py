@@ -520,3 +520,22 @@ def test_json_lines_stay_valid_and_clean_for_any_message(parts: list, extra: lis
     doc = json.loads(line)
     assert CANARY not in line and CANARY not in str(doc)
     assert set(doc) >= {"ts", "level", "logger", "message"}
+
+
+def test_mask_registered_masks_values_but_keeps_harmless_names() -> None:
+    """For exact records (the keys audit log): registered values go, shape patterns stay off."""
+    from liquidity_bot.logs import mask_registered
+
+    value = "Audit-Canary-Secret-7"
+    line = json.dumps({"api_key_hint": "ABCD…WXYZ", "note": f"saw {value}", "token_count": 3})
+    assert mask_registered(line) == line
+    register_secret(value)
+    try:
+        masked = json.loads(mask_registered(line))
+        assert masked == {"api_key_hint": "ABCD…WXYZ", "note": "saw ***", "token_count": 3}
+        # redact() would also rewrite ordinary words that look like `secret: value`
+        detail = "the secret: does not match"
+        assert mask_registered(detail) == detail and redact(detail) != detail
+    finally:
+        forget_secret(value)
+    assert mask_registered(line) == line

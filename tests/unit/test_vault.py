@@ -215,7 +215,9 @@ def test_passphrase_change_rewraps_without_touching_sealed_secrets(tmp_path: Pat
     v.save()
     after = _doc(path)
     assert [r["secret"] for r in after["records"]] == [r["secret"] for r in before["records"]]
-    assert [r["wrapped_key"] for r in after["records"]] != [r["wrapped_key"] for r in before["records"]]
+    assert [r["wrapped_key"] for r in after["records"]] != [
+        r["wrapped_key"] for r in before["records"]
+    ]
     assert after["kdf"]["salt"] != before["kdf"]["salt"]
     assert after["kdf"]["memory_kib"] == 128 and after["kdf"]["iterations"] == 2
     with pytest.raises(WrongPassphrase):
@@ -258,3 +260,26 @@ def test_defaults_meet_owasp_and_really_work(tmp_path: Path) -> None:
     assert doc["kdf"]["memory_kib"] >= 47104
     reopened = Vault.open(tmp_path / "vault.json").unlock(PASS)
     assert reopened.reveal(reopened.find_active("L").id) == SECRET_A
+
+
+def test_failed_write_disk_full_leaves_old_vault_intact(tmp_path: Path, monkeypatch) -> None:
+    """A write that fails half way (disk full at fsync) leaves the old file and no temp file."""
+    import errno
+
+    from liquidity_bot.keys import vault as vault_mod
+
+    v = _vault(tmp_path)
+    path = tmp_path / "vault.json"
+    before = path.read_bytes()
+    v.add(exchange="bitrue", label="Third", api_key="m" * 64, secret="third-secret-" * 5)
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(vault_mod.os, "fsync", full)
+    with pytest.raises(OSError, match="No space"):
+        v.save()
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vault.json"]
+    assert [r.label for r in Vault.open(path).unlock(PASS).records()] == ["Liquidity Bot", "Other"]

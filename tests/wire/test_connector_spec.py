@@ -10,7 +10,8 @@ C15 futures read is signed and refused without the permission
 Continued in: test_connector_streams.py (C16-C20: market stream, stalls, listen keys, user
 stream loss and REST fallback), test_connector_canary.py (C21: no credential in any log),
 test_connector_transport.py (C22-C25: timeouts, resets, unreadable answers, nothing listening),
-test_connector_venue.py (C26-C27: the venue port end to end).
+test_connector_venue.py (C26-C27: the venue port end to end), test_connector_http.py (C28-C40:
+the lean HTTP transport: keep-alive, framing, stale connections, TLS, source address).
 """
 
 from __future__ import annotations

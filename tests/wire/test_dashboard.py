@@ -31,25 +31,58 @@ def fill_state(state: DashboardState, metrics: BotMetrics | None = None, shift: 
         OurQuote("SELL", D("0.5220") + D("0.0001") * shift, D("300"), 1_795_000_000_000),
         OurQuote("SELL", D("0.5230"), D("300"), 1_795_000_000_000),
     ]
-    bids = sorted([(q.price, q.qty) for q in ours if q.is_bid] + [(D("0.5175"), D("900")),
-                  (D("0.5160"), D("2000"))], reverse=True)
-    asks = sorted([(q.price, q.qty) for q in ours if not q.is_bid] + [(D("0.5225"), D("900")),
-                  (D("0.5240"), D("2000"))])
+    bids = sorted(
+        [(q.price, q.qty) for q in ours if q.is_bid]
+        + [(D("0.5175"), D("900")), (D("0.5160"), D("2000"))],
+        reverse=True,
+    )
+    asks = sorted(
+        [(q.price, q.qty) for q in ours if not q.is_bid]
+        + [(D("0.5225"), D("900")), (D("0.5240"), D("2000"))]
+    )
     book.apply_snapshot(bids, asks, 1_795_000_060_000)
     sampler = KpiSampler("XRPUSDT", Obl())
     reading = sampler.sample(book, ours, 1_795_000_060_000)
-    state.update_market("XRPUSDT", book=book, quotes=ours, reading=reading,
-                        uptime_pct=D("99.5"), obligations=Obl(), status="quoting")
-    state.update_pnl("XRPUSDT", {"inventory_base": "20120", "inventory_quote": "9931.5",
-                                 "realized": "3.2", "unrealized": "-0.4", "fees_quote": "0.9",
-                                 "total": "1.9", "vs_hold": "1.9", "inventory_value": "20360.2"})
+    state.update_market(
+        "XRPUSDT",
+        book=book,
+        quotes=ours,
+        reading=reading,
+        uptime_pct=D("99.5"),
+        obligations=Obl(),
+        status="quoting",
+    )
+    state.update_pnl(
+        "XRPUSDT",
+        {
+            "inventory_base": "20120",
+            "inventory_quote": "9931.5",
+            "realized": "3.2",
+            "unrealized": "-0.4",
+            "fees_quote": "0.9",
+            "total": "1.9",
+            "vs_hold": "1.9",
+            "inventory_value": "20360.2",
+        },
+    )
     state.set_budget("client-a", 37, 90)
     state.set_rate_limits({"REQUEST_WEIGHT": (120, 1200), "ORDERS": (37, 100)})
-    state.set_keys([{"label": "client-a", "status": "active", "last_verdict": "pass",
-                     "age_days": 12, "review_due": "2027-02-10", "review_overdue": False,
-                     "secret": "must-never-show"}])
-    state.add_breach(Breach("XRPUSDT", 1_795_000_010_000, 1_795_000_025_000,
-                            ("two_sided",), ("budget",)))
+    state.set_keys(
+        [
+            {
+                "label": "client-a",
+                "status": "active",
+                "last_verdict": "pass",
+                "age_days": 12,
+                "review_due": "2027-02-10",
+                "review_overdue": False,
+                "secret": "must-never-show",
+            }
+        ]
+    )
+    state.add_breach(
+        Breach("XRPUSDT", 1_795_000_010_000, 1_795_000_025_000, ("two_sided",), ("budget",))
+    )
     state.add_event("order", "placed 4 orders")
     if metrics is not None:
         metrics.observe_kpi(reading, D("99.5"))
@@ -69,7 +102,9 @@ async def test_token_required_and_traded_for_a_cookie():
             async with http.get(server.url) as r:
                 assert r.status == 401
                 assert TOKEN not in await r.text()
-            async with http.get(server.url + "api/state", headers={"Authorization": "Bearer x"}) as r:
+            async with http.get(
+                server.url + "api/state", headers={"Authorization": "Bearer x"}
+            ) as r:
                 assert r.status == 401
             async with http.get(server.url + "healthz") as r:
                 assert r.status == 200
@@ -103,7 +138,7 @@ async def test_loopback_rejects_foreign_host_header_and_sets_security_headers():
                 assert "http://" not in page and "https://" not in page  # no external asset
             async with http.get(server.url + "static/dashboard.js") as r:
                 js = await r.text()
-                assert "innerHTML" not in js and "http" not in js
+                assert ".innerHTML" not in js and "://" not in js  # no HTML injection, no CDN
             async with http.get(server.url + "static/../dashboard.py") as r:
                 assert r.status == 404
             async with http.get(server.url + "api/state") as r:

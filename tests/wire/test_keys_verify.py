@@ -53,14 +53,38 @@ async def _probe(sim, api_key, secret, *, canary=CANARY, policy: Policy = DEFAUL
     return report, statuses
 
 
+async def _admin_json(sim: SimServer, path: str) -> dict:
+    headers = {"X-Sim-Admin": sim.admin_token or ""}
+    async with aiohttp.ClientSession() as s:
+        async with s.get(sim.base_url + path, headers=headers) as r:
+            assert r.status == 200, await r.text()
+            return await r.json()
+
+
 async def test_read_trade_allowlisted_key_passes(sim, make_key) -> None:
-    _, key, secret = await make_key(sim, permissions=("read", "trade"), ip_allowlist=("127.0.0.1",))
+    acct, key, secret = await make_key(
+        sim, permissions=("read", "trade"), ip_allowlist=("127.0.0.1",)
+    )
+    balances = await _admin_json(sim, f"/sim/admin/balances?account_id={acct}")
     report, st = await _probe(sim, key, secret)
+    # no side effects: nothing was placed, filled, withdrawn or moved
+    ledger = await _admin_json(sim, f"/sim/admin/ledger?account_id={acct}")
+    assert ledger["orders"] == [] and ledger["fills"] == []
+    assert await _admin_json(sim, f"/sim/admin/balances?account_id={acct}") == balances
+    # well within the rate limits: no 429/418, a handful of weight out of 1200 per minute
+    assert sim.rate_limiter.counters == {"429": 0, "418": 0, "bans": 0}
+    used = sim.rate_limiter.used("general", "127.0.0.1") + sim.rate_limiter.used("general", CANARY)
+    assert 0 < used <= 40, used
     assert report.verdict == "pass", report.to_json()
     assert set(st.values()) == {"pass"}
     assert [c.name for c in report.checks] == [
-        "authenticates", "can_read", "can_trade", "withdraw_disabled", "futures_disabled",
-        "ip_restricted", "clock_skew",
+        "authenticates",
+        "can_read",
+        "can_trade",
+        "withdraw_disabled",
+        "futures_disabled",
+        "ip_restricted",
+        "clock_skew",
     ]
 
 
@@ -112,7 +136,10 @@ async def test_without_canary_ip_restriction_is_unknown(sim, make_key) -> None:
     _, key, secret = await make_key(sim, permissions=("read", "trade"))
     report, st = await _probe(sim, key, secret, canary=None)
     assert report.verdict == "unknown"
-    assert st["ip_restricted"] == "unknown" and "--canary-source" in report.check("ip_restricted").detail
+    assert (
+        st["ip_restricted"] == "unknown"
+        and "--canary-source" in report.check("ip_restricted").detail
+    )
     assert [s for n, s in st.items() if n != "ip_restricted"] == ["pass"] * 6
 
 
@@ -140,7 +167,10 @@ async def test_disabled_or_deleted_key_fails_authentication(sim, make_key, how) 
     assert report.verdict == "fail"
     assert st["authenticates"] == "fail"
     assert "disabled or deleted" in report.check("authenticates").detail
-    assert all(st[n] == "unknown" for n in ("can_read", "can_trade", "withdraw_disabled", "futures_disabled"))
+    assert all(
+        st[n] == "unknown"
+        for n in ("can_read", "can_trade", "withdraw_disabled", "futures_disabled")
+    )
 
 
 async def test_wrong_secret_fails_authentication(sim, make_key) -> None:
@@ -164,10 +194,20 @@ async def test_skewed_clock_fails(sim, make_key) -> None:
     assert [s for n, s in st.items() if n != "clock_skew"] == ["pass"] * 6
 
 
-async def test_gate_refuses_fail_and_unknown_accepts_policy_unknown(sim, make_key, tmp_path) -> None:
+async def test_gate_refuses_fail_and_unknown_accepts_policy_unknown(
+    sim, make_key, tmp_path
+) -> None:
     home = KeysHome(tmp_path)
     _, key, secret = await make_key(sim, permissions=("read", "trade"))
-    add_key(home, passphrase=PASSPHRASE, exchange="bitrue", label="LB", api_key=key, secret=secret, kdf=FAST)
+    add_key(
+        home,
+        passphrase=PASSPHRASE,
+        exchange="bitrue",
+        label="LB",
+        api_key=key,
+        secret=secret,
+        kdf=FAST,
+    )
     urls = BitrueUrls.single(sim.base_url)
     # no canary -> ip_restricted unknown -> refused by the default policy
     with pytest.raises(KeyRefused, match="ip_restricted is unknown"):
@@ -182,7 +222,9 @@ async def test_gate_refuses_fail_and_unknown_accepts_policy_unknown(sim, make_ke
     assert [g["outcome"] for g in gates] == ["refused", "accepted"]
     assert gates[-1]["accepted_unknown"] == ["ip_restricted"]
     # with a canary it passes outright
-    vk = await require_tradeable("LB", home=home, passphrase=PASSPHRASE, urls=urls, canary_source=CANARY)
+    vk = await require_tradeable(
+        "LB", home=home, passphrase=PASSPHRASE, urls=urls, canary_source=CANARY
+    )
     assert vk.report.verdict == "pass" and vk.accepted_unknown == ()
     # recorded in the vault's metadata
     rec = Vault.open(home.vault).find_active("LB")
@@ -218,16 +260,24 @@ async def test_cli_add_verify_json_and_secret_never_leaks(sim, make_key, tmp_pat
     import asyncio
 
     res = await asyncio.to_thread(
-        _cli, home, ["add", "--label", "LB", "--api-key", key, *base, "--canary-source", CANARY,
-                     "--json"], secret + "\n",
+        _cli,
+        home,
+        ["add", "--label", "LB", "--api-key", key, *base, "--canary-source", CANARY, "--json"],
+        secret + "\n",
     )
     assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout[res.stdout.index("{"):])
+    out = json.loads(res.stdout[res.stdout.index("{") :])
     assert out["verdict"] == "pass" and out["label"] == "LB"
     res2 = await asyncio.to_thread(_cli, home, ["verify", "LB", *base, "--json"])
     assert res2.exit_code == 2, res2.output  # no canary: unknown
     j = json.loads(res2.stdout)
-    assert j["verdict"] == "unknown" and set(j) == {"label", "exchange", "verdict", "checked_at", "checks"}
+    assert j["verdict"] == "unknown" and set(j) == {
+        "label",
+        "exchange",
+        "verdict",
+        "checked_at",
+        "checks",
+    }
     res3 = await asyncio.to_thread(_cli, home, ["verify", "LB", *base, "--canary-source", CANARY])
     assert res3.exit_code == 0 and "verdict" in res3.output
     res4 = await asyncio.to_thread(_cli, home, ["list", "--json"])
@@ -253,19 +303,27 @@ async def test_rotate_switches_only_to_a_passing_key(sim, make_key, tmp_path) ->
     acct, old_key, old_secret = await make_key(sim, permissions=("read", "trade"))
     base = ["--base-url", sim.base_url, "--canary-source", CANARY]
     res = await asyncio.to_thread(
-        _cli, home, ["add", "--label", "LB", "--api-key", old_key, "--market", "XRPUSDT", *base],
+        _cli,
+        home,
+        ["add", "--label", "LB", "--api-key", old_key, "--market", "XRPUSDT", *base],
         old_secret + "\n",
     )
     assert res.exit_code == 0, res.output
     # a replacement that may withdraw is refused: nothing switches
-    _, bad_key, bad_secret = await make_key(sim, permissions=("read", "trade", "withdraw"), account_id=acct)
-    res = await asyncio.to_thread(_cli, home, ["rotate", "LB", "--api-key", bad_key, *base], bad_secret + "\n")
+    _, bad_key, bad_secret = await make_key(
+        sim, permissions=("read", "trade", "withdraw"), account_id=acct
+    )
+    res = await asyncio.to_thread(
+        _cli, home, ["rotate", "LB", "--api-key", bad_key, *base], bad_secret + "\n"
+    )
     assert res.exit_code == 1, res.output
     assert "nothing was switched" in res.output
     assert Vault.open(home / "vault.json").find_active("LB").api_key == old_key
     # a good replacement becomes active; the old key is marked for deletion with a reminder
     _, new_key, new_secret = await make_key(sim, permissions=("read", "trade"), account_id=acct)
-    res = await asyncio.to_thread(_cli, home, ["rotate", "LB", "--api-key", new_key, *base], new_secret + "\n")
+    res = await asyncio.to_thread(
+        _cli, home, ["rotate", "LB", "--api-key", new_key, *base], new_secret + "\n"
+    )
     assert res.exit_code == 0, res.output
     assert "DELETE IT on Bitrue" in res.output
     vault = Vault.open(home / "vault.json")
@@ -287,13 +345,24 @@ async def test_onboard_reverifies_until_user_stops(sim, make_key, tmp_path) -> N
 
     home = tmp_path / "home"
     _, key, secret = await make_key(sim, permissions=("read",))  # Trade not ticked
-    args = ["onboard", "--exchange", "bitrue", "--label", "Liquidity Bot", "--api-key", key,
-            "--base-url", sim.base_url, "--canary-source", CANARY]
+    args = [
+        "onboard",
+        "--exchange",
+        "bitrue",
+        "--label",
+        "Liquidity Bot",
+        "--api-key",
+        key,
+        "--base-url",
+        sim.base_url,
+        "--canary-source",
+        CANARY,
+    ]
     # secret, then Enter (verify again: still failing), then q
     res = await asyncio.to_thread(_cli, home, args, secret + "\n\nq\n")
     assert res.exit_code == 1, res.output
     assert "API Management" in res.output  # the guide was shown
-    assert res.output.count("Change these settings") == 2
+    assert res.output.count("What to do:") == 2
     assert "tick 'Trade'" in res.output
     assert secret not in res.output
     events = [e["event"] for e in AuditLog(home / "audit.jsonl").entries()]
@@ -305,7 +374,202 @@ async def test_onboard_passes_first_time(sim, make_key, tmp_path) -> None:
 
     home = tmp_path / "home"
     _, key, secret = await make_key(sim, permissions=("read", "trade"))
-    args = ["onboard", "--label", "Liquidity Bot", "--base-url", sim.base_url, "--canary-source", CANARY]
+    args = [
+        "onboard",
+        "--label",
+        "Liquidity Bot",
+        "--base-url",
+        sim.base_url,
+        "--canary-source",
+        CANARY,
+    ]
     res = await asyncio.to_thread(_cli, home, args, key + "\n" + secret + "\n")
     assert res.exit_code == 0, res.output
     assert "may trade" in res.output and secret not in res.output
+
+
+async def test_canary_secret_never_in_database_audit_or_logs(
+    sim, make_key, tmp_path, caplog
+) -> None:
+    """Every key event of a running bot (gate at start, use, re-verification while running,
+    rotation picked up by the watch, refusal, removal) mirrored into the engine's database: the
+    secrets appear in no table, no raw database byte, no audit line and no log record."""
+    import logging
+
+    from liquidity_bot.keys.audit import store_mirror
+    from liquidity_bot.keys.gate import KeyWatch, rotate_key
+    from liquidity_bot.keys.hygiene import remove_key
+    from liquidity_bot.store import Store
+
+    caplog.set_level(logging.DEBUG)
+    db = tmp_path / "bot.db"
+    store = Store(f"sqlite:///{db}")
+    store.create_schema()
+    home = KeysHome(tmp_path / "home", audit_mirror=store_mirror(store))
+    urls = BitrueUrls.single(sim.base_url)
+    acct, key, secret = await make_key(sim, permissions=("read", "trade"))
+    add_key(
+        home,
+        passphrase=PASSPHRASE,
+        exchange="bitrue",
+        label="LB",
+        api_key=key,
+        secret=secret,
+        markets=("XRPUSDT",),
+        kdf=FAST,
+    )
+    watch = await KeyWatch.start(
+        "LB", home=home, passphrase=PASSPHRASE, urls=urls, canary_source=CANARY
+    )
+    mark_used(home, "LB")
+    assert (await watch.refresh(force=True)).reverified
+    _, new_key, new_secret = await make_key(sim, permissions=("read", "trade"), account_id=acct)
+    rotated = await rotate_key(
+        home,
+        passphrase=PASSPHRASE,
+        label="LB",
+        new_api_key=new_key,
+        new_secret=new_secret,
+        policy=DEFAULT_POLICY,
+        urls=urls,
+        canary_source=CANARY,
+        kdf=FAST,
+    )
+    assert rotated.switched
+    refresh = await watch.refresh()
+    assert refresh.switched and refresh.key.api_key == new_key
+    await _admin(sim, "POST", f"/sim/admin/keys/{new_key}/disable")
+    with pytest.raises(KeyRefused):
+        await watch.refresh(force=True)
+    remove_key(home, "LB", rotated.old.id if rotated.old else None)
+    actions = [e.action for e in store.audit_events("keys")]
+    assert actions == [
+        "added",
+        "verified",
+        "gate",
+        "used",
+        "verified",
+        "gate",
+        "added",
+        "verified",
+        "rotated",
+        "verified",
+        "gate",
+        "used",
+        "verified",
+        "gate",
+        "removed",
+    ]
+    store.close()
+    dumps = "".join(
+        Store(f"sqlite:///{db}").export_json(kind)
+        for kind in ("orders", "order_events", "fills", "balances", "kpi", "audit")
+    )
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("bot.db*"))
+    audit = home.audit.read_text()
+    for s in (secret, new_secret):
+        assert s not in dumps and s.encode() not in raw
+        assert s not in audit and s not in caplog.text
+    for k in (key, new_key):  # only a short hint of the API key itself
+        assert k not in dumps and k not in audit
+
+
+class _Session:
+    """A `liquidity-bot` process talked to through real pipes, as a person at a terminal would."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.seen = ""
+
+    async def expect(self, marker: str, count: int = 1) -> str:
+        """Read until ``marker`` was printed ``count`` times (the timeout only turns a hang into
+        a failure with the output so far)."""
+        import asyncio
+
+        async def read() -> None:
+            while self.seen.count(marker) < count:
+                chunk = await self.proc.stdout.read(4096)
+                if not chunk:
+                    raise AssertionError(f"exited before {marker!r}:\n{self.seen}")
+                self.seen += chunk.decode()
+
+        try:
+            await asyncio.wait_for(read(), 60)
+        except TimeoutError:
+            raise AssertionError(f"never printed {marker!r}:\n{self.seen}") from None
+        return self.seen
+
+    async def send(self, text: str) -> None:
+        self.proc.stdin.write(text.encode())
+        await self.proc.stdin.drain()
+
+
+async def test_onboard_interactive_fix_on_the_exchange_and_reenter_key(sim, make_key, tmp_path):
+    """The full onboarding conversation through stdin/stdout pipes of a real process: a
+    mistyped secret (fix: enter the key again), then a key that is disabled on the exchange
+    (fix it there, press Enter), then it passes."""
+    import asyncio
+    import sys
+
+    _, key, secret = await make_key(sim, permissions=("read", "trade"))
+    await _admin(sim, "POST", f"/sim/admin/keys/{key}/disable")
+    wrong = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    home = tmp_path / "home"
+    script = Path(sys.executable).with_name("liquidity-bot")
+    exe = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from liquidity_bot.cli import main; main()"]
+    )
+    env = {**os.environ, "LIQUIDITY_BOT_PASSPHRASE": PASSPHRASE, "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("PYTHONUNBUFFERED", None)  # the program itself must flush before it waits for input
+    proc = await asyncio.create_subprocess_exec(
+        *exe,
+        "--home",
+        str(home),
+        "keys",
+        "onboard",
+        "--exchange",
+        "bitrue",
+        "--label",
+        "Liquidity Bot",
+        "--base-url",
+        sim.base_url,
+        "--canary-source",
+        CANARY,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
+    )
+    s = _Session(proc)
+    try:
+        await s.expect("API key (not the secret)")
+        assert "Create the Bitrue API key" in s.seen and "Withdrawal" in s.seen
+        await s.send(key + "\n" + wrong + "\n")
+        await s.expect("Press Enter to verify again")
+        assert "authenticates" in s.seen and "copied" in s.seen
+        await s.send("k\n")
+        await s.expect("API key (not the secret)", count=2)
+        await s.send(key + "\n" + secret + "\n")
+        await s.expect("Press Enter to verify again", count=2)
+        assert "replaced the stored key" in s.seen
+        await _admin(sim, "POST", f"/sim/admin/keys/{key}/enable")  # the client fixes it
+        await s.send("\n")
+        await s.expect("may trade")
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    rest = (await proc.stdout.read()).decode()
+    text = s.seen + rest
+    assert secret not in text and wrong not in text
+    events = [e["event"] for e in AuditLog(home / "audit.jsonl").entries()]
+    assert events == ["added", "verified", "removed", "added", "verified", "verified"]
+    verdicts = [
+        e["verdict"] for e in AuditLog(home / "audit.jsonl").entries() if e["event"] == "verified"
+    ]
+    assert verdicts == ["fail", "fail", "pass"]
+    vault = Vault.open(home / "vault.json").unlock(PASSPHRASE)
+    assert vault.reveal(vault.find_active("Liquidity Bot").id) == secret

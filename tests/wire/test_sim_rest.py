@@ -7,6 +7,7 @@ the raw query/body itself, signs exactly those bytes and sends them unchanged.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import hmac
 import json
@@ -1074,8 +1075,9 @@ async def test_r30_withdraw_limits_name_their_policy():
 
 
 async def test_r31_sim_serve_command_serves_rest_and_admin(tmp_path):
-    """R31 `sim serve --host 127.0.0.1 --port P --seed 3 --admin-token T` serves the REST API
-    and the admin API on one loopback port."""
+    """R31 `sim serve --host 127.0.0.1 --port P --seed 3 --admin-token T --scenario calm
+    --ping-interval 0.05` serves the REST API, the admin API and the streams (with the given
+    ping interval) on one loopback port."""
     import socket
     import subprocess
     import sys
@@ -1098,6 +1100,8 @@ async def test_r31_sim_serve_command_serves_rest_and_admin(tmp_path):
         "T",
         "--scenario",
         "calm",
+        "--ping-interval",
+        "0.05",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -1120,6 +1124,11 @@ async def test_r31_sim_serve_command_serves_rest_and_admin(tmp_path):
                 assert r.status == 200 and isinstance((await r.json())["account_id"], int)
             async with s.get(base + "/api/v1/depth?symbol=XRPUSDT") as r:
                 assert (await r.json())["bids"]
+            # --ping-interval reached the market stream (the default is 15 s)
+            async with s.ws_connect(base.replace("http", "ws", 1) + "/market/ws") as ws:
+                msg = await ws.receive(timeout=10)
+                assert msg.type == aiohttp.WSMsgType.BINARY
+                assert "ping" in json.loads(gzip.decompress(msg.data))
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -1165,3 +1174,69 @@ async def test_r32_order_parameters_in_json_body_and_mixed_query_form(sim, make_
         assert r.status == 200 and r.body["clientOrderId"] == "m-1", r
     prices = sorted(o.price for o in sim.exchange.open_orders(account, "XRPUSDT"))
     assert prices == [Decimal("0.47"), Decimal("0.48"), Decimal("0.49")]
+
+
+FUZZ_ROUTES = [
+    ("GET", "/api/v1/depth"), ("GET", "/api/v1/trades"), ("GET", "/api/v1/historicalTrades"),
+    ("GET", "/api/v1/aggTrades"), ("GET", "/api/v1/ticker/24hr"), ("GET", "/api/v1/ticker/price"),
+    ("GET", "/api/v1/ticker/bookTicker"), ("GET", "/api/v1/market/kline"),
+    ("POST", "/api/v1/order"), ("GET", "/api/v1/order"), ("DELETE", "/api/v1/order"),
+    ("GET", "/api/v1/openOrders"), ("GET", "/api/v1/allOrders"), ("GET", "/api/v1/account"),
+    ("GET", "/api/v2/myTrades"), ("POST", "/api/v1/withdraw/commit"),
+    ("GET", "/api/v1/withdraw/history"), ("GET", "/api/v1/deposit/history"),
+    ("POST", "/poseidon/api/v1/listenKey"), ("PUT", "/poseidon/api/v1/listenKey/nope"),
+    ("GET", "/fapi/v2/account"), ("GET", "/fapi/v1/contracts"), ("GET", "/dapi/v1/contracts"),
+]  # fmt: skip
+FUZZ_NAMES = [
+    "symbol", "side", "type", "quantity", "price", "newClientOrderId", "orderId",
+    "origClientOrderId", "limit", "fromId", "startTime", "endTime", "scale", "fromIdx", "coin",
+    "amount", "addressTo", "chainName", "quoteOrderQty", "timeInForce", "recvWindow",
+]  # fmt: skip
+FUZZ_VALUES = [
+    "XRPUSDT", "xrpusdt", "NOVAUSDT", "FOO", "BUY", "SELL", "LIMIT", "MARKET", "1", "0", "-1",
+    "0.5", "0.4990", "1e5", "NaN", "inf", "", "9" * 30, "0.00000000000000000001", "é", "%",
+    "1.", "..", "-9223372036854775809", "GTC", "1m", "1H", "100", "1000", " 1", "0x10",
+]  # fmt: skip
+
+
+async def test_r33_random_bad_input_never_500(sim, make_key):
+    """R33 Seeded random requests on every endpoint (random parameter names, malformed numbers,
+    non-ASCII, wrong content types, signed or not, a non-ASCII signature) and bad admin values
+    always get a documented {"code","msg"} answer below 500."""
+    import random
+
+    rng = random.Random(33)
+    _, key, secret = await make_key(sim, permissions=("read", "trade", "withdraw", "futures"))
+    async with client(sim, key, secret) as c:
+        for _ in range(400):
+            method, path = rng.choice(FUZZ_ROUTES)
+            params = [(n, rng.choice(FUZZ_VALUES)) for n in rng.sample(FUZZ_NAMES, rng.randint(0, 7))]
+            if rng.random() < 0.8:
+                params.append(("timestamp", str(sim.exchange.clock.now_ms())))
+            if path.startswith("/fapi") or rng.random() < 0.1:
+                reply = await c.futures(method, path, dict(params))
+            elif method != "GET" and rng.random() < 0.4:
+                body = urlencode(params)
+                body += "&signature=" + rng.choice([sign(secret, body), "é", "00"])
+                ctype = rng.choice(["application/x-www-form-urlencoded", "application/json",
+                                    "text/xml", "application/octet-stream"])
+                reply = await c.raw(method, path, "", body,
+                                    {"X-MBX-APIKEY": key, "Content-Type": ctype})
+            else:
+                query = urlencode(params)
+                if rng.random() < 0.9:
+                    query += "&signature=" + sign(secret, query)
+                reply = await c.raw(method, path, query, None, {"X-MBX-APIKEY": key})
+            assert reply.status < 500, (method, path, params, reply)
+            if reply.status >= 400 or reply.code not in (None, 200):
+                assert isinstance(reply.body, dict) and isinstance(reply.body.get("msg"), str)
+    for path, body in [
+        ("/sim/admin/accounts", {"balances": {"USDT": "1"}, "maker_commission": "5"}),
+        ("/sim/admin/accounts", {"balances": {"USDT": "1e999999"}}),
+        ("/sim/admin/deposit", {"account_id": 1, "asset": "USDT", "amount": "0"}),
+        ("/sim/admin/deposit", {"account_id": 1, "asset": "USDT", "amount": "NaN"}),
+        ("/sim/admin/keys", {"account_id": 1, "permissions": ["fly"]}),
+        ("/sim/admin/keys", {"account_id": "x"}),
+    ]:
+        with pytest.raises(AssertionError, match=r"-> 40\d"):
+            await admin_call(sim, "POST", path, body)

@@ -11,6 +11,7 @@ M08 the server pings; a client that answers pongs stays connected
 M09 a client that never answers pongs is disconnected after the pong timeout
 M10 with a scenario, synthetic participants move the book on the wall clock: pushes arrive
     without any client trading
+M11 SimServer(stream_settings=...) sets the stream timings from the start (no poking the hub)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import aiohttp
 from aiohttp import WSMsgType
 
 from bitrue_sim.server.runner import SimServer
-from bitrue_sim.ws import HUB_KEY
+from bitrue_sim.ws import HUB_KEY, StreamSettings
 
 RECEIVE_TIMEOUT = 10.0
 XRP = "market_xrpusdt_simple_depth_step0"
@@ -257,3 +258,19 @@ async def test_m10_participants_move_the_book():
         bids = levels(snapshot["tick"]["buys"])
         asks = levels(snapshot["tick"]["asks"])
         assert bids and asks and bids[0][0] < asks[0][0]
+
+
+async def test_m11_stream_settings_given_to_the_server():
+    settings = StreamSettings(ping_interval_s=0.05, pong_timeout_s=0.3, depth_min_interval_ms=0)
+    async with SimServer(seed=0, stream_settings=settings) as sim:
+        assert sim.app[HUB_KEY].settings == settings
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(sim.ws_url + "/market/ws") as ws:
+                pings = 0
+                while True:  # the default 15 s ping would not come within RECEIVE_TIMEOUT
+                    msg = await ws.receive(timeout=RECEIVE_TIMEOUT)
+                    if msg.type != WSMsgType.BINARY:
+                        break
+                    assert "ping" in json.loads(gzip.decompress(msg.data))
+                    pings += 1
+                assert pings >= 1 and ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION

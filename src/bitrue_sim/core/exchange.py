@@ -128,11 +128,15 @@ class _Market:
 class _Account:
     __slots__ = (
         "account_id", "maker", "taker", "free", "locked",
-        "open", "open_cids", "cids", "orders_by_symbol", "fills_by_symbol",
+        "open", "open_cids", "cids", "orders_by_symbol", "fills_by_symbol", "history", "emit",
     )  # fmt: skip
 
-    def __init__(self, account_id: int, maker: Decimal, taker: Decimal) -> None:
+    def __init__(self, account_id: int, maker: Decimal, taker: Decimal, history: bool) -> None:
         self.account_id = account_id
+        # False: closed orders and fills are forgotten (synthetic participants in long runs)
+        self.history = history
+        # False: no OrderChanged/BalanceChanged events are built for this account
+        self.emit = True
         self.maker = maker
         self.taker = taker
         self.free: dict[str, Decimal] = {}
@@ -218,7 +222,8 @@ class Exchange:
             self._markets[spec.symbol] = _Market(spec)
         self._accounts: dict[int, _Account] = {}
         self._orders: dict[int, _Order] = {}
-        self._listeners: list[Listener] = []
+        self._unrecorded_fees: dict[str, Decimal] = {}  # of accounts without history
+        self._listeners: tuple[Listener, ...] = ()  # replaced, never mutated
         self._events: list[object] | None = None  # buffer while listeners exist
         self._backlog: deque[object] = deque()
         self._dispatching = False
@@ -229,13 +234,21 @@ class Exchange:
         balances: Mapping[str, Decimal],
         maker_commission: Decimal = Decimal("0.002"),
         taker_commission: Decimal = Decimal("0.002"),
+        keep_history: bool = True,
     ) -> int:
-        """Open an account with free balances; returns its id (1, 2, 3... in creation order)."""
+        """Open an account with free balances; returns its id (1, 2, 3... in creation order).
+
+        ``keep_history=False`` is for synthetic participants: their orders are forgotten once
+        closed and their fills are not recorded, so memory stays flat over a long run. Such an
+        account can query and cancel only its open orders (a closed one answers -2013), and
+        its ``all_orders``/``my_trades``/``ledger`` list only what is open. Real accounts keep
+        everything: the ledger needs it.
+        """
         for rate in (maker_commission, taker_commission):
             if not isinstance(rate, Decimal) or rate < 0 or rate >= 1:
                 raise ValueError(f"commission rates are Decimal fractions in [0, 1), got {rate!r}")
         account_id = len(self._accounts) + 1
-        acct = _Account(account_id, maker_commission, taker_commission)
+        acct = _Account(account_id, maker_commission, taker_commission, keep_history)
         for asset, amount in balances.items():
             amount = _as_decimal(amount, f"balance of {asset}")
             if amount < 0:
@@ -404,21 +417,30 @@ class Exchange:
         order_id = self.ids.next_order_id()
         cid = client_order_id if client_order_id is not None else f"sim{order_id}"
         o = _Order(order_id, cid, acct, m, is_buy, is_limit, ticks, price, lots, orig_qty, now)
-        self._orders[order_id] = o
-        acct.orders_by_symbol[m.symbol].append(o)
-        acct.cids[cid] = o
+        history = acct.history
+        if history:
+            self._orders[order_id] = o
+            acct.orders_by_symbol[m.symbol].append(o)
+            acct.cids[cid] = o
 
         events = [] if self._listeners else None
         self._events = events
-        if events is not None:
-            events.append(new_order_changed(o.snapshot(), None, "NEW"))
+        # account-level events only when someone may want them; ``snap`` is the latest
+        # snapshot made for an event, reused as the result when nothing changed since
+        own = events if acct.emit else None
+        snap = None
+        if own is not None:
+            snap = o.snapshot()
+            own.append(new_order_changed(snap, None, "NEW"))
 
         # The taker pays its immediate trades from free balance (checked above to cover the
         # whole order); only what rests on the book gets locked, so a fully crossing order
         # never locks and unlocks.
         fills = book.match(is_buy, ticks if is_limit else None, lots or None, max_units)
         if fills:
-            self._settle(o, fills, now)
+            last = self._settle(o, fills, now)
+            if last is not None:
+                snap = last
         if is_limit:
             leaves = o.leaves
             if leaves:
@@ -428,13 +450,15 @@ class Exchange:
                 o.locked = ticks * leaves if is_buy else leaves
                 free_now = free[asset] = free[asset] - need
                 locked = acct.locked[asset] = acct.locked.get(asset, _ZERO) + need
-                if events is not None:
-                    events.append(
+                if own is not None:
+                    own.append(
                         new_balance_changed(account_id, asset, free_now, locked, -need, need, now)
                     )
                 book.add(o)
                 acct.open[order_id] = o  # only a resting order is open
                 acct.open_cids[cid] = o
+                if not history:
+                    self._orders[order_id] = o  # known while open only
         else:
             # MARKET: whatever the book could not fill is cancelled by the engine.
             if max_units is not None:
@@ -446,14 +470,18 @@ class Exchange:
             else:
                 unfilled = o.leaves > 0
             o.leaves = 0
+            if max_units is not None:
+                snap = None  # its quantity changed above
             if unfilled:
                 o.status = "CANCELED"
                 o.update_time = now
-                if events is not None:
-                    events.append(new_order_changed(o.snapshot(), None, "CANCELED_BY_ENGINE"))
+                snap = None
+                if own is not None:
+                    snap = o.snapshot()
+                    own.append(new_order_changed(snap, None, "CANCELED_BY_ENGINE"))
             else:
-                o.status = "FILLED"
-        result = o.snapshot()
+                o.status = "FILLED"  # (already so after its last trade: ``snap`` stays valid)
+        result = snap if snap is not None else o.snapshot()
         if events is not None:
             if fills or is_limit:
                 events.append(new_book_changed(m.symbol, now))
@@ -524,13 +552,14 @@ class Exchange:
             )
         return lots
 
-    def _settle(self, taker: _Order, fills: list, now: int) -> None:
+    def _settle(self, taker: _Order, fills: list, now: int) -> Order | None:
         """Book the trades of one taker: order states, balances, fees, history, events.
 
         Per trade, events go: maker OrderChanged, maker BalanceChanged(s), taker OrderChanged,
         taker BalanceChanged(s), TradeHappened. The maker pays from its locked funds (locked
         at its own price, which is the trade price); the taker pays from free balance. Each
-        side pays its commission in the asset it receives.
+        side pays its commission in the asset it receives. Returns the taker's last snapshot
+        when one was made for an event (the caller reuses it), else None.
         """
         m = taker.market
         step = m.step
@@ -545,8 +574,13 @@ class Exchange:
         # the taker pays ``pay`` (quote if buying) and gets ``get``; the maker the reverse
         pay_asset, get_asset = (m.quote, m.base) if t_is_buy else (m.base, m.quote)
         t_side, m_side = ("BUY", "SELL") if t_is_buy else ("SELL", "BUY")
-        t_fills = tacct.fills_by_symbol[sym]
+        t_fills = tacct.fills_by_symbol[sym] if tacct.history else None
+        orders = self._orders
+        unrecorded_fees = self._unrecorded_fees
         pay_total = get_total = _ZERO
+        t_snap = None
+        t_emit = events is not None and tacct.emit
+        append = events.append if events is not None else None
         for maker, lots, ticks in fills:
             trade_id = next_trade_id()
             units = lots * ticks
@@ -569,13 +603,18 @@ class Exchange:
                 maker.status = "FILLED"
                 del macct.open[maker.order_id]
                 del macct.open_cids[maker.cid]
+                if not macct.history:
+                    del orders[maker.order_id]
             m_fee = pay * macct.maker
             price = maker.price  # trades happen at the resting order's price
             m_fill = (
                 trade_id, maker.order_id, maker.cid, macct.account_id, sym, m_side,
                 price, qty, quote_qty, m_fee, pay_asset, True, now,
             )  # fmt: skip
-            macct.fills_by_symbol[sym].append(m_fill)
+            if macct.history:
+                macct.fills_by_symbol[sym].append(m_fill)
+            elif m_fee:
+                unrecorded_fees[pay_asset] = unrecorded_fees.get(pay_asset, _ZERO) + m_fee
             # ---- taker
             taker.exec_lots += lots
             taker.cum_units += units
@@ -591,7 +630,10 @@ class Exchange:
                 trade_id, taker.order_id, taker.cid, tacct.account_id, sym, t_side, price,
                 qty, quote_qty, t_fee, get_asset, False, now,
             )  # fmt: skip
-            t_fills.append(t_fill)
+            if t_fills is not None:
+                t_fills.append(t_fill)
+            elif t_fee:
+                unrecorded_fees[get_asset] = unrecorded_fees.get(get_asset, _ZERO) + t_fee
             trade = (trade_id, sym, price, qty, quote_qty, now, not t_is_buy)
             trades.append(trade)
             if events is None:
@@ -601,15 +643,32 @@ class Exchange:
                 free[pay_asset] = free.get(pay_asset, _ZERO) + (pay - m_fee)
                 pay_total += pay
                 get_total += get - t_fee
-            else:
-                move_free, move_locked = self._move_free, self._move_locked
-                events.append(new_order_changed(maker.snapshot(), new_fill(*m_fill), "TRADE"))
-                move_locked(macct, get_asset, -get, now)
-                move_free(macct, pay_asset, pay - m_fee, now)
-                events.append(new_order_changed(taker.snapshot(), new_fill(*t_fill), "TRADE"))
-                move_free(tacct, pay_asset, -pay, now)
-                move_free(tacct, get_asset, get - t_fee, now)
-                events.append(new_trade_happened(new_public_trade(*trade)))
+                continue
+            # (balance moves inlined: this loop is the hot path of a run with listeners)
+            free, locked = macct.free, macct.locked
+            m_locked = locked[get_asset] = locked[get_asset] - get
+            m_gain = pay - m_fee
+            m_free = free[pay_asset] = free.get(pay_asset, _ZERO) + m_gain
+            if macct.emit:
+                m_id = macct.account_id
+                append(new_order_changed(maker.snapshot(), new_fill(*m_fill), "TRADE"))
+                append(new_balance_changed(
+                    m_id, get_asset, free.get(get_asset, _ZERO), m_locked, _ZERO, -get, now))
+                append(new_balance_changed(
+                    m_id, pay_asset, m_free, locked.get(pay_asset, _ZERO), m_gain, _ZERO, now))
+            free, locked = tacct.free, tacct.locked
+            t_paid = free[pay_asset] = free[pay_asset] - pay
+            t_gain = get - t_fee
+            t_got = free[get_asset] = free.get(get_asset, _ZERO) + t_gain
+            if t_emit:
+                t_id = tacct.account_id
+                t_snap = taker.snapshot()
+                append(new_order_changed(t_snap, new_fill(*t_fill), "TRADE"))
+                append(new_balance_changed(
+                    t_id, pay_asset, t_paid, locked.get(pay_asset, _ZERO), -pay, _ZERO, now))
+                append(new_balance_changed(
+                    t_id, get_asset, t_got, locked.get(get_asset, _ZERO), t_gain, _ZERO, now))
+            append(new_trade_happened(new_public_trade(*trade)))
         if events is None:
             # without listeners the taker's balance moves once per order, not once per fill
             free = tacct.free
@@ -620,6 +679,7 @@ class Exchange:
             cutoff = now - _DAY_MS
             while len(trades) > _KEEP_TRADES and trades[0][5] < cutoff:
                 trades.popleft()
+        return t_snap
 
     def cancel_order(
         self,
@@ -642,8 +702,12 @@ class Exchange:
         o.update_time = now
         del acct.open[o.order_id]
         del acct.open_cids[o.cid]
-        if events is not None:
-            events.append(new_order_changed(o.snapshot(), None, "CANCELED_BY_USER"))
+        if not acct.history:
+            del self._orders[o.order_id]
+        snap = None
+        if events is not None and acct.emit:
+            snap = o.snapshot()
+            events.append(new_order_changed(snap, None, "CANCELED_BY_USER"))
         if o.locked:
             if o.is_buy:
                 amount = Decimal(o.locked) * m.unit
@@ -654,7 +718,7 @@ class Exchange:
             o.locked = 0
         if events is not None:
             events.append(new_book_changed(m.symbol, now))
-        result = o.snapshot()
+        result = snap if snap is not None else o.snapshot()
         self._flush()
         return result
 
@@ -704,7 +768,10 @@ class Exchange:
         """Orders of one symbol, oldest first: from ``order_id`` on if given, else the latest."""
         acct = self._acct(account_id)
         m = self._market(symbol)
-        rows = acct.orders_by_symbol.get(m.symbol, [])
+        if acct.history:
+            rows = acct.orders_by_symbol.get(m.symbol, [])
+        else:
+            rows = sorted((o for o in acct.open.values() if o.market is m), key=_ORDER_ID)
         picked = _window(rows, _ORDER_ID, _ORDER_TIME, order_id, start_time, end_time, limit)
         return [o.snapshot() for o in picked]
 
@@ -830,7 +897,7 @@ class Exchange:
 
     def fees_collected(self) -> dict[str, Decimal]:
         """Commission charged so far per asset, over all accounts (for conservation checks)."""
-        totals: dict[str, Decimal] = {}
+        totals: dict[str, Decimal] = dict(self._unrecorded_fees)
         for acct in self._accounts.values():
             for fill in _merged_fills(acct):
                 totals[fill[10]] = totals.get(fill[10], _ZERO) + fill[9]
@@ -838,10 +905,21 @@ class Exchange:
 
     def subscribe(self, listener: Listener) -> None:
         """Receive every event (OrderChanged, BalanceChanged, BookChanged, TradeHappened)."""
-        self._listeners.append(listener)
+        self._listeners = (*self._listeners, listener)
 
     def unsubscribe(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
+        listeners = list(self._listeners)
+        listeners.remove(listener)
+        self._listeners = tuple(listeners)
+
+    def set_account_events(self, account_id: int, enabled: bool) -> None:
+        """Build OrderChanged/BalanceChanged events for this account, or not.
+
+        Market events (BookChanged, TradeHappened) are always built while listeners exist.
+        A driver turns account events off for synthetic participants whose events nobody
+        reads: building them was most of the cost of matching with a listener attached.
+        """
+        self._acct(account_id).emit = bool(enabled)
 
     def _begin(self) -> list[object] | None:
         events = [] if self._listeners else None
@@ -859,21 +937,28 @@ class Exchange:
         if not events:
             return
         backlog = self._backlog
-        backlog.extend(events)
         if self._dispatching:
+            backlog.extend(events)
             return
         self._dispatching = True
         first_error: BaseException | None = None
+        batch: Iterable[object] = events
         try:
-            while backlog:
-                event = backlog.popleft()
-                for listener in tuple(self._listeners):
-                    try:
-                        listener(event)
-                    except Exception as exc:  # one faulty listener must not starve the others
-                        if first_error is None:
-                            first_error = exc
+            while True:
+                listeners = self._listeners
+                for event in batch:
+                    for listener in listeners:
+                        try:
+                            listener(event)
+                        except Exception as exc:  # a faulty listener must not starve others
+                            if first_error is None:
+                                first_error = exc
+                if not backlog:
+                    break
+                batch = list(backlog)  # events of operations the listeners made meanwhile
+                backlog.clear()
         finally:
+            backlog.clear()
             self._dispatching = False
         if first_error is not None:
             raise first_error
@@ -882,7 +967,7 @@ class Exchange:
         free = acct.free
         value = free[asset] = free.get(asset, _ZERO) + delta
         events = self._events
-        if events is not None:
+        if events is not None and acct.emit:
             locked = acct.locked.get(asset, _ZERO)
             events.append(
                 new_balance_changed(acct.account_id, asset, value, locked, delta, _ZERO, now)
@@ -892,7 +977,7 @@ class Exchange:
         locked = acct.locked
         value = locked[asset] = locked[asset] + delta  # only ever reduces what was locked
         events = self._events
-        if events is not None:
+        if events is not None and acct.emit:
             free = acct.free.get(asset, _ZERO)
             events.append(
                 new_balance_changed(acct.account_id, asset, free, value, _ZERO, delta, now)
@@ -906,7 +991,7 @@ class Exchange:
         acct.free[asset] = free
         acct.locked[asset] = locked
         events = self._events
-        if events is not None:
+        if events is not None and acct.emit:
             events.append(
                 new_balance_changed(
                     acct.account_id, asset, free, locked, free_delta, locked_delta, now
@@ -957,6 +1042,8 @@ def _window(
 
 def _merged_orders(acct: _Account) -> list[_Order]:
     """All orders of an account across symbols, in placement (= order id) order."""
+    if not acct.history:
+        return sorted(acct.open.values(), key=attrgetter("order_id"))
     return list(heapq.merge(*acct.orders_by_symbol.values(), key=attrgetter("order_id")))
 
 

@@ -19,6 +19,7 @@ from bitrue_sim.server import render
 from bitrue_sim.server.common import json_response, state_of
 
 ADMIN_HEADER = "X-Sim-Admin"
+_MAX_AMOUNT = Decimal(10) ** 18  # keeps balances far inside the decimal context's range
 
 
 def require_admin(request: web.Request) -> None:
@@ -56,8 +57,10 @@ def _decimal(value, what: str) -> Decimal:
         d = Decimal(str(value))
     except InvalidOperation as exc:
         raise ExchangeError(400, 400, f"{what} must be a decimal string, got {value!r}.") from exc
-    if not d.is_finite() or d < 0:
-        raise ExchangeError(400, 400, f"{what} must be a finite non-negative decimal.")
+    if not d.is_finite() or d < 0 or d > _MAX_AMOUNT:
+        raise ExchangeError(
+            400, 400, f"{what} must be a decimal in [0, {_MAX_AMOUNT:f}], got {value!r}."
+        )
     return d
 
 
@@ -82,7 +85,10 @@ async def create_account(request: web.Request) -> web.Response:
     for name in ("maker_commission", "taker_commission"):
         if name in body:
             kwargs[name] = _decimal(body[name], name)
-    account_id = state.exchange.create_account(parsed, **kwargs)
+    try:
+        account_id = state.exchange.create_account(parsed, **kwargs)
+    except ValueError as exc:  # e.g. a commission rate outside [0, 1)
+        raise ExchangeError(400, 400, str(exc)) from exc
     return json_response({"account_id": account_id})
 
 
@@ -175,7 +181,10 @@ async def deposit(request: web.Request) -> web.Response:
     asset = str(body.get("asset", "")).upper()
     if not asset:
         raise ExchangeError(400, 400, "asset is required.")
-    state.exchange.deposit(account_id, asset, _decimal(body.get("amount"), "amount"))
+    try:
+        state.exchange.deposit(account_id, asset, _decimal(body.get("amount"), "amount"))
+    except ValueError as exc:  # a zero amount
+        raise ExchangeError(400, 400, str(exc)) from exc
     return json_response({"ok": True})
 
 

@@ -153,7 +153,9 @@ def create_app(state: SimState) -> web.Application:
     for method, path, handler in ADMIN_ROUTES:
         app.router.add_route(method, path, handler)
 
-    if state.config.seed_books:
+    if state.config.seed_books and not state.config.scenario:
+        # with a scenario the participants open the book themselves, exactly as in the
+        # virtual-time driver: a paper run and a backtest of one scenario and seed see one market
         seed_books(state)
     app.cleanup_ctx.append(_listen_key_sweeper)
 

@@ -27,7 +27,7 @@ class SimConfig:
     faults_path: Path | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     rate_limits: bool = True
-    seed_books: bool = True
+    seed_books: bool = True  # without a scenario: a market-maker account rests a few levels
     # WebSocket timing and size knobs (``bitrue_sim.ws.StreamSettings``); None = the defaults
     stream_settings: Any = None
 

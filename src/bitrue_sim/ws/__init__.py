@@ -217,6 +217,10 @@ def install(app: web.Application, state: Any, settings: StreamSettings | None = 
         from bitrue_sim.scenarios import build_market
 
         hub.participants = build_market(state.exchange, scenario, seed)
+        # no API key can reach the participants' accounts: their account events have no reader
+        for account_id in (hub.participants.maker_account, hub.participants.taker_account):
+            state.exchange.set_account_events(account_id, False)
+        hub.participants.step(state.exchange.clock.now_ms())  # the opening book, at once
     state.exchange.subscribe(hub.on_exchange_event)
     state.listen_keys.on_invalidated(lambda key, _account, _reason: _close_key(hub, key))
     app[HUB_KEY] = hub

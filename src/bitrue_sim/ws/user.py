@@ -244,6 +244,8 @@ class UserStreams:
         conn = UserConnection(ws, request, account_id, listen_key, binary=settings.user_gzip)
         self.connections.add(conn)
         self._by_account.setdefault(account_id, set()).add(conn)
+        # an account someone streams always gets its events built (participants' are off)
+        self.hub.state.exchange.set_account_events(account_id, True)
         writer = asyncio.create_task(conn.run_writer(), name=f"user-ws-writer-{conn.conn_id}")
         keeper = asyncio.create_task(self._keepalive(conn), name=f"user-ws-keep-{conn.conn_id}")
         try:

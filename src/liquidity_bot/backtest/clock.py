@@ -84,20 +84,30 @@ class _VirtualSelector(selectors.BaseSelector):
 
 
 class VirtualEventLoop(asyncio.SelectorEventLoop):
-    """An asyncio loop on the simulated clock of ``market`` (see the module docstring)."""
+    """An asyncio loop on the simulated clock of ``market`` (see the module docstring).
+
+    ``time()`` counts seconds from the market's time at creation (small floats keep
+    sub-millisecond timers exact; epoch-sized floats would not); ``wall()`` is epoch seconds.
+    """
 
     def __init__(self, market: Market) -> None:
         super().__init__()
         self.market = market
-        self._vt = market.now_ms() / 1000.0
+        self.origin_ms = market.now_ms()
+        self._vt = 0.0
+        self._clock_resolution = 1e-6
         self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type]
         self.steps = 0
 
     def time(self) -> float:
         return self._vt
 
+    def wall(self) -> float:
+        """Simulated epoch seconds (what ``time.time()`` reads during a backtest)."""
+        return self.origin_ms / 1000.0 + self._vt
+
     def now_ms(self) -> int:
-        return int(self._vt * 1000)
+        return self.origin_ms + int(self._vt * 1000 + 1e-6)
 
     def advance(self, timeout: float | None) -> bool:
         """Move simulated time on by at most ``timeout`` s (None: to the next market event).
@@ -106,15 +116,18 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         happens. Returns False when there is nothing to move to."""
         deadline = None if timeout is None else self._vt + timeout
         nxt = self.market.next_event_ms()
-        if nxt is not None and (deadline is None or nxt / 1000.0 < deadline):
+        if nxt is not None and (deadline is None
+                                or (nxt - self.origin_ms) / 1000.0 < deadline):
             target_ms = max(nxt, self.now_ms())
             self.market.advance_to(target_ms)
-            self._vt = max(self._vt, target_ms / 1000.0)
+            self._vt = max(self._vt, (target_ms - self.origin_ms) / 1000.0)
         elif deadline is not None:
-            self.market.advance_to(int(deadline * 1000 + 1e-6))
+            self.market.advance_to(self.origin_ms + int(deadline * 1000 + 1e-6))
             self._vt = deadline
         else:
             return False
+        # A slow simulated request (injected latency) may have moved the market further.
+        self._vt = max(self._vt, (self.market.now_ms() - self.origin_ms) / 1000.0)
         self.steps += 1
         return True
 
@@ -123,30 +136,31 @@ class _TimeShim:
     """Stands in for the ``time`` module inside engine modules: wall and monotonic clocks read
     the virtual clock; everything else (perf counters, sleep) is the real module's."""
 
-    def __init__(self, now_s: Callable[[], float]) -> None:
-        self._now_s = now_s
+    def __init__(self, wall_s: Callable[[], float], mono_s: Callable[[], float]) -> None:
+        self._wall_s = wall_s
+        self._mono_s = mono_s
 
     def time(self) -> float:
-        return self._now_s()
+        return self._wall_s()
 
     def time_ns(self) -> int:
-        return int(self._now_s() * 1e9)
+        return int(self._wall_s() * 1e9)
 
     def monotonic(self) -> float:
-        return self._now_s()
+        return self._mono_s()
 
     def monotonic_ns(self) -> int:
-        return int(self._now_s() * 1e9)
+        return int(self._mono_s() * 1e9)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(_real_time, name)
 
 
 @contextlib.contextmanager
-def virtual_time(now_s: Callable[[], float],
+def virtual_time(loop: VirtualEventLoop,
                  modules: tuple[str, ...] = ENGINE_TIME_MODULES) -> Iterator[None]:
-    """Make the engine modules read ``now_s`` as their wall and monotonic clock meanwhile."""
-    shim = _TimeShim(now_s)
+    """Make the engine modules read ``loop``'s clock as their wall and monotonic clock."""
+    shim = _TimeShim(loop.wall, loop.time)
     saved: list[tuple[Any, Any]] = []
     try:
         for name in modules:

@@ -10,8 +10,9 @@ Spending is by priority, because quoting well within 100 requests a minute is a 
   whole budget;
 - ``NORMAL`` requests (outer levels, cosmetic re-pricing) leave ``reserve_share`` untouched for
   critical ones, and each market spends at most its configured share of the key's budget on them;
-- ``EMERGENCY`` requests (cancel everything on shutdown or kill switch) wait for room instead of
-  being refused: cancelling must happen, and waiting beats a 429 followed by an IP ban.
+- ``EMERGENCY`` requests (cancel everything on shutdown or kill switch) may also use the
+  headroom, and wait for room instead of being refused: cancelling must happen, and waiting
+  beats a 429 followed by an IP ban.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class OrderBudget:
         if not 0 <= headroom < 1:
             raise ValueError(f"headroom must be within [0, 1), got {headroom}")
         self.window_s = window_s
+        self.hard_limit = limit
         self.capacity = max(1, int(limit * (1 - headroom)))
         self.reserve = int(self.capacity * reserve_share)
         self._clock = clock
@@ -94,7 +96,9 @@ class OrderBudget:
         now = self._clock()
         self._expire(now)
         used = len(self._sent)
-        if used + n > self.capacity:
+        # EMERGENCY (cancel everything) may also use the headroom, up to Bitrue's own limit.
+        ceiling = self.hard_limit if priority is Priority.EMERGENCY else self.capacity
+        if used + n > ceiling:
             self.refused += 1
             return False
         if priority is Priority.NORMAL:
@@ -111,11 +115,11 @@ class OrderBudget:
             self.history.append(now)
         return True
 
-    def seconds_until_room(self, n: int = 1) -> float:
-        """How long until ``n`` requests fit at all (0 when they fit now)."""
+    def seconds_until_room(self, n: int = 1, *, ceiling: int | None = None) -> float:
+        """How long until ``n`` requests fit under ``ceiling`` (default: the capacity)."""
         now = self._clock()
         self._expire(now)
-        excess = len(self._sent) + n - self.capacity
+        excess = len(self._sent) + n - (self.capacity if ceiling is None else ceiling)
         if excess <= 0:
             return 0.0
         return max(0.0, self._sent[excess - 1][0] + self.window_s - now)
@@ -124,4 +128,4 @@ class OrderBudget:
         """EMERGENCY: wait for room, then take it (never refused)."""
         while not self.try_spend(market, Priority.EMERGENCY, n):
             self.refused -= 1  # waiting, not refusing
-            await asyncio.sleep(max(0.01, self.seconds_until_room(n)))
+            await asyncio.sleep(max(0.01, self.seconds_until_room(n, ceiling=self.hard_limit)))

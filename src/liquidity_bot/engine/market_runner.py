@@ -173,7 +173,7 @@ class MarketRunner:
             return
         self.status = "quoting"
         ours: dict[tuple[Side, Decimal], Decimal] = {}
-        for o in self.om.resting():
+        for o in self.om.maybe_on_book():
             key = (o.side, o.price)
             ours[key] = ours.get(key, ZERO) + o.remaining_qty
         inst = self.instrument

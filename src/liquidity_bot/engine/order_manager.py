@@ -215,6 +215,10 @@ class OrderManager:
         """Orders that are or may be on the book."""
         return [t for t in self.orders.values() if t.order.may_be_live]
 
+    def maybe_on_book(self) -> list[Order]:
+        """Orders that may show in the exchange's book (a push can beat the REST answer)."""
+        return [t.order for t in self.orders.values() if t.order.may_be_live]
+
     def resting(self, side: Side | None = None) -> list[Order]:
         return [
             t.order

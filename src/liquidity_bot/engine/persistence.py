@@ -120,6 +120,8 @@ class StoreWriter:
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Block until every write submitted so far is done (True) or the timeout passes."""
+        if not self._thread.is_alive():
+            return self._queue.empty()
         done = threading.Event()
         self._queue.put(done)
         return done.wait(timeout_s)

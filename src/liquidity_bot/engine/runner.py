@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from liquidity_bot.config import BotConfig, MarketConfig
+from liquidity_bot.domain.events import BookUpdate
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import Balances, ClientIds, OrderManager, Tolerance
@@ -95,6 +96,7 @@ class Engine:
         self._tasks: list[asyncio.Task[Any]] = []
         self.started_mono = time.monotonic()
         self.cancelled_at_shutdown = 0
+        self._crashed = False
 
     # --- views ---------------------------------------------------------------------------------
     @property
@@ -171,6 +173,7 @@ class Engine:
                 loop.create_task(self._refresh_balances(s), name=f"balance-poll-{s.label}"),
             ]
             for r in s.runners.values():
+                await _seed_book(s.venue, r)
                 self._tasks.append(loop.create_task(r.run(self.stop_event), name=f"mkt-{r.symbol}"))
 
     async def _pump_books(self, s: KeySession) -> None:
@@ -226,7 +229,8 @@ class Engine:
                 if self.on_tick is not None:
                     self.on_tick(self)
         finally:
-            await self.shutdown()
+            if not self._crashed:
+                await self.shutdown()
             for sig in installed:
                 loop.remove_signal_handler(sig)
 
@@ -263,8 +267,30 @@ class Engine:
                 self.writer.close(discard=True)
 
     async def crash(self) -> None:
-        """Stop without any cleanup (orders stay on the exchange, queued writes are lost)."""
+        """Stop without any cleanup (orders stay on the exchange, queued writes are lost):
+        what ``kill -9`` does, for restart tests."""
+        self._crashed = True
         await self.shutdown(cancel_orders=False)
+
+
+async def _seed_book(venue: Venue, runner: MarketRunner) -> None:
+    """A first book from REST when the adapter offers one (Bitrue pushes only on change)."""
+    rest = getattr(venue, "rest", None)
+    if rest is None or not hasattr(rest, "depth"):
+        return
+    try:
+        depth = await rest.depth(runner.symbol, 100)
+    except Exception as exc:
+        log.info("%s: no REST book to start from (%s)", runner.symbol, type(exc).__name__)
+        return
+    runner.on_book(
+        BookUpdate(
+            ts_ms=rest.clock.now_ms(),
+            symbol=runner.symbol,
+            bids=tuple((lv.price, lv.qty) for lv in depth.bids),
+            asks=tuple((lv.price, lv.qty) for lv in depth.asks),
+        )
+    )
 
 
 def group_by_key(markets: Iterable[MarketConfig]) -> dict[str, list[MarketConfig]]:

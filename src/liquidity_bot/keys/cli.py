@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -17,10 +18,10 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
-from liquidity_bot.keys.audit import AuditLog
 from liquidity_bot.keys.gate import judge, rotate_key, verify_and_record
 from liquidity_bot.keys.guide import SUPPORTED_EXCHANGES, fix_for, guide_for
 from liquidity_bot.keys.home import (
@@ -40,8 +41,9 @@ from liquidity_bot.keys.hygiene import (
     review,
 )
 from liquidity_bot.keys.policy import Policy, PolicyError, load_policy
-from liquidity_bot.keys.vault import Vault, VaultError, locked
+from liquidity_bot.keys.vault import Vault, VaultError, WrongPassphrase, locked
 from liquidity_bot.keys.verify import FAIL, PASS, UNKNOWN, VerificationReport
+from liquidity_bot.logs import redact
 
 EXIT_PASS, EXIT_FAIL, EXIT_UNKNOWN, EXIT_ERROR = 0, 1, 2, 3
 NEW_PASSPHRASE_ENV = "LIQUIDITY_BOT_NEW_PASSPHRASE"
@@ -49,6 +51,7 @@ NEW_PASSPHRASE_ENV = "LIQUIDITY_BOT_NEW_PASSPHRASE"
 
 # Click's UsageError, wherever this typer version keeps click (vendored or not).
 _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 class _Command(TyperCommand):
@@ -62,9 +65,22 @@ class _Command(TyperCommand):
             raise
 
 
+class _Group(TyperGroup):
+    """`liquidity-bot keys` alone shows the help; as a usage error it exits 3, like the rest."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _UsageError as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
+
+
 app = typer.Typer(
+    cls=_Group,
     help="API keys: add, verify, list, review, rotate, remove.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,  # pretty tracebacks print local variables: secrets
 )
 
 out = Console(highlight=False, soft_wrap=True)
@@ -127,29 +143,48 @@ _STATUS_MARK = {PASS: "[green]PASS[/]", FAIL: "[red]FAIL[/]", UNKNOWN: "[yellow]
 
 def _print_report(report: VerificationReport, policy: Policy, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=2))
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
         return
     table = Table(title=f"Key {report.label!r} ({report.exchange}), checked {report.checked_at}")
-    table.add_column("check")
-    table.add_column("status")
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
     table.add_column("detail", overflow="fold")
     for c in report.checks:
-        table.add_row(c.name, _STATUS_MARK.get(c.status, c.status), c.detail)
+        detail = c.detail.split(" Fix: ", 1)[0]  # the fixes are listed below the table
+        table.add_row(c.name, _STATUS_MARK.get(c.status, c.status), escape(detail))
     out.print(table)
     verdict = judge(report, policy)
-    out.print(f"verdict: {_STATUS_MARK[report.verdict]}")
+    if verdict.allowed:
+        meaning = "this key may trade"
+    elif report.verdict == FAIL:
+        meaning = "this key may not trade until the settings below are changed"
+    else:
+        meaning = "this key may not trade while these checks are unknown"
+    out.print(f"verdict: {_STATUS_MARK[report.verdict]} ({meaning})")
     if verdict.accepted_unknown:
         out.print(
-            f"accepted as unknown by the policy: {', '.join(verdict.accepted_unknown)}", markup=False
+            f"accepted as unknown by the policy: {', '.join(verdict.accepted_unknown)}",
+            markup=False,
         )
 
 
 def _print_fixes(report: VerificationReport, policy: Policy) -> None:
-    for c in report.checks:
-        if c.status == FAIL:
-            fix = c.detail.split(" Fix: ", 1)[1] if " Fix: " in c.detail else fix_for(c.name, policy)
-            out.print(f"- {c.name}: {fix}", markup=False)
-        elif c.status == UNKNOWN and not policy.accepts_unknown(c.name):
+    if not judge(report, policy).reasons:
+        return
+    out.print("What to do:", markup=False)
+    failed = [c for c in report.checks if c.status == FAIL]
+    unknown = [
+        c for c in report.checks if c.status == UNKNOWN and not policy.accepts_unknown(c.name)
+    ]
+    for c in failed:
+        fix = c.detail.split(" Fix: ", 1)[1] if " Fix: " in c.detail else fix_for(c.name, policy)
+        out.print(f"- {c.name}: {fix}", markup=False)
+    if failed and unknown:
+        # unknowns after a failure are mostly its consequence (probes skipped): name them once
+        names = ", ".join(c.name for c in unknown)
+        out.print(f"- then verify again: {names} could not be decided yet.", markup=False)
+    else:
+        for c in unknown:
             out.print(f"- {c.name} (unknown): {c.detail}", markup=False)
 
 
@@ -170,12 +205,33 @@ def _errors_to_exit(fn: Any) -> Any:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # The checklist is the output; the connector's INFO lines (clock synced ...) are noise
+        # here. With --log-level DEBUG everything is shown.
+        venues = logging.getLogger("liquidity_bot.venues")
+        before = venues.level
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            venues.setLevel(logging.WARNING)
         try:
             return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, _ClickException):
+            raise
+        except WrongPassphrase as exc:
+            message = str(exc)
+            if os.environ.get(PASSPHRASE_ENV):
+                message = message.removesuffix("; try again") + f"; check {PASSPHRASE_ENV}"
+            _die(message)
         except (VaultError, InputRefused, PolicyError, KeyConflict) as exc:
             _die(str(exc))
         except ValueError as exc:
             _die(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not exit 1 ("a check failed")
+            logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+            _die(
+                f"unexpected error ({type(exc).__name__}: {redact(str(exc))}); nothing more was "
+                f"done. Run with --log-level DEBUG for the details."
+            )
+        finally:
+            venues.setLevel(before)
 
     return wrapper
 
@@ -198,7 +254,8 @@ SecretRefused = Annotated[
     str | None, typer.Option("--secret", hidden=True, help="Refused: never put a secret on argv.")
 ]
 ApiSecretRefused = Annotated[
-    str | None, typer.Option("--api-secret", hidden=True, help="Refused: never put a secret on argv.")
+    str | None,
+    typer.Option("--api-secret", hidden=True, help="Refused: never put a secret on argv."),
 ]
 
 
@@ -222,7 +279,9 @@ def add_cmd(
     exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
     base_url: BaseUrl = None,
     canary_source: Canary = None,
-    no_verify: Annotated[bool, typer.Option("--no-verify", help="Store without verifying.")] = False,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help="Store without verifying.")
+    ] = False,
     market: Annotated[
         list[str] | None, typer.Option("--market", help="Symbol this key trades (repeatable).")
     ] = None,
@@ -251,7 +310,9 @@ def add_cmd(
     )
     err.print(f"stored key {rec.api_key_hint} as {label!r} in {home.vault}", markup=False)
     if no_verify:
-        err.print(f"not verified: run `liquidity-bot keys verify {label!r}` before trading", markup=False)
+        err.print(
+            f"not verified: run `liquidity-bot keys verify {label!r}` before trading", markup=False
+        )
         return
     report = _run(
         verify_and_record(home, rec, value, policy=policy, urls=urls, canary_source=canary_source)
@@ -316,6 +377,13 @@ def onboard_cmd(
     home = _home(ctx)
     policy = _policy(home, policy_path)
     guide = guide_for(exchange, label, policy)
+    if not policy.trusted_egress_ips:
+        err.print(
+            f"warning: the policy ({policy_path or home.policy}) lists no trusted_egress_ips, so "
+            f"the guide cannot tell which IPs to allow; add them, e.g. "
+            f'[keys] trusted_egress_ips = ["203.0.113.10"]',
+            markup=False,
+        )
     if print_guide:
         typer.echo(guide, nl=False)
         return
@@ -338,22 +406,49 @@ def onboard_cmd(
     out.print(f"stored key {rec.api_key_hint} as {label!r}", markup=False)
     while True:
         report = _run(
-            verify_and_record(home, rec, value, policy=policy, urls=urls, canary_source=canary_source)
+            verify_and_record(
+                home, rec, value, policy=policy, urls=urls, canary_source=canary_source
+            )
         )
         _print_report(report, policy, as_json=False)
         if judge(report, policy).allowed:
             out.print(f"key {label!r} may trade.", markup=False)
             raise typer.Exit(report.exit_code)
-        out.print("Change these settings on the exchange:", markup=False)
         _print_fixes(report, policy)
-        out.print("Press Enter to verify again, or type q then Enter to stop.", markup=False)
+        out.print(
+            "Press Enter to verify again, type k then Enter to enter the API key and secret again "
+            "(if they were mistyped or the key was re-created), or q then Enter to stop.",
+            markup=False,
+        )
+        sys.stdout.flush()  # the question must be visible before we wait for the answer
         line = sys.stdin.readline()
-        if not line or line.strip().lower() in ("q", "quit", "stop"):
+        answer = line.strip().lower()
+        if not line or answer in ("q", "quit", "stop"):
             out.print(
                 f"stopped; the key is stored. Verify later with `liquidity-bot keys verify {label!r}`.",
                 markup=False,
             )
             raise typer.Exit(report.exit_code)
+        if answer == "k":
+            new_key = typer.prompt("API key (not the secret)").strip()
+            check_token_format(exchange, "API key", new_key)
+            value = _intake_secret(exchange)
+            remove_key(home, label, rec.id)
+            rec = add_key(
+                home,
+                passphrase=passphrase,
+                exchange=exchange,
+                label=label,
+                api_key=new_key,
+                secret=value,
+                markets=rec.markets,
+            )
+            out.print(f"replaced the stored key with {rec.api_key_hint}", markup=False)
+
+
+def _short_time(iso: str) -> str:
+    """'2026-11-25T00:08:34+00:00' -> '2026-11-25 00:08' (the vault keeps UTC)."""
+    return iso[:16].replace("T", " ")
 
 
 @app.command("list", cls=_Command)
@@ -368,24 +463,33 @@ def list_cmd(
     policy = _policy(home, policy_path)
     rows = list_rows(Vault.open(home.vault), policy) if home.vault.exists() else []
     if as_json:
-        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2, ensure_ascii=False))
         return
     if not rows:
         out.print(f"no keys in {home.vault}", markup=False)
         return
-    table = Table(title=f"Keys in {home.vault}")
-    table.add_column("label", no_wrap=True)
-    for col in ("key", "status", "age (d)", "last verified", "last used", "review due"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"Keys in {home.vault} (times UTC)")
+    table.add_column("label", overflow="fold")
+    table.add_column("key", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("age", no_wrap=True, justify="right")
+    table.add_column("last verified", overflow="fold")
+    table.add_column("last used", overflow="fold")
+    table.add_column("review due", overflow="fold")
     for r in rows:
+        verified = (
+            f"{_short_time(r.last_verified_at)} {_STATUS_MARK.get(r.last_verdict or '', '')}"
+            if r.last_verified_at
+            else "never"
+        )
         table.add_row(
-            f"{r.label} ({r.exchange})",
+            escape(r.label) + ("" if r.exchange == "bitrue" else f" ({r.exchange})"),
             r.api_key_hint,
             r.status,
-            str(r.age_days),
-            f"{r.last_verified_at} {r.last_verdict}" if r.last_verified_at else "never",
-            r.last_used_at or "never",
-            r.review_due + (" (overdue)" if r.review_overdue else ""),
+            f"{r.age_days} d",
+            verified,
+            _short_time(r.last_used_at) if r.last_used_at else "never",
+            r.review_due + (" [red](overdue)[/]" if r.review_overdue else ""),
         )
     out.print(table)
 
@@ -411,12 +515,19 @@ def review_cmd(
         out.print(f"recorded a review of {rec.label!r} ({rec.api_key_hint})", markup=False)
     findings = review(Vault.open(home.vault), policy)
     if as_json:
-        typer.echo(json.dumps([f.to_json() for f in findings], indent=2))
+        typer.echo(json.dumps([f.to_json() for f in findings], indent=2, ensure_ascii=False))
     elif not findings:
-        out.print("nothing to do: every key is reviewed, used and verified.", markup=False)
+        out.print(
+            f"nothing to do: no key is overdue for review (every {policy.review_interval_days} "
+            f"days), unused for {policy.unused_threshold_days} days or more, waiting for "
+            f"deletion, or without a passing verification.",
+            markup=False,
+        )
     else:
         for f in findings:
-            out.print(f"- {f.label} [{f.kind}]: {f.message}\n  what to do: {f.action}", markup=False)
+            out.print(
+                f"- {f.label} [{f.kind}]: {f.message}\n  what to do: {f.action}", markup=False
+            )
     raise typer.Exit(EXIT_FAIL if findings else EXIT_PASS)
 
 
@@ -461,14 +572,19 @@ def rotate_cmd(
     _print_report(result.report, policy, as_json)
     if not result.switched:
         if not as_json:
-            err.print("the replacement did not pass; nothing was switched. Fix:", markup=False)
             _print_fixes(result.report, policy)
+            err.print(
+                f"the replacement did not pass: nothing was switched, {label!r} keeps its current "
+                f"key, and the replacement was not stored.",
+                markup=False,
+            )
         raise typer.Exit(result.report.exit_code or EXIT_FAIL)
     assert result.old is not None
     err.print(
         f"{result.new.api_key_hint} is now the active key for {label!r}"
         + (f" (markets: {', '.join(result.new.markets)})" if result.new.markets else "")
-        + f". The old key {result.old.api_key_hint} is marked for deletion: DELETE IT on Bitrue > "
+        + ". Bots started from now on use it; restart a running bot to switch it now.\n"
+        f"The old key {result.old.api_key_hint} is marked for deletion: DELETE IT on Bitrue > "
         f"API Management now, then run `liquidity-bot keys remove {label!r} --id {result.old.id}`.",
         markup=False,
     )
@@ -518,6 +634,8 @@ def passphrase_cmd(ctx: typer.Context) -> None:
         kdf = vault.kdf if vault.kdf.meets_owasp_minimum() else DEFAULT_KDF
         vault.change_passphrase(new, kdf=kdf)
         vault.save()
-    AuditLog(home.audit).append("passphrase_changed", records=len(vault.records()))
-    out.print(f"passphrase changed for {home.vault}; unset {PASSPHRASE_ENV} if it held the old one",
-              markup=False)
+    home.audit_log().append("passphrase_changed", records=len(vault.records()))
+    out.print(
+        f"passphrase changed for {home.vault}; unset {PASSPHRASE_ENV} if it held the old one",
+        markup=False,
+    )

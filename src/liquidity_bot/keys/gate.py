@@ -11,18 +11,19 @@ after it passed the same judgement.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from liquidity_bot.keys.audit import AuditLog
 from liquidity_bot.keys.home import KeysHome
-from liquidity_bot.keys.hygiene import add_key, audit_fields, mutate
+from liquidity_bot.keys.hygiene import add_key, audit_fields, mark_used, mutate
 from liquidity_bot.keys.policy import Policy, load_policy
 from liquidity_bot.keys.vault import (
     DEFAULT_KDF,
     KdfParams,
     KeyRecord,
+    RecordNotFound,
     Vault,
     Verification,
     now_iso,
@@ -140,7 +141,7 @@ async def verify_and_record(
         checks=tuple(c.to_json() for c in report.checks),
     )
     mutate(home, lambda v: v.update(record.id, last_verification=remembered))
-    AuditLog(home.audit).append(
+    home.audit_log().append(
         "verified",
         **audit_fields(record),
         verdict=report.verdict,
@@ -178,10 +179,15 @@ async def require_tradeable(
     """
     policy = policy or load_policy(home.policy)
     max_age = timedelta(hours=policy.max_verification_age_hours)
-    audit = AuditLog(home.audit)
-    vault = Vault.open(home.vault).unlock(passphrase)
-    record = vault.find_active(label, exchange)
-    secret = vault.reveal(record.id)
+    audit = home.audit_log()
+
+    def _open() -> tuple[KeyRecord, str]:
+        vault = Vault.open(home.vault).unlock(passphrase)
+        record = vault.find_active(label, exchange)
+        return record, vault.reveal(record.id)
+
+    # The KDF is memory-hard on purpose (tens of ms): keep it off a running engine's event loop.
+    record, secret = await asyncio.to_thread(_open)
     if reverify:
         report = await verify_and_record(
             home,
@@ -196,7 +202,9 @@ async def require_tradeable(
         last = record.last_verification
         if last is None:
             audit.append("gate", **audit_fields(record), outcome="refused", reason="never verified")
-            raise KeyStale(f"key {label!r} was never verified: run `liquidity-bot keys verify {label!r}`")
+            raise KeyStale(
+                f"key {label!r} was never verified: run `liquidity-bot keys verify {label!r}`"
+            )
         report = report_from_json(
             {
                 "label": record.label,
@@ -210,7 +218,10 @@ async def require_tradeable(
         if age > max_age:
             hours = age.total_seconds() / 3600
             audit.append(
-                "gate", **audit_fields(record), outcome="refused", reason=f"verification {hours:.1f} h old"
+                "gate",
+                **audit_fields(record),
+                outcome="refused",
+                reason=f"verification {hours:.1f} h old",
             )
             raise KeyStale(
                 f"key {label!r} was last verified {hours:.1f} h ago (limit "
@@ -220,11 +231,15 @@ async def require_tradeable(
     verdict = judge(report, policy)
     if not verdict.allowed:
         audit.append(
-            "gate", **audit_fields(record), outcome="refused", verdict=report.verdict,
+            "gate",
+            **audit_fields(record),
+            outcome="refused",
+            verdict=report.verdict,
             reasons=list(verdict.reasons),
         )
         raise KeyRefused(
-            f"key {label!r} may not trade (verdict {report.verdict}):\n- " + "\n- ".join(verdict.reasons),
+            f"key {label!r} may not trade (verdict {report.verdict}):\n- "
+            + "\n- ".join(verdict.reasons),
             report,
         )
     audit.append(
@@ -244,6 +259,138 @@ async def require_tradeable(
         accepted_unknown=verdict.accepted_unknown,
         max_age=max_age,
     )
+
+
+@dataclass(frozen=True)
+class KeyRefresh:
+    """What ``KeyWatch.refresh`` did: ``key`` is the key to trade with from now on."""
+
+    key: VerifiedKey
+    reverified: bool  # the exchange was probed again
+    switched: bool  # the label's active key changed (a rotation): use the new credentials
+
+
+class KeyWatch:
+    """Keeps a running engine's key for one label honest, without restarting the engine.
+
+    The engine calls ``await watch.refresh()`` periodically (say every minute; it is cheap: it
+    reads the vault's clear metadata and touches the network only when needed):
+
+    - the label's active key changed (``keys rotate`` ran): the new key passes the gate
+      (re-verified) and is returned with ``switched=True``; the engine swaps the venue's
+      credentials. This is what "rotate switches the running configuration" means: markets name
+      a key *label* in the configuration, and the label's active key is what trades;
+    - the verification is older than ``policy.max_verification_age_hours``: re-verified, same key;
+    - otherwise nothing happens.
+
+    It also records that the key is in use (``last_used_at``, audit ``used``) when it switches
+    and then at most once a day, so ``keys review`` never calls a key that trades "unused".
+    A key that no longer passes (or a label without an active key) raises ``KeyRefused``: the
+    engine must stop quoting that label's markets and cancel their orders. Every decision is in
+    the audit log (``verified`` and ``gate`` lines, including accepted unknowns).
+    """
+
+    def __init__(
+        self,
+        key: VerifiedKey,
+        *,
+        home: KeysHome,
+        passphrase: str,
+        policy: Policy | None = None,
+        urls: Any = None,
+        canary_source: str | None = None,
+        client_factory: ClientFactory | None = None,
+    ):
+        self.current = key
+        self._home = home
+        self._passphrase = passphrase
+        self._policy = policy
+        self._urls = urls
+        self._canary = canary_source
+        self._factory = client_factory
+        # the engine marks the key used at start
+        self._marked_used_at: datetime | None = datetime.now(UTC)
+
+    @classmethod
+    async def start(
+        cls,
+        label: str,
+        *,
+        home: KeysHome,
+        passphrase: str,
+        exchange: str = "bitrue",
+        policy: Policy | None = None,
+        urls: Any = None,
+        canary_source: str | None = None,
+        client_factory: ClientFactory | None = None,
+    ) -> KeyWatch:
+        """Pass the gate at engine start (re-verifying) and watch the key from then on."""
+        key = await require_tradeable(
+            label,
+            home=home,
+            passphrase=passphrase,
+            exchange=exchange,
+            policy=policy,
+            urls=urls,
+            canary_source=canary_source,
+            client_factory=client_factory,
+        )
+        return cls(
+            key,
+            home=home,
+            passphrase=passphrase,
+            policy=policy,
+            urls=urls,
+            canary_source=canary_source,
+            client_factory=client_factory,
+        )
+
+    def _active_record_id(self) -> str:
+        key = self.current
+        try:
+            return Vault.open(self._home.vault).find_active(key.label, key.exchange).id
+        except RecordNotFound as exc:
+            self._home.audit_log().append(
+                "gate",
+                label=key.label,
+                exchange=key.exchange,
+                record_id=key.record_id,
+                outcome="refused",
+                reason="no active key for the label any more",
+            )
+            raise KeyRefused(
+                f"key {key.label!r} was removed from the vault while running: stop trading its "
+                f"markets ({exc})"
+            ) from None
+
+    async def refresh(self, *, now: datetime | None = None, force: bool = False) -> KeyRefresh:
+        """Re-verify when stale (or ``force``), switch when rotated; raise ``KeyRefused`` if the
+        key may no longer trade."""
+        switched = self._active_record_id() != self.current.record_id
+        if not (switched or force or self.current.is_stale(now)):
+            self._mark_used_daily(now)
+            return KeyRefresh(self.current, reverified=False, switched=False)
+        key = await require_tradeable(
+            self.current.label,
+            home=self._home,
+            passphrase=self._passphrase,
+            exchange=self.current.exchange,
+            policy=self._policy,
+            urls=self._urls,
+            canary_source=self._canary,
+            client_factory=self._factory,
+        )
+        self.current = key
+        if switched:
+            self._marked_used_at = None
+        self._mark_used_daily(now)
+        return KeyRefresh(key, reverified=True, switched=switched)
+
+    def _mark_used_daily(self, now: datetime | None) -> None:
+        now = now or datetime.now(UTC)
+        if self._marked_used_at is None or now - self._marked_used_at >= timedelta(days=1):
+            mark_used(self._home, self.current.label, self.current.exchange)
+            self._marked_used_at = now
 
 
 @dataclass(frozen=True)
@@ -298,8 +445,11 @@ async def rotate_key(
     verdict = judge(report, policy)
     if not verdict.allowed:
         mutate(home, lambda v: v.remove(candidate.id))
-        AuditLog(home.audit).append(
-            "removed", **audit_fields(candidate), status="candidate", reason="rotation candidate did not pass"
+        home.audit_log().append(
+            "removed",
+            **audit_fields(candidate),
+            status="candidate",
+            reason="rotation candidate did not pass",
         )
         return RotationResult(candidate, old, report, False, verdict.reasons)
 
@@ -309,7 +459,7 @@ async def rotate_key(
         return new, retired
 
     new, retired = mutate(home, _switch)
-    AuditLog(home.audit).append(
+    home.audit_log().append(
         "rotated",
         **audit_fields(new),
         replaced_record_id=retired.id,
@@ -320,7 +470,9 @@ async def rotate_key(
 
 
 __all__ = [
+    "KeyRefresh",
     "KeyRefused",
+    "KeyWatch",
     "KeyStale",
     "Secret",
     "VerifiedKey",

@@ -44,9 +44,13 @@ def fix_for(check: str, policy: Policy) -> str:
 
 def fix_for_ip_excluded(policy: Policy) -> str:
     """The key is restricted, but not to the address this machine sends from."""
+    if policy.trusted_egress_ips:
+        ips = f"the trusted IPs are {', '.join(policy.trusted_egress_ips)}"
+    else:
+        ips = "policy.toml lists no trusted_egress_ips yet"
     return (
         f"In {_KEY_PAGE}, edit the key's IP allow list so that it holds this machine's egress "
-        f"address (trusted IPs: {trusted_ips_text(policy)}), or run the bot from an allowed address."
+        f"address ({ips}), or run the bot from an allowed address."
     )
 
 
@@ -63,20 +67,25 @@ def bitrue_guide(label: str, policy: Policy) -> str:
     if "futures" in policy.forbidden_permissions:
         untick.append("**Futures**")
     lines = [
-        f"# Create the Bitrue API key \"{label}\"",
+        f'# Create the Bitrue API key "{label}"',
         "",
         "1. Log in to Bitrue and open your **profile** (top right) > **API Management**.",
-        f"2. Create a new API key with the label **{label}** and confirm it (2FA / e-mail).",
+        f"2. Click **Create API**, enter the label **{label}**, and confirm with the Google",
+        "   Authenticator and e-mail codes (Bitrue requires 2FA before it creates API keys).",
         f"3. Permissions: tick {' and '.join(ticks)}.",
     ]
     if untick:
         lines.append(f"4. Leave {' and '.join(untick)} **unticked**: the bot never needs them.")
     else:
         lines.append("4. Tick nothing else.")
-    if policy.require_ip_restriction:
-        lines.append(f"5. Restrict the key to trusted IPs only: **{ips}**.")
+    if policy.trusted_egress_ips:
+        allow = f"**{ips}**"
     else:
-        lines.append(f"5. Restricting the key to trusted IPs is strongly advised: {ips}.")
+        allow = "the addresses your liquidity provider gives you (they were not filled in here)"
+    if policy.require_ip_restriction:
+        lines.append(f"5. Restrict the key to trusted IPs only: {allow}. Nothing else.")
+    else:
+        lines.append(f"5. Restricting the key to trusted IPs is strongly advised: {allow}.")
     lines += [
         "6. Copy the **API key** and the **secret key**. Bitrue shows the secret **only once**:",
         "   paste it straight into the bot's hidden prompt; do not save it in a file, chat or e-mail.",
@@ -91,5 +100,7 @@ def bitrue_guide(label: str, policy: Policy) -> str:
 
 def guide_for(exchange: str, label: str, policy: Policy) -> str:
     if exchange != "bitrue":
-        raise ValueError(f"no onboarding guide for {exchange!r}; supported: {', '.join(SUPPORTED_EXCHANGES)}")
+        raise ValueError(
+            f"no onboarding guide for {exchange!r}; supported: {', '.join(SUPPORTED_EXCHANGES)}"
+        )
     return bitrue_guide(label, policy)

@@ -10,9 +10,14 @@ import getpass
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+from liquidity_bot.logs import register_secret
+
+if TYPE_CHECKING:
+    from liquidity_bot.keys.audit import AuditLog, AuditMirror
 
 PASSPHRASE_ENV = "LIQUIDITY_BOT_PASSPHRASE"
 
@@ -26,7 +31,17 @@ class InputRefused(ValueError):
 
 @dataclass(frozen=True)
 class KeysHome:
+    """The directory of the vault, the audit log and the policy (``--home`` /
+    ``LIQUIDITY_BOT_HOME``). ``audit_mirror`` (optional) copies every audit entry elsewhere, e.g.
+    into the engine's database (``liquidity_bot.keys.audit.store_mirror``)."""
+
     root: Path
+    audit_mirror: AuditMirror | None = field(default=None, compare=False, repr=False)
+
+    def audit_log(self) -> AuditLog:
+        from liquidity_bot.keys.audit import AuditLog
+
+        return AuditLog(self.audit, mirror=self.audit_mirror)
 
     @property
     def vault(self) -> Path:
@@ -70,6 +85,7 @@ def read_passphrase(*, confirm: bool, stdin: TextIO | None = None) -> str:
     """The vault passphrase: ``LIQUIDITY_BOT_PASSPHRASE`` or a hidden prompt (twice if ``confirm``)."""
     env = os.environ.get(PASSPHRASE_ENV)
     if env:
+        register_secret(env)
         return env
     stream = stdin or sys.stdin
     if not stream.isatty() and not _has_controlling_tty():
@@ -83,6 +99,7 @@ def read_passphrase(*, confirm: bool, stdin: TextIO | None = None) -> str:
         again = _getpass("Repeat the vault passphrase: ")
         if again != first:
             raise InputRefused("the two passphrases differ; nothing was changed, try again")
+    register_secret(first)
     return first
 
 
@@ -96,4 +113,5 @@ def read_secret(prompt: str = "API secret (hidden): ", *, stdin: TextIO | None =
     value = value.strip()
     if not value:
         raise InputRefused("no secret was given (empty input)")
+    register_secret(value)  # from now on, no log line can show it
     return value

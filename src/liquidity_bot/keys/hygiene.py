@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from liquidity_bot.keys.audit import AuditLog
 from liquidity_bot.keys.home import KeysHome, check_token_format
 from liquidity_bot.keys.policy import Policy
 from liquidity_bot.keys.vault import (
@@ -100,7 +99,7 @@ def add_key(
             replaces=replaces,
         )
         vault.save()
-    AuditLog(home.audit).append("added", **audit_fields(rec), status=status)
+    home.audit_log().append("added", **audit_fields(rec), status=status)
     return rec
 
 
@@ -116,15 +115,19 @@ def remove_key(home: KeysHome, label: str, record_id: str | None = None) -> KeyR
         if record_id is not None:
             hits = [r for r in hits if r.id == record_id]
         if not hits:
-            raise RecordNotFound(f"no key labelled {label!r}" + (f" with id {record_id}" if record_id else ""))
+            raise RecordNotFound(
+                f"no key labelled {label!r}" + (f" with id {record_id}" if record_id else "")
+            )
         if len(hits) > 1:
-            listing = "; ".join(f"{r.id} ({r.status}, {r.api_key_hint})" for r in hits)
-            raise KeyConflict(f"label {label!r} has {len(hits)} keys: choose one with --id ({listing})")
+            listing = "".join(f"\n  --id {r.id}  {r.status:<14} {r.api_key_hint}" for r in hits)
+            raise KeyConflict(
+                f"label {label!r} has {len(hits)} keys; choose one with --id:{listing}"
+            )
         vault.remove(hits[0].id)
         return hits[0]
 
     rec = mutate(home, _remove)
-    AuditLog(home.audit).append("removed", **audit_fields(rec), status=rec.status)
+    home.audit_log().append("removed", **audit_fields(rec), status=rec.status)
     return rec
 
 
@@ -134,7 +137,7 @@ def mark_used(home: KeysHome, label: str, exchange: str | None = None) -> KeyRec
         home,
         lambda v: v.update(v.find_active(label, exchange).id, last_used_at=now_iso()),
     )
-    AuditLog(home.audit).append("used", **audit_fields(rec))
+    home.audit_log().append("used", **audit_fields(rec))
     return rec
 
 
@@ -224,7 +227,8 @@ class Finding:
 
     label: str
     record_id: str
-    kind: str  # review_overdue | unused | pending_delete | not_verified | not_passing
+    # review_overdue | unused | pending_delete | unfinished_rotation | not_verified | not_passing
+    kind: str
     message: str
     action: str
 
@@ -241,6 +245,7 @@ class Finding:
 def review(vault: Vault, policy: Policy, now: datetime | None = None) -> list[Finding]:
     now = now or datetime.now(UTC)
     out: list[Finding] = []
+    hints = {r.id: r.api_key_hint for r in vault.records()}
     for rec in vault.records():
         lbl = rec.label
         if rec.status == "pending_delete":
@@ -250,9 +255,25 @@ def review(vault: Vault, policy: Policy, now: datetime | None = None) -> list[Fi
                     rec.id,
                     "pending_delete",
                     f"key {rec.api_key_hint} was rotated out"
-                    + (f" (replaced by {rec.replaced_by})" if rec.replaced_by else ""),
+                    + (
+                        f" (replaced by key {hints.get(rec.replaced_by, rec.replaced_by)})"
+                        if rec.replaced_by
+                        else ""
+                    ),
                     "delete it on Bitrue > API Management, then run "
                     f"`liquidity-bot keys remove {lbl!r} --id {rec.id}`",
+                )
+            )
+            continue
+        if rec.status == "candidate":
+            out.append(
+                Finding(
+                    lbl,
+                    rec.id,
+                    "unfinished_rotation",
+                    f"key {rec.api_key_hint} was added as a rotation candidate but never became "
+                    f"active (the rotation was interrupted)",
+                    f"run `liquidity-bot keys remove {lbl!r} --id {rec.id}`, then rotate again",
                 )
             )
             continue
@@ -287,8 +308,13 @@ def review(vault: Vault, policy: Policy, now: datetime | None = None) -> list[Fi
         v = rec.last_verification
         if v is None:
             out.append(
-                Finding(lbl, rec.id, "not_verified", "the key was never verified",
-                        f"run `liquidity-bot keys verify {lbl!r}`")
+                Finding(
+                    lbl,
+                    rec.id,
+                    "not_verified",
+                    "the key was never verified",
+                    f"run `liquidity-bot keys verify {lbl!r}`",
+                )
             )
         elif v.verdict != "pass":
             out.append(

@@ -86,15 +86,21 @@ def _validate(policy: Policy, where: str) -> Policy:
                 f"{where}: forbidden_permissions has {p!r}; allowed: {', '.join(PERMISSIONS_FORBIDDABLE)}"
             )
     if "trade" not in policy.required_permissions:
-        raise PolicyError(f"{where}: required_permissions must include 'trade' (a market maker trades)")
+        raise PolicyError(
+            f"{where}: required_permissions must include 'trade' (a market maker trades)"
+        )
     for ip in policy.trusted_egress_ips:
         try:
             ipaddress.ip_network(ip, strict=False)
         except ValueError:
-            raise PolicyError(f"{where}: trusted_egress_ips has {ip!r}, not an IP address") from None
+            raise PolicyError(
+                f"{where}: trusted_egress_ips has {ip!r}, not an IP address"
+            ) from None
     for c in policy.accept_unknown:
         if c not in CHECK_NAMES:
-            raise PolicyError(f"{where}: accept_unknown has {c!r}; checks are {', '.join(CHECK_NAMES)}")
+            raise PolicyError(
+                f"{where}: accept_unknown has {c!r}; checks are {', '.join(CHECK_NAMES)}"
+            )
         if c == "authenticates":
             raise PolicyError(f"{where}: 'authenticates' can never be accepted as unknown")
     for name in ("review_interval_days", "unused_threshold_days", "max_clock_skew_ms"):
@@ -111,7 +117,9 @@ def policy_from_mapping(data: dict[str, Any], where: str = "policy") -> Policy:
     if "keys" in data:
         extra_top = sorted(set(data) - {"keys"})
         if extra_top:
-            raise PolicyError(f"{where}: unknown key {extra_top[0]!r}; only the [keys] table is read")
+            raise PolicyError(
+                f"{where}: unknown key {extra_top[0]!r}; only the [keys] table is read"
+            )
         if not isinstance(data["keys"], dict):
             raise PolicyError(f"{where}: 'keys' must be a table ([keys])")
         table = data["keys"]

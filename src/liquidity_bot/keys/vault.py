@@ -38,6 +38,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from liquidity_bot.logs import register_secret
+
 FORMAT = "liquidity-bot-vault"
 VERSION = 1
 _CHECK_PLAINTEXT = b"liquidity-bot vault passphrase check v1"
@@ -175,11 +177,15 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: Any, what: str) -> bytes:
     if not isinstance(text, str):
-        raise VaultCorrupt(f"vault field {what} is missing or not text; restore the vault from a backup")
+        raise VaultCorrupt(
+            f"vault field {what} is missing or not text; restore the vault from a backup"
+        )
     try:
         return base64.b64decode(text, validate=True)
     except ValueError as exc:
-        raise VaultCorrupt(f"vault field {what} is not base64; restore the vault from a backup") from exc
+        raise VaultCorrupt(
+            f"vault field {what} is not base64; restore the vault from a backup"
+        ) from exc
 
 
 def _canonical(obj: Any) -> bytes:
@@ -364,7 +370,9 @@ class Vault:
             if k.get("name") != "argon2id":
                 raise VaultCorrupt(f"{path}: unsupported KDF {k.get('name')!r}")
             kdf = KdfParams(
-                memory_kib=int(k["memory_kib"]), iterations=int(k["iterations"]), lanes=int(k["lanes"])
+                memory_kib=int(k["memory_kib"]),
+                iterations=int(k["iterations"]),
+                lanes=int(k["lanes"]),
             )
             salt = _unb64(k["salt"], "kdf.salt")
             check = {"nonce": doc["check"]["nonce"], "ct": doc["check"]["ct"]}
@@ -372,14 +380,21 @@ class Vault:
             for raw in doc["records"]:
                 rec = _record_from_json(raw)
                 if rec.id in vault._records:
-                    raise VaultCorrupt(f"{path}: record id {rec.id} appears twice; restore a backup")
+                    raise VaultCorrupt(
+                        f"{path}: record id {rec.id} appears twice; restore a backup"
+                    )
                 vault._records[rec.id] = rec
                 vault._sealed[rec.id] = _Sealed(
-                    wrapped_key={"nonce": raw["wrapped_key"]["nonce"], "ct": raw["wrapped_key"]["ct"]},
+                    wrapped_key={
+                        "nonce": raw["wrapped_key"]["nonce"],
+                        "ct": raw["wrapped_key"]["ct"],
+                    },
                     secret={"nonce": raw["secret"]["nonce"], "ct": raw["secret"]["ct"]},
                 )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise VaultCorrupt(f"{path}: vault header or record is malformed ({exc!r}); restore a backup") from exc
+            raise VaultCorrupt(
+                f"{path}: vault header or record is malformed ({exc!r}); restore a backup"
+            ) from exc
         return vault
 
     # ---- passphrase -------------------------------------------------------------------------
@@ -497,12 +512,15 @@ class Vault:
         hits = [
             r
             for r in self.records()
-            if r.label == label and r.status == "active" and (exchange is None or r.exchange == exchange)
+            if r.label == label
+            and r.status == "active"
+            and (exchange is None or r.exchange == exchange)
         ]
         if not hits:
             known = sorted({r.label for r in self._records.values()})
             raise RecordNotFound(
-                f"no active key labelled {label!r}" + (f" (known labels: {', '.join(known)})" if known else "")
+                f"no active key labelled {label!r}"
+                + (f" (known labels: {', '.join(known)})" if known else "")
             )
         return hits[-1]
 
@@ -519,6 +537,7 @@ class Vault:
     ) -> KeyRecord:
         """Seal a secret under a fresh data key; the record's identity is bound as associated data."""
         self._require_master()
+        register_secret(secret)  # from now on, no log line can show it
         rec = KeyRecord(
             id=str(uuid.uuid4()),
             exchange=exchange,
@@ -532,7 +551,9 @@ class Vault:
         self._records[rec.id] = rec
         data_key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(_NONCE_BYTES)
-        ct = AESGCM(data_key).encrypt(nonce, secret.encode("utf-8"), self._record_aad(rec, "secret"))
+        ct = AESGCM(data_key).encrypt(
+            nonce, secret.encode("utf-8"), self._record_aad(rec, "secret")
+        )
         self._sealed[rec.id] = _Sealed(
             wrapped_key=self._wrap(rec.id, data_key), secret={"nonce": _b64(nonce), "ct": _b64(ct)}
         )
@@ -555,7 +576,9 @@ class Vault:
                 f"record {rec.label!r} ({rec.exchange}) failed authentication: its sealed secret "
                 f"was altered or swapped; remove it and add the key again"
             ) from None
-        return plain.decode("utf-8")
+        secret = plain.decode("utf-8")
+        register_secret(secret)  # from now on, no log line can show it
+        return secret
 
     def verify_all(self) -> None:
         """Open every record once (without keeping the secrets) to detect tampering early."""

@@ -37,6 +37,7 @@ verification never makes a limit worse. About eight requests are sent in all.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets as _secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -206,12 +207,18 @@ class _Probe:
         ok, res = await self._call("clock_skew", client.sync_clock)
         if not ok:
             if "clock_skew" not in self.results:
-                self._set("clock_skew", UNKNOWN, f"could not read the server time ({self._describe(res)})")
+                self._set(
+                    "clock_skew", UNKNOWN, f"could not read the server time ({self._describe(res)})"
+                )
             return
         offset = int(client.clock_offset_ms)
         limit = self.policy.max_clock_skew_ms
         if abs(offset) <= limit:
-            self._set("clock_skew", PASS, f"this clock is {offset:+d} ms from the exchange's (limit {limit} ms)")
+            self._set(
+                "clock_skew",
+                PASS,
+                f"this clock is {offset:+d} ms from the exchange's (limit {limit} ms)",
+            )
         else:
             self._set(
                 "clock_skew",
@@ -274,10 +281,18 @@ class _Probe:
                 "the exchange knows the key (it answered with a permission refusal, not an "
                 "authentication error)",
             )
-            self._set("can_read", FAIL, f"a signed account read was refused ({self._describe(exc)}).")
+            self._set(
+                "can_read", FAIL, f"a signed account read was refused ({self._describe(exc)})."
+            )
             return
-        self._set("authenticates", UNKNOWN, f"unexpected answer to the account read ({self._describe(exc)})")
-        self._set("can_read", UNKNOWN, f"unexpected answer to the account read ({self._describe(exc)})")
+        self._set(
+            "authenticates",
+            UNKNOWN,
+            f"unexpected answer to the account read ({self._describe(exc)})",
+        )
+        self._set(
+            "can_read", UNKNOWN, f"unexpected answer to the account read ({self._describe(exc)})"
+        )
 
     async def _pick_symbol(self, client: Any) -> str | None:
         if self.symbol:
@@ -320,14 +335,27 @@ class _Probe:
                 f"a cancel on {symbol} reached the order book ('order not found'); nothing was placed",
             )
         elif isinstance(res, E.IpNotAllowed):
-            self._set("can_trade", UNKNOWN, f"the cancel probe was refused for this address ({self._describe(res)})")
+            self._set(
+                "can_trade",
+                UNKNOWN,
+                f"the cancel probe was refused for this address ({self._describe(res)})",
+            )
         elif isinstance(res, E.PermissionDenied):
-            self._set("can_trade", FAIL, f"a cancel probe was refused for lack of permission ({self._describe(res)}).")
+            self._set(
+                "can_trade",
+                FAIL,
+                f"a cancel probe was refused for lack of permission ({self._describe(res)}).",
+            )
         else:
-            self._set("can_trade", UNKNOWN, f"ambiguous answer to the cancel probe ({self._describe(res)})")
+            self._set(
+                "can_trade",
+                UNKNOWN,
+                f"ambiguous answer to the cancel probe ({self._describe(res)})",
+            )
 
     async def _withdraw(self, client: Any) -> None:
         E = self.E
+
         async def history() -> Any:
             # Bitrue requires a coin; USDT exists on every account.
             return await client.withdraw_history(coin="USDT")
@@ -342,7 +370,11 @@ class _Probe:
                 "the withdraw history was readable: the key has the withdrawal permission.",
             )
         elif isinstance(res, E.PermissionDenied) and res.code == 966001:
-            self._set("withdraw_disabled", PASS, "withdraw-history read refused with 966001 (no privileges)")
+            self._set(
+                "withdraw_disabled",
+                PASS,
+                "withdraw-history read refused with 966001 (no privileges)",
+            )
         elif isinstance(res, E.PermissionDenied) and res.code == 966000:
             self._set(
                 "withdraw_disabled",
@@ -366,16 +398,24 @@ class _Probe:
             return
         authenticated = self.results.get("authenticates", Check("", UNKNOWN, "")).status == PASS
         if ok:
-            self._set("futures_disabled", FAIL, "the futures account was readable: the key has the futures permission.")
+            self._set(
+                "futures_disabled",
+                FAIL,
+                "the futures account was readable: the key has the futures permission.",
+            )
         elif isinstance(res, E.PermissionDenied) and res.code == -2015 and authenticated:
-            self._set("futures_disabled", PASS, "futures account read refused with -2015 (no futures permission)")
+            self._set(
+                "futures_disabled",
+                PASS,
+                "futures account read refused with -2015 (no futures permission)",
+            )
         elif isinstance(res, E.PermissionDenied) and res.code == -1025:
             self._set(
                 "futures_disabled",
                 UNKNOWN,
                 "the account has not activated futures (-1025), so the key's Futures box cannot be "
                 "probed; make sure 'Futures' is unticked on the key page, then accept this check with "
-                "accept_unknown = [\"futures_disabled\"] in policy.toml if you want to trade",
+                'accept_unknown = ["futures_disabled"] in policy.toml if you want to trade',
             )
         else:
             self._set(
@@ -398,17 +438,25 @@ class _Probe:
         try:
             client_cm = self.factory(self.urls, self.api_key, self.secret, source_address=source)
         except Exception as exc:  # noqa: BLE001
-            self._set("ip_restricted", UNKNOWN, f"cannot send from {source} ({self._describe(exc)})")
+            self._set(
+                "ip_restricted", UNKNOWN, f"cannot send from {source} ({self._describe(exc)})"
+            )
             return
         async with client_cm as canary:
             try:
                 await canary.sync_clock()
                 await canary.account()
             except E.IpNotAllowed:
-                self._set("ip_restricted", PASS, f"the same read from {source} was refused: the key is IP-restricted")
+                self._set(
+                    "ip_restricted",
+                    PASS,
+                    f"the same read from {source} was refused: the key is IP-restricted",
+                )
                 return
             except E.RateLimited as exc:
-                self._set("ip_restricted", UNKNOWN, f"rate-limited from {source} ({self._describe(exc)})")
+                self._set(
+                    "ip_restricted", UNKNOWN, f"rate-limited from {source} ({self._describe(exc)})"
+                )
                 return
             except Exception as exc:  # noqa: BLE001
                 self._set(
@@ -426,6 +474,23 @@ class _Probe:
         )
 
 
+def _check_canary(source: str, policy: Policy) -> None:
+    """A canary must be an IP address outside every trusted egress network of the policy."""
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        raise ValueError(
+            f"--canary-source {source!r} is not an IP address; give an address of this machine "
+            f"that is NOT on the key's allow list (e.g. 127.0.0.2)"
+        ) from None
+    for trusted in policy.trusted_egress_ips:
+        if address in ipaddress.ip_network(trusted, strict=False):
+            raise ValueError(
+                f"--canary-source {source} is inside the trusted egress IPs ({trusted}): a canary "
+                f"must be an address that is NOT on the allow list"
+            )
+
+
 async def probe_key(
     *,
     label: str,
@@ -441,11 +506,8 @@ async def probe_key(
     """Probe the exchange and judge the key against the policy (only the checks it demands)."""
     if exchange != "bitrue":
         raise ValueError(f"cannot verify keys for {exchange!r}: only bitrue is supported")
-    if canary_source and canary_source in policy.trusted_egress_ips:
-        raise ValueError(
-            f"--canary-source {canary_source} is one of the trusted egress IPs: a canary must be an "
-            f"address that is NOT on the allow list"
-        )
+    if canary_source:
+        _check_canary(canary_source, policy)
     probe = _Probe(
         api_key=api_key,
         secret=secret,
@@ -473,5 +535,7 @@ def report_from_json(raw: Mapping[str, Any]) -> VerificationReport:
         exchange=str(raw["exchange"]),
         verdict=str(raw["verdict"]),
         checked_at=str(raw["checked_at"]),
-        checks=tuple(Check(str(c["name"]), str(c["status"]), str(c["detail"])) for c in raw["checks"]),
+        checks=tuple(
+            Check(str(c["name"]), str(c["status"]), str(c["detail"])) for c in raw["checks"]
+        ),
     )

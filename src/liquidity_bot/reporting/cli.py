@@ -125,4 +125,6 @@ def report(
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
     n = sum(len(r.samples) for r in rep.symbols)
-    typer.echo(f"wrote {fmt} report of {len(rep.symbols)} market(s), {n} samples, to {out}", err=True)
+    typer.echo(
+        f"wrote {fmt} report of {len(rep.symbols)} market(s), {n} samples, to {out}", err=True
+    )

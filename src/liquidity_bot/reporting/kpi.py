@@ -175,7 +175,10 @@ class KpiReading:
             "our_bid": _s(self.our_bid),
             "our_ask": _s(self.our_ask),
             "our_spread_bps": _s(self.our_spread_bps),
-            "depth": {str(b.pct): {"bid": _s(b.bid), "ask": _s(b.ask)} for b in self.depth},
+            "depth": [
+                {"band_pct": str(b.pct), "bid": _s(b.bid), "ask": _s(b.ask)}
+                for b in sorted(self.depth, key=lambda b: b.pct)
+            ],
             "met": self.met,
             "broken": [str(r) for r in self.broken],
         }
@@ -468,6 +471,7 @@ class KpiSampler:
     store: KpiStore | None = None
     submit: Callable[[Callable[[], None]], None] | None = None
     on_breach: Callable[[Breach], None] | None = None
+    store_samples: bool = True  # False: only breaches go to the store (samples written elsewhere)
     keep_breaches: int = 100
     latest: KpiReading | None = None
     breaches: list[Breach] = field(default_factory=list)
@@ -563,6 +567,9 @@ class KpiSampler:
     def _close(self, end_ms: int) -> None:
         if self._open is None:
             return
+        if end_ms <= self._open.start_ms:  # opened and closed at the same instant: no time lost
+            self._open = None
+            return
         breach = Breach(
             self.symbol,
             self._open.start_ms,
@@ -592,7 +599,7 @@ class KpiSampler:
 
     def _persist_sample(self, reading: KpiReading) -> None:
         store = self.store
-        if store is None:
+        if store is None or not self.store_samples:
             return
         row = reading.to_store()
         self._run(lambda: store.add_kpi_sample(row))

@@ -84,8 +84,9 @@ def sample_times(t0: int, t1: int, n: int = MAX_POINTS) -> list[int]:
     return list(range(t0, t1 + 1, step))
 
 
-def downsample(points: Sequence[tuple[int, Decimal | None]], t0: int, t1: int,
-               n: int = MAX_POINTS) -> list[tuple[int, Decimal | None]]:
+def downsample(
+    points: Sequence[tuple[int, Decimal | None]], t0: int, t1: int, n: int = MAX_POINTS
+) -> list[tuple[int, Decimal | None]]:
     """At most ~2n points: per time bucket the minimum and maximum (spikes stay visible)."""
     if len(points) <= 2 * n:
         return list(points)
@@ -119,7 +120,9 @@ def nice_step(span: Decimal, ticks: int = 4) -> Decimal:
     return base * 10
 
 
-def value_range(values: Sequence[Decimal], include: Sequence[Decimal] = ()) -> tuple[Decimal, Decimal, Decimal]:
+def value_range(
+    values: Sequence[Decimal], include: Sequence[Decimal] = ()
+) -> tuple[Decimal, Decimal, Decimal]:
     """(lo, hi, step) rounded to nice numbers, covering ``values`` and ``include``."""
     vals = [*values, *include]
     if not vals:
@@ -155,10 +158,14 @@ def _axes(f: Frame, step: Decimal) -> list[str]:
     v = f.lo
     while v <= f.hi:
         y = f.y(v)
-        parts.append(f'<line x1="{f.left}" x2="{f.width - f.right}" y1="{y}" y2="{y}" '
-                     'stroke="#e6e8ee" stroke-width="1"/>')
-        parts.append(f'<text x="{f.left - 6}" y="{y + Decimal(4)}" text-anchor="end" '
-                     f'font-size="10" fill="#5b6478">{fmt_axis(v, step)}</text>')
+        parts.append(
+            f'<line x1="{f.left}" x2="{f.width - f.right}" y1="{y}" y2="{y}" '
+            'stroke="#e6e8ee" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{f.left - 6}" y="{y + Decimal(4)}" text-anchor="end" '
+            f'font-size="10" fill="#5b6478">{fmt_axis(v, step)}</text>'
+        )
         v += step
     parts += _time_ticks(f)
     return parts
@@ -171,8 +178,10 @@ def _time_ticks(f: Frame, n: int = 5) -> list[str]:
         t = f.t0 + span * i // n
         x = f.x(t)
         anchor = "start" if i == 0 else ("end" if i == n else "middle")
-        parts.append(f'<text x="{x}" y="{f.height - 8}" text-anchor="{anchor}" font-size="10" '
-                     f'fill="#5b6478">{fmt_tick_time(t, span)}</text>')
+        parts.append(
+            f'<text x="{x}" y="{f.height - 8}" text-anchor="{anchor}" font-size="10" '
+            f'fill="#5b6478">{fmt_tick_time(t, span)}</text>'
+        )
     return parts
 
 
@@ -196,53 +205,75 @@ def _path(f: Frame, s: Series) -> str:
     if not cmds:
         return ""
     dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-    return (f'<path d="{"".join(cmds)}" fill="none" stroke="{s.color}" '
-            f'stroke-width="{s.width}" stroke-linejoin="round"{dash}/>')
+    return (
+        f'<path d="{"".join(cmds)}" fill="none" stroke="{s.color}" '
+        f'stroke-width="{s.width}" stroke-linejoin="round"{dash}/>'
+    )
 
 
 def _legend(f: Frame, items: Sequence[tuple[str, str]]) -> list[str]:
     parts, x = [], f.left
     for name, color in items:
         parts.append(f'<rect x="{x}" y="6" width="10" height="10" rx="2" fill="{color}"/>')
-        parts.append(f'<text x="{x + 14}" y="15" font-size="11" fill="#2c3446">'
-                     f"{html.escape(name)}</text>")
+        parts.append(
+            f'<text x="{x + 14}" y="15" font-size="11" fill="#2c3446">{html.escape(name)}</text>'
+        )
         x += 22 + 6 * len(name)
     return parts
 
 
-def line_chart(series: Sequence[Series], t0: int, t1: int, hlines: Sequence[HLine] = (),
-               width: int = 520, height: int = 210, empty: str = "no data") -> str:
+def line_chart(
+    series: Sequence[Series],
+    t0: int,
+    t1: int,
+    hlines: Sequence[HLine] = (),
+    width: int = 520,
+    height: int = 210,
+    empty: str = "no data",
+) -> str:
     values = [v for s in series for _, v in s.points if v is not None]
     lo, hi, step = value_range(values, [h.value for h in hlines])
     f = Frame(t0, max(t1, t0 + 1), lo, hi, width, height)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             'role="img" font-family="Helvetica,Arial,sans-serif">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        'role="img" font-family="Helvetica,Arial,sans-serif">'
+    ]
     parts += _axes(f, step)
     for h in hlines:
         y = f.y(h.value)
-        parts.append(f'<line x1="{f.left}" x2="{width - f.right}" y1="{y}" y2="{y}" '
-                     f'stroke="{h.color}" stroke-width="1.4" stroke-dasharray="6 4"/>')
-        parts.append(f'<text x="{width - f.right - 2}" y="{y - Decimal(4)}" text-anchor="end" '
-                     f'font-size="10" fill="{h.color}">{html.escape(h.label)}</text>')
+        parts.append(
+            f'<line x1="{f.left}" x2="{width - f.right}" y1="{y}" y2="{y}" '
+            f'stroke="{h.color}" stroke-width="1.4" stroke-dasharray="6 4"/>'
+        )
+        parts.append(
+            f'<text x="{width - f.right - 2}" y="{y - Decimal(4)}" text-anchor="end" '
+            f'font-size="10" fill="{h.color}">{html.escape(h.label)}</text>'
+        )
     for s in series:
         parts.append(_path(f, s))
     if not values:
-        parts.append(f'<text x="{width // 2}" y="{height // 2}" text-anchor="middle" '
-                     f'font-size="12" fill="#999">{html.escape(empty)}</text>')
+        parts.append(
+            f'<text x="{width // 2}" y="{height // 2}" text-anchor="middle" '
+            f'font-size="12" fill="#999">{html.escape(empty)}</text>'
+        )
     parts += _legend(f, [(s.name, s.color) for s in series])
     parts.append("</svg>")
     return "".join(p for p in parts if p)
 
 
-def uptime_strip(segments: Sequence[object], t0: int, t1: int, width: int = 1040,
-                 height: int = 64) -> str:
+def uptime_strip(
+    segments: Sequence[object], t0: int, t1: int, width: int = 1040, height: int = 64
+) -> str:
     """Green while met, red during a breach, grey during a sampling gap (also not met)."""
-    f = Frame(t0, max(t1, t0 + 1), ZERO, Decimal(1), width, height, left=8, right=8, top=16,
-              bottom=22)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             'role="img" font-family="Helvetica,Arial,sans-serif">',
-             f'<rect x="{f.left}" y="{f.top}" width="{width - f.left - f.right}" '
-             f'height="{height - f.top - f.bottom}" fill="#eef0f4"/>']
+    f = Frame(
+        t0, max(t1, t0 + 1), ZERO, Decimal(1), width, height, left=8, right=8, top=16, bottom=22
+    )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        'role="img" font-family="Helvetica,Arial,sans-serif">',
+        f'<rect x="{f.left}" y="{f.top}" width="{width - f.left - f.right}" '
+        f'height="{height - f.top - f.bottom}" fill="#eef0f4"/>',
+    ]
     for seg in segments:
         start, end = seg.start_ms, seg.end_ms  # type: ignore[attr-defined]
         met, rules = seg.met, seg.rules  # type: ignore[attr-defined]
@@ -250,8 +281,10 @@ def uptime_strip(segments: Sequence[object], t0: int, t1: int, width: int = 1040
         x0, x1 = f.x(max(start, t0)), f.x(min(end, t1))
         w = max(x1 - x0, Decimal("0.6"))
         title = "met" if met else ", ".join(rules)
-        parts.append(f'<rect x="{x0}" y="{f.top}" width="{w}" height="{height - f.top - f.bottom}" '
-                     f'fill="{color}"><title>{html.escape(title)}</title></rect>')
+        parts.append(
+            f'<rect x="{x0}" y="{f.top}" width="{w}" height="{height - f.top - f.bottom}" '
+            f'fill="{color}"><title>{html.escape(title)}</title></rect>'
+        )
     parts += _legend(f, [("met", GREEN), ("breach", RED), ("sampling gap", GREY)])
     parts += _time_ticks(f, 8)
     parts.append("</svg>")
@@ -277,29 +310,53 @@ def symbol_charts(r: SymbolReport) -> dict[str, str]:
             Series("our bid", GREEN, [(t, b) for t, b, _ in ours], step=True),
             Series("our ask", RED, [(t, a) for t, _, a in ours], step=True),
         ],
-        t0, t1,
+        t0,
+        t1,
     )
     o = r.obligations
     spread = line_chart(
-        [Series("our spread %", BLUE, pts("our_spread_pct")),
-         Series("market spread %", GREY, pts("spread_pct"), width="1")],
-        t0, t1,
+        [
+            Series("our spread %", BLUE, pts("our_spread_pct")),
+            Series("market spread %", GREY, pts("spread_pct"), width="1"),
+        ],
+        t0,
+        t1,
         [HLine(o.max_spread_pct, f"max {o.max_spread_pct} %")] if o is not None else [],
     )
     depth = line_chart(
-        [Series("bid depth", GREEN, pts("bid_depth_quote")),
-         Series("ask depth", RED, pts("ask_depth_quote"))],
-        t0, t1,
+        [
+            Series("bid depth", GREEN, pts("bid_depth_quote")),
+            Series("ask depth", RED, pts("ask_depth_quote")),
+        ],
+        t0,
+        t1,
         [HLine(o.min_depth_2pct_quote, f"min {o.min_depth_2pct_quote}")] if o is not None else [],
     )
     inv, pnl = _inventory_and_pnl(r, times)
     base = r.pnl.base_asset
-    inventory = line_chart([Series(f"{base} held", AMBER, inv, step=True)], t0, t1,
-                           empty="no inventory data")
+    inventory = line_chart(
+        [
+            Series(
+                f"{base} held" if r.pnl.start_known else f"{base} net traded (no start balance)",
+                AMBER,
+                inv,
+                step=True,
+            )
+        ],
+        t0,
+        t1,
+        empty="no inventory data",
+    )
     pnl_chart = line_chart(
-        [Series(f"total PnL ({r.pnl.quote_asset})", BLUE, [(t, p) for t, p, _ in pnl]),
-         Series("against holding", DARK, [(t, h) for t, _, h in pnl], dash="4 3")],
-        t0, t1, [HLine(ZERO, "0", GREY)], width=1040, height=200,
+        [
+            Series(f"total PnL ({r.pnl.quote_asset})", BLUE, [(t, p) for t, p, _ in pnl]),
+            Series("against holding", DARK, [(t, h) for t, _, h in pnl], dash="4 3"),
+        ],
+        t0,
+        t1,
+        [HLine(ZERO, "0", GREY)],
+        width=1040,
+        height=200,
     )
     return {
         "price": price,
@@ -347,8 +404,13 @@ def _inventory_and_pnl(
             pnl.append((t, None, None))
             continue
         unrealized = book.unrealized(mid) or ZERO
-        pnl.append((t, book.realized + unrealized - book.fees_quote,
-                    book.quote_flow + book.base_flow * mid))
+        pnl.append(
+            (
+                t,
+                book.realized + unrealized - book.fees_quote,
+                book.quote_flow + book.base_flow * mid,
+            )
+        )
     return inv, pnl
 
 

@@ -157,6 +157,7 @@ class PnlSummary:
     inventory_value: Decimal | None
     hold_value: Decimal | None  # the starting inventory at the same mid
     vs_hold: Decimal | None
+    start_known: bool = True  # False: no starting balance, inventory is the traded change only
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -173,6 +174,7 @@ class PnlSummary:
             "inventory_value": _s(self.inventory_value),
             "hold_value": _s(self.hold_value),
             "vs_hold": _s(self.vs_hold),
+            "start_inventory_known": self.start_known,
         }
 
 
@@ -221,6 +223,7 @@ def pnl_from_fills(
         inventory_value=inv_value,
         hold_value=hold,
         vs_hold=vs,
+        start_known=start is not None,
     )
     return summary, book
 

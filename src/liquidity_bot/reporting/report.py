@@ -169,7 +169,9 @@ def quote_intervals(orders: Iterable[OrderRecord], end_ms: int) -> list[QuoteInt
     return out
 
 
-def our_best_at(quotes: Sequence[QuoteInterval], ts_ms: int) -> tuple[Decimal | None, Decimal | None]:
+def our_best_at(
+    quotes: Sequence[QuoteInterval], ts_ms: int
+) -> tuple[Decimal | None, Decimal | None]:
     bids = [q.price for q in quotes if q.side == "BUY" and q.start_ms <= ts_ms < q.end_ms]
     asks = [q.price for q in quotes if q.side == "SELL" and q.start_ms <= ts_ms < q.end_ms]
     return max(bids, default=None), min(asks, default=None)
@@ -216,7 +218,9 @@ def build_symbol_report(
 
     points = [(s.ts_ms, s.obligations_met, () if s.obligations_met else rules(s)) for s in samples]
     up = compute_uptime(points, interval, start, end)
-    breaches = [_with_causes(b, recorded_breaches) for b in breaches_from_segments(symbol, up.segments)]
+    breaches = [
+        _with_causes(b, recorded_breaches) for b in breaches_from_segments(symbol, up.segments)
+    ]
 
     ours = [s.our_spread_pct for s in samples if s.our_spread_pct is not None]
     market = [s.spread_pct for s in samples if s.spread_pct is not None]
@@ -224,7 +228,9 @@ def build_symbol_report(
     bid_depths = [s.bid_depth_quote for s in measured]
     ask_depths = [s.ask_depth_quote for s in measured]
 
-    fills = [f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms]
+    fills = [
+        f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms
+    ]
     orders = [
         o
         for o in store.orders(symbol=symbol)
@@ -440,21 +446,52 @@ def _summary_table(r: SymbolReport) -> str:
     ]
     if o is not None:
         spread_ok = None if r.avg_spread_pct is None else r.avg_spread_pct <= o.max_spread_pct
-        bid_ok = None if r.avg_depth_2pct_bid is None else r.avg_depth_2pct_bid >= o.min_depth_2pct_quote
-        ask_ok = None if r.avg_depth_2pct_ask is None else r.avg_depth_2pct_ask >= o.min_depth_2pct_quote
+        bid_ok = (
+            None if r.avg_depth_2pct_bid is None else r.avg_depth_2pct_bid >= o.min_depth_2pct_quote
+        )
+        ask_ok = (
+            None if r.avg_depth_2pct_ask is None else r.avg_depth_2pct_ask >= o.min_depth_2pct_quote
+        )
         limit_spread = f"&le; {o.max_spread_pct} %"
         limit_depth = f"&ge; {fmt_dec(o.min_depth_2pct_quote)}"
     else:
         spread_ok = bid_ok = ask_ok = None
         limit_spread = limit_depth = "not configured"
     rows += [
-        _row(["Average quoted spread", fmt_dec(r.avg_spread_pct, 3) + " %", limit_spread, _status(spread_ok)]),
+        _row(
+            [
+                "Average quoted spread",
+                fmt_dec(r.avg_spread_pct, 3) + " %",
+                limit_spread,
+                _status(spread_ok),
+            ]
+        ),
         _row(["Widest quoted spread", fmt_dec(r.max_spread_seen_pct, 3) + " %", limit_spread, ""]),
         _row(["Average market spread", fmt_dec(r.avg_market_spread_pct, 3) + " %", "", ""]),
-        _row(["Average bid depth within 2 %", fmt_dec(r.avg_depth_2pct_bid), limit_depth, _status(bid_ok)]),
-        _row(["Average ask depth within 2 %", fmt_dec(r.avg_depth_2pct_ask), limit_depth, _status(ask_ok)]),
-        _row(["Lowest bid / ask depth within 2 %",
-              f"{fmt_dec(r.min_depth_2pct_bid)} / {fmt_dec(r.min_depth_2pct_ask)}", "", ""]),
+        _row(
+            [
+                "Average bid depth within 2 %",
+                fmt_dec(r.avg_depth_2pct_bid),
+                limit_depth,
+                _status(bid_ok),
+            ]
+        ),
+        _row(
+            [
+                "Average ask depth within 2 %",
+                fmt_dec(r.avg_depth_2pct_ask),
+                limit_depth,
+                _status(ask_ok),
+            ]
+        ),
+        _row(
+            [
+                "Lowest bid / ask depth within 2 %",
+                f"{fmt_dec(r.min_depth_2pct_bid)} / {fmt_dec(r.min_depth_2pct_ask)}",
+                "",
+                "",
+            ]
+        ),
         _row(["Two-sided quoting (share of samples)", fmt_dec(r.two_sided_pct) + " %", "", ""]),
         _row(["Breaches", str(len(r.breaches)), "", ""]),
         _row(["Sampling gaps (counted as not met)", fmt_duration(r.uptime.gap_ms), "", ""]),
@@ -468,19 +505,43 @@ def _pnl_table(r: SymbolReport) -> str:
     rows = [
         ["Realized PnL (average cost)", f"{fmt_dec(p.realized, 4)} {q}"],
         ["Unrealized PnL (at last mid)", f"{fmt_dec(p.unrealized, 4)} {q}"],
-        ["Fees", f"{fmt_dec(p.fees_quote, 4)} {q}"
-         + "".join(f" + {v} {k}" for k, v in p.fees_other.items())],
+        [
+            "Fees",
+            f"{fmt_dec(p.fees_quote, 4)} {q}"
+            + "".join(f" + {v} {k}" for k, v in p.fees_other.items()),
+        ],
         ["Total PnL", f"{fmt_dec(p.total, 4)} {q}"],
-        ["Inventory", f"{fmt_dec(p.inventory.base if p.inventory else None, 4)} {p.base_asset} + "
-         f"{fmt_dec(p.inventory.quote if p.inventory else None, 2)} {q}"],
-        ["Inventory value (at last mid)", f"{fmt_dec(p.inventory_value)} {q}"],
-        ["Against holding the starting inventory", f"{fmt_dec(p.vs_hold, 4)} {q}"],
+        [
+            "Inventory" if p.start_known else "Inventory change (no starting balance stored)",
+            f"{fmt_dec(p.inventory.base if p.inventory else None, 4)} {p.base_asset}, "
+            f"{fmt_dec(p.inventory.quote if p.inventory else None, 2)} {q}",
+        ],
+    ]
+    if p.start_known:
+        rows += [
+            ["Inventory value (at last mid)", f"{fmt_dec(p.inventory_value)} {q}"],
+            ["Starting inventory at the same mid", f"{fmt_dec(p.hold_value)} {q}"],
+            ["Against holding the starting inventory", f"{fmt_dec(p.vs_hold, 4)} {q}"],
+        ]
+    else:
+        rows += [
+            [
+                "Against holding (no starting balance: equals the trading result)",
+                f"{fmt_dec(p.vs_hold, 4)} {q}",
+            ]
+        ]
+    rows += [
         ["Traded volume", f"{fmt_dec(a.volume_quote)} {q} ({a.trades} trades)"],
         ["Orders sent / cancelled", f"{a.orders_sent} / {a.orders_cancelled}"],
-        ["Fill ratio (orders with a fill)", "-" if a.fill_ratio is None
-         else fmt_dec(a.fill_ratio * HUNDRED) + " %"],
-        ["Order budget: busiest minute", f"{a.peak_requests_per_min} of {a.budget_limit_per_min} "
-         f"requests ({fmt_dec(a.budget_peak_use_pct)} %)"],
+        [
+            "Fill ratio (orders with a fill)",
+            "-" if a.fill_ratio is None else fmt_dec(a.fill_ratio * HUNDRED) + " %",
+        ],
+        [
+            "Order budget: busiest minute",
+            f"{a.peak_requests_per_min} of {a.budget_limit_per_min} "
+            f"requests ({fmt_dec(a.budget_peak_use_pct)} %)",
+        ],
     ]
     return "<table>" + "".join(_row(c) for c in rows) + "</table>"
 
@@ -542,7 +603,7 @@ def render_html(report: Report, title: str = "Market-making report") -> str:
         "<section><p>No KPI samples in this period.</p></section>"
     )
     notes = (
-        "<section><h2>How these figures are measured</h2><p class=\"note\">"
+        '<section><h2>How these figures are measured</h2><p class="note">'
         "Spreads and depth are our own resting orders, sampled from the order book at a fixed "
         "interval. Uptime is the time-weighted share of the period during which both sides met "
         "every obligation at once (spread at or under the maximum, depth within &plusmn;2 % of mid "

@@ -68,8 +68,17 @@ def record_sample_session(
                 off = half_ticks + level * 12
                 price = Decimal(mid_ticks - off if side == "BUY" else mid_ticks + off) * TICK
                 qty = (Decimal(150) / price).quantize(Decimal(1))
-                rec = OrderRecord(f"lbs{order_no:08d}", symbol, side, price, qty, "NEW", ts, ts,
-                                  key_label="client-a")
+                rec = OrderRecord(
+                    f"lbs{order_no:08d}",
+                    symbol,
+                    side,
+                    price,
+                    qty,
+                    "NEW",
+                    ts,
+                    ts,
+                    key_label="client-a",
+                )
                 store.upsert_order(rec)
                 store.record_order_event(OrderEventRecord(rec.client_order_id, "SUBMIT", ts))
                 live.append(rec)
@@ -91,17 +100,33 @@ def record_sample_session(
             o = rng.choice(live)
             trade_no += 1
             qty = (o.qty / rng.choice((2, 3, 4))).quantize(Decimal(1))
-            store.add_fill(FillRecord(symbol, f"t{trade_no}", o.side, o.price, qty, ts,
-                                      (o.price * qty * Decimal("0.001")).quantize(Decimal("0.000001")),
-                                      "USDT", o.client_order_id, None, True))
+            store.add_fill(
+                FillRecord(
+                    symbol,
+                    f"t{trade_no}",
+                    o.side,
+                    o.price,
+                    qty,
+                    ts,
+                    (o.price * qty * Decimal("0.001")).quantize(Decimal("0.000001")),
+                    "USDT",
+                    o.client_order_id,
+                    None,
+                    True,
+                )
+            )
             filled = _replace_status(o, "PARTIALLY_FILLED", ts, o.filled_qty + qty)
             store.upsert_order(filled)
             live[live.index(o)] = filled
         book = OrderBook(symbol)
         ours_bids = [(o.price, o.qty - o.filled_qty) for o in live if o.side == "BUY"]
         ours_asks = [(o.price, o.qty - o.filled_qty) for o in live if o.side == "SELL"]
-        others_b = [(Decimal(mid_ticks - 9 - 10 * k) * TICK, Decimal(800 + 150 * k)) for k in range(8)]
-        others_a = [(Decimal(mid_ticks + 9 + 10 * k) * TICK, Decimal(800 + 150 * k)) for k in range(8)]
+        others_b = [
+            (Decimal(mid_ticks - 9 - 10 * k) * TICK, Decimal(800 + 150 * k)) for k in range(8)
+        ]
+        others_a = [
+            (Decimal(mid_ticks + 9 + 10 * k) * TICK, Decimal(800 + 150 * k)) for k in range(8)
+        ]
         book.apply_snapshot(ours_bids + others_b, ours_asks + others_a, ts)
         quotes = [OurQuote(o.side, o.price, o.qty - o.filled_qty, o.created_ms) for o in live]
         sampler.sample(book, quotes, ts, causes)
@@ -109,9 +134,20 @@ def record_sample_session(
     return sampler
 
 
-def _replace_status(o: OrderRecord, status: str, ts: int, filled: Decimal | None = None) -> OrderRecord:
+def _replace_status(
+    o: OrderRecord, status: str, ts: int, filled: Decimal | None = None
+) -> OrderRecord:
     return OrderRecord(
-        o.client_order_id, o.symbol, o.side, o.price, o.qty, status, o.created_ms, ts,
-        o.filled_qty if filled is None else filled, o.price if (filled or o.filled_qty) else None,
-        o.exchange_order_id, o.key_label,
+        o.client_order_id,
+        o.symbol,
+        o.side,
+        o.price,
+        o.qty,
+        status,
+        o.created_ms,
+        ts,
+        o.filled_qty if filled is None else filled,
+        o.price if (filled or o.filled_qty) else None,
+        o.exchange_order_id,
+        o.key_label,
     )

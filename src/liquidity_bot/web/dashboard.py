@@ -89,7 +89,9 @@ class MarketView:
             "asks": [[str(p), str(q), ("SELL", p) in ours] for p, q in self.asks],
             "quotes": [
                 {"side": q.side, "price": str(q.price), "qty": str(q.qty), "since_ms": q.since_ms}
-                for q in sorted(self.quotes, key=lambda q: (q.side, -q.price))
+                for q in sorted(
+                    self.quotes, key=lambda q: (q.side, q.price if q.side == "SELL" else -q.price)
+                )
             ],
             "kpi": None if self.reading is None else self.reading.to_json(),
             "uptime_pct": _s(self.uptime_pct),
@@ -171,8 +173,9 @@ class DashboardState:
         del v.breaches[:-50]
         rules = ", ".join(breach.rules)
         causes = ", ".join(breach.causes)
-        self.add_event("breach", f"{breach.symbol}: obligations not met ({rules}; {causes})",
-                       level="warning")
+        self.add_event(
+            "breach", f"{breach.symbol}: obligations not met ({rules}; {causes})", level="warning"
+        )
 
     def set_budget(self, key: str, used: int, capacity: int) -> None:
         self.budgets[key] = {"used": used, "capacity": capacity}
@@ -185,19 +188,31 @@ class DashboardState:
 
     def set_keys(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Key status rows (``keys.hygiene.KeyRow.to_json()``; never a secret)."""
-        allowed = ("label", "status", "last_verdict", "age_days", "review_due", "review_overdue",
-                   "last_verified_at", "api_key_hint", "markets")
+        allowed = (
+            "label",
+            "status",
+            "last_verdict",
+            "age_days",
+            "review_due",
+            "review_overdue",
+            "last_verified_at",
+            "api_key_hint",
+            "markets",
+        )
         self.keys = [{k: r.get(k) for k in allowed} for r in rows]
         self.changed()
 
-    def add_event(self, kind: str, message: str, *, ts_ms: int | None = None,
-                  level: str = "info") -> None:
-        self.events.appendleft({
-            "ts_ms": ts_ms if ts_ms is not None else int(time.time() * 1000),
-            "kind": kind,
-            "level": level,
-            "message": message,
-        })
+    def add_event(
+        self, kind: str, message: str, *, ts_ms: int | None = None, level: str = "info"
+    ) -> None:
+        self.events.appendleft(
+            {
+                "ts_ms": ts_ms if ts_ms is not None else int(time.time() * 1000),
+                "kind": kind,
+                "level": level,
+                "message": message,
+            }
+        )
         self.changed()
 
     def changed(self) -> None:
@@ -296,7 +311,9 @@ def build_app(
     @web.middleware
     async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         if loopback_only and token is None:
-            host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+            host = (
+                request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+            )
             if not is_loopback(host):
                 return web.Response(status=403, text="forbidden: unexpected Host header\n")
         if request.path != "/healthz" and not authorised(request):
@@ -318,8 +335,9 @@ def build_app(
         return resp
 
     async def index(_: web.Request) -> web.Response:
-        return web.Response(body=_static("dashboard.html"), content_type="text/html",
-                            charset="utf-8")
+        return web.Response(
+            body=_static("dashboard.html"), content_type="text/html", charset="utf-8"
+        )
 
     async def asset(request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -332,11 +350,13 @@ def build_app(
         return web.json_response(state.snapshot())
 
     async def events(request: web.Request) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        })
+        resp = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
+        )
         await resp.prepare(request)
         sent = -1
         try:
@@ -398,8 +418,13 @@ async def start_dashboard(
             "LIQUIDITY_BOT_DASHBOARD_TOKEN is too short: use at least 16 random characters "
             "(e.g. `openssl rand -hex 32`)"
         )
-    app = build_app(state, token=token, metrics=metrics, loopback_only=is_loopback(host),
-                    push_interval_s=push_interval_s)
+    app = build_app(
+        state,
+        token=token,
+        metrics=metrics,
+        loopback_only=is_loopback(host),
+        push_interval_s=push_interval_s,
+    )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -409,6 +434,10 @@ async def start_dashboard(
     sockets = getattr(server, "sockets", None) or []
     if sockets:
         bound = sockets[0].getsockname()[1]
-    log.info("dashboard on http://%s:%s/ (token %s)", host, bound,
-             "required" if token else "not required: loopback only")
+    log.info(
+        "dashboard on http://%s:%s/ (token %s)",
+        host,
+        bound,
+        "required" if token else "not required: loopback only",
+    )
     return DashboardServer(runner, host, bound)

@@ -51,20 +51,28 @@ class BotMetrics:
             registry=r,
         )
         self.met = Gauge(
-            "lb_obligation_met", "1 when the latest sample met every obligation.", ["symbol"],
+            "lb_obligation_met",
+            "1 when the latest sample met every obligation.",
+            ["symbol"],
             registry=r,
         )
         self.breaches = Counter(
-            "lb_obligation_breaches", "Obligation breaches closed.", ["symbol", "rule"],
+            "lb_obligation_breaches",
+            "Obligation breaches closed.",
+            ["symbol", "rule"],
             registry=r,
         )
         self.spread = Gauge(
-            "lb_spread_bps", "Spread relative to mid in basis points; who=market|ours.",
-            ["symbol", "who"], registry=r,
+            "lb_spread_bps",
+            "Spread relative to mid in basis points; who=market|ours.",
+            ["symbol", "who"],
+            registry=r,
         )
         self.depth = Gauge(
-            "lb_depth_quote", "Our resting size within +-band % of mid, quote currency.",
-            ["symbol", "side", "band_pct"], registry=r,
+            "lb_depth_quote",
+            "Our resting size within +-band % of mid, quote currency.",
+            ["symbol", "side", "band_pct"],
+            registry=r,
         )
         self.mid = Gauge("lb_mid_price", "Mid price of the book.", ["symbol"], registry=r)
         self.orders = Counter(
@@ -72,31 +80,42 @@ class BotMetrics:
         )
         self.errors = Counter("lb_errors", "Errors by type.", ["type"], registry=r)
         self.headroom = Gauge(
-            "lb_ratelimit_headroom", "Requests left in the current window, per policy.",
-            ["policy"], registry=r,
+            "lb_ratelimit_headroom",
+            "Requests left in the current window, per policy.",
+            ["policy"],
+            registry=r,
         )
         self.rate_used = Gauge(
-            "lb_ratelimit_used", "Requests used in the current window, per policy.", ["policy"],
+            "lb_ratelimit_used",
+            "Requests used in the current window, per policy.",
+            ["policy"],
             registry=r,
         )
         self.rate_limit = Gauge(
             "lb_ratelimit_limit", "Window limit, per policy.", ["policy"], registry=r
         )
         self.budget_used = Gauge(
-            "lb_order_budget_used", "Order-endpoint requests in the last 60 s, per key.", ["key"],
+            "lb_order_budget_used",
+            "Order-endpoint requests in the last 60 s, per key.",
+            ["key"],
             registry=r,
         )
         self.budget_capacity = Gauge(
-            "lb_order_budget_capacity", "Order-endpoint requests allowed per 60 s, per key.",
-            ["key"], registry=r,
+            "lb_order_budget_capacity",
+            "Order-endpoint requests allowed per 60 s, per key.",
+            ["key"],
+            registry=r,
         )
         self.latency = Histogram(
             "lb_latency_seconds",
             "Latencies by stage (tick_to_order, rest_request, order_ack, ...).",
-            ["stage"], buckets=LATENCY_BUCKETS, registry=r,
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
-        self.pnl = Gauge("lb_pnl_quote", "Total PnL marked at mid, quote currency.", ["symbol"],
-                         registry=r)
+        self.pnl = Gauge(
+            "lb_pnl_quote", "Total PnL marked at mid, quote currency.", ["symbol"], registry=r
+        )
         self.inventory = Gauge("lb_inventory_base", "Base asset held.", ["symbol"], registry=r)
         self._seen_stats: dict[tuple[str, str], int] = {}
         self._seen_latencies: dict[str, int] = {}

@@ -1,23 +1,26 @@
-"""Bitrue REST client: one keep-alive aiohttp session, exact signing, paced, honest errors.
+"""Bitrue REST client: lean keep-alive HTTP/1.1, exact signing, paced, honest errors.
 
 Reads that fail without an answer raise ``ExchangeUnavailable``; order changes that fail without
-an answer raise ``UnknownOutcome``. A timestamp rejection re-syncs the clock (and a read is
-retried once). The secret, signatures and listen keys never reach logs or exception text.
+an answer raise ``UnknownOutcome``; a call that could not even connect raises
+``ExchangeUnavailable`` saying nothing was sent. A timestamp rejection re-syncs the clock (and a
+read is retried once). The secret, signatures and listen keys never reach logs or exception text.
+The transport is ``venues.lean_http`` (see there why it is not aiohttp).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import quote
 
-import aiohttp
 import msgspec
-from yarl import URL
 
+from ..lean_http import ConnectFailed, HttpClient, NoResponse
 from . import models as m
 from .clock import ClockSample, ServerClock
 from .errors import (
@@ -78,11 +81,21 @@ class BitrueRestClient:
         governor: RateGovernor | None = None,
         clock: ServerClock | None = None,
         clock_refresh_s: float = 300.0,
+        order_conn_max_idle_s: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if not 0 < recv_window <= 60000:
             raise ValueError(f"recv_window must be within 1..60000 ms, got {recv_window}")
+        if api_key is not None and any(c in api_key for c in "\r\n\0"):
+            raise ValueError("api_key contains a line break or NUL: copy the key again")
         self.urls = urls
         self.api_key = api_key
+        self._key_header = f"X-MBX-APIKEY: {api_key}\r\n".encode() if api_key else b""
+        self._stamp_prefix = f"recvWindow={recv_window}&timestamp="
+        # A write is never re-sent, so it never goes out on a connection idle longer than this
+        # (the server may be closing it right now): a fresh connection is opened instead.
+        self.order_conn_max_idle_s = order_conn_max_idle_s
+        self._ssl_context = ssl_context
         self._signer = SpotSigner(secret) if secret else None
         self._futures_signer = FuturesSigner(secret) if secret else None
         self._secrets: set[str] = {s for s in (secret,) if s}
@@ -93,7 +106,7 @@ class BitrueRestClient:
         self.governor = governor or RateGovernor()
         self.clock = clock or ServerClock()
         self.clock_refresh_s = clock_refresh_s
-        self._session: aiohttp.ClientSession | None = None
+        self._http: HttpClient | None = None
         self._sync_lock = asyncio.Lock()
         self._bg_sync: asyncio.Task[int] | None = None
         self._closed = False
@@ -111,31 +124,25 @@ class BitrueRestClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _ensure_session(self) -> aiohttp.ClientSession:
+    def _ensure_session(self) -> HttpClient:
         if self._closed:
             raise RuntimeError("this BitrueRestClient is closed; create a new one")
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=64,
-                keepalive_timeout=30,
-                local_addr=(self.source_address, 0) if self.source_address else None,
-                ttl_dns_cache=300,
+        if self._http is None:
+            self._http = HttpClient(
+                local_address=self.source_address,
+                connect_timeout_s=self.timeout_s,
+                read_timeout_s=self.timeout_s,
+                ssl_context=self._ssl_context,
             )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-                headers={"User-Agent": "liquidity-bot"},
-                skip_auto_headers=("Content-Type",),
-            )
-        return self._session
+        return self._http
 
     async def close(self) -> None:
         self._closed = True
         if self._bg_sync is not None and not self._bg_sync.done():
             self._bg_sync.cancel()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     # ------------------------------------------------------------------ clock
 
@@ -205,7 +212,9 @@ class BitrueRestClient:
         if signed or keyed or futures:
             self._require_key(action, signed=signed or futures)
         if signed or futures:
-            await self._fresh_clock()
+            clock = self.clock
+            if clock.synced_at is None or clock.age_s() > self.clock_refresh_s:  # type: ignore[operator]
+                await self._fresh_clock()
         retried = False
         while True:
             try:
@@ -242,11 +251,9 @@ class BitrueRestClient:
         action: str,
         path_suffix: str,
     ) -> bytes:
-        param_dict = {k: v for k, v in params if v is not None}
-        await self.governor.acquire(endpoint_costs(method, path, param_dict))
-        session = self._ensure_session()
-        headers: dict[str, str] = {}
-        query = encode_params(params)
+        await self.governor.acquire(endpoint_costs(method, path, params))
+        http = self._http or self._ensure_session()
+        query = encode_params(params) if params else ""
         signature = None
         if futures:
             assert self._futures_signer is not None and self.api_key
@@ -255,45 +262,46 @@ class BitrueRestClient:
             signature = self._futures_signer.sign(
                 ts, method, full_path, query if method == "GET" else "", ""
             )
-            headers = {
-                "X-CH-APIKEY": self.api_key,
-                "X-CH-TS": str(ts),
-                "X-CH-SIGN": signature,
-                "Content-Type": "application/json",
-            }
+            headers = (
+                f"X-CH-APIKEY: {self.api_key}\r\nX-CH-TS: {ts}\r\nX-CH-SIGN: {signature}\r\n"
+                "Content-Type: application/json\r\n"
+            ).encode()
         elif signed:
-            assert self._signer is not None and self.api_key
-            stamp = f"recvWindow={self.recv_window}&timestamp={self.clock.now_ms()}"
+            assert self._signer is not None
+            stamp = self._stamp_prefix + str(self.clock.now_ms())
             query = f"{query}&{stamp}" if query else stamp
             signature = self._signer.sign(query)
             query = f"{query}&signature={signature}"
-            headers = {"X-MBX-APIKEY": self.api_key}
+            headers = self._key_header
         elif keyed:
-            assert self.api_key
-            headers = {"X-MBX-APIKEY": self.api_key}
-        url_text = base + path + path_suffix + ("?" + query if query else "")
-        url = URL(url_text, encoded=True)
+            headers = self._key_header
+        else:
+            headers = b""
+        target = path + path_suffix + ("?" + query if query else "")
         started = time.perf_counter()
         try:
-            async with session.request(method, url, headers=headers) as resp:
-                body = await resp.read()
-                status = resp.status
-                resp_headers = resp.headers
-        except aiohttp.ClientConnectorError as exc:
+            resp = await http.origin(base).request(
+                method,
+                target,
+                headers,
+                idempotent=not mutating,
+                max_idle_s=self.order_conn_max_idle_s if mutating else None,
+            )
+        except ConnectFailed as exc:
             # No connection was made, so nothing was sent: even a write certainly did not happen.
             raise ExchangeUnavailable(
-                f"{action}: cannot connect to Bitrue ({type(exc).__name__}); nothing was sent. "
-                "Check the network and base URL, then retry."
+                f"{action}: cannot connect to Bitrue ({exc.cause}); nothing was sent. "
+                "Check the network, the base URL and the source address, then retry."
             ) from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise transport_error(
-                action, mutating=mutating, cause=type(exc).__name__ or "timeout"
-            ) from None
+        except NoResponse as exc:
+            raise transport_error(action, mutating=mutating, cause=exc.cause) from None
+        status = resp.status
+        body = resp.body
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s -> %d in %.1f ms", action, status, (time.perf_counter() - started) * 1e3)
         if status == 200 and not _looks_like_error(body):
             return body
-        raise self._error(status, body, resp_headers, action, mutating, signature)
+        raise self._error(status, body, resp.headers, action, mutating, signature)
 
     def _error(
         self,
@@ -537,7 +545,7 @@ class BitrueRestClient:
             LISTEN_KEY_PATH,
             keyed=True,
             action=action,
-            path_suffix="/" + listen_key,
+            path_suffix="/" + quote(listen_key, safe=""),
         )
 
 

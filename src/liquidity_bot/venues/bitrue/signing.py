@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from urllib.parse import quote
@@ -21,26 +22,45 @@ _SAFE = "-_.~"
 
 def format_value(value: ParamValue) -> str:
     """Wire text of one parameter: Decimals in plain notation (never 1E-7), bools lowercase."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        if not value.is_finite():
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[return-value]
+    if kind is Decimal:
+        if not value.is_finite():  # type: ignore[union-attr]
             raise ValueError(f"refusing to send a non-finite number {value!r}")
-        text = format(value, "f")
-        return text
-    if isinstance(value, float):  # pragma: no cover - guarded by typing, kept as a hard stop
+        # "f" keeps the digits as given and never switches to exponent notation, whatever the
+        # exponent (Decimal("1E+3") -> "1000", Decimal("1E-7") -> "0.0000001").
+        return format(value, "f")
+    if kind is bool:
+        return "true" if value else "false"
+    if isinstance(value, float):
         raise TypeError("floats are never sent: pass Decimal or str for money")
+    if isinstance(value, Decimal):  # a Decimal subclass
+        return format_value(Decimal(value))
+    if isinstance(value, bool):  # pragma: no cover - bool cannot be subclassed
+        return "true" if value else "false"
     return str(value)
+
+
+_needs_quoting = re.compile(r"[^A-Za-z0-9_.~-]").search
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe=_SAFE) if _needs_quoting(text) else text
 
 
 def encode_params(params: Params) -> str:
     """``k=v&k=v`` in the given order, skipping None values, percent-encoding what needs it."""
     items = params.items() if isinstance(params, Mapping) else params
-    return "&".join(
-        f"{quote(key, safe=_SAFE)}={quote(format_value(value), safe=_SAFE)}"
-        for key, value in items
-        if value is not None
-    )
+    parts = []
+    for key, value in items:
+        if value is None:
+            continue
+        text = format_value(value)
+        if _needs_quoting(text):
+            text = quote(text, safe=_SAFE)
+        parts.append(f"{_quote(key)}={text}")
+    return "&".join(parts)
 
 
 class SpotSigner:

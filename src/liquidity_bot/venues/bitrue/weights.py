@@ -6,6 +6,9 @@ Two policy families: ``REQUEST_WEIGHT`` (every REST call, 1200 per minute per IP
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 REQUEST_WEIGHT = "REQUEST_WEIGHT"
 ORDERS = "ORDERS"
 
@@ -47,7 +50,7 @@ def depth_weight(limit: int) -> int:
     return 10
 
 
-def request_weight(method: str, path: str, params: dict | None = None) -> int:
+def request_weight(method: str, path: str, params: Mapping[str, Any] | None = None) -> int:
     """REQUEST_WEIGHT cost of one call; unknown endpoints cost 1."""
     params = params or {}
     method = method.upper()
@@ -62,8 +65,33 @@ def request_weight(method: str, path: str, params: dict | None = None) -> int:
     return _FIXED.get((method, path), 1)
 
 
-def costs(method: str, path: str, params: dict | None = None) -> dict[str, int]:
-    """Cost per policy family of one call."""
+_PARAM_DEPENDENT = frozenset(
+    {"/api/v1/depth", "/api/v1/ticker/24hr", "/api/v2/myTrades", "/api/v1/myTrades"}
+)
+_FIXED_COSTS: dict[tuple[str, str], dict[str, int]] = {}  # memo: costs() is on every request
+
+
+def costs(
+    method: str, path: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None
+) -> dict[str, int]:
+    """Cost per policy family of one call (a shared dict for fixed-cost endpoints: read only).
+
+    ``params`` is a mapping or ``(name, value)`` pairs; pairs whose value is None are ignored.
+    """
+    if path not in _PARAM_DEPENDENT:
+        key = (method, path)
+        got = _FIXED_COSTS.get(key)
+        if got is None:
+            got = _costs(method, path, None)
+            if len(_FIXED_COSTS) < 512:
+                _FIXED_COSTS[key] = got
+        return got
+    if params is not None and not isinstance(params, Mapping):
+        params = {k: v for k, v in params if v is not None}
+    return _costs(method, path, params)
+
+
+def _costs(method: str, path: str, params: Mapping[str, Any] | None) -> dict[str, int]:
     out = {REQUEST_WEIGHT: request_weight(method, path, params)}
     if (method.upper(), path) in _ORDER_ENDPOINTS:
         out[ORDERS] = 1

@@ -60,9 +60,9 @@ function quotesTable(m) {
 }
 
 function kpiTable(m) {
-  const k = m.kpi || {depth: {}};
+  const k = m.kpi || {depth: []};
   const o = m.obligations || {};
-  const d2 = k.depth["2"] || {};
+  const d2 = k.depth.find(b => b.band_pct === "2") || {};
   const spreadOk = k.our_spread_bps !== null && k.our_spread_bps !== undefined && o.max_spread_pct &&
     Number(k.our_spread_bps) / 100 <= Number(o.max_spread_pct);
   const min = o.min_depth_2pct_quote;
@@ -84,8 +84,8 @@ function kpiTable(m) {
   t.append(body);
   const bands = el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, "depth band"), el("th", {}, "bid"), el("th", {}, "ask"))));
   const bb = el("tbody");
-  for (const [band, v] of Object.entries(k.depth)) {
-    bb.append(el("tr", {}, el("td", {}, "±" + band + " %"), el("td", {class: "num"}, fmt(v.bid, 2)),
+  for (const v of k.depth) {
+    bb.append(el("tr", {}, el("td", {}, "±" + v.band_pct + " %"), el("td", {class: "num"}, fmt(v.bid, 2)),
       el("td", {class: "num"}, fmt(v.ask, 2))));
   }
   bands.append(bb);

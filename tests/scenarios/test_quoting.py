@@ -1,0 +1,111 @@
+"""Quoting against the simulator: both sides within obligations, skew after a fill, stale feed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .conftest import (
+    SYMBOL,
+    admin,
+    make_engine,
+    new_key,
+    our_open_orders,
+    rest,
+    running,
+    two_sided,
+    wait_for,
+    wait_for_async,
+)
+
+
+async def test_quotes_appear_on_both_sides_within_obligations(sim_calm, store):
+    _, key, secret = await new_key(sim_calm)
+    engine = make_engine(sim_calm, key, secret, store=store, levels=3, spread="0.3")
+    async with rest(sim_calm, key, secret) as client, running(engine):
+        runner = engine.runners[0]
+        await wait_for(lambda: runner.obligation.met, "obligations met from our own quotes")
+        orders = await our_open_orders(client)
+        bids = [o for o in orders if o.side == "BUY"]
+        asks = [o for o in orders if o.side == "SELL"]
+        assert bids and asks, orders
+        best_bid = max(o.price for o in bids)
+        best_ask = min(o.price for o in asks)
+        mid = runner.book.mid
+        assert mid is not None
+        obligations = runner.config.obligations
+        assert (best_ask - best_bid) / mid * 100 <= obligations.max_spread_pct
+        bid_depth = sum(o.price * (o.origQty - o.executedQty) for o in bids
+                        if o.price >= mid * Decimal("0.98"))
+        ask_depth = sum(o.price * (o.origQty - o.executedQty) for o in asks
+                        if o.price <= mid * Decimal("1.02"))
+        assert bid_depth >= obligations.min_depth_2pct_quote
+        assert ask_depth >= obligations.min_depth_2pct_quote
+        # Every order carries our prefix and went through the store.
+        stored = {o.client_order_id for o in store.orders()}
+        assert {o.clientOrderId for o in orders} <= stored
+    assert store.kpi_samples(SYMBOL), "obligation samples are stored"
+    async with rest(sim_calm, key, secret) as client:
+        assert await our_open_orders(client) == [], "shutdown cancels everything"
+
+
+async def test_partial_fill_shifts_inventory_and_skews_quotes(sim_quiet, store):
+    _, key, secret = await new_key(sim_quiet)
+    # A tight ladder, so our bid is the best bid and a seller meets it first.
+    engine = make_engine(sim_quiet, key, secret, store=store, levels=1, spread="0.06",
+                         size="100")
+    _, tkey, tsecret = await new_key(sim_quiet, {"XRP": "100000", "USDT": "0"}, label="taker")
+    async with rest(sim_quiet, tkey, tsecret) as taker, running(engine):
+        runner = engine.runners[0]
+        om = runner.om
+        await wait_for(lambda: two_sided(engine), "two-sided quotes")
+        await wait_for(lambda: runner.last_quotes is not None, "a quote set")
+        before = runner.last_quotes.diagnostics
+        bid = next(o for o in om.resting() if o.side.value == "BUY")
+        assert runner.book.best_bid[0] == bid.price, "our bid is the best bid"
+        half = (bid.qty / 2).quantize(Decimal("0.1"))
+        await taker.place_order(SYMBOL, "SELL", half, bid.price, order_type="LIMIT")
+        await wait_for(lambda: om.stats.fills >= 1, "our partial fill arrives")
+        assert om.orders[bid.client_order_id].order.filled_qty == half
+        await wait_for(lambda: len(store.fills(SYMBOL)) == 1, "the fill is stored once")
+        fill = store.fills(SYMBOL)[0]
+        assert fill.qty == half and fill.client_order_id == bid.client_order_id
+        base_fee = fill.fee if fill.fee_asset == "XRP" else 0
+        assert om.base_traded == half - base_fee  # inventory net of a fee paid in base
+        # Inventory moved (balances from the user stream), so the ladder leans against it.
+        await wait_for(
+            lambda: runner.last_quotes is not None
+            and runner.last_quotes.diagnostics.get("base_share", 0) > before["base_share"],
+            "quotes computed with the new inventory",
+        )
+        after = runner.last_quotes.diagnostics
+        assert after["skew_shift_pct"] < before["skew_shift_pct"]
+        assert after["bid_size_factor"] < before["bid_size_factor"]
+        assert after["ask_size_factor"] > before["ask_size_factor"]
+        # The half-filled bid is outside the size tolerance: it is replaced by a fresh quote.
+        await wait_for(
+            lambda: not om.orders[bid.client_order_id].order.is_open
+            and any(o.side.value == "BUY" for o in om.resting()),
+            "the partially filled bid is replaced",
+        )
+
+
+async def test_stale_feed_pulls_quotes_and_fresh_feed_restores_them(sim_calm):
+    _, key, secret = await new_key(sim_calm)
+    engine = make_engine(sim_calm, key, secret, stale_after_s=1.0)
+    async with rest(sim_calm, key, secret) as client, running(engine):
+        runner = engine.runners[0]
+        await wait_for(lambda: two_sided(engine), "two-sided quotes")
+        # The market stream goes silent (connection open, nothing sent).
+        await admin(sim_calm, "POST", "/sim/admin/faults", {
+            "ws_stall": {"per_minute": 60000, "duration_s": 4, "streams": ["market"]},
+        })
+        await wait_for(lambda: runner.status == "pulled", "quotes pulled on stale data")
+        await admin(sim_calm, "POST", "/sim/admin/faults", {})
+
+        async def none_open() -> bool:
+            return await our_open_orders(client) == []
+
+        await wait_for_async(none_open, "no order of ours left on the exchange")
+        assert runner.pulls >= 1
+        await wait_for(lambda: runner.status == "quoting" and two_sided(engine),
+                       "quotes back once the feed is fresh", timeout=20)

@@ -1,0 +1,175 @@
+"""``liquidity-bot run`` as a real process against the simulator: the keys gate, one market per
+key isolated, and a ``kill -9`` followed by a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from liquidity_bot.keys.home import KeysHome
+from liquidity_bot.keys.hygiene import add_key
+from liquidity_bot.keys.vault import KdfParams, Vault
+from liquidity_bot.store import Store
+
+from .conftest import admin, new_key, rest, wait_for_async
+
+PASSPHRASE = "scenario passphrase"
+FAST_KDF = KdfParams(memory_kib=8192, iterations=1, lanes=1)  # tests only: speed over strength
+
+CONFIG = """
+[bitrue]
+base_url = "{base_url}"
+[store]
+url = "sqlite:///{{home}}/bot.db"
+{markets}
+"""
+
+MARKET = """
+[[markets]]
+symbol = "{symbol}"
+key_label = "{label}"
+client_id_prefix = "{prefix}"
+strategy = "ladder"
+[markets.ladder]
+levels = 2
+base_spread_pct = "0.3"
+level_spacing_pct = "0.1"
+level_size_quote = "{size}"
+[markets.obligations]
+max_spread_pct = "1"
+min_depth_2pct_quote = "{size}"
+[markets.risk]
+max_order_notional = "500"
+max_open_notional_per_side = "1000"
+max_base_inventory = "10000000"
+daily_loss_limit = "10000"
+[markets.order_manager]
+refresh_interval_ms = 100
+order_budget_share = "0.5"
+"""
+
+
+def _store_key(home: Path, label: str, api_key: str, secret: str) -> None:
+    add_key(KeysHome(home), passphrase=PASSPHRASE, exchange="bitrue", label=label,
+            api_key=api_key, secret=secret, kdf=FAST_KDF)
+
+
+async def _bot(home: Path, config: Path, *args: str) -> asyncio.subprocess.Process:
+    env = dict(os.environ, LIQUIDITY_BOT_PASSPHRASE=PASSPHRASE, LIQUIDITY_BOT_HOME=str(home))
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liquidity_bot.cli", "run", "--config", str(config),
+        "--canary-source", "127.0.0.2", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    h = tmp_path / "home"
+    h.mkdir(mode=0o700)
+    return h
+
+
+async def test_run_trades_only_with_keys_that_pass_the_gate(sim_quiet, home, tmp_path):
+    account, key, secret = await new_key(sim_quiet)
+    # A second client's key that may withdraw: the gate must refuse it.
+    acct2 = (await admin(sim_quiet, "POST", "/sim/admin/accounts",
+                         {"balances": {"USDT": "10000", "NOVA": "100000"}}))["account_id"]
+    bad = await admin(sim_quiet, "POST", "/sim/admin/keys", {
+        "account_id": acct2, "label": "bad", "permissions": ["read", "trade", "withdraw"],
+        "ip_allowlist": ["127.0.0.1"],
+    })
+    _store_key(home, "good", key, secret)
+    _store_key(home, "withdrawer", bad["api_key"], bad["secret"])
+    config = tmp_path / "bot.toml"
+    config.write_text(CONFIG.format(base_url=sim_quiet.base_url, markets="".join([
+        MARKET.format(symbol="XRPUSDT", label="good", prefix="lbx", size="50"),
+        MARKET.format(symbol="NOVAUSDT", label="withdrawer", prefix="lbn", size="50"),
+    ])))
+    proc = await _bot(home, config, "--duration", "2")
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    text = out.decode()
+    assert "key 'withdrawer' refused" in text and "withdraw_disabled" in text
+    summary = json.loads(text[text.index("{"):])
+    assert summary["markets"]["XRPUSDT"]["orders_placed"] >= 4
+    assert summary["markets"]["XRPUSDT"]["open_after_shutdown"] == 0
+    assert "NOVAUSDT" not in summary["markets"]
+    ledger = await admin(sim_quiet, "GET", f"/sim/admin/ledger?account_id={account}")
+    assert ledger["orders"] and all(o["status"] != "NEW" for o in ledger["orders"])
+    bad_ledger = await admin(sim_quiet, "GET", f"/sim/admin/ledger?account_id={acct2}")
+    assert bad_ledger["orders"] == [], "the refused key never traded"
+    rec = Vault.open(KeysHome(home).vault).find_active("good")
+    assert rec.last_used_at is not None, "the key is marked used"
+    assert Vault.open(KeysHome(home).vault).find_active("withdrawer").last_used_at is None
+    assert secret not in text and secret not in err.decode()
+
+
+async def _hit_our_best(taker, client, side: str, prefix: str, qty_ours: Decimal) -> None:
+    """Trade through everything better than our best order on ``side``, and ``qty_ours`` of it."""
+    ours = [o for o in await client.open_orders("XRPUSDT")
+            if (o.clientOrderId or "").startswith(prefix) and o.side == side]
+    best = max(ours, key=lambda o: o.price) if side == "BUY" else min(ours, key=lambda o: o.price)
+    depth = await client.depth("XRPUSDT", 100)
+    levels = depth.bids if side == "BUY" else depth.asks
+    ahead = sum((lv.qty for lv in levels
+                 if (lv.price > best.price if side == "BUY" else lv.price < best.price)),
+                Decimal(0))
+    await taker.place_order("XRPUSDT", "SELL" if side == "BUY" else "BUY", ahead + qty_ours,
+                            best.price, order_type="LIMIT")
+
+
+async def test_kill_minus_9_then_restart_leaves_nothing_behind(sim_quiet, home, tmp_path):
+    sim_calm = sim_quiet  # a quiet book: every trade below is one we cause
+    account, key, secret = await new_key(sim_calm)
+    _, tkey, tsecret = await new_key(sim_calm, {"XRP": "1000000", "USDT": "1000000"},
+                                     label="taker")
+    _store_key(home, "good", key, secret)
+    config = tmp_path / "bot.toml"
+    config.write_text(CONFIG.format(base_url=sim_calm.base_url, markets=MARKET.format(
+        symbol="XRPUSDT", label="good", prefix="lbk", size="200")))
+    proc = await _bot(home, config)
+    async with rest(sim_calm, key, secret) as client, rest(sim_calm, tkey, tsecret) as taker:
+
+        async def quoting() -> bool:
+            orders = [o for o in await client.open_orders("XRPUSDT")
+                      if (o.clientOrderId or "").startswith("lbk")]
+            return len({o.side for o in orders}) == 2
+
+        await wait_for_async(quoting, "the first process quotes both sides", timeout=30)
+        await _hit_our_best(taker, client, "BUY", "lbk", Decimal("50"))
+
+        async def filled_once() -> bool:
+            return bool(await client.my_trades("XRPUSDT"))
+
+        await wait_for_async(filled_once, "our first fill")
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        assert any((o.clientOrderId or "").startswith("lbk")
+                   for o in await client.open_orders("XRPUSDT")), "orders left by the kill"
+
+        # While no bot runs, another of our orders trades.
+        await _hit_our_best(taker, client, "SELL", "lbk", Decimal("40"))
+        again = await _bot(home, config, "--duration", "2")
+        out, err = await asyncio.wait_for(again.communicate(), 60)
+        assert again.returncode == 0, err.decode()[-2000:]
+        assert [o for o in await client.open_orders("XRPUSDT")
+                if (o.clientOrderId or "").startswith("lbk")] == []
+    ledger = await admin(sim_calm, "GET", f"/sim/admin/ledger?account_id={account}")
+    assert all(o["status"] in ("FILLED", "CANCELED") for o in ledger["orders"])
+    cids = [o["clientOrderId"] for o in ledger["orders"]]
+    assert len(cids) == len(set(cids))
+    store = Store(f"sqlite:///{home / 'bot.db'}")
+    stored = sorted(f.trade_id for f in store.fills("XRPUSDT"))
+    assert len(ledger["fills"]) >= 2
+    assert stored == sorted(str(f["id"]) for f in ledger["fills"]), "fills stored exactly once"
+    assert store.orders(open_only=True) == []
+    stored_cids = {o.client_order_id for o in store.orders()}
+    assert set(cids) <= stored_cids, "every order of ours is in the store"

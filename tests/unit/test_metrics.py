@@ -1,0 +1,77 @@
+"""Prometheus metrics: cumulative stats become counter increments; readings become gauges."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from liquidity_bot.domain.book import OrderBook
+from liquidity_bot.reporting.kpi import Breach, OurQuote, measure
+from liquidity_bot.web.metrics import BotMetrics
+
+
+class Obl:
+    max_spread_pct = D("1")
+    min_depth_2pct_quote = D("100")
+    min_rest_s = None
+
+
+def values(m: BotMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    body, ctype = m.render()
+    assert ctype.startswith("text/plain")
+    out = {}
+    for fam in text_string_to_metric_families(body.decode()):
+        for s in fam.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+class Stats:
+    placed = 0
+    cancelled = 0
+    rejected_by_risk = 0
+    fills = 0
+    latencies_ns: list[int] = []
+
+
+def test_order_stats_deltas_and_latency_histogram():
+    m, st = BotMetrics(), Stats()
+    st.placed, st.cancelled, st.latencies_ns = 3, 1, [1_000_000]
+    m.sync_order_stats("X", st)
+    m.sync_order_stats("X", st)  # nothing new: nothing counted twice
+    st.placed, st.latencies_ns = 5, [1_000_000, 30_000_000]
+    m.sync_order_stats("X", st)
+    v = values(m)
+    assert v[("lb_orders_total", (("outcome", "placed"), ("symbol", "X")))] == 5
+    assert v[("lb_orders_total", (("outcome", "cancelled"), ("symbol", "X")))] == 1
+    assert v[("lb_latency_seconds_count", (("stage", "tick_to_order"),))] == 2
+    assert v[("lb_latency_seconds_bucket", (("le", "0.001"), ("stage", "tick_to_order")))] == 1
+
+
+def test_kpi_gauges_headroom_errors_and_registries_are_separate():
+    book = OrderBook("X")
+    book.apply_snapshot([(D("99"), D("5"))], [(D("101"), D("5"))], 0)
+    quotes = [OurQuote("BUY", D("99.5"), D("2")), OurQuote("SELL", D("100.5"), D("0.5"))]
+    reading = measure("X", book, quotes, Obl(), 0)
+    m = BotMetrics()
+    m.observe_kpi(reading, D("97.5"))
+    m.observe_breach(Breach("X", 0, 10, ("min_depth_ask", "two_sided")))
+    m.set_headroom({"ORDERS": (90, 100), "WEIGHT": (1300, 1200)})
+    m.set_budget("client-a", 12, 90)
+    m.error("IpBanned")
+    m.set_pnl("X", D("-1.5"), D("1000"))
+    v = values(m)
+    assert v[("lb_obligation_met", (("symbol", "X"),))] == 0
+    assert v[("lb_obligation_uptime_ratio", (("symbol", "X"),))] == 0.975
+    assert v[("lb_spread_bps", (("symbol", "X"), ("who", "ours")))] == 100
+    assert v[("lb_spread_bps", (("symbol", "X"), ("who", "market")))] == 200
+    assert v[("lb_depth_quote", (("band_pct", "0.5"), ("side", "bid"), ("symbol", "X")))] == 199
+    assert v[("lb_depth_quote", (("band_pct", "2"), ("side", "ask"), ("symbol", "X")))] == 50.25
+    assert v[("lb_obligation_breaches_total", (("rule", "two_sided"), ("symbol", "X")))] == 1
+    assert v[("lb_ratelimit_headroom", (("policy", "ORDERS"),))] == 10
+    assert v[("lb_ratelimit_headroom", (("policy", "WEIGHT"),))] == 0  # never negative
+    assert v[("lb_order_budget_capacity", (("key", "client-a"),))] == 90
+    assert v[("lb_errors_total", (("type", "IpBanned"),))] == 1
+    assert v[("lb_pnl_quote", (("symbol", "X"),))] == -1.5
+    assert ("lb_obligation_met", (("symbol", "X"),)) not in values(BotMetrics())

@@ -1,0 +1,289 @@
+"""OrderManager against an in-memory venue: keep vs replace, never cross, risk, ids, orphans,
+unknown outcomes. (The same manager runs against the simulator in tests/scenarios.)"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from decimal import Decimal
+
+import pytest
+
+from liquidity_bot.config import RiskConfig
+from liquidity_bot.domain.book import OrderBook
+from liquidity_bot.domain.events import CancelAck, CancelReject, Fill, OrderAck
+from liquidity_bot.domain.instrument import Instrument
+from liquidity_bot.domain.order import OrderState, Side
+from liquidity_bot.engine.budget import OrderBudget
+from liquidity_bot.engine.order_manager import (
+    MAX_CLIENT_ID_LEN,
+    Balances,
+    ClientIds,
+    OrderManager,
+    Tolerance,
+)
+from liquidity_bot.engine.risk import RiskGate
+from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
+from liquidity_bot.venues.bitrue.errors import UnknownOutcome
+from liquidity_bot.venues.port import OrderSnapshot
+
+D = Decimal
+SYMBOL = "XRPUSDT"
+INSTRUMENT = Instrument(
+    symbol=SYMBOL, base="XRP", quote="USDT", tick=D("0.0001"), step=D("0.1"),
+    price_scale=4, volume_scale=1, min_price=D("0.0001"), max_price=None, min_qty=D("0.1"),
+    max_qty=None, min_val=D("1"),
+)
+
+
+class FakeVenue:
+    """Orders rest until cancelled; ``lose_answers`` executes a place but raises UnknownOutcome."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.book: dict[str, OrderSnapshot] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.next_id = 100
+        self.lose_answers = 0
+
+    def rest(self, cid: str, side: Side, price: str, qty: str) -> None:
+        self.next_id += 1
+        self.book[cid] = OrderSnapshot(
+            symbol=SYMBOL, client_order_id=cid, exchange_order_id=self.next_id, side=side,
+            order_type="LIMIT", price=D(price), qty=D(qty), filled_qty=D(0),
+            filled_quote=D(0), status="NEW",
+        )
+
+    async def place(self, symbol, side, qty, price, client_order_id, *, order_type="LIMIT"):
+        self.requests.append(("place", client_order_id))
+        assert client_order_id not in self.book, "a client order id was sent twice"
+        self.rest(client_order_id, side, str(price), str(qty))
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise UnknownOutcome("POST order: HTTP 503, outcome unknown")
+        return OrderAck(ts_ms=1, symbol=symbol, client_order_id=client_order_id,
+                        exchange_order_id=self.book[client_order_id].exchange_order_id)
+
+    async def cancel(self, symbol, *, client_order_id=None, exchange_order_id=None):
+        self.requests.append(("cancel", client_order_id))
+        snap = self.book.get(client_order_id)
+        if snap is None or snap.status != "NEW":
+            return CancelReject(ts_ms=1, symbol=symbol, client_order_id=client_order_id,
+                                code=-2013, reason="not found")
+        self.book[client_order_id] = _with_status(snap, "CANCELED")
+        return CancelAck(ts_ms=1, symbol=symbol, client_order_id=client_order_id)
+
+    async def query(self, symbol, *, client_order_id=None, exchange_order_id=None):
+        self.requests.append(("query", client_order_id))
+        return self.book.get(client_order_id)
+
+    async def open_orders(self, symbol):
+        return [s for s in self.book.values() if s.status == "NEW"]
+
+    async def fills_since(self, symbol, from_trade_id=None):
+        return []
+
+    def places(self) -> int:
+        return sum(1 for kind, _ in self.requests if kind == "place")
+
+    def cancels(self) -> int:
+        return sum(1 for kind, _ in self.requests if kind == "cancel")
+
+
+def _with_status(snap: OrderSnapshot, status: str) -> OrderSnapshot:
+    import msgspec
+
+    return msgspec.structs.replace(snap, status=status)
+
+
+RISK = RiskConfig(
+    max_order_notional=D("500"), max_open_notional_per_side=D("1000"),
+    max_base_inventory=D("100000"), daily_loss_limit=D("1000"),
+)
+
+
+def manager(venue: FakeVenue, *, risk: RiskConfig = RISK, budget: OrderBudget | None = None,
+            tolerance: Tolerance = Tolerance(price_ticks=1)) -> OrderManager:
+    balances = Balances()
+    balances.set("XRP", D("10000"), D(0))
+    balances.set("USDT", D("10000"), D(0))
+    gate = RiskGate(SYMBOL, risk, {"k": [SYMBOL]})
+    gate.on_mid(1, D("0.5"))
+    om = OrderManager(
+        venue, INSTRUMENT, budget=budget or OrderBudget(), risk=gate, writer=None,
+        balances=balances, key_label="k", client_ids=ClientIds("lb"), tolerance=tolerance,
+        recv_window_ms=0,
+    )
+    book = OrderBook(SYMBOL)
+    book.apply_snapshot(((D("0.4995"), D("100")),), ((D("0.5005"), D("100")),), 1)
+    om.book = book
+    return om
+
+
+def q(side: Side, price: str, qty: str = "100", level: int = 0, prio: int | None = None,
+      critical: bool = True) -> DesiredQuote:
+    return DesiredQuote(side=side, price=D(price), qty=D(qty), level=level,
+                        priority=level if prio is None else prio, obligation_critical=critical)
+
+
+def qs(*quotes: DesiredQuote) -> QuoteSet:
+    return QuoteSet(symbol=SYMBOL, now_ms=1,
+                    bids=tuple(x for x in quotes if x.side is Side.BUY),
+                    asks=tuple(x for x in quotes if x.side is Side.SELL))
+
+
+LADDER = (q(Side.BUY, "0.4990", level=0), q(Side.BUY, "0.4980", level=1),
+          q(Side.SELL, "0.5010", level=0), q(Side.SELL, "0.5020", level=1))
+
+
+def test_client_ids_are_unique_short_alphanumeric_and_prefix_exact():
+    ids = ClientIds("lbav")
+    made = {ids.new() for _ in range(5000)}
+    assert len(made) == 5000
+    assert all(re.fullmatch(r"[A-Za-z0-9]{1,32}", c) for c in made)
+    assert all(len(c) <= MAX_CLIENT_ID_LEN for c in made)
+    assert all(ids.is_ours(c) for c in made)
+    short = ClientIds("lb")
+    assert not any(short.is_ours(c) for c in made), "prefix lb must not claim lbav's orders"
+    assert not short.is_ours("lbmanual") and not short.is_ours(None) and not short.is_ours("")
+    with pytest.raises(ValueError):
+        ClientIds("has-dash")
+
+
+async def test_places_the_missing_quotes_then_keeps_them():
+    venue = FakeVenue()
+    om = manager(venue)
+    await om.sync(qs(*LADDER))
+    assert venue.places() == 4 and venue.cancels() == 0
+    assert {(o.side, o.price) for o in om.resting()} == {(x.side, x.price) for x in LADDER}
+    await om.sync(qs(*LADDER))
+    await om.sync(qs(q(Side.BUY, "0.4991"), *LADDER[1:]))  # one tick: within tolerance
+    assert venue.places() == 4 and venue.cancels() == 0, "queue position is kept"
+
+
+async def test_replaces_only_what_moved_beyond_tolerance():
+    venue = FakeVenue()
+    om = manager(venue)
+    await om.sync(qs(*LADDER))
+    moved = (q(Side.BUY, "0.4985", level=0),) + LADDER[1:]
+    await om.sync(qs(*moved))
+    assert venue.places() == 5 and venue.cancels() == 1
+    assert {(o.side, o.price) for o in om.resting()} == {(x.side, x.price) for x in moved}
+
+
+async def test_a_partially_filled_order_outside_size_tolerance_is_replaced():
+    venue = FakeVenue()
+    om = manager(venue, tolerance=Tolerance(price_ticks=1, size_pct=D(10)))
+    await om.sync(qs(*LADDER))
+    bid = next(o for o in om.resting() if o.price == D("0.4990"))
+    om.on_message(Fill(ts_ms=2, symbol=SYMBOL, client_order_id=bid.client_order_id,
+                       exchange_order_id=bid.exchange_order_id, trade_id="t1", side=Side.BUY,
+                       price=D("0.4990"), qty=D("50")))
+    assert bid.state is OrderState.PARTIALLY_FILLED and om.base_traded == D("50")
+    om.on_message(Fill(ts_ms=2, symbol=SYMBOL, client_order_id=bid.client_order_id,
+                       exchange_order_id=bid.exchange_order_id, trade_id="t1", side=Side.BUY,
+                       price=D("0.4990"), qty=D("50")))
+    assert om.base_traded == D("50"), "a repeated trade id counts once"
+    await om.sync(qs(*LADDER))
+    assert venue.cancels() == 1 and venue.places() == 5
+
+
+async def test_never_crosses_the_opposite_best_price():
+    venue = FakeVenue()
+    om = manager(venue)
+    # The book moved: best ask 0.5005, best bid 0.4995. Desired prices that would take.
+    await om.sync(qs(q(Side.BUY, "0.5010"), q(Side.SELL, "0.4990")))
+    prices = {o.side: o.price for o in om.resting()}
+    assert prices[Side.BUY] == D("0.5004") and prices[Side.SELL] == D("0.4996")
+    assert om.stats.crossing_fixed == 2
+
+
+async def test_every_order_goes_through_the_risk_gate():
+    venue = FakeVenue()
+    small = RiskConfig(max_order_notional=D("40"), max_open_notional_per_side=D("1000"),
+                       max_base_inventory=D("100000"), daily_loss_limit=D("1000"))
+    om = manager(venue, risk=small)
+    await om.sync(qs(*LADDER))  # 100 x 0.5 = 50 > 40 per order
+    assert venue.places() == 0 and om.stats.rejected_by_risk == 4
+    assert om.risk.counts() == {"MAX_ORDER_NOTIONAL": 4}
+
+
+async def test_budget_refusal_defers_low_priority_quotes():
+    venue = FakeVenue()
+    b = OrderBudget(limit=3, headroom=D(0), reserve_share=D(0))
+    om = manager(venue, budget=b)
+    ladder = (q(Side.BUY, "0.4990", prio=0), q(Side.SELL, "0.5010", prio=1),
+              q(Side.BUY, "0.4980", prio=150, critical=False),
+              q(Side.SELL, "0.5020", prio=151, critical=False))
+    await om.sync(qs(*ladder))
+    assert venue.places() == 3 and om.stats.budget_skipped == 1
+    assert (Side.SELL, D("0.5020")) not in {(o.side, o.price) for o in om.resting()}
+
+
+async def test_orphans_with_our_prefix_are_adopted_others_never_touched():
+    venue = FakeVenue()
+    ours = ClientIds("lb").new()
+    venue.rest(ours, Side.BUY, "0.4990", "100")
+    venue.rest("manual1", Side.BUY, "0.4000", "100")
+    venue.rest("lbmanual", Side.SELL, "0.6000", "100")
+    om = manager(venue)
+    await om.start()
+    assert set(om.orders) == {ours} and om.stats.adopted == 1
+    await om.sync(qs(*LADDER))
+    assert venue.places() == 3, "the adopted order counts as the level-0 bid"
+    await om.cancel_all("test")
+    assert venue.book["manual1"].status == "NEW" and venue.book["lbmanual"].status == "NEW"
+    assert venue.book[ours].status == "CANCELED"
+    assert all(cid != "manual1" and cid != "lbmanual" for _, cid in venue.requests)
+    om.on_message(CancelAck(ts_ms=3, symbol=SYMBOL, client_order_id="manual1"))
+    assert "manual1" not in om.orders
+
+
+async def test_unknown_outcome_is_queried_not_resent():
+    venue = FakeVenue()
+    venue.lose_answers = 4
+    om = manager(venue)
+    await om.sync(qs(*LADDER))
+    assert om.stats.unknown_outcomes == 4
+    for _ in range(50):
+        if len(om.resting()) == 4:
+            break
+        await asyncio.sleep(0.01)
+    assert len(om.resting()) == 4 and om.stats.resolved_by_query == 4
+    await om.sync(qs(*LADDER))
+    assert venue.places() == 4, "no order was placed again"
+    assert ("query", om.resting()[0].client_order_id) in venue.requests
+
+
+async def test_unknown_outcome_that_never_arrived_is_rejected_after_recv_window():
+    venue = FakeVenue()
+    om = manager(venue)
+
+    async def lost(*args, **kwargs):
+        venue.requests.append(("place", kwargs.get("client_order_id") or args[4]))
+        raise UnknownOutcome("no answer")
+
+    venue.place = lost  # type: ignore[method-assign]
+    await om.sync(qs(LADDER[0]))
+    (t,) = om.orders.values()
+    for _ in range(100):
+        if t.order.state is OrderState.REJECTED:
+            break
+        await asyncio.sleep(0.02)
+    assert t.order.state is OrderState.REJECTED
+
+
+async def test_cancel_reject_is_settled_by_a_status_query():
+    venue = FakeVenue()
+    om = manager(venue)
+    await om.sync(qs(LADDER[0]))
+    (order,) = om.resting()
+    # The order filled on the exchange before our cancel arrived.
+    venue.book[order.client_order_id] = _with_status(venue.book[order.client_order_id], "FILLED")
+    await om.cancel_all("test")
+    for _ in range(100):
+        if order.state is OrderState.FILLED:
+            break
+        await asyncio.sleep(0.01)
+    assert order.state is OrderState.FILLED
