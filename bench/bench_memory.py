@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sample-min", type=float, default=15.0)
     parser.add_argument("--no-prune", action="store_true")
+    parser.add_argument("--sim-only", action="store_true",
+                        help="the simulator alone (same scenario, seed and symbol), no engine: "
+                             "the part of the growth that is the simulator's ledger")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
@@ -49,12 +52,32 @@ def main(argv: list[str] | None = None) -> int:
     from liquidity_bot.config import parse_config
 
     config = parse_config(BENCH_CONFIG, source="bench_memory config")
-    r = run_backtest(config, scenario=args.scenario, hours=args.hours, seed=args.seed,
-                     sample_every_s=args.sample_min * 60, prune_finished=not args.no_prune)
-    samples = list(r.rss_samples)
-    print(f"{args.hours:g} simulated h of {args.scenario} in {r.wall_s:.1f} s wall; "
-          f"finished orders {'kept' if args.no_prune else 'dropped after 2 min'} "
-          f"({r.pruned_orders:,} dropped)")
+    if args.sim_only:
+        import time
+
+        from bitrue_sim.virtual import VirtualVenue
+        from liquidity_bot.backtest.runner import rss_bytes
+
+        started = time.perf_counter()
+        sim = VirtualVenue(scenario=args.scenario, seed=args.seed,
+                           symbols=[m.symbol for m in config.markets])
+        t0, step = sim.now_ms(), int(args.sample_min * 60_000)
+        samples = [(0.0, rss_bytes())]
+        for k in range(1, int(args.hours * 3_600_000 / step) + 1):
+            sim.run_until(t0 + k * step)
+            samples.append((round(k * step / 3_600_000, 3), rss_bytes()))
+        wall = time.perf_counter() - started
+        print(f"simulator alone: {args.hours:g} simulated h of {args.scenario} in {wall:.1f} s")
+        pruned = False
+    else:
+        r = run_backtest(config, scenario=args.scenario, hours=args.hours, seed=args.seed,
+                         sample_every_s=args.sample_min * 60, prune_finished=not args.no_prune)
+        samples = list(r.rss_samples)
+        wall = r.wall_s
+        pruned = not args.no_prune
+        print(f"{args.hours:g} simulated h of {args.scenario} in {r.wall_s:.1f} s wall; "
+              f"finished orders {'kept' if args.no_prune else 'dropped after 2 min'} "
+              f"({r.pruned_orders:,} dropped)")
     print("simulated h   RSS MB")
     for hours, rss in samples:
         print(f"{hours:>11.2f}   {rss / MB:6.1f}")
@@ -63,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
           f"half: {word}")
     if args.json is not None:
         args.json.write_text(json.dumps({"samples": samples, "slope_mb_per_h": slope,
-                                         "verdict": word, "wall_s": r.wall_s,
-                                         "hours": args.hours, "pruned": not args.no_prune}),
+                                         "verdict": word, "wall_s": wall,
+                                         "hours": args.hours, "pruned": pruned,
+                                         "sim_only": args.sim_only}),
                              encoding="utf-8")
     return 0
 

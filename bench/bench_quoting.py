@@ -35,17 +35,17 @@ key_label = "bench"
 client_id_prefix = "lb"
 strategy = "ladder"
 [markets.ladder]
-levels = 4
+levels = 3
 base_spread_pct = "0.6"
 level_spacing_pct = "0.1"
-level_size_quote = "120"
+level_size_quote = "300"
 min_spread_pct = "0.1"
 [markets.obligations]
 max_spread_pct = "1"
 min_depth_2pct_quote = "300"
 [markets.risk]
 max_order_notional = "500"
-max_open_notional_per_side = "1000"
+max_open_notional_per_side = "2000"
 max_base_inventory = "20000"
 daily_loss_limit = "5000"
 max_fills_per_minute = 120

@@ -164,29 +164,33 @@ def rows_quoting(step: Step, bare: Step) -> list[Row]:
     return rows
 
 
-def rows_memory(quoting: Step, raw: Step) -> list[Row]:
+def rows_memory(quoting: Step, raw: Step, sim_only: Step) -> list[Row]:
     sys.path.insert(0, str(HERE))
     from bench_memory import verdict
 
     rows = []
     res = quoting.data.get("ours") if quoting.data else None
-    if res and res.get("rss_samples"):
-        samples = [tuple(s) for s in res["rss_samples"]]
-        mid, slope, word = verdict(samples)
-        first, last = samples[0][1] / 2**20, samples[-1][1] / 2**20
-        comp, rat, extra = "-", "-", ""
-        if raw.data:
-            comp = f"{raw.data['slope_mb_per_h']:+.2f} MB/h ({raw.data['verdict']})"
-            extra = (f"; comparison: the engine keeping finished orders (no pruning), "
-                     f"{raw.data['hours']:g} h run")
-        rows.append(Row(
-            f"memory over {res['hours']:g} simulated h (RSS, backtest)",
-            f"{first:.0f} -> {last:.0f} MB, {slope:+.2f} MB/h in 2nd half: {word}", comp, rat,
-            "samples every 30 simulated min; the backtest harness drops finished orders 2 min "
-            "after they finish (the order manager does not yet)" + extra))
-    else:
-        rows.append(Row("memory over a long accelerated run", "not measured",
-                        notes=f"bench_quoting.py: {quoting.status}"))
+    if not (res and res.get("rss_samples")):
+        return [Row("memory over a long accelerated run", "not measured",
+                    notes=f"bench_quoting.py: {quoting.status}")]
+    samples = [tuple(s) for s in res["rss_samples"]]
+    _mid, slope, word = verdict(samples)
+    first, last = samples[0][1] / 2**20, samples[-1][1] / 2**20
+    comp, rat = "-", "-"
+    notes = ("RSS of the whole backtest process (engine + simulator) every 30 simulated min; "
+             "the harness drops finished orders 2 min after they finish (the order manager "
+             "does not yet)")
+    if sim_only.data:
+        sim_slope = sim_only.data["slope_mb_per_h"]
+        comp = f"{sim_slope:+.2f} MB/h (simulator alone, same scenario, seed and symbol)"
+        notes += (f"; engine share of the growth about {slope - sim_slope:+.2f} MB/h "
+                  "(the simulator keeps every order and trade in its ledger by design)")
+    if raw.data:
+        notes += (f"; without the harness pruning: {raw.data['slope_mb_per_h']:+.2f} MB/h over "
+                  f"a {raw.data['hours']:g} h run ({raw.data['verdict']})")
+    rows.append(Row(f"memory over {res['hours']:g} simulated h (RSS growth in the 2nd half)",
+                    f"{first:.0f} -> {last:.0f} MB, {slope:+.2f} MB/h ({word})", comp, rat,
+                    notes))
     return rows
 
 
@@ -234,24 +238,31 @@ def main(argv: list[str] | None = None) -> int:
     memory = Step("bench_memory (no pruning)", [f"{b}/bench_memory.py", "--hours", "3",
                                                 "--no-prune", "--json", str(memory_json)],
                   estimate_s=40, timeout_s=120)
+    sim_memory_json = tmp / "sim_memory.json"
+    sim_memory = Step("bench_memory (simulator alone)",
+                      [f"{b}/bench_memory.py", "--hours", str(args.hours), "--sim-only",
+                       "--sample-min", "30", "--json", str(sim_memory_json)],
+                      estimate_s=20, timeout_s=90)
     extras = [Step("bench_matching", [f"{b}/bench_matching.py"], estimate_s=30, timeout_s=60),
               Step("bench_sim_rest", [f"{b}/bench_sim_rest.py"], estimate_s=20, timeout_s=60),
               Step("bench_book", [f"{b}/bench_book.py"], estimate_s=10, timeout_s=60)]
     if not (HERE / "bench_engine.py").exists():
         engine.status = "bench/bench_engine.py does not exist yet"
-        steps = [quoting, connector, bare, memory, *extras]
+        steps = [quoting, connector, bare, sim_memory, memory, *extras]
     else:
-        steps = [quoting, engine, connector, bare, memory, *extras]
+        steps = [quoting, engine, connector, bare, sim_memory, memory, *extras]
     for step in steps:
         run_step(step, deadline)
     if quoting_json.exists():
         quoting.data = json.loads(quoting_json.read_text())
     if memory_json.exists():
         memory.data = json.loads(memory_json.read_text())
+    if sim_memory_json.exists():
+        sim_memory.data = json.loads(sim_memory_json.read_text())
     load_after = os.getloadavg()
 
     rows = [*rows_latency(engine), *rows_connector(connector), *rows_quoting(quoting, bare),
-            *rows_memory(quoting, memory)]
+            *rows_memory(quoting, memory, sim_memory)]
     total = time.monotonic() - started
     lines = ["# Benchmark results", "",
              f"Written by `bench/run_all.py` (`make bench`) in {total:.0f} s. Every figure below "

@@ -18,6 +18,7 @@ import asyncio
 import os
 import secrets
 import shutil
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -203,10 +204,9 @@ async def run_demo(home: Path, duration_s: float, console: Console | None = None
 
 def _print_summary(console: Console, result: dict[str, Any], demo_home: Path) -> None:
     table = Table(title="Demo summary")
-    table.add_column("market")
-    for name in ("orders placed", "cancels", "fills", "net base", "PnL (quote, at mid)",
-                 "obligation uptime", "open at exit"):
-        table.add_column(name, justify="right")
+    table.add_column("market", no_wrap=True)
+    for name in ("orders", "cancels", "fills", "net XRP", "PnL USDT", "uptime", "left open"):
+        table.add_column(name, justify="right", no_wrap=True)
     for symbol, m in result["markets"].items():
         if "failed" in m:
             table.add_row(symbol, f"failed: {m['failed']}")
@@ -214,11 +214,21 @@ def _print_summary(console: Console, result: dict[str, Any], demo_home: Path) ->
         uptime = m["obligation_uptime"]
         table.add_row(
             symbol, str(m["orders_placed"]), str(m["cancel_requests"]), str(m["fills"]),
-            m["base_traded"], str(m["pnl_quote"]),
+            f"{Decimal(m['base_traded']):.1f}", str(m["pnl_quote"]),
             "-" if uptime is None else f"{uptime * 100:.1f} %",
             str(m["open_after_shutdown"]),
         )
     console.print(table)
+    for symbol, m in result["markets"].items():
+        if "inventory" in m:
+            held = ", ".join(f"{amount} {asset}" for asset, amount in m["inventory"].items())
+            console.print(f"{symbol} inventory at exit: {held}", markup=False)
+    console.print(
+        "orders = orders placed, cancels = cancel requests, net XRP = inventory change from our "
+        "fills (fees included), PnL = our trades marked at the last mid, uptime = share of "
+        "1-second samples in which our own quotes met the obligations (spread and +-2 % depth "
+        "on both sides).", markup=False,
+    )
     for label, b in result.get("budgets", {}).items():
         console.print(
             f"order budget of key {label!r}: at most {b['max_in_any_window']} requests in any "

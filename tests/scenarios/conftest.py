@@ -125,8 +125,10 @@ def make_engine(
         base_url=sim.base_url, levels=levels, spread=spread, size=size, ticks=ticks,
         loss_limit=loss_limit, recv_window=recv_window, prefix=prefix,
     ))
-    venue = bitrue_venue(cfg, api_key, secret, [SYMBOL])
-    session = KeySession("scenario", venue, list(cfg.markets))
+    def factory() -> Any:
+        return bitrue_venue(cfg, api_key, secret, [SYMBOL])
+
+    session = KeySession("scenario", factory(), list(cfg.markets), venue_factory=factory)
     if budget is not None:
         session.budget = budget
     return Engine([session], all_markets=cfg.markets, store=store,

@@ -173,3 +173,39 @@ async def test_kill_minus_9_then_restart_leaves_nothing_behind(sim_quiet, home, 
     assert store.orders(open_only=True) == []
     stored_cids = {o.client_order_id for o in store.orders()}
     assert set(cids) <= stored_cids, "every order of ours is in the store"
+
+
+async def test_sigterm_cancels_everything_and_exits_cleanly(sim_quiet, home, tmp_path):
+    account, key, secret = await new_key(sim_quiet)
+    _store_key(home, "good", key, secret)
+    config = tmp_path / "bot.toml"
+    config.write_text(CONFIG.format(base_url=sim_quiet.base_url, markets=MARKET.format(
+        symbol="XRPUSDT", label="good", prefix="lbs", size="50")))
+    proc = await _bot(home, config)
+    async with rest(sim_quiet, key, secret) as client:
+
+        async def quoting() -> bool:
+            orders = [o for o in await client.open_orders("XRPUSDT")
+                      if (o.clientOrderId or "").startswith("lbs")]
+            return len({o.side for o in orders}) == 2
+
+        await wait_for_async(quoting, "the bot quotes both sides", timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        assert [o for o in await client.open_orders("XRPUSDT")
+                if (o.clientOrderId or "").startswith("lbs")] == []
+    summary = json.loads(out.decode()[out.decode().index("{"):])
+    assert summary["markets"]["XRPUSDT"]["open_after_shutdown"] == 0
+    # What the store holds is what `export` prints.
+    env = dict(os.environ, LIQUIDITY_BOT_HOME=str(home))
+    exported = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liquidity_bot.cli", "export", "orders", "--config", str(config),
+        "--json", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+    eout, eerr = await asyncio.wait_for(exported.communicate(), 60)
+    assert exported.returncode == 0, eerr.decode()
+    rows = json.loads(eout.decode())
+    ledger = await admin(sim_quiet, "GET", f"/sim/admin/ledger?account_id={account}")
+    assert sorted(r["client_order_id"] for r in rows) == sorted(
+        o["clientOrderId"] for o in ledger["orders"])
+    assert all(r["status"] == "CANCELED" for r in rows)

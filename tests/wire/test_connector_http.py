@@ -178,6 +178,18 @@ async def test_c28_keep_alive_content_length_and_chunked(server, http):
     assert server.connections == 1 and len(server.requests) == 4
 
 
+async def test_c28_headers_are_case_insensitive(server, http):
+    server.script = [
+        b"HTTP/1.1 429 Too Many\r\nrate_limit_p: ORDER_10S\r\nRetry-After: 3\r\n"
+        b"X-Dup: a\r\nx-dup: b\r\nContent-Length: 2\r\n\r\n{}"
+    ]
+    resp = await http.origin(server.base).request("GET", "/x")
+    assert resp.status == 429 and resp.body == b"{}"
+    assert resp.headers.get("Rate_Limit_P") == "ORDER_10S"
+    assert resp.headers["retry-after"] == "3" and "RETRY-AFTER" in resp.headers
+    assert resp.headers.get("x-dup") == "a, b" and resp.headers.get("missing") is None
+
+
 async def test_c29_connection_close_and_trailing_bytes_force_a_new_connection(server, http):
     server.script = [
         ok(extra=b"Connection: close\r\n"),

@@ -632,7 +632,21 @@ FILTER_CASES = [
     ("R14m bad type", limit_order(type="STOP"), 412, -1102),
     ("R14n insufficient balance", limit_order(qty="100000"), 406, -2010),
     ("R14o bad client id", limit_order(newClientOrderId="bad id!"), 412, -1102),
+    ("R14p price above maxPrice", limit_order(price="100.0001"), 412, -1111),
+    ("R14q quantity above maxQty", limit_order(qty="10000000.1", price="0.4900"), 412, -1111),
+    ("R14r zero price", limit_order(price="0"), 412, -1111),
+    ("R14s MARKET below minVal", {"symbol": "XRPUSDT", "side": "SELL", "type": "MARKET",
+                                  "quantity": "1"}, 412, -1111),
 ]
+# the filter a -1111 message must name (the docs' "Filter failure: <NAME>")
+FILTER_NAMES = {
+    "R14a price off tick": "PRICE_FILTER", "R14b quantity below minQty": "LOT_SIZE",
+    "R14c quantity off step": "LOT_SIZE", "R14d notional below minVal": "LOT_SIZE",
+    "R14e price above bid band": "PERCENT_PRICE_BY_SIDE",
+    "R14f price below ask band": "PERCENT_PRICE_BY_SIDE",
+    "R14p price above maxPrice": "PRICE_FILTER", "R14q quantity above maxQty": "LOT_SIZE",
+    "R14r zero price": "PRICE_FILTER", "R14s MARKET below minVal": "LOT_SIZE",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name,params,status,code", FILTER_CASES, ids=[c[0] for c in FILTER_CASES])
@@ -642,6 +656,8 @@ async def test_r14_filter_and_parameter_violations(sim, make_key, name, params, 
     async with client(sim, key, secret) as c:
         r = await c.signed("POST", "/api/v1/order", params)
     assert is_error(r, status, code), (name, r)
+    if name in FILTER_NAMES:
+        assert f"Filter failure: {FILTER_NAMES[name]}" in r.body["msg"], (name, r)
     assert sim.exchange.open_orders(account, None) == []
 
 

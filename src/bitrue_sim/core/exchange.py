@@ -438,7 +438,9 @@ class Exchange:
         # never locks and unlocks.
         fills = book.match(is_buy, ticks if is_limit else None, lots or None, max_units)
         if fills:
-            last = self._settle(o, fills, now)
+            # a quote-sized buy is complete when its budget ran out before the book did
+            quote_done = max_units is not None and book.best_ask() is not None
+            last = self._settle(o, fills, now, quote_done)
             if last is not None:
                 snap = last
         if is_limit:
@@ -552,14 +554,18 @@ class Exchange:
             )
         return lots
 
-    def _settle(self, taker: _Order, fills: list, now: int) -> Order | None:
+    def _settle(
+        self, taker: _Order, fills: list, now: int, quote_done: bool = False
+    ) -> Order | None:
         """Book the trades of one taker: order states, balances, fees, history, events.
 
         Per trade, events go: maker OrderChanged, maker BalanceChanged(s), taker OrderChanged,
         taker BalanceChanged(s), TradeHappened. The maker pays from its locked funds (locked
         at its own price, which is the trade price); the taker pays from free balance. Each
-        side pays its commission in the asset it receives. Returns the taker's last snapshot
-        when one was made for an event (the caller reuses it), else None.
+        side pays its commission in the asset it receives. ``quote_done``: the taker is a
+        quote-sized buy that these fills complete (its last trade reports it FILLED with the
+        quantity it bought). Returns the taker's last snapshot when one was made for an event
+        (the caller reuses it), else None.
         """
         m = taker.market
         step = m.step
@@ -581,7 +587,9 @@ class Exchange:
         t_snap = None
         t_emit = events is not None and tacct.emit
         append = events.append if events is not None else None
-        for maker, lots, ticks in fills:
+        last_fill = fills[-1]
+        for fill in fills:
+            maker, lots, ticks = fill
             trade_id = next_trade_id()
             units = lots * ticks
             qty = lots * step
@@ -621,6 +629,9 @@ class Exchange:
             taker.update_time = now
             if taker.orig_lots:  # a quote-sized market buy has no base quantity to count down
                 taker.leaves -= lots
+            elif quote_done and fill is last_fill:
+                taker.orig_lots = taker.exec_lots  # its quantity is what it bought
+                taker.orig_qty = taker.exec_lots * step
             if taker.leaves or not taker.orig_lots:
                 taker.status = "PARTIALLY_FILLED"
             else:

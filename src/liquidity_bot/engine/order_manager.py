@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+import msgspec
+
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.events import (
     CancelAck,
@@ -381,18 +383,18 @@ class OrderManager:
         places = [q for q in plan.places if self._spend(q.obligation_critical)]
         self.stats.budget_skipped += len(plan.cancels) - len(cancels)
         self.stats.budget_skipped += len(plan.places) - len(places)
-        if cancels:
-            await asyncio.gather(*(self._cancel(t) for t in cancels))
-        if places:
-            first = True
-            jobs = []
-            for q in places:
-                job = self._place(q, record_latency=first)
-                if job is not None:
-                    jobs.append(job)
-                    first = False
-            if jobs:
-                await asyncio.gather(*jobs)
+        # Cancels go out first, but the new orders do not wait for their answers: a replaced
+        # level is empty for one request, not one round trip. The risk gate still counts the
+        # orders being cancelled as exposure, so the overlap never exceeds a limit.
+        jobs = [self._cancel(t) for t in cancels]
+        first = True
+        for q in places:
+            job = self._place(q, record_latency=first)
+            if job is not None:
+                jobs.append(job)
+                first = False
+        if jobs:
+            await asyncio.gather(*jobs)
 
     def _spend(self, critical: bool) -> bool:
         return self.budget.try_spend(
@@ -471,9 +473,7 @@ class OrderManager:
             )
         except UnknownOutcome:
             self.stats.unknown_outcomes += 1
-            self._apply(t, OrderEvent.TIMEOUT)
-            self._save(t, "TIMEOUT")
-            self._resolve_later(t)
+            self._unsure(t)
             return
         except (InvalidOrder, RateLimited) as exc:
             self.stats.rejected_by_exchange += 1
@@ -489,8 +489,7 @@ class OrderManager:
         except Exception:
             # No answer we understand (a bug, a dropped session): treat as unknown and ask.
             self.stats.unknown_outcomes += 1
-            self._apply(t, OrderEvent.TIMEOUT)
-            self._resolve_later(t)
+            self._unsure(t)
             raise
         self.stats.placed += 1
         self._on_ack(t, ack)
@@ -523,16 +522,23 @@ class OrderManager:
             answer = await self.venue.cancel(self.symbol, client_order_id=order.client_order_id)
         except UnknownOutcome:
             self.stats.unknown_outcomes += 1
-            self._apply(t, OrderEvent.TIMEOUT)
-            self._save(t, "TIMEOUT")
-            self._resolve_later(t)
+            self._unsure(t)
             return
         except BitrueError as exc:
             log.warning("%s: cancel of %s failed: %s", self.symbol, order.client_order_id, exc)
-            self._apply(t, OrderEvent.TIMEOUT)
-            self._resolve_later(t)
+            self._unsure(t)
             return
         self.on_message(answer)
+
+    def _unsure(self, t: Tracked) -> None:
+        """A request without a trustworthy answer: unknown until the exchange is asked.
+
+        Unless a report that arrived meanwhile (a fill, a cancel ack) already settled it.
+        """
+        if t.order.state in (OrderState.PENDING_CANCEL, OrderState.PENDING_NEW):
+            self._apply(t, OrderEvent.TIMEOUT)
+            self._save(t, "TIMEOUT")
+            self._resolve_later(t)
 
     async def cancel_all(self, reason: str) -> int:
         """Cancel every order of ours (EMERGENCY budget: waits, never skips); returns how many."""
@@ -565,6 +571,63 @@ class OrderManager:
             if any(t.order.is_open and t.order.state is not OrderState.PENDING_CANCEL
                    for t in self.orders.values()):
                 await self.cancel_all("settling in-flight orders")
+
+    async def sweep(self, deadline_s: float = 30.0) -> int:
+        """Shutdown's last word: cancel whatever of ours the exchange still lists as open.
+
+        Catches what local state cannot know (a create whose answer was lost, a cancel that a
+        5xx swallowed). Retries through errors until the exchange lists nothing of ours or the
+        deadline passes; returns how many were still open at the end (0 is the goal).
+        """
+        from liquidity_bot.venues.bitrue.errors import BitrueError
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_s
+        delay = 0.1
+        left: list[OrderSnapshot] = []
+        while True:
+            try:
+                left = [s for s in await self.venue.open_orders(self.symbol)
+                        if self.ids.is_ours(s.client_order_id)]
+            except BitrueError as exc:
+                log.warning("%s: open-orders check failed (%s); retrying", self.symbol,
+                            type(exc).__name__)
+                left = [s for s in left]  # unknown: keep the last answer
+                if loop.time() > deadline:
+                    return max(1, len(left))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if not left or loop.time() > deadline:
+                return len(left)
+            for snap in left:
+                assert snap.client_order_id is not None
+                t = self.orders.get(snap.client_order_id)
+                if t is None or not t.order.is_open:
+                    if t is not None:
+                        del self.orders[snap.client_order_id]
+                    self._adopt(snap)
+                    t = self.orders[snap.client_order_id]
+                if t.order.state is OrderState.PENDING_CANCEL:
+                    self._apply(t, OrderEvent.RECONCILE_NEW)  # still open: cancel again
+            await self.cancel_all("sweep at shutdown")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def catch_up_fills(self) -> int:
+        """Store our fills the exchange lists that the streams may not have delivered yet."""
+        from liquidity_bot.venues.bitrue.errors import BitrueError
+
+        try:
+            fills = await self.venue.fills_since(self.symbol, None)
+        except BitrueError as exc:
+            log.warning("%s: final trade-list read failed (%s)", self.symbol, type(exc).__name__)
+            return 0
+        ours = [f for f in map(self._attributed, fills) if self.ids.is_ours(f.client_order_id)]
+        if self.writer is not None:
+            for fill in ours:
+                self.writer.fill(fill)
+        return len(ours)
 
     # --- unknown outcomes ----------------------------------------------------------------------
     def _resolve_later(self, t: Tracked) -> None:
@@ -681,7 +744,17 @@ class OrderManager:
             self._save(t, "EXPIRE")
         self._changed()
 
+    def _attributed(self, fill: Fill) -> Fill:
+        """A fill whose client id the venue could not learn, named from our exchange ids."""
+        if fill.client_order_id or fill.exchange_order_id is None:
+            return fill
+        for t in self.orders.values():
+            if t.order.exchange_order_id == fill.exchange_order_id:
+                return msgspec.structs.replace(fill, client_order_id=t.order.client_order_id)
+        return fill
+
     def on_fill(self, fill: Fill) -> None:
+        fill = self._attributed(fill)
         if not self.ids.is_ours(fill.client_order_id):
             return  # a fill of the client's own order: not ours to count
         t = self.orders.get(fill.client_order_id)

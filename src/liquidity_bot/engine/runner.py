@@ -66,6 +66,7 @@ class KeySession:
     budget: OrderBudget = field(default_factory=OrderBudget)
     balances: Balances = field(default_factory=Balances)
     runners: dict[str, MarketRunner] = field(default_factory=dict)
+    venue_factory: Callable[[], Venue] | None = None  # a fresh venue to retry a failed start
     failed: dict[str, str] = field(default_factory=dict)
     started: bool = False
 
@@ -96,6 +97,9 @@ class Engine:
         self._tasks: list[asyncio.Task[Any]] = []
         self.started_mono = time.monotonic()
         self.cancelled_at_shutdown = 0
+        self.shutdown_deadline_s = 30.0
+        self.start_retry_s = 60.0
+        self.left_open: dict[str, int] = {}
         self._crashed = False
 
     # --- views ---------------------------------------------------------------------------------
@@ -118,15 +122,8 @@ class Engine:
         allowed = allow_list_from_markets(self.all_markets)
         stored_open = self.store.orders(open_only=True) if self.store is not None else []
         for s in self.sessions:
-            try:
-                await s.venue.start()
-                instruments = await s.venue.instruments()
-                for asset, bal in (await s.venue.balances()).items():
-                    s.balances.set(asset, bal.free, bal.locked)
-            except Exception as exc:
-                log.error("key %r: venue did not start (%s); its markets stay idle", s.label, exc)
-                for m in s.markets:
-                    s.failed[m.symbol] = f"venue did not start: {exc}"
+            instruments = await self._start_venue(s)
+            if instruments is None:
                 continue
             s.started = True
             for m in s.markets:
@@ -160,7 +157,12 @@ class Engine:
                         stale_after_s=self.stale_after_s, kpi_interval_s=self.kpi_interval_s,
                     )
                     runner_box.append(runner)
-                    await om.start([r for r in stored_open if r.symbol == m.symbol])
+                    await self._retrying(
+                        f"{m.symbol}: start-up reconciliation",
+                        lambda om=om, sym=m.symbol: om.start(
+                            [r for r in stored_open if r.symbol == sym]
+                        ),
+                    )
                     s.runners[m.symbol] = runner
                 except Exception as exc:
                     log.exception("%s: market did not start; the others go on", m.symbol)
@@ -175,6 +177,52 @@ class Engine:
             for r in s.runners.values():
                 await _seed_book(s.venue, r)
                 self._tasks.append(loop.create_task(r.run(self.stop_event), name=f"mkt-{r.symbol}"))
+
+    async def _retrying(self, what: str, attempt: Callable[[], Any]) -> Any:
+        """Run ``attempt`` until it succeeds; transient exchange errors are retried with backoff
+        until ``start_retry_s`` has passed (a 429 burst or a 5xx at start must not leave a
+        market idle with orders of ours resting)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.start_retry_s
+        delay = 0.5
+        while True:
+            try:
+                return await attempt()
+            except Exception as exc:
+                if _permanent(exc) or loop.time() > deadline or self.stop_event.is_set():
+                    raise
+                wait = max(delay, float(getattr(exc, "retry_after_s", None) or 0))
+                log.warning("%s failed (%s); retrying in %.1f s", what, type(exc).__name__, wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, 10.0)
+
+    async def _start_venue(self, s: KeySession) -> dict[str, Any] | None:
+        """Start the key's venue (a fresh one per attempt when a factory is known)."""
+        first = [True]
+
+        async def attempt() -> dict[str, Any]:
+            if not first[0] and s.venue_factory is not None:
+                with contextlib.suppress(Exception):
+                    await s.venue.stop()
+                s.venue = s.venue_factory()
+            first[0] = False
+            await s.venue.start()
+            instruments = await s.venue.instruments()
+            for asset, bal in (await s.venue.balances()).items():
+                s.balances.set(asset, bal.free, bal.locked)
+            return instruments
+
+        try:
+            if s.venue_factory is None:
+                return await attempt()
+            return await self._retrying(f"key {s.label!r}: venue start", attempt)
+        except Exception as exc:
+            log.error("key %r: venue did not start (%s); its markets stay idle", s.label, exc)
+            with contextlib.suppress(Exception):
+                await s.venue.stop()
+            for m in s.markets:
+                s.failed[m.symbol] = f"venue did not start: {exc}"
+            return None
 
     async def _pump_books(self, s: KeySession) -> None:
         async for update in s.venue.book_events():
@@ -243,12 +291,24 @@ class Engine:
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
         if cancel_orders:
-            for r in self.runners:
+
+            async def close_market(r: MarketRunner) -> None:
                 try:
                     self.cancelled_at_shutdown += await r.om.cancel_all("shutdown")
                     await r.om.settle_in_flight()
+                    left = await r.om.sweep(self.shutdown_deadline_s)
+                    if left:
+                        log.error(
+                            "%s: %d orders of ours are still open on the exchange after %.0f s "
+                            "of trying; the next start adopts them, or cancel them by hand",
+                            r.symbol, left, self.shutdown_deadline_s,
+                        )
+                    self.left_open[r.symbol] = left
+                    await r.om.catch_up_fills()
                 except Exception:
                     log.exception("%s: cancelling at shutdown failed", r.symbol)
+
+            await asyncio.gather(*(close_market(r) for r in self.runners))
         for task in pumps:  # kept running until now: cancel answers arrive through them
             task.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
@@ -291,6 +351,22 @@ async def _seed_book(venue: Venue, runner: MarketRunner) -> None:
             asks=tuple((lv.price, lv.qty) for lv in depth.asks),
         )
     )
+
+
+def _permanent(exc: BaseException) -> bool:
+    """Errors that retrying cannot fix (a refused key, a bad request, a bug)."""
+    from liquidity_bot.venues.bitrue.errors import (
+        AuthenticationError,
+        BadRequest,
+        BitrueError,
+        PermissionDenied,
+    )
+
+    if isinstance(exc, (AuthenticationError, PermissionDenied, BadRequest)):
+        return True
+    if isinstance(exc, (BitrueError, OSError, TimeoutError)):
+        return False
+    return type(exc).__module__.split(".")[0] != "aiohttp"
 
 
 def group_by_key(markets: Iterable[MarketConfig]) -> dict[str, list[MarketConfig]]:
@@ -365,8 +441,14 @@ async def open_sessions(
             continue
         mark_used(home, label)
         report(f"key {label!r} passed the gate (verdict {key.report.verdict})")
-        venue = bitrue_venue(config, key.api_key, key.secret.reveal(), [m.symbol for m in markets])
-        sessions.append(KeySession(label=label, venue=venue, markets=markets))
+        symbols = [m.symbol for m in markets]
+
+        def factory(key: Any = key, symbols: list[str] = symbols) -> Venue:
+            return bitrue_venue(config, key.api_key, key.secret.reveal(), symbols)
+
+        sessions.append(
+            KeySession(label=label, venue=factory(), markets=markets, venue_factory=factory)
+        )
     return sessions, refused
 
 
@@ -389,9 +471,17 @@ def summary(engine: Engine) -> dict[str, Any]:
             "pnl_quote": None if pnl is None else str(pnl.quantize(Decimal("0.0001"))),
             "obligation_uptime": r.obligation.uptime,
             "errors": r.errors,
-            "open_after_shutdown": len([o for o in om.orders.values() if o.order.is_open]),
+            "open_after_shutdown": engine.left_open.get(
+                r.symbol, len([o for o in om.orders.values() if o.order.is_open])
+            ),
         }
     for s in engine.sessions:
+        for r in s.runners.values():
+            inst = r.instrument
+            out["markets"][r.symbol]["inventory"] = {
+                inst.base: str(s.balances.total(inst.base)),
+                inst.quote: str(s.balances.total(inst.quote)),
+            }
         out.setdefault("budgets", {})[s.label] = {
             "capacity_per_window": s.budget.capacity,
             "max_in_any_window": s.budget.max_in_any_window(),

@@ -5,6 +5,9 @@ H02 without history, balances and the other side's history are exactly as with h
 H03 account events off: no OrderChanged/BalanceChanged for that account, market events stay,
     and the exchange ends in the same state as with events on
 H04 a long participants' run keeps only open orders in memory (the 24 h memory fix)
+H05 random flows: with a listener (all accounts, or one account's events off, or one account
+    without history) every call returns the same snapshot and leaves the same balances and
+    books as without; each order's last event is its returned (final) snapshot
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bitrue_sim.core import BalanceChanged, BookChanged, Exchange, ManualClock, OrderChanged
 from bitrue_sim.errors import ExchangeError
@@ -110,3 +115,74 @@ def test_h04_participants_keep_only_open_orders():
     open_ids = {o.order_id for o in ex.open_orders(maker)}
     assert set(ex._orders) == open_ids  # no closed order of theirs is kept
     assert ex.my_trades(taker, SYM) == [] and ex.all_orders(taker, SYM) == []
+
+
+NOVA = "NOVAUSDT"  # tick 0.000001, step 1: small prices, whole lots
+START = {"USDT": D("500"), "NOVA": D("40000")}
+flow_op = st.one_of(
+    st.tuples(st.just("limit"), st.integers(0, 2), st.booleans(), st.integers(-1500, 1500),
+              st.integers(1, 30_000)),
+    st.tuples(st.just("market"), st.integers(0, 2), st.booleans(), st.integers(1, 20_000)),
+    st.tuples(st.just("quote"), st.integers(0, 2), st.integers(1, 200)),
+    st.tuples(st.just("cancel"), st.integers(0, 2), st.integers(0, 50)),
+)
+
+
+def _flow(ops: list, mode: str) -> tuple:
+    """Run ``ops``; mode: "none" (no listener), "all", "quiet" (account 0's events off),
+    "forget" (account 0 without history). Returns what every call answered and the end state,
+    plus the recorded events and the exchange."""
+    ex = Exchange(clock=ManualClock(T0), seed=3)
+    seen: list[object] = []
+    if mode != "none":
+        ex.subscribe(seen.append)
+    rates = [("0.002", "0.002"), ("0", "0.001"), ("0.0015", "0.0035")]
+    accounts = [
+        ex.create_account(START, maker_commission=D(m), taker_commission=D(t),
+                          keep_history=not (mode == "forget" and i == 0))
+        for i, (m, t) in enumerate(rates)
+    ]
+    if mode == "quiet":
+        ex.set_account_events(accounts[0], False)
+    tick = ex.market(NOVA).tick_size
+    answers: list[object] = []
+    for item in ops:
+        kind, who = item[0], accounts[item[1]]
+        try:
+            if kind == "limit":
+                _, _, is_buy, offset, lots = item
+                price = max(1, int(ex.last_price(NOVA) / tick) + offset) * tick
+                answers.append(ex.place_order(who, NOVA, "BUY" if is_buy else "SELL", "LIMIT",
+                                              D(lots), price))
+            elif kind == "market":
+                answers.append(ex.place_order(who, NOVA, "BUY" if item[2] else "SELL", "MARKET",
+                                              D(item[3]), None))
+            elif kind == "quote":
+                answers.append(ex.place_order(who, NOVA, "BUY", "MARKET", None, None,
+                                              quote_order_qty=D(item[2])))
+            else:
+                open_orders = ex.open_orders(who, NOVA)
+                if open_orders:
+                    target = open_orders[item[2] % len(open_orders)]
+                    answers.append(ex.cancel_order(who, NOVA, order_id=target.order_id))
+        except ExchangeError as err:
+            answers.append((err.http_status, err.code))
+    state = (answers, [ex.balances(a) for a in accounts], ex.depth(NOVA, 0),
+             ex.fees_collected(), [ex.ledger(a) for a in accounts[1:]])
+    return state, seen, ex
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(flow_op, min_size=1, max_size=50))
+def test_h05_listeners_and_options_never_change_what_the_exchange_does(ops: list) -> None:
+    plain, _, _ = _flow(ops, "none")
+    for mode in ("all", "quiet", "forget"):
+        state, seen, ex = _flow(ops, mode)
+        assert state == plain, mode
+        last = {e.order.order_id: e.order for e in seen if isinstance(e, OrderChanged)}
+        if mode == "quiet":
+            assert all(o.account_id != 1 for o in last.values())
+        # every order's latest event is its final state (the answer of the call that made it)
+        for account_id in (1, 2, 3) if mode == "all" else (2, 3):
+            for order in ex.ledger(account_id)["orders"]:
+                assert last[order.order_id] == order, (mode, order)

@@ -43,10 +43,22 @@ def format_value(value: ParamValue) -> str:
 
 
 _needs_quoting = re.compile(r"[^A-Za-z0-9_.~-]").search
+_quoted_names: dict[str, str] = {}  # parameter names repeat on every request: quote them once
 
 
 def _quote(text: str) -> str:
-    return quote(text, safe=_SAFE) if _needs_quoting(text) else text
+    if (text.isascii() and text.isalnum()) or not _needs_quoting(text):
+        return text
+    return quote(text, safe=_SAFE)
+
+
+def _quote_name(name: str) -> str:
+    got = _quoted_names.get(name)
+    if got is None:
+        got = _quote(name)
+        if len(_quoted_names) < 1024:
+            _quoted_names[name] = got
+    return got
 
 
 def encode_params(params: Params) -> str:
@@ -56,10 +68,15 @@ def encode_params(params: Params) -> str:
     for key, value in items:
         if value is None:
             continue
-        text = format_value(value)
-        if _needs_quoting(text):
-            text = quote(text, safe=_SAFE)
-        parts.append(f"{_quote(key)}={text}")
+        kind = type(value)
+        if kind is str:
+            text = _quote(value)  # type: ignore[arg-type]
+        elif kind is Decimal or kind is int or kind is bool:
+            # Plain-notation numbers and true/false only contain characters safe in a query.
+            text = format_value(value)
+        else:
+            text = _quote(format_value(value))
+        parts.append(f"{_quote_name(key)}={text}")
     return "&".join(parts)
 
 
