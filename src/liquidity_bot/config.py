@@ -337,8 +337,11 @@ class MarketConfig(_Frozen, frozen=True):
     key_label: Annotated[
         str,
         Check(
-            pattern=r"[A-Za-z0-9_.\-]{1,64}",
-            allowed="a vault key label ([A-Za-z0-9_.-], 1-64 chars)",
+            pattern=r"[A-Za-z0-9_.\-]([A-Za-z0-9_. \-]{0,62}[A-Za-z0-9_.\-])?",
+            allowed=(
+                "a vault key label such as \"Liquidity Bot\" (letters, digits, spaces and _.-, "
+                "1-64 chars, no leading or trailing space)"
+            ),
         ),
     ]
     strategy: Literal["ladder", "avellaneda"]

@@ -40,6 +40,19 @@ async def test_quotes_appear_on_both_sides_within_obligations(sim_calm, store):
                         if o.price <= mid * Decimal("1.02"))
         assert bid_depth >= obligations.min_depth_2pct_quote
         assert ask_depth >= obligations.min_depth_2pct_quote
+        # The live view shows the same facts (rendered without a terminal here).
+        from rich.console import Console
+
+        from liquidity_bot.terminal_view import PlainView, render
+
+        console = Console(record=True, width=160, force_terminal=False)
+        ours = runner.om.resting()  # read in the same event-loop step as the rendering
+        console.print(render(engine))
+        PlainView(console).update(engine)
+        shown = console.export_text()
+        assert "XRPUSDT" in shown and "obligations" in shown and "order budget" in shown
+        for order in ours:
+            assert f"{order.price:,.4f}" in shown
         # Every order carries our prefix and went through the store.
         stored = {o.client_order_id for o in store.orders()}
         assert {o.clientOrderId for o in orders} <= stored
@@ -59,9 +72,10 @@ async def test_partial_fill_shifts_inventory_and_skews_quotes(sim_quiet, store):
         om = runner.om
         await wait_for(lambda: two_sided(engine), "two-sided quotes")
         await wait_for(lambda: runner.last_quotes is not None, "a quote set")
-        before = runner.last_quotes.diagnostics
         bid = next(o for o in om.resting() if o.side.value == "BUY")
-        assert runner.book.best_bid[0] == bid.price, "our bid is the best bid"
+        await wait_for(lambda: runner.book.best_bid[0] == bid.price,
+                       "the book shows our bid as the best bid")
+        before = runner.last_quotes.diagnostics
         half = (bid.qty / 2).quantize(Decimal("0.1"))
         await taker.place_order(SYMBOL, "SELL", half, bid.price, order_type="LIMIT")
         await wait_for(lambda: om.stats.fills >= 1, "our partial fill arrives")

@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from itertools import islice, takewhile
+from itertools import islice
 from operator import attrgetter, itemgetter
 
 from bitrue_sim.errors import ExchangeError
@@ -43,10 +43,13 @@ from .model import (
 
 _ZERO = Decimal(0)
 _DAY_MS = 24 * 60 * 60 * 1000
-# Public trades are kept for the 24 h ticker window, but always at least the latest
-# _KEEP_TRADES (for /trades) and never more than _MAX_TRADES (memory bound for long runs).
+_MINUTE_MS = 60_000
+_DAY_MINUTES = 24 * 60
+# The latest _KEEP_TRADES public trades are kept (for /trades, /aggTrades, klines); the 24 h
+# ticker reads per-minute integer statistics instead, so memory stays flat over long runs.
 _KEEP_TRADES = 10_000
-_MAX_TRADES = 1_000_000
+# per-minute statistics: [minute, open, high, low (ticks), lots, units, count, first, last id]
+_M_MINUTE, _M_OPEN, _M_HIGH, _M_LOW, _M_LOTS, _M_UNITS, _M_COUNT, _M_FIRST, _M_LAST = range(9)
 
 Listener = Callable[[object], None]
 
@@ -85,7 +88,7 @@ class _Market:
     __slots__ = (
         "spec", "symbol", "base", "quote", "tick", "step", "unit", "book",
         "min_ticks", "max_ticks", "min_lots", "max_lots", "min_val", "min_val_units",
-        "last_ticks", "band_src", "bid_lo", "bid_hi", "ask_lo", "ask_hi", "trades",
+        "last_ticks", "band_src", "bid_lo", "bid_hi", "ask_lo", "ask_hi", "trades", "minutes",
         "zero_qty", "zero_quote",
     )  # fmt: skip
 
@@ -110,7 +113,8 @@ class _Market:
         self.bid_lo = self.bid_hi = self.ask_lo = self.ask_hi = 0
         # PublicTrade fields as plain tuples: atomic-only tuples escape the cyclic GC, which
         # otherwise dominates a long run; snapshots are built when someone asks.
-        self.trades: deque[tuple] = deque(maxlen=_MAX_TRADES)
+        self.trades: deque[tuple] = deque(maxlen=_KEEP_TRADES)
+        self.minutes: deque[list[int]] = deque()  # trade statistics per minute, last 24 h
         self.zero_qty = Decimal(0) * self.step  # "0.0" with the market's volume scale
         self.zero_quote = Decimal(0) * self.unit
 
@@ -588,6 +592,9 @@ class Exchange:
         t_emit = events is not None and tacct.emit
         append = events.append if events is not None else None
         last_fill = fills[-1]
+        hi = lo = fills[0][2]
+        lots_total = units_total = 0
+        first_trade_id = -1
         for fill in fills:
             maker, lots, ticks = fill
             trade_id = next_trade_id()
@@ -647,6 +654,14 @@ class Exchange:
                 unrecorded_fees[get_asset] = unrecorded_fees.get(get_asset, _ZERO) + t_fee
             trade = (trade_id, sym, price, qty, quote_qty, now, not t_is_buy)
             trades.append(trade)
+            if first_trade_id < 0:
+                first_trade_id = trade_id
+            if ticks > hi:
+                hi = ticks
+            elif ticks < lo:
+                lo = ticks
+            lots_total += lots
+            units_total += units
             if events is None:
                 locked = macct.locked
                 locked[get_asset] -= get
@@ -686,10 +701,24 @@ class Exchange:
             free[pay_asset] = free[pay_asset] - pay_total
             free[get_asset] = free.get(get_asset, _ZERO) + get_total
         m.last_ticks = fills[-1][2]
-        if len(trades) > _KEEP_TRADES:
-            cutoff = now - _DAY_MS
-            while len(trades) > _KEEP_TRADES and trades[0][5] < cutoff:
-                trades.popleft()
+        minute = now // _MINUTE_MS
+        minutes = m.minutes
+        if minutes and minutes[-1][_M_MINUTE] == minute:
+            b = minutes[-1]
+            if hi > b[_M_HIGH]:
+                b[_M_HIGH] = hi
+            if lo < b[_M_LOW]:
+                b[_M_LOW] = lo
+            b[_M_LOTS] += lots_total
+            b[_M_UNITS] += units_total
+            b[_M_COUNT] += len(fills)
+            b[_M_LAST] = trade_id
+        else:
+            open_ticks = fills[0][2]
+            minutes.append([minute, open_ticks, hi, lo, lots_total, units_total, len(fills),
+                            first_trade_id, trade_id])
+            while minutes[0][_M_MINUTE] < minute - _DAY_MINUTES:  # the ticker's oldest
+                minutes.popleft()
         return t_snap
 
     def cancel_order(
@@ -848,29 +877,34 @@ class Exchange:
         }
 
     def ticker_24h(self, symbol: str) -> dict:
-        """Bitrue /ticker/24hr fields for one symbol over the last 24 h of trades."""
+        """Bitrue /ticker/24hr fields for one symbol over the last 24 h of trades.
+
+        The window has minute resolution: the minutes that end after ``now - 24 h`` (kept as
+        integer statistics per minute, so long runs stay flat in memory).
+        """
         m = self._market(symbol)
         now = self.clock.now_ms()
         since = now - _DAY_MS
-        # trades are in time order: walk back from the newest until the window starts
-        window = list(takewhile(lambda t: t[5] >= since, reversed(m.trades)))
-        window.reverse()
-        last = Decimal(m.last_ticks) * m.tick
+        first_minute = since // _MINUTE_MS  # its end is after ``since``
+        window = [b for b in m.minutes if b[_M_MINUTE] >= first_minute]
+        tick, step, unit = m.tick, m.step, m.unit
+        last = Decimal(m.last_ticks) * tick
         bid = m.book.best_bid() or (0, 0)
         ask = m.book.best_ask() or (0, 0)
         if window:
-            # tuple fields: trade_id, symbol, price, qty, quote_qty, time, is_buyer_maker
-            open_price = window[0][2]
-            high = max(t[2] for t in window)
-            low = min(t[2] for t in window)
-            volume = sum((t[3] for t in window), _ZERO)
-            quote_volume = sum((t[4] for t in window), _ZERO)
-            last_qty = window[-1][3]
-            first_id, last_id = window[0][0], window[-1][0]
+            open_price = Decimal(window[0][_M_OPEN]) * tick
+            high = Decimal(max(b[_M_HIGH] for b in window)) * tick
+            low = Decimal(min(b[_M_LOW] for b in window)) * tick
+            volume = Decimal(sum(b[_M_LOTS] for b in window)) * step
+            quote_volume = Decimal(sum(b[_M_UNITS] for b in window)) * unit
+            last_qty = m.trades[-1][3] if m.trades else _ZERO
+            first_id, last_id = window[0][_M_FIRST], window[-1][_M_LAST]
+            count = sum(b[_M_COUNT] for b in window)
         else:
             open_price = high = low = last
             volume = quote_volume = last_qty = _ZERO
             first_id = last_id = -1
+            count = 0
         change = last - open_price
         pct = (change / open_price * 100).quantize(Decimal("0.001")) if open_price else _ZERO
         wavg = (quote_volume / volume) if volume else last
@@ -883,8 +917,8 @@ class Exchange:
             "prevClosePrice": _fmt(open_price),
             "lastPrice": _fmt(last),
             "lastQty": _fmt(last_qty),
-            "bidPrice": _fmt(Decimal(bid[0]) * m.tick),
-            "askPrice": _fmt(Decimal(ask[0]) * m.tick),
+            "bidPrice": _fmt(Decimal(bid[0]) * tick),
+            "askPrice": _fmt(Decimal(ask[0]) * tick),
             "openPrice": _fmt(open_price),
             "highPrice": _fmt(high),
             "lowPrice": _fmt(low),
@@ -894,7 +928,7 @@ class Exchange:
             "closeTime": now,
             "firstId": first_id,
             "lastId": last_id,
-            "count": len(window),
+            "count": count,
         }
 
     # ------------------------------------------------------------------ history and events

@@ -479,8 +479,8 @@ def summary(engine: Engine) -> dict[str, Any]:
         for r in s.runners.values():
             inst = r.instrument
             out["markets"][r.symbol]["inventory"] = {
-                inst.base: str(s.balances.total(inst.base)),
-                inst.quote: str(s.balances.total(inst.quote)),
+                inst.base: f"{s.balances.total(inst.base).normalize():f}",
+                inst.quote: f"{s.balances.total(inst.quote).normalize():f}",
             }
         out.setdefault("budgets", {})[s.label] = {
             "capacity_per_window": s.budget.capacity,

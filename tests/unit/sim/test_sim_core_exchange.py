@@ -727,23 +727,35 @@ def test_thin_small_cap_market_keeps_exact_tiny_amounts() -> None:
         ex.place_order(tk, "NOVAUSDT", "BUY", "LIMIT", D("100.5"), D("0.012400"))
 
 
-def test_old_public_trades_are_pruned_but_the_latest_are_kept(
-    ex: Exchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+def test_only_the_latest_public_trades_are_kept_and_the_ticker_does_not_need_them(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import bitrue_sim.core.exchange as exchange_module
 
     monkeypatch.setattr(exchange_module, "_KEEP_TRADES", 3)
+    ex = Exchange(clock=clock, seed=11)  # built after the patch: its trade log holds 3
     mk, tk = rich(ex), rich(ex)
-    for _ in range(5):
+    start = T0 - T0 % 60_000 + 60_000  # a minute boundary
+    clock.set(start)
+    for _ in range(5):  # minutes: 2 trades, 2 trades, 1 trade
         limit(ex, mk, "SELL", "10", "0.5000")
         limit(ex, tk, "BUY", "10", "0.5000")
-    assert len(ex.recent_trades(SYM, 100)) == 5  # all within 24 h: kept for the ticker
+        clock.advance(30_000)
+    trades = ex.recent_trades(SYM, 100)
+    assert len(trades) == 3 and trades[-1].time == start + 4 * 30_000
+    t = ex.ticker_24h(SYM)  # the 24 h statistics still count all five
+    assert t["count"] == 5 and t["volume"] == "50.0" and t["quoteVolume"] == "25.00000"
+    assert t["lastId"] - t["firstId"] == 4 and t["lastId"] == trades[-1].trade_id
+    # the window has minute resolution: a trade leaves it once its whole minute is 24 h old
+    clock.set(start + 24 * 3_600_000 + 59_999)
+    assert ex.ticker_24h(SYM)["count"] == 5
+    clock.set(start + 24 * 3_600_000 + 60_000)
+    assert ex.ticker_24h(SYM)["count"] == 3
     clock.advance(25 * 3_600_000)
     limit(ex, mk, "SELL", "10", "0.5000")
     limit(ex, tk, "BUY", "10", "0.5000")
-    trades = ex.recent_trades(SYM, 100)
-    assert len(trades) == 3 and trades[-1].time == clock.now_ms()
     assert ex.ticker_24h(SYM)["count"] == 1
+    assert len(ex._markets[SYM].minutes) == 1  # old minutes are dropped
 
 
 def test_a_listener_may_trade_and_its_events_queue_behind(ex: Exchange) -> None:
