@@ -183,8 +183,8 @@ def rows_memory(quoting: Step, raw: Step, sim_only: Step) -> list[Row]:
     if sim_only.data:
         sim_slope = sim_only.data["slope_mb_per_h"]
         comp = f"{sim_slope:+.2f} MB/h (simulator alone, same scenario, seed and symbol)"
-        notes += (f"; engine share of the growth about {slope - sim_slope:+.2f} MB/h "
-                  "(the simulator keeps every order and trade in its ledger by design)")
+        notes += (f"; the other {slope - sim_slope:+.2f} MB/h is the engine, the harness and "
+                  "the simulator's ledger of our own orders (kept by design)")
     if raw.data:
         notes += (f"; without the harness pruning: {raw.data['slope_mb_per_h']:+.2f} MB/h over "
                   f"a {raw.data['hours']:g} h run ({raw.data['verdict']})")

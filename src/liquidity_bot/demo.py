@@ -3,13 +3,19 @@
 1. start the simulator (``volatile`` scenario) on a free 127.0.0.1 port;
 2. create a client account and an API key the way the onboarding guide says (label
    "Liquidity Bot", Read + Trade only, IP allow list 127.0.0.1);
-3. store it in a demo vault and verify it, with 127.0.0.2 as the canary source (an address of
+3. store it in the demo vault and verify it, with 127.0.0.2 as the canary source (an address of
    this machine that is not on the allow list), showing the full checklist;
-4. pass the keys gate and quote XRPUSDT for ``duration`` seconds with a live view;
-5. cancel everything and print a summary and where the state is.
+4. pass the keys gate and quote XRPUSDT for ``duration`` seconds with a live terminal view and
+   the dashboard (a free loopback port; its URL is printed);
+5. cancel everything, write the report (HTML + JSON) under ``<home>/reports/`` and print its
+   summary.
 
-All state lives under ``<home>/demo`` (reset at each run; the marker file guards anything
-else from being deleted). Ctrl-C ends it cleanly at any point.
+All state lives directly under the home directory (``--home`` / ``LIQUIDITY_BOT_HOME``):
+the database ``liquidity-bot.db`` (so ``liquidity-bot report`` with the same home reads the
+demo's results), ``audit.jsonl``, ``reports/``. The demo's key lives in its own vault file,
+``demo-vault.json``, made afresh at each run (the simulator and its keys live only as long as
+the demo): an operator's ``vault.json`` in the same home, whatever its passphrase, is never
+opened or touched. Ctrl-C ends it cleanly at any point.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import shutil
+import time
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,16 +34,20 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
+from liquidity_bot.keys.home import KeysHome
+
 DEMO_LABEL = "Liquidity Bot"
 DEMO_SYMBOL = "XRPUSDT"
 CANARY_SOURCE = "127.0.0.2"
-MARKER = ".liquidity-bot-demo"
+DEMO_VAULT = "demo-vault.json"
 DEMO_BALANCES = {"USDT": "10000", "XRP": "20000"}
 
 DEMO_CONFIG = """
 kpi_interval_s = 1
 [bitrue]
 base_url = "{base_url}"
+[dashboard]
+host = "127.0.0.1"
 [store]
 url = "sqlite:///{{home}}/liquidity-bot.db"
 [[markets]]
@@ -74,19 +85,21 @@ class DemoError(Exception):
     """The demo cannot go on; the message says why and what to do."""
 
 
+@dataclass(frozen=True)
+class DemoKeysHome(KeysHome):
+    """The home's audit log and policy, but the demo's own vault file (see the module doc)."""
+
+    @property
+    def vault(self) -> Path:
+        return self.root / DEMO_VAULT
+
+
 def prepare_home(home: Path) -> Path:
-    """``<home>/demo``, emptied if an earlier demo made it; never deletes anything else."""
-    demo = home / "demo"
-    if demo.exists():
-        if not (demo / MARKER).exists():
-            raise DemoError(
-                f"{demo} exists but was not made by the demo; move it away or use another "
-                "--home (the demo resets its own directory at each run)"
-            )
-        shutil.rmtree(demo)
-    demo.mkdir(parents=True, mode=0o700)
-    (demo / MARKER).write_text("state of the last `liquidity-bot demo` run; reset at each run\n")
-    return demo
+    """Make the home (0700) and remove the previous demo's vault (its keys died with its
+    simulator); nothing else is deleted."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (home / DEMO_VAULT).unlink(missing_ok=True)
+    return home
 
 
 async def _admin(session: aiohttp.ClientSession, sim: Any, method: str, path: str,
@@ -110,112 +123,162 @@ def _checklist(console: Console, report: Any) -> None:
     console.print(table)
 
 
-async def run_demo(home: Path, duration_s: float, console: Console | None = None) -> dict[str, Any]:
-    """Run the demo; returns the summary (also printed)."""
+async def run_demo(
+    home: Path,
+    duration_s: float,
+    console: Console | None = None,
+    *,
+    dashboard_port: int = 0,
+) -> dict[str, Any]:
+    """Run the demo; returns the summary (also printed), with the report's figures under
+    ``"report"`` and the report files under ``"report_files"``."""
     from bitrue_sim.server.runner import SimServer
     from liquidity_bot.config import parse_config
     from liquidity_bot.engine.runner import Engine, open_sessions, summary
+    from liquidity_bot.keys.audit import store_mirror
     from liquidity_bot.keys.gate import verify_and_record
-    from liquidity_bot.keys.home import PASSPHRASE_ENV, KeysHome
+    from liquidity_bot.keys.home import PASSPHRASE_ENV
     from liquidity_bot.keys.hygiene import add_key
     from liquidity_bot.keys.policy import load_policy
     from liquidity_bot.logs import register_secret
     from liquidity_bot.store import Store
     from liquidity_bot.terminal_view import view_for
     from liquidity_bot.venues.bitrue.urls import BitrueUrls
+    from liquidity_bot.web.bridge import serve_engine
 
     console = console or Console()
-    demo_home = prepare_home(home)
-    keys_home = KeysHome(demo_home)
+    home = prepare_home(home)
     passphrase = os.environ.get(PASSPHRASE_ENV)
     if passphrase:
-        console.print(f"vault passphrase: from ${PASSPHRASE_ENV}")
+        console.print(f"demo vault passphrase: from ${PASSPHRASE_ENV}")
     else:
         passphrase = "demo-" + secrets.token_urlsafe(12)
         console.print(
-            f"demo vault passphrase (generated, for this demo vault only): {passphrase}",
+            f"demo vault passphrase (generated, for this demo's vault only): {passphrase}",
             markup=False,
         )
+    started_ms = int(time.time() * 1000)
 
     async with SimServer(
         host="127.0.0.1", port=0, seed=secrets.randbelow(2**31),
         admin_token=secrets.token_hex(16), scenario="volatile",
     ) as sim:
         console.print(f"simulator: {sim.base_url} (scenario volatile)", markup=False)
-        async with aiohttp.ClientSession() as session:
-            account = await _admin(session, sim, "POST", "/sim/admin/accounts",
-                                   {"balances": DEMO_BALANCES})
-            created = await _admin(session, sim, "POST", "/sim/admin/keys", {
-                "account_id": account["account_id"],
-                "label": DEMO_LABEL,
-                "permissions": ["read", "trade"],
-                "ip_allowlist": ["127.0.0.1"],
-            })
-        api_key, secret = created["api_key"], created["secret"]
-        register_secret(secret)
-        console.print(
-            f"created account {account['account_id']} with {DEMO_BALANCES} and API key "
-            f"{DEMO_LABEL!r} (Read + Trade, allow list 127.0.0.1)", markup=False,
-        )
-        record = await asyncio.to_thread(
-            add_key, keys_home, passphrase=passphrase, exchange="bitrue", label=DEMO_LABEL,
-            api_key=api_key, secret=secret, markets=(DEMO_SYMBOL,),
-        )
-        del secret
-        console.print(f"stored the key in the vault {keys_home.vault}", markup=False)
-        urls = BitrueUrls.single(sim.base_url)
-        from liquidity_bot.keys.vault import Vault
-
-        vault = Vault.open(keys_home.vault).unlock(passphrase)
-        report = await verify_and_record(
-            keys_home, record, vault.reveal(record.id), policy=load_policy(keys_home.policy),
-            urls=urls, canary_source=CANARY_SOURCE,
-        )
-        vault.lock()
-        _checklist(console, report)
-        if report.verdict != "pass":
-            raise DemoError("the demo key did not pass verification; see the checklist above")
-
         config = parse_config(DEMO_CONFIG.format(base_url=sim.base_url), source="demo config",
-                              home=demo_home)
+                              home=home)
         markets = tuple(msgspec.structs.replace(m, key_label=DEMO_LABEL) for m in config.markets)
         config = msgspec.structs.replace(config, markets=markets)
-        sessions, refused = await open_sessions(
-            config, home=keys_home, passphrase=passphrase, canary_source=CANARY_SOURCE,
-            report=lambda m: console.print(m, markup=False),
-        )
-        if refused:
-            raise DemoError("the keys gate refused the demo key: " + "; ".join(refused.values()))
         store = Store(config.store.url)
-        store.create_schema()
-        console.print(f"quoting {DEMO_SYMBOL} for {duration_s:g} s (Ctrl-C ends it cleanly)...",
-                      markup=False)
-        engine = Engine(sessions, all_markets=config.markets, store=store,
-                        recv_window_ms=config.bitrue.recv_window)
-        with view_for(console) as view:
-            engine.on_tick = view.update
-            await engine.run(duration_s)
-            view.update(engine)
-        result = summary(engine)
-        store.close()
-    _print_summary(console, result, demo_home)
+        try:
+            store.create_schema()
+            keys_home = DemoKeysHome(home, audit_mirror=store_mirror(store))
+            async with aiohttp.ClientSession() as session:
+                account = await _admin(session, sim, "POST", "/sim/admin/accounts",
+                                       {"balances": DEMO_BALANCES})
+                created = await _admin(session, sim, "POST", "/sim/admin/keys", {
+                    "account_id": account["account_id"],
+                    "label": DEMO_LABEL,
+                    "permissions": ["read", "trade"],
+                    "ip_allowlist": ["127.0.0.1"],
+                })
+            api_key, secret = created["api_key"], created["secret"]
+            register_secret(secret)
+            console.print(
+                f"created account {account['account_id']} with {DEMO_BALANCES} and API key "
+                f"{DEMO_LABEL!r} (Read + Trade, allow list 127.0.0.1)", markup=False,
+            )
+            record = await asyncio.to_thread(
+                add_key, keys_home, passphrase=passphrase, exchange="bitrue", label=DEMO_LABEL,
+                api_key=api_key, secret=secret, markets=(DEMO_SYMBOL,),
+            )
+            del secret
+            console.print(f"stored the key in the demo vault {keys_home.vault}", markup=False)
+            urls = BitrueUrls.single(sim.base_url)
+            from liquidity_bot.keys.vault import Vault
+
+            vault = Vault.open(keys_home.vault).unlock(passphrase)
+            report = await verify_and_record(
+                keys_home, record, vault.reveal(record.id), policy=load_policy(keys_home.policy),
+                urls=urls, canary_source=CANARY_SOURCE,
+            )
+            vault.lock()
+            _checklist(console, report)
+            if report.verdict != "pass":
+                raise DemoError("the demo key did not pass verification; see the checklist above")
+
+            sessions, refused = await open_sessions(
+                config, home=keys_home, passphrase=passphrase, canary_source=CANARY_SOURCE,
+                report=lambda m: console.print(m, markup=False),
+            )
+            if refused:
+                raise DemoError(
+                    "the keys gate refused the demo key: " + "; ".join(refused.values())
+                )
+            engine = Engine(sessions, all_markets=config.markets, store=store,
+                            recv_window_ms=config.bitrue.recv_window,
+                            kpi_interval_s=config.kpi_interval_s, store_kpis=False,
+                            balance_snapshot_s=10.0,
+                            reverify_after_s=config.keys.reverify_after_s)
+            bridge, server = await serve_engine(
+                engine, host=config.dashboard.host, port=dashboard_port,
+                home=home, key_rows_home=keys_home, kpi_interval_s=config.kpi_interval_s,
+                title="liquidity-bot demo",
+            )
+            engine.before_flush.append(bridge.close)
+            console.print(f"dashboard: {server.url}  (metrics: {server.url}metrics)",
+                          markup=False)
+            console.print(f"quoting {DEMO_SYMBOL} for {duration_s:g} s (Ctrl-C ends it "
+                          "cleanly)...", markup=False)
+            try:
+                with view_for(console) as view:
+                    bridge.chain(view.update)
+                    await engine.run(duration_s)
+                    view.update(engine)
+            finally:
+                await server.stop()
+            result = summary(engine)
+            result["dashboard_url"] = server.url
+            result.update(write_reports(store, home, config, started_ms))
+        finally:
+            store.close()
+    _print_summary(console, result, home)
     return result
 
 
-def _print_summary(console: Console, result: dict[str, Any], demo_home: Path) -> None:
+def write_reports(store: Any, home: Path, config: Any, from_ms: int) -> dict[str, Any]:
+    """The client report of this demo run, as HTML and JSON under ``<home>/reports/``."""
+    from liquidity_bot.reporting.report import build_report, render
+
+    rep = build_report(
+        store, from_ms=from_ms, symbols=[m.symbol for m in config.markets],
+        obligations={m.symbol: m.obligations for m in config.markets},
+        interval_ms=int(config.kpi_interval_s * 1000),
+    )
+    folder = home / "reports"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(from_ms / 1000))
+    files = {}
+    for fmt in ("html", "json"):
+        path = folder / f"demo-{stamp}.{fmt}"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(render(rep, fmt), encoding="utf-8")
+        tmp.replace(path)
+        files[fmt] = str(path)
+    return {"report": rep.to_json(), "report_files": files}
+
+
+def _print_summary(console: Console, result: dict[str, Any], home: Path) -> None:
     table = Table(title="Demo summary")
     table.add_column("market", no_wrap=True)
-    for name in ("orders", "cancels", "fills", "net XRP", "PnL USDT", "uptime", "left open"):
+    for name in ("orders", "cancels", "fills", "net XRP", "PnL USDT", "left open"):
         table.add_column(name, justify="right", no_wrap=True)
     for symbol, m in result["markets"].items():
         if "failed" in m:
             table.add_row(symbol, f"failed: {m['failed']}")
             continue
-        uptime = m["obligation_uptime"]
         table.add_row(
             symbol, str(m["orders_placed"]), str(m["cancel_requests"]), str(m["fills"]),
             f"{Decimal(m['base_traded']):.1f}", str(m["pnl_quote"]),
-            "-" if uptime is None else f"{uptime * 100:.1f} %",
             str(m["open_after_shutdown"]),
         )
     console.print(table)
@@ -223,18 +286,52 @@ def _print_summary(console: Console, result: dict[str, Any], demo_home: Path) ->
         if "inventory" in m:
             held = ", ".join(f"{amount} {asset}" for asset, amount in m["inventory"].items())
             console.print(f"{symbol} inventory at exit: {held}", markup=False)
-    console.print(
-        "orders = orders placed, cancels = cancel requests, net XRP = inventory change from our "
-        "fills (fees included), PnL = our trades marked at the last mid, uptime = share of "
-        "1-second samples in which our own quotes met the obligations (spread and +-2 % depth "
-        "on both sides).", markup=False,
-    )
     for label, b in result.get("budgets", {}).items():
         console.print(
             f"order budget of key {label!r}: at most {b['max_in_any_window']} requests in any "
             f"60 s window (cap {b['capacity_per_window']}, Bitrue allows 100)", markup=False,
         )
+    report = result.get("report") or {}
+    symbols = report.get("symbols") or {}
+    rt = Table(title="Client report (this run)")
+    rt.add_column("figure", no_wrap=True)
+    for symbol in symbols:
+        rt.add_column(symbol, justify="right", no_wrap=True)
+    rows: list[tuple[str, Any]] = [
+        ("obligation uptime %", lambda r: _fig(r.get("uptime_pct"))),
+        ("two-sided %", lambda r: _fig(r.get("two_sided_pct"))),
+        ("avg spread % (ours)", lambda r: _fig(r.get("avg_spread_pct"), 3)),
+        ("avg depth +-2 % bid (quote)", lambda r: _fig(r.get("avg_depth_2pct_bid"))),
+        ("avg depth +-2 % ask (quote)", lambda r: _fig(r.get("avg_depth_2pct_ask"))),
+        ("PnL (quote)", lambda r: _fig((r.get("pnl") or {}).get("total"), 4)),
+        ("against holding (quote)", lambda r: _fig((r.get("pnl") or {}).get("vs_hold"), 4)),
+        ("volume (quote)", lambda r: _fig(r.get("volume"))),
+        ("orders sent", lambda r: str(r.get("orders_sent"))),
+        ("breaches", lambda r: str(len(r.get("breaches") or []))),
+    ]
+    for name, cell in rows:
+        rt.add_row(name, *(cell(r) for r in symbols.values()))
+    console.print(rt)
     console.print(
-        f"state: {demo_home} (vault.json, audit.jsonl, liquidity-bot.db); see it with "
-        f"`liquidity-bot --home {demo_home} export fills --json`", markup=False,
+        "orders = orders placed, cancels = cancel requests, net XRP = inventory change from our "
+        "fills (fees included), PnL = our trades marked at the last mid; obligation uptime = "
+        "time-weighted share of the run in which our own quotes met the obligations (spread "
+        "and +-2 % depth on both sides), as in the client report.", markup=False,
     )
+    files = result.get("report_files") or {}
+    if files:
+        console.print(f"report: {files.get('html')} (and {files.get('json')})", markup=False)
+    console.print(
+        f"state: {home} (liquidity-bot.db, audit.jsonl, {DEMO_VAULT}, reports/); read it again "
+        f"with `liquidity-bot --home {home} report --format json` or "
+        f"`liquidity-bot --home {home} export fills --json`", markup=False,
+    )
+
+
+def _fig(value: Any, places: int = 2) -> str:
+    if value is None:
+        return "-"
+    try:
+        return f"{Decimal(str(value)):,.{places}f}"
+    except ArithmeticError:
+        return str(value)

@@ -123,3 +123,46 @@ async def test_stale_feed_pulls_quotes_and_fresh_feed_restores_them(sim_calm):
         assert runner.pulls >= 1
         await wait_for(lambda: runner.status == "quoting" and two_sided(engine),
                        "quotes back once the feed is fresh", timeout=20)
+
+
+async def test_avellaneda_quotes_both_sides_with_online_estimates(sim_calm, store):
+    """A market configured with ``strategy = "avellaneda"``: the runner feeds its estimator
+    with books (and our own resting sizes and fills), the strategy quotes both sides within the
+    obligations, using the estimator's volatility once it is warm."""
+    from liquidity_bot.config import parse_config
+    from liquidity_bot.engine.runner import Engine, KeySession, bitrue_venue
+    from liquidity_bot.strategies.avellaneda import _pct
+    from liquidity_bot.strategies.estimators import MarketEstimator
+
+    from .conftest import CONFIG
+
+    text = CONFIG.format(base_url=sim_calm.base_url, levels=2, spread="0.3", size="50", ticks=2,
+                         loss_limit="100000", recv_window=5000, prefix="lbav")
+    ladder = text[text.index("[markets.ladder]"):text.index("[markets.obligations]")]
+    text = text.replace('strategy = "ladder"', 'strategy = "avellaneda"').replace(
+        ladder, '[markets.avellaneda]\norder_size_quote = "60"\nlevels = 2\ngamma = "0.1"\n'
+                'vol_window_s = 30\nmax_spread_pct = "0.8"\n\n')
+    cfg = parse_config(text)
+    assert cfg.markets[0].strategy == "avellaneda"
+    _, key, secret = await new_key(sim_calm)
+    venue = bitrue_venue(cfg, key, secret, [SYMBOL])
+    session = KeySession("scenario", venue, list(cfg.markets))
+    engine = Engine([session], all_markets=cfg.markets, store=store, stale_after_s=60.0,
+                    kpi_interval_s=0.2)
+    async with rest(sim_calm, key, secret) as client, running(engine):
+        runner = engine.runners[0]
+        estimator = runner.estimator
+        assert isinstance(estimator, MarketEstimator), "the runner built the market's estimator"
+        await wait_for(lambda: runner.obligation.met, "obligations met by Avellaneda quotes")
+        orders = await our_open_orders(client, prefix="lbav")
+        assert {o.side for o in orders} == {"BUY", "SELL"}
+        # A quicker-warming estimator of the same kind (30 samples take ~10 s in this market):
+        # the runner feeds whichever it holds, and the strategy prices with its estimates.
+        warm_soon = MarketEstimator(vol_window_s=30, kappa_default=1.5, min_vol_samples=5)
+        runner.estimator = warm_soon
+        await wait_for(lambda: warm_soon.volatility.warm, "the volatility estimate warms up")
+        default_sigma = _pct(float(cfg.markets[0].avellaneda.sigma_default_pct))
+        await wait_for(lambda: runner.last_quotes is not None
+                       and runner.last_quotes.diagnostics["sigma_pct"] != default_sigma,
+                       "a quote set priced with the estimated volatility")
+        await wait_for(lambda: two_sided(engine), "still two-sided")

@@ -11,6 +11,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from liquidity_bot.keys.home import KeysHome
@@ -64,8 +65,8 @@ def _store_key(home: Path, label: str, api_key: str, secret: str) -> None:
 async def _bot(home: Path, config: Path, *args: str) -> asyncio.subprocess.Process:
     env = dict(os.environ, LIQUIDITY_BOT_PASSPHRASE=PASSPHRASE, LIQUIDITY_BOT_HOME=str(home))
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "liquidity_bot.cli", "run", "--config", str(config),
-        "--canary-source", "127.0.0.2", *args,
+        sys.executable, "-m", "liquidity_bot.cli", "--log-level", "DEBUG", "run",
+        "--config", str(config), "--canary-source", "127.0.0.2", "--dashboard-port", "0", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
     )
 
@@ -209,3 +210,93 @@ async def test_sigterm_cancels_everything_and_exits_cleanly(sim_quiet, home, tmp
     assert sorted(r["client_order_id"] for r in rows) == sorted(
         o["clientOrderId"] for o in ledger["orders"])
     assert all(r["status"] == "CANCELED" for r in rows)
+
+
+async def _line_with(stream: asyncio.StreamReader, needle: str, seen: list[bytes]) -> str:
+    while True:
+        line = await asyncio.wait_for(stream.readline(), 60)
+        assert line, f"the output ended before {needle!r}: {b''.join(seen).decode()[-2000:]}"
+        seen.append(line)
+        if needle in line.decode():
+            return line.decode()
+
+
+async def test_run_serves_the_dashboard_and_leaks_no_secret(sim_calm, home, tmp_path):
+    """A full run (calm market: fills happen) with DEBUG logs: the dashboard and /metrics are
+    served while it runs, the store holds KPIs, balances and key events, and the API secret
+    appears nowhere: not in stdout, stderr, the database, the audit log or any other file."""
+    account, key, secret = await new_key(sim_calm)
+    _store_key(home, "good", key, secret)
+    config = tmp_path / "bot.toml"
+    config.write_text(CONFIG.format(base_url=sim_calm.base_url, markets=MARKET.format(
+        symbol="XRPUSDT", label="good", prefix="lbd", size="50")))
+    proc = await _bot(home, config, "--duration", "4")
+    out: list[bytes] = []
+    assert proc.stdout is not None and proc.stderr is not None
+    err_task = asyncio.ensure_future(proc.stderr.read())
+    line = await _line_with(proc.stdout, "dashboard: http://127.0.0.1:", out)
+    url = line.split("dashboard: ", 1)[1].split()[0]
+    async with aiohttp.ClientSession() as http:
+        state: dict = {}
+        for _ in range(200):  # until the first samples arrived (not a timing assertion)
+            async with http.get(url + "api/state") as resp:
+                assert resp.status == 200
+                state = await resp.json()
+            if state["markets"] and state["keys"] and state["markets"][0].get("quotes"):
+                break
+            await asyncio.sleep(0.05)
+        async with http.get(url + "metrics") as resp:
+            metrics = await resp.text()
+    assert state["markets"][0]["symbol"] == "XRPUSDT" and state["markets"][0]["quotes"]
+    assert [k["label"] for k in state["keys"]] == ["good"]
+    assert state["keys"][0]["last_verdict"] == "pass" and state["keys"][0]["review_due"]
+    assert "lb_obligation_uptime_ratio" in metrics
+    rest_out = await asyncio.wait_for(proc.stdout.read(), 60)
+    err = await asyncio.wait_for(err_task, 60)
+    assert await proc.wait() == 0, err.decode()[-2000:]
+    text = b"".join(out).decode() + rest_out.decode()
+    store = Store(f"sqlite:///{home / 'bot.db'}")
+    try:
+        assert store.kpi_samples(), "the bridge stored KPI samples"
+        assert {b.asset for b in store.balance_snapshots()} >= {"XRP", "USDT"}
+        assert {e.action for e in store.audit_events("keys")} >= {"verified", "gate"}
+    finally:
+        store.close()
+    ledger = await admin(sim_calm, "GET", f"/sim/admin/ledger?account_id={account}")
+    assert ledger["orders"], "it traded"
+    canary = secret.encode()
+    assert canary not in text.encode() and canary not in err
+    for path in [*home.rglob("*"), *tmp_path.rglob("*")]:
+        if path.is_file():
+            assert canary not in path.read_bytes(), f"the secret leaked into {path}"
+
+
+async def test_demo_state_lives_in_the_home_and_report_reads_it(tmp_path):
+    """``demo`` with a home that already holds an operator's vault (another passphrase):
+    that vault is left alone, and ``report`` with the same home shows the demo's results."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    add_key(KeysHome(home), passphrase="the operator's own passphrase", exchange="bitrue",
+            label="client", api_key="A" * 64, secret="B" * 64, kdf=FAST_KDF)
+    operator_vault = (home / "vault.json").read_bytes()
+    env = dict(os.environ, LIQUIDITY_BOT_PASSPHRASE="demo passphrase", LIQUIDITY_BOT_HOME=str(home))
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liquidity_bot.cli", "demo", "--duration", "3",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+    out, err = await asyncio.wait_for(demo.communicate(), 120)
+    assert demo.returncode == 0, (out + err).decode()[-3000:]
+    text = out.decode()
+    assert "dashboard: http://127.0.0.1:" in text and "Client report" in text
+    assert (home / "vault.json").read_bytes() == operator_vault
+    reports = sorted((home / "reports").iterdir())
+    assert {p.suffix for p in reports} == {".html", ".json"}
+    report = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liquidity_bot.cli", "report", "--format", "json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+    rout, rerr = await asyncio.wait_for(report.communicate(), 60)
+    assert report.returncode == 0, rerr.decode()
+    figures = json.loads(rout)["symbols"]["XRPUSDT"]
+    assert figures["samples"] > 0 and figures["orders_sent"] > 0
+    for name in ("uptime_pct", "avg_spread_pct", "avg_depth_2pct_bid", "avg_depth_2pct_ask"):
+        assert figures[name] is not None, name
+    assert figures["pnl"]["start_inventory_known"], "balance snapshots were stored"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -38,13 +38,22 @@ def run_cmd(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
     ] = None,
+    dashboard_port: Annotated[
+        int | None, typer.Option(help="Dashboard port (default: [dashboard] port of the config; "
+                                      "0 picks a free one).")
+    ] = None,
+    no_dashboard: Annotated[
+        bool, typer.Option("--no-dashboard", help="Serve no dashboard and no /metrics.")
+    ] = False,
 ) -> None:
     """Quote every configured market until SIGINT/SIGTERM; then cancel all of our orders."""
-    from liquidity_bot.config import ConfigError, load_config
+    from liquidity_bot.config import ConfigError, dashboard_token_from_env, load_config
     from liquidity_bot.engine.runner import Engine, open_sessions, summary
+    from liquidity_bot.keys.audit import store_mirror
     from liquidity_bot.keys.home import InputRefused, KeysHome, read_passphrase
     from liquidity_bot.store import Store
     from liquidity_bot.terminal_view import view_for
+    from liquidity_bot.web.dashboard import DashboardError
 
     home = _home(ctx)
     console = Console()
@@ -55,6 +64,8 @@ def run_cmd(
         return
     if not cfg.markets:
         _die(f"{config}: no [[markets]] configured; nothing to quote")
+    if dashboard_port is not None and not 0 <= dashboard_port <= 65535:
+        _die("--dashboard-port: use 0 (a free port) to 65535")
     try:
         passphrase = read_passphrase(confirm=False)
     except InputRefused as exc:
@@ -62,27 +73,52 @@ def run_cmd(
         return
 
     async def main() -> dict:
-        sessions, refused = await open_sessions(
-            cfg, home=KeysHome(home), passphrase=passphrase, canary_source=canary_source,
-            reverify=not no_reverify, report=lambda m: console.print(m, markup=False),
-        )
-        if not sessions:
-            raise SystemExit(
-                "no key passed the keys gate; nothing trades:\n" + "\n".join(refused.values())
-            )
         store = Store(cfg.store.url)
         store.create_schema()
-        engine = Engine(sessions, all_markets=cfg.markets, store=store,
-                        recv_window_ms=cfg.bitrue.recv_window, kpi_interval_s=cfg.kpi_interval_s)
-        with view_for(console) as view:
-            engine.on_tick = view.update
-            await engine.run(duration)
-        store.close()
-        return summary(engine)
+        try:
+            sessions, refused = await open_sessions(
+                cfg, home=KeysHome(home, audit_mirror=store_mirror(store)), passphrase=passphrase,
+                canary_source=canary_source, reverify=not no_reverify,
+                report=lambda m: console.print(m, markup=False),
+            )
+            if not sessions:
+                raise SystemExit(
+                    "no key passed the keys gate; nothing trades:\n" + "\n".join(refused.values())
+                )
+            engine = Engine(sessions, all_markets=cfg.markets, store=store,
+                            recv_window_ms=cfg.bitrue.recv_window,
+                            kpi_interval_s=cfg.kpi_interval_s, store_kpis=no_dashboard,
+                            reverify_after_s=cfg.keys.reverify_after_s)
+            bridge = server = None
+            if not no_dashboard:
+                bridge, server = await start_engine_dashboard(
+                    engine, cfg, home, console,
+                    port=cfg.dashboard.port if dashboard_port is None else dashboard_port,
+                    token=dashboard_token_from_env(),
+                )
+                if bridge is None:
+                    engine.store_kpis = True  # no dashboard: the market loops store the KPIs
+            try:
+                with view_for(console) as view:
+                    if bridge is not None:
+                        bridge.chain(view.update)
+                        engine.before_flush.append(bridge.close)
+                    else:
+                        engine.on_tick = view.update
+                    await engine.run(duration)
+            finally:
+                if server is not None:
+                    await server.stop()
+            return summary(engine)
+        finally:
+            store.close()
 
     try:
         result = asyncio.run(main())
     except SystemExit as exc:
+        _die(str(exc))
+        return
+    except DashboardError as exc:
         _die(str(exc))
         return
     except KeyboardInterrupt:
@@ -91,6 +127,27 @@ def run_cmd(
     import json
 
     console.print_json(json.dumps(result))
+
+
+async def start_engine_dashboard(
+    engine: Any, cfg: Any, home: Path, console: Console, *, port: int, token: str | None
+) -> tuple[Any, Any]:
+    """Serve the dashboard and /metrics for ``engine`` and print where; (None, None) when the
+    port is taken (trading goes on without it). A non-loopback bind without a token raises
+    ``DashboardError`` (the operator asked for something unsafe: say so before trading)."""
+    from liquidity_bot.web.bridge import serve_engine
+
+    try:
+        bridge, server = await serve_engine(
+            engine, host=cfg.dashboard.host, port=port, token=token, home=home,
+            kpi_interval_s=cfg.kpi_interval_s,
+        )
+    except OSError as exc:
+        console.print(f"dashboard not started ({exc}); trading goes on without it. Choose "
+                      "another port with --dashboard-port (0 picks a free one).", markup=False)
+        return None, None
+    console.print(f"dashboard: {server.url}  (metrics: {server.url}metrics)", markup=False)
+    return bridge, server
 
 
 def export_cmd(
@@ -133,13 +190,19 @@ def export_cmd(
 def demo_cmd(
     ctx: typer.Context,
     duration: Annotated[float, typer.Option(help="Seconds of quoting.")] = 60.0,
+    dashboard_port: Annotated[
+        int, typer.Option(help="Dashboard port on 127.0.0.1 (0 picks a free one).")
+    ] = 0,
 ) -> None:
-    """Simulator + key onboarding + live quoting of XRPUSDT, all on loopback."""
+    """Simulator + key onboarding + live quoting of XRPUSDT, all on loopback; the report and
+    all state end up under the home directory."""
     from liquidity_bot.demo import DemoError, run_demo
 
+    if not 0 <= dashboard_port <= 65535:
+        _die("--dashboard-port: use 0 (a free port) to 65535")
     console = Console()
     try:
-        asyncio.run(run_demo(_home(ctx), duration, console))
+        asyncio.run(run_demo(_home(ctx), duration, console, dashboard_port=dashboard_port))
     except DemoError as exc:
         _die(str(exc))
     except KeyboardInterrupt:

@@ -19,13 +19,14 @@ from decimal import Decimal
 
 from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.book import OrderBook
-from liquidity_bot.domain.events import BookUpdate
+from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.store import KpiSample
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
+from liquidity_bot.strategies.estimators import MarketEstimator
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class MarketRunner:
         stale_after_s: float = 5.0,
         kpi_interval_s: float = 1.0,
         store_kpis: bool = True,
+        estimator: MarketEstimator | None = None,
     ) -> None:
         self.config = config
         self.symbol = config.symbol
@@ -97,6 +99,7 @@ class MarketRunner:
         self.stale_after_s = stale_after_s
         self.kpi_interval_s = kpi_interval_s
         self.store_kpis = store_kpis
+        self.estimator = estimator  # online estimates for Avellaneda (None for the ladder)
         self.refresh_s = config.order_manager.refresh_interval_ms / 1000
         self.last_book_mono: float | None = None
         self.last_book_ns: int | None = None
@@ -119,7 +122,27 @@ class MarketRunner:
             mid = self.book.mid
             if mid is not None:
                 self.risk.on_mid(update.ts_ms, mid)
+            if self.estimator is not None:
+                self._feed_estimator(update.ts_ms)
             self._wake.set()
+
+    def _feed_estimator(self, ts_ms: int) -> None:
+        """Book snapshot plus our own resting quantity per price (so our cancels are not read
+        as trades)."""
+        assert self.estimator is not None
+        own: dict[Side, dict[Decimal, Decimal]] = {Side.BUY: {}, Side.SELL: {}}
+        for o in self.om.maybe_on_book():
+            side = own[o.side]
+            side[o.price] = side.get(o.price, ZERO) + o.remaining_qty
+        self.estimator.on_book(ts_ms, self.book, own[Side.BUY], own[Side.SELL])
+
+    def on_own_fill(self, fill: Fill) -> None:
+        """One of our fills (from the venue's order events): a hit for the intensity estimate."""
+        if self.estimator is None or not self.om.ids.is_ours(fill.client_order_id):
+            return
+        mid = self.book.mid
+        if mid is not None:
+            self.estimator.on_own_fill(fill.ts_ms, fill.price, mid)
 
     def wake(self) -> None:
         self._wake.set()
@@ -177,13 +200,15 @@ class MarketRunner:
             key = (o.side, o.price)
             ours[key] = ours.get(key, ZERO) + o.remaining_qty
         inst = self.instrument
+        now = int(time.time() * 1000)
         snapshot = MarketSnapshot(
             book=market_top(self.book, ours),
             inventory=Inventory(
                 base=self.om.balances.total(inst.base), quote=self.om.balances.total(inst.quote)
             ),
-            now_ms=int(time.time() * 1000),
+            now_ms=now,
             reference_price=self.risk.reference_price,
+            estimates=None if self.estimator is None else self.estimator.estimates(now),
         )
         quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
         self.last_quotes = quotes

@@ -111,6 +111,10 @@ class Balances:
         self.free[asset.upper()] = free
         self.locked[asset.upper()] = locked
 
+    def items(self) -> list[tuple[str, tuple[Decimal, Decimal]]]:
+        """(asset, (free, locked)) for every asset seen."""
+        return [(a, (f, self.locked.get(a, ZERO))) for a, f in sorted(self.free.items())]
+
     def total(self, asset: str) -> Decimal:
         asset = asset.upper()
         return self.free.get(asset, ZERO) + self.locked.get(asset, ZERO)

@@ -7,7 +7,12 @@ orders, waits for in-flight ones to settle, and flushes the store. A market that
 or keeps failing is reported and left alone; the others keep quoting.
 
 ``KeySession`` is what a key brings: its label, the venue built for it (after the keys gate
-passed), and its order budget.
+passed), and its order budget. A session with a ``KeyWatch`` is re-checked every
+``key_check_s`` while running: a rotated key is switched to by cancel-and-requote (the
+session's loops stop, its orders are cancelled with the old key, a venue is built with the new
+key, orphans of ours are adopted, quoting resumes); a key that no longer passes stops its
+markets and has their orders cancelled (a key disabled on the exchange cannot cancel: the
+engine then says how many orders are left and what to do). Other keys' markets go on.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from liquidity_bot.config import BotConfig, MarketConfig
-from liquidity_bot.domain.events import BookUpdate
+from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import Balances, ClientIds, OrderManager, Tolerance
@@ -36,15 +41,9 @@ log = logging.getLogger(__name__)
 
 
 def build_strategy(market: MarketConfig, instrument: Any) -> Any:
-    if market.strategy == "ladder":
-        from liquidity_bot.strategies.ladder import LadderStrategy
+    from liquidity_bot.strategies import make_strategy
 
-        assert market.ladder is not None
-        return LadderStrategy(instrument, market.ladder, market.obligations)
-    from liquidity_bot.strategies.avellaneda import AvellanedaStrategy
-
-    assert market.avellaneda is not None
-    return AvellanedaStrategy(instrument, market.avellaneda, market.obligations)
+    return make_strategy(market, instrument)
 
 
 def tolerance_of(market: MarketConfig) -> Tolerance:
@@ -66,9 +65,15 @@ class KeySession:
     budget: OrderBudget = field(default_factory=OrderBudget)
     balances: Balances = field(default_factory=Balances)
     runners: dict[str, MarketRunner] = field(default_factory=dict)
-    venue_factory: Callable[[], Venue] | None = None  # a fresh venue to retry a failed start
+    venue_factory: Callable[[], Venue] | None = None  # a fresh venue (e.g. after a rotation)
     failed: dict[str, str] = field(default_factory=dict)
     started: bool = False
+    watch: Any = None  # liquidity_bot.keys.gate.KeyWatch: re-checked while running
+    venue_for: Callable[[str, str], Venue] | None = None  # (api_key, secret) -> venue
+    refused: str | None = None  # why the keys gate stopped this key while running
+    switches: int = 0  # key rotations picked up while running
+    loop_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    pump_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
 
 class Engine:
@@ -84,6 +89,10 @@ class Engine:
         stale_after_s: float = 5.0,
         kpi_interval_s: float = 1.0,
         on_tick: Callable[[Engine], None] | None = None,
+        key_check_s: float = 60.0,
+        reverify_after_s: float | None = None,
+        store_kpis: bool = True,
+        balance_snapshot_s: float = 60.0,
     ) -> None:
         self.sessions = list(sessions)
         self.all_markets = list(all_markets)
@@ -101,6 +110,16 @@ class Engine:
         self.start_retry_s = 60.0
         self.left_open: dict[str, int] = {}
         self._crashed = False
+        self.key_check_s = key_check_s
+        self.key_unknown_grace = 3  # inconclusive re-verifications tolerated in a row
+        # re-verify a key whose verification is older than this ([keys] reverify_after_s), even
+        # when the policy's max_verification_age_hours would still accept it
+        self.reverify_after_s = reverify_after_s
+        self.store_kpis = store_kpis  # False when another sampler (the dashboard bridge) stores
+        self.balance_snapshot_s = balance_snapshot_s
+        # called at shutdown before the store's last flush (e.g. the dashboard bridge closing
+        # its open breaches, so they are stored)
+        self.before_flush: list[Callable[[], None]] = []
 
     # --- views ---------------------------------------------------------------------------------
     @property
@@ -155,6 +174,7 @@ class Engine:
                     runner = MarketRunner(
                         m, inst, build_strategy(m, inst), om, risk,
                         stale_after_s=self.stale_after_s, kpi_interval_s=self.kpi_interval_s,
+                        store_kpis=self.store_kpis, estimator=build_estimator(m),
                     )
                     runner_box.append(runner)
                     await self._retrying(
@@ -167,16 +187,26 @@ class Engine:
                 except Exception as exc:
                     log.exception("%s: market did not start; the others go on", m.symbol)
                     s.failed[m.symbol] = f"{type(exc).__name__}: {exc}"
-            loop = asyncio.get_running_loop()
-            self._tasks += [
-                loop.create_task(self._pump_books(s), name=f"books-{s.label}"),
-                loop.create_task(self._pump_orders(s), name=f"orders-{s.label}"),
-                loop.create_task(self._pump_balances(s), name=f"balances-{s.label}"),
-                loop.create_task(self._refresh_balances(s), name=f"balance-poll-{s.label}"),
-            ]
-            for r in s.runners.values():
-                await _seed_book(s.venue, r)
-                self._tasks.append(loop.create_task(r.run(self.stop_event), name=f"mkt-{r.symbol}"))
+            await self._spawn(s)
+            self._snapshot_balances(s)
+            if s.watch is not None:
+                self._tasks.append(asyncio.get_running_loop().create_task(
+                    self._watch_key(s), name=f"keys-{s.label}"))
+
+    async def _spawn(self, s: KeySession) -> None:
+        """The key's event pumps and its markets' loops (again after a key switch)."""
+        loop = asyncio.get_running_loop()
+        s.pump_tasks = [
+            loop.create_task(self._pump_books(s), name=f"books-{s.label}"),
+            loop.create_task(self._pump_orders(s), name=f"orders-{s.label}"),
+            loop.create_task(self._pump_balances(s), name=f"balances-{s.label}"),
+            loop.create_task(self._refresh_balances(s), name=f"balance-poll-{s.label}"),
+        ]
+        s.loop_tasks = []
+        for r in s.runners.values():
+            await _seed_book(s.venue, r)
+            s.loop_tasks.append(loop.create_task(r.run(self.stop_event), name=f"mkt-{r.symbol}"))
+        self._tasks += s.pump_tasks + s.loop_tasks
 
     async def _retrying(self, what: str, attempt: Callable[[], Any]) -> Any:
         """Run ``attempt`` until it succeeds; transient exchange errors are retried with backoff
@@ -197,15 +227,9 @@ class Engine:
                 delay = min(delay * 2, 10.0)
 
     async def _start_venue(self, s: KeySession) -> dict[str, Any] | None:
-        """Start the key's venue (a fresh one per attempt when a factory is known)."""
-        first = [True]
+        """Start the key's venue (``BitrueVenue.start`` is retryable: the same venue again)."""
 
         async def attempt() -> dict[str, Any]:
-            if not first[0] and s.venue_factory is not None:
-                with contextlib.suppress(Exception):
-                    await s.venue.stop()
-                s.venue = s.venue_factory()
-            first[0] = False
             await s.venue.start()
             instruments = await s.venue.instruments()
             for asset, bal in (await s.venue.balances()).items():
@@ -213,8 +237,6 @@ class Engine:
             return instruments
 
         try:
-            if s.venue_factory is None:
-                return await attempt()
             return await self._retrying(f"key {s.label!r}: venue start", attempt)
         except Exception as exc:
             log.error("key %r: venue did not start (%s); its markets stay idle", s.label, exc)
@@ -223,6 +245,124 @@ class Engine:
             for m in s.markets:
                 s.failed[m.symbol] = f"venue did not start: {exc}"
             return None
+
+    # --- keys gate while running ---------------------------------------------------------------
+    async def _watch_key(self, s: KeySession) -> None:
+        """Every ``key_check_s``: re-verify when due (policy age or ``reverify_after_s``), switch
+        on rotation, stop on refusal."""
+        from liquidity_bot.keys.gate import KeyRefused
+
+        unsure = 0
+        while s.refused is None:
+            await asyncio.sleep(self.key_check_s)
+            try:
+                force = (self.reverify_after_s is not None
+                         and s.watch.current.age().total_seconds() > self.reverify_after_s)
+                res = await s.watch.refresh(force=force)
+            except KeyRefused as exc:
+                verdict = getattr(exc.report, "verdict", None)
+                if verdict == "unknown" and unsure < self.key_unknown_grace:
+                    # nothing failed, something could not be checked (a 429, a timeout): the
+                    # key keeps trading on its last verification for a few more checks
+                    unsure += 1
+                    log.warning("key %r: re-verification inconclusive (%d/%d); trying again",
+                                s.label, unsure, self.key_unknown_grace)
+                    continue
+                await self.stop_key(s, str(exc))
+                return
+            except Exception as exc:  # the exchange or the vault is unreachable: try later
+                log.warning("key %r: re-check failed (%s); trying again in %.0f s",
+                            s.label, type(exc).__name__, self.key_check_s)
+                continue
+            unsure = 0
+            if res.switched:
+                await self.switch_key(s, res.key.api_key, res.key.secret.reveal())
+
+    async def _halt_session(self, s: KeySession, reason: str, sweep_s: float) -> None:
+        """Stop the key's loops, cancel its orders, stop its pumps and venue."""
+        for task in s.loop_tasks:
+            task.cancel()
+        await asyncio.gather(*s.loop_tasks, return_exceptions=True)
+
+        async def close_market(r: MarketRunner) -> None:
+            try:
+                await r.om.cancel_all(reason)
+                await r.om.settle_in_flight(timeout_s=min(5.0, sweep_s))
+                swept = await r.om.sweep(sweep_s)
+                # a sweep that could not ask the exchange knows nothing: count what we track
+                self.left_open[r.symbol] = max(swept, len(r.om.live())) if swept else 0
+            except Exception:
+                log.exception("%s: cancelling (%s) failed", r.symbol, reason)
+                self.left_open[r.symbol] = len(r.om.resting())
+
+        await asyncio.gather(*(close_market(r) for r in s.runners.values()))
+        for task in s.pump_tasks:
+            task.cancel()
+        await asyncio.gather(*s.pump_tasks, return_exceptions=True)
+        done = set(s.loop_tasks + s.pump_tasks)
+        self._tasks = [t for t in self._tasks if t not in done]
+        s.loop_tasks, s.pump_tasks = [], []
+        for r in s.runners.values():
+            await r.om.close()  # its pending order look-ups would use the venue stopped below
+        with contextlib.suppress(Exception):
+            await s.venue.stop()
+        s.started = False
+
+    async def stop_key(self, s: KeySession, why: str) -> None:
+        """The keys gate refused the key while running: stop its markets, cancel their orders."""
+        first = why.splitlines()[0] if why else "refused"
+        log.error("key %r refused while running: stopping its markets and cancelling their "
+                  "orders\n%s", s.label, why)
+        s.refused = why
+        for r in s.runners.values():
+            r.status = "key refused"
+            s.failed[r.symbol] = f"key refused while running: {first}"
+        await self._halt_session(s, "key refused", sweep_s=2.0)
+        for r in s.runners.values():
+            left = self.left_open.get(r.symbol, 0)
+            if left:
+                log.error(
+                    "%s: %d orders of ours are still open: the refused key could not cancel them "
+                    "(a disabled or deleted key cannot). Cancel them on the exchange's page, or "
+                    "fix the key and start again: the next start adopts them.", r.symbol, left,
+                )
+
+    async def switch_key(self, s: KeySession, api_key: str, secret: str) -> None:
+        """A rotated key: cancel-and-requote with a venue built for the new key."""
+        if s.venue_for is None:
+            await self.stop_key(s, "the key was rotated but this engine cannot rebuild its venue")
+            return
+        log.warning("key %r rotated while running: cancelling its orders with the old key and "
+                    "re-quoting with the new one", s.label)
+        for r in s.runners.values():
+            r.status = "switching key"
+        await self._halt_session(s, "key rotated", sweep_s=10.0)
+        s.venue = s.venue_for(api_key, secret)
+        if await self._start_venue(s) is None:
+            s.refused = "the rotated key's venue did not start"
+            return
+        s.started = True
+        s.switches += 1
+        for r in s.runners.values():
+            r.om.venue = s.venue
+            try:
+                await r.om.start()  # adopts whatever of ours the old key could not cancel
+            except Exception:
+                log.exception("%s: reconciliation after the key switch failed", r.symbol)
+        await self._spawn(s)
+
+    # --- balances ------------------------------------------------------------------------------
+    def _snapshot_balances(self, s: KeySession) -> None:
+        """Store the key's balances (the report's "against holding" starts from the first)."""
+        if self.writer is None:
+            return
+        from liquidity_bot.store import BalanceSnapshot
+
+        ts = int(time.time() * 1000)
+        rows = [BalanceSnapshot(ts_ms=ts, asset=a, free=f, locked=lk, key_label=s.label)
+                for a, (f, lk) in s.balances.items()]
+        store = self.writer.store
+        self.writer.submit(lambda: store.add_balance_snapshot(rows))
 
     async def _pump_books(self, s: KeySession) -> None:
         async for update in s.venue.book_events():
@@ -237,6 +377,8 @@ class Engine:
                 continue
             try:
                 runner.om.on_message(msg)
+                if isinstance(msg, Fill):
+                    runner.on_own_fill(msg)
             except Exception:
                 runner.errors += 1
                 log.exception("%s: order message %s failed", msg.symbol, type(msg).__name__)
@@ -246,14 +388,21 @@ class Engine:
             s.balances.set(change.asset, change.free, change.locked)
 
     async def _refresh_balances(self, s: KeySession, every_s: float = 15.0) -> None:
-        """A slow full refresh (weight 5): the stream may miss an asset."""
+        """A slow full refresh (weight 5): the stream may miss an asset. Snapshots stored every
+        ``balance_snapshot_s``."""
+        loop = asyncio.get_running_loop()
+        next_snapshot = loop.time() + self.balance_snapshot_s
         while True:
-            await asyncio.sleep(every_s)
+            await asyncio.sleep(min(every_s, self.balance_snapshot_s))
             try:
                 for asset, bal in (await s.venue.balances()).items():
                     s.balances.set(asset, bal.free, bal.locked)
             except Exception as exc:
                 log.info("key %r: balance refresh failed (%s)", s.label, type(exc).__name__)
+                continue
+            if loop.time() >= next_snapshot:
+                next_snapshot = loop.time() + self.balance_snapshot_s
+                self._snapshot_balances(s)
 
     # --- run and stop --------------------------------------------------------------------------
     async def run(self, duration_s: float | None = None, *, handle_signals: bool = True) -> None:
@@ -308,7 +457,11 @@ class Engine:
                 except Exception:
                     log.exception("%s: cancelling at shutdown failed", r.symbol)
 
-            await asyncio.gather(*(close_market(r) for r in self.runners))
+            live = [r for s in self.sessions if s.refused is None for r in s.runners.values()]
+            await asyncio.gather(*(close_market(r) for r in live))
+            for s in self.sessions:
+                if s.started and s.refused is None:
+                    self._snapshot_balances(s)
         for task in pumps:  # kept running until now: cancel answers arrive through them
             task.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
@@ -319,6 +472,12 @@ class Engine:
             if s.started:
                 with contextlib.suppress(Exception):
                     await s.venue.stop()
+        if cancel_orders:
+            for fn in self.before_flush:
+                try:
+                    fn()
+                except Exception:
+                    log.exception("shutdown hook failed")
         if self.writer is not None:
             if cancel_orders:
                 await self.writer.flush_async()
@@ -403,6 +562,12 @@ def bitrue_venue(config: BotConfig, api_key: str, secret: str, symbols: Iterable
     )
 
 
+def build_estimator(market: MarketConfig) -> Any:
+    from liquidity_bot.strategies import make_estimator
+
+    return make_estimator(market)
+
+
 async def open_sessions(
     config: BotConfig,
     *,
@@ -412,42 +577,53 @@ async def open_sessions(
     reverify: bool = True,
     report: Callable[[str], None] = lambda _m: None,
 ) -> tuple[list[KeySession], dict[str, str]]:
-    """Pass each key through the keys gate, mark it used, build its venue.
+    """Pass each key through the keys gate, mark it used, build its venue, watch it.
 
+    ``home`` is a ``KeysHome`` (give it ``audit_mirror=store_mirror(store)`` so key events also
+    land in the store). Each session carries a ``KeyWatch`` the engine refreshes while running.
     Returns the sessions and, per refused key label, why it was refused (its markets do not run).
     """
-    from liquidity_bot.keys.gate import KeyRefused, require_tradeable
+    from liquidity_bot.keys.gate import KeyRefused, KeyWatch, require_tradeable
     from liquidity_bot.keys.hygiene import mark_used
     from liquidity_bot.keys.policy import load_policy
     from liquidity_bot.keys.vault import VaultError
 
     policy = load_policy(config.keys.policy_path or home.policy)
+    urls = urls_of(config)
     sessions: list[KeySession] = []
     refused: dict[str, str] = {}
     for label, markets in group_by_key(config.markets).items():
         try:
-            key = await require_tradeable(
-                label,
-                home=home,
-                passphrase=passphrase,
-                policy=policy,
-                urls=urls_of(config),
-                canary_source=canary_source,
-                reverify=reverify,
-            )
+            if reverify:
+                watch = await KeyWatch.start(
+                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
+                    canary_source=canary_source,
+                )
+            else:
+                key = await require_tradeable(
+                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
+                    canary_source=canary_source, reverify=False,
+                )
+                watch = KeyWatch(key, home=home, passphrase=passphrase, policy=policy, urls=urls,
+                                 canary_source=canary_source)
         except (KeyRefused, VaultError) as exc:
             refused[label] = str(exc)
             report(f"key {label!r} refused: {exc}")
             continue
+        key = watch.current
         mark_used(home, label)
         report(f"key {label!r} passed the gate (verdict {key.report.verdict})")
         symbols = [m.symbol for m in markets]
 
-        def factory(key: Any = key, symbols: list[str] = symbols) -> Venue:
-            return bitrue_venue(config, key.api_key, key.secret.reveal(), symbols)
+        def venue_for(api_key: str, secret: str, symbols: list[str] = symbols) -> Venue:
+            return bitrue_venue(config, api_key, secret, symbols)
+
+        def factory(key: Any = key, venue_for: Any = venue_for) -> Venue:
+            return venue_for(key.api_key, key.secret.reveal())
 
         sessions.append(
-            KeySession(label=label, venue=factory(), markets=markets, venue_factory=factory)
+            KeySession(label=label, venue=factory(), markets=markets, venue_factory=factory,
+                       watch=watch, venue_for=venue_for)
         )
     return sessions, refused
 
@@ -485,6 +661,10 @@ def summary(engine: Engine) -> dict[str, Any]:
         out.setdefault("budgets", {})[s.label] = {
             "capacity_per_window": s.budget.capacity,
             "max_in_any_window": s.budget.max_in_any_window(),
+        }
+        out.setdefault("keys", {})[s.label] = {
+            "refused_while_running": s.refused,
+            "switched": s.switches,
         }
         for sym, why in s.failed.items():
             out["markets"].setdefault(sym, {})["failed"] = why

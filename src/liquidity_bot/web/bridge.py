@@ -6,6 +6,9 @@ risk gate; each key session's order budget and venue) and never changes them. Th
 engine free of any dashboard code: wiring is ``Engine(..., on_tick=bridge.on_tick)`` (chain it
 with another view with ``bridge.chain(view.update)``).
 
+``serve_engine`` does all of it for ``run`` and ``demo``: state, metrics, bridge (the one source
+of stored KPI samples and breaches: build the engine with ``store_kpis=False``), the server.
+
 Breach causes are inferred per tick from what the engine exposes: stale or crossed book ->
 ``stale_data``; kill switch or new risk refusals -> ``risk_refusal`` (``balance`` when the
 refusal was for balance or inventory); new budget skips -> ``budget``.
@@ -30,8 +33,9 @@ log = logging.getLogger(__name__)
 _BALANCE_REASONS = frozenset({"INSUFFICIENT_BALANCE", "INVENTORY_BOUND"})
 
 
-def key_rows_from_home(home: Path) -> Callable[[], list[dict[str, Any]]]:
-    """Key status rows (label, verdict, age, review due) from a keys home; no passphrase needed.
+def key_rows_from_home(home: Any) -> Callable[[], list[dict[str, Any]]]:
+    """Key status rows (label, verdict, age, review due) from a keys home (a directory or a
+    ``KeysHome``); no passphrase needed.
 
     Vault metadata only: secrets stay sealed, and ``DashboardState.set_keys`` keeps only
     non-secret fields anyway.
@@ -43,7 +47,7 @@ def key_rows_from_home(home: Path) -> Callable[[], list[dict[str, Any]]]:
         from liquidity_bot.keys.policy import load_policy
         from liquidity_bot.keys.vault import Vault
 
-        keys_home = KeysHome(home)
+        keys_home = home if isinstance(home, KeysHome) else KeysHome(Path(home))
         if not keys_home.vault.exists():
             return []
         return [
@@ -293,3 +297,38 @@ class EngineBridge:
 def uptime_of(bridge: EngineBridge, symbol: str) -> Decimal | None:
     s = bridge.samplers.get(symbol)
     return None if s is None else s.uptime_pct
+
+
+async def serve_engine(
+    engine: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    home: Path | None = None,
+    key_rows_home: Any = None,
+    kpi_interval_s: float = 1.0,
+    title: str = "liquidity-bot",
+) -> tuple[EngineBridge, Any]:
+    """Dashboard + ``/metrics`` for a running engine; returns the bridge and the server.
+
+    The bridge stores KPI samples and breaches in the engine's store (build the engine with
+    ``store_kpis=False`` so there is one sampler), and is installed as ``engine.on_tick``
+    (chain a terminal view with ``bridge.chain(view.update)``). Key status rows come from
+    ``key_rows_home`` (a ``KeysHome``) or ``home``'s vault metadata (every 60 s, and at once).
+    """
+    from liquidity_bot.web.dashboard import start_dashboard
+
+    state = DashboardState(title=title)
+    metrics = BotMetrics()
+    bridge = EngineBridge(
+        state,
+        metrics,
+        kpi_interval_s=kpi_interval_s,
+        store_samples=True,
+        key_rows=None if (key_rows_home or home) is None
+        else key_rows_from_home(key_rows_home or home),
+    )
+    engine.on_tick = bridge.on_tick
+    server = await start_dashboard(state, host, port, token, metrics=metrics)
+    return bridge, server

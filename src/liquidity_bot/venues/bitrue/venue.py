@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -146,9 +146,19 @@ class BitrueVenue:
     ) -> None:
         self.urls = urls
         self.symbols = [s.upper() for s in symbols]
-        self.rest = rest or BitrueRestClient(
-            urls, api_key, secret, source_address=source_address, recv_window=recv_window
-        )
+        # A venue that built its REST client may rebuild it after ``stop()`` (a closed client
+        # cannot reopen), so ``start()`` works again; a client passed in is the caller's.
+        self._new_rest: Callable[[], BitrueRestClient] | None = None
+        if rest is None:
+
+            def new_rest() -> BitrueRestClient:
+                return BitrueRestClient(
+                    urls, api_key, secret, source_address=source_address, recv_window=recv_window
+                )
+
+            self._new_rest = new_rest
+        self.rest = rest or new_rest()
+        self._rest_closed = False
         self._books = _LatestBooks()
         self._orders_out: _Broadcast[OrderMessage] = _Broadcast()
         self._fills_out: _Broadcast[Fill] = _Broadcast()
@@ -190,33 +200,61 @@ class BitrueVenue:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Connect: REST session, clock, rules, balances, trade cursors, streams, fallback poll.
+
+        Retryable: a failure undoes what was started (the REST session stays open for the next
+        attempt) and leaves the venue not started; ``start()`` after ``stop()`` works too.
+        """
         if self._started:
             return
+        if self._rest_closed:
+            self._renew_rest()
+        try:
+            await self.rest.__aenter__()
+            await self.rest.sync_clock()
+            await self.rest.exchange_info()  # tunes the rate governor
+            await self.balances()  # seeds the last-known balances for partial stream entries
+            for symbol in self.symbols:  # fills that happened before we started are history
+                trades = await self.rest.my_trades(symbol, limit=1)
+                if trades:
+                    self._last_trade_id[symbol] = max(t.id for t in trades)
+            if self.streams:
+                await self.market.start()
+                await self.user.start()
+            self._poll_task = asyncio.get_running_loop().create_task(
+                self._fallback_loop(), name="bitrue-fallback"
+            )
+        except BaseException:
+            await self._halt()
+            raise
         self._started = True
-        await self.rest.__aenter__()
-        await self.rest.sync_clock()
-        await self.rest.exchange_info()  # tunes the rate governor
-        await self.balances()  # seeds the last-known balances for partial stream entries
-        for symbol in self.symbols:  # fills that happened before we started are history
-            trades = await self.rest.my_trades(symbol, limit=1)
-            if trades:
-                self._last_trade_id[symbol] = max(t.id for t in trades)
-        if self.streams:
-            await self.market.start()
-            await self.user.start()
-        self._poll_task = asyncio.get_running_loop().create_task(
-            self._fallback_loop(), name="bitrue-fallback"
-        )
 
-    async def stop(self) -> None:
+    def _renew_rest(self) -> None:
+        if self._new_rest is None:
+            raise RuntimeError(
+                "this venue's REST client was passed in and is closed: pass a new client"
+            )
+        self.rest = self._new_rest()
+        self.market.rest = self.rest
+        self.user.rest = self.rest
+        self._rest_closed = False
+
+    async def _halt(self) -> None:
+        """Stop the fallback poll and the streams (each step even if another fails)."""
         if self._poll_task is not None:
             self._poll_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._poll_task
             self._poll_task = None
-        await self.market.stop()
-        await self.user.stop()
+        with contextlib.suppress(Exception):
+            await self.market.stop()
+        with contextlib.suppress(Exception):
+            await self.user.stop()
+
+    async def stop(self) -> None:
+        await self._halt()
         await self.rest.close()
+        self._rest_closed = True
         self._started = False
 
     async def __aenter__(self) -> BitrueVenue:
