@@ -246,7 +246,7 @@ class DashboardConfig(_Frozen, frozen=True):
     host: Annotated[
         str, Check(pattern=r"[A-Za-z0-9.:\-\[\]]+", allowed="an IP address or host name")
     ] = "127.0.0.1"
-    port: Annotated[int, Check(ge=1, le=65535)] = 8787
+    port: Annotated[int, Check(ge=0, le=65535, allowed="0 (pick a free port) to 65535")] = 8787
 
 
 class KeysConfig(_Frozen, frozen=True):
