@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Starts a throw-away PostgreSQL server on loopback for the store tests and prints its URL.
+# The data directory is written to .ci/.pg-data so that .ci/run can stop the server afterwards.
 # Installs Debian's postgresql when missing. Prints nothing (and exits 0) when it cannot:
 # the store tests then run on SQLite only.
 set -uo pipefail
@@ -11,8 +12,10 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     || { log "install failed"; exit 0; }
 fi
 BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
-PORT=${PG_PORT:-55432}
+# A free loopback port unless one is given: a leftover server must not make this fail.
+PORT=${PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 DATA=$(mktemp -d /tmp/lb-pg.XXXXXX)
+echo "$DATA" > "$(dirname "$0")/.pg-data"
 RUNAS=()
 if [ "$(id -u)" -eq 0 ]; then
   id postgres >/dev/null 2>&1 || useradd -r -M postgres
