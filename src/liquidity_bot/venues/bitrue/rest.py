@@ -164,8 +164,13 @@ class BitrueRestClient:
                 server = await self.server_time()
                 got.append(ClockSample(sent, self.clock.local_ms(), server))
             best = self.clock.apply(got)
-            log.info(
-                "bitrue clock synced: offset %d ms, rtt %.1f ms", self.clock.offset_ms, best.rtt_ms
+            # A routine sync is noise at INFO; a notable skew is worth the operator's attention.
+            level = logging.INFO if abs(self.clock.offset_ms) >= 250 else logging.DEBUG
+            log.log(
+                level,
+                "bitrue clock synced: offset %d ms, rtt %.1f ms",
+                self.clock.offset_ms,
+                best.rtt_ms,
             )
             return self.clock.offset_ms
 
