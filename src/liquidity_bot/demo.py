@@ -153,8 +153,10 @@ async def run_demo(
         console.print(f"demo vault passphrase: from ${PASSPHRASE_ENV}")
     else:
         passphrase = "demo-" + secrets.token_urlsafe(12)
+        # Never shown: a passphrase is a secret even in a demo. The demo vault is recreated on
+        # every run, and report/export read the database, not the vault.
         console.print(
-            f"demo vault passphrase (generated, for this demo's vault only): {passphrase}",
+            f"demo vault passphrase: generated and not shown (set ${PASSPHRASE_ENV} to choose one)",
             markup=False,
         )
     started_ms = int(time.time() * 1000)
