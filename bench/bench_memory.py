@@ -2,9 +2,9 @@
 
 Runs the bench_quoting configuration on the virtual-time driver and samples the resident set
 size every ``--sample-min`` simulated minutes. Prints the samples, the growth over the second
-half of the run (after warm-up) and a verdict. ``--no-prune`` leaves finished orders in the
-order manager's memory (the engine's own behaviour today); by default the backtest harness
-drops them two minutes after they finish, as the order manager should.
+half of the run (after warm-up) and a verdict. The order manager drops finished orders two
+minutes after they finish (``OrderManager.prune_finished``); ``--no-prune`` turns that off, to
+see what memory does without it.
 
     .venv/bin/python bench/bench_memory.py [--hours 6] [--no-prune] [--json out.json]
 """
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         wall = r.wall_s
         pruned = not args.no_prune
         print(f"{args.hours:g} simulated h of {args.scenario} in {r.wall_s:.1f} s wall; "
-              f"finished orders {'kept' if args.no_prune else 'dropped after 2 min'} "
+              f"finished orders {'kept' if args.no_prune else 'dropped by the engine after 2 min'} "
               f"({r.pruned_orders:,} dropped)")
     print("simulated h   RSS MB")
     for hours, rss in samples:

@@ -126,6 +126,9 @@ class RateLimiter:
         self._banned_until: dict[str, int] = {}
         self._ban_count: dict[str, int] = {}
         self.counters: dict[str, int] = {"429": 0, "418": 0, "bans": 0}
+        # requests refused because their IP was banned already (not the one that earned it)
+        self.refused_during_ban = 0
+        self.by_policy_429: dict[str, int] = {}  # policy id -> 429s it caused
 
     # -- scaled durations ----------------------------------------------------------------
 
@@ -155,6 +158,20 @@ class RateLimiter:
     def exchange_info(self) -> list[dict]:
         return [p.as_exchange_info() for p in self.policies]
 
+    def snapshot(self) -> dict:
+        """Counters for ``GET /sim/admin/ratelimit``: did a client earn a ban, keep sending
+        while banned, or run into a limit (and which one)?"""
+        now = self._now_ms()
+        return {
+            "bans": self.counters["bans"],
+            "refused_during_ban": self.refused_during_ban,
+            "429": self.counters["429"],
+            "418": self.counters["418"],
+            "429_by_policy": dict(sorted(self.by_policy_429.items())),
+            "banned_now": {ip: until for ip, until in sorted(self._banned_until.items())
+                           if until > now},
+        }
+
     # -- admission ---------------------------------------------------------------------
 
     def admit_ip(self, ip: str, weight: int) -> None:
@@ -165,6 +182,7 @@ class RateLimiter:
         until = self._banned_until.get(ip)
         if until is not None and until > now:
             self.counters["418"] += 1
+            self.refused_during_ban += 1
             raise self._ban_error(until, now)
         self._check_backoff(ip, "general", now)
         self._charge("general", ip, ip, weight, now)
@@ -223,6 +241,7 @@ class RateLimiter:
         key = (ip, policy.category)
         self._backoff_until[key] = max(self._backoff_until.get(key, 0), now + wait)
         self.counters["429"] += 1
+        self.by_policy_429[policy.id] = self.by_policy_429.get(policy.id, 0) + 1
         raise ExchangeError(
             429,
             -1015 if policy.category == "orders" else -1003,

@@ -12,8 +12,8 @@ at the end. Then the simulator's ledger is the judge:
 - no client order id was used twice;
 - every exchange fill is in the store exactly once (and the store has nothing else);
 - balances reconcile exactly: start balances + fills - fees = end balances (Decimal);
-- no IP ban and no request refused for a ban (the simulator's rate-limit counters when its
-  admin API exposes them, otherwise the bot's own logs);
+- no IP ban and no request refused for a ban (the simulator's ``GET /sim/admin/ratelimit``
+  counters; a simulator without that route falls back to the bot's own logs);
 - the restarted bot exits cleanly.
 
 ``run_chaos`` returns the fault counts and the invariants; ``main`` prints them as tables and
@@ -263,8 +263,12 @@ def _audit(result: ChaosResult, *, ledger: dict[str, Any], end_balances: dict[st
                          "exact for " + ", ".join(sorted(actual)) if not diffs
                          else f"differences (actual - expected): {diffs}"))
     if rate_counters is not None:
-        bans, refused = rate_counters.get("bans", 0), rate_counters.get("418", 0)
-        inv.append(Invariant("no IP ban", bans == 0, f"simulator counted {bans} bans"))
+        bans = rate_counters.get("bans", 0)
+        refused = rate_counters.get("refused_during_ban", 0)
+        limited = ", ".join(f"{k[4:]} {v}" for k, v in sorted(rate_counters.items())
+                            if k.startswith("429:")) or "none"
+        inv.append(Invariant("no IP ban", bans == 0,
+                             f"simulator counted {bans} bans (real 429s by policy: {limited})"))
         inv.append(Invariant("no request sent during a ban", refused == 0,
                              f"simulator refused {refused} requests for a ban"))
     else:
@@ -354,8 +358,10 @@ async def run_chaos(minutes: float, *, workdir: Path, seed: int = 7,
         counters = await admin.call("GET", "/sim/admin/ratelimit", allow_missing=True)
         rate_counters = None
         if isinstance(counters, dict):
-            raw = counters.get("counters", counters)
-            rate_counters = {str(k): int(v) for k, v in raw.items() if str(v).isdigit()}
+            rate_counters = {str(k): int(v) for k, v in counters.items()
+                             if isinstance(v, int)}
+            rate_counters.update({f"429:{k}": int(v)
+                                  for k, v in counters.get("429_by_policy", {}).items()})
         store = Store(f"sqlite:///{home}/liquidity-bot.db")
         try:
             store.create_schema()

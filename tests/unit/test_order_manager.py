@@ -287,3 +287,99 @@ async def test_cancel_reject_is_settled_by_a_status_query():
             break
         await asyncio.sleep(0.01)
     assert order.state is OrderState.FILLED
+
+
+async def test_in_doubt_orders_back_off_per_order_across_look_up_tasks(monkeypatch):
+    """The order endpoint is down: an in-doubt order is asked about once per back-off step,
+    however often settling code asks for a look-up (the soak saw 823 queries for 4 orders)."""
+    from liquidity_bot.engine import order_manager as om_module
+    from liquidity_bot.venues.bitrue.errors import ExchangeUnavailable, RateLimited
+
+    monkeypatch.setattr(om_module, "QUERY_BACKOFF_MIN_S", 60.0)  # far beyond this test
+    monkeypatch.setattr(om_module, "QUERY_BACKOFF_MAX_S", 600.0)
+    venue = FakeVenue()
+    venue.lose_answers = 1
+    down: list[Exception] = [ExchangeUnavailable("GET order: HTTP 503")]
+    real_query = venue.query
+
+    async def query(symbol, **kw):
+        if down:
+            venue.requests.append(("query", kw.get("client_order_id")))
+            raise down[0]
+        return await real_query(symbol, **kw)
+
+    venue.query = query  # type: ignore[method-assign]
+    om = manager(venue)
+    await om.sync(qs(LADDER[0]))
+    (t,) = om.orders.values()
+    for _ in range(100):
+        if om.stats.status_queries:
+            break
+        await asyncio.sleep(0.01)
+    loop = asyncio.get_running_loop()
+    assert t.order.state is OrderState.UNKNOWN and t.next_query_at >= loop.time() + 59
+    for _ in range(20):  # what settle_in_flight and sweep do, over and over
+        await om.close()
+        om._resolve_later(t)
+        await asyncio.sleep(0)
+    assert om.stats.status_queries == 1, "the back-off belongs to the order, not to a task"
+    # Each failure doubles the wait; a Retry-After longer than that is honoured.
+    down[0] = RateLimited("GET order: 429", policy="general", retry_after_s=5000)
+    await om.close()
+    t.next_query_at = 0.0  # as if the minute had passed
+    om._resolve_later(t)
+    for _ in range(100):
+        if om.stats.status_queries == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert t.query_backoff_s == 120.0 and t.next_query_at >= loop.time() + 4990
+    # The endpoint is back: the next look-up settles it, and the back-off starts over.
+    down.clear()
+    await om.close()
+    t.next_query_at = 0.0
+    om._resolve_later(t)
+    for _ in range(100):
+        if t.order.state is OrderState.NEW:
+            break
+        await asyncio.sleep(0.01)
+    assert t.order.state is OrderState.NEW and t.query_backoff_s == 0.0
+    assert venue.places() == 1
+    await om.close()
+
+
+async def test_finished_orders_are_pruned_after_the_grace_period():
+    """Memory stays flat over a long run: finished orders leave ``orders`` after the grace
+    period (the last few stay in ``recent``); live ones and late fills are unaffected."""
+    venue = FakeVenue()
+    om = manager(venue)
+    now = [1000.0]
+    om.clock = lambda: now[0]
+    await om.sync(qs(*LADDER))
+    first = {o.client_order_id for o in om.resting()}
+    await om.cancel_all("test")  # all four finish (CANCELED)
+    assert len(om.orders) == 4 and om.stats.cancelled == 4
+    now[0] += om.finished_grace_s - 1
+    await om.sync(qs(*LADDER))  # re-quotes four new orders; the old ones are still in grace
+    assert len(om.orders) == 8 and om.stats.pruned == 0
+    now[0] += 2
+    await om.sync(qs(*LADDER))
+    assert om.stats.pruned == 4 and first.isdisjoint(om.orders)
+    assert {o.client_order_id for o in om.recent} == first
+    assert len(om.resting()) == 4 and venue.places() == 8  # the live ones were kept
+    # A fill reported late for a pruned order (by exchange id only) is still ours and counted.
+    gone = om.recent[0]
+    late = Fill(ts_ms=2, symbol=SYMBOL, trade_id="999", client_order_id="",
+                exchange_order_id=gone.exchange_order_id, side=gone.side, price=gone.price,
+                qty=D("1"), fee=D(0), fee_asset="USDT", is_maker=True)
+    om.on_fill(late)
+    assert om.stats.fills == 1 and om.base_traded != 0
+
+
+def test_latency_log_keeps_the_latest_samples_and_counts_all():
+    from liquidity_bot.engine.order_manager import LatencyLog
+
+    log = LatencyLog(maxlen=8)
+    for ns in range(100):
+        log.append(ns)
+    assert isinstance(log, list) and len(log) <= 8 and log.total == 100
+    assert log[-1] == 99 and log == list(range(100 - len(log), 100))

@@ -76,3 +76,24 @@ async def test_emergency_waits_for_room_instead_of_failing():
     clock.t += 61  # the window has passed by the time the wait is over
     await b.spend_when_possible("X")
     assert b.used() == 1
+
+
+def test_history_is_bounded_and_the_peak_matches_a_full_recount():
+    """The running peak equals a recount over every send; the kept history stays bounded."""
+    import random
+
+    b, clock = budget(limit=30, history_len=50)
+    every: list[float] = []
+    rng = random.Random(5)
+    for _ in range(2000):
+        clock.t += rng.choice((0.01, 0.5, 2.0, 7.0))
+        prio = rng.choice(list(Priority))
+        if b.try_spend("X", prio):
+            every.append(clock.t)
+    best, start = 0, 0
+    for end in range(len(every)):
+        while every[end] - every[start] >= b.window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    assert best == b.max_in_any_window() <= b.hard_limit
+    assert len(b.history) == 50 and list(b.history) == every[-50:]

@@ -1,5 +1,6 @@
-"""The simulator's own admin API (not Bitrue's): accounts, keys, ledger. Loopback only, and
-guarded by the ``X-Sim-Admin`` header (the token given to ``sim serve --admin-token``).
+"""The simulator's own admin API (not Bitrue's): accounts, keys, ledger, rate-limit counters.
+Loopback only, and guarded by the ``X-Sim-Admin`` header (the token given to
+``sim serve --admin-token``).
 
 Other extensions (streams, faults) guard their admin routes with ``require_admin(request)``.
 """
@@ -192,3 +193,11 @@ async def market_maker(request: web.Request) -> web.Response:
     """The account that seeded the books at start (None when seeding was off)."""
     require_admin(request)
     return json_response({"account_id": state_of(request).market_maker_account})
+
+
+async def ratelimit(request: web.Request) -> web.Response:
+    """Rate-limit counters since start: bans issued, requests refused during a ban, 429s by
+    policy (what a soak checks to prove a client backs off; the simulator's injected 429
+    faults are counted by ``GET /sim/admin/faults`` instead)."""
+    require_admin(request)
+    return json_response(state_of(request).rate_limiter.snapshot())

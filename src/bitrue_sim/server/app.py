@@ -82,6 +82,7 @@ ADMIN_ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/sim/admin/balances", admin.balances),
     ("POST", "/sim/admin/deposit", admin.deposit),
     ("GET", "/sim/admin/market_maker", admin.market_maker),
+    ("GET", "/sim/admin/ratelimit", admin.ratelimit),
 ]
 
 

@@ -28,7 +28,8 @@ def baseline_budget(clock) -> OrderBudget:  # noqa: ANN001
     """Bitrue's documented limit with no headroom and no reserve (the baseline just waits)."""
     from decimal import Decimal
 
-    return OrderBudget(headroom=Decimal(0), reserve_share=Decimal(0), clock=clock)
+    return OrderBudget(headroom=Decimal(0), reserve_share=Decimal(0), emergency_share=Decimal(0),
+                       clock=clock)
 
 
 class RefreshEveryOrderManager(OrderManager):

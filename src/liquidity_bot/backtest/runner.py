@@ -282,44 +282,29 @@ def rss_bytes() -> int:
 
 
 class _Housekeeping:
-    """Engine tick hook: forgets finished orders a while after they finished, samples RSS.
+    """Engine tick hook: samples RSS every ``sample_every_s`` of simulated time.
 
-    The order manager keeps every order it ever tracked in memory, and its reconciliation
-    pass walks them all: over a simulated day that grows without bound. Finished orders are
-    in the store already, so after ``grace_s`` they are dropped here (see the report: the
-    order manager should do this itself)."""
+    The order manager drops its finished orders itself (``OrderManager.prune_finished``);
+    ``prune=False`` turns that off, to measure what memory does without it."""
 
-    def __init__(self, loop: VirtualEventLoop, sample_every_s: float, every_s: float = 60.0,
-                 grace_s: float = 120.0, prune: bool = True) -> None:
+    def __init__(self, loop: VirtualEventLoop, sample_every_s: float,
+                 prune: bool = True) -> None:
         self.loop = loop
         self.prune = prune
-        self.every_s = every_s
-        self.grace_s = grace_s
         self.sample_every_s = sample_every_s
-        self._next = 0.0
         self._next_sample = 0.0
-        self._finished_at: dict[str, float] = {}
         self.pruned = 0
         self.rss: list[tuple[float, int]] = []
 
     def __call__(self, engine: Engine) -> None:
         now = self.loop.time()
+        if not self.prune:
+            for r in engine.runners:
+                r.om.finished_grace_s = float("inf")
+        self.pruned = sum(r.om.stats.pruned for r in engine.runners)
         if now >= self._next_sample:
             self._next_sample = now + self.sample_every_s
             self.rss.append((round(now / HOUR_S, 3), rss_bytes()))
-        if not self.prune or now < self._next:
-            return
-        self._next = now + self.every_s
-        for r in engine.runners:
-            orders = r.om.orders
-            for cid, t in list(orders.items()):
-                if not t.order.is_terminal or t.resolving:
-                    continue
-                seen = self._finished_at.setdefault(cid, now)
-                if now - seen >= self.grace_s:
-                    del orders[cid]
-                    del self._finished_at[cid]
-                    self.pruned += 1
 
 
 def _market_result(r: Any) -> MarketResult:

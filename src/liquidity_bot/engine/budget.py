@@ -10,9 +10,10 @@ Spending is by priority, because quoting well within 100 requests a minute is a 
   whole budget;
 - ``NORMAL`` requests (outer levels, cosmetic re-pricing) leave ``reserve_share`` untouched for
   critical ones, and each market spends at most its configured share of the key's budget on them;
-- ``EMERGENCY`` requests (cancel everything on shutdown or kill switch) may also use the
-  headroom, and wait for room instead of being refused: cancelling must happen, and waiting
-  beats a 429 followed by an IP ban.
+- ``EMERGENCY`` requests (cancel everything on shutdown or kill switch) may also use an optional
+  ``emergency_share`` of the capacity that quoting never touches, then the headroom up to
+  Bitrue's own limit, and wait for room instead of being refused: cancelling must happen, and
+  waiting beats a 429 followed by an IP ban. Nothing ever goes above Bitrue's limit.
 """
 
 from __future__ import annotations
@@ -44,19 +45,27 @@ class OrderBudget:
         window_s: float = BITRUE_ORDER_WINDOW_S,
         headroom: Decimal = Decimal("0.1"),
         reserve_share: Decimal = Decimal("0.3"),
+        emergency_share: Decimal = Decimal(0),
         clock: Callable[[], float] = time.monotonic,
+        history_len: int = 1024,
     ) -> None:
         if not 0 <= headroom < 1:
             raise ValueError(f"headroom must be within [0, 1), got {headroom}")
+        if not 0 <= emergency_share < 1:
+            raise ValueError(f"emergency_share must be within [0, 1), got {emergency_share}")
         self.window_s = window_s
         self.hard_limit = limit
         self.capacity = max(1, int(limit * (1 - headroom)))
+        self.emergency_reserve = int(self.capacity * emergency_share)
+        self.quoting_capacity = self.capacity - self.emergency_reserve
         self.reserve = int(self.capacity * reserve_share)
         self._clock = clock
         self._sent: deque[tuple[float, str]] = deque()  # (monotonic time, market)
         self._shares: dict[str, Decimal] = {}
         self.refused = 0
-        self.history: list[float] = []  # every send time, for audits and tests
+        self._peak = 0  # most requests within one window so far
+        # the latest send times, for audits and tests (bounded: a bot runs for months)
+        self.history: deque[float] = deque(maxlen=history_len)
 
     # --- configuration -------------------------------------------------------------------------
     def register(self, market: str, share: Decimal = Decimal(1)) -> None:
@@ -78,17 +87,14 @@ class OrderBudget:
         return sum(1 for _, m in self._sent if m == market)
 
     def available(self) -> int:
-        return self.capacity - self.used()
+        """Requests quoting (CRITICAL) may still send in the current window."""
+        return max(0, self.quoting_capacity - self.used())
 
     def max_in_any_window(self) -> int:
-        """Most requests ever sent within one window (a self-check: never above capacity)."""
-        best, start = 0, 0
-        times = self.history
-        for end in range(len(times)):
-            while times[end] - times[start] >= self.window_s:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+        """Most requests ever sent within one window (a self-check: never above Bitrue's limit).
+
+        Kept as a running peak (the window after each send), so it costs nothing to keep."""
+        return self._peak
 
     # --- spending ------------------------------------------------------------------------------
     def try_spend(self, market: str, priority: Priority = Priority.NORMAL, n: int = 1) -> bool:
@@ -97,29 +103,30 @@ class OrderBudget:
         self._expire(now)
         used = len(self._sent)
         # EMERGENCY (cancel everything) may also use the headroom, up to Bitrue's own limit.
-        ceiling = self.hard_limit if priority is Priority.EMERGENCY else self.capacity
+        ceiling = self.hard_limit if priority is Priority.EMERGENCY else self.quoting_capacity
         if used + n > ceiling:
             self.refused += 1
             return False
         if priority is Priority.NORMAL:
-            if used + n > self.capacity - self.reserve:
+            if used + n > self.quoting_capacity - self.reserve:
                 self.refused += 1
                 return False
             share = self._shares.get(market, Decimal(1))
-            cap = int((self.capacity - self.reserve) * share)
+            cap = int((self.quoting_capacity - self.reserve) * share)
             if sum(1 for _, m in self._sent if m == market) + n > cap:
                 self.refused += 1
                 return False
         for _ in range(n):
             self._sent.append((now, market))
             self.history.append(now)
+        self._peak = max(self._peak, len(self._sent))
         return True
 
     def seconds_until_room(self, n: int = 1, *, ceiling: int | None = None) -> float:
-        """How long until ``n`` requests fit under ``ceiling`` (default: the capacity)."""
+        """How long until ``n`` requests fit under ``ceiling`` (default: quoting's capacity)."""
         now = self._clock()
         self._expire(now)
-        excess = len(self._sent) + n - (self.capacity if ceiling is None else ceiling)
+        excess = len(self._sent) + n - (self.quoting_capacity if ceiling is None else ceiling)
         if excess <= 0:
             return 0.0
         return max(0.0, self._sent[excess - 1][0] + self.window_s - now)

@@ -21,6 +21,7 @@ import logging
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -57,6 +58,12 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+QUERY_BACKOFF_MIN_S = 0.25  # first wait after a failed look-up of an in-doubt order
+QUERY_BACKOFF_MAX_S = 8.0
+# A finished order stays in ``orders`` this long (late reports, e.g. a fill pushed after the
+# cancel ack, still find it), then only in ``recent`` (the last RECENT_FINISHED, for views).
+FINISHED_GRACE_S = 120.0
+RECENT_FINISHED = 200
 
 # Bitrue documents newClientOrderId as a unique id without a length; Hummingbot's Bitrue
 # connector caps it at 32 characters and the simulator accepts 1-64 of [A-Za-z0-9._:/-]. We use
@@ -150,6 +157,29 @@ class Tracked:
     sent_ms: int | None = None  # wall time of the last create/cancel request
     resolving: bool = False
     adopted: bool = False
+    # In-doubt look-ups back off per order, across look-up tasks and re-adoptions: an order
+    # endpoint that is down must not be asked about the same order several times a second.
+    query_backoff_s: float = 0.0
+    next_query_at: float = 0.0  # event-loop time before which this order is not queried
+
+
+class LatencyLog(list):  # type: ignore[type-arg]
+    """Tick-to-order latencies (ns): a list of the latest ``maxlen`` at most, and ``total``.
+
+    A long run must not keep every sample. When full, the oldest half is dropped at once (an
+    index-based reader sees the list shrink and starts over); ``total`` counts every sample
+    ever appended, so a reader can also tell how many are new."""
+
+    def __init__(self, maxlen: int = 4096) -> None:
+        super().__init__()
+        self.maxlen = maxlen
+        self.total = 0
+
+    def append(self, ns: int) -> None:  # type: ignore[override]
+        if len(self) >= self.maxlen:
+            del self[: self.maxlen // 2]
+        super().append(ns)
+        self.total += 1
 
 
 @dataclass
@@ -167,7 +197,9 @@ class Stats:
     crossing_fixed: int = 0
     fills: int = 0
     errors: int = 0
-    latencies_ns: list[int] = field(default_factory=list)
+    status_queries: int = 0  # look-ups of in-doubt orders (each is a GET /order)
+    latencies_ns: LatencyLog = field(default_factory=LatencyLog)
+    pruned: int = 0  # finished orders dropped from memory (they are in the store)
 
 
 @dataclass
@@ -215,6 +247,14 @@ class OrderManager:
         self.quote_traded = ZERO
         self._resolve_tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        # Finished orders, oldest first: (monotonic time it was seen finished, client id).
+        # ``prune_finished`` drops them from ``orders`` after FINISHED_GRACE_S so that memory
+        # and each reconciliation pass stay flat over a long run; ``recent`` keeps the last few.
+        self._finished: deque[tuple[float, str]] = deque()
+        self._finished_ids: set[str] = set()
+        self.recent: deque[Order] = deque(maxlen=RECENT_FINISHED)
+        self.finished_grace_s = FINISHED_GRACE_S
+        self.clock: Callable[[], float] = time.monotonic  # injectable (the backtest's loop)
 
     # --- views ---------------------------------------------------------------------------------
     def live(self) -> list[Tracked]:
@@ -240,10 +280,44 @@ class OrderManager:
 
     # --- persistence helpers -------------------------------------------------------------------
     def _save(self, t: Tracked, event: str, **detail: object) -> None:
+        if t.order.is_terminal:
+            self._note_finished(t)
         if self.writer is None:
             return
         self.writer.order(t.order, created_ms=t.created_ms, key_label=self.key_label)
         self.writer.event(t.order.client_order_id, event, t.order.state.value, **detail)
+
+    # --- memory: finished orders ---------------------------------------------------------------
+    def _note_finished(self, t: Tracked) -> None:
+        cid = t.order.client_order_id
+        if cid not in self._finished_ids:
+            self._finished_ids.add(cid)
+            self._finished.append((self.clock(), cid))
+
+    def prune_finished(self) -> int:
+        """Forget orders that finished more than ``finished_grace_s`` ago and are settled (no
+        look-up running). Their records went to the store writer when they finished (the
+        writer keeps its own copies), and a fill reported later is still stored and counted
+        (``on_fill`` does not need the order). Returns how many were dropped."""
+        horizon = self.clock() - self.finished_grace_s
+        dropped = 0
+        finished = self._finished
+        while finished and finished[0][0] <= horizon:
+            _, cid = finished.popleft()
+            self._finished_ids.discard(cid)
+            t = self.orders.get(cid)
+            if t is None:
+                continue
+            if not t.order.is_terminal:  # re-opened by a reconciliation: not finished after all
+                continue
+            if t.resolving:  # settle first; look again after another grace period
+                self._note_finished(t)
+                continue
+            del self.orders[cid]
+            self.recent.append(t.order)
+            dropped += 1
+        self.stats.pruned += dropped
+        return dropped
 
     def _changed(self) -> None:
         if self.on_change is not None:
@@ -304,6 +378,8 @@ class OrderManager:
         if self._lock.locked():
             return  # a pass is running; the next trigger will see the newest book
         async with self._lock:
+            if self._finished:
+                self.prune_finished()
             plan = self._plan(quotes)
             await self._execute(plan)
 
@@ -607,7 +683,12 @@ class OrderManager:
             for snap in left:
                 assert snap.client_order_id is not None
                 t = self.orders.get(snap.client_order_id)
-                if t is None or not t.order.is_open:
+                if t is not None and t.order.state in (OrderState.UNKNOWN,
+                                                       OrderState.PENDING_NEW):
+                    # in doubt, and the exchange just said it rests: that settles it in
+                    # place (keeps its history and its look-up back-off; no re-adoption)
+                    self._apply_snapshot(t, snap)
+                elif t is None or not t.order.is_open:
                     if t is not None:
                         del self.orders[snap.client_order_id]
                     self._adopt(snap)
@@ -618,15 +699,31 @@ class OrderManager:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
-    async def catch_up_fills(self) -> int:
-        """Store our fills the exchange lists that the streams may not have delivered yet."""
+    async def catch_up_fills(self, deadline_s: float = 30.0) -> int:
+        """Store our fills the exchange lists that the streams may not have delivered yet.
+
+        Retried through exchange errors (with back-off, at least the Retry-After) until
+        ``deadline_s``: at shutdown this read is the last chance to store a fill."""
         from liquidity_bot.venues.bitrue.errors import BitrueError
 
-        try:
-            fills = await self.venue.fills_since(self.symbol, None)
-        except BitrueError as exc:
-            log.warning("%s: final trade-list read failed (%s)", self.symbol, type(exc).__name__)
-            return 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_s
+        delay = 0.25
+        while True:
+            try:
+                fills = await self.venue.fills_since(self.symbol, None)
+                break
+            except BitrueError as exc:
+                if loop.time() + delay > deadline:
+                    log.error("%s: the final trade-list read failed until the deadline (%s); "
+                              "the next start stores the fills it missed", self.symbol,
+                              type(exc).__name__)
+                    return 0
+                wait = max(delay, float(getattr(exc, "retry_after_s", None) or 0))
+                log.warning("%s: final trade-list read failed (%s); retrying in %.1f s",
+                            self.symbol, type(exc).__name__, wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, 4.0)
         ours = [f for f in map(self._attributed, fills) if self.ids.is_ours(f.client_order_id)]
         if self.writer is not None:
             for fill in ours:
@@ -643,22 +740,35 @@ class OrderManager:
         task.add_done_callback(self._resolve_tasks.discard)
 
     async def _resolve(self, t: Tracked) -> None:
-        """Ask the exchange about the client order id until the answer is conclusive."""
+        """Ask the exchange about the client order id until the answer is conclusive.
+
+        Failed look-ups back off per order (``query_backoff_s``, doubling up to
+        ``QUERY_BACKOFF_MAX_S``, at least the server's Retry-After), and the back-off survives
+        this task: a new look-up of the same order waits for ``next_query_at`` too."""
         from liquidity_bot.venues.bitrue.errors import BitrueError
 
         cid = t.order.client_order_id
-        delay = 0.05
+        loop = asyncio.get_running_loop()
         try:
             while t.order.state in (OrderState.UNKNOWN, OrderState.PENDING_CANCEL,
                                     OrderState.PENDING_NEW):
+                wait = t.next_query_at - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue  # the state may have settled (a push) while waiting
                 try:
+                    self.stats.status_queries += 1
                     snap = await self.venue.query(self.symbol, client_order_id=cid)
                 except BitrueError as exc:
-                    log.info("%s: status query of %s failed (%s); retrying", self.symbol, cid,
-                             type(exc).__name__)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
+                    t.query_backoff_s = min(
+                        max(QUERY_BACKOFF_MIN_S, t.query_backoff_s * 2), QUERY_BACKOFF_MAX_S)
+                    retry_after = float(getattr(exc, "retry_after_s", None) or 0)
+                    delay = max(t.query_backoff_s, retry_after)
+                    t.next_query_at = loop.time() + delay
+                    log.info("%s: status query of %s failed (%s); next in %.1f s", self.symbol,
+                             cid, type(exc).__name__, delay)
                     continue
+                t.query_backoff_s = 0.0
                 if snap is None:
                     # "Never heard of it" is final only once the request can no longer arrive.
                     if t.order.state is OrderState.PENDING_CANCEL:
@@ -755,6 +865,9 @@ class OrderManager:
         for t in self.orders.values():
             if t.order.exchange_order_id == fill.exchange_order_id:
                 return msgspec.structs.replace(fill, client_order_id=t.order.client_order_id)
+        for order in self.recent:  # finished and pruned, but a late report may still come
+            if order.exchange_order_id == fill.exchange_order_id:
+                return msgspec.structs.replace(fill, client_order_id=order.client_order_id)
         return fill
 
     def on_fill(self, fill: Fill) -> None:

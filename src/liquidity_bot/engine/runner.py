@@ -106,7 +106,9 @@ class Engine:
         self._tasks: list[asyncio.Task[Any]] = []
         self.started_mono = time.monotonic()
         self.cancelled_at_shutdown = 0
-        self.shutdown_deadline_s = 30.0
+        # how long shutdown keeps trying to cancel (and to read the last fills) through
+        # exchange faults: an order endpoint outage lasts up to half a minute in the soak
+        self.shutdown_deadline_s = 60.0
         self.start_retry_s = 60.0
         self.left_open: dict[str, int] = {}
         self._crashed = False
@@ -211,7 +213,8 @@ class Engine:
     async def _retrying(self, what: str, attempt: Callable[[], Any]) -> Any:
         """Run ``attempt`` until it succeeds; transient exchange errors are retried with backoff
         until ``start_retry_s`` has passed (a 429 burst or a 5xx at start must not leave a
-        market idle with orders of ours resting)."""
+        market idle with orders of ours resting). A wait the exchange asks for (Retry-After,
+        an IP ban's end) is honoured in full and extends the deadline by as much."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_retry_s
         delay = 0.5
@@ -219,11 +222,16 @@ class Engine:
             try:
                 return await attempt()
             except Exception as exc:
-                if _permanent(exc) or loop.time() > deadline or self.stop_event.is_set():
+                if _permanent(exc) or self.stop_event.is_set():
                     raise
-                wait = max(delay, float(getattr(exc, "retry_after_s", None) or 0))
+                asked = _asked_wait_s(exc)
+                if loop.time() > deadline and asked == 0:
+                    raise
+                wait = max(delay, asked)
+                deadline = max(deadline, loop.time() + asked + delay)
                 log.warning("%s failed (%s); retrying in %.1f s", what, type(exc).__name__, wait)
-                await asyncio.sleep(wait)
+                with contextlib.suppress(TimeoutError):  # a stop ends the wait at once
+                    await asyncio.wait_for(self.stop_event.wait(), wait)
                 delay = min(delay * 2, 10.0)
 
     async def _start_venue(self, s: KeySession) -> dict[str, Any] | None:
@@ -453,9 +461,12 @@ class Engine:
                             r.symbol, left, self.shutdown_deadline_s,
                         )
                     self.left_open[r.symbol] = left
-                    await r.om.catch_up_fills()
                 except Exception:
                     log.exception("%s: cancelling at shutdown failed", r.symbol)
+                try:  # even when cancelling failed: every fill the exchange lists is stored
+                    await r.om.catch_up_fills(self.shutdown_deadline_s)
+                except Exception:
+                    log.exception("%s: storing the last fills at shutdown failed", r.symbol)
 
             live = [r for s in self.sessions if s.refused is None for r in s.runners.values()]
             await asyncio.gather(*(close_market(r) for r in live))
@@ -510,6 +521,15 @@ async def _seed_book(venue: Venue, runner: MarketRunner) -> None:
             asks=tuple((lv.price, lv.qty) for lv in depth.asks),
         )
     )
+
+
+def _asked_wait_s(exc: BaseException) -> float:
+    """How long the exchange told us to wait: a 429's Retry-After or a ban's remaining time."""
+    asked = float(getattr(exc, "retry_after_s", None) or 0)
+    until_ms = getattr(exc, "until_ms", None)
+    if until_ms:
+        asked = max(asked, until_ms / 1000 - time.time() + 0.5)
+    return max(0.0, asked)
 
 
 def _permanent(exc: BaseException) -> bool:
