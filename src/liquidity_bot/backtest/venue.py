@@ -18,7 +18,6 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
-from typing import Generic, TypeVar
 
 from bitrue_sim.core.markets import exchange_info_symbol
 from bitrue_sim.core.model import Balance as SimBalance
@@ -40,32 +39,11 @@ from liquidity_bot.domain.events import (
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 from liquidity_bot.venues.bitrue.errors import BitrueError, RateLimited, error_from_response
+from liquidity_bot.venues.fanout import Broadcast
 from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
-
-T = TypeVar("T")
 
 BITRUE_ORDER_LIMIT = 100
 BITRUE_ORDER_WINDOW_MS = 60_000
-
-
-class _Fanout(Generic[T]):
-    """Every subscriber gets every item, in order."""
-
-    def __init__(self) -> None:
-        self._queues: list[asyncio.Queue[T]] = []
-
-    def publish(self, item: T) -> None:
-        for q in self._queues:
-            q.put_nowait(item)
-
-    async def subscribe(self) -> AsyncIterator[T]:
-        q: asyncio.Queue[T] = asyncio.Queue()
-        self._queues.append(q)
-        try:
-            while True:
-                yield await q.get()
-        finally:
-            self._queues.remove(q)
 
 
 class _LatestBooks:
@@ -196,9 +174,9 @@ class BacktestVenue:
         self.latency_s = latency_ms / 2000.0  # each way
         self.order_limit = order_limit
         self.order_window_ms = order_window_ms
-        self._orders_out: _Fanout[OrderMessage] = _Fanout()
-        self._fills_out: _Fanout[Fill] = _Fanout()
-        self._balances_out: _Fanout[BalanceChange] = _Fanout()
+        self._orders_out: Broadcast[OrderMessage] = Broadcast()
+        self._fills_out: Broadcast[Fill] = Broadcast()
+        self._balances_out: Broadcast[BalanceChange] = Broadcast()
         self._window: deque[int] = deque()
         self.order_request_times: list[int] = []  # accepted order-endpoint requests (sim ms)
         self.rate_limited = 0

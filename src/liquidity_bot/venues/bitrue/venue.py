@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Generic, TypeVar
 
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.events import (
@@ -31,6 +30,7 @@ from liquidity_bot.domain.events import (
 )
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
+from liquidity_bot.venues.fanout import Broadcast
 from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
 
 from . import models as m
@@ -42,27 +42,6 @@ from .user_stream import UserStream
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-
-class _Broadcast(Generic[T]):
-    """Fan-out of events to any number of async iterators (each gets every event)."""
-
-    def __init__(self) -> None:
-        self._queues: list[asyncio.Queue[T]] = []
-
-    def publish(self, item: T) -> None:
-        for q in self._queues:
-            q.put_nowait(item)
-
-    async def subscribe(self) -> AsyncIterator[T]:
-        q: asyncio.Queue[T] = asyncio.Queue()
-        self._queues.append(q)
-        try:
-            while True:
-                yield await q.get()
-        finally:
-            self._queues.remove(q)
 
 
 class _LatestBooks:
@@ -160,9 +139,9 @@ class BitrueVenue:
         self.rest = rest or new_rest()
         self._rest_closed = False
         self._books = _LatestBooks()
-        self._orders_out: _Broadcast[OrderMessage] = _Broadcast()
-        self._fills_out: _Broadcast[Fill] = _Broadcast()
-        self._balances_out: _Broadcast[BalanceChange] = _Broadcast()
+        self._orders_out: Broadcast[OrderMessage] = Broadcast()
+        self._fills_out: Broadcast[Fill] = Broadcast()
+        self._balances_out: Broadcast[BalanceChange] = Broadcast()
         self.market = MarketStream(
             urls,
             self.symbols,
