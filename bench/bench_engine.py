@@ -1,34 +1,47 @@
 """Engine latency against the simulator over loopback: tick-to-order and start-to-quote.
 
+The simulator runs in a child process (an exchange is another machine: in one process its
+work would run on the engine's event loop and show up as engine latency).
+
 - tick-to-order: a depth frame arrives on the market WebSocket (stamped on entry to the
-  stream's frame handler, before decompression and parsing) -> the order request is handed to
-  the venue's ``place`` (book update, strategy, reconciliation, risk gate, store hand-off in
-  between). Measured on the frames that lead to a new order; the simulator runs the
-  ``volatile`` scenario with rate limits off and the engine gets a large order budget and zero
-  price tolerance, so most moves of the book ask for a re-quote.
+  stream's frame handler, before decompression and parsing) -> the first order request of the
+  quoting pass that answers that book is written to the socket (book update, strategy,
+  reconciliation, risk gate, store hand-off, signing in between; the SQLite store is written
+  by its thread meanwhile, as in ``run``). Only passes woken by a new
+  book count (not those woken by an acknowledgement, a fill or the timer). The simulator runs
+  the ``volatile`` scenario with rate limits off, and the engine gets a large order budget and
+  zero price tolerance, so most moves of the book ask for a re-quote.
+  Measured twice in one run, side by side: passes that do not wait for their requests'
+  answers (the engine's design) and passes that do (the design before), which leaves a book
+  that arrives during a pass waiting for the answers.
 - place round trip: ``place`` called -> acknowledgement back (signed REST over loopback).
 - start-to-quote: ``Engine.run`` called -> both sides of the ladder acknowledged on the exchange
   (venue start, clock sync, rules, balances, orphan scan, first book, first orders).
 
-    .venv/bin/python bench/bench_engine.py [--seconds 8] [--starts 5]
+    .venv/bin/python bench/bench_engine.py [--seconds 30] [--starts 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiohttp
 
-from bitrue_sim.server.runner import SimServer
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.runner import Engine, KeySession, bitrue_venue
+from liquidity_bot.store import Store
+from liquidity_bot.venues import lean_http
 from liquidity_bot.venues.bitrue.ratelimit import Policy
 from liquidity_bot.venues.bitrue.weights import ORDERS, REQUEST_WEIGHT
 
@@ -62,7 +75,7 @@ refresh_interval_ms = 1000
 """
 
 
-async def _key(sim: SimServer) -> tuple[str, str]:
+async def _key(sim: SimpleNamespace) -> tuple[str, str]:
     headers = {"X-Sim-Admin": sim.admin_token or ""}
     async with aiohttp.ClientSession(headers=headers) as s:
         async with s.post(sim.base_url + "/sim/admin/accounts",
@@ -76,7 +89,8 @@ async def _key(sim: SimServer) -> tuple[str, str]:
     return body["api_key"], body["secret"]
 
 
-def _engine(sim: SimServer, key: str, secret: str) -> Engine:
+def _engine(sim: SimpleNamespace, key: str, secret: str, db: Path | None = None) -> Engine:
+    """The engine as ``run`` builds it, with an SQLite store in ``db`` (written by its thread)."""
     cfg = parse_config(CONFIG.format(base_url=sim.base_url))
     venue = bitrue_venue(cfg, key, secret, ["XRPUSDT"])
     # The simulator runs without rate limits here; lift the connector's own pacing too, so the
@@ -87,50 +101,100 @@ def _engine(sim: SimServer, key: str, secret: str) -> Engine:
     governor.configure_from_exchange_info = lambda _limits: None
     session = KeySession("bench", venue, list(cfg.markets),
                          budget=OrderBudget(limit=1_000_000, headroom=Decimal(0)))
-    return Engine([session], all_markets=cfg.markets, store=None, stale_after_s=30.0)
+    store = None
+    if db is not None:
+        store = Store(f"sqlite:///{db}")
+        store.create_schema()
+    return Engine([session], all_markets=cfg.markets, store=store, stale_after_s=30.0)
 
 
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+class SimProcess:
+    """The simulator in a child process (this file with ``--serve``), on a free loopback port."""
+
+    def __init__(self, scenario: str, seed: int) -> None:
+        self.args = [sys.executable, str(Path(__file__).resolve()), "--serve",
+                     "--scenario", scenario, "--seed", str(seed)]
+
+    def __enter__(self) -> SimpleNamespace:
+        self.child = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True)
+        line = self.child.stdout.readline().split()  # type: ignore[union-attr]
+        if len(line) != 2 or not line[0].startswith("http://127.0.0.1:"):
+            self.child.kill()
+            raise SystemExit(f"simulator did not start (got {line!r})")
+        return SimpleNamespace(base_url=line[0], admin_token=line[1])
+
+    def __exit__(self, *exc: object) -> None:
+        self.child.stdin.close()  # type: ignore[union-attr]
+        try:
+            self.child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.child.kill()
 
 
-async def tick_to_order(seconds: float) -> tuple[list[float], list[float]]:
-    async with SimServer(port=0, seed=7, scenario="volatile", rate_limits=False) as sim:
+async def serve(scenario: str, seed: int) -> None:
+    from bitrue_sim.server.runner import SimServer
+
+    async with SimServer(port=0, seed=seed, scenario=scenario, rate_limits=False) as sim:
+        print(sim.base_url, sim.admin_token, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
+
+
+# Set in the task that sends an order: when the pass that sent it received its book (ns).
+_trigger: contextvars.ContextVar[int | None] = contextvars.ContextVar("trigger", default=None)
+
+
+async def tick_to_order(seconds: float, wait_for_answers: bool):  # noqa: ANN201
+    """(tick -> request written ms, tick -> handed to the venue ms, place round trips ms)."""
+    with SimProcess("volatile", 7) as sim, tempfile.TemporaryDirectory() as tmp:
         key, secret = await _key(sim)
-        engine = _engine(sim, key, secret)
+        engine = _engine(sim, key, secret, Path(tmp) / "bench.db")
         venue = engine.sessions[0].venue
-        frame_ns: list[int] = [0]
-        handle = venue.market.handle_frame  # type: ignore[attr-defined]
-
-        def stamped(data):  # noqa: ANN001, ANN202
-            frame_ns[0] = time.perf_counter_ns()
-            return handle(data)
-
-        venue.market.handle_frame = stamped  # type: ignore[attr-defined]
-        tick_ms: list[float] = []
+        written_ms: list[float] = []
         rtt_ms: list[float] = []
         place = venue.place
-        last_used = [0]
+        seen = [0]
 
         async def timed_place(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             start = time.perf_counter_ns()
-            if frame_ns[0] and frame_ns[0] != last_used[0]:  # first order after this frame
-                tick_ms.append((start - frame_ns[0]) / 1e6)
-                last_used[0] = frame_ns[0]
+            stats = engine.runners[0].om.stats.latencies_ns
+            if stats.total != seen[0]:  # the om just recorded this order as a pass's first
+                seen[0] = stats.total
+                _trigger.set(start - stats[-1])
             try:
                 return await place(*args, **kwargs)
             finally:
                 rtt_ms.append((time.perf_counter_ns() - start) / 1e6)
 
         venue.place = timed_place  # type: ignore[method-assign]
-        await engine.run(seconds, handle_signals=False)
-        return tick_ms, rtt_ms
+        send = lean_http._Connection.send
+
+        def timed_send(conn, data, timeout_s):  # noqa: ANN001, ANN202
+            fut = send(conn, data, timeout_s)
+            trigger = _trigger.get()
+            if trigger is not None:
+                written_ms.append((time.perf_counter_ns() - trigger) / 1e6)
+                _trigger.set(None)
+            return fut
+
+        lean_http._Connection.send = timed_send  # type: ignore[method-assign]
+        try:
+            task = asyncio.get_running_loop().create_task(
+                engine.run(seconds, handle_signals=False))
+            while not engine.runners and not task.done():
+                await asyncio.sleep(0.001)
+            for runner in engine.runners:
+                runner.wait_for_answers = wait_for_answers
+            await task
+        finally:
+            lean_http._Connection.send = send  # type: ignore[method-assign]
+        handed_ms = [ns / 1e6 for ns in engine.runners[0].om.stats.latencies_ns]
+        return written_ms, handed_ms, rtt_ms
 
 
 async def start_to_quote(starts: int) -> list[float]:
     out: list[float] = []
-    async with SimServer(port=0, seed=8, scenario="calm", rate_limits=False) as sim:
+    with SimProcess("calm", 8) as sim:
         key, secret = await _key(sim)
         for _ in range(starts):
             engine = _engine(sim, key, secret)
@@ -150,6 +214,11 @@ async def start_to_quote(starts: int) -> list[float]:
     return out
 
 
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
 def _line(name: str, values: list[float]) -> str:
     if not values:
         return f"{name}: no samples"
@@ -159,12 +228,26 @@ def _line(name: str, values: list[float]) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--scenario", default="volatile", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    tick_ms, rtt_ms = await tick_to_order(args.seconds)
-    print(_line("tick-to-order (depth frame received -> order request handed to venue)", tick_ms))
-    print(_line("place round trip (request -> acknowledgement, loopback REST)", rtt_ms))
+    if args.serve:
+        await serve(args.scenario, args.seed)
+        return
+    p99 = {}
+    for label, wait in (("passes not waiting for answers (the engine)", False),
+                        ("passes waiting for answers (before)", True)):
+        written, handed, rtt = await tick_to_order(args.seconds, wait)
+        print(f"{label}:")
+        print("  " + _line("tick-to-order (depth frame received -> order request written)",
+                           written))
+        print("  " + _line("tick -> order handed to the venue (before signing)", handed))
+        print("  " + _line("place round trip (request -> acknowledgement, loopback REST)", rtt))
+        p99[wait] = _pct(written, 99) if written else float("nan")
+    print(f"p99 tick-to-order, waiting / not waiting: {p99[True] / p99[False]:.1f}x")
     print(_line("start -> first two-sided quote acknowledged", await start_to_quote(args.starts)))
 
 

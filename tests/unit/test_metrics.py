@@ -49,6 +49,22 @@ def test_order_stats_deltas_and_latency_histogram():
     assert v[("lb_latency_seconds_bucket", (("le", "0.001"), ("stage", "tick_to_order")))] == 1
 
 
+def test_latency_samples_are_counted_once_when_the_log_trims_itself():
+    from liquidity_bot.engine.order_manager import LatencyLog
+
+    m, st = BotMetrics(), Stats()
+    st.latencies_ns = LatencyLog(maxlen=4)
+    for ns in (1, 2, 3):
+        st.latencies_ns.append(ns * 1_000_000)
+    m.sync_order_stats("X", st)
+    for ns in (4, 5, 6):  # the log drops its oldest half on the way: only 3 samples are new
+        st.latencies_ns.append(ns * 1_000_000)
+    m.sync_order_stats("X", st)
+    v = values(m)
+    assert v[("lb_latency_seconds_count", (("stage", "tick_to_order"),))] == 6
+    assert abs(v[("lb_latency_seconds_sum", (("stage", "tick_to_order"),))] - 0.021) < 1e-9
+
+
 def test_kpi_gauges_headroom_errors_and_registries_are_separate():
     book = OrderBook("X")
     book.apply_snapshot([(D("99"), D("5"))], [(D("101"), D("5"))], 0)

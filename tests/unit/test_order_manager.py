@@ -383,3 +383,118 @@ def test_latency_log_keeps_the_latest_samples_and_counts_all():
         log.append(ns)
     assert isinstance(log, list) and len(log) <= 8 and log.total == 100
     assert log[-1] == 99 and log == list(range(100 - len(log), 100))
+
+
+# --- passes that do not wait for their answers (the market loop's way) -------------------------
+class SlowVenue(FakeVenue):
+    """Placements stay on the wire until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def place(self, symbol, side, qty, price, client_order_id, *, order_type="LIMIT"):
+        self.requests.append(("sent", client_order_id))
+        await self.release.wait()
+        self.requests.remove(("sent", client_order_id))
+        return await super().place(symbol, side, qty, price, client_order_id)
+
+
+async def _settle(om: OrderManager) -> None:
+    while om._send_tasks:
+        await asyncio.sleep(0)
+
+
+async def test_a_pass_returns_before_the_answers_and_the_next_keeps_what_is_on_the_wire():
+    venue = SlowVenue()
+    om = manager(venue)
+    await om.sync(qs(*LADDER), wait=False)
+    assert len(om.live()) == 4
+    assert all(t.order.state is OrderState.PENDING_NEW for t in om.live())
+    await asyncio.sleep(0)
+    assert sum(kind == "sent" for kind, _ in venue.requests) == 4  # all four on the wire
+    await om.sync(qs(*LADDER), wait=False)  # same quotes: the in-flight orders are kept
+    assert len(om.live()) == 4
+    venue.release.set()
+    await _settle(om)
+    assert venue.places() == 4 and venue.cancels() == 0
+    assert all(t.order.state is OrderState.NEW for t in om.live())
+
+
+async def test_stale_in_flight_orders_allow_one_new_generation_then_the_side_waits():
+    venue = SlowVenue()
+    om = manager(venue, tolerance=Tolerance(price_ticks=0))
+    first = (q(Side.BUY, "0.4990"), q(Side.SELL, "0.5010"))
+    second = (q(Side.BUY, "0.4989"), q(Side.SELL, "0.5011"))
+    third = (q(Side.BUY, "0.4988"), q(Side.SELL, "0.5012"))
+    await om.sync(qs(*first), wait=False)
+    await om.sync(qs(*second), wait=False)  # the first cannot be cancelled yet: placed beside
+    assert len(om.live()) == 4 and om.stats.deferred == 0
+    await om.sync(qs(*third), wait=False)  # two generations on the wire: nothing more
+    assert len(om.live()) == 4 and om.stats.deferred == 2
+    venue.release.set()
+    await _settle(om)
+    # answers in: the next pass cancels both stale generations and places the newest quotes
+    await om.sync(qs(*third), wait=True)
+    prices = sorted(t.order.price for t in om.live() if t.order.is_open
+                    and t.order.state is not OrderState.PENDING_CANCEL)
+    assert prices == [D("0.4988"), D("0.5012")]
+    assert venue.places() == 6 and venue.cancels() == 4
+
+
+async def test_new_orders_are_sent_before_the_cancels_of_the_orders_they_replace():
+    venue = FakeVenue()
+    om = manager(venue, tolerance=Tolerance(price_ticks=0))
+    await om.sync(qs(q(Side.BUY, "0.4990")))
+    venue.requests.clear()
+    await om.sync(qs(q(Side.BUY, "0.4985")))
+    assert [kind for kind, _ in venue.requests] == ["place", "cancel"]
+
+
+async def test_the_first_order_of_a_pass_records_the_latency_from_its_book():
+    import time
+
+    venue = FakeVenue()
+    om = manager(venue)
+    trigger = time.perf_counter_ns()
+    await om.sync(qs(*LADDER), trigger_ns=trigger)
+    assert om.stats.latencies_ns.total == 1  # one sample per pass, not per order
+    assert 0 < om.stats.latencies_ns[-1] < 10**10
+    await om.sync(qs(*LADDER))  # nothing to send, and no book: no sample
+    assert om.stats.latencies_ns.total == 1
+
+
+async def test_an_unexpected_failure_on_the_wire_is_counted_and_the_order_looked_up():
+    class Broken(FakeVenue):
+        async def place(self, *args, **kwargs):  # noqa: ANN002, ANN003
+            raise ConnectionResetError("peer went away")
+
+    venue = Broken()
+    om = manager(venue)
+    await om.sync(qs(LADDER[0]), wait=False)
+    await _settle(om)
+    assert om.stats.errors == 1 and om.stats.unknown_outcomes == 1
+    (t,) = om.orders.values()
+    assert t.order.state in (OrderState.UNKNOWN, OrderState.REJECTED)
+    await om.close()
+
+
+async def test_close_lets_requests_on_the_wire_finish():
+    venue = SlowVenue()
+    om = manager(venue)
+    await om.sync(qs(LADDER[0]), wait=False)
+    await asyncio.sleep(0)
+    asyncio.get_running_loop().call_later(0.05, venue.release.set)
+    await om.close()
+    (t,) = om.orders.values()
+    assert t.order.state is OrderState.NEW  # answered, not cut off into an unknown outcome
+
+
+async def test_finished_orders_leave_the_pass_index_but_stay_findable():
+    venue = FakeVenue()
+    om = manager(venue, tolerance=Tolerance(price_ticks=0))
+    await om.sync(qs(q(Side.BUY, "0.4990")))
+    await om.sync(qs(q(Side.BUY, "0.4985")))
+    assert len(om.orders) == 2  # the cancelled one is kept for late reports
+    assert len(om._unfinished()) == 1
+    assert [o.price for o in om.resting()] == [D("0.4985")]

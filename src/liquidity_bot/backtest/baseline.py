@@ -44,7 +44,10 @@ class RefreshEveryOrderManager(OrderManager):
         self._placed_at: float | None = None
         self.refreshes = 0
 
-    async def sync(self, quotes: QuoteSet) -> None:
+    async def sync(
+        self, quotes: QuoteSet, *, trigger_ns: int | None = None, wait: bool = True
+    ) -> None:
+        """Always waits for its requests, like the timer-driven bots it stands for."""
         if self._lock.locked():
             return
         now = asyncio.get_running_loop().time()
@@ -64,7 +67,7 @@ class RefreshEveryOrderManager(OrderManager):
                 safe = self._safe_price(q)
                 if safe is None:
                     continue
-                job = self._place(safe, record_latency=not jobs)
+                job = self._place(safe, trigger_ns=None if jobs else trigger_ns)
                 if job is not None:
                     jobs.append(self._place_waiting(job))
             if jobs:

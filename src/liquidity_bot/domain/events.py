@@ -40,6 +40,9 @@ class BookUpdate(Event, frozen=True, kw_only=True):
     bids: tuple[PriceLevel, ...]
     asks: tuple[PriceLevel, ...]
     seq: int | None = None
+    # Local receipt time of the frame that carried it (``time.perf_counter_ns``), when the
+    # venue knows it: tick-to-order latency is measured from here.
+    recv_ns: int | None = None
 
 
 class OrderAck(Event, frozen=True, kw_only=True):

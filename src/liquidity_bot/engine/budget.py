@@ -61,6 +61,7 @@ class OrderBudget:
         self.reserve = int(self.capacity * reserve_share)
         self._clock = clock
         self._sent: deque[tuple[float, str]] = deque()  # (monotonic time, market)
+        self._per_market: dict[str, int] = {}  # requests of ``_sent`` by market
         self._shares: dict[str, Decimal] = {}
         self.refused = 0
         self._peak = 0  # most requests within one window so far
@@ -76,15 +77,17 @@ class OrderBudget:
     def _expire(self, now: float) -> None:
         horizon = now - self.window_s
         sent = self._sent
+        per_market = self._per_market
         while sent and sent[0][0] <= horizon:
-            sent.popleft()
+            _, market = sent.popleft()
+            per_market[market] -= 1
 
     def used(self, market: str | None = None) -> int:
         """Requests sent in the current window (by ``market`` when given)."""
         self._expire(self._clock())
         if market is None:
             return len(self._sent)
-        return sum(1 for _, m in self._sent if m == market)
+        return self._per_market.get(market, 0)
 
     def available(self) -> int:
         """Requests quoting (CRITICAL) may still send in the current window."""
@@ -113,12 +116,13 @@ class OrderBudget:
                 return False
             share = self._shares.get(market, Decimal(1))
             cap = int((self.quoting_capacity - self.reserve) * share)
-            if sum(1 for _, m in self._sent if m == market) + n > cap:
+            if self._per_market.get(market, 0) + n > cap:
                 self.refused += 1
                 return False
         for _ in range(n):
             self._sent.append((now, market))
             self.history.append(now)
+        self._per_market[market] = self._per_market.get(market, 0) + n
         self._peak = max(self._peak, len(self._sent))
         return True
 

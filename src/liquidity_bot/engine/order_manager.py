@@ -198,6 +198,7 @@ class Stats:
     fills: int = 0
     errors: int = 0
     status_queries: int = 0  # look-ups of in-doubt orders (each is a GET /order)
+    deferred: int = 0  # quotes left for a later pass: the side had orders still on the wire
     latencies_ns: LatencyLog = field(default_factory=LatencyLog)
     pruned: int = 0  # finished orders dropped from memory (they are in the store)
 
@@ -239,13 +240,16 @@ class OrderManager:
         self.recv_window_ms = recv_window_ms
         self.on_change = on_change
         self.orders: dict[str, Tracked] = {}
+        # The orders of ``orders`` not final yet: each pass reads these only, so its cost does
+        # not grow with the finished orders kept for late reports (see ``_unfinished``).
+        self._active: dict[str, Tracked] = {}
         self.stats = Stats()
         self.book: OrderBook | None = None
-        self.book_recv_ns: int | None = None  # when the book that triggered this sync arrived
         # Our trading, for inventory and PnL read-outs (fills of our orders only).
         self.base_traded = ZERO
         self.quote_traded = ZERO
         self._resolve_tasks: set[asyncio.Task[None]] = set()
+        self._send_tasks: set[asyncio.Task[None]] = set()  # requests on the wire
         self._lock = asyncio.Lock()
         # Finished orders, oldest first: (monotonic time it was seen finished, client id).
         # ``prune_finished`` drops them from ``orders`` after FINISHED_GRACE_S so that memory
@@ -257,18 +261,31 @@ class OrderManager:
         self.clock: Callable[[], float] = time.monotonic  # injectable (the backtest's loop)
 
     # --- views ---------------------------------------------------------------------------------
+    def _track(self, t: Tracked) -> None:
+        self.orders[t.order.client_order_id] = t
+        self._active[t.order.client_order_id] = t
+
+    def _unfinished(self) -> list[Tracked]:
+        """Orders not in a final state. A final state never changes again, so a finished
+        order leaves the index for good the first time it is seen here."""
+        active = self._active
+        done = [cid for cid, t in active.items() if t.order.is_terminal]
+        for cid in done:
+            del active[cid]
+        return list(active.values())
+
     def live(self) -> list[Tracked]:
         """Orders that are or may be on the book."""
-        return [t for t in self.orders.values() if t.order.may_be_live]
+        return [t for t in self._unfinished() if t.order.may_be_live]
 
     def maybe_on_book(self) -> list[Order]:
         """Orders that may show in the exchange's book (a push can beat the REST answer)."""
-        return [t.order for t in self.orders.values() if t.order.may_be_live]
+        return [t.order for t in self._unfinished() if t.order.may_be_live]
 
     def resting(self, side: Side | None = None) -> list[Order]:
         return [
             t.order
-            for t in self.orders.values()
+            for t in self._unfinished()
             if t.order.is_open and (side is None or t.order.side is side)
         ]
 
@@ -367,21 +384,32 @@ class OrderManager:
             avg = snap.filled_quote / snap.filled_qty
             order.apply_fill(f"adopted-{snap.exchange_order_id}", snap.filled_qty, avg)
         t = Tracked(order=order, created_ms=snap.ts_ms or now_ms(), adopted=True)
-        self.orders[order.client_order_id] = t
+        self._track(t)
         self.stats.adopted += 1
         self._save(t, "ADOPTED")
         log.info("%s: adopted our open order %s from an earlier run", self.symbol, order.client_order_id)
 
     # --- the reconciliation --------------------------------------------------------------------
-    async def sync(self, quotes: QuoteSet) -> None:
-        """One pass: keep what fits, cancel what does not, place what is missing."""
+    async def sync(
+        self, quotes: QuoteSet, *, trigger_ns: int | None = None, wait: bool = True
+    ) -> None:
+        """One pass: keep what fits, cancel what does not, place what is missing.
+
+        ``wait=False`` returns once the requests are started: the market loop answers the
+        next book at once instead of one round trip later (answers wake it through
+        ``on_change``; ``_plan`` bounds what may pile up meanwhile). ``trigger_ns`` is when
+        the book this pass answers arrived (``perf_counter_ns``): the first order it sends
+        records the tick-to-order latency.
+        """
         if self._lock.locked():
             return  # a pass is running; the next trigger will see the newest book
         async with self._lock:
             if self._finished:
                 self.prune_finished()
             plan = self._plan(quotes)
-            await self._execute(plan)
+            tasks = self._execute(plan, trigger_ns)
+            if wait and tasks:
+                await asyncio.gather(*tasks)
 
     def _safe_price(self, quote: DesiredQuote) -> DesiredQuote | None:
         """Never cross the opposite best price (no post-only order on Bitrue)."""
@@ -416,11 +444,12 @@ class OrderManager:
         tick = self.instrument.tick
         cancels: list[tuple[int, Tracked]] = []
         places: list[DesiredQuote] = []
+        unfinished = self._unfinished()
         for side in (Side.BUY, Side.SELL):
             desired = [q for q in quotes.quotes if q.side is side]
             desired = [s for s in (self._safe_price(q) for q in desired) if s is not None]
             desired.sort(key=lambda q: (q.priority, q.level))
-            live = [t for t in self.orders.values() if t.order.side is side and t.order.may_be_live]
+            live = [t for t in unfinished if t.order.side is side and t.order.may_be_live]
             unmatched = list(live)
             missing: list[DesiredQuote] = []
             for q in desired:
@@ -453,28 +482,56 @@ class OrderManager:
                 prio = missing[i].priority if i < len(missing) else 1_000_000
                 t.critical = i < len(missing) and missing[i].obligation_critical
                 cancels.append((prio, t))
+            # Orders still on the wire cannot be cancelled yet, so new ones go beside them. At
+            # most one stale generation may stand beside the desired one: beyond that, the
+            # side waits for answers (which wake the market loop) instead of piling up.
+            staying = sum(t.order.state is not OrderState.PENDING_CANCEL for t in live)
+            staying -= len(cancellable)
+            room = max(0, 2 * len(desired) - staying)
+            if len(missing) > room:
+                self.stats.deferred += len(missing) - room
+                missing = missing[:room]
             places.extend(missing)
         cancels.sort(key=lambda pt: pt[0])
         places.sort(key=lambda q: q.priority)
         return _Plan(cancels=[t for _, t in cancels], places=places)
 
-    async def _execute(self, plan: _Plan) -> None:
+    def _execute(self, plan: _Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
+        """Spend the budget, register the new orders and start every request (no waiting)."""
         cancels = [t for t in plan.cancels if self._spend(t.critical)]
         places = [q for q in plan.places if self._spend(q.obligation_critical)]
         self.stats.budget_skipped += len(plan.cancels) - len(cancels)
         self.stats.budget_skipped += len(plan.places) - len(places)
-        # Cancels go out first, but the new orders do not wait for their answers: a replaced
-        # level is empty for one request, not one round trip. The risk gate still counts the
-        # orders being cancelled as exposure, so the overlap never exceeds a limit.
-        jobs = [self._cancel(t) for t in cancels]
-        first = True
+        # New orders go out first (the book is answered one request sooner), the cancels of
+        # the orders they replace right behind them: no level is ever empty. The risk gate
+        # counted the orders being cancelled as exposure when it checked the new ones, so the
+        # overlap never exceeds a limit; neither side can cross our own other side, because
+        # ``_safe_price`` compares with the exchange's book, our orders included.
+        jobs = []
         for q in places:
-            job = self._place(q, record_latency=first)
+            job = self._place(q, trigger_ns=trigger_ns)
             if job is not None:
                 jobs.append(job)
-                first = False
-        if jobs:
-            await asyncio.gather(*jobs)
+                trigger_ns = None  # the first order answers the book; the rest follow it
+        jobs.extend(self._cancel(t) for t in cancels)
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(job) for job in jobs]
+        for task in tasks:
+            self._send_tasks.add(task)
+            task.add_done_callback(self._sent)
+        return tasks
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        """A request finished: surface a failure nobody awaits (the order itself is already
+        marked unknown and being looked up)."""
+        self._send_tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.stats.errors += 1
+            log.error("%s: an order request failed: %s: %s", self.symbol,
+                      type(exc).__name__, exc)
 
     def _spend(self, critical: bool) -> bool:
         return self.budget.try_spend(
@@ -486,7 +543,7 @@ class OrderManager:
         inst = self.instrument
         open_buy_n = open_sell_n = open_buy_q = open_sell_q = ZERO
         pending_quote = pending_base = ZERO
-        for t in self.orders.values():
+        for t in self._unfinished():
             o = t.order
             if not o.may_be_live:
                 continue
@@ -511,7 +568,7 @@ class OrderManager:
             open_sell_qty=open_sell_q,
         )
 
-    def _place(self, q: DesiredQuote, *, record_latency: bool = False):  # noqa: ANN202
+    def _place(self, q: DesiredQuote, *, trigger_ns: int | None = None):  # noqa: ANN202
         """Risk-check and register the order now; return the coroutine that sends it."""
         decision = self.risk.check(
             q.side, q.price, q.qty, self._account(q.side), key_label=self.key_label,
@@ -531,10 +588,10 @@ class OrderManager:
                     critical=q.obligation_critical)
         order.apply(OrderEvent.SUBMIT)
         t.sent_ms = now_ms()
-        self.orders[order.client_order_id] = t
-        return self._send_place(t, record_latency)
+        self._track(t)
+        return self._send_place(t, trigger_ns)
 
-    async def _send_place(self, t: Tracked, record_latency: bool) -> None:
+    async def _send_place(self, t: Tracked, trigger_ns: int | None) -> None:
         from liquidity_bot.venues.bitrue.errors import (
             BitrueError,
             InvalidOrder,
@@ -543,10 +600,9 @@ class OrderManager:
         )
 
         order = t.order
-        if record_latency and self.book_recv_ns is not None:
-            self.stats.latencies_ns.append(time.perf_counter_ns() - self.book_recv_ns)
-            self.book_recv_ns = None
         self._save(t, "SUBMIT", price=order.price, qty=order.qty, side=order.side.value)
+        if trigger_ns is not None:  # the store hand-off above is part of the path
+            self.stats.latencies_ns.append(time.perf_counter_ns() - trigger_ns)
         try:
             ack = await self.venue.place(
                 self.symbol, order.side, order.qty, order.price, order.client_order_id
@@ -623,7 +679,7 @@ class OrderManager:
     async def cancel_all(self, reason: str) -> int:
         """Cancel every order of ours (EMERGENCY budget: waits, never skips); returns how many."""
         async with self._lock:
-            targets = [t for t in self.orders.values() if t.order.is_open
+            targets = [t for t in self._unfinished() if t.order.is_open
                        and t.order.state is not OrderState.PENDING_CANCEL]
             if targets:
                 log.info("%s: cancelling %d orders (%s)", self.symbol, len(targets), reason)
@@ -640,7 +696,7 @@ class OrderManager:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
-            pending = [t for t in self.orders.values() if t.order.state in (
+            pending = [t for t in self._unfinished() if t.order.state in (
                 OrderState.PENDING_NEW, OrderState.UNKNOWN, OrderState.PENDING_CANCEL)]
             if not pending:
                 return
@@ -649,7 +705,7 @@ class OrderManager:
                     self._resolve_later(t)
             await asyncio.sleep(0.05)
             if any(t.order.is_open and t.order.state is not OrderState.PENDING_CANCEL
-                   for t in self.orders.values()):
+                   for t in self._unfinished()):
                 await self.cancel_all("settling in-flight orders")
 
     async def sweep(self, deadline_s: float = 30.0) -> int:
@@ -691,6 +747,7 @@ class OrderManager:
                 elif t is None or not t.order.is_open:
                     if t is not None:
                         del self.orders[snap.client_order_id]
+                        self._active.pop(snap.client_order_id, None)
                     self._adopt(snap)
                     t = self.orders[snap.client_order_id]
                 if t.order.state is OrderState.PENDING_CANCEL:
@@ -901,7 +958,13 @@ class OrderManager:
             self.writer.fill(fill)
         self._changed()
 
-    async def close(self) -> None:
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Let requests on the wire finish (cutting one off leaves its outcome unknown), then
+        stop the look-ups."""
+        if self._send_tasks:
+            await asyncio.wait(list(self._send_tasks), timeout=timeout_s)
+        for task in list(self._send_tasks):
+            task.cancel()
         for task in list(self._resolve_tasks):
             task.cancel()
         for task in list(self._resolve_tasks):

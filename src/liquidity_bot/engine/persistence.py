@@ -5,10 +5,15 @@ order manager must not wait for the disk between a depth frame and its order req
 to a FIFO served by one thread, so what is stored is always a prefix of what happened: after a
 crash, the engine recovers the rest from the exchange (open orders, order status, trade
 history), and fills stay exactly-once because the store refuses a second (symbol, trade id).
+
+Writes submitted from the event loop reach the thread when the current callback is done: a
+woken writer thread competes for the GIL, and it should do so while the engine waits on the
+network, not between a book and the order request it causes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -72,10 +77,24 @@ class StoreWriter:
         self.fills_inserted = 0
         self.fills_duplicate = 0
         self.errors = 0
+        self._batch: list[Callable[[], Any]] = []  # submitted in this loop callback
         self._thread.start()
 
     def submit(self, fn: Callable[[], Any]) -> None:
-        self._queue.put(fn)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop: straight to the thread
+            self._queue.put(fn)
+            return
+        if not self._batch:
+            loop.call_soon(self._hand_over)
+        self._batch.append(fn)
+
+    def _hand_over(self) -> None:
+        """Move this callback's writes to the thread, in submission order."""
+        batch, self._batch = self._batch, []
+        if batch:
+            self._queue.put(batch)
 
     def order(self, order: Order, *, created_ms: int, key_label: str | None) -> None:
         record = order_record(order, created_ms=created_ms, key_label=key_label)
@@ -111,15 +130,27 @@ class StoreWriter:
                 if isinstance(item, threading.Event):
                     item.set()
                     continue
-                item()
-            except Exception:  # a failed write is logged and counted; the engine keeps going
-                self.errors += 1
-                log.exception("store write failed")
+                for fn in item if isinstance(item, list) else (item,):
+                    self._write(fn)
             finally:
                 self._queue.task_done()
 
+    def _write(self, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception:  # a failed write is logged and counted; the engine keeps going
+            self.errors += 1
+            log.exception("store write failed")
+
     def flush(self, timeout_s: float = 10.0) -> bool:
-        """Block until every write submitted so far is done (True) or the timeout passes."""
+        """Block until every write submitted so far is done (True) or the timeout passes.
+
+        Call it on the loop's thread (or with no loop): ``flush_async`` from a coroutine."""
+        self._hand_over()
+        return self._wait_written(timeout_s)
+
+    def _wait_written(self, timeout_s: float) -> bool:
+        """Wait for what the thread's queue holds now (any thread may call this)."""
         if not self._thread.is_alive():
             return self._queue.empty()
         done = threading.Event()
@@ -127,18 +158,19 @@ class StoreWriter:
         return done.wait(timeout_s)
 
     async def flush_async(self, timeout_s: float = 10.0) -> bool:
-        import asyncio
-
-        return await asyncio.to_thread(self.flush, timeout_s)
+        self._hand_over()  # here, on the loop's thread; the wait runs in a worker thread
+        return await asyncio.to_thread(self._wait_written, timeout_s)
 
     def close(self, *, discard: bool = False) -> None:
         """Stop the thread after the queued writes (or drop them: a simulated crash)."""
         if discard:
+            self._batch = []
             try:
                 while True:
                     self._queue.get_nowait()
                     self._queue.task_done()
             except queue.Empty:
                 pass
+        self._hand_over()
         self._queue.put(_STOP)
         self._thread.join(timeout=10)

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from liquidity_bot.store import Store
 from liquidity_bot.venues.port import Venue
 
 log = logging.getLogger(__name__)
+
+GIL_SWITCH_INTERVAL_S = 0.0005  # see ``Engine.run``
 
 
 def build_strategy(market: MarketConfig, instrument: Any) -> Any:
@@ -416,6 +419,10 @@ class Engine:
     async def run(self, duration_s: float | None = None, *, handle_signals: bool = True) -> None:
         """Start, run until stopped (signal, duration or ``stop()``), then shut down cleanly."""
         loop = asyncio.get_running_loop()
+        # The store writer is a thread: with CPython's default 5 ms switch interval, a depth
+        # frame could wait that long for the GIL while the writer runs Python code.
+        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
+            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         installed: list[int] = []
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -590,7 +590,7 @@ class HttpClient:
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 10.0,
         idle_s: float = 30.0,
-        max_idle_per_host: int = 4,
+        max_idle_per_host: int = 8,
         max_per_host: int = 32,
         user_agent: str = "liquidity-bot",
         ssl_context: ssl.SSLContext | None = None,

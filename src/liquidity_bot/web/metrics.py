@@ -154,12 +154,16 @@ class BotMetrics:
             self._seen_stats[key] = value
         latencies = getattr(stats, "latencies_ns", None)
         if isinstance(latencies, list):
-            start = self._seen_latencies.get(symbol, 0)
-            if start > len(latencies):  # the list was trimmed or reset
-                start = 0
-            for ns in latencies[start:]:
+            # ``total`` counts every sample ever taken (the list keeps the latest only): the
+            # new ones are the last ``total - seen`` of the list, however it was trimmed.
+            total = getattr(latencies, "total", len(latencies))
+            seen = self._seen_latencies.get(symbol, 0)
+            if total < seen:  # a new order manager (a restarted market): start over
+                seen = 0
+            new = min(total - seen, len(latencies))
+            for ns in latencies[len(latencies) - new:]:
                 self.latency.labels("tick_to_order").observe(ns / 1e9)
-            self._seen_latencies[symbol] = len(latencies)
+            self._seen_latencies[symbol] = total
 
     def error(self, kind: str) -> None:
         self.errors.labels(kind).inc()

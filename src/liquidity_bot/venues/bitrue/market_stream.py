@@ -94,6 +94,9 @@ class MarketStream:
         self._by_channel = {depth_channel(s): s for s in self.symbols}
         self.rest = rest
         self.on_book = on_book
+        # perf_counter_ns when the frame (or REST answer) behind the latest ``on_book`` call
+        # arrived: the start of tick-to-order latency.
+        self.frame_ns: int | None = None
         self.stale_after_s = stale_after_s
         self.resync_depth = resync_depth
         self.backoff = backoff or Backoff()
@@ -136,6 +139,7 @@ class MarketStream:
 
     def handle_frame(self, data: bytes | str) -> bytes | None:
         """Process one frame; returns a reply to send (pong) or None."""
+        self.frame_ns = time.perf_counter_ns()
         raw = gunzip(data) if isinstance(data, bytes | bytearray) else data.encode()
         self.last_message_at = time.monotonic()
         msg = _DECODE.decode(raw)
@@ -246,5 +250,6 @@ class MarketStream:
                 ts = book.ts_ms
             if book.apply_snapshot(bids, asks, ts, None):
                 self.resyncs += 1
+                self.frame_ns = time.perf_counter_ns()
                 if self.on_book is not None:
                     self.on_book(book)

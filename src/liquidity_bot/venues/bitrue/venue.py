@@ -52,15 +52,15 @@ class _LatestBooks:
     """
 
     def __init__(self) -> None:
-        self._subs: list[tuple[dict[str, OrderBook], asyncio.Event]] = []
+        self._subs: list[tuple[dict[str, tuple[OrderBook, int | None]], asyncio.Event]] = []
 
-    def publish(self, book: OrderBook) -> None:
+    def publish(self, book: OrderBook, recv_ns: int | None = None) -> None:
         for pending, event in self._subs:
-            pending[book.symbol] = book
+            pending[book.symbol] = (book, recv_ns)
             event.set()
 
     async def subscribe(self) -> AsyncIterator[BookUpdate]:
-        pending: dict[str, OrderBook] = {}
+        pending: dict[str, tuple[OrderBook, int | None]] = {}
         event = asyncio.Event()
         entry = (pending, event)
         self._subs.append(entry)
@@ -69,13 +69,14 @@ class _LatestBooks:
                 await event.wait()
                 event.clear()
                 while pending:
-                    book = pending.pop(next(iter(pending)))
+                    book, recv_ns = pending.pop(next(iter(pending)))
                     yield BookUpdate(
                         ts_ms=book.ts_ms or 0,
                         symbol=book.symbol,
                         bids=book.bids,
                         asks=book.asks,
                         seq=book.seq,
+                        recv_ns=recv_ns,
                     )
         finally:
             self._subs.remove(entry)
@@ -146,7 +147,7 @@ class BitrueVenue:
             urls,
             self.symbols,
             rest=self.rest,
-            on_book=self._books.publish,
+            on_book=lambda book: self._books.publish(book, self.market.frame_ns),
             stale_after_s=market_stale_after_s,
             source_address=source_address,
         )
