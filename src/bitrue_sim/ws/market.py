@@ -19,17 +19,18 @@ at most one per ``depth_min_interval_ms``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import web
 
-from bitrue_sim.ws.connection import CLOSE_TIMEOUT_S, StreamConnection
+from bitrue_sim.ws.connection import StreamConnection
 from bitrue_sim.ws.framing import fmt_scaled, gzip_frame, parse_client_message
+from bitrue_sim.ws.lifecycle import KeepAlive, accept, serve
 
 if TYPE_CHECKING:
     from bitrue_sim.ws import StreamHub
+    from bitrue_sim.ws.settings import StreamSettings
 
 log = logging.getLogger(__name__)
 
@@ -96,28 +97,10 @@ class MarketStreams:
 
     # ---- connections ----
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        settings = self.hub.settings
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=settings.max_message_bytes,
-                                   timeout=CLOSE_TIMEOUT_S)
-        await ws.prepare(request)
+        ws = await accept(request, self.hub.settings)
         conn = StreamConnection(ws, request, binary=True)
         self.connections.add(conn)
-        writer = asyncio.create_task(conn.run_writer(), name=f"market-ws-writer-{conn.conn_id}")
-        keeper = asyncio.create_task(self._keepalive(conn), name=f"market-ws-ping-{conn.conn_id}")
-        try:
-            async for msg in ws:
-                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    self._on_client_message(conn, msg.data)
-                elif msg.type == WSMsgType.ERROR:
-                    break
-        finally:
-            conn.closing = True
-            self._forget(conn)
-            for task in (writer, keeper):
-                task.cancel()
-            for task in (writer, keeper):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await serve(conn, _MarketKeepAlive(self.hub, conn), self._on_client_message, self._forget)
         return ws
 
     def _forget(self, conn: StreamConnection) -> None:
@@ -217,30 +200,28 @@ class MarketStreams:
         ack.update({"status": "ok", "ts": self._now_ms()})
         conn.send(gzip_frame(ack))
 
-    async def _keepalive(self, conn: StreamConnection) -> None:
-        """Send pings, close on a missing pong, apply injected disconnects and stalls."""
-        loop = asyncio.get_running_loop()
-        next_ping = loop.time() + self.hub.settings.ping_interval_s
-        next_fault_check = loop.time() + self.hub.settings.fault_check_s
-        while not conn.closing:
-            settings = self.hub.settings
-            step = min(settings.ping_interval_s, settings.pong_timeout_s,
-                       settings.fault_check_s, 1.0) / 4
-            await asyncio.sleep(step)
-            now = loop.time()
-            if now >= next_fault_check:
-                next_fault_check = now + settings.fault_check_s
-                if await self.hub.apply_ws_faults("market", conn):
-                    return
-            if conn.is_stalled():
-                conn.last_heard = now  # a stalled server neither pings nor times anyone out
-                next_ping = max(next_ping, conn.stalled_until)
-                continue
-            if now - conn.last_heard > settings.pong_timeout_s:
-                log.info("market ws %s: no pong within %.1f s, closing",
-                         conn.conn_id, settings.pong_timeout_s)
-                await conn.close(WSCloseCode.POLICY_VIOLATION, "pong timeout")
-                return
-            if now >= next_ping:
-                next_ping = now + settings.ping_interval_s
-                conn.send(gzip_frame({"ping": self._now_ms()}))
+
+class _MarketKeepAlive(KeepAlive[StreamConnection]):
+    """Ping every ``ping_interval_s``; no pong within ``pong_timeout_s`` closes the socket."""
+
+    stream = "market"
+    log = log
+    silence_log = "market ws %s: no pong within %.1f s, closing"
+    silence_reason = "pong timeout"
+
+    def start(self, now: float, settings: StreamSettings) -> None:
+        self.next_ping = now + settings.ping_interval_s
+
+    def intervals(self, settings: StreamSettings) -> tuple[float, ...]:
+        return settings.ping_interval_s, settings.pong_timeout_s
+
+    def silence_limit_s(self, settings: StreamSettings) -> float:
+        return settings.pong_timeout_s
+
+    def stalled(self) -> None:
+        self.next_ping = max(self.next_ping, self.conn.stalled_until)
+
+    def alive(self, now: float, settings: StreamSettings) -> None:
+        if now >= self.next_ping:
+            self.next_ping = now + settings.ping_interval_s
+            self.conn.send(gzip_frame({"ping": self.hub.state.exchange.clock.now_ms()}))

@@ -20,7 +20,6 @@ Frames are JSON text (the docs describe no compression for this stream).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import random
@@ -28,13 +27,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 
-from bitrue_sim.ws.connection import CLOSE_TIMEOUT_S, StreamConnection
+from bitrue_sim.ws.connection import StreamConnection
 from bitrue_sim.ws.framing import dumps, fmt_plain, gzip_frame, parse_client_message
+from bitrue_sim.ws.lifecycle import KeepAlive, accept, serve
 
 if TYPE_CHECKING:
     from bitrue_sim.ws import StreamHub
+    from bitrue_sim.ws.settings import StreamSettings
 
 log = logging.getLogger(__name__)
 
@@ -238,36 +239,22 @@ class UserStreams:
                 {"code": -1150, "msg": "This listenKey does not exist (expired or deleted): "
                  "create one with POST /poseidon/api/v1/listenKey."}, status=400)
         settings = self.hub.settings
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=settings.max_message_bytes,
-                                   timeout=CLOSE_TIMEOUT_S)
-        await ws.prepare(request)
+        ws = await accept(request, settings)
         conn = UserConnection(ws, request, account_id, listen_key, binary=settings.user_gzip)
         self.connections.add(conn)
         self._by_account.setdefault(account_id, set()).add(conn)
         # an account someone streams always gets its events built (participants' are off)
         self.hub.state.exchange.set_account_events(account_id, True)
-        writer = asyncio.create_task(conn.run_writer(), name=f"user-ws-writer-{conn.conn_id}")
-        keeper = asyncio.create_task(self._keepalive(conn), name=f"user-ws-keep-{conn.conn_id}")
-        try:
-            async for msg in ws:
-                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    self._on_client_message(conn, msg.data)
-                elif msg.type == WSMsgType.ERROR:
-                    break
-        finally:
-            conn.closing = True
-            self.connections.discard(conn)
-            conns = self._by_account.get(account_id)
-            if conns is not None:
-                conns.discard(conn)
-                if not conns:
-                    del self._by_account[account_id]
-            for task in (writer, keeper):
-                task.cancel()
-            for task in (writer, keeper):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await serve(conn, _UserKeepAlive(self, conn), self._on_client_message, self._forget)
         return ws
+
+    def _forget(self, conn: UserConnection) -> None:
+        self.connections.discard(conn)
+        conns = self._by_account.get(conn.account_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self._by_account[conn.account_id]
 
     def _reply(self, conn: UserConnection, message: dict[str, Any]) -> None:
         conn.send(self._frame(message))
@@ -311,42 +298,47 @@ class UserStreams:
             conn.channels.discard(channel)
             self._reply(conn, {"channel": channel, "status": "ok", "ts": self._now_ms()})
 
-    async def _keepalive(self, conn: UserConnection) -> None:
-        """Close on silence, on the lifetime limit, on a dead listen key; apply faults."""
-        loop = asyncio.get_running_loop()
-        next_key_check = loop.time()
-        next_fault_check = loop.time() + self.hub.settings.fault_check_s
-        while not conn.closing:
-            settings = self.hub.settings
-            step = min(settings.user_idle_timeout_s, settings.listen_key_check_s,
-                       settings.fault_check_s, settings.user_max_lifetime_s, 1.0) / 4
-            await asyncio.sleep(step)
-            now = loop.time()
-            if now >= next_fault_check:
-                next_fault_check = now + settings.fault_check_s
-                if await self.hub.apply_ws_faults("user", conn):
-                    return
-            if now >= next_key_check:
-                next_key_check = now + settings.listen_key_check_s
-                if self._account_for(conn.listen_key) != conn.account_id:
-                    await conn.close(WSCloseCode.POLICY_VIOLATION,
-                                     "listenKey expired or deleted")
-                    return
-            if now - conn.opened_at > settings.user_max_lifetime_s:
-                await conn.close(WSCloseCode.GOING_AWAY, "connection lifetime limit reached")
-                return
-            if conn.is_stalled():
-                conn.last_heard = now
-                continue
-            if now - conn.last_heard > settings.user_idle_timeout_s:
-                log.info("user ws %s: silent for %.1f s, closing",
-                         conn.conn_id, settings.user_idle_timeout_s)
-                await conn.close(WSCloseCode.POLICY_VIOLATION, "no pong: idle timeout")
-                return
-
     def close_listen_key(self, listen_key: str) -> None:
         """Close every stream using ``listen_key`` now (deleted or invalidated key)."""
         for conn in list(self.connections):
             if conn.listen_key == listen_key:
                 asyncio.ensure_future(conn.close(WSCloseCode.POLICY_VIOLATION,
                                                  "listenKey expired or deleted"))
+
+
+class _UserKeepAlive(KeepAlive[UserConnection]):
+    """Close on silence, on the lifetime limit and on a dead listen key."""
+
+    stream = "user"
+    log = log
+    silence_log = "user ws %s: silent for %.1f s, closing"
+    silence_reason = "no pong: idle timeout"
+
+    def __init__(self, streams: UserStreams, conn: UserConnection) -> None:
+        super().__init__(streams.hub, conn)
+        self.streams = streams
+
+    def start(self, now: float, settings: StreamSettings) -> None:
+        self.next_key_check = now
+
+    def intervals(self, settings: StreamSettings) -> tuple[float, ...]:
+        return (
+            settings.user_idle_timeout_s,
+            settings.listen_key_check_s,
+            settings.user_max_lifetime_s,
+        )
+
+    def silence_limit_s(self, settings: StreamSettings) -> float:
+        return settings.user_idle_timeout_s
+
+    async def closed_by_checks(self, now: float, settings: StreamSettings) -> bool:
+        conn = self.conn
+        if now >= self.next_key_check:
+            self.next_key_check = now + settings.listen_key_check_s
+            if self.streams._account_for(conn.listen_key) != conn.account_id:
+                await conn.close(WSCloseCode.POLICY_VIOLATION, "listenKey expired or deleted")
+                return True
+        if now - conn.opened_at > settings.user_max_lifetime_s:
+            await conn.close(WSCloseCode.GOING_AWAY, "connection lifetime limit reached")
+            return True
+        return False

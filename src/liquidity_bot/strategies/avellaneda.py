@@ -34,15 +34,13 @@ from liquidity_bot.strategies.base import (
     MarketSnapshot,
     QuoteSet,
     Side,
-    top_of_book,
 )
 from liquidity_bot.strategies.shaping import (
     DEPTH_BAND_PCT,
     LevelPlan,
     ObligationsLike,
-    ShapingContext,
-    centre,
-    shape_quotes,
+    QuotePlan,
+    quote_around_centre,
 )
 
 _PCT_PLACES = Decimal("1e-10")
@@ -95,17 +93,22 @@ class AvellanedaStrategy:
 
     def default_estimates(self) -> MarketEstimates:
         return MarketEstimates(
-            sigma_pct=self.sigma_default_pct, a=self.a_default, kappa=float(self.params.kappa_default)
+            sigma_pct=self.sigma_default_pct,
+            a=self.a_default,
+            kappa=float(self.params.kappa_default),
         )
 
     def quote(self, snapshot: MarketSnapshot) -> QuoteSet:
+        return quote_around_centre(
+            snapshot,
+            self.instrument,
+            self._plan,
+            obligations=self.obligations,
+            band_pct=self.band_pct,
+        )
+
+    def _plan(self, snapshot: MarketSnapshot, mid: Decimal) -> QuotePlan:
         p = self.params
-        top = top_of_book(snapshot.book)
-        mid, why_not = centre(top, snapshot.reference_price)
-        if mid is None:
-            return QuoteSet(
-                symbol=self.instrument.symbol, now_ms=snapshot.now_ms, warnings=(str(why_not),)
-            )
         est = snapshot.estimates or self.default_estimates()
         warnings: list[str] = []
         try:
@@ -147,15 +150,6 @@ class AvellanedaStrategy:
             plans.append(
                 LevelPlan(Side.SELL, i, mid * (1 + (ask_offset + step) / 100), p.order_size_quote)
             )
-        ctx = ShapingContext(
-            instrument=self.instrument,
-            top=top,
-            mid=mid,
-            inventory=inv,
-            obligations=self.obligations,
-            last_price=snapshot.last_price,
-            band_pct=self.band_pct,
-        )
         diagnostics = {
             "half_spread_pct": half,
             "skew_pct_per_lot": _pct(skew_f),
@@ -165,11 +159,4 @@ class AvellanedaStrategy:
             "kappa": _pct(est.kappa),
             "a": _pct(est.a),
         }
-        return shape_quotes(
-            plans,
-            ctx,
-            symbol=self.instrument.symbol,
-            now_ms=snapshot.now_ms,
-            diagnostics=diagnostics,
-            warnings=warnings,
-        )
+        return QuotePlan(plans, diagnostics, warnings)

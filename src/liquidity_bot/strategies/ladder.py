@@ -21,20 +21,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from liquidity_bot.config import LadderParams
-from liquidity_bot.strategies.base import (
-    InstrumentLike,
-    MarketSnapshot,
-    QuoteSet,
-    Side,
-    top_of_book,
-)
+from liquidity_bot.strategies.base import InstrumentLike, MarketSnapshot, QuoteSet, Side
 from liquidity_bot.strategies.shaping import (
     DEPTH_BAND_PCT,
     LevelPlan,
     ObligationsLike,
-    ShapingContext,
-    centre,
-    shape_quotes,
+    QuotePlan,
+    quote_around_centre,
 )
 
 ZERO = Decimal(0)
@@ -65,13 +58,18 @@ class LadderStrategy:
         self.band_pct = band_pct
 
     def quote(self, snapshot: MarketSnapshot) -> QuoteSet:
+        return quote_around_centre(
+            snapshot,
+            self.instrument,
+            self._plan,
+            obligations=self.obligations,
+            band_pct=self.band_pct,
+            bid_ceiling=self.params.price_ceiling,
+            ask_floor=self.params.price_floor,
+        )
+
+    def _plan(self, snapshot: MarketSnapshot, mid: Decimal) -> QuotePlan:
         p = self.params
-        top = top_of_book(snapshot.book)
-        mid, why_not = centre(top, snapshot.reference_price)
-        if mid is None:
-            return QuoteSet(
-                symbol=self.instrument.symbol, now_ms=snapshot.now_ms, warnings=(str(why_not),)
-            )
         half = max(p.base_spread_pct, p.min_spread_pct) / TWO  # percent of mid
         share = snapshot.inventory.base_share(mid)
         deviation = ZERO if share is None else share - p.target_base_share
@@ -90,20 +88,12 @@ class LadderStrategy:
             )
             plans.append(
                 LevelPlan(
-                    Side.SELL, i, mid * (1 + (shift + offset) / 100), p.level_size_quote * ask_factor
+                    Side.SELL,
+                    i,
+                    mid * (1 + (shift + offset) / 100),
+                    p.level_size_quote * ask_factor,
                 )
             )
-        ctx = ShapingContext(
-            instrument=self.instrument,
-            top=top,
-            mid=mid,
-            inventory=snapshot.inventory,
-            obligations=self.obligations,
-            last_price=snapshot.last_price,
-            bid_ceiling=p.price_ceiling,
-            ask_floor=p.price_floor,
-            band_pct=self.band_pct,
-        )
         diagnostics = {
             "half_spread_pct": half,
             "skew_shift_pct": shift,
@@ -112,10 +102,4 @@ class LadderStrategy:
         }
         if share is not None:
             diagnostics["base_share"] = share
-        return shape_quotes(
-            plans,
-            ctx,
-            symbol=self.instrument.symbol,
-            now_ms=snapshot.now_ms,
-            diagnostics=diagnostics,
-        )
+        return QuotePlan(plans, diagnostics)

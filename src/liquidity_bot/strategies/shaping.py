@@ -10,11 +10,14 @@ side), what the balances can pay for, and the exchange filters (`Instrument.chec
 Precedence, from strongest to weakest: never cross the book > price ceiling/floor > balances >
 obligations > the strategy's own wishes. When an obligation cannot be met the quote set carries a
 warning that says why, instead of failing silently.
+
+`quote_around_centre` is the frame every strategy's `quote` runs in: find the centre (or give up
+with the reason), let the strategy plan its levels around it, shape them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -24,9 +27,11 @@ from liquidity_bot.strategies.base import (
     DesiredQuote,
     InstrumentLike,
     Inventory,
+    MarketSnapshot,
     QuoteSet,
     Side,
     TopOfBook,
+    top_of_book,
 )
 
 DEPTH_BAND_PCT = Decimal(2)
@@ -48,6 +53,15 @@ class LevelPlan:
     level: int
     price: Decimal
     size_quote: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class QuotePlan:
+    """What a strategy wants around one centre: its levels, the numbers behind them, warnings."""
+
+    levels: Sequence[LevelPlan]
+    diagnostics: dict[str, Decimal]
+    warnings: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,4 +335,45 @@ def shape_quotes(
         mid=qs.mid,
         warnings=tuple(notes),
         diagnostics=qs.diagnostics,
+    )
+
+
+def quote_around_centre(
+    snapshot: MarketSnapshot,
+    instrument: InstrumentLike,
+    plan: Callable[[MarketSnapshot, Decimal], QuotePlan],
+    *,
+    obligations: ObligationsLike | None,
+    band_pct: Decimal,
+    bid_ceiling: Decimal | None = None,
+    ask_floor: Decimal | None = None,
+) -> QuoteSet:
+    """A strategy's whole `quote`, but for `plan(snapshot, mid)`: where it wants its levels.
+
+    Without a centre (crossed book, no mid and no reference) there is nothing to plan around:
+    the quote set is empty and says why.
+    """
+    top = top_of_book(snapshot.book)
+    mid, why_not = centre(top, snapshot.reference_price)
+    if mid is None:
+        return QuoteSet(symbol=instrument.symbol, now_ms=snapshot.now_ms, warnings=(str(why_not),))
+    wanted = plan(snapshot, mid)
+    ctx = ShapingContext(
+        instrument=instrument,
+        top=top,
+        mid=mid,
+        inventory=snapshot.inventory,
+        obligations=obligations,
+        last_price=snapshot.last_price,
+        bid_ceiling=bid_ceiling,
+        ask_floor=ask_floor,
+        band_pct=band_pct,
+    )
+    return shape_quotes(
+        wanted.levels,
+        ctx,
+        symbol=instrument.symbol,
+        now_ms=snapshot.now_ms,
+        diagnostics=wanted.diagnostics,
+        warnings=wanted.warnings,
     )
