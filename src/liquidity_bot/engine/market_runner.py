@@ -113,6 +113,7 @@ class MarketRunner:
         self._wake = asyncio.Event()
         self._next_kpi = 0.0
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
+        self._last_inputs: tuple[object, ...] | None = None  # what ``last_quotes`` answered
         # True: each pass waits for its requests' answers before the next book is looked at
         # (the design before; kept for bench_engine's side-by-side comparison).
         self.wait_for_answers = False
@@ -218,8 +219,14 @@ class MarketRunner:
             reference_price=self.risk.reference_price,
             estimates=None if self.estimator is None else self.estimator.estimates(now),
         )
-        quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
-        self.last_quotes = quotes
+        # Strategies are pure functions of these inputs: when none changed (a pass woken by an
+        # acknowledgement, or a book that moved below the top), the quotes have not either.
+        inputs = (self.strategy, snapshot.book, snapshot.inventory, snapshot.reference_price,
+                  snapshot.estimates, snapshot.last_price)
+        if inputs != self._last_inputs or self.last_quotes is None:
+            self.last_quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
+            self._last_inputs = inputs
+        quotes = self.last_quotes
         # Tick-to-order latency is measured for passes that answer a new book only (not for
         # passes woken by an acknowledgement, a fill or the timer).
         fresh = self.last_book_ns != self._reacted_book_ns

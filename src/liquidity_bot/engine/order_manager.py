@@ -11,6 +11,9 @@ Bitrue lets a user send 100 order requests a minute (cancels count), so the mana
 - settles an ``UnknownOutcome`` by querying the client order id before acting on it again;
 - at start adopts its own orphans (they are matched against the quotes like any live order)
   and settles orders the store still thinks are open;
+- starts a pass's requests without waiting for their answers (the market loop answers the next
+  book at once); an order still on the wire cannot be cancelled yet, so at most one stale
+  generation of orders stands beside the desired one, and its answer wakes the loop to cancel it;
 - persists every order, order event and fill (fills once per trade id).
 """
 
