@@ -24,20 +24,13 @@ from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.engine.risk import RiskGate
-from liquidity_bot.store import KpiSample
+from liquidity_bot.reporting.kpi import OBLIGATION_BAND_PCT, measure, quotes_from_orders
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
 from liquidity_bot.strategies.estimators import MarketEstimator
 
 log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
-TWO_PCT = Decimal(2)
-_PCT_GRID = Decimal("0.000001")
-
-
-def _q(value: Decimal) -> Decimal:
-    """Percentages stored with 6 decimals (the store refuses silent rounding)."""
-    return value.quantize(_PCT_GRID)
 
 
 def market_top(book: OrderBook, ours: dict[tuple[Side, Decimal], Decimal]) -> TopOfBook:
@@ -221,8 +214,14 @@ class MarketRunner:
         )
         # Strategies are pure functions of these inputs: when none changed (a pass woken by an
         # acknowledgement, or a book that moved below the top), the quotes have not either.
-        inputs = (self.strategy, snapshot.book, snapshot.inventory, snapshot.reference_price,
-                  snapshot.estimates, snapshot.last_price)
+        inputs = (
+            self.strategy,
+            snapshot.book,
+            snapshot.inventory,
+            snapshot.reference_price,
+            snapshot.estimates,
+            snapshot.last_price,
+        )
         if inputs != self._last_inputs or self.last_quotes is None:
             self.last_quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
             self._last_inputs = inputs
@@ -233,58 +232,36 @@ class MarketRunner:
         self._reacted_book_ns = self.last_book_ns
         # Not waiting for the answers: the next book is answered at once, even while this
         # pass's requests are on the wire (their answers wake the loop).
-        await self.om.sync(quotes, trigger_ns=self.last_book_ns if fresh else None,
-                           wait=self.wait_for_answers)
+        await self.om.sync(
+            quotes, trigger_ns=self.last_book_ns if fresh else None, wait=self.wait_for_answers
+        )
 
     # --- obligations ---------------------------------------------------------------------------
     def _sample(self) -> None:
+        """Our quotes against the obligations, by the report's own rules (``kpi.measure``:
+        an order counts once it has rested ``min_rest_s``), every ``kpi_interval_s``."""
         now = time.monotonic()
         if now < self._next_kpi:
             return
         self._next_kpi = now + self.kpi_interval_s
-        mid = self.book.mid
-        bids = self.om.resting(Side.BUY)
-        asks = self.om.resting(Side.SELL)
-        ob = self.obligation
-        ob.two_sided = bool(bids) and bool(asks)
-        best_bid = max((o.price for o in bids), default=None)
-        best_ask = min((o.price for o in asks), default=None)
-        ob.spread_pct = None
-        ob.bid_depth = ob.ask_depth = ZERO
-        if mid is not None and mid > 0:
-            low, high = mid * (1 - TWO_PCT / 100), mid * (1 + TWO_PCT / 100)
-            ob.bid_depth = sum((o.price * o.remaining_qty for o in bids if o.price >= low), ZERO)
-            ob.ask_depth = sum((o.price * o.remaining_qty for o in asks if o.price <= high), ZERO)
-            if best_bid is not None and best_ask is not None:
-                ob.spread_pct = (best_ask - best_bid) / mid * 100
-        obl = self.config.obligations
-        ob.met = (
-            ob.two_sided
-            and ob.spread_pct is not None
-            and ob.spread_pct <= obl.max_spread_pct
-            and ob.bid_depth >= obl.min_depth_2pct_quote
-            and ob.ask_depth >= obl.min_depth_2pct_quote
+        now_ms = int(time.time() * 1000)
+        orders = self.om.orders
+        quotes = quotes_from_orders(
+            self.om.resting(), lambda o: orders[o.client_order_id].created_ms
         )
+        reading = measure(self.symbol, self.book, quotes, self.config.obligations, now_ms)
+        band = reading.band(OBLIGATION_BAND_PCT)
+        ob = self.obligation
+        ob.two_sided = reading.two_sided
+        ob.spread_pct = reading.our_spread_pct
+        ob.bid_depth, ob.ask_depth = band.bid, band.ask
+        ob.met = reading.met
         if ob.two_sided and self.first_two_sided_s is None and self.started_mono is not None:
             self.first_two_sided_s = now - self.started_mono
         if self.last_book_mono is not None:  # count from the first book on
             ob.samples += 1
             ob.met_samples += int(ob.met)
         writer = self.om.writer
-        if writer is not None and self.store_kpis and mid is not None:
-            top_bid, top_ask = self.book.best_bid, self.book.best_ask
-            sample = KpiSample(
-                symbol=self.symbol,
-                ts_ms=int(time.time() * 1000),
-                bid_depth_quote=ob.bid_depth,
-                ask_depth_quote=ob.ask_depth,
-                two_sided=ob.two_sided,
-                obligations_met=ob.met,
-                mid=mid,
-                best_bid=None if top_bid is None else top_bid[0],
-                best_ask=None if top_ask is None else top_ask[0],
-                spread_pct=_q(self.book.spread_bps / 100) if self.book.spread_bps is not None
-                else None,
-                our_spread_pct=None if ob.spread_pct is None else _q(ob.spread_pct),
-            )
+        if writer is not None and self.store_kpis and reading.mid is not None:
+            sample = reading.to_store()
             writer.submit(lambda: writer.store.add_kpi_sample(sample))
