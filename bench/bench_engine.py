@@ -1,30 +1,37 @@
 """Engine latency against the simulator over loopback: tick-to-order and start-to-quote.
 
 The simulator runs in a child process (an exchange is another machine: in one process its
-work would run on the engine's event loop and show up as engine latency).
+work would run on the engine's event loop and show up as engine latency). The engine writes
+its SQLite store meanwhile (by its thread), as ``run`` does.
 
 - tick-to-order: a depth frame arrives on the market WebSocket (stamped on entry to the
   stream's frame handler, before decompression and parsing) -> the first order request of the
   quoting pass that answers that book is written to the socket (book update, strategy,
-  reconciliation, risk gate, store hand-off, signing in between; the SQLite store is written
-  by its thread meanwhile, as in ``run``). Only passes woken by a new
-  book count (not those woken by an acknowledgement, a fill or the timer). The simulator runs
-  the ``volatile`` scenario with rate limits off, and the engine gets a large order budget and
-  zero price tolerance, so most moves of the book ask for a re-quote.
-  Measured twice in one run, side by side: passes that do not wait for their requests'
-  answers (the engine's design) and passes that do (the design before), which leaves a book
-  that arrives during a pass waiting for the answers.
+  reconciliation, risk gate, store hand-off, signing in between). Only passes woken by a new
+  book count (not those woken by an acknowledgement, a fill or the timer). Also shown: the
+  engine thread's CPU time over the same interval (what the latency would be on an idle
+  machine with nothing else queued; these machines are shared).
+  Two loads, each in its own run:
+  * ``production``: the engine as configured for a client (1-tick price tolerance, Bitrue's
+    100-per-minute order limit with the engine's 10 % headroom, the simulator's rate limits
+    on), on the ``volatile`` scenario;
+  * ``stress``: zero price tolerance, no order or rate limits: most moves of the book ask for
+    a re-quote, so acknowledgements and fills of earlier requests compete with every book for
+    the event loop (about 100 times the request rate Bitrue allows).
+  Under ``stress`` it is also measured with passes that wait for their requests' answers
+  (the design before), side by side.
 - place round trip: ``place`` called -> acknowledgement back (signed REST over loopback).
 - start-to-quote: ``Engine.run`` called -> both sides of the ladder acknowledged on the exchange
   (venue start, clock sync, rules, balances, orphan scan, first book, first orders).
 
-    .venv/bin/python bench/bench_engine.py [--seconds 30] [--starts 5]
+    .venv/bin/python bench/bench_engine.py [--seconds 60] [--starts 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextvars
 import statistics
 import subprocess
@@ -69,8 +76,8 @@ max_base_inventory = "10000000"
 daily_loss_limit = "100000"
 max_fills_per_minute = 100000
 [markets.order_manager]
-price_tolerance_ticks = 0
-size_tolerance_pct = "50"
+price_tolerance_ticks = {tolerance_ticks}
+size_tolerance_pct = "{size_tolerance_pct}"
 refresh_interval_ms = 1000
 """
 
@@ -89,18 +96,26 @@ async def _key(sim: SimpleNamespace) -> tuple[str, str]:
     return body["api_key"], body["secret"]
 
 
-def _engine(sim: SimpleNamespace, key: str, secret: str, db: Path | None = None) -> Engine:
-    """The engine as ``run`` builds it, with an SQLite store in ``db`` (written by its thread)."""
-    cfg = parse_config(CONFIG.format(base_url=sim.base_url))
+def _engine(
+    sim: SimpleNamespace, key: str, secret: str, db: Path | None = None, *, stress: bool = True
+) -> Engine:
+    """The engine as ``run`` builds it, with an SQLite store in ``db`` (written by its thread).
+
+    ``stress`` lifts every limit (see the module docstring); otherwise the defaults apply."""
+    cfg = parse_config(CONFIG.format(base_url=sim.base_url,
+                                     tolerance_ticks=0 if stress else 1,
+                                     size_tolerance_pct="50" if stress else "10"))
     venue = bitrue_venue(cfg, key, secret, ["XRPUSDT"])
-    # The simulator runs without rate limits here; lift the connector's own pacing too, so the
-    # numbers are the engine's and not the 100-per-minute order limit's.
-    governor = venue.rest.governor  # type: ignore[attr-defined]
-    governor.configure([Policy(REQUEST_WEIGHT, REQUEST_WEIGHT, 10**9, 60.0),
-                        Policy(ORDERS, ORDERS, 10**9, 60.0)])
-    governor.configure_from_exchange_info = lambda _limits: None
-    session = KeySession("bench", venue, list(cfg.markets),
-                         budget=OrderBudget(limit=1_000_000, headroom=Decimal(0)))
+    budget = None
+    if stress:
+        # The simulator runs without rate limits here; lift the connector's own pacing too, so
+        # the numbers are the engine's and not the 100-per-minute order limit's.
+        governor = venue.rest.governor  # type: ignore[attr-defined]
+        governor.configure([Policy(REQUEST_WEIGHT, REQUEST_WEIGHT, 10**9, 60.0),
+                            Policy(ORDERS, ORDERS, 10**9, 60.0)])
+        governor.configure_from_exchange_info = lambda _limits: None
+        budget = OrderBudget(limit=1_000_000, headroom=Decimal(0))
+    session = KeySession("bench", venue, list(cfg.markets), budget=budget or OrderBudget())
     store = None
     if db is not None:
         store = Store(f"sqlite:///{db}")
@@ -111,9 +126,11 @@ def _engine(sim: SimpleNamespace, key: str, secret: str, db: Path | None = None)
 class SimProcess:
     """The simulator in a child process (this file with ``--serve``), on a free loopback port."""
 
-    def __init__(self, scenario: str, seed: int) -> None:
+    def __init__(self, scenario: str, seed: int, *, rate_limits: bool = False) -> None:
         self.args = [sys.executable, str(Path(__file__).resolve()), "--serve",
                      "--scenario", scenario, "--seed", str(seed)]
+        if rate_limits:
+            self.args.append("--rate-limits")
 
     def __enter__(self) -> SimpleNamespace:
         self.child = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -132,35 +149,58 @@ class SimProcess:
             self.child.kill()
 
 
-async def serve(scenario: str, seed: int) -> None:
+async def serve(scenario: str, seed: int, rate_limits: bool) -> None:
     from bitrue_sim.server.runner import SimServer
 
-    async with SimServer(port=0, seed=seed, scenario=scenario, rate_limits=False) as sim:
+    async with SimServer(port=0, seed=seed, scenario=scenario, rate_limits=rate_limits) as sim:
         print(sim.base_url, sim.admin_token, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
 
 
-# Set in the task that sends an order: when the pass that sent it received its book (ns).
-_trigger: contextvars.ContextVar[int | None] = contextvars.ContextVar("trigger", default=None)
+# Set in the task that sends an order: when the pass that sent it received its book
+# (perf_counter_ns, and the engine thread's CPU time then, thread_time_ns).
+_trigger: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "trigger", default=None
+)
 
 
-async def tick_to_order(seconds: float, wait_for_answers: bool):  # noqa: ANN201
-    """(tick -> request written ms, tick -> handed to the venue ms, place round trips ms)."""
-    with SimProcess("volatile", 7) as sim, tempfile.TemporaryDirectory() as tmp:
+async def tick_to_order(seconds: float, *, stress: bool, wait_for_answers: bool = False):  # noqa: ANN201
+    """Milliseconds: tick -> request written (wall, and the engine thread's CPU time in
+    between), tick -> handed to the venue, place round trips."""
+    with SimProcess("volatile", 7, rate_limits=not stress) as sim, \
+            tempfile.TemporaryDirectory() as tmp:
         key, secret = await _key(sim)
-        engine = _engine(sim, key, secret, Path(tmp) / "bench.db")
+        engine = _engine(sim, key, secret, Path(tmp) / "bench.db", stress=stress)
         venue = engine.sessions[0].venue
         written_ms: list[float] = []
+        cpu_ms: list[float] = []
         rtt_ms: list[float] = []
         place = venue.place
         seen = [0]
+        # frame receipt (perf ns, as the engine stamps it) -> thread CPU time at that moment
+        frame_perf: list[int] = []
+        frame_cpu: list[int] = []
+        market = venue.market  # type: ignore[attr-defined]
+        handle = market.handle_frame
+
+        def stamped(data):  # noqa: ANN001, ANN202
+            cpu = time.thread_time_ns()
+            reply = handle(data)
+            frame_perf.append(market.frame_ns)
+            frame_cpu.append(cpu)
+            return reply
+
+        market.handle_frame = stamped
 
         async def timed_place(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             start = time.perf_counter_ns()
             stats = engine.runners[0].om.stats.latencies_ns
             if stats.total != seen[0]:  # the om just recorded this order as a pass's first
                 seen[0] = stats.total
-                _trigger.set(start - stats[-1])
+                trigger = start - stats[-1]  # within a microsecond of the frame's stamp
+                i = bisect.bisect_right(frame_perf, trigger + 5_000) - 1
+                if i >= 0:
+                    _trigger.set((frame_perf[i], frame_cpu[i]))
             try:
                 return await place(*args, **kwargs)
             finally:
@@ -173,7 +213,8 @@ async def tick_to_order(seconds: float, wait_for_answers: bool):  # noqa: ANN201
             fut = send(conn, data, timeout_s)
             trigger = _trigger.get()
             if trigger is not None:
-                written_ms.append((time.perf_counter_ns() - trigger) / 1e6)
+                written_ms.append((time.perf_counter_ns() - trigger[0]) / 1e6)
+                cpu_ms.append((time.thread_time_ns() - trigger[1]) / 1e6)
                 _trigger.set(None)
             return fut
 
@@ -189,15 +230,15 @@ async def tick_to_order(seconds: float, wait_for_answers: bool):  # noqa: ANN201
         finally:
             lean_http._Connection.send = send  # type: ignore[method-assign]
         handed_ms = [ns / 1e6 for ns in engine.runners[0].om.stats.latencies_ns]
-        return written_ms, handed_ms, rtt_ms
+        return written_ms, cpu_ms, handed_ms, rtt_ms
 
 
 async def start_to_quote(starts: int) -> list[float]:
     out: list[float] = []
-    with SimProcess("calm", 8) as sim:
+    with SimProcess("calm", 8, rate_limits=True) as sim:
         key, secret = await _key(sim)
         for _ in range(starts):
-            engine = _engine(sim, key, secret)
+            engine = _engine(sim, key, secret, stress=False)
             t0 = time.perf_counter()
             task = asyncio.get_running_loop().create_task(engine.run(handle_signals=False))
             while True:
@@ -228,26 +269,32 @@ def _line(name: str, values: list[float]) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=60.0, help="per tick-to-order run")
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", default="volatile", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
+    parser.add_argument("--rate-limits", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        await serve(args.scenario, args.seed)
+        await serve(args.scenario, args.seed, args.rate_limits)
         return
     p99 = {}
-    for label, wait in (("passes not waiting for answers (the engine)", False),
-                        ("passes waiting for answers (before)", True)):
-        written, handed, rtt = await tick_to_order(args.seconds, wait)
+    runs = (("production load", False, False),
+            ("stress load, passes not waiting for answers (the engine)", True, False),
+            ("stress load, passes waiting for answers (before)", True, True))
+    for label, stress, wait in runs:
+        written, cpu, handed, rtt = await tick_to_order(args.seconds, stress=stress,
+                                                        wait_for_answers=wait)
         print(f"{label}:")
         print("  " + _line("tick-to-order (depth frame received -> order request written)",
                            written))
+        print("  " + _line("the same, engine thread CPU time in between", cpu))
         print("  " + _line("tick -> order handed to the venue (before signing)", handed))
         print("  " + _line("place round trip (request -> acknowledgement, loopback REST)", rtt))
-        p99[wait] = _pct(written, 99) if written else float("nan")
-    print(f"p99 tick-to-order, waiting / not waiting: {p99[True] / p99[False]:.1f}x")
+        p99[label] = _pct(written, 99) if written else float("nan")
+    ours, before = p99[runs[1][0]], p99[runs[2][0]]
+    print(f"stress load, p99 tick-to-order, waiting / not waiting: {before / ours:.1f}x")
     print(_line("start -> first two-sided quote acknowledged", await start_to_quote(args.starts)))
 
 

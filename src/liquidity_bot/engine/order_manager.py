@@ -25,9 +25,10 @@ import re
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -410,7 +411,7 @@ class OrderManager:
             if self._finished:
                 self.prune_finished()
             plan = self._plan(quotes)
-            tasks = self._execute(plan, trigger_ns)
+            tasks = await self._execute(plan, trigger_ns)
             if wait and tasks:
                 await asyncio.gather(*tasks)
 
@@ -499,8 +500,9 @@ class OrderManager:
         places.sort(key=lambda q: q.priority)
         return _Plan(cancels=[t for _, t in cancels], places=places)
 
-    def _execute(self, plan: _Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
-        """Spend the budget, register the new orders and start every request (no waiting)."""
+    async def _execute(self, plan: _Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
+        """Spend the budget, register the new orders and start every request (not waiting
+        for answers)."""
         cancels = [t for t in plan.cancels if self._spend(t.critical)]
         places = [q for q in plan.places if self._spend(q.obligation_critical)]
         self.stats.budget_skipped += len(plan.cancels) - len(cancels)
@@ -510,19 +512,25 @@ class OrderManager:
         # counted the orders being cancelled as exposure when it checked the new ones, so the
         # overlap never exceeds a limit; neither side can cross our own other side, because
         # ``_safe_price`` compares with the exchange's book, our orders included.
-        jobs = []
+        tasks = []
         for q in places:
             job = self._place(q, trigger_ns=trigger_ns)
-            if job is not None:
-                jobs.append(job)
+            if job is None:
+                continue
+            tasks.append(self._start(job))
+            if trigger_ns is not None:
                 trigger_ns = None  # the first order answers the book; the rest follow it
-        jobs.extend(self._cancel(t) for t in cancels)
-        loop = asyncio.get_running_loop()
-        tasks = [loop.create_task(job) for job in jobs]
-        for task in tasks:
-            self._send_tasks.add(task)
-            task.add_done_callback(self._sent)
+                # One loop turn: the first order is signed and written before the others are
+                # risk-checked and registered.
+                await asyncio.sleep(0)
+        tasks.extend(self._start(self._cancel(t)) for t in cancels)
         return tasks
+
+    def _start(self, job: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(job)
+        self._send_tasks.add(task)
+        task.add_done_callback(self._sent)
+        return task
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         """A request finished: surface a failure nobody awaits (the order itself is already

@@ -136,6 +136,7 @@ class RiskGate:
         self._base = initial_base
         self._cash = initial_quote
         self._last_mid: Decimal | None = None
+        self._keep_cache: dict[int, Decimal] = {}  # EMA weight by interval (ms)
         self._day: int | None = None
         self._day_start_equity: Decimal | None = None
         # latches
@@ -151,14 +152,26 @@ class RiskGate:
         if self._ema is None or self._ema_ms is None:
             self._ema = mid
         elif ts_ms > self._ema_ms:
-            dt_s = Decimal(ts_ms - self._ema_ms) / 1000
-            halflife = Decimal(str(self.limits.ema_halflife_s))
-            keep = Decimal(2) ** (-dt_s / halflife)  # weight left on the old value
+            keep = self._ema_keep(ts_ms - self._ema_ms)
             self._ema = self._ema * keep + mid * (1 - keep)
         if self._ema_ms is None or ts_ms > self._ema_ms:
             self._ema_ms = ts_ms
         self._last_mid = mid
         self._mark(ts_ms)
+
+    def _ema_keep(self, dt_ms: int) -> Decimal:
+        """Weight left on the old EMA after ``dt_ms``: 2 ** (-dt / half-life), exact Decimal.
+
+        A non-integer Decimal power costs tens of microseconds and runs for every book, so
+        the weights are cached by interval (books arrive at a few recurring intervals)."""
+        keep = self._keep_cache.get(dt_ms)
+        if keep is None:
+            halflife = Decimal(str(self.limits.ema_halflife_s))
+            keep = Decimal(2) ** (-(Decimal(dt_ms) / 1000) / halflife)
+            if len(self._keep_cache) >= 4096:  # bounded: a long run sees many intervals
+                self._keep_cache.clear()
+            self._keep_cache[dt_ms] = keep
+        return keep
 
     def set_external_reference(self, price: Decimal | None) -> None:
         """Use an outside reference (e.g. an index price) instead of the EMA; None reverts."""
