@@ -148,6 +148,19 @@ def test_ema_reference_is_slow_with_the_configured_half_life():
     assert check(g, price="0.9", qty="10").reason is RiskReason.PRICE_BAND
 
 
+def test_ema_weights_cached_by_interval_equal_the_formula_and_stay_bounded():
+    cached, fresh = gate(), gate()
+    t = T0
+    for i in range(5000):  # more distinct intervals than the cache keeps
+        t += 1 + i
+        mid = D("0.5") + D(i % 13) / 1000
+        cached.on_mid(t, mid)
+        fresh._keep_cache.clear()  # every weight computed afresh
+        fresh.on_mid(t, mid)
+        assert cached.reference_price == fresh.reference_price
+    assert len(cached._keep_cache) <= 4096
+
+
 def test_daily_loss_kill_switch_latches_until_reset():
     g = RiskGate(
         "XRPUSDT", LIMITS, {"main": ["XRPUSDT"]}, initial_base=D("1000"), initial_quote=D("500")
