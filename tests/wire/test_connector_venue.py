@@ -4,6 +4,8 @@ C26 port basics: instruments, balances, place/query/open orders/cancel, a refuse
     CancelReject (not an exception), book events carry Decimal levels
 C27 unknown outcome through the port: place raises, query by client id resolves it, and the
     order's fill is then delivered once
+C41 book listeners: called as each frame is handled, with the frame's receipt time; a failing
+    listener does not stop the stream; leaving the context stops the calls
 """
 
 from __future__ import annotations
@@ -84,3 +86,39 @@ async def test_c27_unknown_outcome_through_the_port(sim, make_key):
         await asyncio.sleep(0.1)
         reader.cancel()
         assert len(fills) == 1 and fills[0].client_order_id == "c27"
+
+
+async def test_c41_book_listeners(sim, make_key):
+    import time
+
+    _, key, secret = await make_key(sim)
+    venue = BitrueVenue(BitrueUrls.single(sim.base_url), key, secret, [SYMBOL])
+    got: list[BookUpdate] = []
+    calls = {"broken": 0}
+
+    def broken(update: BookUpdate) -> None:
+        calls["broken"] += 1
+        raise RuntimeError("a bug in a reader")
+
+    async with venue:
+        with venue.listen_books(broken), venue.listen_books(got.append):
+            await wait_for(lambda: len(got) >= 1, 10, "a first book")
+            price = got[0].bids[0][0] + TICK  # our own bid changes the book: another push
+            await venue.place(SYMBOL, Side.BUY, Decimal(10), price, "c41")
+            await wait_for(lambda: len(got) >= 2, 10, "a second book")
+            await venue.cancel(SYMBOL, client_order_id="c41")
+            await wait_for(lambda: len(got) >= 3, 10, "a third book")
+        assert calls["broken"] == len(got)  # called every time, and the stream kept going
+        first = got[0]
+        assert first.symbol == SYMBOL and type(first.bids[0][0]) is Decimal
+        assert first.recv_ns is not None and 0 < time.perf_counter_ns() - first.recv_ns < 60e9
+        assert all(a.recv_ns < b.recv_ns for a, b in zip(got, got[1:]))  # type: ignore[operator]
+        seen = len(got)
+        books = venue.book_events()  # the stream still delivers, to the other readers too
+        waiting = asyncio.ensure_future(anext(books))
+        await asyncio.sleep(0)
+        await venue.place(SYMBOL, Side.BUY, Decimal(10), price, "c41b")
+        await asyncio.wait_for(waiting, 10)
+        await venue.cancel(SYMBOL, client_order_id="c41b")
+        await books.aclose()
+        assert len(got) == seen  # no calls after the context closed

@@ -181,7 +181,8 @@ class MarketRunner:
                 backoff = min(backoff * 2, 5.0)
 
     async def step(self) -> None:
-        self._sample()
+        if self.risk.killed or self.stale or self.book.is_crossed:
+            self._sample()
         if self.risk.killed:
             if self.status != "killed":
                 log.error("%s: kill switch latched: cancelling everything", self.symbol)
@@ -235,6 +236,7 @@ class MarketRunner:
         await self.om.sync(
             quotes, trigger_ns=self.last_book_ns if fresh else None, wait=self.wait_for_answers
         )
+        self._sample()  # after the requests are on their way: a due sample never delays them
 
     # --- obligations ---------------------------------------------------------------------------
     def _sample(self) -> None:

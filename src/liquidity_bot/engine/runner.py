@@ -376,10 +376,18 @@ class Engine:
         self.writer.submit(lambda: store.add_balance_snapshot(rows))
 
     async def _pump_books(self, s: KeySession) -> None:
-        async for update in s.venue.book_events():
+        def route(update: BookUpdate) -> None:
             runner = s.runners.get(update.symbol)
             if runner is not None:
                 runner.on_book(update)
+
+        listen = getattr(s.venue, "listen_books", None)
+        if listen is not None:
+            # Called as each frame is handled: the market loop wakes one loop turn sooner.
+            with listen(route):
+                await asyncio.Future()  # until this pump is cancelled
+        async for update in s.venue.book_events():
+            route(update)
 
     async def _pump_orders(self, s: KeySession) -> None:
         async for msg in s.venue.order_events():

@@ -118,6 +118,10 @@ class Venue(Protocol):
     def book_events(self) -> AsyncIterator[BookUpdate]:
         """Full book snapshots as they arrive (latest per symbol if the reader lags)."""
 
+    # Optional, for latency: ``listen_books(fn)`` returns a context manager; while it is open,
+    # ``fn(update)`` is called synchronously as each book is handled. The engine uses it when
+    # a venue has it, and ``book_events`` otherwise.
+
     def order_events(self) -> AsyncIterator[OrderMessage]:
         """Acks, fills, cancels, rejects and expiries of our orders, in arrival order."""
 

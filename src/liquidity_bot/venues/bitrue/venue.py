@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -44,6 +44,17 @@ log = logging.getLogger(__name__)
 
 
 
+def _update_of(book: OrderBook, recv_ns: int | None) -> BookUpdate:
+    return BookUpdate(
+        ts_ms=book.ts_ms or 0,
+        symbol=book.symbol,
+        bids=book.bids,
+        asks=book.asks,
+        seq=book.seq,
+        recv_ns=recv_ns,
+    )
+
+
 class _LatestBooks:
     """Book fan-out that hands each reader the newest snapshot per symbol.
 
@@ -53,11 +64,28 @@ class _LatestBooks:
 
     def __init__(self) -> None:
         self._subs: list[tuple[dict[str, tuple[OrderBook, int | None]], asyncio.Event]] = []
+        self._listeners: list[Callable[[BookUpdate], None]] = []
 
     def publish(self, book: OrderBook, recv_ns: int | None = None) -> None:
         for pending, event in self._subs:
             pending[book.symbol] = (book, recv_ns)
             event.set()
+        if self._listeners:
+            update = _update_of(book, recv_ns)
+            for listener in list(self._listeners):
+                try:
+                    listener(update)
+                except Exception:  # the stream must not die of a reader's bug
+                    log.exception("a book listener failed on %s", book.symbol)
+
+    @contextlib.contextmanager
+    def listen(self, listener: Callable[[BookUpdate], None]) -> Iterator[None]:
+        """Call ``listener`` with every book, synchronously, while the block runs."""
+        self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            self._listeners.remove(listener)
 
     async def subscribe(self) -> AsyncIterator[BookUpdate]:
         pending: dict[str, tuple[OrderBook, int | None]] = {}
@@ -70,14 +98,7 @@ class _LatestBooks:
                 event.clear()
                 while pending:
                     book, recv_ns = pending.pop(next(iter(pending)))
-                    yield BookUpdate(
-                        ts_ms=book.ts_ms or 0,
-                        symbol=book.symbol,
-                        bids=book.bids,
-                        asks=book.asks,
-                        seq=book.seq,
-                        recv_ns=recv_ns,
-                    )
+                    yield _update_of(book, recv_ns)
         finally:
             self._subs.remove(entry)
 
@@ -366,6 +387,13 @@ class BitrueVenue:
 
     def book_events(self) -> AsyncIterator[BookUpdate]:
         return self._books.subscribe()
+
+    def listen_books(
+        self, listener: Callable[[BookUpdate], None]
+    ) -> contextlib.AbstractContextManager[None]:
+        """``listener`` is called with every book as its frame is handled (no loop turn in
+        between: tick-to-order latency), while the returned context is open."""
+        return self._books.listen(listener)
 
     def order_events(self) -> AsyncIterator[OrderMessage]:
         return self._orders_out.subscribe()
