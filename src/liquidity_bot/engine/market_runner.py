@@ -24,6 +24,7 @@ from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.engine.risk import RiskGate
+from liquidity_bot.engine.runtime import collect_if_due
 from liquidity_bot.reporting.kpi import OBLIGATION_BAND_PCT, measure, quotes_from_orders
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
 from liquidity_bot.strategies.estimators import MarketEstimator
@@ -237,6 +238,7 @@ class MarketRunner:
             quotes, trigger_ns=self.last_book_ns if fresh else None, wait=self.wait_for_answers
         )
         self._sample()  # after the requests are on their way: a due sample never delays them
+        collect_if_due()  # the same for garbage collection (see engine.runtime)
 
     # --- obligations ---------------------------------------------------------------------------
     def _sample(self) -> None:

@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,12 +34,12 @@ from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import Balances, ClientIds, OrderManager, Tolerance
 from liquidity_bot.engine.persistence import StoreWriter
 from liquidity_bot.engine.risk import RiskGate, allow_list_from_markets
+from liquidity_bot.engine.runtime import collect_if_due, latency_mode
 from liquidity_bot.store import Store
 from liquidity_bot.venues.port import Venue
 
 log = logging.getLogger(__name__)
 
-GIL_SWITCH_INTERVAL_S = 0.0005  # see ``Engine.run``
 
 
 def build_strategy(market: MarketConfig, instrument: Any) -> Any:
@@ -427,18 +426,16 @@ class Engine:
     async def run(self, duration_s: float | None = None, *, handle_signals: bool = True) -> None:
         """Start, run until stopped (signal, duration or ``stop()``), then shut down cleanly."""
         loop = asyncio.get_running_loop()
-        # The store writer is a thread: with CPython's default 5 ms switch interval, a depth
-        # frame could wait that long for the GIL while the writer runs Python code.
-        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
-            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         installed: list[int] = []
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(sig, self.stop)
                     installed.append(sig)
+        settings = contextlib.ExitStack()
         try:
             await self.start()
+            settings.enter_context(latency_mode())  # after start-up: see engine.runtime
             deadline = None if duration_s is None else loop.time() + duration_s
             while not self.stop_event.is_set():
                 timeout = 0.25 if deadline is None else min(0.25, deadline - loop.time())
@@ -446,9 +443,11 @@ class Engine:
                     break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stop_event.wait(), timeout)
+                collect_if_due()
                 if self.on_tick is not None:
                     self.on_tick(self)
         finally:
+            settings.close()
             if not self._crashed:
                 await self.shutdown()
             for sig in installed:
