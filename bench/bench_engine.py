@@ -24,7 +24,7 @@ its SQLite store meanwhile (by its thread), as ``run`` does.
 - start-to-quote: ``Engine.run`` called -> both sides of the ladder acknowledged on the exchange
   (venue start, clock sync, rules, balances, orphan scan, first book, first orders).
 
-    .venv/bin/python bench/bench_engine.py [--seconds 60] [--starts 5]
+    .venv/bin/python bench/bench_engine.py [--seconds 120] [--stress-seconds 30] [--starts 5]
 """
 
 from __future__ import annotations
@@ -269,7 +269,10 @@ def _line(name: str, values: list[float]) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="per tick-to-order run")
+    parser.add_argument("--seconds", type=float, default=120.0,
+                        help="production-load run (few passes send orders: it needs time)")
+    parser.add_argument("--stress-seconds", type=float, default=30.0,
+                        help="each stress-load run")
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", default="volatile", help=argparse.SUPPRESS)
@@ -284,7 +287,8 @@ async def main() -> None:
             ("stress load, passes not waiting for answers (the engine)", True, False),
             ("stress load, passes waiting for answers (before)", True, True))
     for label, stress, wait in runs:
-        written, cpu, handed, rtt = await tick_to_order(args.seconds, stress=stress,
+        seconds = args.stress_seconds if stress else args.seconds
+        written, cpu, handed, rtt = await tick_to_order(seconds, stress=stress,
                                                         wait_for_answers=wait)
         print(f"{label}:")
         print("  " + _line("tick-to-order (depth frame received -> order request written)",
