@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from liquidity_bot.reporting.report import FORMATS, build_report, render
+from liquidity_bot.reporting.report import FORMATS, build_report, write
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -114,17 +114,18 @@ def report(
             obligations=obligations,
             interval_ms=interval_ms,
         )
+        # the CSV streams the samples from the store again while it is written
+        if out is None:
+            write(rep, fmt, sys.stdout)
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            write(rep, fmt, fh)
+        tmp.replace(out)
     finally:
         store.close()
-    text = render(rep, fmt)
-    if out is None:
-        sys.stdout.write(text)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-    n = sum(len(r.samples) for r in rep.symbols)
+    n = sum(r.sample_count for r in rep.symbols)
     typer.echo(
         f"wrote {fmt} report of {len(rep.symbols)} market(s), {n} samples, to {out}", err=True
     )

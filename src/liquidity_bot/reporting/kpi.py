@@ -357,8 +357,11 @@ class Uptime:
         return Decimal(self.met_ms) * HUNDRED / Decimal(self.total_ms)
 
 
+_GAP_RULES = (str(Rule.SAMPLING_GAP),)
+
+
 def compute_uptime(
-    points: Sequence[tuple[int, bool, tuple[str, ...]]],
+    points: Iterable[tuple[int, bool, tuple[str, ...]]],
     interval_ms: int,
     start_ms: int | None = None,
     end_ms: int | None = None,
@@ -371,38 +374,88 @@ def compute_uptime(
     Without ``end_ms`` the window ends one interval after the last point. Adjacent segments
     with the same state and rules are merged.
     """
-    if interval_ms <= 0:
-        raise ValueError(f"interval_ms must be positive, got {interval_ms}")
-    gap_rules = (str(Rule.SAMPLING_GAP),)
-    if not points:
-        if start_ms is None or end_ms is None or end_ms <= start_ms:
-            s = start_ms or 0
-            return Uptime(s, s, 0, 0, ())
-        return Uptime(
-            start_ms, end_ms, 0, end_ms - start_ms, (Segment(start_ms, end_ms, False, gap_rules),)
-        )
-    first = points[0][0]
-    start = first if start_ms is None else min(start_ms, first)
-    end = points[-1][0] + interval_ms if end_ms is None else end_ms
-    limit = GAP_INTERVALS * interval_ms
-    raw: list[Segment] = []
-    if first - start > 0:
-        raw.append(Segment(start, first, False, gap_rules))
-    for i, (ts, met, rules) in enumerate(points):
-        if ts >= end:
-            break
-        nxt = points[i + 1][0] if i + 1 < len(points) else end
-        nxt = min(nxt, end)
-        if nxt <= ts:
-            continue
+    builder = UptimeBuilder(interval_ms, start_ms, end_ms)
+    for ts, met, rules in points:
+        builder.add(ts, met, rules)
+    return builder.finish()
+
+
+class UptimeBuilder:
+    """``compute_uptime`` fed one point at a time (time order), for a stream of samples.
+
+    Memory is the merged segments (one per change of state), never the points: a month of
+    one-second samples is folded without keeping them.
+    """
+
+    def __init__(
+        self, interval_ms: int, start_ms: int | None = None, end_ms: int | None = None
+    ) -> None:
+        if interval_ms <= 0:
+            raise ValueError(f"interval_ms must be positive, got {interval_ms}")
+        self.interval_ms = interval_ms
+        self._start_ms = start_ms
+        self._end_ms = end_ms
+        self._limit = GAP_INTERVALS * interval_ms
+        self._start: int | None = None  # the window's start, known at the first point
+        self._last_ts: int | None = None
+        self._pending: tuple[int, bool, tuple[str, ...]] | None = None  # holds until the next
+        self._closed = False  # a point at or after end_ms ended the window
+        self._segments: list[Segment] = []
+
+    def add(self, ts: int, met: bool, rules: tuple[str, ...] = ()) -> None:
+        """The next point; its state holds until the next point (or the window's end)."""
+        if self._start is None:
+            self._start = ts if self._start_ms is None else min(self._start_ms, ts)
+            if ts - self._start > 0:
+                self._append(Segment(self._start, ts, False, _GAP_RULES))
+        self._last_ts = ts
+        if self._closed:
+            return
+        end = self._end_ms
+        if self._pending is not None:
+            self._hold(self._pending, ts if end is None else min(ts, end))
+            self._pending = None
+        if end is not None and ts >= end:
+            self._closed = True
+            return
+        self._pending = (ts, met, rules)
+
+    def finish(self) -> Uptime:
+        """The uptime of the window (ends at ``end_ms``, else one interval after the last point)."""
+        if self._start is None or self._last_ts is None:
+            start_ms, end_ms = self._start_ms, self._end_ms
+            if start_ms is None or end_ms is None or end_ms <= start_ms:
+                s = start_ms or 0
+                return Uptime(s, s, 0, 0, ())
+            return Uptime(
+                start_ms,
+                end_ms,
+                0,
+                end_ms - start_ms,
+                (Segment(start_ms, end_ms, False, _GAP_RULES),),
+            )
+        end = self._last_ts + self.interval_ms if self._end_ms is None else self._end_ms
+        if self._pending is not None:
+            self._hold(self._pending, end)
+            self._pending = None
+        merged = tuple(self._segments)
+        met_ms = sum(s.duration_ms for s in merged if s.met)
+        gap_ms = sum(s.duration_ms for s in merged if s.rules == _GAP_RULES)
+        return Uptime(self._start, end, met_ms, gap_ms, merged)
+
+    def _hold(self, point: tuple[int, bool, tuple[str, ...]], nxt: int) -> None:
+        ts, met, rules = point
+        if nxt <= ts:  # a later point at the same instant replaces this one
+            return
         rules = () if met else tuple(rules)
-        if nxt - ts > limit:
-            raw.append(Segment(ts, ts + interval_ms, met, rules))
-            raw.append(Segment(ts + interval_ms, nxt, False, gap_rules))
+        if nxt - ts > self._limit:
+            self._append(Segment(ts, ts + self.interval_ms, met, rules))
+            self._append(Segment(ts + self.interval_ms, nxt, False, _GAP_RULES))
         else:
-            raw.append(Segment(ts, nxt, met, rules))
-    merged: list[Segment] = []
-    for seg in raw:
+            self._append(Segment(ts, nxt, met, rules))
+
+    def _append(self, seg: Segment) -> None:
+        merged = self._segments
         if (
             merged
             and merged[-1].met == seg.met
@@ -412,9 +465,6 @@ def compute_uptime(
             merged[-1] = Segment(merged[-1].start_ms, seg.end_ms, seg.met, seg.rules)
         else:
             merged.append(seg)
-    met_ms = sum(s.duration_ms for s in merged if s.met)
-    gap_ms = sum(s.duration_ms for s in merged if s.rules == gap_rules)
-    return Uptime(start, end, met_ms, gap_ms, tuple(merged))
 
 
 def breaches_from_segments(symbol: str, segments: Iterable[Segment]) -> list[Breach]:

@@ -10,16 +10,19 @@ coordinates are computed in Decimal and rounded to 0.1 px; values are never floa
 from __future__ import annotations
 
 import html
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
+from liquidity_bot.reporting.kpi import Segment
 from liquidity_bot.reporting.pnl import AverageCostBook, split_symbol
 
 if TYPE_CHECKING:
     from liquidity_bot.reporting.report import SymbolReport
+    from liquidity_bot.store import KpiSample
 
 ZERO = Decimal(0)
 PX = Decimal("0.1")
@@ -30,6 +33,8 @@ GREY = "#9aa3b2"
 DARK = "#2c3446"
 AMBER = "#e08e0b"
 MAX_POINTS = 600
+# A downsampled series has at most MAX_POINTS buckets of (hole marker, minimum, maximum).
+MAX_SERIES_POINTS = 3 * MAX_POINTS
 
 
 @dataclass
@@ -88,24 +93,147 @@ def downsample(
     points: Sequence[tuple[int, Decimal | None]], t0: int, t1: int, n: int = MAX_POINTS
 ) -> list[tuple[int, Decimal | None]]:
     """At most ~2n points: per time bucket the minimum and maximum (spikes stay visible)."""
-    if len(points) <= 2 * n:
-        return list(points)
-    width = max(1, (t1 - t0) // n + 1)
-    buckets: dict[int, list[tuple[int, Decimal | None]]] = {}
-    for p in points:
-        buckets.setdefault((p[0] - t0) // width, []).append(p)
-    out: list[tuple[int, Decimal | None]] = []
-    for key in sorted(buckets):
-        group = buckets[key]
-        values = [p for p in group if p[1] is not None]
-        if len(values) < len(group):  # keep a hole visible
-            out.append((group[0][0], None))
-        if not values:
-            continue
-        lo = min(values, key=lambda p: p[1])  # type: ignore[arg-type, return-value]
-        hi = max(values, key=lambda p: p[1])  # type: ignore[arg-type, return-value]
-        out.extend(sorted({lo, hi}, key=lambda p: p[0]))
-    return out
+    sampler = Downsampler(t0, t1, len(points), n)
+    for ts, value in points:
+        sampler.add(ts, value)
+    return sampler.points()
+
+
+class Downsampler:
+    """``downsample`` fed one point at a time: memory is at most ``n`` buckets, not the points.
+
+    Up to ``2n`` points are drawn as they are; beyond that each of ``n`` time buckets keeps its
+    minimum and maximum (and a hole when a value is missing), so a spike is never averaged
+    away. Which of the two applies depends on how many points there will be: the caller says
+    it up front (``total``: the report gets it from one SQL count).
+    """
+
+    def __init__(self, t0: int, t1: int, total: int, n: int = MAX_POINTS) -> None:
+        self._n = n
+        self._t0 = t0
+        self._width = max(1, (t1 - t0) // n + 1)
+        self._raw: list[tuple[int, Decimal | None]] | None = [] if total <= 2 * n else None
+        self._buckets: dict[int, _Bucket] = {}
+
+    def add(self, ts: int, value: Decimal | None) -> None:
+        if self._raw is not None:
+            self._raw.append((ts, value))
+            if len(self._raw) <= 2 * self._n:
+                return
+            raw, self._raw = self._raw, None  # more points than announced: bucket them all
+            for p in raw:
+                self._bucket(*p)
+            return
+        self._bucket(ts, value)
+
+    def _bucket(self, ts: int, value: Decimal | None) -> None:
+        key = (ts - self._t0) // self._width
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(ts)
+        bucket.add(ts, value)
+
+    def points(self) -> list[tuple[int, Decimal | None]]:
+        if self._raw is not None:
+            return list(self._raw)
+        out: list[tuple[int, Decimal | None]] = []
+        for key in sorted(self._buckets):
+            out.extend(self._buckets[key].points())
+        return out
+
+
+class _Bucket:
+    """One time bucket of a ``Downsampler``: its first time, a hole flag, its lowest and highest
+    point (the first of equals, as ``min``/``max`` pick them)."""
+
+    __slots__ = ("first_ts", "hole", "hi", "lo")
+
+    def __init__(self, first_ts: int) -> None:
+        self.first_ts = first_ts
+        self.hole = False
+        self.lo: tuple[int, Decimal] | None = None
+        self.hi: tuple[int, Decimal] | None = None
+
+    def add(self, ts: int, value: Decimal | None) -> None:
+        if value is None:
+            self.hole = True
+            return
+        if self.lo is None or value < self.lo[1]:
+            self.lo = (ts, value)
+        if self.hi is None or value > self.hi[1]:
+            self.hi = (ts, value)
+
+    def points(self) -> list[tuple[int, Decimal | None]]:
+        out: list[tuple[int, Decimal | None]] = [(self.first_ts, None)] if self.hole else []
+        if self.lo is None or self.hi is None:
+            return out
+        return out + sorted({self.lo, self.hi}, key=lambda p: p[0])
+
+
+class ValuesAt:
+    """The last non-None value at or before each of a set of times, fed points in time order.
+
+    ``times`` None: the times are the points' own (for a short series drawn point by point).
+    """
+
+    def __init__(self, times: Sequence[int] | None = None) -> None:
+        self._collect = times is None
+        self._pending: deque[int] = deque(times or ())
+        self._done: list[tuple[int, Decimal | None]] = []
+        self._value: Decimal | None = None
+
+    def add(self, ts: int, value: Decimal | None) -> None:
+        while self._pending and self._pending[0] < ts:
+            self._done.append((self._pending.popleft(), self._value))
+        if value is not None:
+            self._value = value
+        if self._collect:
+            self._pending.append(ts)
+
+    def points(self) -> list[tuple[int, Decimal | None]]:
+        return self._done + [(t, self._value) for t in self._pending]
+
+
+# The sample columns the charts draw (downsampled), and the plot data of one market.
+PLOTTED = (
+    "best_bid",
+    "best_ask",
+    "our_spread_pct",
+    "spread_pct",
+    "bid_depth_quote",
+    "ask_depth_quote",
+)
+
+
+@dataclass
+class PlotData:
+    """What the charts need from one market's samples: a bounded number of points per series."""
+
+    series: dict[str, list[tuple[int, Decimal | None]]]  # PLOTTED column -> downsampled points
+    mids: list[tuple[int, Decimal | None]]  # mid in effect at each time of the quote/PnL charts
+
+
+class PlotCollector:
+    """Builds ``PlotData`` from a stream of samples; ``count``/``first_ts``/``last_ts`` of the
+    stream are known up front (one SQL aggregate)."""
+
+    def __init__(
+        self, t0: int, t1: int, count: int, first_ts: int | None, last_ts: int | None
+    ) -> None:
+        self._series = {name: Downsampler(t0, t1, count) for name in PLOTTED}
+        times = None
+        if count > MAX_POINTS and first_ts is not None and last_ts is not None:
+            times = sample_times(first_ts, last_ts)
+        self._mids = ValuesAt(times)
+
+    def add(self, sample: KpiSample) -> None:
+        ts = sample.ts_ms
+        for name, sampler in self._series.items():
+            sampler.add(ts, getattr(sample, name))
+        self._mids.add(ts, sample.mid)
+
+    def finish(self) -> PlotData:
+        return PlotData({k: v.points() for k, v in self._series.items()}, self._mids.points())
 
 
 def nice_step(span: Decimal, ticks: int = 4) -> Decimal:
@@ -274,7 +402,7 @@ def uptime_strip(
         f'<rect x="{f.left}" y="{f.top}" width="{width - f.left - f.right}" '
         f'height="{height - f.top - f.bottom}" fill="#eef0f4"/>',
     ]
-    for seg in segments:
+    for seg in _strip_segments(segments, t0, t1, width - f.left - f.right):
         start, end = seg.start_ms, seg.end_ms  # type: ignore[attr-defined]
         met, rules = seg.met, seg.rules  # type: ignore[attr-defined]
         color = GREEN if met else (GREY if rules == ("sampling_gap",) else RED)
@@ -291,17 +419,55 @@ def uptime_strip(
     return "".join(parts)
 
 
+def _strip_segments(segments: Sequence[object], t0: int, t1: int, pixels: int) -> list[object]:
+    """The segments to draw: as they are, or (more segments than pixels) one per pixel run.
+
+    A market that flaps for a month has more segments than the strip has pixels; each pixel
+    column then shows the worst state it contains (breach, else gap, else met), so a short
+    breach stays visible, and equal neighbours are joined.
+    """
+    if len(segments) <= pixels or t1 <= t0:
+        return list(segments)
+    span = t1 - t0
+    worst: dict[int, tuple[int, tuple[str, ...]]] = {}  # column -> (rank, rules)
+    for seg in segments:
+        start, end = max(seg.start_ms, t0), min(seg.end_ms, t1)  # type: ignore[attr-defined]
+        if end < start:
+            continue
+        met, rules = seg.met, tuple(seg.rules)  # type: ignore[attr-defined]
+        rank = 0 if met else (1 if rules == ("sampling_gap",) else 2)
+        first = min(pixels - 1, (start - t0) * pixels // span)
+        last = min(pixels - 1, max(first, (end - t0 - 1) * pixels // span))
+        for col in range(first, last + 1):
+            have = worst.get(col)
+            if have is None or rank > have[0]:
+                worst[col] = (rank, () if met else rules)
+            elif rank == have[0] and rank == 2:
+                worst[col] = (rank, have[1] + tuple(r for r in rules if r not in have[1]))
+    out: list[Segment] = []
+    for col in sorted(worst):
+        rank, rules = worst[col]
+        start, end = t0 + col * span // pixels, t0 + (col + 1) * span // pixels
+        if (
+            out
+            and out[-1].end_ms == start
+            and out[-1].met == (rank == 0)
+            and out[-1].rules == rules
+        ):
+            out[-1] = Segment(out[-1].start_ms, end, rank == 0, rules)
+        else:
+            out.append(Segment(start, end, rank == 0, rules))
+    return list(out)
+
+
 def symbol_charts(r: SymbolReport) -> dict[str, str]:
     """The report's charts of one market, as SVG strings keyed by name."""
     t0, t1 = r.start_ms, r.end_ms
-    s = r.samples
 
     def pts(attr: str) -> list[tuple[int, Decimal | None]]:
-        return downsample([(x.ts_ms, getattr(x, attr)) for x in s], t0, t1)
+        return r.plot.series[attr]
 
-    times = [x.ts_ms for x in s]
-    if len(times) > MAX_POINTS:
-        times = sample_times(times[0], times[-1])
+    times = [t for t, _ in r.plot.mids]
     ours = [(t, *_our_best(r, t)) for t in times]
     price = line_chart(
         [
@@ -332,7 +498,7 @@ def symbol_charts(r: SymbolReport) -> dict[str, str]:
         t1,
         [HLine(o.min_depth_2pct_quote, f"min {o.min_depth_2pct_quote}")] if o is not None else [],
     )
-    inv, pnl = _inventory_and_pnl(r, times)
+    inv, pnl = _inventory_and_pnl(r)
     base = r.pnl.base_asset
     inventory = line_chart(
         [
@@ -375,9 +541,9 @@ def _our_best(r: SymbolReport, t: int) -> tuple[Decimal | None, Decimal | None]:
 
 
 def _inventory_and_pnl(
-    r: SymbolReport, times: Sequence[int]
+    r: SymbolReport,
 ) -> tuple[list[tuple[int, Decimal | None]], list[tuple[int, Decimal | None, Decimal | None]]]:
-    """Base held, total PnL and value against holding at each time (fills replayed in order)."""
+    """Base held, total PnL and value against holding at each plot time (fills replayed)."""
     try:
         base_asset, quote_asset = split_symbol(r.symbol)
     except ValueError:
@@ -385,20 +551,15 @@ def _inventory_and_pnl(
     book = AverageCostBook(base_asset, quote_asset)
     # inventory.base = start + base_flow (base_flow differs from position by base-asset fees)
     start_base = (r.pnl.inventory.base if r.pnl.inventory else ZERO) - _base_flow(r)
-    mids = [(x.ts_ms, x.mid) for x in r.samples if x.mid is not None]
     fills = r.fills
     inv: list[tuple[int, Decimal | None]] = []
     pnl: list[tuple[int, Decimal | None, Decimal | None]] = []
-    i = j = 0
-    mid: Decimal | None = None
-    for t in times:
+    i = 0
+    for t, mid in r.plot.mids:
         while i < len(fills) and fills[i].ts_ms <= t:
             f = fills[i]
             book.apply(f.side, f.price, f.qty, f.fee, f.fee_asset)
             i += 1
-        while j < len(mids) and mids[j][0] <= t:
-            mid = mids[j][1]
-            j += 1
         inv.append((t, start_base + book.base_flow))
         if mid is None:
             pnl.append((t, None, None))

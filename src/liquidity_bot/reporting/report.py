@@ -5,6 +5,11 @@ into JSON (figures only, Decimals as strings), CSV (the raw samples) or ONE self
 file a market maker can send to a token project: no external asset, plots as inline SVG
 (``plots.py``), so it opens offline and survives being attached to an e-mail.
 
+Samples are never loaded as a list: a month at one-second sampling is millions of rows. The
+figures come from one streaming pass (``figures.SampleFold`` over ``Store.iter_kpi_samples``)
+plus two SQL aggregates (count and time span; the spacing histogram when the interval must be
+inferred); the CSV reads the samples again, streaming, when it is written (``write``).
+
 Uptime in the report follows the same rules as the live sampler (``kpi.compute_uptime``):
 time-weighted, and sampling gaps longer than two intervals count as not met.
 """
@@ -15,14 +20,14 @@ import csv
 import html
 import io
 import json
-import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TextIO
 
 from liquidity_bot.reporting import plots
+from liquidity_bot.reporting.figures import SampleFold
 from liquidity_bot.reporting.kpi import (
     AUDIT_CATEGORY,
     Breach,
@@ -31,7 +36,6 @@ from liquidity_bot.reporting.kpi import (
     Uptime,
     breach_from_audit,
     breaches_from_segments,
-    compute_uptime,
     rules_of_sample,
 )
 from liquidity_bot.reporting.pnl import (
@@ -68,7 +72,7 @@ class SymbolReport:
     end_ms: int
     interval_ms: int
     obligations: Obligations | None
-    samples: list[KpiSample]
+    sample_count: int
     uptime: Uptime
     breaches: list[Breach]
     avg_spread_pct: Decimal | None  # our quoted spread
@@ -82,7 +86,10 @@ class SymbolReport:
     pnl: PnlSummary
     activity: Activity
     fills: list[FillRecord]
+    plot: plots.PlotData
     quotes: list[QuoteInterval] = field(default_factory=list)
+    # the period's samples again, streamed from the store (for the CSV); never held
+    rows: Callable[[], Iterable[KpiSample]] = field(default=lambda: (), repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         obl = self.obligations
@@ -90,7 +97,7 @@ class SymbolReport:
             "symbol": self.symbol,
             "from_ms": self.start_ms,
             "to_ms": self.end_ms,
-            "samples": len(self.samples),
+            "samples": self.sample_count,
             "interval_s": str(Decimal(self.interval_ms) / 1000),
             "obligations": None
             if obl is None
@@ -140,17 +147,29 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _mean(values: Sequence[Decimal]) -> Decimal | None:
-    if not values:
-        return None
-    return sum(values, ZERO) / Decimal(len(values))
+def interval_from_spacings(histogram: Iterable[tuple[int, int]], default_ms: int = 1000) -> int:
+    """The sampling interval: the median spacing of the samples (robust to gaps).
 
-
-def infer_interval_ms(samples: Sequence[KpiSample], default_ms: int = 1000) -> int:
-    """The sampling interval: the median spacing of the samples (robust to gaps)."""
-    deltas = [b.ts_ms - a.ts_ms for a, b in zip(samples, samples[1:], strict=False)]
-    deltas = [d for d in deltas if d > 0]
-    return int(statistics.median(deltas)) if deltas else default_ms
+    ``histogram`` is (spacing ms, count) sorted by spacing (``Store.kpi_spacings``): the exact
+    median of the positive spacings, as ``int(statistics.median(spacings))`` gives it (the mean
+    of the two middle spacings, rounded down, when their number is even).
+    """
+    hist = [(d, n) for d, n in histogram if n > 0]
+    total = sum(n for _, n in hist)
+    if not total:
+        return default_ms
+    lower, upper = (total - 1) // 2, total // 2  # 0-based ranks of the middle spacing(s)
+    lo = hi = None
+    seen = 0
+    for d, n in hist:
+        if lo is None and lower < seen + n:
+            lo = d
+        if upper < seen + n:
+            hi = d
+            break
+        seen += n
+    assert lo is not None and hi is not None
+    return (lo + hi) // 2
 
 
 def quote_intervals(orders: Iterable[OrderRecord], end_ms: int) -> list[QuoteInterval]:
@@ -196,7 +215,6 @@ def starting_inventory(store: Store, symbol: str, from_ms: int | None) -> Invent
 def build_symbol_report(
     store: Store,
     symbol: str,
-    samples: list[KpiSample],
     *,
     from_ms: int | None,
     to_ms: int | None,
@@ -205,9 +223,11 @@ def build_symbol_report(
     recorded_breaches: Sequence[Breach] = (),
     cancel_times: dict[str, list[int]] | None = None,
 ) -> SymbolReport:
-    interval = interval_ms or infer_interval_ms(samples)
-    start = from_ms if from_ms is not None else (samples[0].ts_ms if samples else 0)
-    end = to_ms if to_ms is not None else (samples[-1].ts_ms + interval if samples else start)
+    """One market's report; its samples are streamed from ``store``, never held."""
+    count, first_ts, last_ts, last_id = store.kpi_sample_span(symbol, from_ms, to_ms)
+    interval = interval_ms or interval_from_spacings(store.kpi_spacings(symbol, from_ms, to_ms))
+    start = from_ms if from_ms is not None else (first_ts if first_ts is not None else 0)
+    end = to_ms if to_ms is not None else (last_ts + interval if last_ts is not None else start)
 
     def rules(s: KpiSample) -> tuple[str, ...]:
         if obligations is not None:
@@ -216,17 +236,28 @@ def build_symbol_report(
             return (str(Rule.NO_MARKET),)
         return () if s.two_sided else (str(Rule.TWO_SIDED),)
 
-    points = [(s.ts_ms, s.obligations_met, () if s.obligations_met else rules(s)) for s in samples]
-    up = compute_uptime(points, interval, start, end)
+    def rows() -> Iterator[KpiSample]:
+        """The samples counted above (not those a live bot wrote since: ids above last_id)."""
+        if not count:
+            return iter(())
+        return store.iter_kpi_samples(symbol, from_ms, to_ms, until_id=last_id)
+
+    fold = SampleFold(
+        interval_ms=interval,
+        start_ms=start,
+        end_ms=end,
+        count=count,
+        first_ts=first_ts,
+        last_ts=last_ts,
+        rules_of=rules,
+    )
+    for s in rows():
+        fold.add(s)
+    fig = fold.finish()
+    up = fig.uptime
     breaches = [
         _with_causes(b, recorded_breaches) for b in breaches_from_segments(symbol, up.segments)
     ]
-
-    ours = [s.our_spread_pct for s in samples if s.our_spread_pct is not None]
-    market = [s.spread_pct for s in samples if s.spread_pct is not None]
-    measured = [s for s in samples if s.mid is not None]
-    bid_depths = [s.bid_depth_quote for s in measured]
-    ask_depths = [s.ask_depth_quote for s in measured]
 
     fills = [
         f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms
@@ -242,31 +273,30 @@ def build_symbol_report(
         for t in (cancel_times or {}).get(o.client_order_id, [])
         if (from_ms is None or t >= from_ms) and (to_ms is None or t < to_ms)
     ]
-    last_mid = next((s.mid for s in reversed(samples) if s.mid is not None), None)
-    pnl, _ = pnl_from_fills(symbol, fills, last_mid, starting_inventory(store, symbol, from_ms))
+    pnl, _ = pnl_from_fills(symbol, fills, fig.last_mid, starting_inventory(store, symbol, from_ms))
     return SymbolReport(
         symbol=symbol,
         start_ms=start,
         end_ms=end,
         interval_ms=interval,
         obligations=obligations,
-        samples=samples,
+        sample_count=fig.count,
         uptime=up,
         breaches=breaches,
-        avg_spread_pct=_mean(ours),
-        avg_market_spread_pct=_mean(market),
-        max_spread_seen_pct=max(ours, default=None),
-        avg_depth_2pct_bid=_mean(bid_depths),
-        avg_depth_2pct_ask=_mean(ask_depths),
-        min_depth_2pct_bid=min(bid_depths, default=None),
-        min_depth_2pct_ask=min(ask_depths, default=None),
-        two_sided_pct=None
-        if not samples
-        else Decimal(sum(1 for s in samples if s.two_sided)) * HUNDRED / Decimal(len(samples)),
+        avg_spread_pct=fig.avg_spread_pct,
+        avg_market_spread_pct=fig.avg_market_spread_pct,
+        max_spread_seen_pct=fig.max_spread_seen_pct,
+        avg_depth_2pct_bid=fig.avg_depth_2pct_bid,
+        avg_depth_2pct_ask=fig.avg_depth_2pct_ask,
+        min_depth_2pct_bid=fig.min_depth_2pct_bid,
+        min_depth_2pct_ask=fig.min_depth_2pct_ask,
+        two_sided_pct=fig.two_sided_pct,
         pnl=pnl,
         activity=activity(orders, fills, cancels),
         fills=fills,
+        plot=fig.plot,
         quotes=quote_intervals(orders, end),
+        rows=rows,
     )
 
 
@@ -292,11 +322,7 @@ def build_report(
     now_ms: int | None = None,
 ) -> Report:
     """Gather the report of ``symbols`` (default: every symbol with samples) over [from, to)."""
-    all_samples = store.kpi_samples(from_ts=from_ms, to_ts=to_ms)
-    by_symbol: dict[str, list[KpiSample]] = {}
-    for s in all_samples:
-        by_symbol.setdefault(s.symbol, []).append(s)
-    wanted = [s.upper() for s in symbols] if symbols else sorted(by_symbol)
+    wanted = [s.upper() for s in symbols] if symbols else store.kpi_symbols(from_ms, to_ms)
     recorded = [b for e in store.audit_events(AUDIT_CATEGORY) if (b := breach_from_audit(e))]
     cancel_times: dict[str, list[int]] = {}
     for ev in store.order_events():
@@ -306,7 +332,6 @@ def build_report(
         build_symbol_report(
             store,
             sym,
-            by_symbol.get(sym, []),
             from_ms=from_ms,
             to_ms=to_ms,
             obligations=(obligations or {}).get(sym),
@@ -346,11 +371,22 @@ CSV_COLUMNS = (
 
 def render_csv(report: Report) -> str:
     """The KPI samples of the period, one row per sample, Decimals written exactly."""
+    return "".join(iter_csv(report))
+
+
+def iter_csv(report: Report, rows_per_chunk: int = 2000) -> Iterator[str]:
+    """``render_csv`` in chunks of text, streaming the samples from the store again."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
+    n = 0
     for r in report.symbols:
-        for s in r.samples:
+        for s in r.rows():
+            n += 1
+            if n % rows_per_chunk == 0:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
             w.writerow(
                 [
                     s.symbol,
@@ -367,7 +403,7 @@ def render_csv(report: Report) -> str:
                     int(s.obligations_met),
                 ]
             )
-    return buf.getvalue()
+    yield buf.getvalue()
 
 
 def _cell(value: Decimal | None) -> str:
@@ -571,7 +607,7 @@ def _symbol_section(r: SymbolReport) -> str:
     return f"""
 <section>
 <h2>{html.escape(r.symbol)}</h2>
-<p class="note">{fmt_time(r.start_ms)} &ndash; {fmt_time(r.end_ms)} &middot; {len(r.samples)} samples
+<p class="note">{fmt_time(r.start_ms)} &ndash; {fmt_time(r.end_ms)} &middot; {r.sample_count} samples
 every {Decimal(r.interval_ms) / 1000} s</p>
 <h3>Obligations</h3>
 {_summary_table(r)}
@@ -619,6 +655,15 @@ def render_html(report: Report, title: str = "Market-making report") -> str:
 <p>{period} &middot; generated {fmt_time(report.generated_ms)}</p></header>
 <main>{body}{notes}</main></body></html>
 """
+
+
+def write(report: Report, fmt: str, out: TextIO) -> None:
+    """Write the report to a text stream; the CSV goes out in chunks, never whole in memory."""
+    if fmt == "csv":
+        for chunk in iter_csv(report):
+            out.write(chunk)
+        return
+    out.write(render(report, fmt))
 
 
 def render(report: Report, fmt: str) -> str:

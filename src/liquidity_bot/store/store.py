@@ -18,9 +18,9 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, or_, select
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
@@ -168,6 +168,15 @@ class KpiSample:
     best_ask: Decimal | None = None
     spread_pct: Decimal | None = None
     our_spread_pct: Decimal | None = None
+
+
+class KpiSpan(NamedTuple):
+    """What one aggregate query says about a market's samples in a period."""
+
+    count: int
+    first_ts: int | None
+    last_ts: int | None
+    last_id: int | None  # the highest row id: later rows are left out of a second pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,6 +479,96 @@ class Store:
             rows = conn.execute(query).mappings().all()
         return [_record(KpiSample, row) for row in rows]
 
+    def iter_kpi_samples(
+        self,
+        symbol: str,
+        from_ts: Timestamp | None = None,
+        to_ts: Timestamp | None = None,
+        *,
+        until_id: int | None = None,
+        chunk: int = 1000,
+    ) -> Iterator[KpiSample]:
+        """One market's samples in (ts_ms, id) order, like ``kpi_samples``, read ``chunk`` rows
+        at a time; with ``until_id`` only rows stored up to that one (``KpiSpan.last_id``), so
+        that two passes over a table a live bot keeps writing see the same rows.
+
+        Keyset pagination: each chunk is a short query of its own on the (symbol, ts_ms) index
+        that resumes after the last (ts_ms, id) seen, so memory holds one chunk and no read
+        transaction stays open while the caller works (a long SQLite reader would keep the WAL
+        from being checkpointed while the bot writes). The same SQL runs on PostgreSQL.
+        """
+        if chunk <= 0:
+            raise ValueError(f"chunk must be positive, got {chunk}")
+        t = schema.kpi_samples
+        query = select(t.c.id, *(t.c[name] for name in _KPI_FIELDS)).where(t.c.symbol == symbol)
+        query = _ts_range(query, t.c.ts_ms, from_ts, to_ts)
+        if until_id is not None:
+            query = query.where(t.c.id <= until_id)
+        query = query.order_by(t.c.ts_ms, t.c.id).limit(chunk)
+        after: tuple[int, int] | None = None
+        while True:
+            page = query
+            if after is not None:
+                ts, row_id = after
+                # ts_ms >= ts is the index range; the OR keeps only rows after (ts, id)
+                page = page.where(t.c.ts_ms >= ts, or_(t.c.ts_ms > ts, t.c.id > row_id))
+            with self.engine.connect() as conn:
+                rows = conn.execute(page).all()
+            for row in rows:
+                yield KpiSample(*row[1:])
+            if len(rows) < chunk:
+                return
+            after = (rows[-1].ts_ms, rows[-1].id)
+
+    def kpi_sample_span(
+        self, symbol: str, from_ts: Timestamp | None = None, to_ts: Timestamp | None = None
+    ) -> KpiSpan:
+        """Count, first and last ts_ms and highest row id of one market's samples within
+        [from_ts, to_ts): one aggregate query on the (symbol, ts_ms) index."""
+        t = schema.kpi_samples
+        query = select(
+            func.count(), func.min(t.c.ts_ms), func.max(t.c.ts_ms), func.max(t.c.id)
+        ).where(t.c.symbol == symbol)
+        query = _ts_range(query, t.c.ts_ms, from_ts, to_ts)
+        with self.engine.connect() as conn:
+            count, first, last, last_id = conn.execute(query).one()
+        return KpiSpan(int(count), first, last, last_id)
+
+    def kpi_symbols(
+        self, from_ts: Timestamp | None = None, to_ts: Timestamp | None = None
+    ) -> list[str]:
+        """Symbols with at least one sample within [from_ts, to_ts), sorted."""
+        t = schema.kpi_samples
+        query = _ts_range(select(t.c.symbol).distinct(), t.c.ts_ms, from_ts, to_ts)
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(query).scalars())
+
+    def kpi_spacings(
+        self, symbol: str, from_ts: Timestamp | None = None, to_ts: Timestamp | None = None
+    ) -> list[tuple[int, int]]:
+        """Histogram of the positive spacings (ms) between consecutive samples: (spacing, count).
+
+        Computed by the database (a LAG window over the (ts_ms, id) order, as ``kpi_samples``
+        returns them), so finding the sampling interval never loads the samples. Sorted by
+        spacing; as many rows as distinct spacings (a handful when the sampler runs on a timer).
+        """
+        t = schema.kpi_samples
+        prev = func.lag(t.c.ts_ms).over(order_by=(t.c.ts_ms, t.c.id))
+        inner = _ts_range(
+            select((t.c.ts_ms - prev).label("spacing")).where(t.c.symbol == symbol),
+            t.c.ts_ms,
+            from_ts,
+            to_ts,
+        ).subquery()
+        query = (
+            select(inner.c.spacing, func.count())
+            .where(inner.c.spacing > 0)
+            .group_by(inner.c.spacing)
+            .order_by(inner.c.spacing)
+        )
+        with self.engine.connect() as conn:
+            return [(int(d), int(n)) for d, n in conn.execute(query)]
+
     def add_audit_event(self, ev: AuditEvent) -> None:
         with self._write() as conn:
             conn.execute(
@@ -522,6 +621,17 @@ class Store:
                 item["detail"] = _load(item["detail"])
             out.append(item)
         return json.dumps(out, default=_json_default, indent=1)
+
+
+_KPI_FIELDS = tuple(f.name for f in fields(KpiSample))
+
+
+def _ts_range(query: Any, column: Any, from_ts: Timestamp | None, to_ts: Timestamp | None) -> Any:
+    if from_ts is not None:
+        query = query.where(column >= to_ms(from_ts))
+    if to_ts is not None:
+        query = query.where(column < to_ms(to_ts))
+    return query
 
 
 def _coalesce(first: Any, second: Any) -> Any:
