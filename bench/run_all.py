@@ -79,18 +79,40 @@ def _num(text: str) -> float:
 
 
 def rows_latency(step: Step) -> list[Row]:
+    name = "tick-to-order latency p50 / p99 (loopback)"
     if step.status != "ok":
-        return [Row("tick-to-order latency p50 / p99 (loopback)", "not measured",
-                    notes=f"bench_engine.py: {step.status}")]
-    out = step.output
-    p50 = re.search(r"p50\D{0,20}?([\d.,]+)\s*(us|µs|ms)", out)
-    p99 = re.search(r"p99\D{0,20}?([\d.,]+)\s*(us|µs|ms)", out)
-    if not (p50 and p99):
-        return [Row("tick-to-order latency p50 / p99 (loopback)", "see raw output",
-                    notes="bench_engine.py output not recognised")]
-    return [Row("tick-to-order latency p50 / p99 (loopback)",
-                f"{p50.group(1)} {p50.group(2)} / {p99.group(1)} {p99.group(2)}",
-                notes="depth frame received to order request sent (bench_engine.py)")]
+        return [Row(name, "not measured", notes=f"bench_engine.py: {step.status}")]
+    rows: list[Row] = []
+    line = r"tick-to-order \(depth frame received -> order request written\): n=(\d+) " \
+           r"p50=([\d.]+) ms p99=([\d.]+) ms"
+    cpu = r"engine thread CPU time in between: n=\d+ p50=([\d.]+) ms p99=([\d.]+) ms"
+    blocks = re.split(r"^(?=\S.*load.*:$)", step.output, flags=re.M)
+    for block in blocks:
+        title = block.splitlines()[0].rstrip(":") if block.strip() else ""
+        wall, thread = re.search(line, block), re.search(cpu, block)
+        if not (title and wall):
+            continue
+        note = f"{wall.group(1)} samples; depth frame received -> order request written"
+        if thread:
+            note += f"; engine-thread CPU in between p50 {thread.group(1)} / p99 " \
+                    f"{thread.group(2)} ms"
+        rows.append(Row(f"{name}, {title}", f"{wall.group(2)} ms / {wall.group(3)} ms",
+                        notes=note))
+    ratio_line = re.search(r"waiting / not waiting: ([\d.]+)x", step.output)
+    ours = [i for i, r in enumerate(rows) if "not waiting" in r.what]
+    before = [r for r in rows if "(before)" in r.what]
+    if ratio_line and ours and before:
+        i = ours[0]
+        rows[i] = Row(rows[i].what, rows[i].ours, f"{before[0].ours} (passes waiting, before)",
+                      f"{ratio_line.group(1)}x at p99", rows[i].notes)
+        rows = [r for r in rows if "(before)" not in r.what]
+    start = re.search(r"start -> first two-sided quote acknowledged: n=(\d+) p50=([\d.]+) ms "
+                      r"p99=([\d.]+) ms", step.output)
+    if start:
+        rows.append(Row("start -> first two-sided quote acknowledged p50 / p99",
+                        f"{start.group(2)} ms / {start.group(3)} ms",
+                        notes=f"{start.group(1)} starts (bench_engine.py)"))
+    return rows or [Row(name, "see raw output", notes="bench_engine.py output not recognised")]
 
 
 def rows_connector(step: Step) -> list[Row]:
@@ -234,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
                      estimate_s=30, timeout_s=150)
     bare = Step("bench_virtual_time", [f"{b}/bench_virtual_time.py", "--hours", "24"],
                 estimate_s=45, timeout_s=120)
-    engine = Step("bench_engine", [f"{b}/bench_engine.py"], estimate_s=20, timeout_s=120)
+    engine = Step("bench_engine", [f"{b}/bench_engine.py", "--seconds", "120",
+                                   "--stress-seconds", "30", "--starts", "5"],
+                  estimate_s=220, timeout_s=400)
     memory = Step("bench_memory (no pruning)", [f"{b}/bench_memory.py", "--hours", "3",
                                                 "--no-prune", "--json", str(memory_json)],
                   estimate_s=40, timeout_s=120)
