@@ -220,3 +220,17 @@ def test_normalise_matches_the_reference(pairs, bids, as_str):
 def test_already_clean_input_takes_the_fast_path_unchanged(pairs, bids):
     clean = reference(pairs, bids)
     assert list(normalise_side(tuple(clean), bids=bids)) == clean
+
+
+def test_a_normalised_update_is_taken_as_is_and_a_plain_one_is_checked():
+    clean = ((Decimal("2"), Decimal("1")), (Decimal("1"), Decimal("3")))
+    asks = ((Decimal("3"), Decimal("2")),)
+    book = OrderBook("BTCUSDT")
+    assert book.apply(BookUpdate(ts_ms=1, symbol="BTCUSDT", bids=clean, asks=asks,
+                                 normalised=True))
+    assert book.bids is clean and book.asks is asks  # the very tuples: nothing re-checked
+    messy = ((Decimal("1"), Decimal("3")), (Decimal("2"), Decimal("0")), (Decimal("2"), Decimal("1")))
+    assert book.apply(BookUpdate(ts_ms=2, symbol="BTCUSDT", bids=messy, asks=asks))
+    assert book.bids == ((Decimal("2"), Decimal("1")), (Decimal("1"), Decimal("3")))
+    stale = BookUpdate(ts_ms=1, symbol="BTCUSDT", bids=clean, asks=asks, normalised=True)
+    assert not book.apply(stale) and book.ts_ms == 2  # a stale one changes nothing

@@ -132,7 +132,12 @@ class OrderBook:
         """``apply_snapshot`` for a ``BookUpdate`` event of this symbol."""
         if update.symbol != self.symbol:
             raise ValueError(f"book for {self.symbol} was given an update for {update.symbol}")
-        return self.apply_snapshot(update.bids, update.asks, update.ts_ms, update.seq)
+        if not self.apply_snapshot(update.bids, update.asks, update.ts_ms, update.seq):
+            return False
+        if update.normalised:
+            self._bids, self._asks = update.bids, update.asks
+            self._raw_bids = self._raw_asks = ()
+        return True
 
     # --- levels --------------------------------------------------------------------------------
     @property

@@ -43,6 +43,9 @@ class BookUpdate(Event, frozen=True, kw_only=True):
     # Local receipt time of the frame that carried it (``time.perf_counter_ns``), when the
     # venue knows it: tick-to-order latency is measured from here.
     recv_ns: int | None = None
+    # True when the levels are known clean (best-first, positive, one per price: taken from an
+    # ``OrderBook``), so a book applying it skips checking them again.
+    normalised: bool = False
 
 
 class OrderAck(Event, frozen=True, kw_only=True):

@@ -52,6 +52,7 @@ def _update_of(book: OrderBook, recv_ns: int | None) -> BookUpdate:
         asks=book.asks,
         seq=book.seq,
         recv_ns=recv_ns,
+        normalised=True,
     )
 
 
