@@ -30,6 +30,10 @@ from bitrue_sim.scenarios import build_market
 
 DEFAULT_START_MS = 1_700_000_000_000
 ORDER_PATH = "/api/v1/order"
+# Orders and fills an account created here keeps per symbol (at least; see
+# ``Exchange.create_account``): two full pages of allOrders/myTrades (limit <= 1000). A
+# backtest reads only recent history, and a day of quoting must not grow the ledger.
+HISTORY_LIMIT = 2_000
 
 
 class UnknownOutcomeError(ExchangeError):
@@ -109,13 +113,21 @@ class VirtualVenue:
         self._deliver()
 
     # ---- accounts and callbacks ----
-    def create_account(self, balances: Mapping[str, Decimal | str | int],
-                       maker_commission: Decimal = Decimal("0.002"),
-                       taker_commission: Decimal = Decimal("0.002")) -> int:
-        """An account whose events reach the callbacks (participants' events do not)."""
+    def create_account(
+        self,
+        balances: Mapping[str, Decimal | str | int],
+        maker_commission: Decimal = Decimal("0.002"),
+        taker_commission: Decimal = Decimal("0.002"),
+        history_limit: int | None = HISTORY_LIMIT,
+    ) -> int:
+        """An account whose events reach the callbacks (participants' events do not). It
+        keeps the latest ``history_limit`` orders and fills per symbol (None: all of them)."""
         account_id = self.exchange.create_account(
             {asset: Decimal(amount) for asset, amount in balances.items()},
-            maker_commission=maker_commission, taker_commission=taker_commission)
+            maker_commission=maker_commission,
+            taker_commission=taker_commission,
+            history_limit=history_limit,
+        )
         self._accounts.add(account_id)
         return account_id
 

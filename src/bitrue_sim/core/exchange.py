@@ -133,12 +133,20 @@ class _Account:
     __slots__ = (
         "account_id", "maker", "taker", "free", "locked",
         "open", "open_cids", "cids", "orders_by_symbol", "fills_by_symbol", "history", "emit",
+        "limit", "trim_at",
     )  # fmt: skip
 
-    def __init__(self, account_id: int, maker: Decimal, taker: Decimal, history: bool) -> None:
+    def __init__(
+        self, account_id: int, maker: Decimal, taker: Decimal, history: bool,
+        limit: int | None = None,
+    ) -> None:  # fmt: skip
         self.account_id = account_id
         # False: closed orders and fills are forgotten (synthetic participants in long runs)
         self.history = history
+        # Keep at least the latest ``limit`` orders and fills per symbol (None: everything);
+        # a list is trimmed back to ``limit`` when it reaches ``trim_at`` (amortised cost).
+        self.limit = limit
+        self.trim_at = None if limit is None else limit + max(1, limit // 16)
         # False: no OrderChanged/BalanceChanged events are built for this account
         self.emit = True
         self.maker = maker
@@ -226,7 +234,7 @@ class Exchange:
             self._markets[spec.symbol] = _Market(spec)
         self._accounts: dict[int, _Account] = {}
         self._orders: dict[int, _Order] = {}
-        self._unrecorded_fees: dict[str, Decimal] = {}  # of accounts without history
+        self._unrecorded_fees: dict[str, Decimal] = {}  # of fills no account keeps
         self._listeners: tuple[Listener, ...] = ()  # replaced, never mutated
         self._events: list[object] | None = None  # buffer while listeners exist
         self._backlog: deque[object] = deque()
@@ -239,20 +247,40 @@ class Exchange:
         maker_commission: Decimal = Decimal("0.002"),
         taker_commission: Decimal = Decimal("0.002"),
         keep_history: bool = True,
+        history_limit: int | None = None,
     ) -> int:
         """Open an account with free balances; returns its id (1, 2, 3... in creation order).
 
         ``keep_history=False`` is for synthetic participants: their orders are forgotten once
         closed and their fills are not recorded, so memory stays flat over a long run. Such an
         account can query and cancel only its open orders (a closed one answers -2013), and
-        its ``all_orders``/``my_trades``/``ledger`` list only what is open. Real accounts keep
-        everything: the ledger needs it.
+        its ``all_orders``/``my_trades``/``ledger`` list only what is open. By default real
+        accounts keep everything: the ledger (the chaos soak's judge) needs it.
+
+        ``history_limit=N`` bounds a real account for long runs that never read its whole
+        ledger (backtests): per symbol it keeps every open order, at least the latest N
+        orders and at least the latest N fills (at most N + N/16 of each: trimming is batched).
+        Anything ``all_orders``/``my_trades`` return for the latest N is unchanged; an older
+        closed order answers -2013, as a participant's does. The fees of forgotten fills stay
+        in ``fees_collected``.
         """
         for rate in (maker_commission, taker_commission):
             if not isinstance(rate, Decimal) or rate < 0 or rate >= 1:
                 raise ValueError(f"commission rates are Decimal fractions in [0, 1), got {rate!r}")
+        if history_limit is not None and (
+            isinstance(history_limit, bool)
+            or not isinstance(history_limit, int)
+            or history_limit < 1
+        ):
+            raise ValueError(f"history_limit must be None or an int >= 1, got {history_limit!r}")
         account_id = len(self._accounts) + 1
-        acct = _Account(account_id, maker_commission, taker_commission, keep_history)
+        acct = _Account(
+            account_id,
+            maker_commission,
+            taker_commission,
+            keep_history,
+            history_limit if keep_history else None,
+        )
         for asset, amount in balances.items():
             amount = _as_decimal(amount, f"balance of {asset}")
             if amount < 0:
@@ -424,8 +452,11 @@ class Exchange:
         history = acct.history
         if history:
             self._orders[order_id] = o
-            acct.orders_by_symbol[m.symbol].append(o)
+            rows = acct.orders_by_symbol[m.symbol]
+            rows.append(o)
             acct.cids[cid] = o
+            if acct.trim_at is not None and len(rows) >= acct.trim_at:
+                self._trim_orders(acct, rows)
 
         events = [] if self._listeners else None
         self._events = events
@@ -627,7 +658,10 @@ class Exchange:
                 price, qty, quote_qty, m_fee, pay_asset, True, now,
             )  # fmt: skip
             if macct.history:
-                macct.fills_by_symbol[sym].append(m_fill)
+                m_fills = macct.fills_by_symbol[sym]
+                m_fills.append(m_fill)
+                if macct.trim_at is not None and len(m_fills) >= macct.trim_at:
+                    self._trim_fills(macct, m_fills)
             elif m_fee:
                 unrecorded_fees[pay_asset] = unrecorded_fees.get(pay_asset, _ZERO) + m_fee
             # ---- taker
@@ -695,6 +729,8 @@ class Exchange:
                 append(new_balance_changed(
                     t_id, get_asset, t_got, locked.get(get_asset, _ZERO), t_gain, _ZERO, now))
             append(new_trade_happened(new_public_trade(*trade)))
+        if t_fills is not None and tacct.trim_at is not None and len(t_fills) >= tacct.trim_at:
+            self._trim_fills(tacct, t_fills)
         if events is None:
             # without listeners the taker's balance moves once per order, not once per fill
             free = tacct.free
@@ -720,6 +756,31 @@ class Exchange:
             while minutes[0][_M_MINUTE] < minute - _DAY_MINUTES:  # the ticker's oldest
                 minutes.popleft()
         return t_snap
+
+    def _trim_orders(self, acct: _Account, rows: list[_Order]) -> None:
+        """Forget a bounded account's orders older than its latest ``limit`` on one symbol,
+        except those still open (they stay listed and queryable until they close)."""
+        cut = len(rows) - acct.limit  # type: ignore[operator]
+        old = rows[:cut]
+        still_open = acct.open
+        kept = [o for o in old if o.order_id in still_open]
+        orders, cids = self._orders, acct.cids
+        for o in old:
+            if o.order_id not in still_open:
+                del orders[o.order_id]
+                if cids.get(o.cid) is o:
+                    del cids[o.cid]
+        rows[:cut] = kept
+
+    def _trim_fills(self, acct: _Account, rows: list[tuple]) -> None:
+        """Forget a bounded account's fills older than its latest ``limit`` on one symbol;
+        their fees move to the unrecorded total so ``fees_collected`` stays whole."""
+        cut = len(rows) - acct.limit  # type: ignore[operator]
+        fees = self._unrecorded_fees
+        for f in rows[:cut]:
+            if f[9]:
+                fees[f[10]] = fees.get(f[10], _ZERO) + f[9]
+        del rows[:cut]
 
     def cancel_order(
         self,
@@ -933,7 +994,8 @@ class Exchange:
 
     # ------------------------------------------------------------------ history and events
     def ledger(self, account_id: int) -> dict:
-        """Everything an account ever did: {"orders": [Order...], "fills": [Fill...]}."""
+        """Everything an account did: {"orders": [Order...], "fills": [Fill...]} (what it
+        keeps: only open orders without history, the latest N per symbol with a limit)."""
         acct = self._acct(account_id)
         return {
             "orders": [o.snapshot() for o in _merged_orders(acct)],

@@ -23,7 +23,7 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
-from bitrue_sim.virtual import VirtualVenue
+from bitrue_sim.virtual import HISTORY_LIMIT, VirtualVenue
 from liquidity_bot.backtest.baseline import RefreshEveryOrderManager, baseline_budget
 from liquidity_bot.backtest.clock import VirtualEventLoop, virtual_time
 from liquidity_bot.backtest.venue import BacktestMarket, BacktestVenue
@@ -191,11 +191,16 @@ def run_backtest(
     report_format: str = "html",
     sample_every_s: float = 3600.0,
     prune_finished: bool = True,
+    on_sample: Callable[[float, int], None] | None = None,
+    sim_history_limit: int | None = HISTORY_LIMIT,
 ) -> BacktestResult:
     """Run ``config``'s markets on ``scenario`` for ``hours`` of simulated time (see module doc).
 
     ``store_url`` None keeps no store (fastest; no report). ``manager`` "baseline" swaps the
-    order manager for the timer-refresh baseline (benchmarks only)."""
+    order manager for the timer-refresh baseline (benchmarks only). ``on_sample(hours, rss)``
+    is called after each RSS sample, inside the run (a memory benchmark's probe).
+    ``sim_history_limit`` is how many orders and fills per symbol the simulator keeps for our
+    accounts (None: all, as the live exchange; the engine reads only recent history)."""
     if manager not in MANAGERS:
         raise ValueError(f"manager must be one of {MANAGERS}, got {manager!r}")
     if hours <= 0:
@@ -225,14 +230,18 @@ def run_backtest(
             sessions = []
             for label, key_markets in group_by_key(config.markets).items():
                 # One simulated account per key, as live: its markets share its order budget.
-                account = sim.create_account(funding or default_funding(sim, key_markets))
+                account = sim.create_account(
+                    funding or default_funding(sim, key_markets), history_limit=sim_history_limit
+                )
                 venue = BacktestVenue(market, account, latency_ms=latency_ms)
                 venues.append(venue)
                 budget = (baseline_budget(loop.time) if manager == "baseline"
                           else OrderBudget(clock=loop.time))
                 sessions.append(KeySession(label=label, venue=venue, markets=list(key_markets),
                                            budget=budget))
-            housekeeping = _Housekeeping(loop, sample_every_s, prune=prune_finished)
+            housekeeping = _Housekeeping(
+                loop, sample_every_s, prune=prune_finished, on_sample=on_sample
+            )
             engine = Engine(sessions, all_markets=config.markets, store=store,
                             recv_window_ms=config.bitrue.recv_window,
                             kpi_interval_s=config.kpi_interval_s, on_tick=housekeeping)
@@ -257,7 +266,7 @@ def run_backtest(
         manager=manager,
         wall_s=time.perf_counter() - started,
         markets=markets,
-        order_requests=sum(len(v.order_request_times) for v in venues),
+        order_requests=sum(v.order_requests for v in venues),
         max_order_requests_per_window=max(v.max_order_requests_in_window() for v in venues),
         rate_limited=sum(v.rate_limited for v in venues),
         book_pushes=market.pushes,
@@ -287,9 +296,15 @@ class _Housekeeping:
     The order manager drops its finished orders itself (``OrderManager.prune_finished``);
     ``prune=False`` turns that off, to measure what memory does without it."""
 
-    def __init__(self, loop: VirtualEventLoop, sample_every_s: float,
-                 prune: bool = True) -> None:
+    def __init__(
+        self,
+        loop: VirtualEventLoop,
+        sample_every_s: float,
+        prune: bool = True,
+        on_sample: Callable[[float, int], None] | None = None,
+    ) -> None:
         self.loop = loop
+        self.on_sample = on_sample
         self.prune = prune
         self.sample_every_s = sample_every_s
         self._next_sample = 0.0
@@ -304,7 +319,10 @@ class _Housekeeping:
         self.pruned = sum(r.om.stats.pruned for r in engine.runners)
         if now >= self._next_sample:
             self._next_sample = now + self.sample_every_s
-            self.rss.append((round(now / HOUR_S, 3), rss_bytes()))
+            sample = (round(now / HOUR_S, 3), rss_bytes())
+            self.rss.append(sample)
+            if self.on_sample is not None:
+                self.on_sample(*sample)
 
 
 def _market_result(r: Any) -> MarketResult:

@@ -132,6 +132,9 @@ class IntensityEstimator:
             self._first_ms = ts_ms
         if depth_pct >= 0 and math.isfinite(depth_pct):
             self._hits.append((ts_ms, depth_pct))
+            # bounded by the window whether or not ``fit`` is called: what goes here is a
+            # prefix that any later ``fit(now >= ts_ms)`` would drop too
+            self._prune(ts_ms)
 
     def on_own_fill(self, ts_ms: int, price: Decimal, mid: Decimal) -> None:
         if mid > 0:
