@@ -6,7 +6,7 @@ its SQLite store meanwhile (by its thread), as ``run`` does.
 
 - tick-to-order: a depth frame arrives on the market WebSocket (stamped on entry to the
   stream's frame handler, before decompression and parsing) -> the first order request of the
-  quoting pass that answers that book is written to the socket (book update, strategy,
+  quoting pass that answers that book goes to the socket (book update, strategy,
   reconciliation, risk gate, store hand-off, signing in between). Only passes woken by a new
   book count (not those woken by an acknowledgement, a fill or the timer). Also shown: the
   engine thread's CPU time over the same interval (what the latency would be on an idle
@@ -210,13 +210,15 @@ async def tick_to_order(seconds: float, *, stress: bool, wait_for_answers: bool 
         send = lean_http._Connection.send
 
         def timed_send(conn, data, timeout_s):  # noqa: ANN001, ANN202
-            fut = send(conn, data, timeout_s)
+            # Stamped as the request's bytes go to the socket, not when the write call
+            # returns: on loopback the kernel may run the simulator (woken by those bytes)
+            # before it lets the write call return, and that is not the engine's time.
             trigger = _trigger.get()
             if trigger is not None:
                 written_ms.append((time.perf_counter_ns() - trigger[0]) / 1e6)
                 cpu_ms.append((time.thread_time_ns() - trigger[1]) / 1e6)
                 _trigger.set(None)
-            return fut
+            return send(conn, data, timeout_s)
 
         lean_http._Connection.send = timed_send  # type: ignore[method-assign]
         try:

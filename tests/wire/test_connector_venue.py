@@ -4,6 +4,8 @@ C26 port basics: instruments, balances, place/query/open orders/cancel, a refuse
     CancelReject (not an exception), book events carry Decimal levels
 C27 unknown outcome through the port: place raises, query by client id resolves it, and the
     order's fill is then delivered once
+C42 keep-warm: after a quiet spell longer than the order connections' idle limit, an order
+    still goes out on a connection that is already open (without the keep-warm: a new one)
 C41 book listeners: called as each frame is handled, with the frame's receipt time; a failing
     listener does not stop the stream; leaving the context stops the calls
 """
@@ -112,7 +114,7 @@ async def test_c41_book_listeners(sim, make_key):
         first = got[0]
         assert first.symbol == SYMBOL and type(first.bids[0][0]) is Decimal
         assert first.recv_ns is not None and 0 < time.perf_counter_ns() - first.recv_ns < 60e9
-        assert all(a.recv_ns < b.recv_ns for a, b in zip(got, got[1:]))  # type: ignore[operator]
+        assert all(a.recv_ns < b.recv_ns for a, b in zip(got, got[1:], strict=False))  # type: ignore[operator]
         seen = len(got)
         books = venue.book_events()  # the stream still delivers, to the other readers too
         waiting = asyncio.ensure_future(anext(books))
@@ -122,3 +124,25 @@ async def test_c41_book_listeners(sim, make_key):
         await venue.cancel(SYMBOL, client_order_id="c41b")
         await books.aclose()
         assert len(got) == seen  # no calls after the context closed
+
+
+async def test_c42_keep_warm_spares_the_first_order_a_new_connection(sim, make_key):
+    from liquidity_bot.venues.bitrue.rest import BitrueRestClient
+
+    _, key, secret = await make_key(sim)
+    urls = BitrueUrls.single(sim.base_url)
+    opened: dict[bool, int] = {}
+    for warm in (True, False):
+        rest = BitrueRestClient(urls, key, secret, order_conn_max_idle_s=0.4)
+        venue = BitrueVenue(urls, key, secret, [SYMBOL], rest=rest, keep_warm=warm)
+        async with venue:
+            bid = (await asyncio.wait_for(anext(venue.book_events()), 5)).bids[0][0]
+            await venue.place(SYMBOL, Side.BUY, Decimal(10), bid - TICK * 50, f"c42a{warm:d}")
+            origin = rest._http.origin(urls.spot)  # type: ignore[union-attr]
+            before = origin.connects
+            await asyncio.sleep(1.2)  # three times the idle limit, nothing else to send
+            await venue.place(SYMBOL, Side.BUY, Decimal(10), bid - TICK * 51, f"c42b{warm:d}")
+            opened[warm] = origin.connects - before
+            for cid in (f"c42a{warm:d}", f"c42b{warm:d}"):
+                await venue.cancel(SYMBOL, client_order_id=cid)
+    assert opened == {True: 0, False: 1}

@@ -34,7 +34,7 @@ from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import Balances, ClientIds, OrderManager, Tolerance
 from liquidity_bot.engine.persistence import StoreWriter
 from liquidity_bot.engine.risk import RiskGate, allow_list_from_markets
-from liquidity_bot.engine.runtime import collect_if_due, latency_mode
+from liquidity_bot.engine.runtime import collect_before_start, collect_if_due, latency_mode
 from liquidity_bot.store import Store
 from liquidity_bot.venues.port import Venue
 
@@ -433,6 +433,7 @@ class Engine:
                     loop.add_signal_handler(sig, self.stop)
                     installed.append(sig)
         settings = contextlib.ExitStack()
+        collect_before_start()
         try:
             await self.start()
             settings.enter_context(latency_mode())  # after start-up: see engine.runtime

@@ -6,10 +6,12 @@ Two CPython defaults put milliseconds between a depth frame and the order it cau
 - automatic cyclic garbage collection: it runs when allocations cross a threshold, which
   happens mostly in the middle of a quoting pass (the part of the engine that allocates), and
   a full collection of a process with every library imported takes tens of milliseconds.
-  ``latency_mode`` collects once, freezes what exists after start-up (modules, configuration,
-  connections: they live as long as the process, so later collections need not look at them),
-  and turns automatic collection off; ``collect_if_due`` then runs CPython's own threshold
-  rules at safe points: after a pass has started its requests, and on the engine's timer.
+  ``latency_mode`` freezes what exists after start-up (modules, configuration, connections:
+  they live as long as the process, so later collections need not look at them) and turns
+  automatic collection off; ``collect_if_due`` then runs CPython's own threshold rules at safe
+  points: after a pass has started its requests, and on the engine's timer. The full
+  collection before freezing (``collect_before_start``) runs before start-up, where it delays
+  no quote.
 
 Both are process-wide, so nested or concurrent engines share one latency mode (counted), and
 the defaults come back when the last one ends. Unfreezing on exit returns the start-up objects
@@ -36,7 +38,6 @@ def latency_mode() -> Iterator[None]:
     if _users == 0:
         _saved = (sys.getswitchinterval(), gc.isenabled())
         sys.setswitchinterval(min(_saved[0], GIL_SWITCH_INTERVAL_S))
-        gc.collect()
         gc.freeze()
         gc.disable()
     _users += 1
@@ -51,6 +52,13 @@ def latency_mode() -> Iterator[None]:
             if enabled:
                 gc.enable()
             _saved = None
+
+
+def collect_before_start() -> None:
+    """A full collection, so that what ``latency_mode`` freezes is live objects, not garbage
+    (no-op while an engine already runs in latency mode)."""
+    if _users == 0:
+        gc.collect()
 
 
 def collect_if_due() -> int | None:

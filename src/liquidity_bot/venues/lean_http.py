@@ -404,6 +404,7 @@ class Origin:
         )
         self._idle: deque[_Connection] = deque()
         self._all: set[_Connection] = set()
+        self.connects = 0  # connections opened so far
         self._active = 0  # requests in flight (at most client.max_per_host)
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
 
@@ -567,6 +568,7 @@ class Origin:
                 type(exc).__name__,
             ) from None
         self._all.add(conn)
+        self.connects += 1
         return conn
 
     def close(self) -> None:

@@ -95,6 +95,7 @@ class BitrueRestClient:
         # A write is never re-sent, so it never goes out on a connection idle longer than this
         # (the server may be closing it right now): a fresh connection is opened instead.
         self.order_conn_max_idle_s = order_conn_max_idle_s
+        self.last_request_mono: float | None = None  # when the latest request went out
         self._ssl_context = ssl_context
         self._signer = SpotSigner(secret) if secret else None
         self._futures_signer = FuturesSigner(secret) if secret else None
@@ -257,6 +258,7 @@ class BitrueRestClient:
         path_suffix: str,
     ) -> bytes:
         await self.governor.acquire(endpoint_costs(method, path, params))
+        self.last_request_mono = time.monotonic()
         http = self._http or self._ensure_session()
         query = encode_params(params) if params else ""
         signature = None

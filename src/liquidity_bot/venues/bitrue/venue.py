@@ -145,8 +145,10 @@ class BitrueVenue:
         listen_key_keepalive_s: float = 30 * 60,
         user_pong_every_s: float = 5 * 60,
         streams: bool = True,
+        keep_warm: bool = True,
     ) -> None:
         self.urls = urls
+        self.keep_warm = keep_warm
         self.symbols = [s.upper() for s in symbols]
         # A venue that built its REST client may rebuild it after ``stop()`` (a closed client
         # cannot reopen), so ``start()`` works again; a client passed in is the caller's.
@@ -191,6 +193,7 @@ class BitrueVenue:
         self._last_trade_id: dict[str, int] = {}
         self._last_balance: dict[str, tuple[Decimal, Decimal]] = {}
         self._poll_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
         self._instruments: dict[str, Instrument] | None = None
         self.fallback_polls = 0
         self.duplicate_fills = 0
@@ -226,6 +229,10 @@ class BitrueVenue:
             self._poll_task = asyncio.get_running_loop().create_task(
                 self._fallback_loop(), name="bitrue-fallback"
             )
+            if self.keep_warm:
+                self._warm_task = asyncio.get_running_loop().create_task(
+                    self._keep_warm_loop(), name="bitrue-keep-warm"
+                )
         except BaseException:
             await self._halt()
             raise
@@ -243,11 +250,12 @@ class BitrueVenue:
 
     async def _halt(self) -> None:
         """Stop the fallback poll and the streams (each step even if another fails)."""
-        if self._poll_task is not None:
-            self._poll_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._poll_task
-            self._poll_task = None
+        for task in (self._poll_task, self._warm_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._poll_task = self._warm_task = None
         with contextlib.suppress(Exception):
             await self.market.stop()
         with contextlib.suppress(Exception):
@@ -534,6 +542,28 @@ class BitrueVenue:
         if any(not t.final for t in self._tracked.values()):
             return last is not None and time.monotonic() - last < self.user_silence_s
         return True
+
+    async def _keep_warm_loop(self) -> None:
+        """Keep a recently used connection in the REST pool for the next order.
+
+        An order never goes out on a connection idle longer than the REST client's
+        ``order_conn_max_idle_s`` (the server may be closing it: a write is never re-sent), so
+        after a quiet spell the first order would wait for a new TCP (and TLS) connection, a
+        millisecond on loopback and far more to Bitrue. A ``GET /api/v1/ping`` (weight 1) when
+        nothing was sent for a while keeps one warm: at most one a few seconds, and none while
+        the engine is busy anyway."""
+        interval = self.rest.order_conn_max_idle_s * 0.6
+        while True:
+            last = self.rest.last_request_mono
+            idle = interval if last is None else time.monotonic() - last
+            if idle < interval:
+                await asyncio.sleep(interval - idle)
+                continue
+            try:
+                await self.rest.ping()
+            except BitrueError as exc:  # the next order finds out for itself
+                log.debug("bitrue keep-warm ping failed: %s", type(exc).__name__)
+                await asyncio.sleep(interval)
 
     async def _fallback_loop(self) -> None:
         seen_connects = self.user.connects
