@@ -1,12 +1,12 @@
 """The benchmark suite: run every bench script, parse what they print, write bench/results.md.
 
 Each script runs as a subprocess (its own process, the way it runs by hand) within a shared
-time budget (default 570 s, so ``make bench`` stays under 10 minutes); a step that no longer
+time budget (default 1200 s, so ``make bench`` stays under 20 minutes); a step that no longer
 fits is skipped and says so. The table in results.md lists what was measured, our figure, the
 comparison figure, their ratio (``4.2x``) and notes; the raw output of every script follows,
 then the machine notes (CPU model, cores, Python, load before and after).
 
-    .venv/bin/python bench/run_all.py [--budget-s 570] [--hours 24] [--out bench/results.md]
+    .venv/bin/python bench/run_all.py [--budget-s 1200] [--hours 24] [--out bench/results.md]
 """
 
 from __future__ import annotations
@@ -200,15 +200,15 @@ def rows_memory(quoting: Step, raw: Step, sim_only: Step) -> list[Row]:
     first, last = samples[0][1] / 2**20, samples[-1][1] / 2**20
     comp, rat = "-", "-"
     notes = ("RSS of the whole backtest process (engine + simulator) every 30 simulated min; "
-             "the harness drops finished orders 2 min after they finish (the order manager "
-             "does not yet)")
+             "the order manager drops finished orders 2 min after they finish; the simulator "
+             "keeps the latest 2,000 orders and fills per symbol of our account")
     if sim_only.data:
         sim_slope = sim_only.data["slope_mb_per_h"]
         comp = f"{sim_slope:+.2f} MB/h (simulator alone, same scenario, seed and symbol)"
-        notes += (f"; the other {slope - sim_slope:+.2f} MB/h is the engine, the harness and "
-                  "the simulator's ledger of our own orders (kept by design)")
+        notes += (f"; the other {slope - sim_slope:+.2f} MB/h is the engine and the harness "
+                  "(bench_memory.py --trace splits it by package)")
     if raw.data:
-        notes += (f"; without the harness pruning: {raw.data['slope_mb_per_h']:+.2f} MB/h over "
+        notes += (f"; without the order manager's pruning: {raw.data['slope_mb_per_h']:+.2f} MB/h over "
                   f"a {raw.data['hours']:g} h run ({raw.data['verdict']})")
     rows.append(Row(f"memory over {res['hours']:g} simulated h (RSS growth in the 2nd half)",
                     f"{first:.0f} -> {last:.0f} MB, {slope:+.2f} MB/h ({word})", comp, rat,
@@ -238,7 +238,7 @@ def machine_notes(load_before: tuple[float, ...], load_after: tuple[float, ...])
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget-s", type=float, default=570.0)
+    parser.add_argument("--budget-s", type=float, default=1200.0)
     parser.add_argument("--hours", type=float, default=24.0,
                         help="simulated hours of the quoting/backtest run")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
