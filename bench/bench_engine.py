@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import contextvars
 import statistics
 import subprocess
@@ -178,16 +177,14 @@ async def tick_to_order(seconds: float, *, stress: bool, wait_for_answers: bool 
         place = venue.place
         seen = [0]
         # frame receipt (perf ns, as the engine stamps it) -> thread CPU time at that moment
-        frame_perf: list[int] = []
-        frame_cpu: list[int] = []
+        frame_cpu: dict[int, int] = {}
         market = venue.market  # type: ignore[attr-defined]
         handle = market.handle_frame
 
         def stamped(data):  # noqa: ANN001, ANN202
             cpu = time.thread_time_ns()
             reply = handle(data)
-            frame_perf.append(market.frame_ns)
-            frame_cpu.append(cpu)
+            frame_cpu[market.frame_ns] = cpu
             return reply
 
         market.handle_frame = stamped
@@ -195,12 +192,12 @@ async def tick_to_order(seconds: float, *, stress: bool, wait_for_answers: bool 
         async def timed_place(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
             start = time.perf_counter_ns()
             stats = engine.runners[0].om.stats.latencies_ns
+            om_stats = engine.runners[0].om.stats
             if stats.total != seen[0]:  # the om just recorded this order as a pass's first
                 seen[0] = stats.total
-                trigger = start - stats[-1]  # within a microsecond of the frame's stamp
-                i = bisect.bisect_right(frame_perf, trigger + 5_000) - 1
-                if i >= 0:
-                    _trigger.set((frame_perf[i], frame_cpu[i]))
+                trigger = om_stats.latency_trigger_ns
+                if trigger in frame_cpu:  # (not a book from a REST answer: no CPU stamp)
+                    _trigger.set((trigger, frame_cpu[trigger]))
             try:
                 return await place(*args, **kwargs)
             finally:

@@ -204,6 +204,7 @@ class Stats:
     status_queries: int = 0  # look-ups of in-doubt orders (each is a GET /order)
     deferred: int = 0  # quotes left for a later pass: the side had orders still on the wire
     latencies_ns: LatencyLog = field(default_factory=LatencyLog)
+    latency_trigger_ns: int | None = None  # the book receipt the latest sample was taken from
     pruned: int = 0  # finished orders dropped from memory (they are in the store)
 
 
@@ -614,6 +615,7 @@ class OrderManager:
         self._save(t, "SUBMIT", price=order.price, qty=order.qty, side=order.side.value)
         if trigger_ns is not None:  # the store hand-off above is part of the path
             self.stats.latencies_ns.append(time.perf_counter_ns() - trigger_ns)
+            self.stats.latency_trigger_ns = trigger_ns
         try:
             ack = await self.venue.place(
                 self.symbol, order.side, order.qty, order.price, order.client_order_id

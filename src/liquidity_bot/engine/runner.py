@@ -41,7 +41,6 @@ from liquidity_bot.venues.port import Venue
 log = logging.getLogger(__name__)
 
 
-
 def build_strategy(market: MarketConfig, instrument: Any) -> Any:
     from liquidity_bot.strategies import make_strategy
 
