@@ -55,8 +55,11 @@ def test_window_slides():
     assert not b.try_spend("X")
     clock.t += 30
     assert not b.try_spend("X")
-    assert b.seconds_until_room() == pytest.approx(30.0)
+    # Bitrue's 60 s plus the connector's 1 s margin: what the budget allows, it can send
+    assert b.seconds_until_room() == pytest.approx(31.0)
     clock.t += 30.001
+    assert not b.try_spend("X")  # 60 s on: Bitrue would take it, the governor still counts it
+    clock.t += 1.0
     assert b.try_spend("X")
     assert b.max_in_any_window() == 4
 
@@ -97,3 +100,10 @@ def test_history_is_bounded_and_the_peak_matches_a_full_recount():
         best = max(best, end - start + 1)
     assert best == b.max_in_any_window() <= b.hard_limit
     assert len(b.history) == 50 and list(b.history) == every[-50:]
+
+
+def test_the_budget_counts_a_request_as_long_as_the_connector_does():
+    from liquidity_bot.engine.budget import BITRUE_ORDER_WINDOW_S
+    from liquidity_bot.venues.bitrue.ratelimit import RateGovernor
+
+    assert OrderBudget().window_s == BITRUE_ORDER_WINDOW_S + RateGovernor().margin_s

@@ -27,6 +27,11 @@ from enum import IntEnum
 
 BITRUE_ORDER_LIMIT = 100
 BITRUE_ORDER_WINDOW_S = 60.0
+# The connector's rate governor counts each request for the window plus a 1 s margin (our clock
+# and the server's differ), so the budget does too. With a bare 60 s window, a burst allowed
+# again after exactly 60 s found the governor still full and waited up to a second before
+# going out: the order budget must never let through what the connector then holds back.
+WINDOW_MARGIN_S = 1.0
 
 
 class Priority(IntEnum):
@@ -42,7 +47,7 @@ class OrderBudget:
         self,
         *,
         limit: int = BITRUE_ORDER_LIMIT,
-        window_s: float = BITRUE_ORDER_WINDOW_S,
+        window_s: float = BITRUE_ORDER_WINDOW_S + WINDOW_MARGIN_S,
         headroom: Decimal = Decimal("0.1"),
         reserve_share: Decimal = Decimal("0.3"),
         emergency_share: Decimal = Decimal(0),
