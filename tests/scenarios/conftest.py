@@ -23,6 +23,7 @@ from bitrue_sim.server.runner import SimServer
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.runner import Engine, KeySession, bitrue_venue
+from liquidity_bot.keys.vault import KdfParams
 from liquidity_bot.store import Store
 from liquidity_bot.venues.bitrue.rest import BitrueRestClient
 from liquidity_bot.venues.bitrue.urls import BitrueUrls
@@ -61,6 +62,46 @@ price_tolerance_ticks = {ticks}
 size_tolerance_pct = "10"
 refresh_interval_ms = 100
 """
+
+
+# --- stored keys and multi-market configs (run command and keys-while-running scenarios) --------
+PASSPHRASE = "scenario passphrase"
+FAST_KDF = KdfParams(memory_kib=8192, iterations=1, lanes=1)  # tests only: speed over strength
+
+KEYED_MARKET = """
+[[markets]]
+symbol = "{symbol}"
+key_label = "{label}"
+client_id_prefix = "{prefix}"
+strategy = "ladder"
+[markets.ladder]
+levels = 2
+base_spread_pct = "0.3"
+level_spacing_pct = "0.1"
+level_size_quote = "{size}"
+[markets.obligations]
+max_spread_pct = "1"
+min_depth_2pct_quote = "{size}"
+[markets.risk]
+max_order_notional = "500"
+max_open_notional_per_side = "1000"
+max_base_inventory = "10000000"
+daily_loss_limit = "10000"
+[markets.order_manager]
+refresh_interval_ms = 100
+order_budget_share = "0.5"
+"""
+
+
+def keyed_config(base_url: str, *markets: str, kpi_interval_s: float | None = None) -> str:
+    """A config whose markets use stored keys (``KEYED_MARKET`` blocks), store under home."""
+    top = "" if kpi_interval_s is None else f"kpi_interval_s = {kpi_interval_s}\n"
+    return (f'{top}[bitrue]\nbase_url = "{base_url}"\n[store]\n'
+            'url = "sqlite:///{home}/bot.db"\n' + "".join(markets))
+
+
+def keyed_market(symbol: str, label: str, prefix: str, size: str = "50") -> str:
+    return KEYED_MARKET.format(symbol=symbol, label=label, prefix=prefix, size=size)
 
 
 async def admin(sim: SimServer, method: str, path: str, body: object | None = None) -> Any:

@@ -21,47 +21,20 @@ from liquidity_bot.keys.gate import rotate_key
 from liquidity_bot.keys.home import KeysHome
 from liquidity_bot.keys.hygiene import add_key, remove_key
 from liquidity_bot.keys.policy import load_policy
-from liquidity_bot.keys.vault import KdfParams
 from liquidity_bot.store import Store
 from liquidity_bot.venues.bitrue.urls import BitrueUrls
 
-from .conftest import admin, new_key, rest, running, wait_for
-
-PASSPHRASE = "scenario passphrase"
-FAST_KDF = KdfParams(memory_kib=8192, iterations=1, lanes=1)  # tests only: speed over strength
-
-CONFIG = """
-kpi_interval_s = 0.2
-[bitrue]
-base_url = "{base_url}"
-[store]
-url = "sqlite:///{{home}}/bot.db"
-{markets}
-"""
-
-MARKET = """
-[[markets]]
-symbol = "{symbol}"
-key_label = "{label}"
-client_id_prefix = "{prefix}"
-strategy = "ladder"
-[markets.ladder]
-levels = 2
-base_spread_pct = "0.3"
-level_spacing_pct = "0.1"
-level_size_quote = "50"
-[markets.obligations]
-max_spread_pct = "1"
-min_depth_2pct_quote = "50"
-[markets.risk]
-max_order_notional = "500"
-max_open_notional_per_side = "1000"
-max_base_inventory = "10000000"
-daily_loss_limit = "10000"
-[markets.order_manager]
-refresh_interval_ms = 100
-order_budget_share = "0.5"
-"""
+from .conftest import (
+    FAST_KDF,
+    PASSPHRASE,
+    admin,
+    keyed_config,
+    keyed_market,
+    new_key,
+    rest,
+    running,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -89,10 +62,9 @@ async def _two_keys(sim: Any, home: Path) -> dict[str, Any]:
 
 
 async def _engine(sim: Any, home: Path) -> tuple[Engine, Store]:
-    cfg = parse_config(CONFIG.format(base_url=sim.base_url, markets="".join([
-        MARKET.format(symbol="XRPUSDT", label="alpha", prefix="lba"),
-        MARKET.format(symbol="NOVAUSDT", label="beta", prefix="lbb"),
-    ])), home=home)
+    cfg = parse_config(keyed_config(sim.base_url, keyed_market("XRPUSDT", "alpha", "lba"),
+                                    keyed_market("NOVAUSDT", "beta", "lbb"),
+                                    kpi_interval_s=0.2), home=home)
     store = Store(cfg.store.url)
     store.create_schema()
     sessions, refused = await open_sessions(

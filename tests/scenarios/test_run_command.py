@@ -16,45 +16,19 @@ import pytest
 
 from liquidity_bot.keys.home import KeysHome
 from liquidity_bot.keys.hygiene import add_key
-from liquidity_bot.keys.vault import KdfParams, Vault
+from liquidity_bot.keys.vault import Vault
 from liquidity_bot.store import Store
 
-from .conftest import admin, new_key, rest, wait_for_async
-
-PASSPHRASE = "scenario passphrase"
-FAST_KDF = KdfParams(memory_kib=8192, iterations=1, lanes=1)  # tests only: speed over strength
-
-CONFIG = """
-[bitrue]
-base_url = "{base_url}"
-[store]
-url = "sqlite:///{{home}}/bot.db"
-{markets}
-"""
-
-MARKET = """
-[[markets]]
-symbol = "{symbol}"
-key_label = "{label}"
-client_id_prefix = "{prefix}"
-strategy = "ladder"
-[markets.ladder]
-levels = 2
-base_spread_pct = "0.3"
-level_spacing_pct = "0.1"
-level_size_quote = "{size}"
-[markets.obligations]
-max_spread_pct = "1"
-min_depth_2pct_quote = "{size}"
-[markets.risk]
-max_order_notional = "500"
-max_open_notional_per_side = "1000"
-max_base_inventory = "10000000"
-daily_loss_limit = "10000"
-[markets.order_manager]
-refresh_interval_ms = 100
-order_budget_share = "0.5"
-"""
+from .conftest import (
+    FAST_KDF,
+    PASSPHRASE,
+    admin,
+    keyed_config,
+    keyed_market,
+    new_key,
+    rest,
+    wait_for_async,
+)
 
 
 def _store_key(home: Path, label: str, api_key: str, secret: str) -> None:
@@ -90,10 +64,9 @@ async def test_run_trades_only_with_keys_that_pass_the_gate(sim_quiet, home, tmp
     _store_key(home, "good", key, secret)
     _store_key(home, "withdrawer", bad["api_key"], bad["secret"])
     config = tmp_path / "bot.toml"
-    config.write_text(CONFIG.format(base_url=sim_quiet.base_url, markets="".join([
-        MARKET.format(symbol="XRPUSDT", label="good", prefix="lbx", size="50"),
-        MARKET.format(symbol="NOVAUSDT", label="withdrawer", prefix="lbn", size="50"),
-    ])))
+    config.write_text(keyed_config(sim_quiet.base_url,
+                                   keyed_market("XRPUSDT", "good", "lbx"),
+                                   keyed_market("NOVAUSDT", "withdrawer", "lbn")))
     proc = await _bot(home, config, "--duration", "2")
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()[-2000:]
@@ -134,8 +107,8 @@ async def test_kill_minus_9_then_restart_leaves_nothing_behind(sim_quiet, home, 
                                      label="taker")
     _store_key(home, "good", key, secret)
     config = tmp_path / "bot.toml"
-    config.write_text(CONFIG.format(base_url=sim_calm.base_url, markets=MARKET.format(
-        symbol="XRPUSDT", label="good", prefix="lbk", size="200")))
+    config.write_text(keyed_config(
+        sim_calm.base_url, keyed_market("XRPUSDT", "good", "lbk", size="200")))
     proc = await _bot(home, config)
     async with rest(sim_calm, key, secret) as client, rest(sim_calm, tkey, tsecret) as taker:
 
@@ -180,8 +153,7 @@ async def test_sigterm_cancels_everything_and_exits_cleanly(sim_quiet, home, tmp
     account, key, secret = await new_key(sim_quiet)
     _store_key(home, "good", key, secret)
     config = tmp_path / "bot.toml"
-    config.write_text(CONFIG.format(base_url=sim_quiet.base_url, markets=MARKET.format(
-        symbol="XRPUSDT", label="good", prefix="lbs", size="50")))
+    config.write_text(keyed_config(sim_quiet.base_url, keyed_market("XRPUSDT", "good", "lbs")))
     proc = await _bot(home, config)
     async with rest(sim_quiet, key, secret) as client:
 
@@ -228,8 +200,7 @@ async def test_run_serves_the_dashboard_and_leaks_no_secret(sim_calm, home, tmp_
     account, key, secret = await new_key(sim_calm)
     _store_key(home, "good", key, secret)
     config = tmp_path / "bot.toml"
-    config.write_text(CONFIG.format(base_url=sim_calm.base_url, markets=MARKET.format(
-        symbol="XRPUSDT", label="good", prefix="lbd", size="50")))
+    config.write_text(keyed_config(sim_calm.base_url, keyed_market("XRPUSDT", "good", "lbd")))
     proc = await _bot(home, config, "--duration", "4")
     out: list[bytes] = []
     assert proc.stdout is not None and proc.stderr is not None

@@ -287,24 +287,34 @@ class Engine:
             if res.switched:
                 await self.switch_key(s, res.key.api_key, res.key.secret.reveal())
 
+    async def _cancel_market(self, r: MarketRunner, reason: str, deadline_s: float) -> int:
+        """Cancel every order of one market, settle those in flight, sweep what the exchange
+        still lists; records ``left_open`` and returns how many cancels were requested."""
+        try:
+            cancelled = await r.om.cancel_all(reason)
+            await r.om.settle_in_flight(timeout_s=min(5.0, deadline_s))
+            swept = await r.om.sweep(deadline_s)
+        except Exception:
+            log.exception("%s: cancelling (%s) failed", r.symbol, reason)
+            self.left_open[r.symbol] = len(r.om.resting())
+            return 0
+        # a sweep that could not ask the exchange knows nothing: count what we track
+        left = max(swept, len(r.om.live())) if swept else 0
+        if left:
+            log.error("%s: %d orders of ours are still open on the exchange after %.0f s of "
+                      "trying (%s); the next start adopts them, or cancel them by hand",
+                      r.symbol, left, deadline_s, reason)
+        self.left_open[r.symbol] = left
+        return cancelled
+
     async def _halt_session(self, s: KeySession, reason: str, sweep_s: float) -> None:
         """Stop the key's loops, cancel its orders, stop its pumps and venue."""
         for task in s.loop_tasks:
             task.cancel()
         await asyncio.gather(*s.loop_tasks, return_exceptions=True)
 
-        async def close_market(r: MarketRunner) -> None:
-            try:
-                await r.om.cancel_all(reason)
-                await r.om.settle_in_flight(timeout_s=min(5.0, sweep_s))
-                swept = await r.om.sweep(sweep_s)
-                # a sweep that could not ask the exchange knows nothing: count what we track
-                self.left_open[r.symbol] = max(swept, len(r.om.live())) if swept else 0
-            except Exception:
-                log.exception("%s: cancelling (%s) failed", r.symbol, reason)
-                self.left_open[r.symbol] = len(r.om.resting())
-
-        await asyncio.gather(*(close_market(r) for r in s.runners.values()))
+        await asyncio.gather(*(self._cancel_market(r, reason, sweep_s)
+                               for r in s.runners.values()))
         for task in s.pump_tasks:
             task.cancel()
         await asyncio.gather(*s.pump_tasks, return_exceptions=True)
@@ -464,19 +474,8 @@ class Engine:
         if cancel_orders:
 
             async def close_market(r: MarketRunner) -> None:
-                try:
-                    self.cancelled_at_shutdown += await r.om.cancel_all("shutdown")
-                    await r.om.settle_in_flight()
-                    left = await r.om.sweep(self.shutdown_deadline_s)
-                    if left:
-                        log.error(
-                            "%s: %d orders of ours are still open on the exchange after %.0f s "
-                            "of trying; the next start adopts them, or cancel them by hand",
-                            r.symbol, left, self.shutdown_deadline_s,
-                        )
-                    self.left_open[r.symbol] = left
-                except Exception:
-                    log.exception("%s: cancelling at shutdown failed", r.symbol)
+                self.cancelled_at_shutdown += await self._cancel_market(
+                    r, "shutdown", self.shutdown_deadline_s)
                 try:  # even when cancelling failed: every fill the exchange lists is stored
                     await r.om.catch_up_fills(self.shutdown_deadline_s)
                 except Exception:
