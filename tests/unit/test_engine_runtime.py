@@ -1,11 +1,15 @@
 """engine.runtime: the latency settings are applied while an engine runs and undone after,
-nested engines share them, and garbage is still collected at safe points."""
+nested engines share them, garbage is still collected at safe points, and the commands' event
+loop is uvloop unless asked otherwise."""
 
 from __future__ import annotations
 
 import gc
 import sys
 
+import pytest
+
+from liquidity_bot.engine import runtime
 from liquidity_bot.engine.runtime import GIL_SWITCH_INTERVAL_S, collect_if_due, latency_mode
 
 
@@ -49,3 +53,23 @@ def test_cyclic_garbage_is_collected_at_safe_points() -> None:
                 Cycle()
         assert ref() is None and collected is not None
     assert collect_if_due() is None  # automatic collection is back: nothing to do here
+
+
+def test_run_uses_uvloop_unless_the_environment_asks_for_asyncio(monkeypatch) -> None:
+    import asyncio
+
+    import uvloop
+
+    async def loop_type() -> type:
+        return type(asyncio.get_running_loop())
+
+    monkeypatch.delenv(runtime.EVENT_LOOP_ENV, raising=False)
+    assert runtime.event_loop_name() == "uvloop"
+    assert runtime.run(loop_type()) is uvloop.Loop
+    monkeypatch.setenv(runtime.EVENT_LOOP_ENV, "asyncio")
+    assert runtime.run(loop_type()) is not uvloop.Loop
+    monkeypatch.setenv(runtime.EVENT_LOOP_ENV, "trio")
+    coro = loop_type()
+    with pytest.raises(SystemExit, match="use 'uvloop' or 'asyncio'"):
+        runtime.run(coro)
+    assert coro.cr_frame is None  # closed, not left unawaited

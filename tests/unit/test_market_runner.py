@@ -1,11 +1,14 @@
-"""MarketRunner's quoting pass: the strategy is asked again only when its inputs changed, and
-tick-to-order latency is sampled only by passes that answer a new book."""
+"""MarketRunner's quoting pass: the strategy is asked again only when its inputs changed,
+tick-to-order latency is sampled only by passes that answer a new book, and a book that finds
+the loop idle is answered within its own call, never beside another pass."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal as D
 
+import pytest
 from test_order_manager import INSTRUMENT, SYMBOL, FakeVenue, manager
 
 from liquidity_bot.config import parse_config
@@ -91,3 +94,87 @@ async def test_latency_is_sampled_by_passes_that_answer_a_new_book_only() -> Non
     r.om.orders[next(iter(r.om.orders))].order.price = D("0.3")  # force a re-quote
     await r.step()  # a pass woken by something else: places, but samples nothing
     assert venue.places() > 4 and log.total == 1
+
+
+async def _parked(r: MarketRunner, stop: asyncio.Event) -> asyncio.Task[None]:
+    """The market loop, started and waiting for a wake-up."""
+    task = asyncio.get_running_loop().create_task(r.run(stop))
+    for _ in range(100):
+        await asyncio.sleep(0)
+        if r._waiting:
+            return task
+    raise AssertionError("the market loop did not start waiting")
+
+
+async def test_a_book_that_finds_the_loop_idle_is_answered_within_its_own_call() -> None:
+    r, strategy, venue = runner()
+    stop = asyncio.Event()
+    loop_task = await _parked(r, stop)
+    r.on_book(book("0.4990", "0.5010", 1, recv_ns=time.perf_counter_ns()))
+    # no await in between: strategy asked, orders registered, the first one sent already
+    assert strategy.calls == 1 and venue.places() >= 1
+    assert r.om.stats.latencies_ns.total == 1
+    await asyncio.sleep(0.01)
+    assert venue.places() == 4  # the others follow as tasks
+    r.on_book(book("0.4980", "0.5000", 2))  # the loop is idle again: answered at once too
+    assert strategy.calls == 2
+    stop.set()
+    r.wake()
+    await loop_task
+
+
+async def test_passes_never_overlap() -> None:
+    r, strategy, venue = runner()
+    release = asyncio.Event()
+    slow_once = [True]
+    concurrent = [0, 0]  # now, most
+
+    async def slow_step(step=r.step):  # noqa: ANN001, ANN202
+        concurrent[0] += 1
+        concurrent[1] = max(concurrent)
+        try:
+            if slow_once[0]:
+                slow_once[0] = False
+                await release.wait()  # this pass waits (as a kill-switch cancel would)
+            await step()
+        finally:
+            concurrent[0] -= 1
+
+    r.step = slow_step  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    loop_task = await _parked(r, stop)
+    r.on_book(book("0.4990", "0.5010", 1))  # starts a pass that does not finish now
+    assert r._eager_pass is not None
+    r.on_book(book("0.4980", "0.5000", 2))  # a pass runs: this one only wakes the loop
+    r.on_book(book("0.4970", "0.4990", 3))
+    await asyncio.sleep(0.01)
+    assert concurrent[1] == 1 and strategy.calls == 0  # the loop waits for the running pass
+    release.set()
+    await asyncio.sleep(0.01)
+    assert concurrent[1] == 1 and strategy.calls >= 1
+    stop.set()
+    r.wake()
+    await loop_task
+
+
+async def test_stopping_the_loop_cancels_a_pass_a_book_started() -> None:
+    r, _, _ = runner()
+    never = asyncio.Event()
+    cancelled = []
+
+    async def stuck_step() -> None:
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    r.step = stuck_step  # type: ignore[method-assign]
+    loop_task = await _parked(r, asyncio.Event())
+    r.on_book(book("0.4990", "0.5010", 1))
+    pass_task = r._eager_pass
+    assert pass_task is not None
+    loop_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await loop_task
+    assert pass_task.cancelled() and cancelled == [True]

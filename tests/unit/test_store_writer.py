@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from decimal import Decimal
 
+from sqlalchemy import event
+
+from liquidity_bot.domain.events import Fill
+from liquidity_bot.domain.order import Order, Side
 from liquidity_bot.engine.persistence import StoreWriter
+from liquidity_bot.store import Store
 
 
 class _Log:
@@ -94,3 +100,53 @@ def test_without_an_event_loop_writes_go_straight_to_the_thread() -> None:
         assert log.done == [1]
     finally:
         writer.close()
+
+
+def _real_fill(trade_id: str) -> Fill:
+    return Fill(ts_ms=1, symbol="XRPUSDT", client_order_id="lb-1", exchange_order_id=7,
+                trade_id=trade_id, side=Side.BUY, price=Decimal("0.5"), qty=Decimal("10"))
+
+
+async def test_a_callbacks_writes_commit_in_one_transaction(tmp_path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
+    store.create_schema()
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+    writer = StoreWriter(store)
+    try:
+        order = Order(client_order_id="lb-1", symbol="XRPUSDT", side=Side.BUY,
+                      price=Decimal("0.5"), qty=Decimal("10"))
+        writer.order(order, created_ms=1, key_label="k")
+        writer.event("lb-1", "SUBMIT", "PENDING_NEW", price="0.5")
+        writer.fill(_real_fill("t1"))
+        writer.fill(_real_fill("t1"))  # the same trade again: stored once, counted duplicate
+        assert await writer.flush_async()
+        assert len(commits) == 1
+        assert [o.client_order_id for o in store.orders()] == ["lb-1"]
+        assert [e.event for e in store.order_events()] == ["SUBMIT"]
+        assert len(store.fills()) == 1
+        assert (writer.fills_inserted, writer.fills_duplicate, writer.errors) == (1, 1, 0)
+    finally:
+        writer.close()
+        store.close()
+
+
+async def test_a_failing_write_in_a_batch_loses_only_itself(tmp_path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
+    store.create_schema()
+    writer = StoreWriter(store)
+
+    def broken() -> None:
+        raise RuntimeError("disk full")
+
+    try:
+        writer.fill(_real_fill("t1"))
+        writer.submit(broken)
+        writer.fill(_real_fill("t2"))
+        assert await writer.flush_async()
+        # the batch's transaction rolled back, then each write ran on its own
+        assert sorted(f.trade_id for f in store.fills()) == ["t1", "t2"]
+        assert (writer.fills_inserted, writer.fills_duplicate, writer.errors) == (2, 0, 1)
+    finally:
+        writer.close()
+        store.close()

@@ -67,9 +67,11 @@ class RefreshEveryOrderManager(OrderManager):
                 safe = self._safe_price(q)
                 if safe is None:
                     continue
-                job = self._place(safe, trigger_ns=None if jobs else trigger_ns)
-                if job is not None:
-                    jobs.append(self._place_waiting(job))
+                t = self._place(safe)
+                if t is not None:
+                    self._save_submit(t)
+                    jobs.append(self._place_waiting(
+                        self._send_place(t, None if jobs else trigger_ns)))
             if jobs:
                 self._placed_at = now
                 self.refreshes += 1

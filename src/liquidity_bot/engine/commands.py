@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -114,7 +113,9 @@ def run_cmd(
             store.close()
 
     try:
-        result = asyncio.run(main())
+        from liquidity_bot.engine import runtime
+
+        result = runtime.run(main())
     except SystemExit as exc:
         _die(str(exc))
         return
@@ -202,7 +203,9 @@ def demo_cmd(
         _die("--dashboard-port: use 0 (a free port) to 65535")
     console = Console()
     try:
-        asyncio.run(run_demo(_home(ctx), duration, console, dashboard_port=dashboard_port))
+        from liquidity_bot.engine import runtime
+
+        runtime.run(run_demo(_home(ctx), duration, console, dashboard_port=dashboard_port))
     except DemoError as exc:
         _die(str(exc))
     except KeyboardInterrupt:

@@ -1,7 +1,10 @@
 """One market's loop: book -> strategy -> order manager, isolated from the other markets.
 
-A depth frame wakes the loop at once (tick-to-order latency matters); a timer wakes it too, so
-a silent feed is noticed. Each pass, in order of precedence:
+A depth frame that finds the loop idle runs the pass at once, inside the frame's own handling
+(``engine.eager``: no event-loop turn between the book and its first order request, and no
+acknowledgement or fill queued in front of it); anything else (a frame arriving while a pass
+runs, an acknowledgement, a fill) wakes the loop, which runs the next pass. A timer wakes it
+too, so a silent feed is noticed. Passes never overlap. Each pass, in order of precedence:
 1. the risk gate's kill switch is latched: cancel everything and stop quoting;
 2. market data is stale (no book for ``stale_after_s``) or the book is crossed: pull quotes;
 3. otherwise: ask the strategy for the desired quotes and let the order manager reconcile.
@@ -22,6 +25,7 @@ from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
+from liquidity_bot.engine.eager import start_now
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.engine.runtime import collect_if_due
@@ -111,6 +115,11 @@ class MarketRunner:
         # True: each pass waits for its requests' answers before the next book is looked at
         # (the design before; kept for bench_engine's side-by-side comparison).
         self.wait_for_answers = False
+        self.eager = True  # False: every pass runs in the loop (see the module docstring)
+        self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
+        self._in_pass = False  # a pass is running (the loop's or a book's)
+        self._eager_pass: asyncio.Task[None] | None = None  # a book's pass, still running
+        self._backoff = 0.1
         self.pulls = 0
 
     # --- feeding -------------------------------------------------------------------------------
@@ -123,7 +132,17 @@ class MarketRunner:
                 self.risk.on_mid(update.ts_ms, mid)
             if self.estimator is not None:
                 self._feed_estimator(update.ts_ms)
-            self._wake.set()
+            if self.eager and self._waiting and not self._in_pass:
+                self._pass_now()
+            else:
+                self._wake.set()
+
+    def _pass_now(self) -> None:
+        """Run a pass in this call (up to its first wait), as a task of its own; the loop
+        waits for it before running another."""
+        task = start_now(self._pass(), name=f"pass-{self.symbol}")
+        if self._in_pass:  # not finished in this call
+            self._eager_pass = task
 
     def _feed_estimator(self, ts_ms: int) -> None:
         """Book snapshot plus our own resting quantity per price (so our cancels are not read
@@ -156,30 +175,50 @@ class MarketRunner:
     # --- the loop ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         self.started_mono = time.monotonic()
-        backoff = 0.1
         loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            # A timer that sets the event, rather than ``wait_for``: no extra task and loop
-            # hop between a book's arrival and the pass that answers it.
-            timer = loop.call_later(self.refresh_s, self._wake.set)
-            try:
-                await self._wake.wait()
-            finally:
-                timer.cancel()
-            self._wake.clear()
-            if stop.is_set():
-                break
-            try:
-                await self.step()
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # isolation: this market backs off, the others go on
-                self.errors += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("%s: quoting pass failed; retrying in %.1f s", self.symbol, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        try:
+            while not stop.is_set():
+                # A timer that sets the event, rather than ``wait_for``: no extra task and loop
+                # hop between a wake-up and the pass that answers it.
+                timer = loop.call_later(self.refresh_s, self._wake.set)
+                self._waiting = True
+                try:
+                    await self._wake.wait()
+                finally:
+                    self._waiting = False
+                    timer.cancel()
+                if self._eager_pass is not None:  # a book ran a pass meanwhile: let it end
+                    await asyncio.wait([self._eager_pass])
+                self._wake.clear()
+                if stop.is_set():
+                    break
+                await self._pass()
+        finally:
+            self._waiting = False
+            if self._eager_pass is not None:
+                self._eager_pass.cancel()
+                await asyncio.wait([self._eager_pass])
+
+    async def _pass(self) -> None:
+        """One pass; an exception is logged and counted, and the market backs off (isolation:
+        the other markets go on)."""
+        self._in_pass = True
+        try:
+            await self.step()
+            self._backoff = 0.1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception(
+                "%s: quoting pass failed; retrying in %.1f s", self.symbol, self._backoff
+            )
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, 5.0)
+        finally:
+            self._in_pass = False
+            self._eager_pass = None
 
     async def step(self) -> None:
         if self.risk.killed or self.stale or self.book.is_crossed:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import secrets
 import time
@@ -52,6 +53,7 @@ from liquidity_bot.domain.order import (
     Side,
 )
 from liquidity_bot.engine.budget import OrderBudget, Priority
+from liquidity_bot.engine.eager import start_now
 from liquidity_bot.engine.persistence import StoreWriter, now_ms
 from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
@@ -77,18 +79,26 @@ MAX_CLIENT_ID_LEN = 32
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+_BASE36_PAIRS = tuple(a + b for a in _BASE36 for b in _BASE36)  # 0..1295 -> two digits
+
+
 def _base36(n: int, width: int) -> str:
-    out = []
-    for _ in range(width):
-        n, r = divmod(n, 36)
-        out.append(_BASE36[r])
-    return "".join(reversed(out))
+    """``n`` in ``width`` base-36 digits (``width`` even; higher digits of ``n`` are dropped),
+    two digits per table look-up: an id is made on the tick-to-order path."""
+    pairs = []
+    for _ in range(width // 2):
+        n, r = divmod(n, 1296)
+        pairs.append(_BASE36_PAIRS[r])
+    return "".join(reversed(pairs))
 
 
 class ClientIds:
     """Client order ids ``<prefix><16 chars>``: time, counter and randomness, unique across runs.
 
     The suffix has a fixed length, so prefix ``lb`` does not claim the orders of prefix ``lbav``.
+    The random part comes from a generator seeded once from the OS: it only has to differ
+    between runs that share a millisecond and a counter value, and ``os.urandom`` (a system
+    call, about 15 us on these machines) per order was a visible part of tick-to-order.
     """
 
     def __init__(self, prefix: str) -> None:
@@ -96,16 +106,17 @@ class ClientIds:
             raise ValueError(f"client id prefix {prefix!r} must be 1-8 letters or digits")
         self.prefix = prefix
         self._pattern = re.compile(re.escape(prefix) + f"[0-9a-z]{{{SUFFIX_LEN}}}")
-        self._counter = secrets.randbelow(36**3)
+        self._random = random.Random(secrets.randbits(128))
+        self._counter = self._random.randrange(36**3)
 
     def new(self) -> str:
         self._counter = (self._counter + 1) % 36**4
-        suffix = (
-            _base36(int(time.time() * 1000), 8)
+        return (
+            self.prefix
+            + _base36(int(time.time() * 1000), 8)
             + _base36(self._counter, 4)
-            + _base36(secrets.randbelow(36**4), 4)
+            + _base36(self._random.randrange(36**4), 4)
         )
-        return self.prefix + suffix
 
     def is_ours(self, client_order_id: str | None) -> bool:
         return bool(client_order_id) and self._pattern.fullmatch(client_order_id) is not None
@@ -165,6 +176,7 @@ class Tracked:
     # endpoint that is down must not be asked about the same order several times a second.
     query_backoff_s: float = 0.0
     next_query_at: float = 0.0  # event-loop time before which this order is not queried
+    submit_saved: bool = True  # False while a new order's SUBMIT is not handed to the store
 
 
 class LatencyLog(list):  # type: ignore[type-arg]
@@ -301,13 +313,18 @@ class OrderManager:
         return self.quote_traded + self.base_traded * mid
 
     # --- persistence helpers -------------------------------------------------------------------
-    def _save(self, t: Tracked, event: str, **detail: object) -> None:
+    def _save(self, t: Tracked, event: str, *, status: str | None = None, **detail: object) -> None:
+        """Hand the order's record and one event (``status``: the order's state by default)
+        to the store writer."""
+        if not t.submit_saved:  # a send that ended before its pass recorded the SUBMIT
+            self._save_submit(t)
         if t.order.is_terminal:
             self._note_finished(t)
         if self.writer is None:
             return
         self.writer.order(t.order, created_ms=t.created_ms, key_label=self.key_label)
-        self.writer.event(t.order.client_order_id, event, t.order.state.value, **detail)
+        self.writer.event(t.order.client_order_id, event, status or t.order.state.value,
+                          **detail)
 
     # --- memory: finished orders ---------------------------------------------------------------
     def _note_finished(self, t: Tracked) -> None:
@@ -412,7 +429,7 @@ class OrderManager:
             if self._finished:
                 self.prune_finished()
             plan = self._plan(quotes)
-            tasks = await self._execute(plan, trigger_ns)
+            tasks = self._execute(plan, trigger_ns)
             if wait and tasks:
                 await asyncio.gather(*tasks)
 
@@ -501,7 +518,7 @@ class OrderManager:
         places.sort(key=lambda q: q.priority)
         return _Plan(cancels=[t for _, t in cancels], places=places)
 
-    async def _execute(self, plan: _Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
+    def _execute(self, plan: _Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
         """Spend the budget, register the new orders and start every request (not waiting
         for answers)."""
         cancels = [t for t in plan.cancels if self._spend(t.critical)]
@@ -515,20 +532,26 @@ class OrderManager:
         # ``_safe_price`` compares with the exchange's book, our orders included.
         tasks = []
         for q in places:
-            job = self._place(q, trigger_ns=trigger_ns)
-            if job is None:
+            t = self._place(q)
+            if t is None:
                 continue
-            tasks.append(self._start(job))
             if trigger_ns is not None:
-                trigger_ns = None  # the first order answers the book; the rest follow it
-                # One loop turn: the first order is signed and written before the others are
-                # risk-checked and registered.
-                await asyncio.sleep(0)
+                # The first order answers the book: it is signed and written now (its task
+                # starts at once, not a loop turn later), before the others are risk-checked
+                # and registered and before its own store records are made (they reach the
+                # writer thread after this callback either way).
+                tasks.append(self._start(self._send_place(t, trigger_ns), now=True))
+                trigger_ns = None
+            else:
+                tasks.append(self._start(self._send_place(t, None)))
+            self._save_submit(t)
         tasks.extend(self._start(self._cancel(t)) for t in cancels)
         return tasks
 
-    def _start(self, job: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(job)
+    def _start(self, job: Coroutine[Any, Any, None], *, now: bool = False) -> asyncio.Task[None]:
+        """A task for one request; ``now``: its first step (up to the wait for the answer)
+        runs before this returns (see ``engine.eager``)."""
+        task = start_now(job) if now else asyncio.get_running_loop().create_task(job)
         self._send_tasks.add(task)
         task.add_done_callback(self._sent)
         return task
@@ -580,8 +603,8 @@ class OrderManager:
             open_sell_qty=open_sell_q,
         )
 
-    def _place(self, q: DesiredQuote, *, trigger_ns: int | None = None):  # noqa: ANN202
-        """Risk-check and register the order now; return the coroutine that sends it."""
+    def _place(self, q: DesiredQuote) -> Tracked | None:
+        """Risk-check and register the order now (``_send_place`` sends it); None: refused."""
         decision = self.risk.check(
             q.side, q.price, q.qty, self._account(q.side), key_label=self.key_label,
             symbol=self.symbol,
@@ -597,11 +620,20 @@ class OrderManager:
             qty=q.qty,
         )
         t = Tracked(order=order, created_ms=now_ms(), priority=q.priority,
-                    critical=q.obligation_critical)
+                    critical=q.obligation_critical, submit_saved=False)
         order.apply(OrderEvent.SUBMIT)
         t.sent_ms = now_ms()
         self._track(t)
-        return self._send_place(t, trigger_ns)
+        return t
+
+    def _save_submit(self, t: Tracked) -> None:
+        """The new order's SUBMIT records, once (before any later record of the order)."""
+        if t.submit_saved:
+            return
+        t.submit_saved = True
+        order = t.order
+        self._save(t, "SUBMIT", status=OrderState.PENDING_NEW.value, price=order.price,
+                   qty=order.qty, side=order.side.value)
 
     async def _send_place(self, t: Tracked, trigger_ns: int | None) -> None:
         from liquidity_bot.venues.bitrue.errors import (
@@ -612,8 +644,7 @@ class OrderManager:
         )
 
         order = t.order
-        self._save(t, "SUBMIT", price=order.price, qty=order.qty, side=order.side.value)
-        if trigger_ns is not None:  # the store hand-off above is part of the path
+        if trigger_ns is not None:
             self.stats.latencies_ns.append(time.perf_counter_ns() - trigger_ns)
             self.stats.latency_trigger_ns = trigger_ns
         try:

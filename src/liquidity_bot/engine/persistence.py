@@ -81,6 +81,8 @@ class StoreWriter:
         self._thread.start()
 
     def submit(self, fn: Callable[[], Any]) -> None:
+        """Queue ``fn`` (a store write). If it returns a callable, that runs once the write is
+        committed (counters that must not count a write rolled back)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on an event loop: straight to the thread
@@ -113,11 +115,16 @@ class StoreWriter:
     def fill(self, fill: Fill) -> None:
         record = fill_record(fill)
 
-        def write() -> None:
-            if self.store.add_fill(record):
-                self.fills_inserted += 1
-            else:
-                self.fills_duplicate += 1
+        def write() -> Callable[[], None]:
+            inserted = self.store.add_fill(record)
+
+            def count() -> None:  # once the write is committed
+                if inserted:
+                    self.fills_inserted += 1
+                else:
+                    self.fills_duplicate += 1
+
+            return count
 
         self.submit(write)
 
@@ -130,17 +137,36 @@ class StoreWriter:
                 if isinstance(item, threading.Event):
                     item.set()
                     continue
-                for fn in item if isinstance(item, list) else (item,):
-                    self._write(fn)
+                self._write_batch(item if isinstance(item, list) else [item])
             finally:
                 self._queue.task_done()
 
+    def _write_batch(self, batch: list[Callable[[], Any]]) -> None:
+        """One transaction for a loop callback's writes (a commit each cost more CPU than the
+        write); if it fails, each write again in its own, so one bad write loses only itself."""
+        if len(batch) > 1:
+            try:
+                with self.store.transaction():
+                    done = [fn() for fn in batch]
+            except Exception:
+                log.debug("store batch failed; writing its %d writes one by one", len(batch))
+            else:
+                for after in done:
+                    if callable(after):
+                        after()
+                return
+        for fn in batch:
+            self._write(fn)
+
     def _write(self, fn: Callable[[], Any]) -> None:
         try:
-            fn()
+            after = fn()
         except Exception:  # a failed write is logged and counted; the engine keeps going
             self.errors += 1
             log.exception("store write failed")
+        else:
+            if callable(after):
+                after()
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Block until every write submitted so far is done (True) or the timeout passes.

@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///liquidity-bot.db"
 _AVG_PLACES = Decimal(1).scaleb(-schema.MAX_FRACTION_DIGITS)
+# What an upsert of a known order may change (not its identity or creation time).
+_ORDER_MUTABLE = frozenset(
+    {"exchange_order_id", "symbol", "side", "price", "qty", "filled_qty", "avg_price", "status",
+     "key_label", "updated_ms"}
+)
 
 # Statuses (as the domain Order state machine names them, upper case) that still rest or may rest
 # on the book. UNKNOWN counts as open: the order may exist until reconciliation says otherwise.
@@ -265,6 +270,15 @@ class Store:
             )
 
         self._local = threading.local()
+        # Write statements are built once: building one per call (``.values(...)``, the
+        # ``excluded`` alias) cost the writer thread about 1 ms of CPU per order and left cyclic
+        # garbage for the engine's collector. Executed with a parameter dict, each compiles once.
+        self._upsert_order = self._order_upsert_statement()
+        self._insert_fill = (
+            self._insert(schema.fills)
+            .on_conflict_do_nothing(index_elements=["symbol", "trade_id"])
+            .returning(schema.fills.c.id)
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
@@ -337,15 +351,21 @@ class Store:
             "created_ms": order.created_ms,
             "updated_ms": order.updated_ms,
         }
-        stmt = self._insert(schema.orders).values(**row)
-        mutable = {k: stmt.excluded[k] for k in row if k not in ("client_order_id", "created_ms")}
+        with self._write() as conn:
+            conn.execute(self._upsert_order, row)
+
+    def _order_upsert_statement(self) -> Any:
+        stmt = self._insert(schema.orders)
+        mutable = {
+            c.name: stmt.excluded[c.name]
+            for c in schema.orders.columns
+            if c.name in _ORDER_MUTABLE
+        }
         # A late exchange id must not be erased by an update that does not know it.
         mutable["exchange_order_id"] = _coalesce(
             stmt.excluded.exchange_order_id, schema.orders.c.exchange_order_id
         )
-        stmt = stmt.on_conflict_do_update(index_elements=["client_order_id"], set_=mutable)
-        with self._write() as conn:
-            conn.execute(stmt)
+        return stmt.on_conflict_do_update(index_elements=["client_order_id"], set_=mutable)
 
     def orders(self, open_only: bool = False, symbol: str | None = None) -> list[OrderRecord]:
         query = select(schema.orders).order_by(schema.orders.c.id)
@@ -366,13 +386,14 @@ class Store:
     def record_order_event(self, ev: OrderEventRecord) -> None:
         with self._write() as conn:
             conn.execute(
-                schema.order_events.insert().values(
-                    client_order_id=ev.client_order_id,
-                    event=ev.event,
-                    status=None if ev.status is None else _name(ev.status),
-                    ts_ms=ev.ts_ms,
-                    detail=_dump(ev.detail),
-                )
+                schema.order_events.insert(),
+                {
+                    "client_order_id": ev.client_order_id,
+                    "event": ev.event,
+                    "status": None if ev.status is None else _name(ev.status),
+                    "ts_ms": ev.ts_ms,
+                    "detail": _dump(ev.detail),
+                },
             )
 
     def order_events(self, client_order_id: str | None = None) -> list[OrderEventRecord]:
@@ -396,28 +417,23 @@ class Store:
 
     def add_fill(self, fill: FillRecord) -> bool:
         """Insert a fill; False (and nothing written) when (symbol, trade_id) is already stored."""
-        stmt = (
-            self._insert(schema.fills)
-            .values(
-                symbol=fill.symbol,
-                trade_id=_id_text(fill.trade_id),
-                client_order_id=fill.client_order_id,
-                exchange_order_id=_id_text(fill.exchange_order_id),
-                side=_name(fill.side),
-                price=fill.price,
-                qty=fill.qty,
-                fee=fill.fee,
-                fee_asset=fill.fee_asset.upper() if fill.fee_asset else None,
-                is_maker=fill.is_maker,
-                ts_ms=fill.ts_ms,
-            )
-            .on_conflict_do_nothing(index_elements=["symbol", "trade_id"])
-            .returning(schema.fills.c.id)
-        )
+        row = {
+            "symbol": fill.symbol,
+            "trade_id": _id_text(fill.trade_id),
+            "client_order_id": fill.client_order_id,
+            "exchange_order_id": _id_text(fill.exchange_order_id),
+            "side": _name(fill.side),
+            "price": fill.price,
+            "qty": fill.qty,
+            "fee": fill.fee,
+            "fee_asset": fill.fee_asset.upper() if fill.fee_asset else None,
+            "is_maker": fill.is_maker,
+            "ts_ms": fill.ts_ms,
+        }
         # RETURNING yields a row only when a row was inserted (rowcount is unreliable across
         # drivers when the insert is skipped).
         with self._write() as conn:
-            inserted = conn.execute(stmt).first() is not None
+            inserted = conn.execute(self._insert_fill, row).first() is not None
         if not inserted:
             log.debug("duplicate fill ignored: %s trade %s", fill.symbol, fill.trade_id)
         return inserted
@@ -572,14 +588,15 @@ class Store:
     def add_audit_event(self, ev: AuditEvent) -> None:
         with self._write() as conn:
             conn.execute(
-                schema.audit_events.insert().values(
-                    ts_ms=ev.ts_ms,
-                    category=ev.category,
-                    action=ev.action,
-                    actor=ev.actor,
-                    message=ev.message,
-                    detail=_dump(ev.detail),
-                )
+                schema.audit_events.insert(),
+                {
+                    "ts_ms": ev.ts_ms,
+                    "category": ev.category,
+                    "action": ev.action,
+                    "actor": ev.actor,
+                    "message": ev.message,
+                    "detail": _dump(ev.detail),
+                },
             )
 
     def audit_events(self, category: str | None = None) -> list[AuditEvent]:
