@@ -19,7 +19,7 @@ its SQLite store meanwhile (by its thread), as ``run`` does.
     a re-quote, so acknowledgements and fills of earlier requests compete with every book for
     the event loop (about 100 times the request rate Bitrue allows).
   Under ``stress`` it is also measured with passes that wait for their requests' answers
-  (the design before), side by side.
+  and run in the market loop, woken by the book (the design before), side by side.
 - place round trip: ``place`` called -> acknowledgement back (signed REST over loopback).
 - start-to-quote: ``Engine.run`` called -> both sides of the ladder acknowledged on the exchange
   (venue start, clock sync, rules, balances, orphan scan, first book, first orders).
@@ -233,6 +233,7 @@ async def tick_to_order(seconds: float, *, stress: bool, wait_for_answers: bool 
                 await asyncio.sleep(0.001)
             for runner in engine.runners:
                 runner.wait_for_answers = wait_for_answers
+                runner.eager = not wait_for_answers  # the design before: passes in the loop
             await task
         finally:
             lean_http._Connection.send = send  # type: ignore[method-assign]

@@ -159,6 +159,9 @@ def test_ema_weights_cached_by_interval_equal_the_formula_and_stay_bounded():
         fresh.on_mid(t, mid)
         assert cached.reference_price == fresh.reference_price
     assert len(cached._keep_cache) <= 4096
+    for dt in (1, 137, 1000, 60_000, 3_600_000):  # the weight is 2 ** (-dt / half-life)
+        power = D(2) ** (-(D(dt) / 1000) / D(60))
+        assert abs(cached._ema_keep(dt) - power) <= power * D("1e-26")
 
 
 def test_daily_loss_kill_switch_latches_until_reset():

@@ -37,6 +37,9 @@ class BookUpdate(Event, frozen=True, kw_only=True):
     """
 
     symbol: str
+    # Tuples (as decoded); in the process, the venue may hand over its book's own lazily
+    # converted sides instead (``domain.book.BookSide``, read-only sequences of the same levels,
+    # shared so that a level is converted to Decimal once, and only if someone reads that far).
     bids: tuple[PriceLevel, ...]
     asks: tuple[PriceLevel, ...]
     seq: int | None = None

@@ -36,6 +36,11 @@ from liquidity_bot.domain.order import Side
 if TYPE_CHECKING:
     from liquidity_bot.domain.order import Order
 
+# Hot-path constants: comparing with a Decimal is cheaper than with the int 0 (same result), and
+# a module global is cheaper to look up than an Enum member.
+_ZERO, _ONE = Decimal(0), Decimal(1)
+_BUY, _SELL = Side.BUY, Side.SELL
+
 # Bitrue error codes (see docs/bitrue-api.md): what the exchange answers for each rule.
 CODE_INVALID_VOLUME_OR_PRICE = -1111
 CODE_INVALID_SYMBOL = -1121
@@ -141,7 +146,7 @@ def grid_lcm(a: Decimal, b: Decimal) -> Decimal:
 def floor_to(value: Decimal, step: Decimal) -> Decimal:
     """Largest multiple of ``step`` that is <= ``value`` (exact Decimal arithmetic)."""
     quotient, remainder = divmod(value, step)  # truncates towards zero
-    if remainder < 0:
+    if remainder < _ZERO:
         quotient -= 1
     return quotient * step
 
@@ -149,7 +154,7 @@ def floor_to(value: Decimal, step: Decimal) -> Decimal:
 def ceil_to(value: Decimal, step: Decimal) -> Decimal:
     """Smallest multiple of ``step`` that is >= ``value`` (exact Decimal arithmetic)."""
     quotient, remainder = divmod(value, step)
-    if remainder > 0:
+    if remainder > _ZERO:
         quotient += 1
     return quotient * step
 
@@ -270,13 +275,23 @@ class Instrument:
     # --- rounding ------------------------------------------------------------------------------
     def round_price(self, price: Decimal, side: Side | str) -> Decimal:
         """Onto the tick, never more aggressive: bids round down, asks round up."""
-        if Side.parse(side) is Side.BUY:
-            return floor_to(price, self.tick)
-        return ceil_to(price, self.tick)
+        if side is not _BUY and side is not _SELL:  # parsing costs more than rounding
+            side = Side.parse(side)
+        # floor_to / ceil_to written out: strategies round every level of every book
+        quotient, remainder = divmod(price, self.tick)
+        if side is _BUY:
+            if remainder < _ZERO:
+                quotient -= _ONE
+        elif remainder > _ZERO:
+            quotient += _ONE
+        return quotient * self.tick
 
     def round_qty(self, qty: Decimal) -> Decimal:
         """Down onto the step: never more than asked for."""
-        return floor_to(qty, self.step)
+        quotient, remainder = divmod(qty, self.step)  # floor_to written out, as in round_price
+        if remainder < _ZERO:
+            quotient -= _ONE
+        return quotient * self.step
 
     def is_on_tick(self, price: Decimal) -> bool:
         return price % self.tick == 0
@@ -300,7 +315,10 @@ class Instrument:
         The percent-price band needs the last trade price and is skipped without one; so is
         the notional check at the last price (see below).
         """
-        side = Side.parse(side)
+        if side is not _BUY and side is not _SELL:
+            side = Side.parse(side)
+        if symbol is None and self._passes(side, price, qty, last_price):
+            return []
         out: list[Violation] = []
 
         def add(rule: Rule, message: str) -> None:
@@ -359,6 +377,31 @@ class Instrument:
         if last_price is not None and price > 0:
             out.extend(self._band_violations(side, price, last_price))
         return out
+
+    def _passes(self, side: Side, price: Decimal, qty: Decimal, last_price: Decimal | None) -> bool:
+        """True when ``check`` would find nothing: the usual answer, so it is found cheaply.
+
+        The same comparisons as ``check``, in the same order, stopping at the first one that
+        fails (``check`` then runs in full to say everything that is wrong); strategies call
+        this for every level of every quote, inside the tick-to-order latency.
+        """
+        if self.status != "TRADING" or price <= _ZERO or price < self.min_price:
+            return False
+        if self.max_price is not None and price > self.max_price:
+            return False
+        if price % self.tick != _ZERO or qty <= _ZERO or qty < self.min_qty:
+            return False
+        if self.max_qty is not None and qty > self.max_qty:
+            return False
+        if qty % self.step != _ZERO:
+            return False
+        min_val = self.min_val
+        if min_val > _ZERO:
+            if price * qty < min_val:
+                return False
+            if last_price is not None and last_price > _ZERO and last_price * qty < min_val:
+                return False
+        return last_price is None or not self._band_violations(side, price, last_price)
 
     def check_order(self, order: Order, last_price: Decimal | None = None) -> list[Violation]:
         """``check`` for an ``Order`` (its symbol is checked too)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -41,15 +42,16 @@ ZERO = Decimal(0)
 def market_top(book: OrderBook, ours: dict[tuple[Side, Decimal], Decimal]) -> TopOfBook:
     """Best bid and ask of everyone but us: quoting around our own quotes would chase itself."""
 
-    def first(levels: tuple[tuple[Decimal, Decimal], ...], side: Side):
+    def first(levels: Iterable[tuple[Decimal, Decimal]], side: Side):
         for price, qty in levels:
             rest = qty - ours.get((side, price), ZERO)
             if rest > 0:
                 return price, rest
         return None, None
 
-    bid, bid_qty = first(book.bids, Side.BUY)
-    ask, ask_qty = first(book.asks, Side.SELL)
+    # (the lazy sides: only the levels looked at are converted to Decimal)
+    bid, bid_qty = first(book.bid_side, Side.BUY)
+    ask, ask_qty = first(book.ask_side, Side.SELL)
     return TopOfBook(bid=bid, bid_qty=bid_qty, ask=ask, ask_qty=ask_qty)
 
 

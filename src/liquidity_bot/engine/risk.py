@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 DAY_MS = 86_400_000
+_LN2 = Decimal(2).ln()  # at the default 28-digit context, as the EMA arithmetic
 MINUTE_MS = 60_000
 
 
@@ -137,6 +138,7 @@ class RiskGate:
         self._cash = initial_quote
         self._last_mid: Decimal | None = None
         self._keep_cache: dict[int, Decimal] = {}  # EMA weight by interval (ms)
+        self._halflife_s = Decimal(str(limits.ema_halflife_s))
         self._day: int | None = None
         self._day_start_equity: Decimal | None = None
         # latches
@@ -160,14 +162,16 @@ class RiskGate:
         self._mark(ts_ms)
 
     def _ema_keep(self, dt_ms: int) -> Decimal:
-        """Weight left on the old EMA after ``dt_ms``: 2 ** (-dt / half-life), exact Decimal.
+        """Weight left on the old EMA after ``dt_ms``: 2 ** (-dt / half-life), in Decimal.
 
-        A non-integer Decimal power costs tens of microseconds and runs for every book, so
-        the weights are cached by interval (books arrive at a few recurring intervals)."""
+        It runs for every book, inside tick-to-order. A non-integer Decimal power costs about
+        50 us (more with cold caches) and book intervals rarely repeat in a live feed, so it is
+        computed as exp(-dt / half-life * ln 2), about 15 times cheaper (``exp`` is correctly
+        rounded; the two agree to the context's last digit or so), and cached by interval."""
         keep = self._keep_cache.get(dt_ms)
         if keep is None:
-            halflife = Decimal(str(self.limits.ema_halflife_s))
-            keep = Decimal(2) ** (-(Decimal(dt_ms) / 1000) / halflife)
+            exponent = -(Decimal(dt_ms) / 1000) / self._halflife_s * _LN2
+            keep = exponent.exp()
             if len(self._keep_cache) >= 4096:  # bounded: a long run sees many intervals
                 self._keep_cache.clear()
             self._keep_cache[dt_ms] = keep

@@ -44,11 +44,15 @@ from liquidity_bot.strategies.shaping import (
 )
 
 _PCT_PLACES = Decimal("1e-10")
+ZERO = Decimal(0)
+ONE = Decimal(1)
+HUNDRED = Decimal(100)  # Decimal operands: an int is converted on every operation (same result)
+BUY, SELL = Side.BUY, Side.SELL  # a module global is cheaper to look up than an Enum member
 
 
 def _pct(value: float) -> Decimal:
     """Float model output -> Decimal percent, explicitly rounded (10 places, half-even)."""
-    return Decimal(repr(value)).quantize(_PCT_PLACES, rounding=ROUND_HALF_EVEN)
+    return Decimal(repr(value)).quantize(_PCT_PLACES, ROUND_HALF_EVEN)
 
 
 def glft_half_spread_and_skew(
@@ -127,12 +131,22 @@ class AvellanedaStrategy:
         total = inv.base * mid + inv.quote
         target_base = total * self.target_base_share / mid
         q = float((inv.base - target_base) / lot) if lot > 0 else 0.0
-        q = max(-self.max_inventory_lots, min(self.max_inventory_lots, q))
+        # max(-cap, min(cap, q)), ties and NaN included, without the builtins' call overhead
+        cap = self.max_inventory_lots
+        q = q if q < cap else cap
+        q = q if q > -cap else -cap
 
-        half = min(_pct(half_f), p.max_spread_pct / 2)
+        # min(model, cap) and max(offset, 0) likewise, written out (first argument on a tie)
+        half, half_cap = _pct(half_f), p.max_spread_pct / 2
+        if half_cap < half:
+            half = half_cap
         skew = _pct(q * skew_f)
-        bid_offset = max(half + skew, Decimal(0))  # percent below mid
-        ask_offset = max(half - skew, Decimal(0))  # percent above mid
+        bid_offset = half + skew  # percent below mid
+        if ZERO > bid_offset:
+            bid_offset = ZERO
+        ask_offset = half - skew  # percent above mid
+        if ZERO > ask_offset:
+            ask_offset = ZERO
         # the spread cap holds after skew too: trim the far side
         excess = bid_offset + ask_offset - p.max_spread_pct
         if excess > 0:
@@ -142,14 +156,11 @@ class AvellanedaStrategy:
                 ask_offset -= excess
 
         plans: list[LevelPlan] = []
+        spacing, size = p.level_spacing_pct, p.order_size_quote
         for i in range(p.levels):
-            step = p.level_spacing_pct * i
-            plans.append(
-                LevelPlan(Side.BUY, i, mid * (1 - (bid_offset + step) / 100), p.order_size_quote)
-            )
-            plans.append(
-                LevelPlan(Side.SELL, i, mid * (1 + (ask_offset + step) / 100), p.order_size_quote)
-            )
+            step = spacing * i
+            plans.append(LevelPlan(BUY, i, mid * (ONE - (bid_offset + step) / HUNDRED), size))
+            plans.append(LevelPlan(SELL, i, mid * (ONE + (ask_offset + step) / HUNDRED), size))
         diagnostics = {
             "half_spread_pct": half,
             "skew_pct_per_lot": _pct(skew_f),

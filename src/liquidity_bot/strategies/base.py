@@ -13,7 +13,7 @@ of the book the strategy saw (Bitrue has no post-only order type).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -30,8 +30,13 @@ __all__ = [
     "Side",
     "Strategy",
     "TopOfBook",
+    "depth_within",
+    "new_desired_quote",
     "top_of_book",
 ]
+
+_BUY = Side.BUY  # a module global is cheaper to look up than an Enum member
+_ONE, _HUNDRED = Decimal(1), Decimal(100)  # an int operand is converted on every operation
 
 CRITICAL_PRIORITY_LIMIT = 100
 """Priorities below this mark obligation-critical levels; the rest start at this value."""
@@ -172,6 +177,36 @@ class DesiredQuote:
         return self.price * self.qty
 
 
+# `new_desired_quote` sets the slots of a DesiredQuote directly: the generated __init__ of a
+# frozen dataclass goes through object.__setattr__ for every field, which made it one of the
+# largest costs of shaping a level. Refuse to start if the fields and the setters drift apart, or
+# if construction starts doing more than setting fields.
+_DESIRED_QUOTE_FIELDS = ("side", "price", "qty", "priority", "level", "obligation_critical")
+if tuple(f.name for f in fields(DesiredQuote)) != _DESIRED_QUOTE_FIELDS or hasattr(
+    DesiredQuote, "__post_init__"
+):
+    raise TypeError("DesiredQuote changed: update new_desired_quote")
+_new_object = object.__new__
+_set_side, _set_price, _set_qty, _set_priority, _set_level, _set_critical = (
+    getattr(DesiredQuote, name).__set__ for name in _DESIRED_QUOTE_FIELDS
+)
+
+
+def new_desired_quote(
+    side: Side, price: Decimal, qty: Decimal, priority: int, level: int, obligation_critical: bool
+) -> DesiredQuote:
+    """`DesiredQuote(side, price, qty, priority, level, obligation_critical)`, equal in every
+    way, at half the cost: strategies build one per level of every book."""
+    quote = _new_object(DesiredQuote)
+    _set_side(quote, side)
+    _set_price(quote, price)
+    _set_qty(quote, qty)
+    _set_priority(quote, priority)
+    _set_level(quote, level)
+    _set_critical(quote, obligation_critical)
+    return quote
+
+
 @dataclass(frozen=True, slots=True)
 class QuoteSet:
     """The desired book of one market at one instant, plus why it may fall short."""
@@ -207,11 +242,26 @@ class QuoteSet:
         """Our quote-currency depth on `side` within +-band_pct of mid, edges inclusive."""
         if self.mid is None:
             return Decimal(0)
-        if side == Side.BUY:
-            edge = self.mid * (1 - band_pct / 100)
-            return sum((q.notional for q in self.bids if q.price >= edge), Decimal(0))
-        edge = self.mid * (1 + band_pct / 100)
-        return sum((q.notional for q in self.asks if q.price <= edge), Decimal(0))
+        return depth_within(self.bids if side == _BUY else self.asks, side, self.mid, band_pct)
+
+
+def depth_within(
+    quotes: Sequence[DesiredQuote], side: Side, mid: Decimal, band_pct: Decimal = Decimal(2)
+) -> Decimal:
+    """Quote-currency depth of one side's `quotes` within +-band_pct of `mid`, edges inclusive
+    (`QuoteSet.depth_within` before the quote set exists: shaping checks the obligations)."""
+    total = Decimal(0)
+    if side == _BUY:
+        edge = mid * (_ONE - band_pct / _HUNDRED)
+        for q in quotes:
+            if q.price >= edge:
+                total += q.price * q.qty  # q.notional without the property call
+    else:
+        edge = mid * (_ONE + band_pct / _HUNDRED)
+        for q in quotes:
+            if q.price <= edge:
+                total += q.price * q.qty
+    return total
 
 
 @runtime_checkable

@@ -267,8 +267,9 @@ class MarketEstimator:
         own_asks: Mapping[Decimal, Decimal] | None = None,
     ) -> None:
         """Feed a `domain.book.OrderBook` (or anything with best-first `bids`/`asks` levels)."""
-        bids: Sequence[Level] = book.bids  # type: ignore[attr-defined]
-        asks: Sequence[Level] = book.asks  # type: ignore[attr-defined]
+        # an OrderBook's lazy sides convert only the levels read (``levels`` of 100)
+        bids: Sequence[Level] = getattr(book, "bid_side", None) or book.bids  # type: ignore
+        asks: Sequence[Level] = getattr(book, "ask_side", None) or book.asks  # type: ignore
         if bids and asks:
             self.volatility.update(ts_ms, (bids[0][0] + asks[0][0]) / 2)
         self.intensity.on_book(ts_ms, bids, asks, own_bids, own_asks)

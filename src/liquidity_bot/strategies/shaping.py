@@ -18,9 +18,9 @@ with the reason), let the strategy plan its levels around it, shape them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from operator import attrgetter
+from typing import NamedTuple, Protocol
 
 from liquidity_bot.strategies.base import (
     CRITICAL_PRIORITY_LIMIT,
@@ -31,11 +31,16 @@ from liquidity_bot.strategies.base import (
     QuoteSet,
     Side,
     TopOfBook,
+    depth_within,
+    new_desired_quote,
     top_of_book,
 )
 
 DEPTH_BAND_PCT = Decimal(2)
 ZERO = Decimal(0)
+HUNDRED, TWO_HUNDRED = Decimal(100), Decimal(200)  # an int operand is converted every time
+BUY, SELL = Side.BUY, Side.SELL  # a module global is cheaper to look up than an Enum member
+_by_level = attrgetter("level")
 
 
 class ObligationsLike(Protocol):
@@ -45,9 +50,12 @@ class ObligationsLike(Protocol):
     min_depth_2pct_quote: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class LevelPlan:
-    """A strategy's wish for one level: unrounded price, size in quote currency."""
+class LevelPlan(NamedTuple):
+    """A strategy's wish for one level: unrounded price, size in quote currency.
+
+    A named tuple, immutable like a frozen dataclass but half as costly to construct: strategies
+    build two per level on every book (the same goes for the other small records here).
+    """
 
     side: Side
     level: int
@@ -55,8 +63,7 @@ class LevelPlan:
     size_quote: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class QuotePlan:
+class QuotePlan(NamedTuple):
     """What a strategy wants around one centre: its levels, the numbers behind them, warnings."""
 
     levels: Sequence[LevelPlan]
@@ -64,8 +71,9 @@ class QuotePlan:
     warnings: Sequence[str] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ShapingContext:
+class ShapingContext(NamedTuple):
+    """Everything shaping looks at besides the plan."""
+
     instrument: InstrumentLike
     top: TopOfBook
     mid: Decimal
@@ -78,52 +86,69 @@ class ShapingContext:
 
 
 class _Side:
-    """Side-aware arithmetic so the bid and ask code paths are one."""
+    """Side-aware arithmetic so the bid and ask code paths are one.
 
-    def __init__(self, side: Side, ctx: ShapingContext) -> None:
+    Whatever is the same for every level of a side (tick, depth band edge, the part of the
+    exchange minimum that does not depend on the price) is computed once here: `quote` runs on
+    every book, inside the tick-to-order latency.
+    """
+
+    __slots__ = ("side", "ctx", "inst", "tick", "is_bid", "other", "band_edge", "min_val_at_last")
+
+    def __init__(self, side: Side, ctx: ShapingContext, band: Decimal) -> None:
+        """`band`: `ctx.mid * ctx.band_pct / 100`, the half-width of the depth band."""
         self.side = side
         self.ctx = ctx
-        self.inst = ctx.instrument
-        self.tick = ctx.instrument.tick
-        self.is_bid = side == Side.BUY
-        self.other = Side.SELL if self.is_bid else Side.BUY
+        self.inst = inst = ctx.instrument
+        self.tick = inst.tick
+        self.is_bid = side == BUY
+        self.other = SELL if self.is_bid else BUY
+        self.band_edge = ctx.mid - band if self.is_bid else ctx.mid + band
+        last = ctx.last_price
+        # minVal applies at the last trade price too when it is known (see `_exchange_minimum`)
+        self.min_val_at_last = (
+            inst.min_val / last if inst.min_val and last is not None and last > 0 else None
+        )
 
     def away(self, price: Decimal) -> Decimal:
         """Round away from mid (the side's own safe direction)."""
         return self.inst.round_price(price, self.side)
 
-    def toward(self, price: Decimal) -> Decimal:
-        """Round toward mid (used only to stay inside an obligation limit)."""
-        return self.inst.round_price(price, self.other)
-
-    def further(self, a: Decimal, b: Decimal) -> Decimal:
-        return min(a, b) if self.is_bid else max(a, b)
-
     def closer(self, a: Decimal, b: Decimal) -> Decimal:
-        return max(a, b) if self.is_bid else min(a, b)
+        """max(a, b) for bids, min(a, b) for asks (`a` on a tie, as the builtins)."""
+        if self.is_bid:
+            return b if b > a else a
+        return b if b < a else a
 
-    def outward(self, price: Decimal, ticks: int = 1) -> Decimal:
-        return price - self.tick * ticks if self.is_bid else price + self.tick * ticks
-
-    def inner_limit(self) -> Decimal | None:
+    def inner_limit(self, half_spread: Decimal | None) -> Decimal | None:
         """Farthest on-tick price for the innermost level: within max_spread/2 of mid, and
-        inside the depth band when a minimum depth is required (else it could not count)."""
+        inside the depth band when a minimum depth is required (else it could not count).
+        Both limits are rounded toward mid, to stay inside them.
+        `half_spread`: `mid * max_spread_pct / 200`, None without obligations."""
         obl = self.ctx.obligations
-        if obl is None:
+        if obl is None or half_spread is None:
             return None
-        mid = self.ctx.mid
-        half = mid * obl.max_spread_pct / 200
-        limit = self.toward(mid - half if self.is_bid else mid + half)
-        if obl.min_depth_2pct_quote > 0:
-            band = mid * self.ctx.band_pct / 100
-            limit = self.closer(limit, self.toward(mid - band if self.is_bid else mid + band))
+        mid, round_price, toward = self.ctx.mid, self.inst.round_price, self.other
+        limit = round_price(mid - half_spread if self.is_bid else mid + half_spread, toward)
+        if obl.min_depth_2pct_quote > ZERO:
+            limit = self.closer(limit, round_price(self.band_edge, toward))
         return limit
 
-    def in_band(self, price: Decimal) -> bool:
-        band = self.ctx.mid * self.ctx.band_pct / 100
-        if self.is_bid:
-            return price >= self.ctx.mid - band
-        return price <= self.ctx.mid + band
+    def minimum(self, price: Decimal) -> Decimal:
+        """`_exchange_minimum(inst, price, last_price)`: the same value, per-side parts hoisted
+        (only the value of the largest requirement matters: it is rounded up to the step)."""
+        inst = self.inst
+        need = inst.min_qty
+        min_val = inst.min_val
+        if min_val and price > ZERO:
+            at_price = min_val / price
+            if at_price > need:
+                need = at_price
+            at_last = self.min_val_at_last
+            if at_last is not None and at_last > need:
+                need = at_last
+        rounded = inst.round_qty(need)  # ceil_qty(inst, need), written out
+        return rounded if rounded >= need else rounded + inst.step
 
 
 def ceil_qty(inst: InstrumentLike, qty: Decimal) -> Decimal:
@@ -136,7 +161,9 @@ def _exchange_minimum(
     inst: InstrumentLike, price: Decimal, last_price: Decimal | None = None
 ) -> Decimal:
     """Smallest on-step quantity the exchange accepts at `price` (minQty and minVal, the latter
-    also at the last trade price when known: `Instrument.check` requires both)."""
+    also at the last trade price when known: `Instrument.check` requires both).
+
+    The definition; shaping uses `_Side.minimum`, the same with the per-side parts hoisted."""
     need = inst.min_qty
     if inst.min_val and price > 0:
         need = max(need, inst.min_val / price)
@@ -152,36 +179,56 @@ def centre(top: TopOfBook, reference: Decimal | None) -> tuple[Decimal | None, s
             f"no quotes: the book is crossed (bid {top.bid} >= ask {top.ask}); "
             "a stale or broken feed must not be quoted into"
         )
-    mid = top.mid if top.mid is not None else reference
+    mid = top.mid
+    if mid is None:
+        mid = reference
     if mid is None or mid <= 0:
         return None, "no quotes: the book has no mid and no reference price was given"
     return mid, None
 
 
-def _prices(s: _Side, plans: Sequence[LevelPlan], warnings: list[str]) -> list[Decimal]:
+def _prices(
+    s: _Side, plans: Sequence[LevelPlan], half_spread: Decimal | None, warnings: list[str]
+) -> list[Decimal]:
     ctx = s.ctx
-    prices = [s.away(p.price) for p in plans]
+    round_price, side, is_bid, tick = s.inst.round_price, s.side, s.is_bid, s.tick
     # 1. obligation: the innermost level within max_spread/2 of mid (and inside the band)
-    limit = s.inner_limit()
+    innermost = round_price(plans[0].price, side)
+    limit = s.inner_limit(half_spread)
     if limit is not None:
-        prices[0] = s.closer(prices[0], limit)
+        innermost = s.closer(innermost, limit)
     # 2. hard price ceiling (bids) / floor (asks): shift the whole side, keeping its shape
-    hard = ctx.bid_ceiling if s.is_bid else ctx.ask_floor
+    shift = None
+    hard = ctx.bid_ceiling if is_bid else ctx.ask_floor
     if hard is not None:
         bound = s.away(hard)
-        if (prices[0] > bound) if s.is_bid else (prices[0] < bound):
-            shift = prices[0] - bound
-            prices = [p - shift for p in prices]
-            what = "ceiling" if s.is_bid else "floor"
-            warnings.append(f"{s.side} side held at the price {what} {hard}")
+        if (innermost > bound) if is_bid else (innermost < bound):
+            shift = innermost - bound
+            what = "ceiling" if is_bid else "floor"
+            warnings.append(f"{side} side held at the price {what} {hard}")
     # 3. never cross the opposite best price of the book (rounding away keeps a tick of room)
-    opposite = ctx.top.ask if s.is_bid else ctx.top.bid
+    opposite = ctx.top.ask if is_bid else ctx.top.bid
+    safe = None
     if opposite is not None:
-        safe = s.away(opposite - s.tick if s.is_bid else opposite + s.tick)
-        prices = [s.further(p, safe) for p in prices]
+        safe = s.away(opposite - tick if is_bid else opposite + tick)
     # 4. one price per level, strictly moving away from mid
-    for i in range(1, len(prices)):
-        prices[i] = s.further(prices[i], s.outward(prices[i - 1]))
+    # (3 and 4 keep the price further from mid, the price itself on a tie, as min/max would)
+    prices: list[Decimal] = []
+    for plan in plans:
+        price = round_price(plan.price, side) if prices else innermost
+        if shift is not None:
+            price -= shift
+        if is_bid:
+            if safe is not None and safe < price:
+                price = safe
+            if prices and prices[-1] - tick < price:
+                price = prices[-1] - tick
+        else:
+            if safe is not None and safe > price:
+                price = safe
+            if prices and prices[-1] + tick > price:
+                price = prices[-1] + tick
+        prices.append(price)
     return prices
 
 
@@ -190,96 +237,111 @@ def _shape_side(
 ) -> list[DesiredQuote]:
     if not plans:
         return []
-    ctx, inst = s.ctx, s.inst
-    keep = [i for i, p in enumerate(prices) if p > 0]
-    plans = [plans[i] for i in keep]
-    prices = [prices[i] for i in keep]
-    qtys: list[Decimal] = []
-    for plan, price in zip(plans, prices, strict=True):
-        qty = inst.round_qty(plan.size_quote / price) if plan.size_quote > 0 else ZERO
-        if qty > 0:
-            qty = max(qty, _exchange_minimum(inst, price, ctx.last_price))
-        qtys.append(qty)
-
+    ctx, inst, is_bid = s.ctx, s.inst, s.is_bid
+    round_qty, minimum = inst.round_qty, s.minimum
+    if min(prices) <= ZERO:
+        keep = [i for i, p in enumerate(prices) if p > ZERO]
+        plans = [plans[i] for i in keep]
+        prices = [prices[i] for i in keep]
+    count = len(prices)
     obl = ctx.obligations
-    # two-sided uptime: with obligations the innermost level is never left empty
-    if obl is not None and qtys and qtys[0] <= 0:
-        qtys[0] = _exchange_minimum(inst, prices[0], ctx.last_price)
-    # obligation depth: top up the levels inside the band, evenly
     need = obl.min_depth_2pct_quote if obl is not None else ZERO
-    in_band = [i for i, p in enumerate(prices) if s.in_band(p)]
-    depth = sum((prices[i] * qtys[i] for i in in_band), ZERO)
+    # Prices move strictly away from mid (`_prices`): the levels inside the depth band are the
+    # innermost `in_band`, and so are the obligation-critical ones (`critical`).
+    edge = s.band_edge
+    in_band = 0
+    depth = ZERO
+    # the strategy's size, at least the exchange minimum (which depends on the price only: once
+    # per level, it is needed again below)
+    qtys: list[Decimal] = []
+    minimums: list[Decimal] = []
+    for i, (plan, price) in enumerate(zip(plans, prices, strict=True)):
+        size = plan.size_quote
+        qty = round_qty(size / price) if size > ZERO else ZERO
+        least = minimum(price)
+        if qty > ZERO:
+            if least > qty:
+                qty = least
+        elif obl is not None and i == 0:
+            # two-sided uptime: with obligations the innermost level is never left empty
+            qty = least
+        qtys.append(qty)
+        minimums.append(least)
+        if in_band == i and (price >= edge if is_bid else price <= edge):  # all so far inside
+            in_band += 1
+            depth += price * qty
+    # obligation depth: top up the levels inside the band, evenly
     if need > depth and in_band:
-        share = (need - depth) / len(in_band)
-        for i in in_band:
-            extra = ceil_qty(inst, share / prices[i])
-            qtys[i] = max(qtys[i] + extra, _exchange_minimum(inst, prices[i], ctx.last_price))
+        share = (need - depth) / in_band
+        for i in range(in_band):
+            topped = qtys[i] + ceil_qty(inst, share / prices[i])
+            qtys[i] = minimums[i] if minimums[i] > topped else topped
 
     # obligation-critical: the innermost level (max spread) and, from the inside out, the in-band
     # levels needed to reach the minimum depth
-    critical: set[int] = set()
-    if obl is not None and prices:
-        critical.add(0)
+    critical = 0
+    if obl is not None and count:
+        critical = 1
         running = ZERO
-        for i in in_band:
+        for i in range(in_band):
             if running >= need:
                 break
-            critical.add(i)
+            critical = i + 1
             running += prices[i] * qtys[i]
 
-    # what the balance can pay for, most important levels first
-    order = sorted(range(len(prices)), key=lambda i: (i not in critical, i))
-    left = ctx.inventory.quote if s.is_bid else ctx.inventory.base
-    out: dict[int, Decimal] = {}
+    # what the balance can pay for, most important (innermost) levels first; then the exchange
+    # filters, a last check
+    left = ctx.inventory.quote if is_bid else ctx.inventory.base
+    qty_cap = None if inst.max_qty is None else round_qty(inst.max_qty)
+    side, check, last_price = s.side, inst.check, ctx.last_price
     short = False
-    for i in order:
-        price, qty = prices[i], qtys[i]
-        if qty <= 0:
-            continue
-        if inst.max_qty is not None:
-            qty = min(qty, inst.round_qty(inst.max_qty))
-        cost = price * qty if s.is_bid else qty
-        if cost > left:
-            qty = inst.round_qty(left / price if s.is_bid else left)
-            short = True
-            if qty < _exchange_minimum(inst, price, ctx.last_price):
-                continue
-            cost = price * qty if s.is_bid else qty
-        out[i] = qty
-        left -= cost
-    if short:
-        asset = "quote" if s.is_bid else "base"
-        warnings.append(f"{s.side} side reduced: not enough {asset} balance for every level")
-
+    dropped: list[str] = []
     quotes: list[DesiredQuote] = []
-    for i in sorted(out):
-        problems = inst.check(s.side, prices[i], out[i], last_price=ctx.last_price)
+    for i in range(count):
+        price, qty = prices[i], qtys[i]
+        if qty <= ZERO:
+            continue
+        if qty_cap is not None and qty_cap < qty:
+            qty = qty_cap
+        cost = price * qty if is_bid else qty
+        if cost > left:
+            qty = round_qty(left / price if is_bid else left)
+            short = True
+            if qty < minimums[i]:
+                continue
+            cost = price * qty if is_bid else qty
+        left -= cost
+        level = plans[i].level
+        problems = check(side, price, qty, last_price)
         if problems:
-            warnings.append(
-                f"{s.side} level {plans[i].level} at {prices[i]} dropped by exchange filters: "
+            dropped.append(
+                f"{side} level {level} at {price} dropped by exchange filters: "
                 + "; ".join(str(getattr(p, "message", p)) for p in problems)
             )
             continue
-        is_critical = i in critical
-        quotes.append(
-            DesiredQuote(
-                side=s.side,
-                price=prices[i],
-                qty=out[i],
-                priority=plans[i].level + (0 if is_critical else CRITICAL_PRIORITY_LIMIT),
-                level=plans[i].level,
-                obligation_critical=is_critical,
-            )
-        )
+        is_critical = i < critical
+        priority = level if is_critical else level + CRITICAL_PRIORITY_LIMIT
+        quotes.append(new_desired_quote(side, price, qty, priority, level, is_critical))
+    if short:
+        asset = "quote" if is_bid else "base"
+        warnings.append(f"{side} side reduced: not enough {asset} balance for every level")
+    warnings.extend(dropped)
     return quotes
 
 
-def _check_obligations(qs: QuoteSet, ctx: ShapingContext, warnings: list[str]) -> None:
+def _check_obligations(
+    bids: tuple[DesiredQuote, ...],
+    asks: tuple[DesiredQuote, ...],
+    ctx: ShapingContext,
+    warnings: list[str],
+) -> None:
     obl = ctx.obligations
     if obl is None:
         return
-    for side, quotes in ((Side.BUY, qs.bids), (Side.SELL, qs.asks)):
-        depth = qs.depth_within(side, ctx.band_pct)
+    mid = ctx.mid
+    max_distance = obl.max_spread_pct * mid  # x 1/200: half the spread, in percent
+    for side, quotes in ((BUY, bids), (SELL, asks)):
+        depth = depth_within(quotes, side, mid, ctx.band_pct)
         if depth < obl.min_depth_2pct_quote:
             warnings.append(
                 f"obligation unmet: {side} depth within {ctx.band_pct}% is {depth}, "
@@ -289,7 +351,7 @@ def _check_obligations(qs: QuoteSet, ctx: ShapingContext, warnings: list[str]) -
             warnings.append(f"obligation unmet: no {side} quote (two-sided uptime)")
             continue
         inner = quotes[0].price
-        if abs(inner - ctx.mid) * 200 > obl.max_spread_pct * ctx.mid:
+        if abs(inner - mid) * TWO_HUNDRED > max_distance:
             warnings.append(
                 f"obligation unmet: innermost {side} {inner} is farther than "
                 f"max_spread_pct/2 ({obl.max_spread_pct / 2}%) from mid {ctx.mid}"
@@ -307,34 +369,29 @@ def shape_quotes(
 ) -> QuoteSet:
     """Apply every invariant (see the module docstring) and return the quote set."""
     notes = list(warnings)
-    bid_side, ask_side = _Side(Side.BUY, ctx), _Side(Side.SELL, ctx)
-    bid_plans = sorted((p for p in plans if p.side == Side.BUY), key=lambda p: p.level)
-    ask_plans = sorted((p for p in plans if p.side == Side.SELL), key=lambda p: p.level)
-    bid_prices = _prices(bid_side, bid_plans, notes) if bid_plans else []
-    ask_prices = _prices(ask_side, ask_plans, notes) if ask_plans else []
+    mid, obl = ctx.mid, ctx.obligations
+    band = mid * ctx.band_pct / HUNDRED
+    half_spread = None if obl is None else mid * obl.max_spread_pct / TWO_HUNDRED
+    bid_side, ask_side = _Side(BUY, ctx, band), _Side(SELL, ctx, band)
+    bid_plans = sorted([p for p in plans if p.side == BUY], key=_by_level)
+    ask_plans = sorted([p for p in plans if p.side == SELL], key=_by_level)
+    bid_prices = _prices(bid_side, bid_plans, half_spread, notes) if bid_plans else []
+    ask_prices = _prices(ask_side, ask_plans, half_spread, notes) if ask_plans else []
     # our own two sides must not touch either (a zero target spread on an on-tick mid)
     if bid_prices and ask_prices and bid_prices[0] >= ask_prices[0]:
         gap = bid_prices[0] - ask_prices[0] + bid_side.tick
         bid_prices = [p - gap for p in bid_prices]
-    bids = _shape_side(bid_side, bid_plans, bid_prices, notes)
-    asks = _shape_side(ask_side, ask_plans, ask_prices, notes)
-    qs = QuoteSet(
+    bids = tuple(_shape_side(bid_side, bid_plans, bid_prices, notes))
+    asks = tuple(_shape_side(ask_side, ask_plans, ask_prices, notes))
+    _check_obligations(bids, asks, ctx, notes)
+    return QuoteSet(
         symbol=symbol,
         now_ms=now_ms,
-        bids=tuple(bids),
-        asks=tuple(asks),
+        bids=bids,
+        asks=asks,
         mid=ctx.mid,
-        diagnostics=dict(diagnostics or {}),
-    )
-    _check_obligations(qs, ctx, notes)
-    return QuoteSet(
-        symbol=qs.symbol,
-        now_ms=qs.now_ms,
-        bids=qs.bids,
-        asks=qs.asks,
-        mid=qs.mid,
         warnings=tuple(notes),
-        diagnostics=qs.diagnostics,
+        diagnostics=dict(diagnostics or {}),
     )
 
 

@@ -48,8 +48,8 @@ def _update_of(book: OrderBook, recv_ns: int | None) -> BookUpdate:
     return BookUpdate(
         ts_ms=book.ts_ms or 0,
         symbol=book.symbol,
-        bids=book.bids,
-        asks=book.asks,
+        bids=book.bid_side,  # shared, converted only as far as a reader reads
+        asks=book.ask_side,
         seq=book.seq,
         recv_ns=recv_ns,
         normalised=True,
