@@ -76,7 +76,7 @@ def old_hot(bids, asks):
 
 def new_hot(book, bids, asks, ts):
     book.apply_snapshot(bids, asks, ts)
-    return book.mid, book.top_bids(5), book.top_asks(5)
+    return book.mid, book.bid_side.top(5), book.ask_side.top(5)
 
 
 def old_full(bids, asks):
@@ -94,7 +94,7 @@ def old_handoff(venue, engine, bids, asks, ts):
     venue.apply_snapshot(bids, asks, ts)
     engine.apply(BookUpdate(ts_ms=ts, symbol="X", bids=venue.bids, asks=venue.asks,
                             normalised=True))
-    return engine.mid, engine.top_bids(5), engine.top_asks(5)
+    return engine.mid, engine.bid_side.top(5), engine.ask_side.top(5)
 
 
 def new_handoff(venue, engine, bids, asks, ts):
@@ -102,7 +102,7 @@ def new_handoff(venue, engine, bids, asks, ts):
     venue.apply_snapshot(bids, asks, ts)
     engine.apply(BookUpdate(ts_ms=ts, symbol="X", bids=venue.bid_side, asks=venue.ask_side,
                             normalised=True))
-    return engine.mid, engine.top_bids(5), engine.top_asks(5)
+    return engine.mid, engine.bid_side.top(5), engine.ask_side.top(5)
 
 
 def per_frame_us(fn, books: int, frames) -> float:
@@ -142,7 +142,7 @@ def compare_old_new() -> None:
     for bids, asks in decoded(frames[:50]):  # the new reads give exactly the old results
         book = OrderBook("X")
         book.apply_snapshot(bids, asks, 0)
-        assert (book.mid, book.top_bids(5), book.top_asks(5)) == old_hot(bids, asks)
+        assert (book.mid, book.bid_side.top(5), book.ask_side.top(5)) == old_hot(bids, asks)
         assert (book.bids, book.asks) == old_full(bids, asks)
     print("100+100-level text frames, per frame, decoding included (medians of 7 interleaved"
           " runs):")

@@ -49,7 +49,7 @@ import aiohttp
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.runner import Engine, KeySession, bitrue_venue
-from liquidity_bot.engine.runtime import event_loop_name
+from liquidity_bot.engine.runtime import event_loop_name, run
 from liquidity_bot.store import Store
 from liquidity_bot.venues import lean_http
 from liquidity_bot.venues.bitrue.ratelimit import Policy
@@ -275,16 +275,6 @@ def _line(name: str, values: list[float]) -> str:
             f"p99={_pct(values, 99):.2f} ms max={max(values):.2f} ms")
 
 
-def _on_loop(loop: str, coro):  # noqa: ANN001, ANN202
-    """Run ``coro`` on a fresh event loop of the given kind (as ``engine.runtime.run`` would)."""
-    if loop == "uvloop":
-        import uvloop
-
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(coro)
-    return asyncio.run(coro)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0,
@@ -311,8 +301,8 @@ def main() -> None:
         runs.append((f"stress load, the engine on the {other} event loop", True, False, other))
     for label, stress, wait, on in runs:
         seconds = args.stress_seconds if stress else args.seconds
-        written, cpu, handed, rtt = _on_loop(on, tick_to_order(seconds, stress=stress,
-                                                               wait_for_answers=wait))
+        written, cpu, handed, rtt = run(
+            tick_to_order(seconds, stress=stress, wait_for_answers=wait), on)
         print(f"{label}:")
         print("  " + _line("tick-to-order (depth frame received -> order request written)",
                            written))
@@ -328,7 +318,7 @@ def main() -> None:
         print(f"stress load, tick-to-order {other} / {loop}: p50 {o50 / u50:.2f}x, "
               f"p99 {o99 / u99:.2f}x")
     print(_line("start -> first two-sided quote acknowledged",
-                _on_loop(loop, start_to_quote(args.starts))))
+                run(start_to_quote(args.starts), loop)))
 
 
 if __name__ == "__main__":

@@ -513,7 +513,7 @@ def test_book_reads_the_top_lazily_and_the_metrics_are_unchanged():
     bids, asks = frame_side(100, True), frame_side(100, False, start=51_300)
     lazy = book_with(bids, asks)
     eager = book_with(levels(*bids), levels(*asks))
-    assert lazy.top_bids(5) == eager.bids[:5] and lazy.top_asks(5) == eager.asks[:5]
+    assert lazy.bid_side.top(5) == eager.bids[:5] and lazy.ask_side.top(5) == eager.asks[:5]
     assert (lazy.mid, lazy.microprice, lazy.spread, lazy.spread_bps) == (
         eager.mid, eager.microprice, eager.spread, eager.spread_bps)
     assert lazy.depth_quote(D("0.01")) == eager.depth_quote(D("0.01"))

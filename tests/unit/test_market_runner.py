@@ -106,6 +106,12 @@ async def _parked(r: MarketRunner, stop: asyncio.Event) -> asyncio.Task[None]:
     raise AssertionError("the market loop did not start waiting")
 
 
+async def _stop(r: MarketRunner, stop: asyncio.Event, loop_task: asyncio.Task[None]) -> None:
+    stop.set()
+    r.wake()
+    await loop_task
+
+
 async def test_a_book_that_finds_the_loop_idle_is_answered_within_its_own_call() -> None:
     r, strategy, venue = runner()
     stop = asyncio.Event()
@@ -118,9 +124,7 @@ async def test_a_book_that_finds_the_loop_idle_is_answered_within_its_own_call()
     assert venue.places() == 4  # the others follow as tasks
     r.on_book(book("0.4980", "0.5000", 2))  # the loop is idle again: answered at once too
     assert strategy.calls == 2
-    stop.set()
-    r.wake()
-    await loop_task
+    await _stop(r, stop, loop_task)
 
 
 async def test_passes_never_overlap() -> None:
@@ -152,9 +156,7 @@ async def test_passes_never_overlap() -> None:
     release.set()
     await asyncio.sleep(0.01)
     assert concurrent[1] == 1 and strategy.calls >= 1
-    stop.set()
-    r.wake()
-    await loop_task
+    await _stop(r, stop, loop_task)
 
 
 async def test_stopping_the_loop_cancels_a_pass_a_book_started() -> None:

@@ -1,14 +1,13 @@
 """The hot-path shortcuts of quoting give exactly what the plain definitions give.
 
-`quote` runs on every book, so rounding, the exchange checks, the exchange minimum and the
-construction of quotes have cheaper forms. Each is compared here with the straightforward one,
+`quote` runs on every book, so rounding, the exchange checks and the exchange
+minimum have cheaper forms. Each is compared here with the straightforward one,
 on values that hit the edges (off-grid, negative, ties, violations of every rule), down to the
 Decimal exponent (repr).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable
 from decimal import Decimal as D
@@ -21,7 +20,7 @@ from hypothesis import strategies as st
 from liquidity_bot.config import ObligationsConfig
 from liquidity_bot.domain.instrument import Instrument, ceil_to, floor_to
 from liquidity_bot.domain.order import Side
-from liquidity_bot.strategies.base import DesiredQuote, Inventory, TopOfBook, new_desired_quote
+from liquidity_bot.strategies.base import Inventory, TopOfBook
 from liquidity_bot.strategies.shaping import ShapingContext, _exchange_minimum, _Side
 
 GRIDS = ["0.00000001", "0.0001", "0.001", "0.05", "0.1", "0.25", "1", "10", "0.00025", "0.10"]
@@ -185,14 +184,3 @@ def test_side_minimum_is_the_exchange_minimum(inst, price, last_factor, is_bid):
     side = _Side(Side.BUY if is_bid else Side.SELL, ctx, D("0.01"))
     expected = outcome(lambda: _exchange_minimum(inst, price, last))
     assert outcome(lambda: side.minimum(price)) == expected
-
-
-def test_new_desired_quote_is_a_desired_quote_in_every_way():
-    args = (Side.SELL, D("0.5025"), D("99.50"), 101, 1, False)
-    fast, plain = new_desired_quote(*args), DesiredQuote(*args)
-    assert type(fast) is DesiredQuote
-    assert fast == plain and hash(fast) == hash(plain) and repr(fast) == repr(plain)
-    assert dataclasses.astuple(fast) == args
-    assert fast.notional == plain.notional
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.price = D(1)  # type: ignore[misc]

@@ -396,14 +396,6 @@ class OrderBook:
         """Ask levels, lowest price first (all of them: converted on first access)."""
         return self.ask_side.levels
 
-    def top_bids(self, count: int) -> tuple[PriceLevel, ...]:
-        """The best ``count`` bid levels: ``bids[:count]`` without converting the rest."""
-        return self.bid_side.top(count)
-
-    def top_asks(self, count: int) -> tuple[PriceLevel, ...]:
-        """The best ``count`` ask levels: ``asks[:count]`` without converting the rest."""
-        return self.ask_side.top(count)
-
     @property
     def best_bid(self) -> PriceLevel | None:
         return self.bid_side.best

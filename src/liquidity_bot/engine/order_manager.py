@@ -535,15 +535,13 @@ class OrderManager:
             t = self._place(q)
             if t is None:
                 continue
-            if trigger_ns is not None:
-                # The first order answers the book: it is signed and written now (its task
-                # starts at once, not a loop turn later), before the others are risk-checked
-                # and registered and before its own store records are made (they reach the
-                # writer thread after this callback either way).
-                tasks.append(self._start(self._send_place(t, trigger_ns), now=True))
-                trigger_ns = None
-            else:
-                tasks.append(self._start(self._send_place(t, None)))
+            # The first order answers the book: it is signed and written now (its task starts
+            # at once, not a loop turn later), before the others are risk-checked and
+            # registered and before its own store records are made (they reach the writer
+            # thread after this callback either way).
+            first = trigger_ns is not None
+            tasks.append(self._start(self._send_place(t, trigger_ns), now=first))
+            trigger_ns = None
             self._save_submit(t)
         tasks.extend(self._start(self._cancel(t)) for t in cancels)
         return tasks

@@ -18,8 +18,8 @@ implementation of asyncio's) when it is installed, which makes each loop turn an
 write on the tick-to-order path cheaper; ``LIQUIDITY_BOT_EVENT_LOOP=asyncio`` picks the
 standard loop instead.
 
-Both settings above are process-wide, so nested or concurrent engines share one latency mode (counted), and
-the defaults come back when the last one ends. Unfreezing on exit returns the start-up objects
+Both latency settings are process-wide, so nested or concurrent engines share one latency
+mode (counted), and the defaults come back when the last one ends. Unfreezing on exit returns the start-up objects
 to the collector, so a process that runs many engines one after another (the tests) frees them.
 """
 
@@ -103,10 +103,11 @@ def event_loop_name() -> str:
     return wanted
 
 
-def run(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)`` on the loop ``event_loop_name`` picks (see the module docstring)."""
+def run(main: Coroutine[Any, Any, T], loop: str | None = None) -> T:
+    """``asyncio.run(main)`` on ``loop`` (``uvloop`` or ``asyncio``), by default the one
+    ``event_loop_name`` picks (see the module docstring)."""
     try:
-        name = event_loop_name()
+        name = loop or event_loop_name()
     except SystemExit:
         main.close()  # never started: no "was never awaited" warning on top of the error
         raise

@@ -13,7 +13,7 @@ of the book the strategy saw (Bitrue has no post-only order type).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -31,7 +31,6 @@ __all__ = [
     "Strategy",
     "TopOfBook",
     "depth_within",
-    "new_desired_quote",
     "top_of_book",
 ]
 
@@ -175,36 +174,6 @@ class DesiredQuote:
     @property
     def notional(self) -> Decimal:
         return self.price * self.qty
-
-
-# `new_desired_quote` sets the slots of a DesiredQuote directly: the generated __init__ of a
-# frozen dataclass goes through object.__setattr__ for every field, which made it one of the
-# largest costs of shaping a level. Refuse to start if the fields and the setters drift apart, or
-# if construction starts doing more than setting fields.
-_DESIRED_QUOTE_FIELDS = ("side", "price", "qty", "priority", "level", "obligation_critical")
-if tuple(f.name for f in fields(DesiredQuote)) != _DESIRED_QUOTE_FIELDS or hasattr(
-    DesiredQuote, "__post_init__"
-):
-    raise TypeError("DesiredQuote changed: update new_desired_quote")
-_new_object = object.__new__
-_set_side, _set_price, _set_qty, _set_priority, _set_level, _set_critical = (
-    getattr(DesiredQuote, name).__set__ for name in _DESIRED_QUOTE_FIELDS
-)
-
-
-def new_desired_quote(
-    side: Side, price: Decimal, qty: Decimal, priority: int, level: int, obligation_critical: bool
-) -> DesiredQuote:
-    """`DesiredQuote(side, price, qty, priority, level, obligation_critical)`, equal in every
-    way, at half the cost: strategies build one per level of every book."""
-    quote = _new_object(DesiredQuote)
-    _set_side(quote, side)
-    _set_price(quote, price)
-    _set_qty(quote, qty)
-    _set_priority(quote, priority)
-    _set_level(quote, level)
-    _set_critical(quote, obligation_critical)
-    return quote
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,6 @@ from liquidity_bot.strategies.base import (
     Side,
     TopOfBook,
     depth_within,
-    new_desired_quote,
     top_of_book,
 )
 
@@ -321,7 +320,7 @@ def _shape_side(
             continue
         is_critical = i < critical
         priority = level if is_critical else level + CRITICAL_PRIORITY_LIMIT
-        quotes.append(new_desired_quote(side, price, qty, priority, level, is_critical))
+        quotes.append(DesiredQuote(side, price, qty, priority, level, is_critical))
     if short:
         asset = "quote" if is_bid else "base"
         warnings.append(f"{side} side reduced: not enough {asset} balance for every level")
