@@ -11,10 +11,11 @@ its SQLite store meanwhile (by its thread), as ``run`` does.
   book count (not those woken by an acknowledgement, a fill or the timer). Also shown: the
   engine thread's CPU time over the same interval (what the latency would be on an idle
   machine with nothing else queued; these machines are shared).
-  Two loads, each in its own run:
+  Two loads, each in its own runs:
   * ``production``: the engine as configured for a client (1-tick price tolerance, Bitrue's
     100-per-minute order limit with the engine's 10 % headroom, the simulator's rate limits
-    on), on the ``volatile`` scenario;
+    on), on the ``volatile`` scenario; with rehearsals (``engine.rehearsal``, on by default)
+    and without, in alternating segments, each with the engine process's CPU time;
   * ``stress``: zero price tolerance, no order or rate limits: most moves of the book ask for
     a re-quote, so acknowledgements and fills of earlier requests compete with every book for
     the event loop (about 100 times the request rate Bitrue allows).
@@ -27,7 +28,8 @@ its SQLite store meanwhile (by its thread), as ``run`` does.
 The engine runs on the event loop ``liquidity-bot run`` uses (uvloop when installed, see
 ``engine.runtime``); the stress load is also run on the standard asyncio loop, side by side.
 
-    .venv/bin/python bench/bench_engine.py [--seconds 120] [--stress-seconds 30] [--starts 5]
+    .venv/bin/python bench/bench_engine.py [--seconds 120] [--segment-seconds 60]
+        [--stress-seconds 30] [--starts 5]
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -48,6 +51,7 @@ import aiohttp
 
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
+from liquidity_bot.engine.rehearsal import DEFAULT_INTERVAL_S
 from liquidity_bot.engine.runner import Engine, KeySession, bitrue_venue
 from liquidity_bot.engine.runtime import event_loop_name, run
 from liquidity_bot.store import Store
@@ -100,7 +104,8 @@ async def _key(sim: SimpleNamespace) -> tuple[str, str]:
 
 
 def _engine(
-    sim: SimpleNamespace, key: str, secret: str, db: Path | None = None, *, stress: bool = True
+    sim: SimpleNamespace, key: str, secret: str, db: Path | None = None, *, stress: bool = True,
+    rehearsal_s: float | None = DEFAULT_INTERVAL_S,
 ) -> Engine:
     """The engine as ``run`` builds it, with an SQLite store in ``db`` (written by its thread).
 
@@ -123,7 +128,8 @@ def _engine(
     if db is not None:
         store = Store(f"sqlite:///{db}")
         store.create_schema()
-    return Engine([session], all_markets=cfg.markets, store=store, stale_after_s=30.0)
+    return Engine([session], all_markets=cfg.markets, store=store, stale_after_s=30.0,
+                  rehearsal_interval_s=rehearsal_s)
 
 
 class SimProcess:
@@ -160,6 +166,24 @@ async def serve(scenario: str, seed: int, rate_limits: bool) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
 
 
+@dataclass
+class Sample:
+    """One or more runs' measurements (see ``tick_to_order``)."""
+
+    written_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+    handed_ms: list[float] = field(default_factory=list)
+    rtt_ms: list[float] = field(default_factory=list)
+    process_cpu_s: float = 0.0  # the engine process's CPU time (all threads) ...
+    wall_s: float = 0.0  # ... over this much time
+
+    def add(self, other: Sample) -> None:
+        for name in ("written_ms", "cpu_ms", "handed_ms", "rtt_ms"):
+            getattr(self, name).extend(getattr(other, name))
+        self.process_cpu_s += other.process_cpu_s
+        self.wall_s += other.wall_s
+
+
 # Set in the task that sends an order: when the pass that sent it received its book
 # (perf_counter_ns, and the engine thread's CPU time then, thread_time_ns).
 _trigger: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
@@ -167,13 +191,17 @@ _trigger: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVa
 )
 
 
-async def tick_to_order(seconds: float, *, stress: bool, wait_for_answers: bool = False):  # noqa: ANN201
+async def tick_to_order(  # noqa: ANN201
+    seconds: float, *, stress: bool, wait_for_answers: bool = False,
+    rehearsal_s: float | None = DEFAULT_INTERVAL_S,
+):
     """Milliseconds: tick -> request written (wall, and the engine thread's CPU time in
-    between), tick -> handed to the venue, place round trips."""
+    between), tick -> handed to the venue, place round trips; the process's CPU time."""
     with SimProcess("volatile", 7, rate_limits=not stress) as sim, \
             tempfile.TemporaryDirectory() as tmp:
         key, secret = await _key(sim)
-        engine = _engine(sim, key, secret, Path(tmp) / "bench.db", stress=stress)
+        engine = _engine(sim, key, secret, Path(tmp) / "bench.db", stress=stress,
+                         rehearsal_s=rehearsal_s)
         venue = engine.sessions[0].venue
         written_ms: list[float] = []
         cpu_ms: list[float] = []
@@ -227,6 +255,7 @@ async def tick_to_order(seconds: float, *, stress: bool, wait_for_answers: bool 
 
         lean_http._Connection.send = timed_send  # type: ignore[method-assign]
         try:
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
             task = asyncio.get_running_loop().create_task(
                 engine.run(seconds, handle_signals=False))
             while not engine.runners and not task.done():
@@ -235,10 +264,11 @@ async def tick_to_order(seconds: float, *, stress: bool, wait_for_answers: bool 
                 runner.wait_for_answers = wait_for_answers
                 runner.eager = not wait_for_answers  # the design before: passes in the loop
             await task
+            cpu_s, wall_s = time.process_time() - cpu_start, time.perf_counter() - wall_start
         finally:
             lean_http._Connection.send = send  # type: ignore[method-assign]
         handed_ms = [ns / 1e6 for ns in engine.runners[0].om.stats.latencies_ns]
-        return written_ms, cpu_ms, handed_ms, rtt_ms
+        return Sample(written_ms, cpu_ms, handed_ms, rtt_ms, cpu_s, wall_s)
 
 
 async def start_to_quote(starts: int) -> list[float]:
@@ -275,10 +305,33 @@ def _line(name: str, values: list[float]) -> str:
             f"p99={_pct(values, 99):.2f} ms max={max(values):.2f} ms")
 
 
+def _p99_p50(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return float("nan"), float("nan")
+    return _pct(values, 99), statistics.median(values)
+
+
+def _report(label: str, sample: Sample) -> None:
+    print(f"{label}:")
+    print("  " + _line("tick-to-order (depth frame received -> order request written)",
+                       sample.written_ms))
+    print("  " + _line("the same, engine thread CPU time in between", sample.cpu_ms))
+    print("  " + _line("tick -> order handed to the venue (before signing)", sample.handed_ms))
+    print("  " + _line("place round trip (request -> acknowledgement, loopback REST)",
+                       sample.rtt_ms))
+    if sample.wall_s:
+        print(f"  engine process CPU: {sample.process_cpu_s / sample.wall_s * 100:.1f} % of one "
+              f"core ({sample.process_cpu_s:.1f} s in {sample.wall_s:.0f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0,
-                        help="production-load run (few passes send orders: it needs time)")
+                        help="production load, each of with and without rehearsals (few "
+                             "passes send orders: it needs time)")
+    parser.add_argument("--segment-seconds", type=float, default=60.0,
+                        help="production load alternates with and without rehearsals in "
+                             "segments of about this long")
     parser.add_argument("--stress-seconds", type=float, default=30.0,
                         help="each stress-load run")
     parser.add_argument("--starts", type=int, default=5)
@@ -293,28 +346,35 @@ def main() -> None:
     loop = event_loop_name()  # what `run` and `demo` use
     other = "asyncio" if loop == "uvloop" else None
     print(f"event loop: {loop} (as `liquidity-bot run` uses it)")
+    # Production load with rehearsals (every DEFAULT_INTERVAL_S, as configured by default) and
+    # without, in alternating segments: the machine's drift falls on both alike.
+    modes = {f"production load, rehearsals every {DEFAULT_INTERVAL_S * 1000:g} ms (the engine)":
+             DEFAULT_INTERVAL_S, "production load, no rehearsals": None}
+    pooled = {label: Sample() for label in modes}
+    segments = max(1, round(args.seconds / args.segment_seconds))
+    for _ in range(segments):
+        for label, rehearsal_s in modes.items():
+            pooled[label].add(run(tick_to_order(args.seconds / segments, stress=False,
+                                                rehearsal_s=rehearsal_s), loop))
+    for label, sample in pooled.items():
+        _report(label, sample)
+    (ours, ours_p50), (off, off_p50) = (_p99_p50(s.written_ms) for s in pooled.values())
+    cpu = [s.process_cpu_s / s.wall_s * 100 for s in pooled.values()]
+    print(f"production load, tick-to-order no rehearsals / rehearsals: p50 {off_p50 / ours_p50:.2f}x, "
+          f"p99 {off / ours:.2f}x; engine process CPU {cpu[0]:.1f} % / {cpu[1]:.1f} % of one core")
     p99 = {}
-    runs = [("production load", False, False, loop),
-            ("stress load, passes not waiting for answers (the engine)", True, False, loop),
-            ("stress load, passes waiting for answers (before)", True, True, loop)]
+    runs = [("stress load, passes not waiting for answers (the engine)", False, loop),
+            ("stress load, passes waiting for answers (before)", True, loop)]
     if other is not None:
-        runs.append((f"stress load, the engine on the {other} event loop", True, False, other))
-    for label, stress, wait, on in runs:
-        seconds = args.stress_seconds if stress else args.seconds
-        written, cpu, handed, rtt = run(
-            tick_to_order(seconds, stress=stress, wait_for_answers=wait), on)
-        print(f"{label}:")
-        print("  " + _line("tick-to-order (depth frame received -> order request written)",
-                           written))
-        print("  " + _line("the same, engine thread CPU time in between", cpu))
-        print("  " + _line("tick -> order handed to the venue (before signing)", handed))
-        print("  " + _line("place round trip (request -> acknowledgement, loopback REST)", rtt))
-        p99[label] = (_pct(written, 99) if written else float("nan"),
-                      statistics.median(written) if written else float("nan"))
-    ours, before = p99[runs[1][0]][0], p99[runs[2][0]][0]
+        runs.append((f"stress load, the engine on the {other} event loop", False, other))
+    for label, wait, on in runs:
+        sample = run(tick_to_order(args.stress_seconds, stress=True, wait_for_answers=wait), on)
+        _report(label, sample)
+        p99[label] = _p99_p50(sample.written_ms)
+    ours, before = p99[runs[0][0]][0], p99[runs[1][0]][0]
     print(f"stress load, p99 tick-to-order, waiting / not waiting: {before / ours:.1f}x")
     if other is not None:
-        (o99, o50), (u99, u50) = p99[runs[3][0]], p99[runs[1][0]]
+        (o99, o50), (u99, u50) = p99[runs[2][0]], p99[runs[0][0]]
         print(f"stress load, tick-to-order {other} / {loop}: p50 {o50 / u50:.2f}x, "
               f"p99 {o99 / u99:.2f}x")
     print(_line("start -> first two-sided quote acknowledged",

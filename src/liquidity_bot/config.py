@@ -379,6 +379,9 @@ class BotConfig(_Frozen, frozen=True):
     keys: KeysConfig = msgspec.field(default_factory=KeysConfig)
     markets: tuple[MarketConfig, ...] = ()
     kpi_interval_s: Annotated[float, Check(gt=0, le=3600)] = 1.0
+    # how often one market's quoting path is rehearsed to keep it in the CPU caches
+    # (engine.rehearsal); 0 turns rehearsals off
+    rehearsal_interval_ms: Annotated[int, Check(ge=0, le=1000)] = 2
 
     def market(self, symbol: str) -> MarketConfig:
         """The market for `symbol` (case-insensitive); KeyError if it is not configured."""

@@ -220,7 +220,8 @@ async def run_demo(
                             recv_window_ms=config.bitrue.recv_window,
                             kpi_interval_s=config.kpi_interval_s, store_kpis=False,
                             balance_snapshot_s=10.0,
-                            reverify_after_s=config.keys.reverify_after_s)
+                            reverify_after_s=config.keys.reverify_after_s,
+                            rehearsal_interval_s=config.rehearsal_interval_ms / 1000)
             bridge, server = await serve_engine(
                 engine, host=config.dashboard.host, port=dashboard_port,
                 home=home, key_rows_home=keys_home, kpi_interval_s=config.kpi_interval_s,

@@ -87,7 +87,8 @@ def run_cmd(
             engine = Engine(sessions, all_markets=cfg.markets, store=store,
                             recv_window_ms=cfg.bitrue.recv_window,
                             kpi_interval_s=cfg.kpi_interval_s, store_kpis=no_dashboard,
-                            reverify_after_s=cfg.keys.reverify_after_s)
+                            reverify_after_s=cfg.keys.reverify_after_s,
+                            rehearsal_interval_s=cfg.rehearsal_interval_ms / 1000)
             bridge = server = None
             if not no_dashboard:
                 bridge, server = await start_engine_dashboard(

@@ -9,7 +9,9 @@ too, so a silent feed is noticed. Passes never overlap. Each pass, in order of p
 2. market data is stale (no book for ``stale_after_s``) or the book is crossed: pull quotes;
 3. otherwise: ask the strategy for the desired quotes and let the order manager reconcile.
 An exception in a pass is logged and counted; the loop backs off and goes on, and nothing it
-raises reaches the other markets.
+raises reaches the other markets. Between passes the engine may ``rehearsal()`` a pass: the
+same path on the current data, acting on nothing, to keep it in the CPU caches
+(``engine.rehearsal``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -240,21 +242,7 @@ class MarketRunner:
             await self.om.cancel_all(why)
             return
         self.status = "quoting"
-        ours: dict[tuple[Side, Decimal], Decimal] = {}
-        for o in self.om.maybe_on_book():
-            key = (o.side, o.price)
-            ours[key] = ours.get(key, ZERO) + o.remaining_qty
-        inst = self.instrument
-        now = int(time.time() * 1000)
-        snapshot = MarketSnapshot(
-            book=market_top(self.book, ours),
-            inventory=Inventory(
-                base=self.om.balances.total(inst.base), quote=self.om.balances.total(inst.quote)
-            ),
-            now_ms=now,
-            reference_price=self.risk.reference_price,
-            estimates=None if self.estimator is None else self.estimator.estimates(now),
-        )
+        snapshot = self._snapshot(self.book)
         # Strategies are pure functions of these inputs: when none changed (a pass woken by an
         # acknowledgement, or a book that moved below the top), the quotes have not either.
         inputs = (
@@ -280,6 +268,58 @@ class MarketRunner:
         )
         self._sample()  # after the requests are on their way: a due sample never delays them
         collect_if_due()  # the same for garbage collection (see engine.runtime)
+
+    def _ours(self) -> dict[tuple[Side, Decimal], Decimal]:
+        """Our resting quantity by side and price."""
+        ours: dict[tuple[Side, Decimal], Decimal] = {}
+        for o in self.om.maybe_on_book():
+            key = (o.side, o.price)
+            ours[key] = ours.get(key, ZERO) + o.remaining_qty
+        return ours
+
+    def _snapshot(self, book: OrderBook) -> MarketSnapshot:
+        """The strategy's inputs now, around ``book``."""
+        inst = self.instrument
+        balances = self.om.balances
+        now = int(time.time() * 1000)
+        return MarketSnapshot(
+            book=market_top(book, self._ours()),
+            inventory=Inventory(base=balances.total(inst.base), quote=balances.total(inst.quote)),
+            now_ms=now,
+            reference_price=self.risk.reference_price,
+            estimates=None if self.estimator is None else self.estimator.estimates(now),
+        )
+
+    # --- rehearsals ----------------------------------------------------------------------------
+    def rehearsable(self) -> bool:
+        """Quoting, and idle: nothing a rehearsal reads is being changed by a pass."""
+        return (self.status == "quoting" and self._waiting and not self._in_pass
+                and not self.risk.killed and not self.stale)
+
+    def rehearsal(self) -> Generator[None, None, None]:
+        """A quoting pass on the current data that acts on nothing, in steps short enough that
+        a book arriving in between waits little (``engine.rehearsal``): handle the latest
+        frame again, into scratch books; quote; plan; risk-evaluate and prepare the first
+        order."""
+        if not self.rehearsable():
+            return
+        rehearse_book = getattr(self.om.venue, "rehearse_book", None)  # (optional in the port)
+        update = None if rehearse_book is None else rehearse_book(self.symbol)
+        yield
+        if not self.rehearsable():
+            return
+        if update is not None:
+            scratch = OrderBook(self.symbol)
+            scratch.apply(update)
+            market_top(scratch, {})
+        quotes = self.strategy.quote(self._snapshot(self.book))  # type: ignore[attr-defined]
+        yield
+        if not self.rehearsable():
+            return
+        first = self.om.rehearse_plan(quotes)
+        yield
+        if first is not None and self.rehearsable():
+            self.om.rehearse_order(first)
 
     # --- obligations ---------------------------------------------------------------------------
     def _sample(self) -> None:

@@ -253,6 +253,8 @@ class OrderManager:
         self.balances = balances
         self.key_label = key_label
         self.ids = client_ids
+        # the id rehearsals put on the order they prepare (shaped like ours, never sent)
+        self._rehearsal_id = client_ids.prefix + "0" * SUFFIX_LEN
         self.tolerance = tolerance
         self.recv_window_ms = recv_window_ms
         self.on_change = on_change
@@ -433,7 +435,7 @@ class OrderManager:
             if wait and tasks:
                 await asyncio.gather(*tasks)
 
-    def _safe_price(self, quote: DesiredQuote) -> DesiredQuote | None:
+    def _safe_price(self, quote: DesiredQuote, act: bool = True) -> DesiredQuote | None:
         """Never cross the opposite best price (no post-only order on Bitrue)."""
         book = self.book
         if book is None:
@@ -451,7 +453,8 @@ class OrderManager:
         if price <= 0:
             return None
         if price != quote.price:
-            self.stats.crossing_fixed += 1
+            if act:
+                self.stats.crossing_fixed += 1
             return DesiredQuote(
                 side=quote.side,
                 price=price,
@@ -462,14 +465,16 @@ class OrderManager:
             )
         return quote
 
-    def _plan(self, quotes: QuoteSet) -> _Plan:
+    def _plan(self, quotes: QuoteSet, act: bool = True) -> _Plan:
+        """What to cancel and what to place. ``act=False``: the same answer, with nothing
+        recorded (counters, the kept orders' priorities)."""
         tick = self.instrument.tick
         cancels: list[tuple[int, Tracked]] = []
         places: list[DesiredQuote] = []
         unfinished = self._unfinished()
         for side in (Side.BUY, Side.SELL):
             desired = [q for q in quotes.quotes if q.side is side]
-            desired = [s for s in (self._safe_price(q) for q in desired) if s is not None]
+            desired = [s for s in (self._safe_price(q, act) for q in desired) if s is not None]
             desired.sort(key=lambda q: (q.priority, q.level))
             live = [t for t in unfinished if t.order.side is side and t.order.may_be_live]
             unmatched = list(live)
@@ -491,8 +496,9 @@ class OrderManager:
                     missing.append(q)
                 else:
                     unmatched.remove(best)
-                    best.priority, best.critical = q.priority, q.obligation_critical
-                    self.stats.kept += 1
+                    if act:
+                        best.priority, best.critical = q.priority, q.obligation_critical
+                        self.stats.kept += 1
             # Only acknowledged orders can be cancelled; in-flight ones are settled first.
             cancellable = [
                 t for t in unmatched if t.order.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
@@ -502,7 +508,8 @@ class OrderManager:
             for i, t in enumerate(cancellable):
                 # Paired with the quote that replaces it, or an excess order (least urgent).
                 prio = missing[i].priority if i < len(missing) else 1_000_000
-                t.critical = i < len(missing) and missing[i].obligation_critical
+                if act:
+                    t.critical = i < len(missing) and missing[i].obligation_critical
                 cancels.append((prio, t))
             # Orders still on the wire cannot be cancelled yet, so new ones go beside them. At
             # most one stale generation may stand beside the desired one: beyond that, the
@@ -511,12 +518,32 @@ class OrderManager:
             staying -= len(cancellable)
             room = max(0, 2 * len(desired) - staying)
             if len(missing) > room:
-                self.stats.deferred += len(missing) - room
+                if act:
+                    self.stats.deferred += len(missing) - room
                 missing = missing[:room]
             places.extend(missing)
         cancels.sort(key=lambda pt: pt[0])
         places.sort(key=lambda q: q.priority)
         return _Plan(cancels=[t for _, t in cancels], places=places)
+
+    # --- rehearsing (engine.rehearsal): a pass that acts on nothing ------------------------------
+    def rehearse_plan(self, quotes: QuoteSet) -> DesiredQuote | None:
+        """Plan against the live orders, recording nothing; the first order the plan would
+        send, or the first quote when it would send none."""
+        plan = self._plan(quotes, act=False)
+        return plan.places[0] if plan.places else next(iter(quotes.quotes), None)
+
+    def rehearse_order(self, q: DesiredQuote) -> None:
+        """Risk-evaluate and prepare (sign, encode) an order for ``q``; nothing is sent,
+        stored, counted or changed."""
+        self.risk.evaluate(q.side, q.price, q.qty, self._account(q.side),
+                           key_label=self.key_label, symbol=self.symbol)
+        order = Order(client_order_id=self._rehearsal_id, symbol=self.symbol, side=q.side,
+                      price=q.price, qty=q.qty)
+        order.apply(OrderEvent.SUBMIT)
+        prepare = getattr(self.venue, "rehearse_place", None)  # (optional in the Venue port)
+        if prepare is not None:
+            prepare(self.symbol, q.side, order.qty, order.price, order.client_order_id)
 
     def _execute(self, plan: _Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
         """Spend the budget, register the new orders and start every request (not waiting

@@ -280,6 +280,19 @@ class RiskGate:
             )
         return decision
 
+    def evaluate(
+        self,
+        side: Side | str,
+        price: Decimal,
+        qty: Decimal,
+        account: AccountState,
+        *,
+        key_label: str,
+        symbol: str | None = None,
+    ) -> RiskDecision:
+        """``check``'s answer, with no refusal counted or logged (``engine.rehearsal``)."""
+        return self._evaluate(Side.parse(side), price, qty, account, key_label, symbol)
+
     def _evaluate(
         self,
         side: Side,

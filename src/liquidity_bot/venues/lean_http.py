@@ -411,6 +411,24 @@ class Origin:
     def __repr__(self) -> str:
         return f"Origin({self.scheme}://{self.host}:{self.port}, idle={len(self._idle)})"
 
+    def encode(self, method: str, target: str, headers: bytes = b"", body: bytes = b"") -> bytes:
+        """The request's bytes, as ``request`` writes them (see there)."""
+        if " " in target or "\r" in target or "\n" in target:
+            raise ValueError("request target must be percent-encoded (no spaces or line breaks)")
+        if body or method in ("POST", "PUT", "DELETE", "PATCH"):
+            length = b"Content-Length: %d\r\n\r\n" % len(body)
+        else:
+            length = b"\r\n"
+        return b"".join(
+            (
+                f"{method} {self.prefix}{target} HTTP/1.1\r\n".encode("latin-1"),
+                self.fixed_headers,
+                headers,
+                length,
+                body,
+            )
+        )
+
     async def request(
         self,
         method: str,
@@ -427,21 +445,7 @@ class Origin:
         re-send on a fresh connection if a reused one died before any byte of the answer;
         ``max_idle_s`` refuses to reuse a connection idle longer than that.
         """
-        if " " in target or "\r" in target or "\n" in target:
-            raise ValueError("request target must be percent-encoded (no spaces or line breaks)")
-        if body or method in ("POST", "PUT", "DELETE", "PATCH"):
-            length = b"Content-Length: %d\r\n\r\n" % len(body)
-        else:
-            length = b"\r\n"
-        data = b"".join(
-            (
-                f"{method} {self.prefix}{target} HTTP/1.1\r\n".encode("latin-1"),
-                self.fixed_headers,
-                headers,
-                length,
-                body,
-            )
-        )
+        data = self.encode(method, target, headers, body)
         client = self.client
         while self._active >= client.max_per_host:
             await self._wait_for_slot()

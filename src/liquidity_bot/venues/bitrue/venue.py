@@ -334,6 +334,18 @@ class BitrueVenue:
             exchange_order_id=ack.orderId or 0,
         )
 
+    def rehearse_place(
+        self, symbol: str, side: Side, qty: Decimal, price: Decimal, client_order_id: str
+    ) -> None:
+        """``place`` up to the socket, sending nothing (``engine.rehearsal``)."""
+        self.rest.rehearse_place(symbol, Side.parse(side).value, qty, price, client_order_id)
+
+    def rehearse_book(self, symbol: str) -> BookUpdate | None:
+        """The symbol's latest frame decoded again, as the update a listener would get, from
+        a scratch book (``engine.rehearsal``); None before the first frame."""
+        book = self.market.rehearse(symbol)
+        return None if book is None else _update_of(book, None)
+
     async def cancel(
         self,
         symbol: str,
