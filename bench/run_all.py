@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     # 300 s of production load with rehearsals and 300 s without: a pass sends orders only
     # when the book moved past the tolerance, about 20 a minute, and a p99 needs samples
     engine = Step("bench_engine", [f"{b}/bench_engine.py", "--seconds", "300",
-                                   "--stress-seconds", "30", "--starts", "5"],
+                                   "--segment-seconds", "150", "--stress-seconds", "30",
+                                   "--starts", "5"],
                   estimate_s=720, timeout_s=1000)
     memory = Step("bench_memory (no pruning)", [f"{b}/bench_memory.py", "--hours", "3",
                                                 "--no-prune", "--json", str(memory_json)],

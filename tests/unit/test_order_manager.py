@@ -7,6 +7,7 @@ import asyncio
 import re
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from liquidity_bot.config import RiskConfig
@@ -92,8 +93,6 @@ class FakeVenue:
 
 
 def _with_status(snap: OrderSnapshot, status: str) -> OrderSnapshot:
-    import msgspec
-
     return msgspec.structs.replace(snap, status=status)
 
 
@@ -254,6 +253,40 @@ async def test_unknown_outcome_is_queried_not_resent():
     await om.sync(qs(*LADDER))
     assert venue.places() == 4, "no order was placed again"
     assert ("query", om.resting()[0].client_order_id) in venue.requests
+
+
+async def test_trades_reported_after_a_look_up_said_filled_count_without_a_warning(caplog):
+    """An in-doubt order looked up as FILLED before the stream's trade report arrived: the
+    trade is counted and stored, with no error and no second look-up."""
+
+    class FilledMeanwhile(FakeVenue):
+        async def query(self, symbol, *, client_order_id=None, exchange_order_id=None):
+            snap = self.book[client_order_id]
+            self.book[client_order_id] = msgspec.structs.replace(
+                snap, status="FILLED", filled_qty=snap.qty, filled_quote=snap.qty * snap.price)
+            return await super().query(symbol, client_order_id=client_order_id)
+
+    venue = FilledMeanwhile()
+    venue.lose_answers = 1
+    om = manager(venue)
+    await om.sync(qs(LADDER[0]))
+    cid = next(iter(om.orders))
+    snap = venue.book[cid]
+    for _ in range(50):
+        if om.orders[cid].order.state is OrderState.FILLED:
+            break
+        await asyncio.sleep(0.01)
+    order = om.orders[cid].order
+    assert order.state is OrderState.FILLED and order.filled_qty == 0
+    queries, errors = venue.requests.count(("query", cid)), om.stats.errors
+    om.on_message(Fill(ts_ms=3, symbol=SYMBOL, client_order_id=cid,
+                       exchange_order_id=snap.exchange_order_id, trade_id="t9", side=snap.side,
+                       price=snap.price, qty=snap.qty))
+    assert order.state is OrderState.FILLED and order.filled_qty == snap.qty
+    assert om.stats.fills == 1 and om.stats.errors == errors
+    assert "did not fit" not in caplog.text
+    await asyncio.sleep(0.05)
+    assert venue.requests.count(("query", cid)) == queries, "no second look-up"
 
 
 async def test_unknown_outcome_that_never_arrived_is_rejected_after_recv_window():

@@ -352,6 +352,22 @@ def test_non_positive_fill_quantity_is_refused(qty):
     assert order.filled_qty == 0
 
 
+def test_trades_reported_after_a_status_query_said_filled_still_count():
+    """The look-up of an in-doubt order answered FILLED before the user stream's trade reports
+    arrived: they count (inventory, PnL, the store), the state stays, and a trade beyond the
+    order's quantity is still refused."""
+    order = placed()
+    order.apply(E.RECONCILE_FILLED)
+    assert order.state is S.FILLED and order.filled_qty == 0
+    assert order.apply_fill("t1", Decimal(6), PRICE) is True
+    assert order.apply_fill("t2", Decimal(4), PRICE) is True
+    assert order.state is S.FILLED and order.filled_qty == QTY and len(order.fills) == 2
+    assert order.apply_fill("t2", Decimal(4), PRICE) is False  # a duplicate report
+    with pytest.raises(InvalidTransition):
+        order.apply_fill("t3", Decimal(1), PRICE)  # more than the order's quantity
+    assert order.filled_qty == QTY
+
+
 def test_fills_must_go_through_apply_fill():
     with pytest.raises(TypeError, match="apply_fill"):
         placed().apply(E.FILL)

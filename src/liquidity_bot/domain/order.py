@@ -378,7 +378,10 @@ class Order:
         takes_fills = (self.state, OrderEvent.PARTIAL_FILL) in TRANSITIONS or (
             (self.state, OrderEvent.FILL) in TRANSITIONS
         )
-        if not takes_fills:
+        # A status query may report FILLED before the trades' own reports arrive: they still
+        # count, up to the order quantity, and the state stays.
+        settled_early = self.state is OrderState.FILLED and self.filled_qty + qty <= self.qty
+        if not takes_fills and not settled_early:
             raise InvalidTransition(self.client_order_id, self.state, OrderEvent.FILL)
         _positive_decimal(qty, f"order {self.client_order_id} fill qty")
         _positive_decimal(price, f"order {self.client_order_id} fill price")
@@ -388,9 +391,9 @@ class Order:
                 f"order {self.client_order_id}: trade {key} of {qty} would fill {filled}, more "
                 f"than the order quantity {self.qty}; reconcile the order's trades"
             )
-        event = OrderEvent.FILL if filled == self.qty else OrderEvent.PARTIAL_FILL
-        target = self._target(event)
-        self.state = target
+        if takes_fills:
+            event = OrderEvent.FILL if filled == self.qty else OrderEvent.PARTIAL_FILL
+            self.state = self._target(event)
         self.filled_qty = filled
         self.filled_quote += qty * price
         self._trade_ids.add(key)
