@@ -16,6 +16,9 @@ with the number of markets. Its steps run as separate event-loop callbacks: a fr
 arrives meanwhile waits for one step at most. A market is skipped while a pass runs, while
 quoting is off, and when its data is stale. A failing rehearsal is logged once and counted;
 it never affects trading.
+
+The price is CPU: at the default 2 ms, about 18 % of one core in ``bench_engine`` (against
+1 % without). Longer intervals cost less and help less: the caches go cold within a few ms.
 """
 
 from __future__ import annotations
