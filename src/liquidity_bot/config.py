@@ -308,6 +308,9 @@ class RiskConfig(_Frozen, frozen=True):
     price_band_pct: Annotated[Decimal, Check(gt=Decimal(0), le=Decimal(100))] = Decimal(5)
     ema_halflife_s: Annotated[float, Check(gt=0, le=86400)] = 60.0
     max_fills_per_minute: Annotated[int, Check(ge=1, le=100000)] = 60
+    # on reaching daily_loss_limit (PnL against holding): "minimum" keeps the obligations with
+    # one order per side and spends nothing on improving; "stop" cancels everything
+    on_loss_limit: Literal["minimum", "stop"] = "minimum"
 
 
 class OrderManagerConfig(_Frozen, frozen=True):

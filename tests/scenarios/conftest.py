@@ -57,6 +57,7 @@ max_order_notional = "500"
 max_open_notional_per_side = "2000"
 max_base_inventory = "100000"
 daily_loss_limit = "{loss_limit}"
+on_loss_limit = "{on_loss}"
 max_fills_per_minute = 1000
 [markets.order_manager]
 price_tolerance_ticks = {ticks}
@@ -158,6 +159,7 @@ def make_engine(
     size: str = "50",
     ticks: int = 2,
     loss_limit: str = "100000",
+    on_loss: str = "minimum",
     recv_window: int = 5000,
     prefix: str = PREFIX,
     stale_after_s: float = 60.0,
@@ -167,7 +169,7 @@ def make_engine(
     """The engine as ``run`` builds it (rehearsals on, as by default)."""
     cfg = parse_config(CONFIG.format(
         base_url=sim.base_url, levels=levels, spread=spread, size=size, ticks=ticks,
-        loss_limit=loss_limit, recv_window=recv_window, prefix=prefix,
+        loss_limit=loss_limit, on_loss=on_loss, recv_window=recv_window, prefix=prefix,
     ))
     def factory() -> Any:
         return bitrue_venue(cfg, api_key, secret, [SYMBOL])

@@ -23,6 +23,7 @@ from liquidity_bot.engine.order_manager import (
     OrderManager,
     Tolerance,
 )
+from liquidity_bot.engine.planner import PlanRules
 from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
 from liquidity_bot.venues.bitrue.errors import UnknownOutcome
@@ -103,7 +104,8 @@ RISK = RiskConfig(
 
 
 def manager(venue: FakeVenue, *, risk: RiskConfig = RISK, budget: OrderBudget | None = None,
-            tolerance: Tolerance = Tolerance(price_ticks=1)) -> OrderManager:
+            tolerance: Tolerance = Tolerance(price_ticks=1),
+            rules: PlanRules | None = None) -> OrderManager:
     balances = Balances()
     balances.set("XRP", D("10000"), D(0))
     balances.set("USDT", D("10000"), D(0))
@@ -113,11 +115,18 @@ def manager(venue: FakeVenue, *, risk: RiskConfig = RISK, budget: OrderBudget | 
         venue, INSTRUMENT, budget=budget or OrderBudget(), risk=gate, writer=None,
         balances=balances, key_label="k", client_ids=ClientIds("lb"), tolerance=tolerance,
         recv_window_ms=0,
+        rules=None if rules is None else _with_tolerance(rules, tolerance),
     )
     book = OrderBook(SYMBOL)
     book.apply_snapshot(((D("0.4995"), D("100")),), ((D("0.5005"), D("100")),), 1)
     om.book = book
     return om
+
+
+def _with_tolerance(rules: PlanRules, tolerance: Tolerance) -> PlanRules:
+    from dataclasses import replace
+
+    return replace(rules, tolerance=tolerance)
 
 
 def q(side: Side, price: str, qty: str = "100", level: int = 0, prio: int | None = None,
@@ -134,6 +143,17 @@ def qs(*quotes: DesiredQuote) -> QuoteSet:
 
 LADDER = (q(Side.BUY, "0.4990", level=0), q(Side.BUY, "0.4980", level=1),
           q(Side.SELL, "0.5010", level=0), q(Side.SELL, "0.5020", level=1))
+INNER = {(Side.BUY, D("0.4990")), (Side.SELL, D("0.5010"))}
+
+
+def age(om: OrderManager, seconds: float = 10.0) -> None:
+    """As if every order had rested ``seconds`` longer (the planner waits for young orders)."""
+    for t in om.orders.values():
+        t.created_ms -= int(seconds * 1000)
+
+
+def prices(om: OrderManager) -> set[tuple[Side, D]]:
+    return {(o.side, o.price) for o in om.resting() if o.state is not OrderState.PENDING_CANCEL}
 
 
 def test_client_ids_are_unique_short_alphanumeric_and_prefix_exact():
@@ -150,32 +170,48 @@ def test_client_ids_are_unique_short_alphanumeric_and_prefix_exact():
         ClientIds("has-dash")
 
 
-async def test_places_the_missing_quotes_then_keeps_them():
+async def test_places_each_sides_inner_quote_then_keeps_it():
+    """Without obligations the inner quote of each side is restored at once; the outer
+    levels are decoration, added one at a time once the newest order has settled."""
     venue = FakeVenue()
     om = manager(venue)
     await om.sync(qs(*LADDER))
-    assert venue.places() == 4 and venue.cancels() == 0
-    assert {(o.side, o.price) for o in om.resting()} == {(x.side, x.price) for x in LADDER}
+    assert venue.places() == 2 and venue.cancels() == 0
+    assert prices(om) == INNER
     await om.sync(qs(*LADDER))
     await om.sync(qs(q(Side.BUY, "0.4991"), *LADDER[1:]))  # one tick: within tolerance
-    assert venue.places() == 4 and venue.cancels() == 0, "queue position is kept"
+    assert venue.places() == 2 and venue.cancels() == 0, "queue position is kept"
+    age(om)
+    await om.sync(qs(*LADDER))  # settled: the decoration follows, one per side and pass
+    assert venue.places() == 4 and prices(om) == {(x.side, x.price) for x in LADDER}
 
 
-async def test_replaces_only_what_moved_beyond_tolerance():
+async def test_replaces_only_what_moved_beyond_tolerance_new_order_first():
     venue = FakeVenue()
     om = manager(venue)
-    await om.sync(qs(*LADDER))
-    moved = (q(Side.BUY, "0.4985", level=0),) + LADDER[1:]
+    core = (LADDER[0], LADDER[2])
+    await om.sync(qs(*core))
+    moved = (q(Side.BUY, "0.4985", level=0), LADDER[2])
     await om.sync(qs(*moved))
-    assert venue.places() == 5 and venue.cancels() == 1
-    assert {(o.side, o.price) for o in om.resting()} == {(x.side, x.price) for x in moved}
+    assert venue.places() == 2, "young orders are not chased: the last change settles first"
+    age(om)
+    await om.sync(qs(*moved))
+    assert venue.places() == 3 and venue.cancels() == 0, "the new order goes out alone"
+    await om.sync(qs(*moved))
+    assert venue.cancels() == 0, "the old one stays until the new one has settled"
+    age(om)
+    await om.sync(qs(*moved))
+    assert venue.places() == 3 and venue.cancels() == 1
+    assert prices(om) == {(x.side, x.price) for x in moved}
 
 
-async def test_a_partially_filled_order_outside_size_tolerance_is_replaced():
+async def test_a_partial_fill_that_breaks_the_depth_is_topped_up_not_replaced():
     venue = FakeVenue()
-    om = manager(venue, tolerance=Tolerance(price_ticks=1, size_pct=D(10)))
-    await om.sync(qs(*LADDER))
-    bid = next(o for o in om.resting() if o.price == D("0.4990"))
+    om = manager(venue, rules=PlanRules(min_depth_quote=D("40"), inner_cover=D("1.25"),
+                                        backup_cover=D("1.25")))
+    await om.sync(qs(LADDER[0], LADDER[2]))
+    bid = next(o for o in om.resting() if o.side is Side.BUY)
+    assert bid.qty == D("100"), "too little size for a backup: one order carries the depth"
     om.on_message(Fill(ts_ms=2, symbol=SYMBOL, client_order_id=bid.client_order_id,
                        exchange_order_id=bid.exchange_order_id, trade_id="t1", side=Side.BUY,
                        price=D("0.4990"), qty=D("50")))
@@ -184,8 +220,13 @@ async def test_a_partially_filled_order_outside_size_tolerance_is_replaced():
                        exchange_order_id=bid.exchange_order_id, trade_id="t1", side=Side.BUY,
                        price=D("0.4990"), qty=D("50")))
     assert om.base_traded == D("50"), "a repeated trade id counts once"
-    await om.sync(qs(*LADDER))
-    assert venue.cancels() == 1 and venue.places() == 5
+    venue.requests.clear()
+    await om.sync(qs(LADDER[0], LADDER[2]))
+    kinds = [kind for kind, _ in venue.requests]
+    assert "cancel" not in kinds and kinds.count("place") >= 1
+    new = [o for o in om.resting() if o.side is Side.BUY and o is not bid]
+    assert new and new[0].price == D("0.4990"), "one new order at the inner price"
+    assert bid.state is OrderState.PARTIALLY_FILLED, "the partly filled order keeps its place"
 
 
 async def test_never_crosses_the_opposite_best_price():
@@ -204,20 +245,32 @@ async def test_every_order_goes_through_the_risk_gate():
                        max_base_inventory=D("100000"), daily_loss_limit=D("1000"))
     om = manager(venue, risk=small)
     await om.sync(qs(*LADDER))  # 100 x 0.5 = 50 > 40 per order
-    assert venue.places() == 0 and om.stats.rejected_by_risk == 4
-    assert om.risk.counts() == {"MAX_ORDER_NOTIONAL": 4}
+    assert venue.places() == 0 and om.stats.rejected_by_risk == 2
+    assert om.risk.counts() == {"MAX_ORDER_NOTIONAL": 2}
+    assert om.budget.used() == 0, "a refused order is not charged to the budget"
 
 
-async def test_budget_refusal_defers_low_priority_quotes():
+async def test_a_replacement_waits_whole_when_the_budget_has_one_request_left():
+    """An order is never cancelled for the budget's sake without its replacement going out:
+    with one request left, a level that should move is kept where it is."""
     venue = FakeVenue()
-    b = OrderBudget(limit=3, headroom=D(0), reserve_share=D(0))
-    om = manager(venue, budget=b)
-    ladder = (q(Side.BUY, "0.4990", prio=0), q(Side.SELL, "0.5010", prio=1),
-              q(Side.BUY, "0.4980", prio=150, critical=False),
-              q(Side.SELL, "0.5020", prio=151, critical=False))
-    await om.sync(qs(*ladder))
-    assert venue.places() == 3 and om.stats.budget_skipped == 1
-    assert (Side.SELL, D("0.5020")) not in {(o.side, o.price) for o in om.resting()}
+    now = [0.0]
+    b = OrderBudget(limit=100, headroom=D(0), reserve_share=D(0), clock=lambda: now[0])
+    om = manager(venue, budget=b, rules=PlanRules(max_spread_pct=D("1"),
+                                                  min_depth_quote=D("20")))
+    await om.sync(qs(LADDER[0], LADDER[2]))
+    assert INNER <= prices(om)
+    before = prices(om)
+    age(om)
+    # spend the bucket down to a single request
+    while b.allowance(SYMBOL).restore > 1:
+        assert b.spend(SYMBOL, 1)
+    venue.requests.clear()
+    far = (q(Side.BUY, "0.4940"), q(Side.SELL, "0.5060"))  # our spread must move inward
+    await om.sync(qs(*far))
+    assert ("cancel" not in [kind for kind, _ in venue.requests]), "nothing pulled"
+    assert prices(om) == before, "the stale level is kept rather than pulled"
+    assert om.stats.budget_skipped >= 1
 
 
 async def test_orphans_with_our_prefix_are_adopted_others_never_touched():
@@ -230,7 +283,7 @@ async def test_orphans_with_our_prefix_are_adopted_others_never_touched():
     await om.start()
     assert set(om.orders) == {ours} and om.stats.adopted == 1
     await om.sync(qs(*LADDER))
-    assert venue.places() == 3, "the adopted order counts as the level-0 bid"
+    assert venue.places() == 1, "the adopted order counts as the inner bid"
     await om.cancel_all("test")
     assert venue.book["manual1"].status == "NEW" and venue.book["lbmanual"].status == "NEW"
     assert venue.book[ours].status == "CANCELED"
@@ -241,17 +294,17 @@ async def test_orphans_with_our_prefix_are_adopted_others_never_touched():
 
 async def test_unknown_outcome_is_queried_not_resent():
     venue = FakeVenue()
-    venue.lose_answers = 4
+    venue.lose_answers = 2
     om = manager(venue)
     await om.sync(qs(*LADDER))
-    assert om.stats.unknown_outcomes == 4
+    assert om.stats.unknown_outcomes == 2
     for _ in range(50):
-        if len(om.resting()) == 4:
+        if len(om.resting()) == 2:
             break
         await asyncio.sleep(0.01)
-    assert len(om.resting()) == 4 and om.stats.resolved_by_query == 4
+    assert len(om.resting()) == 2 and om.stats.resolved_by_query == 2
     await om.sync(qs(*LADDER))
-    assert venue.places() == 4, "no order was placed again"
+    assert venue.places() == 2, "no order was placed again"
     assert ("query", om.resting()[0].client_order_id) in venue.requests
 
 
@@ -389,16 +442,16 @@ async def test_finished_orders_are_pruned_after_the_grace_period():
     om.clock = lambda: now[0]
     await om.sync(qs(*LADDER))
     first = {o.client_order_id for o in om.resting()}
-    await om.cancel_all("test")  # all four finish (CANCELED)
-    assert len(om.orders) == 4 and om.stats.cancelled == 4
+    await om.cancel_all("test")  # both finish (CANCELED)
+    assert len(om.orders) == 2 and om.stats.cancelled == 2
     now[0] += om.finished_grace_s - 1
-    await om.sync(qs(*LADDER))  # re-quotes four new orders; the old ones are still in grace
-    assert len(om.orders) == 8 and om.stats.pruned == 0
+    await om.sync(qs(*LADDER))  # re-quotes two new orders; the old ones are still in grace
+    assert len(om.orders) == 4 and om.stats.pruned == 0
     now[0] += 2
     await om.sync(qs(*LADDER))
-    assert om.stats.pruned == 4 and first.isdisjoint(om.orders)
+    assert om.stats.pruned == 2 and first.isdisjoint(om.orders)
     assert {o.client_order_id for o in om.recent} == first
-    assert len(om.resting()) == 4 and venue.places() == 8  # the live ones were kept
+    assert len(om.resting()) == 2 and venue.places() == 4  # the live ones were kept
     # A fill reported late for a pruned order (by exchange id only) is still ours and counted.
     gone = om.recent[0]
     late = Fill(ts_ms=2, symbol=SYMBOL, trade_id="999", client_order_id="",
@@ -442,44 +495,47 @@ async def test_a_pass_returns_before_the_answers_and_the_next_keeps_what_is_on_t
     venue = SlowVenue()
     om = manager(venue)
     await om.sync(qs(*LADDER), wait=False)
-    assert len(om.live()) == 4
+    assert len(om.live()) == 2
     assert all(t.order.state is OrderState.PENDING_NEW for t in om.live())
     await asyncio.sleep(0)
-    assert sum(kind == "sent" for kind, _ in venue.requests) == 4  # all four on the wire
+    assert sum(kind == "sent" for kind, _ in venue.requests) == 2  # both on the wire
     await om.sync(qs(*LADDER), wait=False)  # same quotes: the in-flight orders are kept
-    assert len(om.live()) == 4
+    assert len(om.live()) == 2
     venue.release.set()
     await _settle(om)
-    assert venue.places() == 4 and venue.cancels() == 0
+    assert venue.places() == 2 and venue.cancels() == 0
     assert all(t.order.state is OrderState.NEW for t in om.live())
 
 
-async def test_stale_in_flight_orders_allow_one_new_generation_then_the_side_waits():
+async def test_orders_on_the_wire_are_waited_for_before_the_side_moves():
     venue = SlowVenue()
     om = manager(venue, tolerance=Tolerance(price_ticks=0))
     first = (q(Side.BUY, "0.4990"), q(Side.SELL, "0.5010"))
     second = (q(Side.BUY, "0.4989"), q(Side.SELL, "0.5011"))
     third = (q(Side.BUY, "0.4988"), q(Side.SELL, "0.5012"))
     await om.sync(qs(*first), wait=False)
-    await om.sync(qs(*second), wait=False)  # the first cannot be cancelled yet: placed beside
-    assert len(om.live()) == 4 and om.stats.deferred == 0
-    await om.sync(qs(*third), wait=False)  # two generations on the wire: nothing more
-    assert len(om.live()) == 4 and om.stats.deferred == 2
+    await om.sync(qs(*second), wait=False)  # the first are on the wire: nothing piles up
+    await om.sync(qs(*third), wait=False)
+    assert len(om.live()) == 2
     venue.release.set()
     await _settle(om)
-    # answers in: the next pass cancels both stale generations and places the newest quotes
+    age(om)
+    await om.sync(qs(*third), wait=True)  # answered and settled: the side follows, new first
+    assert venue.places() == 4 and venue.cancels() == 0
+    age(om)
     await om.sync(qs(*third), wait=True)
-    prices = sorted(t.order.price for t in om.live() if t.order.is_open
-                    and t.order.state is not OrderState.PENDING_CANCEL)
-    assert prices == [D("0.4988"), D("0.5012")]
-    assert venue.places() == 6 and venue.cancels() == 4
+    assert prices(om) == {(x.side, x.price) for x in third}
+    assert venue.places() == 4 and venue.cancels() == 2
 
 
 async def test_new_orders_are_sent_before_the_cancels_of_the_orders_they_replace():
     venue = FakeVenue()
     om = manager(venue, tolerance=Tolerance(price_ticks=0))
     await om.sync(qs(q(Side.BUY, "0.4990")))
+    age(om)
     venue.requests.clear()
+    await om.sync(qs(q(Side.BUY, "0.4985")))
+    age(om)
     await om.sync(qs(q(Side.BUY, "0.4985")))
     assert [kind for kind, _ in venue.requests] == ["place", "cancel"]
 
@@ -527,6 +583,9 @@ async def test_finished_orders_leave_the_pass_index_but_stay_findable():
     venue = FakeVenue()
     om = manager(venue, tolerance=Tolerance(price_ticks=0))
     await om.sync(qs(q(Side.BUY, "0.4990")))
+    age(om)
+    await om.sync(qs(q(Side.BUY, "0.4985")))
+    age(om)
     await om.sync(qs(q(Side.BUY, "0.4985")))
     assert len(om.orders) == 2  # the cancelled one is kept for late reports
     assert len(om._unfinished()) == 1

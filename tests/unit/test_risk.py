@@ -165,17 +165,23 @@ def test_ema_weights_cached_by_interval_equal_the_formula_and_stay_bounded():
 
 
 def test_daily_loss_kill_switch_latches_until_reset():
+    """``on_loss_limit = "stop"``: the loss of our trading (against holding) latches the kill
+    switch."""
+    import msgspec
+
+    limits = msgspec.structs.replace(LIMITS, on_loss_limit="stop")
     g = RiskGate(
-        "XRPUSDT", LIMITS, {"main": ["XRPUSDT"]}, initial_base=D("1000"), initial_quote=D("500")
+        "XRPUSDT", limits, {"main": ["XRPUSDT"]}, initial_base=D("1000"), initial_quote=D("500")
     )
-    g.on_mid(T0, D("0.5"))  # equity 1000
-    g.on_fill(T0 + 1, Side.BUY, D("0.5"), D("100"), fee_quote=D("0.05"))
+    g.on_mid(T0, D("0.5"))
+    g.on_fill(T0 + 1, Side.BUY, D("0.5"), D("1000"), fee_quote=D("0.05"))  # we bought 1000
     assert g.daily_pnl == D("-0.05")
     assert check(g).allowed
-    g.on_mid(T0 + 2, D("0.46"))  # 1100 base lose 0.04 each: -44.05
+    g.on_mid(T0 + 2, D("0.46"))  # the 1000 we bought lose 0.04 each: -40.05
     assert not g.killed
-    g.on_mid(T0 + 3, D("0.4545"))  # -50.05: limit reached
-    assert g.killed
+    g.on_mid(T0 + 3, D("0.4495"))  # -50.55: limit reached
+    assert g.killed and not g.loss_limited
+    assert "daily loss" in (g.loss_limit_state or "")
     d = check(g)
     assert d.reason is RiskReason.KILL_SWITCH and "daily_loss_limit" in d.message
     # latched: the price recovering or a new UTC day does not clear it
@@ -189,14 +195,36 @@ def test_daily_loss_kill_switch_latches_until_reset():
     assert check(g, price="0.6", qty="10").allowed
 
 
+def test_the_loss_limit_falls_back_to_minimum_quoting_by_default():
+    g = RiskGate("XRPUSDT", LIMITS, {"main": ["XRPUSDT"]}, initial_base=D("1000"))
+    g.on_mid(T0, D("0.5"))
+    g.on_fill(T0 + 1, Side.BUY, D("0.5"), D("1000"))
+    g.on_mid(T0 + 2, D("0.449"))  # -51
+    assert g.loss_limited and not g.killed
+    assert "minimum obligation" in (g.loss_limit_state or "")
+    assert check(g).allowed, "minimum-obligation quoting still places orders"
+    g.reset_kill_switch()
+    assert not g.loss_limited and g.loss_limit_state is None
+
+
+def test_a_falling_market_alone_is_no_loss_against_holding():
+    """The starting inventory is the client's: a 10 % drop with no trade of ours loses
+    nothing here (the demo's inventory used to trip the limit on a 5 % move)."""
+    g = RiskGate("XRPUSDT", LIMITS, {"main": ["XRPUSDT"]}, initial_base=D("100000"))
+    g.on_mid(T0, D("0.5"))
+    g.on_mid(T0 + 1000, D("0.45"))
+    assert g.daily_pnl == 0 and not g.killed and not g.loss_limited
+
+
 def test_new_utc_day_restarts_the_loss_baseline():
     g = RiskGate("XRPUSDT", LIMITS, {"main": ["XRPUSDT"]}, initial_base=D("1000"))
     g.on_mid(T0, D("0.5"))
+    g.on_fill(T0 + 1, Side.BUY, D("0.5"), D("1000"))
     g.on_mid(T0 + 1000, D("0.46"))  # -40 today
-    g.on_mid(T0 + 86_400_000, D("0.46"))  # next day starts at the current equity
+    g.on_mid(T0 + 86_400_000, D("0.46"))  # next day starts at the current PnL
     assert g.daily_pnl == 0
     g.on_mid(T0 + 86_400_000 + 1000, D("0.42"))  # -40 today again, -80 in two days
-    assert not g.killed
+    assert not g.killed and not g.loss_limited
 
 
 def test_fill_rate_stop_latches():

@@ -5,7 +5,16 @@ key draws from one ``OrderBudget``. It is a sliding window counted at send time,
 Bitrue's limit by a headroom (the server counts at arrival, and key verification or a human
 using the same key spends from the same allowance).
 
-Spending is by priority, because quoting well within 100 requests a minute is a budget problem:
+Quoting spends through a *pacer* in front of that hard window (``allowance`` and ``spend``): a
+token bucket per market, refilled at the market's share of ``target`` requests per window (default
+60 of Bitrue's 100), holding at most ``burst_share`` of it, so that normal quoting never uses more
+than the target in any window and never spends the whole minute in its first seconds. The bucket
+level decides which purposes may spend (``planner.Purpose``): restoring a side may empty it,
+rescuing leaves ``restore_reserve`` requests for the next restore, improving only spends what is
+above ``comfortable`` of the bucket. Shares are normalised when they add up to more than 1, so one
+market cannot starve another.
+
+The older priority interface (``try_spend``) stays for the baseline manager and emergencies:
 - ``CRITICAL`` requests (the levels that keep the market within its obligations) may use the
   whole budget;
 - ``NORMAL`` requests (outer levels, cosmetic re-pricing) leave ``reserve_share`` untouched for
@@ -22,8 +31,11 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
+
+from liquidity_bot.engine.planner import Allowance
 
 BITRUE_ORDER_LIMIT = 100
 BITRUE_ORDER_WINDOW_S = 60.0
@@ -32,6 +44,23 @@ BITRUE_ORDER_WINDOW_S = 60.0
 # again after exactly 60 s found the governor still full and waited up to a second before
 # going out: the order budget must never let through what the connector then holds back.
 WINDOW_MARGIN_S = 1.0
+DEFAULT_TARGET = 60  # requests per window that normal quoting aims to stay under
+
+
+@dataclass
+class _Bucket:
+    """One market's token bucket (tokens are requests; floats: a rate, not money)."""
+
+    rate: float  # tokens per second
+    capacity: float
+    tokens: float
+    at: float  # clock time of ``tokens``
+
+    def level(self, now: float) -> float:
+        if now > self.at:
+            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+        return self.tokens
 
 
 class Priority(IntEnum):
@@ -53,6 +82,10 @@ class OrderBudget:
         emergency_share: Decimal = Decimal(0),
         clock: Callable[[], float] = time.monotonic,
         history_len: int = 1024,
+        target: int = DEFAULT_TARGET,
+        burst_share: float = 0.25,
+        comfortable: float = 0.6,
+        restore_reserve: int = 2,
     ) -> None:
         if not 0 <= headroom < 1:
             raise ValueError(f"headroom must be within [0, 1), got {headroom}")
@@ -64,6 +97,14 @@ class OrderBudget:
         self.emergency_reserve = int(self.capacity * emergency_share)
         self.quoting_capacity = self.capacity - self.emergency_reserve
         self.reserve = int(self.capacity * reserve_share)
+        if target < 1:
+            raise ValueError(f"target must be at least 1 request per window, got {target}")
+        self.target = min(target, self.quoting_capacity)
+        self.burst_share = burst_share
+        self.comfortable = comfortable
+        self.restore_reserve = restore_reserve
+        self._buckets: dict[str, _Bucket] = {}
+        self.spent_by_purpose: dict[str, int] = {}  # purpose name -> requests (read-outs)
         self._clock = clock
         self._sent: deque[tuple[float, str]] = deque()  # (monotonic time, market)
         self._per_market: dict[str, int] = {}  # requests of ``_sent`` by market
@@ -77,6 +118,27 @@ class OrderBudget:
     def register(self, market: str, share: Decimal = Decimal(1)) -> None:
         """A market of this key and the share of the budget it may spend on NORMAL requests."""
         self._shares[market] = share
+        self._buckets.clear()  # rebuilt with the new shares on the next look
+
+    def share_of(self, market: str) -> float:
+        """The market's share of the target, normalised when the shares add up to more than 1."""
+        total = sum(self._shares.values()) or Decimal(1)
+        share = self._shares.get(market, Decimal(1))
+        return float(share / max(total, Decimal(1)))
+
+    def target_of(self, market: str) -> int:
+        """Requests per window this market may spend on quoting."""
+        return max(1, int(self.target * self.share_of(market)))
+
+    def _bucket(self, market: str, now: float) -> _Bucket:
+        b = self._buckets.get(market)
+        if b is None:
+            target = self.target_of(market)
+            capacity = max(3.0, target * self.burst_share)
+            b = _Bucket(rate=target / (self.window_s - WINDOW_MARGIN_S), capacity=capacity,
+                        tokens=capacity, at=now)
+            self._buckets[market] = b
+        return b
 
     # --- read-outs -----------------------------------------------------------------------------
     def _expire(self, now: float) -> None:
@@ -104,6 +166,51 @@ class OrderBudget:
         Kept as a running peak (the window after each send), so it costs nothing to keep."""
         return self._peak
 
+    # --- pacing (the planner's interface) ------------------------------------------------------
+    def allowance(self, market: str) -> Allowance:
+        """What ``market`` may spend now by purpose (see the module docstring)."""
+        now = self._clock()
+        self._expire(now)
+        bucket = self._bucket(market, now)
+        tokens = int(bucket.level(now))
+        room = min(tokens, self.target - len(self._sent),
+                   self.target_of(market) - self._per_market.get(market, 0))
+        room = max(0, room)
+        rescue = max(0, room - self.restore_reserve)
+        improve = max(0, min(room, int(tokens - bucket.capacity * self.comfortable)))
+        return Allowance(restore=room, rescue=min(rescue, room), improve=min(improve, rescue))
+
+    def spend(self, market: str, n: int = 1, purpose: str = "") -> bool:
+        """Charge ``n`` requests that are going out now (after the risk gate); False, nothing
+        taken, if they no longer fit the target."""
+        now = self._clock()
+        self._expire(now)
+        bucket = self._bucket(market, now)
+        if (bucket.level(now) < n or len(self._sent) + n > self.target
+                or self._per_market.get(market, 0) + n > self.target_of(market)):
+            self.refused += 1
+            return False
+        bucket.tokens -= n
+        self._take(market, n, now)
+        if purpose:
+            self.spent_by_purpose[purpose] = self.spent_by_purpose.get(purpose, 0) + n
+        return True
+
+    def refund(self, market: str) -> None:
+        """Give back the latest request of ``market`` that was charged but not sent."""
+        for i in range(len(self._sent) - 1, -1, -1):
+            if self._sent[i][1] == market:
+                del self._sent[i]
+                self._per_market[market] -= 1
+                return
+
+    def _take(self, market: str, n: int, now: float) -> None:
+        for _ in range(n):
+            self._sent.append((now, market))
+            self.history.append(now)
+        self._per_market[market] = self._per_market.get(market, 0) + n
+        self._peak = max(self._peak, len(self._sent))
+
     # --- spending ------------------------------------------------------------------------------
     def try_spend(self, market: str, priority: Priority = Priority.NORMAL, n: int = 1) -> bool:
         """Take ``n`` requests now if the rules allow; False (nothing taken) if not."""
@@ -124,11 +231,7 @@ class OrderBudget:
             if self._per_market.get(market, 0) + n > cap:
                 self.refused += 1
                 return False
-        for _ in range(n):
-            self._sent.append((now, market))
-            self.history.append(now)
-        self._per_market[market] = self._per_market.get(market, 0) + n
-        self._peak = max(self._peak, len(self._sent))
+        self._take(market, n, now)
         return True
 
     def seconds_until_room(self, n: int = 1, *, ceiling: int | None = None) -> float:

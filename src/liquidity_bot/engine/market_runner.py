@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from liquidity_bot.config import MarketConfig
@@ -241,7 +241,10 @@ class MarketRunner:
             self.status = "pulled"
             await self.om.cancel_all(why)
             return
-        self.status = "quoting"
+        minimal = self.risk.loss_limited  # loss limit hit: the minimum obligation only
+        if minimal != self.om.rules.minimal:
+            self.om.rules = replace(self.om.rules, minimal=minimal)
+        self.status = "quoting (minimum)" if minimal else "quoting"
         snapshot = self._snapshot(self.book)
         # Strategies are pure functions of these inputs: when none changed (a pass woken by an
         # acknowledgement, or a book that moved below the top), the quotes have not either.
@@ -293,7 +296,7 @@ class MarketRunner:
     # --- rehearsals ----------------------------------------------------------------------------
     def rehearsable(self) -> bool:
         """Quoting, and idle: nothing a rehearsal reads is being changed by a pass."""
-        return (self.status == "quoting" and self._waiting and not self._in_pass
+        return (self.status.startswith("quoting") and self._waiting and not self._in_pass
                 and not self.risk.killed and not self.stale)
 
     def rehearsal(self) -> Generator[None, None, None]:

@@ -52,9 +52,10 @@ from liquidity_bot.domain.order import (
     OrderState,
     Side,
 )
-from liquidity_bot.engine.budget import OrderBudget, Priority
+from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.eager import start_now
 from liquidity_bot.engine.persistence import StoreWriter, now_ms
+from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Tolerance, plan
 from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
@@ -69,6 +70,9 @@ QUERY_BACKOFF_MAX_S = 8.0
 # A finished order stays in ``orders`` this long (late reports, e.g. a fill pushed after the
 # cancel ack, still find it), then only in ``recent`` (the last RECENT_FINISHED, for views).
 FINISHED_GRACE_S = 120.0
+# A new order is "young" this long at least (longer with the obligations' min_rest_s): the planner
+# waits for it before it improves or trims the same side again, one change at a time.
+SETTLE_MS = 3000
 RECENT_FINISHED = 200
 
 # Bitrue documents newClientOrderId as a unique id without a length; Hummingbot's Bitrue
@@ -142,25 +146,6 @@ class Balances:
         return self.free.get(asset, ZERO) + self.locked.get(asset, ZERO)
 
 
-@dataclass(frozen=True)
-class Tolerance:
-    """How far a live order may be from a desired quote and still be kept."""
-
-    price_ticks: int | None = 1
-    price_pct: Decimal | None = None
-    size_pct: Decimal = Decimal(10)
-
-    def keeps(self, order: Order, quote: DesiredQuote, tick: Decimal) -> bool:
-        if order.side is not quote.side:
-            return False
-        gap = abs(order.price - quote.price)
-        if self.price_ticks is not None and gap > tick * self.price_ticks:
-            return False
-        if self.price_pct is not None and gap > quote.price * self.price_pct / HUNDRED:
-            return False
-        return abs(order.remaining_qty - quote.qty) <= quote.qty * self.size_pct / HUNDRED
-
-
 @dataclass(eq=False)
 class Tracked:
     """An order of ours and what the manager knows about why it exists."""
@@ -218,12 +203,12 @@ class Stats:
     latencies_ns: LatencyLog = field(default_factory=LatencyLog)
     latency_trigger_ns: int | None = None  # the book receipt the latest sample was taken from
     pruned: int = 0  # finished orders dropped from memory (they are in the store)
+    spent: dict[str, int] = field(default_factory=dict)  # requests by planner purpose
 
 
-@dataclass
-class _Plan:
-    cancels: list[Tracked]
-    places: list[DesiredQuote]
+_CANCELLABLE = (OrderState.NEW, OrderState.PARTIALLY_FILLED)  # acknowledged, still open
+
+__all__ = ["Balances", "ClientIds", "OrderManager", "Stats", "Tolerance", "Tracked"]
 
 
 class OrderManager:
@@ -243,6 +228,7 @@ class OrderManager:
         tolerance: Tolerance = Tolerance(),
         recv_window_ms: int = 5000,
         on_change: Callable[[], None] | None = None,
+        rules: PlanRules | None = None,
     ) -> None:
         self.venue = venue
         self.instrument = instrument
@@ -256,6 +242,9 @@ class OrderManager:
         # the id rehearsals put on the order they prepare (shaped like ours, never sent)
         self._rehearsal_id = client_ids.prefix + "0" * SUFFIX_LEN
         self.tolerance = tolerance
+        # what the planner plans against (obligations, limits); ``minimal`` is switched on by
+        # the market loop while the loss limit holds
+        self.rules = rules if rules is not None else PlanRules(tolerance=tolerance)
         self.recv_window_ms = recv_window_ms
         self.on_change = on_change
         self.orders: dict[str, Tracked] = {}
@@ -465,73 +454,50 @@ class OrderManager:
             )
         return quote
 
-    def _plan(self, quotes: QuoteSet, act: bool = True) -> _Plan:
-        """What to cancel and what to place. ``act=False``: the same answer, with nothing
-        recorded (counters, the kept orders' priorities)."""
-        tick = self.instrument.tick
-        cancels: list[tuple[int, Tracked]] = []
-        places: list[DesiredQuote] = []
-        unfinished = self._unfinished()
-        for side in (Side.BUY, Side.SELL):
-            desired = [q for q in quotes.quotes if q.side is side]
-            desired = [s for s in (self._safe_price(q, act) for q in desired) if s is not None]
-            desired.sort(key=lambda q: (q.priority, q.level))
-            live = [t for t in unfinished if t.order.side is side and t.order.may_be_live]
-            unmatched = list(live)
-            missing: list[DesiredQuote] = []
-            for q in desired:
-                best: Tracked | None = None
-                for t in unmatched:
-                    if self.tolerance.keeps(t.order, q, tick) and t.order.state in (
-                        OrderState.NEW,
-                        OrderState.PARTIALLY_FILLED,
-                        OrderState.PENDING_NEW,
-                        OrderState.UNKNOWN,
-                    ):
-                        if best is None or abs(t.order.price - q.price) < abs(
-                            best.order.price - q.price
-                        ):
-                            best = t
-                if best is None:
-                    missing.append(q)
-                else:
-                    unmatched.remove(best)
-                    if act:
-                        best.priority, best.critical = q.priority, q.obligation_critical
-                        self.stats.kept += 1
-            # Only acknowledged orders can be cancelled; in-flight ones are settled first.
-            cancellable = [
-                t for t in unmatched if t.order.state in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
-            ]
-            # Most aggressive first: a stale inner quote is the one that hurts.
-            cancellable.sort(key=lambda t: -t.order.price if side is Side.BUY else t.order.price)
-            for i, t in enumerate(cancellable):
-                # Paired with the quote that replaces it, or an excess order (least urgent).
-                prio = missing[i].priority if i < len(missing) else 1_000_000
-                if act:
-                    t.critical = i < len(missing) and missing[i].obligation_critical
-                cancels.append((prio, t))
-            # Orders still on the wire cannot be cancelled yet, so new ones go beside them. At
-            # most one stale generation may stand beside the desired one: beyond that, the
-            # side waits for answers (which wake the market loop) instead of piling up.
-            staying = sum(t.order.state is not OrderState.PENDING_CANCEL for t in live)
-            staying -= len(cancellable)
-            room = max(0, 2 * len(desired) - staying)
-            if len(missing) > room:
-                if act:
-                    self.stats.deferred += len(missing) - room
-                missing = missing[:room]
-            places.extend(missing)
-        cancels.sort(key=lambda pt: pt[0])
-        places.sort(key=lambda q: q.priority)
-        return _Plan(cancels=[t for _, t in cancels], places=places)
+    def _safe_quotes(self, quotes: QuoteSet, act: bool) -> QuoteSet:
+        """``quotes`` with every price moved off the opposite best price (``_safe_price``)."""
+        sides = []
+        for side in (quotes.bids, quotes.asks):
+            safe = [s for s in (self._safe_price(q, act) for q in side) if s is not None]
+            sides.append(tuple(safe))
+        if sides[0] == quotes.bids and sides[1] == quotes.asks:
+            return quotes
+        return replace(quotes, bids=sides[0], asks=sides[1])
+
+    def live_view(self) -> list[LiveOrder]:
+        """Our orders that are or may be on the book, as the planner sees them (an order being
+        cancelled is already gone for planning)."""
+        out = []
+        # younger than this: not counted by the obligations yet (min_rest_s), or too new to
+        # judge; the planner changes nothing else on the side until it has settled
+        rest_ms = max(self.rules.min_rest_ms, SETTLE_MS)
+        born = now_ms() - rest_ms
+        for t in self._unfinished():
+            o = t.order
+            state = o.state
+            if not o.may_be_live or state is OrderState.PENDING_CANCEL:
+                continue
+            out.append(LiveOrder(o.client_order_id, o.side, o.price, o.remaining_qty,
+                                 cancellable=state in _CANCELLABLE,
+                                 young=rest_ms > 0 and (t.created_ms > born or state not in
+                                                        _CANCELLABLE)))
+        return out
+
+    def _plan(self, quotes: QuoteSet, act: bool = True) -> Plan:
+        """The planner's answer for these quotes, the live orders and the budget now.
+        ``act=False``: the same answer with nothing counted (rehearsals)."""
+        mid = self.book.mid if self.book is not None else None
+        if mid is None:
+            mid = quotes.mid
+        return plan(self._safe_quotes(quotes, act), self.live_view(), mid, self.rules,
+                    self.budget.allowance(self.symbol), self.instrument)
 
     # --- rehearsing (engine.rehearsal): a pass that acts on nothing ------------------------------
     def rehearse_plan(self, quotes: QuoteSet) -> DesiredQuote | None:
         """Plan against the live orders, recording nothing; the first order the plan would
         send, or the first quote when it would send none."""
-        plan = self._plan(quotes, act=False)
-        return plan.places[0] if plan.places else next(iter(quotes.quotes), None)
+        places = self._plan(quotes, act=False).places
+        return places[0] if places else next(iter(quotes.quotes), None)
 
     def rehearse_order(self, q: DesiredQuote) -> None:
         """Risk-evaluate and prepare (sign, encode) an order for ``q``; nothing is sent,
@@ -545,33 +511,69 @@ class OrderManager:
         if prepare is not None:
             prepare(self.symbol, q.side, order.qty, order.price, order.client_order_id)
 
-    def _execute(self, plan: _Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
-        """Spend the budget, register the new orders and start every request (not waiting
-        for answers)."""
-        cancels = [t for t in plan.cancels if self._spend(t.critical)]
-        places = [q for q in plan.places if self._spend(q.obligation_critical)]
-        self.stats.budget_skipped += len(plan.cancels) - len(cancels)
-        self.stats.budget_skipped += len(plan.places) - len(places)
-        # New orders go out first (the book is answered one request sooner), the cancels of
-        # the orders they replace right behind them: no level is ever empty. The risk gate
-        # counted the orders being cancelled as exposure when it checked the new ones, so the
-        # overlap never exceeds a limit; neither side can cross our own other side, because
-        # ``_safe_price`` compares with the exchange's book, our orders included.
+    def _execute(self, plan: Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
+        """Carry out the plan's actions in order: each passes the risk gate, then is charged
+        to the budget, then goes out (not waiting for answers). A replacement goes whole or
+        not at all, its new order first: no level is ever left empty by the budget. The risk
+        gate counted the order being cancelled as exposure when it checked the new one, so
+        the overlap never exceeds a limit."""
         tasks = []
-        for q in places:
-            t = self._place(q)
-            if t is None:
+        orders = self.orders
+        stats = self.stats
+        for action in plan.actions:
+            q = action.place
+            t = None if action.cancel is None else orders.get(action.cancel)
+            if t is not None and t.order.state not in _CANCELLABLE:
+                t = None  # settled meanwhile (a fill, a cancel): nothing to cancel
+            # A replacement whose new order fits the limits only once the old one is gone
+            # goes out in sequence: cancel, then place on the cancel's answer.
+            in_turn = False
+            if q is not None:
+                if t is not None and not self.risk.evaluate(
+                        q.side, q.price, q.qty, self._account(q.side), key_label=self.key_label,
+                        symbol=self.symbol).allowed:
+                    if not self._risk_allows(q, excluding=t):
+                        continue  # refused either way: the order it would replace stays
+                    in_turn = True
+                elif t is None and not self._risk_allows(q):
+                    continue
+            cost = (q is not None) + (t is not None)
+            if not cost:
                 continue
-            # The first order answers the book: it is signed and written now (its task starts
-            # at once, not a loop turn later), before the others are risk-checked and
-            # registered and before its own store records are made (they reach the writer
-            # thread after this callback either way).
-            first = trigger_ns is not None
-            tasks.append(self._start(self._send_place(t, trigger_ns), now=first))
-            trigger_ns = None
-            self._save_submit(t)
-        tasks.extend(self._start(self._cancel(t)) for t in cancels)
+            purpose = action.purpose.name
+            if not self.budget.spend(self.symbol, cost, purpose):
+                stats.budget_skipped += 1
+                continue
+            stats.spent[purpose] = stats.spent.get(purpose, 0) + cost
+            if in_turn:
+                assert q is not None and t is not None
+                self._request_cancel(t)
+                tasks.append(self._start(self._replace_in_turn(t, q)))
+                continue
+            if q is not None:
+                new = self._register(q)
+                # The first order answers the book: it is signed and written now (its task
+                # starts at once, not a loop turn later), before the rest are prepared and
+                # before its own store records are made.
+                first = trigger_ns is not None
+                tasks.append(self._start(self._send_place(new, trigger_ns), now=first))
+                trigger_ns = None
+                self._save_submit(new)
+            if t is not None:
+                self._request_cancel(t)
+                tasks.append(self._start(self._send_cancel(t)))
+        stats.budget_skipped += len(plan.waiting)
         return tasks
+
+    async def _replace_in_turn(self, old: Tracked, q: DesiredQuote) -> None:
+        """Cancel ``old``, then place ``q`` once the cancel is answered (both were charged)."""
+        await self._send_cancel(old)
+        if old.order.is_open or not self._risk_allows(q):
+            self.budget.refund(self.symbol)  # the place does not go: its request is given back
+            return
+        new = self._register(q)
+        self._save_submit(new)
+        await self._send_place(new, None)
 
     def _start(self, job: Coroutine[Any, Any, None], *, now: bool = False) -> asyncio.Task[None]:
         """A task for one request; ``now``: its first step (up to the wait for the answer)
@@ -593,19 +595,22 @@ class OrderManager:
             log.error("%s: an order request failed: %s: %s", self.symbol,
                       type(exc).__name__, exc)
 
-    def _spend(self, critical: bool) -> bool:
-        return self.budget.try_spend(
-            self.symbol, Priority.CRITICAL if critical else Priority.NORMAL
-        )
-
     # --- placing -------------------------------------------------------------------------------
-    def _account(self, side: Side) -> AccountState:
+    def _account(self, side: Side, excluding: Tracked | None = None) -> AccountState:
+        """Balances and open exposure now (``excluding``: as if that order were gone)."""
         inst = self.instrument
         open_buy_n = open_sell_n = open_buy_q = open_sell_q = ZERO
         pending_quote = pending_base = ZERO
+        freed_quote = freed_base = ZERO
         for t in self._unfinished():
             o = t.order
             if not o.may_be_live:
+                continue
+            if t is excluding:
+                if o.side is Side.BUY:
+                    freed_quote = o.remaining_qty * o.price
+                else:
+                    freed_base = o.remaining_qty
                 continue
             rem = o.remaining_qty
             if o.side is Side.BUY:
@@ -619,8 +624,8 @@ class OrderManager:
                 if o.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN):
                     pending_base += rem
         return AccountState(
-            base_free=self.balances.free.get(inst.base, ZERO) - pending_base,
-            quote_free=self.balances.free.get(inst.quote, ZERO) - pending_quote,
+            base_free=self.balances.free.get(inst.base, ZERO) - pending_base + freed_base,
+            quote_free=self.balances.free.get(inst.quote, ZERO) - pending_quote + freed_quote,
             base_total=self.balances.total(inst.base),
             open_buy_notional=open_buy_n,
             open_sell_notional=open_sell_n,
@@ -628,15 +633,17 @@ class OrderManager:
             open_sell_qty=open_sell_q,
         )
 
-    def _place(self, q: DesiredQuote) -> Tracked | None:
-        """Risk-check and register the order now (``_send_place`` sends it); None: refused."""
+    def _risk_allows(self, q: DesiredQuote, excluding: Tracked | None = None) -> bool:
         decision = self.risk.check(
-            q.side, q.price, q.qty, self._account(q.side), key_label=self.key_label,
+            q.side, q.price, q.qty, self._account(q.side, excluding), key_label=self.key_label,
             symbol=self.symbol,
         )
         if not decision.allowed:
             self.stats.rejected_by_risk += 1
-            return None
+        return decision.allowed
+
+    def _register(self, q: DesiredQuote) -> Tracked:
+        """Track a new order for ``q`` (``_send_place`` sends it)."""
         order = Order(
             client_order_id=self.ids.new(),
             symbol=self.symbol,
@@ -650,6 +657,10 @@ class OrderManager:
         t.sent_ms = now_ms()
         self._track(t)
         return t
+
+    def _place(self, q: DesiredQuote) -> Tracked | None:
+        """Risk-check and register the order now (``_send_place`` sends it); None: refused."""
+        return self._register(q) if self._risk_allows(q) else None
 
     def _save_submit(self, t: Tracked) -> None:
         """The new order's SUBMIT records, once (before any later record of the order)."""
@@ -714,15 +725,24 @@ class OrderManager:
 
     # --- cancelling ----------------------------------------------------------------------------
     async def _cancel(self, t: Tracked) -> None:
-        from liquidity_bot.venues.bitrue.errors import BitrueError, UnknownOutcome
-
-        order = t.order
-        if not order.is_open or order.state is OrderState.PENDING_CANCEL:
+        """Cancel ``t`` now if it is still open (and not already being cancelled)."""
+        if not t.order.is_open or t.order.state is OrderState.PENDING_CANCEL:
             return
+        self._request_cancel(t)
+        await self._send_cancel(t)
+
+    def _request_cancel(self, t: Tracked) -> None:
+        """Mark the cancel as sent, before its request goes: a fill or a second pass meanwhile
+        sees an order being cancelled, not one to cancel again."""
         self._apply(t, OrderEvent.CANCEL_REQUEST)
         t.sent_ms = now_ms()
         self.stats.cancel_requests += 1
         self._save(t, "CANCEL_REQUEST")
+
+    async def _send_cancel(self, t: Tracked) -> None:
+        from liquidity_bot.venues.bitrue.errors import BitrueError, UnknownOutcome
+
+        order = t.order
         try:
             answer = await self.venue.cancel(self.symbol, client_order_id=order.client_order_id)
         except UnknownOutcome:
@@ -755,6 +775,9 @@ class OrderManager:
 
             async def one(t: Tracked) -> None:
                 await self.budget.spend_when_possible(self.symbol)
+                if not t.order.is_open or t.order.state is OrderState.PENDING_CANCEL:
+                    self.budget.refund(self.symbol)  # settled while waiting: nothing sent
+                    return
                 await self._cancel(t)
 
             await asyncio.gather(*(one(t) for t in targets))

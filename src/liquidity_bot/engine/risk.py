@@ -23,10 +23,14 @@ Checks, in this order (the first failure is the answer):
 
 Cancels are never gated: cancelling only reduces risk.
 
-Daily loss is mark-to-market in quote currency: equity = quote cash + base inventory x mid, where
-cash and inventory change with our fills (fees included). The day starts at 00:00 UTC; the loss is
-equity at the day's first mark minus equity now. Deposits and withdrawals are not fills, so they do
-not move this PnL.
+Daily loss is PnL against *holding* the starting inventory, in quote currency: what our fills
+changed (cash and base, fees included) marked at mid, so a market that falls with the inventory
+untouched loses nothing here (the client's inventory is theirs; the bot answers for its trading).
+The day starts at 00:00 UTC; the loss is that PnL at the day's first mark minus the PnL now.
+Deposits and withdrawals are not fills, so they do not move it. On reaching
+``daily_loss_limit`` the gate either latches the kill switch (``on_loss_limit = "stop"``) or, by
+default (``"minimum"``), keeps trading but tells the market loop to fall back to
+minimum-obligation quoting (``loss_limited``): one order per side, nothing spent on improving.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ class RiskLimits(Protocol):
     price_band_pct: Decimal
     ema_halflife_s: float
     max_fills_per_minute: int
+    on_loss_limit: str  # "minimum" or "stop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,8 @@ class RiskGate:
         self._fill_times: deque[int] = deque()
         self._base = initial_base
         self._cash = initial_quote
+        self._base0 = initial_base  # what holding means: the inventory at the start
+        self._cash0 = initial_quote
         self._last_mid: Decimal | None = None
         self._keep_cache: dict[int, Decimal] = {}  # EMA weight by interval (ms)
         self._halflife_s = Decimal(str(limits.ema_halflife_s))
@@ -144,6 +151,7 @@ class RiskGate:
         # latches
         self._kill_reason: str | None = None
         self._fill_rate_reason: str | None = None
+        self._loss_reason: str | None = None  # loss limit hit, quoting the minimum
 
     # -- state feeding ---------------------------------------------------------------------
 
@@ -204,22 +212,30 @@ class RiskGate:
             log.error("risk stop for %s: %s", self.symbol, self._fill_rate_reason)
         self._mark(ts_ms)
 
+    def _vs_holding(self, mid: Decimal) -> Decimal:
+        """PnL of our trading against holding the starting inventory, marked at ``mid``."""
+        return (self._cash - self._cash0) + (self._base - self._base0) * mid
+
     def _mark(self, ts_ms: int) -> None:
         if self._last_mid is None:
             return
-        equity = self._cash + self._base * self._last_mid
+        equity = self._vs_holding(self._last_mid)
         day = ts_ms // DAY_MS
         if self._day is None or day > self._day:
             self._day = day
             self._day_start_equity = equity
         assert self._day_start_equity is not None
         loss = self._day_start_equity - equity
-        if loss >= self.limits.daily_loss_limit and self._kill_reason is None:
-            self._kill_reason = (
-                f"daily loss {loss} reached daily_loss_limit {self.limits.daily_loss_limit} "
-                f"(mark-to-market at mid {self._last_mid}); trading stopped until reset"
-            )
-            log.error("kill switch for %s: %s", self.symbol, self._kill_reason)
+        if (loss >= self.limits.daily_loss_limit and self._kill_reason is None
+                and self._loss_reason is None):
+            what = (f"daily loss {loss} against holding reached daily_loss_limit "
+                    f"{self.limits.daily_loss_limit} (at mid {self._last_mid})")
+            if getattr(self.limits, "on_loss_limit", "minimum") == "stop":
+                self._kill_reason = f"{what}; trading stopped until reset"
+                log.error("kill switch for %s: %s", self.symbol, self._kill_reason)
+            else:
+                self._loss_reason = f"{what}; quoting the minimum obligation until reset"
+                log.error("loss limit for %s: %s", self.symbol, self._loss_reason)
 
     # -- read-outs -------------------------------------------------------------------------
 
@@ -232,12 +248,23 @@ class RiskGate:
         """Today's mark-to-market PnL in quote currency (None before the first mid)."""
         if self._last_mid is None or self._day_start_equity is None:
             return None
-        return self._cash + self._base * self._last_mid - self._day_start_equity
+        return self._vs_holding(self._last_mid) - self._day_start_equity
 
     @property
     def killed(self) -> bool:
         """True while a latched stop (daily loss or fill rate) is in force: cancel everything."""
         return self._kill_reason is not None or self._fill_rate_reason is not None
+
+    @property
+    def loss_limited(self) -> bool:
+        """The loss limit was hit with ``on_loss_limit = "minimum"``: quote the minimum only."""
+        return self._loss_reason is not None
+
+    @property
+    def loss_limit_state(self) -> str | None:
+        """What the loss limit did, for summaries and reports (None: not reached)."""
+        return self._kill_reason if self._kill_reason and "daily loss" in self._kill_reason \
+            else self._loss_reason
 
     def counts(self) -> dict[str, int]:
         """Refusals so far by reason code."""
@@ -247,9 +274,10 @@ class RiskGate:
         """Operator action: clear both latches; today's loss baseline restarts from now."""
         self._kill_reason = None
         self._fill_rate_reason = None
+        self._loss_reason = None
         self._fill_times.clear()
         if self._last_mid is not None:
-            self._day_start_equity = self._cash + self._base * self._last_mid
+            self._day_start_equity = self._vs_holding(self._last_mid)
         log.warning("risk latches reset for %s", self.symbol)
 
     # -- the gate --------------------------------------------------------------------------

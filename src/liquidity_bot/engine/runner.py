@@ -33,6 +33,7 @@ from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import Balances, ClientIds, OrderManager, Tolerance
 from liquidity_bot.engine.persistence import StoreWriter
+from liquidity_bot.engine.planner import PlanRules
 from liquidity_bot.engine.rehearsal import Rehearsals
 from liquidity_bot.engine.risk import RiskGate, allow_list_from_markets
 from liquidity_bot.engine.runtime import collect_before_start, collect_if_due, latency_mode
@@ -54,6 +55,17 @@ def tolerance_of(market: MarketConfig) -> Tolerance:
         price_ticks=om.effective_price_tolerance_ticks,
         price_pct=om.price_tolerance_pct,
         size_pct=om.size_tolerance_pct,
+    )
+
+
+def plan_rules_of(market: MarketConfig) -> PlanRules:
+    """What the planner plans against: the market's obligations, order limit and tolerance."""
+    return PlanRules(
+        max_spread_pct=market.obligations.max_spread_pct,
+        min_depth_quote=market.obligations.min_depth_2pct_quote,
+        max_order_notional=market.risk.max_order_notional,
+        tolerance=tolerance_of(market),
+        min_rest_ms=int((market.obligations.min_rest_s or 0) * 1000),
     )
 
 
@@ -176,6 +188,7 @@ class Engine:
                         key_label=s.label,
                         client_ids=ClientIds(m.client_id_prefix),
                         tolerance=tolerance_of(m),
+                        rules=plan_rules_of(m),
                         recv_window_ms=self.recv_window_ms,
                         on_change=lambda box=runner_box: box[0].wake() if box else None,
                     )
@@ -687,6 +700,9 @@ def summary(engine: Engine) -> dict[str, Any]:
             "quote_traded": str(om.quote_traded),
             "pnl_quote": None if pnl is None else str(pnl.quantize(Decimal("0.0001"))),
             "obligation_uptime": r.obligation.uptime,
+            "requests_by_purpose": dict(om.stats.spent),
+            "risk_refusals": r.risk.counts(),
+            "loss_limit": r.risk.loss_limit_state,
             "errors": r.errors,
             "open_after_shutdown": engine.left_open.get(
                 r.symbol, len([o for o in om.orders.values() if o.order.is_open])
