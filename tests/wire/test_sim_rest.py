@@ -27,6 +27,7 @@ from bitrue_sim.core.clock import ManualClock
 from bitrue_sim.core.exchange import Exchange
 from bitrue_sim.core.markets import exchange_info_symbol
 from bitrue_sim.server.runner import SimServer
+from bitrue_sim.ws import HUB_KEY
 
 
 def sign(secret: str, message: str) -> str:
@@ -578,12 +579,12 @@ async def test_r12_partial_fill_fees_account_and_my_trades():
         assert sa["makerCommission"] == 20 and sa["canTrade"] is True
         sbal = {x["asset"]: x for x in sa["balances"]}
         bbal = {x["asset"]: x for x in ba["balances"]}
-        assert Decimal(sbal["usdt"]["free"]) == Decimal("19.96")
-        assert Decimal(sbal["xrp"]["free"]) == Decimal("900")
-        assert Decimal(sbal["xrp"]["locked"]) == Decimal("60")
-        assert Decimal(bbal["xrp"]["free"]) == Decimal("39.92")
-        assert Decimal(bbal["usdt"]["free"]) == Decimal("980")
-        assert Decimal(bbal["usdt"]["locked"]) == 0
+        assert Decimal(sbal["USDT"]["free"]) == Decimal("19.96")
+        assert Decimal(sbal["XRP"]["free"]) == Decimal("900")
+        assert Decimal(sbal["XRP"]["locked"]) == Decimal("60")
+        assert Decimal(bbal["XRP"]["free"]) == Decimal("39.92")
+        assert Decimal(bbal["USDT"]["free"]) == Decimal("980")
+        assert Decimal(bbal["USDT"]["locked"]) == 0
 
 
 async def test_r13_market_order_takes_the_book(sim, make_key):
@@ -1393,3 +1394,31 @@ async def test_r35_json_body_only_where_accepted_and_neither_refused(sim, make_k
         r = await c.raw("POST", "/api/v1/order", signed_query, body, headers)
         assert r.status == 200 and r.body["clientOrderId"] == "yes", r
     assert len(sim.exchange.open_orders(account, "XRPUSDT")) == before + 1
+
+
+# ================================================================= account asset case
+
+
+async def test_r36_account_assets_upper_case_user_stream_lower_case(sim, make_key):
+    """R36 GET /api/v1/account names assets in upper case, as the docs' example ("BTC"); the
+    user stream's BALANCE entries for the same account keep lower case ("a":"usdt")."""
+    account, key, secret = await make_key(sim, balances={"USDT": "1000", "XRP": "50"})
+    sim.app[HUB_KEY].configure(balance_partial_probability=0.0)
+    async with client(sim, key, secret) as c, aiohttp.ClientSession() as session:
+        lk = (await c.public("/poseidon/api/v1/listenKey", method="POST")).body["data"]
+        ws = await session.ws_connect(f"{sim.ws_url}/stream?listenKey={lk['listenKey']}")
+        await ws.send_json({"event": "sub", "params": {"channel": "user_balance_update"}})
+        assert (await ws.receive_json(timeout=10))["event_rep"] == "subed"
+        r = await c.signed("POST", "/api/v1/order", limit_order(qty="100", price="0.4900"))
+        assert r.status == 200, r
+        event = await ws.receive_json(timeout=10)
+        await ws.close()
+        acct = await c.signed("GET", "/api/v1/account")
+    assert acct.status == 200, acct
+    balances = {b["asset"]: b for b in acct.body["balances"]}
+    assert set(balances) == {"USDT", "XRP"}
+    assert Decimal(balances["USDT"]["free"]) == Decimal("951")
+    assert Decimal(balances["USDT"]["locked"]) == Decimal("49")
+    assert Decimal(balances["XRP"]["free"]) == Decimal("50")
+    assert event["e"] == "BALANCE"
+    assert [e["a"] for e in event["B"]] == ["usdt"] and Decimal(event["B"][0]["L"]) == 49

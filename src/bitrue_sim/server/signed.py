@@ -148,7 +148,7 @@ async def account(request: web.Request) -> web.Response:
             "updateTime": ex.clock.now_ms(),
             "balances": [
                 {
-                    "asset": b.asset.lower(),
+                    "asset": b.asset.upper(),  # the docs' example; the user stream keeps "usdt"
                     "free": render.plain(b.free),
                     "locked": render.plain(b.locked),
                 }
