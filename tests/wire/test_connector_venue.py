@@ -8,6 +8,9 @@ C42 keep-warm: after a quiet spell longer than the order connections' idle limit
     still goes out on a connection that is already open (without the keep-warm: a new one)
 C41 book listeners: called as each frame is handled, with the frame's receipt time; a failing
     listener does not stop the stream; leaving the context stops the calls
+C43 asset case: the account answer (upper case, "XRP") and the user stream (lower case, "xrp")
+    name one asset: a stream entry carrying only the free side keeps the locked side the
+    account answer gave
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from liquidity_bot.domain.events import BookUpdate, CancelAck, CancelReject, Fill, OrderAck
+from liquidity_bot.domain.events import (
+    BalanceChange,
+    BookUpdate,
+    CancelAck,
+    CancelReject,
+    Fill,
+    OrderAck,
+)
 from liquidity_bot.domain.order import Side
 from liquidity_bot.venues.bitrue.errors import UnknownOutcome
 from liquidity_bot.venues.bitrue.urls import BitrueUrls
@@ -27,7 +37,14 @@ from liquidity_bot.venues.bitrue.venue import BitrueVenue
 from liquidity_bot.venues.port import Venue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _connector_helpers import SYMBOL, TICK, best_bid_ask, client_for, wait_for  # noqa: E402
+from _connector_helpers import (  # noqa: E402
+    SYMBOL,
+    TICK,
+    best_bid_ask,
+    client_for,
+    hub_of,
+    wait_for,
+)
 from conftest import admin_call  # noqa: E402
 
 
@@ -146,3 +163,37 @@ async def test_c42_keep_warm_spares_the_first_order_a_new_connection(sim, make_k
             for cid in (f"c42a{warm:d}", f"c42b{warm:d}"):
                 await venue.cancel(SYMBOL, client_order_id=cid)
     assert opened == {True: 0, False: 1}
+
+
+async def test_c43_rest_and_stream_asset_names_join_whatever_their_case(sim, make_key):
+    account, key, secret = await make_key(sim)
+    ex = sim.exchange
+    ask = ex.depth(SYMBOL, 1)[1][0][0]
+    ex.place_order(account, SYMBOL, "SELL", "LIMIT", Decimal(100), ask + TICK * 20)  # locks XRP
+    hub_of(sim).configure(balance_partial_probability=1.0)  # one-sided moves: partial entries
+    venue = BitrueVenue(BitrueUrls.single(sim.base_url), key, secret, [SYMBOL])
+    changes: list[BalanceChange] = []
+
+    async def collect():
+        async for c in venue.balance_events():
+            changes.append(c)
+
+    async with venue:
+        seeded = await venue.balances()
+        assert seeded["XRP"].locked == Decimal(100) and "xrp" not in seeded
+        reader = asyncio.create_task(collect())
+        await wait_for(venue.user.connected.is_set, what="user stream")
+        bid = ex.depth(SYMBOL, 1)[0][0][0]
+        for n in range(25):  # resting bids move USDT until the stream is surely subscribed
+            await venue.place(SYMBOL, Side.BUY, Decimal(10), bid - TICK * 30, f"c43-{n}")
+            await asyncio.sleep(0.2)
+            if changes:
+                break
+        assert changes and {c.asset for c in changes} == {"USDT"}
+        await venue.place(SYMBOL, Side.BUY, Decimal(10), ask, "c43")  # takes: XRP free moves
+        await wait_for(lambda: any(c.asset == "XRP" for c in changes), 10, "an XRP balance event")
+        reader.cancel()
+    xrp = [c for c in changes if c.asset == "XRP"][-1]
+    assert xrp.free == ex.balances(account)["XRP"].free > Decimal(4900)
+    assert xrp.locked == Decimal(100)  # from the account answer: the stream entry had no L
+    assert {c.asset for c in changes} <= {"XRP", "USDT"}

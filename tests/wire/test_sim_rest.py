@@ -27,6 +27,7 @@ from bitrue_sim.core.clock import ManualClock
 from bitrue_sim.core.exchange import Exchange
 from bitrue_sim.core.markets import exchange_info_symbol
 from bitrue_sim.server.runner import SimServer
+from bitrue_sim.ws import HUB_KEY
 
 
 def sign(secret: str, message: str) -> str:
@@ -578,12 +579,12 @@ async def test_r12_partial_fill_fees_account_and_my_trades():
         assert sa["makerCommission"] == 20 and sa["canTrade"] is True
         sbal = {x["asset"]: x for x in sa["balances"]}
         bbal = {x["asset"]: x for x in ba["balances"]}
-        assert Decimal(sbal["usdt"]["free"]) == Decimal("19.96")
-        assert Decimal(sbal["xrp"]["free"]) == Decimal("900")
-        assert Decimal(sbal["xrp"]["locked"]) == Decimal("60")
-        assert Decimal(bbal["xrp"]["free"]) == Decimal("39.92")
-        assert Decimal(bbal["usdt"]["free"]) == Decimal("980")
-        assert Decimal(bbal["usdt"]["locked"]) == 0
+        assert Decimal(sbal["USDT"]["free"]) == Decimal("19.96")
+        assert Decimal(sbal["XRP"]["free"]) == Decimal("900")
+        assert Decimal(sbal["XRP"]["locked"]) == Decimal("60")
+        assert Decimal(bbal["XRP"]["free"]) == Decimal("39.92")
+        assert Decimal(bbal["USDT"]["free"]) == Decimal("980")
+        assert Decimal(bbal["USDT"]["locked"]) == 0
 
 
 async def test_r13_market_order_takes_the_book(sim, make_key):
@@ -842,8 +843,8 @@ async def test_r21_listen_key_lifecycle_and_expiry():
 
 
 async def test_r22_bad_input_never_500(sim, make_key):
-    """R22 Oversized body 413, wrong content type / malformed JSON / non-UTF-8 / bad integer
-    412 -1102, unknown path 404, wrong method 405 -1020: always {"code","msg"} JSON."""
+    """R22 Oversized body 413, a body neither form nor JSON / malformed JSON / non-UTF-8 / bad
+    integer 412 -1102, unknown path 404, wrong method 405 -1020: always {"code","msg"} JSON."""
     _, key, secret = await make_key(sim)
     async with client(sim, key, secret) as c:
         h = {"X-MBX-APIKEY": key}
@@ -856,7 +857,7 @@ async def test_r22_bad_input_never_500(sim, make_key):
         )
         assert is_error(big, 413, -1102)
         txt = await c.raw(
-            "POST", "/api/v1/order", "", "symbol=XRPUSDT", {**h, "Content-Type": "text/plain"}
+            "POST", "/api/v1/order", "", "symbol XRPUSDT", {**h, "Content-Type": "text/plain"}
         )
         assert is_error(txt, 412, -1102)
         js = await c.raw(
@@ -1256,3 +1257,168 @@ async def test_r33_random_bad_input_never_500(sim, make_key):
     ]:
         with pytest.raises(AssertionError, match=r"-> 40\d"):
             await admin_call(sim, "POST", path, body)
+
+
+# ================================================================= bodies read by shape
+
+
+def hummingbot_style(secret: str, params: dict, ts: int) -> str:
+    """A form body as Hummingbot's Bitrue connector builds it: parameters + timestamp, signed
+    over their urlencoding, the signature appended as the last form field."""
+    p = dict(params, timestamp=ts)
+    encoded = urlencode(p)
+    return encoded + "&signature=" + sign(secret, encoded)
+
+
+async def test_r34_form_body_read_by_shape_whatever_its_content_type(sim, make_key):
+    """R34 A form body places (POST) and cancels (DELETE) an order whatever its label:
+    application/json (what Hummingbot sends live), text/plain, a charset suffix, no header at
+    all; its signature is read from the body, as for an ordinary form."""
+    account, key, secret = await make_key(sim)
+    labels = [
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        None,  # aiohttp then sends application/octet-stream
+        "application/x-www-form-urlencoded",
+    ]
+    placed = []
+    async with client(sim, key, secret) as c:
+        for i, label in enumerate(labels):
+            body = hummingbot_style(
+                secret,
+                limit_order(price=f"0.48{i}0", newClientOrderId=f"hb-{i}", timeInForce="GTC"),
+                sim.exchange.clock.now_ms(),
+            )
+            headers = {"X-MBX-APIKEY": key}
+            if label is not None:
+                headers["Content-Type"] = label
+            r = await c.raw("POST", "/api/v1/order", "", body, headers)
+            assert r.status == 200 and r.body["clientOrderId"] == f"hb-{i}", (label, r)
+            placed.append(r.body["orderId"])
+        open_ids = {o.order_id for o in sim.exchange.open_orders(account, "XRPUSDT")}
+        assert open_ids == set(placed)
+        body = hummingbot_style(
+            secret,
+            {"symbol": "XRPUSDT", "orderId": placed[0]},
+            sim.exchange.clock.now_ms(),
+        )
+        r = await c.raw(
+            "DELETE",
+            "/api/v1/order",
+            "",
+            body,
+            {"X-MBX-APIKEY": key, "Content-Type": "application/json"},
+        )
+        assert r.status == 200 and r.body["orderId"] == placed[0], r
+        # a bad signature in a JSON-labelled form body is still a bad signature
+        body = hummingbot_style("not-the-secret", limit_order(), sim.exchange.clock.now_ms())
+        r = await c.raw(
+            "POST",
+            "/api/v1/order",
+            "",
+            body,
+            {"X-MBX-APIKEY": key, "Content-Type": "application/json"},
+        )
+        assert is_error(r, 401, -1022), r
+    open_ids = {o.order_id for o in sim.exchange.open_orders(account, "XRPUSDT")}
+    assert open_ids == set(placed[1:])
+
+
+async def test_r35_json_body_only_where_accepted_and_neither_refused(sim, make_key):
+    """R35 A JSON object is read as JSON whatever its label on a signed endpoint (signature in
+    the query, as in the docs' example); a listenKey endpoint, which takes no JSON, refuses it;
+    a body that is neither form nor JSON is refused 412 -1102 under every label, even when the
+    query string alone is a complete, correctly signed order."""
+    account, key, secret = await make_key(sim)
+    async with client(sim, key, secret) as c:
+        for i, label in enumerate(["text/plain", "application/x-www-form-urlencoded"]):
+            body = json.dumps(
+                dict(
+                    limit_order(price=f"0.47{i}0", newClientOrderId=f"js-{i}"),
+                    timestamp=sim.exchange.clock.now_ms(),
+                ),
+                separators=(",", ":"),
+            )
+            r = await c.raw(
+                "POST",
+                "/api/v1/order",
+                "signature=" + sign(secret, body),
+                body,
+                {"X-MBX-APIKEY": key, "Content-Type": label},
+            )
+            assert r.status == 200 and r.body["clientOrderId"] == f"js-{i}", (label, r)
+        lk = await c.raw(
+            "POST",
+            "/poseidon/api/v1/listenKey",
+            "",
+            "{}",
+            {"X-MBX-APIKEY": key, "Content-Type": "application/json"},
+        )
+        assert is_error(lk, 412, -1102) and "JSON" in lk.body["msg"], lk
+        lk = await c.raw(
+            "POST",
+            "/poseidon/api/v1/listenKey",
+            "",
+            "a=1",
+            {"X-MBX-APIKEY": key, "Content-Type": "application/json"},
+        )
+        assert lk.status == 200 and len(lk.body["data"]["listenKey"]) == 64, lk
+        before = len(sim.exchange.open_orders(account, "XRPUSDT"))
+        bodies = [
+            ("hello world", "text/plain"),
+            ("<order><symbol>XRPUSDT</symbol></order>", "application/xml"),
+            ("just-a-token", "application/x-www-form-urlencoded"),
+            ("symbol=XRPUSDT&side BUY", "application/json"),
+            ("symbol = XRPUSDT", None),
+        ]
+        for body, label in bodies:
+            query = urlencode(
+                dict(
+                    limit_order(price="0.4600", newClientOrderId="never"),
+                    timestamp=sim.exchange.clock.now_ms(),
+                )
+            )
+            signed_query = query + "&signature=" + sign(secret, query + body)
+            headers = {"X-MBX-APIKEY": key}
+            if label is not None:
+                headers["Content-Type"] = label
+            r = await c.raw("POST", "/api/v1/order", signed_query, body, headers)
+            assert is_error(r, 412, -1102) and "neither" in r.body["msg"], (body, label, r)
+            assert body not in r.body["msg"]
+        # the same signed query with a form body is accepted: the refusals were the body's shape
+        body = "newClientOrderId=yes"
+        query = urlencode(dict(limit_order(price="0.4600"), timestamp=sim.exchange.clock.now_ms()))
+        signed_query = query + "&signature=" + sign(secret, query + body)
+        headers = {"X-MBX-APIKEY": key, "Content-Type": "text/plain"}
+        r = await c.raw("POST", "/api/v1/order", signed_query, body, headers)
+        assert r.status == 200 and r.body["clientOrderId"] == "yes", r
+    assert len(sim.exchange.open_orders(account, "XRPUSDT")) == before + 1
+
+
+# ================================================================= account asset case
+
+
+async def test_r36_account_assets_upper_case_user_stream_lower_case(sim, make_key):
+    """R36 GET /api/v1/account names assets in upper case, as the docs' example ("BTC"); the
+    user stream's BALANCE entries for the same account keep lower case ("a":"usdt")."""
+    account, key, secret = await make_key(sim, balances={"USDT": "1000", "XRP": "50"})
+    sim.app[HUB_KEY].configure(balance_partial_probability=0.0)
+    async with client(sim, key, secret) as c, aiohttp.ClientSession() as session:
+        lk = (await c.public("/poseidon/api/v1/listenKey", method="POST")).body["data"]
+        ws = await session.ws_connect(f"{sim.ws_url}/stream?listenKey={lk['listenKey']}")
+        await ws.send_json({"event": "sub", "params": {"channel": "user_balance_update"}})
+        assert (await ws.receive_json(timeout=10))["event_rep"] == "subed"
+        r = await c.signed("POST", "/api/v1/order", limit_order(qty="100", price="0.4900"))
+        assert r.status == 200, r
+        event = await ws.receive_json(timeout=10)
+        await ws.close()
+        acct = await c.signed("GET", "/api/v1/account")
+    assert acct.status == 200, acct
+    balances = {b["asset"]: b for b in acct.body["balances"]}
+    assert set(balances) == {"USDT", "XRP"}
+    assert Decimal(balances["USDT"]["free"]) == Decimal("951")
+    assert Decimal(balances["USDT"]["locked"]) == Decimal("49")
+    assert Decimal(balances["XRP"]["free"]) == Decimal("50")
+    assert event["e"] == "BALANCE"
+    assert [e["a"] for e in event["B"]] == ["usdt"] and Decimal(event["B"][0]["L"]) == 49

@@ -19,7 +19,8 @@ HTTP   code        when
 405    -1020       known path, wrong method
 406    -2010       order rejected (e.g. insufficient balance) -- from the core
 406    999513      withdraw/commit: always refused (no withdraw-address allow list)
-412    -1102       missing/malformed parameter, bad content type or JSON
+412    -1102       missing/malformed parameter, a body neither form nor JSON, bad JSON,
+                   a JSON body where only form is taken (listenKey)
 412    -1111       malformed or filter-violating price/quantity
 412    -1121       unknown symbol
 412    2           withdraw endpoints: missing parameter ("Parameter error")

@@ -24,6 +24,7 @@ concatenated with the RAW body, exactly as sent: no re-encoding, no re-sorting.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -40,11 +41,13 @@ SECURITY_PERMISSION = {"USER_DATA": "read", "TRADE": "trade", "WITHDRAW_DATA": "
 
 @dataclass(frozen=True)
 class RawRequest:
-    """The request as it came in: raw query, raw body, parsed parameters."""
+    """The request as it came in: raw query, raw body, parsed parameters and the body's shape
+    ('none', 'form' or 'json'), which decides where the signature may be."""
 
     raw_query: str
     raw_body: bytes
     params: Params
+    body_kind: str = "none"
 
 
 @dataclass(frozen=True)
@@ -67,30 +70,60 @@ def _futures_refused() -> ExchangeError:
     return ExchangeError(401, -2015, FUTURES_REFUSED)
 
 
-async def read_request(request: web.Request) -> RawRequest:
-    """Read query and body once; body parameters only for POST/PUT/DELETE (GET: query only)."""
+async def read_request(request: web.Request, *, json_body: bool = False) -> RawRequest:
+    """Read query and body once; body parameters only for POST/PUT/DELETE (GET: query only).
+
+    The body is read by its shape, not its Content-Type label: Bitrue documents form bodies and
+    live clients (Hummingbot) send them labelled ``application/json``. ``json_body`` says whether
+    the endpoint takes a JSON object (the docs' signed-request example); any other body is 412.
+    """
     raw_query = request.rel_url.raw_query_string
     query = parse_form(raw_query)
     raw_body = await request.read() if request.can_read_body else b""
     body: dict[str, str] = {}
+    kind = "none"
     if raw_body and request.method in ("POST", "PUT", "DELETE"):
-        ctype = request.content_type  # "application/octet-stream" when the header is absent
         try:
             text = raw_body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ExchangeError(412, -1102, "Request body is not valid UTF-8.") from exc
-        if ctype == "application/json":
+        kind = body_shape(text)
+        if kind == "json":
+            if not json_body:
+                raise ExchangeError(
+                    412,
+                    -1102,
+                    "A JSON body is accepted on signed endpoints only: send these parameters "
+                    "in the query string or as a form-encoded body.",
+                )
             body = _json_params(text)
-        elif ctype in ("application/x-www-form-urlencoded", "application/octet-stream"):
+        elif kind == "form":
             body = parse_form(text)
-        else:
+        elif kind == "neither":
             raise ExchangeError(
                 412,
                 -1102,
-                f"Unsupported Content-Type {ctype!r}: send parameters in the query string, "
-                "as application/x-www-form-urlencoded or as application/json.",
+                "Request body is neither form-encoded parameters (name=value&...) nor a JSON "
+                "object: send parameters in the query string, as a form body or as JSON.",
             )
-    return RawRequest(raw_query, raw_body, Params(query, body))
+    return RawRequest(raw_query, raw_body, Params(query, body), kind)
+
+
+_FORM_PAIR = re.compile(r"[^\s&=]+=[^\s&]*")
+
+
+def body_shape(text: str) -> str:
+    """'json' (starts with '{' or '['), 'form' (name=value pairs joined by '&'), 'none' (blank)
+    or 'neither'; whatever the Content-Type says."""
+    stripped = text.strip()
+    if not stripped:
+        return "none"
+    if stripped[0] in "{[":
+        return "json"
+    pairs = [part for part in text.split("&") if part]
+    if pairs and all(_FORM_PAIR.fullmatch(part) for part in pairs):
+        return "form"
+    return "neither"
 
 
 def _json_params(text: str) -> dict[str, str]:
@@ -161,8 +194,7 @@ def authenticate_signed(
 
     query_rest, sig_q = _strip_signature(raw.raw_query)
     body_text = raw.raw_body.decode("utf-8", errors="replace")
-    is_json = request.content_type == "application/json"
-    if is_json:
+    if raw.body_kind == "json":  # the signature goes in the query (the docs' JSON example)
         body_rest, sig_b = body_text, None
     else:
         body_rest, sig_b = _strip_signature(body_text)

@@ -85,7 +85,7 @@ async def fapi_time(request: web.Request) -> web.Response:
 
 async def fapi_account(request: web.Request) -> web.Response:
     state = state_of(request)
-    authenticate_futures(request, state, await read_request(request))
+    authenticate_futures(request, state, await read_request(request, json_body=True))
     return json_response(
         {
             "code": "0",

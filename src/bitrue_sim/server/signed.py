@@ -27,7 +27,7 @@ TIME_IN_FORCE = ("GTC", "GTT")
 
 async def _signed(request: web.Request, security: str) -> tuple[SimState, Caller]:
     state = state_of(request)
-    raw = await read_request(request)
+    raw = await read_request(request, json_body=True)
     return state, authenticate_signed(request, state, raw, security)
 
 
@@ -148,7 +148,7 @@ async def account(request: web.Request) -> web.Response:
             "updateTime": ex.clock.now_ms(),
             "balances": [
                 {
-                    "asset": b.asset.lower(),
+                    "asset": b.asset.upper(),  # the docs' example; the user stream keeps "usdt"
                     "free": render.plain(b.free),
                     "locked": render.plain(b.locked),
                 }
