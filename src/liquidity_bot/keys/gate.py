@@ -32,6 +32,7 @@ from liquidity_bot.keys.verify import (
     FAIL,
     PASS,
     UNKNOWN,
+    Check,
     ClientFactory,
     VerificationReport,
     probe_key,
@@ -87,8 +88,11 @@ class VerifiedKey:
         return (now or datetime.now(UTC)) - self.verified_at
 
     def is_stale(self, now: datetime | None = None) -> bool:
-        """True once the verification is older than the policy's ``max_verification_age_hours``."""
-        return self.age(now) > self.max_age
+        """True once the verification is older than the policy's ``max_verification_age_hours``,
+        or dated in the future (the clock stepped back, or the record was edited): a negative
+        age would otherwise never become stale."""
+        age = self.age(now)
+        return age > self.max_age or age < timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -98,11 +102,64 @@ class Judgement:
     reasons: tuple[str, ...]
 
 
-def judge(report: VerificationReport, policy: Policy) -> Judgement:
-    """fail refuses; unknown refuses unless the policy accepts that check as unknown."""
+def parse_checked_at(text: str) -> datetime | None:
+    """A verification's time, or None when it cannot be trusted as a time (unreadable or
+    without a time zone: its age would be a guess)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _age_problem(checked_at: str, policy: Policy, now: datetime | None) -> str | None:
+    """Why a verification's time does not allow trading: unreadable, future-dated (a negative
+    age would never go stale), or older than the policy allows."""
+    when = parse_checked_at(checked_at)
+    if when is None:
+        return f"the verification time {checked_at!r} is not a readable time with a time zone"
+    age = (now or datetime.now(UTC)) - when
+    if age < timedelta(0):
+        return (
+            f"the verification is dated in the future ({checked_at}, this clock says "
+            f"{(now or datetime.now(UTC)).isoformat(timespec='seconds')})"
+        )
+    if age > timedelta(hours=policy.max_verification_age_hours):
+        return (
+            f"the verification is {age.total_seconds() / 3600:.1f} h old (limit "
+            f"{policy.max_verification_age_hours:g} h)"
+        )
+    return None
+
+
+def judge(
+    report: VerificationReport, policy: Policy, *, now: datetime | None = None
+) -> Judgement:
+    """Judge every check the policy demands, not only those the report happens to contain.
+
+    A demanded check that is missing (or reported twice) is not a pass; fail refuses; unknown
+    refuses unless the policy accepts that check as unknown; any other status refuses. A report
+    dated in the future or older than ``max_verification_age_hours`` refuses too.
+    """
     reasons: list[str] = []
     accepted: list[str] = []
+    age = _age_problem(report.checked_at, policy, now)
+    if age is not None:
+        reasons.append(age)
+    by_name: dict[str, list[Check]] = {}
     for c in report.checks:
+        by_name.setdefault(c.name, []).append(c)
+    for name in policy.demanded_checks():
+        found = by_name.get(name, [])
+        if not found:
+            reasons.append(f"{name} was not checked (the policy demands it)")
+            continue
+        if len(found) > 1:
+            reasons.append(f"{name} is reported {len(found)} times (a report holds each once)")
+            continue
+        c = found[0]
+        if c.status == PASS:
+            continue
         if c.status == FAIL:
             reasons.append(f"{c.name} failed: {c.detail}")
         elif c.status == UNKNOWN:
@@ -110,6 +167,8 @@ def judge(report: VerificationReport, policy: Policy) -> Judgement:
                 accepted.append(c.name)
             else:
                 reasons.append(f"{c.name} is unknown (not accepted by the policy): {c.detail}")
+        else:
+            reasons.append(f"{c.name} has the status {c.status!r}, which is not a pass")
     return Judgement(not reasons, tuple(accepted), tuple(reasons))
 
 
@@ -139,6 +198,7 @@ async def verify_and_record(
         checked_at=report.checked_at,
         verdict=report.verdict,
         checks=tuple(c.to_json() for c in report.checks),
+        policy=policy.verification_terms(),
     )
     mutate(home, lambda v: v.update(record.id, last_verification=remembered))
     home.audit_log().append(
@@ -214,21 +274,15 @@ async def require_tradeable(
                 "checks": list(last.checks),
             }
         )
-        age = (now or datetime.now(UTC)) - datetime.fromisoformat(last.checked_at)
-        if age > max_age:
-            hours = age.total_seconds() / 3600
-            audit.append(
-                "gate",
-                **audit_fields(record),
-                outcome="refused",
-                reason=f"verification {hours:.1f} h old",
-            )
+        problem = _age_problem(last.checked_at, policy, now)
+        if problem is not None:
+            audit.append("gate", **audit_fields(record), outcome="refused", reason=problem)
             raise KeyStale(
-                f"key {label!r} was last verified {hours:.1f} h ago (limit "
-                f"{policy.max_verification_age_hours:g} h): run `liquidity-bot keys verify {label!r}`",
+                f"key {label!r} cannot trade on its recorded verification: {problem}; run "
+                f"`liquidity-bot keys verify {label!r}` (or start without --no-reverify)",
                 report,
             )
-    verdict = judge(report, policy)
+    verdict = judge(report, policy, now=now)
     if not verdict.allowed:
         audit.append(
             "gate",
@@ -240,6 +294,17 @@ async def require_tradeable(
         raise KeyRefused(
             f"key {label!r} may not trade (verdict {report.verdict}):\n- "
             + "\n- ".join(verdict.reasons),
+            report,
+        )
+    if not reverify and not policy.is_covered_by(getattr(record.last_verification, "policy", None)):
+        problem = (
+            "it was verified under a different policy that does not cover the current one "
+            "(fewer checks, a wider clock-skew limit or other trusted IPs)"
+        )
+        audit.append("gate", **audit_fields(record), outcome="refused", reason=problem)
+        raise KeyStale(
+            f"key {label!r} cannot trade on its recorded verification: {problem}; run "
+            f"`liquidity-bot keys verify {label!r}` (or start without --no-reverify)",
             report,
         )
     audit.append(

@@ -63,6 +63,38 @@ class Policy:
     def accepts_unknown(self, check: str) -> bool:
         return check in self.accept_unknown
 
+    def verification_terms(self) -> dict[str, Any]:
+        """What a verification under this policy proved, stored beside it in the vault.
+
+        A stored pass is only as strong as the policy it was judged under: ``--no-reverify``
+        compares these terms with the current policy (``is_covered_by``).
+        """
+        return {
+            "demanded": list(self.demanded_checks()),
+            "max_clock_skew_ms": self.max_clock_skew_ms,
+            "trusted_egress_ips": sorted(self.trusted_egress_ips),
+        }
+
+    def is_covered_by(self, terms: Any) -> bool:
+        """True when a verification made under ``terms`` proves at least what this policy asks:
+        every demanded check, a skew limit no wider, and a canary outside every network this
+        policy trusts (it was outside a superset of them)."""
+        if not isinstance(terms, dict):
+            return False
+        try:
+            demanded = set(terms["demanded"])
+            skew = terms["max_clock_skew_ms"]
+            trusted = set(terms["trusted_egress_ips"])
+        except (KeyError, TypeError):
+            return False
+        if not isinstance(skew, int) or isinstance(skew, bool):
+            return False
+        return (
+            set(self.demanded_checks()) <= demanded
+            and skew <= self.max_clock_skew_ms
+            and set(self.trusted_egress_ips) <= trusted
+        )
+
 
 DEFAULT_POLICY = Policy()
 

@@ -118,6 +118,9 @@ class Verification:
     checked_at: str
     verdict: str
     checks: tuple[dict[str, str], ...] = ()
+    # the policy's verification terms (``Policy.verification_terms``) it was judged under;
+    # None for records written before they were kept: such a pass covers no policy
+    policy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,12 @@ def _record_to_json(rec: KeyRecord) -> dict[str, Any]:
         "reviewed_at": rec.reviewed_at,
         "last_verification": None
         if v is None
-        else {"checked_at": v.checked_at, "verdict": v.verdict, "checks": list(v.checks)},
+        else {
+            "checked_at": v.checked_at,
+            "verdict": v.verdict,
+            "checks": list(v.checks),
+            "policy": v.policy,
+        },
     }
 
 
@@ -282,6 +290,7 @@ def _record_from_json(raw: Mapping[str, Any]) -> KeyRecord:
                     {"name": str(c["name"]), "status": str(c["status"]), "detail": str(c["detail"])}
                     for c in v.get("checks", [])
                 ),
+                policy=v.get("policy") if isinstance(v.get("policy"), dict) else None,
             )
         )
         return KeyRecord(
