@@ -254,6 +254,9 @@ class KeysConfig(_Frozen, frozen=True):
 
     policy_path: Path | None = None
     reverify_after_s: Annotated[int, Check(ge=60, le=30 * 86400)] = 3600
+    # a running key whose re-checks keep failing (wrong passphrase, vault deleted or corrupt)
+    # is refused, and its markets stopped, this long after the first failure
+    reverify_grace_s: Annotated[int, Check(ge=0, le=86400)] = 300
 
 
 class LadderParams(_Frozen, frozen=True):

@@ -486,3 +486,40 @@ def test_a_verified_key_dated_in_the_future_is_stale() -> None:
         accepted_unknown=(), max_age=timedelta(hours=24),
     )
     assert vk.is_stale()
+
+
+# ------------------------------------------------------------------ a key that cannot be checked
+
+
+async def test_watch_refuses_a_key_it_cannot_recheck_after_the_grace(tmp_path: Path) -> None:
+    """A deleted vault (or a wrong passphrase) is retried for the grace, then refused."""
+    from liquidity_bot.keys.gate import KeyUnverifiable, KeyWatch
+    from liquidity_bot.keys.vault import VaultNotFound, WrongPassphrase
+
+    home = _home(tmp_path)
+    watch = await KeyWatch.start("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
+                                 client_factory=factory({}), unverifiable_grace_s=60)
+    saved = home.vault.read_bytes()
+    home.vault.unlink()
+    t0 = datetime.now(UTC)
+    with pytest.raises(VaultNotFound):
+        await watch.refresh(now=t0)
+    with pytest.raises(VaultNotFound):
+        await watch.refresh(now=t0 + timedelta(seconds=59))
+    with pytest.raises(KeyUnverifiable, match="could not be re-checked for 61 s"):
+        await watch.refresh(now=t0 + timedelta(seconds=61))
+    # a success in between starts the count anew
+    home.vault.write_bytes(saved)
+    home.vault.chmod(0o600)
+    assert not (await watch.refresh(now=t0 + timedelta(seconds=62))).reverified
+    assert watch.failing_since is None
+    # the passphrase no longer opens the vault (changed under the running bot)
+    wrong = KeyWatch(watch.current, home=home, passphrase="not the passphrase", policy=None,
+                     canary_source="127.0.0.2", client_factory=factory({}),
+                     unverifiable_grace_s=60)
+    with pytest.raises(WrongPassphrase):
+        await wrong.refresh(now=t0, force=True)
+    with pytest.raises(KeyUnverifiable, match="WrongPassphrase"):
+        await wrong.refresh(now=t0 + timedelta(seconds=120), force=True)
+    gates = [e for e in AuditLog(home.audit).entries() if e["event"] == "gate"]
+    assert gates[-1]["outcome"] == "refused" and "re-checked" in gates[-1]["reason"]

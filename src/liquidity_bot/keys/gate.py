@@ -12,6 +12,7 @@ after it passed the same judgement.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +51,16 @@ class KeyRefused(Exception):
 
 class KeyStale(KeyRefused):
     """The last verification is older than allowed and re-verification was not requested."""
+
+
+class KeyUnverifiable(KeyRefused):
+    """The running key could not be re-checked (vault, passphrase) for longer than its grace."""
+
+
+# How long a running key may go on after its re-checks started failing (vault deleted or
+# corrupt, wrong passphrase): long enough for an operator to restore a vault by hand, short
+# enough that a key nobody can verify stops within minutes ([keys] reverify_grace_s).
+DEFAULT_UNVERIFIABLE_GRACE_S = 300.0
 
 
 class Secret:
@@ -353,6 +364,12 @@ class KeyWatch:
     A key that no longer passes (or a label without an active key) raises ``KeyRefused``: the
     engine must stop quoting that label's markets and cancel their orders. Every decision is in
     the audit log (``verified`` and ``gate`` lines, including accepted unknowns).
+
+    A key that can no longer be *checked* (a wrong passphrase, a deleted or corrupt vault, an
+    audit log that cannot be written) must not trade forever on its last verification: such a
+    failure is re-raised as is (the engine tries again later) while it is younger than
+    ``unverifiable_grace_s``, measured from the first failure in a row; after that it becomes
+    ``KeyUnverifiable`` (a ``KeyRefused``), and a success in between starts the count anew.
     """
 
     def __init__(
@@ -365,8 +382,11 @@ class KeyWatch:
         urls: Any = None,
         canary_source: str | None = None,
         client_factory: ClientFactory | None = None,
+        unverifiable_grace_s: float = DEFAULT_UNVERIFIABLE_GRACE_S,
     ):
         self.current = key
+        self.unverifiable_grace_s = unverifiable_grace_s
+        self.failing_since: datetime | None = None  # first of the re-checks failing in a row
         self._home = home
         self._passphrase = passphrase
         self._policy = policy
@@ -388,6 +408,7 @@ class KeyWatch:
         urls: Any = None,
         canary_source: str | None = None,
         client_factory: ClientFactory | None = None,
+        unverifiable_grace_s: float = DEFAULT_UNVERIFIABLE_GRACE_S,
     ) -> KeyWatch:
         """Pass the gate at engine start (re-verifying) and watch the key from then on."""
         key = await require_tradeable(
@@ -408,6 +429,7 @@ class KeyWatch:
             urls=urls,
             canary_source=canary_source,
             client_factory=client_factory,
+            unverifiable_grace_s=unverifiable_grace_s,
         )
 
     def _active_record_id(self) -> str:
@@ -430,7 +452,44 @@ class KeyWatch:
 
     async def refresh(self, *, now: datetime | None = None, force: bool = False) -> KeyRefresh:
         """Re-verify when stale (or ``force``), switch when rotated; raise ``KeyRefused`` if the
-        key may no longer trade."""
+        key may no longer trade, or once it could not be checked for ``unverifiable_grace_s``."""
+        try:
+            result = await self._refresh(now=now, force=force)
+        except KeyRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - judged below: a grace, then a refusal
+            self._unverifiable(exc, now)
+            raise
+        self.failing_since = None
+        return result
+
+    def _unverifiable(self, exc: Exception, now: datetime | None) -> None:
+        """Count one failed re-check; raise ``KeyUnverifiable`` once they outlast the grace."""
+        now = now or datetime.now(UTC)
+        if self.failing_since is None:
+            self.failing_since = now
+        failing_for = (now - self.failing_since).total_seconds()
+        if failing_for <= self.unverifiable_grace_s:
+            return
+        key = self.current
+        what = f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(Exception):  # the audit log may be what fails
+            self._home.audit_log().append(
+                "gate",
+                label=key.label,
+                exchange=key.exchange,
+                record_id=key.record_id,
+                outcome="refused",
+                reason=f"could not be re-checked for {failing_for:.0f} s ({type(exc).__name__})",
+            )
+        raise KeyUnverifiable(
+            f"key {key.label!r} could not be re-checked for {failing_for:.0f} s (grace "
+            f"{self.unverifiable_grace_s:g} s; last error {what}): it no longer trades on its "
+            f"verification of {key.report.checked_at}. Fix the vault or the passphrase, verify "
+            f"the key (liquidity-bot keys verify {key.label!r}) and restart the bot"
+        ) from exc
+
+    async def _refresh(self, *, now: datetime | None, force: bool) -> KeyRefresh:
         switched = self._active_record_id() != self.current.record_id
         if not (switched or force or self.current.is_stale(now)):
             self._mark_used_daily(now)
@@ -539,6 +598,7 @@ __all__ = [
     "KeyRefused",
     "KeyWatch",
     "KeyStale",
+    "KeyUnverifiable",
     "Secret",
     "VerifiedKey",
     "judge",
