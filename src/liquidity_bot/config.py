@@ -158,8 +158,13 @@ def _url_problem(value: str, secure: str, plain: str) -> str | None:
     return None
 
 
-def _http_url(value: str) -> str | None:
+def http_url_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a Bitrue REST base address (None if it can): the one check for
+    the config's ``base_url`` and every command line ``--base-url``; plain http only on loopback."""
     return _url_problem(value, "https", "http")
+
+
+_http_url = http_url_problem
 
 
 def _ws_url(value: str) -> str | None:

@@ -238,3 +238,16 @@ def test_unexpected_error_exits_3_without_the_secret(tmp_path: Path, monkeypatch
     assert res.exit_code == 3
     assert "unexpected error (RuntimeError: bug while holding ***)" in res.stderr
     assert SECRET not in _all_text(res)
+
+
+def test_base_url_refuses_plain_http_to_a_remote_host(tmp_path: Path) -> None:
+    """--base-url follows the config's rule: plain http:// only on loopback (the simulator)."""
+    for cmd in (["verify", "LB"], ["rotate", "LB", "--api-key", KEY]):
+        res = run(tmp_path, [*cmd, "--base-url", "http://203.0.113.7:8999"], SECRET + "\n")
+        assert res.exit_code == 3, _all_text(res)
+        assert "plain http:// is allowed only for loopback" in _all_text(res)
+        assert "use https:// for 203.0.113.7" in _all_text(res)
+    res = run(tmp_path, ["add", "--label", "LB", "--api-key", KEY,
+                         "--base-url", "http://exchange.example:80"], SECRET + "\n")
+    assert res.exit_code == 3 and "loopback" in _all_text(res)
+    assert not (tmp_path / "vault.json").exists()

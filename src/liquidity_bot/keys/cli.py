@@ -120,6 +120,11 @@ def _urls(base_url: str | None) -> Any:
 
     if base_url is None:
         return BitrueUrls()
+    from liquidity_bot.config import http_url_problem
+
+    problem = http_url_problem(base_url)
+    if problem is not None:  # the same rule as the config's base_url
+        _die(f"--base-url {problem}")
     try:
         return BitrueUrls.single(base_url)
     except ValueError as exc:
