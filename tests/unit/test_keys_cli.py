@@ -251,3 +251,54 @@ def test_base_url_refuses_plain_http_to_a_remote_host(tmp_path: Path) -> None:
                          "--base-url", "http://exchange.example:80"], SECRET + "\n")
     assert res.exit_code == 3 and "loopback" in _all_text(res)
     assert not (tmp_path / "vault.json").exists()
+
+
+def _records(home: Path) -> list:
+    from liquidity_bot.keys.vault import Vault
+
+    return Vault.open(home / "vault.json").records() if (home / "vault.json").exists() else []
+
+
+def test_add_with_a_bad_canary_stores_nothing(tmp_path: Path) -> None:
+    """The canary is checked before the key is stored: the retry is not blocked."""
+    for canary in ("localhost", "not an address"):
+        res = run(tmp_path, ["add", "--label", "LB", "--api-key", KEY, "--base-url",
+                             "http://127.0.0.1:9", "--canary-source", canary], SECRET + "\n")
+        assert res.exit_code == 3 and "is not an IP address" in _all_text(res)
+        assert _records(tmp_path) == []
+    res = run(tmp_path, ["add", "--label", "LB", "--api-key", KEY, "--market", "XRP/USDT",
+                         "--no-verify"], SECRET + "\n")
+    assert res.exit_code == 3 and "is not a symbol" in _all_text(res)
+    assert _records(tmp_path) == []
+
+
+def test_rotate_with_a_bad_canary_leaves_no_candidate(tmp_path: Path) -> None:
+    res = run(tmp_path, ["add", "--label", "LB", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    assert res.exit_code == 0, _all_text(res)
+    new_key = "N" * 64
+    res = run(tmp_path, ["rotate", "LB", "--api-key", new_key, "--base-url",
+                         "http://127.0.0.1:9", "--canary-source", "localhost"],
+              "R0tat3dSecret" + "r" * 51 + "\n")
+    assert res.exit_code == 3 and "is not an IP address" in _all_text(res)
+    assert [r.api_key for r in _records(tmp_path)] == [KEY]
+
+
+def test_labels_are_checked_and_never_printed_raw(tmp_path: Path) -> None:
+    for label, says in (("", "empty"), ("x" * 20_000, "at most 64"),
+                        ("Bot\x1b[2J\x1b]0;pwned\x07", "control or formatting character"),
+                        ("evil\u202eoG", "control or formatting character")):
+        res = run(tmp_path, ["add", "--label", label, "--api-key", KEY, "--no-verify"],
+                  SECRET + "\n")
+        assert res.exit_code == 3 and says in _all_text(res), _all_text(res)
+        assert "\x1b" not in _all_text(res) and "\u202e" not in _all_text(res)
+        assert _records(tmp_path) == []
+    # a label stored before labels were checked (an older version, or an edited file)
+    from liquidity_bot.keys.vault import KdfParams, Vault
+
+    v = Vault.create(tmp_path / "vault.json", PASS, kdf=KdfParams(memory_kib=64))
+    v.add(exchange="bitrue", label="Old\x1b[31mBot\x1b[2J", api_key=KEY, secret=SECRET)
+    v.save()
+    for cmd in (["list"], ["review"]):
+        res = run(tmp_path, cmd)
+        assert "\x1b" not in _all_text(res), cmd
+        assert "Old\\x1b[31m" in _all_text(res), _all_text(res)

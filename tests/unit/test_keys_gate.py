@@ -523,3 +523,22 @@ async def test_watch_refuses_a_key_it_cannot_recheck_after_the_grace(tmp_path: P
         await wrong.refresh(now=t0 + timedelta(seconds=120), force=True)
     gates = [e for e in AuditLog(home.audit).entries() if e["event"] == "gate"]
     assert gates[-1]["outcome"] == "refused" and "re-checked" in gates[-1]["reason"]
+
+
+async def test_a_rotation_whose_verification_breaks_leaves_no_candidate(tmp_path: Path) -> None:
+    from liquidity_bot.keys.gate import rotate_key
+
+    home = _home(tmp_path)
+
+    def unreachable(*_a, **_kw):
+        raise RuntimeError("cannot build a client")
+
+    with pytest.raises(RuntimeError):
+        await rotate_key(home, passphrase=PP, label="LB", new_api_key="B" * 64,
+                         new_secret="NewCanary" + "w" * 55, policy=DEFAULT_POLICY, urls=None,
+                         canary_source="127.0.0.2", client_factory=unreachable, kdf=FAST)
+    with pytest.raises(ValueError, match="not an IP address"):
+        await rotate_key(home, passphrase=PP, label="LB", new_api_key="B" * 64,
+                         new_secret="NewCanary" + "w" * 55, policy=DEFAULT_POLICY, urls=None,
+                         canary_source="nowhere", client_factory=factory({}), kdf=FAST)
+    assert [r.api_key for r in Vault.open(home.vault).records()] == [KEY]

@@ -36,6 +36,7 @@ from liquidity_bot.keys.verify import (
     Check,
     ClientFactory,
     VerificationReport,
+    check_canary,
     probe_key,
     report_from_json,
 )
@@ -543,6 +544,8 @@ async def rotate_key(
     """Add the replacement as a candidate, verify it, and only if it may trade make it the active
     key for the label's markets; the old key becomes ``pending_delete`` (delete it on the exchange).
     A candidate that does not pass is removed again: nothing changes for the running label."""
+    if canary_source:
+        check_canary(canary_source, policy)  # before anything is stored
     vault = Vault.open(home.vault).unlock(passphrase)
     old = vault.find_active(label, exchange)
     candidate = add_key(
@@ -557,24 +560,30 @@ async def rotate_key(
         status="candidate",
         replaces=old.id,
     )
-    report = await verify_and_record(
-        home,
-        candidate,
-        new_secret,
-        policy=policy,
-        urls=urls,
-        canary_source=canary_source,
-        client_factory=client_factory,
-    )
-    verdict = judge(report, policy)
-    if not verdict.allowed:
+    def _drop_candidate(reason: str) -> None:
         mutate(home, lambda v: v.remove(candidate.id))
         home.audit_log().append(
-            "removed",
-            **audit_fields(candidate),
-            status="candidate",
-            reason="rotation candidate did not pass",
+            "removed", **audit_fields(candidate), status="candidate", reason=reason
         )
+
+    try:
+        report = await verify_and_record(
+            home,
+            candidate,
+            new_secret,
+            policy=policy,
+            urls=urls,
+            canary_source=canary_source,
+            client_factory=client_factory,
+        )
+    except BaseException:
+        # verifying broke (rather than judged): no candidate record may block the next try
+        with contextlib.suppress(Exception):
+            _drop_candidate("rotation candidate could not be verified")
+        raise
+    verdict = judge(report, policy)
+    if not verdict.allowed:
+        _drop_candidate("rotation candidate did not pass")
         return RotationResult(candidate, old, report, False, verdict.reasons)
 
     def _switch(v: Vault) -> tuple[KeyRecord, KeyRecord]:

@@ -10,6 +10,7 @@ import getpass
 import os
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -65,6 +66,57 @@ def check_token_format(exchange: str, what: str, value: str) -> None:
         raise InputRefused(
             f"the {what} does not look like a Bitrue {what} (64 letters and digits; got {shape}); "
             f"copy it again from the exchange's API Management page"
+        )
+
+
+LABEL_MAX_LENGTH = 64
+# control characters (ESC starts terminal escape sequences), format characters (bidirectional
+# overrides that reorder what a terminal shows), line and paragraph separators, unassigned
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_SYMBOL = re.compile(r"[A-Z0-9]{2,30}")
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` safe for a terminal: unprintable characters shown as escapes (``\\x1b``),
+    cut to ``limit`` characters. For labels stored before they were checked."""
+    shown = "".join(
+        (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        if unicodedata.category(ch) in _UNPRINTABLE
+        else ch
+        for ch in text
+    )
+    if limit is not None and len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return shown
+
+
+def check_label(label: str) -> None:
+    """Refuse a label that is empty, too long, or holds characters a terminal would act on
+    (``keys list`` prints labels; the exchange's own labels are short plain text)."""
+    if not label.strip():
+        raise InputRefused("the key label is empty: give the key's name, e.g. --label 'Liquidity Bot'")
+    if label != label.strip():
+        raise InputRefused(
+            f"the key label '{printable(label, 80)}' starts or ends with spaces: remove them"
+        )
+    if len(label) > LABEL_MAX_LENGTH:
+        raise InputRefused(
+            f"the key label is {len(label)} characters long; use at most {LABEL_MAX_LENGTH}"
+        )
+    bad = next((ch for ch in label if unicodedata.category(ch) in _UNPRINTABLE), None)
+    if bad is not None:
+        raise InputRefused(
+            f"the key label '{printable(label)}' holds the control or formatting character "
+            f"{printable(bad)}: use letters, digits, spaces and punctuation only"
+        )
+
+
+def check_symbol(symbol: str) -> None:
+    """Refuse a market symbol that cannot be a Bitrue spot symbol (e.g. XRPUSDT)."""
+    if not _SYMBOL.fullmatch(symbol):
+        raise InputRefused(
+            f"--market '{printable(symbol, 40)}' is not a symbol: use letters and digits only, "
+            f"e.g. XRPUSDT"
         )
 
 

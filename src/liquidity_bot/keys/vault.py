@@ -38,6 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
+from liquidity_bot.keys.home import printable
 from liquidity_bot.logs import register_secret
 
 FORMAT = "liquidity-bot-vault"
@@ -526,7 +527,7 @@ class Vault:
             and (exchange is None or r.exchange == exchange)
         ]
         if not hits:
-            known = sorted({r.label for r in self._records.values()})
+            known = sorted({printable(r.label, 64) for r in self._records.values()})
             raise RecordNotFound(
                 f"no active key labelled {label!r}"
                 + (f" (known labels: {', '.join(known)})" if known else "")

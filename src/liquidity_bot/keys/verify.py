@@ -474,7 +474,7 @@ class _Probe:
         )
 
 
-def _check_canary(source: str, policy: Policy) -> None:
+def check_canary(source: str, policy: Policy) -> None:
     """A canary must be an IP address outside every trusted egress network of the policy."""
     try:
         address = ipaddress.ip_address(source)
@@ -507,7 +507,7 @@ async def probe_key(
     if exchange != "bitrue":
         raise ValueError(f"cannot verify keys for {exchange!r}: only bitrue is supported")
     if canary_source:
-        _check_canary(canary_source, policy)
+        check_canary(canary_source, policy)
     probe = _Probe(
         api_key=api_key,
         secret=secret,
