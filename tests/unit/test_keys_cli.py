@@ -184,13 +184,13 @@ def test_review_and_remove(tmp_path: Path) -> None:
 
 def test_passphrase_change(tmp_path: Path) -> None:
     run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
-    res = run(tmp_path, ["passphrase"], env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "new one"})
+    res = run(tmp_path, ["passphrase"], env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "the new vault passphrase"})
     assert res.exit_code == 0, _all_text(res)
     assert run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"]).exit_code == 3
     ok = run(
         tmp_path,
         ["verify", "L", "--base-url", "http://127.0.0.1:9"],
-        env={"LIQUIDITY_BOT_PASSPHRASE": "new one"},
+        env={"LIQUIDITY_BOT_PASSPHRASE": "the new vault passphrase"},
     )
     assert ok.exit_code == 2  # unlocked; the exchange is unreachable -> unknown
 
@@ -208,7 +208,7 @@ def test_corrupt_vault_is_a_clear_error_and_changes_nothing(tmp_path: Path) -> N
         (["remove", "L"], None),
         (["passphrase"], None),
     ):
-        res = run(tmp_path, args, stdin, env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "new one"})
+        res = run(tmp_path, args, stdin, env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "the new vault passphrase"})
         assert res.exit_code == 3, (args, _all_text(res))
         assert "not valid JSON; restore it from a backup" in _all_text(res), args
         assert "Traceback" not in _all_text(res)
@@ -302,3 +302,25 @@ def test_labels_are_checked_and_never_printed_raw(tmp_path: Path) -> None:
         res = run(tmp_path, cmd)
         assert "\x1b" not in _all_text(res), cmd
         assert "Old\\x1b[31m" in _all_text(res), _all_text(res)
+
+
+def test_a_weak_passphrase_creates_no_vault_and_a_change_raises_the_kdf(tmp_path: Path) -> None:
+    res = run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n",
+              env={"LIQUIDITY_BOT_PASSPHRASE": "hunter2"})
+    assert res.exit_code == 3 and "too short (7 characters)" in _all_text(res)
+    assert not (tmp_path / "vault.json").exists()
+    # a vault from before (Argon2id at the OWASP floor) opens, and a passphrase change raises it
+    from liquidity_bot.keys.vault import DEFAULT_KDF, KdfParams, Vault
+
+    v = Vault.create(tmp_path / "vault.json", PASS, kdf=KdfParams(47104, 1, 1))
+    v.add(exchange="bitrue", label="L", api_key=KEY, secret=SECRET)
+    v.save()
+    assert json.loads(run(tmp_path, ["list", "--json"]).stdout)[0]["label"] == "L"
+    weak = run(tmp_path, ["passphrase"], env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "short"})
+    assert weak.exit_code == 3 and "at least 12" in _all_text(weak)
+    res = run(tmp_path, ["passphrase"],
+              env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "four random words here"})
+    assert res.exit_code == 0, _all_text(res)
+    doc = json.loads((tmp_path / "vault.json").read_text())
+    assert (doc["kdf"]["memory_kib"], doc["kdf"]["iterations"]) == (
+        DEFAULT_KDF.memory_kib, DEFAULT_KDF.iterations)

@@ -679,7 +679,7 @@ def passphrase_cmd(ctx: typer.Context) -> None:
             _die("the two passphrases differ; nothing was changed")
     with locked(home.vault):
         vault = Vault.open(home.vault).unlock(old)
-        kdf = vault.kdf if vault.kdf.meets_owasp_minimum() else DEFAULT_KDF
+        kdf = vault.kdf if vault.kdf.at_least(DEFAULT_KDF) else DEFAULT_KDF
         vault.change_passphrase(new, kdf=kdf)
         vault.save()
     home.audit_log().append("passphrase_changed", records=len(vault.records()))

@@ -30,6 +30,30 @@ class InputRefused(ValueError):
     """Input that must not be used (empty, mismatched, wrong shape); the message says why."""
 
 
+class WeakPassphrase(InputRefused):
+    """A new vault passphrase that an offline guesser would find too soon."""
+
+
+MIN_PASSPHRASE_LENGTH = 12
+
+
+def check_new_passphrase(passphrase: str) -> None:
+    """Refuse a passphrase too weak to protect a new vault (or a changed one).
+
+    Whoever copies the vault file can guess offline as fast as Argon2id lets them; length is what
+    makes that hopeless. Existing vaults keep opening with whatever they were created with."""
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise WeakPassphrase(
+            f"the vault passphrase is too short ({len(passphrase)} characters): use at least "
+            f"{MIN_PASSPHRASE_LENGTH}, e.g. four or more random words; nothing was stored"
+        )
+    if len(set(passphrase)) < 5:
+        raise WeakPassphrase(
+            "the vault passphrase repeats too few different characters: use four or more random "
+            "words; nothing was stored"
+        )
+
+
 @dataclass(frozen=True)
 class KeysHome:
     """The directory of the vault, the audit log and the policy (``--home`` /
@@ -147,7 +171,8 @@ def read_passphrase(*, confirm: bool, stdin: TextIO | None = None) -> str:
     first = _getpass("Vault passphrase: ")
     if not first:
         raise InputRefused("an empty passphrase is not allowed")
-    if confirm:
+    if confirm:  # a new vault: say so now, before the repeat
+        check_new_passphrase(first)
         again = _getpass("Repeat the vault passphrase: ")
         if again != first:
             raise InputRefused("the two passphrases differ; nothing was changed, try again")
