@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import stat
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -79,6 +80,41 @@ class KeysHome:
     @property
     def policy(self) -> Path:
         return self.root / "policy.toml"
+
+
+def secure_home(root: Path) -> list[Path]:
+    """Tighten an existing state directory: the directories 0700, the files (database, reports,
+    logs) 0600, so that nothing of a bot is readable by other users of the machine. Only what
+    this user owns is changed, symbolic links are not followed, vault files are left to
+    ``Vault.open`` (which refuses a loose one). Returns what was changed."""
+    root = Path(root)
+    if root.is_symlink() or not root.is_dir():
+        return []
+    me = os.geteuid()
+    changed: list[Path] = []
+
+    def tighten(path: Path, mode: int) -> None:
+        try:
+            st = path.lstat()
+        except OSError:
+            return
+        if st.st_uid != me or not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            return
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(stat.S_IMODE(st.st_mode) & mode)
+            changed.append(path)
+
+    tighten(root, 0o700)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in dirnames:
+            tighten(Path(dirpath) / name, 0o700)
+        for name in filenames:
+            if name.endswith("vault.json"):
+                # a loose vault is refused by Vault.open with its own message: its secrets may
+                # have been copied, and the operator must hear that rather than have it hidden
+                continue
+            tighten(Path(dirpath) / name, 0o600)
+    return changed
 
 
 def check_token_format(exchange: str, what: str, value: str) -> None:

@@ -9,6 +9,8 @@ keys are errors that name the key and the file.
 from __future__ import annotations
 
 import ipaddress
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -180,10 +182,28 @@ def policy_from_mapping(data: dict[str, Any], where: str = "policy") -> Policy:
     return _validate(Policy(**kwargs), where)
 
 
+def check_policy_file(path: Path) -> None:
+    """Refuse a policy file that someone else could have written: it decides which keys may
+    trade, so it must be this user's (or root's) and writable by nobody else."""
+    st = path.stat()
+    if st.st_uid not in (os.geteuid(), 0):
+        raise PolicyError(
+            f"{path} is owned by user id {st.st_uid}, not by this user ({os.geteuid()}): it "
+            f"decides which keys may trade; make it yours (chown) or use your own --policy file"
+        )
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PolicyError(
+            f"{path} is writable by group or others (mode {mode:o}): anyone who can write it "
+            f"decides which keys may trade; run: chmod go-w {path}"
+        )
+
+
 def load_policy(path: Path | None) -> Policy:
     """Read a policy file; a missing file means the guide's defaults."""
     if path is None or not Path(path).exists():
         return DEFAULT_POLICY
+    check_policy_file(Path(path))
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -143,9 +143,14 @@ class _Probe:
 
     # -- helpers ------------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
-        for s in (self.secret,):
-            if s:
-                text = text.replace(s, "***")
+        """Exchange text without our secret, nor the full API key: some gateways echo request
+        headers in their errors, and these details go to the vault, the audit log and screens
+        (the key's short hint is enough to tell which key it was)."""
+        if self.secret:
+            text = text.replace(self.secret, "***")
+        if self.api_key:
+            hint = f"{self.api_key[:4]}…{self.api_key[-4:]}" if len(self.api_key) > 12 else "…"
+            text = text.replace(self.api_key, hint)
         return text
 
     def _set(self, name: str, status: str, detail: str, fix: str | None = None) -> None:
