@@ -81,3 +81,30 @@ def test_a_policy_file_of_another_user_is_refused(tmp_path: Path) -> None:
     os.chown(policy, 4321, -1)
     with pytest.raises(PolicyError, match="owned by user id 4321"):
         load_policy(policy)
+
+
+_PROBE = """
+import ctypes, os, resource, sys
+from pathlib import Path
+print(resource.getrlimit(resource.RLIMIT_CORE), ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))
+{action}
+print(resource.getrlimit(resource.RLIMIT_CORE), ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+@pytest.mark.parametrize("action", [
+    "from liquidity_bot.keys.home import read_passphrase; read_passphrase(confirm=False)",
+    "from liquidity_bot.keys.vault import Vault, KdfParams\n"
+    "Vault.create(Path(sys.argv[1]) / 'v.json', 'a long passphrase', kdf=KdfParams(64))\n"
+    "Vault.open(Path(sys.argv[1]) / 'v.json').unlock('a long passphrase')",
+])
+def test_no_core_dump_once_a_passphrase_is_held(tmp_path: Path, action: str) -> None:
+    """A core file (a crash, SIGQUIT, gcore) would hold the passphrase and secrets in clear."""
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(action=action), str(tmp_path)],
+        check=True, capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, LIQUIDITY_BOT_PASSPHRASE="a long passphrase"),
+    ).stdout.splitlines()
+    assert out[0].endswith(" 1"), out  # a fresh process is dumpable (exec resets the flag)
+    assert out[1] == "(0, 0) 0", out

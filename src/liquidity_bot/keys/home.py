@@ -180,6 +180,37 @@ def check_symbol(symbol: str) -> None:
         )
 
 
+_dumps_disabled = False
+_PR_SET_DUMPABLE = 4
+
+
+def disable_core_dumps() -> None:
+    """No core file and no ptrace attach by other processes of this user from now on.
+
+    Called wherever a passphrase or a secret enters the process: a core dump (a crash, SIGQUIT,
+    an operator's gcore) would write them to disk in clear. RLIMIT_CORE 0 (soft and hard, so no
+    child can raise it again) and, on Linux, PR_SET_DUMPABLE 0. Idempotent; best effort where
+    the platform lacks either."""
+    global _dumps_disabled
+    if _dumps_disabled:
+        return
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    _dumps_disabled = True
+
+
 def _has_controlling_tty() -> bool:
     """True when getpass can prompt on /dev/tty (e.g. the secret is piped but a human is there)."""
     try:
@@ -195,6 +226,7 @@ def _getpass(prompt: str) -> str:
 
 def read_passphrase(*, confirm: bool, stdin: TextIO | None = None) -> str:
     """The vault passphrase: ``LIQUIDITY_BOT_PASSPHRASE`` or a hidden prompt (twice if ``confirm``)."""
+    disable_core_dumps()
     env = os.environ.get(PASSPHRASE_ENV)
     if env:
         register_secret(env)
@@ -218,6 +250,7 @@ def read_passphrase(*, confirm: bool, stdin: TextIO | None = None) -> str:
 
 def read_secret(prompt: str = "API secret (hidden): ", *, stdin: TextIO | None = None) -> str:
     """The API secret: a hidden prompt on a terminal, else exactly one line of standard input."""
+    disable_core_dumps()
     stream = stdin or sys.stdin
     if stream.isatty():
         value = _getpass(prompt)

@@ -38,7 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-from liquidity_bot.keys.home import check_new_passphrase, printable
+from liquidity_bot.keys.home import check_new_passphrase, disable_core_dumps, printable
 from liquidity_bot.logs import register_secret
 
 FORMAT = "liquidity-bot-vault"
@@ -360,6 +360,7 @@ class Vault:
         if not passphrase:
             raise VaultError("an empty passphrase is not allowed")
         check_new_passphrase(passphrase)
+        disable_core_dumps()
         salt = os.urandom(16)
         vault = cls(path=path, vault_id=str(uuid.uuid4()), kdf=kdf, salt=salt, check={})
         vault._master = kdf.derive(passphrase, salt)
@@ -450,6 +451,7 @@ class Vault:
 
     def unlock(self, passphrase: str) -> Vault:
         """Derive the master key; a wrong passphrase raises ``WrongPassphrase`` and changes nothing."""
+        disable_core_dumps()  # the master key and then the secrets live in this process
         master = self.kdf.derive(passphrase, self.salt)
         nonce = _unb64(self.check.get("nonce"), "check.nonce")
         ct = _unb64(self.check.get("ct"), "check.ct")
