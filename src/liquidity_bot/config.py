@@ -252,6 +252,8 @@ class DashboardConfig(_Frozen, frozen=True):
         str, Check(pattern=r"[A-Za-z0-9.:\-\[\]]+", allowed="an IP address or host name")
     ] = "127.0.0.1"
     port: Annotated[int, Check(ge=0, le=65535, allowed="0 (pick a free port) to 65535")] = 8787
+    # open live views (SSE streams) at once: each costs the engine's event loop; more get 503
+    max_sse_clients: Annotated[int, Check(ge=1, le=1000)] = 32
 
 
 class KeysConfig(_Frozen, frozen=True):

@@ -142,7 +142,7 @@ async def start_engine_dashboard(
     try:
         bridge, server = await serve_engine(
             engine, host=cfg.dashboard.host, port=port, token=token, home=home,
-            kpi_interval_s=cfg.kpi_interval_s,
+            kpi_interval_s=cfg.kpi_interval_s, max_sse_clients=cfg.dashboard.max_sse_clients,
         )
     except OSError as exc:
         console.print(f"dashboard not started ({exc}); trading goes on without it. Choose "
