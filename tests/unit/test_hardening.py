@@ -108,3 +108,18 @@ def test_no_core_dump_once_a_passphrase_is_held(tmp_path: Path, action: str) -> 
     ).stdout.splitlines()
     assert out[0].endswith(" 1"), out  # a fresh process is dumpable (exec resets the flag)
     assert out[1] == "(0, 0) 0", out
+
+
+def test_run_refuses_a_policy_file_others_can_write(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("accept_unknown = ['ip_restricted']\n")
+    policy.chmod(0o666)
+    (tmp_path / "home").mkdir(mode=0o700)
+    config = tmp_path / "bot.toml"
+    example = (Path(__file__).resolve().parents[2] / "examples" / "bot.toml").read_text()
+    config.write_text(example.replace('# policy_path = "policy.toml"', 'policy_path = "policy.toml"'))
+    res = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "run", "--config",
+                                   str(config), "--no-dashboard", "--duration", "1"],
+                             env={"LIQUIDITY_BOT_PASSPHRASE": "a long passphrase"})
+    assert res.exit_code == 1, res.output
+    assert "writable by group or others" in res.output and "Traceback" not in res.output

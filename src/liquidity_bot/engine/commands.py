@@ -50,6 +50,7 @@ def run_cmd(
     from liquidity_bot.engine.runner import Engine, open_sessions, summary
     from liquidity_bot.keys.audit import store_mirror
     from liquidity_bot.keys.home import InputRefused, KeysHome, read_passphrase
+    from liquidity_bot.keys.policy import PolicyError
     from liquidity_bot.store import Store
     from liquidity_bot.terminal_view import view_for
     from liquidity_bot.web.dashboard import DashboardError
@@ -120,7 +121,7 @@ def run_cmd(
     except SystemExit as exc:
         _die(str(exc))
         return
-    except DashboardError as exc:
+    except (DashboardError, PolicyError) as exc:
         _die(str(exc))
         return
     except KeyboardInterrupt:
