@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -46,10 +47,33 @@ def _global(
             "use DEBUG, INFO, WARNING, ERROR or CRITICAL", param_hint="--log-level"
         )
     configure_logging(fmt=log_format, level=log_level.upper())
-    ctx.obj = {"home": (home or Path.home() / ".liquidity-bot").expanduser()}
+    root = (home or Path.home() / ".liquidity-bot").expanduser()
+    _tighten_home(root)
+    ctx.obj = {"home": root}
+
+
+def _tighten_home(root: Path) -> None:
+    """An existing home made loose (0755, a copied backup) holds the database, reports and audit
+    log: make it private again, and say so."""
+    import logging
+
+    from liquidity_bot.keys.home import secure_home
+
+    try:
+        changed = secure_home(root)
+    except OSError as exc:
+        logging.getLogger(__name__).warning("could not make %s private (%s)", root, exc)
+        return
+    if changed:
+        logging.getLogger(__name__).warning(
+            "%s was readable by other users: made %d entries private (directories 0700, files "
+            "0600)", root, len(changed)
+        )
 
 
 def main() -> None:
+    # Every file the bot creates (database, reports, logs) is private from the start.
+    os.umask(0o077)
     app()
 
 

@@ -158,8 +158,13 @@ def _url_problem(value: str, secure: str, plain: str) -> str | None:
     return None
 
 
-def _http_url(value: str) -> str | None:
+def http_url_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a Bitrue REST base address (None if it can): the one check for
+    the config's ``base_url`` and every command line ``--base-url``; plain http only on loopback."""
     return _url_problem(value, "https", "http")
+
+
+_http_url = http_url_problem
 
 
 def _ws_url(value: str) -> str | None:
@@ -247,6 +252,8 @@ class DashboardConfig(_Frozen, frozen=True):
         str, Check(pattern=r"[A-Za-z0-9.:\-\[\]]+", allowed="an IP address or host name")
     ] = "127.0.0.1"
     port: Annotated[int, Check(ge=0, le=65535, allowed="0 (pick a free port) to 65535")] = 8787
+    # open live views (SSE streams) at once: each costs the engine's event loop; more get 503
+    max_sse_clients: Annotated[int, Check(ge=1, le=1000)] = 32
 
 
 class KeysConfig(_Frozen, frozen=True):
@@ -254,6 +261,9 @@ class KeysConfig(_Frozen, frozen=True):
 
     policy_path: Path | None = None
     reverify_after_s: Annotated[int, Check(ge=60, le=30 * 86400)] = 3600
+    # a running key whose re-checks keep failing (wrong passphrase, vault deleted or corrupt)
+    # is refused, and its markets stopped, this long after the first failure
+    reverify_grace_s: Annotated[int, Check(ge=0, le=86400)] = 300
 
 
 class LadderParams(_Frozen, frozen=True):

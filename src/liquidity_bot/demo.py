@@ -225,7 +225,7 @@ async def run_demo(
             bridge, server = await serve_engine(
                 engine, host=config.dashboard.host, port=dashboard_port,
                 home=home, key_rows_home=keys_home, kpi_interval_s=config.kpi_interval_s,
-                title="liquidity-bot demo",
+                title="liquidity-bot demo", max_sse_clients=config.dashboard.max_sse_clients,
             )
             engine.before_flush.append(bridge.close)
             console.print(f"dashboard: {server.url}  (metrics: {server.url}metrics)",

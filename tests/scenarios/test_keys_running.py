@@ -61,10 +61,10 @@ async def _two_keys(sim: Any, home: Path) -> dict[str, Any]:
     return {"alpha": (acct_a, key_a, secret_a), "beta": (acct_b, b["api_key"], b["secret"])}
 
 
-async def _engine(sim: Any, home: Path) -> tuple[Engine, Store]:
+async def _engine(sim: Any, home: Path, extra: str = "") -> tuple[Engine, Store]:
     cfg = parse_config(keyed_config(sim.base_url, keyed_market("XRPUSDT", "alpha", "lba"),
                                     keyed_market("NOVAUSDT", "beta", "lbb"),
-                                    kpi_interval_s=0.2), home=home)
+                                    kpi_interval_s=0.2) + extra, home=home)
     store = Store(cfg.store.url)
     store.create_schema()
     sessions, refused = await open_sessions(
@@ -189,3 +189,26 @@ async def test_a_rotation_is_picked_up_while_running(sim_quiet, home):
     assert engine.left_open.get("XRPUSDT", 0) == 0
     gate = [e for e in store.audit_events("keys") if e.action == "gate" and e.actor == "alpha"]
     assert gate[-1].detail["record_id"] == result.new.id, "the gate accepted the new key"
+
+
+async def test_a_deleted_vault_stops_quoting_after_the_grace(sim_quiet, home, caplog):
+    """The vault is gone (or the passphrase no longer opens it): the keys cannot be re-checked,
+    so after [keys] reverify_grace_s they are refused and their orders cancelled."""
+    keys = await _two_keys(sim_quiet, home)
+    engine, _store = await _engine(sim_quiet, home, "[keys]\nreverify_grace_s = 1\n")
+    caplog.set_level(logging.ERROR, logger="liquidity_bot.engine.runner")
+    async with running(engine):
+        alpha, beta = _session(engine, "alpha"), _session(engine, "beta")
+        await wait_for(lambda: _two_sided(alpha) and _two_sided(beta), "both keys quote")
+        assert await _open_on_sim(sim_quiet, keys["alpha"][0], "lba")
+        (home / "vault.json").unlink()
+        await wait_for(lambda: alpha.refused is not None and beta.refused is not None
+                       and not alpha.loop_tasks and not beta.loop_tasks,
+                       "both keys are refused once they could not be re-checked for 1 s")
+        for s in (alpha, beta):
+            assert "could not be re-checked" in (s.refused or "")
+            assert "VaultNotFound" in (s.refused or "")
+        assert await _open_on_sim(sim_quiet, keys["alpha"][0], "lba") == []
+        assert await _open_on_sim(sim_quiet, keys["beta"][0], "lbb") == []
+        assert "refused while running: stopping its markets" in caplog.text
+    assert engine.left_open.get("XRPUSDT", 0) == 0 and engine.left_open.get("NOVAUSDT", 0) == 0

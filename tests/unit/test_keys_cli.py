@@ -184,13 +184,13 @@ def test_review_and_remove(tmp_path: Path) -> None:
 
 def test_passphrase_change(tmp_path: Path) -> None:
     run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
-    res = run(tmp_path, ["passphrase"], env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "new one"})
+    res = run(tmp_path, ["passphrase"], env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "the new vault passphrase"})
     assert res.exit_code == 0, _all_text(res)
     assert run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"]).exit_code == 3
     ok = run(
         tmp_path,
         ["verify", "L", "--base-url", "http://127.0.0.1:9"],
-        env={"LIQUIDITY_BOT_PASSPHRASE": "new one"},
+        env={"LIQUIDITY_BOT_PASSPHRASE": "the new vault passphrase"},
     )
     assert ok.exit_code == 2  # unlocked; the exchange is unreachable -> unknown
 
@@ -208,7 +208,7 @@ def test_corrupt_vault_is_a_clear_error_and_changes_nothing(tmp_path: Path) -> N
         (["remove", "L"], None),
         (["passphrase"], None),
     ):
-        res = run(tmp_path, args, stdin, env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "new one"})
+        res = run(tmp_path, args, stdin, env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "the new vault passphrase"})
         assert res.exit_code == 3, (args, _all_text(res))
         assert "not valid JSON; restore it from a backup" in _all_text(res), args
         assert "Traceback" not in _all_text(res)
@@ -238,3 +238,89 @@ def test_unexpected_error_exits_3_without_the_secret(tmp_path: Path, monkeypatch
     assert res.exit_code == 3
     assert "unexpected error (RuntimeError: bug while holding ***)" in res.stderr
     assert SECRET not in _all_text(res)
+
+
+def test_base_url_refuses_plain_http_to_a_remote_host(tmp_path: Path) -> None:
+    """--base-url follows the config's rule: plain http:// only on loopback (the simulator)."""
+    for cmd in (["verify", "LB"], ["rotate", "LB", "--api-key", KEY]):
+        res = run(tmp_path, [*cmd, "--base-url", "http://203.0.113.7:8999"], SECRET + "\n")
+        assert res.exit_code == 3, _all_text(res)
+        assert "plain http:// is allowed only for loopback" in _all_text(res)
+        assert "use https:// for 203.0.113.7" in _all_text(res)
+    res = run(tmp_path, ["add", "--label", "LB", "--api-key", KEY,
+                         "--base-url", "http://exchange.example:80"], SECRET + "\n")
+    assert res.exit_code == 3 and "loopback" in _all_text(res)
+    assert not (tmp_path / "vault.json").exists()
+
+
+def _records(home: Path) -> list:
+    from liquidity_bot.keys.vault import Vault
+
+    return Vault.open(home / "vault.json").records() if (home / "vault.json").exists() else []
+
+
+def test_add_with_a_bad_canary_stores_nothing(tmp_path: Path) -> None:
+    """The canary is checked before the key is stored: the retry is not blocked."""
+    for canary in ("localhost", "not an address"):
+        res = run(tmp_path, ["add", "--label", "LB", "--api-key", KEY, "--base-url",
+                             "http://127.0.0.1:9", "--canary-source", canary], SECRET + "\n")
+        assert res.exit_code == 3 and "is not an IP address" in _all_text(res)
+        assert _records(tmp_path) == []
+    res = run(tmp_path, ["add", "--label", "LB", "--api-key", KEY, "--market", "XRP/USDT",
+                         "--no-verify"], SECRET + "\n")
+    assert res.exit_code == 3 and "is not a symbol" in _all_text(res)
+    assert _records(tmp_path) == []
+
+
+def test_rotate_with_a_bad_canary_leaves_no_candidate(tmp_path: Path) -> None:
+    res = run(tmp_path, ["add", "--label", "LB", "--api-key", KEY, "--no-verify"], SECRET + "\n")
+    assert res.exit_code == 0, _all_text(res)
+    new_key = "N" * 64
+    res = run(tmp_path, ["rotate", "LB", "--api-key", new_key, "--base-url",
+                         "http://127.0.0.1:9", "--canary-source", "localhost"],
+              "R0tat3dSecret" + "r" * 51 + "\n")
+    assert res.exit_code == 3 and "is not an IP address" in _all_text(res)
+    assert [r.api_key for r in _records(tmp_path)] == [KEY]
+
+
+def test_labels_are_checked_and_never_printed_raw(tmp_path: Path) -> None:
+    for label, says in (("", "empty"), ("x" * 20_000, "at most 64"),
+                        ("Bot\x1b[2J\x1b]0;pwned\x07", "control or formatting character"),
+                        ("evil\u202eoG", "control or formatting character")):
+        res = run(tmp_path, ["add", "--label", label, "--api-key", KEY, "--no-verify"],
+                  SECRET + "\n")
+        assert res.exit_code == 3 and says in _all_text(res), _all_text(res)
+        assert "\x1b" not in _all_text(res) and "\u202e" not in _all_text(res)
+        assert _records(tmp_path) == []
+    # a label stored before labels were checked (an older version, or an edited file)
+    from liquidity_bot.keys.vault import KdfParams, Vault
+
+    v = Vault.create(tmp_path / "vault.json", PASS, kdf=KdfParams(memory_kib=64))
+    v.add(exchange="bitrue", label="Old\x1b[31mBot\x1b[2J", api_key=KEY, secret=SECRET)
+    v.save()
+    for cmd in (["list"], ["review"]):
+        res = run(tmp_path, cmd)
+        assert "\x1b" not in _all_text(res), cmd
+        assert "Old\\x1b[31m" in _all_text(res), _all_text(res)
+
+
+def test_a_weak_passphrase_creates_no_vault_and_a_change_raises_the_kdf(tmp_path: Path) -> None:
+    res = run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n",
+              env={"LIQUIDITY_BOT_PASSPHRASE": "hunter2"})
+    assert res.exit_code == 3 and "too short (7 characters)" in _all_text(res)
+    assert not (tmp_path / "vault.json").exists()
+    # a vault from before (Argon2id at the OWASP floor) opens, and a passphrase change raises it
+    from liquidity_bot.keys.vault import DEFAULT_KDF, KdfParams, Vault
+
+    v = Vault.create(tmp_path / "vault.json", PASS, kdf=KdfParams(47104, 1, 1))
+    v.add(exchange="bitrue", label="L", api_key=KEY, secret=SECRET)
+    v.save()
+    assert json.loads(run(tmp_path, ["list", "--json"]).stdout)[0]["label"] == "L"
+    weak = run(tmp_path, ["passphrase"], env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "short"})
+    assert weak.exit_code == 3 and "at least 12" in _all_text(weak)
+    res = run(tmp_path, ["passphrase"],
+              env={"LIQUIDITY_BOT_NEW_PASSPHRASE": "four random words here"})
+    assert res.exit_code == 0, _all_text(res)
+    doc = json.loads((tmp_path / "vault.json").read_text())
+    assert (doc["kdf"]["memory_kib"], doc["kdf"]["iterations"]) == (
+        DEFAULT_KDF.memory_kib, DEFAULT_KDF.iterations)

@@ -177,7 +177,7 @@ async def test_gate_without_reverify_tells_stale(tmp_path: Path) -> None:
     assert vk.is_stale(later) and not vk.is_stale()
     again = await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
     assert again.report.verdict == "pass"
-    with pytest.raises(KeyStale, match="last verified"):
+    with pytest.raises(KeyStale, match="25.0 h old"):
         await require_tradeable("LB", home=home, passphrase=PP, reverify=False, now=later)
     # a recorded failure is refused too
     v = Vault.open(home.vault)
@@ -375,3 +375,170 @@ def test_review_names_an_interrupted_rotation(tmp_path: Path) -> None:
     unfinished = [f for f in findings if f.kind == "unfinished_rotation"]
     assert len(unfinished) == 1 and "keys remove 'LB' --id" in unfinished[0].action
     assert Vault.open(home.vault).find_active("LB").api_key == KEY  # still the old key
+
+
+# ------------------------------------------------------------------ the gate judges the policy
+
+
+def _report(checks: list[tuple[str, str]], *, checked_at: datetime | None = None):
+    from liquidity_bot.keys.verify import Check, VerificationReport
+
+    return VerificationReport(
+        label="LB",
+        exchange="bitrue",
+        verdict="pass",
+        checked_at=(checked_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        checks=tuple(Check(n, s, "d") for n, s in checks),
+    )
+
+
+def test_judge_refuses_an_empty_or_incomplete_list_of_checks() -> None:
+    from liquidity_bot.keys.gate import judge
+
+    empty = judge(_report([]), DEFAULT_POLICY)
+    assert not empty.allowed
+    assert any("ip_restricted" in r and "not checked" in r for r in empty.reasons)
+    all_pass = [(n, "pass") for n in DEFAULT_POLICY.demanded_checks()]
+    assert judge(_report(all_pass), DEFAULT_POLICY).allowed
+    without_ip = [c for c in all_pass if c[0] != "ip_restricted"]
+    verdict = judge(_report(without_ip), DEFAULT_POLICY)
+    assert not verdict.allowed and verdict.reasons == (
+        "ip_restricted was not checked (the policy demands it)",
+    )
+    # a status that is not one of pass/fail/unknown is not a pass either
+    odd = [(n, "PASS" if n == "can_trade" else "pass") for n in DEFAULT_POLICY.demanded_checks()]
+    assert not judge(_report(odd), DEFAULT_POLICY).allowed
+
+
+def test_judge_refuses_a_future_dated_or_stale_verification() -> None:
+    from liquidity_bot.keys.gate import judge
+
+    all_pass = [(n, "pass") for n in DEFAULT_POLICY.demanded_checks()]
+    future = judge(_report(all_pass, checked_at=datetime.now(UTC) + timedelta(days=30)),
+                   DEFAULT_POLICY)
+    assert not future.allowed and "in the future" in future.reasons[0]
+    stale = judge(_report(all_pass, checked_at=datetime.now(UTC) - timedelta(hours=25)),
+                  DEFAULT_POLICY)
+    assert not stale.allowed and "old" in stale.reasons[0]
+
+
+def _tamper(home: KeysHome, **verification) -> None:
+    v = Vault.open(home.vault)
+    rec = v.find_active("LB")
+    v.update(rec.id, last_verification=Verification(**verification))
+    v.save()
+
+
+async def test_no_reverify_refuses_a_pass_with_no_checks(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    _tamper(home, checked_at=datetime.now(UTC).isoformat(), verdict="pass", checks=())
+    with pytest.raises(KeyRefused, match="not checked"):
+        await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
+    gates = [e for e in AuditLog(home.audit).entries() if e["event"] == "gate"]
+    assert gates[-1]["outcome"] == "refused"
+
+
+async def test_no_reverify_refuses_a_future_checked_at(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    await require_tradeable(
+        "LB", home=home, passphrase=PP, canary_source="127.0.0.2", client_factory=factory({})
+    )
+    rec = Vault.open(home.vault).find_active("LB")
+    assert rec.last_verification is not None
+    future = (datetime.now(UTC) + timedelta(days=365)).isoformat(timespec="seconds")
+    _tamper(home, checked_at=future, verdict="pass", checks=rec.last_verification.checks,
+            policy=rec.last_verification.policy)
+    with pytest.raises(KeyStale, match="in the future"):
+        await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
+
+
+async def test_no_reverify_refuses_a_verification_under_a_laxer_policy(tmp_path: Path) -> None:
+    """Verified under a lax policy.toml that was then deleted: the default policy demands more."""
+    home = _home(tmp_path)
+    lax = Policy(forbidden_permissions=(), require_ip_restriction=False, max_clock_skew_ms=60_000)
+    # a key that may withdraw and trade futures, not IP-restricted, clock 30 s off
+    loose = factory({"withdraw_history": [], "futures_account": SimpleNamespace(),
+                     "account@canary": SimpleNamespace(balances=[]), "offset": 30_000})
+    vk = await require_tradeable("LB", home=home, passphrase=PP, policy=lax,
+                                 canary_source="127.0.0.2", client_factory=loose)
+    assert vk.report.verdict == "pass"
+    with pytest.raises(KeyRefused):
+        await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
+    # only the skew limit was laxer: every check is there, but the pass does not cover 1000 ms
+    skewed = factory({"offset": 30_000})
+    await require_tradeable("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
+                            policy=Policy(max_clock_skew_ms=60_000), client_factory=skewed)
+    with pytest.raises(KeyStale, match="different policy"):
+        await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
+    # a verification under a stricter policy covers the default one
+    await require_tradeable("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
+                            policy=Policy(max_clock_skew_ms=500), client_factory=factory({}))
+    ok = await require_tradeable("LB", home=home, passphrase=PP, reverify=False)
+    assert ok.report.verdict == "pass"
+
+
+def test_a_verified_key_dated_in_the_future_is_stale() -> None:
+    from liquidity_bot.keys.gate import Secret, VerifiedKey
+
+    vk = VerifiedKey(
+        record_id="r", label="LB", exchange="bitrue", api_key=KEY, secret=Secret(SECRET),
+        report=_report([], checked_at=datetime.now(UTC) + timedelta(days=1)),
+        accepted_unknown=(), max_age=timedelta(hours=24),
+    )
+    assert vk.is_stale()
+
+
+# ------------------------------------------------------------------ a key that cannot be checked
+
+
+async def test_watch_refuses_a_key_it_cannot_recheck_after_the_grace(tmp_path: Path) -> None:
+    """A deleted vault (or a wrong passphrase) is retried for the grace, then refused."""
+    from liquidity_bot.keys.gate import KeyUnverifiable, KeyWatch
+    from liquidity_bot.keys.vault import VaultNotFound, WrongPassphrase
+
+    home = _home(tmp_path)
+    watch = await KeyWatch.start("LB", home=home, passphrase=PP, canary_source="127.0.0.2",
+                                 client_factory=factory({}), unverifiable_grace_s=60)
+    saved = home.vault.read_bytes()
+    home.vault.unlink()
+    t0 = datetime.now(UTC)
+    with pytest.raises(VaultNotFound):
+        await watch.refresh(now=t0)
+    with pytest.raises(VaultNotFound):
+        await watch.refresh(now=t0 + timedelta(seconds=59))
+    with pytest.raises(KeyUnverifiable, match="could not be re-checked for 61 s"):
+        await watch.refresh(now=t0 + timedelta(seconds=61))
+    # a success in between starts the count anew
+    home.vault.write_bytes(saved)
+    home.vault.chmod(0o600)
+    assert not (await watch.refresh(now=t0 + timedelta(seconds=62))).reverified
+    assert watch.failing_since is None
+    # the passphrase no longer opens the vault (changed under the running bot)
+    wrong = KeyWatch(watch.current, home=home, passphrase="not the passphrase", policy=None,
+                     canary_source="127.0.0.2", client_factory=factory({}),
+                     unverifiable_grace_s=60)
+    with pytest.raises(WrongPassphrase):
+        await wrong.refresh(now=t0, force=True)
+    with pytest.raises(KeyUnverifiable, match="WrongPassphrase"):
+        await wrong.refresh(now=t0 + timedelta(seconds=120), force=True)
+    gates = [e for e in AuditLog(home.audit).entries() if e["event"] == "gate"]
+    assert gates[-1]["outcome"] == "refused" and "re-checked" in gates[-1]["reason"]
+
+
+async def test_a_rotation_whose_verification_breaks_leaves_no_candidate(tmp_path: Path) -> None:
+    from liquidity_bot.keys.gate import rotate_key
+
+    home = _home(tmp_path)
+
+    def unreachable(*_a, **_kw):
+        raise RuntimeError("cannot build a client")
+
+    with pytest.raises(RuntimeError):
+        await rotate_key(home, passphrase=PP, label="LB", new_api_key="B" * 64,
+                         new_secret="NewCanary" + "w" * 55, policy=DEFAULT_POLICY, urls=None,
+                         canary_source="127.0.0.2", client_factory=unreachable, kdf=FAST)
+    with pytest.raises(ValueError, match="not an IP address"):
+        await rotate_key(home, passphrase=PP, label="LB", new_api_key="B" * 64,
+                         new_secret="NewCanary" + "w" * 55, policy=DEFAULT_POLICY, urls=None,
+                         canary_source="nowhere", client_factory=factory({}), kdf=FAST)
+    assert [r.api_key for r in Vault.open(home.vault).records()] == [KEY]

@@ -213,3 +213,18 @@ def test_cli_report_without_a_database_says_what_to_do(tmp_path: Path):
     result = CliRunner().invoke(app, ["--home", str(tmp_path / "empty"), "report"])
     assert result.exit_code == 2
     assert "run the bot (or the demo) first" in result.output
+
+
+def test_html_escapes_text_the_exchange_supplied(store: Store):
+    """A commissionAsset is the exchange's text: it must never become markup in the page."""
+    hand_made(store)
+    evil = "<img src=x onerror=alert(1)>"
+    store.add_fill(
+        FillRecord("XRPUSDT", "t2", "SELL", D("0.5025"), D("10"), T0 + 3000, D("0.01"), evil, "lb2")
+    )
+    rep = build_report(
+        store, from_ms=T0, to_ms=T0 + 10_000, obligations={"XRPUSDT": OBL}, interval_ms=1000
+    )
+    page = render(rep, "html")
+    assert "<img" not in page.lower()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page.lower()  # shown, as text

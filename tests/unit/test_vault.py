@@ -283,3 +283,28 @@ def test_failed_write_disk_full_leaves_old_vault_intact(tmp_path: Path, monkeypa
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vault.json"]
     assert [r.label for r in Vault.open(path).unlock(PASS).records()] == ["Liquidity Bot", "Other"]
+
+
+def test_a_new_vault_needs_a_strong_passphrase(tmp_path: Path) -> None:
+    from liquidity_bot.keys.home import WeakPassphrase
+
+    for weak in ("short", "elevenchars", "aaaaaaaaaaaaaaaa"):
+        with pytest.raises(WeakPassphrase, match="passphrase"):
+            Vault.create(tmp_path / "vault.json", weak, kdf=FAST)
+        assert not (tmp_path / "vault.json").exists()
+    v = _vault(tmp_path)
+    with pytest.raises(WeakPassphrase, match="at least 12"):
+        v.change_passphrase("new")
+    assert Vault.open(tmp_path / "vault.json").unlock(PASS).records()
+
+
+def test_default_kdf_is_above_the_owasp_floor_and_old_vaults_still_open(tmp_path: Path) -> None:
+    floor = KdfParams(memory_kib=47104, iterations=1, lanes=1)
+    assert DEFAULT_KDF.at_least(floor) and DEFAULT_KDF != floor
+    assert DEFAULT_KDF.memory_kib * DEFAULT_KDF.iterations >= 4 * floor.memory_kib
+    # a vault made at the old floor opens: its parameters are read from its header
+    old = Vault.create(tmp_path / "vault.json", PASS, kdf=floor)
+    old.add(exchange="bitrue", label="L", api_key="k" * 64, secret=SECRET_A)
+    old.save()
+    reopened = Vault.open(tmp_path / "vault.json").unlock(PASS)
+    assert reopened.kdf == floor and reopened.reveal(reopened.find_active("L").id) == SECRET_A

@@ -214,3 +214,45 @@ async def test_metrics_endpoint():
     assert 'lb_depth_quote{band_pct="2",side="bid",symbol="XRPUSDT"}' in text
     assert 'lb_latency_seconds_count{stage="tick_to_order"} 2.0' in text
     assert 'lb_obligation_breaches_total{rule="max_spread",symbol="XRPUSDT"} 1.0' in text
+
+
+async def test_sse_clients_are_capped_and_the_engine_loop_stays_free():
+    """Every live view serialises snapshots on the engine's loop: past the cap, 503."""
+    import asyncio
+
+    from liquidity_bot.config import parse_config
+    from liquidity_bot.web.dashboard import DEFAULT_MAX_SSE_CLIENTS
+
+    assert DEFAULT_MAX_SSE_CLIENTS == 32
+    assert parse_config("[dashboard]\nmax_sse_clients = 5\n").dashboard.max_sse_clients == 5
+    state = DashboardState()
+    fill_state(state)
+    server = await start_dashboard(state, "127.0.0.1", 0, push_interval_s=0.01,
+                                   max_sse_clients=3)
+    try:
+        async with aiohttp.ClientSession() as http:
+            streams = [await http.get(server.url + "events") for _ in range(3)]
+            for r in streams:
+                assert r.status == 200 and (await _next_state(r))["version"] >= 1
+            for _ in range(5):
+                async with http.get(server.url + "events") as extra:
+                    assert extra.status == 503 and extra.headers["Retry-After"] == "30"
+                    assert "max_sse_clients" in await extra.text()
+            async with http.get(server.url + "healthz") as h:
+                assert h.status == 200
+            streams[0].close()  # one viewer leaves: its place is free again
+            deadline = asyncio.get_running_loop().time() + 10
+            while True:
+                fill_state(state, shift=1)  # the server notices the closed stream on a write
+                r = await http.get(server.url + "events")
+                if r.status == 200:
+                    break
+                r.close()
+                assert asyncio.get_running_loop().time() < deadline, "the slot was never freed"
+                await asyncio.sleep(0.05)
+            assert (await _next_state(r))["version"] >= 1
+            r.close()
+            for s in streams[1:]:
+                s.close()
+    finally:
+        await server.stop()

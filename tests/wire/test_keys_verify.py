@@ -573,3 +573,49 @@ async def test_onboard_interactive_fix_on_the_exchange_and_reenter_key(sim, make
     assert verdicts == ["fail", "fail", "pass"]
     vault = Vault.open(home / "vault.json").unlock(PASSPHRASE)
     assert vault.reveal(vault.find_active("Liquidity Bot").id) == secret
+
+
+async def test_an_exchange_error_echoing_the_key_header_keeps_the_key_out_of_the_audit(
+    tmp_path: Path,
+):
+    """Some gateways echo request headers in their error text: the full API key must not reach
+    the audit log, the vault's metadata or the report (only its short hint)."""
+    from aiohttp import web
+
+    api_key = "EchoedKey" + "e" * 55
+    secret = "EchoCanarySecret" + "s" * 48
+
+    async def time(_: web.Request) -> web.Response:
+        import time as _t
+
+        return web.json_response({"serverTime": int(_t.time() * 1000)})
+
+    async def echo(request: web.Request) -> web.Response:
+        sent = request.headers.get("X-MBX-APIKEY", "")
+        return web.json_response(
+            {"code": -2015, "msg": f"Invalid API-key, IP, or permissions for action. "
+                                   f"X-MBX-APIKEY={sent} key {sent}"}, status=401)
+
+    app = web.Application()
+    app.router.add_get("/api/v1/time", time)
+    app.router.add_route("*", "/{tail:.*}", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        home = KeysHome(tmp_path)
+        rec = add_key(home, passphrase=PASSPHRASE, exchange="bitrue", label="LB",
+                      api_key=api_key, secret=secret, kdf=FAST)
+        with pytest.raises(KeyRefused) as info:
+            await require_tradeable("LB", home=home, passphrase=PASSPHRASE,
+                                    urls=BitrueUrls.single(f"http://127.0.0.1:{port}"),
+                                    canary_source=CANARY)
+    finally:
+        await runner.cleanup()
+    details = json.dumps(info.value.report.to_json(), ensure_ascii=False)
+    assert rec.api_key_hint in details, details  # the echo is there, as the hint
+    assert api_key not in details and api_key not in str(info.value)
+    assert api_key not in home.audit.read_text()
+    assert api_key not in json.dumps(Vault.open(home.vault).to_doc()["records"][0]["last_verification"])

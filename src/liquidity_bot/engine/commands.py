@@ -50,6 +50,7 @@ def run_cmd(
     from liquidity_bot.engine.runner import Engine, open_sessions, summary
     from liquidity_bot.keys.audit import store_mirror
     from liquidity_bot.keys.home import InputRefused, KeysHome, read_passphrase
+    from liquidity_bot.keys.policy import PolicyError
     from liquidity_bot.store import Store
     from liquidity_bot.terminal_view import view_for
     from liquidity_bot.web.dashboard import DashboardError
@@ -120,7 +121,7 @@ def run_cmd(
     except SystemExit as exc:
         _die(str(exc))
         return
-    except DashboardError as exc:
+    except (DashboardError, PolicyError) as exc:
         _die(str(exc))
         return
     except KeyboardInterrupt:
@@ -142,7 +143,7 @@ async def start_engine_dashboard(
     try:
         bridge, server = await serve_engine(
             engine, host=cfg.dashboard.host, port=port, token=token, home=home,
-            kpi_interval_s=cfg.kpi_interval_s,
+            kpi_interval_s=cfg.kpi_interval_s, max_sse_clients=cfg.dashboard.max_sse_clients,
         )
     except OSError as exc:
         console.print(f"dashboard not started ({exc}); trading goes on without it. Choose "

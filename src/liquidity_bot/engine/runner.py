@@ -644,6 +644,7 @@ async def open_sessions(
 
     policy = load_policy(config.keys.policy_path or home.policy)
     urls = urls_of(config)
+    grace_s = float(config.keys.reverify_grace_s)
     sessions: list[KeySession] = []
     refused: dict[str, str] = {}
     for label, markets in group_by_key(config.markets).items():
@@ -651,7 +652,7 @@ async def open_sessions(
             if reverify:
                 watch = await KeyWatch.start(
                     label, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                    canary_source=canary_source,
+                    canary_source=canary_source, unverifiable_grace_s=grace_s,
                 )
             else:
                 key = await require_tradeable(
@@ -659,7 +660,7 @@ async def open_sessions(
                     canary_source=canary_source, reverify=False,
                 )
                 watch = KeyWatch(key, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                                 canary_source=canary_source)
+                                 canary_source=canary_source, unverifiable_grace_s=grace_s)
         except (KeyRefused, VaultError) as exc:
             refused[label] = str(exc)
             report(f"key {label!r} refused: {exc}")

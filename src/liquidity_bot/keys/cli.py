@@ -8,6 +8,7 @@ input only, never from the command line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -28,7 +29,10 @@ from liquidity_bot.keys.home import (
     PASSPHRASE_ENV,
     InputRefused,
     KeysHome,
+    check_label,
+    check_symbol,
     check_token_format,
+    printable,
     read_passphrase,
     read_secret,
 )
@@ -42,7 +46,7 @@ from liquidity_bot.keys.hygiene import (
 )
 from liquidity_bot.keys.policy import Policy, PolicyError, load_policy
 from liquidity_bot.keys.vault import Vault, VaultError, WrongPassphrase, locked
-from liquidity_bot.keys.verify import FAIL, PASS, UNKNOWN, VerificationReport
+from liquidity_bot.keys.verify import FAIL, PASS, UNKNOWN, VerificationReport, check_canary
 from liquidity_bot.logs import redact
 
 EXIT_PASS, EXIT_FAIL, EXIT_UNKNOWN, EXIT_ERROR = 0, 1, 2, 3
@@ -120,6 +124,11 @@ def _urls(base_url: str | None) -> Any:
 
     if base_url is None:
         return BitrueUrls()
+    from liquidity_bot.config import http_url_problem
+
+    problem = http_url_problem(base_url)
+    if problem is not None:  # the same rule as the config's base_url
+        _die(f"--base-url {problem}")
     try:
         return BitrueUrls.single(base_url)
     except ValueError as exc:
@@ -259,6 +268,41 @@ ApiSecretRefused = Annotated[
 ]
 
 
+def _check_intake(
+    exchange: str,
+    label: str,
+    api_key: str,
+    market: list[str] | None,
+    canary_source: str | None,
+    policy: Policy,
+) -> tuple[str, ...]:
+    """Every check that needs neither the secret nor the exchange, before anything is asked or
+    stored: a refused add or rotation leaves the vault as it was. Returns the markets."""
+    check_label(label)
+    check_token_format(exchange, "API key", api_key)
+    markets = tuple(m.upper() for m in market or ())
+    for symbol in markets:
+        check_symbol(symbol)
+    if canary_source is not None:
+        check_canary(canary_source, policy)
+    return markets
+
+
+async def _verify_new(
+    home: KeysHome, rec: Any, secret: str, policy: Policy, urls: Any, canary: str | None
+) -> VerificationReport:
+    """Verify a key just stored; if verifying breaks (rather than judging), remove it again so
+    that the operator's retry is not blocked by a half-done add."""
+    try:
+        return await verify_and_record(
+            home, rec, secret, policy=policy, urls=urls, canary_source=canary
+        )
+    except BaseException:
+        with contextlib.suppress(Exception):
+            remove_key(home, rec.label, rec.id)
+        raise
+
+
 def _intake_secret(exchange: str) -> str:
     err.print(
         "Bitrue shows the secret key only once, when the key is created: paste it now "
@@ -295,7 +339,7 @@ def add_cmd(
     _check_exchange(exchange)
     home = _home(ctx)
     policy = _policy(home, policy_path)
-    check_token_format(exchange, "API key", api_key)
+    markets = _check_intake(exchange, label, api_key, market, canary_source, policy)
     urls = None if no_verify else _urls(base_url)
     value = _intake_secret(exchange)
     passphrase = _passphrase(home)
@@ -306,7 +350,7 @@ def add_cmd(
         label=label,
         api_key=api_key,
         secret=value,
-        markets=tuple(m.upper() for m in market or ()),
+        markets=markets,
     )
     err.print(f"stored key {rec.api_key_hint} as {label!r} in {home.vault}", markup=False)
     if no_verify:
@@ -314,9 +358,7 @@ def add_cmd(
             f"not verified: run `liquidity-bot keys verify {label!r}` before trading", markup=False
         )
         return
-    report = _run(
-        verify_and_record(home, rec, value, policy=policy, urls=urls, canary_source=canary_source)
-    )
+    report = _run(_verify_new(home, rec, value, policy, urls, canary_source))
     _print_report(report, policy, as_json)
     if report.verdict != PASS and not as_json:
         _print_fixes(report, policy)
@@ -388,10 +430,13 @@ def onboard_cmd(
         typer.echo(guide, nl=False)
         return
     urls = _urls(base_url)
+    check_label(label)
+    if canary_source is not None:
+        check_canary(canary_source, policy)
     out.print(Markdown(guide), soft_wrap=False)
     if api_key is None:
         api_key = typer.prompt("API key (not the secret)").strip()
-    check_token_format(exchange, "API key", api_key)
+    markets = _check_intake(exchange, label, api_key, market, canary_source, policy)
     value = _intake_secret(exchange)
     passphrase = _passphrase(home)
     rec = add_key(
@@ -401,7 +446,7 @@ def onboard_cmd(
         label=label,
         api_key=api_key,
         secret=value,
-        markets=tuple(m.upper() for m in market or ()),
+        markets=markets,
     )
     out.print(f"stored key {rec.api_key_hint} as {label!r}", markup=False)
     while True:
@@ -483,7 +528,8 @@ def list_cmd(
             else "never"
         )
         table.add_row(
-            escape(r.label) + ("" if r.exchange == "bitrue" else f" ({r.exchange})"),
+            # a label stored before labels were checked may hold escape sequences: never raw
+            escape(printable(r.label, 80)) + ("" if r.exchange == "bitrue" else f" ({r.exchange})"),
             r.api_key_hint,
             r.status,
             f"{r.age_days} d",
@@ -526,7 +572,9 @@ def review_cmd(
     else:
         for f in findings:
             out.print(
-                f"- {f.label} [{f.kind}]: {f.message}\n  what to do: {f.action}", markup=False
+                printable(f"- {f.label} [{f.kind}]: {f.message}") + "\n  what to do: "
+                + printable(f.action),
+                markup=False,
             )
     raise typer.Exit(EXIT_FAIL if findings else EXIT_PASS)
 
@@ -551,7 +599,7 @@ def rotate_cmd(
     home = _home(ctx)
     policy = _policy(home, policy_path)
     urls = _urls(base_url)
-    check_token_format(exchange, "API key", api_key)
+    _check_intake(exchange, label, api_key, None, canary_source, policy)
     if not home.vault.exists():
         _die(f"no vault at {home.vault}; add a key first (liquidity-bot keys add)")
     value = _intake_secret(exchange)
@@ -631,7 +679,7 @@ def passphrase_cmd(ctx: typer.Context) -> None:
             _die("the two passphrases differ; nothing was changed")
     with locked(home.vault):
         vault = Vault.open(home.vault).unlock(old)
-        kdf = vault.kdf if vault.kdf.meets_owasp_minimum() else DEFAULT_KDF
+        kdf = vault.kdf if vault.kdf.at_least(DEFAULT_KDF) else DEFAULT_KDF
         vault.change_passphrase(new, kdf=kdf)
         vault.save()
     home.audit_log().append("passphrase_changed", records=len(vault.records()))

@@ -12,6 +12,7 @@ after it passed the same judgement.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,8 +33,10 @@ from liquidity_bot.keys.verify import (
     FAIL,
     PASS,
     UNKNOWN,
+    Check,
     ClientFactory,
     VerificationReport,
+    check_canary,
     probe_key,
     report_from_json,
 )
@@ -49,6 +52,16 @@ class KeyRefused(Exception):
 
 class KeyStale(KeyRefused):
     """The last verification is older than allowed and re-verification was not requested."""
+
+
+class KeyUnverifiable(KeyRefused):
+    """The running key could not be re-checked (vault, passphrase) for longer than its grace."""
+
+
+# How long a running key may go on after its re-checks started failing (vault deleted or
+# corrupt, wrong passphrase): long enough for an operator to restore a vault by hand, short
+# enough that a key nobody can verify stops within minutes ([keys] reverify_grace_s).
+DEFAULT_UNVERIFIABLE_GRACE_S = 300.0
 
 
 class Secret:
@@ -87,8 +100,11 @@ class VerifiedKey:
         return (now or datetime.now(UTC)) - self.verified_at
 
     def is_stale(self, now: datetime | None = None) -> bool:
-        """True once the verification is older than the policy's ``max_verification_age_hours``."""
-        return self.age(now) > self.max_age
+        """True once the verification is older than the policy's ``max_verification_age_hours``,
+        or dated in the future (the clock stepped back, or the record was edited): a negative
+        age would otherwise never become stale."""
+        age = self.age(now)
+        return age > self.max_age or age < timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -98,11 +114,64 @@ class Judgement:
     reasons: tuple[str, ...]
 
 
-def judge(report: VerificationReport, policy: Policy) -> Judgement:
-    """fail refuses; unknown refuses unless the policy accepts that check as unknown."""
+def parse_checked_at(text: str) -> datetime | None:
+    """A verification's time, or None when it cannot be trusted as a time (unreadable or
+    without a time zone: its age would be a guess)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _age_problem(checked_at: str, policy: Policy, now: datetime | None) -> str | None:
+    """Why a verification's time does not allow trading: unreadable, future-dated (a negative
+    age would never go stale), or older than the policy allows."""
+    when = parse_checked_at(checked_at)
+    if when is None:
+        return f"the verification time {checked_at!r} is not a readable time with a time zone"
+    age = (now or datetime.now(UTC)) - when
+    if age < timedelta(0):
+        return (
+            f"the verification is dated in the future ({checked_at}, this clock says "
+            f"{(now or datetime.now(UTC)).isoformat(timespec='seconds')})"
+        )
+    if age > timedelta(hours=policy.max_verification_age_hours):
+        return (
+            f"the verification is {age.total_seconds() / 3600:.1f} h old (limit "
+            f"{policy.max_verification_age_hours:g} h)"
+        )
+    return None
+
+
+def judge(
+    report: VerificationReport, policy: Policy, *, now: datetime | None = None
+) -> Judgement:
+    """Judge every check the policy demands, not only those the report happens to contain.
+
+    A demanded check that is missing (or reported twice) is not a pass; fail refuses; unknown
+    refuses unless the policy accepts that check as unknown; any other status refuses. A report
+    dated in the future or older than ``max_verification_age_hours`` refuses too.
+    """
     reasons: list[str] = []
     accepted: list[str] = []
+    age = _age_problem(report.checked_at, policy, now)
+    if age is not None:
+        reasons.append(age)
+    by_name: dict[str, list[Check]] = {}
     for c in report.checks:
+        by_name.setdefault(c.name, []).append(c)
+    for name in policy.demanded_checks():
+        found = by_name.get(name, [])
+        if not found:
+            reasons.append(f"{name} was not checked (the policy demands it)")
+            continue
+        if len(found) > 1:
+            reasons.append(f"{name} is reported {len(found)} times (a report holds each once)")
+            continue
+        c = found[0]
+        if c.status == PASS:
+            continue
         if c.status == FAIL:
             reasons.append(f"{c.name} failed: {c.detail}")
         elif c.status == UNKNOWN:
@@ -110,6 +179,8 @@ def judge(report: VerificationReport, policy: Policy) -> Judgement:
                 accepted.append(c.name)
             else:
                 reasons.append(f"{c.name} is unknown (not accepted by the policy): {c.detail}")
+        else:
+            reasons.append(f"{c.name} has the status {c.status!r}, which is not a pass")
     return Judgement(not reasons, tuple(accepted), tuple(reasons))
 
 
@@ -139,6 +210,7 @@ async def verify_and_record(
         checked_at=report.checked_at,
         verdict=report.verdict,
         checks=tuple(c.to_json() for c in report.checks),
+        policy=policy.verification_terms(),
     )
     mutate(home, lambda v: v.update(record.id, last_verification=remembered))
     home.audit_log().append(
@@ -214,21 +286,15 @@ async def require_tradeable(
                 "checks": list(last.checks),
             }
         )
-        age = (now or datetime.now(UTC)) - datetime.fromisoformat(last.checked_at)
-        if age > max_age:
-            hours = age.total_seconds() / 3600
-            audit.append(
-                "gate",
-                **audit_fields(record),
-                outcome="refused",
-                reason=f"verification {hours:.1f} h old",
-            )
+        problem = _age_problem(last.checked_at, policy, now)
+        if problem is not None:
+            audit.append("gate", **audit_fields(record), outcome="refused", reason=problem)
             raise KeyStale(
-                f"key {label!r} was last verified {hours:.1f} h ago (limit "
-                f"{policy.max_verification_age_hours:g} h): run `liquidity-bot keys verify {label!r}`",
+                f"key {label!r} cannot trade on its recorded verification: {problem}; run "
+                f"`liquidity-bot keys verify {label!r}` (or start without --no-reverify)",
                 report,
             )
-    verdict = judge(report, policy)
+    verdict = judge(report, policy, now=now)
     if not verdict.allowed:
         audit.append(
             "gate",
@@ -240,6 +306,17 @@ async def require_tradeable(
         raise KeyRefused(
             f"key {label!r} may not trade (verdict {report.verdict}):\n- "
             + "\n- ".join(verdict.reasons),
+            report,
+        )
+    if not reverify and not policy.is_covered_by(getattr(record.last_verification, "policy", None)):
+        problem = (
+            "it was verified under a different policy that does not cover the current one "
+            "(fewer checks, a wider clock-skew limit or other trusted IPs)"
+        )
+        audit.append("gate", **audit_fields(record), outcome="refused", reason=problem)
+        raise KeyStale(
+            f"key {label!r} cannot trade on its recorded verification: {problem}; run "
+            f"`liquidity-bot keys verify {label!r}` (or start without --no-reverify)",
             report,
         )
     audit.append(
@@ -288,6 +365,12 @@ class KeyWatch:
     A key that no longer passes (or a label without an active key) raises ``KeyRefused``: the
     engine must stop quoting that label's markets and cancel their orders. Every decision is in
     the audit log (``verified`` and ``gate`` lines, including accepted unknowns).
+
+    A key that can no longer be *checked* (a wrong passphrase, a deleted or corrupt vault, an
+    audit log that cannot be written) must not trade forever on its last verification: such a
+    failure is re-raised as is (the engine tries again later) while it is younger than
+    ``unverifiable_grace_s``, measured from the first failure in a row; after that it becomes
+    ``KeyUnverifiable`` (a ``KeyRefused``), and a success in between starts the count anew.
     """
 
     def __init__(
@@ -300,8 +383,11 @@ class KeyWatch:
         urls: Any = None,
         canary_source: str | None = None,
         client_factory: ClientFactory | None = None,
+        unverifiable_grace_s: float = DEFAULT_UNVERIFIABLE_GRACE_S,
     ):
         self.current = key
+        self.unverifiable_grace_s = unverifiable_grace_s
+        self.failing_since: datetime | None = None  # first of the re-checks failing in a row
         self._home = home
         self._passphrase = passphrase
         self._policy = policy
@@ -323,6 +409,7 @@ class KeyWatch:
         urls: Any = None,
         canary_source: str | None = None,
         client_factory: ClientFactory | None = None,
+        unverifiable_grace_s: float = DEFAULT_UNVERIFIABLE_GRACE_S,
     ) -> KeyWatch:
         """Pass the gate at engine start (re-verifying) and watch the key from then on."""
         key = await require_tradeable(
@@ -343,6 +430,7 @@ class KeyWatch:
             urls=urls,
             canary_source=canary_source,
             client_factory=client_factory,
+            unverifiable_grace_s=unverifiable_grace_s,
         )
 
     def _active_record_id(self) -> str:
@@ -365,7 +453,44 @@ class KeyWatch:
 
     async def refresh(self, *, now: datetime | None = None, force: bool = False) -> KeyRefresh:
         """Re-verify when stale (or ``force``), switch when rotated; raise ``KeyRefused`` if the
-        key may no longer trade."""
+        key may no longer trade, or once it could not be checked for ``unverifiable_grace_s``."""
+        try:
+            result = await self._refresh(now=now, force=force)
+        except KeyRefused:
+            raise
+        except Exception as exc:  # noqa: BLE001 - judged below: a grace, then a refusal
+            self._unverifiable(exc, now)
+            raise
+        self.failing_since = None
+        return result
+
+    def _unverifiable(self, exc: Exception, now: datetime | None) -> None:
+        """Count one failed re-check; raise ``KeyUnverifiable`` once they outlast the grace."""
+        now = now or datetime.now(UTC)
+        if self.failing_since is None:
+            self.failing_since = now
+        failing_for = (now - self.failing_since).total_seconds()
+        if failing_for <= self.unverifiable_grace_s:
+            return
+        key = self.current
+        what = f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(Exception):  # the audit log may be what fails
+            self._home.audit_log().append(
+                "gate",
+                label=key.label,
+                exchange=key.exchange,
+                record_id=key.record_id,
+                outcome="refused",
+                reason=f"could not be re-checked for {failing_for:.0f} s ({type(exc).__name__})",
+            )
+        raise KeyUnverifiable(
+            f"key {key.label!r} could not be re-checked for {failing_for:.0f} s (grace "
+            f"{self.unverifiable_grace_s:g} s; last error {what}): it no longer trades on its "
+            f"verification of {key.report.checked_at}. Fix the vault or the passphrase, verify "
+            f"the key (liquidity-bot keys verify {key.label!r}) and restart the bot"
+        ) from exc
+
+    async def _refresh(self, *, now: datetime | None, force: bool) -> KeyRefresh:
         switched = self._active_record_id() != self.current.record_id
         if not (switched or force or self.current.is_stale(now)):
             self._mark_used_daily(now)
@@ -419,6 +544,8 @@ async def rotate_key(
     """Add the replacement as a candidate, verify it, and only if it may trade make it the active
     key for the label's markets; the old key becomes ``pending_delete`` (delete it on the exchange).
     A candidate that does not pass is removed again: nothing changes for the running label."""
+    if canary_source:
+        check_canary(canary_source, policy)  # before anything is stored
     vault = Vault.open(home.vault).unlock(passphrase)
     old = vault.find_active(label, exchange)
     candidate = add_key(
@@ -433,24 +560,30 @@ async def rotate_key(
         status="candidate",
         replaces=old.id,
     )
-    report = await verify_and_record(
-        home,
-        candidate,
-        new_secret,
-        policy=policy,
-        urls=urls,
-        canary_source=canary_source,
-        client_factory=client_factory,
-    )
-    verdict = judge(report, policy)
-    if not verdict.allowed:
+    def _drop_candidate(reason: str) -> None:
         mutate(home, lambda v: v.remove(candidate.id))
         home.audit_log().append(
-            "removed",
-            **audit_fields(candidate),
-            status="candidate",
-            reason="rotation candidate did not pass",
+            "removed", **audit_fields(candidate), status="candidate", reason=reason
         )
+
+    try:
+        report = await verify_and_record(
+            home,
+            candidate,
+            new_secret,
+            policy=policy,
+            urls=urls,
+            canary_source=canary_source,
+            client_factory=client_factory,
+        )
+    except BaseException:
+        # verifying broke (rather than judged): no candidate record may block the next try
+        with contextlib.suppress(Exception):
+            _drop_candidate("rotation candidate could not be verified")
+        raise
+    verdict = judge(report, policy)
+    if not verdict.allowed:
+        _drop_candidate("rotation candidate did not pass")
         return RotationResult(candidate, old, report, False, verdict.reasons)
 
     def _switch(v: Vault) -> tuple[KeyRecord, KeyRecord]:
@@ -474,6 +607,7 @@ __all__ = [
     "KeyRefused",
     "KeyWatch",
     "KeyStale",
+    "KeyUnverifiable",
     "Secret",
     "VerifiedKey",
     "judge",

@@ -9,7 +9,9 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import stat
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -27,6 +29,30 @@ _BITRUE_TOKEN = re.compile(r"[A-Za-z0-9]{64}")
 
 class InputRefused(ValueError):
     """Input that must not be used (empty, mismatched, wrong shape); the message says why."""
+
+
+class WeakPassphrase(InputRefused):
+    """A new vault passphrase that an offline guesser would find too soon."""
+
+
+MIN_PASSPHRASE_LENGTH = 12
+
+
+def check_new_passphrase(passphrase: str) -> None:
+    """Refuse a passphrase too weak to protect a new vault (or a changed one).
+
+    Whoever copies the vault file can guess offline as fast as Argon2id lets them; length is what
+    makes that hopeless. Existing vaults keep opening with whatever they were created with."""
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise WeakPassphrase(
+            f"the vault passphrase is too short ({len(passphrase)} characters): use at least "
+            f"{MIN_PASSPHRASE_LENGTH}, e.g. four or more random words; nothing was stored"
+        )
+    if len(set(passphrase)) < 5:
+        raise WeakPassphrase(
+            "the vault passphrase repeats too few different characters: use four or more random "
+            "words; nothing was stored"
+        )
 
 
 @dataclass(frozen=True)
@@ -56,6 +82,41 @@ class KeysHome:
         return self.root / "policy.toml"
 
 
+def secure_home(root: Path) -> list[Path]:
+    """Tighten an existing state directory: the directories 0700, the files (database, reports,
+    logs) 0600, so that nothing of a bot is readable by other users of the machine. Only what
+    this user owns is changed, symbolic links are not followed, vault files are left to
+    ``Vault.open`` (which refuses a loose one). Returns what was changed."""
+    root = Path(root)
+    if root.is_symlink() or not root.is_dir():
+        return []
+    me = os.geteuid()
+    changed: list[Path] = []
+
+    def tighten(path: Path, mode: int) -> None:
+        try:
+            st = path.lstat()
+        except OSError:
+            return
+        if st.st_uid != me or not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            return
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(stat.S_IMODE(st.st_mode) & mode)
+            changed.append(path)
+
+    tighten(root, 0o700)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in dirnames:
+            tighten(Path(dirpath) / name, 0o700)
+        for name in filenames:
+            if name.endswith("vault.json"):
+                # a loose vault is refused by Vault.open with its own message: its secrets may
+                # have been copied, and the operator must hear that rather than have it hidden
+                continue
+            tighten(Path(dirpath) / name, 0o600)
+    return changed
+
+
 def check_token_format(exchange: str, what: str, value: str) -> None:
     """Refuse a key or secret that cannot be right, without echoing the value."""
     if exchange == "bitrue" and not _BITRUE_TOKEN.fullmatch(value):
@@ -66,6 +127,88 @@ def check_token_format(exchange: str, what: str, value: str) -> None:
             f"the {what} does not look like a Bitrue {what} (64 letters and digits; got {shape}); "
             f"copy it again from the exchange's API Management page"
         )
+
+
+LABEL_MAX_LENGTH = 64
+# control characters (ESC starts terminal escape sequences), format characters (bidirectional
+# overrides that reorder what a terminal shows), line and paragraph separators, unassigned
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_SYMBOL = re.compile(r"[A-Z0-9]{2,30}")
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` safe for a terminal: unprintable characters shown as escapes (``\\x1b``),
+    cut to ``limit`` characters. For labels stored before they were checked."""
+    shown = "".join(
+        (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        if unicodedata.category(ch) in _UNPRINTABLE
+        else ch
+        for ch in text
+    )
+    if limit is not None and len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return shown
+
+
+def check_label(label: str) -> None:
+    """Refuse a label that is empty, too long, or holds characters a terminal would act on
+    (``keys list`` prints labels; the exchange's own labels are short plain text)."""
+    if not label.strip():
+        raise InputRefused("the key label is empty: give the key's name, e.g. --label 'Liquidity Bot'")
+    if label != label.strip():
+        raise InputRefused(
+            f"the key label '{printable(label, 80)}' starts or ends with spaces: remove them"
+        )
+    if len(label) > LABEL_MAX_LENGTH:
+        raise InputRefused(
+            f"the key label is {len(label)} characters long; use at most {LABEL_MAX_LENGTH}"
+        )
+    bad = next((ch for ch in label if unicodedata.category(ch) in _UNPRINTABLE), None)
+    if bad is not None:
+        raise InputRefused(
+            f"the key label '{printable(label)}' holds the control or formatting character "
+            f"{printable(bad)}: use letters, digits, spaces and punctuation only"
+        )
+
+
+def check_symbol(symbol: str) -> None:
+    """Refuse a market symbol that cannot be a Bitrue spot symbol (e.g. XRPUSDT)."""
+    if not _SYMBOL.fullmatch(symbol):
+        raise InputRefused(
+            f"--market '{printable(symbol, 40)}' is not a symbol: use letters and digits only, "
+            f"e.g. XRPUSDT"
+        )
+
+
+_dumps_disabled = False
+_PR_SET_DUMPABLE = 4
+
+
+def disable_core_dumps() -> None:
+    """No core file and no ptrace attach by other processes of this user from now on.
+
+    Called wherever a passphrase or a secret enters the process: a core dump (a crash, SIGQUIT,
+    an operator's gcore) would write them to disk in clear. RLIMIT_CORE 0 (soft and hard, so no
+    child can raise it again) and, on Linux, PR_SET_DUMPABLE 0. Idempotent; best effort where
+    the platform lacks either."""
+    global _dumps_disabled
+    if _dumps_disabled:
+        return
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    _dumps_disabled = True
 
 
 def _has_controlling_tty() -> bool:
@@ -83,6 +226,7 @@ def _getpass(prompt: str) -> str:
 
 def read_passphrase(*, confirm: bool, stdin: TextIO | None = None) -> str:
     """The vault passphrase: ``LIQUIDITY_BOT_PASSPHRASE`` or a hidden prompt (twice if ``confirm``)."""
+    disable_core_dumps()
     env = os.environ.get(PASSPHRASE_ENV)
     if env:
         register_secret(env)
@@ -95,7 +239,8 @@ def read_passphrase(*, confirm: bool, stdin: TextIO | None = None) -> str:
     first = _getpass("Vault passphrase: ")
     if not first:
         raise InputRefused("an empty passphrase is not allowed")
-    if confirm:
+    if confirm:  # a new vault: say so now, before the repeat
+        check_new_passphrase(first)
         again = _getpass("Repeat the vault passphrase: ")
         if again != first:
             raise InputRefused("the two passphrases differ; nothing was changed, try again")
@@ -105,6 +250,7 @@ def read_passphrase(*, confirm: bool, stdin: TextIO | None = None) -> str:
 
 def read_secret(prompt: str = "API secret (hidden): ", *, stdin: TextIO | None = None) -> str:
     """The API secret: a hidden prompt on a terminal, else exactly one line of standard input."""
+    disable_core_dumps()
     stream = stdin or sys.stdin
     if stream.isatty():
         value = _getpass(prompt)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from liquidity_bot.keys.home import KeysHome, check_token_format
+from liquidity_bot.keys.home import KeysHome, check_label, check_symbol, check_token_format
 from liquidity_bot.keys.policy import Policy
 from liquidity_bot.keys.vault import (
     DEFAULT_KDF,
@@ -66,7 +66,13 @@ def add_key(
     status: str = "active",
     replaces: str | None = None,
 ) -> KeyRecord:
-    """Seal a new key in the vault (creating the vault on first use) and audit it."""
+    """Seal a new key in the vault (creating the vault on first use) and audit it.
+
+    Everything that can be checked is checked before the vault is touched: a refused key
+    leaves nothing stored."""
+    check_label(label)
+    for symbol in markets:
+        check_symbol(symbol)
     check_token_format(exchange, "API key", api_key)
     check_token_format(exchange, "secret", secret)
     if api_key == secret:

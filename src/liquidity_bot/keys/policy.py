@@ -9,6 +9,8 @@ keys are errors that name the key and the file.
 from __future__ import annotations
 
 import ipaddress
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -62,6 +64,38 @@ class Policy:
 
     def accepts_unknown(self, check: str) -> bool:
         return check in self.accept_unknown
+
+    def verification_terms(self) -> dict[str, Any]:
+        """What a verification under this policy proved, stored beside it in the vault.
+
+        A stored pass is only as strong as the policy it was judged under: ``--no-reverify``
+        compares these terms with the current policy (``is_covered_by``).
+        """
+        return {
+            "demanded": list(self.demanded_checks()),
+            "max_clock_skew_ms": self.max_clock_skew_ms,
+            "trusted_egress_ips": sorted(self.trusted_egress_ips),
+        }
+
+    def is_covered_by(self, terms: Any) -> bool:
+        """True when a verification made under ``terms`` proves at least what this policy asks:
+        every demanded check, a skew limit no wider, and a canary outside every network this
+        policy trusts (it was outside a superset of them)."""
+        if not isinstance(terms, dict):
+            return False
+        try:
+            demanded = set(terms["demanded"])
+            skew = terms["max_clock_skew_ms"]
+            trusted = set(terms["trusted_egress_ips"])
+        except (KeyError, TypeError):
+            return False
+        if not isinstance(skew, int) or isinstance(skew, bool):
+            return False
+        return (
+            set(self.demanded_checks()) <= demanded
+            and skew <= self.max_clock_skew_ms
+            and set(self.trusted_egress_ips) <= trusted
+        )
 
 
 DEFAULT_POLICY = Policy()
@@ -148,10 +182,28 @@ def policy_from_mapping(data: dict[str, Any], where: str = "policy") -> Policy:
     return _validate(Policy(**kwargs), where)
 
 
+def check_policy_file(path: Path) -> None:
+    """Refuse a policy file that someone else could have written: it decides which keys may
+    trade, so it must be this user's (or root's) and writable by nobody else."""
+    st = path.stat()
+    if st.st_uid not in (os.geteuid(), 0):
+        raise PolicyError(
+            f"{path} is owned by user id {st.st_uid}, not by this user ({os.geteuid()}): it "
+            f"decides which keys may trade; make it yours (chown) or use your own --policy file"
+        )
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PolicyError(
+            f"{path} is writable by group or others (mode {mode:o}): anyone who can write it "
+            f"decides which keys may trade; run: chmod go-w {path}"
+        )
+
+
 def load_policy(path: Path | None) -> Policy:
     """Read a policy file; a missing file means the guide's defaults."""
     if path is None or not Path(path).exists():
         return DEFAULT_POLICY
+    check_policy_file(Path(path))
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

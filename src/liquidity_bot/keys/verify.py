@@ -143,9 +143,14 @@ class _Probe:
 
     # -- helpers ------------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
-        for s in (self.secret,):
-            if s:
-                text = text.replace(s, "***")
+        """Exchange text without our secret, nor the full API key: some gateways echo request
+        headers in their errors, and these details go to the vault, the audit log and screens
+        (the key's short hint is enough to tell which key it was)."""
+        if self.secret:
+            text = text.replace(self.secret, "***")
+        if self.api_key:
+            hint = f"{self.api_key[:4]}…{self.api_key[-4:]}" if len(self.api_key) > 12 else "…"
+            text = text.replace(self.api_key, hint)
         return text
 
     def _set(self, name: str, status: str, detail: str, fix: str | None = None) -> None:
@@ -474,7 +479,7 @@ class _Probe:
         )
 
 
-def _check_canary(source: str, policy: Policy) -> None:
+def check_canary(source: str, policy: Policy) -> None:
     """A canary must be an IP address outside every trusted egress network of the policy."""
     try:
         address = ipaddress.ip_address(source)
@@ -507,7 +512,7 @@ async def probe_key(
     if exchange != "bitrue":
         raise ValueError(f"cannot verify keys for {exchange!r}: only bitrue is supported")
     if canary_source:
-        _check_canary(canary_source, policy)
+        check_canary(canary_source, policy)
     probe = _Probe(
         api_key=api_key,
         secret=secret,

@@ -579,7 +579,9 @@ def _pnl_table(r: SymbolReport) -> str:
             f"requests ({fmt_dec(a.budget_peak_use_pct)} %)",
         ],
     ]
-    return "<table>" + "".join(_row(c) for c in rows) + "</table>"
+    # asset names and fee assets are the exchange's text (a commissionAsset may be anything):
+    # every cell of this table is plain text, so all of it is escaped
+    return "<table>" + "".join(_row([html.escape(c) for c in cells]) for cells in rows) + "</table>"
 
 
 def _breach_table(r: SymbolReport, limit: int = 50) -> str:

@@ -309,6 +309,7 @@ async def serve_engine(
     key_rows_home: Any = None,
     kpi_interval_s: float = 1.0,
     title: str = "liquidity-bot",
+    max_sse_clients: int | None = None,
 ) -> tuple[EngineBridge, Any]:
     """Dashboard + ``/metrics`` for a running engine; returns the bridge and the server.
 
@@ -330,5 +331,6 @@ async def serve_engine(
         else key_rows_from_home(key_rows_home or home),
     )
     engine.on_tick = bridge.on_tick
-    server = await start_dashboard(state, host, port, token, metrics=metrics)
+    extra = {} if max_sse_clients is None else {"max_sse_clients": max_sse_clients}
+    server = await start_dashboard(state, host, port, token, metrics=metrics, **extra)
     return bridge, server

@@ -45,6 +45,10 @@ BOOK_LEVELS = 12
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
+# live dashboards at once (SSE streams); [dashboard] max_sse_clients
+DEFAULT_MAX_SSE_CLIENTS = 32
+
+
 class DashboardError(RuntimeError):
     """The dashboard cannot start as configured (the message says what to do)."""
 
@@ -294,8 +298,14 @@ def build_app(
     loopback_only: bool = True,
     push_interval_s: float = 0.25,
     heartbeat_s: float = 15.0,
+    max_sse_clients: int = DEFAULT_MAX_SSE_CLIENTS,
 ) -> web.Application:
-    """The aiohttp application (``start_dashboard`` runs it; tests may use it directly)."""
+    """The aiohttp application (``start_dashboard`` runs it; tests may use it directly).
+
+    ``max_sse_clients`` caps the open ``/events`` streams: each one serialises a snapshot on the
+    engine's own event loop, so hundreds of them (a forgotten tab farm, a hostile local client)
+    would slow quoting; the one over the cap gets 503 and ``Retry-After``."""
+    streams = 0
 
     def authorised(request: web.Request) -> bool:
         if token is None:
@@ -350,6 +360,21 @@ def build_app(
         return web.json_response(state.snapshot())
 
     async def events(request: web.Request) -> web.StreamResponse:
+        nonlocal streams
+        if streams >= max_sse_clients:
+            return web.Response(
+                status=503,
+                headers={"Retry-After": "30"},
+                text=f"too many live dashboards ({max_sse_clients}): close one, or raise "
+                "[dashboard] max_sse_clients\n",
+            )
+        streams += 1
+        try:
+            return await _stream(request)
+        finally:
+            streams -= 1
+
+    async def _stream(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -402,6 +427,7 @@ async def start_dashboard(
     *,
     metrics: BotMetrics | None = None,
     push_interval_s: float = 0.25,
+    max_sse_clients: int = DEFAULT_MAX_SSE_CLIENTS,
 ) -> DashboardServer:
     """Serve the dashboard; ``port=0`` picks a free port (see ``DashboardServer.port``).
 
@@ -424,6 +450,7 @@ async def start_dashboard(
         metrics=metrics,
         loopback_only=is_loopback(host),
         push_interval_s=push_interval_s,
+        max_sse_clients=max_sse_clients,
     )
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
