@@ -11,7 +11,9 @@ token bucket per market, refilled at the market's share of ``target`` requests p
 than the target in any window and never spends the whole minute in its first seconds. The bucket
 level decides which purposes may spend (``planner.Purpose``): restoring a side may empty it,
 rescuing leaves ``restore_reserve`` requests for the next restore, improving only spends what is
-above ``comfortable`` of the bucket. Shares are normalised when they add up to more than 1, so one
+above ``comfortable`` of the bucket. Quoting also keeps one request of the target free for each
+open order (``set_open``): cancelling everything at shutdown or on a kill switch then fits in
+the same window. Shares are normalised when they add up to more than 1, so one
 market cannot starve another.
 
 The older priority interface (``try_spend``) stays for the baseline manager and emergencies:
@@ -104,6 +106,7 @@ class OrderBudget:
         self.comfortable = comfortable
         self.restore_reserve = restore_reserve
         self._buckets: dict[str, _Bucket] = {}
+        self._open: dict[str, int] = {}  # our open orders by market (``set_open``)
         self.spent_by_purpose: dict[str, int] = {}  # purpose name -> requests (read-outs)
         self._clock = clock
         self._sent: deque[tuple[float, str]] = deque()  # (monotonic time, market)
@@ -129,6 +132,11 @@ class OrderBudget:
     def target_of(self, market: str) -> int:
         """Requests per window this market may spend on quoting."""
         return max(1, int(self.target * self.share_of(market)))
+
+    def set_open(self, market: str, n: int) -> None:
+        """How many orders ``market`` has open now: quoting leaves room in the target to cancel
+        them all, so that a shutdown or a kill switch never pushes any window past it."""
+        self._open[market] = n
 
     def _bucket(self, market: str, now: float) -> _Bucket:
         b = self._buckets.get(market)
@@ -173,8 +181,9 @@ class OrderBudget:
         self._expire(now)
         bucket = self._bucket(market, now)
         tokens = int(bucket.level(now))
-        room = min(tokens, self.target - len(self._sent),
-                   self.target_of(market) - self._per_market.get(market, 0))
+        room = min(tokens, self.target - len(self._sent) - sum(self._open.values()),
+                   self.target_of(market) - self._per_market.get(market, 0)
+                   - self._open.get(market, 0))
         room = max(0, room)
         rescue = max(0, room - self.restore_reserve)
         improve = max(0, min(room, int(tokens - bucket.capacity * self.comfortable)))

@@ -489,7 +489,10 @@ class OrderManager:
         mid = self.book.mid if self.book is not None else None
         if mid is None:
             mid = quotes.mid
-        return plan(self._safe_quotes(quotes, act), self.live_view(), mid, self.rules,
+        live = self.live_view()
+        if act:
+            self.budget.set_open(self.symbol, len(live))
+        return plan(self._safe_quotes(quotes, act), live, mid, self.rules,
                     self.budget.allowance(self.symbol), self.instrument)
 
     # --- rehearsing (engine.rehearsal): a pass that acts on nothing ------------------------------

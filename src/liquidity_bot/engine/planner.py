@@ -105,10 +105,10 @@ class PlanRules:
     tolerance: Tolerance = field(default_factory=Tolerance)
     inner_cover: Decimal = Decimal("1.5")
     backup_cover: Decimal = Decimal("1.2")
-    spread_margin: Decimal = Decimal("0.85")
+    spread_margin: Decimal = Decimal("0.7")
     band_margin: Decimal = Decimal("0.85")
     exposure: Decimal = Decimal("0.5")
-    backup_reach: Decimal = Decimal("0.9")  # of the maximum spread, with the other inner
+    backup_reach: Decimal = Decimal("0.75")  # of the maximum spread, with the other inner
     minimal: bool = False  # loss limit hit: only the inner order, nothing spent on improving
     min_rest_ms: int = 0  # an order counts for the obligations once it has rested this long
 
@@ -215,7 +215,8 @@ def side_targets(
     quotes = sorted(quotes, key=lambda q: q.level)
     need = rules.min_depth_quote
     if need <= ZERO:
-        return [Target(quotes[0], "inner")] + [Target(q, "decor") for q in quotes[1:]]
+        return [Target(_with(q, qty=_cap(inst, q.qty, q.price, rules)), "decor" if i else "inner")
+                for i, q in enumerate(quotes)]
     first = quotes[0]
     side = first.side
     is_bid = side is BUY
@@ -258,7 +259,7 @@ def side_targets(
     for q in quotes[2:]:
         if rest <= ZERO:
             break
-        qty = q.qty if q.qty <= rest else inst.round_qty(rest)
+        qty = _cap(inst, q.qty if q.qty <= rest else inst.round_qty(rest), q.price, rules)
         if qty < _exchange_minimum(inst, q.price):
             break
         rest -= qty
@@ -390,8 +391,9 @@ class _SidePlanner:
                                                               and self.exposed(o))]
         if not cands:
             return None
-        cands.sort(key=lambda o: (self.usable(o), (o.price if self.is_bid else -o.price)
-                                  if prefer_far else 0))
+        dust = self.rules.min_depth_quote / 4  # too small to matter for the obligations
+        cands.sort(key=lambda o: (self.usable(o), o.notional >= dust,
+                                  (o.price if self.is_bid else -o.price) if prefer_far else 0))
         return cands[0]
 
     # --- deciding ------------------------------------------------------------------------------
@@ -426,11 +428,10 @@ class _SidePlanner:
             out.append(self.add(Purpose.RESTORE, t.quote, f"{self.side} depth below minimum"))
         short = need - self.depth()
         if short > ZERO:  # every core order stands, partly filled: top up with one order
+            # of the inner order's full size: it carries the side alone once the rest fills
+            # (a top-up of just the shortfall leaves dust that each costs a request later)
             inner = self.targets[0].quote
-            qty = _ceil_qty(self.inst, short * self.rules.backup_cover / inner.price)
-            qty = max(qty, _exchange_minimum(self.inst, inner.price))
-            qty = _cap(self.inst, qty, inner.price, self.rules)
-            out.append(self.add(Purpose.RESTORE, _with(inner, qty=qty),
+            out.append(self.add(Purpose.RESTORE, inner,
                                 f"{self.side} depth topped up after a partial fill"))
         return out
 
@@ -450,13 +451,13 @@ class _SidePlanner:
         cancel = self.spare() if self.count() >= self.limit() else None
         return self.add(purpose, q, why, cancel)
 
-    def rescue_inner(self, why: str) -> list[Action]:
+    def rescue_inner(self, why: str, purpose: Purpose = Purpose.RESCUE) -> list[Action]:
         """Our best price is too far (spread): the inner target, placed first."""
         if not self.targets:
             return []
         if 0 in self.matched or any(q is self.targets[0].quote for q in self.planned):
             return []
-        return [self._add_within_limit(Purpose.RESCUE, self.targets[0].quote, why)]
+        return [self._add_within_limit(purpose, self.targets[0].quote, why)]
 
     def trim(self, purpose: Purpose) -> list[Action]:
         """Cancel spare orders while the side holds more than its limit (RESCUE) or any spare
@@ -528,10 +529,13 @@ def plan(
     # 2. rescue: spread, backups, exposure, pile-ups
     if rules.max_spread_pct is not None:
         b, a = bid.best(), ask.best()
-        if b is not None and a is not None and (a - b) > (
-                mid * rules.max_spread_pct / HUNDRED * rules.spread_margin):
+        limit = mid * rules.max_spread_pct / HUNDRED
+        if b is not None and a is not None and (a - b) > limit * rules.spread_margin:
+            # beyond the maximum already: as urgent as an empty side
+            purpose = Purpose.RESTORE if a - b > limit else Purpose.RESCUE
             for s in (bid, ask):
-                wanted += s.rescue_inner(f"{s.side} too far: our spread {a - b} near the maximum")
+                wanted += s.rescue_inner(f"{s.side} too far: our spread {a - b} near the maximum",
+                                         purpose)
     wanted += bid.rescue_backup() + ask.rescue_backup()
     wanted += bid.trim(Purpose.RESCUE) + ask.trim(Purpose.RESCUE)
     # 3. improve

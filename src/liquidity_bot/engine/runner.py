@@ -42,6 +42,13 @@ from liquidity_bot.venues.port import Venue
 
 log = logging.getLogger(__name__)
 
+# Quotes are pulled when a market's book has not changed for this long. Depth is pushed on
+# change only, so a quiet market (a thin pair) can go many seconds without a push while the feed
+# is alive; Bitrue pings every 15 s and the stream replaces a connection silent for 30 s, so
+# 30 s without a book is a dead or stalled feed, not a quiet market. (It was 5 s: a thin market
+# had its quotes pulled and re-placed dozens of times an hour, breaking the obligations.)
+STALE_BOOK_S = 30.0
+
 
 def build_strategy(market: MarketConfig, instrument: Any) -> Any:
     from liquidity_bot.strategies import make_strategy
@@ -100,7 +107,7 @@ class Engine:
         all_markets: Iterable[MarketConfig],
         store: Store | None,
         recv_window_ms: int = 5000,
-        stale_after_s: float = 5.0,
+        stale_after_s: float = STALE_BOOK_S,
         kpi_interval_s: float = 1.0,
         on_tick: Callable[[Engine], None] | None = None,
         key_check_s: float = 60.0,
@@ -702,6 +709,7 @@ def summary(engine: Engine) -> dict[str, Any]:
             "pnl_quote": None if pnl is None else str(pnl.quantize(Decimal("0.0001"))),
             "obligation_uptime": r.obligation.uptime,
             "requests_by_purpose": dict(om.stats.spent),
+            "quote_pulls": r.pulls,
             "risk_refusals": r.risk.counts(),
             "loss_limit": r.risk.loss_limit_state,
             "errors": r.errors,
