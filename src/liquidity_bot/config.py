@@ -395,6 +395,9 @@ class BotConfig(_Frozen, frozen=True):
     # how often one market's quoting path is rehearsed to keep it in the CPU caches
     # (engine.rehearsal); 0 turns rehearsals off
     rehearsal_interval_ms: Annotated[int, Check(ge=0, le=1000)] = 2
+    # order requests (places and cancels) normal quoting aims to stay under in any 60 s, per key;
+    # Bitrue's own limit is 100, and shutdown or kill-switch cancels may use the rest
+    order_target_per_minute: Annotated[int, Check(ge=1, le=90)] = 60
 
     def market(self, symbol: str) -> MarketConfig:
         """The market for `symbol` (case-insensitive); KeyError if it is not configured."""

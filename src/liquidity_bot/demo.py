@@ -57,24 +57,25 @@ client_id_prefix = "lbdemo"
 strategy = "ladder"
 [markets.ladder]
 levels = 3
-base_spread_pct = "0.3"
-level_spacing_pct = "0.15"
-level_size_quote = "60"
+base_spread_pct = "0.6"
+level_spacing_pct = "0.1"
+level_size_quote = "100"
 min_spread_pct = "0.1"
 target_base_share = "0.5"
-skew_strength = "1"
+skew_strength = "3"
 [markets.obligations]
 max_spread_pct = "1"
 min_depth_2pct_quote = "100"
 [markets.risk]
 max_order_notional = "250"
-max_open_notional_per_side = "800"
+max_open_notional_per_side = "1000"
 max_base_inventory = "100000"
 daily_loss_limit = "500"
 price_band_pct = "5"
+ema_halflife_s = 10
 max_fills_per_minute = 300
 [markets.order_manager]
-price_tolerance_pct = "0.08"
+price_tolerance_pct = "0.25"
 size_tolerance_pct = "25"
 refresh_interval_ms = 250
 order_budget_share = "1"
@@ -221,7 +222,8 @@ async def run_demo(
                             kpi_interval_s=config.kpi_interval_s, store_kpis=False,
                             balance_snapshot_s=10.0,
                             reverify_after_s=config.keys.reverify_after_s,
-                            rehearsal_interval_s=config.rehearsal_interval_ms / 1000)
+                            rehearsal_interval_s=config.rehearsal_interval_ms / 1000,
+                            order_target=config.order_target_per_minute)
             bridge, server = await serve_engine(
                 engine, host=config.dashboard.host, port=dashboard_port,
                 home=home, key_rows_home=keys_home, kpi_interval_s=config.kpi_interval_s,

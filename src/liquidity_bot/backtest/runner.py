@@ -244,7 +244,9 @@ def run_backtest(
             )
             engine = Engine(sessions, all_markets=config.markets, store=store,
                             recv_window_ms=config.bitrue.recv_window,
-                            kpi_interval_s=config.kpi_interval_s, on_tick=housekeeping)
+                            kpi_interval_s=config.kpi_interval_s, on_tick=housekeeping,
+                            order_target=None if manager == "baseline"
+                            else config.order_target_per_minute)
             asyncio.set_event_loop(loop)
             loop.run_until_complete(engine.run(duration_s=hours * HOUR_S, handle_signals=False))
             result_summary = summary(engine)

@@ -133,6 +133,13 @@ class OrderBudget:
         """Requests per window this market may spend on quoting."""
         return max(1, int(self.target * self.share_of(market)))
 
+    def set_target(self, target: int) -> None:
+        """Requests per window normal quoting aims to stay under (capped at the capacity)."""
+        if target < 1:
+            raise ValueError(f"target must be at least 1 request per window, got {target}")
+        self.target = min(target, self.quoting_capacity)
+        self._buckets.clear()
+
     def set_open(self, market: str, n: int) -> None:
         """How many orders ``market`` has open now: quoting leaves room in the target to cancel
         them all, so that a shutdown or a kill switch never pushes any window past it."""

@@ -89,7 +89,8 @@ def run_cmd(
                             recv_window_ms=cfg.bitrue.recv_window,
                             kpi_interval_s=cfg.kpi_interval_s, store_kpis=no_dashboard,
                             reverify_after_s=cfg.keys.reverify_after_s,
-                            rehearsal_interval_s=cfg.rehearsal_interval_ms / 1000)
+                            rehearsal_interval_s=cfg.rehearsal_interval_ms / 1000,
+                            order_target=cfg.order_target_per_minute)
             bridge = server = None
             if not no_dashboard:
                 bridge, server = await start_engine_dashboard(

@@ -32,7 +32,12 @@ from liquidity_bot.engine.eager import start_now
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.engine.runtime import collect_if_due
-from liquidity_bot.reporting.kpi import OBLIGATION_BAND_PCT, measure, quotes_from_orders
+from liquidity_bot.reporting.kpi import (
+    GAP_INTERVALS,
+    OBLIGATION_BAND_PCT,
+    measure,
+    quotes_from_orders,
+)
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
 from liquidity_bot.strategies.estimators import MarketEstimator
 
@@ -59,7 +64,12 @@ def market_top(book: OrderBook, ours: dict[tuple[Side, Decimal], Decimal]) -> To
 
 @dataclass
 class ObligationStatus:
-    """The latest sample of our own quotes against the obligations, plus the running uptime."""
+    """The latest sample of our own quotes against the obligations, plus the running uptime.
+
+    Uptime is time-weighted by the report's rules (``kpi.compute_uptime``): each sample holds
+    until the next, a pause longer than ``GAP_INTERVALS`` intervals counts one interval for the
+    sample and the rest as not met, and the time from the start of the run to the first sample
+    is not met. So the terminal view, the backtest table and the report show one uptime."""
 
     two_sided: bool = False
     spread_pct: Decimal | None = None
@@ -68,10 +78,33 @@ class ObligationStatus:
     met: bool = False
     samples: int = 0
     met_samples: int = 0
+    met_ms: int = 0
+    total_ms: int = 0
+    interval_ms: int = 1000
+    start_ms: int | None = None  # when the run started: sampling counts from there
+    _last: tuple[int, bool] | None = None
+
+    def add(self, ts_ms: int, met: bool) -> None:
+        """One sample at ``ts_ms``: the previous one vouches for the time up to it."""
+        self.samples += 1
+        self.met_samples += int(met)
+        last = self._last
+        if last is None:
+            if self.start_ms is not None and ts_ms > self.start_ms:
+                self.total_ms += ts_ms - self.start_ms  # before the first sample: not met
+        else:
+            dt = ts_ms - last[0]
+            if dt > 0:
+                self.total_ms += dt
+                if last[1]:
+                    self.met_ms += dt if dt <= GAP_INTERVALS * self.interval_ms else \
+                        self.interval_ms
+        self._last = (ts_ms, met)
 
     @property
     def uptime(self) -> float | None:
-        return None if not self.samples else self.met_samples / self.samples
+        """Share of the run so far with the obligations met (a read-out: float is fine)."""
+        return None if self.total_ms <= 0 else self.met_ms / self.total_ms
 
 
 class MarketRunner:
@@ -109,7 +142,7 @@ class MarketRunner:
         self.errors = 0
         self.last_error: str | None = None
         self.last_quotes: QuoteSet | None = None
-        self.obligation = ObligationStatus()
+        self.obligation = ObligationStatus(interval_ms=int(kpi_interval_s * 1000))
         self.started_mono: float | None = None
         self.first_two_sided_s: float | None = None
         self._wake = asyncio.Event()
@@ -179,6 +212,8 @@ class MarketRunner:
     # --- the loop ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         self.started_mono = time.monotonic()
+        if self.obligation.start_ms is None:  # uptime counts from the start, not the first book
+            self.obligation.start_ms = int(time.time() * 1000)
         loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
@@ -346,9 +381,7 @@ class MarketRunner:
         ob.met = reading.met
         if ob.two_sided and self.first_two_sided_s is None and self.started_mono is not None:
             self.first_two_sided_s = now - self.started_mono
-        if self.last_book_mono is not None:  # count from the first book on
-            ob.samples += 1
-            ob.met_samples += int(ob.met)
+        ob.add(now_ms, ob.met)
         writer = self.om.writer
         if writer is not None and self.store_kpis and reading.mid is not None:
             sample = reading.to_store()

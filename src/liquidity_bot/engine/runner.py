@@ -115,8 +115,10 @@ class Engine:
         store_kpis: bool = True,
         balance_snapshot_s: float = 60.0,
         rehearsal_interval_s: float | None = None,
+        order_target: int | None = None,
     ) -> None:
         self.sessions = list(sessions)
+        self.order_target = order_target  # requests per window quoting aims under (per key)
         self.all_markets = list(all_markets)
         self.store = store
         self.writer = StoreWriter(store) if store is not None else None
@@ -172,6 +174,8 @@ class Engine:
             if instruments is None:
                 continue
             s.started = True
+            if self.order_target is not None:
+                s.budget.set_target(self.order_target)
             for m in s.markets:
                 s.budget.register(m.symbol, m.order_manager.order_budget_share)
             for m in s.markets:
