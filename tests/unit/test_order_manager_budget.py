@@ -107,3 +107,81 @@ def test_the_budget_counts_a_request_as_long_as_the_connector_does():
     from liquidity_bot.venues.bitrue.ratelimit import RateGovernor
 
     assert OrderBudget().window_s == BITRUE_ORDER_WINDOW_S + RateGovernor().margin_s
+
+
+# --- pacing: the planner's interface (allowance, spend) ----------------------------------------
+def paced(now: list[float], **kw) -> OrderBudget:
+    return OrderBudget(clock=lambda: now[0], **kw)
+
+
+def test_pacing_never_spends_the_minute_at_once_and_refills_at_the_target_rate():
+    now = [0.0]
+    b = paced(now)  # target 60 a minute, one market: a bucket of 15 refilled at 1 a second
+    b.register("XRPUSDT")
+    first = b.allowance("XRPUSDT")
+    assert first.restore == 15 and first.rescue == 13 and first.improve == 6
+    for _ in range(15):
+        assert b.spend("XRPUSDT", 1, "RESTORE")
+    assert b.allowance("XRPUSDT").restore == 0 and not b.spend("XRPUSDT")
+    now[0] += 5.0
+    assert b.allowance("XRPUSDT").restore == 5
+    assert b.allowance("XRPUSDT").improve == 0, "improving waits for a comfortably full bucket"
+    assert b.spent_by_purpose == {"RESTORE": 15}
+
+
+def test_pacing_keeps_every_60_s_window_under_the_target():
+    import random
+
+    rng = random.Random(7)
+    now = [0.0]
+    b = paced(now, target=60)
+    b.register("A", Decimal("0.5"))
+    b.register("B", Decimal("0.5"))
+    sent: list[float] = []
+    for _ in range(20_000):
+        now[0] += rng.random() * 0.3
+        market = rng.choice("AB")
+        room = b.allowance(market).restore
+        if room and b.spend(market, min(room, rng.randint(1, 2))):
+            sent.append(now[0])
+    assert len(sent) > 1000
+    j = 0
+    for i, t in enumerate(sent):  # every window of 60 s (counting requests, not spends)
+        while sent[j] <= t - 60:
+            j += 1
+        assert i - j + 1 <= 60
+    assert b.max_in_any_window() <= 60
+
+
+def test_shares_are_normalised_and_one_market_cannot_starve_another():
+    now = [0.0]
+    b = paced(now)
+    b.register("A", Decimal(1))
+    b.register("B", Decimal(1))  # 2 in all: each gets half of the target
+    assert b.target_of("A") == 30 and b.target_of("B") == 30
+    for _ in range(200):
+        now[0] += 0.5
+        while b.allowance("A").restore:
+            assert b.spend("A")
+    assert b.used("A") <= 30
+    assert b.allowance("B").restore > 0, "B still has its share"
+
+
+def test_open_orders_keep_room_to_cancel_them_all():
+    now = [0.0]
+    b = paced(now, target=20)
+    b.register("A")
+    b.set_open("A", 4)
+    for _ in range(100):
+        now[0] += 1
+        while b.allowance("A").restore:
+            assert b.spend("A")
+    assert b.used("A") == 16, "4 of the 20 are kept for cancelling the 4 open orders"
+
+
+def test_set_target_is_capped_by_the_capacity():
+    b = OrderBudget()
+    b.set_target(500)
+    assert b.target == b.quoting_capacity == 90
+    with pytest.raises(ValueError):
+        b.set_target(0)

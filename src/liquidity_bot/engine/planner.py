@@ -372,6 +372,22 @@ class _SidePlanner:
             items = items[1:]
         return sum((n for _, n in items), ZERO)
 
+    def held_depth(self) -> Decimal:
+        """What the obligations see now: every order of ours in the band (exposed ones too,
+        until they fill), the ones planned included."""
+        items = [o.notional for o in self.live
+                 if o.client_order_id not in self.leaving and self.in_band(o.price)]
+        items += [q.price * q.qty for q in self.planned if self.in_band(q.price)]
+        return sum(items, ZERO)
+
+    def can_drop(self, o: LiveOrder) -> bool:
+        """Cancelling ``o`` keeps the side's depth obligation (when it is met now)."""
+        need = self.rules.min_depth_quote
+        if need <= ZERO or not self.in_band(o.price):
+            return True
+        held = self.held_depth()
+        return held < need or held - o.notional >= need
+
     def count(self) -> int:
         return sum(o.client_order_id not in self.leaving for o in self.live) + len(self.planned)
 
@@ -449,7 +465,11 @@ class _SidePlanner:
     def _add_within_limit(self, purpose: Purpose, q: DesiredQuote, why: str) -> Action:
         """Place ``q``, cancelling a spare order beside it when the side is full."""
         cancel = self.spare() if self.count() >= self.limit() else None
-        return self.add(purpose, q, why, cancel)
+        action = self.add(purpose, q, why)
+        if cancel is not None and self.can_drop(cancel):  # judged with ``q`` planned
+            self.leaving.add(cancel.client_order_id)
+            action = Action(purpose, place=q, cancel=cancel.client_order_id, why=why)
+        return action
 
     def rescue_inner(self, why: str, purpose: Purpose = Purpose.RESCUE) -> list[Action]:
         """Our best price is too far (spread): the inner target, placed first."""
@@ -468,7 +488,7 @@ class _SidePlanner:
             o = self.spare()
             if o is None:
                 break
-            if purpose is Purpose.IMPROVE and self.usable(o) and (
+            if not self.can_drop(o) or purpose is Purpose.IMPROVE and self.usable(o) and (
                     self._needed_for_depth(o) or self.any_young()):
                 break  # it still carries the obligations until the newer orders count
             out.append(self.drop(purpose, o, f"{self.side} order not needed"))
@@ -477,7 +497,7 @@ class _SidePlanner:
             for o in self.live:
                 if (o.cancellable and o.client_order_id not in self.leaving and not self.usable(o)
                         and o not in self.matched.values()
-                        and not (self.in_band(o.price) and (young or self.depth() < self.rules.min_depth_quote))):
+                        and not (self.in_band(o.price) and young) and self.can_drop(o)):
                     out.append(self.drop(purpose, o, f"{self.side} order out of the band"))
         return out
 
