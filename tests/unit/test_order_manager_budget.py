@@ -119,7 +119,7 @@ def test_pacing_never_spends_the_minute_at_once_and_refills_at_the_target_rate()
     b = paced(now)  # target 60 a minute, one market: a bucket of 15 refilled at 1 a second
     b.register("XRPUSDT")
     first = b.allowance("XRPUSDT")
-    assert first.restore == 15 and first.rescue == 13 and first.improve == 6
+    assert first.restore == 15 and first.rescue == 13 and first.improve == 1
     for _ in range(15):
         assert b.spend("XRPUSDT", 1, "RESTORE")
     assert b.allowance("XRPUSDT").restore == 0 and not b.spend("XRPUSDT")

@@ -86,7 +86,7 @@ class OrderBudget:
         history_len: int = 1024,
         target: int = DEFAULT_TARGET,
         burst_share: float = 0.25,
-        comfortable: float = 0.6,
+        comfortable: float = 0.9,
         restore_reserve: int = 2,
     ) -> None:
         if not 0 <= headroom < 1:
