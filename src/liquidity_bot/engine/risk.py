@@ -239,6 +239,11 @@ class RiskGate:
         """True while a latched stop (daily loss or fill rate) is in force: cancel everything."""
         return self._kill_reason is not None or self._fill_rate_reason is not None
 
+    @property
+    def kill_reason(self) -> str | None:
+        """Why trading is stopped (daily loss or fill rate), None while it is not; for alerts."""
+        return self._kill_reason or self._fill_rate_reason
+
     def counts(self) -> dict[str, int]:
         """Refusals so far by reason code."""
         return dict(self._counts)
