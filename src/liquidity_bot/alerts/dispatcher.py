@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["AlertDispatcher", "ChannelSender"]
 
-MAX_DIGEST = 50  # notices in one message at most; the rest wait for the next one
+MAX_DIGEST = 25  # notices in one message at most; the rest wait for the next one
+SLICE = 4  # queued alerts handled per event-loop turn
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 60.0
 
@@ -177,7 +178,8 @@ class AlertDispatcher:
 
     # --- the non-blocking side -------------------------------------------------------------
     def emit(self, alert: Alert) -> None:
-        """Queue one occurrence; returns at once, whatever the channels are doing."""
+        """Queue one occurrence; returns at once, whatever the channels are doing. Call it on
+        the event loop's thread (the engine's tick, a market loop)."""
         self._put((True, alert))
 
     def clear(self, group: tuple[Any, ...]) -> None:
@@ -223,11 +225,20 @@ class AlertDispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.tick_s)
             self._wake.clear()
-            self.process()
+            # a few at a time, yielding in between: a book that arrives during a storm of
+            # alerts waits for one slice at most, not for the whole storm
+            while self.inbox:
+                self._take(SLICE)
+                await asyncio.sleep(0)
+            self._due()
 
     def process(self) -> None:
         """Take everything queued, then send what is due (reminders, "resolved")."""
-        while self.inbox:
+        self._take(len(self.inbox))
+        self._due()
+
+    def _take(self, limit: int) -> None:
+        for _ in range(min(limit, len(self.inbox))):
             fire, item = self.inbox.popleft()
             if fire:
                 self._occurred(item)
@@ -235,6 +246,8 @@ class AlertDispatcher:
                 group = self.groups.get(item)
                 if group is not None and group.clear_since is None and not group.alert.one_shot:
                     group.clear_since = self.clock()
+
+    def _due(self) -> None:
         now = self.clock()
         for key, g in list(self.groups.items()):
             if g.clear_since is not None and now - g.clear_since >= self.clear_after_s:
