@@ -399,3 +399,15 @@ def test_alerts_test_command_fails_for_a_missing_variable_without_sending(tmp_pa
     result = CliRunner().invoke(app, ["alerts", "test", "--config", str(config)])
     assert result.exit_code == 3
     assert "LB_TEST_UNSET_VARIABLE is not set" in " ".join(result.output.split())
+
+
+async def test_close_right_after_an_alert_never_hangs() -> None:
+    # The bot's last alert is emitted just before close: the grouper is woken and cancelled at
+    # once (asyncio.wait_for on 3.11 could lose that cancellation and hang the shutdown).
+    for _ in range(50):
+        d = AlertDispatcher(tick_s=0.05)
+        await d.start()
+        await asyncio.sleep(0)
+        d.emit(Alert(Kind.BOT_STOPPING, Severity.WARNING, "stopping", "none", one_shot=True))
+        await asyncio.wait_for(d.close(timeout_s=1), 5)
+        assert [n.alert.kind for n in d.history] == [Kind.BOT_STOPPING]

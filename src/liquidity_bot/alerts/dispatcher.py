@@ -20,7 +20,6 @@ which only run when the market loops are waiting:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -221,9 +220,15 @@ class AlertDispatcher:
 
     async def _group_loop(self) -> None:
         assert self._wake is not None
+        loop = asyncio.get_running_loop()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+            # a timer rather than wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives as the event is set (an alert emitted just before close), and hang close
+            timer = loop.call_later(self.tick_s, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                timer.cancel()
             self._wake.clear()
             # a few at a time, yielding in between: a book that arrives during a storm of
             # alerts waits for one slice at most, not for the whole storm
@@ -292,6 +297,16 @@ class AlertDispatcher:
         for s in self.senders:
             if s.channel.wants(notice):
                 s.put(notice)
+
+    def show_on(self, state: Any) -> None:
+        """Also list every message in a dashboard's event list (``DashboardState.add_event``)."""
+        levels = {"critical": "error", "warning": "warning", "info": "info"}
+
+        def add(notice: Notice) -> None:
+            state.add_event("alert", notice.headline(), ts_ms=notice.ts_ms,
+                            level=levels[str(notice.severity)])
+
+        self.listeners.append(add)
 
     async def send_now(self, notice: Notice) -> dict[str, str]:
         """Deliver one notice to every channel now, with retries (``alerts test``); per channel
