@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -118,7 +119,8 @@ def run_cmd(
             if bridge is not None:  # the alerts read what the dashboard and /metrics read
                 monitor.samplers, monitor.metrics = bridge.samplers, bridge.metrics
                 dispatcher.metrics = bridge.metrics
-            why = "stop signal" if duration is None else f"--duration {duration:g} s ended"
+                dispatcher.show_on(bridge.state)
+            started = time.monotonic()
             try:
                 with view_for(console, alerts=dispatcher) as view:
                     if bridge is not None:
@@ -130,10 +132,12 @@ def run_cmd(
                     try:
                         await engine.run(duration)
                     except BaseException as exc:
-                        why = f"{type(exc).__name__}"
-                        monitor.stopping(engine, why, crashed=True)
+                        monitor.stopping(engine, f"stopped by an error: {type(exc).__name__}",
+                                         crashed=True)
                         raise
-                    monitor.stopping(engine, why)
+                    ran = time.monotonic() - started
+                    monitor.stopping(engine, "stop signal" if duration is None or ran < duration
+                                     else f"--duration {duration:g} s ended")
             finally:
                 if server is not None:
                     await server.stop()
