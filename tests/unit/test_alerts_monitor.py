@@ -173,3 +173,27 @@ def test_the_monitor_never_raises_into_the_engine():
     engine.sessions[0].runners["XRPUSDT"].om = None  # a broken engine object
     monitor.on_tick(engine)
     assert monitor.errors == 1
+
+
+def test_an_inconclusive_re_verification_warns_before_the_key_is_refused():
+    clock, d, monitor, engine, _ = setup()
+    s = engine.sessions[0]
+    s.reverify_unsure = 1
+    assert run(clock, d, monitor, engine, 1) == [("firing", Kind.KEY_REFUSED)]
+    assert d.history[-1].alert.severity is Severity.WARNING
+    assert "inconclusive (1 in a row)" in d.history[-1].alert.summary
+    s.reverify_unsure = 0
+    assert run(clock, d, monitor, engine, 1)[-1] == ("resolved", Kind.KEY_REFUSED)
+
+
+def test_messages_are_listed_on_the_dashboard():
+    from liquidity_bot.web.dashboard import DashboardState
+
+    clock, d, monitor, engine, _ = setup()
+    state = DashboardState()
+    d.show_on(state)
+    engine.sessions[0].runners["XRPUSDT"].risk.killed = True
+    run(clock, d, monitor, engine, 1)
+    event = state.events[0]
+    assert (event["kind"], event["level"]) == ("alert", "error")
+    assert "kill switch" in event["message"]

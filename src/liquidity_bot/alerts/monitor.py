@@ -154,6 +154,16 @@ class AlertMonitor:
                 "rotate`), then start the bot again",
                 key_label=label, detail=str(s.refused)[:1500],
             ), ("key_refused", label))
+        unsure = int(getattr(s, "reverify_unsure", 0) or 0)
+        if s.refused is None and unsure:
+            self._condition(seen, now, 0, lambda: Alert(
+                Kind.KEY_REFUSED, Severity.WARNING,
+                f"key re-verification inconclusive ({unsure} in a row); it keeps trading on its "
+                "last verification for now and is refused if this goes on",
+                f"run `liquidity-bot keys verify {label!r}` by hand: an unknown check is often "
+                "a timeout or a 429 during the probes; check the exchange and the network",
+                key_label=label, subject="inconclusive",
+            ), ("key_unsure", label))
         if self.metrics is not None:
             self.metrics.set_key_refused(label, s.refused is not None)
         for symbol, why in list(s.failed.items()):
