@@ -293,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
               Step("bench_sim_rest", [f"{b}/bench_sim_rest.py"], estimate_s=20, timeout_s=60),
               Step("bench_book", [f"{b}/bench_book.py"], estimate_s=10, timeout_s=60),
               Step("bench_report", [f"{b}/bench_report.py", "--days", "1"], estimate_s=45,
-                   timeout_s=120)]
+                   timeout_s=120),
+              Step("bench_alerts", [f"{b}/bench_alerts.py", "--seconds", "60"], estimate_s=150,
+                   timeout_s=300)]
     if not (HERE / "bench_engine.py").exists():
         engine.status = "bench/bench_engine.py does not exist yet"
         steps = [quoting, connector, bare, sim_memory, memory, *extras]

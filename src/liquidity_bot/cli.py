@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bitrue_sim.cli import app as sim_app
+from liquidity_bot.alerts.cli import app as alerts_app
 from liquidity_bot.backtest.cli import backtest as backtest_command
 from liquidity_bot.chaos import chaos_command
 from liquidity_bot.engine.commands import register as register_engine_commands
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(sim_app, name="sim")
 app.add_typer(keys_app, name="keys")
+app.add_typer(alerts_app, name="alerts")
 register_engine_commands(app)
 app.command("report")(report_command)
 app.command("backtest")(backtest_command)

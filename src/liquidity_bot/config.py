@@ -37,6 +37,8 @@ __all__ = [
     "PASSPHRASE_ENV",
     "DASHBOARD_TOKEN_ENV",
     "HOME_ENV",
+    "AlertChannelConfig",
+    "AlertsConfig",
     "AvellanedaParams",
     "BitrueConfig",
     "BotConfig",
@@ -383,6 +385,59 @@ class MarketConfig(_Frozen, frozen=True):
         return params.levels
 
 
+def _env_name(value: str) -> str | None:
+    if re.fullmatch(r"[A-Z_][A-Z0-9_]{0,127}", value):
+        return None
+    # the value is not echoed: someone may have pasted the secret itself here
+    return ("must be the NAME of an environment variable (A-Z, 0-9, _) that holds the secret, "
+            "not the secret itself")
+
+
+_ENV_NAME = Check(validator=_env_name)
+
+
+class AlertChannelConfig(_Frozen, frozen=True):
+    """One place alerts go. The address or token is a secret: the file names the environment
+    variable that holds it, never the value (``liquidity-bot alerts test`` checks it)."""
+
+    name: Annotated[
+        str, Check(pattern=r"[A-Za-z0-9_.\-]{1,40}", allowed="1-40 characters of [A-Za-z0-9_.-]")
+    ]
+    type: Literal["webhook", "slack", "telegram"]
+    url_env: Annotated[str, _ENV_NAME] | None = None
+    """webhook and slack: the variable holding the full https:// address to POST to."""
+    token_env: Annotated[str, _ENV_NAME] | None = None
+    """telegram: the variable holding the bot token."""
+    chat_id: Annotated[
+        str, Check(pattern=r"-?[0-9]{1,20}|@[A-Za-z0-9_]{5,32}",
+                   allowed="a numeric chat id or an @channelname")
+    ] | None = None
+    """telegram: where the bot posts (an identifier, not a secret)."""
+    api_url: HttpUrl = "https://api.telegram.org"
+    """telegram: the Bot API's base address (a loopback receiver in tests)."""
+    min_severity: Literal["info", "warning", "critical"] = "info"
+    max_per_minute: Annotated[int, Check(ge=1, le=600)] = 20
+    """Messages this channel may be sent per minute; a burst beyond it is sent as one digest."""
+    timeout_s: Annotated[float, Check(gt=0, le=60)] = 5.0
+    retries: Annotated[int, Check(ge=0, le=10)] = 3
+
+
+class AlertsConfig(_Frozen, frozen=True):
+    """Alerts an operator can act on (``liquidity_bot.alerts``); no channel: log and metrics."""
+
+    breach_grace_s: Annotated[float, Check(ge=0, le=86400)] = 60.0
+    """An obligation breach alerts once it has lasted this long."""
+    side_empty_grace_s: Annotated[float, Check(ge=0, le=86400)] = 30.0
+    stale_grace_s: Annotated[float, Check(ge=0, le=86400)] = 15.0
+    clear_after_s: Annotated[float, Check(ge=0, le=3600)] = 10.0
+    """A condition is "resolved" once it has stayed clear this long (flapping is one alert)."""
+    reminder_s: Annotated[float, Check(ge=10, le=7 * 86400)] = 1800.0
+    """A condition still present is reminded about (with the repeats since) this often."""
+    queue_size: Annotated[int, Check(ge=10, le=100000)] = 1000
+    key_review_every_s: Annotated[float, Check(ge=60, le=7 * 86400)] = 3600.0
+    channels: tuple[AlertChannelConfig, ...] = ()
+
+
 class BotConfig(_Frozen, frozen=True):
     """The whole configuration."""
 
@@ -390,6 +445,7 @@ class BotConfig(_Frozen, frozen=True):
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
     dashboard: DashboardConfig = msgspec.field(default_factory=DashboardConfig)
     keys: KeysConfig = msgspec.field(default_factory=KeysConfig)
+    alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
     markets: tuple[MarketConfig, ...] = ()
     kpi_interval_s: Annotated[float, Check(gt=0, le=3600)] = 1.0
     # how often one market's quoting path is rehearsed to keep it in the CPU caches
@@ -457,6 +513,12 @@ _SECRET_WORDS = (
 
 def _secret_key_problem(key: str, path: str) -> str | None:
     lowered = key.lower()
+    if re.fullmatch(r"alerts\.channels\[\d+\]\.(url|token|webhook|webhook_url|bot_token)", path):
+        name = "token_env" if "token" in lowered else "url_env"
+        return (
+            f"key {key!r} is not allowed: an alert channel's address or token is a secret; put "
+            f"it in an environment variable and give that variable's name as {name}"
+        )
     if path == "dashboard.token":
         return (
             f"the dashboard token is not allowed in the config file: set the environment "
@@ -709,7 +771,25 @@ def _check_market(loader: _Loader, market: MarketConfig, path: str) -> None:
         )
 
 
+def _check_alerts(loader: _Loader, alerts: AlertsConfig) -> None:
+    names: dict[str, int] = {}
+    for i, ch in enumerate(alerts.channels):
+        path = f"alerts.channels[{i}]"
+        if ch.name in names:
+            loader.fail(f"{path}.name", f"{ch.name!r} is already used by "
+                                        f"alerts.channels[{names[ch.name]}]; names are unique")
+        names[ch.name] = i
+        needs = ("token_env", "chat_id") if ch.type == "telegram" else ("url_env",)
+        for key in needs:
+            if getattr(ch, key) is None:
+                loader.fail(f"{path}.{key}", f"required for a {ch.type} channel")
+        for key in ("url_env", "token_env", "chat_id"):
+            if key not in needs and getattr(ch, key) is not None:
+                loader.fail(f"{path}.{key}", f"not used by a {ch.type} channel; remove it")
+
+
 def _check(loader: _Loader, config: BotConfig) -> None:
+    _check_alerts(loader, config.alerts)
     seen: dict[str, int] = {}
     for i, market in enumerate(config.markets):
         path = f"markets[{i}]"

@@ -6,7 +6,8 @@
 3. store it in the demo vault and verify it, with 127.0.0.2 as the canary source (an address of
    this machine that is not on the allow list), showing the full checklist;
 4. pass the keys gate and quote XRPUSDT for ``duration`` seconds with a live terminal view and
-   the dashboard (a free loopback port; its URL is printed);
+   the dashboard (a free loopback port; its URL is printed); alerts go to a webhook receiver the
+   demo starts on loopback (its address is printed, and the terminal view shows what arrives);
 5. cancel everything, write the report (HTML + JSON) under ``<home>/reports/`` and print its
    summary.
 
@@ -42,8 +43,18 @@ CANARY_SOURCE = "127.0.0.2"
 DEMO_VAULT = "demo-vault.json"
 DEMO_BALANCES = {"USDT": "10000", "XRP": "20000"}
 
+DEMO_ALERTS_ENV = "LIQUIDITY_BOT_DEMO_ALERTS_URL"
 DEMO_CONFIG = """
 kpi_interval_s = 1
+[alerts]
+breach_grace_s = 5
+side_empty_grace_s = 10
+stale_grace_s = 5
+clear_after_s = 5
+[[alerts.channels]]
+name = "demo-receiver"
+type = "webhook"
+url_env = "{alerts_env}"
 [bitrue]
 base_url = "{base_url}"
 [dashboard]
@@ -134,6 +145,8 @@ async def run_demo(
     """Run the demo; returns the summary (also printed), with the report's figures under
     ``"report"`` and the report files under ``"report_files"``."""
     from bitrue_sim.server.runner import SimServer
+    from liquidity_bot.alerts import AlertDispatcher, AlertMonitor, build_channels
+    from liquidity_bot.alerts.receiver import AlertReceiver
     from liquidity_bot.config import parse_config
     from liquidity_bot.engine.runner import Engine, open_sessions, summary
     from liquidity_bot.keys.audit import store_mirror
@@ -165,10 +178,20 @@ async def run_demo(
     async with SimServer(
         host="127.0.0.1", port=0, seed=secrets.randbelow(2**31),
         admin_token=secrets.token_hex(16), scenario="volatile",
-    ) as sim:
+    ) as sim, AlertReceiver() as receiver:
         console.print(f"simulator: {sim.base_url} (scenario volatile)", markup=False)
-        config = parse_config(DEMO_CONFIG.format(base_url=sim.base_url), source="demo config",
-                              home=home)
+        config = parse_config(DEMO_CONFIG.format(base_url=sim.base_url, alerts_env=DEMO_ALERTS_ENV),
+                              source="demo config", home=home)
+        # The receiver's address carries a random path, as a real webhook's does: the secret
+        # part is never printed (the redactor masks it), only where the receiver listens.
+        channels = build_channels(config.alerts.channels, {
+            DEMO_ALERTS_ENV: f"{receiver.url}/alerts/{secrets.token_urlsafe(16)}"})
+        a = config.alerts
+        dispatcher = AlertDispatcher(channels, queue_size=a.queue_size, reminder_s=a.reminder_s,
+                                     clear_after_s=a.clear_after_s)
+        await dispatcher.start()
+        console.print(f"alerts: webhook to a receiver on loopback, {receiver.url} (a real "
+                      "deployment names Slack, Telegram or a webhook in [alerts])", markup=False)
         markets = tuple(msgspec.structs.replace(m, key_label=DEMO_LABEL) for m in config.markets)
         config = msgspec.structs.replace(config, markets=markets)
         store = Store(config.store.url)
@@ -230,21 +253,32 @@ async def run_demo(
                 title="liquidity-bot demo", max_sse_clients=config.dashboard.max_sse_clients,
             )
             engine.before_flush.append(bridge.close)
+            dispatcher.metrics = bridge.metrics
+            dispatcher.show_on(bridge.state)
+            monitor = AlertMonitor(dispatcher, config.alerts, samplers=bridge.samplers,
+                                   metrics=bridge.metrics, keys_home=keys_home)
             console.print(f"dashboard: {server.url}  (metrics: {server.url}metrics)",
                           markup=False)
             console.print(f"quoting {DEMO_SYMBOL} for {duration_s:g} s (Ctrl-C ends it "
                           "cleanly)...", markup=False)
             try:
-                with view_for(console) as view:
+                with view_for(console, alerts=dispatcher, alerts_note=lambda: (
+                        f"(receiver {receiver.url}: {len(receiver.received)} received)")) as view:
                     bridge.chain(view.update)
+                    bridge.chain(monitor.on_tick)
                     await engine.run(duration_s)
+                    monitor.stopping(engine, f"the demo's {duration_s:g} s are over")
+                    await dispatcher.close(timeout_s=5.0)
                     view.update(engine)
             finally:
                 await server.stop()
             result = summary(engine)
             result["dashboard_url"] = server.url
+            result["alerts"] = {"receiver": receiver.url, "received": len(receiver.received),
+                                "sent": [n.headline() for n in dispatcher.history]}
             result.update(write_reports(store, home, config, started_ms))
         finally:
+            await dispatcher.close(timeout_s=0.5)
             store.close()
     _print_summary(console, result, home)
     return result
@@ -323,6 +357,12 @@ def _print_summary(console: Console, result: dict[str, Any], home: Path) -> None
         "time-weighted share of the run in which our own quotes met the obligations (spread "
         "and +-2 % depth on both sides), as in the client report.", markup=False,
     )
+    alerts = result.get("alerts") or {}
+    if alerts:
+        console.print(f"alerts: {alerts['received']} message(s) reached the loopback receiver "
+                      f"{alerts['receiver']}", markup=False)
+        for line in alerts["sent"][-10:]:
+            console.print(f"  {line}", markup=False, highlight=False)
     files = result.get("report_files") or {}
     if files:
         console.print(f"report: {files.get('html')} (and {files.get('json')})", markup=False)

@@ -8,11 +8,13 @@ Per market: the top of the book, our quotes, inventory, PnL of our trades, oblig
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -73,7 +75,23 @@ def market_facts(engine: Any) -> list[dict[str, Any]]:
     return out
 
 
-def render(engine: Any, title: str = "liquidity-bot") -> Group:
+def alerts_panel(alerts: Any, note: str | None = None, last: int = 5) -> Panel:
+    """Where alerts go and the latest ones sent (``alerts`` is an ``AlertDispatcher``)."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column()
+    where = ", ".join(f"{s.channel.name} ({s.channel.kind})" for s in alerts.senders)
+    grid.add_row(f"to: {where or 'the log only (no [[alerts.channels]])'}"
+                 + (f"  {note}" if note else ""))
+    colour = {"firing": "red", "reminder": "yellow", "resolved": "green", "test": "cyan"}
+    for n in list(alerts.history)[-last:]:
+        grid.add_row(f"[{colour.get(n.status, 'white')}]{escape(n.headline())}[/]")
+    if not alerts.history:
+        grid.add_row("none so far")
+    return Panel(grid, title="alerts", expand=False)
+
+
+def render(engine: Any, title: str = "liquidity-bot", alerts: Any = None,
+           alerts_note: Callable[[], str] | None = None) -> Group:
     panels = []
     for f in market_facts(engine):
         book = Table.grid(padding=(0, 2))
@@ -125,15 +143,20 @@ def render(engine: Any, title: str = "liquidity-bot") -> Group:
         )
     if not panels:
         panels.append(Panel("starting..."))
+    if alerts is not None:
+        panels.append(alerts_panel(alerts, alerts_note() if alerts_note else None))
     return Group(*panels)
 
 
 class LiveView:
     """rich Live view, refreshed by ``update(engine)`` (call it from the engine's tick)."""
 
-    def __init__(self, console: Console, title: str = "liquidity-bot") -> None:
+    def __init__(self, console: Console, title: str = "liquidity-bot", alerts: Any = None,
+                 alerts_note: Callable[[], str] | None = None) -> None:
         self.console = console
         self.title = title
+        self.alerts = alerts
+        self.alerts_note = alerts_note
         self._live: Live | None = None
 
     def __enter__(self) -> LiveView:
@@ -147,15 +170,17 @@ class LiveView:
 
     def update(self, engine: Any) -> None:
         if self._live is not None:
-            self._live.update(render(engine, self.title))
+            self._live.update(render(engine, self.title, self.alerts, self.alerts_note))
 
 
 class PlainView:
     """One progress line per market every ``every_s`` seconds (no TTY: CI, pipes)."""
 
-    def __init__(self, console: Console, every_s: float = 5.0) -> None:
+    def __init__(self, console: Console, every_s: float = 5.0, alerts: Any = None) -> None:
         self.console = console
         self.every_s = every_s
+        self.alerts = alerts
+        self._alerts_shown = 0  # alerts printed so far
         self._next = 0.0
         self._t0 = time.monotonic()
 
@@ -167,6 +192,12 @@ class PlainView:
 
     def update(self, engine: Any) -> None:
         now = time.monotonic()
+        if self.alerts is not None and self.alerts.notices > self._alerts_shown:
+            fresh = min(self.alerts.notices - self._alerts_shown, len(self.alerts.history))
+            for n in list(self.alerts.history)[-fresh:]:
+                self.console.print(f"[{now - self._t0:5.0f} s] alert: {n.headline()}",
+                                   markup=False, highlight=False)
+            self._alerts_shown = self.alerts.notices
         if now < self._next:
             return
         self._next = now + self.every_s
@@ -186,5 +217,10 @@ class PlainView:
             )
 
 
-def view_for(console: Console) -> LiveView | PlainView:
-    return LiveView(console) if console.is_terminal else PlainView(console)
+def view_for(console: Console, alerts: Any = None,
+             alerts_note: Callable[[], str] | None = None) -> LiveView | PlainView:
+    """A live view on a terminal, progress lines otherwise; ``alerts`` (an ``AlertDispatcher``)
+    adds where alerts go and the latest ones."""
+    if console.is_terminal:
+        return LiveView(console, alerts=alerts, alerts_note=alerts_note)
+    return PlainView(console, alerts=alerts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,6 +47,7 @@ def run_cmd(
     ] = False,
 ) -> None:
     """Quote every configured market until SIGINT/SIGTERM; then cancel all of our orders."""
+    from liquidity_bot.alerts import AlertDispatcher, AlertMonitor, ChannelError, build_channels
     from liquidity_bot.config import ConfigError, dashboard_token_from_env, load_config
     from liquidity_bot.engine.runner import Engine, open_sessions, summary
     from liquidity_bot.keys.audit import store_mirror
@@ -64,6 +66,11 @@ def run_cmd(
         return
     if not cfg.markets:
         _die(f"{config}: no [[markets]] configured; nothing to quote")
+    try:  # before the passphrase: an alert channel that cannot work is said at once
+        channels = build_channels(cfg.alerts.channels)
+    except ChannelError as exc:
+        _die(str(exc))
+        return
     if dashboard_port is not None and not 0 <= dashboard_port <= 65535:
         _die("--dashboard-port: use 0 (a free port) to 65535")
     try:
@@ -75,13 +82,24 @@ def run_cmd(
     async def main() -> dict:
         store = Store(cfg.store.url)
         store.create_schema()
+        a = cfg.alerts
+        dispatcher = AlertDispatcher(channels, queue_size=a.queue_size, reminder_s=a.reminder_s,
+                                     clear_after_s=a.clear_after_s)
+        await dispatcher.start()
+        for ch in channels:
+            console.print(f"alerts: {ch.name} ({ch.kind}, {ch.min_severity} and up)",
+                          markup=False)
+        monitor = AlertMonitor(dispatcher, a, keys_home=home)
         try:
             sessions, refused = await open_sessions(
                 cfg, home=KeysHome(home, audit_mirror=store_mirror(store)), passphrase=passphrase,
                 canary_source=canary_source, reverify=not no_reverify,
                 report=lambda m: console.print(m, markup=False),
             )
+            for label, why in refused.items():
+                monitor.refused_at_start(label, why)
             if not sessions:
+                monitor.stopping(None, "no key passed the keys gate", crashed=True)
                 raise SystemExit(
                     "no key passed the keys gate; nothing trades:\n" + "\n".join(refused.values())
                 )
@@ -100,19 +118,34 @@ def run_cmd(
                 )
                 if bridge is None:
                     engine.store_kpis = True  # no dashboard: the market loops store the KPIs
+            if bridge is not None:  # the alerts read what the dashboard and /metrics read
+                monitor.samplers, monitor.metrics = bridge.samplers, bridge.metrics
+                dispatcher.metrics = bridge.metrics
+                dispatcher.show_on(bridge.state)
+            started = time.monotonic()
             try:
-                with view_for(console) as view:
+                with view_for(console, alerts=dispatcher) as view:
                     if bridge is not None:
                         bridge.chain(view.update)
+                        bridge.chain(monitor.on_tick)
                         engine.before_flush.append(bridge.close)
                     else:
-                        engine.on_tick = view.update
-                    await engine.run(duration)
+                        engine.on_tick = lambda e: (view.update(e), monitor.on_tick(e))
+                    try:
+                        await engine.run(duration)
+                    except BaseException as exc:
+                        monitor.stopping(engine, f"stopped by an error: {type(exc).__name__}",
+                                         crashed=True)
+                        raise
+                    ran = time.monotonic() - started
+                    monitor.stopping(engine, "stop signal" if duration is None or ran < duration
+                                     else f"--duration {duration:g} s ended")
             finally:
                 if server is not None:
                     await server.stop()
             return summary(engine)
         finally:
+            await dispatcher.close(timeout_s=5.0)
             store.close()
 
     try:

@@ -266,6 +266,11 @@ class RiskGate:
         return self._kill_reason if self._kill_reason and "daily loss" in self._kill_reason \
             else self._loss_reason
 
+    @property
+    def kill_reason(self) -> str | None:
+        """Why trading is stopped (daily loss or fill rate), None while it is not; for alerts."""
+        return self._kill_reason or self._fill_rate_reason
+
     def counts(self) -> dict[str, int]:
         """Refusals so far by reason code."""
         return dict(self._counts)

@@ -93,6 +93,7 @@ class KeySession:
     venue_for: Callable[[str, str], Venue] | None = None  # (api_key, secret) -> venue
     refused: str | None = None  # why the keys gate stopped this key while running
     switches: int = 0  # key rotations picked up while running
+    reverify_unsure: int = 0  # inconclusive re-verifications in a row (read by the alerts)
     loop_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     pump_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -303,6 +304,7 @@ class Engine:
                     # nothing failed, something could not be checked (a 429, a timeout): the
                     # key keeps trading on its last verification for a few more checks
                     unsure += 1
+                    s.reverify_unsure = unsure
                     log.warning("key %r: re-verification inconclusive (%d/%d); trying again",
                                 s.label, unsure, self.key_unknown_grace)
                     continue
@@ -312,7 +314,7 @@ class Engine:
                 log.warning("key %r: re-check failed (%s); trying again in %.0f s",
                             s.label, type(exc).__name__, self.key_check_s)
                 continue
-            unsure = 0
+            unsure = s.reverify_unsure = 0
             if res.switched:
                 await self.switch_key(s, res.key.api_key, res.key.secret.reveal())
 

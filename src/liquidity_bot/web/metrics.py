@@ -117,6 +117,50 @@ class BotMetrics:
             "lb_pnl_quote", "Total PnL marked at mid, quote currency.", ["symbol"], registry=r
         )
         self.inventory = Gauge("lb_inventory_base", "Base asset held.", ["symbol"], registry=r)
+        # what the alert monitor watches (liquidity_bot.alerts), for examples/prometheus rules
+        self.breach_age = Gauge(
+            "lb_obligation_breach_seconds",
+            "How long the current obligation breach has lasted (0: none).",
+            ["symbol"],
+            registry=r,
+        )
+        self.open_orders = Gauge(
+            "lb_open_orders", "Our resting orders, per side.", ["symbol", "side"], registry=r
+        )
+        self.kill_switch = Gauge(
+            "lb_kill_switch", "1 while the risk gate's kill switch is latched.", ["symbol"],
+            registry=r,
+        )
+        self.data_age = Gauge(
+            "lb_market_data_age_seconds", "Seconds since the last book update.", ["symbol"],
+            registry=r,
+        )
+        self.rate_limited_answers = Counter(
+            "lb_rate_limited", "429 answers from the exchange, per key.", ["key"], registry=r
+        )
+        self.ban_remaining = Gauge(
+            "lb_ip_ban_remaining_seconds", "Seconds left of an IP ban (0: none).", ["key"],
+            registry=r,
+        )
+        self.key_refused = Gauge(
+            "lb_key_refused", "1 when the keys gate refused the key while running.", ["key"],
+            registry=r,
+        )
+        self.key_findings = Gauge(
+            "lb_key_finding",
+            "1 per open `keys review` finding (review_overdue, unused, not_passing...).",
+            ["key", "kind"],
+            registry=r,
+        )
+        self.alerts_sent = Counter(
+            "lb_alerts",
+            "Alert messages by channel and result (sent, retried, failed, dropped).",
+            ["channel", "result"],
+            registry=r,
+        )
+        self.alerts_active = Gauge(
+            "lb_alerts_firing", "Alert conditions present and not resolved.", registry=r
+        )
         self._seen_stats: dict[tuple[str, str], int] = {}
         self._seen_latencies: dict[str, int] = {}
 
@@ -187,6 +231,41 @@ class BotMetrics:
             self.pnl.labels(symbol).set(_f(pnl))
         if inventory_base is not None:
             self.inventory.labels(symbol).set(_f(inventory_base))
+
+    # --- alert conditions (set by liquidity_bot.alerts.monitor) --------------------------------
+    def set_breach_age(self, symbol: str, seconds: float) -> None:
+        self.breach_age.labels(symbol).set(max(0.0, seconds))
+
+    def set_open_orders(self, symbol: str, bids: int, asks: int) -> None:
+        self.open_orders.labels(symbol, "bid").set(bids)
+        self.open_orders.labels(symbol, "ask").set(asks)
+
+    def set_kill_switch(self, symbol: str, killed: bool) -> None:
+        self.kill_switch.labels(symbol).set(1 if killed else 0)
+
+    def set_data_age(self, symbol: str, seconds: float | None) -> None:
+        self.data_age.labels(symbol).set(float("nan") if seconds is None else seconds)
+
+    def rate_limited(self, key: str, n: int = 1) -> None:
+        self.rate_limited_answers.labels(key).inc(n)
+
+    def set_ban(self, key: str, remaining_s: float) -> None:
+        self.ban_remaining.labels(key).set(remaining_s)
+
+    def set_key_refused(self, key: str, refused: bool) -> None:
+        self.key_refused.labels(key).set(1 if refused else 0)
+
+    def set_key_findings(self, findings: list[tuple[str, str]]) -> None:
+        """The whole set of open findings (those gone are removed)."""
+        self.key_findings.clear()
+        for key, kind in findings:
+            self.key_findings.labels(key, kind).set(1)
+
+    def alert_result(self, channel: str, result: str) -> None:
+        self.alerts_sent.labels(channel, result).inc()
+
+    def alerts_firing(self, n: int) -> None:
+        self.alerts_active.set(n)
 
     # --- exposition ----------------------------------------------------------------------------
     def render(self) -> tuple[bytes, str]:
