@@ -3,7 +3,8 @@
 Hummingbot's ``pure_market_making`` strategy, as its documentation describes it, with the
 settings a user typically runs (and that the issue's side-by-side run used):
 - one order per side at ``spread_pct`` from mid, ``order_amount_quote`` each (at least 1.1 x the
-  market's minimum depth, so that the order alone can meet it);
+  market's minimum depth, so that the order alone can meet it, and within the risk gate's
+  ``max_order_notional``);
 - a 1 s clock tick; every ``order_refresh_time_s`` the orders are due for refresh, but are kept
   when the new proposal is within ``order_refresh_tolerance_pct`` of them (timer restarted);
   otherwise every active order is cancelled and, once the cancels are confirmed, a new pair is
@@ -65,6 +66,9 @@ class RefreshEveryOrderManager(OrderManager):
     def _proposal(self, mid: Decimal) -> list[DesiredQuote]:
         inst = self.instrument
         amount = max(ORDER_AMOUNT_QUOTE, self.rules.min_depth_quote * Decimal("1.1"))
+        cap = self.rules.max_order_notional
+        if cap is not None and amount > cap * Decimal("0.98"):
+            amount = cap * Decimal("0.98")  # within the risk gate's order limit
         out = []
         for side, sign in ((Side.BUY, -1), (Side.SELL, 1)):
             price = inst.round_price(mid * (1 + sign * SPREAD_PCT / 100), side)

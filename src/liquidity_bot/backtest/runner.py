@@ -112,6 +112,8 @@ class MarketResult:
     errors: int
     open_after_shutdown: int
     budget_skipped: int
+    requests_by_purpose: tuple[tuple[str, int], ...] = ()
+    """Order requests by the planner's purpose (RESTORE, RESCUE, IMPROVE), sorted."""
 
 
 @dataclass(frozen=True)
@@ -341,6 +343,7 @@ def _market_result(r: Any) -> MarketResult:
         errors=r.errors,
         open_after_shutdown=len([t for t in om.orders.values() if t.order.is_open]),
         budget_skipped=om.stats.budget_skipped,
+        requests_by_purpose=tuple(sorted(om.stats.spent.items())),
     )
 
 
