@@ -31,6 +31,11 @@ def serve(
         typer.Option(help="Token for the X-Sim-Admin header; without it the admin API is off."),
     ] = None,
     scenario: Annotated[str, typer.Option(help="Synthetic market scenario name.")] = "calm",
+    symbols: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated markets the scenario animates (default: every "
+                          "listed market, so any configured market has a live book)."),
+    ] = None,
     faults: Annotated[
         Path | None, typer.Option(help="TOML fault profile to inject (see profiles/).")
     ] = None,
@@ -81,7 +86,19 @@ def serve(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    from bitrue_sim.core.markets import DEFAULT_MARKETS
+
+    listed = tuple(m.symbol for m in DEFAULT_MARKETS)
+    if symbols is None:
+        chosen = listed
+    else:
+        chosen = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+        unknown = [s for s in chosen if s not in listed]
+        if unknown or not chosen:
+            raise typer.BadParameter(f"unknown market(s) {unknown or symbols!r}; the simulator "
+                                     f"lists {', '.join(listed)}", param_hint="--symbols")
     config = SimConfig(
+        symbols=chosen,
         host=host,
         port=port,
         seed=seed,
@@ -94,7 +111,8 @@ def serve(
     )
     state = SimState.build(config)
     application = create_app(state)
-    typer.echo(f"bitrue_sim: seed {seed}, scenario {scenario}; Ctrl+C stops it")
+    typer.echo(f"bitrue_sim: seed {seed}, scenario {scenario} on {', '.join(chosen)}; "
+               "Ctrl+C stops it")
     # access_log=None: request lines carry signatures, which must never be logged.
     # print=typer.echo shows the real address (also when --port 0 picked one).
     web.run_app(application, host=host, port=port, access_log=None, print=typer.echo)

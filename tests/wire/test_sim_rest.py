@@ -1422,3 +1422,61 @@ async def test_r36_account_assets_upper_case_user_stream_lower_case(sim, make_ke
     assert Decimal(balances["XRP"]["free"]) == Decimal("50")
     assert event["e"] == "BALANCE"
     assert [e["a"] for e in event["B"]] == ["usdt"] and Decimal(event["B"][0]["L"]) == 49
+
+
+async def _serve(*args: str):
+    """``sim serve`` as a process on a free loopback port; (process, base URL)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from bitrue_sim.cli import app; app()", "serve", "--port",
+         str(port), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def _book(s: aiohttp.ClientSession, base: str, symbol: str) -> tuple:
+    async with s.get(base + f"/api/v1/depth?symbol={symbol}&limit=5") as r:
+        book = await r.json()
+    return tuple(map(tuple, book["bids"])), tuple(map(tuple, book["asks"]))
+
+
+async def test_r37_sim_serve_animates_every_listed_market_by_default():
+    """R37 `sim serve --scenario volatile` moves the book of every market it lists (a config
+    quoting BTCUSDT found it empty before); `--symbols` animates only those named, and an
+    unknown symbol is refused with the list."""
+    for args, moving, still in ((("--scenario", "volatile"), ("XRPUSDT", "BTCUSDT"), ()),
+                                (("--scenario", "volatile", "--symbols", "btcusdt"),
+                                 ("BTCUSDT",), ("XRPUSDT",))):
+        proc, base = await _serve(*args)
+        try:
+            async with aiohttp.ClientSession() as s:
+                for _ in range(200):
+                    try:
+                        async with s.get(base + "/api/v1/exchangeInfo") as r:
+                            listed = [x["symbol"] for x in (await r.json())["symbols"]]
+                            break
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.05)
+                else:
+                    raise AssertionError("sim serve did not come up")
+                first = {sym: await _book(s, base, sym) for sym in listed}
+                await asyncio.sleep(3.0)
+                later = {sym: await _book(s, base, sym) for sym in listed}
+            if not still:
+                assert all(first[sym][0] and first[sym][1] for sym in listed), "every book"
+                assert all(first[sym] != later[sym] for sym in listed), "every book moves"
+            for sym in moving:
+                assert first[sym][0] and first[sym] != later[sym], sym
+            for sym in still:
+                assert not first[sym][0] or first[sym] == later[sym], sym
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    proc, _ = await _serve("--symbols", "NOPEUSDT")
+    out = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode != 0 and "NOPEUSDT" in out and "XRPUSDT" in out

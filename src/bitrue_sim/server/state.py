@@ -24,6 +24,9 @@ class SimConfig:
     admin_token: str | None = "test-admin"
     ban_scale: float = 1.0
     scenario: str | None = None
+    # the markets the scenario animates; None: the scenario's defaults (``sim serve`` passes
+    # every listed market unless --symbols names some)
+    symbols: tuple[str, ...] | None = None
     faults_path: Path | None = None
     max_body_bytes: int = MAX_BODY_BYTES
     rate_limits: bool = True

@@ -216,7 +216,8 @@ def install(app: web.Application, state: Any, settings: StreamSettings | None = 
     if scenario:
         from bitrue_sim.scenarios import build_market
 
-        hub.participants = build_market(state.exchange, scenario, seed)
+        hub.participants = build_market(state.exchange, scenario, seed,
+                                        getattr(config, "symbols", None))
         # no API key can reach the participants' accounts: their account events have no reader
         for account_id in (hub.participants.maker_account, hub.participants.taker_account):
             state.exchange.set_account_events(account_id, False)

@@ -10,8 +10,8 @@ settings a user typically runs (and that the issue's side-by-side run used):
   otherwise every active order is cancelled and, once the cancels are confirmed, a new pair is
   placed;
 - after a fill no new order goes out for ``filled_order_delay_s``; with ``hanging_orders`` the
-  other side's order stays as a *hanging* order (never refreshed), cancelled only when it is
-  ``hanging_orders_cancel_pct`` away from mid;
+  other side's order stays as a *hanging* order (never refreshed), cancelled when it is
+  ``hanging_orders_cancel_pct`` away from mid or older than ``max_order_age``;
 - its throttler makes requests wait for room (never dropped), here against Bitrue's documented
   100 order requests per 60 s, with no headroom.
 
@@ -38,6 +38,7 @@ ORDER_REFRESH_TIME_S = 10.0
 ORDER_REFRESH_TOLERANCE_PCT = Decimal("0.2")
 FILLED_ORDER_DELAY_S = 10.0  # as the refresh time (Hummingbot defaults to 60 s: fewer requests, far less uptime)
 HANGING_ORDERS_CANCEL_PCT = Decimal(10)  # Hummingbot's default
+MAX_ORDER_AGE_S = 1800.0  # Hummingbot's default: older orders (hanging ones too) are renewed
 
 
 def baseline_budget(clock) -> OrderBudget:  # noqa: ANN001
@@ -139,9 +140,16 @@ class RefreshEveryOrderManager(OrderManager):
             if t is None or not t.order.is_open:
                 self.hanging.discard(cid)
                 continue
-            if abs(t.order.price - mid) / mid * 100 > HANGING_ORDERS_CANCEL_PCT:
+            too_old = self._age_s(t) > MAX_ORDER_AGE_S
+            if too_old or abs(t.order.price - mid) / mid * 100 > HANGING_ORDERS_CANCEL_PCT:
                 self.hanging.discard(cid)
                 await self._cancel_waiting(t)
+
+    @staticmethod
+    def _age_s(t: Tracked) -> float:
+        from liquidity_bot.engine.persistence import now_ms
+
+        return (now_ms() - t.created_ms) / 1000
 
     async def _cancel_waiting(self, t: Tracked) -> None:
         await self.budget.spend_when_possible(self.symbol)

@@ -66,6 +66,7 @@ def run_cmd(
         return
     if not cfg.markets:
         _die(f"{config}: no [[markets]] configured; nothing to quote")
+    warn_if_infeasible(cfg, config, console)
     try:  # before the passphrase: an alert channel that cannot work is said at once
         channels = build_channels(cfg.alerts.channels)
     except ChannelError as exc:
@@ -247,6 +248,14 @@ def demo_cmd(
     except KeyboardInterrupt:
         console.print("interrupted before quoting started; nothing was left open", markup=False)
         raise typer.Exit(130) from None
+
+
+def warn_if_infeasible(cfg: object, path: Path, console: Console) -> None:
+    """Say at start what in the config cannot meet the obligations within the budget."""
+    from liquidity_bot.engine.feasibility import check
+
+    for problem in check(cfg):  # type: ignore[arg-type]
+        console.print(f"warning: {path}: {problem}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
