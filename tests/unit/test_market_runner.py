@@ -93,7 +93,8 @@ async def test_latency_is_sampled_by_passes_that_answer_a_new_book_only() -> Non
     log = r.om.stats.latencies_ns
     assert log.total == 1 and log[-1] >= 0
     placed = venue.places()
-    for t in r.om.orders.values():  # force a re-quote: every bid far off, out of the band
+    for t in r.om.orders.values():  # force a re-quote: every bid far off, out of the band,
+        t.created_ms -= 10_000  # and settled
         if t.order.side.value == "BUY":
             t.order.price = D("0.3")
     await r.step()  # a pass woken by something else: places, but samples nothing

@@ -112,7 +112,8 @@ def manager(venue: FakeVenue, *, risk: RiskConfig = RISK, budget: OrderBudget | 
     gate = RiskGate(SYMBOL, risk, {"k": [SYMBOL]})
     gate.on_mid(1, D("0.5"))
     om = OrderManager(
-        venue, INSTRUMENT, budget=budget or OrderBudget(), risk=gate, writer=None,
+        venue, INSTRUMENT, budget=budget or OrderBudget(clock=lambda: BUDGET_CLOCK[0]),
+        risk=gate, writer=None,
         balances=balances, key_label="k", client_ids=ClientIds("lb"), tolerance=tolerance,
         recv_window_ms=0,
         rules=None if rules is None else _with_tolerance(rules, tolerance),
@@ -146,10 +147,15 @@ LADDER = (q(Side.BUY, "0.4990", level=0), q(Side.BUY, "0.4980", level=1),
 INNER = {(Side.BUY, D("0.4990")), (Side.SELL, D("0.5010"))}
 
 
+BUDGET_CLOCK = [0.0]  # the default budget's clock: ``age`` moves it on
+
+
 def age(om: OrderManager, seconds: float = 10.0) -> None:
-    """As if every order had rested ``seconds`` longer (the planner waits for young orders)."""
+    """As if every order had rested ``seconds`` longer (the planner waits for young orders)
+    and the budget had refilled for as long."""
     for t in om.orders.values():
         t.created_ms -= int(seconds * 1000)
+    BUDGET_CLOCK[0] += seconds
 
 
 def prices(om: OrderManager) -> set[tuple[Side, D]]:
@@ -181,8 +187,9 @@ async def test_places_each_sides_inner_quote_then_keeps_it():
     await om.sync(qs(*LADDER))
     await om.sync(qs(q(Side.BUY, "0.4991"), *LADDER[1:]))  # one tick: within tolerance
     assert venue.places() == 2 and venue.cancels() == 0, "queue position is kept"
-    age(om)
-    await om.sync(qs(*LADDER))  # settled: the decoration follows, one per side and pass
+    for _ in range(3):  # settled: the decoration follows, only while the budget is plentiful
+        age(om)
+        await om.sync(qs(*LADDER))
     assert venue.places() == 4 and prices(om) == {(x.side, x.price) for x in LADDER}
 
 
@@ -221,6 +228,7 @@ async def test_a_partial_fill_that_breaks_the_depth_is_topped_up_not_replaced():
                        price=D("0.4990"), qty=D("50")))
     assert om.base_traded == D("50"), "a repeated trade id counts once"
     venue.requests.clear()
+    age(om)  # a fill on an order placed moments ago waits for it to settle
     await om.sync(qs(LADDER[0], LADDER[2]))
     kinds = [kind for kind, _ in venue.requests]
     assert "cancel" not in kinds and kinds.count("place") >= 1
@@ -520,11 +528,9 @@ async def test_orders_on_the_wire_are_waited_for_before_the_side_moves():
     assert len(om.live()) == 2
     venue.release.set()
     await _settle(om)
-    age(om)
-    await om.sync(qs(*third), wait=True)  # answered and settled: the side follows, new first
-    assert venue.places() == 4 and venue.cancels() == 0
-    age(om)
-    await om.sync(qs(*third), wait=True)
+    for _ in range(4):  # answered and settled: each side follows, new order first
+        age(om)
+        await om.sync(qs(*third), wait=True)
     assert prices(om) == {(x.side, x.price) for x in third}
     assert venue.places() == 4 and venue.cancels() == 2
 

@@ -252,6 +252,8 @@ class OrderManager:
         # not grow with the finished orders kept for late reports (see ``_unfinished``).
         self._active: dict[str, Tracked] = {}
         self.stats = Stats()
+        # when each new order of the last moments was sent, per side (``_recent_sends``)
+        self._sends: dict[Side, deque[int]] = {Side.BUY: deque(), Side.SELL: deque()}
         self.book: OrderBook | None = None
         # Our trading, for inventory and PnL read-outs (fills of our orders only).
         self.base_traded = ZERO
@@ -493,7 +495,17 @@ class OrderManager:
         if act:
             self.budget.set_open(self.symbol, len(live))
         return plan(self._safe_quotes(quotes, act), live, mid, self.rules,
-                    self.budget.allowance(self.symbol), self.instrument)
+                    self.budget.allowance(self.symbol), self.instrument, self._recent_sends())
+
+    def _recent_sends(self) -> dict[Side, int]:
+        """New orders sent per side within the settle time, whatever became of them."""
+        horizon = now_ms() - max(self.rules.min_rest_ms, SETTLE_MS)
+        out = {Side.BUY: 0, Side.SELL: 0}
+        for side, sends in self._sends.items():
+            while sends and sends[0] <= horizon:
+                sends.popleft()
+            out[side] = len(sends)
+        return out
 
     # --- rehearsing (engine.rehearsal): a pass that acts on nothing ------------------------------
     def rehearse_plan(self, quotes: QuoteSet) -> DesiredQuote | None:
@@ -657,8 +669,9 @@ class OrderManager:
         t = Tracked(order=order, created_ms=now_ms(), priority=q.priority,
                     critical=q.obligation_critical, submit_saved=False)
         order.apply(OrderEvent.SUBMIT)
-        t.sent_ms = now_ms()
+        t.sent_ms = t.created_ms
         self._track(t)
+        self._sends[q.side].append(t.created_ms)
         return t
 
     def _place(self, q: DesiredQuote) -> Tracked | None:

@@ -30,7 +30,7 @@ No I/O, no clock, no asyncio: ``plan`` is a function, property-tested in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
@@ -41,6 +41,9 @@ from liquidity_bot.strategies.base import DesiredQuote, InstrumentLike, QuoteSet
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 BUY, SELL = Side.BUY, Side.SELL
+# New orders one side may send within the settle time (``OrderManager``'s SETTLE_MS) before the
+# planner waits for them: enough for an inner order and its backup.
+MAX_NEW_PER_SETTLE = 2
 
 
 class Purpose(IntEnum):
@@ -138,6 +141,7 @@ class Action:
     place: DesiredQuote | None = None
     cancel: str | None = None  # client order id
     why: str = ""
+    side: Side | None = None  # of the orders it touches
 
     @property
     def cost(self) -> int:
@@ -291,6 +295,7 @@ class _SidePlanner:
             reach = abs(mid - inner) * rules.exposure
             self.exposure_edge = mid - reach if self.is_bid else mid + reach
         self.planned: list[DesiredQuote] = []  # places planned so far
+        self.recent = 0  # new orders sent on this side within the settle time (any outcome)
         self.leaving: set[str] = set()  # cancels planned so far
         self.matched: dict[int, LiveOrder] = {}  # target index -> live order standing for it
         self.backup_edge: Decimal | None = None  # set by ``pair`` from the other side
@@ -401,10 +406,11 @@ class _SidePlanner:
         then the farthest from mid."""
         needed = {o.client_order_id for o in self.matched.values()}
         young = self.any_young()
-        # an exposed order still counts for the obligations until the newer ones do
+        # an exposed order still counts for the obligations until the newer ones do; a young
+        # order is a decision of moments ago: cancelling it now would only churn
         cands = [o for o in self.live if o.cancellable and o.client_order_id not in self.leaving
-                 and o.client_order_id not in needed and not (young and self.in_band(o.price)
-                                                              and self.exposed(o))]
+                 and o.client_order_id not in needed and not o.young
+                 and not (young and self.in_band(o.price) and self.exposed(o))]
         if not cands:
             return None
         dust = self.rules.min_depth_quote / 4  # too small to matter for the obligations
@@ -419,20 +425,26 @@ class _SidePlanner:
         if cancel is not None:
             self.leaving.add(cancel.client_order_id)
         return Action(purpose, place=q, cancel=None if cancel is None else cancel.client_order_id,
-                      why=why)
+                      why=why, side=self.side)
 
     def drop(self, purpose: Purpose, o: LiveOrder, why: str) -> Action:
         self.leaving.add(o.client_order_id)
-        return Action(purpose, cancel=o.client_order_id, why=why)
+        return Action(purpose, cancel=o.client_order_id, why=why, side=self.side)
 
     def limit(self) -> int:
         """Orders a side may hold before the planner trims (one spare generation)."""
         return len(self.targets) + 1
 
+    def chasing(self) -> bool:
+        """``MAX_NEW_PER_SETTLE`` new orders went out on this side moments ago (they may have
+        filled at once, or the market ran past them): let them settle rather than chase a fast
+        move, or buy a falling market, with new orders on every book."""
+        return self.recent + len(self.planned) >= MAX_NEW_PER_SETTLE
+
     def restore(self) -> list[Action]:
         need = self.rules.min_depth_quote
         out: list[Action] = []
-        if not self.targets:
+        if not self.targets or self.recent >= MAX_NEW_PER_SETTLE:
             return out
         if need <= ZERO:
             if self.best() is None:
@@ -456,7 +468,7 @@ class _SidePlanner:
         need = self.rules.min_depth_quote
         if need <= ZERO or self.rules.minimal or len(self.targets) < 2:
             return []
-        if self.depth(without_best=True) >= need:
+        if self.depth(without_best=True) >= need or self.chasing():
             return []
         for _, t in self.unmatched(("backup", "inner")):
             return [self._add_within_limit(Purpose.RESCUE, t.quote, f"{self.side} backup")]
@@ -468,7 +480,8 @@ class _SidePlanner:
         action = self.add(purpose, q, why)
         if cancel is not None and self.can_drop(cancel):  # judged with ``q`` planned
             self.leaving.add(cancel.client_order_id)
-            action = Action(purpose, place=q, cancel=cancel.client_order_id, why=why)
+            action = Action(purpose, place=q, cancel=cancel.client_order_id, why=why,
+                            side=self.side)
         return action
 
     def rescue_inner(self, why: str, purpose: Purpose = Purpose.RESCUE) -> list[Action]:
@@ -476,6 +489,8 @@ class _SidePlanner:
         if not self.targets:
             return []
         if 0 in self.matched or any(q is self.targets[0].quote for q in self.planned):
+            return []
+        if self.chasing():
             return []
         return [self._add_within_limit(purpose, self.targets[0].quote, why)]
 
@@ -495,9 +510,10 @@ class _SidePlanner:
         if purpose is Purpose.IMPROVE:  # orders out of the band, or exposed once the rest count
             young = self.any_young()
             for o in self.live:
-                if (o.cancellable and o.client_order_id not in self.leaving and not self.usable(o)
-                        and o not in self.matched.values()
-                        and not (self.in_band(o.price) and young) and self.can_drop(o)):
+                if (o.cancellable and not o.young and o.client_order_id not in self.leaving
+                        and not self.usable(o) and o not in self.matched.values()
+                        and not (self.in_band(o.price) and young) and self.can_drop(o)
+                        and self.count() > 1):
                     out.append(self.drop(purpose, o, f"{self.side} order out of the band"))
         return out
 
@@ -527,9 +543,11 @@ def plan(
     rules: PlanRules,
     allowance: Allowance,
     inst: InstrumentLike,
+    recent: Mapping[Side, int] | None = None,
 ) -> Plan:
     """What to place and cancel now (see the module docstring). Never more requests than the
-    allowance; actions that do not fit wait whole."""
+    allowance; actions that do not fit wait whole. ``recent``: new orders sent per side within
+    the settle time, whatever became of them."""
     if mid is None or mid <= ZERO:
         return Plan(())
     sides = {}
@@ -541,6 +559,8 @@ def plan(
         sides[side] = _SidePlanner(side, targets, [o for o in live if o.side is side], mid,
                                    rules, inst)
     bid, ask = sides[BUY], sides[SELL]
+    if recent:
+        bid.recent, ask.recent = recent.get(BUY, 0), recent.get(SELL, 0)
     bid.pair(ask)
     ask.pair(bid)
     wanted: list[Action] = []
@@ -572,14 +592,18 @@ def _fit(wanted: list[Action], live: Sequence[LiveOrder], allowance: Allowance) 
     spent = 0
     actions: list[Action] = []
     waiting: list[Action] = []
-    for a in sorted(wanted, key=lambda a: a.purpose):  # stable: the order within a purpose
+    held: set[Side] = set()  # sides where a new order waits: what was planned after it waits too
+    for a in wanted:  # in the order planned: a later action may count on an earlier one
         if a.cancel is not None and a.cancel not in cancellable:
             if a.place is None:
                 continue  # nothing to do until the order's answer comes
-            a = Action(a.purpose, place=a.place, why=a.why)  # the cancel follows later
-        if spent + a.cost > allowance.of(a.purpose):
+            a = Action(a.purpose, place=a.place, why=a.why, side=a.side)  # cancel later
+        if a.side in held or spent + a.cost > allowance.of(a.purpose):
             waiting.append(a)
+            if a.place is not None and a.side is not None:
+                held.add(a.side)
             continue
         spent += a.cost
         actions.append(a)
+    actions.sort(key=lambda a: a.purpose)  # stable: the order within a purpose
     return Plan(tuple(actions), tuple(waiting))
