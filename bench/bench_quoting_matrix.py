@@ -37,9 +37,7 @@ TARGET = {"flash-crash": 0.95}  # worst uptime per scenario; 0.99 elsewhere
 def config_text(name: str) -> str:
     if name == "bot":
         return (ROOT / "examples" / "bot.toml").read_text(encoding="utf-8")
-    from liquidity_bot.demo import DEMO_CONFIG
-
-    from liquidity_bot.demo import DEMO_ALERTS_ENV
+    from liquidity_bot.demo import DEMO_ALERTS_ENV, DEMO_CONFIG
 
     return DEMO_CONFIG.format(base_url="http://127.0.0.1:8999", alerts_env=DEMO_ALERTS_ENV)
 

@@ -40,3 +40,29 @@ def test_examples_bot_toml_holds_its_obligations_on_volatile(seed: int) -> None:
     for m in r.markets:
         assert m.uptime is not None and m.uptime >= 0.98, (seed, m)
     assert r.max_order_requests_per_window <= 60 and r.rate_limited == 0
+
+
+def test_the_loss_limit_falls_back_to_minimum_quoting_and_the_report_says_so(tmp_path) -> None:
+    """Against holding, a tiny loss limit is reached on 'volatile'; the market goes on quoting
+    the minimum obligation (one order a side) and the report names the fallback."""
+    import json
+
+    from liquidity_bot.backtest.runner import write_report
+    from liquidity_bot.store import Store
+
+    text = (ROOT / "examples" / "bot.toml").read_text(encoding="utf-8")
+    text = text.replace('daily_loss_limit = "200"', 'daily_loss_limit = "1"', 1)
+    cfg = parse_config(text, home=Path("/tmp"))
+    url = f"sqlite:///{tmp_path}/bt.db"
+    r = run_backtest(cfg, scenario="volatile", hours=0.1, seed=3, store_url=url)
+    xrp = r.summary["markets"]["XRPUSDT"]
+    assert "minimum obligation" in (xrp["loss_limit"] or "")
+    assert r.markets[0].uptime >= 0.95, "quoting goes on, at the minimum"
+    store = Store(url)
+    try:
+        out = write_report(store, cfg, tmp_path / "r.json", "json")
+    finally:
+        store.close()
+    events = json.loads(out.read_text())["symbols"]["XRPUSDT"]["risk_events"]
+    assert [e["action"] for e in events] == ["loss_limit_minimum"]
+    assert "daily loss" in events[0]["message"]

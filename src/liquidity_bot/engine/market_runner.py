@@ -35,9 +35,11 @@ from liquidity_bot.engine.runtime import collect_if_due
 from liquidity_bot.reporting.kpi import (
     GAP_INTERVALS,
     OBLIGATION_BAND_PCT,
+    RISK_AUDIT_CATEGORY,
     measure,
     quotes_from_orders,
 )
+from liquidity_bot.store import AuditEvent
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
 from liquidity_bot.strategies.estimators import MarketEstimator
 
@@ -265,6 +267,7 @@ class MarketRunner:
         if self.risk.killed:
             if self.status != "killed":
                 log.error("%s: kill switch latched: cancelling everything", self.symbol)
+                self._record_risk("kill_switch", self.risk.kill_reason or "")
             self.status = "killed"
             await self.om.cancel_all("kill switch")
             return
@@ -279,6 +282,8 @@ class MarketRunner:
         minimal = self.risk.loss_limited  # loss limit hit: the minimum obligation only
         if minimal != self.om.rules.minimal:
             self.om.rules = replace(self.om.rules, minimal=minimal)
+            if minimal:
+                self._record_risk("loss_limit_minimum", self.risk.loss_limit_state or "")
         self.status = "quoting (minimum)" if minimal else "quoting"
         snapshot = self._snapshot(self.book)
         # Strategies are pure functions of these inputs: when none changed (a pass woken by an
@@ -358,6 +363,15 @@ class MarketRunner:
         yield
         if first is not None and self.rehearsable():
             self.om.rehearse_order(first)
+
+    def _record_risk(self, action: str, message: str) -> None:
+        """An audit event the report lists: what a risk limit did to this market's quoting."""
+        writer = self.om.writer
+        if writer is None:
+            return
+        event = AuditEvent(ts_ms=int(time.time() * 1000), category=RISK_AUDIT_CATEGORY,
+                           action=action, message=message, detail={"symbol": self.symbol})
+        writer.submit(lambda: writer.store.add_audit_event(event))
 
     # --- obligations ---------------------------------------------------------------------------
     def _sample(self) -> None:

@@ -36,6 +36,7 @@ OBLIGATION_BAND_PCT = Decimal(2)
 DEPTH_BANDS_PCT: tuple[Decimal, ...] = (Decimal("0.5"), Decimal(1), Decimal(2), Decimal(5))
 GAP_INTERVALS = 2
 AUDIT_CATEGORY = "obligation"
+RISK_AUDIT_CATEGORY = "risk"  # what a risk limit did to a market's quoting (the report lists it)
 
 
 class Rule(StrEnum):

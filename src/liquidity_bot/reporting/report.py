@@ -30,6 +30,7 @@ from liquidity_bot.reporting import plots
 from liquidity_bot.reporting.figures import SampleFold
 from liquidity_bot.reporting.kpi import (
     AUDIT_CATEGORY,
+    RISK_AUDIT_CATEGORY,
     Breach,
     Obligations,
     Rule,
@@ -88,6 +89,8 @@ class SymbolReport:
     fills: list[FillRecord]
     plot: plots.PlotData
     quotes: list[QuoteInterval] = field(default_factory=list)
+    # what the risk limits did (the loss limit's fallback to minimum quoting, or its stop)
+    risk_events: list[dict[str, Any]] = field(default_factory=list)
     # the period's samples again, streamed from the store (for the CSV); never held
     rows: Callable[[], Iterable[KpiSample]] = field(default=lambda: (), repr=False, compare=False)
 
@@ -124,6 +127,7 @@ class SymbolReport:
             "volume_base": str(self.activity.volume_base),
             "orders_sent": self.activity.orders_sent,
             "activity": self.activity.to_json(),
+            "risk_events": self.risk_events,
         }
 
 
@@ -296,6 +300,12 @@ def build_symbol_report(
         fills=fills,
         plot=fig.plot,
         quotes=quote_intervals(orders, end),
+        risk_events=[
+            {"ts_ms": e.ts_ms, "action": e.action, "message": e.message}
+            for e in store.audit_events(RISK_AUDIT_CATEGORY)
+            if (e.detail or {}).get("symbol") == symbol
+            and (from_ms is None or e.ts_ms >= from_ms) and (to_ms is None or e.ts_ms < to_ms)
+        ],
         rows=rows,
     )
 
@@ -530,6 +540,8 @@ def _summary_table(r: SymbolReport) -> str:
         ),
         _row(["Two-sided quoting (share of samples)", fmt_dec(r.two_sided_pct) + " %", "", ""]),
         _row(["Breaches", str(len(r.breaches)), "", ""]),
+        *(_row(["Loss limit", html.escape(e["message"]), "", _status(False)])
+          for e in r.risk_events),
         _row(["Sampling gaps (counted as not met)", fmt_duration(r.uptime.gap_ms), "", ""]),
     ]
     head = "<tr><th>Figure</th><th>Value</th><th>Obligation</th><th>Status</th></tr>"
