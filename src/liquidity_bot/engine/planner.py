@@ -37,6 +37,7 @@ from enum import IntEnum
 
 from liquidity_bot.domain.order import Side
 from liquidity_bot.strategies.base import DesiredQuote, InstrumentLike, QuoteSet
+from liquidity_bot.strategies.shaping import ceil_qty, exchange_minimum
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -179,18 +180,6 @@ class Target:
     role: str  # "inner", "backup" or "decor"
 
 
-def _ceil_qty(inst: InstrumentLike, qty: Decimal) -> Decimal:
-    rounded = inst.round_qty(qty)
-    return rounded if rounded >= qty else rounded + inst.step
-
-
-def _exchange_minimum(inst: InstrumentLike, price: Decimal) -> Decimal:
-    need = inst.min_qty
-    if inst.min_val and price > ZERO and inst.min_val / price > need:
-        need = inst.min_val / price
-    return _ceil_qty(inst, need)
-
-
 def _cap(inst: InstrumentLike, qty: Decimal, price: Decimal, rules: PlanRules) -> Decimal:
     """At most ``max_order_notional`` (the risk gate would refuse more)."""
     if rules.max_order_notional is None or price * qty <= rules.max_order_notional:
@@ -238,9 +227,9 @@ def side_targets(
         backup_price = band_edge
     if (backup_price >= inner_price) if is_bid else (backup_price <= inner_price):
         backup_price = inner_price - inst.tick if is_bid else inner_price + inst.tick
-    bare = _ceil_qty(inst, need * Decimal("1.05") / inner_price)
-    want_inner = _ceil_qty(inst, need * rules.inner_cover / inner_price)
-    want_backup = _ceil_qty(inst, need * rules.backup_cover / backup_price)
+    bare = ceil_qty(inst, need * Decimal("1.05") / inner_price)
+    want_inner = ceil_qty(inst, need * rules.inner_cover / inner_price)
+    want_backup = ceil_qty(inst, need * rules.backup_cover / backup_price)
     out: list[Target]
     rest = ZERO
     if rules.minimal:
@@ -249,8 +238,8 @@ def side_targets(
     if total >= want_inner + want_backup:
         inner_qty, backup_qty = want_inner, want_backup
         rest = total - inner_qty - backup_qty
-    elif total >= 2 * _ceil_qty(inst, need * Decimal("1.05") / backup_price):
-        inner_qty = _ceil_qty(inst, total / 2)
+    elif total >= 2 * ceil_qty(inst, need * Decimal("1.05") / backup_price):
+        inner_qty = ceil_qty(inst, total / 2)
         backup_qty = inst.round_qty(total - inner_qty)
     else:
         inner_qty, backup_qty = max(total, bare), ZERO
@@ -264,7 +253,7 @@ def side_targets(
         if rest <= ZERO:
             break
         qty = _cap(inst, q.qty if q.qty <= rest else inst.round_qty(rest), q.price, rules)
-        if qty < _exchange_minimum(inst, q.price):
+        if qty < exchange_minimum(inst, q.price):
             break
         rest -= qty
         out.append(Target(_with(q, qty=qty), "decor"))

@@ -171,6 +171,9 @@ def _exchange_minimum(
     return ceil_qty(inst, need)
 
 
+exchange_minimum = _exchange_minimum  # the public name (the order planner sizes top-ups by it)
+
+
 def centre(top: TopOfBook, reference: Decimal | None) -> tuple[Decimal | None, str | None]:
     """The price to quote around: the book mid, else the reference; None with the reason."""
     if top.bid is not None and top.ask is not None and top.bid >= top.ask:
