@@ -83,7 +83,7 @@ max_open_notional_per_side = "1000"
 max_base_inventory = "100000"
 daily_loss_limit = "500"
 price_band_pct = "5"
-ema_halflife_s = 10
+ema_halflife_s = 5
 max_fills_per_minute = 300
 [markets.order_manager]
 price_tolerance_pct = "0.25"

@@ -77,7 +77,8 @@ def test_example_config_loads() -> None:
     assert config.bitrue.user_ws_endpoint == "ws://127.0.0.1:8999/stream"
     assert config.store.url == "sqlite:////var/lib/lb/liquidity-bot.db"
     assert [m.symbol for m in config.markets] == ["XRPUSDT", "BTCUSDT"]
-    assert {m.strategy for m in config.markets} == {"ladder", "avellaneda"}
+    assert {m.strategy for m in config.markets} == {"ladder"}
+    assert all(m.order_manager.order_budget_share == Decimal("0.5") for m in config.markets)
 
 
 def test_empty_file_gives_production_defaults(tmp_path: Path) -> None:

@@ -290,7 +290,7 @@ class AlertMonitor:
                 "until the bot is restarted",
                 market=symbol, key_label=label, detail=str(reason),
             ), ("kill", symbol))
-        if r.risk.loss_limited:
+        if getattr(r.risk, "loss_limited", False):
             self._condition(seen, now, 0, lambda: Alert(
                 Kind.LOSS_LIMIT, Severity.CRITICAL,
                 "daily loss limit reached: quoting the minimum obligation only",
