@@ -328,7 +328,9 @@ def _print_summary(console: Console, result: dict[str, Any], home: Path) -> None
     for label, b in result.get("budgets", {}).items():
         console.print(
             f"order budget of key {label!r}: at most {b['max_in_any_window']} requests in any "
-            f"60 s window (cap {b['capacity_per_window']}, Bitrue allows 100)", markup=False,
+            f"60 s window (quoting target {b.get('target_per_window')}, emergency cap "
+            f"{b['capacity_per_window']}, Bitrue allows 100); by purpose: "
+            f"{b.get('requests_by_purpose') or {}}", markup=False,
         )
     report = result.get("report") or {}
     symbols = report.get("symbols") or {}

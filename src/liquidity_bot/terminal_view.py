@@ -67,7 +67,7 @@ def market_facts(engine: Any) -> list[dict[str, Any]]:
                     "max_spread_pct": r.config.obligations.max_spread_pct,
                     "min_depth": r.config.obligations.min_depth_2pct_quote,
                     "budget_used": s.budget.used(),
-                    "budget_capacity": s.budget.capacity,
+                    "budget_capacity": s.budget.target,  # what quoting aims under
                     "budget_skipped": om.stats.budget_skipped,
                     "errors": r.errors,
                 }

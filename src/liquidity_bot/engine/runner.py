@@ -732,7 +732,9 @@ def summary(engine: Engine) -> dict[str, Any]:
             }
         out.setdefault("budgets", {})[s.label] = {
             "capacity_per_window": s.budget.capacity,
+            "target_per_window": s.budget.target,
             "max_in_any_window": s.budget.max_in_any_window(),
+            "requests_by_purpose": dict(s.budget.spent_by_purpose),
         }
         out.setdefault("keys", {})[s.label] = {
             "refused_while_running": s.refused,
