@@ -382,6 +382,9 @@ class BotConfig(_Frozen, frozen=True):
     # how often one market's quoting path is rehearsed to keep it in the CPU caches
     # (engine.rehearsal); 0 turns rehearsals off
     rehearsal_interval_ms: Annotated[int, Check(ge=0, le=1000)] = 2
+    # how long shutdown keeps trying to cancel our orders through exchange faults before it
+    # gives up, lists what is left and exits non-zero (a supervisor's stop timeout must exceed it)
+    shutdown_timeout_s: Annotated[float, Check(gt=0, le=600)] = 60.0
 
     def market(self, symbol: str) -> MarketConfig:
         """The market for `symbol` (case-insensitive); KeyError if it is not configured."""

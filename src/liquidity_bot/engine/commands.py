@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 
 EXIT_ERROR = 1
+# ``run``: orders of ours may still rest on the exchange (a supervisor should run cancel-all)
+EXIT_LEFT_OPEN = 4
 
 
 def _home(ctx: typer.Context) -> Path:
@@ -89,6 +91,7 @@ def run_cmd(
                             kpi_interval_s=cfg.kpi_interval_s, store_kpis=no_dashboard,
                             reverify_after_s=cfg.keys.reverify_after_s,
                             rehearsal_interval_s=cfg.rehearsal_interval_ms / 1000)
+            engine.shutdown_deadline_s = cfg.shutdown_timeout_s
             bridge = server = None
             if not no_dashboard:
                 bridge, server = await start_engine_dashboard(
@@ -129,6 +132,31 @@ def run_cmd(
     import json
 
     console.print_json(json.dumps(result))
+    code = run_exit_code(result, Console(stderr=True))
+    if code:
+        raise typer.Exit(code)
+
+
+def run_exit_code(result: dict[str, Any], err: Console) -> int:
+    """``run``'s exit status from its summary: EXIT_LEFT_OPEN when orders of ours may still be
+    open (each one printed), EXIT_ERROR when no market quoted at all, else 0."""
+    left = result.get("left_open") or []
+    counted = sum(int(m.get("open_after_shutdown") or 0) for m in result["markets"].values())
+    if left or counted:
+        err.print(f"error: {max(counted, len(left))} orders of ours may still be open on the "
+                  "exchange (Bitrue does not cancel them when the bot stops):", markup=False)
+        for o in left:
+            err.print(f"  key {o['key']!r} {o['symbol']} {o['client_order_id']} {o['side']} "
+                      f"{o['qty']} @ {o['price']}", markup=False)
+        err.print("Cancel them with `liquidity-bot cancel-all --config CONFIG` (or on the "
+                  "exchange's page); the next `run` also adopts and manages them.", markup=False)
+        return EXIT_LEFT_OPEN
+    markets = result["markets"]
+    if markets and all("failed" in m for m in markets.values()):
+        err.print("error: no market quoted: " + "; ".join(
+            f"{sym}: {m['failed']}" for sym, m in markets.items()), markup=False)
+        return EXIT_ERROR
+    return 0
 
 
 async def start_engine_dashboard(

@@ -1,0 +1,90 @@
+"""``liquidity-bot run`` as a real process: every stop signal cancels our orders first, and an
+exit that leaves orders open says so (exit status 4 and the orders, one a line)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from liquidity_bot.engine.commands import EXIT_LEFT_OPEN
+
+from .conftest import admin, keyed_config, keyed_market, new_key, rest, wait_for_async
+from .test_run_command import _bot, _store_key
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    h = tmp_path / "home"
+    h.mkdir(mode=0o700)
+    return h
+
+
+async def _quoting(client, prefix: str) -> bool:
+    orders = [o for o in await client.open_orders("XRPUSDT")
+              if (o.clientOrderId or "").startswith(prefix)]
+    return len({o.side for o in orders}) == 2
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
+async def test_hangup_and_quit_cancel_everything_like_sigterm(sim_quiet, home, tmp_path, sig):
+    """SIGHUP (terminal closed, SSH dropped) and SIGQUIT (Ctrl-\\) once killed the process with
+    every order left open (SIGQUIT with a core dump): now they stop it as SIGTERM does."""
+    account, key, secret = await new_key(sim_quiet)
+    _store_key(home, "good", key, secret)
+    config = tmp_path / "bot.toml"
+    config.write_text(keyed_config(sim_quiet.base_url, keyed_market("XRPUSDT", "good", "lbq")))
+    proc = await _bot(home, config)
+    async with rest(sim_quiet, key, secret) as client:
+        await wait_for_async(lambda: _quoting(client, "lbq"), "the bot quotes both sides",
+                             timeout=30)
+        proc.send_signal(sig)
+        out, err = await asyncio.wait_for(proc.communicate(), 90)
+        assert proc.returncode == 0, (proc.returncode, err.decode()[-2000:])
+        assert [o for o in await client.open_orders("XRPUSDT")
+                if (o.clientOrderId or "").startswith("lbq")] == []
+    text = out.decode()
+    summary = json.loads(text[text.index("{"):])
+    assert summary["stopped_by"] == sig.name
+    assert summary["left_open"] == []
+    assert f"{sig.name} received" in err.decode()
+    ledger = await admin(sim_quiet, "GET", f"/sim/admin/ledger?account_id={account}")
+    assert ledger["orders"] and all(o["status"] != "NEW" for o in ledger["orders"])
+    assert not list(Path(tmp_path).glob("core*")), "no core dump"
+
+
+async def test_orders_left_open_exit_non_zero_with_a_list(sim_quiet, home, tmp_path):
+    """A key disabled on the exchange cannot cancel: ``run`` used to exit 0 all the same. Now
+    it exits EXIT_LEFT_OPEN and names every order it left (symbol, client id, side, qty,
+    price), and they are exactly the ones the exchange still holds."""
+    _, key, secret = await new_key(sim_quiet)
+    _store_key(home, "good", key, secret)
+    config = tmp_path / "bot.toml"
+    config.write_text("shutdown_timeout_s = 2\n" + keyed_config(
+        sim_quiet.base_url, keyed_market("XRPUSDT", "good", "lbo")))
+    proc = await _bot(home, config)
+    async with rest(sim_quiet, key, secret) as client:
+        await wait_for_async(lambda: _quoting(client, "lbo"), "the bot quotes both sides",
+                             timeout=30)
+        await admin(sim_quiet, "POST", f"/sim/admin/keys/{key}/disable")
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 90)
+        assert proc.returncode == EXIT_LEFT_OPEN, (proc.returncode, err.decode()[-3000:])
+        await admin(sim_quiet, "POST", f"/sim/admin/keys/{key}/enable")
+        still = [o for o in await client.open_orders("XRPUSDT")
+                 if (o.clientOrderId or "").startswith("lbo")]
+    assert still
+    text = out.decode()
+    summary = json.loads(text[text.index("{"):])
+    listed = {o["client_order_id"]: o for o in summary["left_open"]}
+    assert set(listed) == {o.clientOrderId for o in still}
+    for o in still:
+        row = listed[o.clientOrderId]
+        assert (row["symbol"], row["side"], row["key"]) == ("XRPUSDT", o.side, "good")
+        assert row["price"] == f"{o.price:f}" and row["qty"] == f"{o.origQty:f}"
+        assert o.clientOrderId in err.decode(), "each one is printed for the operator"
+    assert "cancel-all" in err.decode()
+    assert secret not in text + err.decode()
