@@ -194,9 +194,16 @@ class Engine:
             if instruments is None:
                 continue
             s.started = True
+            refused = getattr(s.venue, "refused_symbols", {})
             for m in s.markets:
-                s.budget.register(m.symbol, m.order_manager.order_budget_share)
+                if m.symbol not in refused:
+                    s.budget.register(m.symbol, m.order_manager.order_budget_share)
             for m in s.markets:
+                if m.symbol in refused:
+                    s.failed[m.symbol] = refused[m.symbol]
+                    log.error("%s: market refused (%s); the others go on", m.symbol,
+                              refused[m.symbol])
+                    continue
                 try:
                     inst = instruments[m.symbol]
                     risk = RiskGate(

@@ -117,6 +117,14 @@ class MarketStream:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def drop(self, symbol: str) -> None:
+        """Stop following ``symbol`` (refused by the exchange) before ``start``."""
+        symbol = symbol.upper()
+        if symbol in self.symbols:
+            self.symbols.remove(symbol)
+        self.books.pop(symbol, None)
+        self._by_channel.pop(depth_channel(symbol), None)
+
     async def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="bitrue-market")
