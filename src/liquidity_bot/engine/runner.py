@@ -734,7 +734,19 @@ async def open_sessions(
             KeySession(label=label, venue=factory(), markets=markets, venue_factory=factory,
                        watch=watch, venue_for=venue_for)
         )
+    share_ip_order_limit(sessions)
     return sessions, refused
+
+
+def share_ip_order_limit(sessions: list[KeySession]) -> None:
+    """Bitrue's order limit is per user and also per IP, and every key of one process sends
+    from one source address: each key plans with an equal share of the IP's limit (the
+    connector's per-address governor enforces the sum; see venues.bitrue.ratelimit)."""
+    from liquidity_bot.engine.budget import BITRUE_ORDER_LIMIT
+
+    if len(sessions) > 1:
+        for s in sessions:
+            s.budget = OrderBudget(limit=BITRUE_ORDER_LIMIT // len(sessions))
 
 
 def summary(engine: Engine) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from .errors import (
     scrub,
     transport_error,
 )
-from .ratelimit import RateGovernor
+from .ratelimit import RateGovernor, ip_governor
 from .secrets_registry import register_secret
 from .signing import FuturesSigner, ParamValue, SpotSigner, encode_params
 from .urls import BitrueUrls
@@ -104,7 +104,8 @@ class BitrueRestClient:
         self.source_address = source_address
         self.recv_window = recv_window
         self.timeout_s = timeout_s
-        self.governor = governor or RateGovernor()
+        # this key's own pacing, beneath it the source address's (shared by every key)
+        self.governor = governor or RateGovernor(parent=ip_governor(source_address, urls.spot))
         self.clock = clock or ServerClock()
         self.clock_refresh_s = clock_refresh_s
         self._http: HttpClient | None = None
