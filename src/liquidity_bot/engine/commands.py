@@ -51,7 +51,8 @@ def run_cmd(
     from liquidity_bot.config import ConfigError, dashboard_token_from_env, load_config
     from liquidity_bot.engine.runner import Engine, open_sessions, summary
     from liquidity_bot.keys.audit import store_mirror
-    from liquidity_bot.keys.home import InputRefused, KeysHome, read_passphrase
+    from liquidity_bot.keys.credentials import passphrase_for_service
+    from liquidity_bot.keys.home import InputRefused, KeysHome
     from liquidity_bot.store import Store
     from liquidity_bot.terminal_view import view_for
     from liquidity_bot.web.dashboard import DashboardError
@@ -68,7 +69,7 @@ def run_cmd(
     if dashboard_port is not None and not 0 <= dashboard_port <= 65535:
         _die("--dashboard-port: use 0 (a free port) to 65535")
     try:
-        passphrase = read_passphrase(confirm=False)
+        passphrase = passphrase_for_service()
     except InputRefused as exc:
         _die(str(exc))
         return
@@ -242,7 +243,80 @@ def demo_cmd(
         raise typer.Exit(130) from None
 
 
+def cancel_all_cmd(
+    ctx: typer.Context,
+    config: Annotated[Path, typer.Option("--config", "-c", help="The bot's TOML config.")],
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to keep cancelling through exchange errors.")
+    ] = 30.0,
+) -> None:
+    """Cancel every open order with our client-id prefixes, for every key of the config.
+
+    For operators, and as a service manager's post-stop step (Bitrue has no
+    cancel-on-disconnect). Exits 0 when none of ours is left open, 4 when some are (listed),
+    1 when a key or market could not be checked."""
+    from liquidity_bot.config import ConfigError, load_config
+    from liquidity_bot.engine.cancel_all import cancel_all
+    from liquidity_bot.engine.runner import group_by_key
+    from liquidity_bot.keys.credentials import passphrase_for_service
+    from liquidity_bot.keys.home import InputRefused, KeysHome
+    from liquidity_bot.keys.vault import RecordNotFound, Vault, VaultError
+
+    home = _home(ctx)
+    if not 0 < timeout <= 3600:
+        _die("--timeout: use more than 0 and at most 3600 seconds")
+    try:
+        cfg = load_config(config, home=home)
+    except ConfigError as exc:
+        _die(str(exc))
+        return
+    if not cfg.markets:
+        _die(f"{config}: no [[markets]] configured; there is nothing of ours to cancel")
+    try:
+        passphrase = passphrase_for_service()
+    except InputRefused as exc:
+        _die(str(exc))
+        return
+    out, err = Console(), Console(stderr=True)
+    keys: dict[str, tuple[str, str]] = {}
+    problems: list[str] = []
+    try:
+        vault = Vault.open(KeysHome(home).vault).unlock(passphrase)
+    except VaultError as exc:
+        _die(f"cannot open the vault under {home}: {exc}")
+        return
+    for label in group_by_key(cfg.markets):
+        try:
+            record = vault.find_active(label, "bitrue")
+            keys[label] = (record.api_key, vault.reveal(record.id))
+        except RecordNotFound:
+            problems.append(f"key {label!r}: no active key with this label in the vault; its "
+                            "orders were not checked")
+        except VaultError as exc:
+            problems.append(f"key {label!r}: {exc}; its orders were not checked")
+    vault.lock()
+
+    from liquidity_bot.engine import runtime
+
+    result = runtime.run(cancel_all(
+        cfg, keys, deadline_s=timeout, report=lambda m: out.print(m, markup=False)))
+    del keys
+    problems += result.errors
+    out.print(f"cancelled {len(result.cancelled)} orders of ours", markup=False)
+    for p in problems:
+        err.print(f"error: {p}", markup=False)
+    if result.left:
+        err.print(f"error: {len(result.left)} orders of ours are still open:", markup=False)
+        for o in result.left:
+            err.print(f"  {o.line()}", markup=False)
+        err.print("Run cancel-all again, or cancel them on the exchange's page.", markup=False)
+        raise typer.Exit(EXIT_LEFT_OPEN)
+    if problems:
+        raise typer.Exit(EXIT_ERROR)
+
+
 def register(app: typer.Typer) -> None:
+    app.command("cancel-all")(cancel_all_cmd)
     app.command("run")(run_cmd)
     app.command("export")(export_cmd)
     app.command("demo")(demo_cmd)
