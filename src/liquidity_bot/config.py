@@ -222,6 +222,9 @@ class BitrueConfig(_Frozen, frozen=True):
     recv_window: Annotated[int, Check(ge=1, le=60000)] = 5000
     source_address: Annotated[str, Check(validator=_ip_address)] | None = None
     request_timeout_s: Annotated[float, Check(gt=0, le=300)] = 10.0
+    ca_file: Path | None = None
+    """A PEM CA certificate to trust besides the system's (relative to the config file); every
+    https/wss connection is verified, always."""
 
     @property
     def market_ws_endpoint(self) -> str:
@@ -773,4 +776,19 @@ def parse_config(
         keys = msgspec.structs.replace(
             keys, policy_path=(base_dir or Path.cwd()) / keys.policy_path
         )
-    return msgspec.structs.replace(config, store=store, keys=keys)
+    bitrue = config.bitrue
+    if bitrue.ca_file is not None:
+        ca = bitrue.ca_file if bitrue.ca_file.is_absolute() else (
+            (base_dir or Path.cwd()) / bitrue.ca_file)
+        if not ca.is_file():
+            raise ConfigError(source, "bitrue.ca_file",
+                              f"no such file: {ca} (give a PEM CA certificate, or remove the "
+                              "key to trust only the system's CAs)")
+        from liquidity_bot.venues.tls import TlsConfigError, client_context
+
+        try:
+            client_context(str(ca))
+        except TlsConfigError as exc:
+            raise ConfigError(source, "bitrue.ca_file", str(exc)) from None
+        bitrue = msgspec.structs.replace(bitrue, ca_file=ca)
+    return msgspec.structs.replace(config, store=store, keys=keys, bitrue=bitrue)

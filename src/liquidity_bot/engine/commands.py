@@ -224,6 +224,10 @@ def demo_cmd(
     dashboard_port: Annotated[
         int, typer.Option(help="Dashboard port on 127.0.0.1 (0 picks a free one).")
     ] = 0,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="HTTPS and WSS with a throw-away CA, as real Bitrue "
+                                         "is TLS only.")
+    ] = False,
 ) -> None:
     """Simulator + key onboarding + live quoting of XRPUSDT, all on loopback; the report and
     all state end up under the home directory."""
@@ -235,7 +239,8 @@ def demo_cmd(
     try:
         from liquidity_bot.engine import runtime
 
-        runtime.run(run_demo(_home(ctx), duration, console, dashboard_port=dashboard_port))
+        runtime.run(run_demo(_home(ctx), duration, console, dashboard_port=dashboard_port,
+                             tls=tls))
     except DemoError as exc:
         _die(str(exc))
     except KeyboardInterrupt:

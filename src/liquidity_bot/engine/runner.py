@@ -627,10 +627,11 @@ def _permanent(exc: BaseException) -> bool:
         AuthenticationError,
         BadRequest,
         BitrueError,
+        CertificateRejected,
         PermissionDenied,
     )
 
-    if isinstance(exc, (AuthenticationError, PermissionDenied, BadRequest)):
+    if isinstance(exc, (AuthenticationError, PermissionDenied, BadRequest, CertificateRejected)):
         return True
     if isinstance(exc, (BitrueError, OSError, TimeoutError)):
         return False
@@ -654,6 +655,7 @@ def urls_of(config: BotConfig) -> Any:
         futures=b.futures_url,
         ws_market=b.market_ws_url,
         ws_user=b.user_ws_url,
+        ca_file=None if b.ca_file is None else str(b.ca_file),
     )
 
 

@@ -20,11 +20,13 @@ from urllib.parse import quote
 
 import msgspec
 
-from ..lean_http import ConnectFailed, HttpClient, NoResponse
+from ..lean_http import ConnectFailed, HttpClient, NoResponse, TlsRejected
+from ..tls import TLS_REJECTED_HELP
 from . import models as m
 from .clock import ClockSample, ServerClock
 from .errors import (
     BitrueError,
+    CertificateRejected,
     ExchangeUnavailable,
     InvalidTimestamp,
     IpBanned,
@@ -96,7 +98,8 @@ class BitrueRestClient:
         # (the server may be closing it right now): a fresh connection is opened instead.
         self.order_conn_max_idle_s = order_conn_max_idle_s
         self.last_request_mono: float | None = None  # when the latest request went out
-        self._ssl_context = ssl_context
+        # always verifying: the system's CAs plus the urls' ca_file (see venues.tls)
+        self._ssl_context = ssl_context or (urls.ssl_context() if urls.uses_tls else None)
         self._signer = SpotSigner(secret) if secret else None
         self._futures_signer = FuturesSigner(secret) if secret else None
         self._secrets: set[str] = {s for s in (secret,) if s}
@@ -311,6 +314,10 @@ class BitrueRestClient:
                 idempotent=not mutating,
                 max_idle_s=self.order_conn_max_idle_s if mutating else None,
             )
+        except TlsRejected as exc:
+            raise CertificateRejected(
+                f"{action}: {exc}; nothing was sent. {TLS_REJECTED_HELP}"
+            ) from None
         except ConnectFailed as exc:
             # No connection was made, so nothing was sent: even a write certainly did not happen.
             raise ExchangeUnavailable(

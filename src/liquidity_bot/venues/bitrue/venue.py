@@ -206,6 +206,7 @@ class BitrueVenue:
         self.fills_from_stream = 0
         self.fills_from_rest = 0
         self._started = False
+        self.first_connect_s = 10.0  # over TLS: how long start waits for each stream
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -248,6 +249,11 @@ class BitrueVenue:
             if self.streams:
                 await self.market.start()
                 await self.user.start()
+                if self.urls.uses_tls:
+                    # a rejected certificate fails the start here, not in a silent retry loop
+                    # of the stream tasks (the REST host passing says nothing of the WS hosts)
+                    await self.market.wait_connected(self.first_connect_s)
+                    await self.user.wait_connected(self.first_connect_s)
             self._poll_task = asyncio.get_running_loop().create_task(
                 self._fallback_loop(), name="bitrue-fallback"
             )
