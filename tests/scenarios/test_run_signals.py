@@ -88,3 +88,59 @@ async def test_orders_left_open_exit_non_zero_with_a_list(sim_quiet, home, tmp_p
         assert o.clientOrderId in err.decode(), "each one is printed for the operator"
     assert "cancel-all" in err.decode()
     assert secret not in text + err.decode()
+
+
+async def test_a_dropped_ssh_session_cancels_everything(sim_quiet, home, tmp_path):
+    """The real thing behind SIGHUP: the bot draws its live view on a terminal, the terminal
+    goes away (every write then fails) and SIGHUP arrives. Our orders are cancelled and the
+    exit status says all is well, though nothing can be printed any more."""
+    import os
+    import sys
+
+    from .conftest import PASSPHRASE
+
+    _, key, secret = await new_key(sim_quiet)
+    _store_key(home, "good", key, secret)
+    config = tmp_path / "bot.toml"
+    config.write_text(keyed_config(sim_quiet.base_url, keyed_market("XRPUSDT", "good", "lbh")))
+    master, slave = os.openpty()
+    env = dict(os.environ, LIQUIDITY_BOT_PASSPHRASE=PASSPHRASE, LIQUIDITY_BOT_HOME=str(home),
+               COLUMNS="100", TERM="xterm")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liquidity_bot.cli", "run", "--config", str(config),
+        "--canary-source", "127.0.0.2", "--dashboard-port", "0",
+        stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    drained = bytearray()
+
+    def drain() -> None:
+        try:
+            drained.extend(os.read(master, 65536))
+        except OSError:
+            pass
+
+    asyncio.get_running_loop().add_reader(master, drain)
+    try:
+        async with rest(sim_quiet, key, secret) as client:
+            await wait_for_async(lambda: _quoting(client, "lbh"), "the bot quotes both sides",
+                                 timeout=30)
+
+            async def drawn() -> bool:
+                return b"XRPUSDT" in drained
+
+            await wait_for_async(drawn, "the live view drawn on the terminal", timeout=30)
+            asyncio.get_running_loop().remove_reader(master)
+            os.close(master)  # the terminal is gone: the bot's writes now fail
+            master = -1
+            proc.send_signal(signal.SIGHUP)
+            code = await asyncio.wait_for(proc.wait(), 90)
+            assert code == 0
+            assert [o for o in await client.open_orders("XRPUSDT")
+                    if (o.clientOrderId or "").startswith("lbh")] == []
+    finally:
+        if master >= 0:
+            asyncio.get_running_loop().remove_reader(master)
+            os.close(master)
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -103,12 +107,13 @@ def run_cmd(
                 if bridge is None:
                     engine.store_kpis = True  # no dashboard: the market loops store the KPIs
             try:
-                with view_for(console) as view:
+                with terminal_safe_view(view_for(console)) as view:
+                    update = terminal_safe(view.update)
                     if bridge is not None:
-                        bridge.chain(view.update)
+                        bridge.chain(update)
                         engine.before_flush.append(bridge.close)
                     else:
-                        engine.on_tick = view.update
+                        engine.on_tick = update
                     await engine.run(duration)
             finally:
                 if server is not None:
@@ -132,10 +137,47 @@ def run_cmd(
         return
     import json
 
-    console.print_json(json.dumps(result))
-    code = run_exit_code(result, Console(stderr=True))
+    try:
+        console.print_json(json.dumps(result))
+        code = run_exit_code(result, Console(stderr=True))
+    except OSError:  # the terminal is gone (SIGHUP): the exit status still tells
+        with open(os.devnull, "w") as null:
+            code = run_exit_code(result, Console(file=null))
     if code:
         raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def terminal_safe_view(view_cm: Any) -> Iterator[Any]:
+    """The terminal view's context, whose closing (a last redraw) does not fail once the
+    terminal is gone: the run's own outcome decides the exit status."""
+    view = view_cm.__enter__()
+    try:
+        yield view
+    finally:
+        try:
+            view_cm.__exit__(None, None, None)
+        except OSError as exc:
+            logging.getLogger(__name__).warning("terminal view not closed (%s)", exc)
+
+
+def terminal_safe(update: Any) -> Any:
+    """``update`` that stops drawing, instead of failing the caller, once the terminal is gone
+    (a closed SSH session: SIGHUP, then EIO on every write); the engine trades on and then
+    shuts down cleanly."""
+    broken = False
+
+    def safe(engine: Any) -> None:
+        nonlocal broken
+        if broken:
+            return
+        try:
+            update(engine)
+        except OSError as exc:
+            broken = True
+            logging.getLogger(__name__).warning("terminal view stopped (%s)", exc)
+
+    return safe
 
 
 def run_exit_code(result: dict[str, Any], err: Console) -> int:
