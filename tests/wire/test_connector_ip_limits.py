@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,8 @@ async def test_c42_a_ban_seen_by_one_key_stops_every_key(sim, make_key):
     _, key1, secret1 = await make_key(sim)
     _, key2, secret2 = await make_key(sim)
     async with client_for(sim, key1, secret1) as a, client_for(sim, key2, secret2) as b:
-        a.governor.on_banned(None)  # as when a 418 arrives on a's connection
+        # as when a 418 arrives on a's connection (a short ban: the port may be reused)
+        a.governor.on_banned(int(time.time() * 1000) + 3000)
         before = sim.rate_limiter.snapshot()
         with pytest.raises(IpBanned):
             await b.ping()
