@@ -144,3 +144,41 @@ async def test_a_dropped_ssh_session_cancels_everything(sim_quiet, home, tmp_pat
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_orphans_of_a_key_refused_at_start_are_cancelled(sim_quiet, home, tmp_path):
+    """Found by the chaos soak: a bot killed with -9 leaves orders; the next start's gate
+    refuses that key (here: no canary address, so ip_restricted is unknown). Its orphans used
+    to rest unmanaged while `run` carried on (and exited 0). Now they are cancelled (the key is
+    used for nothing else) and reported."""
+    import os
+    import sys
+
+    from .conftest import PASSPHRASE
+
+    _, key, secret = await new_key(sim_quiet)
+    _store_key(home, "good", key, secret)
+    config = tmp_path / "bot.toml"
+    config.write_text(keyed_config(sim_quiet.base_url, keyed_market("XRPUSDT", "good", "lbr")))
+    proc = await _bot(home, config)
+    async with rest(sim_quiet, key, secret) as client:
+        await wait_for_async(lambda: _quoting(client, "lbr"), "the bot quotes both sides",
+                             timeout=30)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        orphans = [o.clientOrderId for o in await client.open_orders("XRPUSDT")
+                   if (o.clientOrderId or "").startswith("lbr")]
+        assert orphans
+        env = dict(os.environ, LIQUIDITY_BOT_PASSPHRASE=PASSPHRASE, LIQUIDITY_BOT_HOME=str(home))
+        again = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "liquidity_bot.cli", "run", "--config", str(config),
+            "--dashboard-port", "0", "--duration", "1",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+        out, err = await asyncio.wait_for(again.communicate(), 120)
+        assert again.returncode != 0
+        text = out.decode() + err.decode()
+        assert "key 'good' refused" in text and "ip_restricted" in text
+        for cid in orphans:
+            assert f"cancelled key 'good' XRPUSDT {cid}" in text.replace("\n", " ")
+        assert [o for o in await client.open_orders("XRPUSDT")
+                if (o.clientOrderId or "").startswith("lbr")] == []

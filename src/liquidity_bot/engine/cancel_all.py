@@ -52,6 +52,32 @@ class CancelAllResult:
         return not self.left and not self.errors
 
 
+def keys_from_vault(home: Any, passphrase: str, labels: Any) -> tuple[dict[str, tuple[str, str]],
+                                                                     list[str]]:
+    """``label -> (api_key, secret)`` of each label's active key, and what could not be read
+    (the vault errors say why). Raises ``VaultError`` when the vault itself cannot be opened."""
+    from liquidity_bot.keys.home import KeysHome
+    from liquidity_bot.keys.vault import RecordNotFound, Vault, VaultError
+
+    keys: dict[str, tuple[str, str]] = {}
+    problems: list[str] = []
+    vault = Vault.open(KeysHome(home).vault if not isinstance(home, KeysHome) else home.vault)
+    vault.unlock(passphrase)
+    try:
+        for label in labels:
+            try:
+                record = vault.find_active(label, "bitrue")
+                keys[label] = (record.api_key, vault.reveal(record.id))
+            except RecordNotFound:
+                problems.append(f"key {label!r}: no active key with this label in the vault; "
+                                "its orders were not checked")
+            except VaultError as exc:
+                problems.append(f"key {label!r}: {exc}; its orders were not checked")
+    finally:
+        vault.lock()
+    return keys, problems
+
+
 def _prefixes(config: BotConfig) -> dict[str, dict[str, list[ClientIds]]]:
     """key label -> symbol -> the id patterns of that key's markets (every prefix the key uses
     on every one of its symbols: an order of ours is ours whichever market placed it)."""
@@ -86,6 +112,7 @@ async def cancel_all(
     for label, by_symbol in _prefixes(config).items():
         if label not in keys:
             continue
+        # a label whose key is unknown here is the caller's to report
         api_key, secret = keys[label]
         async with factory(urls, api_key, secret, source_address=config.bitrue.source_address,
                            recv_window=config.bitrue.recv_window) as client:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import typer
 from rich.console import Console
 
@@ -87,9 +88,16 @@ def run_cmd(
                 canary_source=canary_source, reverify=not no_reverify,
                 report=lambda m: console.print(m, markup=False),
             )
+            # a refused key trades nothing, but orders of ours an earlier run left with it
+            # must not rest unmanaged: they are cancelled (only cancelled) right away
+            refused_left = await cancel_for_refused_keys(
+                cfg, home, passphrase, list(refused), cfg.shutdown_timeout_s,
+                report=lambda m: console.print(m, markup=False))
             if not sessions:
                 raise SystemExit(
                     "no key passed the keys gate; nothing trades:\n" + "\n".join(refused.values())
+                    + "".join(f"\n{what}" for what in refused_left.get("problems", []))
+                    + "".join(f"\nstill open: {line}" for line in refused_left["lines"])
                 )
             engine = Engine(sessions, all_markets=cfg.markets, store=store,
                             recv_window_ms=cfg.bitrue.recv_window,
@@ -118,7 +126,11 @@ def run_cmd(
             finally:
                 if server is not None:
                     await server.stop()
-            return summary(engine)
+            result = summary(engine)
+            result["left_open"] += refused_left["orders"]
+            if refused_left["problems"]:
+                result["refused_keys_unchecked"] = refused_left["problems"]
+            return result
         finally:
             store.close()
 
@@ -180,14 +192,49 @@ def terminal_safe(update: Any) -> Any:
     return safe
 
 
+async def cancel_for_refused_keys(cfg: Any, home: Path, passphrase: str, labels: list[str],
+                                  deadline_s: float, report: Any) -> dict[str, Any]:
+    """Cancel the orders of ours that rest on the accounts of keys the gate refused (left by
+    an earlier run): ``{"orders": [left open, as in the summary], "lines": [...], "problems":
+    [keys or markets that could not be checked]}``."""
+    from liquidity_bot.engine.cancel_all import cancel_all, keys_from_vault
+    from liquidity_bot.keys.vault import VaultError
+
+    empty: dict[str, Any] = {"orders": [], "lines": [], "problems": []}
+    if not labels:
+        return empty
+    import asyncio
+
+    try:
+        keys, problems = await asyncio.to_thread(keys_from_vault, home, passphrase, labels)
+    except VaultError as exc:
+        return {**empty, "problems": [f"cannot open the vault to check refused keys: {exc}"]}
+    sub = msgspec.structs.replace(cfg, markets=tuple(m for m in cfg.markets
+                                                     if m.key_label in labels))
+    res = await cancel_all(sub, keys, deadline_s=deadline_s,
+                           report=lambda m: report(f"refused key: {m}"))
+    return {
+        "orders": [{"key": o.key_label, "symbol": o.symbol, "client_order_id": o.client_order_id,
+                    "side": o.side, "price": f"{o.price:f}", "qty": f"{o.qty:f}"}
+                   for o in res.left],
+        "lines": [o.line() for o in res.left],
+        "problems": problems + res.errors,
+    }
+
+
 def run_exit_code(result: dict[str, Any], err: Console) -> int:
     """``run``'s exit status from its summary: EXIT_LEFT_OPEN when orders of ours may still be
     open (each one printed), EXIT_ERROR when no market quoted at all, else 0."""
     left = result.get("left_open") or []
     counted = sum(int(m.get("open_after_shutdown") or 0) for m in result["markets"].values())
-    if left or counted:
+    unchecked = result.get("refused_keys_unchecked") or []
+    for what in unchecked:
+        err.print(f"error: {what}", markup=False)
+    if left or counted or unchecked:
         err.print(f"error: {max(counted, len(left))} orders of ours may still be open on the "
-                  "exchange (Bitrue does not cancel them when the bot stops):", markup=False)
+                  "exchange (Bitrue does not cancel them when the bot stops)"
+                  + (", and refused keys could not be checked" if unchecked else "") + ":",
+                  markup=False)
         for o in left:
             err.print(f"  key {o['key']!r} {o['symbol']} {o['client_order_id']} {o['side']} "
                       f"{o['qty']} @ {o['price']}", markup=False)
@@ -303,11 +350,11 @@ def cancel_all_cmd(
     cancel-on-disconnect). Exits 0 when none of ours is left open, 4 when some are (listed),
     1 when a key or market could not be checked."""
     from liquidity_bot.config import ConfigError, load_config
-    from liquidity_bot.engine.cancel_all import cancel_all
+    from liquidity_bot.engine.cancel_all import cancel_all, keys_from_vault
     from liquidity_bot.engine.runner import group_by_key
     from liquidity_bot.keys.credentials import passphrase_for_service
-    from liquidity_bot.keys.home import InputRefused, KeysHome
-    from liquidity_bot.keys.vault import RecordNotFound, Vault, VaultError
+    from liquidity_bot.keys.home import InputRefused
+    from liquidity_bot.keys.vault import VaultError
 
     home = _home(ctx)
     if not 0 < timeout <= 3600:
@@ -325,23 +372,11 @@ def cancel_all_cmd(
         _die(str(exc))
         return
     out, err = Console(), Console(stderr=True)
-    keys: dict[str, tuple[str, str]] = {}
-    problems: list[str] = []
     try:
-        vault = Vault.open(KeysHome(home).vault).unlock(passphrase)
+        keys, problems = keys_from_vault(home, passphrase, group_by_key(cfg.markets))
     except VaultError as exc:
         _die(f"cannot open the vault under {home}: {exc}")
         return
-    for label in group_by_key(cfg.markets):
-        try:
-            record = vault.find_active(label, "bitrue")
-            keys[label] = (record.api_key, vault.reveal(record.id))
-        except RecordNotFound:
-            problems.append(f"key {label!r}: no active key with this label in the vault; its "
-                            "orders were not checked")
-        except VaultError as exc:
-            problems.append(f"key {label!r}: {exc}; its orders were not checked")
-    vault.lock()
 
     from liquidity_bot.engine import runtime
 
