@@ -189,6 +189,7 @@ class Engine:
         """Start venues, adopt orphans, start loops and pumps. Failures stay per key/market."""
         allowed = allow_list_from_markets(self.all_markets)
         stored_open = self.store.orders(open_only=True) if self.store is not None else []
+        self._count_earlier_requests()
         for s in self.sessions:
             instruments = await self._start_venue(s)
             if instruments is None:
@@ -248,6 +249,33 @@ class Engine:
             if s.watch is not None:
                 self._tasks.append(asyncio.get_running_loop().create_task(
                     self._watch_key(s), name=f"keys-{s.label}"))
+
+    def _count_earlier_requests(self) -> None:
+        """Order requests of an earlier process (the one before a restart or a crash) still
+        count in the exchange's per-IP window: charge them to this address's governor, so a
+        restart cannot add up past the limit (the soak's restarts earned an IP ban so)."""
+        if self.store is None:
+            return
+        from liquidity_bot.venues.bitrue.weights import ORDERS
+
+        now_ms = time.time() * 1000
+        try:
+            sent = self.store.order_requests_since(int(now_ms - 62_000))
+        except Exception:
+            log.exception("reading recent order requests from the store failed")
+            return
+        if not sent:
+            return
+        seen: set[int] = set()
+        for s in self.sessions:
+            parent = getattr(getattr(getattr(s.venue, "rest", None), "governor", None),
+                             "parent", None)
+            if parent is None or id(parent) in seen:
+                continue
+            seen.add(id(parent))
+            n = parent.charge_past(ORDERS, [(now_ms - ts) / 1000 for ts in sent])
+            log.info("%d order requests of the previous run still count in the exchange's "
+                     "window; paced accordingly", n)
 
     async def _spawn(self, s: KeySession) -> None:
         """The key's event pumps and its markets' loops (again after a key switch)."""

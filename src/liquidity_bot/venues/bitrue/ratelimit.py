@@ -149,6 +149,24 @@ class RateGovernor:
                 w.blocked_until = prev.blocked_until
             self._windows[p.name] = w
 
+    def charge_past(self, family: str, ages_s: Iterable[float]) -> int:
+        """Count requests of ``family`` sent ``ages_s`` seconds ago by an earlier process on
+        this address (a restart: the exchange's windows still hold them); returns how many
+        fell inside a window."""
+        now = self._clock()
+        counted = 0
+        for w in self._windows.values():
+            if w.policy.family != family:
+                continue
+            span = w.policy.window_s + self.margin_s
+            past = [(now - a, 1) for a in ages_s if 0 <= a < span]
+            if not past:
+                continue
+            w.events = deque(sorted([*w.events, *past], key=lambda e: e[0]))
+            w.used += len(past)
+            counted = max(counted, len(past))
+        return counted
+
     def configure_from_exchange_info(self, rate_limits: Iterable[RateLimit]) -> None:
         rate_limits = list(rate_limits)
         self.configure(policies_from_exchange_info(rate_limits))
