@@ -182,3 +182,38 @@ async def test_orphans_of_a_key_refused_at_start_are_cancelled(sim_quiet, home, 
             assert f"cancelled key 'good' XRPUSDT {cid}" in text.replace("\n", " ")
         assert [o for o in await client.open_orders("XRPUSDT")
                 if (o.clientOrderId or "").startswith("lbr")] == []
+
+
+async def test_a_stop_signal_while_starting_still_cancels_the_orphans(sim_quiet, home, tmp_path):
+    """Found by the soak: SIGTERM during start-up (the keys gate takes seconds) killed the
+    process outright (exit -15), leaving an earlier run's orphans open. Now it is kept: the
+    engine starts only to adopt and cancel them, and exits cleanly."""
+    _, key, secret = await new_key(sim_quiet)
+    _store_key(home, "good", key, secret)
+    config = tmp_path / "bot.toml"
+    config.write_text(keyed_config(sim_quiet.base_url, keyed_market("XRPUSDT", "good", "lbw")))
+    proc = await _bot(home, config)
+    async with rest(sim_quiet, key, secret) as client:
+        await wait_for_async(lambda: _quoting(client, "lbw"), "the bot quotes both sides",
+                             timeout=30)
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+        assert [o for o in await client.open_orders("XRPUSDT")
+                if (o.clientOrderId or "").startswith("lbw")]
+        again = await _bot(home, config)
+        assert again.stderr is not None
+        seen: list[bytes] = []
+        while True:  # the keys gate is verifying (its first request is a clock sync)
+            line = await asyncio.wait_for(again.stderr.readline(), 60)
+            assert line, b"".join(seen).decode()[-2000:]
+            seen.append(line)
+            if b"clock synced" in line:
+                break
+        again.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(again.communicate(), 120)
+        assert again.returncode == 0, (again.returncode, err.decode()[-2000:])
+        assert [o for o in await client.open_orders("XRPUSDT")
+                if (o.clientOrderId or "").startswith("lbw")] == []
+    text = out.decode()
+    summary = json.loads(text[text.index("{"):])
+    assert summary["stopped_by"] == "SIGTERM" and summary["markets"]["XRPUSDT"]["orders_placed"] == 0

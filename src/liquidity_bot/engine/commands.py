@@ -14,6 +14,8 @@ import msgspec
 import typer
 from rich.console import Console
 
+log = logging.getLogger(__name__)
+
 EXIT_ERROR = 1
 # ``run``: orders of ours may still rest on the exchange (a supervisor should run cancel-all)
 EXIT_LEFT_OPEN = 4
@@ -80,6 +82,17 @@ def run_cmd(
         return
 
     async def main() -> dict:
+        import asyncio
+
+        from liquidity_bot.engine.runner import STOP_SIGNALS
+
+        # a stop signal during start-up (the gate takes seconds) is kept, not fatal: the engine
+        # then starts only to adopt and cancel what an earlier run left, and exits
+        early: list[str] = []
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, early.append, sig.name)
         store = Store(cfg.store.url)
         store.create_schema()
         try:
@@ -105,6 +118,11 @@ def run_cmd(
                             reverify_after_s=cfg.keys.reverify_after_s,
                             rehearsal_interval_s=cfg.rehearsal_interval_ms / 1000)
             engine.shutdown_deadline_s = cfg.shutdown_timeout_s
+            if early:
+                log.warning("%s received while starting: cancelling our orders, then exiting",
+                            early[0])
+                engine.stopped_by = early[0]
+                engine.stop()
             bridge = server = None
             if not no_dashboard:
                 bridge, server = await start_engine_dashboard(

@@ -26,6 +26,7 @@ from .weights import ORDERS, REQUEST_WEIGHT
 
 DEFAULT_BAN_S = 120.0  # the documented minimum ban, used when the server does not say
 DEFAULT_429_PAUSE_S = 1.0  # whole-client pause after a 429 that gave no Retry-After
+IP_HEADROOM = 0.1  # share of each per-IP limit the address's governor leaves unused
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,12 @@ class RateGovernor:
         rate_limits = list(rate_limits)
         self.configure(policies_from_exchange_info(rate_limits))
         if self.parent is not None:
-            self.parent.configure(policies_from_exchange_info(rate_limits, ip_only=True))
+            # the address's governor keeps IP_HEADROOM of each per-IP limit free: requests it
+            # never sees (another client on this address, a run killed before its requests
+            # were stored) must not turn our last requests into a 429, then a ban
+            self.parent.configure(
+                Policy(p.name, p.family, max(1, int(p.limit * (1 - IP_HEADROOM))), p.window_s)
+                for p in policies_from_exchange_info(rate_limits, ip_only=True))
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -324,6 +330,7 @@ def ip_governor(source_address: str | None, exchange: str) -> RateGovernor:
     key = (source_address or "", exchange)
     gov = _IP_GOVERNORS.get(key)
     if gov is None:
-        gov = RateGovernor()
+        gov = RateGovernor(Policy(p.name, p.family, int(p.limit * (1 - IP_HEADROOM)), p.window_s)
+                           for p in DEFAULT_POLICIES)
         _IP_GOVERNORS[key] = gov
     return gov
