@@ -400,7 +400,7 @@ async def run_chaos(minutes: float, *, workdir: Path, seed: int = 7,
     home.mkdir(mode=0o700, exist_ok=True)
     rng = random.Random(seed)
     total_s = minutes * 60
-    stops_n = max(4, round(minutes * 1.2))
+    stops_n = max(5, round(minutes * 1.2))
     kinds = [STOPS[i % len(STOPS)] for i in range(stops_n - 1)]
     rng.shuffle(kinds)
     kinds.append("SIGTERM")  # the last stop is the clean one the audit judges

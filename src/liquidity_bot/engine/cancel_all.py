@@ -128,6 +128,7 @@ async def _cancel_symbol(client: Any, label: str, symbol: str, ids: list[ClientI
         AuthenticationError,
         BadRequest,
         BitrueError,
+        CertificateRejected,
         OrderNotFound,
         PermissionDenied,
     )
@@ -142,8 +143,9 @@ async def _cancel_symbol(client: Any, label: str, symbol: str, ids: list[ClientI
                               o.origQty - o.executedQty)
                     for o in await client.open_orders(symbol)
                     if any(i.is_ours(o.clientOrderId) for i in ids)]
-        except (AuthenticationError, PermissionDenied, BadRequest) as exc:
-            # retrying cannot help: say so now (a disabled key, an unknown symbol)
+        except (AuthenticationError, PermissionDenied, BadRequest, CertificateRejected) as exc:
+            # retrying cannot help: say so now (a disabled key, an unknown symbol, a TLS
+            # certificate that is not trusted)
             result.errors.append(f"key {label!r} {symbol}: cannot list open orders: {exc}")
             return
         except BitrueError as exc:
