@@ -93,6 +93,12 @@ def run_cmd(
         for sig in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, early.append, sig.name)
+        # one governor for this address for the whole command: the gate's probes and the
+        # refused keys' clean-up count against the same per-IP window as the trading
+        from liquidity_bot.engine.runner import urls_of
+        from liquidity_bot.venues.bitrue.ratelimit import ip_governor
+
+        address_governor = ip_governor(cfg.bitrue.source_address, urls_of(cfg).spot)
         store = Store(cfg.store.url)
         store.create_schema()
         try:
@@ -145,6 +151,7 @@ def run_cmd(
                 if server is not None:
                     await server.stop()
             result = summary(engine)
+            result["rate_limit_waits"] = address_governor.waits
             result["left_open"] += refused_left["orders"]
             if refused_left["problems"]:
                 result["refused_keys_unchecked"] = refused_left["problems"]
