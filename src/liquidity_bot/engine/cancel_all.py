@@ -100,6 +100,7 @@ async def cancel_all(
     deadline_s: float = 30.0,
     report: Callable[[str], None] = lambda _m: None,
     client_factory: Callable[..., Any] | None = None,
+    on_request: Callable[[OpenOrder], None] = lambda _o: None,
 ) -> CancelAllResult:
     """Cancel every open order of ours for each ``label -> (api_key, secret)`` in ``keys``;
     rounds of list-then-cancel until the exchange lists none of ours or ``deadline_s`` passes."""
@@ -117,13 +118,15 @@ async def cancel_all(
         async with factory(urls, api_key, secret, source_address=config.bitrue.source_address,
                            recv_window=config.bitrue.recv_window) as client:
             for symbol, ids in by_symbol.items():
-                await _cancel_symbol(client, label, symbol, ids, deadline_s, result, report)
+                await _cancel_symbol(client, label, symbol, ids, deadline_s, result, report,
+                                     on_request)
     return result
 
 
 async def _cancel_symbol(client: Any, label: str, symbol: str, ids: list[ClientIds],
                          deadline_s: float, result: CancelAllResult,
-                         report: Callable[[str], None]) -> None:
+                         report: Callable[[str], None],
+                         on_request: Callable[[OpenOrder], None]) -> None:
     from liquidity_bot.venues.bitrue.errors import (
         AuthenticationError,
         BadRequest,
@@ -166,6 +169,7 @@ async def _cancel_symbol(client: Any, label: str, symbol: str, ids: list[ClientI
             return
         failed = False
         for o in ours:
+            on_request(o)  # (a record: the exchange counts it against the order limits)
             try:
                 await client.cancel_order(symbol, client_order_id=o.client_order_id)
             except OrderNotFound:

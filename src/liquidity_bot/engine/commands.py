@@ -54,7 +54,22 @@ def run_cmd(
         bool, typer.Option("--no-dashboard", help="Serve no dashboard and no /metrics.")
     ] = False,
 ) -> None:
-    """Quote every configured market until SIGINT/SIGTERM; then cancel all of our orders."""
+    """Quote every configured market until SIGINT/SIGTERM/SIGHUP/SIGQUIT; then cancel all of
+    our orders."""
+    import signal as _signal
+
+    from liquidity_bot.engine.runner import STOP_SIGNALS
+
+    # From here on a stop signal is kept, not fatal (see main below): one that arrives while
+    # the config is read or the keys gate verifies still gets an earlier run's orders cancelled.
+    # (SIGINT keeps its KeyboardInterrupt until the engine's loop runs: Ctrl-C at the
+    # passphrase prompt must still end the command.)
+    early: list[str] = []
+    for sig in STOP_SIGNALS:
+        if sig == _signal.SIGINT:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            _signal.signal(sig, lambda signum, _frame: early.append(_signal.Signals(signum).name))
     from liquidity_bot.config import ConfigError, dashboard_token_from_env, load_config
     from liquidity_bot.engine.runner import Engine, open_sessions, summary
     from liquidity_bot.keys.audit import store_mirror
@@ -88,7 +103,6 @@ def run_cmd(
 
         # a stop signal during start-up (the gate takes seconds) is kept, not fatal: the engine
         # then starts only to adopt and cancel what an earlier run left, and exits
-        early: list[str] = []
         loop = asyncio.get_running_loop()
         for sig in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -111,7 +125,7 @@ def run_cmd(
             # must not rest unmanaged: they are cancelled (only cancelled) right away
             refused_left = await cancel_for_refused_keys(
                 cfg, home, passphrase, list(refused), cfg.shutdown_timeout_s,
-                report=lambda m: console.print(m, markup=False))
+                report=lambda m: console.print(m, markup=False), store=store)
             if not sessions:
                 raise SystemExit(
                     "no key passed the keys gate; nothing trades:\n" + "\n".join(refused.values())
@@ -218,7 +232,8 @@ def terminal_safe(update: Any) -> Any:
 
 
 async def cancel_for_refused_keys(cfg: Any, home: Path, passphrase: str, labels: list[str],
-                                  deadline_s: float, report: Any) -> dict[str, Any]:
+                                  deadline_s: float, report: Any,
+                                  store: Any = None) -> dict[str, Any]:
     """Cancel the orders of ours that rest on the accounts of keys the gate refused (left by
     an earlier run): ``{"orders": [left open, as in the summary], "lines": [...], "problems":
     [keys or markets that could not be checked]}``."""
@@ -236,8 +251,17 @@ async def cancel_for_refused_keys(cfg: Any, home: Path, passphrase: str, labels:
         return {**empty, "problems": [f"cannot open the vault to check refused keys: {exc}"]}
     sub = msgspec.structs.replace(cfg, markets=tuple(m for m in cfg.markets
                                                      if m.key_label in labels))
+    def note(o: Any) -> None:  # the store's record of each cancel request (audit, pacing)
+        if store is None:
+            return
+        from liquidity_bot.engine.persistence import now_ms
+        from liquidity_bot.store import OrderEventRecord
+
+        store.record_order_event(OrderEventRecord(o.client_order_id, "CANCEL_REQUEST",
+                                                  now_ms(), detail={"by": "refused-key clean-up"}))
+
     res = await cancel_all(sub, keys, deadline_s=deadline_s,
-                           report=lambda m: report(f"refused key: {m}"))
+                           report=lambda m: report(f"refused key: {m}"), on_request=note)
     return {
         "orders": [{"key": o.key_label, "symbol": o.symbol, "client_order_id": o.client_order_id,
                     "side": o.side, "price": f"{o.price:f}", "qty": f"{o.qty:f}"}
