@@ -99,8 +99,6 @@ def run_cmd(
     async def main() -> dict:
         import asyncio
 
-        from liquidity_bot.engine.runner import STOP_SIGNALS
-
         # a stop signal during start-up (the gate takes seconds) is kept, not fatal: the engine
         # then starts only to adopt and cancel what an earlier run left, and exits
         loop = asyncio.get_running_loop()
@@ -209,7 +207,7 @@ def terminal_safe_view(view_cm: Any) -> Iterator[Any]:
         try:
             view_cm.__exit__(None, None, None)
         except OSError as exc:
-            logging.getLogger(__name__).warning("terminal view not closed (%s)", exc)
+            log.warning("terminal view not closed (%s)", exc)
 
 
 def terminal_safe(update: Any) -> Any:
@@ -226,7 +224,7 @@ def terminal_safe(update: Any) -> Any:
             update(engine)
         except OSError as exc:
             broken = True
-            logging.getLogger(__name__).warning("terminal view stopped (%s)", exc)
+            log.warning("terminal view stopped (%s)", exc)
 
     return safe
 
@@ -251,6 +249,7 @@ async def cancel_for_refused_keys(cfg: Any, home: Path, passphrase: str, labels:
         return {**empty, "problems": [f"cannot open the vault to check refused keys: {exc}"]}
     sub = msgspec.structs.replace(cfg, markets=tuple(m for m in cfg.markets
                                                      if m.key_label in labels))
+
     def note(o: Any) -> None:  # the store's record of each cancel request (audit, pacing)
         if store is None:
             return
