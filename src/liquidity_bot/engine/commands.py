@@ -176,7 +176,8 @@ def run_cmd(
 
         result = runtime.run(main())
     except SystemExit as exc:
-        _die(str(exc))
+        # no key passed: 4 still says that orders of ours (listed) may rest on the exchange
+        _die(str(exc), EXIT_LEFT_OPEN if "\nstill open: " in str(exc) else EXIT_ERROR)
         return
     except DashboardError as exc:
         _die(str(exc))
