@@ -60,6 +60,12 @@ def serve(
     user_max_lifetime: Annotated[
         float, typer.Option(help="User stream: maximum connection lifetime in seconds.")
     ] = StreamSettings.user_max_lifetime_s,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate (chain): serve HTTPS and WSS.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key of --tls-cert.")
+    ] = None,
 ) -> None:
     """Serve every Bitrue REST and WebSocket path of the simulator on one loopback port."""
     from aiohttp import web
@@ -76,6 +82,16 @@ def serve(
         raise typer.BadParameter(f"fault profile {faults} does not exist")
     if ban_scale <= 0:
         raise typer.BadParameter("--ban-scale must be > 0")
+    tls = None
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("give both --tls-cert and --tls-key (or neither: plain HTTP)")
+    if tls_cert is not None and tls_key is not None:
+        from bitrue_sim.server.runner import TlsFilesError, server_tls_context
+
+        try:
+            tls = server_tls_context(tls_cert, tls_key)
+        except TlsFilesError as exc:
+            raise typer.BadParameter(str(exc)) from exc
     try:
         streams = StreamSettings(
             ping_interval_s=ping_interval,
@@ -115,4 +131,5 @@ def serve(
                "Ctrl+C stops it")
     # access_log=None: request lines carry signatures, which must never be logged.
     # print=typer.echo shows the real address (also when --port 0 picked one).
-    web.run_app(application, host=host, port=port, access_log=None, print=typer.echo)
+    web.run_app(application, host=host, port=port, access_log=None, print=typer.echo,
+                ssl_context=tls)

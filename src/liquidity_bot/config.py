@@ -229,6 +229,9 @@ class BitrueConfig(_Frozen, frozen=True):
     recv_window: Annotated[int, Check(ge=1, le=60000)] = 5000
     source_address: Annotated[str, Check(validator=_ip_address)] | None = None
     request_timeout_s: Annotated[float, Check(gt=0, le=300)] = 10.0
+    ca_file: Path | None = None
+    """A PEM CA certificate to trust besides the system's (relative to the config file); every
+    https/wss connection is verified, always."""
 
     @property
     def market_ws_endpoint(self) -> str:
@@ -454,6 +457,9 @@ class BotConfig(_Frozen, frozen=True):
     # order requests (places and cancels) normal quoting aims to stay under in any 60 s, per key;
     # Bitrue's own limit is 100, and shutdown or kill-switch cancels may use the rest
     order_target_per_minute: Annotated[int, Check(ge=1, le=90)] = 60
+    # how long shutdown keeps trying to cancel our orders through exchange faults before it
+    # gives up, lists what is left and exits non-zero (a supervisor's stop timeout must exceed it)
+    shutdown_timeout_s: Annotated[float, Check(gt=0, le=600)] = 60.0
 
     def market(self, symbol: str) -> MarketConfig:
         """The market for `symbol` (case-insensitive); KeyError if it is not configured."""
@@ -866,4 +872,19 @@ def parse_config(
         keys = msgspec.structs.replace(
             keys, policy_path=(base_dir or Path.cwd()) / keys.policy_path
         )
-    return msgspec.structs.replace(config, store=store, keys=keys)
+    bitrue = config.bitrue
+    if bitrue.ca_file is not None:
+        ca = bitrue.ca_file if bitrue.ca_file.is_absolute() else (
+            (base_dir or Path.cwd()) / bitrue.ca_file)
+        if not ca.is_file():
+            raise ConfigError(source, "bitrue.ca_file",
+                              f"no such file: {ca} (give a PEM CA certificate, or remove the "
+                              "key to trust only the system's CAs)")
+        from liquidity_bot.venues.tls import TlsConfigError, client_context
+
+        try:
+            client_context(str(ca))
+        except TlsConfigError as exc:
+            raise ConfigError(source, "bitrue.ca_file", str(exc)) from None
+        bitrue = msgspec.structs.replace(bitrue, ca_file=ca)
+    return msgspec.structs.replace(config, store=store, keys=keys, bitrue=bitrue)

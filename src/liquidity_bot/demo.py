@@ -141,9 +141,12 @@ async def run_demo(
     console: Console | None = None,
     *,
     dashboard_port: int = 0,
+    tls: bool = False,
 ) -> dict[str, Any]:
     """Run the demo; returns the summary (also printed), with the report's figures under
-    ``"report"`` and the report files under ``"report_files"``."""
+    ``"report"`` and the report files under ``"report_files"``. ``tls``: the simulator serves
+    HTTPS and WSS with a certificate of a throw-away CA (under ``<home>/demo-tls``) that the bot
+    trusts through ``ca_file``, as it would trust real Bitrue's through the system's CAs."""
     from bitrue_sim.server.runner import SimServer
     from liquidity_bot.alerts import AlertDispatcher, AlertMonitor, build_channels
     from liquidity_bot.alerts.receiver import AlertReceiver
@@ -175,13 +178,27 @@ async def run_demo(
         )
     started_ms = int(time.time() * 1000)
 
+    ca_file: str | None = None
+    server_tls = None
+    if tls:
+        from bitrue_sim.server.runner import server_tls_context
+        from liquidity_bot.venues.tls import throwaway_ca
+
+        files = await asyncio.to_thread(throwaway_ca, home / "demo-tls")
+        ca_file = str(files.ca_cert)
+        server_tls = server_tls_context(files.cert, files.key)
     async with SimServer(
         host="127.0.0.1", port=0, seed=secrets.randbelow(2**31),
-        admin_token=secrets.token_hex(16), scenario="volatile",
+        admin_token=secrets.token_hex(16), scenario="volatile", tls=server_tls,
     ) as sim, AlertReceiver() as receiver:
-        console.print(f"simulator: {sim.base_url} (scenario volatile)", markup=False)
+        console.print(f"simulator: {sim.base_url} (scenario volatile"
+                      + (f"; TLS, trusting the throw-away CA {ca_file})" if tls else ")"),
+                      markup=False)
         config = parse_config(DEMO_CONFIG.format(base_url=sim.base_url, alerts_env=DEMO_ALERTS_ENV),
                               source="demo config", home=home)
+        if ca_file is not None:
+            config = msgspec.structs.replace(config, bitrue=msgspec.structs.replace(
+                config.bitrue, ca_file=Path(ca_file)))
         # The receiver's address carries a random path, as a real webhook's does: the secret
         # part is never printed (the redactor masks it), only where the receiver listens.
         channels = build_channels(config.alerts.channels, {
@@ -198,7 +215,10 @@ async def run_demo(
         try:
             store.create_schema()
             keys_home = DemoKeysHome(home, audit_mirror=store_mirror(store))
-            async with aiohttp.ClientSession() as session:
+            connector = aiohttp.TCPConnector(
+                ssl=BitrueUrls.single(sim.base_url, ca_file=ca_file).ssl_context() if tls
+                else True)
+            async with aiohttp.ClientSession(connector=connector) as session:
                 account = await _admin(session, sim, "POST", "/sim/admin/accounts",
                                        {"balances": DEMO_BALANCES})
                 created = await _admin(session, sim, "POST", "/sim/admin/keys", {
@@ -219,7 +239,7 @@ async def run_demo(
             )
             del secret
             console.print(f"stored the key in the demo vault {keys_home.vault}", markup=False)
-            urls = BitrueUrls.single(sim.base_url)
+            urls = BitrueUrls.single(sim.base_url, ca_file=ca_file)
             from liquidity_bot.keys.vault import Vault
 
             vault = Vault.open(keys_home.vault).unlock(passphrase)

@@ -175,3 +175,16 @@ async def test_reconfigure_keeps_spent_budget():
     await g.acquire({REQUEST_WEIGHT: 4})
     g.configure((Policy("general", REQUEST_WEIGHT, 20, 60.0),))
     assert g.headroom() == {"general": (4, 20)}
+
+
+async def test_requests_of_an_earlier_process_are_counted_at_their_time():
+    """A restart: what the previous process sent 2 s and 4 s ago still fills the window; one
+    sent 20 s ago (outside it) does not. The third order now waits until the oldest expires."""
+    t = FakeTime()
+    g = governor(t)
+    assert g.charge_past(ORDERS, [4.0, 2.0, 20.0]) == 2
+    assert g.headroom()["O"] == (2, 3)
+    await g.acquire({ORDERS: 1})
+    assert t.slept == []
+    await g.acquire({ORDERS: 1})
+    assert t.slept == [pytest.approx(10.5 - 4.0)]

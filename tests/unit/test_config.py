@@ -519,3 +519,23 @@ def test_any_wrong_value_gives_config_error_with_its_path(
         # the error is about the changed key, or (for cross-field rules) its table/market
         assert str(path) in str(err)
         assert err.key_path.startswith(dotted.split(".")[0].split("[")[0]), (leaf, str(err))
+
+
+def test_ca_file_is_relative_to_the_config_and_must_exist(tmp_path):
+    """[bitrue] ca_file: a PEM CA the bot trusts besides the system's (TLS to the simulator)."""
+    from liquidity_bot.venues.tls import throwaway_ca
+
+    throwaway_ca(tmp_path / "tls").ca_cert.rename(tmp_path / "ca.pem")
+    config = tmp_path / "bot.toml"
+    config.write_text('[bitrue]\nbase_url = "https://127.0.0.1:8999"\nca_file = "ca.pem"\n')
+    from liquidity_bot.config import load_config as _load
+
+    assert _load(config, home=tmp_path).bitrue.ca_file == tmp_path / "ca.pem"
+    config.write_text('[bitrue]\nca_file = "missing.pem"\n')
+    with pytest.raises(ConfigError) as exc:
+        _load(config, home=tmp_path)
+    assert exc.value.key_path == "bitrue.ca_file" and "missing.pem" in str(exc.value)
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    config.write_text('[bitrue]\nca_file = "junk.pem"\n')
+    with pytest.raises(ConfigError, match="not a usable PEM CA certificate"):
+        _load(config, home=tmp_path)

@@ -2,6 +2,7 @@
 
     async with SimServer(port=0, seed=0) as sim:
         sim.base_url   # "http://127.0.0.1:PORT": every REST (and WebSocket) path
+                       # ("https://..." and wss with ``tls=server_tls_context(cert, key)``)
         sim.exchange, sim.keys, sim.listen_keys, sim.rate_limiter, sim.app, sim.state
 
 Pass ``exchange=Exchange(clock=ManualClock(...))`` to drive time by hand (rate-limit windows,
@@ -11,6 +12,7 @@ bans, listen-key expiry and recvWindow all follow the exchange clock). Pass
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from aiohttp import web
@@ -19,6 +21,27 @@ from bitrue_sim.core.exchange import Exchange
 from bitrue_sim.server.app import create_app
 from bitrue_sim.server.state import SimConfig, SimState
 from bitrue_sim.ws.settings import StreamSettings
+
+
+class TlsFilesError(ValueError):
+    """A certificate or key file that cannot be served; the message says which and why."""
+
+
+def server_tls_context(cert: str | Path, key: str | Path) -> ssl.SSLContext:
+    """A TLS server context from PEM files (``cert`` may hold the chain): HTTPS and WSS on the
+    same port, as Bitrue serves them."""
+    for what, path in (("certificate", cert), ("key", key)):
+        if not Path(path).is_file():
+            raise TlsFilesError(f"TLS {what} file {path} does not exist")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(str(cert), str(key))
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsFilesError(
+            f"cannot serve TLS with certificate {cert} and key {key}: {exc} (both must be PEM, "
+            "and the key must match the certificate)"
+        ) from None
+    return ctx
 
 
 class SimServer:
@@ -37,7 +60,9 @@ class SimServer:
         rate_limits: bool = True,
         seed_books: bool = True,
         stream_settings: StreamSettings | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        self.tls = tls
         self.config = SimConfig(
             host=host,
             port=port,
@@ -79,16 +104,17 @@ class SimServer:
     def base_url(self) -> str:
         if self.port is None:
             raise RuntimeError("SimServer is not running: use 'async with SimServer() as sim'")
-        return f"http://{self.config.host}:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{self.config.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return self.base_url.replace("http://", "ws://", 1)
+        return "ws" + self.base_url[len("http"):]
 
     async def start(self) -> SimServer:
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, self.config.port)
+        site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=self.tls)
         await site.start()
         self._runner = runner
         self.port = runner.addresses[0][1] if runner.addresses else self.config.port

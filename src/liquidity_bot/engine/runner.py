@@ -2,8 +2,9 @@
 
 ``Engine.run`` starts every key's venue, every market's order manager and loop, and the event
 pumps (book, order and balance streams of each venue, dispatched by symbol), then waits for the
-stop signal (SIGINT, SIGTERM, a duration, or ``stop()``). On the way out it cancels all of our
-orders, waits for in-flight ones to settle, and flushes the store. A market that fails to start
+stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, a duration, or ``stop()``). On the way out it
+cancels all of our orders, waits for in-flight ones to settle, and flushes the store; what could
+not be cancelled is listed in ``left_open_orders`` (the ``run`` command then exits non-zero). A market that fails to start
 or keeps failing is reported and left alone; the others keep quoting.
 
 ``KeySession`` is what a key brings: its label, the venue built for it (after the keys gate
@@ -48,6 +49,31 @@ log = logging.getLogger(__name__)
 # 30 s without a book is a dead or stalled feed, not a quiet market. (It was 5 s: a thin market
 # had its quotes pulled and re-placed dozens of times an hour, breaking the obligations.)
 STALE_BOOK_S = 30.0
+# Every signal that asks the process to end: each one cancels our orders first. SIGHUP comes
+# with a closed terminal or a dropped SSH session, SIGQUIT from Ctrl-\\ (handled, it no longer
+# dumps core, which would write the passphrase and secrets to disk).
+STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+    if hasattr(signal, name)
+)
+
+
+@dataclass(frozen=True)
+class LeftOpen:
+    """One order of ours the exchange may still hold after shutdown: what an operator needs to
+    find and cancel it by hand."""
+
+    key_label: str
+    symbol: str
+    client_order_id: str
+    side: str
+    price: Decimal
+    qty: Decimal
+
+    def as_dict(self) -> dict[str, str]:
+        return {"key": self.key_label, "symbol": self.symbol,
+                "client_order_id": self.client_order_id, "side": self.side,
+                "price": f"{self.price:f}", "qty": f"{self.qty:f}"}
 
 
 def build_strategy(market: MarketConfig, instrument: Any) -> Any:
@@ -136,6 +162,8 @@ class Engine:
         self.shutdown_deadline_s = 60.0
         self.start_retry_s = 60.0
         self.left_open: dict[str, int] = {}
+        self.left_open_orders: dict[str, list[LeftOpen]] = {}  # by symbol, after a cancel pass
+        self.stopped_by: str | None = None  # the signal's name that stopped the engine
         self._crashed = False
         self.key_check_s = key_check_s
         self.key_unknown_grace = 3  # inconclusive re-verifications tolerated in a row
@@ -165,11 +193,24 @@ class Engine:
     def stop(self) -> None:
         self.stop_event.set()
 
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self.stopped_by is None:
+            self.stopped_by = sig.name
+            log.warning("%s received: cancelling our orders, then exiting", sig.name)
+        else:
+            log.warning("%s received: already stopping (cancelling our orders)", sig.name)
+        self.stop()
+
+    def left_open_list(self) -> list[LeftOpen]:
+        """Every order of ours still open after the last cancel pass, all markets."""
+        return [o for orders in self.left_open_orders.values() for o in orders]
+
     # --- start ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Start venues, adopt orphans, start loops and pumps. Failures stay per key/market."""
         allowed = allow_list_from_markets(self.all_markets)
         stored_open = self.store.orders(open_only=True) if self.store is not None else []
+        self._count_earlier_requests()
         for s in self.sessions:
             instruments = await self._start_venue(s)
             if instruments is None:
@@ -177,9 +218,16 @@ class Engine:
             s.started = True
             if self.order_target is not None:
                 s.budget.set_target(self.order_target)
+            refused = getattr(s.venue, "refused_symbols", {})
             for m in s.markets:
-                s.budget.register(m.symbol, m.order_manager.order_budget_share)
+                if m.symbol not in refused:
+                    s.budget.register(m.symbol, m.order_manager.order_budget_share)
             for m in s.markets:
+                if m.symbol in refused:
+                    s.failed[m.symbol] = refused[m.symbol]
+                    log.error("%s: market refused (%s); the others go on", m.symbol,
+                              refused[m.symbol])
+                    continue
                 try:
                     inst = instruments[m.symbol]
                     risk = RiskGate(
@@ -225,6 +273,33 @@ class Engine:
             if s.watch is not None:
                 self._tasks.append(asyncio.get_running_loop().create_task(
                     self._watch_key(s), name=f"keys-{s.label}"))
+
+    def _count_earlier_requests(self) -> None:
+        """Order requests of an earlier process (the one before a restart or a crash) still
+        count in the exchange's per-IP window: charge them to this address's governor, so a
+        restart cannot add up past the limit (the soak's restarts earned an IP ban so)."""
+        if self.store is None:
+            return
+        from liquidity_bot.venues.bitrue.weights import ORDERS
+
+        now_ms = time.time() * 1000
+        try:
+            sent = self.store.order_requests_since(int(now_ms - 62_000))
+        except Exception:
+            log.exception("reading recent order requests from the store failed")
+            return
+        if not sent:
+            return
+        seen: set[int] = set()
+        for s in self.sessions:
+            parent = getattr(getattr(getattr(s.venue, "rest", None), "governor", None),
+                             "parent", None)
+            if parent is None or id(parent) in seen:
+                continue
+            seen.add(id(parent))
+            n = parent.charge_past(ORDERS, [(now_ms - ts) / 1000 for ts in sent])
+            log.info("%d order requests of the previous run still count in the exchange's "
+                     "window; paced accordingly", n)
 
     async def _spawn(self, s: KeySession) -> None:
         """The key's event pumps and its markets' loops (again after a key switch)."""
@@ -327,16 +402,30 @@ class Engine:
             swept = await r.om.sweep(deadline_s)
         except Exception:
             log.exception("%s: cancelling (%s) failed", r.symbol, reason)
-            self.left_open[r.symbol] = len(r.om.resting())
+            self._note_left_open(r, len(r.om.live()))
             return 0
         # a sweep that could not ask the exchange knows nothing: count what we track
         left = max(swept, len(r.om.live())) if swept else 0
+        self._note_left_open(r, left)
         if left:
             log.error("%s: %d orders of ours are still open on the exchange after %.0f s of "
-                      "trying (%s); the next start adopts them, or cancel them by hand",
-                      r.symbol, left, deadline_s, reason)
-        self.left_open[r.symbol] = left
+                      "trying (%s); the next start adopts them, or cancel them by hand "
+                      "(liquidity-bot cancel-all --config ...): %s",
+                      r.symbol, left, deadline_s, reason,
+                      "; ".join(f"{o.client_order_id} {o.side} {o.qty:f} @ {o.price:f}"
+                                for o in self.left_open_orders[r.symbol]) or "ids unknown")
         return cancelled
+
+    def _note_left_open(self, r: MarketRunner, left: int) -> None:
+        """Record how many orders of ``r`` are left and which (those the order manager still
+        holds as possibly live: the sweep adopts every one of ours the exchange lists)."""
+        self.left_open[r.symbol] = left
+        label = next((s.label for s in self.sessions if r.symbol in s.runners), "")
+        self.left_open_orders[r.symbol] = [] if not left else [
+            LeftOpen(label, r.symbol, t.order.client_order_id, t.order.side.value,
+                     t.order.price, t.order.remaining_qty)
+            for t in r.om.live()
+        ]
 
     async def _halt_session(self, s: KeySession, reason: str, sweep_s: float) -> None:
         """Stop the key's loops, cancel its orders, stop its pumps and venue."""
@@ -468,9 +557,9 @@ class Engine:
         loop = asyncio.get_running_loop()
         installed: list[int] = []
         if handle_signals:
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in STOP_SIGNALS:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.add_signal_handler(sig, self.stop)
+                    loop.add_signal_handler(sig, self._on_signal, sig)
                     installed.append(sig)
         settings = contextlib.ExitStack()
         collect_before_start()
@@ -489,7 +578,13 @@ class Engine:
                     await asyncio.wait_for(self.stop_event.wait(), timeout)
                 collect_if_due()
                 if self.on_tick is not None:
-                    self.on_tick(self)
+                    try:
+                        self.on_tick(self)
+                    except OSError as exc:
+                        # the terminal went away (SIGHUP's usual company): keep trading and
+                        # shut down cleanly, without a view
+                        log.warning("terminal view stopped (%s); the engine goes on", exc)
+                        self.on_tick = None
         finally:
             settings.close()
             if not self._crashed:
@@ -585,10 +680,11 @@ def _permanent(exc: BaseException) -> bool:
         AuthenticationError,
         BadRequest,
         BitrueError,
+        CertificateRejected,
         PermissionDenied,
     )
 
-    if isinstance(exc, (AuthenticationError, PermissionDenied, BadRequest)):
+    if isinstance(exc, (AuthenticationError, PermissionDenied, BadRequest, CertificateRejected)):
         return True
     if isinstance(exc, (BitrueError, OSError, TimeoutError)):
         return False
@@ -612,6 +708,7 @@ def urls_of(config: BotConfig) -> Any:
         futures=b.futures_url,
         ws_market=b.market_ws_url,
         ws_user=b.user_ws_url,
+        ca_file=None if b.ca_file is None else str(b.ca_file),
     )
 
 
@@ -693,7 +790,19 @@ async def open_sessions(
             KeySession(label=label, venue=factory(), markets=markets, venue_factory=factory,
                        watch=watch, venue_for=venue_for)
         )
+    share_ip_order_limit(sessions)
     return sessions, refused
+
+
+def share_ip_order_limit(sessions: list[KeySession]) -> None:
+    """Bitrue's order limit is per user and also per IP, and every key of one process sends
+    from one source address: each key plans with an equal share of the IP's limit (the
+    connector's per-address governor enforces the sum; see venues.bitrue.ratelimit)."""
+    from liquidity_bot.engine.budget import BITRUE_ORDER_LIMIT
+
+    if len(sessions) > 1:
+        for s in sessions:
+            s.budget = OrderBudget(limit=BITRUE_ORDER_LIMIT // len(sessions))
 
 
 def summary(engine: Engine) -> dict[str, Any]:
@@ -742,4 +851,7 @@ def summary(engine: Engine) -> dict[str, Any]:
         }
         for sym, why in s.failed.items():
             out["markets"].setdefault(sym, {})["failed"] = why
+    out["left_open"] = [o.as_dict() for o in engine.left_open_list()]
+    if engine.stopped_by is not None:
+        out["stopped_by"] = engine.stopped_by
     return out

@@ -413,6 +413,21 @@ class Store:
             for r in rows
         ]
 
+    def order_requests_since(self, since_ms: int) -> list[int]:
+        """When (epoch ms) our order requests, placements and cancels (and the keys gate's
+        cancel probes), went out since ``since_ms``: a restarted bot counts them, the exchange
+        still does."""
+        ev = schema.order_events.c
+        query = (select(ev.ts_ms)
+                 .where(ev.ts_ms >= since_ms, ev.event.in_(("SUBMIT", "CANCEL_REQUEST")))
+                 .order_by(ev.ts_ms))
+        au = schema.audit_events.c
+        probes = (select(au.ts_ms)  # each key verification sends one cancel probe
+                  .where(au.ts_ms >= since_ms, au.category == "keys", au.action == "verified"))
+        with self.engine.connect() as conn:
+            return sorted([int(r[0]) for r in conn.execute(query)]
+                          + [int(r[0]) for r in conn.execute(probes)])
+
     # -- fills --------------------------------------------------------------------------------
 
     def add_fill(self, fill: FillRecord) -> bool:

@@ -60,6 +60,11 @@ class ConnectFailed(HttpTransportError):
     """No connection could be opened: the request was certainly not sent."""
 
 
+class TlsRejected(ConnectFailed):
+    """The server's certificate (or its host name) was not accepted: nothing was sent, and
+    trying again cannot help until the configuration changes."""
+
+
 class NoResponse(HttpTransportError):
     """The request may have been delivered, but no complete answer came back."""
 
@@ -561,7 +566,7 @@ class Origin:
             ) from None
         except ssl.SSLCertVerificationError as exc:
             conn.close()
-            raise ConnectFailed(
+            raise TlsRejected(
                 f"TLS certificate of {self.host} was not accepted ({exc.verify_message})",
                 "TLS verification failed",
             ) from None

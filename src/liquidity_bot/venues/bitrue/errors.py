@@ -109,6 +109,11 @@ class ListenKeyInvalid(BitrueError):
     """The listen key expired or was closed: create a new one."""
 
 
+class CertificateRejected(BitrueError):
+    """The exchange's TLS certificate or host name was not accepted: nothing was sent. A
+    configuration problem (URL, CA), so never retried."""
+
+
 class ExchangeUnavailable(BitrueError):
     """No usable answer to a read (5xx, timeout, connection loss): retry later."""
 

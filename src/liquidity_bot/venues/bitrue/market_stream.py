@@ -21,8 +21,9 @@ import msgspec
 
 from liquidity_bot.domain.book import OrderBook
 
+from ..tls import TLS_REJECTED_HELP
 from .backoff import Backoff
-from .errors import BitrueError
+from .errors import BitrueError, CertificateRejected
 from .rest import BitrueRestClient
 from .urls import BitrueUrls
 
@@ -103,6 +104,7 @@ class MarketStream:
         self.backoff = backoff or Backoff()
         self.source_address = source_address
         self.connected = asyncio.Event()
+        self.failure: CertificateRejected | None = None  # fatal: the stream stopped
         self.connects = 0
         self.reconnects = 0
         self.stale_events = 0
@@ -117,9 +119,31 @@ class MarketStream:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def drop(self, symbol: str) -> None:
+        """Stop following ``symbol`` (refused by the exchange) before ``start``."""
+        symbol = symbol.upper()
+        if symbol in self.symbols:
+            self.symbols.remove(symbol)
+        self.books.pop(symbol, None)
+        self._by_channel.pop(depth_channel(symbol), None)
+
     async def start(self) -> None:
         if self._task is None or self._task.done():
+            self.failure = None
             self._task = asyncio.get_running_loop().create_task(self._run(), name="bitrue-market")
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        """Until the first connection, a fatal failure or ``timeout_s`` (then the stream goes on
+        trying); raises the fatal failure, a rejected certificate, at once."""
+        task = self._task
+        waiter = asyncio.ensure_future(self.connected.wait())
+        try:
+            await asyncio.wait([waiter, *([task] if task is not None else [])],
+                               timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if self.failure is not None:
+            raise self.failure
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -189,6 +213,15 @@ class MarketStream:
                 self.backoff.reset()
             except asyncio.CancelledError:
                 raise
+            except (aiohttp.ClientConnectorCertificateError, CertificateRejected) as exc:
+                # a configuration problem (URL, CA), not a passing one: stop, say so, no loop
+                self.failure = exc if isinstance(exc, CertificateRejected) else CertificateRejected(
+                    f"bitrue market stream: the TLS certificate of {exc.host} was not accepted "
+                    f"({getattr(exc.certificate_error, 'verify_message', exc)}). "
+                    + TLS_REJECTED_HELP)
+                log.error("%s", self.failure)
+                self.connected.clear()
+                return
             except (aiohttp.ClientError, OSError, TimeoutError, ValueError, BitrueError) as exc:
                 log.warning("bitrue market stream: %s: %s", type(exc).__name__, exc)
             except Exception:  # noqa: BLE001 - the stream must survive a bad frame
@@ -201,7 +234,8 @@ class MarketStream:
     async def _connect_and_read(self, resync: bool) -> None:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                local_addr=(self.source_address, 0) if self.source_address else None
+                local_addr=(self.source_address, 0) if self.source_address else None,
+                ssl=self.urls.ssl_context() if self.urls.uses_tls else True,
             )
             self._session = aiohttp.ClientSession(connector=connector)
         async with self._session.ws_connect(

@@ -4,12 +4,18 @@ Every policy is a sliding window (``limit`` units per ``window_s``), counted at 
 small safety margin so the server's own windows (counted at arrival) never overflow. A 429 blocks
 its policy for the server's ``Retry-After`` (else a whole window); a ban blocks everything: during
 a ban ``acquire`` raises ``IpBanned`` at once, so nothing is sent.
+
+Each REST client (one per API key) has its own governor, and beneath them all one process-wide
+governor per source address and exchange (``ip_governor``): Bitrue counts request weight and
+order requests per IP as well as per user, so several keys in one process must share the IP's
+allowance, and a 429 or a ban seen by one key's client stops them all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -20,6 +26,7 @@ from .weights import ORDERS, REQUEST_WEIGHT
 
 DEFAULT_BAN_S = 120.0  # the documented minimum ban, used when the server does not say
 DEFAULT_429_PAUSE_S = 1.0  # whole-client pause after a 429 that gave no Retry-After
+IP_HEADROOM = 0.1  # share of each per-IP limit the address's governor leaves unused
 
 
 @dataclass(frozen=True)
@@ -38,15 +45,21 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
 )
 
 
-def policies_from_exchange_info(rate_limits: Iterable[RateLimit]) -> tuple[Policy, ...]:
+def policies_from_exchange_info(
+    rate_limits: Iterable[RateLimit], *, ip_only: bool = False
+) -> tuple[Policy, ...]:
     """Policies from ``exchangeInfo.rateLimits``; documented defaults where it says nothing.
 
     Withdraw policies are left out (the bot never withdraws; withdraw-history reads are rare).
+    ``ip_only`` keeps the policies counted per IP (and those that do not say: the older shape).
     """
     found: list[Policy] = []
     for rl in rate_limits:
         kind = rl.kind
         if "WITHDRAW" in kind:
+            continue
+        scopes = {t.upper() for t in rl.type}
+        if ip_only and scopes and "IP" not in scopes:
             continue
         family = ORDERS if "ORDER" in kind else REQUEST_WEIGHT
         window, limit = rl.window_s, rl.max_units
@@ -107,7 +120,11 @@ class RateGovernor:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_ms: Callable[[], float] = lambda: time.time() * 1000.0,
+        parent: RateGovernor | None = None,
     ):
+        # the source address's shared governor (see the module docstring): every request
+        # needs room there too, and bans and 429s are passed on to it
+        self.parent = parent
         self._clock = clock
         self._sleep = sleep
         self._wall_ms = wall_ms
@@ -133,8 +150,34 @@ class RateGovernor:
                 w.blocked_until = prev.blocked_until
             self._windows[p.name] = w
 
+    def charge_past(self, family: str, ages_s: Iterable[float]) -> int:
+        """Count requests of ``family`` sent ``ages_s`` seconds ago by an earlier process on
+        this address (a restart: the exchange's windows still hold them); returns how many
+        fell inside a window."""
+        now = self._clock()
+        counted = 0
+        for w in self._windows.values():
+            if w.policy.family != family:
+                continue
+            span = w.policy.window_s + self.margin_s
+            past = [(now - a, 1) for a in ages_s if 0 <= a < span]
+            if not past:
+                continue
+            w.events = deque(sorted([*w.events, *past], key=lambda e: e[0]))
+            w.used += len(past)
+            counted = max(counted, len(past))
+        return counted
+
     def configure_from_exchange_info(self, rate_limits: Iterable[RateLimit]) -> None:
+        rate_limits = list(rate_limits)
         self.configure(policies_from_exchange_info(rate_limits))
+        if self.parent is not None:
+            # the address's governor keeps IP_HEADROOM of each per-IP limit free: requests it
+            # never sees (another client on this address, a run killed before its requests
+            # were stored) must not turn our last requests into a 429, then a ban
+            self.parent.configure(
+                Policy(p.name, p.family, max(1, int(p.limit * (1 - IP_HEADROOM))), p.window_s)
+                for p in policies_from_exchange_info(rate_limits, ip_only=True))
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -151,10 +194,21 @@ class RateGovernor:
         )
 
     def banned(self) -> bool:
-        return self._clock() < self._ban_until
+        return self._clock() < self._ban_until or (
+            self.parent is not None and self.parent.banned())
 
     async def acquire(self, costs: dict[str, int]) -> None:
-        """Wait until every policy has room for ``costs`` (by family), then spend it."""
+        """Wait until every policy, this client's and then the source address's, has room for
+        ``costs`` (by family), then spend it."""
+        if self.parent is None:
+            await self._acquire(costs)
+            return
+        if self.parent.banned():
+            raise self.parent._ban_error(self.parent._clock())
+        await self._acquire(costs)
+        await self.parent._acquire(costs)
+
+    async def _acquire(self, costs: dict[str, int]) -> None:
         # Fast path (every request in normal operation): no ban, no pause, room everywhere.
         now = self._clock()
         if now >= self._ban_until and now >= self._pause_until:
@@ -216,6 +270,8 @@ class RateGovernor:
         so the whole client pauses; without Retry-After the named policy waits a full window.
         """
         self.rate_limited_count += 1
+        if self.parent is not None:
+            self.parent.on_rate_limited(policy_header, retry_after_s)
         now = self._clock()
         family = ORDERS if policy_header and "ORDER" in policy_header.upper() else REQUEST_WEIGHT
         named = self._windows.get(policy_header or "")
@@ -238,6 +294,8 @@ class RateGovernor:
 
     def on_banned(self, until_ms: int | None) -> None:
         """A ban arrived: block everything until ``until_ms`` (epoch), or the documented minimum."""
+        if self.parent is not None:
+            self.parent.on_banned(until_ms)
         now = self._clock()
         if until_ms is not None:
             seconds = max(0.0, (until_ms - self._wall_ms()) / 1000.0)
@@ -258,4 +316,21 @@ class RateGovernor:
         return out
 
     def ban_remaining_s(self) -> float:
-        return max(0.0, self._ban_until - self._clock())
+        own = max(0.0, self._ban_until - self._clock())
+        return own if self.parent is None else max(own, self.parent.ban_remaining_s())
+
+
+_IP_GOVERNORS: weakref.WeakValueDictionary[tuple[str, str], RateGovernor] = (
+    weakref.WeakValueDictionary())
+
+
+def ip_governor(source_address: str | None, exchange: str) -> RateGovernor:
+    """The process-wide governor of one source address towards one exchange address (shared by
+    every client that holds it; a new one once none does)."""
+    key = (source_address or "", exchange)
+    gov = _IP_GOVERNORS.get(key)
+    if gov is None:
+        gov = RateGovernor(Policy(p.name, p.family, int(p.limit * (1 - IP_HEADROOM)), p.window_s)
+                           for p in DEFAULT_POLICIES)
+        _IP_GOVERNORS[key] = gov
+    return gov

@@ -20,11 +20,13 @@ from urllib.parse import quote
 
 import msgspec
 
-from ..lean_http import ConnectFailed, HttpClient, NoResponse
+from ..lean_http import ConnectFailed, HttpClient, NoResponse, TlsRejected
+from ..tls import TLS_REJECTED_HELP
 from . import models as m
 from .clock import ClockSample, ServerClock
 from .errors import (
     BitrueError,
+    CertificateRejected,
     ExchangeUnavailable,
     InvalidTimestamp,
     IpBanned,
@@ -34,7 +36,7 @@ from .errors import (
     scrub,
     transport_error,
 )
-from .ratelimit import RateGovernor
+from .ratelimit import RateGovernor, ip_governor
 from .secrets_registry import register_secret
 from .signing import FuturesSigner, ParamValue, SpotSigner, encode_params
 from .urls import BitrueUrls
@@ -96,7 +98,8 @@ class BitrueRestClient:
         # (the server may be closing it right now): a fresh connection is opened instead.
         self.order_conn_max_idle_s = order_conn_max_idle_s
         self.last_request_mono: float | None = None  # when the latest request went out
-        self._ssl_context = ssl_context
+        # always verifying: the system's CAs plus the urls' ca_file (see venues.tls)
+        self._ssl_context = ssl_context or (urls.ssl_context() if urls.uses_tls else None)
         self._signer = SpotSigner(secret) if secret else None
         self._futures_signer = FuturesSigner(secret) if secret else None
         self._secrets: set[str] = {s for s in (secret,) if s}
@@ -104,7 +107,8 @@ class BitrueRestClient:
         self.source_address = source_address
         self.recv_window = recv_window
         self.timeout_s = timeout_s
-        self.governor = governor or RateGovernor()
+        # this key's own pacing, beneath it the source address's (shared by every key)
+        self.governor = governor or RateGovernor(parent=ip_governor(source_address, urls.spot))
         self.clock = clock or ServerClock()
         self.clock_refresh_s = clock_refresh_s
         self._http: HttpClient | None = None
@@ -310,6 +314,10 @@ class BitrueRestClient:
                 idempotent=not mutating,
                 max_idle_s=self.order_conn_max_idle_s if mutating else None,
             )
+        except TlsRejected as exc:
+            raise CertificateRejected(
+                f"{action}: {exc}; nothing was sent. {TLS_REJECTED_HELP}"
+            ) from None
         except ConnectFailed as exc:
             # No connection was made, so nothing was sent: even a write certainly did not happen.
             raise ExchangeUnavailable(

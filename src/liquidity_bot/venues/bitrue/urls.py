@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -33,6 +34,20 @@ class BitrueUrls:
     futures: str = "https://fapi.bitrue.com"
     ws_market: str = "wss://ws.bitrue.com"
     ws_user: str = "wss://wsapi.bitrue.com"
+    # a PEM CA to trust besides the system's (the simulator over TLS, a private endpoint):
+    # every https/wss connection to these addresses is verified against both
+    ca_file: str | None = None
+
+    @property
+    def uses_tls(self) -> bool:
+        return any(getattr(self, n).startswith(("https:", "wss:"))
+                   for n in ("spot", "listen_key", "futures", "ws_market", "ws_user"))
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The verifying TLS context for these addresses (see ``venues.tls``)."""
+        from liquidity_bot.venues.tls import client_context
+
+        return client_context(self.ca_file)
 
     def __post_init__(self) -> None:
         for name, schemes in (
@@ -45,11 +60,12 @@ class BitrueUrls:
             object.__setattr__(self, name, _clean(getattr(self, name), schemes, name))
 
     @classmethod
-    def single(cls, base_url: str) -> BitrueUrls:
+    def single(cls, base_url: str, *, ca_file: str | None = None) -> BitrueUrls:
         """Every service at one address (http -> ws, https -> wss for the WebSockets)."""
         http = _clean(base_url, _HTTP_SCHEMES, "simulator")
         ws = "ws" + http[len("http") :]
-        return cls(spot=http, listen_key=http, futures=http, ws_market=ws, ws_user=ws)
+        return cls(spot=http, listen_key=http, futures=http, ws_market=ws, ws_user=ws,
+                   ca_file=ca_file)
 
     @property
     def market_stream(self) -> str:

@@ -17,9 +17,10 @@ from collections.abc import Callable
 import aiohttp
 import msgspec
 
+from ..tls import TLS_REJECTED_HELP
 from . import models as m
 from .backoff import Backoff
-from .errors import BitrueError, ExchangeUnavailable, RateLimited
+from .errors import BitrueError, CertificateRejected, ExchangeUnavailable, RateLimited
 from .market_stream import gunzip
 from .rest import BitrueRestClient
 from .urls import BitrueUrls
@@ -75,6 +76,7 @@ class UserStream:
         self.backoff = backoff or Backoff()
         self.source_address = source_address
         self.connected = asyncio.Event()
+        self.failure: CertificateRejected | None = None  # fatal: the stream stopped
         self.connects = 0
         self.keys_created = 0
         self.keepalives_sent = 0
@@ -94,9 +96,23 @@ class UserStream:
 
     async def start(self) -> None:
         if self._task is None or self._task.done():
+            self.failure = None
             loop = asyncio.get_running_loop()
             self._task = loop.create_task(self._run(), name="bitrue-user")
             self._keepalive_task = loop.create_task(self._keepalive_loop(), name="bitrue-lk")
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        """Until the first connection, a fatal failure or ``timeout_s`` (then the stream goes on
+        trying); raises the fatal failure, a rejected certificate, at once."""
+        task = self._task
+        waiter = asyncio.ensure_future(self.connected.wait())
+        try:
+            await asyncio.wait([waiter, *([task] if task is not None else [])],
+                               timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if self.failure is not None:
+            raise self.failure
 
     async def stop(self, *, close_key: bool = True) -> None:
         for task in (self._task, self._keepalive_task):
@@ -175,6 +191,15 @@ class UserStream:
                 await self._connect_and_read()
             except asyncio.CancelledError:
                 raise
+            except (aiohttp.ClientConnectorCertificateError, CertificateRejected) as exc:
+                # a configuration problem (URL, CA), not a passing one: stop, say so, no loop
+                self.failure = exc if isinstance(exc, CertificateRejected) else CertificateRejected(
+                    f"bitrue user stream: the TLS certificate of {exc.host} was not accepted "
+                    f"({getattr(exc.certificate_error, 'verify_message', exc)}). "
+                    + TLS_REJECTED_HELP)
+                log.error("%s", self.failure)
+                self.connected.clear()
+                return
             except _KeyDead:
                 self._key = None
                 log.info("bitrue listen key expired or refused; creating a new one")
@@ -193,7 +218,8 @@ class UserStream:
         key = await self._ensure_key()
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                local_addr=(self.source_address, 0) if self.source_address else None
+                local_addr=(self.source_address, 0) if self.source_address else None,
+                ssl=self.urls.ssl_context() if self.urls.uses_tls else True,
             )
             self._session = aiohttp.ClientSession(connector=connector)
         async with self._session.ws_connect(

@@ -1,6 +1,8 @@
 """``BitrueVenue``: the venue port over Bitrue's REST API and its two WebSocket streams.
 
-Order and fill events come from the user stream; when that stream is down or silent the venue
+A symbol Bitrue does not list, or answers ``-1121 invalid symbol`` for, is refused at start
+(``refused_symbols`` says why) and the others go on; only when no symbol is left does ``start``
+fail. Order and fill events come from the user stream; when that stream is down or silent the venue
 polls REST (open orders, order status, ``/api/v2/myTrades``) instead. Every fill passes one
 de-duplication gate keyed by (symbol, trade id), so a fill seen on both paths counts once.
 """
@@ -34,7 +36,7 @@ from liquidity_bot.venues.fanout import Broadcast
 from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
 
 from . import models as m
-from .errors import BitrueError, OrderNotFound
+from .errors import BadRequest, BitrueError, OrderNotFound
 from .market_stream import MarketStream
 from .rest import BitrueRestClient
 from .urls import BitrueUrls
@@ -115,6 +117,7 @@ class _Tracked:
 
 
 _FINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
+INVALID_SYMBOL = -1121
 
 
 def _as_int(value: object, default: int = -1) -> int:
@@ -195,12 +198,15 @@ class BitrueVenue:
         self._poll_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
         self._instruments: dict[str, Instrument] | None = None
+        # symbol -> why it cannot trade (unknown or delisted): its market stays idle
+        self.refused_symbols: dict[str, str] = {}
         self.fallback_polls = 0
         self.duplicate_fills = 0
         self.stream_fill_messages = 0  # fill pushes seen on the user stream (dupes included)
         self.fills_from_stream = 0
         self.fills_from_rest = 0
         self._started = False
+        self.first_connect_s = 10.0  # over TLS: how long start waits for each stream
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -217,15 +223,37 @@ class BitrueVenue:
         try:
             await self.rest.__aenter__()
             await self.rest.sync_clock()
-            await self.rest.exchange_info()  # tunes the rate governor
+            info = await self.rest.exchange_info()  # tunes the rate governor
+            listed = {i.symbol.upper() for i in info.symbols}
+            for symbol in list(self.symbols):
+                if listed and symbol not in listed:
+                    self._refuse(symbol, f"Bitrue does not list {symbol} (unknown or delisted)")
             await self.balances()  # seeds the last-known balances for partial stream entries
-            for symbol in self.symbols:  # fills that happened before we started are history
-                trades = await self.rest.my_trades(symbol, limit=1)
+            for symbol in list(self.symbols):  # fills that happened before we started are history
+                try:
+                    trades = await self.rest.my_trades(symbol, limit=1)
+                except BadRequest as exc:
+                    if exc.code != INVALID_SYMBOL:
+                        raise
+                    self._refuse(symbol, f"Bitrue refused {symbol} as an invalid symbol "
+                                         f"({exc.code})")
+                    continue
                 if trades:
                     self._last_trade_id[symbol] = max(t.id for t in trades)
+            if not self.symbols:
+                raise BadRequest(
+                    "no configured symbol can trade: " + "; ".join(self.refused_symbols.values())
+                    + ". Check the symbol names in the config against Bitrue's markets.",
+                    code=INVALID_SYMBOL,
+                )
             if self.streams:
                 await self.market.start()
                 await self.user.start()
+                if self.urls.uses_tls:
+                    # a rejected certificate fails the start here, not in a silent retry loop
+                    # of the stream tasks (the REST host passing says nothing of the WS hosts)
+                    await self.market.wait_connected(self.first_connect_s)
+                    await self.user.wait_connected(self.first_connect_s)
             self._poll_task = asyncio.get_running_loop().create_task(
                 self._fallback_loop(), name="bitrue-fallback"
             )
@@ -237,6 +265,13 @@ class BitrueVenue:
             await self._halt()
             raise
         self._started = True
+
+    def _refuse(self, symbol: str, why: str) -> None:
+        """Leave ``symbol`` out of everything this venue does; the other symbols go on."""
+        log.error("%s: %s; its market stays idle, the others go on", symbol, why)
+        self.refused_symbols[symbol] = why + ": check the symbol name in the config"
+        self.symbols.remove(symbol)
+        self.market.drop(symbol)
 
     def _renew_rest(self) -> None:
         if self._new_rest is None:
