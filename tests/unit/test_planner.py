@@ -65,7 +65,7 @@ def test_size_over_levels_two_orders_carry_each_side():
     assert [t.role for t in targets] == ["inner", "backup", "decor"]
     inner, backup = targets[0].quote, targets[1].quote
     assert inner.price * inner.qty >= D("450") and backup.price * backup.qty >= D("360")
-    # the backup keeps the spread with the other side's inner price: 0.9 x 1 % at most
+    # the backup keeps the spread with the other side's inner price (backup_reach of 1 %)
     ask_inner = ladder().asks[0].price
     assert (ask_inner - backup.price) / MID * 100 <= D("0.9")
     assert backup.price < inner.price

@@ -112,7 +112,9 @@ class PlanRules:
     spread_margin: Decimal = Decimal("0.7")
     band_margin: Decimal = Decimal("0.85")
     exposure: Decimal = Decimal("0.5")
-    backup_reach: Decimal = Decimal("0.75")  # of the maximum spread, with the other inner
+    backup_reach: Decimal = Decimal("0.75")  # where a new backup goes: of the max spread, with
+    # the other side's inner price; an existing one is kept out to ``backup_keep`` of it
+    backup_keep: Decimal = Decimal("0.95")
     minimal: bool = False  # loss limit hit: only the inner order, nothing spent on improving
     min_rest_ms: int = 0  # an order counts for the obligations once it has rested this long
 
@@ -294,7 +296,7 @@ class _SidePlanner:
         match live orders to targets."""
         rules = self.rules
         if rules.max_spread_pct is not None and other.targets:
-            reach = (self.mid * rules.max_spread_pct / HUNDRED * Decimal("0.95")
+            reach = (self.mid * rules.max_spread_pct / HUNDRED * rules.backup_keep
                      - abs(other.targets[0].quote.price - self.mid))
             self.backup_edge = self.mid - reach if self.is_bid else self.mid + reach
         self._match()
@@ -390,7 +392,7 @@ class _SidePlanner:
         return [(i, t) for i, t in enumerate(self.targets)
                 if t.role in roles and i not in self.matched and id(t.quote) not in planned]
 
-    def spare(self, prefer_far: bool = True) -> LiveOrder | None:
+    def spare(self) -> LiveOrder | None:
         """The least useful cancellable order not needed by any target: unusable ones first,
         then the farthest from mid."""
         needed = {o.client_order_id for o in self.matched.values()}
@@ -404,17 +406,13 @@ class _SidePlanner:
             return None
         dust = self.rules.min_depth_quote / 4  # too small to matter for the obligations
         cands.sort(key=lambda o: (self.usable(o), o.notional >= dust,
-                                  (o.price if self.is_bid else -o.price) if prefer_far else 0))
+                                  o.price if self.is_bid else -o.price))
         return cands[0]
 
     # --- deciding ------------------------------------------------------------------------------
-    def add(self, purpose: Purpose, q: DesiredQuote, why: str, cancel: LiveOrder | None = None,
-            ) -> Action:
+    def add(self, purpose: Purpose, q: DesiredQuote, why: str) -> Action:
         self.planned.append(q)
-        if cancel is not None:
-            self.leaving.add(cancel.client_order_id)
-        return Action(purpose, place=q, cancel=None if cancel is None else cancel.client_order_id,
-                      why=why, side=self.side)
+        return Action(purpose, place=q, why=why, side=self.side)
 
     def drop(self, purpose: Purpose, o: LiveOrder, why: str) -> Action:
         self.leaving.add(o.client_order_id)
