@@ -481,8 +481,7 @@ class OrderManager:
                 continue
             out.append(LiveOrder(o.client_order_id, o.side, o.price, o.remaining_qty,
                                  cancellable=state in _CANCELLABLE,
-                                 young=rest_ms > 0 and (t.created_ms > born or state not in
-                                                        _CANCELLABLE)))
+                                 young=t.created_ms > born or state not in _CANCELLABLE))
         return out
 
     def _plan(self, quotes: QuoteSet, act: bool = True) -> Plan:
