@@ -70,6 +70,21 @@ def gunzip(data: bytes) -> bytes:
         return gzip.decompress(data)
 
 
+async def first_connection(task: asyncio.Task | None, connected: asyncio.Event,
+                           failure: Callable[[], BaseException | None], timeout_s: float) -> None:
+    """A stream's ``wait_connected``: until its first connection, its fatal failure (a rejected
+    certificate, raised at once) or ``timeout_s`` (then it goes on trying)."""
+    waiter = asyncio.ensure_future(connected.wait())
+    try:
+        await asyncio.wait([waiter, *([task] if task is not None else [])],
+                           timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    fatal = failure()
+    if fatal is not None:
+        raise fatal
+
+
 class MarketStream:
     """Keeps one WebSocket subscribed to many symbols and their OrderBooks current.
 
@@ -135,15 +150,7 @@ class MarketStream:
     async def wait_connected(self, timeout_s: float) -> None:
         """Until the first connection, a fatal failure or ``timeout_s`` (then the stream goes on
         trying); raises the fatal failure, a rejected certificate, at once."""
-        task = self._task
-        waiter = asyncio.ensure_future(self.connected.wait())
-        try:
-            await asyncio.wait([waiter, *([task] if task is not None else [])],
-                               timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-        if self.failure is not None:
-            raise self.failure
+        await first_connection(self._task, self.connected, lambda: self.failure, timeout_s)
 
     async def stop(self) -> None:
         task, self._task = self._task, None

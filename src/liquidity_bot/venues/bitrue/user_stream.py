@@ -21,7 +21,7 @@ from ..tls import TLS_REJECTED_HELP
 from . import models as m
 from .backoff import Backoff
 from .errors import BitrueError, CertificateRejected, ExchangeUnavailable, RateLimited
-from .market_stream import gunzip
+from .market_stream import first_connection, gunzip
 from .rest import BitrueRestClient
 from .urls import BitrueUrls
 
@@ -104,15 +104,7 @@ class UserStream:
     async def wait_connected(self, timeout_s: float) -> None:
         """Until the first connection, a fatal failure or ``timeout_s`` (then the stream goes on
         trying); raises the fatal failure, a rejected certificate, at once."""
-        task = self._task
-        waiter = asyncio.ensure_future(self.connected.wait())
-        try:
-            await asyncio.wait([waiter, *([task] if task is not None else [])],
-                               timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-        if self.failure is not None:
-            raise self.failure
+        await first_connection(self._task, self.connected, lambda: self.failure, timeout_s)
 
     async def stop(self, *, close_key: bool = True) -> None:
         for task in (self._task, self._keepalive_task):
