@@ -72,7 +72,7 @@ def run_cmd(
         with contextlib.suppress(ValueError, OSError):
             _signal.signal(sig, lambda signum, _frame: early.append(_signal.Signals(signum).name))
     from liquidity_bot.alerts import AlertDispatcher, AlertMonitor, ChannelError, build_channels
-    from liquidity_bot.config import ConfigError, dashboard_token_from_env, load_config
+    from liquidity_bot.config import dashboard_token_from_env
     from liquidity_bot.engine.runner import Engine, open_sessions, summary
     from liquidity_bot.keys.audit import store_mirror
     from liquidity_bot.keys.credentials import passphrase_for_service
@@ -84,13 +84,7 @@ def run_cmd(
 
     home = _home(ctx)
     console = Console()
-    try:
-        cfg = load_config(config, home=home)
-    except ConfigError as exc:
-        _die(str(exc))
-        return
-    if not cfg.markets:
-        _die(f"{config}: no [[markets]] configured; nothing to quote")
+    cfg = _markets_config(config, home, "nothing to quote")
     warn_if_infeasible(cfg, config, console)
     try:  # before the passphrase: an alert channel that cannot work is said at once
         channels = build_channels(cfg.alerts.channels)
@@ -422,6 +416,19 @@ def demo_cmd(
         raise typer.Exit(130) from None
 
 
+def _markets_config(config: Path, home: Path, nothing: str) -> Any:
+    """The config at ``config``, with at least one market; otherwise a clear exit."""
+    from liquidity_bot.config import ConfigError, load_config
+
+    try:
+        cfg = load_config(config, home=home)
+    except ConfigError as exc:
+        _die(str(exc))
+    if not cfg.markets:
+        _die(f"{config}: no [[markets]] configured; {nothing}")
+    return cfg
+
+
 def warn_if_infeasible(cfg: object, path: Path, console: Console) -> None:
     """Say at start what in the config cannot meet the obligations within the budget."""
     from liquidity_bot.engine.feasibility import check
@@ -442,7 +449,6 @@ def cancel_all_cmd(
     For operators, and as a service manager's post-stop step (Bitrue has no
     cancel-on-disconnect). Exits 0 when none of ours is left open, 4 when some are (listed),
     1 when a key or market could not be checked."""
-    from liquidity_bot.config import ConfigError, load_config
     from liquidity_bot.engine.cancel_all import cancel_all, keys_from_vault
     from liquidity_bot.engine.runner import group_by_key
     from liquidity_bot.keys.credentials import passphrase_for_service
@@ -452,13 +458,7 @@ def cancel_all_cmd(
     home = _home(ctx)
     if not 0 < timeout <= 3600:
         _die("--timeout: use more than 0 and at most 3600 seconds")
-    try:
-        cfg = load_config(config, home=home)
-    except ConfigError as exc:
-        _die(str(exc))
-        return
-    if not cfg.markets:
-        _die(f"{config}: no [[markets]] configured; there is nothing of ours to cancel")
+    cfg = _markets_config(config, home, "there is nothing of ours to cancel")
     try:
         passphrase = passphrase_for_service()
     except InputRefused as exc:

@@ -70,6 +70,17 @@ def gunzip(data: bytes) -> bytes:
         return gzip.decompress(data)
 
 
+def certificate_failure(stream: str, exc: Exception) -> CertificateRejected:
+    """A stream's rejected TLS certificate as the error that stops it (a configuration problem:
+    the URL or the CA, never retried)."""
+    if isinstance(exc, CertificateRejected):
+        return exc
+    return CertificateRejected(
+        f"bitrue {stream} stream: the TLS certificate of {getattr(exc, 'host', '?')} was not "
+        f"accepted ({getattr(getattr(exc, 'certificate_error', None), 'verify_message', exc)}). "
+        + TLS_REJECTED_HELP)
+
+
 async def first_connection(task: asyncio.Task | None, connected: asyncio.Event,
                            failure: Callable[[], BaseException | None], timeout_s: float) -> None:
     """A stream's ``wait_connected``: until its first connection, its fatal failure (a rejected
@@ -222,10 +233,7 @@ class MarketStream:
                 raise
             except (aiohttp.ClientConnectorCertificateError, CertificateRejected) as exc:
                 # a configuration problem (URL, CA), not a passing one: stop, say so, no loop
-                self.failure = exc if isinstance(exc, CertificateRejected) else CertificateRejected(
-                    f"bitrue market stream: the TLS certificate of {exc.host} was not accepted "
-                    f"({getattr(exc.certificate_error, 'verify_message', exc)}). "
-                    + TLS_REJECTED_HELP)
+                self.failure = certificate_failure("market", exc)
                 log.error("%s", self.failure)
                 self.connected.clear()
                 return

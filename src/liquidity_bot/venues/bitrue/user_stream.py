@@ -17,11 +17,10 @@ from collections.abc import Callable
 import aiohttp
 import msgspec
 
-from ..tls import TLS_REJECTED_HELP
 from . import models as m
 from .backoff import Backoff
 from .errors import BitrueError, CertificateRejected, ExchangeUnavailable, RateLimited
-from .market_stream import first_connection, gunzip
+from .market_stream import certificate_failure, first_connection, gunzip
 from .rest import BitrueRestClient
 from .urls import BitrueUrls
 
@@ -185,10 +184,7 @@ class UserStream:
                 raise
             except (aiohttp.ClientConnectorCertificateError, CertificateRejected) as exc:
                 # a configuration problem (URL, CA), not a passing one: stop, say so, no loop
-                self.failure = exc if isinstance(exc, CertificateRejected) else CertificateRejected(
-                    f"bitrue user stream: the TLS certificate of {exc.host} was not accepted "
-                    f"({getattr(exc.certificate_error, 'verify_message', exc)}). "
-                    + TLS_REJECTED_HELP)
+                self.failure = certificate_failure("user", exc)
                 log.error("%s", self.failure)
                 self.connected.clear()
                 return
