@@ -39,6 +39,7 @@ from liquidity_bot.domain.events import (
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 from liquidity_bot.venues.bitrue.errors import BitrueError, RateLimited, error_from_response
+from liquidity_bot.venues.errors import NotFound
 from liquidity_bot.venues.fanout import Broadcast
 from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
 
@@ -261,7 +262,7 @@ class BacktestVenue:
         except ExchangeError as exc:
             error = self._error(exc, "DELETE order", True)
             await self._travel()
-            if error.code == -2013:
+            if isinstance(error, NotFound):
                 return CancelReject(ts_ms=self.sim.now_ms(), symbol=symbol,
                                     client_order_id=client_order_id or "", code=error.code,
                                     reason="order not found or already finished")
@@ -282,7 +283,7 @@ class BacktestVenue:
         except ExchangeError as exc:
             error = self._error(exc, "GET order", False)
             await self._travel()
-            if error.code == -2013:
+            if isinstance(error, NotFound):
                 return None
             raise error from None
         await self._travel()

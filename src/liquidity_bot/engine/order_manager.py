@@ -59,6 +59,7 @@ from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Tolerance, 
 from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
+from liquidity_bot.venues.errors import UnknownOutcome, VenueError, retry_after_s
 from liquidity_bot.venues.port import OrderSnapshot, Venue
 
 log = logging.getLogger(__name__)
@@ -687,13 +688,6 @@ class OrderManager:
                    qty=order.qty, side=order.side.value)
 
     async def _send_place(self, t: Tracked, trigger_ns: int | None) -> None:
-        from liquidity_bot.venues.bitrue.errors import (
-            BitrueError,
-            InvalidOrder,
-            RateLimited,
-            UnknownOutcome,
-        )
-
         order = t.order
         if trigger_ns is not None:
             self.stats.latencies_ns.append(time.perf_counter_ns() - trigger_ns)
@@ -706,13 +700,8 @@ class OrderManager:
             self.stats.unknown_outcomes += 1
             self._unsure(t)
             return
-        except (InvalidOrder, RateLimited) as exc:
-            self.stats.rejected_by_exchange += 1
-            self._apply(t, OrderEvent.REJECT)
-            self._save(t, "REJECT", code=exc.code, reason=type(exc).__name__)
-            return
-        except BitrueError as exc:
-            # Any other refusal with an answer: the order was not placed.
+        except VenueError as exc:
+            # A refusal with an answer (a rule, a rate limit, anything else): not placed.
             self.stats.rejected_by_exchange += 1
             self._apply(t, OrderEvent.REJECT)
             self._save(t, "REJECT", code=exc.code, reason=type(exc).__name__)
@@ -755,8 +744,6 @@ class OrderManager:
         self._save(t, "CANCEL_REQUEST")
 
     async def _send_cancel(self, t: Tracked) -> None:
-        from liquidity_bot.venues.bitrue.errors import BitrueError, UnknownOutcome
-
         order = t.order
         try:
             answer = await self.venue.cancel(self.symbol, client_order_id=order.client_order_id)
@@ -764,7 +751,7 @@ class OrderManager:
             self.stats.unknown_outcomes += 1
             self._unsure(t)
             return
-        except BitrueError as exc:
+        except VenueError as exc:
             log.warning("%s: cancel of %s failed: %s", self.symbol, order.client_order_id, exc)
             self._unsure(t)
             return
@@ -822,8 +809,6 @@ class OrderManager:
         5xx swallowed). Retries through errors until the exchange lists nothing of ours or the
         deadline passes; returns how many were still open at the end (0 is the goal).
         """
-        from liquidity_bot.venues.bitrue.errors import BitrueError
-
         loop = asyncio.get_running_loop()
         deadline = loop.time() + deadline_s
         delay = 0.1
@@ -832,7 +817,7 @@ class OrderManager:
             try:
                 left = [s for s in await self.venue.open_orders(self.symbol)
                         if self.ids.is_ours(s.client_order_id)]
-            except BitrueError as exc:
+            except VenueError as exc:
                 log.warning("%s: open-orders check failed (%s); retrying", self.symbol,
                             type(exc).__name__)
                 left = [s for s in left]  # unknown: keep the last answer
@@ -868,8 +853,6 @@ class OrderManager:
 
         Retried through exchange errors (with back-off, at least the Retry-After) until
         ``deadline_s``: at shutdown this read is the last chance to store a fill."""
-        from liquidity_bot.venues.bitrue.errors import BitrueError
-
         loop = asyncio.get_running_loop()
         deadline = loop.time() + deadline_s
         delay = 0.25
@@ -877,13 +860,13 @@ class OrderManager:
             try:
                 fills = await self.venue.fills_since(self.symbol, None)
                 break
-            except BitrueError as exc:
+            except VenueError as exc:
                 if loop.time() + delay > deadline:
                     log.error("%s: the final trade-list read failed until the deadline (%s); "
                               "the next start stores the fills it missed", self.symbol,
                               type(exc).__name__)
                     return 0
-                wait = max(delay, float(getattr(exc, "retry_after_s", None) or 0))
+                wait = max(delay, retry_after_s(exc))
                 log.warning("%s: final trade-list read failed (%s); retrying in %.1f s",
                             self.symbol, type(exc).__name__, wait)
                 await asyncio.sleep(wait)
@@ -909,8 +892,6 @@ class OrderManager:
         Failed look-ups back off per order (``query_backoff_s``, doubling up to
         ``QUERY_BACKOFF_MAX_S``, at least the server's Retry-After), and the back-off survives
         this task: a new look-up of the same order waits for ``next_query_at`` too."""
-        from liquidity_bot.venues.bitrue.errors import BitrueError
-
         cid = t.order.client_order_id
         loop = asyncio.get_running_loop()
         try:
@@ -923,10 +904,10 @@ class OrderManager:
                 try:
                     self.stats.status_queries += 1
                     snap = await self.venue.query(self.symbol, client_order_id=cid)
-                except BitrueError as exc:
+                except VenueError as exc:
                     t.query_backoff_s = min(
                         max(QUERY_BACKOFF_MIN_S, t.query_backoff_s * 2), QUERY_BACKOFF_MAX_S)
-                    retry_after = float(getattr(exc, "retry_after_s", None) or 0)
+                    retry_after = retry_after_s(exc)
                     delay = max(t.query_backoff_s, retry_after)
                     t.next_query_at = loop.time() + delay
                     log.info("%s: status query of %s failed (%s); next in %.1f s", self.symbol,

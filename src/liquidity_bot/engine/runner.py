@@ -39,6 +39,7 @@ from liquidity_bot.engine.rehearsal import Rehearsals
 from liquidity_bot.engine.risk import RiskGate, allow_list_from_markets
 from liquidity_bot.engine.runtime import collect_before_start, collect_if_due, latency_mode
 from liquidity_bot.store import Store
+from liquidity_bot.venues.errors import Banned, VenueError, is_permanent, retry_after_s
 from liquidity_bot.venues.port import Venue
 
 log = logging.getLogger(__name__)
@@ -667,28 +668,19 @@ async def _seed_book(venue: Venue, runner: MarketRunner) -> None:
 
 def _asked_wait_s(exc: BaseException) -> float:
     """How long the exchange told us to wait: a 429's Retry-After or a ban's remaining time."""
-    asked = float(getattr(exc, "retry_after_s", None) or 0)
-    until_ms = getattr(exc, "until_ms", None)
+    asked = retry_after_s(exc)
+    until_ms = exc.until_ms if isinstance(exc, Banned) else None
     if until_ms:
         asked = max(asked, until_ms / 1000 - time.time() + 0.5)
     return max(0.0, asked)
 
 
 def _permanent(exc: BaseException) -> bool:
-    """Errors that retrying cannot fix (a refused key, a bad request, a bug)."""
-    from liquidity_bot.venues.bitrue.errors import (
-        AuthenticationError,
-        BadRequest,
-        BitrueError,
-        CertificateRejected,
-        PermissionDenied,
-    )
-
-    if isinstance(exc, (AuthenticationError, PermissionDenied, BadRequest, CertificateRejected)):
+    """Errors that retrying cannot fix (a refused key, a bad request, a bug). A venue turns
+    its transport's failures into ``VenueError``s; what else escapes it is a bug."""
+    if is_permanent(exc):
         return True
-    if isinstance(exc, (BitrueError, OSError, TimeoutError)):
-        return False
-    return type(exc).__module__.split(".")[0] != "aiohttp"
+    return not isinstance(exc, (VenueError, OSError, TimeoutError))
 
 
 def group_by_key(markets: Iterable[MarketConfig]) -> dict[str, list[MarketConfig]]:

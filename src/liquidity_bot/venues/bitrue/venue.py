@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+import aiohttp
+
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.events import (
     BalanceChange,
@@ -36,7 +38,7 @@ from liquidity_bot.venues.fanout import Broadcast
 from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
 
 from . import models as m
-from .errors import BadRequest, BitrueError, OrderNotFound
+from .errors import BadRequest, BitrueError, ExchangeUnavailable, OrderNotFound
 from .market_stream import MarketStream
 from .rest import BitrueRestClient
 from .urls import BitrueUrls
@@ -261,6 +263,11 @@ class BitrueVenue:
                 self._warm_task = asyncio.get_running_loop().create_task(
                     self._keep_warm_loop(), name="bitrue-keep-warm"
                 )
+        except aiohttp.ClientError as exc:  # the engine knows only the venue's errors
+            await self._halt()
+            raise ExchangeUnavailable(
+                f"Bitrue start: no usable answer ({type(exc).__name__}); retry later."
+            ) from exc
         except BaseException:
             await self._halt()
             raise
