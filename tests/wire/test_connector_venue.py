@@ -63,7 +63,7 @@ async def test_c26_port_basics(sim, make_key):
         assert bal["USDT"].free == Decimal(10000)
         price = first.bids[0][0] + TICK
         ack = await venue.place(SYMBOL, Side.BUY, Decimal(10), price, "c26")
-        assert isinstance(ack, OrderAck) and ack.exchange_order_id > 2**53
+        assert isinstance(ack, OrderAck) and int(ack.exchange_order_id) > 2**53
         snap = await venue.query(SYMBOL, client_order_id="c26")
         assert snap is not None and snap.status == "NEW" and snap.side is Side.BUY
         assert [o.client_order_id for o in await venue.open_orders(SYMBOL)] == ["c26"]

@@ -39,6 +39,8 @@ from liquidity_bot.domain.events import (
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 from liquidity_bot.venues.bitrue.errors import BitrueError, RateLimited, error_from_response
+from liquidity_bot.venues.bitrue.instruments import instrument_from_exchange_info
+from liquidity_bot.venues.bitrue.venue import status_of
 from liquidity_bot.venues.errors import NotFound
 from liquidity_bot.venues.fanout import Broadcast
 from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
@@ -123,18 +125,22 @@ class BacktestMarket:
                                       asks=tuple(asks)))
 
 
+def _sim_id(exchange_order_id: str | None) -> int | None:
+    return None if exchange_order_id is None else int(exchange_order_id)
+
+
 def _snapshot(o: SimOrder) -> OrderSnapshot:
     return OrderSnapshot(
         symbol=o.symbol,
         client_order_id=o.client_order_id or None,
-        exchange_order_id=o.order_id,
+        exchange_order_id=str(o.order_id),
         side=Side.parse(o.side),
         order_type=o.type,
         price=o.price,
         qty=o.orig_qty,
         filled_qty=o.executed_qty,
         filled_quote=o.cummulative_quote_qty,
-        status=o.status,
+        status=status_of(o.status),
         ts_ms=o.update_time or o.time,
     )
 
@@ -144,7 +150,7 @@ def _fill(f: SimFill) -> Fill:
         ts_ms=f.time,
         symbol=f.symbol,
         client_order_id=f.client_order_id or "",
-        exchange_order_id=f.order_id,
+        exchange_order_id=str(f.order_id),
         trade_id=str(f.trade_id),
         side=Side.parse(f.side),
         price=f.price,
@@ -199,7 +205,7 @@ class BacktestVenue:
         markets = self.sim.exchange.markets
         out = {}
         for symbol in sorted(self.market.symbols):
-            out[symbol] = Instrument.from_exchange_info(exchange_info_symbol(markets[symbol]))
+            out[symbol] = instrument_from_exchange_info(exchange_info_symbol(markets[symbol]))
         return out
 
     # --- the wire ----------------------------------------------------------------------------
@@ -248,16 +254,16 @@ class BacktestVenue:
             raise error from None
         await self._travel()
         return OrderAck(ts_ms=order.time, symbol=symbol, client_order_id=order.client_order_id,
-                        exchange_order_id=order.order_id)
+                        exchange_order_id=str(order.order_id))
 
     async def cancel(self, symbol: str, *, client_order_id: str | None = None,
-                     exchange_order_id: int | None = None) -> CancelAck | CancelReject:
+                     exchange_order_id: str | None = None) -> CancelAck | CancelReject:
         await self._travel()
         self.requests += 1
         symbol = symbol.upper()
         self._order_request("DELETE order")
         try:
-            order = self.sim.cancel_order(self.account_id, symbol, order_id=exchange_order_id,
+            order = self.sim.cancel_order(self.account_id, symbol, order_id=_sim_id(exchange_order_id),
                                           client_order_id=client_order_id)
         except ExchangeError as exc:
             error = self._error(exc, "DELETE order", True)
@@ -270,15 +276,15 @@ class BacktestVenue:
         await self._travel()
         return CancelAck(ts_ms=self.sim.now_ms(), symbol=symbol,
                          client_order_id=order.client_order_id,
-                         exchange_order_id=order.order_id)
+                         exchange_order_id=str(order.order_id))
 
     async def query(self, symbol: str, *, client_order_id: str | None = None,
-                    exchange_order_id: int | None = None) -> OrderSnapshot | None:
+                    exchange_order_id: str | None = None) -> OrderSnapshot | None:
         await self._travel()
         self.requests += 1
         try:
             order = self.sim.get_order(self.account_id, symbol.upper(),
-                                       order_id=exchange_order_id,
+                                       order_id=_sim_id(exchange_order_id),
                                        client_order_id=client_order_id)
         except ExchangeError as exc:
             error = self._error(exc, "GET order", False)
@@ -334,14 +340,14 @@ class BacktestVenue:
         if reason == "NEW" and order.status != "REJECTED":
             self._orders_out.publish(OrderAck(ts_ms=order.time, symbol=order.symbol,
                                               client_order_id=cid,
-                                              exchange_order_id=order.order_id))
+                                              exchange_order_id=str(order.order_id)))
         elif reason == "CANCELED_BY_USER":
             self._orders_out.publish(CancelAck(ts_ms=now, symbol=order.symbol,
                                                client_order_id=cid,
-                                               exchange_order_id=order.order_id))
+                                               exchange_order_id=str(order.order_id)))
         elif reason == "CANCELED_BY_ENGINE":
             self._orders_out.publish(Expired(ts_ms=now, symbol=order.symbol, client_order_id=cid,
-                                             exchange_order_id=order.order_id))
+                                             exchange_order_id=str(order.order_id)))
 
     def _on_fill(self, fill: SimFill) -> None:
         if fill.account_id != self.account_id or fill.symbol not in self.market.symbols:

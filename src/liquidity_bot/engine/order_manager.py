@@ -60,7 +60,7 @@ from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
 from liquidity_bot.venues.errors import UnknownOutcome, VenueError, retry_after_s
-from liquidity_bot.venues.port import OrderSnapshot, Venue
+from liquidity_bot.venues.port import OrderSnapshot, OrderStatus, Venue
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,16 @@ class Stats:
 
 
 _CANCELLABLE = (OrderState.NEW, OrderState.PARTIALLY_FILLED)  # acknowledged, still open
+# what the exchange's answer to a look-up means for our order (UNKNOWN: nothing, logged)
+_RECONCILE = {
+    OrderStatus.NEW: OrderEvent.RECONCILE_NEW,
+    OrderStatus.PARTIALLY_FILLED: OrderEvent.RECONCILE_PARTIALLY_FILLED,
+    OrderStatus.FILLED: OrderEvent.RECONCILE_FILLED,
+    OrderStatus.CANCELED: OrderEvent.RECONCILE_CANCELED,
+    OrderStatus.PENDING_CANCEL: OrderEvent.RECONCILE_NEW,
+    OrderStatus.REJECTED: OrderEvent.RECONCILE_REJECTED,
+    OrderStatus.EXPIRED: OrderEvent.RECONCILE_EXPIRED,
+}
 
 __all__ = ["Balances", "ClientIds", "OrderManager", "Stats", "Tolerance", "Tracked"]
 
@@ -375,7 +385,7 @@ class OrderManager:
                 continue
             snap = await self.venue.query(self.symbol, client_order_id=cid)
             if self.writer is not None:
-                status = "REJECTED" if snap is None else snap.status
+                status = "REJECTED" if snap is None else str(snap.status)
                 self.writer.submit(_settle_stored(self.writer, rec, status, snap))
             if snap is not None and snap.is_open:
                 self._adopt(snap)
@@ -934,16 +944,7 @@ class OrderManager:
             self._changed()
 
     def _apply_snapshot(self, t: Tracked, snap: OrderSnapshot) -> None:
-        event = {
-            "NEW": OrderEvent.RECONCILE_NEW,
-            "PENDING_CREATE": OrderEvent.RECONCILE_NEW,
-            "PARTIALLY_FILLED": OrderEvent.RECONCILE_PARTIALLY_FILLED,
-            "FILLED": OrderEvent.RECONCILE_FILLED,
-            "CANCELED": OrderEvent.RECONCILE_CANCELED,
-            "PENDING_CANCEL": OrderEvent.RECONCILE_NEW,
-            "REJECTED": OrderEvent.RECONCILE_REJECTED,
-            "EXPIRED": OrderEvent.RECONCILE_EXPIRED,
-        }.get(snap.status)
+        event = _RECONCILE.get(snap.status)
         if event is None:
             log.warning("%s: unknown order status %r for %s", self.symbol, snap.status,
                         t.order.client_order_id)
@@ -955,7 +956,7 @@ class OrderManager:
         except ValueError as exc:
             log.error("%s", exc)
         self._apply(t, event)
-        self._save(t, event.value, exchange_status=snap.status, filled=snap.filled_qty)
+        self._save(t, event.value, exchange_status=str(snap.status), filled=snap.filled_qty)
 
     # --- events from the venue -----------------------------------------------------------------
     def _apply(self, t: Tracked, event: OrderEvent) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -33,24 +34,41 @@ from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 
 
+class OrderStatus(StrEnum):
+    """Where the exchange says an order stands (each adapter maps its own words onto these)."""
+
+    NEW = "NEW"  # resting, nothing filled (an exchange's "pending create" too)
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    PENDING_CANCEL = "PENDING_CANCEL"  # still open: a cancel is under way
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"  # removed by the exchange, not by a cancel of ours
+    UNKNOWN = "UNKNOWN"  # the exchange said something the adapter cannot name (logged)
+
+
+OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED,
+                           OrderStatus.PENDING_CANCEL})
+
+
 class OrderSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """An order as the exchange reports it now (answer of a query)."""
 
     symbol: str
     client_order_id: str | None
-    exchange_order_id: int
+    exchange_order_id: str
     side: Side
     order_type: str
     price: Decimal
     qty: Decimal
     filled_qty: Decimal
     filled_quote: Decimal
-    status: str  # exchange's words: NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED
+    status: OrderStatus
     ts_ms: int | None = None
 
     @property
     def is_open(self) -> bool:
-        return self.status in ("NEW", "PARTIALLY_FILLED", "PENDING_CREATE", "PENDING_CANCEL")
+        return self.status in OPEN_STATUSES
 
 
 class AssetBalance(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,7 +113,7 @@ class Venue(Protocol):
         symbol: str,
         *,
         client_order_id: str | None = None,
-        exchange_order_id: int | None = None,
+        exchange_order_id: str | None = None,
     ) -> CancelAck | CancelReject:
         """Cancel by either id; a refused cancel is a ``CancelReject``."""
 
@@ -104,7 +122,7 @@ class Venue(Protocol):
         symbol: str,
         *,
         client_order_id: str | None = None,
-        exchange_order_id: int | None = None,
+        exchange_order_id: str | None = None,
     ) -> OrderSnapshot | None:
         """The order as the exchange knows it; None when the exchange never heard of it."""
 

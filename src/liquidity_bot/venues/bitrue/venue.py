@@ -35,9 +35,10 @@ from liquidity_bot.domain.events import (
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 from liquidity_bot.venues.fanout import Broadcast
-from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
+from liquidity_bot.venues.port import AssetBalance, OrderSnapshot, OrderStatus
 
 from . import models as m
+from .instruments import instrument_from_exchange_info
 from .errors import BadRequest, BitrueError, ExchangeUnavailable, OrderNotFound
 from .market_stream import MarketStream
 from .rest import BitrueRestClient
@@ -120,6 +121,21 @@ class _Tracked:
 
 _FINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
 INVALID_SYMBOL = -1121
+
+
+def _text(order_id: int | None) -> str | None:
+    """Bitrue's integer order id as the port's text id."""
+    return None if order_id is None else str(order_id)
+
+
+def _order_id(exchange_order_id: str | None) -> int | None:
+    """The port's text id as Bitrue's integer order id (refused when it is not one)."""
+    if exchange_order_id is None:
+        return None
+    try:
+        return int(exchange_order_id)
+    except ValueError:
+        raise BadRequest(f"{exchange_order_id!r} is not a Bitrue order id (digits)") from None
 
 
 def _as_int(value: object, default: int = -1) -> int:
@@ -325,7 +341,7 @@ class BitrueVenue:
             self._instruments = {
                 inst.symbol: inst
                 for inst in (
-                    Instrument.from_exchange_info(entry)
+                    instrument_from_exchange_info(entry)
                     for entry in info.get("symbols", ())
                     if str(entry.get("symbol", "")).upper() in wanted
                 )
@@ -373,7 +389,7 @@ class BitrueVenue:
             ts_ms=ack.transactTime or self.rest.clock.now_ms(),
             symbol=symbol,
             client_order_id=ack.clientOrderId or client_order_id,
-            exchange_order_id=ack.orderId or 0,
+            exchange_order_id=_text(ack.orderId) or "",
         )
 
     def rehearse_place(
@@ -393,13 +409,14 @@ class BitrueVenue:
         symbol: str,
         *,
         client_order_id: str | None = None,
-        exchange_order_id: int | None = None,
+        exchange_order_id: str | None = None,
     ) -> CancelAck | CancelReject:
         symbol = symbol.upper()
-        cid = client_order_id or self._by_order_id.get(exchange_order_id or -1) or ""
+        order_id = _order_id(exchange_order_id)
+        cid = client_order_id or self._by_order_id.get(order_id or -1) or ""
         try:
             ack = await self.rest.cancel_order(
-                symbol, order_id=exchange_order_id, client_order_id=client_order_id
+                symbol, order_id=order_id, client_order_id=client_order_id
             )
         except OrderNotFound as exc:
             return CancelReject(
@@ -413,7 +430,7 @@ class BitrueVenue:
             ts_ms=self.rest.clock.now_ms(),
             symbol=symbol,
             client_order_id=ack.origClientOrderId or cid,
-            exchange_order_id=ack.orderId,
+            exchange_order_id=_text(ack.orderId),
         )
 
     async def query(
@@ -421,11 +438,11 @@ class BitrueVenue:
         symbol: str,
         *,
         client_order_id: str | None = None,
-        exchange_order_id: int | None = None,
+        exchange_order_id: str | None = None,
     ) -> OrderSnapshot | None:
         try:
             order = await self.rest.get_order(
-                symbol.upper(), order_id=exchange_order_id, client_order_id=client_order_id
+                symbol.upper(), order_id=_order_id(exchange_order_id), client_order_id=client_order_id
             )
         except OrderNotFound:
             return None
@@ -490,7 +507,7 @@ class BitrueVenue:
             self._by_order_id[u.i] = cid
         x, status = _as_int(u.x), _as_int(u.X)
         ts = u.T or u.E or self.rest.clock.now_ms()
-        side = Side.parse(u.S) if u.S is not None else (tracked.side if tracked else Side.BUY)
+        side = m.side_of(u.S) if u.S is not None else (tracked.side if tracked else Side.BUY)
         if status == 0:
             self._finish(cid)
             self._orders_out.publish(
@@ -504,7 +521,8 @@ class BitrueVenue:
                     tracked.acked = True
                 self._orders_out.publish(
                     OrderAck(
-                        ts_ms=ts, symbol=symbol, client_order_id=cid, exchange_order_id=u.i or 0
+                        ts_ms=ts, symbol=symbol, client_order_id=cid,
+                        exchange_order_id=_text(u.i) or "",
                     )
                 )
         elif x == 3:
@@ -516,7 +534,7 @@ class BitrueVenue:
                         ts_ms=ts,
                         symbol=symbol,
                         client_order_id=cid,
-                        exchange_order_id=u.i,
+                        exchange_order_id=_text(u.i),
                         trade_id=str(trade_id),
                         side=side,
                         price=u.L or Decimal(0),
@@ -532,12 +550,14 @@ class BitrueVenue:
         elif x == 2:
             self._finish(cid)
             self._orders_out.publish(
-                CancelAck(ts_ms=ts, symbol=symbol, client_order_id=cid, exchange_order_id=u.i)
+                CancelAck(ts_ms=ts, symbol=symbol, client_order_id=cid,
+                          exchange_order_id=_text(u.i))
             )
         elif x == 4:
             self._finish(cid)
             self._orders_out.publish(
-                Expired(ts_ms=ts, symbol=symbol, client_order_id=cid, exchange_order_id=u.i)
+                Expired(ts_ms=ts, symbol=symbol, client_order_id=cid,
+                        exchange_order_id=_text(u.i))
             )
 
     def _finish(self, cid: str) -> None:
@@ -576,7 +596,7 @@ class BitrueVenue:
             ts_ms=t.time,
             symbol=t.symbol.upper(),
             client_order_id=cid or "",
-            exchange_order_id=t.orderId,
+            exchange_order_id=_text(t.orderId),
             trade_id=str(t.id),
             side=Side.BUY if t.isBuyer else Side.SELL,
             price=t.price,
@@ -672,7 +692,7 @@ class BitrueVenue:
                     ts_ms=ts,
                     symbol=tracked.symbol,
                     client_order_id=tracked.client_order_id,
-                    exchange_order_id=order.orderId,
+                    exchange_order_id=_text(order.orderId),
                 )
             )
         elif order.status == "EXPIRED":
@@ -681,7 +701,7 @@ class BitrueVenue:
                     ts_ms=ts,
                     symbol=tracked.symbol,
                     client_order_id=tracked.client_order_id,
-                    exchange_order_id=order.orderId,
+                    exchange_order_id=_text(order.orderId),
                 )
             )
         elif order.status == "REJECTED":
@@ -696,17 +716,39 @@ class BitrueVenue:
             )
 
 
+# Bitrue's order statuses in the port's words (PENDING_CREATE rests like NEW).
+STATUSES = {
+    "NEW": OrderStatus.NEW,
+    "PENDING_CREATE": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "PENDING_CANCEL": OrderStatus.PENDING_CANCEL,
+    "CANCELED": OrderStatus.CANCELED,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
+}
+
+
+def status_of(status: str) -> OrderStatus:
+    """Bitrue's status word as the port's ``OrderStatus`` (UNKNOWN, logged, when new to us)."""
+    known = STATUSES.get(status.upper())
+    if known is None:
+        log.warning("Bitrue reported an order status we do not know: %r", status)
+        return OrderStatus.UNKNOWN
+    return known
+
+
 def _snapshot(o: m.Order) -> OrderSnapshot:
     return OrderSnapshot(
         symbol=o.symbol.upper(),
         client_order_id=o.clientOrderId,
-        exchange_order_id=o.orderId,
-        side=Side.parse(o.side),
+        exchange_order_id=str(o.orderId),
+        side=m.side_of(o.side),
         order_type=o.type,
         price=o.price,
         qty=o.origQty,
         filled_qty=o.executedQty,
         filled_quote=o.cummulativeQuoteQty,
-        status=o.status,
+        status=status_of(o.status),
         ts_ms=o.updateTime or o.time,
     )
