@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 
 from liquidity_bot.engine.runner import Engine, KeySession
+from liquidity_bot.testing import FakeVenue
 from liquidity_bot.venues.bitrue.errors import ExchangeUnavailable, RateLimited
 
 
-class FlakyVenue:
+class FlakyVenue(FakeVenue):
     """Fails ``start`` with the given errors in turn, then works (no markets, no events)."""
 
     name = "flaky"
 
     def __init__(self, errors: list[Exception]) -> None:
+        super().__init__()
         self.errors = list(errors)
         self.starts: list[float] = []
 
@@ -23,24 +25,6 @@ class FlakyVenue:
         self.starts.append(asyncio.get_running_loop().time())
         if self.errors:
             raise self.errors.pop(0)
-
-    async def stop(self) -> None:
-        return None
-
-    async def instruments(self) -> dict:
-        return {}
-
-    async def balances(self) -> dict:
-        return {}
-
-    async def _never(self):  # noqa: ANN202
-        await asyncio.Event().wait()
-        yield  # pragma: no cover
-
-    def book_events(self):  # noqa: ANN201
-        return self._never()
-
-    order_events = balance_events = book_events
 
 
 async def _start(venue: FlakyVenue, retry_s: float) -> KeySession:

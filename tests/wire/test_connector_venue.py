@@ -35,6 +35,7 @@ from liquidity_bot.venues.bitrue.errors import UnknownOutcome
 from liquidity_bot.venues.bitrue.urls import BitrueUrls
 from liquidity_bot.venues.bitrue.venue import BitrueVenue
 from liquidity_bot.venues.port import Venue
+from liquidity_bot.testing import fill_events
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _connector_helpers import (  # noqa: E402
@@ -83,7 +84,7 @@ async def test_c27_unknown_outcome_through_the_port(sim, make_key):
     fills: list[Fill] = []
 
     async def collect():
-        async for f in venue.fill_events():
+        async for f in fill_events(venue):
             fills.append(f)
 
     async with venue, client_for(sim, tkey, tsecret) as taker:

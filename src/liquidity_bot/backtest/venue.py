@@ -41,12 +41,13 @@ from liquidity_bot.domain.order import Side
 from liquidity_bot.venues.bitrue.errors import BitrueError, RateLimited, error_from_response
 from liquidity_bot.venues.bitrue.instruments import instrument_from_exchange_info
 from liquidity_bot.venues.bitrue.venue import status_of
+from liquidity_bot.venues.bitrue.weights import ORDER_RATE_LIMIT
 from liquidity_bot.venues.errors import NotFound
-from liquidity_bot.venues.fanout import Broadcast
-from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
+from liquidity_bot.venues.common.fanout import Broadcast
+from liquidity_bot.venues.port import AssetBalance, Capabilities, OrderRateLimit, OrderSnapshot
 
-BITRUE_ORDER_LIMIT = 100
-BITRUE_ORDER_WINDOW_MS = 60_000
+BITRUE_ORDER_LIMIT = ORDER_RATE_LIMIT.requests
+BITRUE_ORDER_WINDOW_MS = int(ORDER_RATE_LIMIT.window_s * 1000)
 
 
 class _LatestBooks:
@@ -165,6 +166,7 @@ class BacktestVenue:
     """The ``Venue`` port over one account of a ``VirtualVenue`` (see the module docstring)."""
 
     name = "backtest"
+    capabilities = Capabilities()  # none of the extras: the engine's plain paths are measured
 
     def __init__(
         self,
@@ -181,8 +183,9 @@ class BacktestVenue:
         self.latency_s = latency_ms / 2000.0  # each way
         self.order_limit = order_limit
         self.order_window_ms = order_window_ms
+        self.order_rate_limit = OrderRateLimit(order_limit, order_window_ms / 1000)
+        self.refused_symbols: dict[str, str] = {}
         self._orders_out: Broadcast[OrderMessage] = Broadcast()
-        self._fills_out: Broadcast[Fill] = Broadcast()
         self._balances_out: Broadcast[BalanceChange] = Broadcast()
         self._window: deque[int] = deque()  # accepted order requests within the last window
         # Counted, not listed: a simulated day must not keep every request time.
@@ -318,15 +321,15 @@ class BacktestVenue:
         await self._travel()
         return fills
 
+    async def initial_book(self, symbol: str) -> BookUpdate | None:
+        return None  # the market pushes every symbol's first snapshot at once
+
     # --- streams -----------------------------------------------------------------------------
     def book_events(self) -> AsyncIterator[BookUpdate]:
         return self.market.books.subscribe()
 
     def order_events(self) -> AsyncIterator[OrderMessage]:
         return self._orders_out.subscribe()
-
-    def fill_events(self) -> AsyncIterator[Fill]:
-        return self._fills_out.subscribe()
 
     def balance_events(self) -> AsyncIterator[BalanceChange]:
         return self._balances_out.subscribe()
@@ -354,7 +357,6 @@ class BacktestVenue:
             return
         event = _fill(fill)
         self._orders_out.publish(event)
-        self._fills_out.publish(event)
 
     def _on_balance(self, account_id: int, balance: SimBalance) -> None:
         if account_id != self.account_id:

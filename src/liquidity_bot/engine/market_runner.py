@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, replace
+from typing import cast
 from decimal import Decimal
 
 from liquidity_bot.config import MarketConfig
@@ -42,6 +43,7 @@ from liquidity_bot.reporting.kpi import (
 from liquidity_bot.store import AuditEvent
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
 from liquidity_bot.strategies.estimators import MarketEstimator
+from liquidity_bot.venues.port import Rehearsing
 
 log = logging.getLogger(__name__)
 
@@ -346,8 +348,9 @@ class MarketRunner:
         order."""
         if not self.rehearsable():
             return
-        rehearse_book = getattr(self.om.venue, "rehearse_book", None)  # (optional in the port)
-        update = None if rehearse_book is None else rehearse_book(self.symbol)
+        venue = self.om.venue
+        update = (cast(Rehearsing, venue).rehearse_book(self.symbol)
+                  if venue.capabilities.rehearsals else None)
         yield
         if not self.rehearsable():
             return

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -60,7 +60,7 @@ from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
 from liquidity_bot.venues.errors import UnknownOutcome, VenueError, retry_after_s
-from liquidity_bot.venues.port import OrderSnapshot, OrderStatus, Venue
+from liquidity_bot.venues.port import OrderSnapshot, OrderStatus, Rehearsing, Venue
 
 log = logging.getLogger(__name__)
 
@@ -532,9 +532,9 @@ class OrderManager:
         order = Order(client_order_id=self._rehearsal_id, symbol=self.symbol, side=q.side,
                       price=q.price, qty=q.qty)
         order.apply(OrderEvent.SUBMIT)
-        prepare = getattr(self.venue, "rehearse_place", None)  # (optional in the Venue port)
-        if prepare is not None:
-            prepare(self.symbol, q.side, order.qty, order.price, order.client_order_id)
+        if self.venue.capabilities.rehearsals:
+            cast(Rehearsing, self.venue).rehearse_place(
+                self.symbol, q.side, order.qty, order.price, order.client_order_id)
 
     def _execute(self, plan: Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
         """Carry out the plan's actions in order: each passes the risk gate, then is charged

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from liquidity_bot.config import BotConfig, MarketConfig
 from liquidity_bot.domain.events import BookUpdate, Fill
@@ -40,7 +40,7 @@ from liquidity_bot.engine.risk import RiskGate, allow_list_from_markets
 from liquidity_bot.engine.runtime import collect_before_start, collect_if_due, latency_mode
 from liquidity_bot.store import Store
 from liquidity_bot.venues.errors import Banned, VenueError, is_permanent, retry_after_s
-from liquidity_bot.venues.port import Venue
+from liquidity_bot.venues.port import BookListener, PacedByAddress, Venue
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,8 @@ class KeySession:
     label: str
     venue: Venue
     markets: list[MarketConfig]
-    budget: OrderBudget = field(default_factory=OrderBudget)
+    # None: built from the venue's order limit (``OrderBudget.for_limit``)
+    budget: OrderBudget = None  # type: ignore[assignment]
     balances: Balances = field(default_factory=Balances)
     runners: dict[str, MarketRunner] = field(default_factory=dict)
     venue_factory: Callable[[], Venue] | None = None  # a fresh venue (e.g. after a rotation)
@@ -123,6 +124,10 @@ class KeySession:
     reverify_unsure: int = 0  # inconclusive re-verifications in a row (read by the alerts)
     loop_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     pump_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.budget is None:
+            self.budget = OrderBudget.for_limit(self.venue.order_rate_limit)
 
 
 class Engine:
@@ -165,7 +170,8 @@ class Engine:
         self.left_open: dict[str, int] = {}
         self.left_open_orders: dict[str, list[LeftOpen]] = {}  # by symbol, after a cancel pass
         self.stopped_by: str | None = None  # the signal's name that stopped the engine
-        self._crashed = False
+        # True: ``run`` ends without shutting down (``liquidity_bot.testing.crash``: kill -9)
+        self.crashed = False
         self.key_check_s = key_check_s
         self.key_unknown_grace = 3  # inconclusive re-verifications tolerated in a row
         # re-verify a key whose verification is older than this ([keys] reverify_after_s), even
@@ -219,7 +225,7 @@ class Engine:
             s.started = True
             if self.order_target is not None:
                 s.budget.set_target(self.order_target)
-            refused = getattr(s.venue, "refused_symbols", {})
+            refused = s.venue.refused_symbols
             for m in s.markets:
                 if m.symbol not in refused:
                     s.budget.register(m.symbol, m.order_manager.order_budget_share)
@@ -281,8 +287,6 @@ class Engine:
         restart cannot add up past the limit (the soak's restarts earned an IP ban so)."""
         if self.store is None:
             return
-        from liquidity_bot.venues.bitrue.weights import ORDERS
-
         now_ms = time.time() * 1000
         try:
             sent = self.store.order_requests_since(int(now_ms - 62_000))
@@ -291,14 +295,14 @@ class Engine:
             return
         if not sent:
             return
-        seen: set[int] = set()
+        ages_s = [(now_ms - ts) / 1000 for ts in sent]
+        run = object()  # venues sharing an address charge it once
         for s in self.sessions:
-            parent = getattr(getattr(getattr(s.venue, "rest", None), "governor", None),
-                             "parent", None)
-            if parent is None or id(parent) in seen:
+            if not s.venue.capabilities.earlier_requests:
                 continue
-            seen.add(id(parent))
-            n = parent.charge_past(ORDERS, [(now_ms - ts) / 1000 for ts in sent])
+            n = cast(PacedByAddress, s.venue).note_earlier_order_requests(ages_s, run)
+            if not n:
+                continue
             log.info("%d order requests of the previous run still count in the exchange's "
                      "window; paced accordingly", n)
 
@@ -510,10 +514,9 @@ class Engine:
             if runner is not None:
                 runner.on_book(update)
 
-        listen = getattr(s.venue, "listen_books", None)
-        if listen is not None:
+        if s.venue.capabilities.listen_books:
             # Called as each frame is handled: the market loop wakes one loop turn sooner.
-            with listen(route):
+            with cast(BookListener, s.venue).listen_books(route):
                 await asyncio.Future()  # until this pump is cancelled
         async for update in s.venue.book_events():
             route(update)
@@ -588,7 +591,7 @@ class Engine:
                         self.on_tick = None
         finally:
             settings.close()
-            if not self._crashed:
+            if not self.crashed:
                 await self.shutdown()
             for sig in installed:
                 loop.remove_signal_handler(sig)
@@ -639,31 +642,16 @@ class Engine:
             else:
                 self.writer.close(discard=True)
 
-    async def crash(self) -> None:
-        """Stop without any cleanup (orders stay on the exchange, queued writes are lost):
-        what ``kill -9`` does, for restart tests."""
-        self._crashed = True
-        await self.shutdown(cancel_orders=False)
-
 
 async def _seed_book(venue: Venue, runner: MarketRunner) -> None:
-    """A first book from REST when the adapter offers one (Bitrue pushes only on change)."""
-    rest = getattr(venue, "rest", None)
-    if rest is None or not hasattr(rest, "depth"):
-        return
+    """A first book from the venue when it has one (a stream may push only on change)."""
     try:
-        depth = await rest.depth(runner.symbol, 100)
+        update = await venue.initial_book(runner.symbol)
     except Exception as exc:
-        log.info("%s: no REST book to start from (%s)", runner.symbol, type(exc).__name__)
+        log.info("%s: no book to start from (%s)", runner.symbol, type(exc).__name__)
         return
-    runner.on_book(
-        BookUpdate(
-            ts_ms=rest.clock.now_ms(),
-            symbol=runner.symbol,
-            bids=tuple((lv.price, lv.qty) for lv in depth.bids),
-            asks=tuple((lv.price, lv.qty) for lv in depth.asks),
-        )
-    )
+    if update is not None:
+        runner.on_book(update)
 
 
 def _asked_wait_s(exc: BaseException) -> float:
@@ -787,14 +775,12 @@ async def open_sessions(
 
 
 def share_ip_order_limit(sessions: list[KeySession]) -> None:
-    """Bitrue's order limit is per user and also per IP, and every key of one process sends
-    from one source address: each key plans with an equal share of the IP's limit (the
-    connector's per-address governor enforces the sum; see venues.bitrue.ratelimit)."""
-    from liquidity_bot.engine.budget import BITRUE_ORDER_LIMIT
-
+    """An order limit may be per user and also per IP (Bitrue's is), and every key of one
+    process sends from one source address: each key plans with an equal share of the limit
+    (the connector's per-address governor enforces the sum; see venues.bitrue.ratelimit)."""
     if len(sessions) > 1:
         for s in sessions:
-            s.budget = OrderBudget(limit=BITRUE_ORDER_LIMIT // len(sessions))
+            s.budget = OrderBudget.for_limit(s.venue.order_rate_limit, shared_by=len(sessions))
 
 
 def summary(engine: Engine) -> dict[str, Any]:

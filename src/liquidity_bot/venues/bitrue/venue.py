@@ -14,7 +14,8 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -34,8 +35,8 @@ from liquidity_bot.domain.events import (
 )
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
-from liquidity_bot.venues.fanout import Broadcast
-from liquidity_bot.venues.port import AssetBalance, OrderSnapshot, OrderStatus
+from liquidity_bot.venues.common.fanout import Broadcast
+from liquidity_bot.venues.port import AssetBalance, Capabilities, OrderSnapshot, OrderStatus
 
 from . import models as m
 from .instruments import instrument_from_exchange_info
@@ -44,6 +45,7 @@ from .market_stream import MarketStream
 from .rest import BitrueRestClient
 from .urls import BitrueUrls
 from .user_stream import UserStream
+from .weights import ORDER_RATE_LIMIT, ORDERS
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,10 @@ _FINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
 INVALID_SYMBOL = -1121
 
 
+# address governor -> the run (``run_token``) whose earlier requests it was last charged with
+_CHARGED: weakref.WeakKeyDictionary[object, object] = weakref.WeakKeyDictionary()
+
+
 def _text(order_id: int | None) -> str | None:
     """Bitrue's integer order id as the port's text id."""
     return None if order_id is None else str(order_id)
@@ -149,6 +155,10 @@ class BitrueVenue:
     """The Bitrue adapter of the venue port (see ``liquidity_bot.venues.port.Venue``)."""
 
     name = "bitrue"
+    # no post-only order on Bitrue: the engine keeps quotes off the opposite best itself
+    capabilities = Capabilities(post_only=False, listen_books=True, rehearsals=True,
+                                earlier_requests=True)
+    order_rate_limit = ORDER_RATE_LIMIT
 
     def __init__(
         self,
@@ -186,7 +196,6 @@ class BitrueVenue:
         self._rest_closed = False
         self._books = _LatestBooks()
         self._orders_out: Broadcast[OrderMessage] = Broadcast()
-        self._fills_out: Broadcast[Fill] = Broadcast()
         self._balances_out: Broadcast[BalanceChange] = Broadcast()
         self.market = MarketStream(
             urls,
@@ -463,6 +472,26 @@ class BitrueVenue:
         trades = await self.rest.my_trades(symbol, from_id=from_trade_id, limit=1000)
         return [await self._fill_from_trade(t) for t in sorted(trades, key=lambda t: t.id)]
 
+    async def initial_book(self, symbol: str) -> BookUpdate | None:
+        """The REST depth (100 levels): Bitrue's stream pushes only on change, so a quiet
+        market would otherwise have no book to quote on."""
+        depth = await self.rest.depth(symbol.upper(), 100)
+        return BookUpdate(
+            ts_ms=self.rest.clock.now_ms(),
+            symbol=symbol.upper(),
+            bids=tuple((lv.price, lv.qty) for lv in depth.bids),
+            asks=tuple((lv.price, lv.qty) for lv in depth.asks),
+        )
+
+    def note_earlier_order_requests(self, ages_s: Sequence[float], run_token: object) -> int:
+        """Charge an earlier process's order requests to this address's governor (once per
+        ``run_token``: every key of one process shares the address's governor)."""
+        parent = self.rest.governor.parent
+        if parent is None or _CHARGED.get(parent) is run_token:
+            return 0
+        _CHARGED[parent] = run_token
+        return parent.charge_past(ORDERS, ages_s)
+
     # ------------------------------------------------------------------ streams
 
     def book_events(self) -> AsyncIterator[BookUpdate]:
@@ -478,9 +507,6 @@ class BitrueVenue:
     def order_events(self) -> AsyncIterator[OrderMessage]:
         return self._orders_out.subscribe()
 
-    def fill_events(self) -> AsyncIterator[Fill]:
-        return self._fills_out.subscribe()
-
     def balance_events(self) -> AsyncIterator[BalanceChange]:
         return self._balances_out.subscribe()
 
@@ -495,7 +521,6 @@ class BitrueVenue:
         if trade_id > self._last_trade_id.get(fill.symbol, -1):
             self._last_trade_id[fill.symbol] = trade_id
         self._orders_out.publish(fill)
-        self._fills_out.publish(fill)
         return True
 
     def _on_order_update(self, u: m.OrderUpdate) -> None:
