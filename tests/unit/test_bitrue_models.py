@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 
 from liquidity_bot.domain.order import Side
-
 from liquidity_bot.venues.bitrue import models as m
 from liquidity_bot.venues.bitrue.models import side_of
 

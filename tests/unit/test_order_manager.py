@@ -12,7 +12,7 @@ import pytest
 
 from liquidity_bot.config import RiskConfig
 from liquidity_bot.domain.book import OrderBook
-from liquidity_bot.domain.events import CancelAck, CancelReject, Fill, OrderAck
+from liquidity_bot.domain.events import CancelAck, Fill
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import OrderState, Side
 from liquidity_bot.engine.budget import OrderBudget

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from liquidity_bot.domain.events import Fill
 from liquidity_bot.domain.order import Side
+from liquidity_bot.testing import fill_events
 from liquidity_bot.venues.bitrue.market_stream import MarketStream
 from liquidity_bot.venues.bitrue.urls import BitrueUrls
 from liquidity_bot.venues.bitrue.venue import BitrueVenue
-from liquidity_bot.testing import fill_events
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _connector_helpers import SYMBOL, TICK, best_bid_ask, client_for, hub_of, wait_for  # noqa: E402

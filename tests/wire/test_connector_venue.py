@@ -31,11 +31,11 @@ from liquidity_bot.domain.events import (
     OrderAck,
 )
 from liquidity_bot.domain.order import Side
+from liquidity_bot.testing import fill_events
 from liquidity_bot.venues.bitrue.errors import UnknownOutcome
 from liquidity_bot.venues.bitrue.urls import BitrueUrls
 from liquidity_bot.venues.bitrue.venue import BitrueVenue
 from liquidity_bot.venues.port import Venue
-from liquidity_bot.testing import fill_events
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _connector_helpers import (  # noqa: E402

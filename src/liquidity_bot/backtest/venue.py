@@ -42,8 +42,8 @@ from liquidity_bot.venues.bitrue.errors import BitrueError, RateLimited, error_f
 from liquidity_bot.venues.bitrue.instruments import instrument_from_exchange_info
 from liquidity_bot.venues.bitrue.venue import status_of
 from liquidity_bot.venues.bitrue.weights import ORDER_RATE_LIMIT
-from liquidity_bot.venues.errors import NotFound
 from liquidity_bot.venues.common.fanout import Broadcast
+from liquidity_bot.venues.errors import NotFound
 from liquidity_bot.venues.port import AssetBalance, Capabilities, OrderRateLimit, OrderSnapshot
 
 BITRUE_ORDER_LIMIT = ORDER_RATE_LIMIT.requests

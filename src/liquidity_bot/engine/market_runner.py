@@ -21,14 +21,15 @@ import logging
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, replace
-from typing import cast
 from decimal import Decimal
+from typing import cast
 
 from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
+from liquidity_bot.engine.clock import Clock
 from liquidity_bot.engine.eager import start_now
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.engine.risk import RiskGate
@@ -126,7 +127,10 @@ class MarketRunner:
         kpi_interval_s: float = 1.0,
         store_kpis: bool = True,
         estimator: MarketEstimator | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        # the manager's clock unless told otherwise: one market, one notion of now
+        self.clock = clock if clock is not None else manager.time
         self.config = config
         self.symbol = config.symbol
         self.instrument = instrument
@@ -166,7 +170,7 @@ class MarketRunner:
     # --- feeding -------------------------------------------------------------------------------
     def on_book(self, update: BookUpdate) -> None:
         if self.book.apply(update):
-            self.last_book_mono = time.monotonic()
+            self.last_book_mono = self.clock.monotonic()
             self.last_book_ns = update.recv_ns or time.perf_counter_ns()
             mid = self.book.mid
             if mid is not None:
@@ -210,14 +214,14 @@ class MarketRunner:
     def stale(self) -> bool:
         return (
             self.last_book_mono is None
-            or time.monotonic() - self.last_book_mono > self.stale_after_s
+            or self.clock.monotonic() - self.last_book_mono > self.stale_after_s
         )
 
     # --- the loop ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        self.started_mono = time.monotonic()
+        self.started_mono = self.clock.monotonic()
         if self.obligation.start_ms is None:  # uptime counts from the start, not the first book
-            self.obligation.start_ms = int(time.time() * 1000)
+            self.obligation.start_ms = self.clock.now_ms()
         loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
@@ -326,7 +330,7 @@ class MarketRunner:
         """The strategy's inputs now, around ``book``."""
         inst = self.instrument
         balances = self.om.balances
-        now = int(time.time() * 1000)
+        now = self.clock.now_ms()
         return MarketSnapshot(
             book=market_top(book, self._ours()),
             inventory=Inventory(base=balances.total(inst.base), quote=balances.total(inst.quote)),
@@ -372,7 +376,7 @@ class MarketRunner:
         writer = self.om.writer
         if writer is None:
             return
-        event = AuditEvent(ts_ms=int(time.time() * 1000), category=RISK_AUDIT_CATEGORY,
+        event = AuditEvent(ts_ms=self.clock.now_ms(), category=RISK_AUDIT_CATEGORY,
                            action=action, message=message, detail={"symbol": self.symbol})
         writer.submit(lambda: writer.store.add_audit_event(event))
 
@@ -380,11 +384,11 @@ class MarketRunner:
     def _sample(self) -> None:
         """Our quotes against the obligations, by the report's own rules (``kpi.measure``:
         an order counts once it has rested ``min_rest_s``), every ``kpi_interval_s``."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now < self._next_kpi:
             return
         self._next_kpi = now + self.kpi_interval_s
-        now_ms = int(time.time() * 1000)
+        now_ms = self.clock.now_ms()
         orders = self.om.orders
         quotes = quotes_from_orders(
             self.om.resting(), lambda o: orders[o.client_order_id].created_ms

@@ -53,8 +53,9 @@ from liquidity_bot.domain.order import (
     Side,
 )
 from liquidity_bot.engine.budget import OrderBudget
+from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.engine.eager import start_now
-from liquidity_bot.engine.persistence import StoreWriter, now_ms
+from liquidity_bot.engine.persistence import StoreWriter
 from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Tolerance, plan
 from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
@@ -106,7 +107,8 @@ class ClientIds:
     call, about 15 us on these machines) per order was a visible part of tick-to-order.
     """
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, clock: Clock = LIVE) -> None:
+        self.clock = clock
         if not re.fullmatch(r"[A-Za-z0-9]{1,8}", prefix):
             raise ValueError(f"client id prefix {prefix!r} must be 1-8 letters or digits")
         self.prefix = prefix
@@ -118,7 +120,7 @@ class ClientIds:
         self._counter = (self._counter + 1) % 36**4
         return (
             self.prefix
-            + _base36(int(time.time() * 1000), 8)
+            + _base36(self.clock.now_ms(), 8)
             + _base36(self._counter, 4)
             + _base36(self._random.randrange(36**4), 4)
         )
@@ -240,8 +242,10 @@ class OrderManager:
         recv_window_ms: int = 5000,
         on_change: Callable[[], None] | None = None,
         rules: PlanRules | None = None,
+        clock: Clock = LIVE,
     ) -> None:
         self.venue = venue
+        self.time = clock
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.budget = budget
@@ -279,7 +283,8 @@ class OrderManager:
         self._finished_ids: set[str] = set()
         self.recent: deque[Order] = deque(maxlen=RECENT_FINISHED)
         self.finished_grace_s = FINISHED_GRACE_S
-        self.clock: Callable[[], float] = time.monotonic  # injectable (the backtest's loop)
+        # monotonic seconds for the finished orders' grace period (a test may replace it)
+        self.clock: Callable[[], float] = clock.monotonic
 
     # --- views ---------------------------------------------------------------------------------
     def _track(self, t: Tracked) -> None:
@@ -386,7 +391,8 @@ class OrderManager:
             snap = await self.venue.query(self.symbol, client_order_id=cid)
             if self.writer is not None:
                 status = "REJECTED" if snap is None else str(snap.status)
-                self.writer.submit(_settle_stored(self.writer, rec, status, snap))
+                self.writer.submit(_settle_stored(self.writer, rec, status, snap,
+                                                  self.time.now_ms()))
             if snap is not None and snap.is_open:
                 self._adopt(snap)
         for fill in await self.venue.fills_since(self.symbol, None):
@@ -409,7 +415,7 @@ class OrderManager:
             # Earlier fills are history (stored from the trade list); keep the remaining right.
             avg = snap.filled_quote / snap.filled_qty
             order.apply_fill(f"adopted-{snap.exchange_order_id}", snap.filled_qty, avg)
-        t = Tracked(order=order, created_ms=snap.ts_ms or now_ms(), adopted=True)
+        t = Tracked(order=order, created_ms=snap.ts_ms or self.time.now_ms(), adopted=True)
         self._track(t)
         self.stats.adopted += 1
         self._save(t, "ADOPTED")
@@ -484,7 +490,7 @@ class OrderManager:
         # younger than this: not counted by the obligations yet (min_rest_s), or too new to
         # judge; the planner changes nothing else on the side until it has settled
         rest_ms = max(self.rules.min_rest_ms, SETTLE_MS)
-        born = now_ms() - rest_ms
+        born = self.time.now_ms() - rest_ms
         for t in self._unfinished():
             o = t.order
             state = o.state
@@ -509,7 +515,7 @@ class OrderManager:
 
     def _recent_sends(self) -> dict[Side, int]:
         """New orders sent per side within the settle time, whatever became of them."""
-        horizon = now_ms() - max(self.rules.min_rest_ms, SETTLE_MS)
+        horizon = self.time.now_ms() - max(self.rules.min_rest_ms, SETTLE_MS)
         out = {Side.BUY: 0, Side.SELL: 0}
         for side, sends in self._sends.items():
             while sends and sends[0] <= horizon:
@@ -676,7 +682,7 @@ class OrderManager:
             price=q.price,
             qty=q.qty,
         )
-        t = Tracked(order=order, created_ms=now_ms(), priority=q.priority,
+        t = Tracked(order=order, created_ms=self.time.now_ms(), priority=q.priority,
                     critical=q.obligation_critical, submit_saved=False)
         order.apply(OrderEvent.SUBMIT)
         t.sent_ms = t.created_ms
@@ -749,7 +755,7 @@ class OrderManager:
         """Mark the cancel as sent, before its request goes: a fill or a second pass meanwhile
         sees an order being cancelled, not one to cancel again."""
         self._apply(t, OrderEvent.CANCEL_REQUEST)
-        t.sent_ms = now_ms()
+        t.sent_ms = self.time.now_ms()
         self.stats.cancel_requests += 1
         self._save(t, "CANCEL_REQUEST")
 
@@ -929,7 +935,7 @@ class OrderManager:
                     if t.order.state is OrderState.PENDING_CANCEL:
                         log.warning("%s: %s is unknown to the exchange", self.symbol, cid)
                         break
-                    age = now_ms() - (t.sent_ms or 0)
+                    age = self.time.now_ms() - (t.sent_ms or 0)
                     if age > self.recv_window_ms + 1000:
                         self._apply(t, OrderEvent.RECONCILE_NOT_FOUND)
                         self._save(t, "RECONCILE_NOT_FOUND")
@@ -1063,13 +1069,14 @@ class OrderManager:
                 pass
 
 
-def _settle_stored(writer: StoreWriter, rec: object, status: str, snap: OrderSnapshot | None):
+def _settle_stored(writer: StoreWriter, rec: object, status: str, snap: OrderSnapshot | None,
+                   at_ms: int):
     """A store write that records the exchange's final word on an order from an earlier run."""
     def write() -> None:
         updated = replace(
             rec,  # type: ignore[type-var]
             status=status,
-            updated_ms=now_ms(),
+            updated_ms=at_ms,
             filled_qty=snap.filled_qty if snap is not None else rec.filled_qty,  # type: ignore[attr-defined]
         )
         writer.store.upsert_order(updated)
@@ -1077,7 +1084,7 @@ def _settle_stored(writer: StoreWriter, rec: object, status: str, snap: OrderSna
             OrderEventRecord(
                 client_order_id=rec.client_order_id,  # type: ignore[attr-defined]
                 event="RECONCILED_AT_START",
-                ts_ms=now_ms(),
+                ts_ms=at_ms,
                 status=status,
             )
         )

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,6 +30,7 @@ from typing import Any, cast
 from liquidity_bot.config import BotConfig, MarketConfig
 from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.engine.budget import OrderBudget
+from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import Balances, ClientIds, OrderManager, Tolerance
 from liquidity_bot.engine.persistence import StoreWriter
@@ -103,6 +103,16 @@ def plan_rules_of(market: MarketConfig) -> PlanRules:
     )
 
 
+@dataclass(frozen=True)
+class EngineParts:
+    """The parts the engine builds per market, replaceable as a whole (the backtest gives
+    seeded client ids, a batched store writer, or the baseline order manager)."""
+
+    client_ids: Callable[[str, Clock], ClientIds] = ClientIds
+    writer: Callable[[Store, Clock], StoreWriter] = StoreWriter
+    order_manager: Callable[..., OrderManager] = OrderManager
+
+
 @dataclass
 class KeySession:
     """One client key: its venue and the budget its markets share."""
@@ -149,19 +159,23 @@ class Engine:
         balance_snapshot_s: float = 60.0,
         rehearsal_interval_s: float | None = None,
         order_target: int | None = None,
+        clock: Clock = LIVE,
+        parts: EngineParts | None = None,
     ) -> None:
+        self.clock = clock
+        self.parts = parts if parts is not None else EngineParts()
         self.sessions = list(sessions)
         self.order_target = order_target  # requests per window quoting aims under (per key)
         self.all_markets = list(all_markets)
         self.store = store
-        self.writer = StoreWriter(store) if store is not None else None
+        self.writer = self.parts.writer(store, clock) if store is not None else None
         self.recv_window_ms = recv_window_ms
         self.stale_after_s = stale_after_s
         self.kpi_interval_s = kpi_interval_s
         self.on_tick = on_tick
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self.started_mono = time.monotonic()
+        self.started_mono = clock.monotonic()
         self.cancelled_at_shutdown = 0
         # how long shutdown keeps trying to cancel (and to read the last fills) through
         # exchange faults: an order endpoint outage lasts up to half a minute in the soak
@@ -245,7 +259,7 @@ class Engine:
                         initial_quote=s.balances.total(inst.quote),
                     )
                     runner_box: list[MarketRunner] = []
-                    om = OrderManager(
+                    om = self.parts.order_manager(
                         s.venue,
                         inst,
                         budget=s.budget,
@@ -253,11 +267,12 @@ class Engine:
                         writer=self.writer,
                         balances=s.balances,
                         key_label=s.label,
-                        client_ids=ClientIds(m.client_id_prefix),
+                        client_ids=self.parts.client_ids(m.client_id_prefix, self.clock),
                         tolerance=tolerance_of(m),
                         rules=plan_rules_of(m),
                         recv_window_ms=self.recv_window_ms,
                         on_change=lambda box=runner_box: box[0].wake() if box else None,
+                        clock=self.clock,
                     )
                     runner = MarketRunner(
                         m, inst, build_strategy(m, inst), om, risk,
@@ -287,7 +302,7 @@ class Engine:
         restart cannot add up past the limit (the soak's restarts earned an IP ban so)."""
         if self.store is None:
             return
-        now_ms = time.time() * 1000
+        now_ms = self.clock.time() * 1000
         try:
             sent = self.store.order_requests_since(int(now_ms - 62_000))
         except Exception:
@@ -335,7 +350,7 @@ class Engine:
             except Exception as exc:
                 if _permanent(exc) or self.stop_event.is_set():
                     raise
-                asked = _asked_wait_s(exc)
+                asked = _asked_wait_s(exc, self.clock.time())
                 if loop.time() > deadline and asked == 0:
                     raise
                 wait = max(delay, asked)
@@ -502,7 +517,7 @@ class Engine:
             return
         from liquidity_bot.store import BalanceSnapshot
 
-        ts = int(time.time() * 1000)
+        ts = self.clock.now_ms()
         rows = [BalanceSnapshot(ts_ms=ts, asset=a, free=f, locked=lk, key_label=s.label)
                 for a, (f, lk) in s.balances.items()]
         store = self.writer.store
@@ -654,12 +669,12 @@ async def _seed_book(venue: Venue, runner: MarketRunner) -> None:
         runner.on_book(update)
 
 
-def _asked_wait_s(exc: BaseException) -> float:
+def _asked_wait_s(exc: BaseException, now_s: float) -> float:
     """How long the exchange told us to wait: a 429's Retry-After or a ban's remaining time."""
     asked = retry_after_s(exc)
     until_ms = exc.until_ms if isinstance(exc, Banned) else None
     if until_ms:
-        asked = max(asked, until_ms / 1000 - time.time() + 0.5)
+        asked = max(asked, until_ms / 1000 - now_s + 0.5)
     return max(0.0, asked)
 
 

@@ -39,8 +39,8 @@ from liquidity_bot.venues.common.fanout import Broadcast
 from liquidity_bot.venues.port import AssetBalance, Capabilities, OrderSnapshot, OrderStatus
 
 from . import models as m
-from .instruments import instrument_from_exchange_info
 from .errors import BadRequest, BitrueError, ExchangeUnavailable, OrderNotFound
+from .instruments import instrument_from_exchange_info
 from .market_stream import MarketStream
 from .rest import BitrueRestClient
 from .urls import BitrueUrls
