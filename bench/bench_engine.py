@@ -52,10 +52,11 @@ import aiohttp
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.rehearsal import DEFAULT_INTERVAL_S
-from liquidity_bot.engine.runner import Engine, KeySession, bitrue_venue
+from liquidity_bot.engine.runner import Engine, KeySession
 from liquidity_bot.engine.runtime import event_loop_name, run
 from liquidity_bot.store import Store
 from liquidity_bot.venues import lean_http
+from liquidity_bot.venues.bitrue.factory import bitrue_venue
 from liquidity_bot.venues.bitrue.ratelimit import Policy
 from liquidity_bot.venues.bitrue.weights import ORDERS, REQUEST_WEIGHT
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bitrue_sim.virtual import HISTORY_LIMIT, VirtualVenue
+from liquidity_bot.app import build_engine
 from liquidity_bot.backtest.baseline import RefreshEveryOrderManager, baseline_budget
 from liquidity_bot.backtest.clock import VirtualClock, VirtualEventLoop
 from liquidity_bot.backtest.venue import BacktestMarket, BacktestVenue
@@ -232,12 +233,12 @@ def run_backtest(
         housekeeping = _Housekeeping(
             loop, sample_every_s, prune=prune_finished, on_sample=on_sample
         )
-        engine = Engine(sessions, all_markets=config.markets, store=store,
-                        recv_window_ms=config.bitrue.recv_window,
-                        kpi_interval_s=config.kpi_interval_s, on_tick=housekeeping,
-                        order_target=None if manager == "baseline"
-                        else config.order_target_per_minute,
-                        clock=clock, parts=parts)
+        # no rehearsals on the virtual clock: they keep a live hot path warm, and cost time here
+        engine = build_engine(config, sessions, store=store, on_tick=housekeeping,
+                              rehearsal_interval_s=None,
+                              order_target=None if manager == "baseline"
+                              else config.order_target_per_minute,
+                              clock=clock, parts=parts)
         asyncio.set_event_loop(loop)
         loop.run_until_complete(engine.run(duration_s=hours * HOUR_S, handle_signals=False))
         result_summary = summary(engine)

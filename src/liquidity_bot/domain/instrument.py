@@ -1,7 +1,7 @@
 """A tradable symbol's rules, and the one place where prices and quantities are rounded.
 
 Exchange-neutral: each venue adapter builds its ``Instrument``s from its own format (Bitrue's
-exchangeInfo: ``venues/bitrue/instruments.py``). The rules are those every spot exchange has in
+exchangeInfo: the Bitrue adapter's ``instruments`` module). The rules are those every spot exchange has in
 some form: a price grid (tick) and bounds, a quantity grid (step) and bounds, a minimum notional,
 an optional price band around the last trade, and a status.
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
-from liquidity_bot.config import BotConfig, MarketConfig
+from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.clock import LIVE, Clock
@@ -693,106 +693,16 @@ def group_by_key(markets: Iterable[MarketConfig]) -> dict[str, list[MarketConfig
     return out
 
 
-def urls_of(config: BotConfig) -> Any:
-    from liquidity_bot.venues.bitrue.urls import BitrueUrls
-
-    b = config.bitrue
-    return BitrueUrls(
-        spot=b.spot_url,
-        listen_key=b.listen_key_url,
-        futures=b.futures_url,
-        ws_market=b.market_ws_url,
-        ws_user=b.user_ws_url,
-        ca_file=None if b.ca_file is None else str(b.ca_file),
-    )
-
-
-def bitrue_venue(config: BotConfig, api_key: str, secret: str, symbols: Iterable[str]) -> Venue:
-    from liquidity_bot.venues.bitrue.venue import BitrueVenue
-
-    b = config.bitrue
-    return BitrueVenue(
-        urls_of(config),
-        api_key,
-        secret,
-        list(symbols),
-        source_address=b.source_address,
-        recv_window=b.recv_window,
-    )
-
-
 def build_estimator(market: MarketConfig) -> Any:
     from liquidity_bot.strategies import make_estimator
 
     return make_estimator(market)
 
 
-async def open_sessions(
-    config: BotConfig,
-    *,
-    home: Any,
-    passphrase: str,
-    canary_source: str | None = None,
-    reverify: bool = True,
-    report: Callable[[str], None] = lambda _m: None,
-) -> tuple[list[KeySession], dict[str, str]]:
-    """Pass each key through the keys gate, mark it used, build its venue, watch it.
-
-    ``home`` is a ``KeysHome`` (give it ``audit_mirror=store_mirror(store)`` so key events also
-    land in the store). Each session carries a ``KeyWatch`` the engine refreshes while running.
-    Returns the sessions and, per refused key label, why it was refused (its markets do not run).
-    """
-    from liquidity_bot.keys.gate import KeyRefused, KeyWatch, require_tradeable
-    from liquidity_bot.keys.hygiene import mark_used
-    from liquidity_bot.keys.policy import load_policy
-    from liquidity_bot.keys.vault import VaultError
-
-    policy = load_policy(config.keys.policy_path or home.policy)
-    urls = urls_of(config)
-    grace_s = float(config.keys.reverify_grace_s)
-    sessions: list[KeySession] = []
-    refused: dict[str, str] = {}
-    for label, markets in group_by_key(config.markets).items():
-        try:
-            if reverify:
-                watch = await KeyWatch.start(
-                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                    canary_source=canary_source, unverifiable_grace_s=grace_s,
-                )
-            else:
-                key = await require_tradeable(
-                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                    canary_source=canary_source, reverify=False,
-                )
-                watch = KeyWatch(key, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                                 canary_source=canary_source, unverifiable_grace_s=grace_s)
-        except (KeyRefused, VaultError) as exc:
-            refused[label] = str(exc)
-            report(f"key {label!r} refused: {exc}")
-            continue
-        key = watch.current
-        mark_used(home, label)
-        report(f"key {label!r} passed the gate (verdict {key.report.verdict})")
-        symbols = [m.symbol for m in markets]
-
-        def venue_for(api_key: str, secret: str, symbols: list[str] = symbols) -> Venue:
-            return bitrue_venue(config, api_key, secret, symbols)
-
-        def factory(key: Any = key, venue_for: Any = venue_for) -> Venue:
-            return venue_for(key.api_key, key.secret.reveal())
-
-        sessions.append(
-            KeySession(label=label, venue=factory(), markets=markets, venue_factory=factory,
-                       watch=watch, venue_for=venue_for)
-        )
-    share_ip_order_limit(sessions)
-    return sessions, refused
-
-
 def share_ip_order_limit(sessions: list[KeySession]) -> None:
     """An order limit may be per user and also per IP (Bitrue's is), and every key of one
     process sends from one source address: each key plans with an equal share of the limit
-    (the connector's per-address governor enforces the sum; see venues.bitrue.ratelimit)."""
+    (an adapter with a per-address governor enforces the sum; Bitrue's does)."""
     if len(sessions) > 1:
         for s in sessions:
             s.budget = OrderBudget.for_limit(s.venue.order_rate_limit, shared_by=len(sessions))
