@@ -42,38 +42,13 @@ from liquidity_bot.venues.bitrue.errors import BitrueError, RateLimited, error_f
 from liquidity_bot.venues.bitrue.instruments import instrument_from_exchange_info
 from liquidity_bot.venues.bitrue.venue import status_of
 from liquidity_bot.venues.bitrue.weights import ORDER_RATE_LIMIT
+from liquidity_bot.venues.common.books import LatestBooks
 from liquidity_bot.venues.common.fanout import Broadcast
 from liquidity_bot.venues.errors import NotFound
 from liquidity_bot.venues.port import AssetBalance, Capabilities, OrderRateLimit, OrderSnapshot
 
 BITRUE_ORDER_LIMIT = ORDER_RATE_LIMIT.requests
 BITRUE_ORDER_WINDOW_MS = int(ORDER_RATE_LIMIT.window_s * 1000)
-
-
-class _LatestBooks:
-    """Book fan-out that hands a lagging reader only the newest snapshot per symbol."""
-
-    def __init__(self) -> None:
-        self._subs: list[tuple[dict[str, BookUpdate], asyncio.Event]] = []
-
-    def publish(self, update: BookUpdate) -> None:
-        for pending, event in self._subs:
-            pending[update.symbol] = update
-            event.set()
-
-    async def subscribe(self) -> AsyncIterator[BookUpdate]:
-        pending: dict[str, BookUpdate] = {}
-        event = asyncio.Event()
-        entry = (pending, event)
-        self._subs.append(entry)
-        try:
-            while True:
-                await event.wait()
-                event.clear()
-                while pending:
-                    yield pending.pop(next(iter(pending)))
-        finally:
-            self._subs.remove(entry)
 
 
 class BacktestMarket:
@@ -85,7 +60,7 @@ class BacktestMarket:
         self.symbols = frozenset(s.upper() for s in symbols)
         self.push_interval_ms = push_interval_ms
         self.depth_levels = depth_levels
-        self.books = _LatestBooks()
+        self.books = LatestBooks()
         self.pushes = 0
         self._due: dict[str, int] = {}
         self._last_push: dict[str, int] = {}
@@ -122,7 +97,7 @@ class BacktestMarket:
         now = self.sim.now_ms()
         self._last_push[symbol] = now
         self.pushes += 1
-        self.books.publish(BookUpdate(ts_ms=now, symbol=symbol, bids=tuple(bids),
+        self.books.publish_update(BookUpdate(ts_ms=now, symbol=symbol, bids=tuple(bids),
                                       asks=tuple(asks)))
 
 
