@@ -22,7 +22,7 @@ import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import cast
+from typing import ClassVar, cast
 
 from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.book import OrderBook
@@ -115,6 +115,13 @@ class ObligationStatus:
 class MarketRunner:
     """Runs one market of one key (see the module docstring)."""
 
+    # How passes run. A pass answers a book in the book's own call (``eager``) and does not
+    # wait for its requests' answers. ``liquidity_bot.testing.runners`` holds the design before
+    # (passes in the loop, each waiting for its answers), for tests and bench_engine's
+    # side-by-side comparison.
+    eager: ClassVar[bool] = True
+    wait_for_answers: ClassVar[bool] = False
+
     def __init__(
         self,
         config: MarketConfig,
@@ -157,10 +164,6 @@ class MarketRunner:
         self._next_kpi = 0.0
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
         self._last_inputs: tuple[object, ...] | None = None  # what ``last_quotes`` answered
-        # True: each pass waits for its requests' answers before the next book is looked at
-        # (the design before; kept for bench_engine's side-by-side comparison).
-        self.wait_for_answers = False
-        self.eager = True  # False: every pass runs in the loop (see the module docstring)
         self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
         self._in_pass = False  # a pass is running (the loop's or a book's)
         self._eager_pass: asyncio.Task[None] | None = None  # a book's pass, still running

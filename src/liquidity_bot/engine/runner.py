@@ -106,11 +106,13 @@ def plan_rules_of(market: MarketConfig) -> PlanRules:
 @dataclass(frozen=True)
 class EngineParts:
     """The parts the engine builds per market, replaceable as a whole (the backtest gives
-    seeded client ids, a batched store writer, or the baseline order manager)."""
+    seeded client ids, a batched store writer, or the baseline order manager; a test the way
+    passes ran before)."""
 
     client_ids: Callable[[str, Clock], ClientIds] = ClientIds
     writer: Callable[[Store, Clock], StoreWriter] = StoreWriter
     order_manager: Callable[..., OrderManager] = OrderManager
+    market_runner: Callable[..., MarketRunner] = MarketRunner
 
 
 @dataclass
@@ -274,7 +276,7 @@ class Engine:
                         on_change=lambda box=runner_box: box[0].wake() if box else None,
                         clock=self.clock,
                     )
-                    runner = MarketRunner(
+                    runner = self.parts.market_runner(
                         m, inst, build_strategy(m, inst), om, risk,
                         stale_after_s=self.stale_after_s, kpi_interval_s=self.kpi_interval_s,
                         store_kpis=self.store_kpis, estimator=build_estimator(m),
