@@ -300,13 +300,13 @@ def run_exit_code(result: dict[str, Any], err: Console) -> int:
     open (each one printed), EXIT_ERROR when no market quoted at all, else 0."""
     left = result.get("left_open") or []
     counted = sum(int(m.get("open_after_shutdown") or 0) for m in result["markets"].values())
-    unchecked = result.get("refused_keys_unchecked") or []
+    unchecked = (result.get("refused_keys_unchecked") or []) + (result.get("unchecked") or [])
     for what in unchecked:
         err.print(f"error: {what}", markup=False)
     if left or counted or unchecked:
         err.print(f"error: {max(counted, len(left))} orders of ours may still be open on the "
                   "exchange (Bitrue does not cancel them when the bot stops)"
-                  + (", and refused keys could not be checked" if unchecked else "") + ":",
+                  + (", and some keys' orders could not be checked" if unchecked else "") + ":",
                   markup=False)
         for o in left:
             err.print(f"  key {o['key']!r} {o['symbol']} {o['client_order_id']} {o['side']} "

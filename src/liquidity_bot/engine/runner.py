@@ -185,6 +185,7 @@ class Engine:
         self.start_retry_s = 60.0
         self.left_open: dict[str, int] = {}
         self.left_open_orders: dict[str, list[LeftOpen]] = {}  # by symbol, after a cancel pass
+        self.unchecked: dict[str, str] = {}  # key label -> why its orders were never checked
         self.stopped_by: str | None = None  # the signal's name that stopped the engine
         # True: ``run`` ends without shutting down (``liquidity_bot.testing.crash``: kill -9)
         self.crashed = False
@@ -380,6 +381,13 @@ class Engine:
                 await s.venue.stop()
             for m in s.markets:
                 s.failed[m.symbol] = f"venue did not start: {exc}"
+            if not _permanent(exc):
+                # an outage or a stop cut the start short: orders of ours an earlier run left
+                # on this account were never looked at, so nobody can say none is open
+                self.unchecked[s.label] = (
+                    f"key {s.label!r}: the venue did not start ({type(exc).__name__}), so "
+                    f"orders of ours on {', '.join(m.symbol for m in s.markets)} were not "
+                    "checked and may still be open")
             return None
 
     # --- keys gate while running ---------------------------------------------------------------
@@ -757,6 +765,8 @@ def summary(engine: Engine) -> dict[str, Any]:
         for sym, why in s.failed.items():
             out["markets"].setdefault(sym, {})["failed"] = why
     out["left_open"] = [o.as_dict() for o in engine.left_open_list()]
+    if engine.unchecked:
+        out["unchecked"] = list(engine.unchecked.values())
     if engine.stopped_by is not None:
         out["stopped_by"] = engine.stopped_by
     return out
