@@ -136,7 +136,7 @@ class MarketRunner:
         self.stale_after_s = stale_after_s
         self.kpi_interval_s = kpi_interval_s
         self.store_kpis = store_kpis
-        self.estimator = estimator  # online estimates for Avellaneda (None for the ladder)
+        self.estimator = estimator  # online estimates (volatility; per-side arrivals for GLFT)
         self.refresh_s = config.order_manager.refresh_interval_ms / 1000
         self.last_book_mono: float | None = None
         self.last_book_ns: int | None = None
@@ -194,12 +194,13 @@ class MarketRunner:
         self.estimator.on_book(ts_ms, self.book, own[Side.BUY], own[Side.SELL])
 
     def on_own_fill(self, fill: Fill) -> None:
-        """One of our fills (from the venue's order events): a hit for the intensity estimate."""
+        """One of our fills (from the venue's order events): an arrival on its side for the
+        intensity estimate."""
         if self.estimator is None or not self.om.ids.is_ours(fill.client_order_id):
             return
         mid = self.book.mid
         if mid is not None:
-            self.estimator.on_own_fill(fill.ts_ms, fill.price, mid)
+            self.estimator.on_own_fill(fill.ts_ms, fill.price, mid, fill.side)
 
     def wake(self) -> None:
         self._wake.set()
