@@ -213,14 +213,15 @@ def test_inventory_moves_the_reservation_price():
 
 def test_beyond_the_maximum_the_side_taking_more_inventory_has_no_size_of_its_own():
     inst = instrument()
-    p = params(target_base_qty=D("10000"), max_base_deviation=D("500"))
+    p = params(target_base_qty=D("10000"), max_base_deviation=D("500"), order_size_quote=D("200"))
     s = AvellanedaStrategy(inst, p)
     long_base = s.quote(snap(Inventory(base=D("10600"), quote=D("5000"))))
     assert not long_base.bids and long_base.asks  # without obligations: no bid at all
     obl = ObligationsConfig(max_spread_pct=D("2"), min_depth_2pct_quote=D("20"))
     held = AvellanedaStrategy(inst, p, obl).quote(snap(Inventory(base=D("10600"), quote=D("5000"))))
-    # with obligations the bid is only what they need
-    assert held.bids and held.depth_within(Side.BUY) < D("25") < held.depth_within(Side.SELL)
+    # with obligations the bid is what the planner needs to carry them: 2.7 x 20 = 54 USDT
+    assert held.bids and D("53.9") <= held.depth_within(Side.BUY) < D("56")  # qty on the step
+    assert held.depth_within(Side.SELL) >= D("199")
 
 
 def test_spread_is_capped_by_max_spread_pct():

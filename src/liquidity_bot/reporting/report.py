@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from liquidity_bot.reporting import plots
-from liquidity_bot.reporting.markouts import Markouts, compute_markouts, position_range
+from liquidity_bot.reporting.markouts import Markouts, MarkoutTracker, position_range
 from liquidity_bot.reporting.figures import SampleFold
 from liquidity_bot.reporting.kpi import (
     AUDIT_CATEGORY,
@@ -266,20 +266,25 @@ def build_symbol_report(
         last_ts=last_ts,
         rules_of=rules,
     )
-    mids: list[tuple[int, Decimal]] = []
+    fills = [
+        f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms
+    ]
+    # markouts in the same pass over the samples (they are streamed, never held)
+    tracker = MarkoutTracker(max_pending=max(1, len(fills)))
+    pending = iter(sorted(fills, key=lambda f: f.ts_ms))
+    upcoming = next(pending, None)
     for s in rows():
         fold.add(s)
-        if s.mid is not None:
-            mids.append((s.ts_ms, s.mid))
+        while upcoming is not None and upcoming.ts_ms <= s.ts_ms:
+            tracker.on_fill(upcoming.side, upcoming.price, upcoming.qty, upcoming.ts_ms)
+            upcoming = next(pending, None)
+        tracker.on_mid(s.ts_ms, s.mid)
     fig = fold.finish()
     up = fig.uptime
     breaches = [
         _with_causes(b, recorded_breaches) for b in breaches_from_segments(symbol, up.segments)
     ]
 
-    fills = [
-        f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms
-    ]
     orders = [
         o
         for o in store.orders(symbol=symbol)
@@ -321,7 +326,7 @@ def build_symbol_report(
             and (from_ms is None or e.ts_ms >= from_ms) and (to_ms is None or e.ts_ms < to_ms)
         ],
         rows=rows,
-        markouts=compute_markouts(fills, mids),
+        markouts=tracker.markouts,
         position_range=position_range(fills),
     )
 
