@@ -304,7 +304,7 @@ class AvellanedaParams(_Frozen, frozen=True):
     order_size_quote: PositiveMoney
     gamma: Annotated[Decimal, Check(gt=Decimal(0), le=Decimal(100))] | None = None
     """Risk aversion per (basis point x lot); unset: chosen from inventory_half_life_s."""
-    inventory_half_life_s: Annotated[float, Check(ge=1, le=864000)] = 600.0
+    inventory_half_life_s: Annotated[float, Check(ge=1, le=864000)] = 120.0
     """How fast the quotes should bring inventory back to target (see strategies/avellaneda)."""
     kappa_default: Annotated[Decimal, Check(gt=Decimal(0))] = Decimal("1.5")
     """Decay of the arrival rate per percent of distance from mid (1.5: e-fold per 0.67 %)."""

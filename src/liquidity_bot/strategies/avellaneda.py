@@ -41,8 +41,10 @@ omega = 0.64 bps per lot: quotes about 20.3 bps either side of mid, and 10 lots 
 quotes 6.4 bps down. A half-life of 60 s needs gamma = 0.0165: omega = 6.4 bps per lot.
 
 Inventory is bounded: q is clamped to +-max_base_deviation / lot (so the skew stops growing), and
-beyond that bound the side that would take inventory further shows no size of its own, only
-what the order planner needs to carry the obligations (`inventory.least_side_quote`). The spread is capped at `max_spread_pct`, each side
+at that bound the side that would take inventory further moves out to the spread cap and shows
+no size of its own, only what the order planner needs to carry the obligations
+(`inventory.least_side_quote`): the model's skew assumes flows balanced around mid, and in a
+trend they are not. The spread is capped at `max_spread_pct`, each side
 is kept on its own side of mid, and the obligations apply as for every strategy. The model's
 floats are converted to Decimal percent with explicit rounding (`_pct`) before prices are formed.
 """
@@ -260,6 +262,12 @@ class AvellanedaStrategy:
             bid_offset = ZERO
         if ZERO > ask_offset:
             ask_offset = ZERO
+        # at the inventory bound the side taking more inventory goes as far as the spread cap
+        # allows: the model's skew assumes flows balanced around mid, a trend is not
+        if q_raw >= cap and bid_offset + ask_offset < p.max_spread_pct:
+            bid_offset = p.max_spread_pct - ask_offset
+        elif q_raw <= -cap and bid_offset + ask_offset < p.max_spread_pct:
+            ask_offset = p.max_spread_pct - bid_offset
         # the spread cap: trim the far side (the one the inventory pushes away)
         excess = bid_offset + ask_offset - p.max_spread_pct
         if excess > 0:
