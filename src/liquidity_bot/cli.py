@@ -15,6 +15,7 @@ from liquidity_bot.chaos import chaos_command
 from liquidity_bot.engine.commands import register as register_engine_commands
 from liquidity_bot.keys.cli import app as keys_app
 from liquidity_bot.reporting.cli import report as report_command
+from liquidity_bot.sweep import sweep_command
 
 app = typer.Typer(
     help="liquidity-bot: security-first market making for Bitrue.",
@@ -28,6 +29,7 @@ register_engine_commands(app)
 app.command("report")(report_command)
 app.command("backtest")(backtest_command)
 app.command("chaos")(chaos_command)
+app.command("sweep")(sweep_command)
 
 
 @app.callback()
