@@ -41,6 +41,7 @@ from liquidity_bot.reporting.kpi import (
 )
 from liquidity_bot.store import AuditEvent
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
+from liquidity_bot.reporting.markouts import MarkoutTracker
 from liquidity_bot.strategies.estimators import MarketEstimator
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class MarketRunner:
         self.kpi_interval_s = kpi_interval_s
         self.store_kpis = store_kpis
         self.estimator = estimator  # online estimates (volatility; per-side arrivals for GLFT)
+        self.markouts = MarkoutTracker()  # our fills against the mid 0, 1, 5 and 60 s later
         self.refresh_s = config.order_manager.refresh_interval_ms / 1000
         self.last_book_mono: float | None = None
         self.last_book_ns: int | None = None
@@ -169,6 +171,7 @@ class MarketRunner:
             mid = self.book.mid
             if mid is not None:
                 self.risk.on_mid(update.ts_ms, mid)
+                self.markouts.on_mid(update.ts_ms, mid)
             if self.estimator is not None:
                 self._feed_estimator(update.ts_ms)
             if self.eager and self._waiting and not self._in_pass:
@@ -195,11 +198,12 @@ class MarketRunner:
 
     def on_own_fill(self, fill: Fill) -> None:
         """One of our fills (from the venue's order events): an arrival on its side for the
-        intensity estimate."""
-        if self.estimator is None or not self.om.ids.is_ours(fill.client_order_id):
+        intensity estimate, and a fill to mark out."""
+        if not self.om.ids.is_ours(fill.client_order_id):
             return
+        self.markouts.on_fill(fill.side, fill.price, fill.qty, fill.ts_ms)
         mid = self.book.mid
-        if mid is not None:
+        if mid is not None and self.estimator is not None:
             self.estimator.on_own_fill(fill.ts_ms, fill.price, mid, fill.side)
 
     def wake(self) -> None:

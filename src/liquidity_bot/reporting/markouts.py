@@ -133,7 +133,6 @@ class MarkoutTracker:
         self.horizons_s = horizons_s
         self.max_pending = max_pending
         self._pending: list[list[Any]] = []  # [ts_ms, side, price, value, next horizon index]
-        self._mid: Decimal | None = None
 
     def on_fill(self, side: object, price: Decimal, qty: Decimal, ts_ms: int) -> None:
         value = price * qty
@@ -143,9 +142,8 @@ class MarkoutTracker:
                 self._pending.pop(0)
 
     def on_mid(self, ts_ms: int, mid: Decimal | None) -> None:
-        if mid is None or mid <= 0:
+        if not self._pending or mid is None or mid <= 0:  # every book comes here: be quick
             return
-        self._mid = mid
         keep: list[list[Any]] = []
         horizons = self.horizons_s
         for p in self._pending:
