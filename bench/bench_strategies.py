@@ -12,7 +12,8 @@ markouts of all fills at 0, 1, 5 and 60 s, the worst uptime and the busiest 60 s
 
 One market (XRPUSDT, funded with 12 000 XRP and 6 000 USDT) per run. "after" sets the inventory
 target to the funded 12 000 XRP with a maximum deviation of 1 500 XRP (the configs of "before"
-have no such keys: it steers by value share). The GLFT configs leave gamma unset on "after"
+have no such keys: it steers by value share); the ladder's skew_strength is 3 in both (the
+shipped value; its unit changed, see strategies/ladder.py). The GLFT configs leave gamma unset on "after"
 (chosen from the default 120 s half-life); "before" uses its default gamma 0.1.
 """
 
@@ -52,13 +53,13 @@ size_tolerance_pct = "20"
 order_budget_share = "0.5"
 """
 LADDER = ('[markets.ladder]\nlevels = 3\nbase_spread_pct = "0.6"\nlevel_spacing_pct = "0.1"\n'
-          'level_size_quote = "300"\nskew_strength = "3"\n')
+          'level_size_quote = "300"\n')
 GLFT = ('[markets.avellaneda]\norder_size_quote = "300"\nlevels = 3\nlevel_spacing_pct = "0.1"\n'
         'max_spread_pct = "0.9"\n')
 CONTROL = 'target_base_qty = "12000"\nmax_base_deviation = "1500"\n'
 CONFIGS = {
-    ("ladder", "before"): ("ladder", LADDER),
-    ("ladder", "after"): ("ladder", LADDER + CONTROL),
+    ("ladder", "before"): ("ladder", LADDER + 'skew_strength = "3"\n'),
+    ("ladder", "after"): ("ladder", LADDER + 'skew_strength = "3"\n' + CONTROL),
     ("glft", "before"): ("avellaneda", GLFT),
     ("glft", "after"): ("avellaneda", GLFT + CONTROL),
 }

@@ -282,6 +282,9 @@ class LadderParams(_Frozen, frozen=True):
     target_base_share: Share = Decimal("0.5")
     skew_strength: Annotated[Decimal, Check(ge=Decimal(0), le=Decimal(10))] = Decimal(1)
     """Centre shift, in half-spreads, per unit of inventory deviation / max_base_deviation."""
+    max_skew_share: Annotated[Decimal, Check(ge=Decimal(0), le=Decimal(1))] = Decimal("0.5")
+    """The centre moves at most this share of the half-spread: the side brought closer keeps
+    the rest of its edge (1: it may reach mid, where fast markets pick it off)."""
     price_ceiling: PositiveMoney | None = None
     price_floor: PositiveMoney | None = None
     target_base_qty: NonNegMoney | None = None

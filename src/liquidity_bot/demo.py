@@ -74,7 +74,7 @@ level_spacing_pct = "0.1"
 level_size_quote = "100"
 min_spread_pct = "0.1"
 target_base_share = "0.5"
-skew_strength = "3"
+skew_strength = "2"
 [markets.obligations]
 max_spread_pct = "1"
 min_depth_2pct_quote = "100"

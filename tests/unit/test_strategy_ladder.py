@@ -387,3 +387,14 @@ def test_max_qty_caps_each_level():
     qs = LadderStrategy(inst, params(level_size_quote=D("100"), levels=2), obl).quote(snap(WIDE))
     assert qs.quotes and all(q.qty <= D("50") for q in qs.quotes)
     assert_exchange_ready(qs, inst, WIDE)
+
+
+def test_the_skew_moves_the_centre_at_most_max_skew_share_of_the_half_spread():
+    inst = instrument()
+    near_max = Inventory(base=D("10900"), quote=D("4500"))  # 0.9 of the maximum deviation
+    for share, shift in ((D("0.5"), D("-0.25")), (D("1"), D("-0.5")), (D("0"), D("0"))):
+        p = params(base_spread_pct=D("1"), skew_strength=D("3"), target_base_qty=D("10000"),
+                   max_base_deviation=D("1000"), max_skew_share=share)
+        qs = LadderStrategy(inst, p).quote(snap(WIDE, near_max))
+        assert qs.diagnostics["skew_shift_pct"] == shift
+        assert qs.best_ask >= qs.mid

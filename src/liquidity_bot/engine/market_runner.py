@@ -39,9 +39,9 @@ from liquidity_bot.reporting.kpi import (
     measure,
     quotes_from_orders,
 )
+from liquidity_bot.reporting.markouts import MarkoutTracker
 from liquidity_bot.store import AuditEvent
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
-from liquidity_bot.reporting.markouts import MarkoutTracker
 from liquidity_bot.strategies.estimators import MarketEstimator
 
 log = logging.getLogger(__name__)

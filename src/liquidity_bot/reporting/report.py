@@ -27,7 +27,6 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from liquidity_bot.reporting import plots
-from liquidity_bot.reporting.markouts import Markouts, MarkoutTracker, position_range
 from liquidity_bot.reporting.figures import SampleFold
 from liquidity_bot.reporting.kpi import (
     AUDIT_CATEGORY,
@@ -40,6 +39,7 @@ from liquidity_bot.reporting.kpi import (
     breaches_from_segments,
     rules_of_sample,
 )
+from liquidity_bot.reporting.markouts import Markouts, MarkoutTracker, position_range
 from liquidity_bot.reporting.pnl import (
     Activity,
     Inventory,

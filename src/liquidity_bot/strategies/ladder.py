@@ -9,9 +9,14 @@ the price typically moves in a few seconds is picked off by whoever sees the mov
 Inventory skew steers the base held toward a target in base quantity (`strategies.inventory`):
 with deviation d = base - target and x = d / max_base_deviation clamped to [-1, 1] (how far
 toward the maximum), and k = skew_strength:
-- prices: the centre moves by -k * x * half_spread percent of mid, capped at one half-spread so
-  that bids stay at or below mid and asks at or above it (too much base: both sides move down,
-  the ask becomes more attractive, the bid less);
+- prices: the centre moves by -k * x * half_spread percent of mid, capped at `max_skew_share`
+  (default one half) of the half-spread, so that the side brought closer keeps part of its edge
+  and bids stay below mid, asks above it (too much base: both sides move down, the ask becomes
+  more attractive, the bid less). A cap of a full half-spread puts that side at mid, where it
+  is filled by every taker and repriced on every move: over the demo config's ten 6-minute
+  volatile backtests (seeds 11-20) the worst uptime was 94.5 % with the full cap and 99.1 % with
+  one half (skew_strength 2); in a trend the full cap keeps inventory tighter
+  (tests/scenarios/test_inventory_control.py uses it);
 - sizes: bids are scaled by 1 - k x and asks by 1 + k x, each clamped to [0, 2]; at the maximum
   (|x| = 1) the side that would take inventory further shows no size of its own, but never less
   than the order planner needs to carry the depth obligation (`inventory.least_side_quote`).
@@ -98,7 +103,8 @@ class LadderStrategy:
             limit = p.level_size_quote * p.levels / mid
         ratio = deviation_ratio(deviation, limit)
         pull = p.skew_strength * ratio
-        shift = _clamp(-pull * half, -half, half)  # percent of mid
+        reach = half * p.max_skew_share
+        shift = _clamp(-pull * half, -reach, reach)  # percent of mid
         bid_factor = ZERO if ratio >= ONE else _clamp(ONE - pull, ZERO, TWO)
         ask_factor = ZERO if ratio <= -ONE else _clamp(ONE + pull, ZERO, TWO)
         obl = self.obligations
