@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from liquidity_bot.reporting import plots
+from liquidity_bot.reporting.estimates import PeriodEstimates
 from liquidity_bot.reporting.figures import SampleFold
 from liquidity_bot.reporting.kpi import (
     AUDIT_CATEGORY,
@@ -94,6 +95,8 @@ class SymbolReport:
     risk_events: list[dict[str, Any]] = field(default_factory=list)
     markouts: Markouts = field(default_factory=Markouts)
     """Volume-weighted markouts of our fills per side at 0, 1, 5 and 60 s (`markouts`)."""
+    estimates: dict[str, Any] = field(default_factory=dict)
+    """The period's volatility and per-side arrival fit from our fills (`reporting.estimates`)."""
     position_range: tuple[Decimal, Decimal, Decimal] = (ZERO, ZERO, ZERO)
     """(lowest, highest, final) net base position from the period's fills."""
     # the period's samples again, streamed from the store (for the CSV); never held
@@ -134,6 +137,7 @@ class SymbolReport:
             "activity": self.activity.to_json(),
             "risk_events": self.risk_events,
             "markouts": self.markouts.to_json(),
+            "estimates": self.estimates,
             "position_range_base": {
                 "low": str(self.position_range[0]),
                 "high": str(self.position_range[1]),
@@ -271,14 +275,17 @@ def build_symbol_report(
     ]
     # markouts in the same pass over the samples (they are streamed, never held)
     tracker = MarkoutTracker(max_pending=max(1, len(fills)))
+    estimates = PeriodEstimates()
     pending = iter(sorted(fills, key=lambda f: f.ts_ms))
     upcoming = next(pending, None)
     for s in rows():
         fold.add(s)
         while upcoming is not None and upcoming.ts_ms <= s.ts_ms:
             tracker.on_fill(upcoming.side, upcoming.price, upcoming.qty, upcoming.ts_ms)
+            estimates.on_fill(upcoming.side, upcoming.price, upcoming.ts_ms)
             upcoming = next(pending, None)
         tracker.on_mid(s.ts_ms, s.mid)
+        estimates.on_mid(s.ts_ms, s.mid)
     fig = fold.finish()
     up = fig.uptime
     breaches = [
@@ -327,6 +334,7 @@ def build_symbol_report(
         ],
         rows=rows,
         markouts=tracker.markouts,
+        estimates=estimates.to_json(),
         position_range=position_range(fills),
     )
 
@@ -661,7 +669,8 @@ every {Decimal(r.interval_ms) / 1000} s</p>
 <p class="note">Mid after each fill against its price, in basis points, weighted by the fill's
 value: positive is in our favour. Most of a captured half-spread that is gone within seconds
 was taken by better-informed takers.</p>
-<div class="grid"><div>{plots.markout_chart(r.markouts)}</div><div>{_markout_table(r)}</div></div>
+<div class="grid"><div>{plots.markout_chart(r.markouts)}</div><div>{_markout_table(r)}
+{_estimates_table(r)}</div></div>
 <h3>Breaches</h3>
 {_breach_table(r)}
 </section>"""
@@ -682,6 +691,23 @@ def _markout_table(r: SymbolReport) -> str:
                       f"{fmt_dec(low, 4)} / {fmt_dec(high, 4)} / {fmt_dec(final, 4)}"]
                      + [""] * (len(m.horizons_s) - 1)))
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _estimates_table(r: SymbolReport) -> str:
+    e = r.estimates
+    if not e:
+        return ""
+
+    def num(v: Any, unit: str) -> str:
+        return "-" if v is None else f"{v:g} {unit}"
+
+    rows = [_row(["Volatility of mid", num(e.get("sigma_pct"), "% per &radic;s")])]
+    for key, name in (("bid", "Market sells reaching our bids"), ("ask", "Market buys reaching our asks")):
+        side = e.get(key) or {}
+        rows.append(_row([name, f"{side.get('fills', 0)} fills; A {num(side.get('a'), '/s')}, "
+                                f"&kappa; {num(side.get('kappa'), 'per %')}"]))
+    return ("<table><tr><th>Model input over the period</th><th>Estimate</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def markouts_csv(report: Report) -> str:
