@@ -31,32 +31,12 @@ from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKET = """
-kpi_interval_s = 1
-[[markets]]
-symbol = "XRPUSDT"
-key_label = "bench"
-client_id_prefix = "lbst"
-strategy = "{strategy}"
-{block}
-[markets.obligations]
-max_spread_pct = "1"
-min_depth_2pct_quote = "300"
-[markets.risk]
-max_order_notional = "500"
-max_open_notional_per_side = "3000"
-max_base_inventory = "50000"
-daily_loss_limit = "100000"
-[markets.order_manager]
-price_tolerance_pct = "0.25"
-size_tolerance_pct = "20"
-order_budget_share = "0.5"
-"""
-LADDER = ('[markets.ladder]\nlevels = 3\nbase_spread_pct = "0.6"\nlevel_spacing_pct = "0.1"\n'
-          'level_size_quote = "300"\n')
-GLFT = ('[markets.avellaneda]\norder_size_quote = "300"\nlevels = 3\nlevel_spacing_pct = "0.1"\n'
-        'max_spread_pct = "0.9"\n')
-CONTROL = 'target_base_qty = "12000"\nmax_base_deviation = "1500"\n'
+# the configs of tests/scenarios/test_inventory_control.py, on half the order budget
+sys.path.insert(0, str(ROOT))
+from tests.scenarios.test_inventory_control import CONTROL, GLFT, LADDER  # noqa: E402
+from tests.scenarios.test_inventory_control import MARKET as TEST_MARKET  # noqa: E402
+
+MARKET = TEST_MARKET + 'order_budget_share = "0.5"\n'
 CONFIGS = {
     ("ladder", "before"): ("ladder", LADDER + 'skew_strength = "3"\n'),
     ("ladder", "after"): ("ladder", LADDER + 'skew_strength = "3"\n' + CONTROL),

@@ -1,8 +1,9 @@
 """Inventory control in base quantity, end to end: on the `trending` stress scenario (drift and
 informed takers) both strategies keep the base held within its bounds, on the live engine in a
 backtest. The bound is `max_base_deviation` plus what the obligations force a side to show at
-the bound (`inventory.least_side_quote`: 2.7 x the minimum depth, here about 1 650 XRP); without
-the control, the same market and seed runs far past it (the test can fail)."""
+the bound (what the order planner places to carry them, up to 2.7 x the minimum depth, here
+about 1 650 XRP); without the control, the same market and seed runs far past it (the test can
+fail)."""
 
 from __future__ import annotations
 
@@ -59,10 +60,8 @@ def excursion(strategy: str, block: str, tmp_path, seed: int = 2) -> tuple[Decim
     return max(-low, high), market.uptime
 
 
-# the ladder's skew may take the side it favours to mid (max_skew_share 1): the tight bound a
-# trend needs; the default (0.5) keeps half the edge and overshoots this bound by about 6 % here
-@pytest.mark.parametrize("strategy, block", [
-    ("ladder", LADDER + 'skew_strength = "3"\nmax_skew_share = "1"\n'), ("avellaneda", GLFT)])
+@pytest.mark.parametrize("strategy, block", [("ladder", LADDER + 'skew_strength = "3"\n'),
+                                             ("avellaneda", GLFT)])
 def test_inventory_stays_within_its_bounds_in_a_trend(strategy, block, tmp_path):
     worst, uptime = excursion(strategy, block + CONTROL, tmp_path)
     assert worst <= BOUND, f"{strategy}: base moved {worst} from its target (bound {BOUND})"

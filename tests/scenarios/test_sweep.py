@@ -7,32 +7,13 @@ import csv
 from pathlib import Path
 
 import pytest
+from tests.scenarios.test_inventory_control import LADDER, MARKET
 from typer.testing import CliRunner
 
 from liquidity_bot.cli import app
 from liquidity_bot.sweep import GridError, apply_params, parse_grid, run_sweep, write_outputs
 
-CONFIG = """
-kpi_interval_s = 1
-[[markets]]
-symbol = "XRPUSDT"
-key_label = "sw"
-client_id_prefix = "lbsw"
-strategy = "ladder"
-[markets.ladder]
-levels = 3
-base_spread_pct = "0.6"
-level_spacing_pct = "0.1"
-level_size_quote = "300"
-[markets.obligations]
-max_spread_pct = "1"
-min_depth_2pct_quote = "300"
-[markets.risk]
-max_order_notional = "500"
-max_open_notional_per_side = "3000"
-max_base_inventory = "50000"
-daily_loss_limit = "1000"
-"""
+CONFIG = MARKET.format(strategy="ladder", block=LADDER)
 GRID = """
 hours = 0.05
 scenarios = ["altcoin"]

@@ -219,9 +219,10 @@ def test_beyond_the_maximum_the_side_taking_more_inventory_has_no_size_of_its_ow
     assert not long_base.bids and long_base.asks  # without obligations: no bid at all
     obl = ObligationsConfig(max_spread_pct=D("2"), min_depth_2pct_quote=D("20"))
     held = AvellanedaStrategy(inst, p, obl).quote(snap(Inventory(base=D("10600"), quote=D("5000"))))
-    # with obligations the bid is what the planner needs to carry them: 2.7 x 20 = 54 USDT
-    assert held.bids and D("53.9") <= held.depth_within(Side.BUY) < D("56")  # qty on the step
+    # with obligations the bid is only what they need, at the spread cap
+    assert held.bids and D("20") <= held.depth_within(Side.BUY) < D("21")
     assert held.depth_within(Side.SELL) >= D("199")
+    assert held.bids[0].price == D("0.4950")  # pushed out as far as the obligations allow: 1 %
 
 
 def test_spread_is_capped_by_max_spread_pct():

@@ -42,9 +42,8 @@ quotes 6.4 bps down. A half-life of 60 s needs gamma = 0.0165: omega = 6.4 bps p
 
 Inventory is bounded: q is clamped to +-max_base_deviation / lot (so the skew stops growing), and
 at that bound the side that would take inventory further moves out to the spread cap and shows
-no size of its own, only what the order planner needs to carry the obligations
-(`inventory.least_side_quote`): the model's skew assumes flows balanced around mid, and in a
-trend they are not. The spread is capped at `max_spread_pct`, each side
+no size of its own, only what the obligations add (`shaping` tops the depth up to the minimum):
+the model's skew assumes flows balanced around mid, and in a trend they are not. The spread is capped at `max_spread_pct`, each side
 is kept on its own side of mid, and the obligations apply as for every strategy. The model's
 floats are converted to Decimal percent with explicit rounding (`_pct`) before prices are formed.
 """
@@ -63,7 +62,7 @@ from liquidity_bot.strategies.base import (
     QuoteSet,
     Side,
 )
-from liquidity_bot.strategies.inventory import least_side_quote, target_base
+from liquidity_bot.strategies.inventory import target_base
 from liquidity_bot.strategies.shaping import (
     DEPTH_BAND_PCT,
     LevelPlan,
@@ -282,11 +281,8 @@ class AvellanedaStrategy:
 
         # at the inventory bound the side taking inventory further shows no size of its own
         size = p.order_size_quote
-        obl = self.obligations
-        least = least_side_quote(obl.min_depth_2pct_quote if obl else None, p.levels)
-        least = least if least < size else size
-        bid_size = least if q_raw >= cap else size
-        ask_size = least if q_raw <= -cap else size
+        bid_size = ZERO if q_raw >= cap else size
+        ask_size = ZERO if q_raw <= -cap else size
         plans: list[LevelPlan] = []
         spacing = p.level_spacing_pct
         for i in range(p.levels):

@@ -36,16 +36,3 @@ def deviation_ratio(deviation: Decimal, limit: Decimal) -> Decimal:
         return ONE
     return -ONE if ratio < -ONE else ratio
 
-
-CORE_COVER = Decimal("2.7")
-"""The order planner carries each side's depth obligation with an inner order of 1.5x and a
-backup of 1.2x the minimum depth, cut from the size the strategy shows (`engine.planner`)."""
-
-
-def least_side_quote(min_depth_quote: Decimal | None, levels: int) -> Decimal:
-    """The size per level a side keeps however much inventory it holds: what the planner needs
-    to carry the depth obligation (a side showing less makes it replace the same order over and
-    over). Without obligations nothing: the side may go empty."""
-    if not min_depth_quote or levels <= 0:
-        return ZERO
-    return CORE_COVER * min_depth_quote / levels

@@ -15,11 +15,10 @@ toward the maximum), and k = skew_strength:
   more attractive, the bid less). A cap of a full half-spread puts that side at mid, where it
   is filled by every taker and repriced on every move: over the demo config's ten 6-minute
   volatile backtests (seeds 11-20) the worst uptime was 94.5 % with the full cap and 99.1 % with
-  one half (skew_strength 2); in a trend the full cap keeps inventory tighter
-  (tests/scenarios/test_inventory_control.py uses it);
+  one half (skew_strength 2);
 - sizes: bids are scaled by 1 - k x and asks by 1 + k x, each clamped to [0, 2]; at the maximum
-  (|x| = 1) the side that would take inventory further shows no size of its own, but never less
-  than the order planner needs to carry the depth obligation (`inventory.least_side_quote`).
+  (|x| = 1) the side that would take inventory further shows no size of its own: only what the
+  obligations add (`shaping` tops the in-band depth up to the minimum).
 The obligations (see `shaping`) still win: the innermost level stays within max_spread/2 of mid
 and the in-band depth is topped up to the minimum on both sides, skew or not.
 
@@ -35,7 +34,7 @@ from decimal import Decimal
 from liquidity_bot.config import LadderParams
 from liquidity_bot.strategies.avellaneda import _pct
 from liquidity_bot.strategies.base import InstrumentLike, MarketSnapshot, QuoteSet, Side
-from liquidity_bot.strategies.inventory import deviation_ratio, least_side_quote, target_base
+from liquidity_bot.strategies.inventory import deviation_ratio, target_base
 from liquidity_bot.strategies.shaping import (
     DEPTH_BAND_PCT,
     LevelPlan,
@@ -107,16 +106,10 @@ class LadderStrategy:
         shift = _clamp(-pull * half, -reach, reach)  # percent of mid
         bid_factor = ZERO if ratio >= ONE else _clamp(ONE - pull, ZERO, TWO)
         ask_factor = ZERO if ratio <= -ONE else _clamp(ONE + pull, ZERO, TWO)
-        obl = self.obligations
-        least = least_side_quote(obl.min_depth_2pct_quote if obl else None, p.levels)
 
         plans: list[LevelPlan] = []
         spacing = p.level_spacing_pct
         bid_size, ask_size = p.level_size_quote * bid_factor, p.level_size_quote * ask_factor
-        if least > bid_size:
-            bid_size = least if least < p.level_size_quote else p.level_size_quote
-        if least > ask_size:
-            ask_size = least if least < p.level_size_quote else p.level_size_quote
         for i in range(p.levels):
             offset = half + spacing * i
             plans.append(LevelPlan(BUY, i, mid * (ONE + (shift - offset) / HUNDRED), bid_size))
