@@ -65,6 +65,7 @@ def add_key(
     kdf: KdfParams = DEFAULT_KDF,
     status: str = "active",
     replaces: str | None = None,
+    profile: str = "bot",
 ) -> KeyRecord:
     """Seal a new key in the vault (creating the vault on first use) and audit it.
 
@@ -103,9 +104,10 @@ def add_key(
             markets=markets,
             status=status,
             replaces=replaces,
+            profile=profile,
         )
         vault.save()
-    home.audit_log().append("added", **audit_fields(rec), status=status)
+    home.audit_log().append("added", **audit_fields(rec), status=status, profile=profile)
     return rec
 
 
