@@ -136,3 +136,76 @@ async def test_bot_stopped_halfway_shows_the_breach_in_both(tmp_path) -> None:
     # the bot's report sees a sampling gap (it stopped), the audit sees no two-sided quotes
     assert any("sampling_gap" in b["rules"] for b in got["ours"]["symbols"][SYMBOL]["breaches"])
     assert any("two_sided" in b["rules"] for b in got["theirs"]["symbols"][SYMBOL]["breaches"])
+
+
+# --- the command line, end to end ---------------------------------------------------------------
+
+def _cli(home: Path, args: list[str]):
+    from typer.testing import CliRunner
+
+    from liquidity_bot.cli import app
+
+    env = {"LIQUIDITY_BOT_PASSPHRASE": "audit scenario passphrase"}
+    return CliRunner().invoke(app, ["--home", str(home), *args], env=env)
+
+
+async def test_audit_command_refuses_a_trading_key_and_reports_with_a_read_only_one(
+    tmp_path, sim_quiet
+) -> None:
+    from liquidity_bot.keys.home import KeysHome
+    from liquidity_bot.keys.hygiene import add_key
+    from liquidity_bot.keys.vault import KdfParams
+
+    sim = sim_quiet
+    home = tmp_path / "home"
+    account, tkey, tsecret = await new_key(sim)  # read + trade
+    created = await admin(sim, "POST", "/sim/admin/keys", {
+        "account_id": account, "label": "tradeable", "permissions": ["read", "trade"],
+        "ip_allowlist": [AUDITOR]})
+    akey, asecret = await audit_key(sim, account)
+    fast = KdfParams(memory_kib=64, iterations=1, lanes=1)
+    for label, k, s in (("Tradeable", created["api_key"], created["secret"]),
+                        ("Obligation Audit", akey, asecret)):
+        add_key(KeysHome(home), passphrase="audit scenario passphrase", exchange="bitrue",
+                label=label, api_key=k, secret=s, kdf=fast, profile="audit")
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        Path(__file__).parents[2].joinpath("examples/audit.toml").read_text()
+        .replace('# base_url = "http://127.0.0.1:8999"', f'base_url = "{sim.base_url}"')
+        .replace('# source_address = "203.0.113.20"', f'source_address = "{AUDITOR}"')
+        .replace('client_id_prefix = "lb"', f'client_id_prefix = "{PREFIX}"')
+        .replace('min_depth_2pct_quote = "500"', 'min_depth_2pct_quote = "100"')
+    )
+    run = ["audit", "--config", str(config), "--canary-source", "127.0.0.3", "--interval", "0.5"]
+    refused = await asyncio.to_thread(_cli, home, [*run, "--key", "Tradeable", "--duration", "1"])
+    assert refused.exit_code == 1, refused.output
+    assert "trade_disabled failed" in refused.output and "untick 'Trade'" in refused.output
+    assert created["secret"] not in refused.output
+    # the bot's key places an order of ours, so the audit has something to see
+    from .conftest import rest
+
+    async with rest(sim, tkey, tsecret) as bot:
+        await bot.place_order(SYMBOL, "BUY", Decimal("250"), Decimal("0.49"),
+                              client_order_id=f"{PREFIX}cli1")
+    out = tmp_path / "reports"
+    done = await asyncio.to_thread(_cli, home, [*run, "--duration", "3", "--report-dir", str(out)])
+    assert done.exit_code == 0, done.output
+    assert asecret not in done.output
+    doc = json.loads((out / "audit-report.json").read_text())
+    entry = doc["symbols"][SYMBOL]
+    assert doc["kind"] == "obligation_audit" and entry["samples"] >= 4
+    assert entry["audit"]["orders_seen_resting"] == 0  # placed before the audit began
+    assert "two_sided" in {r for b in entry["breaches"] for r in b["rules"]}  # one side only
+    html_text = (out / "audit-report.html").read_text()
+    assert "Obligation audit report" in html_text and "<h3>PnL</h3>" not in html_text
+    assert "as the exchange recorded them" in html_text
+    assert (out / "audit-report.csv").read_text().startswith("symbol,ts_ms")
+    # a report of any period from the audit's own store, and the comparison
+    again = await asyncio.to_thread(
+        _cli, home, ["audit", "report", "--config", str(config), "--format", "json",
+                     "--out", str(tmp_path / "month.json")])
+    assert again.exit_code == 0, again.output
+    cmp = await asyncio.to_thread(
+        _cli, home, ["audit", "compare", "--ours", str(out / "audit-report.json"), "--theirs",
+                     str(tmp_path / "month.json")])
+    assert cmp.exit_code == 0 and "XRPUSDT" in cmp.output, cmp.output
