@@ -848,15 +848,7 @@ def parse_config(
 
     Useful for tests and tools that build a configuration without a file on disk.
     """
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "", f"invalid TOML: {exc}", line=_line_of(exc)) from None
-
-    loader = _Loader(str(source))
-    loader.scan_secrets(raw, "")
-    if "bitrue" in raw:
-        raw["bitrue"] = _prepare_bitrue(loader, raw["bitrue"])
+    loader, raw = _read_toml(text, source)
     markets = raw.get("markets")
     if isinstance(markets, list):
         for m in markets:
@@ -900,6 +892,12 @@ def parse_table(text: str, cls: type[Any], *, source: str | os.PathLike[str]) ->
     """Validate TOML ``text`` against the config struct ``cls`` as ``parse_config`` does: secret
     -looking keys refused, unknown keys, types and ranges named with the file and key path, the
     ``[bitrue] base_url`` shortcut applied. Raises ``ConfigError``."""
+    loader, raw = _read_toml(text, source)
+    return loader.build(raw, cls, "")
+
+
+def _read_toml(text: str, source: str | os.PathLike[str]) -> tuple[_Loader, dict[str, Any]]:
+    """Parse TOML, refuse secret-looking keys, apply the ``[bitrue] base_url`` shortcut."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -908,4 +906,4 @@ def parse_table(text: str, cls: type[Any], *, source: str | os.PathLike[str]) ->
     loader.scan_secrets(raw, "")
     if "bitrue" in raw:
         raw["bitrue"] = _prepare_bitrue(loader, raw["bitrue"])
-    return loader.build(raw, cls, "")
+    return loader, raw

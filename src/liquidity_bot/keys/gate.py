@@ -232,6 +232,35 @@ def _default_urls(urls: Any) -> Any:
     return BitrueUrls()
 
 
+async def _open_active(
+    home: KeysHome, passphrase: str, label: str, exchange: str
+) -> tuple[KeyRecord, str]:
+    """The label's active record and its secret. The KDF is memory-hard on purpose (tens of
+    ms): it runs off a running engine's event loop."""
+
+    def _open() -> tuple[KeyRecord, str]:
+        vault = Vault.open(home.vault).unlock(passphrase)
+        record = vault.find_active(label, exchange)
+        return record, vault.reveal(record.id)
+
+    return await asyncio.to_thread(_open)
+
+
+def _verified_key(
+    record: KeyRecord, secret: str, report: VerificationReport, verdict: Judgement, max_age: timedelta
+) -> VerifiedKey:
+    return VerifiedKey(
+        record_id=record.id,
+        label=record.label,
+        exchange=record.exchange,
+        api_key=record.api_key,
+        secret=Secret(secret),
+        report=report,
+        accepted_unknown=verdict.accepted_unknown,
+        max_age=max_age,
+    )
+
+
 async def require_tradeable(
     label: str,
     *,
@@ -254,13 +283,7 @@ async def require_tradeable(
     max_age = timedelta(hours=policy.max_verification_age_hours)
     audit = home.audit_log()
 
-    def _open() -> tuple[KeyRecord, str]:
-        vault = Vault.open(home.vault).unlock(passphrase)
-        record = vault.find_active(label, exchange)
-        return record, vault.reveal(record.id)
-
-    # The KDF is memory-hard on purpose (tens of ms): keep it off a running engine's event loop.
-    record, secret = await asyncio.to_thread(_open)
+    record, secret = await _open_active(home, passphrase, label, exchange)
     if record.profile == AUDIT:
         audit.append("gate", **audit_fields(record), outcome="refused", reason="audit key")
         raise KeyRefused(
@@ -333,16 +356,7 @@ async def require_tradeable(
         verdict=report.verdict,
         accepted_unknown=list(verdict.accepted_unknown),
     )
-    return VerifiedKey(
-        record_id=record.id,
-        label=record.label,
-        exchange=record.exchange,
-        api_key=record.api_key,
-        secret=Secret(secret),
-        report=report,
-        accepted_unknown=verdict.accepted_unknown,
-        max_age=max_age,
-    )
+    return _verified_key(record, secret, report, verdict, max_age)
 
 
 @dataclass(frozen=True)
@@ -611,22 +625,6 @@ async def rotate_key(
     return RotationResult(new, retired, report, True, ())
 
 
-__all__ = [
-    "KeyRefresh",
-    "KeyRefused",
-    "KeyWatch",
-    "KeyStale",
-    "KeyUnverifiable",
-    "Secret",
-    "VerifiedKey",
-    "judge",
-    "require_tradeable",
-    "rotate_key",
-    "verify_and_record",
-    "PASS",
-]
-
-
 async def require_audit_key(
     label: str,
     *,
@@ -642,12 +640,7 @@ async def require_audit_key(
     to trade, IP-restricted); ``KeyRefused`` names every check that failed otherwise."""
     policy = policy_for_profile(AUDIT, policy or load_policy(home.policy))
 
-    def _open() -> tuple[KeyRecord, str]:
-        vault = Vault.open(home.vault).unlock(passphrase)
-        record = vault.find_active(label, exchange)
-        return record, vault.reveal(record.id)
-
-    record, secret = await asyncio.to_thread(_open)
+    record, secret = await _open_active(home, passphrase, label, exchange)
     report = await verify_and_record(
         home,
         record,
@@ -669,13 +662,23 @@ async def require_audit_key(
             + "\n- ".join(verdict.reasons),
             report,
         )
-    return VerifiedKey(
-        record_id=record.id,
-        label=record.label,
-        exchange=record.exchange,
-        api_key=record.api_key,
-        secret=Secret(secret),
-        report=report,
-        accepted_unknown=verdict.accepted_unknown,
-        max_age=timedelta(hours=policy.max_verification_age_hours),
+    return _verified_key(
+        record, secret, report, verdict, timedelta(hours=policy.max_verification_age_hours)
     )
+
+
+__all__ = [
+    "KeyRefresh",
+    "KeyRefused",
+    "KeyWatch",
+    "KeyStale",
+    "KeyUnverifiable",
+    "Secret",
+    "VerifiedKey",
+    "judge",
+    "require_audit_key",
+    "require_tradeable",
+    "rotate_key",
+    "verify_and_record",
+    "PASS",
+]
