@@ -155,3 +155,15 @@ def test_onboard_prints_the_audit_guide(tmp_path) -> None:
     assert "**Read** and **Trade**" in bot.stdout
     bad = _cli(tmp_path / "home", ["onboard", "--profile", "auditor", "--print-guide"])
     assert bad.exit_code == 3 and "unknown key profile" in bad.output
+
+
+def test_keys_list_marks_an_audit_key(tmp_path) -> None:
+    home = KeysHome(tmp_path / "home")
+    add_key(home, passphrase=PASSPHRASE, exchange="bitrue", label="Audit", api_key="A" * 64,
+            secret="s" * 64, kdf=FAST, profile=AUDIT)
+    add_key(home, passphrase=PASSPHRASE, exchange="bitrue", label="LB", api_key="B" * 64,
+            secret="t" * 64, kdf=FAST)
+    res = _cli(home.root, ["list", "--json"])
+    assert {r["label"]: r["profile"] for r in json.loads(res.stdout)} == {"Audit": "audit",
+                                                                          "LB": "bot"}
+    assert "[audit]" in _cli(home.root, ["list"]).stdout

@@ -568,7 +568,9 @@ def list_cmd(
         )
         table.add_row(
             # a label stored before labels were checked may hold escape sequences: never raw
-            escape(printable(r.label, 80)) + ("" if r.exchange == "bitrue" else f" ({r.exchange})"),
+            escape(printable(r.label, 80))
+            + ("" if r.exchange == "bitrue" else f" ({r.exchange})")
+            + ("" if r.profile == BOT else escape(f" [{r.profile}]")),
             r.api_key_hint,
             r.status,
             f"{r.age_days} d",

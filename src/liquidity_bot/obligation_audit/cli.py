@@ -206,6 +206,9 @@ async def _run(
         return EXIT_REFUSED
     except (InputRefused, VaultError, ValueError) as exc:
         _die(str(exc))
+    from liquidity_bot.keys.hygiene import mark_used
+
+    mark_used(keys_home, label)  # `keys review` sees the audit key in use
     typer.echo(
         f"audit key {label!r} verified: read only, cannot trade; sampling "
         f"{', '.join(m.symbol for m in cfg.markets)} every {cfg.interval_s:g} s into {cfg.store.url}",
