@@ -209,3 +209,58 @@ async def test_audit_command_refuses_a_trading_key_and_reports_with_a_read_only_
         _cli, home, ["audit", "compare", "--ours", str(out / "audit-report.json"), "--theirs",
                      str(tmp_path / "month.json")])
     assert cmp.exit_code == 0 and "XRPUSDT" in cmp.output, cmp.output
+
+
+async def test_audit_runs_until_stopped_and_keeps_its_samples(tmp_path, sim_quiet) -> None:
+    """Without --duration the audit runs until SIGTERM, then writes its report; its store keeps
+    the samples for a later report."""
+    import os
+    import signal
+    import sys
+
+    from liquidity_bot.keys.home import KeysHome
+    from liquidity_bot.keys.hygiene import add_key
+    from liquidity_bot.keys.vault import KdfParams
+
+    sim = sim_quiet
+    home = tmp_path / "home"
+    account, _, _ = await new_key(sim)
+    akey, asecret = await audit_key(sim, account)
+    add_key(KeysHome(home), passphrase="audit scenario passphrase", exchange="bitrue",
+            label="Obligation Audit", api_key=akey, secret=asecret,
+            kdf=KdfParams(memory_kib=64, iterations=1, lanes=1), profile="audit")
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        f'interval_s = 0.5\n[bitrue]\nbase_url = "{sim.base_url}"\nsource_address = "{AUDITOR}"\n'
+        '[[markets]]\nsymbol = "XRPUSDT"\n[markets.obligations]\nmax_spread_pct = "1"\n'
+        'min_depth_2pct_quote = "100"\n'
+    )
+    env = dict(os.environ, LIQUIDITY_BOT_PASSPHRASE="audit scenario passphrase",
+               PYTHONPATH=str(Path(__file__).parents[2] / "src"))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liquidity_bot.cli", "--home", str(home), "audit", "--config",
+        str(config), "--canary-source", "127.0.0.3", "--report-dir", str(tmp_path / "out"),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    store = Store(f"sqlite:///{home}/audit.db")
+    try:
+        async def sampled() -> bool:
+            try:
+                return len(store.kpi_samples(SYMBOL)) >= 4
+            except Exception:  # noqa: BLE001 - the audit has not created its store yet
+                return False
+
+        from .conftest import wait_for_async
+
+        await wait_for_async(sampled, "the audit stores samples", timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    assert proc.returncode == 0, out.decode()
+    assert asecret not in out.decode()
+    doc = json.loads((tmp_path / "out" / "audit-report.json").read_text())
+    assert doc["symbols"][SYMBOL]["samples"] >= 4
+    assert len(store.kpi_samples(SYMBOL)) == doc["symbols"][SYMBOL]["samples"]
+    store.close()

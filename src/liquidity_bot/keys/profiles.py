@@ -42,7 +42,10 @@ def policy_for_profile(profile: str, base: Policy) -> Policy:
     return replace(
         base,
         required_permissions=("read",),
-        forbidden_permissions=("trade", "withdraw", "futures"),
+        # trade joins whatever the base forbids (withdrawal and futures at least)
+        forbidden_permissions=tuple(
+            dict.fromkeys(("trade", "withdraw", "futures", *base.forbidden_permissions))
+        ),
         require_ip_restriction=True,
         accept_unknown=tuple(c for c in base.accept_unknown if c != "trade_disabled"),
     )
