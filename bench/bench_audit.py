@@ -180,7 +180,7 @@ def one_seed(seed: int, seconds: float, pause: float, work: Path) -> dict[str, A
         cli(audit_home, "audit", "report", "--config", str(audit_home / "audit.toml"),
             "--format", fmt, "--out", str(work / f"audit-report.{fmt}"), *window)
     compare = cli(None, "audit", "compare", "--ours", str(ours_path), "--theirs",
-                  str(theirs_path), "--min-s", "1", check=False)
+                  str(theirs_path), check=False)
     compare_json = json.loads(cli(None, "audit", "compare", "--ours", str(ours_path),
                                   "--theirs", str(theirs_path), "--min-s", "1", "--json",
                                   check=False))
@@ -210,6 +210,8 @@ def main() -> None:
                     text = (Path(tmp) / f"audit-report.{fmt}").read_text()
                     (args.docs / f"sample-audit-report.{fmt}").write_text(text)
                 (args.docs / "sample-audit-compare.txt").write_text(got["compare"])
+                bot_json = (Path(tmp) / "bot-report.json").read_text()
+                (args.docs / "sample-audit-bot-report.json").write_text(bot_json)
         o, t = got["ours"], got["theirs"]
         uo, ut = Decimal(o["uptime_pct"]), Decimal(t["uptime_pct"])
         diffs.append(abs(uo - ut))

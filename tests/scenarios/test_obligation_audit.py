@@ -93,7 +93,10 @@ async def bot_and_audit(tmp: Path, seed: int, *, stop_bot_at: float | None = Non
             "ours": json.loads(json.dumps(ours.to_json())),
             "theirs": json.loads(json.dumps(audit_json(theirs, audit_store))),
             "weight": sim.rate_limiter.used("general", AUDITOR),
-            "bot_orders": len(bot_store.orders(symbol=SYMBOL)),
+            # the bot's orders placed well inside the window, and every order the audit recorded
+            "bot_ids": {o.client_order_id for o in bot_store.orders(symbol=SYMBOL)
+                        if from_ms + 1000 <= o.created_ms < to_ms - 1000},
+            "audit_ids": {o.client_order_id for o in audit_store.orders(symbol=SYMBOL)},
         }
         bot_store.close()
         audit_store.close()
@@ -113,10 +116,12 @@ async def test_audit_uptime_agrees_with_the_bots(tmp_path, seed) -> None:
     entry = got["theirs"]["symbols"][SYMBOL]
     assert entry["samples"] >= RUN_S / AUDIT_INTERVAL_S * 0.8  # a sample every interval
     assert entry["audit"]["orders_seen_resting"] > 0
-    # the exchange's record of the bot's orders, per minute, matches the bot's own
+    # every order the bot placed, the exchange showed the audit; the counts per minute match
+    # (an order sent within milliseconds of the window's edge may fall on either side of it)
+    assert got["bot_ids"] and got["bot_ids"] <= got["audit_ids"]
     placed = sum(f["placed"] for f in entry["orders_per_minute"])
     bot_placed = sum(f["placed"] for f in got["ours"]["symbols"][SYMBOL]["orders_per_minute"])
-    assert placed == bot_placed > 0, (placed, bot_placed)
+    assert abs(placed - bot_placed) <= 2 and placed > 0, (placed, bot_placed)
     comparison = compare_reports(got["ours"], got["theirs"])
     assert comparison.worst_difference() <= TOLERANCE_PCT
     assert all(d.reason for d in comparison.disagreements)

@@ -333,7 +333,8 @@ def compare_cmd(
         doc = result.to_json() | {"tolerance_pct": str(tolerance), "agree": agrees}
         typer.echo(json.dumps(doc, indent=2))
         raise typer.Exit(0 if agrees else EXIT_REFUSED)
-    console = Console(highlight=False, soft_wrap=True)
+    # written to a file (e.g. for the client), the table keeps its columns whole
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
     table = Table(title="Uptime per market and hour: ours (the bot's report) against theirs (the audit's)")
     for col in ("market", "hour (UTC)", "covered", "uptime ours", "uptime theirs", "difference",
                 "placed ours/theirs", "cancelled ours/theirs"):
@@ -350,7 +351,13 @@ def compare_cmd(
     for sym in result.only_theirs:
         console.print(f"{sym}: only in --theirs (the bot's report does not cover it)", markup=False)
     if not result.disagreements:
-        console.print("No period where the two disagree.", markup=False)
+        console.print("No period longer than --min-s where the two disagree.", markup=False)
+    if result.shorter_left_out:
+        console.print(
+            f"({result.shorter_left_out} disagreements shorter than {min_s:g} s left out: "
+            f"--min-s 0 lists them)",
+            markup=False,
+        )
     for d in result.disagreements:
         says = "the bot's report" if d.unmet_by == "ours" else "the audit"
         console.print(

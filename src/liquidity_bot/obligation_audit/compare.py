@@ -98,6 +98,7 @@ class Comparison:
     disagreements: tuple[Disagreement, ...]
     only_ours: tuple[str, ...]
     only_theirs: tuple[str, ...]
+    shorter_left_out: int = 0  # disagreements shorter than ``min_s``, not listed
 
     def worst_difference(self) -> Decimal:
         return max((abs(h.diff) for h in self.hours if h.diff is not None), default=Decimal(0))
@@ -109,6 +110,7 @@ class Comparison:
             "markets_only_in_ours": list(self.only_ours),
             "markets_only_in_theirs": list(self.only_theirs),
             "worst_hourly_difference_pct": str(self.worst_difference()),
+            "shorter_disagreements_left_out": self.shorter_left_out,
         }
 
 
@@ -213,7 +215,9 @@ def _reason(
     return "unexplained: compare both sides' samples (CSV) around this time"
 
 
-def compare_symbol(symbol: str, ours: Side, theirs: Side, min_s: float = 0.0) -> tuple[list[HourRow], list[Disagreement]]:
+def compare_symbol(
+    symbol: str, ours: Side, theirs: Side
+) -> tuple[list[HourRow], list[Disagreement]]:
     start, end = max(ours.start_ms, theirs.start_ms), min(ours.end_ms, theirs.end_ms)
     hours: list[HourRow] = []
     if end <= start:
@@ -257,8 +261,7 @@ def compare_symbol(symbol: str, ours: Side, theirs: Side, min_s: float = 0.0) ->
         run = None if who is None else (a, b, who)
     if run is not None:
         disagreements.append(_disagreement(symbol, run, ours, theirs))
-    keep = [d for d in disagreements if d.end_ms - d.start_ms >= min_s * 1000]
-    return hours, keep
+    return hours, disagreements
 
 
 def _disagreement(symbol: str, run: tuple[int, int, str], ours: Side, theirs: Side) -> Disagreement:
@@ -277,13 +280,14 @@ def compare_reports(ours_doc: Any, theirs_doc: Any, *, min_s: float = 0.0) -> Co
             symbol,
             side_of(ours_syms[symbol], symbol, "--ours"),
             side_of(theirs_syms[symbol], symbol, "--theirs"),
-            min_s,
         )
         hours += h
         found += d
+    listed = [d for d in found if d.end_ms - d.start_ms >= min_s * 1000]
     return Comparison(
         tuple(hours),
-        tuple(found),
+        tuple(listed),
         tuple(sorted(set(ours_syms) - set(theirs_syms))),
         tuple(sorted(set(theirs_syms) - set(ours_syms))),
+        len(found) - len(listed),
     )

@@ -38,6 +38,11 @@ HISTORY_PAGE = 1000
 HISTORY_PAGES_PER_ROUND = 5
 
 
+# the causes a breach is given, as far as the exchange shows them (the bot's report knows more)
+NO_ORDERS = "no_orders_on_book"  # the market maker had no order on the book at all
+ONE_SIDE = "one_side_only"  # its orders were all on one side
+
+
 class AuditStopped(Exception):
     """The audit cannot go on (the key was refused or deleted, or the address banned)."""
 
@@ -94,7 +99,9 @@ class MarketAudit:
             [(lv.price, lv.qty) for lv in depth.bids], [(lv.price, lv.qty) for lv in depth.asks], ts
         )
         ours = [o for o in opens if self.watch.counts(o)]
-        reading = self.kpi.sample(self.book, quotes_of(ours), ts)
+        sides = {o.side.upper() for o in ours}
+        hints = [NO_ORDERS] if not sides else ([ONE_SIDE] if len(sides) == 1 else [])
+        reading = self.kpi.sample(self.book, quotes_of(ours), ts, hints)
         new, gone = self.watch.observe_open(ours, asked)
         for o in new:
             self.store.upsert_order(record_of(o, fallback_ms=ts))
