@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -154,8 +154,6 @@ class MarketAudit:
 
 
 def _replace_status(rec: OrderRecord, status: str, now_ms: int) -> OrderRecord:
-    from dataclasses import replace
-
     return replace(rec, status=status, updated_ms=now_ms)
 
 
