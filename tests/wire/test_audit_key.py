@@ -167,3 +167,30 @@ def test_keys_list_marks_an_audit_key(tmp_path) -> None:
     assert {r["label"]: r["profile"] for r in json.loads(res.stdout)} == {"Audit": "audit",
                                                                           "LB": "bot"}
     assert "[audit]" in _cli(home.root, ["list"]).stdout
+
+
+async def test_rotating_an_audit_key_judges_the_replacement_as_an_audit_key(
+    sim, make_key, tmp_path
+) -> None:
+    from liquidity_bot.keys.gate import rotate_key
+
+    urls = BitrueUrls.single(sim.base_url)
+    home = KeysHome(tmp_path / "home")
+    acct, key, secret = await make_key(sim, permissions=("read",), ip_allowlist=(AUDITOR,))
+    add_key(home, passphrase=PASSPHRASE, exchange="bitrue", label="Audit", api_key=key,
+            secret=secret, kdf=FAST, profile=AUDIT)
+    # a replacement that could trade is not switched to
+    _, tkey, tsecret = await make_key(sim, permissions=("read", "trade"), ip_allowlist=(AUDITOR,),
+                                      account_id=acct)
+    refused = await rotate_key(home, passphrase=PASSPHRASE, label="Audit", new_api_key=tkey,
+                               new_secret=tsecret, policy=DEFAULT_POLICY, urls=urls,
+                               canary_source=CANARY, client_factory=_from(AUDITOR), kdf=FAST)
+    assert not refused.switched and refused.report.check("trade_disabled").status == "fail"
+    _, rkey, rsecret = await make_key(sim, permissions=("read",), ip_allowlist=(AUDITOR,),
+                                      account_id=acct)
+    done = await rotate_key(home, passphrase=PASSPHRASE, label="Audit", new_api_key=rkey,
+                            new_secret=rsecret, policy=DEFAULT_POLICY, urls=urls,
+                            canary_source=CANARY, client_factory=_from(AUDITOR), kdf=FAST)
+    assert done.switched
+    active = Vault.open(home.vault).find_active("Audit")
+    assert active.api_key == rkey and active.profile == AUDIT
