@@ -96,6 +96,7 @@ async def bot_and_audit(tmp: Path, seed: int, *, stop_bot_at: float | None = Non
             "ours": json.loads(json.dumps(ours.to_json())),
             "theirs": json.loads(json.dumps(audit_json(theirs, audit_store))),
             "weight": sim.rate_limiter.used("general", AUDITOR),
+            "limited": dict(sim.rate_limiter.counters),
             # the bot's orders placed well inside the window, and every order the audit recorded
             "bot_ids": {o.client_order_id for o in bot_store.orders(symbol=SYMBOL)
                         if from_ms + 1000 <= o.created_ms < to_ms - 1000},
@@ -116,6 +117,8 @@ async def test_audit_uptime_agrees_with_the_bots(tmp_path, seed) -> None:
     ours, theirs = _uptime(got["ours"]), _uptime(got["theirs"])
     print(f"seed {seed}: uptime bot {ours:.2f} % audit {theirs:.2f} %; weight {got['weight']}")
     assert abs(ours - theirs) <= TOLERANCE_PCT, (ours, theirs)
+    # 4 samples a second at 2 weight, lookups and history: well within 1200 a minute per IP
+    assert got["weight"] < 300 and got["limited"] == {"429": 0, "418": 0, "bans": 0}
     entry = got["theirs"]["symbols"][SYMBOL]
     assert entry["samples"] >= RUN_S / AUDIT_INTERVAL_S * 0.8  # a sample every interval
     assert entry["audit"]["orders_seen_resting"] > 0
