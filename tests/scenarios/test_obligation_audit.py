@@ -53,7 +53,9 @@ def _store(path: Path) -> Store:
     return s
 
 
-async def bot_and_audit(tmp: Path, seed: int, *, stop_bot_at: float | None = None) -> dict[str, Any]:
+async def bot_and_audit(
+    tmp: Path, seed: int, *, stop_bot_at: float | None = None, book_source: str = "rest"
+) -> dict[str, Any]:
     """Run the bot and the audit side by side for ``RUN_S`` seconds (the bot stopped after
     ``stop_bot_at`` seconds if given); returns both JSON reports over the same window."""
     async with SimServer(port=0, seed=seed, scenario="volatile") as sim:
@@ -71,9 +73,10 @@ async def bot_and_audit(tmp: Path, seed: int, *, stop_bot_at: float | None = Non
                                      client_id_prefix=PREFIX),),
                 interval_s=AUDIT_INTERVAL_S,
                 history_interval_s=2.0,
+                book_source=book_source,
             )
             await wait_for(lambda: two_sided(engine), "the bot quotes both sides")
-            audit = ObligationAudit(cfg, client, audit_store)
+            audit = ObligationAudit(cfg, client, audit_store, urls=client.urls)
             audit_task = asyncio.get_running_loop().create_task(audit.run())
             await wait_for(lambda: audit.samples >= 4, "the audit samples")
             from_ms = client.clock.now_ms()
@@ -111,11 +114,14 @@ def _uptime(doc: dict[str, Any]) -> Decimal:
     return Decimal(doc["symbols"][SYMBOL]["uptime_pct"])
 
 
-@pytest.mark.parametrize("seed", [3, 7, 11])
-async def test_audit_uptime_agrees_with_the_bots(tmp_path, seed) -> None:
-    got = await bot_and_audit(tmp_path, seed)
+@pytest.mark.parametrize(
+    ("seed", "book_source"), [(3, "rest"), (7, "rest"), (11, "rest"), (13, "stream")]
+)
+async def test_audit_uptime_agrees_with_the_bots(tmp_path, seed, book_source) -> None:
+    got = await bot_and_audit(tmp_path, seed, book_source=book_source)
     ours, theirs = _uptime(got["ours"]), _uptime(got["theirs"])
-    print(f"seed {seed}: uptime bot {ours:.2f} % audit {theirs:.2f} %; weight {got['weight']}")
+    print(f"seed {seed} ({book_source}): uptime bot {ours:.2f} % audit {theirs:.2f} %; "
+          f"weight {got['weight']}")
     assert abs(ours - theirs) <= TOLERANCE_PCT, (ours, theirs)
     # 4 samples a second at 2 weight, lookups and history: well within 1200 a minute per IP
     assert got["weight"] < 300 and got["limited"] == {"429": 0, "418": 0, "bans": 0}

@@ -60,6 +60,8 @@ def test_sampling_faster_than_the_request_weight_allows_is_refused(tmp_path) -> 
         load_audit_config(path, home=tmp_path)
     path.write_text("interval_s = 1.2\n" + markets)  # 600: half of Bitrue's 1200
     assert load_audit_config(path, home=tmp_path).weight_per_minute() == 600
+    path.write_text('interval_s = 1.0\nbook_source = "stream"\n' + markets)  # 1 weight a sample
+    assert load_audit_config(path, home=tmp_path).weight_per_minute() == 360
     with pytest.raises(ConfigError, match="out of range"):
         with_interval(load_audit_config(EXAMPLE, home=tmp_path), 0.01, source="x", home=tmp_path)
 

@@ -220,7 +220,7 @@ async def _run(
         urls, vk.api_key, vk.secret.reveal(), source_address=source,
         recv_window=cfg.bitrue.recv_window, timeout_s=cfg.bitrue.request_timeout_s,
     )
-    run = ObligationAudit(cfg, client, store)
+    run = ObligationAudit(cfg, client, store, urls=urls)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -8,7 +8,7 @@ unknown keys, types and ranges are errors naming the file and the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -29,7 +29,9 @@ DEFAULT_KEY_LABEL = "Obligation Audit"
 # rest for the order look-ups (one per order that leaves the book) and the order history.
 IP_WEIGHT_PER_MINUTE = 1200
 SAMPLE_WEIGHT_SHARE = 0.5
-WEIGHT_PER_SAMPLE = 2  # GET /api/v1/depth (limit 100) + GET /api/v1/openOrders
+# GET /api/v1/depth (limit 100) + GET /api/v1/openOrders; with the book from the market stream,
+# only the open orders
+WEIGHT_PER_SAMPLE = {"rest": 2, "stream": 1}
 
 
 class AuditMarket(ConfigTable, frozen=True):
@@ -56,11 +58,14 @@ class AuditConfig(ConfigTable, frozen=True):
     # how often the account's order history is read (catches orders that came and went
     # between two samples)
     history_interval_s: Annotated[float, Check(ge=1, le=3600)] = 30.0
+    # where the public book comes from: a REST read at each sample, or the market WebSocket
+    # (kept current between samples; the open orders are always read over REST)
+    book_source: Literal["rest", "stream"] = "rest"
     bitrue: BitrueConfig = msgspec.field(default_factory=BitrueConfig)
     store: StoreConfig = msgspec.field(default_factory=lambda: StoreConfig(url=DEFAULT_STORE_URL))
 
     def weight_per_minute(self) -> int:
-        return int(len(self.markets) * WEIGHT_PER_SAMPLE * 60 / self.interval_s)
+        return int(len(self.markets) * WEIGHT_PER_SAMPLE[self.book_source] * 60 / self.interval_s)
 
 
 class _BitrueOnly(ConfigTable, frozen=True):
@@ -83,7 +88,7 @@ def _checked(config: AuditConfig, source: str, home: Path) -> AuditConfig:
         raise ConfigError(source, "markets", "a symbol is listed twice")
     budget = IP_WEIGHT_PER_MINUTE * SAMPLE_WEIGHT_SHARE
     if config.weight_per_minute() > budget:
-        fastest = len(config.markets) * WEIGHT_PER_SAMPLE * 60 / budget
+        fastest = len(config.markets) * WEIGHT_PER_SAMPLE[config.book_source] * 60 / budget
         raise ConfigError(
             source,
             "interval_s",

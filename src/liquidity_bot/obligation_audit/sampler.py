@@ -4,7 +4,9 @@ One task per market, on a fixed schedule (a late tick is skipped, never bunched:
 shows in the uptime as the bot's own sampler would show it). Each sample costs 2 request weight
 (depth at 100 levels, open orders), sent through the REST client's rate governor; an order that
 leaves the book costs one look-up, and the order history (weight 5) is read every
-``history_interval_s``. The samples are measured by ``reporting.kpi`` (the bot's own KPI code)
+``history_interval_s``. With ``book_source = "stream"`` the book comes from the market WebSocket instead (kept current
+between samples; 1 weight a sample); a sample is skipped while the stream is down or stale.
+The samples are measured by ``reporting.kpi`` (the bot's own KPI code)
 and written to the audit's own store, with the orders and the breaches, so that a report of any
 period can be written later.
 """
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 DEPTH_LEVELS = 100  # weight 1 up to 100 levels
 HISTORY_PAGE = 1000
 HISTORY_PAGES_PER_ROUND = 5
+STREAM_STALE_INTERVALS = 5  # a streamed book older than this many intervals (+1 s) is stale
 
 
 # the causes a breach is given, as far as the exchange shows them (the bot's report knows more)
@@ -65,6 +68,7 @@ class MarketAudit:
     store: Store
     interval_s: float
     started_ms: int
+    stream: Any = None  # a venues.bitrue MarketStream holding this market's book, or None
     kpi: KpiSampler = field(init=False)
     book: OrderBook = field(init=False)
     watch: OrderWatch = field(init=False)
@@ -85,9 +89,13 @@ class MarketAudit:
         clock = self.client.clock
         asked = clock.now_ms()
         try:
-            depth, opens = await asyncio.gather(
-                self.client.depth(self.symbol, DEPTH_LEVELS), self.client.open_orders(self.symbol)
-            )
+            if self.stream is not None:
+                depth, opens = None, await self.client.open_orders(self.symbol)
+            else:
+                depth, opens = await asyncio.gather(
+                    self.client.depth(self.symbol, DEPTH_LEVELS),
+                    self.client.open_orders(self.symbol),
+                )
         except (E.AuthenticationError, E.PermissionDenied, E.IpBanned) as exc:
             raise AuditStopped(f"{self.symbol}: the exchange refused the audit key: {exc}") from exc
         except (TimeoutError, E.BitrueError, OSError) as exc:
@@ -95,9 +103,16 @@ class MarketAudit:
             log.warning("%s: sample skipped (%s)", self.symbol, exc)
             return None
         ts = (asked + clock.now_ms()) // 2
-        self.book.apply_snapshot(
-            [(lv.price, lv.qty) for lv in depth.bids], [(lv.price, lv.qty) for lv in depth.asks], ts
-        )
+        if depth is not None:
+            self.book.apply_snapshot(
+                [(lv.price, lv.qty) for lv in depth.bids],
+                [(lv.price, lv.qty) for lv in depth.asks],
+                ts,
+            )
+        elif not self._stream_fresh(ts):
+            self.failures += 1
+            log.warning("%s: sample skipped (the market stream is down or stale)", self.symbol)
+            return None
         ours = [o for o in opens if self.watch.counts(o)]
         sides = {o.side.upper() for o in ours}
         hints = [NO_ORDERS] if not sides else ([ONE_SIDE] if len(sides) == 1 else [])
@@ -109,6 +124,14 @@ class MarketAudit:
         for order_id in gone:
             await self._finish(order_id, ts)
         return reading
+
+    def _stream_fresh(self, now_ms: int) -> bool:
+        """The stream's book is current: connected, and a snapshot within a few intervals."""
+        book = self.stream.books.get(self.symbol)
+        if book is None or book.ts_ms is None or not self.stream.connected.is_set():
+            return False
+        self.book = book
+        return now_ms - book.ts_ms <= STREAM_STALE_INTERVALS * self.kpi.interval_ms + 1000
 
     async def _finish(self, order_id: int, now_ms: int) -> None:
         """An order left the book: ask the exchange how (filled or cancelled, and when)."""
@@ -160,10 +183,15 @@ def _replace_status(rec: OrderRecord, status: str, now_ms: int) -> OrderRecord:
 class ObligationAudit:
     """Runs the audit of every configured market until ``stop()`` or the duration ends."""
 
-    def __init__(self, config: AuditConfig, client: Any, store: Store) -> None:
+    def __init__(
+        self, config: AuditConfig, client: Any, store: Store, *, urls: Any = None
+    ) -> None:
+        """``urls`` (a ``BitrueUrls``) is needed for ``book_source = "stream"``."""
         self.config = config
         self.client = client
         self.store = store
+        self.urls = urls
+        self.stream: Any = None
         self.markets: list[MarketAudit] = []
         self._stop = asyncio.Event()
         self.samples = 0
@@ -176,8 +204,15 @@ class ObligationAudit:
         if self.client.clock.age_s() is None:
             await self.client.sync_clock()
         started = self.client.clock.now_ms()
+        if self.config.book_source == "stream":
+            try:
+                await self._start_stream()
+            except BaseException:
+                if self.stream is not None:
+                    await self.stream.stop()
+                raise
         self.markets = [
-            MarketAudit(m, self.client, self.store, self.config.interval_s, started)
+            MarketAudit(m, self.client, self.store, self.config.interval_s, started, self.stream)
             for m in self.config.markets
         ]
         loop = asyncio.get_running_loop()
@@ -201,6 +236,22 @@ class ObligationAudit:
                 with contextlib.suppress(Exception):
                     await m.read_history(now)
                 m.close(now)
+            if self.stream is not None:
+                await self.stream.stop()
+
+    async def _start_stream(self) -> None:
+        from liquidity_bot.venues.bitrue.market_stream import MarketStream
+
+        if self.urls is None:
+            raise ValueError("book_source = 'stream' needs the exchange's addresses (urls=)")
+        self.stream = MarketStream(
+            self.urls,
+            [m.symbol for m in self.config.markets],
+            rest=self.client,
+            source_address=self.config.bitrue.source_address,
+        )
+        await self.stream.start()
+        await self.stream.wait_connected(10.0)
 
     async def _wait_until(self, when: float) -> bool:
         """Sleep until loop time ``when``; False when stopped meanwhile."""
