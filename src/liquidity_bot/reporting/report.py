@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from liquidity_bot.reporting import plots
+from liquidity_bot.reporting.estimates import PeriodEstimates
 from liquidity_bot.reporting.figures import SampleFold
 from liquidity_bot.reporting.kpi import (
     AUDIT_CATEGORY,
@@ -39,6 +40,8 @@ from liquidity_bot.reporting.kpi import (
     breaches_from_segments,
     rules_of_sample,
 )
+from liquidity_bot.reporting.markouts import Markouts, MarkoutTracker, position_range
+from liquidity_bot.reporting.order_flow import MinuteFlow, order_flow
 from liquidity_bot.reporting.pnl import (
     Activity,
     Inventory,
@@ -91,6 +94,14 @@ class SymbolReport:
     quotes: list[QuoteInterval] = field(default_factory=list)
     # what the risk limits did (the loss limit's fallback to minimum quoting, or its stop)
     risk_events: list[dict[str, Any]] = field(default_factory=list)
+    markouts: Markouts = field(default_factory=Markouts)
+    """Volume-weighted markouts of our fills per side at 0, 1, 5 and 60 s (`markouts`)."""
+    estimates: dict[str, Any] = field(default_factory=dict)
+    """The period's volatility and per-side arrival fit from our fills (`reporting.estimates`)."""
+    position_range: tuple[Decimal, Decimal, Decimal] = (ZERO, ZERO, ZERO)
+    """(lowest, highest, final) net base position from the period's fills."""
+    # orders placed / cancelled / filled per minute (minutes with activity only)
+    order_flow: list[MinuteFlow] = field(default_factory=list)
     # the period's samples again, streamed from the store (for the CSV); never held
     rows: Callable[[], Iterable[KpiSample]] = field(default=lambda: (), repr=False, compare=False)
 
@@ -127,7 +138,15 @@ class SymbolReport:
             "volume_base": str(self.activity.volume_base),
             "orders_sent": self.activity.orders_sent,
             "activity": self.activity.to_json(),
+            "orders_per_minute": [f.to_json() for f in self.order_flow],
             "risk_events": self.risk_events,
+            "markouts": self.markouts.to_json(),
+            "estimates": self.estimates,
+            "position_range_base": {
+                "low": str(self.position_range[0]),
+                "high": str(self.position_range[1]),
+                "final": str(self.position_range[2]),
+            },
         }
 
 
@@ -255,17 +274,28 @@ def build_symbol_report(
         last_ts=last_ts,
         rules_of=rules,
     )
+    fills = [
+        f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms
+    ]
+    # markouts in the same pass over the samples (they are streamed, never held)
+    tracker = MarkoutTracker(max_pending=max(1, len(fills)))
+    estimates = PeriodEstimates()
+    pending = iter(sorted(fills, key=lambda f: f.ts_ms))
+    upcoming = next(pending, None)
     for s in rows():
         fold.add(s)
+        while upcoming is not None and upcoming.ts_ms <= s.ts_ms:
+            tracker.on_fill(upcoming.side, upcoming.price, upcoming.qty, upcoming.ts_ms)
+            estimates.on_fill(upcoming.side, upcoming.price, upcoming.ts_ms)
+            upcoming = next(pending, None)
+        tracker.on_mid(s.ts_ms, s.mid)
+        estimates.on_mid(s.ts_ms, s.mid)
     fig = fold.finish()
     up = fig.uptime
     breaches = [
         _with_causes(b, recorded_breaches) for b in breaches_from_segments(symbol, up.segments)
     ]
 
-    fills = [
-        f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms
-    ]
     orders = [
         o
         for o in store.orders(symbol=symbol)
@@ -300,6 +330,7 @@ def build_symbol_report(
         fills=fills,
         plot=fig.plot,
         quotes=quote_intervals(orders, end),
+        order_flow=order_flow(store.orders(symbol=symbol), from_ms, to_ms),
         risk_events=[
             {"ts_ms": e.ts_ms, "action": e.action, "message": e.message}
             for e in store.audit_events(RISK_AUDIT_CATEGORY)
@@ -307,6 +338,9 @@ def build_symbol_report(
             and (from_ms is None or e.ts_ms >= from_ms) and (to_ms is None or e.ts_ms < to_ms)
         ],
         rows=rows,
+        markouts=tracker.markouts,
+        estimates=estimates.to_json(),
+        position_range=position_range(fills),
     )
 
 
@@ -616,8 +650,14 @@ def _breach_table(r: SymbolReport, limit: int = 50) -> str:
     return f"<table>{head}{rows}</table>{more}"
 
 
-def _symbol_section(r: SymbolReport) -> str:
+def _symbol_section(
+    r: SymbolReport, show_pnl: bool = True, extra: Callable[[SymbolReport], str] | None = None
+) -> str:
     charts = plots.symbol_charts(r)
+    pnl = f"""
+<h3>PnL</h3>
+{charts["pnl"]}
+{_pnl_table(r)}""" if show_pnl else ""
     return f"""
 <section>
 <h2>{html.escape(r.symbol)}</h2>
@@ -631,29 +671,95 @@ every {Decimal(r.interval_ms) / 1000} s</p>
 <div><h3>Price and our quotes</h3>{charts["price"]}</div>
 <div><h3>Spread against its limit</h3>{charts["spread"]}</div>
 <div><h3>Depth within &plusmn;2 % against its limit</h3>{charts["depth"]}</div>
-<div><h3>Inventory</h3>{charts["inventory"]}</div>
-</div>
-<h3>PnL</h3>
-{charts["pnl"]}
-{_pnl_table(r)}
+{f'<div><h3>Inventory</h3>{charts["inventory"]}</div>' if show_pnl else ""}
+</div>{pnl}{_markout_section(r) if show_pnl else ""}
 <h3>Breaches</h3>
-{_breach_table(r)}
+{_breach_table(r)}{extra(r) if extra is not None else ""}
 </section>"""
 
 
-def render_html(report: Report, title: str = "Market-making report") -> str:
-    """One self-contained HTML page: inline CSS, inline SVG plots, no script, no external URL."""
+def _markout_section(r: SymbolReport) -> str:
+    return f"""
+<h3>Markouts (adverse selection)</h3>
+<p class="note">Mid after each fill against its price, in basis points, weighted by the fill's
+value: positive is in our favour. Most of a captured half-spread that is gone within seconds
+was taken by better-informed takers.</p>
+<div class="grid"><div>{plots.markout_chart(r.markouts)}</div><div>{_markout_table(r)}
+{_estimates_table(r)}</div></div>"""
+
+
+def _markout_table(r: SymbolReport) -> str:
+    m = r.markouts
+    head = "<tr><th>Side</th>" + "".join(f"<th>{h} s</th>" for h in m.horizons_s) + "</tr>"
+    rows = []
+    for side, name in (("BUY", "Our buys"), ("SELL", "Our sells"), ("ALL", "All fills")):
+        cells = [name] + [
+            "-" if (v := m.bps(side, h)) is None else f"{fmt_dec(v, 2)} bps"
+            for h in m.horizons_s
+        ]
+        rows.append(_row(cells))
+    low, high, final = r.position_range
+    rows.append(_row(["Net position (base): low / high / final",
+                      f"{fmt_dec(low, 4)} / {fmt_dec(high, 4)} / {fmt_dec(final, 4)}"]
+                     + [""] * (len(m.horizons_s) - 1)))
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _estimates_table(r: SymbolReport) -> str:
+    e = r.estimates
+    if not e:
+        return ""
+
+    def num(v: Any, unit: str) -> str:
+        return "-" if v is None else f"{v:g} {unit}"
+
+    rows = [_row(["Volatility of mid", num(e.get("sigma_pct"), "% per &radic;s")])]
+    for key, name in (("bid", "Market sells reaching our bids"), ("ask", "Market buys reaching our asks")):
+        side = e.get(key) or {}
+        rows.append(_row([name, f"{side.get('fills', 0)} fills; A {num(side.get('a'), '/s')}, "
+                                f"&kappa; {num(side.get('kappa'), 'per %')}"]))
+    return ("<table><tr><th>Model input over the period</th><th>Estimate</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def markouts_csv(report: Report) -> str:
+    """The markouts of every market: symbol, side, horizon, bps (exact), fills."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["symbol", "side", "horizon_s", "markout_bps", "fills"])
+    for r in report.symbols:
+        for side, h, bps, n in r.markouts.rows():
+            w.writerow([r.symbol, side, h, _cell(bps), n])
+    return buf.getvalue()
+
+
+def render_html(
+    report: Report,
+    title: str = "Market-making report",
+    *,
+    show_pnl: bool = True,
+    extra: Callable[[SymbolReport], str] | None = None,
+    method_note: str | None = None,
+) -> str:
+    """One self-contained HTML page: inline CSS, inline SVG plots, no script, no external URL.
+
+    ``show_pnl=False``, ``extra`` (more HTML per market) and ``method_note`` (how the figures
+    were measured) serve reports from other vantage points (the obligation audit's)."""
     period = f"{fmt_time(report.start_ms)} to {fmt_time(report.end_ms)}"
     if report.start_ms is None and report.symbols:
         period = (
             f"{fmt_time(min(r.start_ms for r in report.symbols))} to "
             f"{fmt_time(max(r.end_ms for r in report.symbols))}"
         )
-    body = "".join(_symbol_section(r) for r in report.symbols) or (
+    body = "".join(_symbol_section(r, show_pnl, extra) for r in report.symbols) or (
         "<section><p>No KPI samples in this period.</p></section>"
     )
     notes = (
         '<section><h2>How these figures are measured</h2><p class="note">'
+        + method_note
+        + "</p></section>"
+        if method_note is not None
+        else '<section><h2>How these figures are measured</h2><p class="note">'
         "Spreads and depth are our own resting orders, sampled from the order book at a fixed "
         "interval. Uptime is the time-weighted share of the period during which both sides met "
         "every obligation at once (spread at or under the maximum, depth within &plusmn;2 % of mid "
