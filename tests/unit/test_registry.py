@@ -4,6 +4,7 @@ config table; the engine is built from the config in one place."""
 from __future__ import annotations
 
 import pytest
+from test_market_runner import CONFIG as MARKET_CONFIG
 
 from liquidity_bot.app import build_engine, venue_for
 from liquidity_bot.config import parse_config
@@ -14,31 +15,14 @@ from liquidity_bot.venues.bitrue.weights import ORDER_RATE_LIMIT
 from liquidity_bot.venues.port import Venue
 from liquidity_bot.venues.registry import EXCHANGES, UnknownExchange, exchange
 
+# top-level settings and [bitrue], then the market of the market-runner tests
 CONFIG = """
 kpi_interval_s = 2.0
 shutdown_timeout_s = 12.0
 [bitrue]
 base_url = "http://127.0.0.1:9"
 recv_window = 4000
-[[markets]]
-symbol = "XRPUSDT"
-key_label = "k"
-client_id_prefix = "lb"
-strategy = "ladder"
-[markets.ladder]
-levels = 2
-base_spread_pct = "0.4"
-level_spacing_pct = "0.2"
-level_size_quote = "20"
-[markets.obligations]
-max_spread_pct = "2"
-min_depth_2pct_quote = "20"
-[markets.risk]
-max_order_notional = "500"
-max_open_notional_per_side = "1000"
-max_base_inventory = "100000"
-daily_loss_limit = "1000"
-"""
+""" + MARKET_CONFIG
 
 
 def test_bitrue_is_registered_with_its_venue_prober_and_table() -> None:
