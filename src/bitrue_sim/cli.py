@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bitrue_sim.ws.settings import StreamSettings
+from bitrue_sim.stream_settings import StreamSettings
 
 app = typer.Typer(help="The Bitrue-compatible simulator on loopback.", no_args_is_help=True)
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from bitrue_sim.core.exchange import Exchange
 from bitrue_sim.server.app import create_app
 from bitrue_sim.server.state import SimConfig, SimState
-from bitrue_sim.ws.settings import StreamSettings
+from bitrue_sim.stream_settings import StreamSettings
 
 
 class TlsFilesError(ValueError):

@@ -26,9 +26,9 @@ from bitrue_sim.faults import (
     error_body,
     load_profile,
 )
+from bitrue_sim.stream_settings import StreamSettings
 from bitrue_sim.ws.connection import StreamConnection
 from bitrue_sim.ws.market import MarketStreams, depth_channel
-from bitrue_sim.ws.settings import StreamSettings
 from bitrue_sim.ws.user import UserStreams
 
 __all__ = ["HUB_KEY", "StreamHub", "StreamSettings", "depth_channel", "install"]

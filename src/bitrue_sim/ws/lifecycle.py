@@ -21,8 +21,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from bitrue_sim.ws.connection import CLOSE_TIMEOUT_S, StreamConnection
 
 if TYPE_CHECKING:
+    from bitrue_sim.stream_settings import StreamSettings
     from bitrue_sim.ws import StreamHub
-    from bitrue_sim.ws.settings import StreamSettings
 
 Conn = TypeVar("Conn", bound=StreamConnection)
 

@@ -29,8 +29,8 @@ from bitrue_sim.ws.framing import fmt_scaled, gzip_frame, parse_client_message
 from bitrue_sim.ws.lifecycle import KeepAlive, accept, serve
 
 if TYPE_CHECKING:
+    from bitrue_sim.stream_settings import StreamSettings
     from bitrue_sim.ws import StreamHub
-    from bitrue_sim.ws.settings import StreamSettings
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from bitrue_sim.ws.framing import dumps, fmt_plain, gzip_frame, parse_client_mes
 from bitrue_sim.ws.lifecycle import KeepAlive, accept, serve
 
 if TYPE_CHECKING:
+    from bitrue_sim.stream_settings import StreamSettings
     from bitrue_sim.ws import StreamHub
-    from bitrue_sim.ws.settings import StreamSettings
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ input only, never from the command line.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -18,12 +17,10 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
-from liquidity_bot.keys.gate import judge, rotate_key, verify_and_record
 from liquidity_bot.keys.guide import SUPPORTED_EXCHANGES, fix_for, guide_for
 from liquidity_bot.keys.home import (
     PASSPHRASE_ENV,
@@ -159,6 +156,8 @@ _STATUS_MARK = {PASS: "[green]PASS[/]", FAIL: "[red]FAIL[/]", UNKNOWN: "[yellow]
 
 
 def _print_report(report: VerificationReport, policy: Policy, as_json: bool) -> None:
+    from liquidity_bot.keys.gate import judge
+
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
         return
@@ -187,6 +186,8 @@ def _print_report(report: VerificationReport, policy: Policy, as_json: bool) -> 
 
 
 def _print_fixes(report: VerificationReport, policy: Policy) -> None:
+    from liquidity_bot.keys.gate import judge
+
     if not judge(report, policy).reasons:
         return
     out.print("What to do:", markup=False)
@@ -214,6 +215,8 @@ def _passphrase(home: KeysHome) -> str:
 
 
 def _run(coro: Any) -> Any:
+    import asyncio
+
     return asyncio.run(coro)
 
 
@@ -317,6 +320,8 @@ async def _verify_new(
 ) -> VerificationReport:
     """Verify a key just stored; if verifying breaks (rather than judging), remove it again so
     that the operator's retry is not blocked by a half-done add."""
+    from liquidity_bot.keys.gate import verify_and_record
+
     try:
         return await verify_and_record(
             home, rec, secret, policy=policy, urls=urls, canary_source=canary
@@ -403,6 +408,8 @@ def verify_cmd(
     policy_path: PolicyOpt = None,
 ) -> None:
     """Probe the exchange without side effects. Exit 0 pass, 1 fail, 2 unknown, 3 error."""
+    from liquidity_bot.keys.gate import verify_and_record
+
     _check_exchange(exchange)
     home = _home(ctx)
     policy = _policy(home, policy_path)
@@ -445,6 +452,8 @@ def onboard_cmd(
     profile: ProfileOpt = BOT,
 ) -> None:
     """Walk through creating the key on the exchange, store it, verify until it passes."""
+    from liquidity_bot.keys.gate import judge, verify_and_record
+
     _refuse_secret_options(secret, api_secret)
     _check_exchange(exchange)
     home = _home(ctx)
@@ -469,6 +478,8 @@ def onboard_cmd(
     check_label(label)
     if canary_source is not None:
         check_canary(canary_source, policy)
+    from rich.markdown import Markdown
+
     out.print(Markdown(guide), soft_wrap=False)
     if api_key is None:
         api_key = typer.prompt("API key (not the secret)").strip()
@@ -635,6 +646,8 @@ def rotate_cmd(
     api_secret: ApiSecretRefused = None,
 ) -> None:
     """Add a replacement key, verify it, make it active; the old key is marked for deletion."""
+    from liquidity_bot.keys.gate import rotate_key
+
     _refuse_secret_options(secret, api_secret)
     _check_exchange(exchange)
     home = _home(ctx)

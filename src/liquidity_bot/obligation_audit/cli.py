@@ -18,11 +18,12 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from liquidity_bot.obligation_audit.config import AuditConfig
+if TYPE_CHECKING:
+    from liquidity_bot.obligation_audit.config import AuditConfig
 
 app = typer.Typer(
     help="Audit the market maker's obligations from the exchange's side (read-only key).",

@@ -17,8 +17,6 @@ from typing import Annotated, Any
 
 import typer
 
-from liquidity_bot.reporting.report import FORMATS, build_report, markouts_csv, write
-
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -76,6 +74,7 @@ def report(
     db: Annotated[str | None, typer.Option("--db", help="Database URL (overrides config).")] = None,
 ) -> None:
     """Client report of spread, depth and uptime against the obligations, with PnL and activity."""
+    from liquidity_bot.reporting.report import FORMATS, build_report, markouts_csv, write
     from liquidity_bot.store import Store, StoreError
 
     if fmt not in FORMATS:

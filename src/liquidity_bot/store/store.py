@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, or_, select
-from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 
@@ -342,6 +341,9 @@ class Store:
 
     def _insert(self, table: schema.Table) -> Any:
         if self.dialect == "postgresql":
+            # imported here: the PostgreSQL dialect costs 20 ms of every SQLite start-up
+            from sqlalchemy.dialects import postgresql as pg_dialect
+
             return pg_dialect.insert(table)
         return sqlite_dialect.insert(table)
 
