@@ -337,6 +337,8 @@ def main() -> None:
     parser.add_argument("--stress-seconds", type=float, default=30.0,
                         help="each stress-load run")
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--production-only", action="store_true",
+                        help="only the production load, with and without rehearsals")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", default="volatile", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
@@ -364,6 +366,8 @@ def main() -> None:
     cpu = [s.process_cpu_s / s.wall_s * 100 for s in pooled.values()]
     print(f"production load, tick-to-order no rehearsals / rehearsals: p50 {off_p50 / ours_p50:.2f}x, "
           f"p99 {off / ours:.2f}x; engine process CPU {cpu[0]:.1f} % / {cpu[1]:.1f} % of one core")
+    if args.production_only:
+        return
     p99 = {}
     runs = [("stress load, passes not waiting for answers (the engine)", False, loop),
             ("stress load, passes waiting for answers (before)", True, loop)]

@@ -226,14 +226,14 @@ def test_print_guide_without_trusted_ips_warns_the_operator(tmp_path: Path) -> N
 
 def test_unexpected_error_exits_3_without_the_secret(tmp_path: Path, monkeypatch) -> None:
     """A bug is "other error" (3), never "a check failed" (1), and its message is redacted."""
-    from liquidity_bot.keys import cli as keys_cli
+    from liquidity_bot.keys import gate
 
     run(tmp_path, ["add", "--label", "L", "--api-key", KEY, "--no-verify"], SECRET + "\n")
 
     async def broken(*args, **kwargs):
         raise RuntimeError(f"bug while holding {SECRET}")
 
-    monkeypatch.setattr(keys_cli, "verify_and_record", broken)
+    monkeypatch.setattr(gate, "verify_and_record", broken)  # the command imports it when run
     res = run(tmp_path, ["verify", "L", "--base-url", "http://127.0.0.1:9"])
     assert res.exit_code == 3
     assert "unexpected error (RuntimeError: bug while holding ***)" in res.stderr

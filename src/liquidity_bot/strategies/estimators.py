@@ -41,6 +41,7 @@ Order-arrival intensity (`IntensityEstimator`, one per side)
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -126,6 +127,10 @@ class IntensityEstimator:
         self.grid_points = grid_points
         self._hits: deque[tuple[int, float]] = deque()
         self._first_ms: int | None = None
+        # Every pass asks for a fit, but the window changes only when a trade comes in or
+        # leaves: the last fit is reused while the hits and the observed time are the same.
+        self._changes = 0
+        self._fitted: tuple[int, float, tuple[float, float, bool]] | None = None
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -140,6 +145,7 @@ class IntensityEstimator:
             self._first_ms = ts_ms
         if depth_pct >= 0 and math.isfinite(depth_pct):
             self._hits.append((ts_ms, depth_pct))
+            self._changes += 1
             # bounded by the window whether or not ``fit`` is called: what goes here is a
             # prefix that any later ``fit(now >= ts_ms)`` would drop too
             self._prune(ts_ms)
@@ -150,6 +156,7 @@ class IntensityEstimator:
         edge = now_ms - self.window_ms
         while self._hits and self._hits[0][0] < edge:
             self._hits.popleft()
+            self._changes += 1
 
     def fit(self, now_ms: int) -> tuple[float, float, bool]:
         """(A, kappa, warm); the defaults when there is not enough evidence."""
@@ -161,6 +168,15 @@ class IntensityEstimator:
         observed_s = min(self.window_ms, now_ms - self._first_ms) / 1000.0
         if observed_s <= 0:
             return defaults
+        fitted = self._fitted
+        if fitted is not None and fitted[0] == self._changes and fitted[1] == observed_s:
+            return fitted[2]
+        result = self._fit(n, observed_s)
+        self._fitted = (self._changes, observed_s, result)
+        return result
+
+    def _fit(self, n: int, observed_s: float) -> tuple[float, float, bool]:
+        defaults = (self.a_default, self.kappa_default, False)
         depths = sorted(d for _, d in self._hits)
         xs: list[float] = []
         ys: list[float] = []
@@ -169,7 +185,7 @@ class IntensityEstimator:
             d = depths[int(j * 0.9 * (n - 1) / max(1, self.grid_points - 1))]
             if xs and d <= xs[-1]:
                 continue
-            count = n - _first_at_least(depths, d)
+            count = n - bisect_left(depths, d)
             xs.append(d)
             ys.append(math.log(count / observed_s))
         if len(xs) < 3:
@@ -188,17 +204,6 @@ class IntensityEstimator:
     @property
     def hits(self) -> int:
         return len(self._hits)
-
-
-def _first_at_least(sorted_values: Sequence[float], x: float) -> int:
-    lo, hi = 0, len(sorted_values)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sorted_values[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def traded_price(prev: Sequence[Level], now: Sequence[Level], *, is_ask: bool) -> Decimal | None:
