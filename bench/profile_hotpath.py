@@ -1,0 +1,100 @@
+"""Profile: where the place path and the book path spend their time (issue 20, item 2).
+
+The engine runs against the simulator (a child process, as in ``bench_engine``) until it quotes;
+then, on its event loop, this script times and profiles (cProfile) two paths, each ``--calls``
+times back to back (warm caches: the figures are the code's cost, not the cold-cache latency):
+
+- place: what ``place`` does before the socket, for a LIMIT order: parameters, rate-limit cost,
+  signing and the request's bytes (the venue's ``rehearse_place``);
+- book: the latest depth frame of the market decoded (gunzip, typed decode) into a book and its
+  best prices read (the market stream's ``rehearse``).
+
+It prints µs per call (median of ``--repeats`` timed batches, no profiler) and the top of each
+profile by own time. Numbers are printed, never asserted.
+
+    .venv/bin/python bench/profile_hotpath.py [--calls 20000] [--repeats 5] [--top 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from bench_engine import SimProcess, _engine, _key  # noqa: E402
+
+
+def _timed(fn: Callable[[], object], calls: int, repeats: int) -> float:
+    """µs per call, median of ``repeats`` batches."""
+    per_call = []
+    for _ in range(repeats):
+        t0 = time.perf_counter_ns()
+        for _ in range(calls):
+            fn()
+        per_call.append((time.perf_counter_ns() - t0) / calls / 1000)
+    return statistics.median(per_call)
+
+
+def _profile(fn: Callable[[], object], calls: int, top: int) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        fn()
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+async def measure(calls: int, repeats: int, top: int) -> None:
+    with SimProcess("volatile", 7, rate_limits=False) as sim:
+        key, secret = await _key(sim)
+        engine = _engine(sim, key, secret, stress=False, rehearsal_s=None)
+        task = asyncio.get_running_loop().create_task(engine.run(handle_signals=False))
+        venue = engine.sessions[0].venue
+        market = venue.market  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while not (engine.runners and market.rehearse("XRPUSDT") is not None):
+            if task.done() or time.monotonic() > deadline:
+                task.cancel()
+                raise SystemExit("the engine did not start quoting")
+            await asyncio.sleep(0.01)
+        rest = venue.rest  # type: ignore[attr-defined]
+        paths: dict[str, Callable[[], object]] = {
+            "place (params, cost, signing, bytes)": lambda: rest.rehearse_place(
+                "XRPUSDT", "BUY", Decimal("123.4"), Decimal("0.5123"), "lbb0000000000000000"),
+            "book (gunzip, decode, apply, best prices)": lambda: market.rehearse("XRPUSDT"),
+        }
+        try:
+            for label, fn in paths.items():
+                fn()
+                print(f"{label}: {_timed(fn, calls, repeats):.1f} µs per call "
+                      f"(median of {repeats} x {calls})")
+                print(_profile(fn, calls, top))
+        finally:
+            engine.stop()
+            await task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+    asyncio.run(measure(args.calls, args.repeats, args.top))
+
+
+if __name__ == "__main__":
+    main()
