@@ -7,7 +7,7 @@ interleaved run by run with this one, so that both see the same load on a shared
 ratio old/new is printed beside them. Numbers are printed, never asserted.
 
 The commands: ``--help``; ``keys list`` on an empty home (no vault: the policy is still loaded);
-``report --format json`` on a store that holds the schema and no rows (a real report, start to
+``report --help`` (the command reached, nothing read); ``report --format json`` on a store that holds the schema and no rows (a real report, start to
 end). ``python -X importtime -m liquidity_bot.cli --help`` shows where the import time goes.
 
     .venv/bin/python bench/bench_startup.py [--runs 10] [--old-src /work/main/src]
@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parents[1] / "src"
 COMMANDS: dict[str, list[str]] = {
     "--help": ["--help"],
     "keys list": ["keys", "list"],
+    "report --help": ["report", "--help"],
     "report": ["report", "--format", "json", "--out", "{home}/report.json"],
 }
 
@@ -74,11 +75,11 @@ def main() -> None:
                 for name, src in trees.items():  # interleaved: same load for both trees
                     times.setdefault((label, name), []).append(_once(src, homes[name], cmd))
     print(f"whole-process wall time, median of {args.runs} interleaved runs (seconds)")
-    header = f"{'command':<12} {'new':>7}" + (f" {'old':>7} {'old/new':>8}" if "old" in trees else "")
+    header = f"{'command':<14} {'new':>7}" + (f" {'old':>7} {'old/new':>8}" if "old" in trees else "")
     print(header)
     for label in COMMANDS:
         new = statistics.median(times[(label, "new")])
-        line = f"{label:<12} {new:7.3f}"
+        line = f"{label:<14} {new:7.3f}"
         if "old" in trees:
             old = statistics.median(times[(label, "old")])
             line += f" {old:7.3f} {old / new:7.1f}x"
