@@ -21,7 +21,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "policy.toml"
 def test_guide_defaults() -> None:
     p = DEFAULT_POLICY
     assert set(p.required_permissions) == {"read", "trade"}
-    assert set(p.forbidden_permissions) == {"withdraw", "futures"}
+    # issue 18: the guide's policy forbids transfers too (not applicable where keys cannot transfer)
+    assert set(p.forbidden_permissions) == {"withdraw", "futures", "transfer"}
     assert p.require_ip_restriction is True
     assert p.review_interval_days == 90 and p.unused_threshold_days == 30
     assert p.accept_unknown == ()

@@ -37,6 +37,7 @@ from liquidity_bot.keys.verify import (
     ClientFactory,
     VerificationReport,
     check_canary,
+    not_applicable_checks,
     probe_key,
     report_from_json,
 )
@@ -91,6 +92,8 @@ class VerifiedKey:
     report: VerificationReport
     accepted_unknown: tuple[str, ...]
     max_age: timedelta
+    # the exchange's other credentials (OKX/KuCoin passphrase, BitMart memo), never printed
+    extras: dict[str, Secret] = field(default_factory=dict, repr=False)
 
     @property
     def verified_at(self) -> datetime:
@@ -149,7 +152,8 @@ def judge(
 ) -> Judgement:
     """Judge every check the policy demands, not only those the report happens to contain.
 
-    A demanded check that is missing (or reported twice) is not a pass; fail refuses; unknown
+    A demanded check that is missing (or reported twice) is not a pass, unless the exchange's
+    record says it does not exist there (``not_applicable``); fail refuses; unknown
     refuses unless the policy accepts that check as unknown; any other status refuses. A report
     dated in the future or older than ``max_verification_age_hours`` refuses too.
     """
@@ -161,7 +165,11 @@ def judge(
     by_name: dict[str, list[Check]] = {}
     for c in report.checks:
         by_name.setdefault(c.name, []).append(c)
+    # the exchange's record, not the report, says which checks do not exist there
+    inapplicable = not_applicable_checks(report.exchange)
     for name in policy.demanded_checks():
+        if name in inapplicable and name not in by_name:
+            continue
         found = by_name.get(name, [])
         if not found:
             reasons.append(f"{name} was not checked (the policy demands it)")
@@ -193,8 +201,10 @@ async def verify_and_record(
     urls: Any,
     canary_source: str | None = None,
     client_factory: ClientFactory | None = None,
+    extras: dict[str, str] | None = None,
 ) -> VerificationReport:
-    """Probe, then remember the results in the vault's metadata and the audit log."""
+    """Probe, then remember the results in the vault's metadata and the audit log. ``extras``
+    are the exchange's other credentials (passphrase, memo), as sealed in the vault."""
     report = await probe_key(
         label=record.label,
         exchange=record.exchange,
@@ -205,6 +215,7 @@ async def verify_and_record(
         canary_source=canary_source,
         symbol=record.markets[0] if record.markets else None,
         client_factory=client_factory,
+        extras=extras,
     )
     remembered = Verification(
         checked_at=report.checked_at,
@@ -221,14 +232,6 @@ async def verify_and_record(
         checks=[c.to_json() for c in report.checks],
     )
     return report
-
-
-def _default_urls(urls: Any) -> Any:
-    if urls is not None:
-        return urls
-    from liquidity_bot.venues.bitrue.urls import BitrueUrls
-
-    return BitrueUrls()
 
 
 async def require_tradeable(
@@ -253,22 +256,23 @@ async def require_tradeable(
     max_age = timedelta(hours=policy.max_verification_age_hours)
     audit = home.audit_log()
 
-    def _open() -> tuple[KeyRecord, str]:
+    def _open() -> tuple[KeyRecord, str, dict[str, str]]:
         vault = Vault.open(home.vault).unlock(passphrase)
         record = vault.find_active(label, exchange)
-        return record, vault.reveal(record.id)
+        return record, vault.reveal(record.id), vault.reveal_extras(record.id)
 
     # The KDF is memory-hard on purpose (tens of ms): keep it off a running engine's event loop.
-    record, secret = await asyncio.to_thread(_open)
+    record, secret, extras = await asyncio.to_thread(_open)
     if reverify:
         report = await verify_and_record(
             home,
             record,
             secret,
             policy=policy,
-            urls=_default_urls(urls),
+            urls=urls,
             canary_source=canary_source,
             client_factory=client_factory,
+            extras=extras,
         )
     else:
         last = record.last_verification
@@ -335,6 +339,7 @@ async def require_tradeable(
         report=report,
         accepted_unknown=verdict.accepted_unknown,
         max_age=max_age,
+        extras={name: Secret(value) for name, value in extras.items()},
     )
 
 
@@ -540,6 +545,7 @@ async def rotate_key(
     canary_source: str | None = None,
     client_factory: ClientFactory | None = None,
     kdf: KdfParams = DEFAULT_KDF,
+    new_extras: dict[str, str] | None = None,
 ) -> RotationResult:
     """Add the replacement as a candidate, verify it, and only if it may trade make it the active
     key for the label's markets; the old key becomes ``pending_delete`` (delete it on the exchange).
@@ -559,6 +565,7 @@ async def rotate_key(
         kdf=kdf,
         status="candidate",
         replaces=old.id,
+        extras=new_extras,
     )
     def _drop_candidate(reason: str) -> None:
         mutate(home, lambda v: v.remove(candidate.id))
@@ -575,6 +582,7 @@ async def rotate_key(
             urls=urls,
             canary_source=canary_source,
             client_factory=client_factory,
+            extras=new_extras,
         )
     except BaseException:
         # verifying broke (rather than judged): no candidate record may block the next try

@@ -1,6 +1,7 @@
 """The onboarding guide's key policy as data: what a key must and must not be allowed to do.
 
-Defaults are the guide's (read + trade, no withdraw, no futures, IP allow list required, review
+Defaults are the guide's (read + trade, no withdraw, no futures, no transfers, IP allow list
+required, review
 every 90 days, unused after 30 days, no check accepted as unknown). An operator may override them
 in a TOML file (``<home>/policy.toml``; ``examples/policy.toml`` documents every field). Unknown
 keys are errors that name the key and the file.
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 PERMISSIONS_REQUIRABLE = ("read", "trade")
-PERMISSIONS_FORBIDDABLE = ("withdraw", "futures")
+PERMISSIONS_FORBIDDABLE = ("withdraw", "futures", "transfer")
 
 # Check names, in the guide's order. `verify` produces exactly these.
 CHECK_NAMES = (
@@ -26,6 +27,7 @@ CHECK_NAMES = (
     "can_trade",
     "withdraw_disabled",
     "futures_disabled",
+    "transfer_disabled",
     "ip_restricted",
     "clock_skew",
 )
@@ -38,7 +40,7 @@ class PolicyError(ValueError):
 @dataclass(frozen=True)
 class Policy:
     required_permissions: tuple[str, ...] = ("read", "trade")
-    forbidden_permissions: tuple[str, ...] = ("withdraw", "futures")
+    forbidden_permissions: tuple[str, ...] = ("withdraw", "futures", "transfer")
     require_ip_restriction: bool = True
     trusted_egress_ips: tuple[str, ...] = ()
     review_interval_days: int = 90
@@ -58,6 +60,8 @@ class Policy:
             wanted.add("withdraw_disabled")
         if "futures" in self.forbidden_permissions:
             wanted.add("futures_disabled")
+        if "transfer" in self.forbidden_permissions:
+            wanted.add("transfer_disabled")
         if self.require_ip_restriction:
             wanted.add("ip_restricted")
         return tuple(c for c in CHECK_NAMES if c in wanted)

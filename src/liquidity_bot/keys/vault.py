@@ -179,9 +179,12 @@ class SecretStore(Protocol):
         api_key: str,
         secret: str,
         markets: tuple[str, ...] = (),
+        extras: Mapping[str, str] | None = None,
     ) -> KeyRecord: ...
 
     def reveal(self, record_id: str) -> str: ...
+
+    def reveal_extras(self, record_id: str) -> dict[str, str]: ...
 
     def update(self, record_id: str, **changes: Any) -> KeyRecord: ...
 
@@ -302,6 +305,7 @@ def _record_from_json(raw: Mapping[str, Any]) -> KeyRecord:
                 verdict=str(v["verdict"]),
                 checks=tuple(
                     {"name": str(c["name"]), "status": str(c["status"]), "detail": str(c["detail"])}
+                    | ({"how": str(c["how"])} if "how" in c else {})
                     for c in v.get("checks", [])
                 ),
                 policy=v.get("policy") if isinstance(v.get("policy"), dict) else None,
@@ -331,6 +335,9 @@ def _record_from_json(raw: Mapping[str, Any]) -> KeyRecord:
 class _Sealed:
     wrapped_key: dict[str, str]
     secret: dict[str, str]
+    # the exchange's other credentials (passphrase, memo) as one sealed JSON object; None for
+    # exchanges that need none (records written before extras existed have none either)
+    extras: dict[str, str] | None = None
 
 
 @dataclass
@@ -409,12 +416,16 @@ class Vault:
                         f"{path}: record id {rec.id} appears twice; restore a backup"
                     )
                 vault._records[rec.id] = rec
+                extras = raw.get("extras")
                 vault._sealed[rec.id] = _Sealed(
                     wrapped_key={
                         "nonce": raw["wrapped_key"]["nonce"],
                         "ct": raw["wrapped_key"]["ct"],
                     },
                     secret={"nonce": raw["secret"]["nonce"], "ct": raw["secret"]["ct"]},
+                    extras=None
+                    if extras is None
+                    else {"nonce": extras["nonce"], "ct": extras["ct"]},
                 )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise VaultCorrupt(
@@ -561,10 +572,14 @@ class Vault:
         markets: tuple[str, ...] = (),
         status: str = "active",
         replaces: str | None = None,
+        extras: Mapping[str, str] | None = None,
     ) -> KeyRecord:
-        """Seal a secret under a fresh data key; the record's identity is bound as associated data."""
+        """Seal a secret (and the exchange's extra credentials, if any: an API passphrase, a
+        memo) under a fresh data key; the record's identity is bound as associated data."""
         self._require_master()
         register_secret(secret)  # from now on, no log line can show it
+        for value in (extras or {}).values():
+            register_secret(value)
         rec = KeyRecord(
             id=str(uuid.uuid4()),
             exchange=exchange,
@@ -581,8 +596,17 @@ class Vault:
         ct = AESGCM(data_key).encrypt(
             nonce, secret.encode("utf-8"), self._record_aad(rec, "secret")
         )
+        sealed_extras = None
+        if extras:
+            x_nonce = os.urandom(_NONCE_BYTES)
+            x_ct = AESGCM(data_key).encrypt(
+                x_nonce, _canonical(dict(extras)), self._record_aad(rec, "extras")
+            )
+            sealed_extras = {"nonce": _b64(x_nonce), "ct": _b64(x_ct)}
         self._sealed[rec.id] = _Sealed(
-            wrapped_key=self._wrap(rec.id, data_key), secret={"nonce": _b64(nonce), "ct": _b64(ct)}
+            wrapped_key=self._wrap(rec.id, data_key),
+            secret={"nonce": _b64(nonce), "ct": _b64(ct)},
+            extras=sealed_extras,
         )
         return rec
 
@@ -607,10 +631,43 @@ class Vault:
         register_secret(secret)  # from now on, no log line can show it
         return secret
 
+    def reveal_extras(self, record_id: str) -> dict[str, str]:
+        """Open a record's extra credentials ({} when it has none); tampering raises
+        ``RecordTampered`` as for the secret."""
+        master = self._require_master()
+        rec = self.get(record_id)
+        sealed = self._sealed[record_id]
+        if sealed.extras is None:
+            return {}
+        data_key = self._unwrap(record_id, master)
+        try:
+            plain = AESGCM(data_key).decrypt(
+                _unb64(sealed.extras.get("nonce"), "extras.nonce"),
+                _unb64(sealed.extras.get("ct"), "extras.ct"),
+                self._record_aad(rec, "extras"),
+            )
+        except InvalidTag:
+            raise RecordTampered(
+                f"record {rec.label!r} ({rec.exchange}) failed authentication: its sealed extra "
+                f"credentials were altered or swapped; remove it and add the key again"
+            ) from None
+        try:
+            extras = json.loads(plain)
+        except ValueError:
+            raise VaultCorrupt(f"record {rec.label!r}: sealed extras are not JSON") from None
+        if not isinstance(extras, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extras.items()
+        ):
+            raise VaultCorrupt(f"record {rec.label!r}: sealed extras are malformed")
+        for value in extras.values():
+            register_secret(value)
+        return extras
+
     def verify_all(self) -> None:
         """Open every record once (without keeping the secrets) to detect tampering early."""
         for rid in self._records:
             self.reveal(rid)
+            self.reveal_extras(rid)
 
     _MUTABLE = frozenset(
         {
@@ -652,15 +709,19 @@ class Vault:
                 "salt": _b64(self.salt),
             },
             "check": dict(self.check),
-            "records": [
-                {
-                    **_record_to_json(rec),
-                    "wrapped_key": dict(self._sealed[rec.id].wrapped_key),
-                    "secret": dict(self._sealed[rec.id].secret),
-                }
-                for rec in self.records()
-            ],
+            "records": [self._record_doc(rec) for rec in self.records()],
         }
+
+    def _record_doc(self, rec: KeyRecord) -> dict[str, Any]:
+        sealed = self._sealed[rec.id]
+        doc = {
+            **_record_to_json(rec),
+            "wrapped_key": dict(sealed.wrapped_key),
+            "secret": dict(sealed.secret),
+        }
+        if sealed.extras is not None:
+            doc["extras"] = dict(sealed.extras)
+        return doc
 
     def save(self, *, _before_rename: Any = None) -> None:
         data = json.dumps(self.to_doc(), indent=2, sort_keys=False).encode("utf-8") + b"\n"
