@@ -3,8 +3,8 @@ permissions").
 
 Documented answer (https://bingx-api.github.io/docs/#/en-us/common/account-api.html), ``data``:
 ``permissions`` as codes (1 Spot Trading, 2 Read, 3 Perpetual Futures Trading, 4 Universal
-Transfer, 5 Withdraw, 6 Sub-account Internal Transfer), ``ipAddresses`` (the bound IPs),
-``apiKey``, ``note``.
+Transfer, 5 Withdraw, 7 internal transfer of sub-accounts; 6 is read as a transfer too, as some
+clients name it so), ``ipAddresses`` (the bound IPs), ``apiKey``, ``note``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from liquidity_bot.keys.probers.reported import PermissionReport, Reading
 from liquidity_bot.keys.verify import FAIL, PASS
 
 ENDPOINT = "GET /openApi/v1/account/apiPermissions"
-SPOT, READ, FUTURES, TRANSFER, WITHDRAW, SUB_TRANSFER = 1, 2, 3, 4, 5, 6
+SPOT, READ, FUTURES, TRANSFER, WITHDRAW = 1, 2, 3, 4, 5
+SUB_TRANSFERS = frozenset({6, 7})
 
 
 def read_bingx(answer: Mapping[str, Any]) -> Reading:
@@ -39,7 +40,7 @@ def read_bingx(answer: Mapping[str, Any]) -> Reading:
         out["futures_disabled"] = (
             (FAIL, "permissions hold 3 (Perpetual Futures Trading).") if FUTURES in codes else (PASS, f"permissions [{shown}]")
         )
-        moving = sorted(codes & {TRANSFER, SUB_TRANSFER})
+        moving = sorted(codes & ({TRANSFER} | SUB_TRANSFERS))
         out["transfer_disabled"] = (
             (FAIL, f"permissions hold {', '.join(map(str, moving))} (transfers): the key may transfer funds.")
             if moving

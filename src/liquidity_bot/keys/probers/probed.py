@@ -32,6 +32,7 @@ from liquidity_bot.keys.probers.steps import (
     refused_signed_read,
 )
 from liquidity_bot.keys.probers.transport import (
+    AUTH,
     NOT_FOUND,
     PERMISSION,
     IpRefusal,
@@ -86,6 +87,11 @@ class ProbedKeyProber:
         if run.halted is None and not run.has("ip_restricted"):
             await check_canary(run, self.make, self.ccxt_id, self.base_url, ("fetch_balance", ()))
 
+    @staticmethod
+    def _authenticated(run: ProbeRun) -> bool:
+        check = run.results.get("authenticates")
+        return check is not None and check.status == PASS
+
     async def _symbol(self, run: ProbeRun, t: Any) -> str | None:
         how = "probe: the exchange's markets (unsigned)"
         ok, res = await run.call("can_trade", lambda: t.call("load_markets"), halting(run), how)
@@ -129,7 +135,10 @@ class ProbedKeyProber:
                 f"a cancel on {symbol} reached the order book ('order not found'); nothing was placed",
                 how=_HOW_CANCEL,
             )
-        elif getattr(res, "kind", None) == PERMISSION:
+        elif getattr(res, "kind", None) == PERMISSION or (
+            getattr(res, "kind", None) == AUTH and self._authenticated(run)
+        ):
+            # a key that just signed an answered read, refused here: it lacks the permission
             run.set(
                 "can_trade",
                 FAIL,
