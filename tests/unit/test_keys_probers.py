@@ -158,7 +158,10 @@ async def test_binance_deleted_key_fails_authenticates_and_halts() -> None:
     got = st(r)
     assert got["authenticates"] == "fail" and r.verdict == "fail"
     assert {got[c] for c in CHECK_NAMES if c not in ("authenticates", "clock_skew")} == {"unknown"}
-    assert "does not authenticate" in r.check("can_trade").detail
+    assert "refused" in r.check("can_trade").detail
+    # Binance answers a dead key and a wrong address alike: both causes and fixes are named
+    fix = r.check("authenticates").detail.split(" Fix: ", 1)[1]
+    assert "still exists" in fix and "allow list" in fix
     assert len(log) == 2
 
 

@@ -4,9 +4,11 @@ Documented answer (https://developers.binance.com/docs/wallet/account/api-key-pe
 ``ipRestrict``, ``enableReading``, ``enableSpotAndMarginTrading``, ``enableWithdrawals``,
 ``enableInternalTransfer``, ``permitsUniversalTransfer``, ``enableFutures``,
 ``enableVanillaOptions``, ``enableMargin`` ... all booleans. Every check is judged from it; the
-clock comes from the server time. A key whose allow list leaves this machine out is refused with
--2015 and a message naming the request's IP ("... request ip: 1.2.3.4"); an unknown or deleted
-key is refused with -2008 or -2014/-2015 without it.
+clock comes from the server time. Binance answers 401 -2015 "Invalid API-key, IP, or permissions
+for action." for an unknown, deleted or disabled key and for an address outside the key's allow
+list alike: ``authenticates`` then fails naming both causes and both fixes (when the message names
+the request's IP, "... request ip: 1.2.3.4", it is told as an IP refusal: ``can_read`` fails with
+the allow-list fix).
 """
 
 from __future__ import annotations
@@ -69,4 +71,5 @@ SPEC = PermissionReport(
     endpoint=ENDPOINT,
     reader=read_binance,
     ip=IpRefusal(words=("request ip",)),
+    auth_may_be_ip=True,
 )

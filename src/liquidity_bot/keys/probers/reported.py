@@ -44,6 +44,8 @@ class PermissionReport:
     endpoint: str  # as the exchange documents it, for reports
     reader: Reader
     ip: IpRefusal = IpRefusal()  # how the exchange says "address not allowed"
+    # the exchange refuses a dead key and a wrong address with the same answer (Binance -2015)
+    auth_may_be_ip: bool = False
 
 
 class ReportedPermissionsProber:
@@ -70,7 +72,7 @@ class ReportedPermissionsProber:
                 if ok:
                     self._judge(run, res, how)
                 elif not run.halted:
-                    refused_signed_read(run, res, how)
+                    refused_signed_read(run, res, how, auth_may_be_ip=spec.auth_may_be_ip)
         if run.halted is None and not run.has("ip_restricted"):
             await check_canary(run, self.make, spec.ccxt_id, self.base_url, (spec.call, ()))
 

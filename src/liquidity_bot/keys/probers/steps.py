@@ -126,9 +126,15 @@ async def check_canary(
     )
 
 
-def refused_signed_read(run: ProbeRun, exc: Refusal, how: str) -> None:
-    """Judge a refused first signed read (the key's authentication is decided here)."""
-    from liquidity_bot.keys.guide import fix_for_ip_excluded
+def refused_signed_read(
+    run: ProbeRun, exc: Refusal, how: str, *, auth_may_be_ip: bool = False
+) -> None:
+    """Judge a refused first signed read (the key's authentication is decided here).
+
+    ``auth_may_be_ip``: the exchange answers an unknown, deleted or disabled key and an address
+    outside the allow list alike (Binance's single -2015), so an authentication refusal fails
+    ``authenticates`` with both causes and both fixes named."""
+    from liquidity_bot.keys.guide import fix_for, fix_for_ip_excluded
 
     if exc.kind == IP:
         run.set(
@@ -161,6 +167,18 @@ def refused_signed_read(run: ProbeRun, exc: Refusal, how: str) -> None:
             how=how,
         )
         run.halted = "not checked: signed requests are refused for their timestamp"
+    elif exc.kind == AUTH and auth_may_be_ip:
+        run.set(
+            "authenticates",
+            FAIL,
+            f"the exchange refused the key ({run.describe(exc)}): it answers this way for a key that "
+            "is wrong, disabled or deleted, a secret that does not match, and a key whose IP allow "
+            "list leaves this machine out; it does not say which.",
+            fix=f"{fix_for('authenticates', run.policy, run.exchange)} If the key exists: "
+            f"{fix_for_ip_excluded(run.policy, run.exchange)}",
+            how=how,
+        )
+        run.halted = "not checked: the key is refused (see authenticates)"
     elif exc.kind == AUTH:
         run.set(
             "authenticates",
