@@ -355,3 +355,25 @@ async def test_credentials_and_extras_never_reach_a_detail() -> None:
     assert SECRET not in text and passphrase not in text and KEY not in text
     assert "***" in text
     assert SECRET not in repr(Credentials(KEY, SECRET, {"passphrase": passphrase}))
+
+
+async def test_okx_transfer_unknown_accepted_for_okx_only() -> None:
+    from liquidity_bot.keys.policy import policy_from_mapping
+    from liquidity_bot.keys.probers.okx import SPEC as OKX
+
+    answer = {"code": "0", "data": [{"perm": "read_only,trade", "ip": "203.0.113.10", "acctLv": "1"}]}
+    prober = ReportedPermissionsProber(
+        OKX, transport_factory=scripted({"fetch_time": now_ms(), "privateGetAccountConfig": answer})
+    )
+    r = await probe_key(
+        label="L", exchange="okx", api_key="8f1c2d3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f", secret=SECRET,
+        urls=None, policy=DEFAULT_POLICY, extras={"passphrase": "pp-canary-1"}, prober=prober,
+    )
+    assert [c.name for c in r.checks if c.status != "pass"] == ["transfer_disabled"]
+    assert not judge(r, DEFAULT_POLICY).allowed
+    policy = policy_from_mapping(
+        {"keys": {"exchanges": {"okx": {"accept_unknown": ["transfer_disabled"]}}}}
+    )
+    verdict = judge(r, policy)
+    assert verdict.allowed and verdict.accepted_unknown == ("transfer_disabled",)
+    assert not judge(report_from_json({**r.to_json(), "exchange": "kucoin"}), policy).allowed

@@ -189,6 +189,7 @@ def _print_report(report: VerificationReport, policy: Policy, as_json: bool) -> 
 def _print_fixes(report: VerificationReport, policy: Policy) -> None:
     if not judge(report, policy).reasons:
         return
+    policy = policy.for_exchange(report.exchange)
     out.print("What to do:", markup=False)
     failed = [c for c in report.checks if c.status == FAIL]
     unknown = [

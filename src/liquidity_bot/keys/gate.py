@@ -157,6 +157,7 @@ def judge(
     refuses unless the policy accepts that check as unknown; any other status refuses. A report
     dated in the future or older than ``max_verification_age_hours`` refuses too.
     """
+    policy = policy.for_exchange(report.exchange)
     reasons: list[str] = []
     accepted: list[str] = []
     age = _age_problem(report.checked_at, policy, now)
@@ -221,7 +222,7 @@ async def verify_and_record(
         checked_at=report.checked_at,
         verdict=report.verdict,
         checks=tuple(c.to_json() for c in report.checks),
-        policy=policy.verification_terms(),
+        policy=policy.for_exchange(record.exchange).verification_terms(),
     )
     mutate(home, lambda v: v.update(record.id, last_verification=remembered))
     home.audit_log().append(
@@ -312,7 +313,8 @@ async def require_tradeable(
             + "\n- ".join(verdict.reasons),
             report,
         )
-    if not reverify and not policy.is_covered_by(getattr(record.last_verification, "policy", None)):
+    terms = getattr(record.last_verification, "policy", None)
+    if not reverify and not policy.for_exchange(record.exchange).is_covered_by(terms):
         problem = (
             "it was verified under a different policy that does not cover the current one "
             "(fewer checks, a wider clock-skew limit or other trusted IPs)"

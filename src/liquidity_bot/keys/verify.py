@@ -254,6 +254,7 @@ async def probe_key(
         prober = prober_for(exchange, urls=urls, client_factory=client_factory)
     if prober.exchange != exchange:
         raise ValueError(f"the {prober.exchange} prober cannot verify a key for {exchange}")
+    policy = policy.for_exchange(exchange)
     if canary_source:
         check_canary(canary_source, policy)
     run = ProbeRun(
