@@ -610,23 +610,28 @@ class Vault:
         )
         return rec
 
-    def reveal(self, record_id: str) -> str:
-        """Open a record's secret; raises ``RecordTampered`` if anything bound to it changed."""
-        master = self._require_master()
+    def _open_sealed(self, record_id: str, purpose: str, sealed: dict[str, str], what: str) -> bytes:
+        """Decrypt one of a record's sealed values under its data key; ``RecordTampered`` if
+        anything bound to it changed."""
         rec = self.get(record_id)
-        data_key = self._unwrap(record_id, master)
-        sealed = self._sealed[record_id]
+        data_key = self._unwrap(record_id, self._require_master())
         try:
-            plain = AESGCM(data_key).decrypt(
-                _unb64(sealed.secret.get("nonce"), "secret.nonce"),
-                _unb64(sealed.secret.get("ct"), "secret.ct"),
-                self._record_aad(rec, "secret"),
+            return AESGCM(data_key).decrypt(
+                _unb64(sealed.get("nonce"), f"{purpose}.nonce"),
+                _unb64(sealed.get("ct"), f"{purpose}.ct"),
+                self._record_aad(rec, purpose),
             )
         except InvalidTag:
             raise RecordTampered(
-                f"record {rec.label!r} ({rec.exchange}) failed authentication: its sealed secret "
+                f"record {rec.label!r} ({rec.exchange}) failed authentication: its sealed {what} "
                 f"was altered or swapped; remove it and add the key again"
             ) from None
+
+    def reveal(self, record_id: str) -> str:
+        """Open a record's secret; raises ``RecordTampered`` if anything bound to it changed."""
+        self._require_master()
+        self.get(record_id)
+        plain = self._open_sealed(record_id, "secret", self._sealed[record_id].secret, "secret")
         secret = plain.decode("utf-8")
         register_secret(secret)  # from now on, no log line can show it
         return secret
@@ -634,23 +639,12 @@ class Vault:
     def reveal_extras(self, record_id: str) -> dict[str, str]:
         """Open a record's extra credentials ({} when it has none); tampering raises
         ``RecordTampered`` as for the secret."""
-        master = self._require_master()
+        self._require_master()
         rec = self.get(record_id)
-        sealed = self._sealed[record_id]
-        if sealed.extras is None:
+        sealed = self._sealed[record_id].extras
+        if sealed is None:
             return {}
-        data_key = self._unwrap(record_id, master)
-        try:
-            plain = AESGCM(data_key).decrypt(
-                _unb64(sealed.extras.get("nonce"), "extras.nonce"),
-                _unb64(sealed.extras.get("ct"), "extras.ct"),
-                self._record_aad(rec, "extras"),
-            )
-        except InvalidTag:
-            raise RecordTampered(
-                f"record {rec.label!r} ({rec.exchange}) failed authentication: its sealed extra "
-                f"credentials were altered or swapped; remove it and add the key again"
-            ) from None
+        plain = self._open_sealed(record_id, "extras", sealed, "extra credentials")
         try:
             extras = json.loads(plain)
         except ValueError:

@@ -39,7 +39,15 @@ from __future__ import annotations
 import secrets as _secrets
 from typing import Any
 
-from liquidity_bot.keys.guide import fix_for_ip_excluded
+from liquidity_bot.keys.probers.steps import judge_cancel, refused_signed_read
+from liquidity_bot.keys.probers.transport import (
+    AUTH,
+    IP,
+    NOT_FOUND,
+    OTHER,
+    PERMISSION,
+    TIMESTAMP,
+)
 from liquidity_bot.keys.verify import FAIL, PASS, UNKNOWN, Check, ClientFactory, ProbeRun
 
 _HOW_TIME = "probe: GET /api/v1/time"
@@ -133,81 +141,28 @@ class BitrueKeyProber:
                 how=_HOW_TIME,
             )
 
-    async def _account(self, run: ProbeRun, client: Any) -> None:
+    def _kind(self, exc: BaseException) -> str:
+        """Bitrue's exception classes as the probers' refusal kinds."""
         E = self.E
+        for cls, kind in (
+            (E.IpNotAllowed, IP),
+            (E.InvalidTimestamp, TIMESTAMP),
+            (E.AuthenticationError, AUTH),
+            (E.PermissionDenied, PERMISSION),
+            (E.OrderNotFound, NOT_FOUND),
+        ):
+            if isinstance(exc, cls):
+                return kind
+        return OTHER
+
+    async def _account(self, run: ProbeRun, client: Any) -> None:
         how = _HOW_ACCOUNT
         ok, res = await run.call("authenticates", client.account, self._halting(run), how)
         if ok:
             run.set("authenticates", PASS, "the exchange accepted the key and its signature", how=how)
             run.set("can_read", PASS, "a signed account read was answered", how=how)
-            return
-        if run.halted:
-            return
-        exc = res
-        if isinstance(exc, E.IpNotAllowed):
-            run.set(
-                "authenticates",
-                UNKNOWN,
-                "the key refused this machine's address before its signature could be judged",
-                how=how,
-            )
-            run.set(
-                "can_read",
-                FAIL,
-                f"the key does not accept requests from this machine's address ({run.describe(exc)}): "
-                f"its IP allow list leaves this machine out.",
-                fix=fix_for_ip_excluded(run.policy, run.exchange),
-                how=how,
-            )
-            run.set(
-                "ip_restricted",
-                PASS,
-                "the key is restricted to an allow list (one that excludes this machine)",
-                how=how,
-            )
-            run.halted = "not checked: the key refuses this machine's address (see can_read)"
-            return
-        if isinstance(exc, E.InvalidTimestamp):
-            run.set(
-                "authenticates",
-                UNKNOWN,
-                f"the exchange refused the request's timestamp ({run.describe(exc)}); fix the clock "
-                f"and verify again",
-                how=how,
-            )
-            run.halted = "not checked: signed requests are refused for their timestamp"
-            return
-        if isinstance(exc, E.AuthenticationError):
-            run.set(
-                "authenticates",
-                FAIL,
-                f"the exchange refused the key or its signature ({run.describe(exc)}): the key is "
-                f"wrong, disabled or deleted, or the secret does not match.",
-                how=how,
-            )
-            run.halted = "not checked: the key does not authenticate"
-            return
-        if isinstance(exc, E.PermissionDenied):
-            run.set(
-                "authenticates",
-                PASS,
-                "the exchange knows the key (it answered with a permission refusal, not an "
-                "authentication error)",
-                how=how,
-            )
-            run.set(
-                "can_read", FAIL, f"a signed account read was refused ({run.describe(exc)}).", how=how
-            )
-            return
-        run.set(
-            "authenticates",
-            UNKNOWN,
-            f"unexpected answer to the account read ({run.describe(exc)})",
-            how=how,
-        )
-        run.set(
-            "can_read", UNKNOWN, f"unexpected answer to the account read ({run.describe(exc)})", how=how
-        )
+        elif not run.halted:
+            refused_signed_read(run, self._kind(res), res, how, what="account read")
 
     async def _pick_symbol(self, run: ProbeRun, client: Any) -> str | None:
         if run.symbol:
@@ -225,7 +180,6 @@ class BitrueKeyProber:
         return None
 
     async def _trade(self, run: ProbeRun, client: Any) -> None:
-        E = self.E
         how = _HOW_CANCEL
         symbol = await self._pick_symbol(run, client)
         if symbol is None:
@@ -238,42 +192,7 @@ class BitrueKeyProber:
         ok, res = await run.call("can_trade", cancel, self._halting(run), how)
         if run.halted:
             return
-        if ok:
-            run.set(
-                "can_trade",
-                UNKNOWN,
-                "cancelling an order that cannot exist was answered as if it succeeded; "
-                "the answer proves nothing",
-                how=how,
-            )
-        elif isinstance(res, E.OrderNotFound):
-            run.set(
-                "can_trade",
-                PASS,
-                f"a cancel on {symbol} reached the order book ('order not found'); nothing was placed",
-                how=how,
-            )
-        elif isinstance(res, E.IpNotAllowed):
-            run.set(
-                "can_trade",
-                UNKNOWN,
-                f"the cancel probe was refused for this address ({run.describe(res)})",
-                how=how,
-            )
-        elif isinstance(res, E.PermissionDenied):
-            run.set(
-                "can_trade",
-                FAIL,
-                f"a cancel probe was refused for lack of permission ({run.describe(res)}).",
-                how=how,
-            )
-        else:
-            run.set(
-                "can_trade",
-                UNKNOWN,
-                f"ambiguous answer to the cancel probe ({run.describe(res)})",
-                how=how,
-            )
+        judge_cancel(run, ok, None if ok else self._kind(res), res, symbol, how)
 
     async def _withdraw(self, run: ProbeRun, client: Any) -> None:
         E = self.E

@@ -29,16 +29,14 @@ from liquidity_bot.keys.probers.steps import (
     check_canary,
     check_clock,
     halting,
+    judge_cancel,
     refused_signed_read,
 )
 from liquidity_bot.keys.probers.transport import (
-    AUTH,
-    NOT_FOUND,
-    PERMISSION,
     IpRefusal,
     default_transport_factory,
 )
-from liquidity_bot.keys.verify import FAIL, PASS, UNKNOWN, ProbeRun
+from liquidity_bot.keys.verify import PASS, UNKNOWN, ProbeRun
 
 _HOW_READ = "probe: signed balance read"
 _HOW_CANCEL = "probe: cancel of an order id that cannot exist"
@@ -71,7 +69,7 @@ class ProbedKeyProber:
                     run.set("authenticates", PASS, "the exchange accepted the key and its signature", how=_HOW_READ)
                     run.set("can_read", PASS, "a signed balance read was answered", how=_HOW_READ)
                 elif not run.halted:
-                    refused_signed_read(run, res, _HOW_READ)
+                    refused_signed_read(run, res.kind, res, _HOW_READ, what="balance read")
             if run.halted is None and not run.has("can_trade"):
                 await self._trade(run, t)
         name = guide_of(self.exchange).name
@@ -86,11 +84,6 @@ class ProbedKeyProber:
                 )
         if run.halted is None and not run.has("ip_restricted"):
             await check_canary(run, self.make, self.ccxt_id, self.base_url, ("fetch_balance", ()))
-
-    @staticmethod
-    def _authenticated(run: ProbeRun) -> bool:
-        check = run.results.get("authenticates")
-        return check is not None and check.status == PASS
 
     async def _symbol(self, run: ProbeRun, t: Any) -> str | None:
         how = "probe: the exchange's markets (unsigned)"
@@ -120,30 +113,7 @@ class ProbedKeyProber:
         )
         if run.halted:
             return
-        if ok:
-            run.set(
-                "can_trade",
-                UNKNOWN,
-                "cancelling an order that cannot exist was answered as if it succeeded; the answer "
-                "proves nothing",
-                how=_HOW_CANCEL,
-            )
-        elif getattr(res, "kind", None) == NOT_FOUND:
-            run.set(
-                "can_trade",
-                PASS,
-                f"a cancel on {symbol} reached the order book ('order not found'); nothing was placed",
-                how=_HOW_CANCEL,
-            )
-        elif getattr(res, "kind", None) == PERMISSION or (
-            getattr(res, "kind", None) == AUTH and self._authenticated(run)
-        ):
-            # a key that just signed an answered read, refused here: it lacks the permission
-            run.set(
-                "can_trade",
-                FAIL,
-                f"a cancel probe was refused for lack of permission ({run.describe(res)}).",
-                how=_HOW_CANCEL,
-            )
-        else:
-            run.set("can_trade", UNKNOWN, f"ambiguous answer to the cancel probe ({run.describe(res)})", how=_HOW_CANCEL)
+        judge_cancel(
+            run, ok, None if ok else getattr(res, "kind", None), res, symbol, _HOW_CANCEL,
+            auth_means_permission=True,
+        )

@@ -72,7 +72,14 @@ class ReportedPermissionsProber:
                 if ok:
                     self._judge(run, res, how)
                 elif not run.halted:
-                    refused_signed_read(run, res, how, auth_may_be_ip=spec.auth_may_be_ip)
+                    refused_signed_read(
+                        run,
+                        res.kind,
+                        res,
+                        how,
+                        what="read of the key's permissions",
+                        auth_may_be_ip=spec.auth_may_be_ip,
+                    )
         if run.halted is None and not run.has("ip_restricted"):
             await check_canary(run, self.make, spec.ccxt_id, self.base_url, (spec.call, ()))
 

@@ -12,6 +12,7 @@ from liquidity_bot.keys.probers.transport import (
     AUTH,
     IP,
     LIMITED,
+    NOT_FOUND,
     PERMISSION,
     TIMESTAMP,
     UNAVAILABLE,
@@ -127,16 +128,23 @@ async def check_canary(
 
 
 def refused_signed_read(
-    run: ProbeRun, exc: Refusal, how: str, *, auth_may_be_ip: bool = False
+    run: ProbeRun,
+    kind: str,
+    exc: BaseException,
+    how: str,
+    *,
+    what: str = "read",
+    auth_may_be_ip: bool = False,
 ) -> None:
-    """Judge a refused first signed read (the key's authentication is decided here).
+    """Judge a refused first signed read of ``what`` (the key's authentication is decided
+    here); ``kind`` is the refusal's kind (``transport``'s kinds), ``exc`` the refusal.
 
     ``auth_may_be_ip``: the exchange answers an unknown, deleted or disabled key and an address
     outside the allow list alike (Binance's single -2015), so an authentication refusal fails
     ``authenticates`` with both causes and both fixes named."""
     from liquidity_bot.keys.guide import fix_for, fix_for_ip_excluded
 
-    if exc.kind == IP:
+    if kind == IP:
         run.set(
             "authenticates",
             UNKNOWN,
@@ -158,7 +166,7 @@ def refused_signed_read(
             how=how,
         )
         run.halted = "not checked: the key refuses this machine's address (see can_read)"
-    elif exc.kind == TIMESTAMP:
+    elif kind == TIMESTAMP:
         run.set(
             "authenticates",
             UNKNOWN,
@@ -167,7 +175,7 @@ def refused_signed_read(
             how=how,
         )
         run.halted = "not checked: signed requests are refused for their timestamp"
-    elif exc.kind == AUTH and auth_may_be_ip:
+    elif kind == AUTH and auth_may_be_ip:
         run.set(
             "authenticates",
             FAIL,
@@ -179,16 +187,16 @@ def refused_signed_read(
             how=how,
         )
         run.halted = "not checked: the key is refused (see authenticates)"
-    elif exc.kind == AUTH:
+    elif kind == AUTH:
         run.set(
             "authenticates",
             FAIL,
             f"the exchange refused the key or its signature ({run.describe(exc)}): the key is wrong, "
-            "disabled or deleted, or the secret (or passphrase) does not match.",
+            "disabled or deleted, or the secret does not match.",
             how=how,
         )
         run.halted = "not checked: the key does not authenticate"
-    elif exc.kind == PERMISSION:
+    elif kind == PERMISSION:
         run.set(
             "authenticates",
             PASS,
@@ -196,7 +204,67 @@ def refused_signed_read(
             "authentication error)",
             how=how,
         )
-        run.set("can_read", FAIL, f"a signed read was refused ({run.describe(exc)}).", how=how)
+        run.set("can_read", FAIL, f"a signed {what} was refused ({run.describe(exc)}).", how=how)
     else:
-        run.set("authenticates", UNKNOWN, f"unexpected answer to the signed read ({run.describe(exc)})", how=how)
-        run.set("can_read", UNKNOWN, f"unexpected answer to the signed read ({run.describe(exc)})", how=how)
+        unexpected = f"unexpected answer to the {what} ({run.describe(exc)})"
+        run.set("authenticates", UNKNOWN, unexpected, how=how)
+        run.set("can_read", UNKNOWN, unexpected, how=how)
+
+
+def judge_cancel(
+    run: ProbeRun,
+    answered: bool,
+    kind: str | None,
+    exc: Any,
+    symbol: str,
+    how: str,
+    *,
+    auth_means_permission: bool = False,
+) -> None:
+    """can_trade from a cancel of an order id that cannot exist: "order not found" proves the
+    key may trade (the cancel reached the order book; nothing was ever placed); a permission
+    refusal proves it may not; anything else proves nothing. ``auth_means_permission``: the
+    client folds permission refusals into authentication errors (ccxt does), so a key that
+    just passed ``authenticates`` and is refused here lacks the permission."""
+    authenticated = run.results.get("authenticates")
+    if answered:
+        run.set(
+            "can_trade",
+            UNKNOWN,
+            "cancelling an order that cannot exist was answered as if it succeeded; "
+            "the answer proves nothing",
+            how=how,
+        )
+    elif kind == NOT_FOUND:
+        run.set(
+            "can_trade",
+            PASS,
+            f"a cancel on {symbol} reached the order book ('order not found'); nothing was placed",
+            how=how,
+        )
+    elif kind == IP:
+        run.set(
+            "can_trade",
+            UNKNOWN,
+            f"the cancel probe was refused for this address ({run.describe(exc)})",
+            how=how,
+        )
+    elif kind == PERMISSION or (
+        kind == AUTH
+        and auth_means_permission
+        and authenticated is not None
+        and authenticated.status == PASS
+    ):
+        run.set(
+            "can_trade",
+            FAIL,
+            f"a cancel probe was refused for lack of permission ({run.describe(exc)}).",
+            how=how,
+        )
+    else:
+        run.set(
+            "can_trade",
+            UNKNOWN,
+            f"ambiguous answer to the cancel probe ({run.describe(exc)})",
+            how=how,
+        )
