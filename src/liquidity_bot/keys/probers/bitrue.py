@@ -39,7 +39,12 @@ from __future__ import annotations
 import secrets as _secrets
 from typing import Any
 
-from liquidity_bot.keys.probers.steps import judge_cancel, refused_signed_read
+from liquidity_bot.keys.probers.steps import (
+    canary_answered,
+    judge_cancel,
+    no_canary,
+    refused_signed_read,
+)
 from liquidity_bot.keys.probers.transport import (
     AUTH,
     IP,
@@ -280,16 +285,9 @@ class BitrueKeyProber:
     async def _canary(self, run: ProbeRun) -> None:
         E = self.E
         how = _HOW_CANARY
-        if not run.canary_source:
-            run.set(
-                "ip_restricted",
-                UNKNOWN,
-                "no --canary-source given: give an address of this machine that is NOT on the key's "
-                "allow list (e.g. 127.0.0.2 on loopback) so the restriction can be tested",
-                how=how,
-            )
+        if no_canary(run, how):
             return
-        source = run.canary_source
+        source = str(run.canary_source)
         try:
             client_cm = self.factory(self.urls, run.api_key, run.secret, source_address=source)
         except Exception as exc:  # noqa: BLE001
@@ -326,10 +324,4 @@ class BitrueKeyProber:
                     how=how,
                 )
                 return
-        run.set(
-            "ip_restricted",
-            FAIL,
-            f"the same read from {source}, which is not on the allow list, was answered: the key "
-            f"is not restricted to trusted IPs.",
-            how=how,
-        )
+        canary_answered(run, source, how)

@@ -81,16 +81,9 @@ async def check_canary(
     machine that is not on the allow list). The read was answered from here, so a refusal from
     there can only be about the address: pass; an answer: fail."""
     how = "probe: the same signed read sent from the canary source"
-    if not run.canary_source:
-        run.set(
-            "ip_restricted",
-            UNKNOWN,
-            "no --canary-source given: give an address of this machine that is NOT on the key's "
-            "allow list (e.g. 127.0.0.2 on loopback) so the restriction can be tested",
-            how=how,
-        )
+    if no_canary(run, how):
         return
-    source = run.canary_source
+    source = str(run.canary_source)
     name, args = request
     try:
         async with make(exchange_id, run.credentials, base_url, source_address=source) as canary:
@@ -118,6 +111,24 @@ async def check_canary(
     except Exception as exc:  # noqa: BLE001 - cannot bind or connect from the canary
         run.set("ip_restricted", UNKNOWN, f"cannot send from {source} ({run.describe(exc)})", how=how)
         return
+    canary_answered(run, source, how)
+
+
+def no_canary(run: ProbeRun, how: str) -> bool:
+    """Without a canary source the IP restriction cannot be tested: unknown (returns True)."""
+    if run.canary_source:
+        return False
+    run.set(
+        "ip_restricted",
+        UNKNOWN,
+        "no --canary-source given: give an address of this machine that is NOT on the key's "
+        "allow list (e.g. 127.0.0.2 on loopback) so the restriction can be tested",
+        how=how,
+    )
+    return True
+
+
+def canary_answered(run: ProbeRun, source: str, how: str) -> None:
     run.set(
         "ip_restricted",
         FAIL,
