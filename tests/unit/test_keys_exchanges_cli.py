@@ -185,3 +185,15 @@ def test_extras_are_redacted_from_every_log_line_once_read(tmp_path: Path) -> No
     )
     assert res.exit_code == 0, text(res)
     assert value not in redact(f"a gateway echoed KC-API-PASSPHRASE: {value}")
+
+
+def test_market_symbols_follow_the_exchange(tmp_path: Path) -> None:
+    from liquidity_bot.keys.home import check_symbol
+
+    check_symbol("XRPUSDT", "bitrue")
+    with pytest.raises(InputRefused, match="XRPUSDT"):
+        check_symbol("XRP/USDT", "bitrue")
+    for symbol in ("XRP/USDT", "XRP-USDT", "XRP_USDT", "XRPUSDT"):
+        check_symbol(symbol, "okx")
+    with pytest.raises(InputRefused, match="OKX"):
+        check_symbol("XRP//USDT", "okx")

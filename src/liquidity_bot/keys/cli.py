@@ -298,7 +298,7 @@ def _check_intake(
     check_token_format(exchange, "API key", api_key)
     markets = tuple(m.upper() for m in market or ())
     for symbol in markets:
-        check_symbol(symbol)
+        check_symbol(symbol, exchange)
     if canary_source is not None:
         check_canary(canary_source, policy)
     return markets

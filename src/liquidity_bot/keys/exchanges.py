@@ -91,6 +91,9 @@ class ExchangeGuide:
     reports_permissions: str = ""
     ccxt_id: str | None = None
     notes: tuple[str, ...] = ()
+    # a market symbol as the operator may give it: BASE/QUOTE, BASE-QUOTE, BASE_QUOTE or BASEQUOTE
+    symbol_pattern: str = r"[A-Z0-9]{1,20}([/_-][A-Z0-9]{1,20})?"
+    symbol_example: str = "XRP/USDT"
 
     def settings_for(self, check: str) -> tuple[str, ...]:
         return self.enable.get(check) or self.disable.get(check) or ()
@@ -123,6 +126,8 @@ GUIDES: dict[str, ExchangeGuide] = {
                 secret_hint="64 letters and digits",
             ),
             not_applicable={"transfer_disabled": "Bitrue API keys have no transfer permission"},
+            symbol_pattern=r"[A-Z0-9]{2,30}",
+            symbol_example="XRPUSDT",
         ),
         ExchangeGuide(
             id="binance",

@@ -169,7 +169,6 @@ LABEL_MAX_LENGTH = 64
 # control characters (ESC starts terminal escape sequences), format characters (bidirectional
 # overrides that reorder what a terminal shows), line and paragraph separators, unassigned
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-_SYMBOL = re.compile(r"[A-Z0-9]{2,30}")
 
 
 def printable(text: str, limit: int | None = None) -> str:
@@ -207,12 +206,16 @@ def check_label(label: str) -> None:
         )
 
 
-def check_symbol(symbol: str) -> None:
-    """Refuse a market symbol that cannot be a Bitrue spot symbol (e.g. XRPUSDT)."""
-    if not _SYMBOL.fullmatch(symbol):
+def check_symbol(symbol: str, exchange: str = "bitrue") -> None:
+    """Refuse a market symbol that cannot be a spot symbol of ``exchange`` (Bitrue: XRPUSDT;
+    elsewhere also XRP/USDT, XRP-USDT or XRP_USDT)."""
+    from liquidity_bot.keys.exchanges import GUIDES
+
+    guide = GUIDES.get(exchange) or GUIDES["bitrue"]
+    if not re.fullmatch(guide.symbol_pattern, symbol):
         raise InputRefused(
-            f"--market '{printable(symbol, 40)}' is not a symbol: use letters and digits only, "
-            f"e.g. XRPUSDT"
+            f"--market '{printable(symbol, 40)}' is not a symbol of {guide.name}: use letters and "
+            f"digits, e.g. {guide.symbol_example}"
         )
 
 

@@ -81,7 +81,7 @@ def add_key(
     leaves nothing stored."""
     check_label(label)
     for symbol in markets:
-        check_symbol(symbol)
+        check_symbol(symbol, exchange)
     check_token_format(exchange, "API key", api_key)
     check_token_format(exchange, "secret", secret)
     check_extras(exchange, extras or {})
