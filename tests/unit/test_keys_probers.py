@@ -377,3 +377,15 @@ async def test_okx_transfer_unknown_accepted_for_okx_only() -> None:
     verdict = judge(r, policy)
     assert verdict.allowed and verdict.accepted_unknown == ("transfer_disabled",)
     assert not judge(report_from_json({**r.to_json(), "exchange": "kucoin"}), policy).allowed
+
+
+async def test_a_transport_that_cannot_open_reports_why_and_unknowns() -> None:
+    def broken(exchange_id, credentials, base_url, source_address=None):
+        raise Refusal(UNAVAILABLE, "ccxt is not installed: pip install 'liquidity-bot[exchanges]'")
+
+    r = await probe_key(
+        label="L", exchange="binance", api_key=KEY, secret=SECRET, urls=None, policy=DEFAULT_POLICY,
+        prober=ReportedPermissionsProber(BINANCE, transport_factory=broken),
+    )
+    assert r.verdict == "unknown" and set(st(r).values()) == {"unknown"}
+    assert "ccxt is not installed" in r.check("authenticates").detail

@@ -30,6 +30,7 @@ from liquidity_bot.keys.probers.steps import (
     check_clock,
     halting,
     judge_cancel,
+    opened,
     refused_signed_read,
 )
 from liquidity_bot.keys.probers.transport import (
@@ -59,7 +60,9 @@ class ProbedKeyProber:
         self.make = transport_factory or default_transport_factory(ip)
 
     async def probe(self, run: ProbeRun) -> None:
-        async with self.make(self.ccxt_id, run.credentials, self.base_url) as t:
+        async with opened(run, self.make, self.ccxt_id, self.base_url) as t:
+            if t is None:
+                return
             await check_clock(run, t)
             if run.halted is None:
                 ok, res = await run.call(

@@ -24,6 +24,7 @@ from liquidity_bot.keys.probers.steps import (
     check_canary,
     check_clock,
     halting,
+    opened,
     refused_signed_read,
 )
 from liquidity_bot.keys.probers.transport import IpRefusal, default_transport_factory
@@ -65,7 +66,9 @@ class ReportedPermissionsProber:
     async def probe(self, run: ProbeRun) -> None:
         spec = self.spec
         how = f"read from {spec.endpoint}"
-        async with self.make(spec.ccxt_id, run.credentials, self.base_url) as t:
+        async with opened(run, self.make, spec.ccxt_id, self.base_url) as t:
+            if t is None:
+                return
             await check_clock(run, t)
             if run.halted is None:
                 ok, res = await run.call("authenticates", lambda: t.call(spec.call), halting(run), how)

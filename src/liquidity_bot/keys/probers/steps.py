@@ -5,7 +5,8 @@ Each step records checks in the run (``keys.verify.ProbeRun``) and says how it j
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from liquidity_bot.keys.probers.transport import (
@@ -23,6 +24,25 @@ from liquidity_bot.keys.probers.transport import (
 from liquidity_bot.keys.verify import FAIL, PASS, UNKNOWN, ProbeRun
 
 TransportFactory = Callable[..., KeyTransport]
+
+
+@contextlib.asynccontextmanager
+async def opened(
+    run: ProbeRun, make: TransportFactory, exchange_id: str, base_url: str | None
+) -> AsyncIterator[KeyTransport | None]:
+    """The transport, or None (the run halted, saying why) when it cannot even be opened
+    (ccxt missing, an unknown ccxt id): verifying then reports unknowns, it does not crash."""
+    try:
+        transport = make(exchange_id, run.credentials, base_url)
+        entered = await transport.__aenter__()
+    except Exception as exc:  # noqa: BLE001 - reported as the reason nothing was checked
+        run.halt_unusable(exc)
+        yield None
+        return
+    try:
+        yield entered
+    finally:
+        await transport.__aexit__(None, None, None)
 
 
 def halting(run: ProbeRun) -> Callable[[BaseException], bool]:
