@@ -11,6 +11,7 @@ from liquidity_bot.keys.exchanges import EXCHANGES, ExchangeGuide, guide_of
 from liquidity_bot.keys.policy import Policy
 
 SUPPORTED_EXCHANGES = EXCHANGES
+_KEY_PAGE = guide_of("bitrue").key_page  # Bitrue's, for code written before the records
 
 # which policy permission each "must not" check stands for
 _FORBIDDEN_CHECK = {
@@ -45,6 +46,12 @@ def fix_for(check: str, policy: Policy, exchange: str = "bitrue") -> str:
         )
     if check in ("can_read", "can_trade"):
         return f"In {page}, edit the key and tick {_quoted(settings)}."
+    if check == "trade_disabled":  # a read-only key (e.g. an audit key) must not trade
+        trade = _quoted(g.enable.get("can_trade", ()))
+        return (
+            f"In {page}, edit the key and untick {trade} (or create a new key that only reads): "
+            f"a key that only reads can place no order if it leaks."
+        )
     if check == "withdraw_disabled":
         return (
             f"In {page}, edit the key and untick {_quoted(settings)}. The bot never withdraws; a "

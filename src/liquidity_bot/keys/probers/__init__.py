@@ -20,6 +20,12 @@ coinbase                                   exchange's permission reader (``<exch
 gate, mexc, xt, lbank                      ``probed.ProbedKeyProber`` (probes through ccxt)
 bitmart, coinstore, biconomy               ``manual.NoClientKeyProber`` (no client: unknown)
 =========================================  =================================================
+
+A new exchange needs, for its keys: one record in ``keys/exchanges.py`` (its permission names,
+what to leave disabled, extra credentials, key format, checks that do not apply), and one entry
+here: a ``PermissionReport`` (ccxt's name for the endpoint and a pure reader of the answer, tested
+on the exchange's documented answer) when the exchange tells a key its permissions, else the
+probed prober with its ccxt id.
 """
 
 from __future__ import annotations
