@@ -197,3 +197,21 @@ def test_market_symbols_follow_the_exchange(tmp_path: Path) -> None:
         check_symbol(symbol, "okx")
     with pytest.raises(InputRefused, match="OKX"):
         check_symbol("XRP//USDT", "okx")
+
+
+def test_verify_finds_the_labels_exchange(tmp_path: Path) -> None:
+    """`keys verify LABEL` verifies the label's key on its own exchange; a label active on two
+    exchanges must name one."""
+    okx_key = "8f1c2d3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
+    run(tmp_path, ["add", "--exchange", "okx", "--label", "LB", "--api-key", okx_key, "--no-verify"],
+        f"{SECRET}\n{PASSPHRASE_CANARY}\n")
+    # no network here: an unreachable base URL makes every check unknown, on OKX's prober
+    res = run(tmp_path, ["verify", "LB", "--base-url", "http://127.0.0.1:9", "--json"])
+    assert res.exit_code == 2, text(res)
+    out = json.loads(res.stdout)
+    assert out["exchange"] == "okx" and out["verdict"] == "unknown"
+    nowhere_but_sealed(tmp_path, PASSPHRASE_CANARY, res)
+    run(tmp_path, ["add", "--exchange", "bitrue", "--label", "LB", "--api-key", "B" * 64,
+                   "--no-verify"], "T" * 64 + "\n")
+    res = run(tmp_path, ["verify", "LB", "--json"])
+    assert res.exit_code == 3 and "bitrue, okx" in text(res) and "--exchange" in text(res)

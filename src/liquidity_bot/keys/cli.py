@@ -148,6 +148,28 @@ def _refuse_secret_options(secret: str | None, api_secret: str | None) -> None:
         _die(_SECRET_ON_ARGV.format(opt="--api-secret"))
 
 
+def _label_exchange(home: KeysHome, label: str, exchange: str | None) -> str:
+    """The exchange of the label's active key when ``--exchange`` is not given (read from the
+    vault's clear metadata: no passphrase); a label active on several exchanges must say which."""
+    if exchange is not None:
+        _check_exchange(exchange)
+        return exchange
+    if not home.vault.exists():
+        return "bitrue"
+    found = sorted(
+        {r.exchange for r in Vault.open(home.vault).records() if r.label == label and r.status == "active"}
+    )
+    if len(found) > 1:
+        _die(f"label {label!r} has active keys on {', '.join(found)}: add --exchange")
+    return found[0] if found else "bitrue"
+
+
+ExchangeOpt = Annotated[
+    str | None,
+    typer.Option("--exchange", help="The key's exchange (default: the label's, read from the vault)."),
+]
+
+
 def _check_exchange(exchange: str) -> None:
     if exchange not in SUPPORTED_EXCHANGES:
         _die(f"unsupported exchange {exchange!r}; supported: {', '.join(SUPPORTED_EXCHANGES)}")
@@ -406,12 +428,12 @@ def verify_cmd(
     base_url: BaseUrl = None,
     canary_source: Canary = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
-    exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
+    exchange: ExchangeOpt = None,
     policy_path: PolicyOpt = None,
 ) -> None:
     """Probe the exchange without side effects. Exit 0 pass, 1 fail, 2 unknown, 3 error."""
-    _check_exchange(exchange)
     home = _home(ctx)
+    exchange = _label_exchange(home, label, exchange)
     policy = _policy(home, policy_path)
     urls = _urls(base_url, exchange)
     if not home.vault.exists():
@@ -635,7 +657,7 @@ def rotate_cmd(
     ctx: typer.Context,
     label: Annotated[str, typer.Argument()],
     api_key: Annotated[str, typer.Option("--api-key", help="The replacement API key.")],
-    exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
+    exchange: ExchangeOpt = None,
     base_url: BaseUrl = None,
     canary_source: Canary = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -645,8 +667,8 @@ def rotate_cmd(
 ) -> None:
     """Add a replacement key, verify it, make it active; the old key is marked for deletion."""
     _refuse_secret_options(secret, api_secret)
-    _check_exchange(exchange)
     home = _home(ctx)
+    exchange = _label_exchange(home, label, exchange)
     policy = _policy(home, policy_path)
     urls = _urls(base_url, exchange)
     _check_intake(exchange, label, api_key, None, canary_source, policy)
