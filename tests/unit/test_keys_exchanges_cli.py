@@ -215,3 +215,13 @@ def test_verify_finds_the_labels_exchange(tmp_path: Path) -> None:
                    "--no-verify"], "T" * 64 + "\n")
     res = run(tmp_path, ["verify", "LB", "--json"])
     assert res.exit_code == 3 and "bitrue, okx" in text(res) and "--exchange" in text(res)
+
+
+def test_a_memo_too_short_to_mask_is_refused(tmp_path: Path) -> None:
+    res = run(
+        tmp_path,
+        ["add", "--exchange", "bitmart", "--label", "LB", "--api-key", "bm" + "1" * 38, "--no-verify"],
+        f"{SECRET}\nab1\n",
+    )
+    assert res.exit_code == 3 and "at least 6" in text(res)
+    assert not (tmp_path / "vault.json").exists()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from liquidity_bot.logs import register_secret
+from liquidity_bot.logs import MIN_SECRET_LENGTH, register_secret
 
 if TYPE_CHECKING:
     from liquidity_bot.keys.audit import AuditLog, AuditMirror
@@ -162,6 +162,12 @@ def check_extras(exchange: str, extras: dict[str, str]) -> None:
         if any(unicodedata.category(ch) in _UNPRINTABLE for ch in value):
             raise InputRefused(
                 f"the {name} holds control characters: copy it again; nothing was stored"
+            )
+        if len(value) < MIN_SECRET_LENGTH:  # shorter values could not be masked in logs
+            raise InputRefused(
+                f"the {name} is {len(value)} characters long: one of at least {MIN_SECRET_LENGTH} is "
+                f"needed (shorter ones cannot be kept out of logs); create the key again with a "
+                f"longer {name}; nothing was stored"
             )
 
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from liquidity_bot.keys.exchanges import guide_of
 from liquidity_bot.keys.guide import fix_for
 from liquidity_bot.keys.policy import CHECK_NAMES, Policy
+from liquidity_bot.logs import MIN_SECRET_LENGTH
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 NOT_APPLICABLE = "not_applicable"
@@ -151,7 +152,7 @@ class ProbeRun:
         request headers in their errors, and these details go to the vault, the audit log and
         screens (the key's short hint is enough to tell which key it was)."""
         for value in (self.credentials.secret, *self.credentials.extras.values()):
-            if value:
+            if len(value) >= MIN_SECRET_LENGTH:  # shorter ones are refused at intake
                 text = text.replace(value, "***")
         if self.credentials.api_key:
             text = text.replace(self.credentials.api_key, hint_of(self.credentials.api_key))
