@@ -9,7 +9,7 @@ import pytest
 
 from liquidity_bot.keys.exchanges import EXCHANGES, guide_of
 from liquidity_bot.keys.gate import judge
-from liquidity_bot.keys.policy import CHECK_NAMES, DEFAULT_POLICY, Policy
+from liquidity_bot.keys.policy import DEFAULT_POLICY, Policy
 from liquidity_bot.keys.probers import PROBERS, prober_for
 from liquidity_bot.keys.probers.binance import SPEC as BINANCE
 from liquidity_bot.keys.probers.coinbase import SPEC as COINBASE
@@ -101,7 +101,7 @@ async def test_binance_guide_key_passes_from_its_report_alone() -> None:
     log: list = []
     r = await _binance({"sapiGetAccountApiRestrictions": GUIDE_KEY}, log=log)
     assert r.verdict == "pass", r.to_json()
-    assert [c.name for c in r.checks] == list(CHECK_NAMES)
+    assert [c.name for c in r.checks] == list(DEFAULT_POLICY.demanded_checks())
     assert r.check("withdraw_disabled").how == "read from GET /sapi/v1/account/apiRestrictions"
     assert r.check("clock_skew").how.startswith("probe:")
     # ipRestrict answered it: no canary request, two requests in all
@@ -157,7 +157,7 @@ async def test_binance_deleted_key_fails_authenticates_and_halts() -> None:
     r = await _binance({"sapiGetAccountApiRestrictions": refused}, log=log)
     got = st(r)
     assert got["authenticates"] == "fail" and r.verdict == "fail"
-    assert {got[c] for c in CHECK_NAMES if c not in ("authenticates", "clock_skew")} == {"unknown"}
+    assert {got[c] for c in DEFAULT_POLICY.demanded_checks() if c not in ("authenticates", "clock_skew")} == {"unknown"}
     assert "refused" in r.check("can_trade").detail
     # Binance answers a dead key and a wrong address alike: both causes and fixes are named
     fix = r.check("authenticates").detail.split(" Fix: ", 1)[1]

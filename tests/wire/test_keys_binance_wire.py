@@ -17,7 +17,7 @@ pytest.importorskip("bitrue_sim.server.binance")
 
 from bitrue_sim.server.runner import SimServer  # noqa: E402
 from liquidity_bot.keys.gate import judge  # noqa: E402
-from liquidity_bot.keys.policy import CHECK_NAMES, DEFAULT_POLICY  # noqa: E402
+from liquidity_bot.keys.policy import DEFAULT_POLICY  # noqa: E402
 from liquidity_bot.keys.probers import prober_for  # noqa: E402
 from liquidity_bot.keys.verify import probe_key  # noqa: E402
 
@@ -48,7 +48,7 @@ async def _verify(sim: SimServer, key: str, secret: str):
 async def test_the_guides_key_passes_from_api_restrictions(bsim) -> None:
     report, st = await _verify(bsim, *_key(bsim))
     assert report.verdict == "pass", report.to_json()
-    assert list(st) == list(CHECK_NAMES)
+    assert list(st) == list(DEFAULT_POLICY.demanded_checks())
     assert report.check("transfer_disabled").how == "read from GET /sapi/v1/account/apiRestrictions"
     assert judge(report, DEFAULT_POLICY).allowed
 
@@ -75,7 +75,7 @@ async def test_an_allow_list_without_this_machine_is_refused(bsim) -> None:
     assert st["authenticates"] == "fail" and report.verdict == "fail"
     fix = report.check("authenticates").detail.split(" Fix: ", 1)[1]
     assert "allow list" in fix and "Binance" in fix
-    assert "pass" not in {st[c] for c in CHECK_NAMES if c not in ("clock_skew",)}
+    assert "pass" not in {st[c] for c in DEFAULT_POLICY.demanded_checks() if c != "clock_skew"}
 
 
 async def test_a_deleted_key_fails_authenticates(bsim) -> None:
