@@ -225,3 +225,21 @@ def test_a_memo_too_short_to_mask_is_refused(tmp_path: Path) -> None:
     )
     assert res.exit_code == 3 and "at least 6" in text(res)
     assert not (tmp_path / "vault.json").exists()
+
+
+def test_onboard_okx_asks_secret_then_passphrase_and_stops_on_q(tmp_path: Path) -> None:
+    """Onboarding on OKX: the guide in OKX's words, the key, the secret and the passphrase from
+    standard input (none echoed), one verification (unknown: nothing listens here), then q."""
+    key = "8f1c2d3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
+    res = run(
+        tmp_path,
+        ["onboard", "--exchange", "okx", "--label", "LB", "--base-url", "http://127.0.0.1:9"],
+        f"{key}\n{SECRET}\n{PASSPHRASE_CANARY}\nq\n",
+    )
+    assert res.exit_code == 2, text(res)
+    assert "Create the OKX API key" in text(res) and "Passphrase" in text(res)
+    assert "stopped; the key is stored" in text(res)
+    nowhere_but_sealed(tmp_path, PASSPHRASE_CANARY, res)
+    nowhere_but_sealed(tmp_path, SECRET, res)
+    vault = Vault.open(tmp_path / "vault.json").unlock(PASS)
+    assert vault.reveal_extras(vault.find_active("LB", "okx").id) == {"passphrase": PASSPHRASE_CANARY}
