@@ -84,7 +84,9 @@ def fix_for_ip_excluded(policy: Policy, exchange: str = "bitrue") -> str:
 
 
 def _bold(settings: tuple[str, ...]) -> str:
-    return " and ".join(f"**{s}**" for s in settings)
+    """**A**, **B** and **C**."""
+    words = [f"**{s}**" for s in settings]
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def render_guide(g: ExchangeGuide, label: str, policy: Policy) -> str:
