@@ -115,6 +115,22 @@ def hint_of(api_key: str) -> str:
     return f"{api_key[:4]}…{api_key[-4:]}" if len(api_key) > 12 else "…"
 
 
+def trade_disabled_from(can_trade: Check, fix: str) -> Check:
+    """The audit profile's check, read from the same trade probe with its outcome flipped: a
+    cancel that reached the order book proves the key may trade (fail); a permission refusal
+    proves it may not (pass); anything else stays unknown. ``fix`` says what to untick."""
+    why = can_trade.detail.split(" Fix: ", 1)[0]
+    if can_trade.status == PASS:
+        return Check(
+            "trade_disabled",
+            FAIL,
+            f"{why}: this key may trade, and an audit key must only read. Fix: {fix}",
+        )
+    if can_trade.status == FAIL:
+        return Check("trade_disabled", PASS, f"{why}: this key cannot trade")
+    return Check("trade_disabled", can_trade.status, why)
+
+
 ClientFactory = Callable[..., Any]
 
 
@@ -270,6 +286,10 @@ async def probe_key(
     for name in CHECK_NAMES:
         if name not in run.results and name not in inapplicable:
             run.set(name, UNKNOWN, run.halted or "not checked")
+    if "can_trade" in run.results:  # the audit profile's check: the trade probe, flipped
+        run.results["trade_disabled"] = trade_disabled_from(
+            run.results["can_trade"], fix_for("trade_disabled", policy, exchange)
+        )
     demanded = policy.demanded_checks()
     checks = tuple(run.results[name] for name in demanded if name not in inapplicable)
     skipped = tuple(
