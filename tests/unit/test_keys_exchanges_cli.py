@@ -33,6 +33,15 @@ def text(res) -> str:
     return (res.stdout or "") + (res.stderr or "")
 
 
+def add(home: Path, exchange: str, api_key: str, stdin: str):
+    """`keys add --exchange EXCHANGE --label LB --no-verify`, secret and extras on stdin."""
+    return run(
+        home,
+        ["add", "--exchange", exchange, "--label", "LB", "--api-key", api_key, "--no-verify"],
+        stdin,
+    )
+
+
 def nowhere_but_sealed(home: Path, value: str, *results) -> None:
     for r in results:
         assert value not in text(r)
@@ -93,11 +102,7 @@ def test_key_formats_are_per_exchange() -> None:
 
 def test_okx_add_takes_the_passphrase_from_stdin_and_seals_it(tmp_path: Path) -> None:
     key = "8f1c2d3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
-    res = run(
-        tmp_path,
-        ["add", "--exchange", "okx", "--label", "LB", "--api-key", key, "--no-verify"],
-        f"{SECRET}\n{PASSPHRASE_CANARY}\n",
-    )
+    res = add(tmp_path, "okx", key, f"{SECRET}\n{PASSPHRASE_CANARY}\n")
     assert res.exit_code == 0, text(res)
     assert "passphrase" in text(res)  # it was asked for, by name
     nowhere_but_sealed(tmp_path, PASSPHRASE_CANARY, res)
@@ -113,22 +118,14 @@ def test_okx_add_takes_the_passphrase_from_stdin_and_seals_it(tmp_path: Path) ->
 
 def test_a_missing_passphrase_stores_nothing(tmp_path: Path) -> None:
     key = "6705f5c311545b000157d3eb"
-    res = run(
-        tmp_path,
-        ["add", "--exchange", "kucoin", "--label", "LB", "--api-key", key, "--no-verify"],
-        f"{SECRET}\n",
-    )
+    res = add(tmp_path, "kucoin", key, f"{SECRET}\n")
     assert res.exit_code == 3 and "passphrase" in text(res)
     assert not (tmp_path / "vault.json").exists()
 
 
 def test_bitmart_memo_is_sealed(tmp_path: Path) -> None:
     memo = "BitmartMemoCanary99"
-    res = run(
-        tmp_path,
-        ["add", "--exchange", "bitmart", "--label", "LB", "--api-key", "bm" + "1" * 38, "--no-verify"],
-        f"{SECRET}\n{memo}\n",
-    )
+    res = add(tmp_path, "bitmart", "bm" + "1" * 38, f"{SECRET}\n{memo}\n")
     assert res.exit_code == 0, text(res)
     nowhere_but_sealed(tmp_path, memo, res)
     vault = Vault.open(tmp_path / "vault.json").unlock(PASS)
@@ -149,11 +146,7 @@ def test_coinbase_takes_its_ec_private_key(tmp_path: Path, form: str) -> None:
     pem = _ec_pem()
     stdin = pem if form == "pem lines" else pem.replace("\n", "\\n") + "\n"
     name = "organizations/1f2e3d4c-aaaa/apiKeys/5b6a7980-bbbb"
-    res = run(
-        tmp_path,
-        ["add", "--exchange", "coinbase", "--label", "LB", "--api-key", name, "--no-verify"],
-        stdin,
-    )
+    res = add(tmp_path, "coinbase", name, stdin)
     assert res.exit_code == 0, text(res)
     body = pem.splitlines()[1]
     nowhere_but_sealed(tmp_path, body, res)
@@ -163,11 +156,7 @@ def test_coinbase_takes_its_ec_private_key(tmp_path: Path, form: str) -> None:
 
 def test_coinbase_refuses_a_secret_that_is_not_an_ec_key(tmp_path: Path) -> None:
     name = "organizations/1f2e3d4c-aaaa/apiKeys/5b6a7980-bbbb"
-    res = run(
-        tmp_path,
-        ["add", "--exchange", "coinbase", "--label", "LB", "--api-key", name, "--no-verify"],
-        f"{SECRET}\n",
-    )
+    res = add(tmp_path, "coinbase", name, f"{SECRET}\n")
     assert res.exit_code == 3 and "EC private key" in text(res)
     assert SECRET not in text(res)
     assert not (tmp_path / "vault.json").exists()
@@ -177,12 +166,7 @@ def test_extras_are_redacted_from_every_log_line_once_read(tmp_path: Path) -> No
     from liquidity_bot.logs import redact
 
     value = "KucoinPassphraseCanary-3"
-    res = run(
-        tmp_path,
-        ["add", "--exchange", "kucoin", "--label", "LB", "--api-key", "6705f5c311545b000157d3eb",
-         "--no-verify"],
-        f"{SECRET}\n{value}\n",
-    )
+    res = add(tmp_path, "kucoin", "6705f5c311545b000157d3eb", f"{SECRET}\n{value}\n")
     assert res.exit_code == 0, text(res)
     assert value not in redact(f"a gateway echoed KC-API-PASSPHRASE: {value}")
 
@@ -203,26 +187,20 @@ def test_verify_finds_the_labels_exchange(tmp_path: Path) -> None:
     """`keys verify LABEL` verifies the label's key on its own exchange; a label active on two
     exchanges must name one."""
     okx_key = "8f1c2d3e-4a5b-6c7d-8e9f-0a1b2c3d4e5f"
-    run(tmp_path, ["add", "--exchange", "okx", "--label", "LB", "--api-key", okx_key, "--no-verify"],
-        f"{SECRET}\n{PASSPHRASE_CANARY}\n")
+    add(tmp_path, "okx", okx_key, f"{SECRET}\n{PASSPHRASE_CANARY}\n")
     # no network here: an unreachable base URL makes every check unknown, on OKX's prober
     res = run(tmp_path, ["verify", "LB", "--base-url", "http://127.0.0.1:9", "--json"])
     assert res.exit_code == 2, text(res)
     out = json.loads(res.stdout)
     assert out["exchange"] == "okx" and out["verdict"] == "unknown"
     nowhere_but_sealed(tmp_path, PASSPHRASE_CANARY, res)
-    run(tmp_path, ["add", "--exchange", "bitrue", "--label", "LB", "--api-key", "B" * 64,
-                   "--no-verify"], "T" * 64 + "\n")
+    add(tmp_path, "bitrue", "B" * 64, "T" * 64 + "\n")
     res = run(tmp_path, ["verify", "LB", "--json"])
     assert res.exit_code == 3 and "bitrue, okx" in text(res) and "--exchange" in text(res)
 
 
 def test_a_memo_too_short_to_mask_is_refused(tmp_path: Path) -> None:
-    res = run(
-        tmp_path,
-        ["add", "--exchange", "bitmart", "--label", "LB", "--api-key", "bm" + "1" * 38, "--no-verify"],
-        f"{SECRET}\nab1\n",
-    )
+    res = add(tmp_path, "bitmart", "bm" + "1" * 38, f"{SECRET}\nab1\n")
     assert res.exit_code == 3 and "at least 6" in text(res)
     assert not (tmp_path / "vault.json").exists()
 
