@@ -183,8 +183,6 @@ async def run_demo(
             f"demo vault passphrase: generated and not shown (set ${PASSPHRASE_ENV} to choose one)",
             markup=False,
         )
-    started_ms = int(time.time() * 1000)
-
     ca_file: str | None = None
     server_tls = None
     if tls:
@@ -293,6 +291,9 @@ async def run_demo(
                         f"(receiver {receiver.url}: {len(receiver.received)} received)")) as view:
                     bridge.chain(view.update)
                     bridge.chain(monitor.on_tick)
+                    # The report covers the bot's run: the simulator's start and the key's
+                    # verification before it are the demo's, not a breach of the obligations.
+                    started_ms = int(time.time() * 1000)
                     await engine.run(duration_s)
                     monitor.stopping(engine, f"the demo's {duration_s:g} s are over")
                     await dispatcher.close(timeout_s=5.0)

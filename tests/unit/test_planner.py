@@ -220,3 +220,39 @@ def test_properties_of_every_plan(case):
     # every replacement lists its new order first: a cancel only rides with a place or alone
     for a in p.actions:
         assert a.place is not None or a.cancel is not None
+
+
+def _skewed(bid_pct: str, ask_pct: str) -> QuoteSet:
+    """A strategy pushed far from mid on each side (a wide volatility floor, a strong skew)."""
+    bid = INST.round_price(MID * (1 - D(bid_pct) / 100), Side.BUY)
+    ask = INST.round_price(MID * (1 + D(ask_pct) / 100), Side.SELL)
+    return QuoteSet(symbol="XRPUSDT", now_ms=1, mid=MID,
+                    bids=(DesiredQuote(Side.BUY, bid, D("1900"), 0, 0, True),),
+                    asks=(DesiredQuote(Side.SELL, ask, D("1900"), 0, 0, True),))
+
+
+def test_an_inner_quote_beyond_the_depth_band_is_pulled_inside_it():
+    # The strategy wants its bid 1.93 % below mid with the ask at mid: an order there would not
+    # count for the depth (inside 85 % of the 2 % band), and restoring it would never end.
+    quotes = _skewed("1.93", "0.02")
+    p = plan(quotes, [], MID, RULES, PLENTY, INST)
+    bids = [a.place for a in p.actions if a.place is not None and a.place.side is Side.BUY]
+    assert bids
+    band_edge = MID * (1 - D("2") * RULES.band_margin / 100)
+    assert all(q.price >= band_edge for q in bids)
+    # and the spread with the ask stays within the margin of the maximum
+    spread_cap = MID * RULES.max_spread_pct * RULES.spread_margin / 100
+    assert max(q.price for q in bids) >= quotes.asks[0].price - spread_cap
+
+
+@given(st.decimals(D("0"), D("3"), places=2), st.decimals(D("0"), D("3"), places=2))
+@settings(max_examples=200, deadline=None)
+def test_planned_inner_orders_keep_the_spread_and_the_band(bid_pct, ask_pct):
+    p = plan(_skewed(str(bid_pct), str(ask_pct)), [], MID, RULES, PLENTY, INST)
+    places = [a.place for a in p.actions if a.place is not None]
+    bids = [q.price for q in places if q.side is Side.BUY]
+    asks = [q.price for q in places if q.side is Side.SELL]
+    assert bids and asks
+    limit = MID * RULES.max_spread_pct / 100
+    assert min(asks) - max(bids) <= limit * RULES.spread_margin + 2 * INST.tick
+    assert max(bids) >= MID * (1 - D("2") * RULES.band_margin / 100) - INST.tick

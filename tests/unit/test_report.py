@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -228,3 +229,50 @@ def test_html_escapes_text_the_exchange_supplied(store: Store):
     page = render(rep, "html")
     assert "<img" not in page.lower()
     assert "&lt;img src=x onerror=alert(1)&gt;" in page.lower()  # shown, as text
+
+
+def test_the_whole_books_depth_stands_beside_ours(store: Store):
+    # two samples with the whole book's depth, one stored before the column existed (None)
+    rows = [sample(0, True), sample(1, True), sample(2, True)]
+    rows[0] = replace(rows[0], market_bid_depth_quote=D("900"), market_ask_depth_quote=D("700"))
+    rows[1] = replace(rows[1], market_bid_depth_quote=D("1100"),
+                      market_ask_depth_quote=D("500"))
+    store.add_kpi_sample(rows)
+    rep = build_report(store, from_ms=T0, to_ms=T0 + 3000, obligations={"XRPUSDT": OBL},
+                       interval_ms=1000)
+    data = json.loads(render(rep, "json"))["symbols"]["XRPUSDT"]
+    assert D(data["avg_market_depth_2pct_bid"]) == 1000
+    assert D(data["avg_market_depth_2pct_ask"]) == 600
+    assert re.search(r"Whole book.s bid / ask depth within 2 %.*?1,000\.00 / 600\.00",
+                     render(rep, "html"), re.S)
+    table = list(csv.DictReader(io.StringIO(render(rep, "csv"))))
+    assert [r["market_bid_depth_2pct_quote"] for r in table] == ["900", "1100", ""]
+
+
+def test_a_database_of_an_older_version_gains_the_new_columns(tmp_path: Path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    old = sa.create_engine(url)
+    with old.begin() as conn:  # kpi_samples as the previous version created it
+        conn.exec_driver_sql(
+            "CREATE TABLE kpi_samples (id INTEGER PRIMARY KEY, symbol VARCHAR(32) NOT NULL, "
+            "ts_ms BIGINT NOT NULL, mid VARCHAR(64), best_bid VARCHAR(64), best_ask VARCHAR(64), "
+            "spread_pct VARCHAR(64), our_spread_pct VARCHAR(64), bid_depth_quote VARCHAR(64) "
+            "NOT NULL, ask_depth_quote VARCHAR(64) NOT NULL, two_sided BOOLEAN NOT NULL, "
+            "obligations_met BOOLEAN NOT NULL)")
+        conn.exec_driver_sql(
+            f"INSERT INTO kpi_samples (symbol, ts_ms, mid, bid_depth_quote, ask_depth_quote, "
+            f"two_sided, obligations_met) VALUES ('XRPUSDT', {T0}, '0.5', '150', '150', 1, 1)")
+    old.dispose()
+    s = Store(url)
+    try:
+        s.create_schema()
+        s.create_schema()  # idempotent
+        kept = s.kpi_samples("XRPUSDT")
+        assert len(kept) == 1 and kept[0].bid_depth_quote == 150
+        assert kept[0].market_bid_depth_quote is None
+        s.add_kpi_sample(replace(sample(1, True), market_bid_depth_quote=D("42.5")))
+        assert s.kpi_samples("XRPUSDT")[1].market_bid_depth_quote == D("42.5")
+    finally:
+        s.close()

@@ -151,6 +151,7 @@ class MarketRunner:
         self.first_two_sided_s: float | None = None
         self._wake = asyncio.Event()
         self._next_kpi = 0.0
+        self._sampled_orders: tuple[tuple[str, Decimal], ...] = ()
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
         self._last_inputs: tuple[object, ...] | None = None  # what ``last_quotes`` answered
         # True: each pass waits for its requests' answers before the next book is looked at
@@ -381,16 +382,19 @@ class MarketRunner:
     # --- obligations ---------------------------------------------------------------------------
     def _sample(self) -> None:
         """Our quotes against the obligations, by the report's own rules (``kpi.measure``:
-        an order counts once it has rested ``min_rest_s``), every ``kpi_interval_s``."""
+        an order counts once it has rested ``min_rest_s``), every ``kpi_interval_s`` and at
+        once when our resting orders changed (an acknowledgement, a fill, a cancel): a breach
+        our own orders cause or end is timed to the pass, not rounded to the interval."""
         now = time.monotonic()
-        if now < self._next_kpi:
+        resting = self.om.resting()
+        ours = tuple((o.client_order_id, o.remaining_qty) for o in resting)
+        if now < self._next_kpi and ours == self._sampled_orders:
             return
         self._next_kpi = now + self.kpi_interval_s
+        self._sampled_orders = ours
         now_ms = int(time.time() * 1000)
         orders = self.om.orders
-        quotes = quotes_from_orders(
-            self.om.resting(), lambda o: orders[o.client_order_id].created_ms
-        )
+        quotes = quotes_from_orders(resting, lambda o: orders[o.client_order_id].created_ms)
         reading = measure(self.symbol, self.book, quotes, self.config.obligations, now_ms)
         band = reading.band(OBLIGATION_BAND_PCT)
         ob = self.obligation

@@ -538,9 +538,9 @@ def plan(
     if mid is None or mid <= ZERO:
         return Plan(())
     sides = {}
-    inner = {BUY: min(quotes.bids, key=lambda q: q.level, default=None),
-             SELL: min(quotes.asks, key=lambda q: q.level, default=None)}
-    for side, qs in ((BUY, quotes.bids), (SELL, quotes.asks)):
+    bids, asks = _within_obligations(quotes.bids, quotes.asks, mid, rules, inst)
+    inner = {BUY: bids[0] if bids else None, SELL: asks[0] if asks else None}
+    for side, qs in ((BUY, bids), (SELL, asks)):
         other = inner[SELL if side is BUY else BUY]
         targets = side_targets(qs, mid, rules, inst, None if other is None else other.price)
         sides[side] = _SidePlanner(side, targets, [o for o in live if o.side is side], mid,
@@ -570,6 +570,39 @@ def plan(
         wanted += bid.improve() + ask.improve()
         wanted += bid.trim(Purpose.IMPROVE) + ask.trim(Purpose.IMPROVE)
     return _fit(wanted, live, allowance)
+
+
+def _within_obligations(
+    bids: Sequence[DesiredQuote], asks: Sequence[DesiredQuote], mid: Decimal, rules: PlanRules,
+    inst: InstrumentLike,
+) -> tuple[list[DesiredQuote], list[DesiredQuote]]:
+    """Each side's quotes innermost first, the inner one pulled in where the strategy wants it
+    farther from mid than the obligations keep it: inside ``band_margin`` of the depth band
+    (an inner order beyond it would not count, and the side would be restored again and
+    again), and our spread within ``spread_margin`` of the maximum. A side may take what the
+    other leaves of that spread, and at least half of it."""
+    bids = sorted(bids, key=lambda q: q.level)
+    asks = sorted(asks, key=lambda q: q.level)
+    if not bids and not asks:
+        return bids, asks
+    band = mid * rules.band_pct / HUNDRED * rules.band_margin
+    spread = (None if rules.max_spread_pct is None
+              else mid * rules.max_spread_pct / HUNDRED * rules.spread_margin)
+    dist = {BUY: mid - bids[0].price if bids else None,
+            SELL: asks[0].price - mid if asks else None}
+    out = {BUY: bids, SELL: asks}
+    for side, qs in out.items():
+        if not qs:
+            continue
+        cap = band
+        other = dist[SELL if side is BUY else BUY]
+        if spread is not None:
+            cap = min(cap, max(spread - other, spread / 2) if other is not None else spread)
+        if dist[side] > cap:
+            price = inst.round_price(mid - cap if side is BUY else mid + cap,
+                                     SELL if side is BUY else BUY)
+            out[side] = [_with(qs[0], price=price), *qs[1:]]
+    return out[BUY], out[SELL]
 
 
 def _fit(wanted: list[Action], live: Sequence[LiveOrder], allowance: Allowance) -> Plan:

@@ -57,6 +57,8 @@ class SampleFigures:
     avg_depth_2pct_ask: Decimal | None
     min_depth_2pct_bid: Decimal | None
     min_depth_2pct_ask: Decimal | None
+    avg_market_depth_2pct_bid: Decimal | None  # the whole book's, us included
+    avg_market_depth_2pct_ask: Decimal | None
     two_sided_pct: Decimal | None
     last_mid: Decimal | None
     plot: PlotData
@@ -88,6 +90,8 @@ class SampleFold:
         self._market = _Mean()
         self._bid = _Mean()
         self._ask = _Mean()
+        self._book_bid = _Mean()
+        self._book_ask = _Mean()
         self._max_ours: Decimal | None = None
         self._min_bid: Decimal | None = None
         self._min_ask: Decimal | None = None
@@ -115,6 +119,9 @@ class SampleFold:
             if self._min_ask is None or ask < self._min_ask:
                 self._min_ask = ask
             self._last_mid = s.mid
+        if s.market_bid_depth_quote is not None and s.market_ask_depth_quote is not None:
+            self._book_bid.add(s.market_bid_depth_quote)  # samples stored before the
+            self._book_ask.add(s.market_ask_depth_quote)  # column existed have none
         if s.two_sided:
             self._two_sided += 1
         self._plot.add(s)
@@ -131,6 +138,8 @@ class SampleFold:
             avg_depth_2pct_ask=self._ask.value,
             min_depth_2pct_bid=self._min_bid,
             min_depth_2pct_ask=self._min_ask,
+            avg_market_depth_2pct_bid=self._book_bid.value,
+            avg_market_depth_2pct_ask=self._book_ask.value,
             two_sided_pct=None if not n else Decimal(self._two_sided) * HUNDRED / Decimal(n),
             last_mid=self._last_mid,
             plot=self._plot.finish(),

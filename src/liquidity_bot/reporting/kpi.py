@@ -152,6 +152,7 @@ class KpiReading:
     def to_store(self) -> KpiSample:
         """The store's row: depth is the +-2 % obligation band; spreads in percent of mid."""
         two = self.band(OBLIGATION_BAND_PCT)
+        whole = self.market_depth
         return KpiSample(
             symbol=self.symbol,
             ts_ms=self.ts_ms,
@@ -164,6 +165,8 @@ class KpiReading:
             best_ask=self.best_ask,
             spread_pct=_storable(self.spread_pct),
             our_spread_pct=_storable(self.our_spread_pct),
+            market_bid_depth_quote=None if whole is None else _storable(whole.bid),
+            market_ask_depth_quote=None if whole is None else _storable(whole.ask),
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -100,6 +100,8 @@ class SymbolReport:
     """The period's volatility and per-side arrival fit from our fills (`reporting.estimates`)."""
     position_range: tuple[Decimal, Decimal, Decimal] = (ZERO, ZERO, ZERO)
     """(lowest, highest, final) net base position from the period's fills."""
+    market_depth_2pct: tuple[Decimal | None, Decimal | None] = (None, None)
+    """The whole book's average bid and ask depth within +-2 % (everyone, us included)."""
     # orders placed / cancelled / filled per minute (minutes with activity only)
     order_flow: list[MinuteFlow] = field(default_factory=list)
     # the period's samples again, streamed from the store (for the CSV); never held
@@ -132,6 +134,8 @@ class SymbolReport:
             "avg_depth_2pct_ask": _s(self.avg_depth_2pct_ask),
             "min_depth_2pct_bid": _s(self.min_depth_2pct_bid),
             "min_depth_2pct_ask": _s(self.min_depth_2pct_ask),
+            "avg_market_depth_2pct_bid": _s(self.market_depth_2pct[0]),
+            "avg_market_depth_2pct_ask": _s(self.market_depth_2pct[1]),
             "breaches": [b.to_json() for b in self.breaches],
             "pnl": self.pnl.to_json(),
             "volume": str(self.activity.volume_quote),
@@ -324,6 +328,7 @@ def build_symbol_report(
         avg_depth_2pct_ask=fig.avg_depth_2pct_ask,
         min_depth_2pct_bid=fig.min_depth_2pct_bid,
         min_depth_2pct_ask=fig.min_depth_2pct_ask,
+        market_depth_2pct=(fig.avg_market_depth_2pct_bid, fig.avg_market_depth_2pct_ask),
         two_sided_pct=fig.two_sided_pct,
         pnl=pnl,
         activity=activity(orders, fills, cancels),
@@ -410,6 +415,8 @@ CSV_COLUMNS = (
     "ask_depth_2pct_quote",
     "two_sided",
     "obligations_met",
+    "market_bid_depth_2pct_quote",
+    "market_ask_depth_2pct_quote",
 )
 
 
@@ -445,6 +452,8 @@ def iter_csv(report: Report, rows_per_chunk: int = 2000) -> Iterator[str]:
                     _cell(s.ask_depth_quote),
                     int(s.two_sided),
                     int(s.obligations_met),
+                    _cell(s.market_bid_depth_quote),
+                    _cell(s.market_ask_depth_quote),
                 ]
             )
     yield buf.getvalue()
@@ -569,6 +578,14 @@ def _summary_table(r: SymbolReport) -> str:
                 "Lowest bid / ask depth within 2 %",
                 f"{fmt_dec(r.min_depth_2pct_bid)} / {fmt_dec(r.min_depth_2pct_ask)}",
                 "",
+                "",
+            ]
+        ),
+        _row(
+            [
+                "Whole book's bid / ask depth within 2 % (everyone, us included)",
+                f"{fmt_dec(r.market_depth_2pct[0])} / {fmt_dec(r.market_depth_2pct[1])}",
+                "what listing sites show",
                 "",
             ]
         ),

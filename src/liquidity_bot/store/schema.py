@@ -209,6 +209,9 @@ kpi_samples = Table(
     Column("ask_depth_quote", ExactDecimal(), nullable=False),
     Column("two_sided", Boolean, nullable=False),
     Column("obligations_met", Boolean, nullable=False),
+    # the whole book's depth within +-2 % (everyone, us included): what listing sites show
+    Column("market_bid_depth_quote", ExactDecimal(), nullable=True),
+    Column("market_ask_depth_quote", ExactDecimal(), nullable=True),
     Index("ix_kpi_symbol_ts", "symbol", "ts_ms"),
 )
 

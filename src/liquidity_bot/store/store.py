@@ -20,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, or_, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, or_, select
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
@@ -173,6 +173,8 @@ class KpiSample:
     best_ask: Decimal | None = None
     spread_pct: Decimal | None = None
     our_spread_pct: Decimal | None = None
+    market_bid_depth_quote: Decimal | None = None  # the whole book's, us included
+    market_ask_depth_quote: Decimal | None = None
 
 
 class KpiSpan(NamedTuple):
@@ -312,8 +314,24 @@ class Store:
         self.engine.dispose()
 
     def create_schema(self) -> None:
-        """Create missing tables and indexes (idempotent)."""
+        """Create missing tables and indexes, and add the nullable columns a newer version
+        brought to a table an older one created (idempotent; old rows keep NULL there)."""
         schema.metadata.create_all(self.engine)
+        existing = inspect(self.engine)
+        with self._write() as conn:
+            for table in schema.metadata.sorted_tables:
+                have = {c["name"] for c in existing.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name in have:
+                        continue
+                    if not column.nullable:
+                        raise StoreError(
+                            f"table {table.name} lacks the required column {column.name}: "
+                            "it was created by an incompatible version; export it and use a "
+                            "new database")
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
     def journal_mode(self) -> str | None:
         """SQLite journal mode (expect 'wal' for file databases); None on PostgreSQL."""
