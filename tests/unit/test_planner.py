@@ -241,7 +241,7 @@ def test_an_inner_quote_beyond_the_depth_band_is_pulled_inside_it():
     band_edge = MID * (1 - D("2") * RULES.band_margin / 100)
     assert all(q.price >= band_edge for q in bids)
     # and the spread with the ask stays within the margin of the maximum
-    spread_cap = MID * RULES.max_spread_pct * RULES.spread_margin / 100
+    spread_cap = MID * RULES.max_spread_pct * RULES.spread_cap / 100
     assert max(q.price for q in bids) >= quotes.asks[0].price - spread_cap
 
 
@@ -254,5 +254,5 @@ def test_planned_inner_orders_keep_the_spread_and_the_band(bid_pct, ask_pct):
     asks = [q.price for q in places if q.side is Side.SELL]
     assert bids and asks
     limit = MID * RULES.max_spread_pct / 100
-    assert min(asks) - max(bids) <= limit * RULES.spread_margin + 2 * INST.tick
+    assert min(asks) - max(bids) <= limit * RULES.spread_cap + 2 * INST.tick
     assert max(bids) >= MID * (1 - D("2") * RULES.band_margin / 100) - INST.tick

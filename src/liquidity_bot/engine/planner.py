@@ -115,6 +115,8 @@ class PlanRules:
     backup_reach: Decimal = Decimal("0.75")  # where a new backup goes: of the max spread, with
     # the other side's inner price; an existing one is kept out to ``backup_keep`` of it
     backup_keep: Decimal = Decimal("0.95")
+    spread_cap: Decimal = Decimal("0.95")  # the inner quotes never ask for a wider spread than
+    # this share of the maximum (a strategy's volatility floor or skew may; the obligation wins)
     minimal: bool = False  # loss limit hit: only the inner order, nothing spent on improving
     min_rest_ms: int = 0  # an order counts for the obligations once it has rested this long
 
@@ -579,7 +581,7 @@ def _within_obligations(
     """Each side's quotes innermost first, the inner one pulled in where the strategy wants it
     farther from mid than the obligations keep it: inside ``band_margin`` of the depth band
     (an inner order beyond it would not count, and the side would be restored again and
-    again), and our spread within ``spread_margin`` of the maximum. A side may take what the
+    again), and our spread within ``spread_cap`` of the maximum. A side may take what the
     other leaves of that spread, and at least half of it."""
     bids = sorted(bids, key=lambda q: q.level)
     asks = sorted(asks, key=lambda q: q.level)
@@ -587,7 +589,7 @@ def _within_obligations(
         return bids, asks
     band = mid * rules.band_pct / HUNDRED * rules.band_margin
     spread = (None if rules.max_spread_pct is None
-              else mid * rules.max_spread_pct / HUNDRED * rules.spread_margin)
+              else mid * rules.max_spread_pct / HUNDRED * rules.spread_cap)
     dist = {BUY: mid - bids[0].price if bids else None,
             SELL: asks[0].price - mid if asks else None}
     out = {BUY: bids, SELL: asks}
