@@ -89,6 +89,29 @@ def test_intensity_defaults_until_enough_hits_and_outside_the_window():
     assert est.hits == 0
 
 
+def test_intensity_reused_fit_is_the_fit_of_the_window_as_it_is_now():
+    """A pass reuses the last fit while the window is unchanged; every hit in, every hit out and
+    every move of the observed time gives the fit a fresh estimator makes of the same hits."""
+    rng = random.Random(20)
+    est = IntensityEstimator(window_s=30, kappa_default=1.5, a_default=0.7, min_hits=5)
+    hits: list[tuple[int, float]] = []
+    now = 0
+    for _ in range(600):
+        now += rng.choice((0, 0, 50, 400, 3_000))
+        if rng.random() < 0.4:
+            depth = rng.expovariate(4.0)
+            est.record_hit(now, depth)
+            hits.append((now, depth))
+        got = est.fit(now)
+        again = est.fit(now)  # the reused answer
+        fresh_est = IntensityEstimator(window_s=30, kappa_default=1.5, a_default=0.7, min_hits=5)
+        fresh_est.start(est._first_ms if est._first_ms is not None else now)
+        for ts, depth in hits:
+            if ts >= now - 30_000:
+                fresh_est.record_hit(ts, depth)
+        assert got == again == fresh_est.fit(now)
+
+
 def lv(*pairs):
     return [(D(p), D(q)) for p, q in pairs]
 
