@@ -97,12 +97,16 @@ class _Tracked:
 
 @dataclass
 class _Books:
-    """Latest book per symbol for each reader, plus synchronous listeners."""
+    """Latest book per symbol for each reader, plus synchronous listeners; a reader that
+    subscribes late starts from the latest book of every symbol (diff-based streams such as
+    Binance's push nothing while the book stands still)."""
 
     subs: list[tuple[dict[str, BookUpdate], asyncio.Event]] = field(default_factory=list)
     listeners: list[Callable[[BookUpdate], None]] = field(default_factory=list)
+    latest: dict[str, BookUpdate] = field(default_factory=dict)
 
     def publish(self, update: BookUpdate) -> None:
+        self.latest[update.symbol] = update
         for pending, event in self.subs:
             pending[update.symbol] = update
             event.set()
@@ -113,8 +117,10 @@ class _Books:
                 log.exception("a book listener failed on %s", update.symbol)
 
     async def subscribe(self) -> AsyncIterator[BookUpdate]:
-        pending: dict[str, BookUpdate] = {}
+        pending: dict[str, BookUpdate] = dict(self.latest)
         event = asyncio.Event()
+        if pending:
+            event.set()
         entry = (pending, event)
         self.subs.append(entry)
         try:
@@ -129,6 +135,8 @@ class _Books:
     @contextlib.contextmanager
     def listen(self, listener: Callable[[BookUpdate], None]) -> Iterator[None]:
         self.listeners.append(listener)
+        for update in list(self.latest.values()):
+            listener(update)
         try:
             yield
         finally:
