@@ -726,6 +726,28 @@ def bitrue_venue(config: BotConfig, api_key: str, secret: str, symbols: Iterable
     )
 
 
+def _venue_builder(
+    config: BotConfig, market: MarketConfig, symbols: list[str]
+) -> tuple[Callable[[str, str], Venue], OrderBudget | None]:
+    """(api_key, secret) -> venue for a key's markets, and its order budget (None: Bitrue's
+    default). ``connector = "ccxt"`` markets get a ccxt venue planning with that exchange's
+    order-rate limit; the others the native Bitrue venue."""
+    if market.connector != "ccxt":
+        def native(api_key: str, secret: str, symbols: list[str] = symbols) -> Venue:
+            return bitrue_venue(config, api_key, secret, symbols)
+
+        return native, None
+    from liquidity_bot.venues.ccxt.factory import ccxt_venue, order_rate
+
+    exchange = market.exchange
+
+    def through_ccxt(api_key: str, secret: str, symbols: list[str] = symbols) -> Venue:
+        return ccxt_venue(config, exchange, api_key, secret, symbols)
+
+    rate = order_rate(exchange)
+    return through_ccxt, OrderBudget(limit=rate.limit, window_s=rate.window_s + 1.0)
+
+
 def build_estimator(market: MarketConfig) -> Any:
     from liquidity_bot.strategies import make_estimator
 
@@ -779,17 +801,16 @@ async def open_sessions(
         mark_used(home, label)
         report(f"key {label!r} passed the gate (verdict {key.report.verdict})")
         symbols = [m.symbol for m in markets]
-
-        def venue_for(api_key: str, secret: str, symbols: list[str] = symbols) -> Venue:
-            return bitrue_venue(config, api_key, secret, symbols)
+        venue_for, budget = _venue_builder(config, markets[0], symbols)
 
         def factory(key: Any = key, venue_for: Any = venue_for) -> Venue:
             return venue_for(key.api_key, key.secret.reveal())
 
-        sessions.append(
-            KeySession(label=label, venue=factory(), markets=markets, venue_factory=factory,
-                       watch=watch, venue_for=venue_for)
-        )
+        session = KeySession(label=label, venue=factory(), markets=markets,
+                             venue_factory=factory, watch=watch, venue_for=venue_for)
+        if budget is not None:
+            session.budget = budget
+        sessions.append(session)
     share_ip_order_limit(sessions)
     return sessions, refused
 
@@ -800,9 +821,10 @@ def share_ip_order_limit(sessions: list[KeySession]) -> None:
     connector's per-address governor enforces the sum; see venues.bitrue.ratelimit)."""
     from liquidity_bot.engine.budget import BITRUE_ORDER_LIMIT
 
-    if len(sessions) > 1:
-        for s in sessions:
-            s.budget = OrderBudget(limit=BITRUE_ORDER_LIMIT // len(sessions))
+    bitrue = [s for s in sessions if not s.markets or s.markets[0].exchange == "bitrue"]
+    if len(bitrue) > 1:  # other exchanges' keys keep their own exchange's budget
+        for s in bitrue:
+            s.budget = OrderBudget(limit=BITRUE_ORDER_LIMIT // len(bitrue))
 
 
 def summary(engine: Engine) -> dict[str, Any]:
