@@ -442,22 +442,21 @@ async def listen_key_create(request: web.Request) -> web.Response:
     return json_response({"listenKey": state.listen_keys.open(caller.account_id)})
 
 
-async def listen_key_keepalive(request: web.Request) -> web.Response:
+async def _listen_key_op(request: web.Request, op: str) -> web.Response:
     state = state_of(request)
     caller = authenticate_key_only(request, state, await read_request(request))
     key = caller.params.str("listenKey", required=True, max_len=128)
-    if not state.listen_keys.keepalive(key, caller.account_id):
+    if not getattr(state.listen_keys, op)(key, caller.account_id):
         raise _no_listen_key()
     return json_response({})
+
+
+async def listen_key_keepalive(request: web.Request) -> web.Response:
+    return await _listen_key_op(request, "keepalive")
 
 
 async def listen_key_delete(request: web.Request) -> web.Response:
-    state = state_of(request)
-    caller = authenticate_key_only(request, state, await read_request(request))
-    key = caller.params.str("listenKey", required=True, max_len=128)
-    if not state.listen_keys.close(key, caller.account_id):
-        raise _no_listen_key()
-    return json_response({})
+    return await _listen_key_op(request, "close")
 
 
 async def margin_pairs(request: web.Request) -> web.Response:

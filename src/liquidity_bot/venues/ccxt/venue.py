@@ -419,7 +419,7 @@ class CcxtVenue:
     ) -> CancelAck | CancelReject:
         symbol = symbol.upper()
         unified = self._unified_of(symbol)
-        oid = None if exchange_order_id is None else str(exchange_order_id)
+        oid = self._known_order_id(client_order_id, exchange_order_id)
         cid = client_order_id or self._by_order_id.get(oid or "") or ""
         params = {}
         if client_order_id is not None and oid is None:
@@ -443,10 +443,7 @@ class CcxtVenue:
     ) -> OrderSnapshot | None:
         symbol = symbol.upper()
         unified = self._unified_of(symbol)
-        oid = None if exchange_order_id is None else str(exchange_order_id)
-        if oid is None and client_order_id is not None:
-            tracked = self._tracked.get(client_order_id)
-            oid = tracked.order_id if tracked is not None else None
+        oid = self._known_order_id(client_order_id, exchange_order_id)
         if oid is not None:
             try:
                 order = await self._call(self.client.fetch_order, oid, unified)
@@ -464,6 +461,15 @@ class CcxtVenue:
             tracked.order_id = str(order.get("id"))
             self._by_order_id[tracked.order_id] = tracked.client_order_id
         return snap
+
+    def _known_order_id(self, client_order_id: str | None,
+                        exchange_order_id: int | str | None) -> str | None:
+        """The exchange's id when given or learnt from our own placement (some ccxt clients,
+        bitrue's among them, cannot look an order up by client id alone)."""
+        if exchange_order_id is not None:
+            return str(exchange_order_id)
+        tracked = self._tracked.get(client_order_id or "")
+        return tracked.order_id if tracked is not None else None
 
     async def _order_by_client_id(self, symbol: str, client_order_id: str) -> dict | None:
         """The order with this client id: asked directly where ccxt can (binance), else
