@@ -7,7 +7,7 @@ X03 place / query / open orders / cancel             X04 fill from another accou
 X05 cancel of a finished order -> CancelReject       X06 errors through the one table
 X07 no float reaches our code                        X08 unknown outcome settled by client id
 X09 client-id rules and post-only capability         X10 REST fallback when streams are off
-X11 no credential in any log or error
+X11 no credential in any log or error               X12 fills arrive once through stream drops
 """
 
 from __future__ import annotations
@@ -232,3 +232,32 @@ async def test_x11_no_credential_in_logs_or_errors(dsim, caplog):
             await venue.balances()
     text = caplog.text + str(info.value) + repr(info.value)
     assert secret not in text
+
+
+async def test_x12_fills_arrive_once_through_user_stream_drops(tmp_path: Path):
+    """X12 With the user stream dropped again and again (and listen keys invalidated), every
+    fill still reaches the venue exactly once, by reconnection or the REST fallback."""
+    profile = tmp_path / "drops.toml"
+    profile.write_text('[ws_disconnect]\nper_minute = 40\nstreams = ["user"]\n'
+                       '[listen_key_invalidation]\nper_minute = 10\n')
+    for dialect, exchange_id in DIALECTS.items():
+        async with SimServer(dialect=dialect, faults_path=profile) as sim:
+            sim.exchange_id = exchange_id
+            _, key, secret = await create_key(sim)
+            taker, _, _ = await create_key(sim)
+            async with venue_for(sim, key, secret) as venue:
+                fills = venue.fill_events()
+                got: list[Fill] = []
+                for i in range(4):
+                    await venue.place(SYMBOL, Side.SELL, Decimal("10"), Decimal("0.5002"),
+                                      f"x12n{i}")
+                    sim.exchange.place_order(taker, SYMBOL, "BUY", "LIMIT", Decimal("10"),
+                                             Decimal("0.5002"))
+                    got.append(await next_of(fills, Fill, timeout=20))
+                    await asyncio.sleep(0.5)
+                await venue.poll_once()
+                assert sorted(f.client_order_id for f in got) == [f"x12n{i}" for i in range(4)]
+                assert venue.fills_from_stream + venue.fills_from_rest == 4, dialect
+                counts = sim.state.faults.snapshot()["counts"]
+                assert counts["ws_disconnect"] + counts["listen_key_invalidation"] >= 1, \
+                    "the user stream was really dropped"

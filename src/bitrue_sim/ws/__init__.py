@@ -117,7 +117,7 @@ class StreamHub:
             faults = self.state.faults
             if faults is None:
                 continue
-            for key in sorted({c.listen_key for c in self.user.connections}):
+            for key in sorted({c.listen_key for c in self.user.connections if c.listen_key}):
                 if faults.invalidate_listen_key(interval):
                     faults.count("listen_key_invalidation")
                     self.state.listen_keys.invalidate(key)
