@@ -100,7 +100,10 @@ async def test_b02_authentication_errors_have_binance_codes(bsim):
         r = await c.raw("GET", "/api/v3/account", f"timestamp={now}", None,
                         {"X-MBX-APIKEY": key})
         assert is_error(r, 400, -1102)
-        assert (await c.signed("GET", "/api/v3/account")).status == 200
+        ok = await c.signed("GET", "/api/v3/account")
+        assert ok.status == 200
+        # every call above was weighed, refused or not: 7 account reads of weight 20
+        assert ok.headers["X-MBX-USED-WEIGHT-1M"] == str(7 * 20)
 
 
 async def test_b03_ip_permission_and_deleted_key_answer_2015(bsim):

@@ -108,13 +108,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def weight_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Per-IP request weight on every Binance path (admin and stream paths are exempt)."""
     path = request.rel_url.raw_path
-    if not path.startswith("/sim/") and not path.startswith(STREAM_PREFIXES):
-        resource = request.match_info.route.resource
-        canonical = resource.canonical if resource is not None else path
-        fn = request.app[WEIGHT_KEY].get((request.method, canonical))
-        request.app[STATE_KEY].rate_limiter.admit_ip(request.remote or "",
-                                                     fn(request.query) if fn else 1)
-    return await handler(request)
+    if path.startswith("/sim/") or path.startswith(STREAM_PREFIXES):
+        return await handler(request)
+    resource = request.match_info.route.resource
+    canonical = resource.canonical if resource is not None else path
+    fn = request.app[WEIGHT_KEY].get((request.method, canonical))
+    limiter = request.app[STATE_KEY].rate_limiter
+    ip = request.remote or ""
+    limiter.admit_ip(ip, fn(request.query) if fn else 1)
+    response = await handler(request)
+    # Binance reports the weight used in the current minute on every answer
+    if limiter.enabled and not response.prepared:
+        response.headers["X-MBX-USED-WEIGHT-1M"] = str(limiter.used("REQUEST_WEIGHT", ip))
+    return response
 
 
 def create_binance_app(state: SimState) -> web.Application:
