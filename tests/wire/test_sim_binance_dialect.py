@@ -381,3 +381,22 @@ async def test_b12_faults_from_a_bitrue_profile_apply_to_binance_paths(tmp_path:
             q = await c.signed("GET", "/api/v3/order", {"symbol": "XRPUSDT",
                                                         "origClientOrderId": "uo-1"})
             assert q.status == 200 and q.body["status"] == "NEW"
+
+
+async def test_b13_ccxt_ticker_and_cancel_all(bsim):
+    """B13 ccxt's fetch_ticker reads /api/v3/ticker/24hr (one object for one symbol) and
+    cancel_all_orders cancels every open order of the symbol (then -2011: none left)."""
+    _, key, secret = await create_key(bsim)
+    ex = binance_client(bsim, key, secret)
+    try:
+        ticker = await ex.fetch_ticker("XRP/USDT")
+        assert ticker["symbol"] == "XRP/USDT" and ticker["last"] == 0.5
+        for price in (0.49, 0.48):
+            await ex.create_order("XRP/USDT", "limit", "buy", 10, price)
+        canceled = await ex.cancel_all_orders("XRP/USDT")
+        assert sorted(o["status"] for o in canceled) == ["canceled", "canceled"]
+        assert await ex.fetch_open_orders("XRP/USDT") == []
+        with pytest.raises(ccxt_errors.OrderNotFound):
+            await ex.cancel_all_orders("XRP/USDT")
+    finally:
+        await ex.close()

@@ -172,6 +172,20 @@ async def book_ticker(request: web.Request) -> web.Response:
     return json_response([one(s) for s in state.exchange.markets.values()])
 
 
+def ticker_weight(q) -> int:
+    return 2 if q.get("symbol") else 80
+
+
+async def ticker_24hr(request: web.Request) -> web.Response:
+    """One object for a symbol, a list without (the core keeps the statistics per minute)."""
+    state = state_of(request)
+    params = await _public_params(request)
+    spec = _symbol(state, params, required=False)
+    specs = [spec] if spec is not None else list(state.exchange.markets.values())
+    answers = [state.exchange.ticker_24h(s.symbol) for s in specs]
+    return json_response(answers[0] if spec is not None else answers)
+
+
 async def ticker_price(request: web.Request) -> web.Response:
     state = state_of(request)
     params = await _public_params(request)
@@ -288,6 +302,18 @@ async def cancel_order(request: web.Request) -> web.Response:
             raise unknown_order_on_cancel() from None
         raise
     return json_response(render.cancel(o, terms_of(state, o), new_id))
+
+
+async def cancel_open_orders(request: web.Request) -> web.Response:
+    """DELETE /api/v3/openOrders: cancel every open order of the symbol (none: -2011)."""
+    state, caller = await _signed(request, "TRADE")
+    spec = _symbol(state, caller.params)
+    orders = state.exchange.open_orders(caller.account_id, spec.symbol)
+    if not orders:
+        raise unknown_order_on_cancel()
+    done = [state.exchange.cancel_order(caller.account_id, spec.symbol, order_id=o.order_id)
+            for o in orders]
+    return json_response([render.cancel(o, terms_of(state, o), None) for o in done])
 
 
 async def open_orders(request: web.Request) -> web.Response:
