@@ -14,6 +14,7 @@ from liquidity_bot.backtest.cli import backtest as backtest_command
 from liquidity_bot.chaos import chaos_command
 from liquidity_bot.engine.commands import register as register_engine_commands
 from liquidity_bot.keys.cli import app as keys_app
+from liquidity_bot.obligation_audit.cli import app as audit_app
 from liquidity_bot.reporting.cli import report as report_command
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(sim_app, name="sim")
 app.add_typer(keys_app, name="keys")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(audit_app, name="audit")
 register_engine_commands(app)
 app.command("report")(report_command)
 app.command("backtest")(backtest_command)

@@ -907,15 +907,7 @@ def parse_config(
 
     Useful for tests and tools that build a configuration without a file on disk.
     """
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "", f"invalid TOML: {exc}", line=_line_of(exc)) from None
-
-    loader = _Loader(str(source))
-    loader.scan_secrets(raw, "")
-    if "bitrue" in raw:
-        raw["bitrue"] = _prepare_bitrue(loader, raw["bitrue"])
+    loader, raw = _read_toml(text, source)
     markets = raw.get("markets")
     if isinstance(markets, list):
         for m in markets:
@@ -947,3 +939,30 @@ def parse_config(
             raise ConfigError(source, "bitrue.ca_file", str(exc)) from None
         bitrue = msgspec.structs.replace(bitrue, ca_file=ca)
     return msgspec.structs.replace(config, store=store, keys=keys, bitrue=bitrue)
+
+
+# ---------------------------------------------------------------------------------------------
+# Other tools' TOML files, validated by the same rules (the obligation audit's).
+
+ConfigTable = _Frozen  # the base of every config struct: immutable, unknown keys are errors
+
+
+def parse_table(text: str, cls: type[Any], *, source: str | os.PathLike[str]) -> Any:
+    """Validate TOML ``text`` against the config struct ``cls`` as ``parse_config`` does: secret
+    -looking keys refused, unknown keys, types and ranges named with the file and key path, the
+    ``[bitrue] base_url`` shortcut applied. Raises ``ConfigError``."""
+    loader, raw = _read_toml(text, source)
+    return loader.build(raw, cls, "")
+
+
+def _read_toml(text: str, source: str | os.PathLike[str]) -> tuple[_Loader, dict[str, Any]]:
+    """Parse TOML, refuse secret-looking keys, apply the ``[bitrue] base_url`` shortcut."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"invalid TOML: {exc}", line=_line_of(exc)) from None
+    loader = _Loader(str(source))
+    loader.scan_secrets(raw, "")
+    if "bitrue" in raw:
+        raw["bitrue"] = _prepare_bitrue(loader, raw["bitrue"])
+    return loader, raw

@@ -45,6 +45,14 @@ from liquidity_bot.keys.hygiene import (
     review,
 )
 from liquidity_bot.keys.policy import Policy, PolicyError, load_policy
+from liquidity_bot.keys.profiles import (
+    AUDIT,
+    BOT,
+    audit_guide,
+    check_profile,
+    is_audit_policy,
+    policy_for_profile,
+)
 from liquidity_bot.keys.vault import Vault, VaultError, WrongPassphrase, locked
 from liquidity_bot.keys.verify import FAIL, PASS, UNKNOWN, VerificationReport, check_canary
 from liquidity_bot.logs import redact
@@ -163,12 +171,13 @@ def _print_report(report: VerificationReport, policy: Policy, as_json: bool) -> 
         table.add_row(c.name, _STATUS_MARK.get(c.status, c.status), escape(detail))
     out.print(table)
     verdict = judge(report, policy)
+    use = "be used for the audit" if is_audit_policy(policy) else "trade"
     if verdict.allowed:
-        meaning = "this key may trade"
+        meaning = f"this key may {use}"
     elif report.verdict == FAIL:
-        meaning = "this key may not trade until the settings below are changed"
+        meaning = f"this key may not {use} until the settings below are changed"
     else:
-        meaning = "this key may not trade while these checks are unknown"
+        meaning = f"this key may not {use} while these checks are unknown"
     out.print(f"verdict: {_STATUS_MARK[report.verdict]} ({meaning})")
     if verdict.accepted_unknown:
         out.print(
@@ -266,6 +275,21 @@ ApiSecretRefused = Annotated[
     str | None,
     typer.Option("--api-secret", hidden=True, help="Refused: never put a secret on argv."),
 ]
+ProfileOpt = Annotated[
+    str,
+    typer.Option(
+        "--profile",
+        help="bot: the market maker's trading key (read + trade). audit: the token project's "
+        "read-only key for `liquidity-bot audit` (read only; must be unable to trade).",
+    ),
+]
+
+
+def _profile_policy(profile: str, base: Policy) -> Policy:
+    try:
+        return policy_for_profile(check_profile(profile), base)
+    except ValueError as exc:
+        _die(str(exc))
 
 
 def _check_intake(
@@ -333,12 +357,13 @@ def add_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     secret: SecretRefused = None,
     api_secret: ApiSecretRefused = None,
+    profile: ProfileOpt = BOT,
 ) -> None:
     """Store a key: the secret is read from a hidden prompt or standard input, then verified."""
     _refuse_secret_options(secret, api_secret)
     _check_exchange(exchange)
     home = _home(ctx)
-    policy = _policy(home, policy_path)
+    policy = _profile_policy(profile, _policy(home, policy_path))
     markets = _check_intake(exchange, label, api_key, market, canary_source, policy)
     urls = None if no_verify else _urls(base_url)
     value = _intake_secret(exchange)
@@ -351,6 +376,7 @@ def add_cmd(
         api_key=api_key,
         secret=value,
         markets=markets,
+        profile=profile,
     )
     err.print(f"stored key {rec.api_key_hint} as {label!r} in {home.vault}", markup=False)
     if no_verify:
@@ -387,6 +413,7 @@ def verify_cmd(
     vault = Vault.open(home.vault).unlock(passphrase)
     rec = vault.find_active(label, exchange)
     secret = vault.reveal(rec.id)
+    policy = _profile_policy(rec.profile, policy)  # an audit key is judged as one
     report = _run(
         verify_and_record(home, rec, secret, policy=policy, urls=urls, canary_source=canary_source)
     )
@@ -400,7 +427,10 @@ def verify_cmd(
 @_errors_to_exit
 def onboard_cmd(
     ctx: typer.Context,
-    label: Annotated[str, typer.Option("--label")] = "Liquidity Bot",
+    label: Annotated[
+        str | None,
+        typer.Option("--label", help='Default "Liquidity Bot" ("Obligation Audit" for --profile audit).'),
+    ] = None,
     exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
     print_guide: Annotated[
         bool, typer.Option("--print-guide", help="Only print the filled-in guide (Markdown).")
@@ -412,13 +442,19 @@ def onboard_cmd(
     policy_path: PolicyOpt = None,
     secret: SecretRefused = None,
     api_secret: ApiSecretRefused = None,
+    profile: ProfileOpt = BOT,
 ) -> None:
     """Walk through creating the key on the exchange, store it, verify until it passes."""
     _refuse_secret_options(secret, api_secret)
     _check_exchange(exchange)
     home = _home(ctx)
-    policy = _policy(home, policy_path)
-    guide = guide_for(exchange, label, policy)
+    policy = _profile_policy(profile, _policy(home, policy_path))
+    if label is None:
+        label = "Obligation Audit" if profile == AUDIT else "Liquidity Bot"
+    if profile == AUDIT:
+        guide = audit_guide(exchange, label, policy)
+    else:
+        guide = guide_for(exchange, label, policy)
     if not policy.trusted_egress_ips:
         err.print(
             f"warning: the policy ({policy_path or home.policy}) lists no trusted_egress_ips, so "
@@ -447,6 +483,7 @@ def onboard_cmd(
         api_key=api_key,
         secret=value,
         markets=markets,
+        profile=profile,
     )
     out.print(f"stored key {rec.api_key_hint} as {label!r}", markup=False)
     while True:
@@ -457,7 +494,8 @@ def onboard_cmd(
         )
         _print_report(report, policy, as_json=False)
         if judge(report, policy).allowed:
-            out.print(f"key {label!r} may trade.", markup=False)
+            use = "be used for the audit" if profile == AUDIT else "trade"
+            out.print(f"key {label!r} may {use}.", markup=False)
             raise typer.Exit(report.exit_code)
         _print_fixes(report, policy)
         out.print(
@@ -487,6 +525,7 @@ def onboard_cmd(
                 api_key=new_key,
                 secret=value,
                 markets=rec.markets,
+                profile=profile,
             )
             out.print(f"replaced the stored key with {rec.api_key_hint}", markup=False)
 
@@ -529,7 +568,9 @@ def list_cmd(
         )
         table.add_row(
             # a label stored before labels were checked may hold escape sequences: never raw
-            escape(printable(r.label, 80)) + ("" if r.exchange == "bitrue" else f" ({r.exchange})"),
+            escape(printable(r.label, 80))
+            + ("" if r.exchange == "bitrue" else f" ({r.exchange})")
+            + ("" if r.profile == BOT else escape(f" [{r.profile}]")),
             r.api_key_hint,
             r.status,
             f"{r.age_days} d",

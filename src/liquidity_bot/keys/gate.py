@@ -20,6 +20,7 @@ from typing import Any
 from liquidity_bot.keys.home import KeysHome
 from liquidity_bot.keys.hygiene import add_key, audit_fields, mark_used, mutate
 from liquidity_bot.keys.policy import Policy, load_policy
+from liquidity_bot.keys.profiles import AUDIT, policy_for_profile
 from liquidity_bot.keys.vault import (
     DEFAULT_KDF,
     KdfParams,
@@ -231,6 +232,35 @@ def _default_urls(urls: Any) -> Any:
     return BitrueUrls()
 
 
+async def _open_active(
+    home: KeysHome, passphrase: str, label: str, exchange: str
+) -> tuple[KeyRecord, str]:
+    """The label's active record and its secret. The KDF is memory-hard on purpose (tens of
+    ms): it runs off a running engine's event loop."""
+
+    def _open() -> tuple[KeyRecord, str]:
+        vault = Vault.open(home.vault).unlock(passphrase)
+        record = vault.find_active(label, exchange)
+        return record, vault.reveal(record.id)
+
+    return await asyncio.to_thread(_open)
+
+
+def _verified_key(
+    record: KeyRecord, secret: str, report: VerificationReport, verdict: Judgement, max_age: timedelta
+) -> VerifiedKey:
+    return VerifiedKey(
+        record_id=record.id,
+        label=record.label,
+        exchange=record.exchange,
+        api_key=record.api_key,
+        secret=Secret(secret),
+        report=report,
+        accepted_unknown=verdict.accepted_unknown,
+        max_age=max_age,
+    )
+
+
 async def require_tradeable(
     label: str,
     *,
@@ -253,13 +283,13 @@ async def require_tradeable(
     max_age = timedelta(hours=policy.max_verification_age_hours)
     audit = home.audit_log()
 
-    def _open() -> tuple[KeyRecord, str]:
-        vault = Vault.open(home.vault).unlock(passphrase)
-        record = vault.find_active(label, exchange)
-        return record, vault.reveal(record.id)
-
-    # The KDF is memory-hard on purpose (tens of ms): keep it off a running engine's event loop.
-    record, secret = await asyncio.to_thread(_open)
+    record, secret = await _open_active(home, passphrase, label, exchange)
+    if record.profile == AUDIT:
+        audit.append("gate", **audit_fields(record), outcome="refused", reason="audit key")
+        raise KeyRefused(
+            f"key {label!r} is an audit key (read-only, for `liquidity-bot audit`): it never "
+            f"trades; give the market a key added with the bot profile"
+        )
     if reverify:
         report = await verify_and_record(
             home,
@@ -326,16 +356,7 @@ async def require_tradeable(
         verdict=report.verdict,
         accepted_unknown=list(verdict.accepted_unknown),
     )
-    return VerifiedKey(
-        record_id=record.id,
-        label=record.label,
-        exchange=record.exchange,
-        api_key=record.api_key,
-        secret=Secret(secret),
-        report=report,
-        accepted_unknown=verdict.accepted_unknown,
-        max_age=max_age,
-    )
+    return _verified_key(record, secret, report, verdict, max_age)
 
 
 @dataclass(frozen=True)
@@ -548,6 +569,7 @@ async def rotate_key(
         check_canary(canary_source, policy)  # before anything is stored
     vault = Vault.open(home.vault).unlock(passphrase)
     old = vault.find_active(label, exchange)
+    policy = policy_for_profile(old.profile, policy)  # an audit key is replaced by an audit key
     candidate = add_key(
         home,
         passphrase=passphrase,
@@ -559,6 +581,7 @@ async def rotate_key(
         kdf=kdf,
         status="candidate",
         replaces=old.id,
+        profile=old.profile,
     )
     def _drop_candidate(reason: str) -> None:
         mutate(home, lambda v: v.remove(candidate.id))
@@ -602,6 +625,48 @@ async def rotate_key(
     return RotationResult(new, retired, report, True, ())
 
 
+async def require_audit_key(
+    label: str,
+    *,
+    home: KeysHome,
+    passphrase: str,
+    exchange: str = "bitrue",
+    policy: Policy | None = None,
+    urls: Any = None,
+    canary_source: str | None = None,
+    client_factory: ClientFactory | None = None,
+) -> VerifiedKey:
+    """The label's active key, verified now under the audit profile (read only, proven unable
+    to trade, IP-restricted); ``KeyRefused`` names every check that failed otherwise."""
+    policy = policy_for_profile(AUDIT, policy or load_policy(home.policy))
+
+    record, secret = await _open_active(home, passphrase, label, exchange)
+    report = await verify_and_record(
+        home,
+        record,
+        secret,
+        policy=policy,
+        urls=_default_urls(urls),
+        canary_source=canary_source,
+        client_factory=client_factory,
+    )
+    verdict = judge(report, policy)
+    outcome = "accepted" if verdict.allowed else "refused"
+    home.audit_log().append(
+        "gate", **audit_fields(record), purpose="audit", outcome=outcome,
+        reasons=list(verdict.reasons),
+    )
+    if not verdict.allowed:
+        raise KeyRefused(
+            f"key {label!r} may not be used for the audit (verdict {report.verdict}):\n- "
+            + "\n- ".join(verdict.reasons),
+            report,
+        )
+    return _verified_key(
+        record, secret, report, verdict, timedelta(hours=policy.max_verification_age_hours)
+    )
+
+
 __all__ = [
     "KeyRefresh",
     "KeyRefused",
@@ -611,6 +676,7 @@ __all__ = [
     "Secret",
     "VerifiedKey",
     "judge",
+    "require_audit_key",
     "require_tradeable",
     "rotate_key",
     "verify_and_record",

@@ -27,6 +27,10 @@ def fix_for(check: str, policy: Policy) -> str:
         ),
         "can_read": f"In {_KEY_PAGE}, edit the key and tick 'Read'.",
         "can_trade": f"In {_KEY_PAGE}, edit the key and tick 'Trade'.",
+        "trade_disabled": (
+            f"In {_KEY_PAGE}, edit the key and untick 'Trade' (or create a new key with 'Read' "
+            f"only): an audit key only reads, so a leaked one can place no order."
+        ),
         "withdraw_disabled": (
             f"In {_KEY_PAGE}, edit the key and untick 'Withdrawal'. The bot never withdraws; a key "
             f"that may withdraw is a theft risk."

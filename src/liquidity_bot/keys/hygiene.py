@@ -65,6 +65,7 @@ def add_key(
     kdf: KdfParams = DEFAULT_KDF,
     status: str = "active",
     replaces: str | None = None,
+    profile: str = "bot",
 ) -> KeyRecord:
     """Seal a new key in the vault (creating the vault on first use) and audit it.
 
@@ -103,9 +104,10 @@ def add_key(
             markets=markets,
             status=status,
             replaces=replaces,
+            profile=profile,
         )
         vault.save()
-    home.audit_log().append("added", **audit_fields(rec), status=status)
+    home.audit_log().append("added", **audit_fields(rec), status=status, profile=profile)
     return rec
 
 
@@ -175,6 +177,7 @@ class KeyRow:
     last_used_at: str | None
     review_due: str
     review_overdue: bool
+    profile: str = "bot"  # bot: trades; audit: the token project's read-only key
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -191,6 +194,7 @@ class KeyRow:
             "last_used_at": self.last_used_at,
             "review_due": self.review_due,
             "review_overdue": self.review_overdue,
+            "profile": self.profile,
         }
 
 
@@ -222,6 +226,7 @@ def list_rows(vault: Vault, policy: Policy, now: datetime | None = None) -> list
                 last_used_at=rec.last_used_at,
                 review_due=due.date().isoformat(),
                 review_overdue=rec.status == "active" and due <= now,
+                profile=rec.profile,
             )
         )
     return rows

@@ -24,6 +24,7 @@ CHECK_NAMES = (
     "authenticates",
     "can_read",
     "can_trade",
+    "trade_disabled",  # the audit profile's: the same trade probe, its expected outcome flipped
     "withdraw_disabled",
     "futures_disabled",
     "ip_restricted",
@@ -54,6 +55,8 @@ class Policy:
             wanted.add("can_read")
         if "trade" in self.required_permissions:
             wanted.add("can_trade")
+        if "trade" in self.forbidden_permissions:
+            wanted.add("trade_disabled")
         if "withdraw" in self.forbidden_permissions:
             wanted.add("withdraw_disabled")
         if "futures" in self.forbidden_permissions:
@@ -135,8 +138,8 @@ def _validate(policy: Policy, where: str) -> Policy:
             raise PolicyError(
                 f"{where}: accept_unknown has {c!r}; checks are {', '.join(CHECK_NAMES)}"
             )
-        if c == "authenticates":
-            raise PolicyError(f"{where}: 'authenticates' can never be accepted as unknown")
+        if c in ("authenticates", "trade_disabled"):
+            raise PolicyError(f"{where}: {c!r} can never be accepted as unknown")
     for name in ("review_interval_days", "unused_threshold_days", "max_clock_skew_ms"):
         if getattr(policy, name) <= 0:
             raise PolicyError(f"{where}: {name} must be positive")

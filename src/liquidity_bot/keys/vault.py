@@ -153,6 +153,9 @@ class KeyRecord:
     last_used_at: str | None = None
     reviewed_at: str | None = None
     last_verification: Verification | None = None
+    # what the key is for, fixed when it is added: "bot" trades, "audit" only reads (the token
+    # project's own key that checks the obligations); it picks the policy it is verified under
+    profile: str = "bot"
 
     @property
     def api_key_hint(self) -> str:
@@ -280,6 +283,7 @@ def _record_to_json(rec: KeyRecord) -> dict[str, Any]:
         "replaces": rec.replaces,
         "last_used_at": rec.last_used_at,
         "reviewed_at": rec.reviewed_at,
+        "profile": rec.profile,
         "last_verification": None
         if v is None
         else {
@@ -320,6 +324,7 @@ def _record_from_json(raw: Mapping[str, Any]) -> KeyRecord:
             last_used_at=raw.get("last_used_at"),
             reviewed_at=raw.get("reviewed_at"),
             last_verification=verification,
+            profile=str(raw.get("profile", "bot")),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise VaultCorrupt(
@@ -561,6 +566,7 @@ class Vault:
         markets: tuple[str, ...] = (),
         status: str = "active",
         replaces: str | None = None,
+        profile: str = "bot",
     ) -> KeyRecord:
         """Seal a secret under a fresh data key; the record's identity is bound as associated data."""
         self._require_master()
@@ -574,6 +580,7 @@ class Vault:
             status=status,
             markets=tuple(markets),
             replaces=replaces,
+            profile=profile,
         )
         self._records[rec.id] = rec
         data_key = AESGCM.generate_key(bit_length=256)

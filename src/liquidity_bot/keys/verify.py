@@ -101,6 +101,22 @@ def verdict_of(checks: tuple[Check, ...]) -> str:
     return PASS
 
 
+def trade_disabled_from(can_trade: Check, fix: str) -> Check:
+    """The audit profile's check, read from the same trade probe with its outcome flipped: a
+    cancel that reached the order book proves the key may trade (fail); a permission refusal
+    proves it may not (pass); anything else stays unknown. ``fix`` says what to untick."""
+    why = can_trade.detail.split(" Fix: ", 1)[0]
+    if can_trade.status == PASS:
+        return Check(
+            "trade_disabled",
+            FAIL,
+            f"{why}: this key may trade, and an audit key must only read. Fix: {fix}",
+        )
+    if can_trade.status == FAIL:
+        return Check("trade_disabled", PASS, f"{why}: this key cannot trade")
+    return Check("trade_disabled", can_trade.status, why)
+
+
 ClientFactory = Callable[..., Any]
 
 
@@ -523,6 +539,9 @@ async def probe_key(
         client_factory=client_factory or default_client_factory,
     )
     results = await probe.run()
+    results["trade_disabled"] = trade_disabled_from(
+        results["can_trade"], fix_for("trade_disabled", policy)
+    )
     demanded = policy.demanded_checks()
     checks = tuple(results[name] for name in demanded)
     return VerificationReport(

@@ -39,6 +39,7 @@ from liquidity_bot.reporting.kpi import (
     breaches_from_segments,
     rules_of_sample,
 )
+from liquidity_bot.reporting.order_flow import MinuteFlow, order_flow
 from liquidity_bot.reporting.pnl import (
     Activity,
     Inventory,
@@ -91,6 +92,8 @@ class SymbolReport:
     quotes: list[QuoteInterval] = field(default_factory=list)
     # what the risk limits did (the loss limit's fallback to minimum quoting, or its stop)
     risk_events: list[dict[str, Any]] = field(default_factory=list)
+    # orders placed / cancelled / filled per minute (minutes with activity only)
+    order_flow: list[MinuteFlow] = field(default_factory=list)
     # the period's samples again, streamed from the store (for the CSV); never held
     rows: Callable[[], Iterable[KpiSample]] = field(default=lambda: (), repr=False, compare=False)
 
@@ -127,6 +130,7 @@ class SymbolReport:
             "volume_base": str(self.activity.volume_base),
             "orders_sent": self.activity.orders_sent,
             "activity": self.activity.to_json(),
+            "orders_per_minute": [f.to_json() for f in self.order_flow],
             "risk_events": self.risk_events,
         }
 
@@ -300,6 +304,7 @@ def build_symbol_report(
         fills=fills,
         plot=fig.plot,
         quotes=quote_intervals(orders, end),
+        order_flow=order_flow(store.orders(symbol=symbol), from_ms, to_ms),
         risk_events=[
             {"ts_ms": e.ts_ms, "action": e.action, "message": e.message}
             for e in store.audit_events(RISK_AUDIT_CATEGORY)
@@ -616,8 +621,14 @@ def _breach_table(r: SymbolReport, limit: int = 50) -> str:
     return f"<table>{head}{rows}</table>{more}"
 
 
-def _symbol_section(r: SymbolReport) -> str:
+def _symbol_section(
+    r: SymbolReport, show_pnl: bool = True, extra: Callable[[SymbolReport], str] | None = None
+) -> str:
     charts = plots.symbol_charts(r)
+    pnl = f"""
+<h3>PnL</h3>
+{charts["pnl"]}
+{_pnl_table(r)}""" if show_pnl else ""
     return f"""
 <section>
 <h2>{html.escape(r.symbol)}</h2>
@@ -631,29 +642,40 @@ every {Decimal(r.interval_ms) / 1000} s</p>
 <div><h3>Price and our quotes</h3>{charts["price"]}</div>
 <div><h3>Spread against its limit</h3>{charts["spread"]}</div>
 <div><h3>Depth within &plusmn;2 % against its limit</h3>{charts["depth"]}</div>
-<div><h3>Inventory</h3>{charts["inventory"]}</div>
-</div>
-<h3>PnL</h3>
-{charts["pnl"]}
-{_pnl_table(r)}
+{f'<div><h3>Inventory</h3>{charts["inventory"]}</div>' if show_pnl else ""}
+</div>{pnl}
 <h3>Breaches</h3>
-{_breach_table(r)}
+{_breach_table(r)}{extra(r) if extra is not None else ""}
 </section>"""
 
 
-def render_html(report: Report, title: str = "Market-making report") -> str:
-    """One self-contained HTML page: inline CSS, inline SVG plots, no script, no external URL."""
+def render_html(
+    report: Report,
+    title: str = "Market-making report",
+    *,
+    show_pnl: bool = True,
+    extra: Callable[[SymbolReport], str] | None = None,
+    method_note: str | None = None,
+) -> str:
+    """One self-contained HTML page: inline CSS, inline SVG plots, no script, no external URL.
+
+    ``show_pnl=False``, ``extra`` (more HTML per market) and ``method_note`` (how the figures
+    were measured) serve reports from other vantage points (the obligation audit's)."""
     period = f"{fmt_time(report.start_ms)} to {fmt_time(report.end_ms)}"
     if report.start_ms is None and report.symbols:
         period = (
             f"{fmt_time(min(r.start_ms for r in report.symbols))} to "
             f"{fmt_time(max(r.end_ms for r in report.symbols))}"
         )
-    body = "".join(_symbol_section(r) for r in report.symbols) or (
+    body = "".join(_symbol_section(r, show_pnl, extra) for r in report.symbols) or (
         "<section><p>No KPI samples in this period.</p></section>"
     )
     notes = (
         '<section><h2>How these figures are measured</h2><p class="note">'
+        + method_note
+        + "</p></section>"
+        if method_note is not None
+        else '<section><h2>How these figures are measured</h2><p class="note">'
         "Spreads and depth are our own resting orders, sampled from the order book at a fixed "
         "interval. Uptime is the time-weighted share of the period during which both sides met "
         "every obligation at once (spread at or under the maximum, depth within &plusmn;2 % of mid "
