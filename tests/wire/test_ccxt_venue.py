@@ -8,6 +8,7 @@ X05 cancel of a finished order -> CancelReject       X06 errors through the one 
 X07 no float reaches our code                        X08 unknown outcome settled by client id
 X09 client-id rules and post-only capability         X10 REST fallback when streams are off
 X11 no credential in any log or error               X12 fills arrive once through stream drops
+X13 an order from before the start still reports its fill
 """
 
 from __future__ import annotations
@@ -261,3 +262,21 @@ async def test_x12_fills_arrive_once_through_user_stream_drops(tmp_path: Path):
                 counts = sim.state.faults.snapshot()["counts"]
                 assert counts["ws_disconnect"] + counts["listen_key_invalidation"] >= 1, \
                     "the user stream was really dropped"
+
+
+async def test_x13_an_order_from_before_the_start_still_reports_its_fill(dsim):
+    """X13 An order left by an earlier run (placed by another venue, now stopped) fills: the
+    new venue's order and fill streams still carry it, once."""
+    _, key, secret = await create_key(dsim)
+    taker, _, _ = await create_key(dsim)
+    async with venue_for(dsim, key, secret) as earlier:
+        await earlier.place(SYMBOL, Side.SELL, Decimal("10"), Decimal("0.5002"), "x13old")
+    async with venue_for(dsim, key, secret) as venue:
+        fills = venue.fill_events()
+        await asyncio.sleep(0.3)  # the user stream is up
+        dsim.exchange.place_order(taker, SYMBOL, "BUY", "LIMIT", Decimal("10"),
+                                  Decimal("0.5002"))
+        fill = await next_of(fills, Fill, timeout=10)
+        assert (fill.client_order_id, fill.qty) == ("x13old", Decimal("10"))
+        await venue.poll_once()
+        assert venue.fills_from_stream + venue.fills_from_rest == 1

@@ -628,7 +628,12 @@ class CcxtVenue:
             self._by_order_id.get(oid, "")
         tracked = self._tracked.get(cid)
         if tracked is None:
-            return  # not one of ours (or from before this run: the reconciler adopts those)
+            if not cid:
+                return
+            # an order from before this start (the engine adopts those by their prefix): its
+            # fills and its end still count; it exists, so no ack is made up for it
+            tracked = self._tracked[cid] = _Tracked(symbol, cid, Side.parse(
+                str(order.get("side") or "buy").upper()), order_id=oid or None, acked=True)
         if oid and tracked.order_id is None:
             tracked.order_id = oid
             self._by_order_id[oid] = cid
@@ -750,7 +755,8 @@ class CcxtVenue:
         for t in sorted(trades, key=lambda t: (t.get("timestamp") or 0, str(t.get("id")))):
             if (symbol, str(t.get("id"))) in self._seen_trades:
                 continue
-            self.fills_from_rest += self._emit_fill(await self._fill_of(symbol, t))
+            fill = await self._fill_of(symbol, t)  # before the +=: it reads, then awaits
+            self.fills_from_rest += self._emit_fill(fill)
 
     # ------------------------------------------------------------------ REST fallback
 
