@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bitrue_sim.errors import ExchangeError
-from bitrue_sim.server import admin
+from bitrue_sim.server import admin, public
 from bitrue_sim.server.binance import rest
 from bitrue_sim.server.binance.errors import BinanceError, translate
 from bitrue_sim.server.common import STATE_KEY, json_response
@@ -28,8 +28,8 @@ def _w(n: int) -> Weight:
 
 # (method, path, handler, request weight) -- weights from binance-spot-api-docs rest-api.md
 ROUTES: list[tuple[str, str, Handler, Weight]] = [
-    ("GET", "/api/v3/ping", rest.ping, _w(1)),
-    ("GET", "/api/v3/time", rest.server_time, _w(1)),
+    ("GET", "/api/v3/ping", public.ping, _w(1)),  # the same answers as Bitrue's
+    ("GET", "/api/v3/time", public.server_time, _w(1)),
     ("GET", "/api/v3/exchangeInfo", rest.exchange_info, _w(20)),
     ("GET", "/api/v3/depth", rest.depth, rest.depth_weight),
     ("GET", "/api/v3/trades", rest.trades, _w(25)),

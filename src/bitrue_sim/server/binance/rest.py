@@ -97,14 +97,6 @@ def depth_weight(q) -> int:
     return 250
 
 
-async def ping(request: web.Request) -> web.Response:
-    return json_response({})
-
-
-async def server_time(request: web.Request) -> web.Response:
-    return json_response({"serverTime": state_of(request).exchange.clock.now_ms()})
-
-
 async def exchange_info(request: web.Request) -> web.Response:
     state = state_of(request)
     params = await _public_params(request)
@@ -327,17 +319,19 @@ def open_orders_weight(q) -> int:
     return 6 if q.get("symbol") else 80
 
 
+def _window(p: Params) -> dict:
+    """startTime, endTime and limit (500 by default, at most 1000) of a history read."""
+    return {"start_time": p.int("startTime", min_value=0),
+            "end_time": p.int("endTime", min_value=0),
+            "limit": p.int("limit", default=500, min_value=1, max_value=1000)}
+
+
 async def all_orders(request: web.Request) -> web.Response:
     state, caller = await _signed(request, "USER_DATA")
     p = caller.params
     spec = _symbol(state, p)
-    orders = state.exchange.all_orders(
-        caller.account_id, spec.symbol,
-        order_id=p.int("orderId", min_value=1),
-        start_time=p.int("startTime", min_value=0),
-        end_time=p.int("endTime", min_value=0),
-        limit=p.int("limit", default=500, min_value=1, max_value=1000),
-    )
+    orders = state.exchange.all_orders(caller.account_id, spec.symbol,
+                                       order_id=p.int("orderId", min_value=1), **_window(p))
     return json_response([render.order(o, terms_of(state, o)) for o in orders])
 
 
@@ -346,13 +340,8 @@ async def my_trades(request: web.Request) -> web.Response:
     p = caller.params
     spec = _symbol(state, p)
     order_id = p.int("orderId", min_value=1)
-    fills = state.exchange.my_trades(
-        caller.account_id, spec.symbol,
-        from_id=p.int("fromId", min_value=0),
-        start_time=p.int("startTime", min_value=0),
-        end_time=p.int("endTime", min_value=0),
-        limit=p.int("limit", default=500, min_value=1, max_value=1000),
-    )
+    fills = state.exchange.my_trades(caller.account_id, spec.symbol,
+                                     from_id=p.int("fromId", min_value=0), **_window(p))
     if order_id is not None:
         fills = [f for f in fills if f.order_id == order_id]
     return json_response([render.my_trade(f) for f in fills])
