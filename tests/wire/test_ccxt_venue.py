@@ -138,7 +138,7 @@ async def test_x06_errors_map_through_the_table(dsim):
     async with venue_for(dsim, key, secret) as venue:
         with pytest.raises(venue_errors.InsufficientBalance):
             await venue.place(SYMBOL, Side.BUY, Decimal("1000"), Decimal("0.4900"), "x06a")
-        with pytest.raises(venue_errors.BadRequest):  # below the minimum order value
+        with pytest.raises(venue_errors.InvalidOrder):  # below the minimum order value
             await venue.place(SYMBOL, Side.BUY, Decimal("1"), Decimal("0.4900"), "x06b")
     _, ro_key, ro_secret = await create_key(dsim, permissions=("read",))
     async with venue_for(dsim, ro_key, ro_secret) as venue:

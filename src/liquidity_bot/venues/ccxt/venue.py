@@ -398,9 +398,17 @@ class CcxtVenue:
             params["postOnly"] = True
         tracked = _Tracked(symbol, client_order_id, side)
         self._tracked[client_order_id] = tracked  # stream pushes may beat the REST answer
-        order = await self._call(
-            self.client.create_order, unified, kind, side.value.lower(), format(qty, "f"),
-            None if price is None else format(price, "f"), params, changes_orders=True)
+        try:
+            order = await self._call(
+                self.client.create_order, unified, kind, side.value.lower(), format(qty, "f"),
+                None if price is None else format(price, "f"), params, changes_orders=True)
+        except venue_errors.BadRequest as exc:
+            if isinstance(exc, venue_errors.InvalidOrder):
+                raise
+            # any refusal of a new order is the order breaking a rule (ccxt files Binance's
+            # filter failures, -1013, under BadRequest)
+            raise venue_errors.InvalidOrder(exc.message, code=exc.code,
+                                            http_status=exc.http_status) from None
         order_id = str(order.get("id") or "")
         if order_id:
             tracked.order_id = order_id
