@@ -626,6 +626,13 @@ class _Loader:
                 self.fail(path, f"must be an array of tables ([[{path}]]), got {_type_name(value)}")
             item_tp = typing.get_args(tp)[0]
             return tuple(self.convert(v, item_tp, f"{path}[{i}]") for i, v in enumerate(value))
+        if origin is dict:  # a table of named tables ([exchanges.NAME])
+            if not isinstance(value, dict):
+                self.fail(path, f"must be a table of tables ([{path}.NAME]), got "
+                                f"{_type_name(value)}")
+            item_tp = typing.get_args(tp)[1]
+            return {str(k): self.convert(v, item_tp, _join(path, str(k)))
+                    for k, v in value.items()}
         if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
             return self.build(value, tp, path)
         if tp is Decimal:

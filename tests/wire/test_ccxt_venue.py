@@ -8,7 +8,7 @@ X05 cancel of a finished order -> CancelReject       X06 errors through the one 
 X07 no float reaches our code                        X08 unknown outcome settled by client id
 X09 client-id rules and post-only capability         X10 REST fallback when streams are off
 X11 no credential in any log or error               X12 fills arrive once through stream drops
-X13 an order from before the start still reports its fill
+X13 an order from before the start still reports its fill   X14 the config table builds the venue
 """
 
 from __future__ import annotations
@@ -280,3 +280,24 @@ async def test_x13_an_order_from_before_the_start_still_reports_its_fill(dsim):
         assert (fill.client_order_id, fill.qty) == ("x13old", Decimal("10"))
         await venue.poll_once()
         assert venue.fills_from_stream + venue.fills_from_rest == 1
+
+
+async def test_x14_the_config_table_builds_the_venue(tmp_path: Path):
+    """X14 ``[exchanges.binance]`` (base_url, post_only) is what the factory builds the venue
+    from: it reaches the simulator's Binance dialect and quotes post-only."""
+    from liquidity_bot.config import parse_config
+    from liquidity_bot.venues.ccxt.factory import ccxt_venue
+
+    async with SimServer(dialect="binance") as sim:
+        _, key, secret = await create_key(sim)
+        config = parse_config(f'[exchanges.binance]\nbase_url = "{sim.base_url}"\n'
+                              'post_only = true\n')
+        venue = ccxt_venue(config, "binance", key, secret, [SYMBOL])
+        async with venue:
+            assert venue.want_post_only
+            with pytest.raises(venue_errors.InvalidOrder):  # it would take: refused
+                await venue.place(SYMBOL, Side.BUY, Decimal("10"), Decimal("0.5100"), "x14t")
+            await venue.place(SYMBOL, Side.BUY, Decimal("10"), Decimal("0.4900"), "x14m")
+            account = sim.keys.get(key).account_id
+            assert [o.client_order_id for o in sim.exchange.open_orders(account, SYMBOL)] == \
+                ["x14m"]
