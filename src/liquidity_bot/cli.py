@@ -16,6 +16,7 @@ from liquidity_bot.engine.commands import register as register_engine_commands
 from liquidity_bot.keys.cli import app as keys_app
 from liquidity_bot.obligation_audit.cli import app as audit_app
 from liquidity_bot.reporting.cli import report as report_command
+from liquidity_bot.sweep import sweep_command
 
 app = typer.Typer(
     help="liquidity-bot: security-first market making for Bitrue.",
@@ -30,6 +31,7 @@ register_engine_commands(app)
 app.command("report")(report_command)
 app.command("backtest")(backtest_command)
 app.command("chaos")(chaos_command)
+app.command("sweep")(sweep_command)
 
 
 @app.callback()

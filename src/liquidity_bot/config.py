@@ -295,16 +295,36 @@ class LadderParams(_Frozen, frozen=True):
     min_spread_pct: NonNegPct = Decimal("0.1")
     target_base_share: Share = Decimal("0.5")
     skew_strength: Annotated[Decimal, Check(ge=Decimal(0), le=Decimal(10))] = Decimal(1)
+    """Centre shift, in half-spreads, per unit of inventory deviation / max_base_deviation."""
+    max_skew_share: Annotated[Decimal, Check(ge=Decimal(0), le=Decimal(1))] = Decimal("0.5")
+    """The centre moves at most this share of the half-spread: the side brought closer keeps
+    the rest of its edge (1: it may reach mid, where fast markets pick it off)."""
     price_ceiling: PositiveMoney | None = None
     price_floor: PositiveMoney | None = None
+    target_base_qty: NonNegMoney | None = None
+    """Inventory target in base quantity; unset: target_base_share of the value at mid."""
+    max_base_deviation: PositiveMoney | None = None
+    """Base quantity away from the target at which the skew is full and the side that would
+    take inventory further is cut to what the obligations need; unset: one side of the ladder
+    (levels x level_size_quote at mid)."""
+    vol_spread_mult: Annotated[Decimal, Check(ge=Decimal(0), le=Decimal(100))] = Decimal(1)
+    """Spread floor: each side at least this many sigma x sqrt(vol_horizon_s) from the centre."""
+    vol_horizon_s: Annotated[float, Check(gt=0, le=3600)] = 5.0
+    vol_window_s: Annotated[int, Check(ge=10, le=86400)] = 300
+    sigma_default_pct: Annotated[Decimal, Check(gt=Decimal(0), lt=Decimal(100))] = Decimal("0.01")
+    """Volatility (percent per square-root second) used until the estimator is warm."""
 
 
 class AvellanedaParams(_Frozen, frozen=True):
     """Avellaneda-Stoikov quoting: risk aversion gamma, order-arrival decay kappa."""
 
     order_size_quote: PositiveMoney
-    gamma: Annotated[Decimal, Check(gt=Decimal(0), le=Decimal(100))] = Decimal("0.1")
+    gamma: Annotated[Decimal, Check(gt=Decimal(0), le=Decimal(100))] | None = None
+    """Risk aversion per (basis point x lot); unset: chosen from inventory_half_life_s."""
+    inventory_half_life_s: Annotated[float, Check(ge=1, le=864000)] = 120.0
+    """How fast the quotes should bring inventory back to target (see strategies/avellaneda)."""
     kappa_default: Annotated[Decimal, Check(gt=Decimal(0))] = Decimal("1.5")
+    """Decay of the arrival rate per percent of distance from mid (1.5: e-fold per 0.67 %)."""
     vol_window_s: Annotated[int, Check(ge=10, le=86400)] = 300
     levels: Annotated[int, Check(ge=1, le=100)] = 1
     level_spacing_pct: NonNegPct = Decimal("0.1")
@@ -315,6 +335,11 @@ class AvellanedaParams(_Frozen, frozen=True):
     """Order-arrival rate A (per second) used until the estimator has enough samples."""
     sigma_default_pct: Annotated[Decimal, Check(gt=Decimal(0), lt=Decimal(100))] = Decimal("0.01")
     """Volatility (percent per square-root second) used until the estimator has enough samples."""
+    target_base_qty: NonNegMoney | None = None
+    """Inventory target in base quantity; unset: target_base_share of the value at mid."""
+    max_base_deviation: PositiveMoney | None = None
+    """Base quantity away from the target beyond which the skew stops growing and the side that
+    would take inventory further is cut to what the obligations need; unset: 20 lots."""
 
 
 class ObligationsConfig(_Frozen, frozen=True):

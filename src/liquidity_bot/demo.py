@@ -1,6 +1,7 @@
 """``liquidity-bot demo``: the whole product in one command, against the simulator on loopback.
 
-1. start the simulator (``volatile`` scenario) on a free 127.0.0.1 port;
+1. start the simulator (``altcoin`` scenario: a thin altcoin pair; ``--scenario`` chooses
+   another) on a free 127.0.0.1 port;
 2. create a client account and an API key the way the onboarding guide says (label
    "Liquidity Bot", Read + Trade only, IP allow list 127.0.0.1);
 3. store it in the demo vault and verify it, with 127.0.0.2 as the canary source (an address of
@@ -73,7 +74,7 @@ level_spacing_pct = "0.1"
 level_size_quote = "100"
 min_spread_pct = "0.1"
 target_base_share = "0.5"
-skew_strength = "3"
+skew_strength = "2"
 [markets.obligations]
 max_spread_pct = "1"
 min_depth_2pct_quote = "100"
@@ -142,11 +143,13 @@ async def run_demo(
     *,
     dashboard_port: int = 0,
     tls: bool = False,
+    scenario: str = "altcoin",
 ) -> dict[str, Any]:
     """Run the demo; returns the summary (also printed), with the report's figures under
     ``"report"`` and the report files under ``"report_files"``. ``tls``: the simulator serves
     HTTPS and WSS with a certificate of a throw-away CA (under ``<home>/demo-tls``) that the bot
     trusts through ``ca_file``, as it would trust real Bitrue's through the system's CAs."""
+    from bitrue_sim.scenarios import scenario as check_scenario
     from bitrue_sim.server.runner import SimServer
     from liquidity_bot.alerts import AlertDispatcher, AlertMonitor, build_channels
     from liquidity_bot.alerts.receiver import AlertReceiver
@@ -163,6 +166,10 @@ async def run_demo(
     from liquidity_bot.venues.bitrue.urls import BitrueUrls
     from liquidity_bot.web.bridge import serve_engine
 
+    try:
+        check_scenario(scenario)
+    except ValueError as exc:
+        raise DemoError(str(exc)) from None
     console = console or Console()
     home = prepare_home(home)
     passphrase = os.environ.get(PASSPHRASE_ENV)
@@ -189,9 +196,9 @@ async def run_demo(
         server_tls = server_tls_context(files.cert, files.key)
     async with SimServer(
         host="127.0.0.1", port=0, seed=secrets.randbelow(2**31),
-        admin_token=secrets.token_hex(16), scenario="volatile", tls=server_tls,
+        admin_token=secrets.token_hex(16), scenario=scenario, tls=server_tls,
     ) as sim, AlertReceiver() as receiver:
-        console.print(f"simulator: {sim.base_url} (scenario volatile"
+        console.print(f"simulator: {sim.base_url} (scenario {scenario}"
                       + (f"; TLS, trusting the throw-away CA {ca_file})" if tls else ")"),
                       markup=False)
         config = parse_config(DEMO_CONFIG.format(base_url=sim.base_url, alerts_env=DEMO_ALERTS_ENV),

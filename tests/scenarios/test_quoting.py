@@ -88,7 +88,8 @@ async def test_partial_fill_shifts_inventory_and_skews_quotes(sim_quiet, store):
         # Inventory moved (balances from the user stream), so the ladder leans against it.
         await wait_for(
             lambda: runner.last_quotes is not None
-            and runner.last_quotes.diagnostics.get("base_share", 0) > before["base_share"],
+            and runner.last_quotes.diagnostics.get("inventory_deviation_base", 0)
+            > before["inventory_deviation_base"],
             "quotes computed with the new inventory",
         )
         after = runner.last_quotes.diagnostics

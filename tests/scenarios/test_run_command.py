@@ -222,6 +222,11 @@ async def test_run_serves_the_dashboard_and_leaks_no_secret(sim_calm, home, tmp_
     assert [k["label"] for k in state["keys"]] == ["good"]
     assert state["keys"][0]["last_verdict"] == "pass" and state["keys"][0]["review_due"]
     assert "lb_obligation_uptime_ratio" in metrics
+    assert 'lb_market_depth_2pct_quote{side="bid",symbol="XRPUSDT"}' in metrics
+    assert 'lb_strategy_estimate{name="sigma_pct",side="both",symbol="XRPUSDT"}' in metrics
+    view = state["markets"][0]
+    assert view["estimates"]["sigma_pct"] > 0 and view["markouts"]["horizons_s"] == [0, 1, 5, 60]
+    assert view["kpi"]["market_depth"]["band_pct"] == "2"
     rest_out = await asyncio.wait_for(proc.stdout.read(), 60)
     err = await asyncio.wait_for(err_task, 60)
     assert await proc.wait() == 0, err.decode()[-2000:]

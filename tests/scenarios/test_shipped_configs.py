@@ -33,6 +33,14 @@ def test_the_demo_config_holds_98_percent_uptime_on_volatile(seed: int) -> None:
     assert r.max_order_requests_per_window <= 60 and r.rate_limited == 0
 
 
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_the_demo_config_meets_its_obligations_on_its_own_scenario_altcoin(seed: int) -> None:
+    r = run_backtest(demo_config(), scenario="altcoin", hours=0.25, seed=seed)
+    (m,) = r.markets
+    assert m.uptime is not None and m.uptime >= 0.98, (seed, m)
+    assert r.max_order_requests_per_window <= 60 and r.rate_limited == 0
+
+
 @pytest.mark.parametrize("seed", [21, 22])
 def test_examples_bot_toml_holds_its_obligations_on_volatile(seed: int) -> None:
     cfg = load_config(ROOT / "examples" / "bot.toml", home=Path("/tmp"))

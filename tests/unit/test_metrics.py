@@ -91,3 +91,27 @@ def test_kpi_gauges_headroom_errors_and_registries_are_separate():
     assert v[("lb_errors_total", (("type", "IpBanned"),))] == 1
     assert v[("lb_pnl_quote", (("symbol", "X"),))] == -1.5
     assert ("lb_obligation_met", (("symbol", "X"),)) not in values(BotMetrics())
+
+
+def test_markouts_estimates_and_the_whole_books_depth():
+    from liquidity_bot.reporting.markouts import Markouts
+
+    m = BotMetrics()
+    book = OrderBook("XRPUSDT")
+    book.apply_snapshot([[D("0.499"), D("1000")], [D("0.40"), D("9")]],
+                        [[D("0.501"), D("500")]], ts_ms=1)
+    m.observe_kpi(measure("XRPUSDT", book, [], Obl(), 1))
+    mk = Markouts()
+    mk.add("BUY", D("100"), 5, D("10"))
+    mk.add("SELL", D("300"), 5, D("-2"))
+    m.set_markouts("XRPUSDT", mk)
+    m.set_estimates("XRPUSDT", {"sigma_pct": 0.02, "a_bid": 0.5, "kappa_bid": 3.0,
+                                "trades_bid": 40, "a_ask": 0.25, "kappa_ask": 2.0,
+                                "trades_ask": 31, "sigma_warm": True})
+    got = values(m)
+    depth = ("lb_market_depth_2pct_quote", (("side", "bid"), ("symbol", "XRPUSDT")))
+    assert got[depth] == 499.0  # 0.40 is outside the band
+    key = ("lb_markout_bps", (("horizon_s", "5"), ("side", "ALL"), ("symbol", "XRPUSDT")))
+    assert got[key] == 1.0  # (100 x 10 - 300 x 2) / 400
+    est = ("lb_strategy_estimate", (("name", "kappa"), ("side", "ask"), ("symbol", "XRPUSDT")))
+    assert got[est] == 2.0

@@ -126,7 +126,7 @@ def test_html_is_one_self_contained_file(store: Store):
     rep = build_report(store, obligations={"XRPUSDT": OBL}, interval_ms=1000)
     page = render(rep, "html")
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == 6  # price, spread, depth, inventory, PnL, uptime strip
+    assert page.count("<svg") == 7  # price, spread, depth, inventory, PnL, uptime, markouts
     # nothing loaded from elsewhere: no src/href attributes, no URL but the SVG namespace
     assert not re.search(r"\b(src|href)\s*=", page)
     assert set(re.findall(r"https?://[^\s\"']+", page)) == {"http://www.w3.org/2000/svg"}

@@ -187,7 +187,7 @@ def test_plot_series_have_a_bounded_number_of_points_and_keep_spikes(big: Store)
     assert any(v is None for _, v in r.plot.series["our_spread_pct"])
     assert len(r.plot.mids) <= plots.MAX_POINTS + 2
     page = render(build_report(big, obligations={"XRPUSDT": OBL}), "html")
-    assert page.count("<svg") == 6
+    assert page.count("<svg") == 7
     assert len(page) < 1_000_000  # bounded by the plot points, not by the 50k samples
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from liquidity_bot.domain.book import OrderBook
+from liquidity_bot.domain.order import Side
 from liquidity_bot.strategies.estimators import (
     EwmaVolatility,
     IntensityEstimator,
@@ -92,37 +93,83 @@ def lv(*pairs):
     return [(D(p), D(q)) for p, q in pairs]
 
 
-def test_book_depletion_gives_the_deepest_consumed_level():
-    est = IntensityEstimator(window_s=600, kappa_default=1, a_default=1, min_hits=1)
+class Book:
+    """Best-first levels, as the estimator reads them."""
+
+    def __init__(self, bids, asks):
+        self.bids, self.asks = bids, asks
+
+
+def fresh(min_hits=1):
+    return MarketEstimator(vol_window_s=600, kappa_default=1, a_default=1, min_hits=min_hits)
+
+
+def test_book_depletion_gives_the_deepest_consumed_level_on_its_side():
+    est = fresh()
     bids = lv(("99", "5"))
-    est.on_book(0, bids, lv(("101", "5"), ("102", "5"), ("103", "5")))  # mid 100
-    # a buy swept 101 and 102 and part of 103
-    est.on_book(1000, bids, lv(("103", "2"), ("104", "5")))
-    assert list(est._hits) == [(1000, pytest.approx(3.0))]
-    # a sell took part of the best bid (mid is now 101)
-    est.on_book(2000, lv(("99", "1")), lv(("103", "2"), ("104", "5")))
-    assert est._hits[-1] == (2000, pytest.approx((101 - 99) / 101 * 100))
+    est.on_book(0, Book(bids, lv(("101", "5"), ("102", "5"), ("103", "5"))))  # mid 100
+    # a buy swept 101 and 102 and part of 103: an arrival on the ask side
+    est.on_book(1000, Book(bids, lv(("103", "2"), ("104", "5"))))
+    assert list(est.ask._hits) == [(1000, pytest.approx(3.0))] and est.bid.hits == 0
+    # a sell took part of the best bid (mid is now 101): the bid side
+    est.on_book(2000, Book(lv(("99", "1")), lv(("103", "2"), ("104", "5"))))
+    assert list(est.bid._hits) == [(2000, pytest.approx((101 - 99) / 101 * 100))]
+    assert est.ask.hits == 1
 
 
-def test_book_changes_that_are_not_depletion_give_no_hit():
-    est = IntensityEstimator(window_s=600, kappa_default=1, a_default=1, min_hits=1)
-    est.on_book(0, lv(("99", "5")), lv(("101", "5")))
-    est.on_book(1, lv(("99.5", "1"), ("99", "5")), lv(("100.5", "1"), ("101", "5")))  # improved
-    est.on_book(2, lv(("99.5", "3"), ("99", "5")), lv(("100.5", "4"), ("101", "5")))  # grew
-    assert est.hits == 0
-    est.on_book(3, [], lv(("101", "5")))  # one-sided: no mid, and no comparison across it
-    est.on_book(4, lv(("90", "5")), lv(("110", "5")))
-    assert est.hits == 0
+def test_book_changes_that_are_not_trades_give_no_arrival():
+    est = fresh()
+    est.on_book(0, Book(lv(("99", "5")), lv(("101", "5"))))
+    est.on_book(1, Book(lv(("99.5", "1"), ("99", "5")), lv(("100.5", "1"), ("101", "5"))))
+    est.on_book(2, Book(lv(("99.5", "3"), ("99", "5")), lv(("100.5", "4"), ("101", "5"))))
+    assert est.bid.hits == est.ask.hits == 0
+    est.on_book(3, Book([], lv(("101", "5"))))  # one-sided: no mid, no comparison across it
+    est.on_book(4, Book(lv(("90", "5")), lv(("110", "5"))))
+    assert est.bid.hits == est.ask.hits == 0
 
 
-def test_our_own_cancels_are_not_taken_for_hits():
-    est = IntensityEstimator(window_s=600, kappa_default=1, a_default=1, min_hits=1)
+def test_a_makers_requote_is_not_a_trade():
+    est = fresh()
+    est.on_book(0, Book(lv(("99", "5"), ("98", "5"), ("97", "1")),
+                        lv(("101", "5"), ("102", "5"), ("103", "1"))))
+    # the best ask was cancelled and replaced further out (103 grew); the best bid likewise
+    est.on_book(1, Book(lv(("98", "5"), ("97", "5")), lv(("102", "5"), ("103", "4"))))
+    # the same asks again, but the 102 level grew: liquidity added, not a trade either
+    est.on_book(2, Book(lv(("98", "5"), ("97", "5")), lv(("102", "9"), ("103", "4"))))
+    assert est.bid.hits == est.ask.hits == 0
+    # a sell consumed the best bid and nothing was added: a trade
+    est.on_book(3, Book(lv(("97", "5")), lv(("102", "9"), ("103", "4"))))
+    assert est.bid.hits == 1 and est.ask.hits == 0
+
+
+def test_our_own_cancels_are_not_taken_for_arrivals_and_our_fills_are():
+    est = fresh()
     own_ask = {D("100.5"): D("2")}
-    est.on_book(0, lv(("99", "5")), lv(("100.5", "2"), ("101", "5")), own_asks=own_ask)
-    est.on_book(1, lv(("99", "5")), lv(("101", "5")))  # we cancelled our 100.5 ask
-    assert est.hits == 0
-    est.on_own_fill(2, D("101"), D("100"))
-    assert est._hits[-1] == (2, pytest.approx(1.0))
+    est.on_book(0, Book(lv(("99", "5")), lv(("100.5", "2"), ("101", "5"))), own_asks=own_ask)
+    est.on_book(1, Book(lv(("99", "5")), lv(("101", "5"))))  # we cancelled our 100.5 ask
+    assert est.bid.hits == est.ask.hits == 0
+    est.on_own_fill(2, D("101"), D("100"), Side.SELL)  # our ask filled: a market buy
+    assert list(est.ask._hits) == [(2, pytest.approx(1.0))]
+    est.on_own_fill(3, D("99.5"), D("100"), Side.BUY)
+    assert list(est.bid._hits) == [(3, pytest.approx(0.5))]
+
+
+def test_sides_are_fitted_separately():
+    rng = random.Random(3)
+    est = MarketEstimator(vol_window_s=600, kappa_default=1.0, a_default=0.1, min_hits=50,
+                          intensity_window_s=100_000)
+    est.on_book(0, Book(lv(("99", "5")), lv(("101", "5"))))
+    for side, rate, kappa in ((Side.BUY, 2.0, 5.0), (Side.SELL, 0.5, 10.0)):
+        t = 0.0
+        while t < 4000:
+            t += rng.expovariate(rate)
+            reach = D(repr(rng.expovariate(kappa)))
+            price = D(100) * (1 - reach / 100) if side == Side.BUY else D(100) * (1 + reach / 100)
+            est.on_own_fill(int(t * 1000), price, D(100), side)
+    got = est.estimates(4_000_000)
+    assert got.intensity_warm and got.bid_trades > got.ask_trades > 1000
+    assert got.a_bid == pytest.approx(2.0, rel=0.25) and got.kappa_bid == pytest.approx(5, rel=0.2)
+    assert got.a_ask == pytest.approx(0.5, rel=0.25) and got.kappa_ask == pytest.approx(10, rel=0.2)
 
 
 def test_market_estimator_recovers_kappa_from_a_depleted_book_series():
@@ -156,9 +203,11 @@ def test_market_estimator_recovers_kappa_from_a_depleted_book_series():
     got = est.estimates(ts)
     assert got.intensity_warm
     # sweeps shallower than the first level leave no trace, so A is understated: kappa is the
-    # shape and must come back; A only within a factor of two of 1 order per second
-    assert got.kappa == pytest.approx(kappa_true, rel=0.3)
-    assert 0.5 < got.a < 2.0
+    # shape and must come back on each side; A only within a factor of two of one order per
+    # two seconds per side
+    for a, kappa in ((got.a_bid, got.kappa_bid), (got.a_ask, got.kappa_ask)):
+        assert kappa == pytest.approx(kappa_true, rel=0.3)
+        assert 0.25 < a < 1.0
     assert got.sigma_warm and got.sigma_pct > 0
 
 
@@ -166,4 +215,5 @@ def test_market_estimator_defaults_when_cold():
     est = MarketEstimator(vol_window_s=300, kappa_default=1.5, a_default=0.4, sigma_default_pct=0.03)
     got = est.estimates(0)
     assert (got.sigma_pct, got.a, got.kappa) == (0.03, 0.4, 1.5)
+    assert (got.a_bid, got.kappa_bid, got.a_ask, got.kappa_ask) == (0.4, 1.5, 0.4, 1.5)
     assert not got.sigma_warm and not got.intensity_warm

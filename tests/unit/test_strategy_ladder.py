@@ -15,6 +15,7 @@ from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.strategies.base import (
     CRITICAL_PRIORITY_LIMIT,
     Inventory,
+    MarketEstimates,
     MarketSnapshot,
     QuoteSet,
     Side,
@@ -109,7 +110,9 @@ def test_prices_round_away_from_mid():
 def test_never_crosses_a_one_tick_book():
     inst = instrument()
     b = book([("0.5000", "10")], [("0.5001", "10")])
-    s = LadderStrategy(inst, params(base_spread_pct=D("0.001"), min_spread_pct=D("0")))
+    s = LadderStrategy(
+        inst, params(base_spread_pct=D("0.001"), min_spread_pct=D("0"), vol_spread_mult=D("0"))
+    )
     qs = s.quote(snap(b))
     assert_exchange_ready(qs, inst, b)
     assert qs.bids[0].price == D("0.5000")
@@ -126,10 +129,13 @@ def test_zero_spread_on_tick_mid_does_not_touch_itself():
 
 def test_skew_moves_prices_and_sizes_toward_target():
     inst = instrument()
-    s = LadderStrategy(inst, params(base_spread_pct=D("1"), skew_strength=D("1")))
+    s = LadderStrategy(inst, params(base_spread_pct=D("1"), skew_strength=D("1"),
+                                    target_base_qty=D("10000"), max_base_deviation=D("8000")))
     neutral = s.quote(snap(WIDE, Inventory(base=D("10000"), quote=D("5000"))))
-    heavy_base = s.quote(snap(WIDE, Inventory(base=D("16000"), quote=D("2000"))))  # share 0.8
-    heavy_quote = s.quote(snap(WIDE, Inventory(base=D("4000"), quote=D("8000"))))  # share 0.2
+    heavy_base = s.quote(snap(WIDE, Inventory(base=D("14000"), quote=D("2000"))))  # half-way
+    heavy_quote = s.quote(snap(WIDE, Inventory(base=D("6000"), quote=D("8000"))))
+    assert heavy_base.diagnostics["inventory_ratio"] == D("0.5")
+    assert heavy_base.diagnostics["skew_shift_pct"] == D("-0.25")  # k x ratio x half-spread
     # too much base: everything lower (sell more readily, buy less eagerly), bigger asks
     assert heavy_base.best_ask < neutral.best_ask
     assert heavy_base.best_bid < neutral.best_bid
@@ -142,6 +148,42 @@ def test_skew_moves_prices_and_sizes_toward_target():
     for qs in (heavy_base, heavy_quote):
         assert qs.best_bid <= qs.mid <= qs.best_ask
         assert_exchange_ready(qs, inst, WIDE)
+
+
+def test_a_fill_moves_the_skew_and_a_price_move_does_not():
+    """The target is a base quantity: one level's fill is a visible deviation (one third of
+    the default maximum, one side of the ladder), however large the account."""
+    inst = instrument()
+    s = LadderStrategy(inst, params(target_base_qty=D("1000000")))
+    after_fill = s.quote(snap(WIDE, Inventory(base=D("1000100"), quote=D("499950"))))
+    assert after_fill.diagnostics["inventory_ratio"] == D("100") / D("300")  # 3 x 50 / 0.5
+    assert after_fill.diagnostics["skew_shift_pct"] < D("-0.08")
+    higher = book([("0.5490", "1000")], [("0.5510", "1000")])  # +10 %, same holdings
+    assert s.quote(snap(higher)).diagnostics["inventory_ratio"] == 0
+
+
+def test_at_the_maximum_the_side_taking_more_inventory_shows_only_the_obligation():
+    inst = instrument()
+    p = params(target_base_qty=D("1000"), max_base_deviation=D("500"), skew_strength=D("1"))
+    long_base = LadderStrategy(inst, p).quote(snap(WIDE, Inventory(base=D("1500"), quote=D("900"))))
+    assert not long_base.bids and len(long_base.asks) == 3
+    obl = ObligationsConfig(max_spread_pct=D("1"), min_depth_2pct_quote=D("30"))
+    held = LadderStrategy(inst, p, obl).quote(snap(WIDE, Inventory(base=D("1500"), quote=D("900"))))
+    # only what the obligation needs
+    assert held.bids and D("30") <= held.depth_within(Side.BUY) < D("31")
+    assert held.depth_within(Side.SELL) >= D("149")
+    assert held.bids[0].price >= held.mid * D("0.995")  # within the max spread, obligations win
+
+
+def test_volatility_floor_widens_the_spread():
+    inst = instrument()
+    s = LadderStrategy(inst, params(base_spread_pct=D("0.2"), vol_spread_mult=D("2"),
+                                    vol_horizon_s=4.0))
+    calm = s.quote(snap(WIDE, estimates=MarketEstimates(sigma_pct=0.01, a=1, kappa=1)))
+    wild = s.quote(snap(WIDE, estimates=MarketEstimates(sigma_pct=0.2, a=1, kappa=1)))
+    assert calm.diagnostics["half_spread_pct"] == D("0.1")  # the floor 2 x 0.01 x 2 is below
+    assert wild.diagnostics["half_spread_pct"] == D("0.8")  # 2 x 0.2 x sqrt(4)
+    assert wild.spread_pct() > D("1.5")
 
 
 def test_obligations_clamp_spread_and_top_up_depth():
@@ -345,3 +387,14 @@ def test_max_qty_caps_each_level():
     qs = LadderStrategy(inst, params(level_size_quote=D("100"), levels=2), obl).quote(snap(WIDE))
     assert qs.quotes and all(q.qty <= D("50") for q in qs.quotes)
     assert_exchange_ready(qs, inst, WIDE)
+
+
+def test_the_skew_moves_the_centre_at_most_max_skew_share_of_the_half_spread():
+    inst = instrument()
+    near_max = Inventory(base=D("10900"), quote=D("4500"))  # 0.9 of the maximum deviation
+    for share, shift in ((D("0.5"), D("-0.25")), (D("1"), D("-0.5")), (D("0"), D("0"))):
+        p = params(base_spread_pct=D("1"), skew_strength=D("3"), target_base_qty=D("10000"),
+                   max_base_deviation=D("1000"), max_skew_share=share)
+        qs = LadderStrategy(inst, p).quote(snap(WIDE, near_max))
+        assert qs.diagnostics["skew_shift_pct"] == shift
+        assert qs.best_ask >= qs.mid

@@ -15,8 +15,8 @@ import typer
 def backtest(
     ctx: typer.Context,
     config: Annotated[Path, typer.Option("--config", "-c", help="The bot's TOML config.")],
-    scenario: Annotated[str, typer.Option(help="calm, volatile, trending, flash-crash or thin."
-                                          )] = "volatile",
+    scenario: Annotated[str, typer.Option(
+        help="altcoin, calm, volatile, trending, flash-crash or thin.")] = "volatile",
     hours: Annotated[float, typer.Option(help="Simulated hours.")] = 24.0,
     seed: Annotated[int, typer.Option(help="Market seed: same seed, same result.")] = 0,
     db: Annotated[str | None, typer.Option(

@@ -396,6 +396,10 @@ def demo_cmd(
         bool, typer.Option("--tls", help="HTTPS and WSS with a throw-away CA, as real Bitrue "
                                          "is TLS only.")
     ] = False,
+    scenario: Annotated[
+        str, typer.Option(help="Simulated market: altcoin (a thin altcoin pair), or a stress "
+                               "test: calm, volatile, trending, flash-crash, thin.")
+    ] = "altcoin",
 ) -> None:
     """Simulator + key onboarding + live quoting of XRPUSDT, all on loopback; the report and
     all state end up under the home directory."""
@@ -408,7 +412,7 @@ def demo_cmd(
         from liquidity_bot.engine import runtime
 
         runtime.run(run_demo(_home(ctx), duration, console, dashboard_port=dashboard_port,
-                             tls=tls))
+                             tls=tls, scenario=scenario))
     except DemoError as exc:
         _die(str(exc))
     except KeyboardInterrupt:

@@ -39,6 +39,7 @@ from liquidity_bot.reporting.kpi import (
     measure,
     quotes_from_orders,
 )
+from liquidity_bot.reporting.markouts import MarkoutTracker
 from liquidity_bot.store import AuditEvent
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
 from liquidity_bot.strategies.estimators import MarketEstimator
@@ -136,7 +137,8 @@ class MarketRunner:
         self.stale_after_s = stale_after_s
         self.kpi_interval_s = kpi_interval_s
         self.store_kpis = store_kpis
-        self.estimator = estimator  # online estimates for Avellaneda (None for the ladder)
+        self.estimator = estimator  # online estimates (volatility; per-side arrivals for GLFT)
+        self.markouts = MarkoutTracker()  # our fills against the mid 0, 1, 5 and 60 s later
         self.refresh_s = config.order_manager.refresh_interval_ms / 1000
         self.last_book_mono: float | None = None
         self.last_book_ns: int | None = None
@@ -169,6 +171,7 @@ class MarketRunner:
             mid = self.book.mid
             if mid is not None:
                 self.risk.on_mid(update.ts_ms, mid)
+                self.markouts.on_mid(update.ts_ms, mid)
             if self.estimator is not None:
                 self._feed_estimator(update.ts_ms)
             if self.eager and self._waiting and not self._in_pass:
@@ -194,12 +197,14 @@ class MarketRunner:
         self.estimator.on_book(ts_ms, self.book, own[Side.BUY], own[Side.SELL])
 
     def on_own_fill(self, fill: Fill) -> None:
-        """One of our fills (from the venue's order events): a hit for the intensity estimate."""
-        if self.estimator is None or not self.om.ids.is_ours(fill.client_order_id):
+        """One of our fills (from the venue's order events): an arrival on its side for the
+        intensity estimate, and a fill to mark out."""
+        if not self.om.ids.is_ours(fill.client_order_id):
             return
+        self.markouts.on_fill(fill.side, fill.price, fill.qty, fill.ts_ms)
         mid = self.book.mid
-        if mid is not None:
-            self.estimator.on_own_fill(fill.ts_ms, fill.price, mid)
+        if mid is not None and self.estimator is not None:
+            self.estimator.on_own_fill(fill.ts_ms, fill.price, mid, fill.side)
 
     def wake(self) -> None:
         self._wake.set()

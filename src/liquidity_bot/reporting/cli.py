@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from liquidity_bot.reporting.report import FORMATS, build_report, write
+from liquidity_bot.reporting.report import FORMATS, build_report, markouts_csv, write
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -123,6 +123,11 @@ def report(
         with tmp.open("w", encoding="utf-8") as fh:
             write(rep, fmt, fh)
         tmp.replace(out)
+        if fmt == "csv":  # one table per file: the markouts beside the samples
+            extra = out.with_name(out.stem + ".markouts.csv")
+            extra_tmp = extra.with_name(extra.name + ".tmp")
+            extra_tmp.write_text(markouts_csv(rep), encoding="utf-8")
+            extra_tmp.replace(extra)
     finally:
         store.close()
     n = sum(r.sample_count for r in rep.symbols)

@@ -122,6 +122,8 @@ class KpiReading:
     our_spread_bps: Decimal | None  # our best ask minus our best bid, relative to mid
     depth: tuple[BandDepth, ...]
     broken: tuple[Rule, ...]  # empty: obligations met
+    market_depth: BandDepth | None = None
+    """The whole book's depth (everyone, us included) within +-2 %: what listing sites show."""
 
     @property
     def met(self) -> bool:
@@ -182,6 +184,9 @@ class KpiReading:
             ],
             "met": self.met,
             "broken": [str(r) for r in self.broken],
+            "market_depth": None if self.market_depth is None else {
+                "band_pct": str(self.market_depth.pct), "bid": _s(self.market_depth.bid),
+                "ask": _s(self.market_depth.ask)},
         }
 
 
@@ -248,6 +253,7 @@ def measure(
         if our_bid is not None and our_ask is not None:
             our_spread_bps = (our_ask - our_bid) / mid * BPS
     two = next(b for b in depth if b.pct == OBLIGATION_BAND_PCT)
+    whole = book.depth_quote(OBLIGATION_BAND_PCT) if mid is not None and mid > 0 else None
     if mid is not None and mid > 0:
         if our_bid is None or our_ask is None:
             broken.append(Rule.TWO_SIDED)
@@ -269,6 +275,7 @@ def measure(
         our_spread_bps=our_spread_bps,
         depth=tuple(depth),
         broken=tuple(broken),
+        market_depth=None if whole is None else BandDepth(OBLIGATION_BAND_PCT, *whole),
     )
 
 

@@ -18,6 +18,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING
 
 from liquidity_bot.reporting.kpi import Segment
+from liquidity_bot.reporting.markouts import Markouts
 from liquidity_bot.reporting.pnl import AverageCostBook, split_symbol
 
 if TYPE_CHECKING:
@@ -584,3 +585,49 @@ def _base_flow(r: SymbolReport) -> Decimal:
     for f in r.fills:
         book.apply(f.side, f.price, f.qty, f.fee, f.fee_asset)
     return book.base_flow
+
+
+def markout_chart(markouts: Markouts, width: int = 520, height: int = 210) -> str:
+    """Volume-weighted markout (bps) against the horizon, one line per side and one for both;
+    horizons are evenly spaced (0, 1, 5, 60 s are categories, not a time axis)."""
+    horizons = markouts.horizons_s
+    lines = [("buys", "BUY", GREEN), ("sells", "SELL", RED), ("all", "ALL", BLUE)]
+    values = [v for _, side, _ in lines for h in horizons
+              if (v := markouts.bps(side, h)) is not None]
+    lo, hi, step = value_range(values, [ZERO])
+    left, right, top, bottom = 48, 12, 12, 40
+    span_x = (width - left - right) / max(1, len(horizons) - 1)
+
+    def x(i: int) -> str:
+        return f"{left + i * span_x:.1f}"
+
+    def y(v: Decimal) -> str:
+        frac = (v - lo) / (hi - lo) if hi > lo else Decimal("0.5")
+        return f"{top + (1 - float(frac)) * (height - top - bottom):.1f}"
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        'role="img" font-family="Helvetica,Arial,sans-serif">',
+        f'<line x1="{left}" x2="{width - right}" y1="{y(ZERO)}" y2="{y(ZERO)}" '
+        f'stroke="{GREY}" stroke-width="1"/>',
+        f'<text x="{left - 4}" y="{y(hi)}" text-anchor="end" font-size="10">'
+        f"{fmt_axis(hi, step)}</text>",
+        f'<text x="{left - 4}" y="{y(lo)}" text-anchor="end" font-size="10">'
+        f"{fmt_axis(lo, step)}</text>",
+        f'<text x="{left - 4}" y="{y(ZERO)}" text-anchor="end" font-size="10">0 bps</text>',
+    ]
+    for i, h in enumerate(horizons):
+        parts.append(f'<text x="{x(i)}" y="{height - bottom + 14}" text-anchor="middle" '
+                     f'font-size="10">{h} s</text>')
+    for n, (name, side, color) in enumerate(lines):
+        pts = [(i, v) for i, h in enumerate(horizons) if (v := markouts.bps(side, h)) is not None]
+        if pts:
+            path = " ".join(f"{'M' if k == 0 else 'L'}{x(i)},{y(v)}" for k, (i, v) in enumerate(pts))
+            parts.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+        parts.append(f'<text x="{left + 90 * n}" y="{height - 8}" font-size="11" '
+                     f'fill="{color}">{name}</text>')
+    if not values:
+        parts.append(f'<text x="{width // 2}" y="{height // 2}" text-anchor="middle" '
+                     'font-size="12" fill="#999">no fills</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from liquidity_bot.reporting import plots
+from liquidity_bot.reporting.estimates import PeriodEstimates
 from liquidity_bot.reporting.figures import SampleFold
 from liquidity_bot.reporting.kpi import (
     AUDIT_CATEGORY,
@@ -39,6 +40,7 @@ from liquidity_bot.reporting.kpi import (
     breaches_from_segments,
     rules_of_sample,
 )
+from liquidity_bot.reporting.markouts import Markouts, MarkoutTracker, position_range
 from liquidity_bot.reporting.order_flow import MinuteFlow, order_flow
 from liquidity_bot.reporting.pnl import (
     Activity,
@@ -92,6 +94,12 @@ class SymbolReport:
     quotes: list[QuoteInterval] = field(default_factory=list)
     # what the risk limits did (the loss limit's fallback to minimum quoting, or its stop)
     risk_events: list[dict[str, Any]] = field(default_factory=list)
+    markouts: Markouts = field(default_factory=Markouts)
+    """Volume-weighted markouts of our fills per side at 0, 1, 5 and 60 s (`markouts`)."""
+    estimates: dict[str, Any] = field(default_factory=dict)
+    """The period's volatility and per-side arrival fit from our fills (`reporting.estimates`)."""
+    position_range: tuple[Decimal, Decimal, Decimal] = (ZERO, ZERO, ZERO)
+    """(lowest, highest, final) net base position from the period's fills."""
     # orders placed / cancelled / filled per minute (minutes with activity only)
     order_flow: list[MinuteFlow] = field(default_factory=list)
     # the period's samples again, streamed from the store (for the CSV); never held
@@ -132,6 +140,13 @@ class SymbolReport:
             "activity": self.activity.to_json(),
             "orders_per_minute": [f.to_json() for f in self.order_flow],
             "risk_events": self.risk_events,
+            "markouts": self.markouts.to_json(),
+            "estimates": self.estimates,
+            "position_range_base": {
+                "low": str(self.position_range[0]),
+                "high": str(self.position_range[1]),
+                "final": str(self.position_range[2]),
+            },
         }
 
 
@@ -259,17 +274,28 @@ def build_symbol_report(
         last_ts=last_ts,
         rules_of=rules,
     )
+    fills = [
+        f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms
+    ]
+    # markouts in the same pass over the samples (they are streamed, never held)
+    tracker = MarkoutTracker(max_pending=max(1, len(fills)))
+    estimates = PeriodEstimates()
+    pending = iter(sorted(fills, key=lambda f: f.ts_ms))
+    upcoming = next(pending, None)
     for s in rows():
         fold.add(s)
+        while upcoming is not None and upcoming.ts_ms <= s.ts_ms:
+            tracker.on_fill(upcoming.side, upcoming.price, upcoming.qty, upcoming.ts_ms)
+            estimates.on_fill(upcoming.side, upcoming.price, upcoming.ts_ms)
+            upcoming = next(pending, None)
+        tracker.on_mid(s.ts_ms, s.mid)
+        estimates.on_mid(s.ts_ms, s.mid)
     fig = fold.finish()
     up = fig.uptime
     breaches = [
         _with_causes(b, recorded_breaches) for b in breaches_from_segments(symbol, up.segments)
     ]
 
-    fills = [
-        f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms
-    ]
     orders = [
         o
         for o in store.orders(symbol=symbol)
@@ -312,6 +338,9 @@ def build_symbol_report(
             and (from_ms is None or e.ts_ms >= from_ms) and (to_ms is None or e.ts_ms < to_ms)
         ],
         rows=rows,
+        markouts=tracker.markouts,
+        estimates=estimates.to_json(),
+        position_range=position_range(fills),
     )
 
 
@@ -643,10 +672,65 @@ every {Decimal(r.interval_ms) / 1000} s</p>
 <div><h3>Spread against its limit</h3>{charts["spread"]}</div>
 <div><h3>Depth within &plusmn;2 % against its limit</h3>{charts["depth"]}</div>
 {f'<div><h3>Inventory</h3>{charts["inventory"]}</div>' if show_pnl else ""}
-</div>{pnl}
+</div>{pnl}{_markout_section(r) if show_pnl else ""}
 <h3>Breaches</h3>
 {_breach_table(r)}{extra(r) if extra is not None else ""}
 </section>"""
+
+
+def _markout_section(r: SymbolReport) -> str:
+    return f"""
+<h3>Markouts (adverse selection)</h3>
+<p class="note">Mid after each fill against its price, in basis points, weighted by the fill's
+value: positive is in our favour. Most of a captured half-spread that is gone within seconds
+was taken by better-informed takers.</p>
+<div class="grid"><div>{plots.markout_chart(r.markouts)}</div><div>{_markout_table(r)}
+{_estimates_table(r)}</div></div>"""
+
+
+def _markout_table(r: SymbolReport) -> str:
+    m = r.markouts
+    head = "<tr><th>Side</th>" + "".join(f"<th>{h} s</th>" for h in m.horizons_s) + "</tr>"
+    rows = []
+    for side, name in (("BUY", "Our buys"), ("SELL", "Our sells"), ("ALL", "All fills")):
+        cells = [name] + [
+            "-" if (v := m.bps(side, h)) is None else f"{fmt_dec(v, 2)} bps"
+            for h in m.horizons_s
+        ]
+        rows.append(_row(cells))
+    low, high, final = r.position_range
+    rows.append(_row(["Net position (base): low / high / final",
+                      f"{fmt_dec(low, 4)} / {fmt_dec(high, 4)} / {fmt_dec(final, 4)}"]
+                     + [""] * (len(m.horizons_s) - 1)))
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _estimates_table(r: SymbolReport) -> str:
+    e = r.estimates
+    if not e:
+        return ""
+
+    def num(v: Any, unit: str) -> str:
+        return "-" if v is None else f"{v:g} {unit}"
+
+    rows = [_row(["Volatility of mid", num(e.get("sigma_pct"), "% per &radic;s")])]
+    for key, name in (("bid", "Market sells reaching our bids"), ("ask", "Market buys reaching our asks")):
+        side = e.get(key) or {}
+        rows.append(_row([name, f"{side.get('fills', 0)} fills; A {num(side.get('a'), '/s')}, "
+                                f"&kappa; {num(side.get('kappa'), 'per %')}"]))
+    return ("<table><tr><th>Model input over the period</th><th>Estimate</th></tr>"
+            + "".join(rows) + "</table>")
+
+
+def markouts_csv(report: Report) -> str:
+    """The markouts of every market: symbol, side, horizon, bps (exact), fills."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["symbol", "side", "horizon_s", "markout_bps", "fills"])
+    for r in report.symbols:
+        for side, h, bps, n in r.markouts.rows():
+            w.writerow([r.symbol, side, h, _cell(bps), n])
+    return buf.getvalue()
 
 
 def render_html(

@@ -45,22 +45,25 @@ def make_strategy(market: MarketConfig, instrument: InstrumentLike) -> Strategy:
         raise ValueError(
             f"market {market.symbol}: strategy 'avellaneda' needs [markets.avellaneda]"
         )
-    params = market.avellaneda
-    return AvellanedaStrategy(
-        instrument,
-        params,
-        market.obligations,
-        target_base_share=params.target_base_share,
-        a_default=float(params.a_default),
-        sigma_default_pct=float(params.sigma_default_pct),
-    )
+    # the configured defaults (a_default, sigma_default_pct, kappa_default) come with the params
+    return AvellanedaStrategy(instrument, market.avellaneda, market.obligations)
 
 
 def make_estimator(market: MarketConfig) -> MarketEstimator | None:
-    """Online estimator for strategies that use one (Avellaneda), else None."""
-    if market.strategy != "avellaneda" or market.avellaneda is None:
-        return None
-    return MarketEstimator(
-        vol_window_s=market.avellaneda.vol_window_s,
-        kappa_default=float(market.avellaneda.kappa_default),
-    )
+    """Online estimates for the market's strategy: volatility and per-side arrivals, starting
+    from the configured defaults (the ladder uses the volatility for its spread floor)."""
+    if market.strategy == "avellaneda" and market.avellaneda is not None:
+        p = market.avellaneda
+        return MarketEstimator(
+            vol_window_s=p.vol_window_s,
+            kappa_default=float(p.kappa_default),
+            a_default=float(p.a_default),
+            sigma_default_pct=float(p.sigma_default_pct),
+        )
+    if market.strategy == "ladder" and market.ladder is not None:
+        lp = market.ladder
+        return MarketEstimator(
+            vol_window_s=lp.vol_window_s, sigma_default_pct=float(lp.sigma_default_pct),
+            kappa_default=1.5, arrivals=False,
+        )
+    return None

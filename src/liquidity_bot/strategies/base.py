@@ -144,6 +144,23 @@ class MarketEstimates:
     kappa: float
     sigma_warm: bool = False
     intensity_warm: bool = False
+    a_bid: float | None = None
+    """Per side (None: the pooled `a` / `kappa`): market sells reaching our bid side ..."""
+    kappa_bid: float | None = None
+    a_ask: float | None = None
+    """... and market buys reaching our ask side; each side is fitted from its own trades."""
+    kappa_ask: float | None = None
+    bid_trades: int = 0
+    """Trades in the estimation window per side (how much evidence the fit has)."""
+    ask_trades: int = 0
+
+    def side(self, side: Side) -> tuple[float, float]:
+        """(A, kappa) of one side, the pooled values where that side has none."""
+        if side == _BUY:
+            a, kappa = self.a_bid, self.kappa_bid
+        else:
+            a, kappa = self.a_ask, self.kappa_ask
+        return (self.a if a is None else a, self.kappa if kappa is None else kappa)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,24 +13,29 @@ Volatility (`EwmaVolatility`)
     Dividing the decayed sum of squared returns by the decayed elapsed time keeps the estimate
     unbiased when snapshots arrive at irregular intervals (Bitrue pushes when the book changes).
 
-Order-arrival intensity (`IntensityEstimator`)
+Order-arrival intensity (`IntensityEstimator`, one per side)
     The model: market orders that reach at least delta percent from mid arrive as a Poisson
-    process of rate lambda(delta) = A * exp(-kappa * delta).
-    Bitrue has no public trade channel for spot, so "hits" are inferred from two sources:
-    1. Depletion of the best levels between consecutive book snapshots. On the ask side every
-       previous level priced below the new best ask has vanished, and the level at the new best
-       ask may have shrunk; the deepest such price p gives one hit at depth (p - mid) / mid of the
-       previous mid (bids mirrored). Our own resting quantity (if the caller passes it) is
-       removed from the previous book first, so our own cancels are not taken for hits.
-    2. Our own fills (from the user stream), each one hit at its distance from mid.
-    Over the rolling window (length T seconds of observation) the number of hits reaching at
+    process of rate lambda(delta) = A * exp(-kappa * delta), separately for each side: market
+    sells reach our bids, market buys our asks (pooling them mixes two different flows, and a
+    trending market has very different ones).
+    Only trades count as arrivals, from two sources:
+    1. Our own fills (from the user stream), each one arrival at its distance from mid, on the
+       side of our order.
+    2. Trades seen in the book (Bitrue has no public trade channel for spot). Between two
+       snapshots a side that lost quantity from its best price inward and gained none anywhere
+       in the compared levels was traded against: the deepest consumed price p is one arrival at
+       (p - mid) / mid of the previous mid (bids mirrored). A side that also gained quantity is a
+       maker's cancel-and-replace (or a mix) and is not counted; our own resting quantity (if
+       the caller passes it) is removed from both books first, so our cancels are not counted
+       either. Accepted and written down: a trade in the same interval as a requote on that side
+       is missed (A understated, kappa unaffected), a pure cancel at the best price with nothing
+       replaced looks like a trade, one interval can hide several trades (the deepest counts),
+       and a trade that fills our order and others' counts twice.
+    Over the rolling window (length T seconds of observation) the number of arrivals reaching at
     least depth d_j is counted for depth grid points d_j (quantiles of the observed depths) and
-    ln(N_j / T) = ln A - kappa * d_j is fitted by least squares.
-    Known biases, accepted and written down: other participants' cancellations at the best level
-    look like hits (intensity overstated); one snapshot interval can hide several trades (only
-    the deepest is counted: understated); a trade that fills our order and others' is counted
-    twice. Until `min_hits` hits are in the window, or when the fit is not decreasing in depth,
-    the configured defaults are returned (`warm` is False).
+    ln(N_j / T) = ln A - kappa * d_j is fitted by least squares. Until `min_hits` trades are in
+    a side's window, or when its fit is not decreasing in depth, that side uses the configured
+    defaults (`warm` is False).
 """
 
 from __future__ import annotations
@@ -40,9 +45,10 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from liquidity_bot.strategies.base import MarketEstimates
+from liquidity_bot.strategies.base import MarketEstimates, Side
 
 Level = tuple[Decimal, Decimal]  # (price, qty)
+ZERO = Decimal(0)
 
 
 class EwmaVolatility:
@@ -103,7 +109,7 @@ def _without_own(
 
 
 class IntensityEstimator:
-    """Fits lambda(delta) = A exp(-kappa delta) to inferred market-order hits (see module doc)."""
+    """Fits lambda(delta) = A exp(-kappa delta) to one side's trades (see module doc)."""
 
     def __init__(
         self,
@@ -112,19 +118,21 @@ class IntensityEstimator:
         a_default: float,
         min_hits: int = 30,
         grid_points: int = 10,
-        levels: int = 50,
     ) -> None:
         self.window_ms = int(window_s * 1000)
-        self.levels = levels  # only the best `levels` of each side are compared (bounded cost)
         self.kappa_default = float(kappa_default)
         self.a_default = float(a_default)
         self.min_hits = min_hits
         self.grid_points = grid_points
         self._hits: deque[tuple[int, float]] = deque()
         self._first_ms: int | None = None
-        self._prev: tuple[int, list[Level], list[Level], float] | None = None
 
     # -- feeding ---------------------------------------------------------------------------
+
+    def start(self, ts_ms: int) -> None:
+        """Observation starts (the first book): a quiet market is evidence too."""
+        if self._first_ms is None:
+            self._first_ms = ts_ms
 
     def record_hit(self, ts_ms: int, depth_pct: float) -> None:
         """One market order that reached `depth_pct` percent from mid."""
@@ -135,53 +143,6 @@ class IntensityEstimator:
             # bounded by the window whether or not ``fit`` is called: what goes here is a
             # prefix that any later ``fit(now >= ts_ms)`` would drop too
             self._prune(ts_ms)
-
-    def on_own_fill(self, ts_ms: int, price: Decimal, mid: Decimal) -> None:
-        if mid > 0:
-            self.record_hit(ts_ms, float(abs(price - mid) / mid * 100))
-
-    def on_book(
-        self,
-        ts_ms: int,
-        bids: Sequence[Level],
-        asks: Sequence[Level],
-        own_bids: Mapping[Decimal, Decimal] | None = None,
-        own_asks: Mapping[Decimal, Decimal] | None = None,
-    ) -> None:
-        """Feed each snapshot (best-first levels) with our own resting qty per price, if known."""
-        if self._first_ms is None:
-            self._first_ms = ts_ms
-        bids = _without_own(bids, own_bids, self.levels)
-        asks = _without_own(asks, own_asks, self.levels)
-        if not bids or not asks:
-            self._prev = None
-            return
-        mid = float((bids[0][0] + asks[0][0]) / 2)
-        if self._prev is not None:
-            _, prev_bids, prev_asks, prev_mid = self._prev
-            ask_hit = self._deepest_consumed(prev_asks, asks, is_ask=True)
-            if ask_hit is not None:
-                self.record_hit(ts_ms, (float(ask_hit) - prev_mid) / prev_mid * 100)
-            bid_hit = self._deepest_consumed(prev_bids, bids, is_ask=False)
-            if bid_hit is not None:
-                self.record_hit(ts_ms, (prev_mid - float(bid_hit)) / prev_mid * 100)
-        self._prev = (ts_ms, bids, asks, mid)
-
-    @staticmethod
-    def _deepest_consumed(
-        prev: Sequence[Level], now: Sequence[Level], *, is_ask: bool
-    ) -> Decimal | None:
-        best = now[0][0]
-        deepest: Decimal | None = None
-        for price, qty in prev:
-            beyond = price < best if is_ask else price > best
-            if beyond:  # the level vanished: consumed (or cancelled)
-                deepest = price
-                continue
-            if price == best and now[0][1] < qty:  # the new best level shrank
-                deepest = price
-            break
-        return deepest
 
     # -- estimate --------------------------------------------------------------------------
 
@@ -240,8 +201,35 @@ def _first_at_least(sorted_values: Sequence[float], x: float) -> int:
     return lo
 
 
+def traded_price(prev: Sequence[Level], now: Sequence[Level], *, is_ask: bool) -> Decimal | None:
+    """The deepest price traded on one side between two snapshots (best first), or None when the
+    change is not a trade's: nothing consumed, or quantity added somewhere (see module doc)."""
+    if not prev or not now:
+        return None
+    best = now[0][0]
+    deepest: Decimal | None = None
+    before: dict[Decimal, Decimal] = {}
+    for price, qty in prev:
+        before[price] = qty
+        beyond = price < best if is_ask else price > best
+        if beyond:  # the level vanished
+            deepest = price
+        elif price == best and now[0][1] < qty:  # the new best level shrank
+            deepest = price
+    if deepest is None:
+        return None
+    last = prev[-1][0]
+    for price, qty in now:
+        if (price > last) if is_ask else (price < last):
+            break  # beyond what the previous snapshot showed: cannot tell
+        if qty > before.get(price, ZERO):
+            return None  # liquidity added: a requote, not (only) a trade
+    return deepest
+
+
 class MarketEstimator:
-    """Volatility + intensity for one market, fed by the runner; hands out `MarketEstimates`."""
+    """Volatility + per-side intensity for one market, fed by the runner with books and our
+    fills; hands out `MarketEstimates`."""
 
     def __init__(
         self,
@@ -253,11 +241,16 @@ class MarketEstimator:
         intensity_window_s: float | None = None,
         min_vol_samples: int = 30,
         min_hits: int = 30,
+        levels: int = 50,
+        arrivals: bool = True,
     ) -> None:
+        self.arrivals = arrivals  # False: volatility only (the ladder), no book comparison
         self.volatility = EwmaVolatility(vol_window_s, sigma_default_pct, min_vol_samples)
-        self.intensity = IntensityEstimator(
-            intensity_window_s or max(vol_window_s, 600.0), kappa_default, a_default, min_hits
-        )
+        window = intensity_window_s or max(vol_window_s, 600.0)
+        self.bid = IntensityEstimator(window, kappa_default, a_default, min_hits)
+        self.ask = IntensityEstimator(window, kappa_default, a_default, min_hits)
+        self.levels = levels  # only the best `levels` of each side are compared (bounded cost)
+        self._prev: tuple[list[Level], list[Level], float] | None = None
 
     def on_book(
         self,
@@ -266,23 +259,51 @@ class MarketEstimator:
         own_bids: Mapping[Decimal, Decimal] | None = None,
         own_asks: Mapping[Decimal, Decimal] | None = None,
     ) -> None:
-        """Feed a `domain.book.OrderBook` (or anything with best-first `bids`/`asks` levels)."""
+        """Feed a `domain.book.OrderBook` (or anything with best-first `bids`/`asks` levels)
+        with our own resting quantity per price, if known."""
         # an OrderBook's lazy sides convert only the levels read (``levels`` of 100)
-        bids: Sequence[Level] = getattr(book, "bid_side", None) or book.bids  # type: ignore
-        asks: Sequence[Level] = getattr(book, "ask_side", None) or book.asks  # type: ignore
-        if bids and asks:
-            self.volatility.update(ts_ms, (bids[0][0] + asks[0][0]) / 2)
-        self.intensity.on_book(ts_ms, bids, asks, own_bids, own_asks)
+        raw_bids: Sequence[Level] = getattr(book, "bid_side", None) or book.bids  # type: ignore
+        raw_asks: Sequence[Level] = getattr(book, "ask_side", None) or book.asks  # type: ignore
+        if raw_bids and raw_asks:
+            self.volatility.update(ts_ms, (raw_bids[0][0] + raw_asks[0][0]) / 2)
+        if not self.arrivals:
+            return
+        self.bid.start(ts_ms)
+        self.ask.start(ts_ms)
+        bids = _without_own(raw_bids, own_bids, self.levels)
+        asks = _without_own(raw_asks, own_asks, self.levels)
+        if not bids or not asks:
+            self._prev = None
+            return
+        if self._prev is not None:
+            prev_bids, prev_asks, prev_mid = self._prev
+            lifted = traded_price(prev_asks, asks, is_ask=True)
+            if lifted is not None:
+                self.ask.record_hit(ts_ms, (float(lifted) - prev_mid) / prev_mid * 100)
+            hit = traded_price(prev_bids, bids, is_ask=False)
+            if hit is not None:
+                self.bid.record_hit(ts_ms, (prev_mid - float(hit)) / prev_mid * 100)
+        self._prev = (bids, asks, float((bids[0][0] + asks[0][0]) / 2))
 
-    def on_own_fill(self, ts_ms: int, price: Decimal, mid: Decimal) -> None:
-        self.intensity.on_own_fill(ts_ms, price, mid)
+    def on_own_fill(self, ts_ms: int, price: Decimal, mid: Decimal, side: Side) -> None:
+        """One of our fills: an arrival on the side of our order (our bid: a market sell)."""
+        if mid > 0:
+            est = self.bid if side == Side.BUY else self.ask
+            est.record_hit(ts_ms, float(abs(price - mid) / mid * 100))
 
     def estimates(self, now_ms: int) -> MarketEstimates:
-        a, kappa, warm = self.intensity.fit(now_ms)
+        a_b, k_b, warm_b = self.bid.fit(now_ms)
+        a_a, k_a, warm_a = self.ask.fit(now_ms)
         return MarketEstimates(
             sigma_pct=self.volatility.sigma_pct,
-            a=a,
-            kappa=kappa,
+            a=(a_b + a_a) / 2,
+            kappa=(k_b + k_a) / 2,
             sigma_warm=self.volatility.warm,
-            intensity_warm=warm,
+            intensity_warm=warm_b and warm_a,
+            a_bid=a_b,
+            kappa_bid=k_b,
+            a_ask=a_a,
+            kappa_ask=k_a,
+            bid_trades=self.bid.hits,
+            ask_trades=self.ask.hits,
         )

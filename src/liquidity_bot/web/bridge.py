@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from liquidity_bot.domain.order import Side
 from liquidity_bot.reporting.kpi import Breach, Cause, KpiSampler, OurQuote, measure
 from liquidity_bot.reporting.pnl import Inventory, pnl_from_fills
 from liquidity_bot.web.dashboard import DashboardState
@@ -228,11 +229,20 @@ class EngineBridge:
         }
         view.update(self._avg_cost(symbol, mid))
         self.state.update_pnl(symbol, view)
+        tracker = getattr(runner, "markouts", None)
+        estimator = getattr(runner, "estimator", None)
+        estimates = None if estimator is None else estimates_view(estimator.estimates(now_ms))
+        self.state.update_analytics(
+            symbol, None if tracker is None else tracker.markouts.to_json(), estimates)
         if self.metrics is not None:
             if reading is not None:
                 self.metrics.observe_kpi(reading, sampler.uptime_pct)
             self.metrics.sync_order_stats(symbol, runner.om.stats)
             self.metrics.set_pnl(symbol, pnl, base)
+            if tracker is not None:
+                self.metrics.set_markouts(symbol, tracker.markouts)
+            if estimates is not None:
+                self.metrics.set_estimates(symbol, estimates)
             new_errors = self._grew((symbol, "errors"), getattr(runner, "errors", 0))
             if new_errors:
                 self.metrics.errors.labels("market_loop").inc(new_errors)
@@ -292,6 +302,19 @@ class EngineBridge:
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         for s in self.samplers.values():
             s.close(now)
+
+
+def estimates_view(est: Any) -> dict[str, Any]:
+    """`MarketEstimates` for the dashboard and /metrics: volatility, and per side the arrival
+    rate, its decay and the trades in the window; `warm` False while the defaults are used."""
+    a_bid, kappa_bid = est.side(Side.BUY)
+    a_ask, kappa_ask = est.side(Side.SELL)
+    return {
+        "sigma_pct": est.sigma_pct, "sigma_warm": est.sigma_warm,
+        "a_bid": a_bid, "kappa_bid": kappa_bid, "trades_bid": est.bid_trades,
+        "a_ask": a_ask, "kappa_ask": kappa_ask, "trades_ask": est.ask_trades,
+        "intensity_warm": est.intensity_warm,
+    }
 
 
 def uptime_of(bridge: EngineBridge, symbol: str) -> Decimal | None:

@@ -81,6 +81,8 @@ class MarketView:
     pnl: dict[str, Any] = field(default_factory=dict)
     breaches: list[Breach] = field(default_factory=list)
     book_ts_ms: int | None = None
+    markouts: dict[str, Any] | None = None  # `Markouts.to_json()`
+    estimates: dict[str, Any] | None = None  # `estimates_view`
 
     def to_json(self) -> dict[str, Any]:
         ours = {(q.side, q.price) for q in self.quotes}
@@ -108,6 +110,8 @@ class MarketView:
             },
             "pnl": self.pnl,
             "breaches": [b.to_json() for b in self.breaches[-10:]],
+            "markouts": self.markouts,
+            "estimates": self.estimates,
         }
 
 
@@ -164,6 +168,14 @@ class DashboardState:
             v.obligations = obligations
         if status is not None:
             v.status = status
+        self.changed()
+
+    def update_analytics(
+        self, symbol: str, markouts: dict[str, Any] | None, estimates: dict[str, Any] | None
+    ) -> None:
+        """Markouts of our fills and the strategy's estimates (JSON-ready)."""
+        v = self.market(symbol)
+        v.markouts, v.estimates = markouts, estimates
         self.changed()
 
     def update_pnl(self, symbol: str, pnl: Mapping[str, Any]) -> None:

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from liquidity_bot.reporting.kpi import Breach, KpiReading
+from liquidity_bot.reporting.markouts import Markouts
 
 # Outcome label -> attribute of engine.order_manager.Stats (cumulative counters).
 ORDER_OUTCOMES: dict[str, str] = {
@@ -31,6 +32,12 @@ ORDER_OUTCOMES: dict[str, str] = {
     "resolved_by_query": "resolved_by_query",
     "filled": "fills",
 }
+# estimates_view key -> (name, side) labels of lb_strategy_estimate
+ESTIMATE_LABELS = (
+    ("sigma_pct", "sigma_pct", "both"),
+    ("a_bid", "a", "bid"), ("kappa_bid", "kappa", "bid"), ("trades_bid", "trades", "bid"),
+    ("a_ask", "a", "ask"), ("kappa_ask", "kappa", "ask"), ("trades_ask", "trades", "ask"),
+)
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -75,6 +82,26 @@ class BotMetrics:
             registry=r,
         )
         self.mid = Gauge("lb_mid_price", "Mid price of the book.", ["symbol"], registry=r)
+        self.market_depth = Gauge(
+            "lb_market_depth_2pct_quote",
+            "The whole book's size within +-2 % of mid (everyone, us included), quote currency.",
+            ["symbol", "side"],
+            registry=r,
+        )
+        self.markout = Gauge(
+            "lb_markout_bps",
+            "Value-weighted markout of our fills: mid horizon_s after each fill against its "
+            "price, basis points, positive in our favour (side BUY, SELL or ALL).",
+            ["symbol", "side", "horizon_s"],
+            registry=r,
+        )
+        self.estimate = Gauge(
+            "lb_strategy_estimate",
+            "The strategy's online estimates: sigma_pct (per sqrt s), and per side (bid, ask) the "
+            "arrival rate a (per s), its decay kappa (per percent) and the trades behind them.",
+            ["symbol", "name", "side"],
+            registry=r,
+        )
         self.orders = Counter(
             "lb_orders", "Order actions by outcome.", ["symbol", "outcome"], registry=r
         )
@@ -177,6 +204,21 @@ class BotMetrics:
         for band in reading.depth:
             self.depth.labels(s, "bid", str(band.pct)).set(_f(band.bid))
             self.depth.labels(s, "ask", str(band.pct)).set(_f(band.ask))
+        if reading.market_depth is not None:
+            self.market_depth.labels(s, "bid").set(_f(reading.market_depth.bid))
+            self.market_depth.labels(s, "ask").set(_f(reading.market_depth.ask))
+
+    def set_markouts(self, symbol: str, markouts: Markouts) -> None:
+        for side, horizon, bps, _ in markouts.rows():
+            if bps is not None:
+                self.markout.labels(symbol, side, str(horizon)).set(_f(bps))
+
+    def set_estimates(self, symbol: str, estimates: Mapping[str, Any]) -> None:
+        """From `web.bridge.estimates_view` (the warm flags are left out)."""
+        for key, name, side in ESTIMATE_LABELS:
+            value = estimates.get(key)
+            if value is not None:
+                self.estimate.labels(symbol, name, side).set(float(value))
 
     def observe_breach(self, breach: Breach) -> None:
         for rule in breach.rules or ("unknown",):

@@ -89,7 +89,44 @@ function kpiTable(m) {
       el("td", {class: "num"}, fmt(v.ask, 2))));
   }
   bands.append(bb);
-  return [t, el("h3", {}, "our depth by band (quote)"), bands];
+  const md = k.market_depth;
+  if (md) {
+    bands.append(el("tbody", {}, el("tr", {"data-testid": "market-depth-" + m.symbol},
+      el("td", {}, "whole book ±" + md.band_pct + " %"), el("td", {class: "num"}, fmt(md.bid, 2)),
+      el("td", {class: "num"}, fmt(md.ask, 2)))));
+  }
+  return [t, el("h3", {}, "our depth by band (quote), and the whole book's"), bands];
+}
+
+function markoutTable(m) {
+  const mk = m.markouts;
+  const t = el("table", {"data-testid": "markouts-" + m.symbol});
+  if (!mk) return t;
+  const hs = mk.horizons_s;
+  t.append(el("thead", {}, el("tr", {}, el("th", {}, "markout (bps)"), ...hs.map(h => el("th", {}, h + " s")))));
+  const body = el("tbody");
+  for (const [name, key] of [["our buys", "buy"], ["our sells", "sell"], ["all", "all"]]) {
+    body.append(el("tr", {}, el("td", {}, name), ...hs.map(h => {
+      const c = mk[key][String(h)];
+      return el("td", {class: "num"}, c.bps === null ? "-" : fmt(c.bps, 2) + " (" + c.fills + ")");
+    })));
+  }
+  t.append(body);
+  return t;
+}
+
+function estimateTable(m) {
+  const e = m.estimates;
+  const t = el("table", {"data-testid": "estimates-" + m.symbol});
+  if (!e) return t;
+  const warm = ok => ok ? "" : " (default)";
+  const rows = [["volatility", fmt(e.sigma_pct, 4) + " %/√s" + warm(e.sigma_warm)],
+    ["bid: A, κ, trades", fmt(e.a_bid, 4) + "/s, " + fmt(e.kappa_bid, 2) + "/%, " + e.trades_bid],
+    ["ask: A, κ, trades", fmt(e.a_ask, 4) + "/s, " + fmt(e.kappa_ask, 2) + "/%, " + e.trades_ask + warm(e.intensity_warm)]];
+  const body = el("tbody");
+  for (const [name, v] of rows) body.append(el("tr", {}, el("td", {}, name), el("td", {class: "num"}, v)));
+  t.append(body);
+  return t;
 }
 
 function pnlTable(m) {
@@ -111,7 +148,8 @@ function renderMarket(m) {
   const mid = m.kpi ? m.kpi.mid : null;
   const left = el("div", {}, el("h3", {}, "book (mid " + (mid || "-") + ")"), bookTable(m));
   const centre = el("div", {}, el("h3", {}, "KPIs against obligations"), ...kpiTable(m));
-  const right = el("div", {}, el("h3", {}, "our quotes"), quotesTable(m), el("h3", {}, "inventory and PnL"), pnlTable(m));
+  const right = el("div", {}, el("h3", {}, "our quotes"), quotesTable(m), el("h3", {}, "inventory and PnL"), pnlTable(m),
+    el("h3", {}, "markouts of our fills"), markoutTable(m), el("h3", {}, "strategy estimates"), estimateTable(m));
   return el("section", {class: "card", "data-symbol": m.symbol}, head, el("div", {class: "market"}, left, centre, right));
 }
 
