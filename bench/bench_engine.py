@@ -51,11 +51,14 @@ import aiohttp
 
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
+from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.rehearsal import DEFAULT_INTERVAL_S
-from liquidity_bot.engine.runner import Engine, KeySession, bitrue_venue
+from liquidity_bot.engine.runner import Engine, EngineParts, KeySession
 from liquidity_bot.engine.runtime import event_loop_name, run
 from liquidity_bot.store import Store
+from liquidity_bot.testing.runners import LoopPasses
 from liquidity_bot.venues import lean_http
+from liquidity_bot.venues.bitrue.factory import bitrue_venue
 from liquidity_bot.venues.bitrue.ratelimit import Policy
 from liquidity_bot.venues.bitrue.weights import ORDERS, REQUEST_WEIGHT
 
@@ -105,7 +108,7 @@ async def _key(sim: SimpleNamespace) -> tuple[str, str]:
 
 def _engine(
     sim: SimpleNamespace, key: str, secret: str, db: Path | None = None, *, stress: bool = True,
-    rehearsal_s: float | None = DEFAULT_INTERVAL_S,
+    rehearsal_s: float | None = DEFAULT_INTERVAL_S, runner: type[MarketRunner] = MarketRunner,
 ) -> Engine:
     """The engine as ``run`` builds it, with an SQLite store in ``db`` (written by its thread).
 
@@ -129,7 +132,7 @@ def _engine(
         store = Store(f"sqlite:///{db}")
         store.create_schema()
     return Engine([session], all_markets=cfg.markets, store=store, stale_after_s=30.0,
-                  rehearsal_interval_s=rehearsal_s)
+                  rehearsal_interval_s=rehearsal_s, parts=EngineParts(market_runner=runner))
 
 
 class SimProcess:
@@ -201,7 +204,9 @@ async def tick_to_order(  # noqa: ANN201
             tempfile.TemporaryDirectory() as tmp:
         key, secret = await _key(sim)
         engine = _engine(sim, key, secret, Path(tmp) / "bench.db", stress=stress,
-                         rehearsal_s=rehearsal_s)
+                         rehearsal_s=rehearsal_s,
+                         # the design before: passes in the loop, waiting for their answers
+                         runner=LoopPasses if wait_for_answers else MarketRunner)
         venue = engine.sessions[0].venue
         written_ms: list[float] = []
         cpu_ms: list[float] = []
@@ -260,9 +265,6 @@ async def tick_to_order(  # noqa: ANN201
                 engine.run(seconds, handle_signals=False))
             while not engine.runners and not task.done():
                 await asyncio.sleep(0.001)
-            for runner in engine.runners:
-                runner.wait_for_answers = wait_for_answers
-                runner.eager = not wait_for_answers  # the design before: passes in the loop
             await task
             cpu_s, wall_s = time.process_time() - cpu_start, time.perf_counter() - wall_start
         finally:

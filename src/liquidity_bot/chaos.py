@@ -209,41 +209,22 @@ async def _wait_up(admin: _Admin, proc: subprocess.Popen[bytes], timeout_s: floa
 
 async def _onboard(home: Path, admin: _Admin, passphrase: str, ca_file: str) -> dict[str, int]:
     """Each client's account + key as the onboarding guide says, in the vault, verified."""
-    from liquidity_bot.keys.gate import verify_and_record
+    from liquidity_bot.app import onboard_sim_client
     from liquidity_bot.keys.home import KeysHome
-    from liquidity_bot.keys.hygiene import add_key
-    from liquidity_bot.keys.policy import load_policy
-    from liquidity_bot.keys.vault import Vault
-    from liquidity_bot.logs import register_secret
-    from liquidity_bot.venues.bitrue.urls import BitrueUrls
 
     accounts: dict[str, int] = {}
     keys_home = KeysHome(home)
     for c in CLIENTS:
-        account = await admin.call("POST", "/sim/admin/accounts", {"balances": c.balances})
-        created = await admin.call("POST", "/sim/admin/keys", {
-            "account_id": account["account_id"], "label": c.label,
-            "permissions": ["read", "trade"], "ip_allowlist": ["127.0.0.1"],
-        })
-        register_secret(created["secret"])
-        record = await asyncio.to_thread(
-            add_key, keys_home, passphrase=passphrase, exchange="bitrue", label=c.label,
-            api_key=created["api_key"], secret=created["secret"], markets=(c.symbol,))
-        del created
-        vault = Vault.open(keys_home.vault).unlock(passphrase)
-        try:
-            report = await verify_and_record(
-                keys_home, record, vault.reveal(record.id), policy=load_policy(keys_home.policy),
-                urls=BitrueUrls.single(admin.base_url, ca_file=ca_file),
-                canary_source=CANARY_SOURCE)
-        finally:
-            vault.lock()
+        account_id, report = await onboard_sim_client(
+            admin.call, keys_home, passphrase=passphrase, label=c.label, balances=c.balances,
+            symbols=(c.symbol,), base_url=admin.base_url, ca_file=ca_file,
+            canary_source=CANARY_SOURCE)
         if report.verdict != "pass":
             failed = [f"{k.name}: {k.status} ({k.detail})" for k in report.checks
                       if k.status != "pass"]
             raise ChaosError(f"key {c.label!r} did not pass verification (verdict "
                              f"{report.verdict}): " + "; ".join(failed))
-        accounts[c.label] = int(account["account_id"])
+        accounts[c.label] = account_id
     return accounts
 
 

@@ -12,7 +12,7 @@ from bitrue_sim.cli import app as sim_app
 from liquidity_bot.alerts.cli import app as alerts_app
 from liquidity_bot.backtest.cli import backtest as backtest_command
 from liquidity_bot.chaos import chaos_command
-from liquidity_bot.engine.commands import register as register_engine_commands
+from liquidity_bot.commands import register as register_engine_commands
 from liquidity_bot.keys.cli import app as keys_app
 from liquidity_bot.obligation_audit.cli import app as audit_app
 from liquidity_bot.reporting.cli import report as report_command

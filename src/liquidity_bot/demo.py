@@ -153,14 +153,11 @@ async def run_demo(
     from bitrue_sim.server.runner import SimServer
     from liquidity_bot.alerts import AlertDispatcher, AlertMonitor, build_channels
     from liquidity_bot.alerts.receiver import AlertReceiver
+    from liquidity_bot.app import build_engine, onboard_sim_client, open_sessions
     from liquidity_bot.config import parse_config
-    from liquidity_bot.engine.runner import Engine, open_sessions, summary
+    from liquidity_bot.engine.runner import summary
     from liquidity_bot.keys.audit import store_mirror
-    from liquidity_bot.keys.gate import verify_and_record
     from liquidity_bot.keys.home import PASSPHRASE_ENV
-    from liquidity_bot.keys.hygiene import add_key
-    from liquidity_bot.keys.policy import load_policy
-    from liquidity_bot.logs import register_secret
     from liquidity_bot.store import Store
     from liquidity_bot.terminal_view import view_for
     from liquidity_bot.venues.bitrue.urls import BitrueUrls
@@ -226,35 +223,20 @@ async def run_demo(
                 ssl=BitrueUrls.single(sim.base_url, ca_file=ca_file).ssl_context() if tls
                 else True)
             async with aiohttp.ClientSession(connector=connector) as session:
-                account = await _admin(session, sim, "POST", "/sim/admin/accounts",
-                                       {"balances": DEMO_BALANCES})
-                created = await _admin(session, sim, "POST", "/sim/admin/keys", {
-                    "account_id": account["account_id"],
-                    "label": DEMO_LABEL,
-                    "permissions": ["read", "trade"],
-                    "ip_allowlist": ["127.0.0.1"],
-                })
-            api_key, secret = created["api_key"], created["secret"]
-            register_secret(secret)
+
+                async def admin(method: str, path: str, body: object | None) -> dict[str, Any]:
+                    return await _admin(session, sim, method, path, body)
+
+                account_id, report = await onboard_sim_client(
+                    admin, keys_home, passphrase=passphrase, label=DEMO_LABEL,
+                    balances=DEMO_BALANCES, symbols=(DEMO_SYMBOL,), base_url=sim.base_url,
+                    ca_file=ca_file, canary_source=CANARY_SOURCE,
+                )
             console.print(
-                f"created account {account['account_id']} with {DEMO_BALANCES} and API key "
+                f"created account {account_id} with {DEMO_BALANCES} and API key "
                 f"{DEMO_LABEL!r} (Read + Trade, allow list 127.0.0.1)", markup=False,
             )
-            record = await asyncio.to_thread(
-                add_key, keys_home, passphrase=passphrase, exchange="bitrue", label=DEMO_LABEL,
-                api_key=api_key, secret=secret, markets=(DEMO_SYMBOL,),
-            )
-            del secret
             console.print(f"stored the key in the demo vault {keys_home.vault}", markup=False)
-            urls = BitrueUrls.single(sim.base_url, ca_file=ca_file)
-            from liquidity_bot.keys.vault import Vault
-
-            vault = Vault.open(keys_home.vault).unlock(passphrase)
-            report = await verify_and_record(
-                keys_home, record, vault.reveal(record.id), policy=load_policy(keys_home.policy),
-                urls=urls, canary_source=CANARY_SOURCE,
-            )
-            vault.lock()
             _checklist(console, report)
             if report.verdict != "pass":
                 raise DemoError("the demo key did not pass verification; see the checklist above")
@@ -267,13 +249,8 @@ async def run_demo(
                 raise DemoError(
                     "the keys gate refused the demo key: " + "; ".join(refused.values())
                 )
-            engine = Engine(sessions, all_markets=config.markets, store=store,
-                            recv_window_ms=config.bitrue.recv_window,
-                            kpi_interval_s=config.kpi_interval_s, store_kpis=False,
-                            balance_snapshot_s=10.0,
-                            reverify_after_s=config.keys.reverify_after_s,
-                            rehearsal_interval_s=config.rehearsal_interval_ms / 1000,
-                            order_target=config.order_target_per_minute)
+            engine = build_engine(config, sessions, store=store, store_kpis=False,
+                                  balance_snapshot_s=10.0)
             bridge, server = await serve_engine(
                 engine, host=config.dashboard.host, port=dashboard_port,
                 home=home, key_rows_home=keys_home, kpi_interval_s=config.kpi_interval_s,

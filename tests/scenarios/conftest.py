@@ -23,9 +23,10 @@ from bitrue_sim.server.runner import SimServer
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.rehearsal import DEFAULT_INTERVAL_S
-from liquidity_bot.engine.runner import Engine, KeySession, bitrue_venue
+from liquidity_bot.engine.runner import Engine, KeySession
 from liquidity_bot.keys.vault import KdfParams
 from liquidity_bot.store import Store
+from liquidity_bot.venues.bitrue.factory import bitrue_venue
 from liquidity_bot.venues.bitrue.rest import BitrueRestClient
 from liquidity_bot.venues.bitrue.urls import BitrueUrls
 

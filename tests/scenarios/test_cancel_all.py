@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from liquidity_bot.engine.commands import EXIT_ERROR, EXIT_LEFT_OPEN
+from liquidity_bot.commands import EXIT_ERROR, EXIT_LEFT_OPEN
 
 from .conftest import PASSPHRASE, admin, keyed_config, keyed_market, new_key, rest, wait_for_async
 from .test_run_command import _bot, _store_key

@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 
 from liquidity_bot.engine.runner import Engine, KeySession
+from liquidity_bot.testing import FakeVenue
 from liquidity_bot.venues.bitrue.errors import ExchangeUnavailable, RateLimited
 
 
-class FlakyVenue:
+class FlakyVenue(FakeVenue):
     """Fails ``start`` with the given errors in turn, then works (no markets, no events)."""
 
     name = "flaky"
 
     def __init__(self, errors: list[Exception]) -> None:
+        super().__init__()
         self.errors = list(errors)
         self.starts: list[float] = []
 
@@ -23,24 +25,6 @@ class FlakyVenue:
         self.starts.append(asyncio.get_running_loop().time())
         if self.errors:
             raise self.errors.pop(0)
-
-    async def stop(self) -> None:
-        return None
-
-    async def instruments(self) -> dict:
-        return {}
-
-    async def balances(self) -> dict:
-        return {}
-
-    async def _never(self):  # noqa: ANN202
-        await asyncio.Event().wait()
-        yield  # pragma: no cover
-
-    def book_events(self):  # noqa: ANN201
-        return self._never()
-
-    order_events = balance_events = book_events
 
 
 async def _start(venue: FlakyVenue, retry_s: float) -> KeySession:
@@ -68,3 +52,31 @@ async def test_without_an_asked_wait_the_deadline_ends_the_retries() -> None:
     session = await _start(venue, retry_s=0.0)
     assert len(venue.starts) == 1
     assert not session.started
+
+
+async def test_a_venue_that_never_started_leaves_its_orders_unchecked() -> None:
+    """An outage (or a stop during the retries) ends the start: the key's account was never
+    looked at, so ``run`` must not exit 0 as if none of our orders could be open; a refusal
+    that retrying cannot fix is a failed market as before."""
+    from rich.console import Console
+
+    from liquidity_bot.commands import EXIT_LEFT_OPEN, run_exit_code
+    from liquidity_bot.engine.runner import summary
+    from liquidity_bot.venues.bitrue.errors import AuthenticationError
+
+    for error, unchecked in ((ExchangeUnavailable("GET /time: HTTP 503"), True),
+                             (AuthenticationError("key refused"), False)):
+        session = KeySession(label="k", venue=FlakyVenue([error] * 50), markets=[])  # type: ignore[arg-type]
+        engine = Engine([session], all_markets=[], store=None)
+        engine.start_retry_s = 0.0
+        try:
+            await engine.start()
+        finally:
+            await engine.shutdown()
+        assert bool(engine.unchecked) is unchecked
+        result = summary(engine)
+        assert ("unchecked" in result) is unchecked
+        if unchecked:
+            assert "key 'k'" in result["unchecked"][0]
+            with open("/dev/null", "w") as null:
+                assert run_exit_code(result, Console(file=null)) == EXIT_LEFT_OPEN

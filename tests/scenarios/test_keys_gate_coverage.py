@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from liquidity_bot.app import open_sessions
 from liquidity_bot.config import parse_config
-from liquidity_bot.engine.runner import open_sessions
 from liquidity_bot.keys.gate import require_tradeable
 from liquidity_bot.keys.home import KeysHome
 from liquidity_bot.keys.hygiene import add_key, mutate

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from liquidity_bot.app import open_sessions
 from liquidity_bot.config import parse_config
-from liquidity_bot.engine.runner import Engine, KeySession, open_sessions
+from liquidity_bot.engine.runner import Engine, KeySession
 from liquidity_bot.keys.audit import store_mirror
 from liquidity_bot.keys.gate import rotate_key
 from liquidity_bot.keys.home import KeysHome

@@ -133,9 +133,10 @@ async def test_avellaneda_quotes_both_sides_with_online_estimates(sim_calm, stor
     with books (and our own resting sizes and fills), the strategy quotes both sides within the
     obligations, using the estimator's volatility once it is warm."""
     from liquidity_bot.config import parse_config
-    from liquidity_bot.engine.runner import Engine, KeySession, bitrue_venue
+    from liquidity_bot.engine.runner import Engine, KeySession
     from liquidity_bot.strategies.avellaneda import _pct
     from liquidity_bot.strategies.estimators import MarketEstimator
+    from liquidity_bot.venues.bitrue.factory import bitrue_venue
 
     from .conftest import CONFIG
 

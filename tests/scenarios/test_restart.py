@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from liquidity_bot.testing import crash
+
 from .conftest import (
     PREFIX,
     SYMBOL,
@@ -36,7 +38,7 @@ async def test_restart_after_a_crash_leaves_no_orphans_duplicates_or_lost_fills(
         bid = max((o for o in om1.resting() if o.side.value == "BUY"), key=lambda o: o.price)
         await taker.place_order(SYMBOL, "SELL", Decimal("20"), bid.price, order_type="LIMIT")
         await wait_for(lambda: om1.stats.fills >= 1, "run 1 sees its fill")
-        await first.crash()
+        await crash(first)
         await asyncio.wait_for(task, 10)
         left = await our_open_orders(client)
         assert left, "the crash left our orders on the exchange"

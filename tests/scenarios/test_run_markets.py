@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from liquidity_bot.engine.commands import EXIT_ERROR
+from liquidity_bot.commands import EXIT_ERROR
 
 from .conftest import admin, keyed_config, keyed_market, new_key
 from .test_run_command import _bot, _store_key

@@ -109,3 +109,43 @@ def test_transport_errors():
 
 def test_scrub_hides_secrets():
     assert scrub("bad key abcdef in request", ["abcdef", ""]) == "bad key *** in request"
+
+
+def test_code_table_matches_the_mapping():
+    """Every code of the table maps onto its neutral error (the table is what a reader and the
+    engine rely on; ``error_from_response`` is the one that decides)."""
+    from liquidity_bot.venues import errors as neutral
+    from liquidity_bot.venues.bitrue.errors import CODES, BitrueError, error_from_response
+
+    for code, expected in CODES.items():
+        exc = error_from_response(http_status=400, code=code, msg="", headers={},
+                                  action="POST order", mutating=True, now_ms=0)
+        assert isinstance(exc, expected), (code, type(exc).__name__)
+        assert isinstance(exc, BitrueError) and isinstance(exc, neutral.VenueError)
+
+
+def test_bitrue_errors_are_the_neutral_ones():
+    from liquidity_bot.venues import errors as neutral
+    from liquidity_bot.venues.bitrue import errors as b
+
+    pairs = [(b.AuthenticationError, neutral.AuthError), (b.InvalidTimestamp, neutral.AuthError),
+             (b.PermissionDenied, neutral.PermissionDenied),
+             (b.IpNotAllowed, neutral.PermissionDenied), (b.RateLimited, neutral.RateLimited),
+             (b.IpBanned, neutral.Banned), (b.BadRequest, neutral.Rejected),
+             (b.InvalidOrder, neutral.InvalidOrder),
+             (b.InsufficientBalance, neutral.InsufficientBalance),
+             (b.OrderNotFound, neutral.NotFound),
+             (b.CertificateRejected, neutral.CertificateRejected),
+             (b.ExchangeUnavailable, neutral.Unavailable),
+             (b.UnknownOutcome, neutral.UnknownOutcome)]
+    for bitrue_cls, neutral_cls in pairs:
+        assert issubclass(bitrue_cls, neutral_cls), bitrue_cls
+    # the Bitrue hierarchy's own relations are unchanged
+    assert not issubclass(b.PermissionDenied, b.AuthenticationError)
+    assert not issubclass(b.IpBanned, b.RateLimited)
+    limited = b.RateLimited("x", policy="order", retry_after_s=2.0, http_status=429)
+    assert (limited.policy, limited.retry_after_s, limited.http_status) == ("order", 2.0, 429)
+    assert neutral.retry_after_s(limited) == 2.0
+    banned = b.IpBanned("x", until_ms=5)
+    assert banned.until_ms == 5 and not neutral.is_permanent(banned)
+    assert neutral.is_permanent(b.InvalidOrder("x", filter="LOT_SIZE"))

@@ -2,7 +2,11 @@
 
 from decimal import Decimal
 
+import pytest
+
+from liquidity_bot.domain.order import Side
 from liquidity_bot.venues.bitrue import models as m
+from liquidity_bot.venues.bitrue.models import side_of
 
 BIG = 2**53 + 1  # 9007199254740993: a float would round it
 
@@ -90,3 +94,19 @@ def test_exchange_info_filters_and_rate_limits():
     assert s.filter("PRICE_FILTER").priceScale == 4
     assert s.filter("LOT_SIZE").minVal == Decimal(5)
     assert info.rateLimits[0].limit == 1200
+
+
+@pytest.mark.parametrize(
+    ("raw", "side"),
+    [("BUY", Side.BUY), ("sell", Side.SELL), (1, Side.BUY), (2, Side.SELL), ("1", Side.BUY),
+     ("2", Side.SELL), (Side.SELL, Side.SELL)],
+)
+def test_bitrue_side_spellings(raw, side):
+    """REST spells the side, the user stream numbers it (1 buy, 2 sell)."""
+    assert side_of(raw) is side
+
+
+@pytest.mark.parametrize("raw", ["HOLD", 0, 3, True, 1.0, None])
+def test_bitrue_side_refuses_unknown(raw):
+    with pytest.raises(ValueError, match="unknown order side"):
+        side_of(raw)

@@ -124,7 +124,7 @@ async def test_venue_turns_pushes_into_domain_events_and_dedupes_fills():
         Side.BUY,
         "XRP",
     )
-    assert f.exchange_order_id == 2**60 and f.symbol == "XRPUSDT"
+    assert f.exchange_order_id == str(2**60) and f.symbol == "XRPUSDT"
     assert v.duplicate_fills == 1 and v.fills_from_stream == 2
 
 

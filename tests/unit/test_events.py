@@ -21,7 +21,7 @@ from liquidity_bot.domain.events import (
 from liquidity_bot.domain.order import Order, OrderEvent, OrderState, Side
 
 D = Decimal
-BIG_ID = 2**63 - 7  # exceeds 2**53: a float would change it
+BIG_ID = str(2**63 - 7)  # exceeds 2**53: a float would change it; ids are text
 
 SAMPLES: list[Event] = [
     BookUpdate(ts_ms=1, symbol="XRPUSDT", bids=((D("0.5000"), D("10")),),
@@ -67,9 +67,9 @@ def test_every_event_has_a_millisecond_timestamp_and_symbol_or_asset():
 
 
 def test_json_numbers_decode_to_exact_decimals():
-    raw = (b'{"ts_ms":1,"symbol":"XRPUSDT","client_order_id":"c","exchange_order_id":'
-           + str(BIG_ID).encode()
-           + b',"trade_id":"7","side":"SELL","price":0.1,"qty":"3"}')
+    raw = (b'{"ts_ms":1,"symbol":"XRPUSDT","client_order_id":"c","exchange_order_id":"'
+           + BIG_ID.encode()
+           + b'","trade_id":"7","side":"SELL","price":0.1,"qty":"3"}')
     fill = msgspec.json.decode(raw, type=Fill)
     assert fill.price == D("0.1") and fill.exchange_order_id == BIG_ID and fill.side is Side.SELL
 

@@ -11,15 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liquidity_bot.domain.instrument import (
-    CODE_INVALID_SYMBOL,
-    CODE_INVALID_VOLUME_OR_PRICE,
-    CODE_REJECTED,
     Instrument,
     InstrumentError,
     Rule,
     grid_lcm,
 )
 from liquidity_bot.domain.order import Order, Side
+from liquidity_bot.venues.bitrue.instruments import (
+    CODE_INVALID_SYMBOL,
+    CODE_INVALID_VOLUME_OR_PRICE,
+    CODE_REJECTED,
+    RULE_CODES,
+    instrument_from_exchange_info,
+)
 
 D = Decimal
 
@@ -83,7 +87,7 @@ def docs_dict() -> dict:
 
 @pytest.fixture
 def xrp() -> Instrument:
-    return Instrument.from_exchange_info(docs_dict())
+    return instrument_from_exchange_info(docs_dict())
 
 
 def with_filter(data: dict, filter_type: str, **changes) -> dict:
@@ -111,7 +115,7 @@ def test_from_docs_example(xrp: Instrument):
 
 
 def test_json_numbers_give_the_same_rules_when_decoded_as_decimal(xrp: Instrument):
-    from_numbers = Instrument.from_exchange_info(
+    from_numbers = instrument_from_exchange_info(
         json.loads(NUMBERS_SYMBOL_JSON, parse_float=Decimal)
     )
     assert from_numbers == xrp  # Decimal equality: 66.6 == 66.600, 10 == 10.0
@@ -119,11 +123,11 @@ def test_json_numbers_give_the_same_rules_when_decoded_as_decimal(xrp: Instrumen
 
 def test_floats_are_refused_with_a_hint():
     with pytest.raises(TypeError, match="parse_float=Decimal"):
-        Instrument.from_exchange_info(json.loads(NUMBERS_SYMBOL_JSON))
+        instrument_from_exchange_info(json.loads(NUMBERS_SYMBOL_JSON))
 
 
 def test_scale_only_symbol_from_the_live_api():
-    sha = Instrument.from_exchange_info(SCALE_ONLY_SYMBOL)
+    sha = instrument_from_exchange_info(SCALE_ONLY_SYMBOL)
     assert (sha.symbol, sha.base, sha.quote) == ("SHABTC", "SHA", "BTC")
     assert sha.tick == D("1E-10") and sha.step == D(1)
     assert sha.bid_multiplier_up is None  # no PERCENT_PRICE_BY_SIDE filter: no band
@@ -145,13 +149,13 @@ def test_scale_only_symbol_from_the_live_api():
 )
 def test_tick_is_the_grid_both_tick_size_and_price_scale_accept(tick_size, price_scale, expected):
     data = with_filter(docs_dict(), "PRICE_FILTER", tickSize=tick_size, priceScale=price_scale)
-    tick = Instrument.from_exchange_info(data).tick
+    tick = instrument_from_exchange_info(data).tick
     assert tick == D(expected) and str(tick) == expected
 
 
 def test_step_follows_the_same_rule():
     data = with_filter(docs_dict(), "LOT_SIZE", stepSize="0.5", volumeScale="0")
-    assert Instrument.from_exchange_info(data).step == D(1)
+    assert instrument_from_exchange_info(data).step == D(1)
 
 
 @pytest.mark.parametrize(("a", "b", "lcm"), [("0.003", "0.01", "0.03"), ("0.25", "0.1", "0.5"),
@@ -164,26 +168,26 @@ def test_missing_filters_are_refused_by_name():
     data = docs_dict()
     data["filters"] = [f for f in data["filters"] if f["filterType"] != "LOT_SIZE"]
     with pytest.raises(InstrumentError, match="XRPUSDT: exchangeInfo lacks LOT_SIZE"):
-        Instrument.from_exchange_info(data)
+        instrument_from_exchange_info(data)
 
 
 def test_no_tick_information_at_all_is_refused():
     data = with_filter(docs_dict(), "PRICE_FILTER", tickSize=None, priceScale=None)
     with pytest.raises(InstrumentError, match="neither a positive tickSize nor a priceScale"):
-        Instrument.from_exchange_info(data)
+        instrument_from_exchange_info(data)
 
 
 @pytest.mark.parametrize("bad", ["abc", [1], "NaN", "-1"])
 def test_malformed_numbers_are_refused(bad):
     data = with_filter(docs_dict(), "PRICE_FILTER", priceScale=bad)
     with pytest.raises(InstrumentError, match="priceScale"):
-        Instrument.from_exchange_info(data)
+        instrument_from_exchange_info(data)
 
 
 def test_zero_maximum_means_no_limit(xrp: Instrument):
     data = with_filter(docs_dict(), "PRICE_FILTER", maxPrice="0")
     data = with_filter(data, "LOT_SIZE", maxQty="0")
-    inst = Instrument.from_exchange_info(data)
+    inst = instrument_from_exchange_info(data)
     assert inst.max_price is None and inst.max_qty is None
     assert inst.check(Side.SELL, D("100000.00"), D("1000000000000000000.00")) == []
 
@@ -230,7 +234,7 @@ def instrument_with(tick: Decimal, step: Decimal) -> Instrument:
                        minPrice="0", maxPrice="0")
     data = with_filter(data, "LOT_SIZE", stepSize=str(step), volumeScale=None, minQty="0",
                        maxQty="0", minVal="0")
-    inst = Instrument.from_exchange_info(data)
+    inst = instrument_from_exchange_info(data)
     assert inst.tick == tick and inst.step == step
     return inst
 
@@ -261,7 +265,7 @@ def test_rounded_qty_is_on_step_and_never_more(step, qty):
 @settings(derandomize=True, deadline=None)
 @given(price=PRICES, qty=PRICES, side=st.sampled_from(list(Side)))
 def test_rounded_orders_never_break_the_grid_rules(price, qty, side):
-    inst = Instrument.from_exchange_info(docs_dict())
+    inst = instrument_from_exchange_info(docs_dict())
     rules = {v.rule for v in inst.check(side, inst.round_price(price, side), inst.round_qty(qty))}
     assert Rule.TICK_SIZE not in rules and Rule.STEP_SIZE not in rules
 
@@ -293,15 +297,15 @@ def test_a_good_order_passes(xrp: Instrument):
 )
 def test_each_rule_alone(xrp: Instrument, side, price, qty, rule, code):
     violations = xrp.check(side, D(price), D(qty))
-    assert [(v.rule, v.code) for v in violations] == [(rule, code)]
+    assert [(v.rule, RULE_CODES[v.rule]) for v in violations] == [(rule, code)]
     assert violations[0].message.startswith("XRPUSDT: ")
 
 
 def test_min_qty_alone():
     # Below minQty the notional is below minVal too for this symbol; take minVal away.
-    inst = Instrument.from_exchange_info(with_filter(docs_dict(), "LOT_SIZE", minVal="0"))
+    inst = instrument_from_exchange_info(with_filter(docs_dict(), "LOT_SIZE", minVal="0"))
     violations = inst.check(Side.BUY, D("66.00"), D("0.09"))
-    assert [(v.rule, v.code) for v in violations] == [(Rule.MIN_QTY, CODE_INVALID_VOLUME_OR_PRICE)]
+    assert [(v.rule, RULE_CODES[v.rule]) for v in violations] == [(Rule.MIN_QTY, CODE_INVALID_VOLUME_OR_PRICE)]
 
 
 def test_every_violation_is_reported_at_once(xrp: Instrument):
@@ -348,14 +352,14 @@ def test_percent_price_band_by_side(xrp: Instrument, side, price, ok):
     if ok:
         assert violations == []
     else:
-        assert [(v.rule, v.code) for v in violations] == [
+        assert [(v.rule, RULE_CODES[v.rule]) for v in violations] == [
             (Rule.PERCENT_PRICE_BY_SIDE, CODE_REJECTED)
         ]
 
 
 def test_bid_band_lower_edge():
     data = with_filter(docs_dict(), "PRICE_FILTER", minPrice="0.01")
-    inst = Instrument.from_exchange_info(data)
+    inst = instrument_from_exchange_info(data)
     last = D("10")
     assert inst.price_band(Side.BUY, last) == (D("1.0"), D("13.0"))
     assert inst.check(Side.BUY, D("1.00"), D("100"), last_price=last) == []
@@ -370,7 +374,7 @@ def test_band_is_skipped_without_a_last_price(xrp: Instrument):
 
 def test_check_order_checks_the_symbol(xrp: Instrument):
     order = Order("cid", "btcusdt", Side.BUY, D("1.23"), D("100"))
-    assert [(v.rule, v.code) for v in xrp.check_order(order)] == [
+    assert [(v.rule, RULE_CODES[v.rule]) for v in xrp.check_order(order)] == [
         (Rule.SYMBOL, CODE_INVALID_SYMBOL)
     ]
     good = Order("cid", "xrpusdt", Side.BUY, D("1.23"), D("100"))
@@ -380,7 +384,7 @@ def test_check_order_checks_the_symbol(xrp: Instrument):
 def test_halted_symbol_is_rejected():
     data = docs_dict()
     data["status"] = "HALT"
-    inst = Instrument.from_exchange_info(data)
-    assert [(v.rule, v.code) for v in inst.check(Side.BUY, D("1.23"), D("100"))] == [
+    inst = instrument_from_exchange_info(data)
+    assert [(v.rule, RULE_CODES[v.rule]) for v in inst.check(Side.BUY, D("1.23"), D("100"))] == [
         (Rule.STATUS, CODE_REJECTED)
     ]

@@ -3,12 +3,18 @@ an equal share, so their budgets add up to no more than Bitrue's per-IP limit.""
 
 from __future__ import annotations
 
-from liquidity_bot.engine.budget import BITRUE_ORDER_LIMIT
 from liquidity_bot.engine.runner import KeySession, share_ip_order_limit
+from liquidity_bot.venues.bitrue.weights import ORDER_RATE_LIMIT
+
+BITRUE_ORDER_LIMIT = ORDER_RATE_LIMIT.requests
+
+
+class _Venue:
+    order_rate_limit = ORDER_RATE_LIMIT
 
 
 def _sessions(n: int) -> list[KeySession]:
-    return [KeySession(label=f"k{i}", venue=object(), markets=[]) for i in range(n)]  # type: ignore[arg-type]
+    return [KeySession(label=f"k{i}", venue=_Venue(), markets=[]) for i in range(n)]  # type: ignore[arg-type]
 
 
 def test_one_key_keeps_the_whole_limit():

@@ -15,6 +15,7 @@ from liquidity_bot.config import parse_config
 from liquidity_bot.domain.events import BookUpdate
 from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.strategies import make_strategy
+from liquidity_bot.testing.runners import AnsweredPasses
 
 CONFIG = f"""
 [[markets]]
@@ -50,12 +51,12 @@ class Counting:
         return self.inner.quote(snapshot)  # type: ignore[attr-defined]
 
 
-def runner() -> tuple[MarketRunner, Counting, FakeVenue]:
+def runner(kind: type[MarketRunner] = MarketRunner) -> tuple[MarketRunner, Counting, FakeVenue]:
     market = parse_config(CONFIG).markets[0]
     venue = FakeVenue()
     strategy = Counting(make_strategy(market, INSTRUMENT))
     om = manager(venue)
-    r = MarketRunner(market, INSTRUMENT, strategy, om, om.risk, store_kpis=False)
+    r = kind(market, INSTRUMENT, strategy, om, om.risk, store_kpis=False)
     return r, strategy, venue
 
 
@@ -65,8 +66,7 @@ def book(bid: str, ask: str, ts: int, recv_ns: int | None = None) -> BookUpdate:
 
 
 async def test_the_strategy_is_asked_again_only_when_its_inputs_change() -> None:
-    r, strategy, venue = runner()
-    r.wait_for_answers = True
+    r, strategy, venue = runner(AnsweredPasses)
     r.on_book(book("0.4990", "0.5010", 1))
     await r.step()
     placed = venue.places()
@@ -85,8 +85,7 @@ async def test_the_strategy_is_asked_again_only_when_its_inputs_change() -> None
 
 
 async def test_latency_is_sampled_by_passes_that_answer_a_new_book_only() -> None:
-    r, _, venue = runner()
-    r.wait_for_answers = True
+    r, _, venue = runner(AnsweredPasses)
     received = time.perf_counter_ns()
     r.on_book(book("0.4990", "0.5010", 1, recv_ns=received))
     await r.step()

@@ -12,7 +12,7 @@ import pytest
 
 from liquidity_bot.config import RiskConfig
 from liquidity_bot.domain.book import OrderBook
-from liquidity_bot.domain.events import CancelAck, CancelReject, Fill, OrderAck
+from liquidity_bot.domain.events import CancelAck, Fill
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import OrderState, Side
 from liquidity_bot.engine.budget import OrderBudget
@@ -26,8 +26,9 @@ from liquidity_bot.engine.order_manager import (
 from liquidity_bot.engine.planner import PlanRules
 from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
-from liquidity_bot.venues.bitrue.errors import UnknownOutcome
-from liquidity_bot.venues.port import OrderSnapshot
+from liquidity_bot.testing import FakeVenue
+from liquidity_bot.venues.errors import UnknownOutcome
+from liquidity_bot.venues.port import OrderSnapshot, OrderStatus
 
 D = Decimal
 SYMBOL = "XRPUSDT"
@@ -38,63 +39,8 @@ INSTRUMENT = Instrument(
 )
 
 
-class FakeVenue:
-    """Orders rest until cancelled; ``lose_answers`` executes a place but raises UnknownOutcome."""
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.book: dict[str, OrderSnapshot] = {}
-        self.requests: list[tuple[str, str]] = []
-        self.next_id = 100
-        self.lose_answers = 0
-
-    def rest(self, cid: str, side: Side, price: str, qty: str) -> None:
-        self.next_id += 1
-        self.book[cid] = OrderSnapshot(
-            symbol=SYMBOL, client_order_id=cid, exchange_order_id=self.next_id, side=side,
-            order_type="LIMIT", price=D(price), qty=D(qty), filled_qty=D(0),
-            filled_quote=D(0), status="NEW",
-        )
-
-    async def place(self, symbol, side, qty, price, client_order_id, *, order_type="LIMIT"):
-        self.requests.append(("place", client_order_id))
-        assert client_order_id not in self.book, "a client order id was sent twice"
-        self.rest(client_order_id, side, str(price), str(qty))
-        if self.lose_answers:
-            self.lose_answers -= 1
-            raise UnknownOutcome("POST order: HTTP 503, outcome unknown")
-        return OrderAck(ts_ms=1, symbol=symbol, client_order_id=client_order_id,
-                        exchange_order_id=self.book[client_order_id].exchange_order_id)
-
-    async def cancel(self, symbol, *, client_order_id=None, exchange_order_id=None):
-        self.requests.append(("cancel", client_order_id))
-        snap = self.book.get(client_order_id)
-        if snap is None or snap.status != "NEW":
-            return CancelReject(ts_ms=1, symbol=symbol, client_order_id=client_order_id,
-                                code=-2013, reason="not found")
-        self.book[client_order_id] = _with_status(snap, "CANCELED")
-        return CancelAck(ts_ms=1, symbol=symbol, client_order_id=client_order_id)
-
-    async def query(self, symbol, *, client_order_id=None, exchange_order_id=None):
-        self.requests.append(("query", client_order_id))
-        return self.book.get(client_order_id)
-
-    async def open_orders(self, symbol):
-        return [s for s in self.book.values() if s.status == "NEW"]
-
-    async def fills_since(self, symbol, from_trade_id=None):
-        return []
-
-    def places(self) -> int:
-        return sum(1 for kind, _ in self.requests if kind == "place")
-
-    def cancels(self) -> int:
-        return sum(1 for kind, _ in self.requests if kind == "cancel")
-
-
 def _with_status(snap: OrderSnapshot, status: str) -> OrderSnapshot:
-    return msgspec.structs.replace(snap, status=status)
+    return FakeVenue.with_status(snap, OrderStatus(status))
 
 
 RISK = RiskConfig(
@@ -325,7 +271,7 @@ async def test_trades_reported_after_a_look_up_said_filled_count_without_a_warni
         async def query(self, symbol, *, client_order_id=None, exchange_order_id=None):
             snap = self.book[client_order_id]
             self.book[client_order_id] = msgspec.structs.replace(
-                snap, status="FILLED", filled_qty=snap.qty, filled_quote=snap.qty * snap.price)
+                snap, status=OrderStatus.FILLED, filled_qty=snap.qty, filled_quote=snap.qty * snap.price)
             return await super().query(symbol, client_order_id=client_order_id)
 
     venue = FilledMeanwhile()

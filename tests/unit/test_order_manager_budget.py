@@ -103,10 +103,12 @@ def test_history_is_bounded_and_the_peak_matches_a_full_recount():
 
 
 def test_the_budget_counts_a_request_as_long_as_the_connector_does():
-    from liquidity_bot.engine.budget import BITRUE_ORDER_WINDOW_S
     from liquidity_bot.venues.bitrue.ratelimit import RateGovernor
+    from liquidity_bot.venues.bitrue.weights import ORDER_RATE_LIMIT
 
-    assert OrderBudget().window_s == BITRUE_ORDER_WINDOW_S + RateGovernor().margin_s
+    assert OrderBudget().window_s == ORDER_RATE_LIMIT.window_s + RateGovernor().margin_s
+    assert (OrderBudget.for_limit(ORDER_RATE_LIMIT).window_s
+            == ORDER_RATE_LIMIT.window_s + RateGovernor().margin_s)
 
 
 # --- pacing: the planner's interface (allowance, spend) ----------------------------------------

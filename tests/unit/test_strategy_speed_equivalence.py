@@ -37,7 +37,7 @@ prices = st.one_of(
     numbers,
     st.decimals(min_value=D("-1"), max_value=D("100000"), places=6, allow_nan=False),
 )
-sides = st.sampled_from([Side.BUY, Side.SELL, "BUY", "sell", 1, 2])
+sides = st.sampled_from([Side.BUY, Side.SELL, "BUY", "sell", " Buy ", "SELL"])
 # the last trade price, relative to the order's price: inside and outside the percent band
 last_factors = st.sampled_from([None, None, D(0), D("0.3"), D("0.6"), D("0.9"), D(1), D(2)])
 
@@ -105,9 +105,11 @@ def test_round_price_still_parses_and_refuses_unknown_sides():
         min_val=D(0),
     )  # fmt: skip
     assert inst.round_price(D("1.234"), "buy") == D("1.23")
-    assert inst.round_price(D("1.234"), 2) == D("1.24")
+    assert inst.round_price(D("1.234"), " Sell ") == D("1.24")
     with pytest.raises(ValueError, match="unknown order side"):
         inst.round_price(D("1.234"), "up")
+    with pytest.raises(ValueError, match="unknown order side"):  # an exchange's numeric side
+        inst.round_price(D("1.234"), 2)
     with pytest.raises(ValueError, match="unknown order side"):
         inst.check("up", D("1.23"), D(1))
 

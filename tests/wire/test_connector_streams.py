@@ -17,6 +17,7 @@ from pathlib import Path
 
 from liquidity_bot.domain.events import Fill
 from liquidity_bot.domain.order import Side
+from liquidity_bot.testing import fill_events
 from liquidity_bot.venues.bitrue.market_stream import MarketStream
 from liquidity_bot.venues.bitrue.urls import BitrueUrls
 from liquidity_bot.venues.bitrue.venue import BitrueVenue
@@ -94,7 +95,7 @@ async def test_c18_listen_key_expiry_and_recovery(sim, make_key):
         await wait_for(venue.user.connected.is_set, what="user stream")
         import asyncio
 
-        reader = asyncio.create_task(collect(venue.fill_events(), fills))
+        reader = asyncio.create_task(collect(fill_events(venue), fills))
         old = sim.listen_keys.active_key(account_id)
         sim.listen_keys.invalidate(old)
         await wait_for(lambda: venue.user.keys_created >= 2, what="new listen key")
@@ -120,7 +121,7 @@ async def test_c19a_user_stream_silent_rest_fallback_delivers(sim, make_key):
     fills: list[Fill] = []
     async with venue, client_for(sim, tkey, tsecret) as taker:
         await wait_for(venue.user.connected.is_set, what="user stream")
-        reader = asyncio.create_task(collect(venue.fill_events(), fills))
+        reader = asyncio.create_task(collect(fill_events(venue), fills))
         bid, _ = await best_bid_ask(taker)
         await venue.place(SYMBOL, Side.BUY, Decimal(10), bid + TICK, "c19a")
         for conn in list(hub_of(sim).user.connections):
@@ -146,7 +147,7 @@ async def test_c19b_late_stream_copies_are_not_counted_twice(sim, make_key):
     fills: list[Fill] = []
     async with venue, client_for(sim, tkey, tsecret) as taker:
         await wait_for(venue.user.connected.is_set, what="user stream")
-        reader = asyncio.create_task(collect(venue.fill_events(), fills))
+        reader = asyncio.create_task(collect(fill_events(venue), fills))
         bid, _ = await best_bid_ask(taker)
         await venue.place(SYMBOL, Side.BUY, Decimal(10), bid + TICK, "c19b")
         for conn in list(hub_of(sim).user.connections):
@@ -176,7 +177,7 @@ async def test_c19c_fill_during_a_reconnect_gap_is_not_lost(sim, make_key):
     fills: list[Fill] = []
     async with venue, client_for(sim, tkey, tsecret) as taker:
         await wait_for(venue.user.connected.is_set, what="user stream")
-        reader = asyncio.create_task(collect(venue.fill_events(), fills))
+        reader = asyncio.create_task(collect(fill_events(venue), fills))
         bid, _ = await best_bid_ask(taker)
         await venue.place(SYMBOL, Side.BUY, Decimal(10), bid + TICK, "c19c")
         connects = venue.user.connects

@@ -31,6 +31,7 @@ from liquidity_bot.domain.events import (
     OrderAck,
 )
 from liquidity_bot.domain.order import Side
+from liquidity_bot.testing import fill_events
 from liquidity_bot.venues.bitrue.errors import UnknownOutcome
 from liquidity_bot.venues.bitrue.urls import BitrueUrls
 from liquidity_bot.venues.bitrue.venue import BitrueVenue
@@ -63,7 +64,7 @@ async def test_c26_port_basics(sim, make_key):
         assert bal["USDT"].free == Decimal(10000)
         price = first.bids[0][0] + TICK
         ack = await venue.place(SYMBOL, Side.BUY, Decimal(10), price, "c26")
-        assert isinstance(ack, OrderAck) and ack.exchange_order_id > 2**53
+        assert isinstance(ack, OrderAck) and int(ack.exchange_order_id) > 2**53
         snap = await venue.query(SYMBOL, client_order_id="c26")
         assert snap is not None and snap.status == "NEW" and snap.side is Side.BUY
         assert [o.client_order_id for o in await venue.open_orders(SYMBOL)] == ["c26"]
@@ -83,7 +84,7 @@ async def test_c27_unknown_outcome_through_the_port(sim, make_key):
     fills: list[Fill] = []
 
     async def collect():
-        async for f in venue.fill_events():
+        async for f in fill_events(venue):
             fills.append(f)
 
     async with venue, client_for(sim, tkey, tsecret) as taker:

@@ -4,18 +4,28 @@
 (channels from the config, secrets from the environment) and the monitor that feeds it from the
 engine's tick; ``await dispatcher.start()`` before the engine runs, ``monitor.stopping`` and
 ``await dispatcher.close()`` after.
+
+The names are loaded from their modules on first use (the monitor reads the KPIs and the
+store): the command line registers ``alerts`` without importing them.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from liquidity_bot.alerts.channels import Channel, ChannelError, build_channels
-from liquidity_bot.alerts.dispatcher import AlertDispatcher
-from liquidity_bot.alerts.model import Alert, Kind, Notice, Severity
-from liquidity_bot.alerts.monitor import AlertMonitor
-from liquidity_bot.config import AlertsConfig
+if TYPE_CHECKING:
+    from liquidity_bot.alerts.channels import Channel
+    from liquidity_bot.alerts.dispatcher import AlertDispatcher
+    from liquidity_bot.alerts.monitor import AlertMonitor
+    from liquidity_bot.config import AlertsConfig
+
+_HOMES = {
+    "Channel": "channels", "ChannelError": "channels", "build_channels": "channels",
+    "AlertDispatcher": "dispatcher", "AlertMonitor": "monitor",
+    "Alert": "model", "Kind": "model", "Notice": "model", "Severity": "model",
+}
 
 __all__ = [
     "Alert",
@@ -27,7 +37,15 @@ __all__ = [
     "Notice",
     "Severity",
     "build_alerts",
+    "build_channels",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
 
 
 def build_alerts(
@@ -41,6 +59,10 @@ def build_alerts(
 ) -> tuple[AlertDispatcher, AlertMonitor]:
     """The dispatcher and monitor for one engine (``ChannelError`` when a channel's variable
     is missing or wrong: said before trading starts)."""
+    from liquidity_bot.alerts.channels import build_channels
+    from liquidity_bot.alerts.dispatcher import AlertDispatcher
+    from liquidity_bot.alerts.monitor import AlertMonitor
+
     channels = build_channels(config.channels, environ) + list(extra_channels or ())
     dispatcher = AlertDispatcher(
         channels, queue_size=config.queue_size, reminder_s=config.reminder_s,

@@ -145,11 +145,8 @@ class RefreshEveryOrderManager(OrderManager):
                 self.hanging.discard(cid)
                 await self._cancel_waiting(t)
 
-    @staticmethod
-    def _age_s(t: Tracked) -> float:
-        from liquidity_bot.engine.persistence import now_ms
-
-        return (now_ms() - t.created_ms) / 1000
+    def _age_s(self, t: Tracked) -> float:
+        return (self.time.now_ms() - t.created_ms) / 1000
 
     async def _cancel_waiting(self, t: Tracked) -> None:
         await self.budget.spend_when_possible(self.symbol)

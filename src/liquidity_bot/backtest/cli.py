@@ -54,7 +54,7 @@ def backtest(
     except ConfigError as exc:
         console.print(f"error: {exc}", markup=False)
         raise typer.Exit(2) from None
-    from liquidity_bot.engine.commands import warn_if_infeasible
+    from liquidity_bot.commands import warn_if_infeasible
 
     warn_if_infeasible(cfg, config, console)
     stem = f"backtest-{scenario}-{hours:g}h-seed{seed}"

@@ -8,9 +8,8 @@ The engine is written for a live asyncio loop: it sleeps, waits with timeouts an
   comes first: the next market action, a pending depth push, or the loop's next timer. A day of
   engine timers and market events then runs as fast as the CPU allows, and the interleaving of
   engine and market depends only on simulated time (deterministic for a seed).
-- ``virtual_time`` points the engine modules' ``time`` at a shim reading the same clock, for the
-  duration of a backtest. The engine has no clock abstraction yet (see the report); this keeps
-  its code unchanged and is undone on exit.
+- ``VirtualClock`` is the engine's ``Clock`` on the same simulated time: the engine is given it
+  (``Engine(clock=...)``) and reads "now" only from it, so nothing is patched.
 
 Real file descriptors still work (the loop's self-pipe: ``asyncio.to_thread``), polled without
 blocking before every virtual step.
@@ -19,20 +18,8 @@ blocking before every virtual step.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib
 import selectors
-import time as _real_time
-from collections.abc import Callable, Iterator
 from typing import Any, Protocol
-
-# Modules of the engine that read the wall clock through their module-level ``time`` name.
-ENGINE_TIME_MODULES = (
-    "liquidity_bot.engine.market_runner",
-    "liquidity_bot.engine.order_manager",
-    "liquidity_bot.engine.persistence",
-    "liquidity_bot.engine.runner",
-)
 
 
 class Market(Protocol):
@@ -132,43 +119,18 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         return True
 
 
-class _TimeShim:
-    """Stands in for the ``time`` module inside engine modules: wall and monotonic clocks read
-    the virtual clock; everything else (perf counters, sleep) is the real module's."""
+class VirtualClock:
+    """The engine's ``Clock`` (``engine.clock``) on ``loop``'s simulated time: wall time is the
+    simulated epoch, monotonic time the loop's own clock."""
 
-    def __init__(self, wall_s: Callable[[], float], mono_s: Callable[[], float]) -> None:
-        self._wall_s = wall_s
-        self._mono_s = mono_s
+    def __init__(self, loop: VirtualEventLoop) -> None:
+        self.loop = loop
 
     def time(self) -> float:
-        return self._wall_s()
-
-    def time_ns(self) -> int:
-        return int(self._wall_s() * 1e9)
+        return self.loop.wall()
 
     def monotonic(self) -> float:
-        return self._mono_s()
+        return self.loop.time()
 
-    def monotonic_ns(self) -> int:
-        return int(self._mono_s() * 1e9)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(_real_time, name)
-
-
-@contextlib.contextmanager
-def virtual_time(loop: VirtualEventLoop,
-                 modules: tuple[str, ...] = ENGINE_TIME_MODULES) -> Iterator[None]:
-    """Make the engine modules read ``loop``'s clock as their wall and monotonic clock."""
-    shim = _TimeShim(loop.wall, loop.time)
-    saved: list[tuple[Any, Any]] = []
-    try:
-        for name in modules:
-            module = importlib.import_module(name)
-            if getattr(module, "time", None) is not None:
-                saved.append((module, module.time))
-                module.time = shim  # type: ignore[attr-defined]
-        yield
-    finally:
-        for module, original in saved:
-            module.time = original  # type: ignore[attr-defined]
+    def now_ms(self) -> int:
+        return int(self.loop.wall() * 1000)

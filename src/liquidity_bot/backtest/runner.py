@@ -12,27 +12,27 @@ from a seeded generator instead of the wall clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
 from bitrue_sim.virtual import HISTORY_LIMIT, VirtualVenue
+from liquidity_bot.app import build_engine
 from liquidity_bot.backtest.baseline import RefreshEveryOrderManager, baseline_budget
-from liquidity_bot.backtest.clock import VirtualEventLoop, virtual_time
+from liquidity_bot.backtest.clock import VirtualClock, VirtualEventLoop
 from liquidity_bot.backtest.venue import BacktestMarket, BacktestVenue
 from liquidity_bot.config import BotConfig, MarketConfig
-from liquidity_bot.engine import runner as engine_runner
 from liquidity_bot.engine.budget import OrderBudget
-from liquidity_bot.engine.order_manager import ClientIds
+from liquidity_bot.engine.clock import LIVE, Clock
+from liquidity_bot.engine.order_manager import ClientIds, OrderManager
 from liquidity_bot.engine.persistence import StoreWriter
-from liquidity_bot.engine.runner import Engine, KeySession, group_by_key, summary
+from liquidity_bot.engine.runner import Engine, EngineParts, KeySession, group_by_key, summary
 from liquidity_bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 class SeededClientIds(ClientIds):
     """Client ids of the live format (``<prefix><16 chars>``) from a counter and a seeded RNG."""
 
-    def __init__(self, prefix: str, seed: int = 0) -> None:
-        super().__init__(prefix)
+    def __init__(self, prefix: str, seed: int = 0, clock: Clock = LIVE) -> None:
+        super().__init__(prefix, clock)
         self._rng = random.Random(f"{seed}:{prefix}")
         self._n = 0
 
@@ -65,8 +65,9 @@ class BatchedStoreWriter(StoreWriter):
     batches of one transaction each (no writer thread competing for the interpreter, and no
     commit per record: a simulated day writes hundreds of thousands of rows)."""
 
-    def __init__(self, store: Store, batch: int = 5000) -> None:  # noqa: D107
+    def __init__(self, store: Store, clock: Clock = LIVE, batch: int = 5000) -> None:  # noqa: D107
         self.store = store
+        self.clock = clock
         self.batch = batch
         self._pending: list[Callable[[], Any]] = []
         self.fills_inserted = 0
@@ -149,19 +150,6 @@ class BacktestResult:
                 self.book_pushes)
 
 
-@contextlib.contextmanager
-def _engine_names(**names: Any) -> Iterator[None]:
-    """Swap names in the engine's wiring module for the duration (ids, manager class)."""
-    saved = {k: getattr(engine_runner, k) for k in names}
-    try:
-        for k, v in names.items():
-            setattr(engine_runner, k, v)
-        yield
-    finally:
-        for k, v in saved.items():
-            setattr(engine_runner, k, v)
-
-
 def default_funding(sim: VirtualVenue, markets: list[MarketConfig]) -> dict[str, Decimal]:
     """Enough of both assets for each market to quote its full size twice over on each side:
     2 x ``max_open_notional_per_side`` in quote, and the same value in base at the opening
@@ -222,37 +210,39 @@ def run_backtest(
     if store_url is not None:
         store = Store(store_url)
         store.create_schema()
-    overrides: dict[str, Any] = {"ClientIds": lambda prefix: SeededClientIds(prefix, seed),
-                                 "StoreWriter": BatchedStoreWriter}
-    if manager == "baseline":
-        overrides["OrderManager"] = RefreshEveryOrderManager
+    clock = VirtualClock(loop)
+    parts = EngineParts(
+        client_ids=lambda prefix, clock: SeededClientIds(prefix, seed, clock),
+        writer=BatchedStoreWriter,
+        order_manager=RefreshEveryOrderManager if manager == "baseline" else OrderManager,
+    )
     venues: list[BacktestVenue] = []
-    try:
-        with virtual_time(loop), _engine_names(**overrides):
-            sessions = []
-            for label, key_markets in group_by_key(config.markets).items():
-                # One simulated account per key, as live: its markets share its order budget.
-                account = sim.create_account(
-                    funding or default_funding(sim, key_markets), history_limit=sim_history_limit
-                )
-                venue = BacktestVenue(market, account, latency_ms=latency_ms)
-                venues.append(venue)
-                budget = (baseline_budget(loop.time) if manager == "baseline"
-                          else OrderBudget(clock=loop.time))
-                sessions.append(KeySession(label=label, venue=venue, markets=list(key_markets),
-                                           budget=budget))
-            housekeeping = _Housekeeping(
-                loop, sample_every_s, prune=prune_finished, on_sample=on_sample
+    try:  # the engine is given its clock and parts: nothing is patched
+        sessions = []
+        for label, key_markets in group_by_key(config.markets).items():
+            # One simulated account per key, as live: its markets share its order budget.
+            account = sim.create_account(
+                funding or default_funding(sim, key_markets), history_limit=sim_history_limit
             )
-            engine = Engine(sessions, all_markets=config.markets, store=store,
-                            recv_window_ms=config.bitrue.recv_window,
-                            kpi_interval_s=config.kpi_interval_s, on_tick=housekeeping,
-                            order_target=None if manager == "baseline"
-                            else config.order_target_per_minute)
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(engine.run(duration_s=hours * HOUR_S, handle_signals=False))
-            result_summary = summary(engine)
-            markets = tuple(_market_result(r) for r in engine.runners)
+            venue = BacktestVenue(market, account, latency_ms=latency_ms)
+            venues.append(venue)
+            budget = (baseline_budget(loop.time) if manager == "baseline"
+                      else OrderBudget.for_limit(venue.order_rate_limit, clock=loop.time))
+            sessions.append(KeySession(label=label, venue=venue, markets=list(key_markets),
+                                       budget=budget))
+        housekeeping = _Housekeeping(
+            loop, sample_every_s, prune=prune_finished, on_sample=on_sample
+        )
+        # no rehearsals on the virtual clock: they keep a live hot path warm, and cost time here
+        engine = build_engine(config, sessions, store=store, on_tick=housekeeping,
+                              rehearsal_interval_s=None,
+                              order_target=None if manager == "baseline"
+                              else config.order_target_per_minute,
+                              clock=clock, parts=parts)
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(engine.run(duration_s=hours * HOUR_S, handle_signals=False))
+        result_summary = summary(engine)
+        markets = tuple(_market_result(r) for r in engine.runners)
     finally:
         asyncio.set_event_loop(None)
         loop.close()

@@ -39,37 +39,16 @@ from liquidity_bot.domain.events import (
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 from liquidity_bot.venues.bitrue.errors import BitrueError, RateLimited, error_from_response
-from liquidity_bot.venues.fanout import Broadcast
-from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
+from liquidity_bot.venues.bitrue.instruments import instrument_from_exchange_info
+from liquidity_bot.venues.bitrue.venue import status_of
+from liquidity_bot.venues.bitrue.weights import ORDER_RATE_LIMIT
+from liquidity_bot.venues.common.books import LatestBooks
+from liquidity_bot.venues.common.fanout import Broadcast
+from liquidity_bot.venues.errors import NotFound
+from liquidity_bot.venues.port import AssetBalance, Capabilities, OrderRateLimit, OrderSnapshot
 
-BITRUE_ORDER_LIMIT = 100
-BITRUE_ORDER_WINDOW_MS = 60_000
-
-
-class _LatestBooks:
-    """Book fan-out that hands a lagging reader only the newest snapshot per symbol."""
-
-    def __init__(self) -> None:
-        self._subs: list[tuple[dict[str, BookUpdate], asyncio.Event]] = []
-
-    def publish(self, update: BookUpdate) -> None:
-        for pending, event in self._subs:
-            pending[update.symbol] = update
-            event.set()
-
-    async def subscribe(self) -> AsyncIterator[BookUpdate]:
-        pending: dict[str, BookUpdate] = {}
-        event = asyncio.Event()
-        entry = (pending, event)
-        self._subs.append(entry)
-        try:
-            while True:
-                await event.wait()
-                event.clear()
-                while pending:
-                    yield pending.pop(next(iter(pending)))
-        finally:
-            self._subs.remove(entry)
+BITRUE_ORDER_LIMIT = ORDER_RATE_LIMIT.requests
+BITRUE_ORDER_WINDOW_MS = int(ORDER_RATE_LIMIT.window_s * 1000)
 
 
 class BacktestMarket:
@@ -81,7 +60,7 @@ class BacktestMarket:
         self.symbols = frozenset(s.upper() for s in symbols)
         self.push_interval_ms = push_interval_ms
         self.depth_levels = depth_levels
-        self.books = _LatestBooks()
+        self.books = LatestBooks()
         self.pushes = 0
         self._due: dict[str, int] = {}
         self._last_push: dict[str, int] = {}
@@ -118,22 +97,26 @@ class BacktestMarket:
         now = self.sim.now_ms()
         self._last_push[symbol] = now
         self.pushes += 1
-        self.books.publish(BookUpdate(ts_ms=now, symbol=symbol, bids=tuple(bids),
+        self.books.publish_update(BookUpdate(ts_ms=now, symbol=symbol, bids=tuple(bids),
                                       asks=tuple(asks)))
+
+
+def _sim_id(exchange_order_id: str | None) -> int | None:
+    return None if exchange_order_id is None else int(exchange_order_id)
 
 
 def _snapshot(o: SimOrder) -> OrderSnapshot:
     return OrderSnapshot(
         symbol=o.symbol,
         client_order_id=o.client_order_id or None,
-        exchange_order_id=o.order_id,
+        exchange_order_id=str(o.order_id),
         side=Side.parse(o.side),
         order_type=o.type,
         price=o.price,
         qty=o.orig_qty,
         filled_qty=o.executed_qty,
         filled_quote=o.cummulative_quote_qty,
-        status=o.status,
+        status=status_of(o.status),
         ts_ms=o.update_time or o.time,
     )
 
@@ -143,7 +126,7 @@ def _fill(f: SimFill) -> Fill:
         ts_ms=f.time,
         symbol=f.symbol,
         client_order_id=f.client_order_id or "",
-        exchange_order_id=f.order_id,
+        exchange_order_id=str(f.order_id),
         trade_id=str(f.trade_id),
         side=Side.parse(f.side),
         price=f.price,
@@ -158,6 +141,7 @@ class BacktestVenue:
     """The ``Venue`` port over one account of a ``VirtualVenue`` (see the module docstring)."""
 
     name = "backtest"
+    capabilities = Capabilities()  # none of the extras: the engine's plain paths are measured
 
     def __init__(
         self,
@@ -174,8 +158,9 @@ class BacktestVenue:
         self.latency_s = latency_ms / 2000.0  # each way
         self.order_limit = order_limit
         self.order_window_ms = order_window_ms
+        self.order_rate_limit = OrderRateLimit(order_limit, order_window_ms / 1000)
+        self.refused_symbols: dict[str, str] = {}
         self._orders_out: Broadcast[OrderMessage] = Broadcast()
-        self._fills_out: Broadcast[Fill] = Broadcast()
         self._balances_out: Broadcast[BalanceChange] = Broadcast()
         self._window: deque[int] = deque()  # accepted order requests within the last window
         # Counted, not listed: a simulated day must not keep every request time.
@@ -198,7 +183,7 @@ class BacktestVenue:
         markets = self.sim.exchange.markets
         out = {}
         for symbol in sorted(self.market.symbols):
-            out[symbol] = Instrument.from_exchange_info(exchange_info_symbol(markets[symbol]))
+            out[symbol] = instrument_from_exchange_info(exchange_info_symbol(markets[symbol]))
         return out
 
     # --- the wire ----------------------------------------------------------------------------
@@ -247,21 +232,21 @@ class BacktestVenue:
             raise error from None
         await self._travel()
         return OrderAck(ts_ms=order.time, symbol=symbol, client_order_id=order.client_order_id,
-                        exchange_order_id=order.order_id)
+                        exchange_order_id=str(order.order_id))
 
     async def cancel(self, symbol: str, *, client_order_id: str | None = None,
-                     exchange_order_id: int | None = None) -> CancelAck | CancelReject:
+                     exchange_order_id: str | None = None) -> CancelAck | CancelReject:
         await self._travel()
         self.requests += 1
         symbol = symbol.upper()
         self._order_request("DELETE order")
         try:
-            order = self.sim.cancel_order(self.account_id, symbol, order_id=exchange_order_id,
+            order = self.sim.cancel_order(self.account_id, symbol, order_id=_sim_id(exchange_order_id),
                                           client_order_id=client_order_id)
         except ExchangeError as exc:
             error = self._error(exc, "DELETE order", True)
             await self._travel()
-            if error.code == -2013:
+            if isinstance(error, NotFound):
                 return CancelReject(ts_ms=self.sim.now_ms(), symbol=symbol,
                                     client_order_id=client_order_id or "", code=error.code,
                                     reason="order not found or already finished")
@@ -269,20 +254,20 @@ class BacktestVenue:
         await self._travel()
         return CancelAck(ts_ms=self.sim.now_ms(), symbol=symbol,
                          client_order_id=order.client_order_id,
-                         exchange_order_id=order.order_id)
+                         exchange_order_id=str(order.order_id))
 
     async def query(self, symbol: str, *, client_order_id: str | None = None,
-                    exchange_order_id: int | None = None) -> OrderSnapshot | None:
+                    exchange_order_id: str | None = None) -> OrderSnapshot | None:
         await self._travel()
         self.requests += 1
         try:
             order = self.sim.get_order(self.account_id, symbol.upper(),
-                                       order_id=exchange_order_id,
+                                       order_id=_sim_id(exchange_order_id),
                                        client_order_id=client_order_id)
         except ExchangeError as exc:
             error = self._error(exc, "GET order", False)
             await self._travel()
-            if error.code == -2013:
+            if isinstance(error, NotFound):
                 return None
             raise error from None
         await self._travel()
@@ -311,15 +296,15 @@ class BacktestVenue:
         await self._travel()
         return fills
 
+    async def initial_book(self, symbol: str) -> BookUpdate | None:
+        return None  # the market pushes every symbol's first snapshot at once
+
     # --- streams -----------------------------------------------------------------------------
     def book_events(self) -> AsyncIterator[BookUpdate]:
         return self.market.books.subscribe()
 
     def order_events(self) -> AsyncIterator[OrderMessage]:
         return self._orders_out.subscribe()
-
-    def fill_events(self) -> AsyncIterator[Fill]:
-        return self._fills_out.subscribe()
 
     def balance_events(self) -> AsyncIterator[BalanceChange]:
         return self._balances_out.subscribe()
@@ -333,21 +318,20 @@ class BacktestVenue:
         if reason == "NEW" and order.status != "REJECTED":
             self._orders_out.publish(OrderAck(ts_ms=order.time, symbol=order.symbol,
                                               client_order_id=cid,
-                                              exchange_order_id=order.order_id))
+                                              exchange_order_id=str(order.order_id)))
         elif reason == "CANCELED_BY_USER":
             self._orders_out.publish(CancelAck(ts_ms=now, symbol=order.symbol,
                                                client_order_id=cid,
-                                               exchange_order_id=order.order_id))
+                                               exchange_order_id=str(order.order_id)))
         elif reason == "CANCELED_BY_ENGINE":
             self._orders_out.publish(Expired(ts_ms=now, symbol=order.symbol, client_order_id=cid,
-                                             exchange_order_id=order.order_id))
+                                             exchange_order_id=str(order.order_id)))
 
     def _on_fill(self, fill: SimFill) -> None:
         if fill.account_id != self.account_id or fill.symbol not in self.market.symbols:
             return
         event = _fill(fill)
         self._orders_out.publish(event)
-        self._fills_out.publish(event)
 
     def _on_balance(self, account_id: int, balance: SimBalance) -> None:
         if account_id != self.account_id:

@@ -4,7 +4,8 @@ Small frozen ``msgspec.Struct`` types: cheap to build on the hot path, hashable,
 encodable/decodable (``msgspec.json``/``msgpack``) for the store and for replays. Every event
 carries the exchange's timestamp in integer milliseconds (``ts_ms``) and the symbol it is
 about, except ``BalanceChange``, which is about an asset (Bitrue reports balances per asset,
-not per symbol). Money is ``Decimal``; exchange order ids are ``int`` (they exceed 2**53).
+not per symbol). Money is ``Decimal``; exchange order ids are ``str`` (each exchange has its own
+kind: Bitrue's are 64-bit integers that exceed 2**53, others use UUIDs), as the store keeps them.
 
 Order messages name the ``OrderEvent`` they stand for (``order_event``), so the engine can
 feed them to ``Order`` without a lookup table of its own; fills choose PARTIAL_FILL or FILL
@@ -57,7 +58,7 @@ class OrderAck(Event, frozen=True, kw_only=True):
     order_event: ClassVar[OrderEvent] = OrderEvent.ACK
     symbol: str
     client_order_id: str
-    exchange_order_id: int
+    exchange_order_id: str
 
 
 class Fill(Event, frozen=True, kw_only=True):
@@ -65,7 +66,7 @@ class Fill(Event, frozen=True, kw_only=True):
 
     symbol: str
     client_order_id: str
-    exchange_order_id: int | None
+    exchange_order_id: str | None
     trade_id: str
     side: Side
     price: Decimal
@@ -81,11 +82,12 @@ class CancelAck(Event, frozen=True, kw_only=True):
     order_event: ClassVar[OrderEvent] = OrderEvent.CANCEL_ACK
     symbol: str
     client_order_id: str
-    exchange_order_id: int | None = None
+    exchange_order_id: str | None = None
 
 
 class CancelReject(Event, frozen=True, kw_only=True):
-    """A cancel request was refused (typically -2013: already filled or unknown)."""
+    """A cancel request was refused (typically: already filled, or unknown to the exchange);
+    ``code`` is the exchange's own code, for the record."""
 
     order_event: ClassVar[OrderEvent] = OrderEvent.CANCEL_REJECT
     symbol: str
@@ -105,12 +107,12 @@ class Reject(Event, frozen=True, kw_only=True):
 
 
 class Expired(Event, frozen=True, kw_only=True):
-    """The matching engine removed the order (Bitrue user-stream event x=4)."""
+    """The matching engine removed the order (not a cancel of ours)."""
 
     order_event: ClassVar[OrderEvent] = OrderEvent.EXPIRE
     symbol: str
     client_order_id: str
-    exchange_order_id: int | None = None
+    exchange_order_id: str | None = None
 
 
 class BalanceChange(Event, frozen=True, kw_only=True):

@@ -31,18 +31,14 @@ class Side(StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> Side:
-        """Accept ``BUY``/``buy`` and the user stream's numeric enum (1 buy, 2 sell)."""
+        """Accept ``BUY``/``buy``/``Sell`` (an adapter turns its exchange's codes into these)."""
         if isinstance(value, Side):
             return value
         if isinstance(value, str):
             upper = value.strip().upper()
             if upper in ("BUY", "SELL"):
                 return cls(upper)
-            if upper in ("1", "2"):
-                return cls.BUY if upper == "1" else cls.SELL
-        if type(value) is int and value in (1, 2):
-            return cls.BUY if value == 1 else cls.SELL
-        raise ValueError(f"unknown order side {value!r}: expected BUY, SELL, 1 (buy) or 2 (sell)")
+        raise ValueError(f"unknown order side {value!r}: expected BUY or SELL")
 
 
 class OrderState(StrEnum):
@@ -257,15 +253,16 @@ class AppliedFill:
     ts_ms: int | None = None
 
 
-def _exchange_id(value: object) -> int:
-    """Order ids are 64-bit and exceed 2**53: accept int or a digit string, never a float."""
+def _exchange_id(value: object) -> str:
+    """The exchange's order id as text (the store's form). An ``int`` is accepted and written
+    out exactly (Bitrue's ids exceed 2**53); a float or an empty id is refused."""
     if type(value) is int:
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
     raise TypeError(
-        f"exchange order id must be an int or a string of digits, got {type(value).__name__} "
-        f"{value!r}; decode it without passing through float (use orderIdStr or an int)"
+        f"exchange order id must be a non-empty string (or an int), got "
+        f"{type(value).__name__} {value!r}; decode it without passing through float"
     )
 
 
@@ -291,7 +288,7 @@ class Order:
     side: Side
     price: Decimal
     qty: Decimal
-    exchange_order_id: int | None = None
+    exchange_order_id: str | None = None
     state: OrderState = OrderState.INITIALIZED
     filled_qty: Decimal = Decimal(0)
     filled_quote: Decimal = Decimal(0)  # sum of qty x price over applied fills

@@ -1,4 +1,5 @@
-"""The order-rate budget of one API key: Bitrue allows 100 order-endpoint requests per 60 s.
+"""The order-rate budget of one API key, within its venue's ``order_rate_limit`` (Bitrue's:
+100 order-endpoint requests per 60 s).
 
 Placements and cancels both count, and the limit is per user, so every market quoted with one
 key draws from one ``OrderBudget``. It is a sliding window counted at send time, capped below
@@ -36,11 +37,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import IntEnum
+from typing import Any
 
 from liquidity_bot.engine.planner import Allowance
+from liquidity_bot.venues.port import OrderRateLimit
 
-BITRUE_ORDER_LIMIT = 100
-BITRUE_ORDER_WINDOW_S = 60.0
+# What a budget built without a venue assumes (tests, tools): the strictest limit of the
+# exchanges we know, Bitrue's. The engine sizes each key's budget from its venue instead
+# (``OrderBudget.for_limit(venue.order_rate_limit)``).
+DEFAULT_LIMIT = 100
+DEFAULT_WINDOW_S = 60.0
 # The connector's rate governor counts each request for the window plus a 1 s margin (our clock
 # and the server's differ), so the budget does too. With a bare 60 s window, a burst allowed
 # again after exactly 60 s found the governor still full and waited up to a second before
@@ -77,8 +83,8 @@ class OrderBudget:
     def __init__(
         self,
         *,
-        limit: int = BITRUE_ORDER_LIMIT,
-        window_s: float = BITRUE_ORDER_WINDOW_S + WINDOW_MARGIN_S,
+        limit: int = DEFAULT_LIMIT,
+        window_s: float = DEFAULT_WINDOW_S + WINDOW_MARGIN_S,
         headroom: Decimal = Decimal("0.1"),
         reserve_share: Decimal = Decimal("0.3"),
         emergency_share: Decimal = Decimal(0),
@@ -116,6 +122,13 @@ class OrderBudget:
         self._peak = 0  # most requests within one window so far
         # the latest send times, for audits and tests (bounded: a bot runs for months)
         self.history: deque[float] = deque(maxlen=history_len)
+
+    @classmethod
+    def for_limit(cls, rate_limit: OrderRateLimit, *, shared_by: int = 1,
+                  **kwargs: Any) -> OrderBudget:
+        """A budget within a venue's order limit; ``shared_by`` keys on one address split it."""
+        return cls(limit=rate_limit.requests // max(1, shared_by),
+                   window_s=rate_limit.window_s + WINDOW_MARGIN_S, **kwargs)
 
     # --- configuration -------------------------------------------------------------------------
     def register(self, market: str, share: Decimal = Decimal(1)) -> None:

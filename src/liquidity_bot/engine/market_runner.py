@@ -22,12 +22,14 @@ import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import ClassVar, cast
 
 from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
+from liquidity_bot.engine.clock import Clock
 from liquidity_bot.engine.eager import start_now
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.engine.risk import RiskGate
@@ -43,6 +45,7 @@ from liquidity_bot.reporting.markouts import MarkoutTracker
 from liquidity_bot.store import AuditEvent
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
 from liquidity_bot.strategies.estimators import MarketEstimator
+from liquidity_bot.venues.port import Rehearsing
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,13 @@ class ObligationStatus:
 class MarketRunner:
     """Runs one market of one key (see the module docstring)."""
 
+    # How passes run. A pass answers a book in the book's own call (``eager``) and does not
+    # wait for its requests' answers. ``liquidity_bot.testing.runners`` holds the design before
+    # (passes in the loop, each waiting for its answers), for tests and bench_engine's
+    # side-by-side comparison.
+    eager: ClassVar[bool] = True
+    wait_for_answers: ClassVar[bool] = False
+
     def __init__(
         self,
         config: MarketConfig,
@@ -125,7 +135,10 @@ class MarketRunner:
         kpi_interval_s: float = 1.0,
         store_kpis: bool = True,
         estimator: MarketEstimator | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        # the manager's clock unless told otherwise: one market, one notion of now
+        self.clock = clock if clock is not None else manager.time
         self.config = config
         self.symbol = config.symbol
         self.instrument = instrument
@@ -153,10 +166,6 @@ class MarketRunner:
         self._next_kpi = 0.0
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
         self._last_inputs: tuple[object, ...] | None = None  # what ``last_quotes`` answered
-        # True: each pass waits for its requests' answers before the next book is looked at
-        # (the design before; kept for bench_engine's side-by-side comparison).
-        self.wait_for_answers = False
-        self.eager = True  # False: every pass runs in the loop (see the module docstring)
         self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
         self._in_pass = False  # a pass is running (the loop's or a book's)
         self._eager_pass: asyncio.Task[None] | None = None  # a book's pass, still running
@@ -166,7 +175,7 @@ class MarketRunner:
     # --- feeding -------------------------------------------------------------------------------
     def on_book(self, update: BookUpdate) -> None:
         if self.book.apply(update):
-            self.last_book_mono = time.monotonic()
+            self.last_book_mono = self.clock.monotonic()
             self.last_book_ns = update.recv_ns or time.perf_counter_ns()
             mid = self.book.mid
             if mid is not None:
@@ -213,14 +222,14 @@ class MarketRunner:
     def stale(self) -> bool:
         return (
             self.last_book_mono is None
-            or time.monotonic() - self.last_book_mono > self.stale_after_s
+            or self.clock.monotonic() - self.last_book_mono > self.stale_after_s
         )
 
     # --- the loop ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        self.started_mono = time.monotonic()
+        self.started_mono = self.clock.monotonic()
         if self.obligation.start_ms is None:  # uptime counts from the start, not the first book
-            self.obligation.start_ms = int(time.time() * 1000)
+            self.obligation.start_ms = self.clock.now_ms()
         loop = asyncio.get_running_loop()
         try:
             while not stop.is_set():
@@ -329,7 +338,7 @@ class MarketRunner:
         """The strategy's inputs now, around ``book``."""
         inst = self.instrument
         balances = self.om.balances
-        now = int(time.time() * 1000)
+        now = self.clock.now_ms()
         return MarketSnapshot(
             book=market_top(book, self._ours()),
             inventory=Inventory(base=balances.total(inst.base), quote=balances.total(inst.quote)),
@@ -351,8 +360,9 @@ class MarketRunner:
         order."""
         if not self.rehearsable():
             return
-        rehearse_book = getattr(self.om.venue, "rehearse_book", None)  # (optional in the port)
-        update = None if rehearse_book is None else rehearse_book(self.symbol)
+        venue = self.om.venue
+        update = (cast(Rehearsing, venue).rehearse_book(self.symbol)
+                  if venue.capabilities.rehearsals else None)
         yield
         if not self.rehearsable():
             return
@@ -374,7 +384,7 @@ class MarketRunner:
         writer = self.om.writer
         if writer is None:
             return
-        event = AuditEvent(ts_ms=int(time.time() * 1000), category=RISK_AUDIT_CATEGORY,
+        event = AuditEvent(ts_ms=self.clock.now_ms(), category=RISK_AUDIT_CATEGORY,
                            action=action, message=message, detail={"symbol": self.symbol})
         writer.submit(lambda: writer.store.add_audit_event(event))
 
@@ -382,11 +392,11 @@ class MarketRunner:
     def _sample(self) -> None:
         """Our quotes against the obligations, by the report's own rules (``kpi.measure``:
         an order counts once it has rested ``min_rest_s``), every ``kpi_interval_s``."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now < self._next_kpi:
             return
         self._next_kpi = now + self.kpi_interval_s
-        now_ms = int(time.time() * 1000)
+        now_ms = self.clock.now_ms()
         orders = self.om.orders
         quotes = quotes_from_orders(
             self.om.resting(), lambda o: orders[o.client_order_id].created_ms

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -53,13 +53,15 @@ from liquidity_bot.domain.order import (
     Side,
 )
 from liquidity_bot.engine.budget import OrderBudget
+from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.engine.eager import start_now
-from liquidity_bot.engine.persistence import StoreWriter, now_ms
+from liquidity_bot.engine.persistence import StoreWriter
 from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Tolerance, plan
 from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
-from liquidity_bot.venues.port import OrderSnapshot, Venue
+from liquidity_bot.venues.errors import UnknownOutcome, VenueError, retry_after_s
+from liquidity_bot.venues.port import OrderSnapshot, OrderStatus, Rehearsing, Venue
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +107,8 @@ class ClientIds:
     call, about 15 us on these machines) per order was a visible part of tick-to-order.
     """
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, clock: Clock = LIVE) -> None:
+        self.clock = clock
         if not re.fullmatch(r"[A-Za-z0-9]{1,8}", prefix):
             raise ValueError(f"client id prefix {prefix!r} must be 1-8 letters or digits")
         self.prefix = prefix
@@ -117,7 +120,7 @@ class ClientIds:
         self._counter = (self._counter + 1) % 36**4
         return (
             self.prefix
-            + _base36(int(time.time() * 1000), 8)
+            + _base36(self.clock.now_ms(), 8)
             + _base36(self._counter, 4)
             + _base36(self._random.randrange(36**4), 4)
         )
@@ -207,6 +210,16 @@ class Stats:
 
 
 _CANCELLABLE = (OrderState.NEW, OrderState.PARTIALLY_FILLED)  # acknowledged, still open
+# what the exchange's answer to a look-up means for our order (UNKNOWN: nothing, logged)
+_RECONCILE = {
+    OrderStatus.NEW: OrderEvent.RECONCILE_NEW,
+    OrderStatus.PARTIALLY_FILLED: OrderEvent.RECONCILE_PARTIALLY_FILLED,
+    OrderStatus.FILLED: OrderEvent.RECONCILE_FILLED,
+    OrderStatus.CANCELED: OrderEvent.RECONCILE_CANCELED,
+    OrderStatus.PENDING_CANCEL: OrderEvent.RECONCILE_NEW,
+    OrderStatus.REJECTED: OrderEvent.RECONCILE_REJECTED,
+    OrderStatus.EXPIRED: OrderEvent.RECONCILE_EXPIRED,
+}
 
 __all__ = ["Balances", "ClientIds", "OrderManager", "Stats", "Tolerance", "Tracked"]
 
@@ -229,8 +242,10 @@ class OrderManager:
         recv_window_ms: int = 5000,
         on_change: Callable[[], None] | None = None,
         rules: PlanRules | None = None,
+        clock: Clock = LIVE,
     ) -> None:
         self.venue = venue
+        self.time = clock
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.budget = budget
@@ -268,7 +283,8 @@ class OrderManager:
         self._finished_ids: set[str] = set()
         self.recent: deque[Order] = deque(maxlen=RECENT_FINISHED)
         self.finished_grace_s = FINISHED_GRACE_S
-        self.clock: Callable[[], float] = time.monotonic  # injectable (the backtest's loop)
+        # monotonic seconds for the finished orders' grace period (a test may replace it)
+        self.clock: Callable[[], float] = clock.monotonic
 
     # --- views ---------------------------------------------------------------------------------
     def _track(self, t: Tracked) -> None:
@@ -374,8 +390,9 @@ class OrderManager:
                 continue
             snap = await self.venue.query(self.symbol, client_order_id=cid)
             if self.writer is not None:
-                status = "REJECTED" if snap is None else snap.status
-                self.writer.submit(_settle_stored(self.writer, rec, status, snap))
+                status = "REJECTED" if snap is None else str(snap.status)
+                self.writer.submit(_settle_stored(self.writer, rec, status, snap,
+                                                  self.time.now_ms()))
             if snap is not None and snap.is_open:
                 self._adopt(snap)
         for fill in await self.venue.fills_since(self.symbol, None):
@@ -398,7 +415,7 @@ class OrderManager:
             # Earlier fills are history (stored from the trade list); keep the remaining right.
             avg = snap.filled_quote / snap.filled_qty
             order.apply_fill(f"adopted-{snap.exchange_order_id}", snap.filled_qty, avg)
-        t = Tracked(order=order, created_ms=snap.ts_ms or now_ms(), adopted=True)
+        t = Tracked(order=order, created_ms=snap.ts_ms or self.time.now_ms(), adopted=True)
         self._track(t)
         self.stats.adopted += 1
         self._save(t, "ADOPTED")
@@ -473,7 +490,7 @@ class OrderManager:
         # younger than this: not counted by the obligations yet (min_rest_s), or too new to
         # judge; the planner changes nothing else on the side until it has settled
         rest_ms = max(self.rules.min_rest_ms, SETTLE_MS)
-        born = now_ms() - rest_ms
+        born = self.time.now_ms() - rest_ms
         for t in self._unfinished():
             o = t.order
             state = o.state
@@ -498,7 +515,7 @@ class OrderManager:
 
     def _recent_sends(self) -> dict[Side, int]:
         """New orders sent per side within the settle time, whatever became of them."""
-        horizon = now_ms() - max(self.rules.min_rest_ms, SETTLE_MS)
+        horizon = self.time.now_ms() - max(self.rules.min_rest_ms, SETTLE_MS)
         out = {Side.BUY: 0, Side.SELL: 0}
         for side, sends in self._sends.items():
             while sends and sends[0] <= horizon:
@@ -521,9 +538,9 @@ class OrderManager:
         order = Order(client_order_id=self._rehearsal_id, symbol=self.symbol, side=q.side,
                       price=q.price, qty=q.qty)
         order.apply(OrderEvent.SUBMIT)
-        prepare = getattr(self.venue, "rehearse_place", None)  # (optional in the Venue port)
-        if prepare is not None:
-            prepare(self.symbol, q.side, order.qty, order.price, order.client_order_id)
+        if self.venue.capabilities.rehearsals:
+            cast(Rehearsing, self.venue).rehearse_place(
+                self.symbol, q.side, order.qty, order.price, order.client_order_id)
 
     def _execute(self, plan: Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
         """Carry out the plan's actions in order: each passes the risk gate, then is charged
@@ -665,7 +682,7 @@ class OrderManager:
             price=q.price,
             qty=q.qty,
         )
-        t = Tracked(order=order, created_ms=now_ms(), priority=q.priority,
+        t = Tracked(order=order, created_ms=self.time.now_ms(), priority=q.priority,
                     critical=q.obligation_critical, submit_saved=False)
         order.apply(OrderEvent.SUBMIT)
         t.sent_ms = t.created_ms
@@ -687,13 +704,6 @@ class OrderManager:
                    qty=order.qty, side=order.side.value)
 
     async def _send_place(self, t: Tracked, trigger_ns: int | None) -> None:
-        from liquidity_bot.venues.bitrue.errors import (
-            BitrueError,
-            InvalidOrder,
-            RateLimited,
-            UnknownOutcome,
-        )
-
         order = t.order
         if trigger_ns is not None:
             self.stats.latencies_ns.append(time.perf_counter_ns() - trigger_ns)
@@ -706,13 +716,8 @@ class OrderManager:
             self.stats.unknown_outcomes += 1
             self._unsure(t)
             return
-        except (InvalidOrder, RateLimited) as exc:
-            self.stats.rejected_by_exchange += 1
-            self._apply(t, OrderEvent.REJECT)
-            self._save(t, "REJECT", code=exc.code, reason=type(exc).__name__)
-            return
-        except BitrueError as exc:
-            # Any other refusal with an answer: the order was not placed.
+        except VenueError as exc:
+            # A refusal with an answer (a rule, a rate limit, anything else): not placed.
             self.stats.rejected_by_exchange += 1
             self._apply(t, OrderEvent.REJECT)
             self._save(t, "REJECT", code=exc.code, reason=type(exc).__name__)
@@ -750,13 +755,11 @@ class OrderManager:
         """Mark the cancel as sent, before its request goes: a fill or a second pass meanwhile
         sees an order being cancelled, not one to cancel again."""
         self._apply(t, OrderEvent.CANCEL_REQUEST)
-        t.sent_ms = now_ms()
+        t.sent_ms = self.time.now_ms()
         self.stats.cancel_requests += 1
         self._save(t, "CANCEL_REQUEST")
 
     async def _send_cancel(self, t: Tracked) -> None:
-        from liquidity_bot.venues.bitrue.errors import BitrueError, UnknownOutcome
-
         order = t.order
         try:
             answer = await self.venue.cancel(self.symbol, client_order_id=order.client_order_id)
@@ -764,7 +767,7 @@ class OrderManager:
             self.stats.unknown_outcomes += 1
             self._unsure(t)
             return
-        except BitrueError as exc:
+        except VenueError as exc:
             log.warning("%s: cancel of %s failed: %s", self.symbol, order.client_order_id, exc)
             self._unsure(t)
             return
@@ -822,8 +825,6 @@ class OrderManager:
         5xx swallowed). Retries through errors until the exchange lists nothing of ours or the
         deadline passes; returns how many were still open at the end (0 is the goal).
         """
-        from liquidity_bot.venues.bitrue.errors import BitrueError
-
         loop = asyncio.get_running_loop()
         deadline = loop.time() + deadline_s
         delay = 0.1
@@ -832,7 +833,7 @@ class OrderManager:
             try:
                 left = [s for s in await self.venue.open_orders(self.symbol)
                         if self.ids.is_ours(s.client_order_id)]
-            except BitrueError as exc:
+            except VenueError as exc:
                 log.warning("%s: open-orders check failed (%s); retrying", self.symbol,
                             type(exc).__name__)
                 left = [s for s in left]  # unknown: keep the last answer
@@ -868,8 +869,6 @@ class OrderManager:
 
         Retried through exchange errors (with back-off, at least the Retry-After) until
         ``deadline_s``: at shutdown this read is the last chance to store a fill."""
-        from liquidity_bot.venues.bitrue.errors import BitrueError
-
         loop = asyncio.get_running_loop()
         deadline = loop.time() + deadline_s
         delay = 0.25
@@ -877,13 +876,13 @@ class OrderManager:
             try:
                 fills = await self.venue.fills_since(self.symbol, None)
                 break
-            except BitrueError as exc:
+            except VenueError as exc:
                 if loop.time() + delay > deadline:
                     log.error("%s: the final trade-list read failed until the deadline (%s); "
                               "the next start stores the fills it missed", self.symbol,
                               type(exc).__name__)
                     return 0
-                wait = max(delay, float(getattr(exc, "retry_after_s", None) or 0))
+                wait = max(delay, retry_after_s(exc))
                 log.warning("%s: final trade-list read failed (%s); retrying in %.1f s",
                             self.symbol, type(exc).__name__, wait)
                 await asyncio.sleep(wait)
@@ -909,8 +908,6 @@ class OrderManager:
         Failed look-ups back off per order (``query_backoff_s``, doubling up to
         ``QUERY_BACKOFF_MAX_S``, at least the server's Retry-After), and the back-off survives
         this task: a new look-up of the same order waits for ``next_query_at`` too."""
-        from liquidity_bot.venues.bitrue.errors import BitrueError
-
         cid = t.order.client_order_id
         loop = asyncio.get_running_loop()
         try:
@@ -923,10 +920,10 @@ class OrderManager:
                 try:
                     self.stats.status_queries += 1
                     snap = await self.venue.query(self.symbol, client_order_id=cid)
-                except BitrueError as exc:
+                except VenueError as exc:
                     t.query_backoff_s = min(
                         max(QUERY_BACKOFF_MIN_S, t.query_backoff_s * 2), QUERY_BACKOFF_MAX_S)
-                    retry_after = float(getattr(exc, "retry_after_s", None) or 0)
+                    retry_after = retry_after_s(exc)
                     delay = max(t.query_backoff_s, retry_after)
                     t.next_query_at = loop.time() + delay
                     log.info("%s: status query of %s failed (%s); next in %.1f s", self.symbol,
@@ -938,7 +935,7 @@ class OrderManager:
                     if t.order.state is OrderState.PENDING_CANCEL:
                         log.warning("%s: %s is unknown to the exchange", self.symbol, cid)
                         break
-                    age = now_ms() - (t.sent_ms or 0)
+                    age = self.time.now_ms() - (t.sent_ms or 0)
                     if age > self.recv_window_ms + 1000:
                         self._apply(t, OrderEvent.RECONCILE_NOT_FOUND)
                         self._save(t, "RECONCILE_NOT_FOUND")
@@ -953,16 +950,7 @@ class OrderManager:
             self._changed()
 
     def _apply_snapshot(self, t: Tracked, snap: OrderSnapshot) -> None:
-        event = {
-            "NEW": OrderEvent.RECONCILE_NEW,
-            "PENDING_CREATE": OrderEvent.RECONCILE_NEW,
-            "PARTIALLY_FILLED": OrderEvent.RECONCILE_PARTIALLY_FILLED,
-            "FILLED": OrderEvent.RECONCILE_FILLED,
-            "CANCELED": OrderEvent.RECONCILE_CANCELED,
-            "PENDING_CANCEL": OrderEvent.RECONCILE_NEW,
-            "REJECTED": OrderEvent.RECONCILE_REJECTED,
-            "EXPIRED": OrderEvent.RECONCILE_EXPIRED,
-        }.get(snap.status)
+        event = _RECONCILE.get(snap.status)
         if event is None:
             log.warning("%s: unknown order status %r for %s", self.symbol, snap.status,
                         t.order.client_order_id)
@@ -974,7 +962,7 @@ class OrderManager:
         except ValueError as exc:
             log.error("%s", exc)
         self._apply(t, event)
-        self._save(t, event.value, exchange_status=snap.status, filled=snap.filled_qty)
+        self._save(t, event.value, exchange_status=str(snap.status), filled=snap.filled_qty)
 
     # --- events from the venue -----------------------------------------------------------------
     def _apply(self, t: Tracked, event: OrderEvent) -> None:
@@ -1081,13 +1069,14 @@ class OrderManager:
                 pass
 
 
-def _settle_stored(writer: StoreWriter, rec: object, status: str, snap: OrderSnapshot | None):
+def _settle_stored(writer: StoreWriter, rec: object, status: str, snap: OrderSnapshot | None,
+                   at_ms: int):
     """A store write that records the exchange's final word on an order from an earlier run."""
     def write() -> None:
         updated = replace(
             rec,  # type: ignore[type-var]
             status=status,
-            updated_ms=now_ms(),
+            updated_ms=at_ms,
             filled_qty=snap.filled_qty if snap is not None else rec.filled_qty,  # type: ignore[attr-defined]
         )
         writer.store.upsert_order(updated)
@@ -1095,7 +1084,7 @@ def _settle_stored(writer: StoreWriter, rec: object, status: str, snap: OrderSna
             OrderEventRecord(
                 client_order_id=rec.client_order_id,  # type: ignore[attr-defined]
                 event="RECONCILED_AT_START",
-                ts_ms=now_ms(),
+                ts_ms=at_ms,
                 status=status,
             )
         )

@@ -17,12 +17,12 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from liquidity_bot.domain.events import Fill
 from liquidity_bot.domain.order import Order
+from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.store import FillRecord, OrderEventRecord, OrderRecord, Store
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,12 @@ _STOP = object()
 
 
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    """The live wall clock in ms (for code outside the engine; the engine reads its Clock)."""
+    return LIVE.now_ms()
 
 
-def order_record(order: Order, *, created_ms: int, key_label: str | None) -> OrderRecord:
+def order_record(order: Order, *, created_ms: int, key_label: str | None,
+                 updated_ms: int | None = None) -> OrderRecord:
     return OrderRecord(
         client_order_id=order.client_order_id,
         symbol=order.symbol,
@@ -43,7 +45,7 @@ def order_record(order: Order, *, created_ms: int, key_label: str | None) -> Ord
         qty=order.qty,
         status=order.state.value,
         created_ms=created_ms,
-        updated_ms=now_ms(),
+        updated_ms=now_ms() if updated_ms is None else updated_ms,
         filled_qty=order.filled_qty,
         avg_price=order.avg_price,
         exchange_order_id=None if order.exchange_order_id is None else str(order.exchange_order_id),
@@ -70,8 +72,9 @@ def fill_record(fill: Fill) -> FillRecord:
 class StoreWriter:
     """Queue of store writes served by a daemon thread; ``flush`` waits until all are done."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock = LIVE) -> None:
         self.store = store
+        self.clock = clock
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name="store-writer", daemon=True)
         self.fills_inserted = 0
@@ -99,14 +102,15 @@ class StoreWriter:
             self._queue.put(batch)
 
     def order(self, order: Order, *, created_ms: int, key_label: str | None) -> None:
-        record = order_record(order, created_ms=created_ms, key_label=key_label)
+        record = order_record(order, created_ms=created_ms, key_label=key_label,
+                              updated_ms=self.clock.now_ms())
         self.submit(lambda: self.store.upsert_order(record))
 
     def event(self, client_order_id: str, event: str, status: str | None, **detail: Any) -> None:
         record = OrderEventRecord(
             client_order_id=client_order_id,
             event=event,
-            ts_ms=now_ms(),
+            ts_ms=self.clock.now_ms(),
             status=status,
             detail=detail or None,
         )

@@ -22,15 +22,15 @@ import asyncio
 import contextlib
 import logging
 import signal
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from liquidity_bot.config import BotConfig, MarketConfig
+from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.engine.budget import OrderBudget
+from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import Balances, ClientIds, OrderManager, Tolerance
 from liquidity_bot.engine.persistence import StoreWriter
@@ -39,7 +39,8 @@ from liquidity_bot.engine.rehearsal import Rehearsals
 from liquidity_bot.engine.risk import RiskGate, allow_list_from_markets
 from liquidity_bot.engine.runtime import collect_before_start, collect_if_due, latency_mode
 from liquidity_bot.store import Store
-from liquidity_bot.venues.port import Venue
+from liquidity_bot.venues.errors import Banned, VenueError, is_permanent, retry_after_s
+from liquidity_bot.venues.port import BookListener, PacedByAddress, Venue
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,18 @@ def plan_rules_of(market: MarketConfig) -> PlanRules:
     )
 
 
+@dataclass(frozen=True)
+class EngineParts:
+    """The parts the engine builds per market, replaceable as a whole (the backtest gives
+    seeded client ids, a batched store writer, or the baseline order manager; a test the way
+    passes ran before)."""
+
+    client_ids: Callable[[str, Clock], ClientIds] = ClientIds
+    writer: Callable[[Store, Clock], StoreWriter] = StoreWriter
+    order_manager: Callable[..., OrderManager] = OrderManager
+    market_runner: Callable[..., MarketRunner] = MarketRunner
+
+
 @dataclass
 class KeySession:
     """One client key: its venue and the budget its markets share."""
@@ -109,7 +122,8 @@ class KeySession:
     label: str
     venue: Venue
     markets: list[MarketConfig]
-    budget: OrderBudget = field(default_factory=OrderBudget)
+    # None: built from the venue's order limit (``OrderBudget.for_limit``)
+    budget: OrderBudget = None  # type: ignore[assignment]
     balances: Balances = field(default_factory=Balances)
     runners: dict[str, MarketRunner] = field(default_factory=dict)
     venue_factory: Callable[[], Venue] | None = None  # a fresh venue (e.g. after a rotation)
@@ -122,6 +136,10 @@ class KeySession:
     reverify_unsure: int = 0  # inconclusive re-verifications in a row (read by the alerts)
     loop_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     pump_tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.budget is None:
+            self.budget = OrderBudget.for_limit(self.venue.order_rate_limit)
 
 
 class Engine:
@@ -143,19 +161,23 @@ class Engine:
         balance_snapshot_s: float = 60.0,
         rehearsal_interval_s: float | None = None,
         order_target: int | None = None,
+        clock: Clock = LIVE,
+        parts: EngineParts | None = None,
     ) -> None:
+        self.clock = clock
+        self.parts = parts if parts is not None else EngineParts()
         self.sessions = list(sessions)
         self.order_target = order_target  # requests per window quoting aims under (per key)
         self.all_markets = list(all_markets)
         self.store = store
-        self.writer = StoreWriter(store) if store is not None else None
+        self.writer = self.parts.writer(store, clock) if store is not None else None
         self.recv_window_ms = recv_window_ms
         self.stale_after_s = stale_after_s
         self.kpi_interval_s = kpi_interval_s
         self.on_tick = on_tick
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self.started_mono = time.monotonic()
+        self.started_mono = clock.monotonic()
         self.cancelled_at_shutdown = 0
         # how long shutdown keeps trying to cancel (and to read the last fills) through
         # exchange faults: an order endpoint outage lasts up to half a minute in the soak
@@ -163,8 +185,10 @@ class Engine:
         self.start_retry_s = 60.0
         self.left_open: dict[str, int] = {}
         self.left_open_orders: dict[str, list[LeftOpen]] = {}  # by symbol, after a cancel pass
+        self.unchecked: dict[str, str] = {}  # key label -> why its orders were never checked
         self.stopped_by: str | None = None  # the signal's name that stopped the engine
-        self._crashed = False
+        # True: ``run`` ends without shutting down (``liquidity_bot.testing.crash``: kill -9)
+        self.crashed = False
         self.key_check_s = key_check_s
         self.key_unknown_grace = 3  # inconclusive re-verifications tolerated in a row
         # re-verify a key whose verification is older than this ([keys] reverify_after_s), even
@@ -218,7 +242,7 @@ class Engine:
             s.started = True
             if self.order_target is not None:
                 s.budget.set_target(self.order_target)
-            refused = getattr(s.venue, "refused_symbols", {})
+            refused = s.venue.refused_symbols
             for m in s.markets:
                 if m.symbol not in refused:
                     s.budget.register(m.symbol, m.order_manager.order_budget_share)
@@ -238,7 +262,7 @@ class Engine:
                         initial_quote=s.balances.total(inst.quote),
                     )
                     runner_box: list[MarketRunner] = []
-                    om = OrderManager(
+                    om = self.parts.order_manager(
                         s.venue,
                         inst,
                         budget=s.budget,
@@ -246,13 +270,14 @@ class Engine:
                         writer=self.writer,
                         balances=s.balances,
                         key_label=s.label,
-                        client_ids=ClientIds(m.client_id_prefix),
+                        client_ids=self.parts.client_ids(m.client_id_prefix, self.clock),
                         tolerance=tolerance_of(m),
                         rules=plan_rules_of(m),
                         recv_window_ms=self.recv_window_ms,
                         on_change=lambda box=runner_box: box[0].wake() if box else None,
+                        clock=self.clock,
                     )
-                    runner = MarketRunner(
+                    runner = self.parts.market_runner(
                         m, inst, build_strategy(m, inst), om, risk,
                         stale_after_s=self.stale_after_s, kpi_interval_s=self.kpi_interval_s,
                         store_kpis=self.store_kpis, estimator=build_estimator(m),
@@ -280,9 +305,7 @@ class Engine:
         restart cannot add up past the limit (the soak's restarts earned an IP ban so)."""
         if self.store is None:
             return
-        from liquidity_bot.venues.bitrue.weights import ORDERS
-
-        now_ms = time.time() * 1000
+        now_ms = self.clock.time() * 1000
         try:
             sent = self.store.order_requests_since(int(now_ms - 62_000))
         except Exception:
@@ -290,14 +313,14 @@ class Engine:
             return
         if not sent:
             return
-        seen: set[int] = set()
+        ages_s = [(now_ms - ts) / 1000 for ts in sent]
+        run = object()  # venues sharing an address charge it once
         for s in self.sessions:
-            parent = getattr(getattr(getattr(s.venue, "rest", None), "governor", None),
-                             "parent", None)
-            if parent is None or id(parent) in seen:
+            if not s.venue.capabilities.earlier_requests:
                 continue
-            seen.add(id(parent))
-            n = parent.charge_past(ORDERS, [(now_ms - ts) / 1000 for ts in sent])
+            n = cast(PacedByAddress, s.venue).note_earlier_order_requests(ages_s, run)
+            if not n:
+                continue
             log.info("%d order requests of the previous run still count in the exchange's "
                      "window; paced accordingly", n)
 
@@ -330,7 +353,7 @@ class Engine:
             except Exception as exc:
                 if _permanent(exc) or self.stop_event.is_set():
                     raise
-                asked = _asked_wait_s(exc)
+                asked = _asked_wait_s(exc, self.clock.time())
                 if loop.time() > deadline and asked == 0:
                     raise
                 wait = max(delay, asked)
@@ -358,6 +381,13 @@ class Engine:
                 await s.venue.stop()
             for m in s.markets:
                 s.failed[m.symbol] = f"venue did not start: {exc}"
+            if not _permanent(exc):
+                # an outage or a stop cut the start short: orders of ours an earlier run left
+                # on this account were never looked at, so nobody can say none is open
+                self.unchecked[s.label] = (
+                    f"key {s.label!r}: the venue did not start ({type(exc).__name__}), so "
+                    f"orders of ours on {', '.join(m.symbol for m in s.markets)} were not "
+                    "checked and may still be open")
             return None
 
     # --- keys gate while running ---------------------------------------------------------------
@@ -497,7 +527,7 @@ class Engine:
             return
         from liquidity_bot.store import BalanceSnapshot
 
-        ts = int(time.time() * 1000)
+        ts = self.clock.now_ms()
         rows = [BalanceSnapshot(ts_ms=ts, asset=a, free=f, locked=lk, key_label=s.label)
                 for a, (f, lk) in s.balances.items()]
         store = self.writer.store
@@ -509,10 +539,9 @@ class Engine:
             if runner is not None:
                 runner.on_book(update)
 
-        listen = getattr(s.venue, "listen_books", None)
-        if listen is not None:
+        if s.venue.capabilities.listen_books:
             # Called as each frame is handled: the market loop wakes one loop turn sooner.
-            with listen(route):
+            with cast(BookListener, s.venue).listen_books(route):
                 await asyncio.Future()  # until this pump is cancelled
         async for update in s.venue.book_events():
             route(update)
@@ -587,7 +616,7 @@ class Engine:
                         self.on_tick = None
         finally:
             settings.close()
-            if not self._crashed:
+            if not self.crashed:
                 await self.shutdown()
             for sig in installed:
                 loop.remove_signal_handler(sig)
@@ -638,57 +667,33 @@ class Engine:
             else:
                 self.writer.close(discard=True)
 
-    async def crash(self) -> None:
-        """Stop without any cleanup (orders stay on the exchange, queued writes are lost):
-        what ``kill -9`` does, for restart tests."""
-        self._crashed = True
-        await self.shutdown(cancel_orders=False)
-
 
 async def _seed_book(venue: Venue, runner: MarketRunner) -> None:
-    """A first book from REST when the adapter offers one (Bitrue pushes only on change)."""
-    rest = getattr(venue, "rest", None)
-    if rest is None or not hasattr(rest, "depth"):
-        return
+    """A first book from the venue when it has one (a stream may push only on change)."""
     try:
-        depth = await rest.depth(runner.symbol, 100)
+        update = await venue.initial_book(runner.symbol)
     except Exception as exc:
-        log.info("%s: no REST book to start from (%s)", runner.symbol, type(exc).__name__)
+        log.info("%s: no book to start from (%s)", runner.symbol, type(exc).__name__)
         return
-    runner.on_book(
-        BookUpdate(
-            ts_ms=rest.clock.now_ms(),
-            symbol=runner.symbol,
-            bids=tuple((lv.price, lv.qty) for lv in depth.bids),
-            asks=tuple((lv.price, lv.qty) for lv in depth.asks),
-        )
-    )
+    if update is not None:
+        runner.on_book(update)
 
 
-def _asked_wait_s(exc: BaseException) -> float:
+def _asked_wait_s(exc: BaseException, now_s: float) -> float:
     """How long the exchange told us to wait: a 429's Retry-After or a ban's remaining time."""
-    asked = float(getattr(exc, "retry_after_s", None) or 0)
-    until_ms = getattr(exc, "until_ms", None)
+    asked = retry_after_s(exc)
+    until_ms = exc.until_ms if isinstance(exc, Banned) else None
     if until_ms:
-        asked = max(asked, until_ms / 1000 - time.time() + 0.5)
+        asked = max(asked, until_ms / 1000 - now_s + 0.5)
     return max(0.0, asked)
 
 
 def _permanent(exc: BaseException) -> bool:
-    """Errors that retrying cannot fix (a refused key, a bad request, a bug)."""
-    from liquidity_bot.venues.bitrue.errors import (
-        AuthenticationError,
-        BadRequest,
-        BitrueError,
-        CertificateRejected,
-        PermissionDenied,
-    )
-
-    if isinstance(exc, (AuthenticationError, PermissionDenied, BadRequest, CertificateRejected)):
+    """Errors that retrying cannot fix (a refused key, a bad request, a bug). A venue turns
+    its transport's failures into ``VenueError``s; what else escapes it is a bug."""
+    if is_permanent(exc):
         return True
-    if isinstance(exc, (BitrueError, OSError, TimeoutError)):
-        return False
-    return type(exc).__module__.split(".")[0] != "aiohttp"
+    return not isinstance(exc, (VenueError, OSError, TimeoutError))
 
 
 def group_by_key(markets: Iterable[MarketConfig]) -> dict[str, list[MarketConfig]]:
@@ -698,133 +703,19 @@ def group_by_key(markets: Iterable[MarketConfig]) -> dict[str, list[MarketConfig
     return out
 
 
-def urls_of(config: BotConfig) -> Any:
-    from liquidity_bot.venues.bitrue.urls import BitrueUrls
-
-    b = config.bitrue
-    return BitrueUrls(
-        spot=b.spot_url,
-        listen_key=b.listen_key_url,
-        futures=b.futures_url,
-        ws_market=b.market_ws_url,
-        ws_user=b.user_ws_url,
-        ca_file=None if b.ca_file is None else str(b.ca_file),
-    )
-
-
-def bitrue_venue(config: BotConfig, api_key: str, secret: str, symbols: Iterable[str]) -> Venue:
-    from liquidity_bot.venues.bitrue.venue import BitrueVenue
-
-    b = config.bitrue
-    return BitrueVenue(
-        urls_of(config),
-        api_key,
-        secret,
-        list(symbols),
-        source_address=b.source_address,
-        recv_window=b.recv_window,
-    )
-
-
-def _venue_builder(
-    config: BotConfig, market: MarketConfig, symbols: list[str]
-) -> tuple[Callable[[str, str], Venue], OrderBudget | None]:
-    """(api_key, secret) -> venue for a key's markets, and its order budget (None: Bitrue's
-    default). ``connector = "ccxt"`` markets get a ccxt venue planning with that exchange's
-    order-rate limit; the others the native Bitrue venue."""
-    if market.connector != "ccxt":
-        def native(api_key: str, secret: str, symbols: list[str] = symbols) -> Venue:
-            return bitrue_venue(config, api_key, secret, symbols)
-
-        return native, None
-    from liquidity_bot.venues.ccxt.factory import ccxt_venue, order_rate
-
-    exchange = market.exchange
-
-    def through_ccxt(api_key: str, secret: str, symbols: list[str] = symbols) -> Venue:
-        return ccxt_venue(config, exchange, api_key, secret, symbols)
-
-    rate = order_rate(exchange)
-    return through_ccxt, OrderBudget(limit=rate.limit, window_s=rate.window_s + 1.0)
-
-
 def build_estimator(market: MarketConfig) -> Any:
     from liquidity_bot.strategies import make_estimator
 
     return make_estimator(market)
 
 
-async def open_sessions(
-    config: BotConfig,
-    *,
-    home: Any,
-    passphrase: str,
-    canary_source: str | None = None,
-    reverify: bool = True,
-    report: Callable[[str], None] = lambda _m: None,
-) -> tuple[list[KeySession], dict[str, str]]:
-    """Pass each key through the keys gate, mark it used, build its venue, watch it.
-
-    ``home`` is a ``KeysHome`` (give it ``audit_mirror=store_mirror(store)`` so key events also
-    land in the store). Each session carries a ``KeyWatch`` the engine refreshes while running.
-    Returns the sessions and, per refused key label, why it was refused (its markets do not run).
-    """
-    from liquidity_bot.keys.gate import KeyRefused, KeyWatch, require_tradeable
-    from liquidity_bot.keys.hygiene import mark_used
-    from liquidity_bot.keys.policy import load_policy
-    from liquidity_bot.keys.vault import VaultError
-
-    policy = load_policy(config.keys.policy_path or home.policy)
-    urls = urls_of(config)
-    grace_s = float(config.keys.reverify_grace_s)
-    sessions: list[KeySession] = []
-    refused: dict[str, str] = {}
-    for label, markets in group_by_key(config.markets).items():
-        try:
-            if reverify:
-                watch = await KeyWatch.start(
-                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                    canary_source=canary_source, unverifiable_grace_s=grace_s,
-                )
-            else:
-                key = await require_tradeable(
-                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                    canary_source=canary_source, reverify=False,
-                )
-                watch = KeyWatch(key, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                                 canary_source=canary_source, unverifiable_grace_s=grace_s)
-        except (KeyRefused, VaultError) as exc:
-            refused[label] = str(exc)
-            report(f"key {label!r} refused: {exc}")
-            continue
-        key = watch.current
-        mark_used(home, label)
-        report(f"key {label!r} passed the gate (verdict {key.report.verdict})")
-        symbols = [m.symbol for m in markets]
-        venue_for, budget = _venue_builder(config, markets[0], symbols)
-
-        def factory(key: Any = key, venue_for: Any = venue_for) -> Venue:
-            return venue_for(key.api_key, key.secret.reveal())
-
-        session = KeySession(label=label, venue=factory(), markets=markets,
-                             venue_factory=factory, watch=watch, venue_for=venue_for)
-        if budget is not None:
-            session.budget = budget
-        sessions.append(session)
-    share_ip_order_limit(sessions)
-    return sessions, refused
-
-
 def share_ip_order_limit(sessions: list[KeySession]) -> None:
-    """Bitrue's order limit is per user and also per IP, and every key of one process sends
-    from one source address: each key plans with an equal share of the IP's limit (the
-    connector's per-address governor enforces the sum; see venues.bitrue.ratelimit)."""
-    from liquidity_bot.engine.budget import BITRUE_ORDER_LIMIT
-
-    bitrue = [s for s in sessions if not s.markets or s.markets[0].exchange == "bitrue"]
-    if len(bitrue) > 1:  # other exchanges' keys keep their own exchange's budget
-        for s in bitrue:
-            s.budget = OrderBudget(limit=BITRUE_ORDER_LIMIT // len(bitrue))
+    """An order limit may be per user and also per IP (Bitrue's is), and every key of one
+    process sends from one source address: each key plans with an equal share of the limit
+    (an adapter with a per-address governor enforces the sum; Bitrue's does)."""
+    if len(sessions) > 1:
+        for s in sessions:
+            s.budget = OrderBudget.for_limit(s.venue.order_rate_limit, shared_by=len(sessions))
 
 
 def summary(engine: Engine) -> dict[str, Any]:
@@ -874,6 +765,8 @@ def summary(engine: Engine) -> dict[str, Any]:
         for sym, why in s.failed.items():
             out["markets"].setdefault(sym, {})["failed"] = why
     out["left_open"] = [o.as_dict() for o in engine.left_open_list()]
+    if engine.unchecked:
+        out["unchecked"] = list(engine.unchecked.values())
     if engine.stopped_by is not None:
         out["stopped_by"] = engine.stopped_by
     return out

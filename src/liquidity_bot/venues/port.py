@@ -10,12 +10,21 @@ Semantics every adapter keeps:
 - a cancel the exchange refuses (already filled, unknown) returns ``CancelReject``, not an
   exception: it is a normal race in market making.
 - fills are delivered exactly once per trade id across the stream and REST fallbacks.
+- errors are those of ``liquidity_bot.venues.errors`` (the adapter maps its exchange's onto them).
+
+What differs between exchanges is declared, never probed: ``capabilities`` names the optional
+extras a venue offers (each with its own small protocol below), ``order_rate_limit`` is the
+exchange's limit on order requests that the engine's budget plans within, and
+``refused_symbols`` the configured symbols the venue found it cannot trade.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 import msgspec
@@ -33,24 +42,41 @@ from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
 
 
+class OrderStatus(StrEnum):
+    """Where the exchange says an order stands (each adapter maps its own words onto these)."""
+
+    NEW = "NEW"  # resting, nothing filled (an exchange's "pending create" too)
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    PENDING_CANCEL = "PENDING_CANCEL"  # still open: a cancel is under way
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"  # removed by the exchange, not by a cancel of ours
+    UNKNOWN = "UNKNOWN"  # the exchange said something the adapter cannot name (logged)
+
+
+OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED,
+                           OrderStatus.PENDING_CANCEL})
+
+
 class OrderSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """An order as the exchange reports it now (answer of a query)."""
 
     symbol: str
     client_order_id: str | None
-    exchange_order_id: int
+    exchange_order_id: str
     side: Side
     order_type: str
     price: Decimal
     qty: Decimal
     filled_qty: Decimal
     filled_quote: Decimal
-    status: str  # exchange's words: NEW, PARTIALLY_FILLED, FILLED, CANCELED, REJECTED, EXPIRED
+    status: OrderStatus
     ts_ms: int | None = None
 
     @property
     def is_open(self) -> bool:
-        return self.status in ("NEW", "PARTIALLY_FILLED", "PENDING_CREATE", "PENDING_CANCEL")
+        return self.status in OPEN_STATUSES
 
 
 class AssetBalance(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,11 +89,42 @@ class AssetBalance(msgspec.Struct, frozen=True, kw_only=True):
         return self.free + self.locked
 
 
+@dataclass(frozen=True)
+class OrderRateLimit:
+    """The exchange's limit on order requests (placements and cancels) of one key: at most
+    ``requests`` within any ``window_s`` seconds. The engine's ``OrderBudget`` plans within it."""
+
+    requests: int
+    window_s: float
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The optional extras a venue offers (as ccxt's ``has``); each names a protocol below."""
+
+    # ``place(..., post_only=True)`` is refused by the exchange instead of taking liquidity
+    # (without it the engine keeps every quote off the opposite best price itself)
+    post_only: bool = False
+    # ``BookListener``: books handed over synchronously as each frame is handled (latency)
+    listen_books: bool = False
+    # ``Rehearsing``: an order prepared up to the socket and a book decoded again, sending
+    # nothing (``engine.rehearsal`` keeps the hot path warm with them)
+    rehearsals: bool = False
+    # ``PacedByAddress``: order requests of an earlier process can be charged to the pacing
+    # of this address (after a restart the exchange's window still holds them)
+    earlier_requests: bool = False
+
+
 @runtime_checkable
 class Venue(Protocol):
     """What the engine uses from an exchange. All methods are coroutines unless noted."""
 
     name: str
+    capabilities: Capabilities
+    order_rate_limit: OrderRateLimit
+    # configured symbols the venue found it cannot trade (unknown, delisted), with the reason;
+    # filled by ``start``: their markets stay idle and the others go on
+    refused_symbols: dict[str, str]
 
     async def start(self) -> None:
         """Connect (REST session, clock, rules, streams). Idempotent."""
@@ -95,7 +152,7 @@ class Venue(Protocol):
         symbol: str,
         *,
         client_order_id: str | None = None,
-        exchange_order_id: int | None = None,
+        exchange_order_id: str | None = None,
     ) -> CancelAck | CancelReject:
         """Cancel by either id; a refused cancel is a ``CancelReject``."""
 
@@ -104,7 +161,7 @@ class Venue(Protocol):
         symbol: str,
         *,
         client_order_id: str | None = None,
-        exchange_order_id: int | None = None,
+        exchange_order_id: str | None = None,
     ) -> OrderSnapshot | None:
         """The order as the exchange knows it; None when the exchange never heard of it."""
 
@@ -115,17 +172,45 @@ class Venue(Protocol):
     async def fills_since(self, symbol: str, from_trade_id: int | None = None) -> list[Fill]:
         """Our fills on ``symbol`` with trade id >= ``from_trade_id`` (all recent when None)."""
 
+    async def initial_book(self, symbol: str) -> BookUpdate | None:
+        """A book to start from before the first push (None when the venue has none to give:
+        its stream then sends one on subscribing)."""
+
     def book_events(self) -> AsyncIterator[BookUpdate]:
         """Full book snapshots as they arrive (latest per symbol if the reader lags)."""
-
-    # Optional, for latency: ``listen_books(fn)`` returns a context manager; while it is open,
-    # ``fn(update)`` is called synchronously as each book is handled. The engine uses it when
-    # a venue has it, and ``book_events`` otherwise.
 
     def order_events(self) -> AsyncIterator[OrderMessage]:
         """Acks, fills, cancels, rejects and expiries of our orders, in arrival order."""
 
-    def fill_events(self) -> AsyncIterator[Fill]:
-        """Only the fills (each trade id once)."""
-
     def balance_events(self) -> AsyncIterator[BalanceChange]: ...
+
+
+class BookListener(Protocol):
+    """``capabilities.listen_books``: while the returned context is open, ``listener(update)``
+    is called synchronously as each book is handled (no loop turn: tick-to-order latency)."""
+
+    def listen_books(
+        self, listener: Callable[[BookUpdate], None]
+    ) -> contextlib.AbstractContextManager[None]: ...
+
+
+class Rehearsing(Protocol):
+    """``capabilities.rehearsals``: the hot path run without effect (``engine.rehearsal``)."""
+
+    def rehearse_place(
+        self, symbol: str, side: Side, qty: Decimal, price: Decimal, client_order_id: str
+    ) -> None:
+        """``place`` up to the socket, sending nothing."""
+
+    def rehearse_book(self, symbol: str) -> BookUpdate | None:
+        """The symbol's latest book decoded again, as a listener would get it (None before
+        the first)."""
+
+
+class PacedByAddress(Protocol):
+    """``capabilities.earlier_requests``: see ``Capabilities``."""
+
+    def note_earlier_order_requests(self, ages_s: Sequence[float], run_token: object) -> int:
+        """Charge order requests sent ``ages_s`` seconds ago to this address's pacing, once per
+        ``run_token`` and address (venues of one process may share an address); returns how
+        many still count."""

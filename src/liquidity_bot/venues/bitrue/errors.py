@@ -10,27 +10,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from liquidity_bot.venues import errors as _v
 
-class BitrueError(Exception):
+
+class BitrueError(_v.VenueError):
     """Any error answer from Bitrue (or the absence of an answer).
 
     ``code`` is Bitrue's numeric code when the server gave one, ``http_status`` the HTTP status.
+    Each subclass is also the exchange-neutral error of ``liquidity_bot.venues.errors`` it
+    stands for (the table below), which is all the engine catches.
     """
 
-    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.http_status = http_status
 
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.message!r}, code={self.code}, "
-            f"http_status={self.http_status})"
-        )
-
-
-class AuthenticationError(BitrueError):
+class AuthenticationError(BitrueError, _v.AuthError):
     """The key or signature was refused."""
 
 
@@ -38,7 +30,7 @@ class InvalidTimestamp(AuthenticationError):
     """The request's timestamp fell outside the server's window (clock skew or slow network)."""
 
 
-class PermissionDenied(BitrueError):
+class PermissionDenied(BitrueError, _v.PermissionDenied):
     """The key is valid but may not do this (missing permission, futures not activated...)."""
 
 
@@ -46,62 +38,27 @@ class IpNotAllowed(PermissionDenied):
     """The key is restricted to other source addresses."""
 
 
-class RateLimited(BitrueError):
+class RateLimited(BitrueError, _v.RateLimited):
     """A rate-limit policy is exhausted; ``policy`` names it, ``retry_after_s`` when known."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        policy: str,
-        retry_after_s: float | None = None,
-        code: int | None = None,
-        http_status: int | None = None,
-    ):
-        super().__init__(message, code=code, http_status=http_status)
-        self.policy = policy
-        self.retry_after_s = retry_after_s
 
-
-class IpBanned(BitrueError):
+class IpBanned(BitrueError, _v.Banned):
     """The address is banned; nothing may be sent before ``until_ms`` (epoch ms, None = unknown)."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        until_ms: int | None,
-        code: int | None = None,
-        http_status: int | None = None,
-    ):
-        super().__init__(message, code=code, http_status=http_status)
-        self.until_ms = until_ms
 
-
-class BadRequest(BitrueError):
+class BadRequest(BitrueError, _v.Rejected):
     """The request was malformed or named something that does not exist (e.g. a symbol)."""
 
 
-class InvalidOrder(BadRequest):
+class InvalidOrder(BadRequest, _v.InvalidOrder):
     """The order broke a rule; ``filter`` names the exchangeInfo filter when recognisable."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        filter: str | None = None,
-        code: int | None = None,
-        http_status: int | None = None,
-    ):
-        super().__init__(message, code=code, http_status=http_status)
-        self.filter = filter
 
-
-class OrderNotFound(BitrueError):
+class OrderNotFound(BitrueError, _v.NotFound):
     """The exchange does not know this order (or no longer lets it be cancelled)."""
 
 
-class InsufficientBalance(InvalidOrder):
+class InsufficientBalance(InvalidOrder, _v.InsufficientBalance):
     """Not enough free balance for this order."""
 
 
@@ -109,20 +66,45 @@ class ListenKeyInvalid(BitrueError):
     """The listen key expired or was closed: create a new one."""
 
 
-class CertificateRejected(BitrueError):
+class CertificateRejected(BitrueError, _v.CertificateRejected):
     """The exchange's TLS certificate or host name was not accepted: nothing was sent. A
     configuration problem (URL, CA), so never retried."""
 
 
-class ExchangeUnavailable(BitrueError):
+class ExchangeUnavailable(BitrueError, _v.Unavailable):
     """No usable answer to a read (5xx, timeout, connection loss): retry later."""
 
 
-class UnknownOutcome(BitrueError):
+class UnknownOutcome(BitrueError, _v.UnknownOutcome):
     """An order-changing call got no trustworthy answer: it MAY have taken effect.
 
     Never treat as failed: reconcile by querying the order by its client order id.
     """
+
+
+# Bitrue's codes and the neutral error each one is (``error_from_response`` decides, as some
+# answers need the HTTP status or the message too; this table is the summary a reader and the
+# tests check it against, as ccxt's ``exceptions`` table is for its ``bitrue``).
+CODES: dict[int, type[_v.VenueError]] = {
+    -1001: _v.UnknownOutcome,  # internal error (Unavailable on a read)
+    -1016: _v.UnknownOutcome,  # service shutting down (Unavailable on a read)
+    503: _v.UnknownOutcome,
+    -1002: _v.PermissionDenied,
+    -1013: _v.InvalidOrder,
+    -1021: _v.AuthError,  # timestamp outside recvWindow (InvalidTimestamp)
+    -1022: _v.AuthError,  # signature refused (or timestamp, or permission by its message)
+    -1025: _v.PermissionDenied,
+    -1111: _v.InvalidOrder,  # price or quantity precision
+    -1121: _v.Rejected,  # invalid symbol
+    -1150: _v.VenueError,  # listen key invalid (ListenKeyInvalid)
+    -2008: _v.AuthError,
+    -2010: _v.InvalidOrder,
+    -2013: _v.NotFound,
+    -2014: _v.AuthError,
+    -2015: _v.PermissionDenied,
+    966000: _v.PermissionDenied,  # IP not allowed
+    966001: _v.PermissionDenied,  # product (futures) not enabled
+}
 
 
 _FILTERS = (

@@ -14,6 +14,8 @@ from typing import Any
 import msgspec
 from msgspec.structs import force_setattr
 
+from liquidity_bot.domain.order import Side
+
 ZERO = Decimal(0)
 
 
@@ -409,3 +411,18 @@ JSON_DECODER = msgspec.json.Decoder()
 def decoder(tp: Any) -> msgspec.json.Decoder:
     """A reusable typed decoder, lax about str/int so ``"123"`` ids decode."""
     return msgspec.json.Decoder(tp, strict=False)
+
+
+def side_of(value: object) -> Side:
+    """Bitrue's side in any of its spellings: ``BUY``/``SELL`` (REST) or the user stream's
+    numeric enum (1 buy, 2 sell, as int or string)."""
+    if type(value) is int and value in (1, 2):
+        return Side.BUY if value == 1 else Side.SELL
+    if isinstance(value, str) and value.strip() in ("1", "2"):
+        return Side.BUY if value.strip() == "1" else Side.SELL
+    try:
+        return Side.parse(value)
+    except ValueError:
+        raise ValueError(
+            f"unknown order side {value!r}: expected BUY, SELL, 1 (buy) or 2 (sell)"
+        ) from None

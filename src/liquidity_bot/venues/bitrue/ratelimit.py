@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .errors import IpBanned, RateLimited
 from .models import RateLimit
-from .weights import ORDERS, REQUEST_WEIGHT
+from .weights import ORDER_RATE_LIMIT, ORDERS, REQUEST_WEIGHT
 
 DEFAULT_BAN_S = 120.0  # the documented minimum ban, used when the server does not say
 DEFAULT_429_PAUSE_S = 1.0  # whole-client pause after a 429 that gave no Retry-After
@@ -41,7 +41,7 @@ class Policy:
 
 DEFAULT_POLICIES: tuple[Policy, ...] = (
     Policy(REQUEST_WEIGHT, REQUEST_WEIGHT, 1200, 60.0),
-    Policy(ORDERS, ORDERS, 100, 60.0),
+    Policy(ORDERS, ORDERS, ORDER_RATE_LIMIT.requests, ORDER_RATE_LIMIT.window_s),
 )
 
 

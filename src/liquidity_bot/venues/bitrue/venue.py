@@ -14,9 +14,11 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from decimal import Decimal
+
+import aiohttp
 
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.events import (
@@ -32,15 +34,20 @@ from liquidity_bot.domain.events import (
 )
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
-from liquidity_bot.venues.fanout import Broadcast
-from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
+from liquidity_bot.venues.common.books import LatestBooks
+from liquidity_bot.venues.common.fallback import fallback_loop
+from liquidity_bot.venues.common.fanout import Broadcast
+from liquidity_bot.venues.common.orders import FillGate, TrackedOrder, TrackedOrders
+from liquidity_bot.venues.port import AssetBalance, Capabilities, OrderSnapshot, OrderStatus
 
 from . import models as m
-from .errors import BadRequest, BitrueError, OrderNotFound
+from .errors import BadRequest, BitrueError, ExchangeUnavailable, OrderNotFound
+from .instruments import instrument_from_exchange_info
 from .market_stream import MarketStream
 from .rest import BitrueRestClient
 from .urls import BitrueUrls
 from .user_stream import UserStream
+from .weights import ORDER_RATE_LIMIT, ORDERS
 
 log = logging.getLogger(__name__)
 
@@ -58,66 +65,27 @@ def _update_of(book: OrderBook, recv_ns: int | None) -> BookUpdate:
     )
 
 
-class _LatestBooks:
-    """Book fan-out that hands each reader the newest snapshot per symbol.
-
-    Holds references to the live ``OrderBook``s; the ``BookUpdate`` (Decimal levels) is built
-    when the reader takes it, so snapshots superseded in between cost nothing.
-    """
-
-    def __init__(self) -> None:
-        self._subs: list[tuple[dict[str, tuple[OrderBook, int | None]], asyncio.Event]] = []
-        self._listeners: list[Callable[[BookUpdate], None]] = []
-
-    def publish(self, book: OrderBook, recv_ns: int | None = None) -> None:
-        for pending, event in self._subs:
-            pending[book.symbol] = (book, recv_ns)
-            event.set()
-        if self._listeners:
-            update = _update_of(book, recv_ns)
-            for listener in list(self._listeners):
-                try:
-                    listener(update)
-                except Exception:  # the stream must not die of a reader's bug
-                    log.exception("a book listener failed on %s", book.symbol)
-
-    @contextlib.contextmanager
-    def listen(self, listener: Callable[[BookUpdate], None]) -> Iterator[None]:
-        """Call ``listener`` with every book, synchronously, while the block runs."""
-        self._listeners.append(listener)
-        try:
-            yield
-        finally:
-            self._listeners.remove(listener)
-
-    async def subscribe(self) -> AsyncIterator[BookUpdate]:
-        pending: dict[str, tuple[OrderBook, int | None]] = {}
-        event = asyncio.Event()
-        entry = (pending, event)
-        self._subs.append(entry)
-        try:
-            while True:
-                await event.wait()
-                event.clear()
-                while pending:
-                    book, recv_ns = pending.pop(next(iter(pending)))
-                    yield _update_of(book, recv_ns)
-        finally:
-            self._subs.remove(entry)
-
-
-@dataclass
-class _Tracked:
-    symbol: str
-    client_order_id: str
-    order_id: int | None
-    side: Side
-    acked: bool = False
-    final: bool = False
-
-
 _FINAL = ("FILLED", "CANCELED", "REJECTED", "EXPIRED")
 INVALID_SYMBOL = -1121
+
+
+# address governor -> the run (``run_token``) whose earlier requests it was last charged with
+_CHARGED: weakref.WeakKeyDictionary[object, object] = weakref.WeakKeyDictionary()
+
+
+def _text(order_id: int | None) -> str | None:
+    """Bitrue's integer order id as the port's text id."""
+    return None if order_id is None else str(order_id)
+
+
+def _order_id(exchange_order_id: str | None) -> int | None:
+    """The port's text id as Bitrue's integer order id (refused when it is not one)."""
+    if exchange_order_id is None:
+        return None
+    try:
+        return int(exchange_order_id)
+    except ValueError:
+        raise BadRequest(f"{exchange_order_id!r} is not a Bitrue order id (digits)") from None
 
 
 def _as_int(value: object, default: int = -1) -> int:
@@ -131,6 +99,10 @@ class BitrueVenue:
     """The Bitrue adapter of the venue port (see ``liquidity_bot.venues.port.Venue``)."""
 
     name = "bitrue"
+    # no post-only order on Bitrue: the engine keeps quotes off the opposite best itself
+    capabilities = Capabilities(post_only=False, listen_books=True, rehearsals=True,
+                                earlier_requests=True)
+    order_rate_limit = ORDER_RATE_LIMIT
 
     def __init__(
         self,
@@ -166,15 +138,14 @@ class BitrueVenue:
             self._new_rest = new_rest
         self.rest = rest or new_rest()
         self._rest_closed = False
-        self._books = _LatestBooks()
+        self._books = LatestBooks()
         self._orders_out: Broadcast[OrderMessage] = Broadcast()
-        self._fills_out: Broadcast[Fill] = Broadcast()
         self._balances_out: Broadcast[BalanceChange] = Broadcast()
         self.market = MarketStream(
             urls,
             self.symbols,
             rest=self.rest,
-            on_book=lambda book: self._books.publish(book, self.market.frame_ns),
+            on_book=self._on_book,
             stale_after_s=market_stale_after_s,
             source_address=source_address,
         )
@@ -190,10 +161,8 @@ class BitrueVenue:
         self.streams = streams
         self.user_silence_s = user_silence_s
         self.poll_interval_s = poll_interval_s
-        self._tracked: dict[str, _Tracked] = {}
-        self._by_order_id: dict[int, str] = {}
-        self._seen_trades: set[tuple[str, int]] = set()
-        self._last_trade_id: dict[str, int] = {}
+        self._tracked: TrackedOrders[int] = TrackedOrders()
+        self._fills = FillGate()
         self._last_balance: dict[str, tuple[Decimal, Decimal]] = {}
         self._poll_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
@@ -201,7 +170,6 @@ class BitrueVenue:
         # symbol -> why it cannot trade (unknown or delisted): its market stays idle
         self.refused_symbols: dict[str, str] = {}
         self.fallback_polls = 0
-        self.duplicate_fills = 0
         self.stream_fill_messages = 0  # fill pushes seen on the user stream (dupes included)
         self.fills_from_stream = 0
         self.fills_from_rest = 0
@@ -239,7 +207,7 @@ class BitrueVenue:
                                          f"({exc.code})")
                     continue
                 if trades:
-                    self._last_trade_id[symbol] = max(t.id for t in trades)
+                    self._fills.last_trade_id[symbol] = max(t.id for t in trades)
             if not self.symbols:
                 raise BadRequest(
                     "no configured symbol can trade: " + "; ".join(self.refused_symbols.values())
@@ -261,6 +229,11 @@ class BitrueVenue:
                 self._warm_task = asyncio.get_running_loop().create_task(
                     self._keep_warm_loop(), name="bitrue-keep-warm"
                 )
+        except aiohttp.ClientError as exc:  # the engine knows only the venue's errors
+            await self._halt()
+            raise ExchangeUnavailable(
+                f"Bitrue start: no usable answer ({type(exc).__name__}); retry later."
+            ) from exc
         except BaseException:
             await self._halt()
             raise
@@ -318,7 +291,7 @@ class BitrueVenue:
             self._instruments = {
                 inst.symbol: inst
                 for inst in (
-                    Instrument.from_exchange_info(entry)
+                    instrument_from_exchange_info(entry)
                     for entry in info.get("symbols", ())
                     if str(entry.get("symbol", "")).upper() in wanted
                 )
@@ -353,20 +326,18 @@ class BitrueVenue:
     ) -> OrderAck:
         symbol = symbol.upper()
         side = Side.parse(side)
-        tracked = _Tracked(symbol, client_order_id, None, side)
-        self._tracked[client_order_id] = tracked  # stream pushes may beat the REST answer
+        tracked = self._tracked.track(symbol, client_order_id, side)  # a push may beat the answer
         ack = await self.rest.place_order(
             symbol, side.value, qty, price, order_type=order_type, client_order_id=client_order_id
         )
         if ack.orderId is not None:
-            tracked.order_id = ack.orderId
-            self._by_order_id[ack.orderId] = client_order_id
+            self._tracked.learn(client_order_id, ack.orderId)
         tracked.acked = True
         return OrderAck(
             ts_ms=ack.transactTime or self.rest.clock.now_ms(),
             symbol=symbol,
             client_order_id=ack.clientOrderId or client_order_id,
-            exchange_order_id=ack.orderId or 0,
+            exchange_order_id=_text(ack.orderId) or "",
         )
 
     def rehearse_place(
@@ -386,13 +357,14 @@ class BitrueVenue:
         symbol: str,
         *,
         client_order_id: str | None = None,
-        exchange_order_id: int | None = None,
+        exchange_order_id: str | None = None,
     ) -> CancelAck | CancelReject:
         symbol = symbol.upper()
-        cid = client_order_id or self._by_order_id.get(exchange_order_id or -1) or ""
+        order_id = _order_id(exchange_order_id)
+        cid = client_order_id or self._tracked.client_id_of(order_id) or ""
         try:
             ack = await self.rest.cancel_order(
-                symbol, order_id=exchange_order_id, client_order_id=client_order_id
+                symbol, order_id=order_id, client_order_id=client_order_id
             )
         except OrderNotFound as exc:
             return CancelReject(
@@ -406,7 +378,7 @@ class BitrueVenue:
             ts_ms=self.rest.clock.now_ms(),
             symbol=symbol,
             client_order_id=ack.origClientOrderId or cid,
-            exchange_order_id=ack.orderId,
+            exchange_order_id=_text(ack.orderId),
         )
 
     async def query(
@@ -414,11 +386,11 @@ class BitrueVenue:
         symbol: str,
         *,
         client_order_id: str | None = None,
-        exchange_order_id: int | None = None,
+        exchange_order_id: str | None = None,
     ) -> OrderSnapshot | None:
         try:
             order = await self.rest.get_order(
-                symbol.upper(), order_id=exchange_order_id, client_order_id=client_order_id
+                symbol.upper(), order_id=_order_id(exchange_order_id), client_order_id=client_order_id
             )
         except OrderNotFound:
             return None
@@ -427,8 +399,7 @@ class BitrueVenue:
             # The answer to an order whose placement had an unknown outcome: it exists, so
             # the fallback may follow it from now on.
             tracked.acked = True
-            tracked.order_id = order.orderId
-            self._by_order_id[order.orderId] = tracked.client_order_id
+            self._tracked.learn(tracked.client_order_id, order.orderId)
         return _snapshot(order)
 
     async def open_orders(self, symbol: str) -> list[OrderSnapshot]:
@@ -438,6 +409,26 @@ class BitrueVenue:
         symbol = symbol.upper()
         trades = await self.rest.my_trades(symbol, from_id=from_trade_id, limit=1000)
         return [await self._fill_from_trade(t) for t in sorted(trades, key=lambda t: t.id)]
+
+    async def initial_book(self, symbol: str) -> BookUpdate | None:
+        """The REST depth (100 levels): Bitrue's stream pushes only on change, so a quiet
+        market would otherwise have no book to quote on."""
+        depth = await self.rest.depth(symbol.upper(), 100)
+        return BookUpdate(
+            ts_ms=self.rest.clock.now_ms(),
+            symbol=symbol.upper(),
+            bids=tuple((lv.price, lv.qty) for lv in depth.bids),
+            asks=tuple((lv.price, lv.qty) for lv in depth.asks),
+        )
+
+    def note_earlier_order_requests(self, ages_s: Sequence[float], run_token: object) -> int:
+        """Charge an earlier process's order requests to this address's governor (once per
+        ``run_token``: every key of one process shares the address's governor)."""
+        parent = self.rest.governor.parent
+        if parent is None or _CHARGED.get(parent) is run_token:
+            return 0
+        _CHARGED[parent] = run_token
+        return parent.charge_past(ORDERS, ages_s)
 
     # ------------------------------------------------------------------ streams
 
@@ -454,36 +445,35 @@ class BitrueVenue:
     def order_events(self) -> AsyncIterator[OrderMessage]:
         return self._orders_out.subscribe()
 
-    def fill_events(self) -> AsyncIterator[Fill]:
-        return self._fills_out.subscribe()
-
     def balance_events(self) -> AsyncIterator[BalanceChange]:
         return self._balances_out.subscribe()
 
     # ------------------------------------------------------------------ event conversion
 
+    @property
+    def duplicate_fills(self) -> int:
+        """Fills seen again (stream and REST both brought them) and dropped."""
+        return self._fills.duplicates
+
+    def _on_book(self, book: OrderBook) -> None:
+        recv_ns = self.market.frame_ns
+        self._books.publish(book.symbol, lambda: _update_of(book, recv_ns))
+
     def _emit_fill(self, fill: Fill, trade_id: int) -> bool:
-        key = (fill.symbol, trade_id)
-        if key in self._seen_trades:
-            self.duplicate_fills += 1
+        if not self._fills.admit(fill.symbol, trade_id):
             return False
-        self._seen_trades.add(key)
-        if trade_id > self._last_trade_id.get(fill.symbol, -1):
-            self._last_trade_id[fill.symbol] = trade_id
         self._orders_out.publish(fill)
-        self._fills_out.publish(fill)
         return True
 
     def _on_order_update(self, u: m.OrderUpdate) -> None:
         symbol = (u.s or "").upper()
-        cid = u.c or u.C or self._by_order_id.get(u.i or -1) or ""
+        cid = u.c or u.C or self._tracked.client_id_of(u.i) or ""
         tracked = self._tracked.get(cid)
         if tracked is not None and u.i is not None and tracked.order_id is None:
-            tracked.order_id = u.i
-            self._by_order_id[u.i] = cid
+            self._tracked.learn(cid, u.i)
         x, status = _as_int(u.x), _as_int(u.X)
         ts = u.T or u.E or self.rest.clock.now_ms()
-        side = Side.parse(u.S) if u.S is not None else (tracked.side if tracked else Side.BUY)
+        side = m.side_of(u.S) if u.S is not None else (tracked.side if tracked else Side.BUY)
         if status == 0:
             self._finish(cid)
             self._orders_out.publish(
@@ -497,7 +487,8 @@ class BitrueVenue:
                     tracked.acked = True
                 self._orders_out.publish(
                     OrderAck(
-                        ts_ms=ts, symbol=symbol, client_order_id=cid, exchange_order_id=u.i or 0
+                        ts_ms=ts, symbol=symbol, client_order_id=cid,
+                        exchange_order_id=_text(u.i) or "",
                     )
                 )
         elif x == 3:
@@ -509,7 +500,7 @@ class BitrueVenue:
                         ts_ms=ts,
                         symbol=symbol,
                         client_order_id=cid,
-                        exchange_order_id=u.i,
+                        exchange_order_id=_text(u.i),
                         trade_id=str(trade_id),
                         side=side,
                         price=u.L or Decimal(0),
@@ -525,18 +516,18 @@ class BitrueVenue:
         elif x == 2:
             self._finish(cid)
             self._orders_out.publish(
-                CancelAck(ts_ms=ts, symbol=symbol, client_order_id=cid, exchange_order_id=u.i)
+                CancelAck(ts_ms=ts, symbol=symbol, client_order_id=cid,
+                          exchange_order_id=_text(u.i))
             )
         elif x == 4:
             self._finish(cid)
             self._orders_out.publish(
-                Expired(ts_ms=ts, symbol=symbol, client_order_id=cid, exchange_order_id=u.i)
+                Expired(ts_ms=ts, symbol=symbol, client_order_id=cid,
+                        exchange_order_id=_text(u.i))
             )
 
     def _finish(self, cid: str) -> None:
-        tracked = self._tracked.get(cid)
-        if tracked is not None:
-            tracked.final = True
+        self._tracked.finish(cid)
 
     def _on_balance_update(self, u: m.BalanceUpdate) -> None:
         ts = u.E or self.rest.clock.now_ms()
@@ -556,7 +547,7 @@ class BitrueVenue:
             )
 
     async def _fill_from_trade(self, t: m.Trade) -> Fill:
-        cid = self._by_order_id.get(t.orderId)
+        cid = self._tracked.client_id_of(t.orderId)
         if cid is None:
             try:
                 order = await self.rest.get_order(t.symbol, order_id=t.orderId)
@@ -564,12 +555,12 @@ class BitrueVenue:
             except OrderNotFound:
                 cid = ""
             if cid:
-                self._by_order_id[t.orderId] = cid
+                self._tracked.learn(cid, t.orderId)
         return Fill(
             ts_ms=t.time,
             symbol=t.symbol.upper(),
             client_order_id=cid or "",
-            exchange_order_id=t.orderId,
+            exchange_order_id=_text(t.orderId),
             trade_id=str(t.id),
             side=Side.BUY if t.isBuyer else Side.SELL,
             price=t.price,
@@ -586,7 +577,7 @@ class BitrueVenue:
             return False
         last = self.user.last_message_at
         # A connected, quiet stream is fine while no order of ours is open.
-        if any(not t.final for t in self._tracked.values()):
+        if self._tracked.any_open():
             return last is not None and time.monotonic() - last < self.user_silence_s
         return True
 
@@ -613,42 +604,34 @@ class BitrueVenue:
                 await asyncio.sleep(interval)
 
     async def _fallback_loop(self) -> None:
-        seen_connects = self.user.connects
-        while True:
-            await asyncio.sleep(self.poll_interval_s)
-            reconnected = self.user.connects != seen_connects and self.user.connected.is_set()
-            if self.user_stream_healthy() and not reconnected:
-                continue
-            # A new stream connection says nothing about what happened in the gap: one REST
-            # pass catches fills and cancels pushed while we were away.
-            seen_connects = self.user.connects
-            try:
-                await self.poll_once()
-            except BitrueError as exc:
-                log.warning("bitrue REST fallback poll failed: %s", type(exc).__name__)
+        await fallback_loop(
+            interval_s=self.poll_interval_s, healthy=self.user_stream_healthy,
+            connects=lambda: self.user.connects, connected=self.user.connected.is_set,
+            poll=self.poll_once, name="bitrue",
+        )
 
     async def poll_once(self) -> None:
         """One REST pass: new fills from myTrades, then final states of tracked open orders."""
         self.fallback_polls += 1
         for symbol in self.symbols:
-            last = self._last_trade_id.get(symbol)
+            last = self._fills.last_trade_id.get(symbol)
             trades = await self.rest.my_trades(
                 symbol, from_id=None if last is None else last + 1, limit=1000
             )
             for t in sorted(trades, key=lambda t: t.id):
-                if (symbol, t.id) in self._seen_trades:
-                    self.duplicate_fills += 1
+                if self._fills.seen(symbol, t.id):
+                    self._fills.duplicates += 1
                     continue
                 self.fills_from_rest += self._emit_fill(await self._fill_from_trade(t), t.id)
             open_ids = {o.clientOrderId for o in await self.rest.open_orders(symbol)}
-            for tracked in list(self._tracked.values()):
+            for tracked in self._tracked:
                 if tracked.symbol != symbol or tracked.final or tracked.client_order_id in open_ids:
                     continue
                 if not tracked.acked:
                     continue  # the REST answer to place() is still on its way
                 await self._reconcile_closed(tracked)
 
-    async def _reconcile_closed(self, tracked: _Tracked) -> None:
+    async def _reconcile_closed(self, tracked: TrackedOrder[int]) -> None:
         try:
             order = await self.rest.get_order(
                 tracked.symbol, client_order_id=tracked.client_order_id
@@ -665,7 +648,7 @@ class BitrueVenue:
                     ts_ms=ts,
                     symbol=tracked.symbol,
                     client_order_id=tracked.client_order_id,
-                    exchange_order_id=order.orderId,
+                    exchange_order_id=_text(order.orderId),
                 )
             )
         elif order.status == "EXPIRED":
@@ -674,7 +657,7 @@ class BitrueVenue:
                     ts_ms=ts,
                     symbol=tracked.symbol,
                     client_order_id=tracked.client_order_id,
-                    exchange_order_id=order.orderId,
+                    exchange_order_id=_text(order.orderId),
                 )
             )
         elif order.status == "REJECTED":
@@ -689,17 +672,39 @@ class BitrueVenue:
             )
 
 
+# Bitrue's order statuses in the port's words (PENDING_CREATE rests like NEW).
+STATUSES = {
+    "NEW": OrderStatus.NEW,
+    "PENDING_CREATE": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "PENDING_CANCEL": OrderStatus.PENDING_CANCEL,
+    "CANCELED": OrderStatus.CANCELED,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
+}
+
+
+def status_of(status: str) -> OrderStatus:
+    """Bitrue's status word as the port's ``OrderStatus`` (UNKNOWN, logged, when new to us)."""
+    known = STATUSES.get(status.upper())
+    if known is None:
+        log.warning("Bitrue reported an order status we do not know: %r", status)
+        return OrderStatus.UNKNOWN
+    return known
+
+
 def _snapshot(o: m.Order) -> OrderSnapshot:
     return OrderSnapshot(
         symbol=o.symbol.upper(),
         client_order_id=o.clientOrderId,
-        exchange_order_id=o.orderId,
-        side=Side.parse(o.side),
+        exchange_order_id=str(o.orderId),
+        side=m.side_of(o.side),
         order_type=o.type,
         price=o.price,
         qty=o.origQty,
         filled_qty=o.executedQty,
         filled_quote=o.cummulativeQuoteQty,
-        status=o.status,
+        status=status_of(o.status),
         ts_ms=o.updateTime or o.time,
     )

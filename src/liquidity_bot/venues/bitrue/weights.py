@@ -9,8 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from liquidity_bot.venues.port import OrderRateLimit
+
 REQUEST_WEIGHT = "REQUEST_WEIGHT"
 ORDERS = "ORDERS"
+# Bitrue's documented order limit (per user and per IP): the one place it is written. The
+# venue gives it to the engine's budget (``BitrueVenue.order_rate_limit``); the connector's
+# governor and the backtest's exchange model enforce it.
+ORDER_RATE_LIMIT = OrderRateLimit(requests=100, window_s=60.0)
 
 # (method, path) -> weight against REQUEST_WEIGHT, for endpoints with a fixed weight.
 _FIXED: dict[tuple[str, str], int] = {

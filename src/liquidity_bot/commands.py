@@ -1,4 +1,6 @@
-"""The engine's sub-commands: ``run``, ``export`` and ``demo`` (registered by ``cli.py``)."""
+"""The bot's sub-commands: ``run``, ``export``, ``demo`` and ``cancel-all`` (registered by
+``cli.py``). Command-line code: each command imports what it uses when it runs, so that
+``liquidity-bot --help`` loads none of it."""
 
 from __future__ import annotations
 
@@ -72,8 +74,9 @@ def run_cmd(
         with contextlib.suppress(ValueError, OSError):
             _signal.signal(sig, lambda signum, _frame: early.append(_signal.Signals(signum).name))
     from liquidity_bot.alerts import AlertDispatcher, AlertMonitor, ChannelError, build_channels
+    from liquidity_bot.app import address_governor, build_engine, open_sessions
     from liquidity_bot.config import dashboard_token_from_env
-    from liquidity_bot.engine.runner import Engine, open_sessions, summary
+    from liquidity_bot.engine.runner import summary
     from liquidity_bot.keys.audit import store_mirror
     from liquidity_bot.keys.credentials import passphrase_for_service
     from liquidity_bot.keys.home import InputRefused, KeysHome
@@ -110,10 +113,7 @@ def run_cmd(
                 loop.add_signal_handler(sig, early.append, sig.name)
         # one governor for this address for the whole command: the gate's probes and the
         # refused keys' clean-up count against the same per-IP window as the trading
-        from liquidity_bot.engine.runner import urls_of
-        from liquidity_bot.venues.bitrue.ratelimit import ip_governor
-
-        address_governor = ip_governor(cfg.bitrue.source_address, urls_of(cfg).spot)
+        governor = address_governor(cfg)
         store = Store(cfg.store.url)
         store.create_schema()
         a = cfg.alerts
@@ -144,13 +144,7 @@ def run_cmd(
                     + "".join(f"\n{what}" for what in refused_left.get("problems", []))
                     + "".join(f"\nstill open: {line}" for line in refused_left["lines"])
                 )
-            engine = Engine(sessions, all_markets=cfg.markets, store=store,
-                            recv_window_ms=cfg.bitrue.recv_window,
-                            kpi_interval_s=cfg.kpi_interval_s, store_kpis=no_dashboard,
-                            reverify_after_s=cfg.keys.reverify_after_s,
-                            rehearsal_interval_s=cfg.rehearsal_interval_ms / 1000,
-                            order_target=cfg.order_target_per_minute)
-            engine.shutdown_deadline_s = cfg.shutdown_timeout_s
+            engine = build_engine(cfg, sessions, store=store, store_kpis=no_dashboard)
             if early:
                 log.warning("%s received while starting: cancelling our orders, then exiting",
                             early[0])
@@ -192,7 +186,7 @@ def run_cmd(
                 if server is not None:
                     await server.stop()
             result = summary(engine)
-            result["rate_limit_waits"] = address_governor.waits
+            result["rate_limit_waits"] = governor.waits if governor is not None else 0
             result["left_open"] += refused_left["orders"]
             if refused_left["problems"]:
                 result["refused_keys_unchecked"] = refused_left["problems"]
@@ -266,7 +260,7 @@ async def cancel_for_refused_keys(cfg: Any, home: Path, passphrase: str, labels:
     """Cancel the orders of ours that rest on the accounts of keys the gate refused (left by
     an earlier run): ``{"orders": [left open, as in the summary], "lines": [...], "problems":
     [keys or markets that could not be checked]}``."""
-    from liquidity_bot.engine.cancel_all import cancel_all, keys_from_vault
+    from liquidity_bot.cancel_all import cancel_all, keys_from_vault
     from liquidity_bot.keys.vault import VaultError
 
     empty: dict[str, Any] = {"orders": [], "lines": [], "problems": []}
@@ -306,13 +300,13 @@ def run_exit_code(result: dict[str, Any], err: Console) -> int:
     open (each one printed), EXIT_ERROR when no market quoted at all, else 0."""
     left = result.get("left_open") or []
     counted = sum(int(m.get("open_after_shutdown") or 0) for m in result["markets"].values())
-    unchecked = result.get("refused_keys_unchecked") or []
+    unchecked = (result.get("refused_keys_unchecked") or []) + (result.get("unchecked") or [])
     for what in unchecked:
         err.print(f"error: {what}", markup=False)
     if left or counted or unchecked:
         err.print(f"error: {max(counted, len(left))} orders of ours may still be open on the "
                   "exchange (Bitrue does not cancel them when the bot stops)"
-                  + (", and refused keys could not be checked" if unchecked else "") + ":",
+                  + (", and some keys' orders could not be checked" if unchecked else "") + ":",
                   markup=False)
         for o in left:
             err.print(f"  key {o['key']!r} {o['symbol']} {o['client_order_id']} {o['side']} "
@@ -453,7 +447,7 @@ def cancel_all_cmd(
     For operators, and as a service manager's post-stop step (Bitrue has no
     cancel-on-disconnect). Exits 0 when none of ours is left open, 4 when some are (listed),
     1 when a key or market could not be checked."""
-    from liquidity_bot.engine.cancel_all import cancel_all, keys_from_vault
+    from liquidity_bot.cancel_all import cancel_all, keys_from_vault
     from liquidity_bot.engine.runner import group_by_key
     from liquidity_bot.keys.credentials import passphrase_for_service
     from liquidity_bot.keys.home import InputRefused

@@ -104,7 +104,7 @@ async def cancel_all(
 ) -> CancelAllResult:
     """Cancel every open order of ours for each ``label -> (api_key, secret)`` in ``keys``;
     rounds of list-then-cancel until the exchange lists none of ours or ``deadline_s`` passes."""
-    from liquidity_bot.engine.runner import urls_of
+    from liquidity_bot.venues.bitrue.factory import urls_of
     from liquidity_bot.venues.bitrue.rest import BitrueRestClient
 
     factory = client_factory or BitrueRestClient

@@ -1,0 +1,75 @@
+"""Which exchanges the bot can trade on: name -> how to build its venue, probe its keys, and
+where its settings live in the config.
+
+A new exchange is one adapter (``venues/<name>/``), one key prober and one ``Exchange`` entry
+here. Entries import their adapter only when used, so naming an exchange costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from liquidity_bot.venues.port import Venue
+
+
+def _attr(path: str) -> Any:
+    """``"package.module:name"`` -> that object (imported on first use)."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One exchange the bot knows.
+
+    ``venue`` names ``(config, api_key, secret, symbols) -> Venue``; ``key_prober`` the function
+    that verifies a key against the onboarding policy (``keys.verify``'s prober for this
+    exchange); ``config_table`` the config table holding its URLs and settings; ``governor``
+    (optional) ``config -> the source address's rate governor``.
+    """
+
+    name: str
+    venue: str
+    key_prober: str
+    config_table: str
+    governor: str | None = None
+
+    def venue_for(self, config: Any, api_key: str, secret: str,
+                  symbols: Iterable[str]) -> Venue:
+        factory: Callable[..., Venue] = _attr(self.venue)
+        return factory(config, api_key, secret, list(symbols))
+
+    def prober(self) -> Callable[..., Any]:
+        return _attr(self.key_prober)
+
+    def address_governor(self, config: Any) -> Any | None:
+        return None if self.governor is None else _attr(self.governor)(config)
+
+
+EXCHANGES: dict[str, Exchange] = {
+    "bitrue": Exchange(
+        name="bitrue",
+        venue="liquidity_bot.venues.bitrue.factory:bitrue_venue",
+        # the keys helper replaces this with a Bitrue prober behind a generic verify
+        key_prober="liquidity_bot.keys.verify:probe_key",
+        config_table="bitrue",
+        governor="liquidity_bot.venues.bitrue.factory:address_governor",
+    ),
+}
+
+
+class UnknownExchange(ValueError):
+    """An exchange name the registry does not know."""
+
+
+def exchange(name: str) -> Exchange:
+    """The registry entry for ``name`` (case-insensitive), or a clear error listing the known."""
+    entry = EXCHANGES.get(name.strip().lower())
+    if entry is None:
+        raise UnknownExchange(
+            f"unknown exchange {name!r}: this build trades on {', '.join(sorted(EXCHANGES))}"
+        )
+    return entry

@@ -1,0 +1,67 @@
+"""The exchange registry and the composition root: a name gives a venue, a key prober and the
+config table; the engine is built from the config in one place."""
+
+from __future__ import annotations
+
+import pytest
+
+from liquidity_bot.app import build_engine, venue_for
+from liquidity_bot.config import parse_config
+from liquidity_bot.engine.runner import KeySession
+from liquidity_bot.testing import FakeVenue
+from liquidity_bot.venues.bitrue.venue import BitrueVenue
+from liquidity_bot.venues.bitrue.weights import ORDER_RATE_LIMIT
+from liquidity_bot.venues.port import Venue
+from liquidity_bot.venues.registry import EXCHANGES, UnknownExchange, exchange
+
+CONFIG = """
+kpi_interval_s = 2.0
+shutdown_timeout_s = 12.0
+[bitrue]
+base_url = "http://127.0.0.1:9"
+recv_window = 4000
+[[markets]]
+symbol = "XRPUSDT"
+key_label = "k"
+client_id_prefix = "lb"
+strategy = "ladder"
+[markets.ladder]
+levels = 2
+base_spread_pct = "0.4"
+level_spacing_pct = "0.2"
+level_size_quote = "20"
+[markets.obligations]
+max_spread_pct = "2"
+min_depth_2pct_quote = "20"
+[markets.risk]
+max_order_notional = "500"
+max_open_notional_per_side = "1000"
+max_base_inventory = "100000"
+daily_loss_limit = "1000"
+"""
+
+
+def test_bitrue_is_registered_with_its_venue_prober_and_table() -> None:
+    entry = exchange(" Bitrue ")
+    assert entry is EXCHANGES["bitrue"] and entry.config_table == "bitrue"
+    assert callable(entry.prober())
+    cfg = parse_config(CONFIG, source="test")
+    venue = venue_for(cfg, "key", "secret", ["xrpusdt"])
+    assert isinstance(venue, BitrueVenue) and isinstance(venue, Venue)
+    assert venue.symbols == ["XRPUSDT"] and venue.order_rate_limit == ORDER_RATE_LIMIT
+    assert entry.address_governor(cfg) is venue.rest.governor.parent
+
+
+def test_an_unknown_exchange_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(UnknownExchange, match="unknown exchange 'nowhere'.*bitrue"):
+        exchange("nowhere")
+
+
+def test_the_engine_is_built_from_the_config() -> None:
+    cfg = parse_config(CONFIG, source="test")
+    session = KeySession("k", FakeVenue(), list(cfg.markets))
+    engine = build_engine(cfg, [session], store=None, store_kpis=False)
+    assert (engine.recv_window_ms, engine.kpi_interval_s, engine.shutdown_deadline_s) == (
+        4000, 2.0, 12.0)
+    assert engine.store_kpis is False and engine.all_markets == list(cfg.markets)
+    assert session.budget.hard_limit == FakeVenue.order_rate_limit.requests
