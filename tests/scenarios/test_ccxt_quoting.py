@@ -16,7 +16,7 @@ from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.runner import Engine, KeySession
 from liquidity_bot.store import Store
-from liquidity_bot.venues.ccxt.exchanges import facts_for
+from liquidity_bot.testing import crash
 from liquidity_bot.venues.ccxt.venue import CcxtVenue
 
 from .conftest import CONFIG, PREFIX, SYMBOL, admin, new_key, running, two_sided, wait_for
@@ -44,9 +44,9 @@ def ccxt_engine(sim: SimServer, key: str, secret: str, store: Store, *,
         return CcxtVenue(sim.exchange_id, key, secret, [SYMBOL], http_base=sim.base_url,
                          ws_base=sim.ws_url, poll_interval_s=1.0)
 
-    rate = facts_for(sim.exchange_id).order_rate
-    session = KeySession("scenario", factory(), list(cfg.markets), venue_factory=factory,
-                         budget=OrderBudget(limit=rate.limit, window_s=rate.window_s + 1))
+    venue = factory()
+    session = KeySession("scenario", venue, list(cfg.markets), venue_factory=factory,
+                         budget=OrderBudget.for_limit(venue.order_rate_limit))
     return Engine([session], all_markets=cfg.markets, store=store, recv_window_ms=5000,
                   stale_after_s=60.0, kpi_interval_s=0.2)
 
@@ -84,7 +84,7 @@ async def test_ccxt_restart_adopts_orphans_and_stores_each_fill_once(dsim, store
     bid = max((o for o in om1.resting() if o.side.value == "BUY"), key=lambda o: o.price)
     dsim.exchange.place_order(taker, SYMBOL, "SELL", "LIMIT", Decimal("20"), bid.price)
     await wait_for(lambda: om1.stats.fills >= 1, "run 1 sees its fill")
-    await first.crash()
+    await crash(first)
     await asyncio.wait_for(task, 10)
     left = ours(dsim, account)
     assert left, "the crash left our orders on the exchange"

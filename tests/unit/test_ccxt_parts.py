@@ -8,7 +8,7 @@ import pytest
 
 ccxt = pytest.importorskip("ccxt")
 
-from liquidity_bot.venues.bitrue import errors as ours  # noqa: E402
+from liquidity_bot.venues import errors as ours  # noqa: E402
 from liquidity_bot.venues.ccxt.errors import ERROR_TABLE, venue_error  # noqa: E402
 from liquidity_bot.venues.ccxt.exchanges import FACTS, ClientIdRule, facts_for  # noqa: E402
 from liquidity_bot.venues.ccxt.numbers import InexactNumber, book_decimal, exact  # noqa: E402
@@ -16,19 +16,19 @@ from liquidity_bot.venues.ccxt.urls import rehosted  # noqa: E402
 
 
 @pytest.mark.parametrize(("raised", "read", "change"), [
-    (ccxt.OrderNotFound("x"), ours.OrderNotFound, ours.OrderNotFound),
+    (ccxt.OrderNotFound("x"), ours.NotFound, ours.NotFound),
     (ccxt.InsufficientFunds("x"), ours.InsufficientBalance, ours.InsufficientBalance),
     (ccxt.OrderImmediatelyFillable("x"), ours.InvalidOrder, ours.InvalidOrder),
     (ccxt.InvalidOrder("x"), ours.InvalidOrder, ours.InvalidOrder),
-    (ccxt.BadSymbol("x"), ours.BadRequest, ours.BadRequest),
+    (ccxt.BadSymbol("x"), ours.Rejected, ours.Rejected),
     (ccxt.RateLimitExceeded("x"), ours.RateLimited, ours.RateLimited),
-    (ccxt.InvalidNonce("x"), ours.InvalidTimestamp, ours.InvalidTimestamp),
+    (ccxt.InvalidNonce("x"), ours.AuthError, ours.AuthError),
     (ccxt.PermissionDenied("x"), ours.PermissionDenied, ours.PermissionDenied),
-    (ccxt.AuthenticationError("x"), ours.AuthenticationError, ours.AuthenticationError),
-    (ccxt.RequestTimeout("x"), ours.ExchangeUnavailable, ours.UnknownOutcome),
-    (ccxt.ExchangeNotAvailable("x"), ours.ExchangeUnavailable, ours.UnknownOutcome),
-    (ccxt.NetworkError("x"), ours.ExchangeUnavailable, ours.UnknownOutcome),
-    (ccxt.ExchangeError("x"), ours.BadRequest, ours.BadRequest),
+    (ccxt.AuthenticationError("x"), ours.AuthError, ours.AuthError),
+    (ccxt.RequestTimeout("x"), ours.Unavailable, ours.UnknownOutcome),
+    (ccxt.ExchangeNotAvailable("x"), ours.Unavailable, ours.UnknownOutcome),
+    (ccxt.NetworkError("x"), ours.Unavailable, ours.UnknownOutcome),
+    (ccxt.ExchangeError("x"), ours.Rejected, ours.Rejected),
 ])
 def test_each_ccxt_error_has_one_meaning_for_reads_and_one_for_order_changes(raised, read,
                                                                              change):
@@ -40,7 +40,7 @@ def test_a_5xx_is_no_answer_whatever_its_body_says():
     exc = ccxt.ExchangeError('bitrue {"code": 503, "msg": "busy"}')
     assert type(venue_error(exc, changes_orders=True, http_status=503)) is ours.UnknownOutcome
     assert type(venue_error(exc, changes_orders=False, http_status=503)) is \
-        ours.ExchangeUnavailable
+        ours.Unavailable
     assert venue_error(exc, changes_orders=False, http_status=400).code == 503
 
 

@@ -16,30 +16,30 @@ import re
 
 import ccxt
 
-from liquidity_bot.venues.bitrue import errors as venue_errors
+from liquidity_bot.venues import errors as venue_errors
 
 # (ccxt class, our class for a read, our class for an order change); the most specific first.
 ERROR_TABLE: tuple[tuple[type[Exception], type[Exception], type[Exception]], ...] = (
-    (ccxt.OrderNotFound, venue_errors.OrderNotFound, venue_errors.OrderNotFound),
+    (ccxt.OrderNotFound, venue_errors.NotFound, venue_errors.NotFound),
     (ccxt.OrderImmediatelyFillable, venue_errors.InvalidOrder, venue_errors.InvalidOrder),
     (ccxt.DuplicateOrderId, venue_errors.InvalidOrder, venue_errors.InvalidOrder),
     (ccxt.InsufficientFunds, venue_errors.InsufficientBalance, venue_errors.InsufficientBalance),
     (ccxt.InvalidOrder, venue_errors.InvalidOrder, venue_errors.InvalidOrder),
-    (ccxt.BadSymbol, venue_errors.BadRequest, venue_errors.BadRequest),
+    (ccxt.BadSymbol, venue_errors.Rejected, venue_errors.Rejected),
     (ccxt.RateLimitExceeded, venue_errors.RateLimited, venue_errors.RateLimited),
     (ccxt.DDoSProtection, venue_errors.RateLimited, venue_errors.RateLimited),
-    (ccxt.InvalidNonce, venue_errors.InvalidTimestamp, venue_errors.InvalidTimestamp),
+    (ccxt.InvalidNonce, venue_errors.AuthError, venue_errors.AuthError),
     (ccxt.PermissionDenied, venue_errors.PermissionDenied, venue_errors.PermissionDenied),
     (ccxt.AccountSuspended, venue_errors.PermissionDenied, venue_errors.PermissionDenied),
-    (ccxt.AuthenticationError, venue_errors.AuthenticationError,
-     venue_errors.AuthenticationError),
-    (ccxt.NotSupported, venue_errors.BadRequest, venue_errors.BadRequest),
-    (ccxt.BadRequest, venue_errors.BadRequest, venue_errors.BadRequest),
-    (ccxt.OperationRejected, venue_errors.BadRequest, venue_errors.BadRequest),
-    (ccxt.CancelPending, venue_errors.ExchangeUnavailable, venue_errors.UnknownOutcome),
-    (ccxt.NetworkError, venue_errors.ExchangeUnavailable, venue_errors.UnknownOutcome),
-    (ccxt.OperationFailed, venue_errors.ExchangeUnavailable, venue_errors.UnknownOutcome),
-    (ccxt.ExchangeError, venue_errors.BadRequest, venue_errors.BadRequest),
+    (ccxt.AuthenticationError, venue_errors.AuthError,
+     venue_errors.AuthError),
+    (ccxt.NotSupported, venue_errors.Rejected, venue_errors.Rejected),
+    (ccxt.BadRequest, venue_errors.Rejected, venue_errors.Rejected),
+    (ccxt.OperationRejected, venue_errors.Rejected, venue_errors.Rejected),
+    (ccxt.CancelPending, venue_errors.Unavailable, venue_errors.UnknownOutcome),
+    (ccxt.NetworkError, venue_errors.Unavailable, venue_errors.UnknownOutcome),
+    (ccxt.OperationFailed, venue_errors.Unavailable, venue_errors.UnknownOutcome),
+    (ccxt.ExchangeError, venue_errors.Rejected, venue_errors.Rejected),
 )
 
 _URL = re.compile(r"(?:https?|wss?)://\S+")
@@ -62,9 +62,9 @@ def venue_error(exc: BaseException, *, changes_orders: bool,
             cls = for_change if changes_orders else for_read
             break
     else:
-        cls = venue_errors.UnknownOutcome if changes_orders else venue_errors.ExchangeUnavailable
+        cls = venue_errors.UnknownOutcome if changes_orders else venue_errors.Unavailable
     if http_status is not None and http_status >= 500:
-        cls = venue_errors.UnknownOutcome if changes_orders else venue_errors.ExchangeUnavailable
+        cls = venue_errors.UnknownOutcome if changes_orders else venue_errors.Unavailable
     message = f"{type(exc).__name__}: {clean_message(exc)}"
     match = _CODE.search(str(exc))
     code = int(match.group(1)) if match else None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .exchanges import OrderRate, facts_for
 from .venue import CcxtVenue
 
 
@@ -24,11 +23,15 @@ def ccxt_venue(config: Any, exchange: str, api_key: str, secret: str,
                      poll_interval_s=table.poll_interval_s)
 
 
-def order_rate(exchange: str) -> OrderRate:
-    """The order-rate budget for ``exchange`` (documented, else derived from ccxt)."""
-    import ccxt
+def __getattr__(name: str) -> Any:
+    """``factory.<exchange id>`` is that exchange's ``(config, api_key, secret, symbols) ->
+    CcxtVenue`` (what ``venues.registry.through_ccxt`` names)."""
+    import ccxt.pro
 
-    rate_limit_ms = getattr(ccxt, exchange)().rateLimit if hasattr(ccxt, exchange) else None
-    rate = facts_for(exchange, rate_limit_ms).order_rate
-    assert rate is not None
-    return rate
+    if name not in ccxt.pro.exchanges:
+        raise AttributeError(name)
+
+    def build(config: Any, api_key: str, secret: str, symbols: Iterable[str]) -> CcxtVenue:
+        return ccxt_venue(config, name, api_key, secret, symbols)
+
+    return build

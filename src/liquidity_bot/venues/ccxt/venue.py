@@ -42,12 +42,18 @@ from liquidity_bot.domain.events import (
 )
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
-from liquidity_bot.venues.bitrue import errors as venue_errors
-from liquidity_bot.venues.fanout import Broadcast
-from liquidity_bot.venues.port import AssetBalance, OrderSnapshot
+from liquidity_bot.venues import errors as venue_errors
+from liquidity_bot.venues.common.fanout import Broadcast
+from liquidity_bot.venues.port import (
+    AssetBalance,
+    Capabilities,
+    OrderRateLimit,
+    OrderSnapshot,
+    OrderStatus,
+)
 
 from .errors import venue_error
-from .exchanges import ExchangeFacts, facts_for
+from .exchanges import facts_for
 from .numbers import book_decimal, exact, maybe_exact
 from .urls import point_at
 
@@ -70,8 +76,8 @@ _STATUS = {"closed": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED",
 
 
 @dataclass(frozen=True)
-class Capabilities:
-    """What this venue can do on this exchange (ccxt's ``has`` plus ``exchanges.FACTS``)."""
+class StreamSupport:
+    """What this venue does on this exchange (ccxt's ``has`` plus ``exchanges.FACTS``)."""
 
     post_only: bool
     watch_books: bool
@@ -143,12 +149,16 @@ class _Books:
             self.listeners.remove(listener)
 
 
-def _order_id(value: object) -> int:
-    """The port's exchange order id (an int on the current port; ccxt gives strings)."""
+def _order_id(value: object) -> str:
+    """The port's exchange order id: the exchange's text (ccxt gives strings)."""
+    return "" if value is None else str(value)
+
+
+def _trade_number(trade_id: str) -> int:
     try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return 0
+        return int(trade_id)
+    except ValueError:
+        return -1
 
 
 class CcxtVenue:
@@ -196,8 +206,12 @@ class CcxtVenue:
         self.book_poll_s = book_poll_s
         self.client: Any = None
         self.book_client: Any = None
-        self.facts: ExchangeFacts = facts_for(exchange_id)
-        self.capabilities: Capabilities | None = None
+        self.support: StreamSupport | None = None
+        # declared before start (the engine plans its budget from them)
+        self.facts = facts_for(exchange_id, getattr(ccxt_pro, exchange_id)().rateLimit)
+        self.capabilities = Capabilities(post_only=self.facts.post_only, listen_books=True)
+        rate = self.facts.order_rate
+        self.order_rate_limit = OrderRateLimit(requests=rate.limit, window_s=rate.window_s)
         self._unified: dict[str, str] = {}  # our symbol -> ccxt unified symbol
         self._ours: dict[str, str] = {}  # ccxt unified symbol -> our symbol
         self._instruments: dict[str, Instrument] = {}
@@ -272,15 +286,14 @@ class CcxtVenue:
                 self._instruments[symbol] = _instrument(symbol, market,
                                                         self.client.precisionMode)
             if not self.symbols:
-                raise venue_errors.BadRequest(
+                raise venue_errors.Rejected(
                     "no configured symbol can trade: " + "; ".join(self.refused_symbols.values())
                     + f". Check the symbol names in the config against {self.name}'s markets.",
                     code=-1121,
                 )
             has = self.client.has
-            self.facts = facts_for(self.name, self.client.rateLimit)
             rate = self.facts.order_rate
-            self.capabilities = Capabilities(
+            self.support = StreamSupport(
                 post_only=self.facts.post_only,
                 watch_books=bool(has.get("watchOrderBook")) and self.streams,
                 watch_orders=bool(has.get("watchOrders")) and self.streams,
@@ -293,7 +306,7 @@ class CcxtVenue:
             )
             self._since_ms = self.client.milliseconds()
             loop = asyncio.get_running_loop()
-            caps = self.capabilities
+            caps = self.support
             for symbol in self.symbols:
                 if caps.watch_books:
                     await self._call(self.book_client.load_markets)
@@ -365,7 +378,7 @@ class CcxtVenue:
     def _unified_of(self, symbol: str) -> str:
         unified = self._unified.get(symbol.upper())
         if unified is None:
-            raise venue_errors.BadRequest(f"{symbol} is not one of this venue's symbols "
+            raise venue_errors.Rejected(f"{symbol} is not one of this venue's symbols "
                                           f"({', '.join(self.symbols)})", code=-1121)
         return unified
 
@@ -402,7 +415,7 @@ class CcxtVenue:
             order = await self._call(
                 self.client.create_order, unified, kind, side.value.lower(), format(qty, "f"),
                 None if price is None else format(price, "f"), params, changes_orders=True)
-        except venue_errors.BadRequest as exc:
+        except venue_errors.Rejected as exc:
             if isinstance(exc, venue_errors.InvalidOrder):
                 raise
             # any refusal of a new order is the order breaking a rule (ccxt files Binance's
@@ -435,7 +448,7 @@ class CcxtVenue:
         try:
             await self._call(self.client.cancel_order, oid, unified, params,
                              changes_orders=True)
-        except venue_errors.OrderNotFound as exc:
+        except venue_errors.NotFound as exc:
             return CancelReject(ts_ms=self.client.milliseconds(), symbol=symbol,
                                 client_order_id=cid, code=exc.code,
                                 reason="order not found or already finished")
@@ -455,7 +468,7 @@ class CcxtVenue:
         if oid is not None:
             try:
                 order = await self._call(self.client.fetch_order, oid, unified)
-            except venue_errors.OrderNotFound:
+            except venue_errors.NotFound:
                 return None
         else:
             order = await self._order_by_client_id(symbol, client_order_id or "")
@@ -487,9 +500,9 @@ class CcxtVenue:
         try:
             return await self._call(self.client.fetch_order, None, unified,
                                     {"clientOrderId": wire})
-        except venue_errors.OrderNotFound:
+        except venue_errors.NotFound:
             return None
-        except venue_errors.BadRequest:
+        except venue_errors.Rejected:
             pass
         for fetch in (self.client.fetch_open_orders, self.client.fetch_closed_orders):
             for order in await self._call(fetch, unified):
@@ -509,12 +522,13 @@ class CcxtVenue:
                                   None, 1000)
         fills = [await self._fill_of(symbol, t) for t in trades]
         if from_trade_id is not None:
-            fills = [f for f in fills if _order_id(f.trade_id) >= from_trade_id]
-        return sorted(fills, key=lambda f: (_order_id(f.trade_id), f.trade_id))
+            fills = [f for f in fills if _trade_number(f.trade_id) >= from_trade_id]
+        return sorted(fills, key=lambda f: (_trade_number(f.trade_id), f.trade_id))
 
     def _snapshot(self, symbol: str, o: dict) -> OrderSnapshot:
         filled = maybe_exact(o.get("filled"), "filled") or Decimal(0)
-        status = _STATUS.get(str(o.get("status")), "PARTIALLY_FILLED" if filled else "NEW")
+        status = OrderStatus(_STATUS.get(str(o.get("status")),
+                                         "PARTIALLY_FILLED" if filled else "NEW"))
         price = maybe_exact(o.get("price"), "price") or Decimal(0)
         cost = maybe_exact(o.get("cost"), "cost")
         return OrderSnapshot(
@@ -532,6 +546,16 @@ class CcxtVenue:
         )
 
     # ------------------------------------------------------------------ streams (port)
+
+    async def initial_book(self, symbol: str) -> BookUpdate | None:
+        """The latest streamed book, else one from REST."""
+        symbol = symbol.upper()
+        latest = self._books.latest.get(symbol)
+        if latest is not None or symbol not in self._unified:
+            return latest
+        book = await self._call(self.book_client.fetch_order_book, self._unified[symbol],
+                                BOOK_DEPTH)
+        return self._book_update(symbol, book)
 
     def book_events(self) -> AsyncIterator[BookUpdate]:
         return self._books.subscribe()
@@ -561,7 +585,7 @@ class CcxtVenue:
                 price = book_decimal(level[0], f"{symbol} {side} price")
                 qty = book_decimal(level[1], f"{symbol} {side} quantity")
                 if not inst.is_on_tick(price) or not inst.is_on_step(qty):
-                    raise venue_errors.ExchangeUnavailable(
+                    raise venue_errors.Unavailable(
                         f"{symbol}: book level {price} x {qty} is off the tick/step grid; the "
                         "book cannot be trusted")
                 out.append((price, qty))
@@ -660,11 +684,11 @@ class CcxtVenue:
         filled = maybe_exact(order.get("filled"), "filled") or Decimal(0)
         if filled > tracked.filled:
             tracked.filled = filled
-            if not self.capabilities.watch_my_trades:
+            if not self.support.watch_my_trades:
                 await self._sync_trades(symbol)
         if status == "closed":
             tracked.final = True
-            if not self.capabilities.watch_my_trades:
+            if not self.support.watch_my_trades:
                 await self._sync_trades(symbol)
         elif status == "canceled":
             tracked.final = True
@@ -734,7 +758,7 @@ class CcxtVenue:
         oid = str(t.get("order") or "")
         cid = self._by_order_id.get(oid)
         if cid is None and oid:
-            with contextlib.suppress(venue_errors.BitrueError):
+            with contextlib.suppress(venue_errors.VenueError):
                 order = await self._call(self.client.fetch_order, oid, self._unified[symbol])
                 cid = self.facts.client_ids.from_exchange(order.get("clientOrderId")) or ""
                 if cid:
@@ -769,7 +793,7 @@ class CcxtVenue:
     # ------------------------------------------------------------------ REST fallback
 
     def user_stream_healthy(self) -> bool:
-        if not self.capabilities or not self.capabilities.watch_orders:
+        if not self.support or not self.support.watch_orders:
             return False
         if not self.user_connected:
             return False
@@ -785,7 +809,7 @@ class CcxtVenue:
                 continue
             try:
                 await self.poll_once()
-            except venue_errors.BitrueError as exc:
+            except venue_errors.VenueError as exc:
                 log.warning("%s REST fallback poll failed: %s", self.name, type(exc).__name__)
 
     async def poll_once(self) -> None:
@@ -829,7 +853,7 @@ def _instrument(symbol: str, market: dict, precision_mode: int) -> Instrument:
         if precision_mode == ccxt.DECIMAL_PLACES:
             return Decimal(1).scaleb(-int(d))  # digits after the point, not a tick
         if precision_mode != ccxt.TICK_SIZE:
-            raise venue_errors.BadRequest(
+            raise venue_errors.Rejected(
                 f"{symbol}: ccxt gives this exchange's precision as significant digits; "
                 "tick and step cannot be derived exactly, so it cannot be quoted here")
         return d
