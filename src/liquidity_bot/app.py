@@ -23,7 +23,7 @@ from liquidity_bot.engine.runner import Engine, KeySession, group_by_key, share_
 from liquidity_bot.store import Store
 from liquidity_bot.venues.bitrue.factory import urls_of
 from liquidity_bot.venues.port import Venue
-from liquidity_bot.venues.registry import Exchange, exchange
+from liquidity_bot.venues.registry import Exchange, exchange, through_ccxt
 
 DEFAULT_EXCHANGE = "bitrue"
 
@@ -105,7 +105,15 @@ async def open_sessions(
         mark_used(home, label)
         report(f"key {label!r} passed the gate (verdict {key.report.verdict})")
         symbols = [m.symbol for m in markets]
-        entry = exchange(getattr(key, "exchange", "bitrue"))
+        market = markets[0]
+        key_exchange = getattr(key, "exchange", "bitrue")
+        if key_exchange != market.exchange:
+            refused[label] = (f"key {label!r} belongs to {key_exchange} but its markets trade "
+                              f"on {market.exchange}: add a {market.exchange} key under this label")
+            report(f"key {label!r} refused: {refused[label]}")
+            continue
+        entry = through_ccxt(market.exchange) if market.connector == "ccxt" else \
+            exchange(market.exchange)
 
         def venue_for(api_key: str, secret: str, symbols: list[str] = symbols,
                       entry: Exchange = entry) -> Venue:

@@ -713,9 +713,13 @@ def share_ip_order_limit(sessions: list[KeySession]) -> None:
     """An order limit may be per user and also per IP (Bitrue's is), and every key of one
     process sends from one source address: each key plans with an equal share of the limit
     (an adapter with a per-address governor enforces the sum; Bitrue's does)."""
-    if len(sessions) > 1:
-        for s in sessions:
-            s.budget = OrderBudget.for_limit(s.venue.order_rate_limit, shared_by=len(sessions))
+    by_exchange: dict[str, list[KeySession]] = {}
+    for s in sessions:
+        by_exchange.setdefault(s.markets[0].exchange if s.markets else "", []).append(s)
+    for group in by_exchange.values():  # keys of other exchanges do not share a limit
+        if len(group) > 1:
+            for s in group:
+                s.budget = OrderBudget.for_limit(s.venue.order_rate_limit, shared_by=len(group))
 
 
 def summary(engine: Engine) -> dict[str, Any]:

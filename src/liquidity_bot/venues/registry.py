@@ -61,6 +61,19 @@ EXCHANGES: dict[str, Exchange] = {
 }
 
 
+def through_ccxt(name: str) -> Exchange:
+    """``name`` with ccxt as its venue (a market's ``connector = "ccxt"``): any exchange ccxt
+    streams, Bitrue included; its key prober stays the exchange's own entry's when it has one,
+    and its settings live in ``[exchanges.NAME]``."""
+    known = EXCHANGES.get(name.strip().lower())
+    return Exchange(
+        name=name,
+        venue=f"liquidity_bot.venues.ccxt.factory:{name}",
+        key_prober=known.key_prober if known is not None else "liquidity_bot.keys.verify:probe_key",
+        config_table=f"exchanges.{name}",
+    )
+
+
 class UnknownExchange(ValueError):
     """An exchange name the registry does not know."""
 
