@@ -885,25 +885,29 @@ def _check_key_exchanges(loader: _Loader, config: BotConfig) -> None:
 
 def _check(loader: _Loader, config: BotConfig) -> None:
     _check_alerts(loader, config.alerts)
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}  # a market is (exchange, symbol)
     for i, market in enumerate(config.markets):
         path = f"markets[{i}]"
-        if market.symbol in seen:
+        where = (market.exchange, market.symbol)
+        if where in seen:
             loader.fail(
                 f"{path}.symbol",
-                f"{market.symbol} is already configured in "
-                f"markets[{seen[market.symbol]}]; one entry per symbol",
+                f"{market.symbol} on {market.exchange} is already configured in "
+                f"markets[{seen[where]}]; one entry per symbol and exchange",
             )
-        seen[market.symbol] = i
+        seen[where] = i
         _check_market(loader, market, path)
         _check_connector(loader, config, market, path)
     _check_key_exchanges(loader, config)
-    budget = sum((m.order_manager.order_budget_share for m in config.markets), Decimal(0))
-    if budget > 1:
-        loader.fail(
-            "markets[*].order_manager.order_budget_share",
-            f"the shares add up to {budget}; together they must be <= 1",
-        )
+    for name in sorted({m.exchange for m in config.markets}):  # each exchange its own limit
+        budget = sum((m.order_manager.order_budget_share for m in config.markets
+                      if m.exchange == name), Decimal(0))
+        if budget > 1:
+            loader.fail(
+                "markets[*].order_manager.order_budget_share",
+                f"the shares of the {name} markets add up to {budget}; together they must "
+                "be <= 1",
+            )
 
 
 def _line_of(error: tomllib.TOMLDecodeError) -> int | None:

@@ -57,3 +57,18 @@ def test_one_key_cannot_span_exchanges(tmp_path: Path) -> None:
 def test_an_unknown_exchange_table_is_refused(tmp_path: Path) -> None:
     err = error_for(tmp_path, '[exchanges.nosuchx]\nbase_url = "http://127.0.0.1:1"\n' + MARKET)
     assert "exchanges.nosuchx" in str(err)
+
+
+def test_one_token_on_two_exchanges_with_two_keys(tmp_path: Path) -> None:
+    text = (market("XRPUSDT", "bt", "")
+            + market("XRPUSDT", "bn", 'exchange = "binance"\nconnector = "ccxt"'))
+    config = load_text(tmp_path, text)
+    assert [(m.exchange, m.symbol) for m in config.markets] == [
+        ("bitrue", "XRPUSDT"), ("binance", "XRPUSDT")]
+
+
+def test_one_token_twice_on_one_exchange_is_refused(tmp_path: Path) -> None:
+    text = (market("XRPUSDT", "a", 'exchange = "binance"\nconnector = "ccxt"')
+            + market("XRPUSDT", "b", 'exchange = "binance"\nconnector = "ccxt"'))
+    err = error_for(tmp_path, text)
+    assert "markets[1].symbol" in str(err) and "on binance" in str(err)
