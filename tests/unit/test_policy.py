@@ -21,7 +21,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "policy.toml"
 def test_guide_defaults() -> None:
     p = DEFAULT_POLICY
     assert set(p.required_permissions) == {"read", "trade"}
-    assert set(p.forbidden_permissions) == {"withdraw", "futures"}
+    # issue 18: the guide's policy forbids transfers too (not applicable where keys cannot transfer)
+    assert set(p.forbidden_permissions) == {"withdraw", "futures", "transfer"}
     assert p.require_ip_restriction is True
     assert p.review_interval_days == 90 and p.unused_threshold_days == 30
     assert p.accept_unknown == ()
@@ -75,3 +76,28 @@ def test_bad_policy_names_file_and_key(tmp_path: Path, text: str, message: str) 
 def test_bare_table_is_accepted() -> None:
     assert policy_from_mapping({"max_clock_skew_ms": 500}).max_clock_skew_ms == 500
     assert policy_from_mapping({}) == Policy()
+
+
+def test_policy_per_exchange(tmp_path: Path) -> None:
+    """[keys.exchanges.X] replaces, for that exchange only, what may differ per exchange."""
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        '[keys]\naccept_unknown = ["clock_skew"]\n'
+        '[keys.exchanges.okx]\naccept_unknown = ["transfer_disabled"]\n'
+        '[keys.exchanges.gate]\nmax_clock_skew_ms = 500\n'
+    )
+    p = load_policy(path)
+    assert p.accept_unknown == ("clock_skew",)
+    assert p.for_exchange("okx").accept_unknown == ("transfer_disabled",)
+    assert p.for_exchange("bitrue").accept_unknown == ("clock_skew",)
+    assert p.for_exchange("gate").max_clock_skew_ms == 500
+    assert p.for_exchange("okx").for_exchange("okx") == p.for_exchange("okx")
+    for bad, needle in (
+        ('[keys.exchanges.kraken]\naccept_unknown = []\n', "unknown exchange"),
+        ('[keys.exchanges.okx]\nrequired_permissions = ["read"]\n', "cannot differ per exchange"),
+        ('[keys.exchanges.okx]\naccept_unknown = ["authenticates"]\n', "never be accepted"),
+        ('[keys.exchanges.okx]\naccept_unknown = ["nope"]\n', "checks are"),
+    ):
+        path.write_text(bad)
+        with pytest.raises(PolicyError, match=needle):
+            load_policy(path)

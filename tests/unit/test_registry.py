@@ -28,7 +28,7 @@ recv_window = 4000
 def test_bitrue_is_registered_with_its_venue_prober_and_table() -> None:
     entry = exchange(" Bitrue ")
     assert entry is EXCHANGES["bitrue"] and entry.config_table == "bitrue"
-    assert callable(entry.prober())
+    assert entry.prober().exchange == "bitrue"
     cfg = parse_config(CONFIG, source="test")
     venue = venue_for(cfg, "key", "secret", ["xrpusdt"])
     assert isinstance(venue, BitrueVenue) and isinstance(venue, Venue)

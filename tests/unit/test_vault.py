@@ -308,3 +308,36 @@ def test_default_kdf_is_above_the_owasp_floor_and_old_vaults_still_open(tmp_path
     old.save()
     reopened = Vault.open(tmp_path / "vault.json").unlock(PASS)
     assert reopened.kdf == floor and reopened.reveal(reopened.find_active("L").id) == SECRET_A
+
+
+def test_extras_are_sealed_bound_and_tamper_evident(tmp_path: Path) -> None:
+    """The exchange's extra credentials (an OKX passphrase) are sealed like the secret, bound to
+    the record's identity, survive a passphrase change, and a record without extras has none."""
+    import json as _json
+
+    from liquidity_bot.keys.vault import KdfParams, RecordTampered, Vault
+
+    fast = KdfParams(memory_kib=64, iterations=1, lanes=1)
+    path = tmp_path / "vault.json"
+    v = Vault.create(path, "extras passphrase 1", kdf=fast)
+    rec = v.add(exchange="okx", label="LB", api_key="k" * 36, secret="s" * 32,
+                extras={"passphrase": "PassphraseCanary-9"})
+    plain = v.add(exchange="bitrue", label="B", api_key="b" * 64, secret="t" * 64)
+    v.save()
+    assert b"PassphraseCanary-9" not in path.read_bytes()
+    v = Vault.open(path).unlock("extras passphrase 1")
+    assert v.reveal_extras(rec.id) == {"passphrase": "PassphraseCanary-9"}
+    assert v.reveal_extras(plain.id) == {}
+    v.change_passphrase("extras passphrase 2", kdf=fast)
+    v.save()
+    assert Vault.open(path).unlock("extras passphrase 2").reveal_extras(rec.id) == {
+        "passphrase": "PassphraseCanary-9"
+    }
+    doc = _json.loads(path.read_text())
+    a, b = doc["records"]
+    b["extras"] = a["extras"]  # moved to another record: fails to open
+    path.write_text(_json.dumps(doc))
+    path.chmod(0o600)
+    moved = Vault.open(path).unlock("extras passphrase 2")
+    with pytest.raises(RecordTampered, match="extra credentials"):
+        moved.reveal_extras(b["id"])

@@ -46,7 +46,7 @@ async def _probe(sim, key, secret):
 def _from(source: str):
     """The verification's main client sends from ``source`` (the auditor's allowed address);
     the canary keeps its own ``source_address``."""
-    from liquidity_bot.keys.verify import default_client_factory
+    from liquidity_bot.keys.probers.bitrue import default_client_factory
 
     def factory(urls, key, secret, **kw):
         kw.setdefault("source_address", source)
@@ -62,6 +62,7 @@ def test_audit_policy_is_the_bots_with_trade_flipped() -> None:
         "trade_disabled",
         "withdraw_disabled",
         "futures_disabled",
+        "transfer_disabled",  # the guide's policy forbids transfers too (issue 18)
         "ip_restricted",
         "clock_skew",
     )

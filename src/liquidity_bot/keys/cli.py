@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
+from liquidity_bot.keys.exchanges import guide_of
 from liquidity_bot.keys.gate import judge, rotate_key, verify_and_record
 from liquidity_bot.keys.guide import SUPPORTED_EXCHANGES, fix_for, guide_for
 from liquidity_bot.keys.home import (
@@ -127,16 +128,21 @@ def _policy(home: KeysHome, path: Path | None) -> Policy:
     return load_policy(path or home.policy)
 
 
-def _urls(base_url: str | None) -> Any:
+def _urls(base_url: str | None, exchange: str = "bitrue") -> Any:
+    """The exchange's endpoints for its prober: ``BitrueUrls`` for Bitrue, the base URL (or
+    None: production) for the others."""
+    if base_url is not None:
+        from liquidity_bot.config import http_url_problem
+
+        problem = http_url_problem(base_url)
+        if problem is not None:  # the same rule as the config's base_url
+            _die(f"--base-url {problem}")
+    if exchange != "bitrue":
+        return base_url
     from liquidity_bot.venues.bitrue.urls import BitrueUrls
 
     if base_url is None:
         return BitrueUrls()
-    from liquidity_bot.config import http_url_problem
-
-    problem = http_url_problem(base_url)
-    if problem is not None:  # the same rule as the config's base_url
-        _die(f"--base-url {problem}")
     try:
         return BitrueUrls.single(base_url)
     except ValueError as exc:
@@ -148,6 +154,28 @@ def _refuse_secret_options(secret: str | None, api_secret: str | None) -> None:
         _die(_SECRET_ON_ARGV.format(opt="--secret"))
     if api_secret is not None:
         _die(_SECRET_ON_ARGV.format(opt="--api-secret"))
+
+
+def _label_exchange(home: KeysHome, label: str, exchange: str | None) -> str:
+    """The exchange of the label's active key when ``--exchange`` is not given (read from the
+    vault's clear metadata: no passphrase); a label active on several exchanges must say which."""
+    if exchange is not None:
+        _check_exchange(exchange)
+        return exchange
+    if not home.vault.exists():
+        return "bitrue"
+    found = sorted(
+        {r.exchange for r in Vault.open(home.vault).records() if r.label == label and r.status == "active"}
+    )
+    if len(found) > 1:
+        _die(f"label {label!r} has active keys on {', '.join(found)}: add --exchange")
+    return found[0] if found else "bitrue"
+
+
+ExchangeOpt = Annotated[
+    str | None,
+    typer.Option("--exchange", help="The key's exchange (default: the label's, read from the vault)."),
+]
 
 
 def _check_exchange(exchange: str) -> None:
@@ -166,10 +194,13 @@ def _print_report(report: VerificationReport, policy: Policy, as_json: bool) -> 
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("detail", overflow="fold")
+    table.add_column("judged by", overflow="fold")
     for c in report.checks:
         detail = c.detail.split(" Fix: ", 1)[0]  # the fixes are listed below the table
-        table.add_row(c.name, _STATUS_MARK.get(c.status, c.status), escape(detail))
+        table.add_row(c.name, _STATUS_MARK.get(c.status, c.status), escape(detail), escape(c.how))
     out.print(table)
+    for c in report.not_applicable:
+        out.print(f"not applicable on {report.exchange}: {c.name} ({c.detail})", markup=False)
     verdict = judge(report, policy)
     use = "be used for the audit" if is_audit_policy(policy) else "trade"
     if verdict.allowed:
@@ -189,13 +220,18 @@ def _print_report(report: VerificationReport, policy: Policy, as_json: bool) -> 
 def _print_fixes(report: VerificationReport, policy: Policy) -> None:
     if not judge(report, policy).reasons:
         return
+    policy = policy.for_exchange(report.exchange)
     out.print("What to do:", markup=False)
     failed = [c for c in report.checks if c.status == FAIL]
     unknown = [
         c for c in report.checks if c.status == UNKNOWN and not policy.accepts_unknown(c.name)
     ]
     for c in failed:
-        fix = c.detail.split(" Fix: ", 1)[1] if " Fix: " in c.detail else fix_for(c.name, policy)
+        fix = (
+            c.detail.split(" Fix: ", 1)[1]
+            if " Fix: " in c.detail
+            else fix_for(c.name, policy, report.exchange)
+        )
         out.print(f"- {c.name}: {fix}", markup=False)
     if failed and unknown:
         # unknowns after a failure are mostly its consequence (probes skipped): name them once
@@ -256,7 +292,9 @@ def _errors_to_exit(fn: Any) -> Any:
 
 BaseUrl = Annotated[
     str | None,
-    typer.Option("--base-url", help="Point every Bitrue base URL at one address (the simulator)."),
+    typer.Option(
+        "--base-url", help="Point every base URL of the exchange at one address (the simulator)."
+    ),
 ]
 Canary = Annotated[
     str | None,
@@ -306,20 +344,26 @@ def _check_intake(
     check_token_format(exchange, "API key", api_key)
     markets = tuple(m.upper() for m in market or ())
     for symbol in markets:
-        check_symbol(symbol)
+        check_symbol(symbol, exchange)
     if canary_source is not None:
         check_canary(canary_source, policy)
     return markets
 
 
 async def _verify_new(
-    home: KeysHome, rec: Any, secret: str, policy: Policy, urls: Any, canary: str | None
+    home: KeysHome,
+    rec: Any,
+    secret: str,
+    policy: Policy,
+    urls: Any,
+    canary: str | None,
+    extras: dict[str, str] | None = None,
 ) -> VerificationReport:
     """Verify a key just stored; if verifying breaks (rather than judging), remove it again so
     that the operator's retry is not blocked by a half-done add."""
     try:
         return await verify_and_record(
-            home, rec, secret, policy=policy, urls=urls, canary_source=canary
+            home, rec, secret, policy=policy, urls=urls, canary_source=canary, extras=extras
         )
     except BaseException:
         with contextlib.suppress(Exception):
@@ -327,15 +371,25 @@ async def _verify_new(
         raise
 
 
-def _intake_secret(exchange: str) -> str:
+def _intake_secret(exchange: str) -> tuple[str, dict[str, str]]:
+    """The secret, then the exchange's extra credentials (OKX/KuCoin passphrase, BitMart memo),
+    each from the hidden prompt or the next line of standard input; none is echoed."""
+    guide = guide_of(exchange)
+    pem = guide.key_format.secret_is_pem
     err.print(
-        "Bitrue shows the secret key only once, when the key is created: paste it now "
-        "(input is hidden; or pipe it on standard input).",
+        f"{guide.name} shows the secret key only once, when the key is created: paste it now "
+        "(input is hidden; or pipe it on standard input"
+        + (", the PEM lines or one line with \\n escapes" if pem else "")
+        + ").",
         markup=False,
     )
-    secret = read_secret()
+    secret = read_secret(pem=pem)
     check_token_format(exchange, "secret", secret)
-    return secret
+    extras: dict[str, str] = {}
+    for extra in guide.extras:
+        err.print(f"{guide.name} also needs the key's {extra.name} ({extra.why}).", markup=False)
+        extras[extra.name] = read_secret(extra.prompt, what=extra.name)
+    return secret, extras
 
 
 @app.command("add", cls=_Command)
@@ -365,8 +419,8 @@ def add_cmd(
     home = _home(ctx)
     policy = _profile_policy(profile, _policy(home, policy_path))
     markets = _check_intake(exchange, label, api_key, market, canary_source, policy)
-    urls = None if no_verify else _urls(base_url)
-    value = _intake_secret(exchange)
+    urls = None if no_verify else _urls(base_url, exchange)
+    value, extras = _intake_secret(exchange)
     passphrase = _passphrase(home)
     rec = add_key(
         home,
@@ -376,6 +430,7 @@ def add_cmd(
         api_key=api_key,
         secret=value,
         markets=markets,
+        extras=extras,
         profile=profile,
     )
     err.print(f"stored key {rec.api_key_hint} as {label!r} in {home.vault}", markup=False)
@@ -384,7 +439,7 @@ def add_cmd(
             f"not verified: run `liquidity-bot keys verify {label!r}` before trading", markup=False
         )
         return
-    report = _run(_verify_new(home, rec, value, policy, urls, canary_source))
+    report = _run(_verify_new(home, rec, value, policy, urls, canary_source, extras))
     _print_report(report, policy, as_json)
     if report.verdict != PASS and not as_json:
         _print_fixes(report, policy)
@@ -399,23 +454,32 @@ def verify_cmd(
     base_url: BaseUrl = None,
     canary_source: Canary = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
-    exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
+    exchange: ExchangeOpt = None,
     policy_path: PolicyOpt = None,
 ) -> None:
     """Probe the exchange without side effects. Exit 0 pass, 1 fail, 2 unknown, 3 error."""
-    _check_exchange(exchange)
     home = _home(ctx)
+    exchange = _label_exchange(home, label, exchange)
     policy = _policy(home, policy_path)
-    urls = _urls(base_url)
+    urls = _urls(base_url, exchange)
     if not home.vault.exists():
         _die(f"no vault at {home.vault}; add a key first (liquidity-bot keys add)")
     passphrase = _passphrase(home)
     vault = Vault.open(home.vault).unlock(passphrase)
     rec = vault.find_active(label, exchange)
     secret = vault.reveal(rec.id)
+    extras = vault.reveal_extras(rec.id)
     policy = _profile_policy(rec.profile, policy)  # an audit key is judged as one
     report = _run(
-        verify_and_record(home, rec, secret, policy=policy, urls=urls, canary_source=canary_source)
+        verify_and_record(
+            home,
+            rec,
+            secret,
+            policy=policy,
+            urls=urls,
+            canary_source=canary_source,
+            extras=extras,
+        )
     )
     _print_report(report, policy, as_json)
     if report.verdict != PASS and not as_json:
@@ -465,7 +529,7 @@ def onboard_cmd(
     if print_guide:
         typer.echo(guide, nl=False)
         return
-    urls = _urls(base_url)
+    urls = _urls(base_url, exchange)
     check_label(label)
     if canary_source is not None:
         check_canary(canary_source, policy)
@@ -473,7 +537,7 @@ def onboard_cmd(
     if api_key is None:
         api_key = typer.prompt("API key (not the secret)").strip()
     markets = _check_intake(exchange, label, api_key, market, canary_source, policy)
-    value = _intake_secret(exchange)
+    value, extras = _intake_secret(exchange)
     passphrase = _passphrase(home)
     rec = add_key(
         home,
@@ -483,13 +547,20 @@ def onboard_cmd(
         api_key=api_key,
         secret=value,
         markets=markets,
+        extras=extras,
         profile=profile,
     )
     out.print(f"stored key {rec.api_key_hint} as {label!r}", markup=False)
     while True:
         report = _run(
             verify_and_record(
-                home, rec, value, policy=policy, urls=urls, canary_source=canary_source
+                home,
+                rec,
+                value,
+                policy=policy,
+                urls=urls,
+                canary_source=canary_source,
+                extras=extras,
             )
         )
         _print_report(report, policy, as_json=False)
@@ -515,7 +586,7 @@ def onboard_cmd(
         if answer == "k":
             new_key = typer.prompt("API key (not the secret)").strip()
             check_token_format(exchange, "API key", new_key)
-            value = _intake_secret(exchange)
+            value, extras = _intake_secret(exchange)
             remove_key(home, label, rec.id)
             rec = add_key(
                 home,
@@ -525,6 +596,7 @@ def onboard_cmd(
                 api_key=new_key,
                 secret=value,
                 markets=rec.markets,
+                extras=extras,
                 profile=profile,
             )
             out.print(f"replaced the stored key with {rec.api_key_hint}", markup=False)
@@ -626,7 +698,7 @@ def rotate_cmd(
     ctx: typer.Context,
     label: Annotated[str, typer.Argument()],
     api_key: Annotated[str, typer.Option("--api-key", help="The replacement API key.")],
-    exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
+    exchange: ExchangeOpt = None,
     base_url: BaseUrl = None,
     canary_source: Canary = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -636,14 +708,14 @@ def rotate_cmd(
 ) -> None:
     """Add a replacement key, verify it, make it active; the old key is marked for deletion."""
     _refuse_secret_options(secret, api_secret)
-    _check_exchange(exchange)
     home = _home(ctx)
+    exchange = _label_exchange(home, label, exchange)
     policy = _policy(home, policy_path)
-    urls = _urls(base_url)
+    urls = _urls(base_url, exchange)
     _check_intake(exchange, label, api_key, None, canary_source, policy)
     if not home.vault.exists():
         _die(f"no vault at {home.vault}; add a key first (liquidity-bot keys add)")
-    value = _intake_secret(exchange)
+    value, extras = _intake_secret(exchange)
     passphrase = _passphrase(home)
     result = _run(
         rotate_key(
@@ -656,6 +728,7 @@ def rotate_cmd(
             policy=policy,
             urls=urls,
             canary_source=canary_source,
+            new_extras=extras,
         )
     )
     _print_report(result.report, policy, as_json)
@@ -673,8 +746,8 @@ def rotate_cmd(
         f"{result.new.api_key_hint} is now the active key for {label!r}"
         + (f" (markets: {', '.join(result.new.markets)})" if result.new.markets else "")
         + ". Bots started from now on use it; restart a running bot to switch it now.\n"
-        f"The old key {result.old.api_key_hint} is marked for deletion: DELETE IT on Bitrue > "
-        f"API Management now, then run `liquidity-bot keys remove {label!r} --id {result.old.id}`.",
+        f"The old key {result.old.api_key_hint} is marked for deletion: DELETE IT on "
+        f"{guide_of(exchange).key_page} now, then run `liquidity-bot keys remove {label!r} --id {result.old.id}`.",
         markup=False,
     )
 
@@ -695,7 +768,7 @@ def remove_cmd(
     rec = remove_key(home, label, record_id)
     out.print(
         f"removed {rec.api_key_hint} ({label!r}) from the vault. Make sure it is deleted on the "
-        f"exchange too (Bitrue > API Management).",
+        f"exchange too ({guide_of(rec.exchange).key_page}).",
         markup=False,
     )
 

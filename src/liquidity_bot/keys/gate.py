@@ -38,6 +38,7 @@ from liquidity_bot.keys.verify import (
     ClientFactory,
     VerificationReport,
     check_canary,
+    not_applicable_checks,
     probe_key,
     report_from_json,
 )
@@ -92,6 +93,8 @@ class VerifiedKey:
     report: VerificationReport
     accepted_unknown: tuple[str, ...]
     max_age: timedelta
+    # the exchange's other credentials (OKX/KuCoin passphrase, BitMart memo), never printed
+    extras: dict[str, Secret] = field(default_factory=dict, repr=False)
 
     @property
     def verified_at(self) -> datetime:
@@ -150,10 +153,12 @@ def judge(
 ) -> Judgement:
     """Judge every check the policy demands, not only those the report happens to contain.
 
-    A demanded check that is missing (or reported twice) is not a pass; fail refuses; unknown
+    A demanded check that is missing (or reported twice) is not a pass, unless the exchange's
+    record says it does not exist there (``not_applicable``); fail refuses; unknown
     refuses unless the policy accepts that check as unknown; any other status refuses. A report
     dated in the future or older than ``max_verification_age_hours`` refuses too.
     """
+    policy = policy.for_exchange(report.exchange)
     reasons: list[str] = []
     accepted: list[str] = []
     age = _age_problem(report.checked_at, policy, now)
@@ -162,7 +167,11 @@ def judge(
     by_name: dict[str, list[Check]] = {}
     for c in report.checks:
         by_name.setdefault(c.name, []).append(c)
+    # the exchange's record, not the report, says which checks do not exist there
+    inapplicable = not_applicable_checks(report.exchange)
     for name in policy.demanded_checks():
+        if name in inapplicable and name not in by_name:
+            continue
         found = by_name.get(name, [])
         if not found:
             reasons.append(f"{name} was not checked (the policy demands it)")
@@ -194,8 +203,10 @@ async def verify_and_record(
     urls: Any,
     canary_source: str | None = None,
     client_factory: ClientFactory | None = None,
+    extras: dict[str, str] | None = None,
 ) -> VerificationReport:
-    """Probe, then remember the results in the vault's metadata and the audit log."""
+    """Probe, then remember the results in the vault's metadata and the audit log. ``extras``
+    are the exchange's other credentials (passphrase, memo), as sealed in the vault."""
     report = await probe_key(
         label=record.label,
         exchange=record.exchange,
@@ -206,12 +217,13 @@ async def verify_and_record(
         canary_source=canary_source,
         symbol=record.markets[0] if record.markets else None,
         client_factory=client_factory,
+        extras=extras,
     )
     remembered = Verification(
         checked_at=report.checked_at,
         verdict=report.verdict,
         checks=tuple(c.to_json() for c in report.checks),
-        policy=policy.verification_terms(),
+        policy=policy.for_exchange(record.exchange).verification_terms(),
     )
     mutate(home, lambda v: v.update(record.id, last_verification=remembered))
     home.audit_log().append(
@@ -224,30 +236,27 @@ async def verify_and_record(
     return report
 
 
-def _default_urls(urls: Any) -> Any:
-    if urls is not None:
-        return urls
-    from liquidity_bot.venues.bitrue.urls import BitrueUrls
-
-    return BitrueUrls()
-
-
 async def _open_active(
     home: KeysHome, passphrase: str, label: str, exchange: str
-) -> tuple[KeyRecord, str]:
-    """The label's active record and its secret. The KDF is memory-hard on purpose (tens of
-    ms): it runs off a running engine's event loop."""
+) -> tuple[KeyRecord, str, dict[str, str]]:
+    """The label's active record, its secret and its extra credentials. The KDF is memory-hard
+    on purpose (tens of ms): it runs off a running engine's event loop."""
 
-    def _open() -> tuple[KeyRecord, str]:
+    def _open() -> tuple[KeyRecord, str, dict[str, str]]:
         vault = Vault.open(home.vault).unlock(passphrase)
         record = vault.find_active(label, exchange)
-        return record, vault.reveal(record.id)
+        return record, vault.reveal(record.id), vault.reveal_extras(record.id)
 
     return await asyncio.to_thread(_open)
 
 
 def _verified_key(
-    record: KeyRecord, secret: str, report: VerificationReport, verdict: Judgement, max_age: timedelta
+    record: KeyRecord,
+    secret: str,
+    extras: dict[str, str],
+    report: VerificationReport,
+    verdict: Judgement,
+    max_age: timedelta,
 ) -> VerifiedKey:
     return VerifiedKey(
         record_id=record.id,
@@ -258,6 +267,7 @@ def _verified_key(
         report=report,
         accepted_unknown=verdict.accepted_unknown,
         max_age=max_age,
+        extras={name: Secret(value) for name, value in extras.items()},
     )
 
 
@@ -283,7 +293,7 @@ async def require_tradeable(
     max_age = timedelta(hours=policy.max_verification_age_hours)
     audit = home.audit_log()
 
-    record, secret = await _open_active(home, passphrase, label, exchange)
+    record, secret, extras = await _open_active(home, passphrase, label, exchange)
     if record.profile == AUDIT:
         audit.append("gate", **audit_fields(record), outcome="refused", reason="audit key")
         raise KeyRefused(
@@ -296,9 +306,10 @@ async def require_tradeable(
             record,
             secret,
             policy=policy,
-            urls=_default_urls(urls),
+            urls=urls,
             canary_source=canary_source,
             client_factory=client_factory,
+            extras=extras,
         )
     else:
         last = record.last_verification
@@ -338,7 +349,8 @@ async def require_tradeable(
             + "\n- ".join(verdict.reasons),
             report,
         )
-    if not reverify and not policy.is_covered_by(getattr(record.last_verification, "policy", None)):
+    terms = getattr(record.last_verification, "policy", None)
+    if not reverify and not policy.for_exchange(record.exchange).is_covered_by(terms):
         problem = (
             "it was verified under a different policy that does not cover the current one "
             "(fewer checks, a wider clock-skew limit or other trusted IPs)"
@@ -356,7 +368,7 @@ async def require_tradeable(
         verdict=report.verdict,
         accepted_unknown=list(verdict.accepted_unknown),
     )
-    return _verified_key(record, secret, report, verdict, max_age)
+    return _verified_key(record, secret, extras, report, verdict, max_age)
 
 
 @dataclass(frozen=True)
@@ -561,6 +573,7 @@ async def rotate_key(
     canary_source: str | None = None,
     client_factory: ClientFactory | None = None,
     kdf: KdfParams = DEFAULT_KDF,
+    new_extras: dict[str, str] | None = None,
 ) -> RotationResult:
     """Add the replacement as a candidate, verify it, and only if it may trade make it the active
     key for the label's markets; the old key becomes ``pending_delete`` (delete it on the exchange).
@@ -581,6 +594,7 @@ async def rotate_key(
         kdf=kdf,
         status="candidate",
         replaces=old.id,
+        extras=new_extras,
         profile=old.profile,
     )
     def _drop_candidate(reason: str) -> None:
@@ -598,6 +612,7 @@ async def rotate_key(
             urls=urls,
             canary_source=canary_source,
             client_factory=client_factory,
+            extras=new_extras,
         )
     except BaseException:
         # verifying broke (rather than judged): no candidate record may block the next try
@@ -640,15 +655,16 @@ async def require_audit_key(
     to trade, IP-restricted); ``KeyRefused`` names every check that failed otherwise."""
     policy = policy_for_profile(AUDIT, policy or load_policy(home.policy))
 
-    record, secret = await _open_active(home, passphrase, label, exchange)
+    record, secret, extras = await _open_active(home, passphrase, label, exchange)
     report = await verify_and_record(
         home,
         record,
         secret,
         policy=policy,
-        urls=_default_urls(urls),
+        urls=urls,
         canary_source=canary_source,
         client_factory=client_factory,
+        extras=extras,
     )
     verdict = judge(report, policy)
     outcome = "accepted" if verdict.allowed else "refused"
@@ -663,7 +679,7 @@ async def require_audit_key(
             report,
         )
     return _verified_key(
-        record, secret, report, verdict, timedelta(hours=policy.max_verification_age_hours)
+        record, secret, extras, report, verdict, timedelta(hours=policy.max_verification_age_hours)
     )
 
 

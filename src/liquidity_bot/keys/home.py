@@ -16,16 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from liquidity_bot.logs import register_secret
+from liquidity_bot.logs import MIN_SECRET_LENGTH, register_secret
 
 if TYPE_CHECKING:
     from liquidity_bot.keys.audit import AuditLog, AuditMirror
 
 PASSPHRASE_ENV = "LIQUIDITY_BOT_PASSPHRASE"
-
-# Bitrue API keys and secrets are 64 ASCII letters and digits; the simulator issues the same shape.
-_BITRUE_TOKEN = re.compile(r"[A-Za-z0-9]{64}")
-
 
 class InputRefused(ValueError):
     """Input that must not be used (empty, mismatched, wrong shape); the message says why."""
@@ -118,22 +114,67 @@ def secure_home(root: Path) -> list[Path]:
 
 
 def check_token_format(exchange: str, what: str, value: str) -> None:
-    """Refuse a key or secret that cannot be right, without echoing the value."""
-    if exchange == "bitrue" and not _BITRUE_TOKEN.fullmatch(value):
-        shape = "empty" if not value else f"{len(value)} characters"
-        if value and not value.isalnum():
-            shape += ", with characters other than letters and digits"
+    """Refuse a key or secret that cannot be right for ``exchange``, without echoing the value.
+
+    The shapes are the exchange's (``keys.exchanges``: Bitrue's and Binance's keys and secrets
+    are 64 letters and digits, Coinbase's secret is an EC private key in PEM, ...); an exchange
+    without a known shape takes any printable text without spaces."""
+    from liquidity_bot.keys.exchanges import GUIDES
+
+    guide = GUIDES.get(exchange)
+    if guide is None:
+        return  # the exchange itself is refused elsewhere, with the list of known ones
+    fmt = guide.key_format
+    if what == "API key":
+        ok, hint = fmt.key_ok(value), fmt.api_key_hint
+    else:
+        ok, hint = fmt.secret_ok(value), fmt.secret_hint
+    if ok:
+        return
+    shape = "empty" if not value else f"{len(value)} characters"
+    if value and not value.isalnum() and not fmt.secret_is_pem:
+        shape += ", with characters other than letters and digits"
+    raise InputRefused(
+        f"the {what} does not look like a {guide.name} {what} ({hint}; got {shape}); "
+        f"copy it again from the exchange's API Management page"
+    )
+
+
+def check_extras(exchange: str, extras: dict[str, str]) -> None:
+    """Refuse missing, empty or unexpected extra credentials (passphrase, memo), without
+    echoing them: a key stored without its passphrase could never sign a request."""
+    from liquidity_bot.keys.exchanges import GUIDES
+
+    guide = GUIDES.get(exchange)
+    wanted = {e.name for e in guide.extras} if guide else set()
+    unexpected = sorted(set(extras) - wanted)
+    if unexpected:
         raise InputRefused(
-            f"the {what} does not look like a Bitrue {what} (64 letters and digits; got {shape}); "
-            f"copy it again from the exchange's API Management page"
+            f"{exchange} keys take no {', '.join(unexpected)}; nothing was stored"
         )
+    for name in sorted(wanted):
+        value = extras.get(name, "")
+        if not value.strip():
+            raise InputRefused(
+                f"{guide.name if guide else exchange} keys need their {name} too (chosen when the key "
+                f"was created); nothing was stored"
+            )
+        if any(unicodedata.category(ch) in _UNPRINTABLE for ch in value):
+            raise InputRefused(
+                f"the {name} holds control characters: copy it again; nothing was stored"
+            )
+        if len(value) < MIN_SECRET_LENGTH:  # shorter values could not be masked in logs
+            raise InputRefused(
+                f"the {name} is {len(value)} characters long: one of at least {MIN_SECRET_LENGTH} is "
+                f"needed (shorter ones cannot be kept out of logs); create the key again with a "
+                f"longer {name}; nothing was stored"
+            )
 
 
 LABEL_MAX_LENGTH = 64
 # control characters (ESC starts terminal escape sequences), format characters (bidirectional
 # overrides that reorder what a terminal shows), line and paragraph separators, unassigned
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-_SYMBOL = re.compile(r"[A-Z0-9]{2,30}")
 
 
 def printable(text: str, limit: int | None = None) -> str:
@@ -171,12 +212,16 @@ def check_label(label: str) -> None:
         )
 
 
-def check_symbol(symbol: str) -> None:
-    """Refuse a market symbol that cannot be a Bitrue spot symbol (e.g. XRPUSDT)."""
-    if not _SYMBOL.fullmatch(symbol):
+def check_symbol(symbol: str, exchange: str = "bitrue") -> None:
+    """Refuse a market symbol that cannot be a spot symbol of ``exchange`` (Bitrue: XRPUSDT;
+    elsewhere also XRP/USDT, XRP-USDT or XRP_USDT)."""
+    from liquidity_bot.keys.exchanges import GUIDES
+
+    guide = GUIDES.get(exchange) or GUIDES["bitrue"]
+    if not re.fullmatch(guide.symbol_pattern, symbol):
         raise InputRefused(
-            f"--market '{printable(symbol, 40)}' is not a symbol: use letters and digits only, "
-            f"e.g. XRPUSDT"
+            f"--market '{printable(symbol, 40)}' is not a symbol of {guide.name}: use letters and "
+            f"digits, e.g. {guide.symbol_example}"
         )
 
 
@@ -248,16 +293,42 @@ def read_passphrase(*, confirm: bool, stdin: TextIO | None = None) -> str:
     return first
 
 
-def read_secret(prompt: str = "API secret (hidden): ", *, stdin: TextIO | None = None) -> str:
-    """The API secret: a hidden prompt on a terminal, else exactly one line of standard input."""
+def read_secret(
+    prompt: str = "API secret (hidden): ",
+    *,
+    stdin: TextIO | None = None,
+    pem: bool = False,
+    what: str = "secret",
+) -> str:
+    """A secret (or an extra credential): a hidden prompt on a terminal, else exactly one line
+    of standard input.
+
+    ``pem`` (Coinbase's EC private key): the key as one line with ``\\n`` escapes, as the
+    exchange's JSON key file holds it, or, on standard input, the PEM lines up to ``-----END``."""
     disable_core_dumps()
     stream = stdin or sys.stdin
     if stream.isatty():
         value = _getpass(prompt)
     else:
         value = stream.readline().rstrip("\r\n")
-    value = value.strip()
-    if not value:
-        raise InputRefused("no secret was given (empty input)")
+        if pem and "-----BEGIN" in value and "-----END" not in value:
+            lines = [value]
+            while "-----END" not in lines[-1]:
+                line = stream.readline()
+                if not line:
+                    break
+                lines.append(line.rstrip("\r\n"))
+            value = "\n".join(lines)
+    if pem:
+        value = value.strip().strip('"').replace("\\n", "\n")
+        if value and not value.endswith("\n"):
+            value += "\n"
+    value = value.strip() if not pem else value.lstrip()
+    if not value.strip():
+        raise InputRefused(f"no {what} was given (empty input)")
     register_secret(value)  # from now on, no log line can show it
+    if pem:  # each line of a PEM could appear alone in a log
+        for line in value.splitlines():
+            if len(line) >= 16 and not line.startswith("-----"):
+                register_secret(line)
     return value

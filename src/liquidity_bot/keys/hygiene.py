@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from liquidity_bot.keys.home import KeysHome, check_label, check_symbol, check_token_format
+from liquidity_bot.keys.home import (
+    KeysHome,
+    check_extras,
+    check_label,
+    check_symbol,
+    check_token_format,
+)
 from liquidity_bot.keys.policy import Policy
 from liquidity_bot.keys.vault import (
     DEFAULT_KDF,
@@ -65,17 +71,21 @@ def add_key(
     kdf: KdfParams = DEFAULT_KDF,
     status: str = "active",
     replaces: str | None = None,
+    extras: dict[str, str] | None = None,
     profile: str = "bot",
 ) -> KeyRecord:
-    """Seal a new key in the vault (creating the vault on first use) and audit it.
+    """Seal a new key in the vault (creating the vault on first use) and audit it. ``extras``
+    are the exchange's other credentials (OKX/KuCoin passphrase, BitMart memo), sealed with the
+    secret; the exchange's record says which it needs.
 
     Everything that can be checked is checked before the vault is touched: a refused key
     leaves nothing stored."""
     check_label(label)
     for symbol in markets:
-        check_symbol(symbol)
+        check_symbol(symbol, exchange)
     check_token_format(exchange, "API key", api_key)
     check_token_format(exchange, "secret", secret)
+    check_extras(exchange, extras or {})
     if api_key == secret:
         raise KeyConflict("the secret equals the API key: paste the secret key, not the API key")
     with locked(home.vault):
@@ -104,6 +114,7 @@ def add_key(
             markets=markets,
             status=status,
             replaces=replaces,
+            extras=extras,
             profile=profile,
         )
         vault.save()

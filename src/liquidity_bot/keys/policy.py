@@ -1,9 +1,16 @@
 """The onboarding guide's key policy as data: what a key must and must not be allowed to do.
 
-Defaults are the guide's (read + trade, no withdraw, no futures, IP allow list required, review
+Defaults are the guide's (read + trade, no withdraw, no futures, no transfers, IP allow list
+required, review
 every 90 days, unused after 30 days, no check accepted as unknown). An operator may override them
 in a TOML file (``<home>/policy.toml``; ``examples/policy.toml`` documents every field). Unknown
 keys are errors that name the key and the file.
+
+Policy is data per exchange too: a ``[keys.exchanges.<name>]`` table replaces, for that exchange
+only, the fields an exchange can differ in (``EXCHANGE_FIELDS``: e.g. accepting as unknown the
+checks that exchange cannot answer). ``Policy.for_exchange`` applies it; the judge and the probe
+do so with the key's exchange. A profile (what a key is for: the bot's trading key, a read-only
+audit key) is a policy derived from this one.
 """
 
 from __future__ import annotations
@@ -12,12 +19,12 @@ import ipaddress
 import os
 import stat
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 PERMISSIONS_REQUIRABLE = ("read", "trade")
-PERMISSIONS_FORBIDDABLE = ("withdraw", "futures")
+PERMISSIONS_FORBIDDABLE = ("withdraw", "futures", "transfer")
 
 # Check names, in the guide's order. `verify` produces exactly these.
 CHECK_NAMES = (
@@ -27,6 +34,7 @@ CHECK_NAMES = (
     "trade_disabled",  # the audit profile's: the same trade probe, its expected outcome flipped
     "withdraw_disabled",
     "futures_disabled",
+    "transfer_disabled",
     "ip_restricted",
     "clock_skew",
 )
@@ -39,7 +47,7 @@ class PolicyError(ValueError):
 @dataclass(frozen=True)
 class Policy:
     required_permissions: tuple[str, ...] = ("read", "trade")
-    forbidden_permissions: tuple[str, ...] = ("withdraw", "futures")
+    forbidden_permissions: tuple[str, ...] = ("withdraw", "futures", "transfer")
     require_ip_restriction: bool = True
     trusted_egress_ips: tuple[str, ...] = ()
     review_interval_days: int = 90
@@ -47,6 +55,14 @@ class Policy:
     accept_unknown: tuple[str, ...] = ()
     max_clock_skew_ms: int = 1000
     max_verification_age_hours: float = 24.0
+    # exchange name -> the fields it replaces, as ((field, value), ...); see ``for_exchange``
+    exchange_overrides: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+
+    def for_exchange(self, exchange: str) -> Policy:
+        """This policy as it applies to keys of ``exchange`` (its ``[keys.exchanges.X]`` table
+        applied; the result holds no overrides, so applying it twice changes nothing)."""
+        overrides = dict(self.exchange_overrides).get(exchange, ())
+        return replace(self, exchange_overrides=(), **dict(overrides))
 
     def demanded_checks(self) -> tuple[str, ...]:
         """The checks this policy asks for, in the guide's order."""
@@ -61,6 +77,8 @@ class Policy:
             wanted.add("withdraw_disabled")
         if "futures" in self.forbidden_permissions:
             wanted.add("futures_disabled")
+        if "transfer" in self.forbidden_permissions:
+            wanted.add("transfer_disabled")
         if self.require_ip_restriction:
             wanted.add("ip_restricted")
         return tuple(c for c in CHECK_NAMES if c in wanted)
@@ -102,6 +120,9 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
+
+# what a [keys.exchanges.<name>] table may set: what differs with the exchange, not what a key is for
+EXCHANGE_FIELDS = ("accept_unknown", "trusted_egress_ips", "max_clock_skew_ms")
 
 _TUPLE_FIELDS = {
     "required_permissions",
@@ -160,29 +181,70 @@ def policy_from_mapping(data: dict[str, Any], where: str = "policy") -> Policy:
         if not isinstance(data["keys"], dict):
             raise PolicyError(f"{where}: 'keys' must be a table ([keys])")
         table = data["keys"]
-    known = {f.name: f for f in fields(Policy)}
+    known = {f.name: f for f in fields(Policy) if f.name != "exchange_overrides"}
     kwargs: dict[str, Any] = {}
+    table = dict(table)
+    per_exchange = table.pop("exchanges", None)
     for key, value in table.items():
         if key not in known:
-            raise PolicyError(f"{where}: unknown key {key!r}; known keys: {', '.join(known)}")
-        default = getattr(DEFAULT_POLICY, key)
-        if key in _TUPLE_FIELDS:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise PolicyError(f"{where}: {key} must be a list of strings")
-            kwargs[key] = tuple(value)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise PolicyError(f"{where}: {key} must be true or false")
-            kwargs[key] = value
-        elif isinstance(default, int):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise PolicyError(f"{where}: {key} must be an integer")
-            kwargs[key] = value
-        elif isinstance(default, float):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise PolicyError(f"{where}: {key} must be a number")
-            kwargs[key] = float(value)
-    return _validate(Policy(**kwargs), where)
+            raise PolicyError(
+                f"{where}: unknown key {key!r}; known keys: {', '.join(known)}, [keys.exchanges.<name>]"
+            )
+        kwargs[key] = _field_value(key, value, where)
+    policy = _validate(Policy(**kwargs), where)
+    if per_exchange is None:
+        return policy
+    return _validate(
+        replace(policy, exchange_overrides=_exchange_overrides(per_exchange, policy, where)), where
+    )
+
+
+def _exchange_overrides(
+    tables: Any, base: Policy, where: str
+) -> tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]:
+    from liquidity_bot.keys.exchanges import EXCHANGES
+
+    if not isinstance(tables, dict):
+        raise PolicyError(f"{where}: 'exchanges' must be tables, e.g. [keys.exchanges.okx]")
+    out = []
+    for exchange, table in tables.items():
+        here = f"{where} [keys.exchanges.{exchange}]"
+        if exchange not in EXCHANGES:
+            raise PolicyError(f"{here}: unknown exchange; known: {', '.join(EXCHANGES)}")
+        if not isinstance(table, dict):
+            raise PolicyError(f"{here}: must be a table")
+        values = []
+        for key, value in table.items():
+            if key not in EXCHANGE_FIELDS:
+                raise PolicyError(
+                    f"{here}: {key!r} cannot differ per exchange; allowed: {', '.join(EXCHANGE_FIELDS)}"
+                )
+            values.append((key, _field_value(key, value, here)))
+        _validate(replace(base, **dict(values)), here)
+        out.append((exchange, tuple(values)))
+    return tuple(out)
+
+
+def _field_value(key: str, value: Any, where: str) -> Any:
+    """One field's value from TOML, type-checked against the default's type."""
+    default = getattr(DEFAULT_POLICY, key)
+    if key in _TUPLE_FIELDS:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PolicyError(f"{where}: {key} must be a list of strings")
+        return tuple(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise PolicyError(f"{where}: {key} must be true or false")
+        return value
+    if isinstance(default, int):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise PolicyError(f"{where}: {key} must be an integer")
+        return value
+    if isinstance(default, float):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise PolicyError(f"{where}: {key} must be a number")
+        return float(value)
+    raise PolicyError(f"{where}: {key} cannot be set here")  # pragma: no cover
 
 
 def check_policy_file(path: Path) -> None:

@@ -182,9 +182,12 @@ class SecretStore(Protocol):
         api_key: str,
         secret: str,
         markets: tuple[str, ...] = (),
+        extras: Mapping[str, str] | None = None,
     ) -> KeyRecord: ...
 
     def reveal(self, record_id: str) -> str: ...
+
+    def reveal_extras(self, record_id: str) -> dict[str, str]: ...
 
     def update(self, record_id: str, **changes: Any) -> KeyRecord: ...
 
@@ -306,6 +309,7 @@ def _record_from_json(raw: Mapping[str, Any]) -> KeyRecord:
                 verdict=str(v["verdict"]),
                 checks=tuple(
                     {"name": str(c["name"]), "status": str(c["status"]), "detail": str(c["detail"])}
+                    | ({"how": str(c["how"])} if "how" in c else {})
                     for c in v.get("checks", [])
                 ),
                 policy=v.get("policy") if isinstance(v.get("policy"), dict) else None,
@@ -336,6 +340,9 @@ def _record_from_json(raw: Mapping[str, Any]) -> KeyRecord:
 class _Sealed:
     wrapped_key: dict[str, str]
     secret: dict[str, str]
+    # the exchange's other credentials (passphrase, memo) as one sealed JSON object; None for
+    # exchanges that need none (records written before extras existed have none either)
+    extras: dict[str, str] | None = None
 
 
 @dataclass
@@ -414,12 +421,16 @@ class Vault:
                         f"{path}: record id {rec.id} appears twice; restore a backup"
                     )
                 vault._records[rec.id] = rec
+                extras = raw.get("extras")
                 vault._sealed[rec.id] = _Sealed(
                     wrapped_key={
                         "nonce": raw["wrapped_key"]["nonce"],
                         "ct": raw["wrapped_key"]["ct"],
                     },
                     secret={"nonce": raw["secret"]["nonce"], "ct": raw["secret"]["ct"]},
+                    extras=None
+                    if extras is None
+                    else {"nonce": extras["nonce"], "ct": extras["ct"]},
                 )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise VaultCorrupt(
@@ -566,11 +577,15 @@ class Vault:
         markets: tuple[str, ...] = (),
         status: str = "active",
         replaces: str | None = None,
+        extras: Mapping[str, str] | None = None,
         profile: str = "bot",
     ) -> KeyRecord:
-        """Seal a secret under a fresh data key; the record's identity is bound as associated data."""
+        """Seal a secret (and the exchange's extra credentials, if any: an API passphrase, a
+        memo) under a fresh data key; the record's identity is bound as associated data."""
         self._require_master()
         register_secret(secret)  # from now on, no log line can show it
+        for value in (extras or {}).values():
+            register_secret(value)
         rec = KeyRecord(
             id=str(uuid.uuid4()),
             exchange=exchange,
@@ -588,36 +603,72 @@ class Vault:
         ct = AESGCM(data_key).encrypt(
             nonce, secret.encode("utf-8"), self._record_aad(rec, "secret")
         )
+        sealed_extras = None
+        if extras:
+            x_nonce = os.urandom(_NONCE_BYTES)
+            x_ct = AESGCM(data_key).encrypt(
+                x_nonce, _canonical(dict(extras)), self._record_aad(rec, "extras")
+            )
+            sealed_extras = {"nonce": _b64(x_nonce), "ct": _b64(x_ct)}
         self._sealed[rec.id] = _Sealed(
-            wrapped_key=self._wrap(rec.id, data_key), secret={"nonce": _b64(nonce), "ct": _b64(ct)}
+            wrapped_key=self._wrap(rec.id, data_key),
+            secret={"nonce": _b64(nonce), "ct": _b64(ct)},
+            extras=sealed_extras,
         )
         return rec
 
-    def reveal(self, record_id: str) -> str:
-        """Open a record's secret; raises ``RecordTampered`` if anything bound to it changed."""
-        master = self._require_master()
+    def _open_sealed(self, record_id: str, purpose: str, sealed: dict[str, str], what: str) -> bytes:
+        """Decrypt one of a record's sealed values under its data key; ``RecordTampered`` if
+        anything bound to it changed."""
         rec = self.get(record_id)
-        data_key = self._unwrap(record_id, master)
-        sealed = self._sealed[record_id]
+        data_key = self._unwrap(record_id, self._require_master())
         try:
-            plain = AESGCM(data_key).decrypt(
-                _unb64(sealed.secret.get("nonce"), "secret.nonce"),
-                _unb64(sealed.secret.get("ct"), "secret.ct"),
-                self._record_aad(rec, "secret"),
+            return AESGCM(data_key).decrypt(
+                _unb64(sealed.get("nonce"), f"{purpose}.nonce"),
+                _unb64(sealed.get("ct"), f"{purpose}.ct"),
+                self._record_aad(rec, purpose),
             )
         except InvalidTag:
             raise RecordTampered(
-                f"record {rec.label!r} ({rec.exchange}) failed authentication: its sealed secret "
+                f"record {rec.label!r} ({rec.exchange}) failed authentication: its sealed {what} "
                 f"was altered or swapped; remove it and add the key again"
             ) from None
+
+    def reveal(self, record_id: str) -> str:
+        """Open a record's secret; raises ``RecordTampered`` if anything bound to it changed."""
+        self._require_master()
+        self.get(record_id)
+        plain = self._open_sealed(record_id, "secret", self._sealed[record_id].secret, "secret")
         secret = plain.decode("utf-8")
         register_secret(secret)  # from now on, no log line can show it
         return secret
+
+    def reveal_extras(self, record_id: str) -> dict[str, str]:
+        """Open a record's extra credentials ({} when it has none); tampering raises
+        ``RecordTampered`` as for the secret."""
+        self._require_master()
+        rec = self.get(record_id)
+        sealed = self._sealed[record_id].extras
+        if sealed is None:
+            return {}
+        plain = self._open_sealed(record_id, "extras", sealed, "extra credentials")
+        try:
+            extras = json.loads(plain)
+        except ValueError:
+            raise VaultCorrupt(f"record {rec.label!r}: sealed extras are not JSON") from None
+        if not isinstance(extras, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extras.items()
+        ):
+            raise VaultCorrupt(f"record {rec.label!r}: sealed extras are malformed")
+        for value in extras.values():
+            register_secret(value)
+        return extras
 
     def verify_all(self) -> None:
         """Open every record once (without keeping the secrets) to detect tampering early."""
         for rid in self._records:
             self.reveal(rid)
+            self.reveal_extras(rid)
 
     _MUTABLE = frozenset(
         {
@@ -659,15 +710,19 @@ class Vault:
                 "salt": _b64(self.salt),
             },
             "check": dict(self.check),
-            "records": [
-                {
-                    **_record_to_json(rec),
-                    "wrapped_key": dict(self._sealed[rec.id].wrapped_key),
-                    "secret": dict(self._sealed[rec.id].secret),
-                }
-                for rec in self.records()
-            ],
+            "records": [self._record_doc(rec) for rec in self.records()],
         }
+
+    def _record_doc(self, rec: KeyRecord) -> dict[str, Any]:
+        sealed = self._sealed[rec.id]
+        doc = {
+            **_record_to_json(rec),
+            "wrapped_key": dict(sealed.wrapped_key),
+            "secret": dict(sealed.secret),
+        }
+        if sealed.extras is not None:
+            doc["extras"] = dict(sealed.extras)
+        return doc
 
     def save(self, *, _before_rename: Any = None) -> None:
         data = json.dumps(self.to_doc(), indent=2, sort_keys=False).encode("utf-8") + b"\n"

@@ -1,63 +1,47 @@
-"""Verify a key against the policy by probing the exchange, without side effects.
+"""Verify a key against the policy, without side effects: the generic part.
 
-Bitrue has no endpoint that reports a key's permissions or allow list, so each is inferred from a
-probe whose answer tells it apart:
+A *prober* (one per exchange, ``keys.probers``) asks the exchange and turns each answer into
+named checks; this module runs it and judges: the order of the checks is the guide's
+(``policy.CHECK_NAMES``), a run halts after a rate limit or an outage (the remaining checks are
+``unknown``, so verifying never makes a limit worse), a check the exchange does not have is
+``not applicable`` (from the exchange's record in ``keys.exchanges``), and the verdict is
+``fail`` if any demanded check fails, else ``unknown`` if any is unknown, else ``pass``.
+Unknown is never a pass.
 
-==================  =====================================  ===========================================
-check               probe                                  reading
-==================  =====================================  ===========================================
-clock_skew          GET /api/v1/time (unsigned)            |server - local| <= policy.max_clock_skew_ms
-authenticates       GET /api/v1/account (signed)           answered or permission refusal = pass;
-                                                           key/signature refused = fail
-can_read            GET /api/v1/account                    answered = pass; permission refusal = fail;
-                                                           refused for this address = fail (IP message)
-can_trade           DELETE /api/v1/order for a random      "order not found" (-2013) = pass (the key
-                    client order id that cannot exist      may trade; nothing was ever placed);
-                                                           permission refusal = fail
-withdraw_disabled   GET /api/v1/withdraw/history           refused with 966001 = pass; answered = fail
-                    (a read; withdraw/commit is never
-                    called)
-futures_disabled    GET /fapi/v2/account                   refused with -2015 = pass; answered = fail;
-                                                           -1025 "futures not activated" = unknown
-                                                           (see below)
-ip_restricted       GET /api/v1/account from               refused for that address = pass;
-                    --canary-source (an address of this    answered = fail; no canary = unknown
-                    machine NOT on the allow list)
-==================  =====================================  ===========================================
-
--1025 ("user has not activated futures") says the *account* has no futures product; it says nothing
-about the key's Futures box, which becomes live the day someone activates futures. So it is
-``unknown``: the operator checks the key page by hand and may accept it in the policy
-(``accept_unknown = ["futures_disabled"]``).
-
-Any other or ambiguous answer (5xx, timeout, rate limit, an unexpected success) is ``unknown``,
-never ``pass``. After a rate limit or ban the remaining probes are skipped (``unknown``) so that
-verification never makes a limit worse. About eight requests are sent in all.
+Every check says how it was judged (``Check.how``): read from the exchange's own report of the
+key's permissions, inferred from a probe, or from the canary source. Details never hold the
+secret, an extra credential or the full API key.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import secrets as _secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from liquidity_bot.keys.guide import fix_for, fix_for_ip_excluded
+from liquidity_bot.keys.exchanges import guide_of
+from liquidity_bot.keys.guide import fix_for
 from liquidity_bot.keys.policy import CHECK_NAMES, Policy
+from liquidity_bot.logs import MIN_SECRET_LENGTH
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
+NOT_APPLICABLE = "not_applicable"
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str  # pass | fail | unknown
+    status: str  # pass | fail | unknown (| not_applicable, listed apart in a report)
     detail: str
+    how: str = ""  # how it was judged: the endpoint read or the probe sent
 
     def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "status": self.status, "detail": self.detail}
+        out = {"name": self.name, "status": self.status, "detail": self.detail}
+        if self.how:
+            out["how"] = self.how
+        return out
 
 
 @dataclass(frozen=True)
@@ -67,8 +51,12 @@ class VerificationReport:
     verdict: str
     checked_at: str
     checks: tuple[Check, ...]
+    # demanded checks that do not exist on this exchange (e.g. Bitrue keys cannot transfer)
+    not_applicable: tuple[Check, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """The report as stored and printed; not-applicable checks are left out (they follow
+        from the exchange's record, never from a stored report)."""
         return {
             "label": self.label,
             "exchange": self.exchange,
@@ -101,6 +89,32 @@ def verdict_of(checks: tuple[Check, ...]) -> str:
     return PASS
 
 
+def not_applicable_checks(exchange: str) -> dict[str, str]:
+    """Check name -> why it does not apply on ``exchange`` (from the exchange's record: a stored
+    report cannot declare a check not applicable)."""
+    try:
+        return dict(guide_of(exchange).not_applicable)
+    except ValueError:
+        return {}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a prober signs with. Extras are the exchange's other credentials (``passphrase``,
+    ``memo``). Never printed: repr shows the key's hint only."""
+
+    api_key: str
+    secret: str = field(repr=False)
+    extras: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return f"Credentials({hint_of(self.api_key)}, secret=***, extras={sorted(self.extras)})"
+
+
+def hint_of(api_key: str) -> str:
+    return f"{api_key[:4]}…{api_key[-4:]}" if len(api_key) > 12 else "…"
+
+
 def trade_disabled_from(can_trade: Check, fix: str) -> Check:
     """The audit profile's check, read from the same trade probe with its outcome flipped: a
     cancel that reached the order book proves the key may trade (fail); a permission refusal
@@ -120,379 +134,100 @@ def trade_disabled_from(can_trade: Check, fix: str) -> Check:
 ClientFactory = Callable[..., Any]
 
 
-def default_client_factory(urls: Any, api_key: str | None, secret: str | None, **kw: Any) -> Any:
-    from liquidity_bot.venues.bitrue.rest import BitrueRestClient
-
-    return BitrueRestClient(urls, api_key, secret, **kw)
-
-
-def _errors() -> Any:
-    from liquidity_bot.venues.bitrue import errors
-
-    return errors
-
-
-class _Probe:
-    """One verification run: sends the probes in order and turns answers into checks."""
+class ProbeRun:
+    """One verification run's state, shared by every prober: the results so far, whether the
+    run halted (and why), and the cleaning of exchange text before it is kept anywhere."""
 
     def __init__(
         self,
         *,
-        api_key: str,
-        secret: str,
-        urls: Any,
+        exchange: str,
+        credentials: Credentials,
         policy: Policy,
         canary_source: str | None,
         symbol: str | None,
-        client_factory: ClientFactory,
     ):
-        self.api_key = api_key
-        self.secret = secret
-        self.urls = urls
+        self.exchange = exchange
+        self.credentials = credentials
         self.policy = policy
         self.canary_source = canary_source
         self.symbol = symbol
-        self.factory = client_factory
         self.results: dict[str, Check] = {}
         self.halted: str | None = None  # why the remaining probes were skipped
-        self.E = _errors()
 
-    # -- helpers ------------------------------------------------------------------------------
-    def _clean(self, text: str) -> str:
-        """Exchange text without our secret, nor the full API key: some gateways echo request
-        headers in their errors, and these details go to the vault, the audit log and screens
-        (the key's short hint is enough to tell which key it was)."""
-        if self.secret:
-            text = text.replace(self.secret, "***")
-        if self.api_key:
-            hint = f"{self.api_key[:4]}…{self.api_key[-4:]}" if len(self.api_key) > 12 else "…"
-            text = text.replace(self.api_key, hint)
+    @property
+    def api_key(self) -> str:
+        return self.credentials.api_key
+
+    @property
+    def secret(self) -> str:
+        return self.credentials.secret
+
+    def clean(self, text: str) -> str:
+        """Exchange text without our secret, extras, nor the full API key: some gateways echo
+        request headers in their errors, and these details go to the vault, the audit log and
+        screens (the key's short hint is enough to tell which key it was)."""
+        for value in (self.credentials.secret, *self.credentials.extras.values()):
+            if len(value) >= MIN_SECRET_LENGTH:  # shorter ones are refused at intake
+                text = text.replace(value, "***")
+        if self.credentials.api_key:
+            text = text.replace(self.credentials.api_key, hint_of(self.credentials.api_key))
         return text
 
-    def _set(self, name: str, status: str, detail: str, fix: str | None = None) -> None:
+    def set(
+        self, name: str, status: str, detail: str, fix: str | None = None, how: str = ""
+    ) -> None:
         if status == FAIL:
-            detail = f"{detail} Fix: {fix or fix_for(name, self.policy)}"
-        self.results[name] = Check(name, status, self._clean(detail))
+            detail = f"{detail} Fix: {fix or fix_for(name, self.policy, self.exchange)}"
+        self.results[name] = Check(name, status, self.clean(detail), how)
 
-    def _describe(self, exc: BaseException) -> str:
+    def has(self, name: str) -> bool:
+        return name in self.results
+
+    def describe(self, exc: BaseException) -> str:
         code = getattr(exc, "code", None)
         kind = type(exc).__name__
-        return self._clean(f"{kind}" + (f" code {code}" if code is not None else "") + f": {exc}")
+        return self.clean(f"{kind}" + (f" code {code}" if code is not None else "") + f": {exc}")
 
-    def _halting(self, exc: BaseException) -> bool:
-        """Rate limits, bans and an unreachable exchange stop the run (no more requests)."""
-        E = self.E
-        if isinstance(exc, E.RateLimited | E.IpBanned):
-            self.halted = (
-                f"not checked: the exchange rate-limited or banned this address ({self._describe(exc)}); "
-                f"wait, then verify again"
-            )
-            return True
-        if isinstance(exc, E.ExchangeUnavailable) or not isinstance(exc, E.BitrueError):
-            self.halted = (
-                f"not checked: the exchange did not answer usably ({self._describe(exc)}); "
-                f"check --base-url and the network, then verify again"
-            )
-            return True
-        return False
+    def halt_limited(self, exc: BaseException) -> None:
+        self.halted = (
+            f"not checked: the exchange rate-limited or banned this address ({self.describe(exc)}); "
+            f"wait, then verify again"
+        )
 
-    async def _call(self, name: str, fn: Callable[[], Awaitable[Any]]) -> tuple[bool, Any]:
-        """Run one probe; returns (answered, result_or_exception). Halts on limits/outages."""
+    def halt_unusable(self, exc: BaseException) -> None:
+        self.halted = (
+            f"not checked: the exchange did not answer usably ({self.describe(exc)}); "
+            f"check --base-url and the network, then verify again"
+        )
+
+    async def call(
+        self,
+        name: str,
+        fn: Callable[[], Awaitable[Any]],
+        halting: Callable[[BaseException], bool],
+        how: str = "",
+    ) -> tuple[bool, Any]:
+        """Run one probe; returns (answered, result_or_exception). ``halting`` says whether a
+        failure stops the run (it records why); the check is then unknown."""
         try:
             return True, await fn()
-        except Exception as exc:  # noqa: BLE001 - every failure is classified below
-            if self._halting(exc):
-                self._set(name, UNKNOWN, self.halted or "")
+        except Exception as exc:  # noqa: BLE001 - every failure is classified by the prober
+            if halting(exc):
+                self.set(name, UNKNOWN, self.halted or "", how=how)
             return False, exc
 
-    # -- probes -------------------------------------------------------------------------------
-    async def run(self) -> dict[str, Check]:
-        async with self.factory(self.urls, self.api_key, self.secret) as client:
-            await self._clock(client)
-            if self.halted is None:
-                await self._account(client)
-            if self.halted is None and "can_trade" not in self.results:
-                await self._trade(client)
-            if self.halted is None and "withdraw_disabled" not in self.results:
-                await self._withdraw(client)
-            if self.halted is None and "futures_disabled" not in self.results:
-                await self._futures(client)
-        if self.halted is None and "ip_restricted" not in self.results:
-            await self._canary()
-        for name in CHECK_NAMES:
-            if name not in self.results:
-                self._set(name, UNKNOWN, self.halted or "not checked")
-        return self.results
 
-    async def _clock(self, client: Any) -> None:
-        ok, res = await self._call("clock_skew", client.sync_clock)
-        if not ok:
-            if "clock_skew" not in self.results:
-                self._set(
-                    "clock_skew", UNKNOWN, f"could not read the server time ({self._describe(res)})"
-                )
-            return
-        offset = int(client.clock_offset_ms)
-        limit = self.policy.max_clock_skew_ms
-        if abs(offset) <= limit:
-            self._set(
-                "clock_skew",
-                PASS,
-                f"this clock is {offset:+d} ms from the exchange's (limit {limit} ms)",
-            )
-        else:
-            self._set(
-                "clock_skew",
-                FAIL,
-                f"this machine's clock is {offset:+d} ms off the exchange's (limit {limit} ms).",
-            )
+class KeyProber(Protocol):
+    """What the registry maps an exchange name to (``keys.probers.prober_for``).
 
-    async def _account(self, client: Any) -> None:
-        E = self.E
-        ok, res = await self._call("authenticates", client.account)
-        if ok:
-            self._set("authenticates", PASS, "the exchange accepted the key and its signature")
-            self._set("can_read", PASS, "a signed account read was answered")
-            return
-        if self.halted:
-            return
-        exc = res
-        if isinstance(exc, E.IpNotAllowed):
-            self._set(
-                "authenticates",
-                UNKNOWN,
-                "the key refused this machine's address before its signature could be judged",
-            )
-            self._set(
-                "can_read",
-                FAIL,
-                f"the key does not accept requests from this machine's address ({self._describe(exc)}): "
-                f"its IP allow list leaves this machine out.",
-                fix=fix_for_ip_excluded(self.policy),
-            )
-            self._set(
-                "ip_restricted",
-                PASS,
-                "the key is restricted to an allow list (one that excludes this machine)",
-            )
-            self.halted = "not checked: the key refuses this machine's address (see can_read)"
-            return
-        if isinstance(exc, E.InvalidTimestamp):
-            self._set(
-                "authenticates",
-                UNKNOWN,
-                f"the exchange refused the request's timestamp ({self._describe(exc)}); fix the clock "
-                f"and verify again",
-            )
-            self.halted = "not checked: signed requests are refused for their timestamp"
-            return
-        if isinstance(exc, E.AuthenticationError):
-            self._set(
-                "authenticates",
-                FAIL,
-                f"the exchange refused the key or its signature ({self._describe(exc)}): the key is "
-                f"wrong, disabled or deleted, or the secret does not match.",
-            )
-            self.halted = "not checked: the key does not authenticate"
-            return
-        if isinstance(exc, E.PermissionDenied):
-            self._set(
-                "authenticates",
-                PASS,
-                "the exchange knows the key (it answered with a permission refusal, not an "
-                "authentication error)",
-            )
-            self._set(
-                "can_read", FAIL, f"a signed account read was refused ({self._describe(exc)})."
-            )
-            return
-        self._set(
-            "authenticates",
-            UNKNOWN,
-            f"unexpected answer to the account read ({self._describe(exc)})",
-        )
-        self._set(
-            "can_read", UNKNOWN, f"unexpected answer to the account read ({self._describe(exc)})"
-        )
+    ``probe`` asks the exchange, without side effects, and records checks in ``run`` (any of
+    ``policy.CHECK_NAMES``); it may leave checks out (they become unknown) and must stop sending
+    once ``run.halted`` is set. It never raises for an exchange's answer."""
 
-    async def _pick_symbol(self, client: Any) -> str | None:
-        if self.symbol:
-            return self.symbol
-        ok, res = await self._call("can_trade", client.exchange_info)
-        if not ok:
-            if "can_trade" not in self.results:
-                self._set("can_trade", UNKNOWN, f"could not list symbols ({self._describe(res)})")
-            return None
-        for s in getattr(res, "symbols", []):
-            if getattr(s, "status", "TRADING") == "TRADING":
-                return str(s.symbol)
-        self._set("can_trade", UNKNOWN, "the exchange lists no trading symbol to probe with")
-        return None
+    exchange: str
 
-    async def _trade(self, client: Any) -> None:
-        E = self.E
-        symbol = await self._pick_symbol(client)
-        if symbol is None:
-            return
-        probe_id = "lbprobe" + _secrets.token_hex(12)
-
-        async def cancel() -> Any:
-            return await client.cancel_order(symbol, client_order_id=probe_id)
-
-        ok, res = await self._call("can_trade", cancel)
-        if self.halted:
-            return
-        if ok:
-            self._set(
-                "can_trade",
-                UNKNOWN,
-                "cancelling an order that cannot exist was answered as if it succeeded; "
-                "the answer proves nothing",
-            )
-        elif isinstance(res, E.OrderNotFound):
-            self._set(
-                "can_trade",
-                PASS,
-                f"a cancel on {symbol} reached the order book ('order not found'); nothing was placed",
-            )
-        elif isinstance(res, E.IpNotAllowed):
-            self._set(
-                "can_trade",
-                UNKNOWN,
-                f"the cancel probe was refused for this address ({self._describe(res)})",
-            )
-        elif isinstance(res, E.PermissionDenied):
-            self._set(
-                "can_trade",
-                FAIL,
-                f"a cancel probe was refused for lack of permission ({self._describe(res)}).",
-            )
-        else:
-            self._set(
-                "can_trade",
-                UNKNOWN,
-                f"ambiguous answer to the cancel probe ({self._describe(res)})",
-            )
-
-    async def _withdraw(self, client: Any) -> None:
-        E = self.E
-
-        async def history() -> Any:
-            # Bitrue requires a coin; USDT exists on every account.
-            return await client.withdraw_history(coin="USDT")
-
-        ok, res = await self._call("withdraw_disabled", history)
-        if self.halted:
-            return
-        if ok:
-            self._set(
-                "withdraw_disabled",
-                FAIL,
-                "the withdraw history was readable: the key has the withdrawal permission.",
-            )
-        elif isinstance(res, E.PermissionDenied) and res.code == 966001:
-            self._set(
-                "withdraw_disabled",
-                PASS,
-                "withdraw-history read refused with 966001 (no privileges)",
-            )
-        elif isinstance(res, E.PermissionDenied) and res.code == 966000:
-            self._set(
-                "withdraw_disabled",
-                UNKNOWN,
-                "the withdraw-history read was refused with 966000 (Ip limit): Bitrue refuses "
-                "withdraw endpoints for a key without an IP restriction (or from an address not on "
-                "it) before looking at the Withdrawal permission, so it cannot be told; restrict the "
-                "key to trusted IPs and verify again",
-            )
-        else:
-            self._set(
-                "withdraw_disabled",
-                UNKNOWN,
-                f"the withdraw-history read was refused in a way that does not tell ({self._describe(res)})",
-            )
-
-    async def _futures(self, client: Any) -> None:
-        E = self.E
-        ok, res = await self._call("futures_disabled", client.futures_account)
-        if self.halted:
-            return
-        authenticated = self.results.get("authenticates", Check("", UNKNOWN, "")).status == PASS
-        if ok:
-            self._set(
-                "futures_disabled",
-                FAIL,
-                "the futures account was readable: the key has the futures permission.",
-            )
-        elif isinstance(res, E.PermissionDenied) and res.code == -2015 and authenticated:
-            self._set(
-                "futures_disabled",
-                PASS,
-                "futures account read refused with -2015 (no futures permission)",
-            )
-        elif isinstance(res, E.PermissionDenied) and res.code == -1025:
-            self._set(
-                "futures_disabled",
-                UNKNOWN,
-                "the account has not activated futures (-1025), so the key's Futures box cannot be "
-                "probed; make sure 'Futures' is unticked on the key page, then accept this check with "
-                'accept_unknown = ["futures_disabled"] in policy.toml if you want to trade',
-            )
-        else:
-            self._set(
-                "futures_disabled",
-                UNKNOWN,
-                f"ambiguous answer to the futures account read ({self._describe(res)})",
-            )
-
-    async def _canary(self) -> None:
-        E = self.E
-        if not self.canary_source:
-            self._set(
-                "ip_restricted",
-                UNKNOWN,
-                "no --canary-source given: give an address of this machine that is NOT on the key's "
-                "allow list (e.g. 127.0.0.2 on loopback) so the restriction can be tested",
-            )
-            return
-        source = self.canary_source
-        try:
-            client_cm = self.factory(self.urls, self.api_key, self.secret, source_address=source)
-        except Exception as exc:  # noqa: BLE001
-            self._set(
-                "ip_restricted", UNKNOWN, f"cannot send from {source} ({self._describe(exc)})"
-            )
-            return
-        async with client_cm as canary:
-            try:
-                await canary.sync_clock()
-                await canary.account()
-            except E.IpNotAllowed:
-                self._set(
-                    "ip_restricted",
-                    PASS,
-                    f"the same read from {source} was refused: the key is IP-restricted",
-                )
-                return
-            except E.RateLimited as exc:
-                self._set(
-                    "ip_restricted", UNKNOWN, f"rate-limited from {source} ({self._describe(exc)})"
-                )
-                return
-            except Exception as exc:  # noqa: BLE001
-                self._set(
-                    "ip_restricted",
-                    UNKNOWN,
-                    f"the read from {source} failed without an IP refusal ({self._describe(exc)}); "
-                    f"is {source} an address of this machine?",
-                )
-                return
-        self._set(
-            "ip_restricted",
-            FAIL,
-            f"the same read from {source}, which is not on the allow list, was answered: the key "
-            f"is not restricted to trusted IPs.",
-        )
+    async def probe(self, run: ProbeRun) -> None: ...
 
 
 def check_canary(source: str, policy: Policy) -> None:
@@ -523,43 +258,66 @@ async def probe_key(
     canary_source: str | None = None,
     symbol: str | None = None,
     client_factory: ClientFactory | None = None,
+    extras: Mapping[str, str] | None = None,
+    prober: KeyProber | None = None,
 ) -> VerificationReport:
-    """Probe the exchange and judge the key against the policy (only the checks it demands)."""
-    if exchange != "bitrue":
-        raise ValueError(f"cannot verify keys for {exchange!r}: only bitrue is supported")
+    """Probe the exchange and judge the key against the policy (only the checks it demands).
+
+    ``prober`` defaults to the exchange's (``keys.probers.prober_for``), built with ``urls`` and
+    ``client_factory`` (the exchange's network side; tests give a scripted one)."""
+    if prober is None:
+        from liquidity_bot.keys.probers import prober_for
+
+        prober = prober_for(exchange, urls=urls, client_factory=client_factory)
+    if prober.exchange != exchange:
+        raise ValueError(f"the {prober.exchange} prober cannot verify a key for {exchange}")
+    policy = policy.for_exchange(exchange)
     if canary_source:
         check_canary(canary_source, policy)
-    probe = _Probe(
-        api_key=api_key,
-        secret=secret,
-        urls=urls,
+    run = ProbeRun(
+        exchange=exchange,
+        credentials=Credentials(api_key, secret, dict(extras or {})),
         policy=policy,
         canary_source=canary_source,
         symbol=symbol,
-        client_factory=client_factory or default_client_factory,
     )
-    results = await probe.run()
-    results["trade_disabled"] = trade_disabled_from(
-        results["can_trade"], fix_for("trade_disabled", policy)
-    )
+    await prober.probe(run)
+    inapplicable = not_applicable_checks(exchange)
+    for name in CHECK_NAMES:
+        if name not in run.results and name not in inapplicable:
+            run.set(name, UNKNOWN, run.halted or "not checked")
+    if "can_trade" in run.results:  # the audit profile's check: the trade probe, flipped
+        run.results["trade_disabled"] = trade_disabled_from(
+            run.results["can_trade"], fix_for("trade_disabled", policy, exchange)
+        )
     demanded = policy.demanded_checks()
-    checks = tuple(results[name] for name in demanded)
+    checks = tuple(run.results[name] for name in demanded if name not in inapplicable)
+    skipped = tuple(
+        Check(name, NOT_APPLICABLE, inapplicable[name], "the exchange's key page has no such setting")
+        for name in demanded
+        if name in inapplicable
+    )
     return VerificationReport(
         label=label,
         exchange=exchange,
         verdict=verdict_of(checks),
         checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
         checks=checks,
+        not_applicable=skipped,
     )
 
 
+def _check_from_json(c: Mapping[str, Any]) -> Check:
+    return Check(str(c["name"]), str(c["status"]), str(c["detail"]), str(c.get("how", "")))
+
+
 def report_from_json(raw: Mapping[str, Any]) -> VerificationReport:
+    """A stored report (``to_json``). The judge decides applicability from the exchange's
+    record, never from stored text."""
     return VerificationReport(
         label=str(raw["label"]),
         exchange=str(raw["exchange"]),
         verdict=str(raw["verdict"]),
         checked_at=str(raw["checked_at"]),
-        checks=tuple(
-            Check(str(c["name"]), str(c["status"]), str(c["detail"])) for c in raw["checks"]
-        ),
+        checks=tuple(_check_from_json(c) for c in raw["checks"]),
     )

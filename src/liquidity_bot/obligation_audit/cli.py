@@ -178,8 +178,8 @@ async def _run(
 ) -> int:
     from liquidity_bot.keys.gate import KeyRefused, require_audit_key
     from liquidity_bot.keys.home import InputRefused, KeysHome, read_passphrase
+    from liquidity_bot.keys.probers.bitrue import default_client_factory
     from liquidity_bot.keys.vault import VaultError
-    from liquidity_bot.keys.verify import default_client_factory
     from liquidity_bot.obligation_audit.sampler import AuditStopped, ObligationAudit
     from liquidity_bot.store import Store
     from liquidity_bot.venues.bitrue.factory import urls_of

@@ -25,9 +25,8 @@ def _attr(path: str) -> Any:
 class Exchange:
     """One exchange the bot knows.
 
-    ``venue`` names ``(config, api_key, secret, symbols) -> Venue``; ``key_prober`` the function
-    that verifies a key against the onboarding policy (``keys.verify``'s prober for this
-    exchange); ``config_table`` the config table holding its URLs and settings; ``governor``
+    ``venue`` names ``(config, api_key, secret, symbols) -> Venue``; ``key_prober`` the class
+    of the exchange's key prober (``keys.probers``: what ``keys.verify`` judges a key with); ``config_table`` the config table holding its URLs and settings; ``governor``
     (optional) ``config -> the source address's rate governor``.
     """
 
@@ -53,8 +52,7 @@ EXCHANGES: dict[str, Exchange] = {
     "bitrue": Exchange(
         name="bitrue",
         venue="liquidity_bot.venues.bitrue.factory:bitrue_venue",
-        # the keys helper replaces this with a Bitrue prober behind a generic verify
-        key_prober="liquidity_bot.keys.verify:probe_key",
+        key_prober="liquidity_bot.keys.probers.bitrue:BitrueKeyProber",
         config_table="bitrue",
         governor="liquidity_bot.venues.bitrue.factory:address_governor",
     ),
