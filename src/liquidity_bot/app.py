@@ -21,7 +21,6 @@ from typing import Any
 from liquidity_bot.config import BotConfig
 from liquidity_bot.engine.runner import Engine, KeySession, group_by_key, share_ip_order_limit
 from liquidity_bot.store import Store
-from liquidity_bot.venues.bitrue.factory import urls_of
 from liquidity_bot.venues.port import Venue
 from liquidity_bot.venues.registry import Exchange, exchange, through_ccxt
 
@@ -78,22 +77,26 @@ async def open_sessions(
     from liquidity_bot.keys.vault import VaultError
 
     policy = load_policy(config.keys.policy_path or home.policy)
-    # the keys gate probes with Bitrue's endpoints (the keys helper makes the probe per exchange)
-    urls = urls_of(config)
     grace_s = float(config.keys.reverify_grace_s)
     sessions: list[KeySession] = []
     refused: dict[str, str] = {}
     for label, markets in group_by_key(config.markets).items():
+        market = markets[0]  # a key's markets share one exchange and connector (config checks)
+        entry = through_ccxt(market.exchange) if market.connector == "ccxt" else \
+            exchange(market.exchange)
+        # the exchange's own key prober, where the config says the exchange is
+        urls = entry.prober_urls(config)
         try:
             if reverify:
                 watch = await KeyWatch.start(
-                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                    canary_source=canary_source, unverifiable_grace_s=grace_s,
+                    label, home=home, passphrase=passphrase, exchange=market.exchange,
+                    policy=policy, urls=urls, canary_source=canary_source,
+                    unverifiable_grace_s=grace_s,
                 )
             else:
                 key = await require_tradeable(
-                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                    canary_source=canary_source, reverify=False,
+                    label, home=home, passphrase=passphrase, exchange=market.exchange,
+                    policy=policy, urls=urls, canary_source=canary_source, reverify=False,
                 )
                 watch = KeyWatch(key, home=home, passphrase=passphrase, policy=policy, urls=urls,
                                  canary_source=canary_source, unverifiable_grace_s=grace_s)
@@ -105,15 +108,12 @@ async def open_sessions(
         mark_used(home, label)
         report(f"key {label!r} passed the gate (verdict {key.report.verdict})")
         symbols = [m.symbol for m in markets]
-        market = markets[0]
         key_exchange = getattr(key, "exchange", "bitrue")
         if key_exchange != market.exchange:
             refused[label] = (f"key {label!r} belongs to {key_exchange} but its markets trade "
                               f"on {market.exchange}: add a {market.exchange} key under this label")
             report(f"key {label!r} refused: {refused[label]}")
             continue
-        entry = through_ccxt(market.exchange) if market.connector == "ccxt" else \
-            exchange(market.exchange)
 
         def venue_for(api_key: str, secret: str, symbols: list[str] = symbols,
                       entry: Exchange = entry) -> Venue:
