@@ -104,8 +104,8 @@ def binance_config(sim, label: str, prefix: str) -> str:
 
 
 def _store_binance_key(home: Path, label: str, api_key: str, secret: str) -> None:
-    from liquidity_bot.keys.hygiene import add_key
     from liquidity_bot.keys.home import KeysHome
+    from liquidity_bot.keys.hygiene import add_key
 
     from .conftest import FAST_KDF, PASSPHRASE
 
