@@ -144,10 +144,12 @@ async def onboard_sim_client(
     base_url: str,
     ca_file: str | None,
     canary_source: str,
+    exchange: str = DEFAULT_EXCHANGE,
 ) -> tuple[int, Any]:
     """A simulator account with ``balances`` and an API key for it made as the onboarding guide
     says (Read + Trade, allow list 127.0.0.1), stored in the vault of ``keys_home`` and
-    verified. ``admin(method, path, body)`` calls the simulator's admin API. Returns the
+    verified by ``exchange``'s key prober (the simulator speaks that exchange's API at
+    ``base_url``). ``admin(method, path, body)`` calls the simulator's admin API. Returns the
     account id and the verification report (the caller decides what a failed verdict means).
     The secret is registered with the log redactor before anything else is done with it."""
     from liquidity_bot.keys.gate import verify_and_record
@@ -164,14 +166,15 @@ async def onboard_sim_client(
     })
     register_secret(created["secret"])
     record = await asyncio.to_thread(
-        add_key, keys_home, passphrase=passphrase, exchange=DEFAULT_EXCHANGE, label=label,
+        add_key, keys_home, passphrase=passphrase, exchange=exchange, label=label,
         api_key=created["api_key"], secret=created["secret"], markets=tuple(symbols))
     del created
     vault = Vault.open(keys_home.vault).unlock(passphrase)
     try:
         report = await verify_and_record(
             keys_home, record, vault.reveal(record.id), policy=load_policy(keys_home.policy),
-            urls=BitrueUrls.single(base_url, ca_file=ca_file), canary_source=canary_source)
+            urls=BitrueUrls.single(base_url, ca_file=ca_file) if exchange == DEFAULT_EXCHANGE
+            else base_url, canary_source=canary_source)
     finally:
         vault.lock()
     return int(account["account_id"]), report
