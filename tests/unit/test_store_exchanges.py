@@ -67,3 +67,19 @@ def test_a_database_from_before_gains_the_exchange_in_place(tmp_path):
     assert not store.add_fill(fill("7", "bitrue")), "a stored trade is still refused"
     assert store.add_fill(fill("8", "bitrue"))
     assert len(store.fills("XRPUSDT", exchange="bitrue")) == 2
+
+
+def test_earlier_order_requests_count_per_exchange(tmp_path):
+    from liquidity_bot.store import OrderEventRecord
+
+    store = new_store(tmp_path / "bot.db")
+    for cid, exchange, ts in (("a1", "bitrue", 10), ("b1", "binance", 20)):
+        store.upsert_order(OrderRecord(client_order_id=cid, symbol="XRPUSDT", side="BUY",
+                                       price=Decimal("0.5"), qty=Decimal("10"), status="NEW",
+                                       created_ms=ts, updated_ms=ts, exchange=exchange))
+        store.record_order_event(OrderEventRecord(client_order_id=cid, event="SUBMIT", ts_ms=ts))
+    store.record_order_event(OrderEventRecord(client_order_id="x9", event="CANCEL_REQUEST",
+                                              ts_ms=30))  # no order row: Bitrue's, as before
+    assert store.order_requests_since(0) == [10, 20, 30]
+    assert store.order_requests_since(0, "bitrue") == [10, 30]
+    assert store.order_requests_since(0, "binance") == [20]

@@ -308,18 +308,19 @@ class Engine:
         if self.store is None:
             return
         now_ms = self.clock.time() * 1000
-        try:
-            sent = self.store.order_requests_since(int(now_ms - 62_000))
-        except Exception:
-            log.exception("reading recent order requests from the store failed")
-            return
-        if not sent:
-            return
-        ages_s = [(now_ms - ts) / 1000 for ts in sent]
         run = object()  # venues sharing an address charge it once
         for s in self.sessions:
             if not s.venue.capabilities.earlier_requests:
                 continue
+            exchange = s.markets[0].exchange if s.markets else DEFAULT_EXCHANGE
+            try:  # only what went to this exchange counts in its window
+                sent = self.store.order_requests_since(int(now_ms - 62_000), exchange)
+            except Exception:
+                log.exception("reading recent order requests from the store failed")
+                return
+            if not sent:
+                continue
+            ages_s = [(now_ms - ts) / 1000 for ts in sent]
             n = cast(PacedByAddress, s.venue).note_earlier_order_requests(ages_s, run)
             if not n:
                 continue

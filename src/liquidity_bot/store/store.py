@@ -453,20 +453,29 @@ class Store:
             for r in rows
         ]
 
-    def order_requests_since(self, since_ms: int) -> list[int]:
+    def order_requests_since(self, since_ms: int, exchange: str | None = None) -> list[int]:
         """When (epoch ms) our order requests, placements and cancels (and the keys gate's
         cancel probes), went out since ``since_ms``: a restarted bot counts them, the exchange
-        still does."""
+        still does. With ``exchange``, only those sent to that exchange."""
         ev = schema.order_events.c
         query = (select(ev.ts_ms)
                  .where(ev.ts_ms >= since_ms, ev.event.in_(("SUBMIT", "CANCEL_REQUEST")))
                  .order_by(ev.ts_ms))
+        if exchange is not None:
+            orders = schema.orders.c
+            # an event without its order row (none is known) counts as Bitrue's, as before
+            query = query.outerjoin_from(schema.order_events, schema.orders,
+                                         ev.client_order_id == orders.client_order_id).where(
+                func.coalesce(orders.exchange, DEFAULT_EXCHANGE) == exchange)
         au = schema.audit_events.c
-        probes = (select(au.ts_ms)  # each key verification sends one cancel probe
+        probes = (select(au.ts_ms, au.detail)  # each key verification sends one cancel probe
                   .where(au.ts_ms >= since_ms, au.category == "keys", au.action == "verified"))
         with self.engine.connect() as conn:
-            return sorted([int(r[0]) for r in conn.execute(query)]
-                          + [int(r[0]) for r in conn.execute(probes)])
+            sent = [int(r[0]) for r in conn.execute(query)]
+            sent += [int(ts) for ts, detail in conn.execute(probes)
+                     if exchange is None
+                     or (_load(detail) or {}).get("exchange", DEFAULT_EXCHANGE) == exchange]
+        return sorted(sent)
 
     # -- fills --------------------------------------------------------------------------------
 
