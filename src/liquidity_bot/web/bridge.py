@@ -195,9 +195,10 @@ class EngineBridge:
                 self.state.set_rate_limits(headroom)
                 if self.metrics is not None:
                     self.metrics.set_headroom(headroom)
-            exchange = session.markets[0].exchange if session.markets else DEFAULT_EXCHANGE
-            for symbol, runner in session.runners.items():
-                self._market(market_name(exchange, symbol), runner, session, now_ms)
+            for symbol, runner in session.runners.items():  # by name: exchange:SYMBOL
+                self._market(getattr(runner, "name", symbol), runner, session, now_ms)
+            markets = getattr(session, "markets", None) or ()
+            exchange = markets[0].exchange if markets else DEFAULT_EXCHANGE
             for symbol, why in session.failed.items():
                 self.state.update_market(market_name(exchange, symbol), status=f"failed: {why}",
                                          exchange=exchange)
