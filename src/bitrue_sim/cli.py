@@ -15,6 +15,8 @@ app = typer.Typer(help="The Bitrue-compatible simulator on loopback.", no_args_i
 
 log = logging.getLogger(__name__)
 
+DIALECTS = ("bitrue", "binance")
+
 
 @app.callback()
 def _sim() -> None:
@@ -66,8 +68,12 @@ def serve(
     tls_key: Annotated[
         Path | None, typer.Option(help="PEM private key of --tls-cert.")
     ] = None,
+    exchange: Annotated[
+        str, typer.Option(help="Wire dialect to serve over the same core: bitrue or binance.")
+    ] = "bitrue",
 ) -> None:
-    """Serve every Bitrue REST and WebSocket path of the simulator on one loopback port."""
+    """Serve every REST and WebSocket path of the simulator (Bitrue's, or Binance's with
+    --exchange binance) on one loopback port."""
     from aiohttp import web
 
     from bitrue_sim.server.app import create_app
@@ -78,6 +84,10 @@ def serve(
             raise typer.BadParameter("the simulator only listens on loopback (127.0.0.0/8, ::1)")
     except ValueError as exc:
         raise typer.BadParameter(f"{host!r} is not an IP address; use 127.0.0.1") from exc
+    exchange = exchange.strip().lower()
+    if exchange not in DIALECTS:
+        raise typer.BadParameter(f"unknown exchange {exchange!r}; the simulator speaks "
+                                 f"{', '.join(DIALECTS)}", param_hint="--exchange")
     if faults is not None and not faults.is_file():
         raise typer.BadParameter(f"fault profile {faults} does not exist")
     if ban_scale <= 0:
@@ -124,10 +134,11 @@ def serve(
         faults_path=faults,
         rate_limits=not no_rate_limits,
         stream_settings=streams,
+        dialect=exchange,
     )
     state = SimState.build(config)
     application = create_app(state)
-    typer.echo(f"bitrue_sim: seed {seed}, scenario {scenario} on {', '.join(chosen)}; "
+    typer.echo(f"bitrue_sim ({exchange} dialect): seed {seed}, scenario {scenario} on {', '.join(chosen)}; "
                "Ctrl+C stops it")
     # access_log=None: request lines carry signatures, which must never be logged.
     # print=typer.echo shows the real address (also when --port 0 picked one).

@@ -14,7 +14,11 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-PERMISSIONS: frozenset[str] = frozenset({"read", "trade", "withdraw", "futures"})
+# "transfer", "margin" and "options" exist for dialects whose key pages have them (Binance's
+# internal/universal transfer, margin and vanilla options); Bitrue ignores them.
+PERMISSIONS: frozenset[str] = frozenset(
+    {"read", "trade", "withdraw", "futures", "transfer", "margin", "options"}
+)
 
 # Bitrue keys and secrets are 64 alphanumeric characters (see the docs' signing example).
 _ALPHABET = string.ascii_letters + string.digits

@@ -21,9 +21,8 @@ from typing import Any
 from liquidity_bot.config import BotConfig
 from liquidity_bot.engine.runner import Engine, KeySession, group_by_key, share_ip_order_limit
 from liquidity_bot.store import Store
-from liquidity_bot.venues.bitrue.factory import urls_of
 from liquidity_bot.venues.port import Venue
-from liquidity_bot.venues.registry import Exchange, exchange
+from liquidity_bot.venues.registry import Exchange, exchange, through_ccxt
 
 DEFAULT_EXCHANGE = "bitrue"
 
@@ -78,22 +77,26 @@ async def open_sessions(
     from liquidity_bot.keys.vault import VaultError
 
     policy = load_policy(config.keys.policy_path or home.policy)
-    # the keys gate probes with Bitrue's endpoints (the keys helper makes the probe per exchange)
-    urls = urls_of(config)
     grace_s = float(config.keys.reverify_grace_s)
     sessions: list[KeySession] = []
     refused: dict[str, str] = {}
     for label, markets in group_by_key(config.markets).items():
+        market = markets[0]  # a key's markets share one exchange and connector (config checks)
+        entry = through_ccxt(market.exchange) if market.connector == "ccxt" else \
+            exchange(market.exchange)
+        # the exchange's own key prober, where the config says the exchange is
+        urls = entry.prober_urls(config)
         try:
             if reverify:
                 watch = await KeyWatch.start(
-                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                    canary_source=canary_source, unverifiable_grace_s=grace_s,
+                    label, home=home, passphrase=passphrase, exchange=market.exchange,
+                    policy=policy, urls=urls, canary_source=canary_source,
+                    unverifiable_grace_s=grace_s,
                 )
             else:
                 key = await require_tradeable(
-                    label, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                    canary_source=canary_source, reverify=False,
+                    label, home=home, passphrase=passphrase, exchange=market.exchange,
+                    policy=policy, urls=urls, canary_source=canary_source, reverify=False,
                 )
                 watch = KeyWatch(key, home=home, passphrase=passphrase, policy=policy, urls=urls,
                                  canary_source=canary_source, unverifiable_grace_s=grace_s)
@@ -105,7 +108,12 @@ async def open_sessions(
         mark_used(home, label)
         report(f"key {label!r} passed the gate (verdict {key.report.verdict})")
         symbols = [m.symbol for m in markets]
-        entry = exchange(getattr(key, "exchange", "bitrue"))
+        key_exchange = getattr(key, "exchange", "bitrue")
+        if key_exchange != market.exchange:
+            refused[label] = (f"key {label!r} belongs to {key_exchange} but its markets trade "
+                              f"on {market.exchange}: add a {market.exchange} key under this label")
+            report(f"key {label!r} refused: {refused[label]}")
+            continue
 
         def venue_for(api_key: str, secret: str, symbols: list[str] = symbols,
                       entry: Exchange = entry) -> Venue:
@@ -136,10 +144,12 @@ async def onboard_sim_client(
     base_url: str,
     ca_file: str | None,
     canary_source: str,
+    exchange: str = DEFAULT_EXCHANGE,
 ) -> tuple[int, Any]:
     """A simulator account with ``balances`` and an API key for it made as the onboarding guide
     says (Read + Trade, allow list 127.0.0.1), stored in the vault of ``keys_home`` and
-    verified. ``admin(method, path, body)`` calls the simulator's admin API. Returns the
+    verified by ``exchange``'s key prober (the simulator speaks that exchange's API at
+    ``base_url``). ``admin(method, path, body)`` calls the simulator's admin API. Returns the
     account id and the verification report (the caller decides what a failed verdict means).
     The secret is registered with the log redactor before anything else is done with it."""
     from liquidity_bot.keys.gate import verify_and_record
@@ -156,14 +166,15 @@ async def onboard_sim_client(
     })
     register_secret(created["secret"])
     record = await asyncio.to_thread(
-        add_key, keys_home, passphrase=passphrase, exchange=DEFAULT_EXCHANGE, label=label,
+        add_key, keys_home, passphrase=passphrase, exchange=exchange, label=label,
         api_key=created["api_key"], secret=created["secret"], markets=tuple(symbols))
     del created
     vault = Vault.open(keys_home.vault).unlock(passphrase)
     try:
         report = await verify_and_record(
             keys_home, record, vault.reveal(record.id), policy=load_policy(keys_home.policy),
-            urls=BitrueUrls.single(base_url, ca_file=ca_file), canary_source=canary_source)
+            urls=BitrueUrls.single(base_url, ca_file=ca_file) if exchange == DEFAULT_EXCHANGE
+            else base_url, canary_source=canary_source)
     finally:
         vault.lock()
     return int(account["account_id"]), report

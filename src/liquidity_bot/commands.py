@@ -394,6 +394,11 @@ def demo_cmd(
         str, typer.Option(help="Simulated market: altcoin (a thin altcoin pair), or a stress "
                                "test: calm, volatile, trending, flash-crash, thin.")
     ] = "altcoin",
+    two_exchanges: Annotated[
+        bool, typer.Option("--two-exchanges", help="Quote XRPUSDT on two simulated exchanges "
+                                                   "at once: Bitrue (native) and Binance's "
+                                                   "spot API (through ccxt).")
+    ] = False,
 ) -> None:
     """Simulator + key onboarding + live quoting of XRPUSDT, all on loopback; the report and
     all state end up under the home directory."""
@@ -406,7 +411,7 @@ def demo_cmd(
         from liquidity_bot.engine import runtime
 
         runtime.run(run_demo(_home(ctx), duration, console, dashboard_port=dashboard_port,
-                             tls=tls, scenario=scenario))
+                             tls=tls, scenario=scenario, two_exchanges=two_exchanges))
     except DemoError as exc:
         _die(str(exc))
     except KeyboardInterrupt:

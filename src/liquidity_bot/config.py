@@ -244,6 +244,20 @@ class BitrueConfig(_Frozen, frozen=True):
         return self.user_ws_url + USER_WS_PATH
 
 
+class ExchangeConfig(_Frozen, frozen=True):
+    """Where one exchange lives for the ccxt connector (``[exchanges.NAME]``); nothing set
+    means ccxt's own production addresses."""
+
+    base_url: str | None = None
+    """Point every REST path at one host (the simulator): ccxt's paths are kept."""
+    ws_url: str | None = None
+    """The WebSocket host; derived from base_url (http->ws) when not given."""
+    post_only: bool = False
+    """Quote with post-only orders where the exchange has them (refused where it has not)."""
+    poll_interval_s: Annotated[float, Check(gt=0, le=300)] = 5.0
+    """How often the REST fallback polls while the order stream is down or silent."""
+
+
 class StoreConfig(_Frozen, frozen=True):
     """Persistence: SQLite by default, PostgreSQL by URL (`{home}` expands to the state dir)."""
 
@@ -396,6 +410,11 @@ class MarketConfig(_Frozen, frozen=True):
     ladder: LadderParams | None = None
     avellaneda: AvellanedaParams | None = None
     order_manager: OrderManagerConfig = msgspec.field(default_factory=OrderManagerConfig)
+    exchange: Annotated[
+        str, Check(pattern=r"[a-z0-9]{2,30}", allowed="an exchange id such as bitrue or binance")
+    ] = "bitrue"
+    connector: Literal["native", "ccxt"] = "native"
+    """``native``: our own Bitrue connector (Bitrue only); ``ccxt``: any exchange ccxt has."""
 
     @property
     def quote_size(self) -> Decimal:
@@ -470,6 +489,7 @@ class BotConfig(_Frozen, frozen=True):
     """The whole configuration."""
 
     bitrue: BitrueConfig = msgspec.field(default_factory=BitrueConfig)
+    exchanges: dict[str, ExchangeConfig] = msgspec.field(default_factory=dict)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
     dashboard: DashboardConfig = msgspec.field(default_factory=DashboardConfig)
     keys: KeysConfig = msgspec.field(default_factory=KeysConfig)
@@ -631,6 +651,13 @@ class _Loader:
                 self.fail(path, f"must be an array of tables ([[{path}]]), got {_type_name(value)}")
             item_tp = typing.get_args(tp)[0]
             return tuple(self.convert(v, item_tp, f"{path}[{i}]") for i, v in enumerate(value))
+        if origin is dict:  # a table of named tables ([exchanges.NAME])
+            if not isinstance(value, dict):
+                self.fail(path, f"must be a table of tables ([{path}.NAME]), got "
+                                f"{_type_name(value)}")
+            item_tp = typing.get_args(tp)[1]
+            return {str(k): self.convert(v, item_tp, _join(path, str(k)))
+                    for k, v in value.items()}
         if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
             return self.build(value, tp, path)
         if tp is Decimal:
@@ -819,25 +846,68 @@ def _check_alerts(loader: _Loader, alerts: AlertsConfig) -> None:
                 loader.fail(f"{path}.{key}", f"not used by a {ch.type} channel; remove it")
 
 
+NATIVE_CONNECTORS = frozenset({"bitrue"})
+
+
+def _check_connector(loader: _Loader, config: BotConfig, market: MarketConfig, path: str) -> None:
+    if market.connector == "native" and market.exchange not in NATIVE_CONNECTORS:
+        loader.fail(f"{path}.connector",
+                    f"exchange {market.exchange!r} has no native connector: set "
+                    "connector = \"ccxt\"")
+    if market.connector == "ccxt":
+        import ccxt.pro
+
+        if market.exchange not in ccxt.pro.exchanges:
+            loader.fail(f"{path}.exchange",
+                        f"ccxt has no streaming client for {market.exchange!r}; use one of "
+                        "ccxt.pro.exchanges (e.g. binance, okx, bybit, kucoin, gate, mexc)")
+
+
+def _check_key_exchanges(loader: _Loader, config: BotConfig) -> None:
+    """One key belongs to one exchange account, and its markets share one connector."""
+    first: dict[str, tuple[int, MarketConfig]] = {}
+    for i, market in enumerate(config.markets):
+        seen = first.setdefault(market.key_label, (i, market))
+        j, other = seen
+        if (other.exchange, other.connector) != (market.exchange, market.connector):
+            loader.fail(f"markets[{i}].key_label",
+                        f"key {market.key_label!r} is used on {other.exchange} "
+                        f"({other.connector}) by markets[{j}]: a key belongs to one exchange "
+                        "and its markets use one connector; use another key label")
+    for name in config.exchanges:
+        if name == "bitrue":
+            continue
+        import ccxt.pro
+
+        if name not in ccxt.pro.exchanges:
+            loader.fail(f"exchanges.{name}", f"ccxt has no exchange {name!r}")
+
+
 def _check(loader: _Loader, config: BotConfig) -> None:
     _check_alerts(loader, config.alerts)
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}  # a market is (exchange, symbol)
     for i, market in enumerate(config.markets):
         path = f"markets[{i}]"
-        if market.symbol in seen:
+        where = (market.exchange, market.symbol)
+        if where in seen:
             loader.fail(
                 f"{path}.symbol",
-                f"{market.symbol} is already configured in "
-                f"markets[{seen[market.symbol]}]; one entry per symbol",
+                f"{market.symbol} on {market.exchange} is already configured in "
+                f"markets[{seen[where]}]; one entry per symbol and exchange",
             )
-        seen[market.symbol] = i
+        seen[where] = i
         _check_market(loader, market, path)
-    budget = sum((m.order_manager.order_budget_share for m in config.markets), Decimal(0))
-    if budget > 1:
-        loader.fail(
-            "markets[*].order_manager.order_budget_share",
-            f"the shares add up to {budget}; together they must be <= 1",
-        )
+        _check_connector(loader, config, market, path)
+    _check_key_exchanges(loader, config)
+    for name in sorted({m.exchange for m in config.markets}):  # each exchange its own limit
+        budget = sum((m.order_manager.order_budget_share for m in config.markets
+                      if m.exchange == name), Decimal(0))
+        if budget > 1:
+            loader.fail(
+                "markets[*].order_manager.order_budget_share",
+                f"the shares of the {name} markets add up to {budget}; together they must "
+                "be <= 1",
+            )
 
 
 def _line_of(error: tomllib.TOMLDecodeError) -> int | None:

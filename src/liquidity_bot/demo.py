@@ -12,6 +12,11 @@
 5. cancel everything, write the report (HTML + JSON) under ``<home>/reports/`` and print its
    summary.
 
+``--two-exchanges`` quotes the same token on two simulated exchanges at once: Bitrue through
+the native venue and a second simulator speaking Binance's spot API through ccxt's ``binance``
+client, each with its own account and key (verified by that exchange's prober), kept apart in
+the store, the dashboard and the report (``make demo`` stays the one-exchange demo).
+
 All state lives directly under the home directory (``--home`` / ``LIQUIDITY_BOT_HOME``):
 the database ``liquidity-bot.db`` (so ``liquidity-bot report`` with the same home reads the
 demo's results), ``audit.jsonl``, ``reports/``. The demo's key lives in its own vault file,
@@ -94,6 +99,25 @@ order_budget_share = "1"
 """
 
 
+SECOND_EXCHANGE = "binance"
+
+
+def second_exchange_markets(config_text: str, base_url: str) -> str:
+    """``config_text`` with its market quoted on the second exchange too (through ccxt, with a
+    key of its own and its own client-id prefix), and where that exchange lives."""
+    market = config_text[config_text.index("[[markets]]"):]
+    second = (market.replace('key_label = "demo"\n', f'key_label = "demo-{SECOND_EXCHANGE}"\n'
+                             f'exchange = "{SECOND_EXCHANGE}"\nconnector = "ccxt"\n')
+              .replace('client_id_prefix = "lbdemo"', 'client_id_prefix = "lbdemob"'))
+    return (config_text + second
+            + f'[exchanges.{SECOND_EXCHANGE}]\nbase_url = "{base_url}"\n')
+
+
+def demo_label(exchange: str) -> str:
+    """The demo key's label on ``exchange`` (one key per exchange account)."""
+    return DEMO_LABEL if exchange == "bitrue" else f"{DEMO_LABEL} {exchange.capitalize()}"
+
+
 class DemoError(Exception):
     """The demo cannot go on; the message says why and what to do."""
 
@@ -144,11 +168,14 @@ async def run_demo(
     dashboard_port: int = 0,
     tls: bool = False,
     scenario: str = "altcoin",
+    two_exchanges: bool = False,
 ) -> dict[str, Any]:
     """Run the demo; returns the summary (also printed), with the report's figures under
     ``"report"`` and the report files under ``"report_files"``. ``tls``: the simulator serves
     HTTPS and WSS with a certificate of a throw-away CA (under ``<home>/demo-tls``) that the bot
     trusts through ``ca_file``, as it would trust real Bitrue's through the system's CAs."""
+    import contextlib
+
     from bitrue_sim.scenarios import scenario as check_scenario
     from bitrue_sim.server.runner import SimServer
     from liquidity_bot.alerts import AlertDispatcher, AlertMonitor, build_channels
@@ -167,6 +194,9 @@ async def run_demo(
         check_scenario(scenario)
     except ValueError as exc:
         raise DemoError(str(exc)) from None
+    if two_exchanges and tls:
+        raise DemoError("--two-exchanges runs without --tls (the second simulator is plain "
+                        "loopback HTTP); choose one of them")
     console = console or Console()
     home = prepare_home(home)
     passphrase = os.environ.get(PASSPHRASE_ENV)
@@ -192,12 +222,20 @@ async def run_demo(
     async with SimServer(
         host="127.0.0.1", port=0, seed=secrets.randbelow(2**31),
         admin_token=secrets.token_hex(16), scenario=scenario, tls=server_tls,
-    ) as sim, AlertReceiver() as receiver:
+    ) as sim, AlertReceiver() as receiver, contextlib.AsyncExitStack() as stack:
         console.print(f"simulator: {sim.base_url} (scenario {scenario}"
                       + (f"; TLS, trusting the throw-away CA {ca_file})" if tls else ")"),
                       markup=False)
-        config = parse_config(DEMO_CONFIG.format(base_url=sim.base_url, alerts_env=DEMO_ALERTS_ENV),
-                              source="demo config", home=home)
+        sims = {"bitrue": sim}
+        text = DEMO_CONFIG.format(base_url=sim.base_url, alerts_env=DEMO_ALERTS_ENV)
+        if two_exchanges:
+            sims[SECOND_EXCHANGE] = await stack.enter_async_context(SimServer(
+                host="127.0.0.1", port=0, seed=secrets.randbelow(2**31),
+                admin_token=secrets.token_hex(16), scenario=scenario, dialect=SECOND_EXCHANGE))
+            console.print(f"second simulator ({SECOND_EXCHANGE}'s spot API, through ccxt): "
+                          f"{sims[SECOND_EXCHANGE].base_url}", markup=False)
+            text = second_exchange_markets(text, sims[SECOND_EXCHANGE].base_url)
+        config = parse_config(text, source="demo config", home=home)
         if ca_file is not None:
             config = msgspec.structs.replace(config, bitrue=msgspec.structs.replace(
                 config.bitrue, ca_file=Path(ca_file)))
@@ -211,7 +249,8 @@ async def run_demo(
         await dispatcher.start()
         console.print(f"alerts: webhook to a receiver on loopback, {receiver.url} (a real "
                       "deployment names Slack, Telegram or a webhook in [alerts])", markup=False)
-        markets = tuple(msgspec.structs.replace(m, key_label=DEMO_LABEL) for m in config.markets)
+        markets = tuple(msgspec.structs.replace(m, key_label=demo_label(m.exchange))
+                        for m in config.markets)
         config = msgspec.structs.replace(config, markets=markets)
         store = Store(config.store.url)
         try:
@@ -221,23 +260,29 @@ async def run_demo(
                 ssl=BitrueUrls.single(sim.base_url, ca_file=ca_file).ssl_context() if tls
                 else True)
             async with aiohttp.ClientSession(connector=connector) as session:
+                for name, venue_sim in sims.items():
 
-                async def admin(method: str, path: str, body: object | None) -> dict[str, Any]:
-                    return await _admin(session, sim, method, path, body)
+                    async def admin(method: str, path: str, body: object | None,
+                                    venue_sim: Any = venue_sim) -> dict[str, Any]:
+                        return await _admin(session, venue_sim, method, path, body)
 
-                account_id, report = await onboard_sim_client(
-                    admin, keys_home, passphrase=passphrase, label=DEMO_LABEL,
-                    balances=DEMO_BALANCES, symbols=(DEMO_SYMBOL,), base_url=sim.base_url,
-                    ca_file=ca_file, canary_source=CANARY_SOURCE,
-                )
-            console.print(
-                f"created account {account_id} with {DEMO_BALANCES} and API key "
-                f"{DEMO_LABEL!r} (Read + Trade, allow list 127.0.0.1)", markup=False,
-            )
-            console.print(f"stored the key in the demo vault {keys_home.vault}", markup=False)
-            _checklist(console, report)
-            if report.verdict != "pass":
-                raise DemoError("the demo key did not pass verification; see the checklist above")
+                    label = demo_label(name)
+                    account_id, report = await onboard_sim_client(
+                        admin, keys_home, passphrase=passphrase, label=label,
+                        balances=DEMO_BALANCES, symbols=(DEMO_SYMBOL,),
+                        base_url=venue_sim.base_url, ca_file=ca_file,
+                        canary_source=CANARY_SOURCE, exchange=name,
+                    )
+                    console.print(
+                        f"created account {account_id} on {name} with {DEMO_BALANCES} and API "
+                        f"key {label!r} (Read + Trade, allow list 127.0.0.1)", markup=False,
+                    )
+                    console.print(f"stored the key in the demo vault {keys_home.vault}",
+                                  markup=False)
+                    _checklist(console, report)
+                    if report.verdict != "pass":
+                        raise DemoError(f"the demo key on {name} did not pass verification; "
+                                        "see the checklist above")
 
             sessions, refused = await open_sessions(
                 config, home=keys_home, passphrase=passphrase, canary_source=CANARY_SOURCE,
@@ -261,8 +306,8 @@ async def run_demo(
                                    metrics=bridge.metrics, keys_home=keys_home)
             console.print(f"dashboard: {server.url}  (metrics: {server.url}metrics)",
                           markup=False)
-            console.print(f"quoting {DEMO_SYMBOL} for {duration_s:g} s (Ctrl-C ends it "
-                          "cleanly)...", markup=False)
+            console.print(f"quoting {DEMO_SYMBOL} on {' and '.join(sims)} for {duration_s:g} s "
+                          "(Ctrl-C ends it cleanly)...", markup=False)
             try:
                 with view_for(console, alerts=dispatcher, alerts_note=lambda: (
                         f"(receiver {receiver.url}: {len(receiver.received)} received)")) as view:

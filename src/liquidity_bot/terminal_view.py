@@ -42,7 +42,7 @@ def market_facts(engine: Any) -> list[dict[str, Any]]:
             ob = r.obligation
             out.append(
                 {
-                    "symbol": r.symbol,
+                    "symbol": getattr(r, "name", r.symbol),  # exchange:SYMBOL off Bitrue
                     "key": s.label,
                     "status": r.status,
                     "bid": bid,

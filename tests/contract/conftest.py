@@ -27,7 +27,7 @@ from liquidity_bot.venues.port import Venue
 
 SYMBOL = "XRPUSDT"
 FUNDS = {"USDT": "10000", "XRP": "5000"}
-VENUES = ("bitrue", "backtest")
+VENUES = ("bitrue", "backtest", "ccxt-bitrue", "ccxt-binance")
 
 
 class Harness:
@@ -127,9 +127,40 @@ def backtest_harness() -> Harness:
     return Harness("backtest", venue, take, pulse=pulse)
 
 
+async def ccxt_harness(dialect: str) -> Harness:
+    """The ccxt venue (ccxt's own client for ``dialect``) over loopback against the simulator
+    speaking that dialect; the taker trades through the simulator's core directly."""
+    from liquidity_bot.venues.ccxt.venue import CcxtVenue
+
+    sim = SimServer(host="127.0.0.1", port=0, seed=0, admin_token="contract-admin",
+                    dialect=dialect)
+    await sim.__aenter__()
+    key, secret = await _sim_key(sim, "ours")
+    taker = sim.exchange.create_account({a: Decimal(v) for a, v in FUNDS.items()})
+    venue = CcxtVenue(dialect, key, secret, [SYMBOL], http_base=sim.base_url,
+                      ws_base=sim.ws_url, poll_interval_s=0.5)
+    await venue.start()
+
+    async def take(side: Side, qty: Decimal, price: Decimal) -> None:
+        sim.exchange.place_order(taker, SYMBOL, side.value, "LIMIT", qty, price)
+
+    async def close() -> None:
+        await sim.__aexit__(None, None, None)
+
+    return Harness(f"ccxt-{dialect}", venue, take, close=close)
+
+
+async def _harness(name: str) -> Harness:
+    if name == "bitrue":
+        return await bitrue_harness()
+    if name.startswith("ccxt-"):
+        return await ccxt_harness(name.removeprefix("ccxt-"))
+    return backtest_harness()
+
+
 @pytest.fixture(params=VENUES)
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    h = await bitrue_harness() if request.param == "bitrue" else backtest_harness()
+    h = await _harness(request.param)
     await h.venue.start()
     try:
         yield h

@@ -140,7 +140,14 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
 
 
 def create_app(state: SimState) -> web.Application:
-    """The full simulator app; streams and faults are added by ``bitrue_sim.ws`` when present."""
+    """The full simulator app; streams and faults are added by ``bitrue_sim.ws`` when present.
+
+    ``state.config.dialect == "binance"`` serves Binance's wire over the same core instead.
+    """
+    if state.config.dialect == "binance":
+        from bitrue_sim.server.binance.app import create_binance_app
+
+        return create_binance_app(state)
     app = web.Application(
         client_max_size=state.config.max_body_bytes,
         middlewares=[error_middleware, rate_limit_middleware],

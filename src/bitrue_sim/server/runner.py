@@ -61,6 +61,7 @@ class SimServer:
         seed_books: bool = True,
         stream_settings: StreamSettings | None = None,
         tls: ssl.SSLContext | None = None,
+        dialect: str = "bitrue",
     ) -> None:
         self.tls = tls
         self.config = SimConfig(
@@ -74,6 +75,7 @@ class SimServer:
             rate_limits=rate_limits,
             seed_books=seed_books,
             stream_settings=stream_settings,
+            dialect=dialect,
         )
         self.state = SimState.build(self.config, exchange)
         self.app = create_app(self.state)

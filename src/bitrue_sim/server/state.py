@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bitrue_sim.core.exchange import Exchange
 from bitrue_sim.keys import KeyStore
 from bitrue_sim.listen_keys import ListenKeyStore
-from bitrue_sim.ratelimit import RateLimiter
+from bitrue_sim.ratelimit import DEFAULT_POLICIES, RateLimiter
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -33,6 +33,8 @@ class SimConfig:
     seed_books: bool = True  # without a scenario: a market-maker account rests a few levels
     # WebSocket timing and size knobs (``bitrue_sim.ws.StreamSettings``); None = the defaults
     stream_settings: Any = None
+    # the wire dialect served over the shared core: "bitrue" (default) or "binance"
+    dialect: str = "bitrue"
 
 
 @dataclass
@@ -46,17 +48,26 @@ class SimState:
     config: SimConfig
     faults: Any = None
     market_maker_account: int | None = None
+    # per-dialect state a dialect keeps beside the core (e.g. Binance's order types)
+    extras: dict = field(default_factory=dict)
 
     @classmethod
     def build(cls, config: SimConfig, exchange: Exchange | None = None) -> SimState:
         exchange = exchange if exchange is not None else Exchange(seed=config.seed)
         clock = exchange.clock
+        policies = DEFAULT_POLICIES
+        if config.dialect == "binance":
+            from bitrue_sim.server.binance.limits import BINANCE_POLICIES
+
+            policies = BINANCE_POLICIES
+        elif config.dialect != "bitrue":
+            raise ValueError(f"unknown dialect {config.dialect!r}: use 'bitrue' or 'binance'")
         return cls(
             exchange=exchange,
             keys=KeyStore(clock.now_ms),
             listen_keys=ListenKeyStore(clock),
             rate_limiter=RateLimiter(
-                clock.now_ms, ban_scale=config.ban_scale, enabled=config.rate_limits
+                clock.now_ms, policies, ban_scale=config.ban_scale, enabled=config.rate_limits
             ),
             config=config,
         )

@@ -47,8 +47,14 @@ class StreamHub:
         self.state = state
         self.settings = settings or StreamSettings()
         self.seed = int(getattr(state.config, "seed", 0) or 0)
-        self.market = MarketStreams(self)
-        self.user = UserStreams(self)
+        if _dialect(state) == "binance":
+            from bitrue_sim.ws.binance import BinanceMarketStreams, BinanceUserStreams
+
+            self.market: Any = BinanceMarketStreams(self)
+            self.user: Any = BinanceUserStreams(self)
+        else:
+            self.market = MarketStreams(self)
+            self.user = UserStreams(self)
         self.participants: Any = None
         self._tasks: list[asyncio.Task] = []
 
@@ -111,7 +117,7 @@ class StreamHub:
             faults = self.state.faults
             if faults is None:
                 continue
-            for key in sorted({c.listen_key for c in self.user.connections}):
+            for key in sorted({c.listen_key for c in self.user.connections if c.listen_key}):
                 if faults.invalidate_listen_key(interval):
                     faults.count("listen_key_invalidation")
                     self.state.listen_keys.invalidate(key)
@@ -132,6 +138,28 @@ class StreamHub:
 HUB_KEY = web.AppKey("bitrue_sim_streams", StreamHub)
 
 
+def _dialect(state: Any) -> str:
+    return getattr(getattr(state, "config", None), "dialect", "bitrue")
+
+
+def _fault_path(state: Any, path: str) -> tuple[bool, str]:
+    """(is a stream path, the Bitrue path fault profiles name) for the state's dialect."""
+    if _dialect(state) == "binance":
+        from bitrue_sim.server.binance.app import FAULT_PATHS, STREAM_PREFIXES
+
+        return path.startswith(STREAM_PREFIXES), FAULT_PATHS.get(path, path)
+    return path in STREAM_PATHS, path
+
+
+def _fault_body(state: Any, status: int, code: int, msg: str) -> dict[str, Any]:
+    if _dialect(state) == "binance":
+        from bitrue_sim.server.binance.errors import translate
+
+        out = translate(ExchangeError(status, code, msg))
+        return {"code": out.code, "msg": out.msg}
+    return {"code": code, "msg": msg}
+
+
 def _admin_refusal(request: web.Request, state: Any) -> web.Response | None:
     """The REST admin API's own rule (loopback caller, ``X-Sim-Admin`` token)."""
     try:
@@ -150,17 +178,17 @@ def _fault_middleware(state: Any):
     @web.middleware
     async def fault_middleware(request: web.Request, handler):
         faults = state.faults
-        path = request.path
-        if faults is None or not faults.enabled or path in STREAM_PATHS or \
+        is_stream, path = _fault_path(state, request.path)
+        if faults is None or not faults.enabled or is_stream or \
                 path.startswith("/sim/admin"):
             return await handler(request)
         fault = faults.http(request.method, path)
         if fault.delay_ms:
             await asyncio.sleep(fault.delay_ms / 1000)
         if fault.reject_status is not None:
-            return web.json_response({"code": fault.reject_code, "msg": fault.reject_msg},
-                                     status=fault.reject_status,
-                                     headers=dict(fault.reject_headers))
+            return web.json_response(
+                _fault_body(state, fault.reject_status, fault.reject_code, fault.reject_msg),
+                status=fault.reject_status, headers=dict(fault.reject_headers))
         if fault.after_status is None:
             return await handler(request)
         code, msg = error_body(fault.after_status)
@@ -168,7 +196,8 @@ def _fault_middleware(state: Any):
             await handler(request)  # the call IS executed; the client only sees a 5xx
         except Exception:  # noqa: BLE001 - whatever it answered, the client sees the 5xx
             pass
-        return web.json_response({"code": code, "msg": msg}, status=fault.after_status)
+        return web.json_response(_fault_body(state, fault.after_status, code, msg),
+                                 status=fault.after_status)
 
     return fault_middleware
 
@@ -228,8 +257,13 @@ def install(app: web.Application, state: Any, settings: StreamSettings | None = 
     extras = getattr(state, "extras", None)
     if isinstance(extras, dict):
         extras["streams"] = hub
-    app.router.add_get("/market/ws", hub.market.handle)
-    app.router.add_get("/stream", hub.user.handle)
+    if _dialect(state) == "binance":
+        from bitrue_sim.ws.binance import add_routes
+
+        add_routes(app, hub)
+    else:
+        app.router.add_get("/market/ws", hub.market.handle)
+        app.router.add_get("/stream", hub.user.handle)
     app.router.add_routes(_fault_routes(state))
     app.middlewares.append(_fault_middleware(state))
     app.on_startup.append(hub.start_background)

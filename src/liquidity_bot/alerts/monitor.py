@@ -116,8 +116,8 @@ class AlertMonitor:
         for s in engine.sessions:
             self._session(s, now, seen)
             for symbol, r in list(s.runners.items()):
-                if s.refused is None:
-                    self._market(symbol, r, s.label, now, seen)
+                if s.refused is None:  # a market's name: exchange:SYMBOL off Bitrue
+                    self._market(getattr(r, "name", symbol), r, s.label, now, seen)
         self._keys(now, seen)
         for key in list(self.since):
             if key not in seen:
@@ -369,7 +369,8 @@ class AlertMonitor:
         """The bot is stopping: orders left open (critical) and the stop itself."""
         total = 0
         sessions = [] if engine is None else engine.sessions
-        labels = {r.symbol: s.label for s in sessions for r in s.runners.values()}
+        labels = {getattr(r, "name", r.symbol): s.label
+                  for s in sessions for r in s.runners.values()}
         for symbol, left in sorted(getattr(engine, "left_open", {}).items()):  # None: {}
             if not left:
                 continue

@@ -28,6 +28,7 @@ from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.domain.instrument import Instrument
+from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.domain.order import Side
 from liquidity_bot.engine.clock import Clock
 from liquidity_bot.engine.eager import start_now
@@ -141,6 +142,9 @@ class MarketRunner:
         self.clock = clock if clock is not None else manager.time
         self.config = config
         self.symbol = config.symbol
+        # a market is (exchange, symbol): the same token may be quoted on several exchanges
+        self.exchange: str = getattr(config, "exchange", DEFAULT_EXCHANGE)
+        self.name = market_name(self.exchange, self.symbol)
         self.instrument = instrument
         self.strategy = strategy
         self.om = manager
@@ -418,4 +422,6 @@ class MarketRunner:
         writer = self.om.writer
         if writer is not None and self.store_kpis and reading.mid is not None:
             sample = reading.to_store()
+            if self.exchange != DEFAULT_EXCHANGE:
+                sample = replace(sample, exchange=self.exchange)
             writer.submit(lambda: writer.store.add_kpi_sample(sample))

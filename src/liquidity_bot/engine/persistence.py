@@ -4,7 +4,8 @@ The store is synchronous (SQLAlchemy Core; an SQLite commit costs about a millis
 order manager must not wait for the disk between a depth frame and its order request. Writes go
 to a FIFO served by one thread, so what is stored is always a prefix of what happened: after a
 crash, the engine recovers the rest from the exchange (open orders, order status, trade
-history), and fills stay exactly-once because the store refuses a second (symbol, trade id).
+history), and fills stay exactly-once because the store refuses a second (exchange, symbol,
+trade id).
 
 Writes submitted from the event loop reach the thread when the current callback is done: a
 woken writer thread competes for the GIL, and it should do so while the engine waits on the
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from liquidity_bot.domain.events import Fill
+from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE
 from liquidity_bot.domain.order import Order
 from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.store import FillRecord, OrderEventRecord, OrderRecord, Store
@@ -36,7 +38,8 @@ def now_ms() -> int:
 
 
 def order_record(order: Order, *, created_ms: int, key_label: str | None,
-                 updated_ms: int | None = None) -> OrderRecord:
+                 updated_ms: int | None = None,
+                 exchange: str = DEFAULT_EXCHANGE) -> OrderRecord:
     return OrderRecord(
         client_order_id=order.client_order_id,
         symbol=order.symbol,
@@ -50,10 +53,11 @@ def order_record(order: Order, *, created_ms: int, key_label: str | None,
         avg_price=order.avg_price,
         exchange_order_id=None if order.exchange_order_id is None else str(order.exchange_order_id),
         key_label=key_label,
+        exchange=exchange,
     )
 
 
-def fill_record(fill: Fill) -> FillRecord:
+def fill_record(fill: Fill, exchange: str = DEFAULT_EXCHANGE) -> FillRecord:
     return FillRecord(
         symbol=fill.symbol,
         trade_id=fill.trade_id,
@@ -66,6 +70,7 @@ def fill_record(fill: Fill) -> FillRecord:
         client_order_id=fill.client_order_id or None,
         exchange_order_id=None if fill.exchange_order_id is None else str(fill.exchange_order_id),
         is_maker=fill.is_maker,
+        exchange=exchange,
     )
 
 
@@ -101,9 +106,10 @@ class StoreWriter:
         if batch:
             self._queue.put(batch)
 
-    def order(self, order: Order, *, created_ms: int, key_label: str | None) -> None:
+    def order(self, order: Order, *, created_ms: int, key_label: str | None,
+              exchange: str = DEFAULT_EXCHANGE) -> None:
         record = order_record(order, created_ms=created_ms, key_label=key_label,
-                              updated_ms=self.clock.now_ms())
+                              updated_ms=self.clock.now_ms(), exchange=exchange)
         self.submit(lambda: self.store.upsert_order(record))
 
     def event(self, client_order_id: str, event: str, status: str | None, **detail: Any) -> None:
@@ -116,8 +122,8 @@ class StoreWriter:
         )
         self.submit(lambda: self.store.record_order_event(record))
 
-    def fill(self, fill: Fill) -> None:
-        record = fill_record(fill)
+    def fill(self, fill: Fill, exchange: str = DEFAULT_EXCHANGE) -> None:
+        record = fill_record(fill, exchange)
 
         def write() -> Callable[[], None]:
             inserted = self.store.add_fill(record)
@@ -204,3 +210,30 @@ class StoreWriter:
         self._hand_over()
         self._queue.put(_STOP)
         self._thread.join(timeout=10)
+
+
+class ExchangeWriter:
+    """The engine's one writer as one exchange's markets see it: the orders and fills they
+    write are stamped with that exchange (a market is (exchange, symbol)); everything else,
+    the queue, the thread and the counters, is the shared writer's."""
+
+    def __init__(self, writer: StoreWriter, exchange: str) -> None:
+        self._writer = writer
+        self.exchange = exchange
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
+
+    def order(self, order: Order, *, created_ms: int, key_label: str | None) -> None:
+        self._writer.order(order, created_ms=created_ms, key_label=key_label,
+                           exchange=self.exchange)
+
+    def fill(self, fill: Fill) -> None:
+        self._writer.fill(fill, self.exchange)
+
+
+def writer_for(writer: StoreWriter | None, exchange: str) -> Any:
+    """``writer`` as ``exchange``'s markets use it (the writer itself for Bitrue's)."""
+    if writer is None or exchange == DEFAULT_EXCHANGE:
+        return writer
+    return ExchangeWriter(writer, exchange)

@@ -29,11 +29,12 @@ from typing import Any, cast
 
 from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.events import BookUpdate, Fill
+from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import Balances, ClientIds, OrderManager, Tolerance
-from liquidity_bot.engine.persistence import StoreWriter
+from liquidity_bot.engine.persistence import StoreWriter, writer_for
 from liquidity_bot.engine.planner import PlanRules
 from liquidity_bot.engine.rehearsal import Rehearsals
 from liquidity_bot.engine.risk import RiskGate, allow_list_from_markets
@@ -208,9 +209,10 @@ class Engine:
     def runners(self) -> list[MarketRunner]:
         return [r for s in self.sessions for r in s.runners.values()]
 
-    def runner(self, symbol: str) -> MarketRunner:
+    def runner(self, symbol: str, exchange: str | None = None) -> MarketRunner:
+        """The market of ``symbol`` (on ``exchange``; the first listed when none is named)."""
         for r in self.runners:
-            if r.symbol == symbol.upper():
+            if r.symbol == symbol.upper() and exchange in (None, r.exchange):
                 return r
         raise KeyError(symbol)
 
@@ -267,7 +269,7 @@ class Engine:
                         inst,
                         budget=s.budget,
                         risk=risk,
-                        writer=self.writer,
+                        writer=writer_for(self.writer, m.exchange),
                         balances=s.balances,
                         key_label=s.label,
                         client_ids=self.parts.client_ids(m.client_id_prefix, self.clock),
@@ -285,8 +287,8 @@ class Engine:
                     runner_box.append(runner)
                     await self._retrying(
                         f"{m.symbol}: start-up reconciliation",
-                        lambda om=om, sym=m.symbol: om.start(
-                            [r for r in stored_open if r.symbol == sym]
+                        lambda om=om, sym=m.symbol, ex=m.exchange: om.start(
+                            [r for r in stored_open if (r.exchange, r.symbol) == (ex, sym)]
                         ),
                     )
                     s.runners[m.symbol] = runner
@@ -306,18 +308,19 @@ class Engine:
         if self.store is None:
             return
         now_ms = self.clock.time() * 1000
-        try:
-            sent = self.store.order_requests_since(int(now_ms - 62_000))
-        except Exception:
-            log.exception("reading recent order requests from the store failed")
-            return
-        if not sent:
-            return
-        ages_s = [(now_ms - ts) / 1000 for ts in sent]
         run = object()  # venues sharing an address charge it once
         for s in self.sessions:
             if not s.venue.capabilities.earlier_requests:
                 continue
+            exchange = s.markets[0].exchange if s.markets else DEFAULT_EXCHANGE
+            try:  # only what went to this exchange counts in its window
+                sent = self.store.order_requests_since(int(now_ms - 62_000), exchange)
+            except Exception:
+                log.exception("reading recent order requests from the store failed")
+                return
+            if not sent:
+                continue
+            ages_s = [(now_ms - ts) / 1000 for ts in sent]
             n = cast(PacedByAddress, s.venue).note_earlier_order_requests(ages_s, run)
             if not n:
                 continue
@@ -443,15 +446,15 @@ class Engine:
                       "(liquidity-bot cancel-all --config ...): %s",
                       r.symbol, left, deadline_s, reason,
                       "; ".join(f"{o.client_order_id} {o.side} {o.qty:f} @ {o.price:f}"
-                                for o in self.left_open_orders[r.symbol]) or "ids unknown")
+                                for o in self.left_open_orders[r.name]) or "ids unknown")
         return cancelled
 
     def _note_left_open(self, r: MarketRunner, left: int) -> None:
         """Record how many orders of ``r`` are left and which (those the order manager still
         holds as possibly live: the sweep adopts every one of ours the exchange lists)."""
-        self.left_open[r.symbol] = left
-        label = next((s.label for s in self.sessions if r.symbol in s.runners), "")
-        self.left_open_orders[r.symbol] = [] if not left else [
+        self.left_open[r.name] = left
+        label = next((s.label for s in self.sessions if r in s.runners.values()), "")
+        self.left_open_orders[r.name] = [] if not left else [
             LeftOpen(label, r.symbol, t.order.client_order_id, t.order.side.value,
                      t.order.price, t.order.remaining_qty)
             for t in r.om.live()
@@ -488,7 +491,7 @@ class Engine:
             s.failed[r.symbol] = f"key refused while running: {first}"
         await self._halt_session(s, "key refused", sweep_s=2.0)
         for r in s.runners.values():
-            left = self.left_open.get(r.symbol, 0)
+            left = self.left_open.get(r.name, 0)
             if left:
                 log.error(
                     "%s: %d orders of ours are still open: the refused key could not cancel them "
@@ -528,7 +531,9 @@ class Engine:
         from liquidity_bot.store import BalanceSnapshot
 
         ts = self.clock.now_ms()
-        rows = [BalanceSnapshot(ts_ms=ts, asset=a, free=f, locked=lk, key_label=s.label)
+        exchange = s.markets[0].exchange if s.markets else DEFAULT_EXCHANGE
+        rows = [BalanceSnapshot(ts_ms=ts, asset=a, free=f, locked=lk, key_label=s.label,
+                                exchange=exchange)
                 for a, (f, lk) in s.balances.items()]
         store = self.writer.store
         self.writer.submit(lambda: store.add_balance_snapshot(rows))
@@ -713,9 +718,13 @@ def share_ip_order_limit(sessions: list[KeySession]) -> None:
     """An order limit may be per user and also per IP (Bitrue's is), and every key of one
     process sends from one source address: each key plans with an equal share of the limit
     (an adapter with a per-address governor enforces the sum; Bitrue's does)."""
-    if len(sessions) > 1:
-        for s in sessions:
-            s.budget = OrderBudget.for_limit(s.venue.order_rate_limit, shared_by=len(sessions))
+    by_exchange: dict[str, list[KeySession]] = {}
+    for s in sessions:
+        by_exchange.setdefault(s.markets[0].exchange if s.markets else "", []).append(s)
+    for group in by_exchange.values():  # keys of other exchanges do not share a limit
+        if len(group) > 1:
+            for s in group:
+                s.budget = OrderBudget.for_limit(s.venue.order_rate_limit, shared_by=len(group))
 
 
 def summary(engine: Engine) -> dict[str, Any]:
@@ -725,7 +734,8 @@ def summary(engine: Engine) -> dict[str, Any]:
         om = r.om
         mid = r.book.mid
         pnl = om.pnl(mid)
-        out["markets"][r.symbol] = {
+        out["markets"][r.name] = {
+            "exchange": r.exchange,
             "orders_sent": om.stats.placed + om.stats.rejected_by_exchange
             + om.stats.unknown_outcomes,
             "orders_placed": om.stats.placed,
@@ -742,13 +752,13 @@ def summary(engine: Engine) -> dict[str, Any]:
             "loss_limit": r.risk.loss_limit_state,
             "errors": r.errors,
             "open_after_shutdown": engine.left_open.get(
-                r.symbol, len([o for o in om.orders.values() if o.order.is_open])
+                r.name, len([o for o in om.orders.values() if o.order.is_open])
             ),
         }
     for s in engine.sessions:
         for r in s.runners.values():
             inst = r.instrument
-            out["markets"][r.symbol]["inventory"] = {
+            out["markets"][r.name]["inventory"] = {
                 inst.base: f"{s.balances.total(inst.base).normalize():f}",
                 inst.quote: f"{s.balances.total(inst.quote).normalize():f}",
             }
@@ -762,8 +772,9 @@ def summary(engine: Engine) -> dict[str, Any]:
             "refused_while_running": s.refused,
             "switched": s.switches,
         }
+        exchange = s.markets[0].exchange if s.markets else DEFAULT_EXCHANGE
         for sym, why in s.failed.items():
-            out["markets"].setdefault(sym, {})["failed"] = why
+            out["markets"].setdefault(market_name(exchange, sym), {})["failed"] = why
     out["left_open"] = [o.as_dict() for o in engine.left_open_list()]
     if engine.unchecked:
         out["unchecked"] = list(engine.unchecked.values())

@@ -55,7 +55,7 @@ def audit_json(report: Report, store: Store) -> dict[str, Any]:
     doc = report.to_json()
     doc["kind"] = "obligation_audit"
     for r in report.symbols:
-        entry = doc["symbols"][r.symbol]
+        entry = doc["symbols"][r.name]
         for key in ("pnl", "volume", "volume_base"):
             entry.pop(key, None)
         entry["audit"] = _sightings(store, r)

@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
+from liquidity_bot.domain.market_id import market_name
+
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -96,7 +98,8 @@ def report(
     to_ms = parse_time(to) if to else None
     if from_ms is not None and to_ms is not None and to_ms <= from_ms:
         raise typer.BadParameter("--to must be after --from", param_hint="--to")
-    obligations = {m.symbol: m.obligations for m in cfg.markets} if cfg is not None else None
+    obligations = ({market_name(m.exchange, m.symbol): m.obligations for m in cfg.markets}
+                   if cfg is not None else None)
     interval_ms = int(cfg.kpi_interval_s * 1000) if cfg is not None else None
     try:
         store = Store(url)

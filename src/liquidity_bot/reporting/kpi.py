@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
 from liquidity_bot.domain.book import OrderBook
+from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE
 from liquidity_bot.store import AuditEvent, KpiSample
 
 log = logging.getLogger(__name__)
@@ -534,6 +535,7 @@ class KpiSampler:
     on_breach: Callable[[Breach], None] | None = None
     store_samples: bool = True  # False: only breaches go to the store (samples written elsewhere)
     keep_breaches: int = 100
+    exchange: str = DEFAULT_EXCHANGE  # whose market (a market is (exchange, symbol))
     latest: KpiReading | None = None
     breaches: list[Breach] = field(default_factory=list)
     samples: int = 0
@@ -663,6 +665,8 @@ class KpiSampler:
         if store is None or not self.store_samples:
             return
         row = reading.to_store()
+        if self.exchange != DEFAULT_EXCHANGE:
+            row = replace(row, exchange=self.exchange)
         self._run(lambda: store.add_kpi_sample(row))
 
     def _persist_breach(self, breach: Breach) -> None:

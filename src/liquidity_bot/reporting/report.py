@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.reporting import plots
 from liquidity_bot.reporting.estimates import PeriodEstimates
 from liquidity_bot.reporting.figures import SampleFold
@@ -106,11 +107,18 @@ class SymbolReport:
     order_flow: list[MinuteFlow] = field(default_factory=list)
     # the period's samples again, streamed from the store (for the CSV); never held
     rows: Callable[[], Iterable[KpiSample]] = field(default=lambda: (), repr=False, compare=False)
+    exchange: str = DEFAULT_EXCHANGE
+
+    @property
+    def name(self) -> str:
+        """The market's name in the report (``exchange:SYMBOL`` off Bitrue)."""
+        return market_name(self.exchange, self.symbol)
 
     def to_json(self) -> dict[str, Any]:
         obl = self.obligations
         return {
             "symbol": self.symbol,
+            "exchange": self.exchange,
             "from_ms": self.start_ms,
             "to_ms": self.end_ms,
             "samples": self.sample_count,
@@ -166,7 +174,9 @@ class Report:
             "generated_ms": self.generated_ms,
             "from_ms": self.start_ms,
             "to_ms": self.end_ms,
-            "symbols": {r.symbol: r.to_json() for r in self.symbols},
+            "symbols": {r.name: r.to_json() for r in self.symbols},
+            "exchanges": {ex: sorted(r.symbol for r in self.symbols if r.exchange == ex)
+                          for ex in sorted({r.exchange for r in self.symbols})},
         }
 
 
@@ -223,13 +233,16 @@ def our_best_at(
     return max(bids, default=None), min(asks, default=None)
 
 
-def starting_inventory(store: Store, symbol: str, from_ms: int | None) -> Inventory | None:
-    """Base and quote held at the first balance snapshot of the period (all keys summed)."""
+def starting_inventory(store: Store, symbol: str, from_ms: int | None,
+                       exchange: str | None = None) -> Inventory | None:
+    """Base and quote held at the first balance snapshot of the period (all keys of the
+    exchange summed; of every exchange when none is named)."""
     try:
         base, quote = split_symbol(symbol)
     except ValueError:
         return None
-    snaps = [s for s in store.balance_snapshots(since=from_ms) if s.asset in (base, quote)]
+    snaps = [s for s in store.balance_snapshots(since=from_ms) if s.asset in (base, quote)
+             and (exchange is None or s.exchange == exchange)]
     if not snaps:
         return None
     first_ts = snaps[0].ts_ms
@@ -249,10 +262,13 @@ def build_symbol_report(
     interval_ms: int | None,
     recorded_breaches: Sequence[Breach] = (),
     cancel_times: dict[str, list[int]] | None = None,
+    exchange: str | None = None,
 ) -> SymbolReport:
-    """One market's report; its samples are streamed from ``store``, never held."""
-    count, first_ts, last_ts, last_id = store.kpi_sample_span(symbol, from_ms, to_ms)
-    interval = interval_ms or interval_from_spacings(store.kpi_spacings(symbol, from_ms, to_ms))
+    """One market's report (of ``exchange``'s ``symbol``; any exchange's when none is named);
+    its samples are streamed from ``store``, never held."""
+    count, first_ts, last_ts, last_id = store.kpi_sample_span(symbol, from_ms, to_ms, exchange)
+    interval = interval_ms or interval_from_spacings(
+        store.kpi_spacings(symbol, from_ms, to_ms, exchange))
     start = from_ms if from_ms is not None else (first_ts if first_ts is not None else 0)
     end = to_ms if to_ms is not None else (last_ts + interval if last_ts is not None else start)
 
@@ -267,7 +283,8 @@ def build_symbol_report(
         """The samples counted above (not those a live bot wrote since: ids above last_id)."""
         if not count:
             return iter(())
-        return store.iter_kpi_samples(symbol, from_ms, to_ms, until_id=last_id)
+        return store.iter_kpi_samples(symbol, from_ms, to_ms, until_id=last_id,
+                                      exchange=exchange)
 
     fold = SampleFold(
         interval_ms=interval,
@@ -279,7 +296,8 @@ def build_symbol_report(
         rules_of=rules,
     )
     fills = [
-        f for f in store.fills(symbol=symbol, since=from_ms) if to_ms is None or f.ts_ms < to_ms
+        f for f in store.fills(symbol=symbol, since=from_ms, exchange=exchange)
+        if to_ms is None or f.ts_ms < to_ms
     ]
     # markouts in the same pass over the samples (they are streamed, never held)
     tracker = MarkoutTracker(max_pending=max(1, len(fills)))
@@ -302,7 +320,7 @@ def build_symbol_report(
 
     orders = [
         o
-        for o in store.orders(symbol=symbol)
+        for o in store.orders(symbol=symbol, exchange=exchange)
         if (from_ms is None or o.created_ms >= from_ms) and (to_ms is None or o.created_ms < to_ms)
     ]
     cancels = [
@@ -311,9 +329,11 @@ def build_symbol_report(
         for t in (cancel_times or {}).get(o.client_order_id, [])
         if (from_ms is None or t >= from_ms) and (to_ms is None or t < to_ms)
     ]
-    pnl, _ = pnl_from_fills(symbol, fills, fig.last_mid, starting_inventory(store, symbol, from_ms))
+    pnl, _ = pnl_from_fills(symbol, fills, fig.last_mid,
+                            starting_inventory(store, symbol, from_ms, exchange))
     return SymbolReport(
         symbol=symbol,
+        exchange=exchange or DEFAULT_EXCHANGE,
         start_ms=start,
         end_ms=end,
         interval_ms=interval,
@@ -335,7 +355,7 @@ def build_symbol_report(
         fills=fills,
         plot=fig.plot,
         quotes=quote_intervals(orders, end),
-        order_flow=order_flow(store.orders(symbol=symbol), from_ms, to_ms),
+        order_flow=order_flow(store.orders(symbol=symbol, exchange=exchange), from_ms, to_ms),
         risk_events=[
             {"ts_ms": e.ts_ms, "action": e.action, "message": e.message}
             for e in store.audit_events(RISK_AUDIT_CATEGORY)
@@ -370,8 +390,15 @@ def build_report(
     interval_ms: int | None = None,
     now_ms: int | None = None,
 ) -> Report:
-    """Gather the report of ``symbols`` (default: every symbol with samples) over [from, to)."""
-    wanted = [s.upper() for s in symbols] if symbols else store.kpi_symbols(from_ms, to_ms)
+    """Gather the report of ``symbols`` (default: every symbol with samples) over [from, to),
+    one section per (exchange, symbol), grouped by exchange."""
+    markets = store.kpi_markets(from_ms, to_ms)
+    if symbols:
+        named = [s.upper() for s in symbols]
+        wanted = [(e, s) for e, s in markets if s in named]
+        wanted += [(DEFAULT_EXCHANGE, s) for s in named if s not in {m for _, m in wanted}]
+    else:
+        wanted = markets
     recorded = [b for e in store.audit_events(AUDIT_CATEGORY) if (b := breach_from_audit(e))]
     cancel_times: dict[str, list[int]] = {}
     for ev in store.order_events():
@@ -383,12 +410,13 @@ def build_report(
             sym,
             from_ms=from_ms,
             to_ms=to_ms,
-            obligations=(obligations or {}).get(sym),
+            obligations=(obligations or {}).get(market_name(ex, sym), (obligations or {}).get(sym)),
             interval_ms=interval_ms,
             recorded_breaches=recorded,
             cancel_times=cancel_times,
+            exchange=ex,
         )
-        for sym in wanted
+        for ex, sym in wanted
     ]
     generated = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
     return Report(generated, from_ms, to_ms, reports)
@@ -677,7 +705,7 @@ def _symbol_section(
 {_pnl_table(r)}""" if show_pnl else ""
     return f"""
 <section>
-<h2>{html.escape(r.symbol)}</h2>
+<h2>{html.escape(r.symbol)} <small>on {html.escape(r.exchange)}</small></h2>
 <p class="note">{fmt_time(r.start_ms)} &ndash; {fmt_time(r.end_ms)} &middot; {r.sample_count} samples
 every {Decimal(r.interval_ms) / 1000} s</p>
 <h3>Obligations</h3>

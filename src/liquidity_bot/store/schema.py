@@ -146,6 +146,8 @@ orders = Table(
     Column("status", String(24), nullable=False),
     Column("key_label", String(64), nullable=True),
     Column("created_ms", BigInteger, nullable=False),
+    # which exchange (a registry name); NULL in rows from before several exchanges: Bitrue
+    Column("exchange", String(32), nullable=True),
     Column("updated_ms", BigInteger, nullable=False),
     Index("ix_orders_status", "status"),
     Index("ix_orders_symbol", "symbol"),
@@ -178,7 +180,11 @@ fills = Table(
     Column("fee_asset", String(16), nullable=True),
     Column("is_maker", Boolean, nullable=True),
     Column("ts_ms", BigInteger, nullable=False),
-    UniqueConstraint("symbol", "trade_id", name="uq_fills_symbol_trade"),
+    # always written (the store fills in Bitrue when a record names none); nullable only so an
+    # older database gains it in place (``Store.create_schema``)
+    Column("exchange", String(32), nullable=True),
+    # two exchanges may number their trades alike: a trade is one per (exchange, symbol, id)
+    UniqueConstraint("exchange", "symbol", "trade_id", name="uq_fills_exchange_symbol_trade"),
     Index("ix_fills_ts", "ts_ms"),
 )
 
@@ -189,6 +195,7 @@ balance_snapshots = Table(
     Column("ts_ms", BigInteger, nullable=False),
     Column("key_label", String(64), nullable=True),
     Column("asset", String(16), nullable=False),
+    Column("exchange", String(32), nullable=True),
     Column("free", ExactDecimal(), nullable=False),
     Column("locked", ExactDecimal(), nullable=False),
     Index("ix_balance_ts", "ts_ms"),
@@ -212,6 +219,7 @@ kpi_samples = Table(
     # the whole book's depth within +-2 % (everyone, us included): what listing sites show
     Column("market_bid_depth_quote", ExactDecimal(), nullable=True),
     Column("market_ask_depth_quote", ExactDecimal(), nullable=True),
+    Column("exchange", String(32), nullable=True),  # NULL: Bitrue (rows from before)
     Index("ix_kpi_symbol_ts", "symbol", "ts_ms"),
 )
 

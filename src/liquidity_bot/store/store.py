@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, 
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 
+from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE  # rows from before: Bitrue's
 from liquidity_bot.store import schema
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class OrderRecord:
     avg_price: Decimal | None = None
     exchange_order_id: str | None = None
     key_label: str | None = None
+    exchange: str = DEFAULT_EXCHANGE
 
     @property
     def is_open(self) -> bool:
@@ -88,6 +90,7 @@ class OrderRecord:
         updated_ms: int,
         created_ms: int | None = None,
         key_label: str | None = None,
+        exchange: str = DEFAULT_EXCHANGE,
     ) -> OrderRecord:
         """From a `domain.order.Order` (its `state`, `filled_qty`, `avg_price`...)."""
         avg = order.avg_price
@@ -104,6 +107,7 @@ class OrderRecord:
             avg_price=avg() if callable(avg) else avg,
             exchange_order_id=_id_text(order.exchange_order_id),
             key_label=key_label,
+            exchange=exchange,
         )
 
 
@@ -129,9 +133,10 @@ class FillRecord:
     client_order_id: str | None = None
     exchange_order_id: str | None = None
     is_maker: bool | None = None
+    exchange: str = DEFAULT_EXCHANGE
 
     @classmethod
-    def from_event(cls, fill: Any) -> FillRecord:
+    def from_event(cls, fill: Any, exchange: str = DEFAULT_EXCHANGE) -> FillRecord:
         """From a `domain.events.Fill`."""
         return cls(
             symbol=fill.symbol,
@@ -145,6 +150,7 @@ class FillRecord:
             client_order_id=fill.client_order_id,
             exchange_order_id=_id_text(fill.exchange_order_id),
             is_maker=fill.is_maker,
+            exchange=exchange,
         )
 
 
@@ -155,6 +161,7 @@ class BalanceSnapshot:
     free: Decimal
     locked: Decimal
     key_label: str | None = None
+    exchange: str = DEFAULT_EXCHANGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +181,7 @@ class KpiSample:
     our_spread_pct: Decimal | None = None
     market_bid_depth_quote: Decimal | None = None  # the whole book's, us included
     market_ask_depth_quote: Decimal | None = None
+    exchange: str = DEFAULT_EXCHANGE
 
 
 class KpiSpan(NamedTuple):
@@ -277,7 +285,9 @@ class Store:
         self._upsert_order = self._order_upsert_statement()
         self._insert_fill = (
             self._insert(schema.fills)
-            .on_conflict_do_nothing(index_elements=["symbol", "trade_id"])
+            # no conflict target: a database from before several exchanges also keeps its old
+            # (symbol, trade id) rule, and either rule means "already stored"
+            .on_conflict_do_nothing()
             .returning(schema.fills.c.id)
         )
 
@@ -331,6 +341,14 @@ class Store:
                     kind = column.type.compile(dialect=self.engine.dialect)
                     conn.exec_driver_sql(
                         f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+                    if column.name == "exchange":  # every row before it was Bitrue's
+                        conn.exec_driver_sql(
+                            f"UPDATE {table.name} SET exchange = '{DEFAULT_EXCHANGE}'")
+            if "uq_fills_exchange_symbol_trade" not in {
+                    c["name"] for c in existing.get_unique_constraints("fills")} | {
+                    i["name"] for i in existing.get_indexes("fills")}:
+                conn.exec_driver_sql("CREATE UNIQUE INDEX uq_fills_exchange_symbol_trade "
+                                     "ON fills (exchange, symbol, trade_id)")
 
     def journal_mode(self) -> str | None:
         """SQLite journal mode (expect 'wal' for file databases); None on PostgreSQL."""
@@ -369,6 +387,7 @@ class Store:
             "status": _name(order.status),
             "key_label": order.key_label,
             "created_ms": order.created_ms,
+            "exchange": order.exchange,
             "updated_ms": order.updated_ms,
         }
         with self._write() as conn:
@@ -387,12 +406,15 @@ class Store:
         )
         return stmt.on_conflict_do_update(index_elements=["client_order_id"], set_=mutable)
 
-    def orders(self, open_only: bool = False, symbol: str | None = None) -> list[OrderRecord]:
+    def orders(self, open_only: bool = False, symbol: str | None = None,
+               exchange: str | None = None) -> list[OrderRecord]:
         query = select(schema.orders).order_by(schema.orders.c.id)
         if open_only:
             query = query.where(schema.orders.c.status.in_(sorted(OPEN_STATUSES)))
         if symbol is not None:
             query = query.where(schema.orders.c.symbol == symbol)
+        if exchange is not None:
+            query = query.where(schema.orders.c.exchange == exchange)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [_record(OrderRecord, row) for row in rows]
@@ -433,26 +455,37 @@ class Store:
             for r in rows
         ]
 
-    def order_requests_since(self, since_ms: int) -> list[int]:
+    def order_requests_since(self, since_ms: int, exchange: str | None = None) -> list[int]:
         """When (epoch ms) our order requests, placements and cancels (and the keys gate's
         cancel probes), went out since ``since_ms``: a restarted bot counts them, the exchange
-        still does."""
+        still does. With ``exchange``, only those sent to that exchange."""
         ev = schema.order_events.c
         query = (select(ev.ts_ms)
                  .where(ev.ts_ms >= since_ms, ev.event.in_(("SUBMIT", "CANCEL_REQUEST")))
                  .order_by(ev.ts_ms))
+        if exchange is not None:
+            orders = schema.orders.c
+            # an event without its order row (none is known) counts as Bitrue's, as before
+            query = query.outerjoin_from(schema.order_events, schema.orders,
+                                         ev.client_order_id == orders.client_order_id).where(
+                func.coalesce(orders.exchange, DEFAULT_EXCHANGE) == exchange)
         au = schema.audit_events.c
-        probes = (select(au.ts_ms)  # each key verification sends one cancel probe
+        probes = (select(au.ts_ms, au.detail)  # each key verification sends one cancel probe
                   .where(au.ts_ms >= since_ms, au.category == "keys", au.action == "verified"))
         with self.engine.connect() as conn:
-            return sorted([int(r[0]) for r in conn.execute(query)]
-                          + [int(r[0]) for r in conn.execute(probes)])
+            sent = [int(r[0]) for r in conn.execute(query)]
+            sent += [int(ts) for ts, detail in conn.execute(probes)
+                     if exchange is None
+                     or (_load(detail) or {}).get("exchange", DEFAULT_EXCHANGE) == exchange]
+        return sorted(sent)
 
     # -- fills --------------------------------------------------------------------------------
 
     def add_fill(self, fill: FillRecord) -> bool:
-        """Insert a fill; False (and nothing written) when (symbol, trade_id) is already stored."""
+        """Insert a fill; False (and nothing written) when (exchange, symbol, trade_id) is
+        already stored."""
         row = {
+            "exchange": fill.exchange,
             "symbol": fill.symbol,
             "trade_id": _id_text(fill.trade_id),
             "client_order_id": fill.client_order_id,
@@ -470,14 +503,19 @@ class Store:
         with self._write() as conn:
             inserted = conn.execute(self._insert_fill, row).first() is not None
         if not inserted:
-            log.debug("duplicate fill ignored: %s trade %s", fill.symbol, fill.trade_id)
+            log.debug("duplicate fill ignored: %s %s trade %s", fill.exchange, fill.symbol,
+                      fill.trade_id)
         return inserted
 
-    def fills(self, symbol: str | None = None, since: Timestamp | None = None) -> list[FillRecord]:
-        """Fills in time order, optionally of one symbol and at or after `since`."""
+    def fills(self, symbol: str | None = None, since: Timestamp | None = None,
+              exchange: str | None = None) -> list[FillRecord]:
+        """Fills in time order, optionally of one symbol (of one exchange) and at or after
+        `since`."""
         query = select(schema.fills).order_by(schema.fills.c.ts_ms, schema.fills.c.id)
         if symbol is not None:
             query = query.where(schema.fills.c.symbol == symbol)
+        if exchange is not None:
+            query = query.where(schema.fills.c.exchange == exchange)
         if since is not None:
             query = query.where(schema.fills.c.ts_ms >= to_ms(since))
         with self.engine.connect() as conn:
@@ -516,12 +554,15 @@ class Store:
         symbol: str | None = None,
         from_ts: Timestamp | None = None,
         to_ts: Timestamp | None = None,
+        exchange: str | None = None,
     ) -> list[KpiSample]:
         """KPI samples in time order, within [from_ts, to_ts) when given."""
         t = schema.kpi_samples
         query = select(t).order_by(t.c.ts_ms, t.c.id)
         if symbol is not None:
             query = query.where(t.c.symbol == symbol)
+        if exchange is not None:
+            query = query.where(t.c.exchange == exchange)
         if from_ts is not None:
             query = query.where(t.c.ts_ms >= to_ms(from_ts))
         if to_ts is not None:
@@ -538,6 +579,7 @@ class Store:
         *,
         until_id: int | None = None,
         chunk: int = 1000,
+        exchange: str | None = None,
     ) -> Iterator[KpiSample]:
         """One market's samples in (ts_ms, id) order, like ``kpi_samples``, read ``chunk`` rows
         at a time; with ``until_id`` only rows stored up to that one (``KpiSpan.last_id``), so
@@ -551,7 +593,9 @@ class Store:
         if chunk <= 0:
             raise ValueError(f"chunk must be positive, got {chunk}")
         t = schema.kpi_samples
-        query = select(t.c.id, *(t.c[name] for name in _KPI_FIELDS)).where(t.c.symbol == symbol)
+        columns = (func.coalesce(t.c.exchange, DEFAULT_EXCHANGE) if name == "exchange"
+                   else t.c[name] for name in _KPI_FIELDS)
+        query = _market(select(t.c.id, *columns), t, symbol, exchange)
         query = _ts_range(query, t.c.ts_ms, from_ts, to_ts)
         if until_id is not None:
             query = query.where(t.c.id <= until_id)
@@ -572,14 +616,15 @@ class Store:
             after = (rows[-1].ts_ms, rows[-1].id)
 
     def kpi_sample_span(
-        self, symbol: str, from_ts: Timestamp | None = None, to_ts: Timestamp | None = None
+        self, symbol: str, from_ts: Timestamp | None = None, to_ts: Timestamp | None = None,
+        exchange: str | None = None,
     ) -> KpiSpan:
         """Count, first and last ts_ms and highest row id of one market's samples within
         [from_ts, to_ts): one aggregate query on the (symbol, ts_ms) index."""
         t = schema.kpi_samples
-        query = select(
+        query = _market(select(
             func.count(), func.min(t.c.ts_ms), func.max(t.c.ts_ms), func.max(t.c.id)
-        ).where(t.c.symbol == symbol)
+        ), t, symbol, exchange)
         query = _ts_range(query, t.c.ts_ms, from_ts, to_ts)
         with self.engine.connect() as conn:
             count, first, last, last_id = conn.execute(query).one()
@@ -594,8 +639,19 @@ class Store:
         with self.engine.connect() as conn:
             return sorted(conn.execute(query).scalars())
 
+    def kpi_markets(
+        self, from_ts: Timestamp | None = None, to_ts: Timestamp | None = None
+    ) -> list[tuple[str, str]]:
+        """(exchange, symbol) of each market with a sample within [from_ts, to_ts), sorted."""
+        t = schema.kpi_samples
+        exchange = func.coalesce(t.c.exchange, DEFAULT_EXCHANGE)
+        query = _ts_range(select(exchange, t.c.symbol).distinct(), t.c.ts_ms, from_ts, to_ts)
+        with self.engine.connect() as conn:
+            return sorted((str(e), str(s)) for e, s in conn.execute(query))
+
     def kpi_spacings(
-        self, symbol: str, from_ts: Timestamp | None = None, to_ts: Timestamp | None = None
+        self, symbol: str, from_ts: Timestamp | None = None, to_ts: Timestamp | None = None,
+        exchange: str | None = None,
     ) -> list[tuple[int, int]]:
         """Histogram of the positive spacings (ms) between consecutive samples: (spacing, count).
 
@@ -606,7 +662,7 @@ class Store:
         t = schema.kpi_samples
         prev = func.lag(t.c.ts_ms).over(order_by=(t.c.ts_ms, t.c.id))
         inner = _ts_range(
-            select((t.c.ts_ms - prev).label("spacing")).where(t.c.symbol == symbol),
+            _market(select((t.c.ts_ms - prev).label("spacing")), t, symbol, exchange),
             t.c.ts_ms,
             from_ts,
             to_ts,
@@ -678,6 +734,12 @@ class Store:
 _KPI_FIELDS = tuple(f.name for f in fields(KpiSample))
 
 
+def _market(query: Any, table: Any, symbol: str, exchange: str | None) -> Any:
+    """Rows of one symbol, and of one exchange when named (any exchange's when not)."""
+    query = query.where(table.c.symbol == symbol)
+    return query if exchange is None else query.where(table.c.exchange == exchange)
+
+
 def _ts_range(query: Any, column: Any, from_ts: Timestamp | None, to_ts: Timestamp | None) -> Any:
     if from_ts is not None:
         query = query.where(column >= to_ms(from_ts))
@@ -692,4 +754,7 @@ def _coalesce(first: Any, second: Any) -> Any:
 
 def _record(cls: type, row: Mapping[str, Any]) -> Any:
     names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in row.items() if k in names})
+    values = {k: v for k, v in row.items() if k in names}
+    if "exchange" in values and values["exchange"] is None:
+        values["exchange"] = DEFAULT_EXCHANGE
+    return cls(**values)

@@ -26,8 +26,11 @@ class Exchange:
     """One exchange the bot knows.
 
     ``venue`` names ``(config, api_key, secret, symbols) -> Venue``; ``key_prober`` the class
-    of the exchange's key prober (``keys.probers``: what ``keys.verify`` judges a key with); ``config_table`` the config table holding its URLs and settings; ``governor``
-    (optional) ``config -> the source address's rate governor``.
+    of the exchange's key prober (``keys.probers``: what ``keys.verify`` judges a key with);
+    ``config_table`` the config table holding its URLs and settings; ``governor``
+    (optional) ``config -> the source address's rate governor``; ``key_urls`` (optional)
+    ``config -> the endpoints as the key prober understands them`` (without it: the base URL
+    of ``[exchanges.NAME]``, or None for the exchange's production address).
     """
 
     name: str
@@ -35,6 +38,7 @@ class Exchange:
     key_prober: str
     config_table: str
     governor: str | None = None
+    key_urls: str | None = None
 
     def venue_for(self, config: Any, api_key: str, secret: str,
                   symbols: Iterable[str]) -> Venue:
@@ -43,6 +47,13 @@ class Exchange:
 
     def prober(self) -> Callable[..., Any]:
         return _attr(self.key_prober)
+
+    def prober_urls(self, config: Any) -> Any:
+        """Where the keys gate verifies this exchange's keys (``keys.probers.prober_for``)."""
+        if self.key_urls is not None:
+            return _attr(self.key_urls)(config)
+        table = getattr(config, "exchanges", {}).get(self.name)
+        return None if table is None else table.base_url
 
     def address_governor(self, config: Any) -> Any | None:
         return None if self.governor is None else _attr(self.governor)(config)
@@ -55,8 +66,24 @@ EXCHANGES: dict[str, Exchange] = {
         key_prober="liquidity_bot.keys.probers.bitrue:BitrueKeyProber",
         config_table="bitrue",
         governor="liquidity_bot.venues.bitrue.factory:address_governor",
+        key_urls="liquidity_bot.venues.bitrue.factory:urls_of",
     ),
 }
+
+
+def through_ccxt(name: str) -> Exchange:
+    """``name`` with ccxt as its venue (a market's ``connector = "ccxt"``): any exchange ccxt
+    streams, Bitrue included; its key prober and where it verifies stay the exchange's own
+    entry's when it has one (else ``keys.probers.prober_for`` the exchange, at the base URL of
+    ``[exchanges.NAME]``), and its settings live in ``[exchanges.NAME]``."""
+    known = EXCHANGES.get(name.strip().lower())
+    return Exchange(
+        name=name,
+        venue=f"liquidity_bot.venues.ccxt.factory:{name}",
+        key_prober=known.key_prober if known is not None else "liquidity_bot.keys.probers:prober_for",
+        key_urls=known.key_urls if known is not None else None,
+        config_table=f"exchanges.{name}",
+    )
 
 
 class UnknownExchange(ValueError):

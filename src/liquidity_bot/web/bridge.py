@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.domain.order import Side
 from liquidity_bot.reporting.kpi import Breach, Cause, KpiSampler, OurQuote, measure
 from liquidity_bot.reporting.pnl import Inventory, pnl_from_fills
@@ -116,23 +117,28 @@ class EngineBridge:
         self._chained.append(fn)
         return self
 
-    def sampler(self, symbol: str, obligations: Any) -> KpiSampler:
-        s = self.samplers.get(symbol)
+    def sampler(self, symbol: str, obligations: Any, *, name: str | None = None,
+                exchange: str = DEFAULT_EXCHANGE) -> KpiSampler:
+        """The sampler of the market shown as ``name`` (``symbol`` on Bitrue,
+        ``exchange:SYMBOL`` elsewhere: a market is (exchange, symbol))."""
+        name = name or symbol
+        s = self.samplers.get(name)
         if s is None:
-            s = self.samplers[symbol] = KpiSampler(
+            s = self.samplers[name] = KpiSampler(
                 symbol,
                 obligations,
+                exchange=exchange,
                 interval_s=self.kpi_interval_s,
                 store=self.store,
                 submit=self.submit,
                 store_samples=self.store_samples,
-                on_breach=self._on_breach,
+                on_breach=lambda breach, name=name: self._on_breach(breach, name),
             )
-            self.state.update_market(symbol, obligations=obligations)
+            self.state.update_market(name, obligations=obligations, exchange=exchange)
         return s
 
-    def _on_breach(self, breach: Breach) -> None:
-        self.state.add_breach(breach)
+    def _on_breach(self, breach: Breach, market: str | None = None) -> None:
+        self.state.add_breach(breach, market)
         if self.metrics is not None:
             self.metrics.observe_breach(breach)
 
@@ -189,21 +195,28 @@ class EngineBridge:
                 self.state.set_rate_limits(headroom)
                 if self.metrics is not None:
                     self.metrics.set_headroom(headroom)
-            for symbol, runner in session.runners.items():
-                self._market(symbol, runner, session, now_ms)
+            for symbol, runner in session.runners.items():  # by name: exchange:SYMBOL
+                self._market(getattr(runner, "name", symbol), runner, session, now_ms)
+            markets = getattr(session, "markets", None) or ()
+            exchange = markets[0].exchange if markets else DEFAULT_EXCHANGE
             for symbol, why in session.failed.items():
-                self.state.update_market(symbol, status=f"failed: {why}")
+                self.state.update_market(market_name(exchange, symbol), status=f"failed: {why}",
+                                         exchange=exchange)
         if self.key_rows is not None and time.monotonic() - self._keys_at > self.key_rows_every_s:
             self._keys_at = time.monotonic()
             self.state.set_keys(self.key_rows())
 
     def _market(self, symbol: str, runner: Any, session: Any, now_ms: int) -> None:
-        sampler = self.sampler(symbol, runner.config.obligations)
+        """One market's view; ``symbol`` is its name (``exchange:SYMBOL`` off Bitrue)."""
+        exchange = getattr(runner.config, "exchange", DEFAULT_EXCHANGE)
+        sampler = self.sampler(runner.symbol, runner.config.obligations, name=symbol,
+                               exchange=exchange)
         quotes = live_quotes(runner.om)
         reading = sampler.maybe_sample(runner.book, quotes, now_ms, self.causes(runner))
         # the view shows the book and quotes of this tick, measured now (cheap), even between
         # samples; only the sampler's readings count for uptime and the store
-        shown = reading or measure(symbol, runner.book, quotes, sampler.obligations, now_ms)
+        shown = reading or measure(runner.symbol, runner.book, quotes, sampler.obligations,
+                                   now_ms)
         self.state.update_market(
             symbol,
             book=runner.book,
@@ -227,7 +240,7 @@ class EngineBridge:
             "vs_hold": None if mid is None else str(base * mid + quote - start.value(mid)),
             "total": None if pnl is None else str(pnl),
         }
-        view.update(self._avg_cost(symbol, mid))
+        view.update(self._avg_cost(symbol, mid, runner.symbol, exchange))
         self.state.update_pnl(symbol, view)
         tracker = getattr(runner, "markouts", None)
         estimator = getattr(runner, "estimator", None)
@@ -247,8 +260,10 @@ class EngineBridge:
             if new_errors:
                 self.metrics.errors.labels("market_loop").inc(new_errors)
 
-    def _avg_cost(self, symbol: str, mid: Decimal | None) -> dict[str, Any]:
-        """Realized/unrealized PnL and fees from the stored fills of this run (every few s)."""
+    def _avg_cost(self, symbol: str, mid: Decimal | None, traded: str | None = None,
+                  exchange: str | None = None) -> dict[str, Any]:
+        """Realized/unrealized PnL and fees from the stored fills of this run (every few s);
+        ``symbol`` is the market's name, ``traded`` its symbol on ``exchange``."""
         if self.store is None or mid is None:
             return {}
         now = time.monotonic()
@@ -257,7 +272,9 @@ class EngineBridge:
             return {k: cached.get(k) for k in ("realized", "unrealized", "fees_quote")}
         self._pnl_at[symbol] = now
         try:
-            summary, _ = pnl_from_fills(symbol, self.store.fills(symbol, since=self._start_ms), mid)
+            traded = traded or symbol
+            summary, _ = pnl_from_fills(traded, self.store.fills(
+                traded, since=self._start_ms, exchange=exchange), mid)
         except Exception:  # a busy database must not break the view
             log.debug("dashboard bridge: fills not readable now", exc_info=True)
             return {}

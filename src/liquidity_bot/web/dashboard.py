@@ -35,6 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from liquidity_bot.domain.book import OrderBook
+from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE
 from liquidity_bot.reporting.kpi import Breach, KpiReading, Obligations, OurQuote
 from liquidity_bot.web.metrics import BotMetrics
 
@@ -83,12 +84,14 @@ class MarketView:
     book_ts_ms: int | None = None
     markouts: dict[str, Any] | None = None  # `Markouts.to_json()`
     estimates: dict[str, Any] | None = None  # `estimates_view`
+    exchange: str = DEFAULT_EXCHANGE  # ``symbol`` is the market's name: exchange:SYMBOL off Bitrue
 
     def to_json(self) -> dict[str, Any]:
         ours = {(q.side, q.price) for q in self.quotes}
         o = self.obligations
         return {
             "symbol": self.symbol,
+            "exchange": self.exchange,
             "status": self.status,
             "book_ts_ms": self.book_ts_ms,
             "bids": [[str(p), str(q), ("BUY", p) in ours] for p, q in self.bids],
@@ -151,9 +154,12 @@ class DashboardState:
         uptime_pct: Decimal | None = None,
         obligations: Obligations | None = None,
         status: str | None = None,
+        exchange: str | None = None,
     ) -> None:
         """Update what is given; leave the rest as it was."""
         v = self.market(symbol)
+        if exchange is not None:
+            v.exchange = exchange
         if book is not None:
             v.bids = list(book.bids[:BOOK_LEVELS])
             v.asks = list(book.asks[:BOOK_LEVELS])
@@ -183,8 +189,9 @@ class DashboardState:
         self.market(symbol).pnl = dict(pnl)
         self.changed()
 
-    def add_breach(self, breach: Breach) -> None:
-        v = self.market(breach.symbol)
+    def add_breach(self, breach: Breach, market: str | None = None) -> None:
+        """A closed breach of ``market`` (its name; the breach's symbol when not given)."""
+        v = self.market(market or breach.symbol)
         v.breaches.append(breach)
         del v.breaches[:-50]
         rules = ", ".join(breach.rules)
@@ -244,7 +251,10 @@ class DashboardState:
             "version": self.version,
             "now_ms": int(time.time() * 1000),
             "started_ms": self.started_ms,
-            "markets": [self.markets[s].to_json() for s in sorted(self.markets)],
+            "markets": [v.to_json() for v in sorted(self.markets.values(),
+                                                    key=lambda v: (v.exchange, v.symbol))],
+            "exchanges": {ex: sorted(n for n, v in self.markets.items() if v.exchange == ex)
+                          for ex in sorted({v.exchange for v in self.markets.values()})},
             "budgets": self.budgets,
             "rate_limits": self.rate_limits,
             "keys": self.keys,

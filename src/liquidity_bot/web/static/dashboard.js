@@ -143,7 +143,7 @@ function pnlTable(m) {
 
 function renderMarket(m) {
   const met = m.kpi ? m.kpi.met : false;
-  const head = el("h2", {}, m.symbol + " ", el("span", {class: "pill"}, m.status), " ",
+  const head = el("h2", {}, m.symbol + " ", el("span", {class: "pill", "data-testid": "exchange-" + m.symbol}, m.exchange || "bitrue"), " ", el("span", {class: "pill"}, m.status), " ",
     el("span", {class: "big " + (met ? "ok" : "bad"), "data-testid": "met-" + m.symbol}, met ? "obligations met" : "obligations NOT met"));
   const mid = m.kpi ? m.kpi.mid : null;
   const left = el("div", {}, el("h3", {}, "book (mid " + (mid || "-") + ")"), bookTable(m));

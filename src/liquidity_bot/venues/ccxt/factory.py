@@ -1,0 +1,37 @@
+"""Build a ``CcxtVenue`` for a market group from the config (``[exchanges.NAME]`` tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .venue import CcxtVenue
+
+
+def ccxt_venue(config: Any, exchange: str, api_key: str, secret: str,
+               symbols: Iterable[str]) -> CcxtVenue:
+    """The ccxt venue for ``exchange``: its ``[exchanges.NAME]`` table, else ccxt's own
+    production addresses (Bitrue through ccxt also follows ``[bitrue] base_url``)."""
+    from liquidity_bot.config import ExchangeConfig
+
+    table = config.exchanges.get(exchange) or ExchangeConfig()
+    base = table.base_url
+    if base is None and exchange == "bitrue":
+        base = config.bitrue.base_url
+    return CcxtVenue(exchange, api_key, secret, list(symbols), http_base=base,
+                     ws_base=table.ws_url, post_only=table.post_only,
+                     poll_interval_s=table.poll_interval_s)
+
+
+def __getattr__(name: str) -> Any:
+    """``factory.<exchange id>`` is that exchange's ``(config, api_key, secret, symbols) ->
+    CcxtVenue`` (what ``venues.registry.through_ccxt`` names)."""
+    import ccxt.pro
+
+    if name not in ccxt.pro.exchanges:
+        raise AttributeError(name)
+
+    def build(config: Any, api_key: str, secret: str, symbols: Iterable[str]) -> CcxtVenue:
+        return ccxt_venue(config, name, api_key, secret, symbols)
+
+    return build
