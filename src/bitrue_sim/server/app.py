@@ -24,7 +24,7 @@ from aiohttp import web
 
 from bitrue_sim.errors import ExchangeError
 from bitrue_sim.server import admin, futures, public, signed
-from bitrue_sim.server.common import STATE_KEY, error_response, json_response
+from bitrue_sim.server.common import STATE_KEY, error_response, fixed_weight, json_response
 from bitrue_sim.server.state import SimState
 
 log = logging.getLogger(__name__)
@@ -34,41 +34,37 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WEIGHT_KEY: web.AppKey[dict] = web.AppKey("bitrue_sim_weights", dict)
 
 
-def _w(n: int) -> Callable[[object], int]:
-    return lambda _q: n
-
-
 # (method, path, handler, weight function of the query)
 ROUTES: list[tuple[str, str, Handler, Callable[[object], int]]] = [
-    ("GET", "/api/v1/ping", public.ping, _w(1)),
-    ("GET", "/api/v1/time", public.server_time, _w(1)),
-    ("GET", "/api/v1/exchangeInfo", public.exchange_info, _w(1)),
+    ("GET", "/api/v1/ping", public.ping, fixed_weight(1)),
+    ("GET", "/api/v1/time", public.server_time, fixed_weight(1)),
+    ("GET", "/api/v1/exchangeInfo", public.exchange_info, fixed_weight(1)),
     ("GET", "/api/v1/depth", public.depth, public.depth_weight),
-    ("GET", "/api/v1/trades", public.trades, _w(1)),
-    ("GET", "/api/v1/historicalTrades", public.historical_trades, _w(5)),
-    ("GET", "/api/v1/aggTrades", public.agg_trades, _w(1)),
+    ("GET", "/api/v1/trades", public.trades, fixed_weight(1)),
+    ("GET", "/api/v1/historicalTrades", public.historical_trades, fixed_weight(5)),
+    ("GET", "/api/v1/aggTrades", public.agg_trades, fixed_weight(1)),
     ("GET", "/api/v1/ticker/24hr", public.ticker_24hr, public.ticker_weight),
-    ("GET", "/api/v1/ticker/price", public.ticker_price, _w(1)),
-    ("GET", "/api/v1/ticker/bookTicker", public.book_ticker, _w(1)),
-    ("GET", "/api/v1/market/kline", public.kline, _w(1)),
-    ("POST", "/api/v1/order", signed.new_order, _w(1)),
-    ("GET", "/api/v1/order", signed.query_order, _w(1)),
-    ("DELETE", "/api/v1/order", signed.cancel_order, _w(1)),
-    ("GET", "/api/v1/openOrders", signed.open_orders, _w(1)),
-    ("GET", "/api/v1/allOrders", signed.all_orders, _w(5)),
-    ("GET", "/api/v1/account", signed.account, _w(5)),
-    ("GET", "/api/v2/myTrades", signed.my_trades, _w(5)),
-    ("POST", "/api/v1/withdraw/commit", signed.withdraw_commit, _w(1)),
-    ("GET", "/api/v1/withdraw/history", signed.withdraw_history, _w(1)),
-    ("GET", "/api/v1/deposit/history", signed.deposit_history, _w(1)),
-    ("POST", "/poseidon/api/v1/listenKey", signed.listen_key_create, _w(1)),
-    ("PUT", "/poseidon/api/v1/listenKey/{listen_key}", signed.listen_key_keepalive, _w(1)),
-    ("DELETE", "/poseidon/api/v1/listenKey/{listen_key}", signed.listen_key_delete, _w(1)),
-    ("GET", "/fapi/v1/ping", futures.fapi_ping, _w(1)),
-    ("GET", "/fapi/v1/time", futures.fapi_time, _w(1)),
-    ("GET", "/fapi/v1/contracts", futures.fapi_contracts, _w(1)),
-    ("GET", "/dapi/v1/contracts", futures.dapi_contracts, _w(1)),
-    ("GET", "/fapi/v2/account", futures.fapi_account, _w(5)),
+    ("GET", "/api/v1/ticker/price", public.ticker_price, fixed_weight(1)),
+    ("GET", "/api/v1/ticker/bookTicker", public.book_ticker, fixed_weight(1)),
+    ("GET", "/api/v1/market/kline", public.kline, fixed_weight(1)),
+    ("POST", "/api/v1/order", signed.new_order, fixed_weight(1)),
+    ("GET", "/api/v1/order", signed.query_order, fixed_weight(1)),
+    ("DELETE", "/api/v1/order", signed.cancel_order, fixed_weight(1)),
+    ("GET", "/api/v1/openOrders", signed.open_orders, fixed_weight(1)),
+    ("GET", "/api/v1/allOrders", signed.all_orders, fixed_weight(5)),
+    ("GET", "/api/v1/account", signed.account, fixed_weight(5)),
+    ("GET", "/api/v2/myTrades", signed.my_trades, fixed_weight(5)),
+    ("POST", "/api/v1/withdraw/commit", signed.withdraw_commit, fixed_weight(1)),
+    ("GET", "/api/v1/withdraw/history", signed.withdraw_history, fixed_weight(1)),
+    ("GET", "/api/v1/deposit/history", signed.deposit_history, fixed_weight(1)),
+    ("POST", "/poseidon/api/v1/listenKey", signed.listen_key_create, fixed_weight(1)),
+    ("PUT", "/poseidon/api/v1/listenKey/{listen_key}", signed.listen_key_keepalive, fixed_weight(1)),
+    ("DELETE", "/poseidon/api/v1/listenKey/{listen_key}", signed.listen_key_delete, fixed_weight(1)),
+    ("GET", "/fapi/v1/ping", futures.fapi_ping, fixed_weight(1)),
+    ("GET", "/fapi/v1/time", futures.fapi_time, fixed_weight(1)),
+    ("GET", "/fapi/v1/contracts", futures.fapi_contracts, fixed_weight(1)),
+    ("GET", "/dapi/v1/contracts", futures.dapi_contracts, fixed_weight(1)),
+    ("GET", "/fapi/v2/account", futures.fapi_account, fixed_weight(5)),
 ]
 
 ADMIN_ROUTES: list[tuple[str, str, Handler]] = [

@@ -18,6 +18,11 @@ STATE_KEY: web.AppKey[SimState] = web.AppKey("bitrue_sim_state", SimState)
 # path template -> (method -> weight function of the query parameters)
 WeightFn = Callable[[Any], int]
 
+
+def fixed_weight(n: int) -> WeightFn:
+    """A route's weight that does not depend on the query."""
+    return lambda _q: n
+
 _encoder = msgspec.json.Encoder()
 
 

@@ -13,7 +13,7 @@ from bitrue_sim.errors import ExchangeError
 from bitrue_sim.server import admin, public
 from bitrue_sim.server.binance import rest
 from bitrue_sim.server.binance.errors import BinanceError, translate
-from bitrue_sim.server.common import STATE_KEY, json_response
+from bitrue_sim.server.common import STATE_KEY, fixed_weight, json_response
 from bitrue_sim.server.state import SimState
 
 log = logging.getLogger(__name__)
@@ -22,35 +22,31 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Weight = Callable[[object], int]
 
 
-def _w(n: int) -> Weight:
-    return lambda _q: n
-
-
 # (method, path, handler, request weight) -- weights from binance-spot-api-docs rest-api.md
 ROUTES: list[tuple[str, str, Handler, Weight]] = [
-    ("GET", "/api/v3/ping", public.ping, _w(1)),  # the same answers as Bitrue's
-    ("GET", "/api/v3/time", public.server_time, _w(1)),
-    ("GET", "/api/v3/exchangeInfo", rest.exchange_info, _w(20)),
+    ("GET", "/api/v3/ping", public.ping, fixed_weight(1)),  # the same answers as Bitrue's
+    ("GET", "/api/v3/time", public.server_time, fixed_weight(1)),
+    ("GET", "/api/v3/exchangeInfo", rest.exchange_info, fixed_weight(20)),
     ("GET", "/api/v3/depth", rest.depth, rest.depth_weight),
-    ("GET", "/api/v3/trades", rest.trades, _w(25)),
-    ("GET", "/api/v3/ticker/bookTicker", rest.book_ticker, _w(2)),
-    ("GET", "/api/v3/ticker/price", rest.ticker_price, _w(2)),
+    ("GET", "/api/v3/trades", rest.trades, fixed_weight(25)),
+    ("GET", "/api/v3/ticker/bookTicker", rest.book_ticker, fixed_weight(2)),
+    ("GET", "/api/v3/ticker/price", rest.ticker_price, fixed_weight(2)),
     ("GET", "/api/v3/ticker/24hr", rest.ticker_24hr, rest.ticker_weight),
-    ("POST", "/api/v3/order", rest.new_order, _w(1)),
-    ("GET", "/api/v3/order", rest.query_order, _w(4)),
-    ("DELETE", "/api/v3/order", rest.cancel_order, _w(1)),
+    ("POST", "/api/v3/order", rest.new_order, fixed_weight(1)),
+    ("GET", "/api/v3/order", rest.query_order, fixed_weight(4)),
+    ("DELETE", "/api/v3/order", rest.cancel_order, fixed_weight(1)),
     ("GET", "/api/v3/openOrders", rest.open_orders, rest.open_orders_weight),
-    ("DELETE", "/api/v3/openOrders", rest.cancel_open_orders, _w(1)),
-    ("GET", "/api/v3/allOrders", rest.all_orders, _w(20)),
-    ("GET", "/api/v3/account", rest.account, _w(20)),
-    ("GET", "/api/v3/myTrades", rest.my_trades, _w(20)),
-    ("POST", "/api/v3/userDataStream", rest.listen_key_create, _w(2)),
-    ("PUT", "/api/v3/userDataStream", rest.listen_key_keepalive, _w(2)),
-    ("DELETE", "/api/v3/userDataStream", rest.listen_key_delete, _w(2)),
-    ("GET", "/sapi/v1/account/apiRestrictions", rest.api_restrictions, _w(1)),
-    ("GET", "/sapi/v1/capital/config/getall", rest.capital_config, _w(10)),
-    ("GET", "/sapi/v1/margin/allPairs", rest.margin_pairs, _w(1)),
-    ("GET", "/sapi/v1/margin/isolated/allPairs", rest.margin_pairs, _w(10)),
+    ("DELETE", "/api/v3/openOrders", rest.cancel_open_orders, fixed_weight(1)),
+    ("GET", "/api/v3/allOrders", rest.all_orders, fixed_weight(20)),
+    ("GET", "/api/v3/account", rest.account, fixed_weight(20)),
+    ("GET", "/api/v3/myTrades", rest.my_trades, fixed_weight(20)),
+    ("POST", "/api/v3/userDataStream", rest.listen_key_create, fixed_weight(2)),
+    ("PUT", "/api/v3/userDataStream", rest.listen_key_keepalive, fixed_weight(2)),
+    ("DELETE", "/api/v3/userDataStream", rest.listen_key_delete, fixed_weight(2)),
+    ("GET", "/sapi/v1/account/apiRestrictions", rest.api_restrictions, fixed_weight(1)),
+    ("GET", "/sapi/v1/capital/config/getall", rest.capital_config, fixed_weight(10)),
+    ("GET", "/sapi/v1/margin/allPairs", rest.margin_pairs, fixed_weight(1)),
+    ("GET", "/sapi/v1/margin/isolated/allPairs", rest.margin_pairs, fixed_weight(10)),
 ]
 
 # Binance path -> the Bitrue path with the same meaning: fault profiles name Bitrue paths, and
