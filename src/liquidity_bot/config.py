@@ -899,14 +899,17 @@ def _check(loader: _Loader, config: BotConfig) -> None:
         _check_market(loader, market, path)
         _check_connector(loader, config, market, path)
     _check_key_exchanges(loader, config)
-    for name in sorted({m.exchange for m in config.markets}):  # each exchange its own limit
+    # Each key has its own order budget (``KeySession.budget``; keys on one address split the
+    # exchange's per-address limit between them first), shared by that key's markets only.
+    for name, label in sorted({(m.exchange, m.key_label) for m in config.markets}):
         budget = sum((m.order_manager.order_budget_share for m in config.markets
-                      if m.exchange == name), Decimal(0))
+                      if (m.exchange, m.key_label) == (name, label)), Decimal(0))
         if budget > 1:
             loader.fail(
                 "markets[*].order_manager.order_budget_share",
-                f"the shares of the {name} markets add up to {budget}; together they must "
-                "be <= 1",
+                f"the shares of the {name} markets of key {label!r} add up to {budget}; "
+                "together they must be <= 1 (each key's order budget is split among its own "
+                "markets)",
             )
 
 

@@ -421,6 +421,13 @@ def test_duplicate_symbols_and_budget(tmp_path: Path) -> None:
     err = error_for(tmp_path, both)
     assert "1.1" in str(err) and "order_budget_share" in err.key_path
     load_text(tmp_path, both.replace('"0.6"', '"0.5"'))
+    # each key's budget is its own: two keys' markets may each use all of theirs
+    assert 'key_label = "' in second
+    other_key = second.replace('key_label = "', 'key_label = "other', 1)
+    two_keys = (MARKET + '[markets.order_manager]\norder_budget_share = "0.6"\n'
+                + other_key + '[markets.order_manager]\norder_budget_share = "0.6"\n')
+    config = load_text(tmp_path, two_keys)
+    assert len({m.key_label for m in config.markets}) == 2
 
 
 def test_passphrase_and_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

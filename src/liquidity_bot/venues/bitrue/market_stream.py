@@ -15,6 +15,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 import aiohttp
 import msgspec
@@ -113,6 +114,10 @@ class MarketStream:
     ``on_book`` is called with the updated ``OrderBook`` after each applied snapshot (cheap:
     read ``book.bids``/``book.asks`` only when needed; they are Decimal and cached).
     """
+
+    # False: every book is handed on as its frame is handled, backlog or not (the design
+    # before; bench/bench_markets.py compares both)
+    coalesce_backlog: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -324,7 +329,7 @@ class MarketStream:
                     )
                     return
                 if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                    self.coalescing = frames_waiting(ws) > 0
+                    self.coalescing = self.coalesce_backlog and frames_waiting(ws) > 0
                     try:
                         reply = self.handle_frame(msg.data)
                     except (msgspec.DecodeError, zlib.error, OSError, EOFError) as exc:
