@@ -31,6 +31,7 @@ import asyncio
 import copy
 import gzip
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -122,9 +123,9 @@ async def _flood(exchange: Any, hub: Any, frames: int = 50, every_s: float = 0.2
             continue
         for k in range(frames):
             push = copy.deepcopy(base)
-            push["tick"]["buys"][0][1] = str(int(float(buys[0][1])) + 1 + k)
+            push["tick"]["buys"][0][1] = f"{Decimal(buys[0][1]) + 1 + k:f}"
             frame = gzip.compress(json.dumps(push).encode(), 5, mtime=0)
-            for conn, channel in list(subscribers.items()):
+            for conn in list(subscribers):
                 conn.send(frame)
 
 
@@ -187,62 +188,78 @@ def _memory_kib() -> dict[str, int]:
     return out
 
 
-async def _segment(engine: Any, seconds: float, skip: set[str]) -> dict[str, Any]:
-    """Run ``seconds`` more of a running engine: samples taken in them, CPU over them."""
+def _cpu_s(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _segment(engine: Any, seconds: float, skip: set[str], sim_pid: int) -> dict[str, Any]:
+    """Run ``seconds`` more of a running engine: samples taken in them, CPU over them, the
+    share of market-seconds quoted on both sides (looked at every second)."""
     probe = engine.probe.probe
     start = len(probe.written_ms)
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    await asyncio.sleep(seconds)
+    cpu0, wall0, sim0 = time.process_time(), time.perf_counter(), _cpu_s(sim_pid)
+    looks = two_sided = 0
+    while time.perf_counter() - wall0 < seconds:
+        await asyncio.sleep(min(1.0, max(0.0, seconds - (time.perf_counter() - wall0))))
+        looks += len(engine.runners)
+        two_sided += sum(1 for r in engine.runners
+                         if {o.side for o in r.om.resting()} == {"BUY", "SELL"})
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     rows = [row for row in zip(probe.symbols[start:], probe.written_ms[start:],
-                               probe.push_ms[start:], strict=True) if row[0] not in skip]
+                               probe.cpu_ms[start:], probe.push_ms[start:], strict=True)
+            if row[0] not in skip]
     return {
-        "written_ms": [ms for _, ms, _ in rows],
-        "push_ms": [ms for _, _, ms in rows if ms == ms],  # (NaN: a book without a ts)
-        "cpu_s": cpu, "wall_s": wall,
+        "written_ms": [row[1] for row in rows],
+        "cpu_ms": [row[2] for row in rows],
+        "push_ms": [row[3] for row in rows if row[3] == row[3]],  # (NaN: a book without ts)
+        "cpu_s": cpu, "wall_s": wall, "sim_cpu_s": _cpu_s(sim_pid) - sim0,
+        "two_sided": two_sided / looks if looks else 0.0,
     }
 
 
 async def one(n: int, seconds: float, warmup: float, flood_segments: int) -> dict[str, Any]:
-    from liquidity_bot.venues.bitrue.market_stream import MarketStream
     from tick_probe import TickToOrder
+
+    from liquidity_bot.venues.bitrue.market_stream import MarketStream
 
     symbols = _symbols(n)
     n_keys = 1 if n == 1 else KEYS
     flood = flood_segments > 0
-    with _sim_process(n, 11, flood) as sim, tempfile.TemporaryDirectory() as tmp:
+    process = _sim_process(n, 11, flood)
+    with process as sim, tempfile.TemporaryDirectory() as tmp:
         keys = await _keys(sim, symbols, n_keys)
         engine = _engine(sim.base_url, symbols, keys, Path(tmp) / "bench.db")
         engine.probe = TickToOrder(engine).install()
         task = asyncio.get_running_loop().create_task(engine.run(handle_signals=False))
+        pid = process.child.pid
         try:
             await asyncio.sleep(warmup)
             if not flood:
-                result = await _segment(engine, seconds, set())
+                result = await _segment(engine, seconds, set(), pid)
             else:
                 result = {}
                 for _ in range(flood_segments):
                     for coalesce in (False, True):
                         MarketStream.coalesce_backlog = coalesce
-                        seg = await _segment(engine, seconds / flood_segments, {FLOODED})
-                        got = result.setdefault(str(coalesce), {"written_ms": [], "push_ms": []})
-                        got["written_ms"] += seg["written_ms"]
-                        got["push_ms"] += seg["push_ms"]
+                        seg = await _segment(engine, seconds / flood_segments, {FLOODED}, pid)
+                        got = result.setdefault(str(coalesce), {})
+                        for name in ("written_ms", "cpu_ms", "push_ms"):
+                            got[name] = got.get(name, []) + seg[name]
                 MarketStream.coalesce_backlog = True
-            quoting = sum(1 for r in engine.runners
-                          if {o.side for o in r.om.resting()} == {"BUY", "SELL"})
         finally:
             engine.stop()
             await task
             engine.probe.remove()
         streams = [s.venue.market for s in engine.sessions]
         result.update(_memory_kib())
-        result.update(markets=n, keys=n_keys, quoting=quoting,
-            placed=sum(r.om.stats.placed for r in engine.runners),
-            failed={k: v for s in engine.sessions for k, v in s.failed.items()},
-            coalesced=sum(s.coalesced for s in streams),
-            snapshots=sum(s.snapshots for s in streams),
-            errors=sum(r.errors for r in engine.runners))
+        result.update(markets=n, keys=n_keys,
+                      placed=sum(r.om.stats.placed for r in engine.runners),
+                      failed={k: v for s in engine.sessions for k, v in s.failed.items()},
+                      coalesced=sum(s.coalesced for s in streams),
+                      snapshots=sum(s.snapshots for s in streams),
+                      errors=sum(r.errors for r in engine.runners))
         return result
 
 
@@ -251,6 +268,12 @@ def _pct(values: list[float], p: float) -> float:
     from bench_engine import _pct as pct
 
     return pct(values, p) if values else float("nan")
+
+
+def _p50_p99(values: list[float], digits: int = 2) -> str:
+    if not values:
+        return "no samples"
+    return f"{statistics.median(values):.{digits}f} / {_pct(values, 99):.{digits}f} ms"
 
 
 def _child(n: int, args: argparse.Namespace, flood_segments: int = 0) -> dict[str, Any]:
@@ -286,30 +309,31 @@ def main() -> None:
         return
     print(f"event loop: {event_loop_name()}; {args.warmup:g} s warm-up, {args.seconds:g} s "
           "measured per count; each count in its own process")
-    header = ("| markets | keys | quoting | tick-to-order p50 / p99 | push-to-order p50 / p99 "
-              "(whole ms) | orders | engine CPU | RSS / peak |")
-    rows = [header, "|" + "---|" * 8]
+    header = ("| markets | keys | two-sided | tick-to-order p50 / p99 | engine thread CPU in "
+              "between p50 / p99 | push-to-order p50 / p99 (whole ms) | orders | engine CPU | "
+              "simulator CPU | RSS / peak |")
+    rows = [header, "|" + "---|" * 10]
     for n in (int(x) for x in args.markets.split(",")):
         r = _child(n, args)
-        w, p = r["written_ms"], r["push_ms"]
         rows.append(
-            f"| {n} | {r['keys']} | {r['quoting']} | "
-            f"{statistics.median(w) if w else float('nan'):.2f} / {_pct(w, 99):.2f} ms | "
-            f"{statistics.median(p) if p else float('nan'):.1f} / {_pct(p, 99):.1f} ms | "
-            f"{len(w)} | {r['cpu_s'] / r['wall_s'] * 100:.1f} % | "
+            f"| {n} | {r['keys']} | {r['two_sided'] * 100:.0f} % | {_p50_p99(r['written_ms'])} | "
+            f"{_p50_p99(r['cpu_ms'])} | {_p50_p99(r['push_ms'], 1)} | {len(r['written_ms'])} | "
+            f"{r['cpu_s'] / r['wall_s'] * 100:.1f} % | {r['sim_cpu_s'] / r['wall_s'] * 100:.0f} % | "
             f"{r['VmRSS'] / 1024:.0f} / {r['VmHWM'] / 1024:.0f} MiB |")
         print(rows[-1], flush=True)
     print("\n".join(rows))
     if args.flood:
-        r = _child(10, args, flood_segments=2)
+        # each mode measured as long as one count above, in 3 alternating segments
+        r = _child(10, argparse.Namespace(**{**vars(args), "seconds": args.seconds * 2}),
+                   flood_segments=3)
         print(f"\n10 markets, {FLOODED} flooded (50 frames at once every 200 ms); the other "
               "9 markets, coalescing off and on alternating in one run:")
         for key, label in (("False", "every frame answered (before)"),
                            ("True", "backlog coalesced (now)")):
-            w, p = r[key]["written_ms"], r[key]["push_ms"]
-            print(f"  {label}: tick-to-order p50 {statistics.median(w):.2f} / p99 "
-                  f"{_pct(w, 99):.2f} ms, push-to-order p50 {statistics.median(p):.1f} / p99 "
-                  f"{_pct(p, 99):.1f} ms (n={len(w)})")
+            got = r[key]
+            print(f"  {label}: tick-to-order {_p50_p99(got['written_ms'])}, engine thread CPU "
+                  f"{_p50_p99(got['cpu_ms'])}, push-to-order {_p50_p99(got['push_ms'], 1)} "
+                  f"(n={len(got['written_ms'])})")
         before, now = r["False"]["push_ms"], r["True"]["push_ms"]
         print(f"  push-to-order p99 before / now: {_pct(before, 99) / _pct(now, 99):.2f}x; "
               f"books coalesced: {r['coalesced']} of {r['snapshots']}")

@@ -23,34 +23,10 @@ from liquidity_bot.config import parse_config
 from liquidity_bot.engine.runner import Engine, KeySession
 from liquidity_bot.venues.bitrue.factory import bitrue_venue
 
-from .conftest import new_key, running, wait_for
+from .conftest import keyed_market, new_key, running, wait_for
 
 FLOODED, OTHER = "MK01USDT", "MK02USDT"  # synthetic markets of the simulator
 BURST = 100
-
-MARKET = """
-[[markets]]
-symbol = "{symbol}"
-key_label = "fair"
-client_id_prefix = "{prefix}"
-strategy = "ladder"
-[markets.ladder]
-levels = 1
-base_spread_pct = "0.5"
-level_size_quote = "20"
-[markets.obligations]
-max_spread_pct = "2"
-min_depth_2pct_quote = "20"
-[markets.risk]
-max_order_notional = "500"
-max_open_notional_per_side = "1000"
-max_base_inventory = "10000000"
-daily_loss_limit = "10000"
-[markets.order_manager]
-refresh_interval_ms = 1000
-order_budget_share = "0.5"
-"""
-
 
 @pytest.fixture
 async def sim_two() -> Any:
@@ -62,8 +38,8 @@ async def sim_two() -> Any:
 
 def _engine(sim: SimServer, key: str, secret: str) -> Engine:
     cfg = parse_config(f'[bitrue]\nbase_url = "{sim.base_url}"\n'
-                       + MARKET.format(symbol=FLOODED, prefix="lfa")
-                       + MARKET.format(symbol=OTHER, prefix="lfb"))
+                       + keyed_market(FLOODED, "fair", "lfa", size="20")
+                       + keyed_market(OTHER, "fair", "lfb", size="20"))
     venue = bitrue_venue(cfg, key, secret, [FLOODED, OTHER])
     return Engine([KeySession("fair", venue, list(cfg.markets))], all_markets=cfg.markets,
                   store=None, stale_after_s=60.0)
@@ -98,7 +74,8 @@ async def test_a_burst_on_one_market_is_coalesced_and_the_other_is_answered(sim_
     engine = _engine(sim_two, key, secret)
     third = sim_two.exchange.create_account({"USDT": Decimal(10) ** 9})
     async with running(engine):
-        await wait_for(lambda: all(len(r.om.resting()) == 2 for r in engine.runners),
+        await wait_for(lambda: all({o.side.value for o in r.om.resting()} == {"BUY", "SELL"}
+                                   for r in engine.runners),
                        "both markets quote both sides", timeout=30)
         stream = engine.sessions[0].venue.market  # type: ignore[attr-defined]
         handed: list[str] = []
