@@ -2,7 +2,8 @@
 
 For each market count the engine quotes the simulator's synthetic markets (``MK01USDT``...,
 varied prices and ticks, each with the ``volatile`` scenario's own flow: makers, takers, jumps)
-with the production settings of ``bench_engine.py``: a two-level ladder, 1-tick price tolerance,
+with the production settings of ``bench_engine.py`` (its market, on another symbol): a three-level
+ladder, 1-tick price tolerance,
 Bitrue's 100 order requests per 60 s per key with the engine's 10 % headroom and its quoting
 target, the simulator's rate limits on. One market runs on one key; more markets are spread
 over 5 keys. Each key sends from its own loopback address (127.0.0.2...) with its own allow
@@ -21,7 +22,7 @@ without (every stale frame answered, the design before), alternating; the other 
 tick-to-order is compared.
 
     .venv/bin/python bench/bench_markets.py [--markets 1,10,50] [--seconds 45] [--warmup 20]
-        [--flood] [--flood-segments 2]
+        [--flood]
 """
 
 from __future__ import annotations
@@ -48,33 +49,21 @@ HERE = Path(__file__).resolve()
 KEYS = 5
 FLOODED = "MK01USDT"
 
-MARKET = """
-[[markets]]
-symbol = "{symbol}"
-key_label = "{label}"
-client_id_prefix = "m{index}"
-strategy = "ladder"
-[markets.ladder]
-levels = 2
-base_spread_pct = "0.1"
-level_spacing_pct = "0.05"
-level_size_quote = "20"
-min_spread_pct = "0.02"
-[markets.obligations]
-max_spread_pct = "1"
-min_depth_2pct_quote = "20"
-[markets.risk]
-max_order_notional = "500"
-max_open_notional_per_side = "2000"
-max_base_inventory = "1000000000000"
-daily_loss_limit = "100000"
-max_fills_per_minute = 100000
-[markets.order_manager]
-price_tolerance_ticks = 1
-size_tolerance_pct = "10"
-refresh_interval_ms = 1000
-order_budget_share = "{share}"
-"""
+def _market(symbol: str, label: str, index: int, share: Decimal) -> str:
+    """One ``[[markets]]`` entry: ``bench_engine``'s production market on another symbol and
+    key, with the key's order budget split evenly among its markets."""
+    from bench_engine import CONFIG
+
+    block = "[[markets]]" + CONFIG.split("[[markets]]", 1)[1].format(
+        tolerance_ticks=1, size_tolerance_pct="10")
+    for old, new in (('symbol = "XRPUSDT"', f'symbol = "{symbol}"'),
+                     ('key_label = "bench"', f'key_label = "{label}"'),
+                     ('client_id_prefix = "lbb"', f'client_id_prefix = "m{index}"'),
+                     # the balances below hold 10 million USDT's worth of each base
+                     ('max_base_inventory = "10000000"', 'max_base_inventory = "1e12"')):
+        assert old in block, old
+        block = block.replace(old, new)
+    return block + f'order_budget_share = "{share:f}"\n'
 
 
 def _symbols(n: int) -> list[str]:
@@ -164,8 +153,8 @@ def _engine(base_url: str, symbols: list[str], keys: list[tuple[str, str]], db: 
     labels = [f"k{i % len(keys)}" for i in range(len(symbols))]
     share = 1 / Decimal(-(-len(symbols) // len(keys)))  # each key's budget split evenly
     cfg = parse_config(f'[bitrue]\nbase_url = "{base_url}"\n' + "".join(
-        MARKET.format(symbol=s, label=label, index=i, share=f"{share:f}") for i, (s, label)
-        in enumerate(zip(symbols, labels, strict=True))))
+        _market(s, label, i, share) for i, (s, label) in enumerate(zip(symbols, labels,
+                                                                      strict=True))))
     sessions = []
     for k, (api_key, secret) in enumerate(keys):
         own = msgspec.structs.replace(
