@@ -208,14 +208,26 @@ async def _segment(engine: Any, seconds: float, skip: set[str], sim_pid: int) ->
     }
 
 
-async def one(n: int, seconds: float, warmup: float, flood_segments: int) -> dict[str, Any]:
-    from tick_probe import TickToOrder
-
+def _switch(name: str, engine: Any, on: bool) -> None:
+    """Turn one of the fairness measures on or off in a running engine."""
     from liquidity_bot.venues.bitrue.market_stream import MarketStream
+
+    if name == "coalesce":
+        MarketStream.coalesce_backlog = on
+    else:
+        for runner in engine.runners:
+            runner.defer_without_budget = on
+
+
+async def one(n: int, seconds: float, warmup: float, segments: int,
+              compare: str | None) -> dict[str, Any]:
+    """One market count; with ``compare``, that measure off and on in ``segments`` pairs of
+    alternating segments (results under "False" and "True")."""
+    from tick_probe import TickToOrder
 
     symbols = _symbols(n)
     n_keys = 1 if n == 1 else KEYS
-    flood = flood_segments > 0
+    flood = compare == "coalesce"
     process = _sim_process(n, 11, flood)
     with process as sim, tempfile.TemporaryDirectory() as tmp:
         keys = await _keys(sim, symbols, n_keys)
@@ -223,20 +235,23 @@ async def one(n: int, seconds: float, warmup: float, flood_segments: int) -> dic
         engine.probe = TickToOrder(engine).install()
         task = asyncio.get_running_loop().create_task(engine.run(handle_signals=False))
         pid = process.child.pid
+        skip = {FLOODED} if flood else set()
         try:
             await asyncio.sleep(warmup)
-            if not flood:
-                result = await _segment(engine, seconds, set(), pid)
+            if compare is None:
+                result = await _segment(engine, seconds, skip, pid)
             else:
                 result = {}
-                for _ in range(flood_segments):
-                    for coalesce in (False, True):
-                        MarketStream.coalesce_backlog = coalesce
-                        seg = await _segment(engine, seconds / flood_segments, {FLOODED}, pid)
-                        got = result.setdefault(str(coalesce), {})
+                for _ in range(segments):
+                    for on in (False, True):
+                        _switch(compare, engine, on)
+                        seg = await _segment(engine, seconds / segments, skip, pid)
+                        got = result.setdefault(str(on), {})
                         for name in ("written_ms", "cpu_ms", "push_ms"):
                             got[name] = got.get(name, []) + seg[name]
-                MarketStream.coalesce_backlog = True
+                        for name in ("cpu_s", "wall_s"):
+                            got[name] = got.get(name, 0.0) + seg[name]
+                _switch(compare, engine, True)
         finally:
             engine.stop()
             await task
@@ -265,14 +280,29 @@ def _p50_p99(values: list[float], digits: int = 2) -> str:
     return f"{statistics.median(values):.{digits}f} / {_pct(values, 99):.{digits}f} ms"
 
 
-def _child(n: int, args: argparse.Namespace, flood_segments: int = 0) -> dict[str, Any]:
-    cmd = [sys.executable, str(HERE), "--one", str(n), "--seconds", str(args.seconds),
-           "--warmup", str(args.warmup), "--flood-segments", str(flood_segments)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds * 3 + 300)
+def _child(n: int, args: argparse.Namespace, compare: str | None = None) -> dict[str, Any]:
+    seconds = args.seconds * 2 if compare else args.seconds  # each mode as long as one count
+    cmd = [sys.executable, str(HERE), "--one", str(n), "--seconds", str(seconds),
+           "--warmup", str(args.warmup)] + (["--compare", compare] if compare else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 3 + 300)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
         raise SystemExit(f"{n} markets: the run failed\n{done.stderr[-3000:]}")
     return json.loads(lines[-1])
+
+
+def _compared(r: dict[str, Any], labels: tuple[str, str]) -> None:
+    """The off and on halves of a ``--compare`` run, and their p99 ratios."""
+    for key, label in zip(("False", "True"), labels, strict=True):
+        got = r[key]
+        print(f"  {label}: tick-to-order {_p50_p99(got['written_ms'])}, engine thread CPU "
+              f"{_p50_p99(got['cpu_ms'])}, push-to-order {_p50_p99(got['push_ms'], 1)} "
+              f"(n={len(got['written_ms'])}), engine CPU "
+              f"{got['cpu_s'] / got['wall_s'] * 100:.1f} %")
+    off, on = r["False"], r["True"]
+    print(f"  p99 off / on: tick-to-order "
+          f"{_pct(off['written_ms'], 99) / _pct(on['written_ms'], 99):.2f}x, push-to-order "
+          f"{_pct(off['push_ms'], 99) / _pct(on['push_ms'], 99):.2f}x")
 
 
 def main() -> None:
@@ -282,7 +312,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=20.0, help="before measuring")
     parser.add_argument("--flood", action="store_true",
                         help="also: 10 markets, one flooded, coalescing off/on alternating")
-    parser.add_argument("--flood-segments", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--defer", action="store_true",
+                        help="also: 50 markets, passes without budget deferred off/on "
+                             "alternating")
+    parser.add_argument("--compare", choices=("coalesce", "defer"), help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=11, help=argparse.SUPPRESS)
@@ -293,7 +326,7 @@ def main() -> None:
     from liquidity_bot.engine.runtime import event_loop_name, run
 
     if args.one is not None:
-        print(json.dumps(run(one(args.one, args.seconds, args.warmup, args.flood_segments),
+        print(json.dumps(run(one(args.one, args.seconds, args.warmup, 3, args.compare),
                              event_loop_name())))
         return
     print(f"event loop: {event_loop_name()}; {args.warmup:g} s warm-up, {args.seconds:g} s "
@@ -312,21 +345,17 @@ def main() -> None:
         print(rows[-1], flush=True)
     print("\n".join(rows))
     if args.flood:
-        # each mode measured as long as one count above, in 3 alternating segments
-        r = _child(10, argparse.Namespace(**{**vars(args), "seconds": args.seconds * 2}),
-                   flood_segments=3)
+        r = _child(10, args, "coalesce")
         print(f"\n10 markets, {FLOODED} flooded (50 frames at once every 200 ms); the other "
-              "9 markets, coalescing off and on alternating in one run:")
-        for key, label in (("False", "every frame answered (before)"),
-                           ("True", "backlog coalesced (now)")):
-            got = r[key]
-            print(f"  {label}: tick-to-order {_p50_p99(got['written_ms'])}, engine thread CPU "
-                  f"{_p50_p99(got['cpu_ms'])}, push-to-order {_p50_p99(got['push_ms'], 1)} "
-                  f"(n={len(got['written_ms'])})")
-        before, now = r["False"]["push_ms"], r["True"]["push_ms"]
-        print(f"  push-to-order p99 before / now: {_pct(before, 99) / _pct(now, 99):.2f}x; "
-              f"books coalesced: {r['coalesced']} of {r['snapshots']}")
-
+              "9 markets, coalescing off and on in alternating segments of one run:")
+        _compared(r, ("every frame answered (before)", "backlog coalesced (now)"))
+        print(f"  books coalesced: {r['coalesced']} of {r['snapshots']}")
+    if args.defer:
+        r = _child(50, args, "defer")
+        print("\n50 markets over 5 keys; a book whose market has no order budget left runs its "
+              "pass inside the frame's handling (before) or a loop turn later (now), "
+              "alternating segments of one run:")
+        _compared(r, ("every pass at once (before)", "passes without budget deferred (now)"))
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent.parent / "src"))
