@@ -208,15 +208,12 @@ async def _segment(engine: Any, seconds: float, skip: set[str], sim_pid: int) ->
     }
 
 
-def _switch(name: str, engine: Any, on: bool) -> None:
-    """Turn one of the fairness measures on or off in a running engine."""
+def _switch(name: str, on: bool) -> None:
+    """Turn one of the fairness measures on or off in this process."""
     from liquidity_bot.venues.bitrue.market_stream import MarketStream
 
-    if name == "coalesce":
-        MarketStream.coalesce_backlog = on
-    else:
-        for runner in engine.runners:
-            runner.defer_without_budget = on
+    assert name == "coalesce", name
+    MarketStream.coalesce_backlog = on
 
 
 async def one(n: int, seconds: float, warmup: float, segments: int,
@@ -244,14 +241,14 @@ async def one(n: int, seconds: float, warmup: float, segments: int,
                 result = {}
                 for _ in range(segments):
                     for on in (False, True):
-                        _switch(compare, engine, on)
+                        _switch(compare, on)
                         seg = await _segment(engine, seconds / segments, skip, pid)
                         got = result.setdefault(str(on), {})
                         for name in ("written_ms", "cpu_ms", "push_ms"):
                             got[name] = got.get(name, []) + seg[name]
                         for name in ("cpu_s", "wall_s"):
                             got[name] = got.get(name, 0.0) + seg[name]
-                _switch(compare, engine, True)
+                _switch(compare, True)
         finally:
             engine.stop()
             await task
@@ -312,10 +309,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=20.0, help="before measuring")
     parser.add_argument("--flood", action="store_true",
                         help="also: 10 markets, one flooded, coalescing off/on alternating")
-    parser.add_argument("--defer", action="store_true",
-                        help="also: 50 markets, passes without budget deferred off/on "
-                             "alternating")
-    parser.add_argument("--compare", choices=("coalesce", "defer"), help=argparse.SUPPRESS)
+    parser.add_argument("--compare", choices=("coalesce",), help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=11, help=argparse.SUPPRESS)
@@ -350,12 +344,6 @@ def main() -> None:
               "9 markets, coalescing off and on in alternating segments of one run:")
         _compared(r, ("every frame answered (before)", "backlog coalesced (now)"))
         print(f"  books coalesced: {r['coalesced']} of {r['snapshots']}")
-    if args.defer:
-        r = _child(50, args, "defer")
-        print("\n50 markets over 5 keys; a book whose market has no order budget left runs its "
-              "pass inside the frame's handling (before) or a loop turn later (now), "
-              "alternating segments of one run:")
-        _compared(r, ("every pass at once (before)", "passes without budget deferred (now)"))
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent.parent / "src"))

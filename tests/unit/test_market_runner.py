@@ -131,27 +131,6 @@ async def test_a_book_that_finds_the_loop_idle_is_answered_within_its_own_call()
     await _stop(r, stop, loop_task)
 
 
-async def test_a_book_whose_market_cannot_send_yields_to_the_others() -> None:
-    """With ``defer_without_budget`` (the live engine): a book whose market's order budget is
-    empty runs its pass on the loop's next turn, not inside the frame's handling (so markets
-    that can act on their books go first); once the budget has room, at once again."""
-    r, strategy, venue = runner()
-    r.defer_without_budget = True
-    stop = asyncio.Event()
-    loop_task = await _parked(r, stop)
-    budget = r.om.budget
-    while budget.can_spend(SYMBOL):  # another pass spent the bucket
-        assert budget.spend(SYMBOL)
-    r.on_book(book("0.4990", "0.5010", 1, recv_ns=time.perf_counter_ns()))
-    assert strategy.calls == 0 and venue.places() == 0  # not in this call ...
-    await asyncio.sleep(0.01)
-    assert strategy.calls == 1  # ... but on the loop's turn: the book is answered
-    r.defer_without_budget = False
-    r.on_book(book("0.4980", "0.5000", 2))
-    assert strategy.calls == 2  # without deferral: in the book's own call
-    await _stop(r, stop, loop_task)
-
-
 async def test_passes_never_overlap() -> None:
     r, strategy, venue = runner()
     release = asyncio.Event()

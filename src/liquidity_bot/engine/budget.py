@@ -209,12 +209,6 @@ class OrderBudget:
         improve = max(0, min(room, int(tokens - bucket.capacity * self.comfortable)))
         return Allowance(restore=room, rescue=min(rescue, room), improve=min(improve, rescue))
 
-    def can_spend(self, market: str) -> bool:
-        """False when quoting ``market`` can send nothing now: its bucket holds less than one
-        request (``allowance`` and ``spend`` both need one), whatever else is open."""
-        now = self._clock()
-        return self._bucket(market, now).level(now) >= 1
-
     def spend(self, market: str, n: int = 1, purpose: str = "") -> bool:
         """Charge ``n`` requests that are going out now (after the risk gate); False, nothing
         taken, if they no longer fit the target."""

@@ -120,12 +120,6 @@ class MarketRunner:
     # side-by-side comparison.
     eager: ClassVar[bool] = True
     wait_for_answers: ClassVar[bool] = False
-    # Many markets' books arrive together (one socket read, or every market moving at once).
-    # A book whose market has no order budget left right now cannot cause an order: its pass
-    # runs on the market loop's next turn instead of inside the frame's handling, so the
-    # passes of markets that can act on their books go first. The live engine turns it on
-    # (``engine.runner``); off, every book's pass runs in turn (the backtest keeps its order).
-    defer_without_budget: bool = False
 
     def __init__(
         self,
@@ -191,17 +185,10 @@ class MarketRunner:
                 self.markouts.on_mid(update.ts_ms, mid)
             if self.estimator is not None:
                 self._feed_estimator(update.ts_ms)
-            if self.eager and self._waiting and not self._in_pass and not self._cannot_act():
+            if self.eager and self._waiting and not self._in_pass:
                 self._pass_now()
             else:
                 self._wake.set()
-
-    def _cannot_act(self) -> bool:
-        """Nothing this book's pass could send now (the market's order budget is empty), and
-        nothing urgent in it: the pass waits for the loop's next turn (``defer_without_budget``)."""
-        return (self.defer_without_budget and not self.risk.killed
-                and not self.book.is_crossed
-                and not self.om.budget.can_spend(self.symbol))
 
     def _pass_now(self) -> None:
         """Run a pass in this call (up to its first wait), as a task of its own; the loop

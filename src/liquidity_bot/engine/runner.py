@@ -280,8 +280,6 @@ class Engine:
                         store_kpis=self.store_kpis, estimator=build_estimator(m),
                     )
                     runner_box.append(runner)
-                    # live: a book whose market cannot send yields to those that can
-                    runner.defer_without_budget = self.clock is LIVE
                     await self._retrying(
                         f"{m.symbol}: start-up reconciliation",
                         lambda om=om, sym=m.symbol, ex=m.exchange: om.start(
