@@ -49,6 +49,7 @@ HERE = Path(__file__).resolve()
 KEYS = 5
 FLOODED = "MK01USDT"
 
+
 def _market(symbol: str, label: str, index: int, share: Decimal) -> str:
     """One ``[[markets]]`` entry: ``bench_engine``'s production market on another symbol and
     key, with the key's order budget split evenly among its markets."""
@@ -93,12 +94,12 @@ async def serve(markets: int, seed: int, flood: bool) -> None:
     async with SimServer(port=0, seed=seed, scenario="volatile", rate_limits=True,
                          synthetic_markets=markets, symbols=tuple(_symbols(markets))) as sim:
         if flood:
-            asyncio.get_running_loop().create_task(_flood(sim.exchange, sim.app[HUB_KEY]))
+            asyncio.get_running_loop().create_task(_flood(sim.app[HUB_KEY]))
         print(sim.base_url, sim.admin_token, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
 
 
-async def _flood(exchange: Any, hub: Any, frames: int = 50, every_s: float = 0.2) -> None:
+async def _flood(hub: Any, frames: int = 50, every_s: float = 0.2) -> None:
     """Bursts of FLOODED's depth, each frame with another top-of-book quantity, written at once
     (as an exchange pushing a burst): the market stream has a backlog to get through."""
     while True:
@@ -119,9 +120,10 @@ async def _flood(exchange: Any, hub: Any, frames: int = 50, every_s: float = 0.2
 
 
 async def _keys(sim: SimpleNamespace, symbols: list[str], n_keys: int) -> list[tuple[str, str]]:
-    headers = {"X-Sim-Admin": sim.admin_token or ""}
+    """One account and key per key index, its allow list the key's own loopback address."""
     from bitrue_sim.core.synthetic import synthetic_markets
 
+    headers = {"X-Sim-Admin": sim.admin_token or ""}
     # as much of each base as of USDT, by value: the ladder's inventory skew starts at zero
     balances = {"USDT": "10000000", **{
         m.base_asset: f"{(10_000_000 / m.initial_price).quantize(m.step_size):f}"
