@@ -208,26 +208,46 @@ class RateGovernor:
         await self._acquire(costs)
         await self.parent._acquire(costs)
 
+    def try_acquire(self, costs: dict[str, int]) -> bool:
+        """Spend ``costs`` now if every policy, this client's and the source address's, has
+        room and nothing is banned or paused; else spend nothing and return False (then await
+        ``acquire``). The request path's common case, without creating a coroutine."""
+        own = self._room_now(costs)
+        if own is None:
+            return False
+        parent = self.parent
+        if parent is not None:
+            up = parent._room_now(costs)
+            if up is None:
+                return False
+            _spend(up)
+        _spend(own)
+        return True
+
+    def _room_now(self, costs: dict[str, int]) -> tuple[float, list[tuple[_Window, int]]] | None:
+        """The windows to charge if ``costs`` fit right now with no ban or pause, else None."""
+        now = self._clock()
+        if now < self._ban_until or now < self._pause_until:
+            return None
+        needed: list[tuple[_Window, int]] = []
+        for w in self._windows.values():
+            cost = costs.get(w.policy.family, 0)
+            if cost <= 0:
+                continue
+            events = w.events
+            if events and events[0][0] <= now - (w.policy.window_s + self.margin_s):
+                w.expire(now, w.policy.window_s + self.margin_s)
+            if w.blocked_until > now or w.used + cost > w.policy.limit:
+                return None
+            needed.append((w, cost))
+        return now, needed
+
     async def _acquire(self, costs: dict[str, int]) -> None:
         # Fast path (every request in normal operation): no ban, no pause, room everywhere.
-        now = self._clock()
-        if now >= self._ban_until and now >= self._pause_until:
-            needed: list[tuple[_Window, int]] = []
-            for w in self._windows.values():
-                cost = costs.get(w.policy.family, 0)
-                if cost <= 0:
-                    continue
-                events = w.events
-                if events and events[0][0] <= now - (w.policy.window_s + self.margin_s):
-                    w.expire(now, w.policy.window_s + self.margin_s)
-                if w.blocked_until > now or w.used + cost > w.policy.limit:
-                    break
-                needed.append((w, cost))
-            else:
-                for w, cost in needed:
-                    w.events.append((now, cost))
-                    w.used += cost
-                return
+        room = self._room_now(costs)
+        if room is not None:
+            _spend(room)
+            return
         while True:
             now = self._clock()
             if now < self._ban_until:
@@ -318,6 +338,13 @@ class RateGovernor:
     def ban_remaining_s(self) -> float:
         own = max(0.0, self._ban_until - self._clock())
         return own if self.parent is None else max(own, self.parent.ban_remaining_s())
+
+
+def _spend(room: tuple[float, list[tuple[_Window, int]]]) -> None:
+    now, needed = room
+    for w, cost in needed:
+        w.events.append((now, cost))
+        w.used += cost
 
 
 _IP_GOVERNORS: weakref.WeakValueDictionary[tuple[str, str], RateGovernor] = (

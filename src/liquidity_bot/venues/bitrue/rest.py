@@ -300,12 +300,15 @@ class BitrueRestClient:
         action: str,
         path_suffix: str,
     ) -> bytes:
-        await self.governor.acquire(endpoint_costs(method, path, params))
+        governor = self.governor
+        costs = endpoint_costs(method, path, params)
+        if not governor.try_acquire(costs):
+            await governor.acquire(costs)
         self.last_request_mono = time.monotonic()
         http = self._http or self._ensure_session()
         target, headers, signature = self._target(method, path, params, signed, keyed, futures,
                                                   path_suffix)
-        started = time.perf_counter()
+        started = time.perf_counter() if log.isEnabledFor(logging.DEBUG) else 0.0
         try:
             resp = await http.origin(base).request(
                 method,
