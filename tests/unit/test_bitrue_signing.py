@@ -183,3 +183,9 @@ def test_order_query_is_the_generic_encoding_of_the_same_pairs(symbol, order_id,
         return
     pairs = (("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id))
     assert _order_query(symbol, order_id, client_order_id) == encode_params(pairs)
+
+
+@given(st.text(min_size=1, max_size=200), st.text(max_size=300), st.text(max_size=50))
+def test_spot_signature_is_hmac_sha256_for_any_secret_length(secret, query, body):
+    expected = hmac.new(secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
+    assert SpotSigner(secret).sign(query, body) == expected

@@ -635,5 +635,5 @@ def _order_query(symbol: str, order_id: int | None, client_order_id: str | None)
 
 
 def _require_decimal(name: str, value: object) -> None:
-    if not isinstance(value, Decimal | int | str) or isinstance(value, bool):
+    if not isinstance(value, (Decimal, int, str)) or isinstance(value, bool):
         raise TypeError(f"{name} must be a Decimal (never a float), got {type(value).__name__}")
