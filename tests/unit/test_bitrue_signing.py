@@ -124,6 +124,7 @@ def test_encoding_fast_path_matches_full_quoting(key, value):
 
 _amounts = st.one_of(
     st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**9), max_value=10**9),
+    st.decimals(allow_nan=False, allow_infinity=False, places=8),
     st.integers(min_value=0, max_value=10**12),
     st.text(max_size=8),
 )
@@ -136,7 +137,7 @@ _amounts = st.one_of(
     price=st.one_of(st.none(), _amounts),
     order_type=st.sampled_from(["LIMIT", "market", "LIMIT_MAKER"]),
     client_order_id=st.one_of(st.none(), st.text(max_size=16)),
-    time_in_force=st.one_of(st.none(), st.sampled_from(["GTC", "IOC", "FOK"])),
+    time_in_force=st.one_of(st.none(), st.sampled_from(["GTC", "IOC", "FOK", "", "a b"])),
 )
 def test_place_query_is_the_generic_encoding_of_the_place_params(
     symbol, side, quantity, price, order_type, client_order_id, time_in_force
@@ -167,6 +168,11 @@ def test_place_query_refuses_floats_like_the_params():
         _place_query("XRPUSDT", "BUY", 0.5, Decimal("1"), "LIMIT", None, None)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         _place_query("XRPUSDT", "BUY", Decimal("1"), 0.5, "LIMIT", None, None)  # type: ignore[arg-type]
+    for bad in (Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")):
+        with pytest.raises(ValueError):
+            _place_query("XRPUSDT", "BUY", bad, Decimal("1"), "LIMIT", None, None)
+        with pytest.raises(ValueError):
+            _place_query("XRPUSDT", "BUY", Decimal("1"), bad, "LIMIT", None, None)
 
 
 @given(

@@ -74,10 +74,14 @@ def policies_from_exchange_info(
 
 
 class _Window:
-    __slots__ = ("policy", "events", "used", "blocked_until")
+    __slots__ = ("policy", "family", "limit", "span", "events", "used", "blocked_until")
 
-    def __init__(self, policy: Policy):
+    def __init__(self, policy: Policy, margin_s: float = 0.0):
         self.policy = policy
+        # read on every request: kept here rather than looked up through the policy
+        self.family = policy.family
+        self.limit = policy.limit
+        self.span = policy.window_s + margin_s  # how long a request counts
         self.events: deque[tuple[float, int]] = deque()
         self.used = 0
         self.blocked_until = 0.0
@@ -142,7 +146,7 @@ class RateGovernor:
         old = self._windows
         self._windows = {}
         for p in policies:
-            w = _Window(p)
+            w = _Window(p, self.margin_s)
             prev = next((o for o in old.values() if o.policy.family == p.family), None)
             if prev is not None:
                 w.events = deque(prev.events)
@@ -231,13 +235,13 @@ class RateGovernor:
             return None
         needed: list[tuple[_Window, int]] = []
         for w in self._windows.values():
-            cost = costs.get(w.policy.family, 0)
+            cost = costs.get(w.family, 0)
             if cost <= 0:
                 continue
             events = w.events
-            if events and events[0][0] <= now - (w.policy.window_s + self.margin_s):
-                w.expire(now, w.policy.window_s + self.margin_s)
-            if w.blocked_until > now or w.used + cost > w.policy.limit:
+            if events and events[0][0] <= now - w.span:
+                w.expire(now, w.span)
+            if w.blocked_until > now or w.used + cost > w.limit:
                 return None
             needed.append((w, cost))
         return now, needed

@@ -225,7 +225,9 @@ class BitrueRestClient:
     ) -> bytes:
         """Send one request; return the body of a successful answer or raise the mapped error."""
         action = action or f"{method} {path}"
-        if signed or keyed or futures:
+        if (signed or keyed or futures) and (
+            not self.api_key or ((signed or futures) and self._signer is None)
+        ):
             self._require_key(action, signed=signed or futures)
         if signed or futures:
             clock = self.clock
@@ -271,7 +273,7 @@ class BitrueRestClient:
                     log.debug(
                         "%s -> %d in %.1f ms", action, status, (time.perf_counter() - started) * 1e3
                     )
-                if status == 200 and not _looks_like_error(body):
+                if status == 200 and (b'"code"' not in body or not _looks_like_error(body)):
                     return body
                 raise self._error(status, body, resp.headers, action, mutating, signature)
             except InvalidTimestamp:
@@ -611,13 +613,21 @@ def _place_query(
         raise ValueError("a LIMIT order needs a price")
     _require_decimal("quantity", quantity)
     query = f"symbol={value_text(symbol)}&side={side}&type={value_text(order_type)}"
-    tif = time_in_force or ("GTC" if order_type == "LIMIT" else None)
-    if tif is not None:
-        query += f"&timeInForce={value_text(tif)}"
-    query += f"&quantity={value_text(quantity)}"
+    if time_in_force:
+        query += f"&timeInForce={value_text(time_in_force)}"
+    elif order_type == "LIMIT":
+        query += "&timeInForce=GTC"
+    # a Decimal's plain notation holds only digits, "." and "-": nothing to escape
+    query += "&quantity=" + (
+        format(quantity, "f") if type(quantity) is Decimal and quantity.is_finite()
+        else value_text(quantity)
+    )
     if price is not None:
         _require_decimal("price", price)
-        query += f"&price={value_text(price)}"
+        query += "&price=" + (
+            format(price, "f") if type(price) is Decimal and price.is_finite()
+            else value_text(price)
+        )
     if client_order_id is not None:
         query += f"&newClientOrderId={value_text(client_order_id)}"
     return query
