@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "--json", str(quoting_json)],
                    estimate_s=60, timeout_s=args.budget_s * 0.7)
     connector = Step("bench_connector", [f"{b}/bench_connector.py", "--runs", "3"],
-                     estimate_s=30, timeout_s=150)
+                     estimate_s=60, timeout_s=240)  # 2 loops x 2 clients, a process each
     bare = Step("bench_virtual_time", [f"{b}/bench_virtual_time.py", "--hours", "24"],
                 estimate_s=45, timeout_s=120)
     # 300 s of production load: a pass sends orders only when the book moved past the
