@@ -216,41 +216,45 @@ class RateGovernor:
         """Spend ``costs`` now if every policy, this client's and the source address's, has
         room and nothing is banned or paused; else spend nothing and return False (then await
         ``acquire``). The request path's common case, without creating a coroutine."""
-        own = self._room_now(costs)
-        if own is None:
+        now = self._room_now(costs)
+        if now is None:
             return False
         parent = self.parent
         if parent is not None:
-            up = parent._room_now(costs)
-            if up is None:
+            parent_now = parent._room_now(costs)
+            if parent_now is None:
                 return False
-            _spend(up)
-        _spend(own)
+            parent._spend(costs, parent_now)
+        self._spend(costs, now)
         return True
 
-    def _room_now(self, costs: dict[str, int]) -> tuple[float, list[tuple[_Window, int]]] | None:
-        """The windows to charge if ``costs`` fit right now with no ban or pause, else None."""
+    def _room_now(self, costs: dict[str, int]) -> float | None:
+        """The time now if ``costs`` fit right now with no ban or pause, else None."""
         now = self._clock()
         if now < self._ban_until or now < self._pause_until:
             return None
-        needed: list[tuple[_Window, int]] = []
         for w in self._windows.values():
             cost = costs.get(w.family, 0)
-            if cost <= 0:
-                continue
-            events = w.events
-            if events and events[0][0] <= now - w.span:
-                w.expire(now, w.span)
-            if w.blocked_until > now or w.used + cost > w.limit:
-                return None
-            needed.append((w, cost))
-        return now, needed
+            if cost > 0:
+                events = w.events
+                if events and events[0][0] <= now - w.span:
+                    w.expire(now, w.span)
+                if w.blocked_until > now or w.used + cost > w.limit:
+                    return None
+        return now
+
+    def _spend(self, costs: dict[str, int], now: float) -> None:
+        for w in self._windows.values():
+            cost = costs.get(w.family, 0)
+            if cost > 0:
+                w.events.append((now, cost))
+                w.used += cost
 
     async def _acquire(self, costs: dict[str, int]) -> None:
         # Fast path (every request in normal operation): no ban, no pause, room everywhere.
-        room = self._room_now(costs)
-        if room is not None:
-            _spend(room)
+        now = self._room_now(costs)
+        if now is not None:
+            self._spend(costs, now)
             return
         while True:
             now = self._clock()
@@ -342,13 +346,6 @@ class RateGovernor:
     def ban_remaining_s(self) -> float:
         own = max(0.0, self._ban_until - self._clock())
         return own if self.parent is None else max(own, self.parent.ban_remaining_s())
-
-
-def _spend(room: tuple[float, list[tuple[_Window, int]]]) -> None:
-    now, needed = room
-    for w, cost in needed:
-        w.events.append((now, cost))
-        w.used += cost
 
 
 _IP_GOVERNORS: weakref.WeakValueDictionary[tuple[str, str], RateGovernor] = (
