@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextvars
 import json
 import os
 import statistics
@@ -52,6 +51,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import aiohttp
+from tick_probe import TickToOrder
 
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
@@ -60,7 +60,6 @@ from liquidity_bot.engine.runner import Engine, EngineParts, KeySession
 from liquidity_bot.engine.runtime import event_loop_name, run
 from liquidity_bot.store import Store
 from liquidity_bot.testing.runners import LoopPasses
-from liquidity_bot.venues import lean_http
 from liquidity_bot.venues.bitrue.factory import bitrue_venue
 from liquidity_bot.venues.bitrue.ratelimit import Policy
 from liquidity_bot.venues.bitrue.weights import ORDERS, REQUEST_WEIGHT
@@ -192,11 +191,6 @@ class Sample:
         self.wall_s += other.wall_s
 
 
-# Set in the task that sends an order: when the pass that sent it received its book
-# (perf_counter_ns, and the engine thread's CPU time then, thread_time_ns).
-_trigger: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
-    "trigger", default=None
-)
 
 
 async def tick_to_order(  # noqa: ANN201
@@ -211,58 +205,7 @@ async def tick_to_order(  # noqa: ANN201
                          rehearsal_ms=rehearsal_ms,
                          # the design before: passes in the loop, waiting for their answers
                          runner=LoopPasses if wait_for_answers else MarketRunner)
-        venue = engine.sessions[0].venue
-        written_ms: list[float] = []
-        cpu_ms: list[float] = []
-        rtt_ms: list[float] = []
-        place = venue.place
-        seen = [0]
-        # frame receipt (perf ns, as the engine stamps it) -> thread CPU time at that moment
-        frame_cpu: dict[int, int] = {}
-        market = venue.market  # type: ignore[attr-defined]
-        handle = market.handle_frame
-
-        entry_cpu = [0]  # of the frame being handled (its pass may run inside the handler)
-
-        def stamped(data):  # noqa: ANN001, ANN202
-            entry_cpu[0] = cpu = time.thread_time_ns()
-            reply = handle(data)
-            frame_cpu[market.frame_ns] = cpu
-            return reply
-
-        market.handle_frame = stamped
-
-        async def timed_place(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            start = time.perf_counter_ns()
-            stats = engine.runners[0].om.stats.latencies_ns
-            om_stats = engine.runners[0].om.stats
-            if stats.total != seen[0]:  # the om just recorded this order as a pass's first
-                seen[0] = stats.total
-                trigger = om_stats.latency_trigger_ns
-                if trigger == market.frame_ns:  # the frame still being handled
-                    _trigger.set((trigger, entry_cpu[0]))
-                elif trigger in frame_cpu:  # (not a book from a REST answer: no CPU stamp)
-                    _trigger.set((trigger, frame_cpu[trigger]))
-            try:
-                return await place(*args, **kwargs)
-            finally:
-                rtt_ms.append((time.perf_counter_ns() - start) / 1e6)
-
-        venue.place = timed_place  # type: ignore[method-assign]
-        send = lean_http._Connection.send
-
-        def timed_send(conn, data, timeout_s):  # noqa: ANN001, ANN202
-            # Stamped as the request's bytes go to the socket, not when the write call
-            # returns: on loopback the kernel may run the simulator (woken by those bytes)
-            # before it lets the write call return, and that is not the engine's time.
-            trigger = _trigger.get()
-            if trigger is not None:
-                written_ms.append((time.perf_counter_ns() - trigger[0]) / 1e6)
-                cpu_ms.append((time.thread_time_ns() - trigger[1]) / 1e6)
-                _trigger.set(None)
-            return send(conn, data, timeout_s)
-
-        lean_http._Connection.send = timed_send  # type: ignore[method-assign]
+        probe = TickToOrder(engine).install()  # any number of markets: bench_markets too
         try:
             cpu_start, wall_start = time.process_time(), time.perf_counter()
             task = asyncio.get_running_loop().create_task(
@@ -272,9 +215,8 @@ async def tick_to_order(  # noqa: ANN201
             await task
             cpu_s, wall_s = time.process_time() - cpu_start, time.perf_counter() - wall_start
         finally:
-            lean_http._Connection.send = send  # type: ignore[method-assign]
-        handed_ms = [ns / 1e6 for ns in engine.runners[0].om.stats.latencies_ns]
-        return Sample(written_ms, cpu_ms, handed_ms, rtt_ms, cpu_s, wall_s)
+            got = probe.remove()
+        return Sample(got.written_ms, got.cpu_ms, got.handed_ms, got.rtt_ms, cpu_s, wall_s)
 
 
 async def start_to_quote(starts: int) -> list[float]:

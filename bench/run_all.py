@@ -285,7 +285,10 @@ def main(argv: list[str] | None = None) -> int:
               Step("bench_report", [f"{b}/bench_report.py", "--days", "1"], estimate_s=45,
                    timeout_s=120),
               Step("bench_alerts", [f"{b}/bench_alerts.py", "--seconds", "60"], estimate_s=150,
-                   timeout_s=300)]
+                   timeout_s=300),
+              # 1, 10 and 50 markets over 5 keys (its table is in the raw output)
+              Step("bench_markets", [f"{b}/bench_markets.py", "--seconds", "30", "--warmup",
+                                     "15"], estimate_s=200, timeout_s=400)]
     if not (HERE / "bench_engine.py").exists():
         engine.status = "bench/bench_engine.py does not exist yet"
         steps = [quoting, connector, bare, sim_memory, memory, *extras]

@@ -71,6 +71,10 @@ def serve(
     exchange: Annotated[
         str, typer.Option(help="Wire dialect to serve over the same core: bitrue or binance.")
     ] = "bitrue",
+    markets: Annotated[
+        int, typer.Option(help="Also list this many made-up markets, MK01USDT, MK02USDT, ... "
+                               "(varied prices and ticks; base assets MK01, MK02, ...).")
+    ] = 0,
 ) -> None:
     """Serve every REST and WebSocket path of the simulator (Bitrue's, or Binance's with
     --exchange binance) on one loopback port."""
@@ -112,9 +116,12 @@ def serve(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    from bitrue_sim.core.markets import DEFAULT_MARKETS
+    from bitrue_sim.core.synthetic import MAX_SYNTHETIC, listed_markets
 
-    listed = tuple(m.symbol for m in DEFAULT_MARKETS)
+    if not 0 <= markets <= MAX_SYNTHETIC:
+        raise typer.BadParameter(f"must be within 0..{MAX_SYNTHETIC}, got {markets}",
+                                 param_hint="--markets")
+    listed = tuple(m.symbol for m in listed_markets(markets))
     if symbols is None:
         chosen = listed
     else:
@@ -135,10 +142,13 @@ def serve(
         rate_limits=not no_rate_limits,
         stream_settings=streams,
         dialect=exchange,
+        synthetic_markets=markets,
     )
     state = SimState.build(config)
     application = create_app(state)
-    typer.echo(f"bitrue_sim ({exchange} dialect): seed {seed}, scenario {scenario} on {', '.join(chosen)}; "
+    shown = ", ".join(chosen) if len(chosen) <= 10 else \
+        f"{', '.join(chosen[:5])} ... {chosen[-1]} ({len(chosen)} markets)"
+    typer.echo(f"bitrue_sim ({exchange} dialect): seed {seed}, scenario {scenario} on {shown}; "
                "Ctrl+C stops it")
     # access_log=None: request lines carry signatures, which must never be logged.
     # print=typer.echo shows the real address (also when --port 0 picked one).

@@ -860,6 +860,11 @@ def _check_connector(loader: _Loader, config: BotConfig, market: MarketConfig, p
                         "ccxt.pro.exchanges (e.g. binance, okx, bybit, kucoin, gate, mexc)")
 
 
+# Bitrue's WebSocket documentation: "It is not recommended to subscribe to more than 100
+# streams per single connection" (the simulator refuses the 101st channel).
+BITRUE_STREAMS_PER_CONNECTION = 100
+
+
 def _check_key_exchanges(loader: _Loader, config: BotConfig) -> None:
     """One key belongs to one exchange account, and its markets share one connector."""
     first: dict[str, tuple[int, MarketConfig]] = {}
@@ -871,6 +876,18 @@ def _check_key_exchanges(loader: _Loader, config: BotConfig) -> None:
                         f"key {market.key_label!r} is used on {other.exchange} "
                         f"({other.connector}) by markets[{j}]: a key belongs to one exchange "
                         "and its markets use one connector; use another key label")
+    per_key: dict[str, list[int]] = {}
+    for i, market in enumerate(config.markets):
+        if market.exchange == "bitrue" and market.connector != "ccxt":
+            per_key.setdefault(market.key_label, []).append(i)
+    for label, indexes in per_key.items():
+        if len(indexes) > BITRUE_STREAMS_PER_CONNECTION:
+            loader.fail(f"markets[{indexes[BITRUE_STREAMS_PER_CONNECTION]}].key_label",
+                        f"key {label!r} quotes {len(indexes)} Bitrue markets: one key's "
+                        f"books come over one market WebSocket, and Bitrue advises at most "
+                        f"{BITRUE_STREAMS_PER_CONNECTION} streams on one connection (its order "
+                        "limit, 100 requests a minute per key, could not serve that many "
+                        "either); give the others another key label")
     for name in config.exchanges:
         if name == "bitrue":
             continue
@@ -896,14 +913,17 @@ def _check(loader: _Loader, config: BotConfig) -> None:
         _check_market(loader, market, path)
         _check_connector(loader, config, market, path)
     _check_key_exchanges(loader, config)
-    for name in sorted({m.exchange for m in config.markets}):  # each exchange its own limit
+    # Each key has its own order budget (``KeySession.budget``; keys on one address split the
+    # exchange's per-address limit between them first), shared by that key's markets only.
+    for name, label in sorted({(m.exchange, m.key_label) for m in config.markets}):
         budget = sum((m.order_manager.order_budget_share for m in config.markets
-                      if m.exchange == name), Decimal(0))
+                      if (m.exchange, m.key_label) == (name, label)), Decimal(0))
         if budget > 1:
             loader.fail(
                 "markets[*].order_manager.order_budget_share",
-                f"the shares of the {name} markets add up to {budget}; together they must "
-                "be <= 1",
+                f"the shares of the {name} markets of key {label!r} add up to {budget}; "
+                "together they must be <= 1 (each key's order budget is split among its own "
+                "markets)",
             )
 
 

@@ -415,6 +415,13 @@ def test_duplicate_symbols_and_budget(tmp_path: Path) -> None:
     err = error_for(tmp_path, both)
     assert "1.1" in str(err) and "order_budget_share" in err.key_path
     load_text(tmp_path, both.replace('"0.6"', '"0.5"'))
+    # each key's budget is its own: two keys' markets may each use all of theirs
+    assert 'key_label = "' in second
+    other_key = second.replace('key_label = "', 'key_label = "other', 1)
+    two_keys = (MARKET + '[markets.order_manager]\norder_budget_share = "0.6"\n'
+                + other_key + '[markets.order_manager]\norder_budget_share = "0.6"\n')
+    config = load_text(tmp_path, two_keys)
+    assert len({m.key_label for m in config.markets}) == 2
 
 
 def test_passphrase_and_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -533,3 +540,18 @@ def test_ca_file_is_relative_to_the_config_and_must_exist(tmp_path):
     config.write_text('[bitrue]\nca_file = "junk.pem"\n')
     with pytest.raises(ConfigError, match="not a usable PEM CA certificate"):
         _load(config, home=tmp_path)
+
+
+def test_one_key_quotes_at_most_100_bitrue_markets(tmp_path: Path) -> None:
+    """A key's books share one market WebSocket: Bitrue advises at most 100 streams on one."""
+
+    def markets(n: int, label: str = "main") -> str:
+        return "".join(
+            MARKET.replace('"xrpusdt"', f'"MK{i:03d}USDT"').replace('"main"', f'"{label}"')
+            + '[markets.order_manager]\norder_budget_share = "0.001"\n' for i in range(n))
+
+    err = error_for(tmp_path, markets(101))
+    assert err.key_path == "markets[100].key_label"
+    assert "101 Bitrue markets" in str(err) and "another key label" in str(err)
+    config = load_text(tmp_path, markets(100) + markets(1, "other").replace("MK000", "MK999"))
+    assert len(config.markets) == 101

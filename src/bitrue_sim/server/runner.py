@@ -8,6 +8,8 @@
 Pass ``exchange=Exchange(clock=ManualClock(...))`` to drive time by hand (rate-limit windows,
 bans, listen-key expiry and recvWindow all follow the exchange clock). Pass
 ``stream_settings=StreamSettings(ping_interval_s=0.05, ...)`` for short WebSocket timings.
+``synthetic_markets=50`` lists MK01USDT..MK50USDT too (``core.synthetic``); ``symbols`` names the
+markets the scenario animates (default: the scenario's own).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class SimServer:
         stream_settings: StreamSettings | None = None,
         tls: ssl.SSLContext | None = None,
         dialect: str = "bitrue",
+        symbols: tuple[str, ...] | None = None,
+        synthetic_markets: int = 0,
     ) -> None:
         self.tls = tls
         self.config = SimConfig(
@@ -76,6 +80,8 @@ class SimServer:
             seed_books=seed_books,
             stream_settings=stream_settings,
             dialect=dialect,
+            symbols=symbols,
+            synthetic_markets=synthetic_markets,
         )
         self.state = SimState.build(self.config, exchange)
         self.app = create_app(self.state)

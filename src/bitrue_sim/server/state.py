@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bitrue_sim.core.exchange import Exchange
+from bitrue_sim.core.synthetic import listed_markets
 from bitrue_sim.keys import KeyStore
 from bitrue_sim.listen_keys import ListenKeyStore
 from bitrue_sim.ratelimit import DEFAULT_POLICIES, RateLimiter
@@ -35,6 +36,8 @@ class SimConfig:
     stream_settings: Any = None
     # the wire dialect served over the shared core: "bitrue" (default) or "binance"
     dialect: str = "bitrue"
+    # made-up markets listed after the default ones (``core.synthetic``: MK01USDT, ...)
+    synthetic_markets: int = 0
 
 
 @dataclass
@@ -53,7 +56,8 @@ class SimState:
 
     @classmethod
     def build(cls, config: SimConfig, exchange: Exchange | None = None) -> SimState:
-        exchange = exchange if exchange is not None else Exchange(seed=config.seed)
+        if exchange is None:
+            exchange = Exchange(listed_markets(config.synthetic_markets), seed=config.seed)
         clock = exchange.clock
         policies = DEFAULT_POLICIES
         if config.dialect == "binance":

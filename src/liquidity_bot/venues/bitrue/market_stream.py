@@ -15,6 +15,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 import aiohttp
 import msgspec
@@ -96,12 +97,27 @@ async def first_connection(task: asyncio.Task | None, connected: asyncio.Event,
         raise fatal
 
 
+def frames_waiting(ws: aiohttp.ClientWebSocketResponse) -> int:
+    """Messages aiohttp has read off the socket and not handed out yet: a backlog. (Its
+    reader's buffer is not public API: where it is missing this says 0, and books are handed
+    on frame by frame as before; tests/scenarios/test_market_fairness.py notices.)"""
+    buffer = getattr(getattr(ws, "_reader", None), "_buffer", None)
+    try:
+        return len(buffer)  # type: ignore[arg-type]
+    except TypeError:
+        return 0
+
+
 class MarketStream:
     """Keeps one WebSocket subscribed to many symbols and their OrderBooks current.
 
     ``on_book`` is called with the updated ``OrderBook`` after each applied snapshot (cheap:
     read ``book.bids``/``book.asks`` only when needed; they are Decimal and cached).
     """
+
+    # False: every book is handed on as its frame is handled, backlog or not (the design
+    # before; bench/bench_markets.py compares both)
+    coalesce_backlog: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -138,6 +154,13 @@ class MarketStream:
         self.pings_answered = 0
         self.bad_frames = 0
         self.last_message_at: float | None = None
+        # While frames wait behind the one being handled (a burst, or a pass that ran long),
+        # books are applied but handed on once per symbol when the backlog is done: a burst
+        # on one symbol costs one quoting pass, not one per frame, and the other symbols'
+        # books in the same backlog are answered after it, not behind all of it.
+        self.coalescing = False
+        self.coalesced = 0  # books replaced by a newer one of their symbol before handed on
+        self._held: dict[str, int | None] = {}  # symbol -> receipt time of its latest frame
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -195,7 +218,7 @@ class MarketStream:
             if book.apply_snapshot(tick.buys, tick.asks, ts):
                 self.snapshots += 1
                 if self.on_book is not None:
-                    self.on_book(book)
+                    self._deliver(symbol, book)
             return None
         if msg.ping is not None:
             self.pings_answered += 1
@@ -203,6 +226,27 @@ class MarketStream:
         if msg.status == "error" or msg.event_rep == "error":
             log.warning("bitrue market stream refused a request: %s", msg.msg)
         return None
+
+    def _deliver(self, symbol: str, book: OrderBook) -> None:
+        """Hand the book on now, or, while more frames wait, when the backlog is handled."""
+        if not self.coalescing and not self._held:
+            self.on_book(book)  # type: ignore[misc]
+            return
+        if symbol in self._held:
+            self.coalesced += 1
+        self._held[symbol] = self.frame_ns  # a symbol keeps its first place in the line
+
+    def release_books(self) -> None:
+        """Hand on each book held during a backlog once, in the order their symbols first
+        came, each with the receipt time of the frame behind it."""
+        held, self._held = self._held, {}
+        if self.on_book is None:
+            return
+        for symbol, frame_ns in held.items():
+            book = self.books.get(symbol)
+            if book is not None:
+                self.frame_ns = frame_ns
+                self.on_book(book)
 
     # ------------------------------------------------------------------ connection loop
 
@@ -225,6 +269,9 @@ class MarketStream:
             except Exception:  # noqa: BLE001 - the stream must survive a bad frame
                 log.exception("bitrue market stream failed; reconnecting")
             self.connected.clear()
+            self.coalescing = False
+            if self._held:  # the connection ended inside a backlog: its books are applied
+                self.release_books()
             first = False
             self.reconnects += 1
             await asyncio.sleep(self.backoff.next())
@@ -265,15 +312,22 @@ class MarketStream:
                     )
                     return
                 if msg.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                    self.coalescing = self.coalesce_backlog and frames_waiting(ws) > 0
                     try:
                         reply = self.handle_frame(msg.data)
                     except (msgspec.DecodeError, zlib.error, OSError, EOFError) as exc:
                         self.bad_frames += 1
                         log.warning("bitrue market stream: undecodable frame skipped (%s)", exc)
-                        continue
+                        reply = None
+                    finally:
+                        if not self.coalescing and self._held:
+                            self.release_books()
                     if reply is not None:
                         await ws.send_str(reply.decode())
-                elif msg.type in (
+                    continue
+                if self._held:  # a control message ended the backlog
+                    self.release_books()
+                if msg.type in (
                     aiohttp.WSMsgType.CLOSE,
                     aiohttp.WSMsgType.CLOSING,
                     aiohttp.WSMsgType.CLOSED,
