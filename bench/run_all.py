@@ -245,6 +245,21 @@ def machine_notes(load_before: tuple[float, ...], load_after: tuple[float, ...])
     ]
 
 
+# In results.md, what follows this line was measured by hand (before/after comparisons of
+# one change): a new run keeps it instead of losing it.
+BY_HAND_MARKER = "<!-- measured by hand below: bench/run_all.py keeps this part -->"
+
+
+def _kept_by_hand(out: Path) -> list[str]:
+    """The by-hand part of the results file being replaced (from its marker on), if any."""
+    try:
+        text = out.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    at = text.find(BY_HAND_MARKER)
+    return [] if at < 0 else ["", *text[at:].rstrip("\n").split("\n")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-s", type=float, default=1200.0)
@@ -323,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in steps:
         if s.output:
             lines += [f"### {s.name}", "", "```", s.output.strip(), "```", ""]
+    lines += _kept_by_hand(args.out)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out} ({total:.0f} s)")
     return 0
