@@ -59,6 +59,11 @@ class _VirtualSelector(selectors.BaseSelector):
     def close(self) -> None:
         self._inner.close()
 
+    def pending(self) -> bool:
+        """A real file descriptor is ready (polled without blocking; level-triggered, so
+        the next ``select`` still reports it)."""
+        return bool(self._inner.select(0))
+
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = self._inner.select(0)
         if ready or timeout == 0:
@@ -83,7 +88,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self.origin_ms = market.now_ms()
         self._vt = 0.0
         self._clock_resolution = 1e-6
-        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type]
+        self._selector: _VirtualSelector = _VirtualSelector(
+            self._selector, self)  # type: ignore[has-type]
         self.steps = 0
 
     def time(self) -> float:
@@ -99,24 +105,38 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def advance(self, timeout: float | None) -> bool:
         """Move simulated time on by at most ``timeout`` s (None: to the next market event).
 
-        Stops early at the market's next action so the engine sees every event when it
-        happens. Returns False when there is nothing to move to."""
+        Stops at the first market action that wakes the engine (a callback made ready, a
+        timer added), so the engine sees every event when it happens; actions that wake
+        nothing run back to back. Returns False when there is nothing to move to."""
         deadline = None if timeout is None else self._vt + timeout
-        nxt = self.market.next_event_ms()
-        if nxt is not None and (deadline is None
-                                or (nxt - self.origin_ms) / 1000.0 < deadline):
-            target_ms = max(nxt, self.now_ms())
-            self.market.advance_to(target_ms)
-            self._vt = max(self._vt, (target_ms - self.origin_ms) / 1000.0)
-        elif deadline is not None:
-            self.market.advance_to(self.origin_ms + int(deadline * 1000 + 1e-6))
-            self._vt = deadline
-        else:
-            return False
-        # A slow simulated request (injected latency) may have moved the market further.
-        self._vt = max(self._vt, (self.market.now_ms() - self.origin_ms) / 1000.0)
-        self.steps += 1
-        return True
+        ready = self._ready  # type: ignore[attr-defined]
+        timers = self._scheduled  # type: ignore[attr-defined]
+        n_timers = len(timers)
+        moved = False
+        while True:
+            nxt = self.market.next_event_ms()
+            if nxt is not None and (deadline is None
+                                    or (nxt - self.origin_ms) / 1000.0 < deadline):
+                target_ms = max(nxt, self.now_ms())
+                self.market.advance_to(target_ms)
+                self._vt = max(self._vt, (target_ms - self.origin_ms) / 1000.0)
+            elif deadline is not None:
+                self.market.advance_to(self.origin_ms + int(deadline * 1000 + 1e-6))
+                self._vt = deadline
+            else:
+                return moved
+            moved = True
+            # A slow simulated request (injected latency) may have moved the market further.
+            self._vt = max(self._vt, (self.market.now_ms() - self.origin_ms) / 1000.0)
+            self.steps += 1
+            # A market event that woke nothing (no callback ready, no timer added: most of
+            # the other participants' actions) needs no loop turn: go on to the next one.
+            # The engine would have run nothing in between, so it sees the same thing.
+            # (A thread's wake-up through the self-pipe ends the run of steps too.)
+            if (ready or len(timers) != n_timers
+                    or (deadline is not None and self._vt >= deadline)
+                    or self._selector.pending()):
+                return True
 
 
 class VirtualClock:

@@ -176,6 +176,8 @@ class MarketRunner:
         self._eager_pass: asyncio.Task[None] | None = None  # a book's pass, still running
         self._backoff = 0.1
         self.pulls = 0
+        self.passes = 0  # quoting passes run (the strategy and planner asked, or reused)
+        self.quotes_reused = 0  # passes whose strategy inputs were the last pass's
 
     # --- feeding -------------------------------------------------------------------------------
     def on_book(self, update: BookUpdate) -> None:
@@ -315,9 +317,12 @@ class MarketRunner:
             snapshot.estimates,
             snapshot.last_price,
         )
+        self.passes += 1
         if inputs != self._last_inputs or self.last_quotes is None:
             self.last_quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
             self._last_inputs = inputs
+        else:
+            self.quotes_reused += 1
         quotes = self.last_quotes
         # Tick-to-order latency is measured for passes that answer a new book only (not for
         # passes woken by an acknowledgement, a fill or the timer).
