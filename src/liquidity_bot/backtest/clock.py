@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import selectors
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 
 class Market(Protocol):
@@ -82,6 +82,10 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     sub-millisecond timers exact; epoch-sized floats would not); ``wall()`` is epoch seconds.
     """
 
+    # market actions that wake nothing run back to back in one ``select`` (``advance``);
+    # False: one loop turn per action (tests compare the two)
+    run_quiet_steps: ClassVar[bool] = True
+
     def __init__(self, market: Market) -> None:
         super().__init__()
         self.market = market
@@ -133,7 +137,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             # the other participants' actions) needs no loop turn: go on to the next one.
             # The engine would have run nothing in between, so it sees the same thing.
             # (A thread's wake-up through the self-pipe ends the run of steps too.)
-            if (ready or len(timers) != n_timers
+            if (not self.run_quiet_steps or ready or len(timers) != n_timers
                     or (deadline is not None and self._vt >= deadline)
                     or self._selector.pending()):
                 return True

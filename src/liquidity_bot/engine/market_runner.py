@@ -168,7 +168,7 @@ class MarketRunner:
         self.first_two_sided_s: float | None = None
         self._wake = asyncio.Event()
         self._next_kpi = 0.0
-        self._sampled_orders: tuple[tuple[str, Decimal], ...] = ()
+        self._sampled_orders: list[tuple[str, Decimal]] = []
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
         self._last_inputs: tuple[object, ...] | None = None  # what ``last_quotes`` answered
         self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
@@ -283,17 +283,18 @@ class MarketRunner:
             self._eager_pass = None
 
     async def step(self) -> None:
-        if self.risk.killed or self.stale or self.book.is_crossed:
+        killed, stale, crossed = self.risk.killed, self.stale, self.book.is_crossed
+        if killed or stale or crossed:
             self._sample()
-        if self.risk.killed:
+        if killed:
             if self.status != "killed":
                 log.error("%s: kill switch latched: cancelling everything", self.symbol)
                 self._record_risk("kill_switch", self.risk.kill_reason or "")
             self.status = "killed"
             await self.om.cancel_all("kill switch")
             return
-        if self.stale or self.book.is_crossed:
-            why = "stale market data" if self.stale else "crossed book"
+        if stale or crossed:
+            why = "stale market data" if stale else "crossed book"
             if self.status != "pulled":
                 log.warning("%s: %s: pulling quotes", self.symbol, why)
                 self.pulls += 1
@@ -406,7 +407,7 @@ class MarketRunner:
         our own orders cause or end is timed to the pass, not rounded to the interval."""
         now = self.clock.monotonic()
         resting = self.om.resting()
-        ours = tuple((o.client_order_id, o.remaining_qty) for o in resting)
+        ours = [(o.client_order_id, o.remaining_qty) for o in resting]
         if now < self._next_kpi and ours == self._sampled_orders:
             return
         self._next_kpi = now + self.kpi_interval_s
