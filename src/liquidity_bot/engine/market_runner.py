@@ -430,4 +430,4 @@ class MarketRunner:
             sample = reading.to_store()
             if self.exchange != DEFAULT_EXCHANGE:
                 sample = replace(sample, exchange=self.exchange)
-            writer.submit(lambda: writer.store.add_kpi_sample(sample))
+            writer.kpi_sample(sample)
