@@ -12,6 +12,7 @@ as a different order, fill, sample or figure.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -128,3 +129,39 @@ def test_a_market_action_that_wakes_the_engine_ends_the_run_of_steps() -> None:
         loop.close()
     # the callback ran at 20 (not after the action at 30), the timer at 35 (before 40)
     assert seen == [("ready", 20), ("timer", 35)]
+
+
+def test_a_thread_finishing_ends_the_run_of_quiet_steps() -> None:
+    """``asyncio.to_thread`` on the virtual loop: the thread's wake-up (a callback it makes
+    ready) is seen while market actions run back to back (here an endless agenda and no
+    timer: nothing else stops them)."""
+
+    class EndlessMarket:
+        def __init__(self) -> None:
+            self.t = 0
+
+        def now_ms(self) -> int:
+            return self.t
+
+        def next_event_ms(self) -> int:
+            return self.t + 1
+
+        def advance_to(self, t_ms: int) -> None:
+            self.t = t_ms
+            if t_ms > 10_000_000:  # ~3 simulated hours of quiet steps: the thread was missed
+                raise AssertionError("the thread's wake-up was not seen")
+
+    market = EndlessMarket()
+    loop = VirtualEventLoop(market)
+
+    def work() -> str:
+        time.sleep(0.05)  # still running when the loop first looks
+        return "done"
+
+    async def main() -> str:
+        return await asyncio.to_thread(work)
+
+    try:
+        assert loop.run_until_complete(main()) == "done"
+    finally:
+        loop.close()

@@ -116,6 +116,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         ready = self._ready  # type: ignore[attr-defined]
         timers = self._scheduled  # type: ignore[attr-defined]
         n_timers = len(timers)
+        watched = len(self._selector.get_map())  # the self-pipe, and any real descriptor
         moved = False
         while True:
             nxt = self.market.next_event_ms()
@@ -136,10 +137,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             # A market event that woke nothing (no callback ready, no timer added: most of
             # the other participants' actions) needs no loop turn: go on to the next one.
             # The engine would have run nothing in between, so it sees the same thing.
-            # (A thread's wake-up through the self-pipe ends the run of steps too.)
+            # (A thread's ``call_soon_threadsafe``, e.g. ``asyncio.to_thread`` finishing, is
+            # ready at once too; a real file descriptor besides the loop's self-pipe is polled.)
             if (not self.run_quiet_steps or ready or len(timers) != n_timers
                     or (deadline is not None and self._vt >= deadline)
-                    or self._selector.pending()):
+                    or (watched > 1 and self._selector.pending())):
                 return True
 
 
