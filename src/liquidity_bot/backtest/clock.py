@@ -11,8 +11,9 @@ The engine is written for a live asyncio loop: it sleeps, waits with timeouts an
 - ``VirtualClock`` is the engine's ``Clock`` on the same simulated time: the engine is given it
   (``Engine(clock=...)``) and reads "now" only from it, so nothing is patched.
 
-Real file descriptors still work (the loop's self-pipe: ``asyncio.to_thread``), polled without
-blocking before every virtual step.
+Real file descriptors still work, polled without blocking before every virtual step; the
+loop's own self-pipe, when it is the only one, every ``SELF_PIPE_EVERY`` turns (a thread's
+``call_soon_threadsafe``, e.g. ``asyncio.to_thread`` finishing, is seen at once anyway).
 """
 
 from __future__ import annotations
@@ -34,12 +35,17 @@ class Market(Protocol):
         """Run the market up to and including ``t_ms`` (callbacks fire as it goes)."""
 
 
+# With no real descriptor but the loop's self-pipe, it is polled once every this many turns
+SELF_PIPE_EVERY = 64
+
+
 class _VirtualSelector(selectors.BaseSelector):
     """Wraps the real selector: polls it without blocking, and turns waiting into simulation."""
 
     def __init__(self, inner: selectors.BaseSelector, loop: VirtualEventLoop) -> None:
         self._inner = inner
         self._loop = loop
+        self._turns = 0
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.register(fileobj, events, data)
@@ -65,9 +71,16 @@ class _VirtualSelector(selectors.BaseSelector):
         return bool(self._inner.select(0))
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        ready = self._inner.select(0)
-        if ready or timeout == 0:
-            return ready
+        # With the loop's self-pipe alone registered, polling it every turn buys nothing: a
+        # thread's ``call_soon_threadsafe`` makes its callback ready at once; the pipe only
+        # carries wake-up bytes and signal numbers, read every ``SELF_PIPE_EVERY`` turns.
+        self._turns += 1
+        if len(self._inner.get_map()) > 1 or self._turns % SELF_PIPE_EVERY == 0:
+            ready = self._inner.select(0)
+            if ready:
+                return ready
+        if timeout == 0:
+            return []
         if self._loop.advance(timeout):
             return []
         # Nothing planned anywhere in simulated time: only a thread can wake us. Wait for it
