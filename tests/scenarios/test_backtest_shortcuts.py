@@ -21,32 +21,8 @@ from liquidity_bot.backtest.clock import VirtualEventLoop
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.store import Store
+from tests.scenarios.test_backtest import CONFIG  # one small ladder market, as there
 
-CONFIG = """
-kpi_interval_s = 1
-[[markets]]
-symbol = "XRPUSDT"
-key_label = "bt"
-client_id_prefix = "lbbt"
-strategy = "ladder"
-[markets.ladder]
-levels = 3
-base_spread_pct = "0.6"
-level_spacing_pct = "0.1"
-level_size_quote = "300"
-[markets.obligations]
-max_spread_pct = "1"
-min_depth_2pct_quote = "300"
-[markets.risk]
-max_order_notional = "500"
-max_open_notional_per_side = "3000"
-max_base_inventory = "50000"
-daily_loss_limit = "200"
-ema_halflife_s = 10
-[markets.order_manager]
-price_tolerance_pct = "0.25"
-refresh_interval_ms = 500
-"""
 HOURS = 0.15  # nine simulated minutes: a couple of seconds of wall time each
 
 
