@@ -15,13 +15,13 @@ import asyncio
 import time
 
 import pytest
+from tests.scenarios.test_backtest import CONFIG  # one small ladder market, as there
 
 from liquidity_bot.backtest import run_backtest
 from liquidity_bot.backtest.clock import VirtualEventLoop
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.store import Store
-from tests.scenarios.test_backtest import CONFIG  # one small ladder market, as there
 
 HOURS = 0.15  # nine simulated minutes: a couple of seconds of wall time each
 
