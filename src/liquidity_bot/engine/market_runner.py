@@ -203,6 +203,9 @@ class MarketRunner:
         """Book snapshot plus our own resting quantity per price (so our cancels are not read
         as trades)."""
         assert self.estimator is not None
+        if not getattr(self.estimator, "arrivals", True):  # volatility only: mids, not ours
+            self.estimator.on_book(ts_ms, self.book)
+            return
         own: dict[Side, dict[Decimal, Decimal]] = {Side.BUY: {}, Side.SELL: {}}
         for o in self.om.maybe_on_book():
             side = own[o.side]
