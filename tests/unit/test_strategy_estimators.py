@@ -240,3 +240,26 @@ def test_market_estimator_defaults_when_cold():
     assert (got.sigma_pct, got.a, got.kappa) == (0.03, 0.4, 1.5)
     assert (got.a_bid, got.kappa_bid, got.a_ask, got.kappa_ask) == (0.4, 1.5, 0.4, 1.5)
     assert not got.sigma_warm and not got.intensity_warm
+
+
+def test_estimates_are_reused_while_nothing_moved_and_fresh_when_something_did():
+    """The same object while the inputs hold (a strategy's cache compares it by identity
+    first), and always equal to what a twin estimator fed the same books computes anew."""
+    rng = random.Random(3)
+    est, twin = fresh(min_hits=2), fresh(min_hits=2)
+    ts, last = 0, None
+    for _ in range(400):
+        ts += rng.choice((0, 50, 400, 2000))
+        if rng.random() < 0.6:  # a new book (sometimes the same levels again)
+            top = D(100) + D(rng.randint(-5, 5)) / 10
+            book = Book(lv((str(top - D("0.1")), str(rng.randint(1, 3))), (str(top - 1), "5")),
+                        lv((str(top + D("0.1")), str(rng.randint(1, 3))), (str(top + 1), "5")))
+            est.on_book(ts, book)
+            twin.on_book(ts, book)
+        got = est.estimates(ts)
+        twin._last_estimates = None  # the twin computes from scratch every time
+        assert got == twin.estimates(ts)
+        if last is not None and got == last:
+            assert got is last
+        last = got
+    assert got.sigma_warm

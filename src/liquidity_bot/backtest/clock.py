@@ -11,15 +11,16 @@ The engine is written for a live asyncio loop: it sleeps, waits with timeouts an
 - ``VirtualClock`` is the engine's ``Clock`` on the same simulated time: the engine is given it
   (``Engine(clock=...)``) and reads "now" only from it, so nothing is patched.
 
-Real file descriptors still work (the loop's self-pipe: ``asyncio.to_thread``), polled without
-blocking before every virtual step.
+Real file descriptors still work, polled without blocking before every virtual step; the
+loop's own self-pipe, when it is the only one, every ``SELF_PIPE_EVERY`` turns (a thread's
+``call_soon_threadsafe``, e.g. ``asyncio.to_thread`` finishing, is seen at once anyway).
 """
 
 from __future__ import annotations
 
 import asyncio
 import selectors
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 
 class Market(Protocol):
@@ -34,12 +35,17 @@ class Market(Protocol):
         """Run the market up to and including ``t_ms`` (callbacks fire as it goes)."""
 
 
+# With no real descriptor but the loop's self-pipe, it is polled once every this many turns
+SELF_PIPE_EVERY = 64
+
+
 class _VirtualSelector(selectors.BaseSelector):
     """Wraps the real selector: polls it without blocking, and turns waiting into simulation."""
 
     def __init__(self, inner: selectors.BaseSelector, loop: VirtualEventLoop) -> None:
         self._inner = inner
         self._loop = loop
+        self._turns = 0
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.register(fileobj, events, data)
@@ -59,10 +65,22 @@ class _VirtualSelector(selectors.BaseSelector):
     def close(self) -> None:
         self._inner.close()
 
+    def pending(self) -> bool:
+        """A real file descriptor is ready (polled without blocking; level-triggered, so
+        the next ``select`` still reports it)."""
+        return bool(self._inner.select(0))
+
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        ready = self._inner.select(0)
-        if ready or timeout == 0:
-            return ready
+        # With the loop's self-pipe alone registered, polling it every turn buys nothing: a
+        # thread's ``call_soon_threadsafe`` makes its callback ready at once; the pipe only
+        # carries wake-up bytes and signal numbers, read every ``SELF_PIPE_EVERY`` turns.
+        self._turns += 1
+        if len(self._inner.get_map()) > 1 or self._turns % SELF_PIPE_EVERY == 0:
+            ready = self._inner.select(0)
+            if ready:
+                return ready
+        if timeout == 0:
+            return []
         if self._loop.advance(timeout):
             return []
         # Nothing planned anywhere in simulated time: only a thread can wake us. Wait for it
@@ -77,13 +95,18 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     sub-millisecond timers exact; epoch-sized floats would not); ``wall()`` is epoch seconds.
     """
 
+    # market actions that wake nothing run back to back in one ``select`` (``advance``);
+    # False: one loop turn per action (tests compare the two)
+    run_quiet_steps: ClassVar[bool] = True
+
     def __init__(self, market: Market) -> None:
         super().__init__()
         self.market = market
         self.origin_ms = market.now_ms()
         self._vt = 0.0
         self._clock_resolution = 1e-6
-        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type]
+        self._selector: _VirtualSelector = _VirtualSelector(
+            self._selector, self)  # type: ignore[has-type]
         self.steps = 0
 
     def time(self) -> float:
@@ -99,24 +122,40 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def advance(self, timeout: float | None) -> bool:
         """Move simulated time on by at most ``timeout`` s (None: to the next market event).
 
-        Stops early at the market's next action so the engine sees every event when it
-        happens. Returns False when there is nothing to move to."""
+        Stops at the first market action that wakes the engine (a callback made ready, a
+        timer added), so the engine sees every event when it happens; actions that wake
+        nothing run back to back. Returns False when there is nothing to move to."""
         deadline = None if timeout is None else self._vt + timeout
-        nxt = self.market.next_event_ms()
-        if nxt is not None and (deadline is None
-                                or (nxt - self.origin_ms) / 1000.0 < deadline):
-            target_ms = max(nxt, self.now_ms())
-            self.market.advance_to(target_ms)
-            self._vt = max(self._vt, (target_ms - self.origin_ms) / 1000.0)
-        elif deadline is not None:
-            self.market.advance_to(self.origin_ms + int(deadline * 1000 + 1e-6))
-            self._vt = deadline
-        else:
-            return False
-        # A slow simulated request (injected latency) may have moved the market further.
-        self._vt = max(self._vt, (self.market.now_ms() - self.origin_ms) / 1000.0)
-        self.steps += 1
-        return True
+        ready = self._ready  # type: ignore[attr-defined]
+        timers = self._scheduled  # type: ignore[attr-defined]
+        n_timers = len(timers)
+        watched = len(self._selector.get_map())  # the self-pipe, and any real descriptor
+        moved = False
+        while True:
+            nxt = self.market.next_event_ms()
+            if nxt is not None and (deadline is None
+                                    or (nxt - self.origin_ms) / 1000.0 < deadline):
+                target_ms = max(nxt, self.now_ms())
+                self.market.advance_to(target_ms)
+                self._vt = max(self._vt, (target_ms - self.origin_ms) / 1000.0)
+            elif deadline is not None:
+                self.market.advance_to(self.origin_ms + int(deadline * 1000 + 1e-6))
+                self._vt = deadline
+            else:
+                return moved
+            moved = True
+            # A slow simulated request (injected latency) may have moved the market further.
+            self._vt = max(self._vt, (self.market.now_ms() - self.origin_ms) / 1000.0)
+            self.steps += 1
+            # A market event that woke nothing (no callback ready, no timer added: most of
+            # the other participants' actions) needs no loop turn: go on to the next one.
+            # The engine would have run nothing in between, so it sees the same thing.
+            # (A thread's ``call_soon_threadsafe``, e.g. ``asyncio.to_thread`` finishing, is
+            # ready at once too; a real file descriptor besides the loop's self-pipe is polled.)
+            if (not self.run_quiet_steps or ready or len(timers) != n_timers
+                    or (deadline is not None and self._vt >= deadline)
+                    or (watched > 1 and self._selector.pending())):
+                return True
 
 
 class VirtualClock:

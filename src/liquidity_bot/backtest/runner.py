@@ -33,12 +33,15 @@ from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.engine.order_manager import ClientIds, OrderManager
 from liquidity_bot.engine.persistence import StoreWriter
 from liquidity_bot.engine.runner import Engine, EngineParts, KeySession, group_by_key, summary
-from liquidity_bot.store import Store
+from liquidity_bot.store import KpiSample, Store
 
 log = logging.getLogger(__name__)
 
 HOUR_S = 3600.0
 MANAGERS = ("ours", "baseline")
+# The engine's housekeeping wake-up (``Engine.tick_s``) in simulated seconds: nothing is drawn,
+# and the RSS samples are hours apart (the end of the run stays exact: see ``Engine.run``)
+TICK_S = 5.0
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -70,17 +73,37 @@ class BatchedStoreWriter(StoreWriter):
         self.clock = clock
         self.batch = batch
         self._pending: list[Callable[[], Any]] = []
+        self._records = 0  # records pending (a run of KPI samples is one call of many)
+        self._kpis: list[KpiSample] | None = None  # the run of samples last in ``_pending``
         self.fills_inserted = 0
         self.fills_duplicate = 0
         self.errors = 0
 
     def submit(self, fn: Callable[[], Any]) -> None:
         self._pending.append(fn)
-        if len(self._pending) >= self.batch:
+        self._kpis = None
+        self._added()
+
+    def kpi_sample(self, sample: KpiSample) -> None:
+        """Samples submitted one after another are inserted together (one statement, many
+        rows), in their place among the other writes."""
+        if self._kpis is None:
+            run: list[KpiSample] = []
+            store = self.store
+            self._pending.append(lambda: store.add_kpi_sample(run))
+            self._kpis = run
+        self._kpis.append(sample)
+        self._added()
+
+    def _added(self) -> None:
+        self._records += 1
+        if self._records >= self.batch:
             self._drain()
 
     def _drain(self) -> None:
         pending, self._pending = self._pending, []
+        self._kpis = None
+        self._records = 0
         if not pending:
             return
         with self.store.transaction():
@@ -96,7 +119,7 @@ class BatchedStoreWriter(StoreWriter):
 
     def close(self, *, discard: bool = False) -> None:
         if discard:
-            self._pending = []
+            self._pending, self._kpis = [], None
         self._drain()
 
 
@@ -115,6 +138,10 @@ class MarketResult:
     budget_skipped: int
     requests_by_purpose: tuple[tuple[str, int], ...] = ()
     """Order requests by the planner's purpose (RESTORE, RESCUE, IMPROVE), sorted."""
+    passes: int = field(default=0, compare=False)
+    """Quoting passes run (how the work was done, not what it decided: not compared)."""
+    plans_reused: int = field(default=0, compare=False)
+    """Passes that reused the last pass's plan, their planner inputs unchanged."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +264,7 @@ def run_backtest(
                               order_target=None if manager == "baseline"
                               else config.order_target_per_minute,
                               clock=clock, parts=parts)
+        engine.tick_s = TICK_S
         asyncio.set_event_loop(loop)
         loop.run_until_complete(engine.run(duration_s=hours * HOUR_S, handle_signals=False))
         result_summary = summary(engine)
@@ -332,6 +360,8 @@ def _market_result(r: Any) -> MarketResult:
         open_after_shutdown=len([t for t in om.orders.values() if t.order.is_open]),
         budget_skipped=om.stats.budget_skipped,
         requests_by_purpose=tuple(sorted(om.stats.spent.items())),
+        passes=r.passes,
+        plans_reused=om.stats.plans_reused,
     )
 
 

@@ -118,6 +118,7 @@ class OrderBudget:
         self._sent: deque[tuple[float, str]] = deque()  # (monotonic time, market)
         self._per_market: dict[str, int] = {}  # requests of ``_sent`` by market
         self._shares: dict[str, Decimal] = {}
+        self._target_of: dict[tuple[str, int], int] = {}  # ``target_of``, by market and target
         self.refused = 0
         self._peak = 0  # most requests within one window so far
         # the latest send times, for audits and tests (bounded: a bot runs for months)
@@ -134,6 +135,7 @@ class OrderBudget:
     def register(self, market: str, share: Decimal = Decimal(1)) -> None:
         """A market of this key and the share of the budget it may spend on NORMAL requests."""
         self._shares[market] = share
+        self._target_of.clear()
         self._buckets.clear()  # rebuilt with the new shares on the next look
 
     def share_of(self, market: str) -> float:
@@ -144,7 +146,11 @@ class OrderBudget:
 
     def target_of(self, market: str) -> int:
         """Requests per window this market may spend on quoting."""
-        return max(1, int(self.target * self.share_of(market)))
+        key = (market, self.target)
+        cached = self._target_of.get(key)
+        if cached is None:  # (every pass asks; the shares change only in ``register``)
+            cached = self._target_of[key] = max(1, int(self.target * self.share_of(market)))
+        return cached
 
     def set_target(self, target: int) -> None:
         """Requests per window normal quoting aims to stay under (capped at the capacity)."""

@@ -165,7 +165,7 @@ class MarketRunner:
         self.first_two_sided_s: float | None = None
         self._wake = asyncio.Event()
         self._next_kpi = 0.0
-        self._sampled_orders: tuple[tuple[str, Decimal], ...] = ()
+        self._sampled_orders: list[tuple[str, Decimal]] = []
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
         self._last_inputs: tuple[object, ...] | None = None  # what ``last_quotes`` answered
         self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
@@ -173,6 +173,8 @@ class MarketRunner:
         self._eager_pass: asyncio.Task[None] | None = None  # a book's pass, still running
         self._backoff = 0.1
         self.pulls = 0
+        self.passes = 0  # quoting passes run (the strategy and planner asked, or reused)
+        self.quotes_reused = 0  # passes whose strategy inputs were the last pass's
 
     # --- feeding -------------------------------------------------------------------------------
     def on_book(self, update: BookUpdate) -> None:
@@ -201,6 +203,9 @@ class MarketRunner:
         """Book snapshot plus our own resting quantity per price (so our cancels are not read
         as trades)."""
         assert self.estimator is not None
+        if not getattr(self.estimator, "arrivals", True):  # volatility only: mids, not ours
+            self.estimator.on_book(ts_ms, self.book)
+            return
         own: dict[Side, dict[Decimal, Decimal]] = {Side.BUY: {}, Side.SELL: {}}
         for o in self.om.maybe_on_book():
             side = own[o.side]
@@ -278,17 +283,18 @@ class MarketRunner:
             self._eager_pass = None
 
     async def step(self) -> None:
-        if self.risk.killed or self.stale or self.book.is_crossed:
+        killed, stale, crossed = self.risk.killed, self.stale, self.book.is_crossed
+        if killed or stale or crossed:
             self._sample()
-        if self.risk.killed:
+        if killed:
             if self.status != "killed":
                 log.error("%s: kill switch latched: cancelling everything", self.symbol)
                 self._record_risk("kill_switch", self.risk.kill_reason or "")
             self.status = "killed"
             await self.om.cancel_all("kill switch")
             return
-        if self.stale or self.book.is_crossed:
-            why = "stale market data" if self.stale else "crossed book"
+        if stale or crossed:
+            why = "stale market data" if stale else "crossed book"
             if self.status != "pulled":
                 log.warning("%s: %s: pulling quotes", self.symbol, why)
                 self.pulls += 1
@@ -312,9 +318,12 @@ class MarketRunner:
             snapshot.estimates,
             snapshot.last_price,
         )
+        self.passes += 1
         if inputs != self._last_inputs or self.last_quotes is None:
             self.last_quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
             self._last_inputs = inputs
+        else:
+            self.quotes_reused += 1
         quotes = self.last_quotes
         # Tick-to-order latency is measured for passes that answer a new book only (not for
         # passes woken by an acknowledgement, a fill or the timer).
@@ -366,7 +375,7 @@ class MarketRunner:
         our own orders cause or end is timed to the pass, not rounded to the interval."""
         now = self.clock.monotonic()
         resting = self.om.resting()
-        ours = tuple((o.client_order_id, o.remaining_qty) for o in resting)
+        ours = [(o.client_order_id, o.remaining_qty) for o in resting]
         if now < self._next_kpi and ours == self._sampled_orders:
             return
         self._next_kpi = now + self.kpi_interval_s
@@ -389,4 +398,4 @@ class MarketRunner:
             sample = reading.to_store()
             if self.exchange != DEFAULT_EXCHANGE:
                 sample = replace(sample, exchange=self.exchange)
-            writer.submit(lambda: writer.store.add_kpi_sample(sample))
+            writer.kpi_sample(sample)

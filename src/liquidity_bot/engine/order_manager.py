@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -207,6 +207,7 @@ class Stats:
     latency_trigger_ns: int | None = None  # the book receipt the latest sample was taken from
     pruned: int = 0  # finished orders dropped from memory (they are in the store)
     spent: dict[str, int] = field(default_factory=dict)  # requests by planner purpose
+    plans_reused: int = 0  # passes whose planner inputs equalled the last one's (not re-planned)
 
 
 _CANCELLABLE = (OrderState.NEW, OrderState.PARTIALLY_FILLED)  # acknowledged, still open
@@ -226,6 +227,10 @@ __all__ = ["Balances", "ClientIds", "OrderManager", "Stats", "Tolerance", "Track
 
 class OrderManager:
     """Reconciles one market's desired quotes with its live orders (see the module docstring)."""
+
+    # A pass whose planner inputs equal the last pass's reuses its plan (``_plan``); False
+    # plans every pass (tests compare the two over whole backtests)
+    reuse_plans: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -267,6 +272,8 @@ class OrderManager:
         self.stats = Stats()
         # when each new order of the last moments was sent, per side (``_recent_sends``)
         self._sends: dict[Side, deque[int]] = {Side.BUY: deque(), Side.SELL: deque()}
+        # the last pass's planner inputs and answer (``_plan``)
+        self._last_plan: tuple[tuple[object, ...], Plan] | None = None
         self.book: OrderBook | None = None
         # Our trading, for inventory and PnL read-outs (fills of our orders only).
         self.base_traded = ZERO
@@ -505,8 +512,20 @@ class OrderManager:
             mid = quotes.mid
         live = self.live_view()
         self.budget.set_open(self.symbol, len(live))
-        return plan(self._safe_quotes(quotes), live, mid, self.rules,
-                    self.budget.allowance(self.symbol), self.instrument, self._recent_sends())
+        safe = self._safe_quotes(quotes)
+        allowance = self.budget.allowance(self.symbol)
+        recent = self._recent_sends()
+        # ``plan`` is a pure function of these (of the quote set it reads the bids and asks
+        # only) and of the instrument: a pass that sees what the last one saw (most often:
+        # nothing to do, or the budget spent) gets the last answer, not a new plan
+        inputs = (safe.bids, safe.asks, live, mid, self.rules, allowance, recent)
+        last = self._last_plan
+        if last is not None and self.reuse_plans and last[0] == inputs:
+            self.stats.plans_reused += 1
+            return last[1]
+        answer = plan(safe, live, mid, self.rules, allowance, self.instrument, recent)
+        self._last_plan = (inputs, answer)
+        return answer
 
     def _recent_sends(self) -> dict[Side, int]:
         """New orders sent per side within the settle time, whatever became of them."""

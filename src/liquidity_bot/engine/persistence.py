@@ -25,7 +25,7 @@ from liquidity_bot.domain.events import Fill
 from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE
 from liquidity_bot.domain.order import Order
 from liquidity_bot.engine.clock import LIVE, Clock
-from liquidity_bot.store import FillRecord, OrderEventRecord, OrderRecord, Store
+from liquidity_bot.store import FillRecord, KpiSample, OrderEventRecord, OrderRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,10 @@ class StoreWriter:
         batch, self._batch = self._batch, []
         if batch:
             self._queue.put(batch)
+
+    def kpi_sample(self, sample: KpiSample) -> None:
+        """One obligations sample (a writer that batches may group them into one insert)."""
+        self.submit(lambda: self.store.add_kpi_sample(sample))
 
     def order(self, order: Order, *, created_ms: int, key_label: str | None,
               exchange: str = DEFAULT_EXCHANGE) -> None:

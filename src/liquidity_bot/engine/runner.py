@@ -174,6 +174,9 @@ class Engine:
         self.stale_after_s = stale_after_s
         self.kpi_interval_s = kpi_interval_s
         self.on_tick = on_tick
+        # how often ``run`` wakes to call ``on_tick`` and check its deadline (a backtest, with
+        # nothing to draw, wakes less: each wake-up is a loop turn of simulated time)
+        self.tick_s = 0.25
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self.started_mono = clock.monotonic()
@@ -597,7 +600,8 @@ class Engine:
             settings.enter_context(latency_mode())  # after start-up: see engine.runtime
             deadline = None if duration_s is None else loop.time() + duration_s
             while not self.stop_event.is_set():
-                timeout = 0.25 if deadline is None else min(0.25, deadline - loop.time())
+                tick = self.tick_s
+                timeout = tick if deadline is None else min(tick, deadline - loop.time())
                 if timeout <= 0:
                     break
                 with contextlib.suppress(TimeoutError):

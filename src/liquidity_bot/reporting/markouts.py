@@ -133,26 +133,37 @@ class MarkoutTracker:
         self.horizons_s = horizons_s
         self.max_pending = max_pending
         self._pending: list[list[Any]] = []  # [ts_ms, side, price, value, next horizon index]
+        self._next_due_ms: int | None = None  # the earliest horizon pending (None: none)
 
     def on_fill(self, side: object, price: Decimal, qty: Decimal, ts_ms: int) -> None:
         value = price * qty
-        if value > 0:
+        if value > 0 and self.horizons_s:
             self._pending.append([ts_ms, _side_name(side), price, value, 0])
             if len(self._pending) > self.max_pending:
                 self._pending.pop(0)
+            due = ts_ms + self.horizons_s[0] * 1000
+            if self._next_due_ms is None or due < self._next_due_ms:
+                self._next_due_ms = due
 
     def on_mid(self, ts_ms: int, mid: Decimal | None) -> None:
-        if not self._pending or mid is None or mid <= 0:  # every book comes here: be quick
+        # every book comes here: be quick (nothing is due before ``_next_due_ms``)
+        due = self._next_due_ms
+        if due is None or ts_ms < due or mid is None or mid <= 0:
             return
         keep: list[list[Any]] = []
         horizons = self.horizons_s
+        next_due = None
         for p in self._pending:
             while p[4] < len(horizons) and ts_ms >= p[0] + horizons[p[4]] * 1000:
                 self.markouts.add(p[1], p[3], horizons[p[4]], markout_bps(p[1], p[2], mid))
                 p[4] += 1
             if p[4] < len(horizons):
                 keep.append(p)
+                at = p[0] + horizons[p[4]] * 1000
+                if next_due is None or at < next_due:
+                    next_due = at
         self._pending = keep
+        self._next_due_ms = next_due
 
 
 def position_range(fills: Iterable[_FillLike]) -> tuple[Decimal, Decimal, Decimal]:

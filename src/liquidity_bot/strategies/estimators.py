@@ -256,6 +256,7 @@ class MarketEstimator:
         self.ask = IntensityEstimator(window, kappa_default, a_default, min_hits)
         self.levels = levels  # only the best `levels` of each side are compared (bounded cost)
         self._prev: tuple[list[Level], list[Level], float] | None = None
+        self._last_estimates: tuple[tuple[object, ...], MarketEstimates] | None = None
 
     def on_book(
         self,
@@ -297,13 +298,19 @@ class MarketEstimator:
             est.record_hit(ts_ms, float(abs(price - mid) / mid * 100))
 
     def estimates(self, now_ms: int) -> MarketEstimates:
-        a_b, k_b, warm_b = self.bid.fit(now_ms)
-        a_a, k_a, warm_a = self.ask.fit(now_ms)
-        return MarketEstimates(
-            sigma_pct=self.volatility.sigma_pct,
+        bid, ask = self.bid.fit(now_ms), self.ask.fit(now_ms)
+        vol = self.volatility
+        key = (vol.sigma_pct, vol.warm, bid, ask, self.bid.hits, self.ask.hits)
+        last = self._last_estimates
+        if last is not None and last[0] == key:
+            return last[1]  # nothing moved: the same object (the strategy's cache sees it)
+        a_b, k_b, warm_b = bid
+        a_a, k_a, warm_a = ask
+        out = MarketEstimates(
+            sigma_pct=key[0],
             a=(a_b + a_a) / 2,
             kappa=(k_b + k_a) / 2,
-            sigma_warm=self.volatility.warm,
+            sigma_warm=key[1],
             intensity_warm=warm_b and warm_a,
             a_bid=a_b,
             kappa_bid=k_b,
@@ -312,3 +319,5 @@ class MarketEstimator:
             bid_trades=self.bid.hits,
             ask_trades=self.ask.hits,
         )
+        self._last_estimates = (key, out)
+        return out

@@ -1,0 +1,143 @@
+"""The backtest's shortcuts change how much work a run does, never what it decides.
+
+Three shortcuts make a backtest cheaper: the order manager reuses the last plan when the
+planner's inputs are the same (``OrderManager.reuse_plans``), the virtual loop runs market
+actions that wake nothing back to back (``VirtualEventLoop.run_quiet_steps``), and the backtest's
+store writer inserts runs of KPI samples together. Each test runs the same backtest with the
+shortcuts and without, and compares everything the run decided and stored: a reused plan that
+would have acted differently, or an engine turn that a batched step would have run, shows up
+as a different order, fill, sample or figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from tests.scenarios.test_backtest import CONFIG  # one small ladder market, as there
+
+from liquidity_bot.backtest import run_backtest
+from liquidity_bot.backtest.clock import VirtualEventLoop
+from liquidity_bot.config import parse_config
+from liquidity_bot.engine.order_manager import OrderManager
+from liquidity_bot.store import Store
+
+HOURS = 0.15  # nine simulated minutes: a couple of seconds of wall time each
+
+
+def _stored(url: str) -> dict[str, list]:
+    """Every record the run stored (orders, their events, fills, KPI samples)."""
+    store = Store(url)
+    try:
+        orders = sorted(store.orders(), key=lambda o: o.client_order_id)
+        return {
+            "orders": orders,
+            "events": [store.order_events(o.client_order_id) for o in orders],
+            "fills": sorted(store.fills(), key=lambda f: f.trade_id),
+            "kpis": store.kpi_samples(),
+        }
+    finally:
+        store.close()
+
+
+def _run(config, tmp_path, name: str, scenario: str, seed: int):
+    url = f"sqlite:///{tmp_path}/{name}.db"
+    result = run_backtest(config, scenario=scenario, hours=HOURS, seed=seed, store_url=url)
+    return result, _stored(url)
+
+
+@pytest.mark.parametrize(("scenario", "seed"), [("volatile", 5), ("altcoin", 1)])
+def test_shortcuts_change_no_decision(tmp_path, monkeypatch, scenario: str, seed: int) -> None:
+    config = parse_config(CONFIG, source="test config")
+    fast, fast_stored = _run(config, tmp_path, "fast", scenario, seed)
+    monkeypatch.setattr(OrderManager, "reuse_plans", False)
+    monkeypatch.setattr(VirtualEventLoop, "run_quiet_steps", False)
+    slow, slow_stored = _run(config, tmp_path, "slow", scenario, seed)
+
+    m = fast.markets[0]
+    assert m.orders_placed > 0 and m.fills > 0  # it really traded
+    assert m.plans_reused > m.passes // 4  # and the shortcut was taken, often
+    assert slow.markets[0].plans_reused == 0
+    assert fast.fingerprint() == slow.fingerprint()
+    assert fast.summary == slow.summary
+    assert fast_stored == slow_stored
+    assert len(fast_stored["kpis"]) > 300
+
+
+def test_a_market_action_that_wakes_the_engine_ends_the_run_of_steps() -> None:
+    """Market actions run back to back only while they wake nothing: a callback made ready
+    or a timer added by one runs at that action's simulated time, before the next action."""
+
+    class Market:
+        def __init__(self) -> None:
+            self.t = 0
+            self.agenda = [10, 20, 30, 40]
+            self.actions: dict[int, object] = {}
+
+        def now_ms(self) -> int:
+            return self.t
+
+        def next_event_ms(self) -> int | None:
+            return self.agenda[0] if self.agenda else None
+
+        def advance_to(self, t_ms: int) -> None:
+            while self.agenda and self.agenda[0] <= t_ms:
+                at = self.agenda.pop(0)
+                self.t = at
+                action = self.actions.get(at)
+                if action is not None:
+                    action()  # type: ignore[operator]
+            self.t = max(self.t, t_ms)
+
+    market = Market()
+    loop = VirtualEventLoop(market)
+    seen: list[tuple[str, int]] = []
+    market.actions[20] = lambda: loop.call_soon(lambda: seen.append(("ready", market.t)))
+    market.actions[30] = lambda: loop.call_at(0.035, lambda: seen.append(("timer", market.t)))
+
+    async def main() -> None:
+        await asyncio.sleep(0.1)
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    # the callback ran at 20 (not after the action at 30), the timer at 35 (before 40)
+    assert seen == [("ready", 20), ("timer", 35)]
+
+
+def test_a_thread_finishing_ends_the_run_of_quiet_steps() -> None:
+    """``asyncio.to_thread`` on the virtual loop: the thread's wake-up (a callback it makes
+    ready) is seen while market actions run back to back (here an endless agenda and no
+    timer: nothing else stops them)."""
+
+    class EndlessMarket:
+        def __init__(self) -> None:
+            self.t = 0
+
+        def now_ms(self) -> int:
+            return self.t
+
+        def next_event_ms(self) -> int:
+            return self.t + 1
+
+        def advance_to(self, t_ms: int) -> None:
+            self.t = t_ms
+            if t_ms > 10_000_000:  # ~3 simulated hours of quiet steps: the thread was missed
+                raise AssertionError("the thread's wake-up was not seen")
+
+    market = EndlessMarket()
+    loop = VirtualEventLoop(market)
+
+    def work() -> str:
+        time.sleep(0.05)  # still running when the loop first looks
+        return "done"
+
+    async def main() -> str:
+        return await asyncio.to_thread(work)
+
+    try:
+        assert loop.run_until_complete(main()) == "done"
+    finally:
+        loop.close()
