@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 from hypothesis import given
@@ -75,9 +75,11 @@ def test_notional_units_compare_exactly(tick: Decimal, step: Decimal, t: int, lo
     """``ticks * lots`` against a Decimal threshold in notional units: the same answer as
     ``price * qty`` against the threshold, in both directions."""
     scale = TickScale(tick, step)
-    exact = scale.price(t) * scale.qty(lots)
+    with localcontext() as ctx:
+        ctx.prec = 100  # the Decimal side exact too (the default 28 digits would round)
+        exact = scale.price(t) * scale.qty(lots)
+        assert scale.notional(t * lots) == exact
     units = t * lots
-    assert scale.notional(units) == exact
     assert (units >= scale.notional_units(amount, CEIL)) == (exact >= amount)
     assert (units <= scale.notional_units(amount, FLOOR)) == (exact <= amount)
 
