@@ -87,6 +87,8 @@ def test_notional_units_compare_exactly(tick: Decimal, step: Decimal, t: int, lo
 @pytest.mark.parametrize("bad", [0.1, 1.0, float("nan")])
 def test_a_float_is_refused_everywhere(bad: float) -> None:
     scale = TickScale(Decimal("0.01"), Decimal("0.1"))
+    assert scale.ticks(Decimal(1)) == 100 and scale.lots(Decimal(1)) == 10  # remembered: 1.0
+    # equals Decimal(1) as a dict key, and must still be refused
     for call in (scale.ticks, scale.lots, lambda v: scale.notional_units(v, FLOOR),
                  lambda v: scale.ticks(v, CEIL)):
         with pytest.raises(TypeError, match="float"):

@@ -60,6 +60,16 @@ def _divide(num: int, den: int, rounding: Rounding | None, what: str, value: obj
     return quotient
 
 
+_MEMO_SIZE = 4096
+
+
+def _remember(memo: dict[Decimal, int], value: Decimal, result: int) -> None:
+    """Keep an exact conversion (bounded: a long run sees many prices, most of them once)."""
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[value] = result
+
+
 def _text(units: int, places: int) -> str:
     """``units x 10**-places`` as plain decimal text (no exponent), e.g. (12345, 2) -> 123.45."""
     if places <= 0:
@@ -72,7 +82,7 @@ def _text(units: int, places: int) -> str:
 class TickScale:
     """One instrument's integer grid: ``tick`` (price) and ``step`` (quantity), both positive."""
 
-    __slots__ = ("tick", "step", "_tick_num", "_tick_den", "_step_num", "_step_den",
+    __slots__ = ("tick", "step", "_ticks_of", "_lots_of", "_tick_num", "_tick_den", "_step_num", "_step_den",
                  "_price_places", "_price_units", "_qty_places", "_qty_units",
                  "_unit_num", "_unit_den")
 
@@ -84,6 +94,10 @@ class TickScale:
             if not grid.is_finite() or grid <= 0:
                 raise TickError(f"{what} must be a positive number, got {grid}")
         self.tick, self.step = tick, step
+        # exact conversions already made (the same prices and sizes come back on every book):
+        # a dict look-up is a tenth of a conversion
+        self._ticks_of: dict[Decimal, int] = {}
+        self._lots_of: dict[Decimal, int] = {}
         self._tick_num, self._tick_den = tick.as_integer_ratio()
         self._step_num, self._step_den = step.as_integer_ratio()
         # wire text: a tick is ``_price_units`` x 10**-``_price_places``
@@ -108,15 +122,29 @@ class TickScale:
     # --- Decimal -> int ------------------------------------------------------------------------
     def ticks(self, price: Decimal | int, rounding: Rounding | None = None) -> int:
         """``price`` in ticks; off the tick it is refused unless ``rounding`` says which way."""
+        if rounding is None and type(price) is Decimal:  # 1.0 == Decimal(1): floats go on
+            known = self._ticks_of.get(price)
+            if known is not None:
+                return known
         num, den = _ratio(price, "price")
-        return _divide(num * self._tick_den, den * self._tick_num, rounding, "price", price,
-                       self.tick)
+        ticks = _divide(num * self._tick_den, den * self._tick_num, rounding, "price", price,
+                        self.tick)
+        if rounding is None and type(price) is Decimal:
+            _remember(self._ticks_of, price, ticks)
+        return ticks
 
     def lots(self, qty: Decimal | int, rounding: Rounding | None = None) -> int:
         """``qty`` in lots (steps); off the step it is refused unless ``rounding`` is given."""
+        if rounding is None and type(qty) is Decimal:
+            known = self._lots_of.get(qty)
+            if known is not None:
+                return known
         num, den = _ratio(qty, "quantity")
-        return _divide(num * self._step_den, den * self._step_num, rounding, "quantity", qty,
+        lots = _divide(num * self._step_den, den * self._step_num, rounding, "quantity", qty,
                        self.step)
+        if rounding is None and type(qty) is Decimal:
+            _remember(self._lots_of, qty, lots)
+        return lots
 
     def notional_units(self, amount: Decimal | int, rounding: Rounding) -> int:
         """A quote-currency ``amount`` in notional units (tick x step), rounded as asked:

@@ -209,12 +209,18 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _ratio(value: Decimal) -> tuple[int, int]:
+    return value.as_integer_ratio()
+
+
 class _Limits:
     """The rules' and the instrument's Decimal amounts in notional units and lots (a plan
-    compares with them hundreds of times): ``x >= need`` in Decimal is ``units >= need`` here."""
+    compares with them hundreds of times): ``x >= need`` in Decimal is ``units >= need`` here;
+    the rules' shares of mid as exact ratios (``_Mid`` turns them into edges in ticks)."""
 
     __slots__ = ("rules", "inst", "scale", "has_need", "need", "bare", "inner", "backup", "dust",
-                 "max_notional", "min_lots", "min_val")
+                 "max_notional", "min_lots", "min_val", "band", "exposure", "spread",
+                 "spread_margin", "backup_reach", "backup_keep")
 
     def __init__(self, rules: PlanRules, inst: InstrumentLike) -> None:
         self.rules, self.inst = rules, inst
@@ -230,6 +236,17 @@ class _Limits:
         self.max_notional = None if cap is None else scale.notional_units(cap, FLOOR)
         self.min_lots = scale.lots(inst.min_qty, CEIL)
         self.min_val = scale.notional_units(inst.min_val, CEIL) if inst.min_val else 0
+        # shares of mid, as the Decimal code wrote them (``mid * pct / 100 * margin``)
+        self.band = _ratio(rules.band_pct / HUNDRED * rules.band_margin)
+        self.exposure = _ratio(rules.exposure)
+        spread = rules.max_spread_pct
+        self.spread = None if spread is None else _ratio(spread / HUNDRED)
+        self.spread_margin = (None if spread is None
+                              else _ratio(spread / HUNDRED * rules.spread_margin))
+        self.backup_reach = (None if spread is None
+                             else _ratio(spread / HUNDRED * rules.backup_reach))
+        self.backup_keep = (None if spread is None
+                            else _ratio(spread / HUNDRED * rules.backup_keep))
 
     def cap(self, lots: int, ticks: int) -> int:
         """At most ``max_order_notional`` (the risk gate would refuse more)."""
@@ -246,6 +263,50 @@ class _Limits:
             if at_price > least:
                 least = at_price
         return least
+
+
+class _Mid:
+    """Mid as an exact fraction of ticks, ``m / d``, and the edges the planner measures from it,
+    each in whole ticks rounded so that comparing a price in ticks with it gives the answer the
+    Decimal comparison with the exact edge gives."""
+
+    __slots__ = ("m", "d")
+
+    def __init__(self, mid: Decimal, scale: TickScale) -> None:
+        mn, md = mid.as_integer_ratio()
+        tn, td = scale.tick.as_integer_ratio()
+        self.m, self.d = mn * td, md * tn  # mid / tick
+
+    def band_edge(self, share: tuple[int, int], is_bid: bool) -> int:
+        """mid -+ mid x share: the innermost whole tick at or beyond it, toward mid (a bid
+        counts at or above the first, an ask at or below the second)."""
+        n, d = share
+        if is_bid:
+            return _ceil_div(self.m * (d - n), self.d * d)
+        return self.m * (d + n) // (self.d * d)
+
+    def reach_edge(self, share: tuple[int, int], other: int, is_bid: bool) -> int:
+        """mid -+ (mid x share - |other - mid|): how far a price may stand with the other
+        side's inner price ``other`` (ticks) and keep the spread; rounded toward mid."""
+        n, d = share
+        gap = abs(other * self.d - self.m) * d
+        if is_bid:
+            return _ceil_div(self.m * (d - n) + gap, self.d * d)
+        return (self.m * (d + n) - gap) // (self.d * d)
+
+    def exposure_edge(self, share: tuple[int, int], inner: int, is_bid: bool) -> int:
+        """mid -+ |mid - inner| x share: a bid above the result (an ask below) is exposed."""
+        n, d = share
+        gap = abs(self.m - inner * self.d) * n
+        if is_bid:
+            return (self.m * d - gap) // (self.d * d)
+        return _ceil_div(self.m * d + gap, self.d * d)
+
+    def whole_ticks(self, share: tuple[int, int]) -> int:
+        """floor(mid x share / tick): a spread of whole ticks is beyond mid x share exactly
+        when it is beyond this."""
+        n, d = share
+        return self.m * n // (self.d * d)
 
 
 _LIMITS: dict[tuple[int, int], _Limits] = {}
@@ -300,12 +361,14 @@ def side_targets(
     inner price ``other_inner`` (``backup_reach`` of the maximum spread): a move that sweeps the
     inner order rarely reaches it, and it still keeps the spread once it is our best price.
     The quotes must be on the instrument's grid (strategies round them)."""
-    return _side_targets(quotes, mid, rules, _limits(rules, inst), other_inner)
+    lim = _limits(rules, inst)
+    other = None if other_inner is None else lim.scale.ticks(other_inner)
+    return _side_targets(quotes, _Mid(mid, lim.scale), rules, lim, other)
 
 
 def _side_targets(
-    quotes: Sequence[DesiredQuote], mid: Decimal, rules: PlanRules, lim: _Limits,
-    other_inner: Decimal | None,
+    quotes: Sequence[DesiredQuote], mid: _Mid, rules: PlanRules, lim: _Limits,
+    other_inner: int | None,
 ) -> list[Target]:
     if not quotes:
         return []
@@ -321,13 +384,9 @@ def _side_targets(
     total = sum(lots)  # lots the strategy shows on this side
     inner_t = ticks[0]
     backup_t = ticks[1] if len(quotes) > 1 else (inner_t - 2 if is_bid else inner_t + 2)
-    # a bid's edges round up (toward mid, to stay inside them), an ask's down
-    toward = CEIL if is_bid else FLOOR
-    if rules.max_spread_pct is not None and other_inner is not None:
-        reach = mid * rules.max_spread_pct / HUNDRED * rules.backup_reach - abs(other_inner - mid)
-        backup_t = scale.ticks(mid - reach if is_bid else mid + reach, toward)
-    band = mid * rules.band_pct / HUNDRED * rules.band_margin
-    band_edge = scale.ticks(mid - band if is_bid else mid + band, toward)
+    if lim.backup_reach is not None and other_inner is not None:
+        backup_t = mid.reach_edge(lim.backup_reach, other_inner, is_bid)
+    band_edge = mid.band_edge(lim.band, is_bid)
     if (backup_t < band_edge) if is_bid else (backup_t > band_edge):
         backup_t = band_edge
     if (backup_t >= inner_t) if is_bid else (backup_t <= inner_t):
@@ -388,7 +447,7 @@ class _Live:
 class _SidePlanner:
     """One side's live orders against its targets."""
 
-    def __init__(self, side: Side, targets: list[Target], live: list[LiveOrder], mid: Decimal,
+    def __init__(self, side: Side, targets: list[Target], live: list[LiveOrder], mid: _Mid,
                  rules: PlanRules, lim: _Limits) -> None:
         self.side = side
         self.is_bid = is_bid = side is BUY
@@ -397,16 +456,10 @@ class _SidePlanner:
         self.scale = scale = lim.scale
         self.mid = mid
         self.targets = targets
-        band = mid * rules.band_pct / HUNDRED * rules.band_margin
-        # in the band: price >= mid - band (bids), <= mid + band (asks)
-        self.band_edge = (scale.ticks(mid - band, CEIL) if is_bid
-                          else scale.ticks(mid + band, FLOOR))
+        self.band_edge = mid.band_edge(lim.band, is_bid)
         # exposed: closer to mid than ``exposure`` x the inner target's distance (or through it)
-        exposure_edge: int | None = None
-        if targets:
-            reach = abs(mid - targets[0].quote.price) * rules.exposure
-            exposure_edge = (scale.ticks(mid - reach, FLOOR) if is_bid
-                             else scale.ticks(mid + reach, CEIL))
+        exposure_edge = (None if not targets
+                         else mid.exposure_edge(lim.exposure, targets[0].ticks, is_bid))
         self.live = [_Live(o, scale, is_bid) for o in live]
         edge = self.band_edge
         for o in self.live:
@@ -422,13 +475,9 @@ class _SidePlanner:
     def pair(self, other: _SidePlanner) -> None:
         """Learn the other side's inner price (a backup must keep the spread with it), then
         match live orders to targets."""
-        rules = self.rules
-        if rules.max_spread_pct is not None and other.targets:
-            reach = (self.mid * rules.max_spread_pct / HUNDRED * rules.backup_keep
-                     - abs(other.targets[0].quote.price - self.mid))
-            # within reach: price >= mid - reach (bids), <= mid + reach (asks)
-            self.backup_edge = (self.scale.ticks(self.mid - reach, CEIL) if self.is_bid
-                                else self.scale.ticks(self.mid + reach, FLOOR))
+        keep = self.lim.backup_keep
+        if keep is not None and other.targets:
+            self.backup_edge = self.mid.reach_edge(keep, other.targets[0].ticks, self.is_bid)
         self._match()
 
     # --- reading the side ------------------------------------------------------------------
@@ -661,13 +710,16 @@ def plan(
     if mid is None or mid <= ZERO:
         return Plan(())
     lim = _limits(rules, inst)
+    scale = lim.scale
+    at = _Mid(mid, scale)
     sides = {}
     bids, asks = _within_obligations(quotes.bids, quotes.asks, mid, rules, inst)
     inner = {BUY: bids[0] if bids else None, SELL: asks[0] if asks else None}
     for side, qs in ((BUY, bids), (SELL, asks)):
         other = inner[SELL if side is BUY else BUY]
-        targets = _side_targets(qs, mid, rules, lim, None if other is None else other.price)
-        sides[side] = _SidePlanner(side, targets, [o for o in live if o.side is side], mid,
+        targets = _side_targets(qs, at, rules, lim,
+                                None if other is None else scale.ticks(other.price))
+        sides[side] = _SidePlanner(side, targets, [o for o in live if o.side is side], at,
                                    rules, lim)
     bid, ask = sides[BUY], sides[SELL]
     if recent:
@@ -678,19 +730,15 @@ def plan(
     # 1. restore both sides
     wanted += bid.restore() + ask.restore()
     # 2. rescue: spread, backups, exposure, pile-ups
-    if rules.max_spread_pct is not None:
+    if lim.spread is not None and lim.spread_margin is not None:
         b, a = bid.best(), ask.best()
-        if b is not None and a is not None:
-            limit = mid * rules.max_spread_pct / HUNDRED
-            scale = lim.scale
-            # a spread of whole ticks is beyond a Decimal x when it is beyond floor(x / tick)
-            if a - b > scale.ticks(limit * rules.spread_margin, FLOOR):
-                # beyond the maximum already: as urgent as an empty side
-                purpose = Purpose.RESTORE if a - b > scale.ticks(limit, FLOOR) else Purpose.RESCUE
-                spread = scale.price(a - b)
-                for s in (bid, ask):
-                    wanted += s.rescue_inner(
-                        f"{s.side} too far: our spread {spread} near the maximum", purpose)
+        if b is not None and a is not None and a - b > at.whole_ticks(lim.spread_margin):
+            # beyond the maximum already: as urgent as an empty side
+            purpose = Purpose.RESTORE if a - b > at.whole_ticks(lim.spread) else Purpose.RESCUE
+            spread = scale.price(a - b)
+            for s in (bid, ask):
+                wanted += s.rescue_inner(
+                    f"{s.side} too far: our spread {spread} near the maximum", purpose)
     wanted += bid.rescue_backup() + ask.rescue_backup()
     wanted += bid.trim(Purpose.RESCUE) + ask.trim(Purpose.RESCUE)
     # 3. improve
