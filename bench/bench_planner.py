@@ -30,47 +30,73 @@ def record(args: argparse.Namespace) -> None:
     from liquidity_bot.backtest.runner import run_backtest
     from liquidity_bot.config import load_config
     from liquidity_bot.engine import order_manager
+    from liquidity_bot.strategies.avellaneda import AvellanedaStrategy
+    from liquidity_bot.strategies.ladder import LadderStrategy
 
-    calls: list[tuple[object, ...]] = []
-    real = order_manager.plan
+    calls: dict[str, list[tuple[object, ...]]] = {"plan": [], "quote": []}
+    real_plan = order_manager.plan
 
-    def recording(*a: object) -> object:
-        if len(calls) < args.calls:
-            calls.append(a)
-        return real(*a)
+    def recording_plan(*a: object) -> object:
+        if len(calls["plan"]) < args.calls:
+            calls["plan"].append(a)
+        return real_plan(*a)
 
-    order_manager.plan = recording  # type: ignore[assignment]
+    def recording(cls: type) -> None:
+        real = cls.quote
+
+        def quote(self: object, snapshot: object) -> object:
+            if len(calls["quote"]) < args.calls:
+                calls["quote"].append((self, snapshot))
+            return real(self, snapshot)
+
+        cls.quote = quote
+
+    order_manager.plan = recording_plan  # type: ignore[assignment]
+    recording(LadderStrategy)
+    recording(AvellanedaStrategy)
     with tempfile.TemporaryDirectory() as home:
         config = load_config(Path(args.config), home=Path(home))
         run_backtest(config, scenario=args.scenario, hours=args.hours, seed=args.seed,
                      store_url=None)
     Path(args.out).write_bytes(pickle.dumps(calls))
-    print(f"recorded {len(calls)} planner calls -> {args.out}")
+    print(f"recorded {len(calls['plan'])} planner and {len(calls['quote'])} strategy calls "
+          f"-> {args.out}")
 
 
 def timed(args: argparse.Namespace) -> None:
     from liquidity_bot.engine.planner import plan
 
-    calls = pickle.loads(Path(args.calls_file).read_bytes())
-    plans = [plan(*c) for c in calls]  # warm (and what --out keeps)
-    per_call = []
-    for _ in range(args.repeats):
-        start = time.process_time()  # CPU: the machine may be shared
-        for c in calls:
-            plan(*c)
-        per_call.append((time.process_time() - start) / len(calls) * 1e6)
-    print(f"plan: {statistics.median(per_call):.1f} CPU µs per call (median of {args.repeats} "
-          f"passes over {len(calls)} recorded calls; passes {', '.join(f'{x:.1f}' for x in per_call)})")
+    recorded = pickle.loads(Path(args.calls_file).read_bytes())
+    paths = {"plan": lambda c: plan(*c), "quote": lambda c: c[0].quote(c[1])}
+    answers = {}
+    for name, run in paths.items():
+        calls = recorded[name]
+        answers[name] = [run(c) for c in calls]  # warm (and what --out keeps)
+        per_call = []
+        for _ in range(args.repeats):
+            start = time.process_time()  # CPU: the machine may be shared
+            for c in calls:
+                run(c)
+            per_call.append((time.process_time() - start) / len(calls) * 1e6)
+        print(f"{name}: {statistics.median(per_call):.1f} CPU µs per call (median of "
+              f"{args.repeats} passes over {len(calls)} recorded calls; passes "
+              f"{', '.join(f'{x:.1f}' for x in per_call)})")
     if args.out:
-        Path(args.out).write_bytes(pickle.dumps(plans))
+        Path(args.out).write_bytes(pickle.dumps(answers))
 
 
 def compare(args: argparse.Namespace) -> None:
     a = pickle.loads(Path(args.a).read_bytes())
     b = pickle.loads(Path(args.b).read_bytes())
-    differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-    print(f"{len(a)} plans, {len(differ)} differ" + (f" (first: call {differ[0]})" if differ else ""))
-    sys.exit(1 if differ else 0)
+    failed = False
+    for name in a:
+        # the same values down to each Decimal's exponent (the wire text depends on it)
+        differ = [i for i, (x, y) in enumerate(zip(a[name], b[name], strict=True))
+                  if x != y or repr(x) != repr(y)]
+        failed = failed or bool(differ)
+        print(f"{name}: {len(a[name])} answers, {len(differ)} differ"
+              + (f" (first: call {differ[0]})" if differ else ""))
+    sys.exit(1 if failed else 0)
 
 
 def main() -> None:

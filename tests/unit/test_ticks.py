@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal, localcontext
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -117,3 +119,35 @@ def test_examples() -> None:
     assert scale.price_text(247) == "12.35"
     assert scale.qty_text(1500) == "1.500"
     assert scale.notional_units(Decimal("10"), CEIL) == 200_000  # 10 / (0.05 x 0.001)
+
+
+# 28 significant digits over many magnitudes: quotients too long for Decimal's divmod included
+long_numbers = st.builds(
+    lambda digits, exponent, negative: Decimal(f"{'-' if negative else ''}{digits}E{exponent}"),
+    st.integers(min_value=0, max_value=10**28 - 1), st.integers(-40, 10), st.booleans())
+
+
+@given(grids, grids, long_numbers)
+def test_conversions_are_exact_at_any_length(tick: Decimal, step: Decimal,
+                                             value: Decimal) -> None:
+    """Floor and ceil by exact fractions, whichever path (Decimal divmod or int ratios) runs."""
+    scale = TickScale(tick, step)
+    exact = Fraction(value) / Fraction(tick)
+    assert scale.ticks(value, FLOOR) == math.floor(exact)
+    assert scale.ticks(value, CEIL) == math.ceil(exact)
+    per_lot = Fraction(value) / Fraction(step)
+    assert scale.lots(value, FLOOR) == math.floor(per_lot)
+    units = Fraction(value) / (Fraction(tick) * Fraction(step))
+    assert scale.notional_units(value, CEIL) == math.ceil(units)
+    if exact.denominator == 1:
+        assert scale.ticks(value) == exact
+    else:
+        with pytest.raises(TickError):
+            scale.ticks(value)
+
+
+def test_not_finite_values_are_refused() -> None:
+    scale = TickScale(Decimal("0.01"), Decimal(1))
+    for bad in (Decimal("Infinity"), Decimal("-Infinity"), Decimal("NaN"), Decimal("sNaN")):
+        with pytest.raises(TickError, match="finite"):
+            scale.ticks(bad, FLOOR)

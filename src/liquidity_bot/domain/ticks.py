@@ -14,7 +14,7 @@ threshold, rounded in the direction that keeps the comparison exact).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import Enum
 
 __all__ = ["Rounding", "TickScale", "TickError"]
@@ -60,6 +60,32 @@ def _divide(num: int, den: int, rounding: Rounding | None, what: str, value: obj
     return quotient
 
 
+def _whole(value: Decimal | int, grid: Decimal, rounding: Rounding | None, what: str) -> int:
+    """``value / grid`` as an int, exactly: off the grid refused, or rounded as asked.
+
+    A Decimal goes through ``divmod`` (an exact integer quotient and remainder, several times
+    cheaper than a ratio of ints); a quotient too long for the context's precision, a value
+    that is not finite and an int go through exact integer ratios."""
+    if type(value) is Decimal:
+        try:
+            quotient, remainder = divmod(value, grid)  # truncates toward zero
+            whole = int(quotient)
+        except (ArithmeticError, ValueError):  # too many digits, NaN, infinity
+            pass
+        else:
+            if not remainder:
+                return whole
+            if rounding is None:
+                raise TickError(f"{what} {value} is not a multiple of {grid}; round it first "
+                                "(floor or ceil, whichever is safe for the side)")
+            if rounding is CEIL:
+                return whole + 1 if remainder > 0 else whole
+            return whole - 1 if remainder < 0 else whole
+    num, den = _ratio(value, what)
+    grid_num, grid_den = grid.as_integer_ratio()
+    return _divide(num * grid_den, den * grid_num, rounding, what, value, grid)
+
+
 _MEMO_SIZE = 4096
 
 
@@ -82,9 +108,8 @@ def _text(units: int, places: int) -> str:
 class TickScale:
     """One instrument's integer grid: ``tick`` (price) and ``step`` (quantity), both positive."""
 
-    __slots__ = ("tick", "step", "_ticks_of", "_lots_of", "_tick_num", "_tick_den", "_step_num", "_step_den",
-                 "_price_places", "_price_units", "_qty_places", "_qty_units",
-                 "_unit_num", "_unit_den")
+    __slots__ = ("tick", "step", "_ticks_of", "_lots_of", "_price_places", "_price_units",
+                 "_qty_places", "_qty_units", "_unit")
 
     def __init__(self, tick: Decimal, step: Decimal) -> None:
         for what, grid in (("tick", tick), ("step", step)):
@@ -98,16 +123,15 @@ class TickScale:
         # a dict look-up is a tenth of a conversion
         self._ticks_of: dict[Decimal, int] = {}
         self._lots_of: dict[Decimal, int] = {}
-        self._tick_num, self._tick_den = tick.as_integer_ratio()
-        self._step_num, self._step_den = step.as_integer_ratio()
         # wire text: a tick is ``_price_units`` x 10**-``_price_places``
         self._price_places = max(0, -int(tick.as_tuple().exponent))
         self._price_units = int(tick.scaleb(self._price_places))
         self._qty_places = max(0, -int(step.as_tuple().exponent))
         self._qty_units = int(step.scaleb(self._qty_places))
-        # one notional unit = tick x step quote currency
-        self._unit_num = self._tick_num * self._step_num
-        self._unit_den = self._tick_den * self._step_den
+        # one notional unit = tick x step quote currency (exact: as many digits as it takes)
+        with localcontext() as ctx:
+            ctx.prec = len(tick.as_tuple().digits) + len(step.as_tuple().digits)
+            self._unit = tick * step
 
     def __repr__(self) -> str:
         return f"TickScale(tick={self.tick}, step={self.step})"
@@ -126,12 +150,10 @@ class TickScale:
             known = self._ticks_of.get(price)
             if known is not None:
                 return known
-        num, den = _ratio(price, "price")
-        ticks = _divide(num * self._tick_den, den * self._tick_num, rounding, "price", price,
-                        self.tick)
-        if rounding is None and type(price) is Decimal:
+            ticks = _whole(price, self.tick, None, "price")
             _remember(self._ticks_of, price, ticks)
-        return ticks
+            return ticks
+        return _whole(price, self.tick, rounding, "price")
 
     def lots(self, qty: Decimal | int, rounding: Rounding | None = None) -> int:
         """``qty`` in lots (steps); off the step it is refused unless ``rounding`` is given."""
@@ -139,20 +161,16 @@ class TickScale:
             known = self._lots_of.get(qty)
             if known is not None:
                 return known
-        num, den = _ratio(qty, "quantity")
-        lots = _divide(num * self._step_den, den * self._step_num, rounding, "quantity", qty,
-                       self.step)
-        if rounding is None and type(qty) is Decimal:
+            lots = _whole(qty, self.step, None, "quantity")
             _remember(self._lots_of, qty, lots)
-        return lots
+            return lots
+        return _whole(qty, self.step, rounding, "quantity")
 
     def notional_units(self, amount: Decimal | int, rounding: Rounding) -> int:
         """A quote-currency ``amount`` in notional units (tick x step), rounded as asked:
         ``ticks * lots >= notional_units(x, CEIL)`` exactly when ``price * qty >= x``, and
         ``ticks * lots <= notional_units(x, FLOOR)`` exactly when ``price * qty <= x``."""
-        num, den = _ratio(amount, "amount")
-        return _divide(num * self._unit_den, den * self._unit_num, rounding, "amount", amount,
-                       self.tick * self.step)
+        return _whole(amount, self._unit, rounding, "amount")
 
     # --- int -> Decimal / wire text ------------------------------------------------------------
     def price(self, ticks: int) -> Decimal:
@@ -169,7 +187,7 @@ class TickScale:
 
     def notional(self, units: int) -> Decimal:
         """Notional units back to quote currency."""
-        return units * self.tick * self.step
+        return units * self._unit
 
     def price_text(self, ticks: int) -> str:
         """Wire text of ``ticks`` by integer formatting (as many decimals as the tick has)."""
