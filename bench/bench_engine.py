@@ -14,8 +14,10 @@ its SQLite store meanwhile (by its thread), as ``run`` does.
   Two loads, each in its own runs:
   * ``production``: the engine as configured for a client (1-tick price tolerance, Bitrue's
     100-per-minute order limit with the engine's 10 % headroom, the simulator's rate limits
-    on), on the ``volatile`` scenario; with rehearsals (``engine.rehearsal``, on by default)
-    and without, in alternating segments, each with the engine process's CPU time;
+    on), on the ``volatile`` scenario, with the engine process's CPU time. Each segment runs
+    in a child process; ``--old-src DIR`` (another checkout's ``src``, e.g. before issue 20)
+    runs that tree's engine in alternating segments beside this one's, with its rehearsals
+    every 2 ms (as it shipped, when it has them) and without;
   * ``stress``: zero price tolerance, no order or rate limits: most moves of the book ask for
     a re-quote, so acknowledgements and fills of earlier requests compete with every book for
     the event loop (about 100 times the request rate Bitrue allows).
@@ -29,7 +31,7 @@ The engine runs on the event loop ``liquidity-bot run`` uses (uvloop when instal
 ``engine.runtime``); the stress load is also run on the standard asyncio loop, side by side.
 
     .venv/bin/python bench/bench_engine.py [--seconds 120] [--segment-seconds 60]
-        [--stress-seconds 30] [--starts 5]
+        [--stress-seconds 30] [--starts 5] [--production-only] [--old-src DIR]
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,7 +56,6 @@ import aiohttp
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.market_runner import MarketRunner
-from liquidity_bot.engine.rehearsal import DEFAULT_INTERVAL_S
 from liquidity_bot.engine.runner import Engine, EngineParts, KeySession
 from liquidity_bot.engine.runtime import event_loop_name, run
 from liquidity_bot.store import Store
@@ -108,11 +111,12 @@ async def _key(sim: SimpleNamespace) -> tuple[str, str]:
 
 def _engine(
     sim: SimpleNamespace, key: str, secret: str, db: Path | None = None, *, stress: bool = True,
-    rehearsal_s: float | None = DEFAULT_INTERVAL_S, runner: type[MarketRunner] = MarketRunner,
+    runner: type[MarketRunner] = MarketRunner, rehearsal_ms: int = 0,
 ) -> Engine:
     """The engine as ``run`` builds it, with an SQLite store in ``db`` (written by its thread).
 
-    ``stress`` lifts every limit (see the module docstring); otherwise the defaults apply."""
+    ``stress`` lifts every limit (see the module docstring); otherwise the defaults apply.
+    ``rehearsal_ms``: only for an older tree that still rehearses (``--old-src``)."""
     cfg = parse_config(CONFIG.format(base_url=sim.base_url,
                                      tolerance_ticks=0 if stress else 1,
                                      size_tolerance_pct="50" if stress else "10"))
@@ -131,8 +135,9 @@ def _engine(
     if db is not None:
         store = Store(f"sqlite:///{db}")
         store.create_schema()
+    older = {"rehearsal_interval_s": rehearsal_ms / 1000} if rehearsal_ms else {}
     return Engine([session], all_markets=cfg.markets, store=store, stale_after_s=30.0,
-                  rehearsal_interval_s=rehearsal_s, parts=EngineParts(market_runner=runner))
+                  parts=EngineParts(market_runner=runner), **older)
 
 
 class SimProcess:
@@ -195,8 +200,7 @@ _trigger: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVa
 
 
 async def tick_to_order(  # noqa: ANN201
-    seconds: float, *, stress: bool, wait_for_answers: bool = False,
-    rehearsal_s: float | None = DEFAULT_INTERVAL_S,
+    seconds: float, *, stress: bool, wait_for_answers: bool = False, rehearsal_ms: int = 0,
 ):
     """Milliseconds: tick -> request written (wall, and the engine thread's CPU time in
     between), tick -> handed to the venue, place round trips; the process's CPU time."""
@@ -204,7 +208,7 @@ async def tick_to_order(  # noqa: ANN201
             tempfile.TemporaryDirectory() as tmp:
         key, secret = await _key(sim)
         engine = _engine(sim, key, secret, Path(tmp) / "bench.db", stress=stress,
-                         rehearsal_s=rehearsal_s,
+                         rehearsal_ms=rehearsal_ms,
                          # the design before: passes in the loop, waiting for their answers
                          runner=LoopPasses if wait_for_answers else MarketRunner)
         venue = engine.sessions[0].venue
@@ -313,6 +317,20 @@ def _p99_p50(values: list[float]) -> tuple[float, float]:
     return _pct(values, 99), statistics.median(values)
 
 
+def _cpu_pct(sample: Sample) -> float:
+    return sample.process_cpu_s / sample.wall_s * 100 if sample.wall_s else float("nan")
+
+
+def _segment(src: str, seconds: float, rehearsal_ms: int) -> Sample:
+    """One production segment of the engine in ``src`` (a checkout's src directory), in a child
+    process of its own: its imports, caches and CPU time are that tree's alone."""
+    env = dict(os.environ, PYTHONPATH=src)
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--segment", str(seconds),
+                          "--rehearsal-ms", str(rehearsal_ms)],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    return Sample(**json.loads(out.strip().splitlines()[-1]))
+
+
 def _report(label: str, sample: Sample) -> None:
     print(f"{label}:")
     print("  " + _line("tick-to-order (depth frame received -> order request written)",
@@ -329,43 +347,58 @@ def _report(label: str, sample: Sample) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=120.0,
-                        help="production load, each of with and without rehearsals (few "
-                             "passes send orders: it needs time)")
+                        help="production load, each tree (few passes send orders: it needs "
+                             "time)")
     parser.add_argument("--segment-seconds", type=float, default=60.0,
-                        help="production load alternates with and without rehearsals in "
-                             "segments of about this long")
+                        help="production load runs in segments of about this long (trees "
+                             "alternate)")
+    parser.add_argument("--old-src", default=None,
+                        help="another checkout's src directory, measured beside this one")
     parser.add_argument("--stress-seconds", type=float, default=30.0,
                         help="each stress-load run")
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--production-only", action="store_true",
-                        help="only the production load, with and without rehearsals")
+                        help="only the production load")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scenario", default="volatile", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=7, help=argparse.SUPPRESS)
     parser.add_argument("--rate-limits", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--segment", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--rehearsal-ms", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(serve(args.scenario, args.seed, args.rate_limits))
         return
+    if args.segment is not None:  # a child of _segment: one production segment, as JSON
+        sample = run(tick_to_order(args.segment, stress=False, rehearsal_ms=args.rehearsal_ms),
+                     event_loop_name())
+        print(json.dumps(asdict(sample)))
+        return
     loop = event_loop_name()  # what `run` and `demo` use
     other = "asyncio" if loop == "uvloop" else None
     print(f"event loop: {loop} (as `liquidity-bot run` uses it)")
-    # Production load with rehearsals (every DEFAULT_INTERVAL_S, as configured by default) and
-    # without, in alternating segments: the machine's drift falls on both alike.
-    modes = {f"production load, rehearsals every {DEFAULT_INTERVAL_S * 1000:g} ms (the engine)":
-             DEFAULT_INTERVAL_S, "production load, no rehearsals": None}
+    # Production load, one child process per segment; with --old-src the older tree's engine
+    # (with its rehearsals as shipped, and without) alternates with this one's, so the
+    # machine's drift falls on all alike.
+    here = str(Path(__file__).resolve().parent.parent / "src")
+    modes = {"production load, this tree": (here, 0)}
+    if args.old_src:
+        modes["production load, old tree, rehearsals every 2 ms"] = (args.old_src, 2)
+        modes["production load, old tree, no rehearsals"] = (args.old_src, 0)
     pooled = {label: Sample() for label in modes}
     segments = max(1, round(args.seconds / args.segment_seconds))
     for _ in range(segments):
-        for label, rehearsal_s in modes.items():
-            pooled[label].add(run(tick_to_order(args.seconds / segments, stress=False,
-                                                rehearsal_s=rehearsal_s), loop))
+        for label, (src, rehearsal_ms) in modes.items():
+            pooled[label].add(_segment(src, args.seconds / segments, rehearsal_ms))
     for label, sample in pooled.items():
         _report(label, sample)
-    (ours, ours_p50), (off, off_p50) = (_p99_p50(s.written_ms) for s in pooled.values())
-    cpu = [s.process_cpu_s / s.wall_s * 100 for s in pooled.values()]
-    print(f"production load, tick-to-order no rehearsals / rehearsals: p50 {off_p50 / ours_p50:.2f}x, "
-          f"p99 {off / ours:.2f}x; engine process CPU {cpu[0]:.1f} % / {cpu[1]:.1f} % of one core")
+    new = pooled["production load, this tree"]
+    new_p99, new_p50 = _p99_p50(new.written_ms)
+    for label, sample in list(pooled.items())[1:]:
+        p99, p50 = _p99_p50(sample.written_ms)
+        print(f"{label} / this tree: tick-to-order p50 {p50 / new_p50:.2f}x, p99 "
+              f"{p99 / new_p99:.2f}x; engine process CPU {_cpu_pct(sample):.1f} % / "
+              f"{_cpu_pct(new):.1f} % of one core")
     if args.production_only:
         return
     p99 = {}

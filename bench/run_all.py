@@ -106,18 +106,6 @@ def rows_latency(step: Step) -> list[Row]:
         rows[i] = Row(rows[i].what, rows[i].ours, f"{before[0].ours} (passes waiting, before)",
                       f"{ratio_line.group(1)}x at p99", rows[i].notes)
         rows = [r for r in rows if "(before)" not in r.what]
-    rehearsed = re.search(r"no rehearsals / rehearsals: p50 ([\d.]+)x, p99 ([\d.]+)x; engine "
-                          r"process CPU ([\d.]+) % / ([\d.]+) %", step.output)
-    ours = [i for i, r in enumerate(rows) if "rehearsals every" in r.what]
-    without = [r for r in rows if r.what.endswith("no rehearsals")]
-    if rehearsed and ours and without:
-        i = ours[0]
-        rows[i] = Row(rows[i].what, rows[i].ours, f"{without[0].ours} (no rehearsals)",
-                      f"{rehearsed.group(2)}x at p99, {rehearsed.group(1)}x at p50",
-                      f"{rows[i].notes}; without rehearsals: {without[0].notes}; engine process "
-                      f"CPU {rehearsed.group(3)} % of one core with rehearsals, "
-                      f"{rehearsed.group(4)} % without")
-        rows = [r for r in rows if not r.what.endswith("no rehearsals")]
     loops = re.search(r"tick-to-order (\w+) / (\w+): p50 ([\d.]+)x, p99 ([\d.]+)x", step.output)
     if loops:
         for i, r in enumerate(rows):
@@ -275,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                      estimate_s=30, timeout_s=150)
     bare = Step("bench_virtual_time", [f"{b}/bench_virtual_time.py", "--hours", "24"],
                 estimate_s=45, timeout_s=120)
-    # 300 s of production load with rehearsals and 300 s without: a pass sends orders only
-    # when the book moved past the tolerance, about 20 a minute, and a p99 needs samples
+    # 300 s of production load: a pass sends orders only when the book moved past the
+    # tolerance, about 20 a minute, and a p99 needs samples
     engine = Step("bench_engine", [f"{b}/bench_engine.py", "--seconds", "300",
                                    "--segment-seconds", "150", "--stress-seconds", "30",
                                    "--starts", "5"],

@@ -47,7 +47,6 @@ def build_engine(config: BotConfig, sessions: Iterable[KeySession], *, store: St
         "recv_window_ms": config.bitrue.recv_window,
         "kpi_interval_s": config.kpi_interval_s,
         "reverify_after_s": config.keys.reverify_after_s,
-        "rehearsal_interval_s": config.rehearsal_interval_ms / 1000,
         "order_target": config.order_target_per_minute,
     }
     settings.update(overrides)

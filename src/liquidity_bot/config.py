@@ -496,9 +496,6 @@ class BotConfig(_Frozen, frozen=True):
     alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
     markets: tuple[MarketConfig, ...] = ()
     kpi_interval_s: Annotated[float, Check(gt=0, le=3600)] = 1.0
-    # how often one market's quoting path is rehearsed to keep it in the CPU caches
-    # (engine.rehearsal); 0 turns rehearsals off
-    rehearsal_interval_ms: Annotated[int, Check(ge=0, le=1000)] = 2
     # order requests (places and cancels) normal quoting aims to stay under in any 60 s, per key;
     # Bitrue's own limit is 100, and shutdown or kill-switch cancels may use the rest
     order_target_per_minute: Annotated[int, Check(ge=1, le=90)] = 60
@@ -932,6 +929,13 @@ def load_config(path: str | os.PathLike[str], *, home: Path | None = None) -> Bo
     return parse_config(text, source=file, home=home, base_dir=file.parent)
 
 
+# Top-level settings that existed once: named with why they went, rather than "unknown key".
+_REMOVED_KEYS = {
+    "rehearsal_interval_ms": "the engine no longer rehearses its quoting path between books; "
+                             "the path is fast without it (bench/results.md, issue 20)",
+}
+
+
 def parse_config(
     text: str,
     *,
@@ -944,6 +948,9 @@ def parse_config(
     Useful for tests and tools that build a configuration without a file on disk.
     """
     loader, raw = _read_toml(text, source)
+    for key, why in _REMOVED_KEYS.items():
+        if key in raw:
+            raise ConfigError(source, key, f"no longer a setting ({why}): delete this line")
     markets = raw.get("markets")
     if isinstance(markets, list):
         for m in markets:

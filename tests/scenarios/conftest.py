@@ -22,7 +22,6 @@ import pytest
 from bitrue_sim.server.runner import SimServer
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
-from liquidity_bot.engine.rehearsal import DEFAULT_INTERVAL_S
 from liquidity_bot.engine.runner import Engine, KeySession
 from liquidity_bot.keys.vault import KdfParams
 from liquidity_bot.store import Store
@@ -165,9 +164,8 @@ def make_engine(
     prefix: str = PREFIX,
     stale_after_s: float = 60.0,
     budget: OrderBudget | None = None,
-    rehearsal_s: float | None = DEFAULT_INTERVAL_S,
 ) -> Engine:
-    """The engine as ``run`` builds it (rehearsals on, as by default)."""
+    """The engine as ``run`` builds it."""
     cfg = parse_config(CONFIG.format(
         base_url=sim.base_url, levels=levels, spread=spread, size=size, ticks=ticks,
         loss_limit=loss_limit, on_loss=on_loss, recv_window=recv_window, prefix=prefix,
@@ -179,8 +177,7 @@ def make_engine(
     if budget is not None:
         session.budget = budget
     return Engine([session], all_markets=cfg.markets, store=store,
-                  recv_window_ms=recv_window, stale_after_s=stale_after_s, kpi_interval_s=0.2,
-                  rehearsal_interval_s=rehearsal_s)
+                  recv_window_ms=recv_window, stale_after_s=stale_after_s, kpi_interval_s=0.2)
 
 
 def with_key_label(cfg: Any, label: str) -> Any:

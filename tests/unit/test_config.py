@@ -93,7 +93,6 @@ def test_empty_file_gives_production_defaults(tmp_path: Path) -> None:
     assert config.store.url == f"sqlite:///{tmp_path / 'home'}/liquidity-bot.db"
     assert config.dashboard.host == "127.0.0.1"
     assert config.kpi_interval_s == 1.0
-    assert config.rehearsal_interval_ms == 2
     assert config.markets == ()
 
 
@@ -198,15 +197,10 @@ def test_recv_window_range_and_type(tmp_path: Path, value: str, expected: str) -
     assert expected in str(err)
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("-1", ">= 0"), ("1001", "<= 1000"), ('"2"', "must be an integer"), ("0.5", "must be an integer")],
-)
-def test_rehearsal_interval_range_and_type(tmp_path: Path, value: str, expected: str) -> None:
-    err = error_for(tmp_path, f"rehearsal_interval_ms = {value}\n")
+def test_the_removed_rehearsal_setting_says_to_delete_it(tmp_path: Path) -> None:
+    err = error_for(tmp_path, "rehearsal_interval_ms = 2\n")
     assert err.key_path == "rehearsal_interval_ms"
-    assert expected in str(err)
-    assert load_text(tmp_path, "rehearsal_interval_ms = 0\n").rehearsal_interval_ms == 0
+    assert "no longer a setting" in str(err) and "delete this line" in str(err)
 
 
 def test_unknown_keys_are_rejected_with_the_allowed_ones(tmp_path: Path) -> None:

@@ -233,9 +233,7 @@ def run_backtest(
         housekeeping = _Housekeeping(
             loop, sample_every_s, prune=prune_finished, on_sample=on_sample
         )
-        # no rehearsals on the virtual clock: they keep a live hot path warm, and cost time here
         engine = build_engine(config, sessions, store=store, on_tick=housekeeping,
-                              rehearsal_interval_s=None,
                               order_target=None if manager == "baseline"
                               else config.order_target_per_minute,
                               clock=clock, parts=parts)

@@ -9,9 +9,7 @@ too, so a silent feed is noticed. Passes never overlap. Each pass, in order of p
 2. market data is stale (no book for ``stale_after_s``) or the book is crossed: pull quotes;
 3. otherwise: ask the strategy for the desired quotes and let the order manager reconcile.
 An exception in a pass is logged and counted; the loop backs off and goes on, and nothing it
-raises reaches the other markets. Between passes the engine may ``rehearsal()`` a pass: the
-same path on the current data, acting on nothing, to keep it in the CPU caches
-(``engine.rehearsal``).
+raises reaches the other markets.
 """
 
 from __future__ import annotations
@@ -19,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.book import OrderBook
@@ -46,7 +44,6 @@ from liquidity_bot.reporting.markouts import MarkoutTracker
 from liquidity_bot.store import AuditEvent
 from liquidity_bot.strategies.base import Inventory, MarketSnapshot, QuoteSet, TopOfBook
 from liquidity_bot.strategies.estimators import MarketEstimator
-from liquidity_bot.venues.port import Rehearsing
 
 log = logging.getLogger(__name__)
 
@@ -351,38 +348,6 @@ class MarketRunner:
             reference_price=self.risk.reference_price,
             estimates=None if self.estimator is None else self.estimator.estimates(now),
         )
-
-    # --- rehearsals ----------------------------------------------------------------------------
-    def rehearsable(self) -> bool:
-        """Quoting, and idle: nothing a rehearsal reads is being changed by a pass."""
-        return (self.status.startswith("quoting") and self._waiting and not self._in_pass
-                and not self.risk.killed and not self.stale)
-
-    def rehearsal(self) -> Generator[None, None, None]:
-        """A quoting pass on the current data that acts on nothing, in steps short enough that
-        a book arriving in between waits little (``engine.rehearsal``): handle the latest
-        frame again, into scratch books; quote; plan; risk-evaluate and prepare the first
-        order."""
-        if not self.rehearsable():
-            return
-        venue = self.om.venue
-        update = (cast(Rehearsing, venue).rehearse_book(self.symbol)
-                  if venue.capabilities.rehearsals else None)
-        yield
-        if not self.rehearsable():
-            return
-        if update is not None:
-            scratch = OrderBook(self.symbol)
-            scratch.apply(update)
-            market_top(scratch, {})
-        quotes = self.strategy.quote(self._snapshot(self.book))  # type: ignore[attr-defined]
-        yield
-        if not self.rehearsable():
-            return
-        first = self.om.rehearse_plan(quotes)
-        yield
-        if first is not None and self.rehearsable():
-            self.om.rehearse_order(first)
 
     def _record_risk(self, action: str, message: str) -> None:
         """An audit event the report lists: what a risk limit did to this market's quoting."""

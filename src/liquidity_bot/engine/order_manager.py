@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
@@ -61,7 +61,7 @@ from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
 from liquidity_bot.venues.errors import UnknownOutcome, VenueError, retry_after_s
-from liquidity_bot.venues.port import OrderSnapshot, OrderStatus, Rehearsing, Venue
+from liquidity_bot.venues.port import OrderSnapshot, OrderStatus, Venue
 
 log = logging.getLogger(__name__)
 
@@ -254,8 +254,6 @@ class OrderManager:
         self.balances = balances
         self.key_label = key_label
         self.ids = client_ids
-        # the id rehearsals put on the order they prepare (shaped like ours, never sent)
-        self._rehearsal_id = client_ids.prefix + "0" * SUFFIX_LEN
         self.tolerance = tolerance
         # what the planner plans against (obligations, limits); ``minimal`` is switched on by
         # the market loop while the loss limit holds
@@ -443,7 +441,7 @@ class OrderManager:
             if wait and tasks:
                 await asyncio.gather(*tasks)
 
-    def _safe_price(self, quote: DesiredQuote, act: bool = True) -> DesiredQuote | None:
+    def _safe_price(self, quote: DesiredQuote) -> DesiredQuote | None:
         """Never cross the opposite best price (no post-only order on Bitrue)."""
         book = self.book
         if book is None:
@@ -461,8 +459,7 @@ class OrderManager:
         if price <= 0:
             return None
         if price != quote.price:
-            if act:
-                self.stats.crossing_fixed += 1
+            self.stats.crossing_fixed += 1
             return DesiredQuote(
                 side=quote.side,
                 price=price,
@@ -473,11 +470,11 @@ class OrderManager:
             )
         return quote
 
-    def _safe_quotes(self, quotes: QuoteSet, act: bool) -> QuoteSet:
+    def _safe_quotes(self, quotes: QuoteSet) -> QuoteSet:
         """``quotes`` with every price moved off the opposite best price (``_safe_price``)."""
         sides = []
         for side in (quotes.bids, quotes.asks):
-            safe = [s for s in (self._safe_price(q, act) for q in side) if s is not None]
+            safe = [s for s in (self._safe_price(q) for q in side) if s is not None]
             sides.append(tuple(safe))
         if sides[0] == quotes.bids and sides[1] == quotes.asks:
             return quotes
@@ -501,16 +498,14 @@ class OrderManager:
                                  young=t.created_ms > born or state not in _CANCELLABLE))
         return out
 
-    def _plan(self, quotes: QuoteSet, act: bool = True) -> Plan:
-        """The planner's answer for these quotes, the live orders and the budget now.
-        ``act=False``: the same answer with nothing counted (rehearsals)."""
+    def _plan(self, quotes: QuoteSet) -> Plan:
+        """The planner's answer for these quotes, the live orders and the budget now."""
         mid = self.book.mid if self.book is not None else None
         if mid is None:
             mid = quotes.mid
         live = self.live_view()
-        if act:
-            self.budget.set_open(self.symbol, len(live))
-        return plan(self._safe_quotes(quotes, act), live, mid, self.rules,
+        self.budget.set_open(self.symbol, len(live))
+        return plan(self._safe_quotes(quotes), live, mid, self.rules,
                     self.budget.allowance(self.symbol), self.instrument, self._recent_sends())
 
     def _recent_sends(self) -> dict[Side, int]:
@@ -522,25 +517,6 @@ class OrderManager:
                 sends.popleft()
             out[side] = len(sends)
         return out
-
-    # --- rehearsing (engine.rehearsal): a pass that acts on nothing ------------------------------
-    def rehearse_plan(self, quotes: QuoteSet) -> DesiredQuote | None:
-        """Plan against the live orders, recording nothing; the first order the plan would
-        send, or the first quote when it would send none."""
-        places = self._plan(quotes, act=False).places
-        return places[0] if places else next(iter(quotes.quotes), None)
-
-    def rehearse_order(self, q: DesiredQuote) -> None:
-        """Risk-evaluate and prepare (sign, encode) an order for ``q``; nothing is sent,
-        stored, counted or changed."""
-        self.risk.evaluate(q.side, q.price, q.qty, self._account(q.side),
-                           key_label=self.key_label, symbol=self.symbol)
-        order = Order(client_order_id=self._rehearsal_id, symbol=self.symbol, side=q.side,
-                      price=q.price, qty=q.qty)
-        order.apply(OrderEvent.SUBMIT)
-        if self.venue.capabilities.rehearsals:
-            cast(Rehearsing, self.venue).rehearse_place(
-                self.symbol, q.side, order.qty, order.price, order.client_order_id)
 
     def _execute(self, plan: Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
         """Carry out the plan's actions in order: each passes the risk gate, then is charged

@@ -323,7 +323,8 @@ class RiskGate:
         key_label: str,
         symbol: str | None = None,
     ) -> RiskDecision:
-        """``check``'s answer, with no refusal counted or logged (``engine.rehearsal``)."""
+        """``check``'s answer, with no refusal counted or logged: a what-if (would this
+        replacement fit before its old order is gone?)."""
         return self._evaluate(Side.parse(side), price, qty, account, key_label, symbol)
 
     def _evaluate(

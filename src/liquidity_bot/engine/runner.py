@@ -36,7 +36,6 @@ from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import Balances, ClientIds, OrderManager, Tolerance
 from liquidity_bot.engine.persistence import StoreWriter, writer_for
 from liquidity_bot.engine.planner import PlanRules
-from liquidity_bot.engine.rehearsal import Rehearsals
 from liquidity_bot.engine.risk import RiskGate, allow_list_from_markets
 from liquidity_bot.engine.runtime import collect_before_start, collect_if_due, latency_mode
 from liquidity_bot.store import Store
@@ -160,7 +159,6 @@ class Engine:
         reverify_after_s: float | None = None,
         store_kpis: bool = True,
         balance_snapshot_s: float = 60.0,
-        rehearsal_interval_s: float | None = None,
         order_target: int | None = None,
         clock: Clock = LIVE,
         parts: EngineParts | None = None,
@@ -200,9 +198,6 @@ class Engine:
         # called at shutdown before the store's last flush (e.g. the dashboard bridge closing
         # its open breaches, so they are stored)
         self.before_flush: list[Callable[[], None]] = []
-        # None: no rehearsals (the backtest's virtual clock, most tests); see engine.rehearsal
-        self.rehearsals = (None if not rehearsal_interval_s
-                           else Rehearsals(lambda: self.runners, rehearsal_interval_s))
 
     # --- views ---------------------------------------------------------------------------------
     @property
@@ -600,9 +595,6 @@ class Engine:
         try:
             await self.start()
             settings.enter_context(latency_mode())  # after start-up: see engine.runtime
-            if self.rehearsals is not None:
-                self.rehearsals.start()
-                settings.callback(self.rehearsals.stop)
             deadline = None if duration_s is None else loop.time() + duration_s
             while not self.stop_event.is_set():
                 timeout = 0.25 if deadline is None else min(0.25, deadline - loop.time())

@@ -107,9 +107,6 @@ class Capabilities:
     post_only: bool = False
     # ``BookListener``: books handed over synchronously as each frame is handled (latency)
     listen_books: bool = False
-    # ``Rehearsing``: an order prepared up to the socket and a book decoded again, sending
-    # nothing (``engine.rehearsal`` keeps the hot path warm with them)
-    rehearsals: bool = False
     # ``PacedByAddress``: order requests of an earlier process can be charged to the pacing
     # of this address (after a restart the exchange's window still holds them)
     earlier_requests: bool = False
@@ -192,19 +189,6 @@ class BookListener(Protocol):
     def listen_books(
         self, listener: Callable[[BookUpdate], None]
     ) -> contextlib.AbstractContextManager[None]: ...
-
-
-class Rehearsing(Protocol):
-    """``capabilities.rehearsals``: the hot path run without effect (``engine.rehearsal``)."""
-
-    def rehearse_place(
-        self, symbol: str, side: Side, qty: Decimal, price: Decimal, client_order_id: str
-    ) -> None:
-        """``place`` up to the socket, sending nothing."""
-
-    def rehearse_book(self, symbol: str) -> BookUpdate | None:
-        """The symbol's latest book decoded again, as a listener would get it (None before
-        the first)."""
 
 
 class PacedByAddress(Protocol):

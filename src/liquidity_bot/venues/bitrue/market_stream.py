@@ -119,7 +119,6 @@ class MarketStream:
         self.symbols = [s.upper() for s in symbols]
         self.books: dict[str, OrderBook] = {s: OrderBook(s) for s in self.symbols}
         self._by_channel = {depth_channel(s): s for s in self.symbols}
-        self._last_frames: dict[str, bytes | str] = {}  # per symbol, for ``rehearse``
         self.rest = rest
         self.on_book = on_book
         # perf_counter_ns when the frame (or REST answer) behind the latest ``on_book`` call
@@ -192,7 +191,6 @@ class MarketStream:
             if symbol is None:
                 return None
             ts = int(msg.ts) if msg.ts is not None else 0
-            self._last_frames[symbol] = data
             book = self.books[symbol]
             if book.apply_snapshot(tick.buys, tick.asks, ts):
                 self.snapshots += 1
@@ -205,21 +203,6 @@ class MarketStream:
         if msg.status == "error" or msg.event_rep == "error":
             log.warning("bitrue market stream refused a request: %s", msg.msg)
         return None
-
-    def rehearse(self, symbol: str) -> OrderBook | None:
-        """The symbol's latest depth frame handled again into a scratch book, its top read;
-        changes nothing (``engine.rehearsal``). None before the first frame."""
-        data = self._last_frames.get(symbol)
-        if data is None:
-            return None
-        raw = gunzip(data) if isinstance(data, bytes | bytearray) else data.encode()
-        tick = _DECODE.decode(raw).tick
-        if tick is None:
-            return None
-        scratch = OrderBook(symbol)
-        scratch.apply_snapshot(tick.buys, tick.asks, 0)
-        scratch.mid  # noqa: B018 - reads both sides' best levels, as a quoting pass does
-        return scratch
 
     # ------------------------------------------------------------------ connection loop
 

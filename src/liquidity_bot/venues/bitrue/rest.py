@@ -440,19 +440,6 @@ class BitrueRestClient:
         )
         return _decode(_D_ACK, body, "place order", True)
 
-    def rehearse_place(
-        self, symbol: str, side: str, quantity: Decimal, price: Decimal, client_order_id: str
-    ) -> None:
-        """Everything ``place_order`` does before the socket, for a LIMIT order, sending
-        nothing: its parameters, their rate-limit cost, the signed target and the request's
-        bytes (``engine.rehearsal``: keeps this code in the CPU caches between orders)."""
-        if self._http is None or self._signer is None:
-            return  # not started, or no secret: there is no order path to rehearse
-        params = _place_params(symbol, side, quantity, price, "LIMIT", client_order_id, None)
-        endpoint_costs("POST", "/api/v1/order", params)
-        target, headers, _ = self._target("POST", "/api/v1/order", params, True, False, False, "")
-        self._http.origin(self.urls.spot).encode("POST", target, headers)
-
     async def cancel_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> m.CancelAck:

@@ -100,8 +100,7 @@ class BitrueVenue:
 
     name = "bitrue"
     # no post-only order on Bitrue: the engine keeps quotes off the opposite best itself
-    capabilities = Capabilities(post_only=False, listen_books=True, rehearsals=True,
-                                earlier_requests=True)
+    capabilities = Capabilities(post_only=False, listen_books=True, earlier_requests=True)
     order_rate_limit = ORDER_RATE_LIMIT
 
     def __init__(
@@ -339,18 +338,6 @@ class BitrueVenue:
             client_order_id=ack.clientOrderId or client_order_id,
             exchange_order_id=_text(ack.orderId) or "",
         )
-
-    def rehearse_place(
-        self, symbol: str, side: Side, qty: Decimal, price: Decimal, client_order_id: str
-    ) -> None:
-        """``place`` up to the socket, sending nothing (``engine.rehearsal``)."""
-        self.rest.rehearse_place(symbol, Side.parse(side).value, qty, price, client_order_id)
-
-    def rehearse_book(self, symbol: str) -> BookUpdate | None:
-        """The symbol's latest frame decoded again, as the update a listener would get, from
-        a scratch book (``engine.rehearsal``); None before the first frame."""
-        book = self.market.rehearse(symbol)
-        return None if book is None else _update_of(book, None)
 
     async def cancel(
         self,
