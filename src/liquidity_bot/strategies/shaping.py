@@ -13,6 +13,10 @@ warning that says why, instead of failing silently.
 
 `quote_around_centre` is the frame every strategy's `quote` runs in: find the centre (or give up
 with the reason), let the strategy plan its levels around it, shape them.
+
+Shaping works on integers (`domain.ticks`): each level's price becomes ticks by one exact floor or
+ceil (away from mid), sizes are lots, depths and balances notional units; the quotes it returns
+carry the Decimal values of those ints (on the grid, the grid's exponent).
 """
 
 from __future__ import annotations
