@@ -89,11 +89,16 @@ def _whole(value: Decimal | int, grid: Decimal, rounding: Rounding | None, what:
 _MEMO_SIZE = 4096
 
 
-def _remember(memo: dict[Decimal, int], value: Decimal, result: int) -> None:
-    """Keep an exact conversion (bounded: a long run sees many prices, most of them once)."""
-    if len(memo) >= _MEMO_SIZE:
-        memo.clear()
-    memo[value] = result
+def _remembered(memo: dict[Decimal, int], value: Decimal, grid: Decimal, what: str) -> int:
+    """``_whole(value, grid)`` (exact, no rounding), remembered in ``memo`` (bounded: a long run
+    sees many prices, most of them once)."""
+    known = memo.get(value)
+    if known is None:
+        known = _whole(value, grid, None, what)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[value] = known
+    return known
 
 
 def _text(units: int, places: int) -> str:
@@ -147,23 +152,13 @@ class TickScale:
     def ticks(self, price: Decimal | int, rounding: Rounding | None = None) -> int:
         """``price`` in ticks; off the tick it is refused unless ``rounding`` says which way."""
         if rounding is None and type(price) is Decimal:  # 1.0 == Decimal(1): floats go on
-            known = self._ticks_of.get(price)
-            if known is not None:
-                return known
-            ticks = _whole(price, self.tick, None, "price")
-            _remember(self._ticks_of, price, ticks)
-            return ticks
+            return _remembered(self._ticks_of, price, self.tick, "price")
         return _whole(price, self.tick, rounding, "price")
 
     def lots(self, qty: Decimal | int, rounding: Rounding | None = None) -> int:
         """``qty`` in lots (steps); off the step it is refused unless ``rounding`` is given."""
         if rounding is None and type(qty) is Decimal:
-            known = self._lots_of.get(qty)
-            if known is not None:
-                return known
-            lots = _whole(qty, self.step, None, "quantity")
-            _remember(self._lots_of, qty, lots)
-            return lots
+            return _remembered(self._lots_of, qty, self.step, "quantity")
         return _whole(qty, self.step, rounding, "quantity")
 
     def notional_units(self, amount: Decimal | int, rounding: Rounding) -> int:
