@@ -90,6 +90,66 @@ class ShapingContext(NamedTuple):
     band_pct: Decimal = DEPTH_BAND_PCT
 
 
+class _Grid:
+    """An instrument's bounds in lots and notional units, and the conversions that come back
+    from book to book (sizes, the minimum depth, balances that did not move) remembered."""
+
+    __slots__ = ("inst", "scale", "min_lots", "min_val_units", "max_lots", "_floor", "_ceil",
+                 "_at_last")
+
+    def __init__(self, inst: InstrumentLike) -> None:
+        self.inst = inst
+        self.scale = scale = tick_scale(inst.tick, inst.step)
+        self.min_lots = scale.lots(inst.min_qty, CEIL)
+        self.min_val_units = scale.notional_units(inst.min_val, CEIL) if inst.min_val else 0
+        self.max_lots = None if inst.max_qty is None else scale.lots(inst.max_qty, FLOOR)
+        self._floor: dict[Decimal, int] = {}
+        self._ceil: dict[Decimal, int] = {}
+        self._at_last: dict[Decimal, int] = {}
+
+    def units_floor(self, amount: Decimal) -> int:
+        """``notional_units(amount, FLOOR)``, remembered."""
+        known = self._floor.get(amount)
+        if known is None:
+            known = _remember(self._floor, amount, self.scale.notional_units(amount, FLOOR))
+        return known
+
+    def units_ceil(self, amount: Decimal) -> int:
+        """``notional_units(amount, CEIL)``, remembered."""
+        known = self._ceil.get(amount)
+        if known is None:
+            known = _remember(self._ceil, amount, self.scale.notional_units(amount, CEIL))
+        return known
+
+    def lots_at_last(self, min_val_at_last: Decimal) -> int:
+        """minVal / last price, rounded up to lots, remembered by its Decimal value."""
+        known = self._at_last.get(min_val_at_last)
+        if known is None:
+            known = _remember(self._at_last, min_val_at_last,
+                              self.scale.lots(min_val_at_last, CEIL))
+        return known
+
+
+def _remember(memo: dict[Decimal, int], key: Decimal, value: int) -> int:
+    if len(memo) >= 1024:  # bounded: balances and last prices wander over a long run
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+_GRIDS: dict[int, _Grid] = {}
+
+
+def _grid(inst: InstrumentLike) -> _Grid:
+    """The ``_Grid`` of ``inst``, kept while it is the same object."""
+    grid = _GRIDS.get(id(inst))
+    if grid is None or grid.inst is not inst:
+        if len(_GRIDS) >= 256:
+            _GRIDS.clear()
+        grid = _GRIDS[id(inst)] = _Grid(inst)
+    return grid
+
+
 class _Side:
     """Side-aware arithmetic so the bid and ask code paths are one.
 
@@ -99,8 +159,8 @@ class _Side:
     """
 
     __slots__ = ("side", "ctx", "inst", "tick", "is_bid", "other", "band_edge", "min_val_at_last",
-                 "scale", "away_rounding", "band_edge_ticks", "min_lots", "min_val_units",
-                 "min_lots_at_last")
+                 "grid", "scale", "away_rounding", "band_edge_ticks", "min_lots",
+                 "min_val_units", "min_lots_at_last")
 
     def __init__(self, side: Side, ctx: ShapingContext, band: Decimal) -> None:
         """`band`: `ctx.mid * ctx.band_pct / 100`, the half-width of the depth band."""
@@ -117,14 +177,15 @@ class _Side:
             inst.min_val / last if inst.min_val and last is not None and last > 0 else None
         )
         # the same in integers (domain.ticks): prices in ticks, sizes in lots
-        self.scale = scale = tick_scale(inst.tick, inst.step)
+        self.grid = grid = _grid(inst)
+        self.scale = scale = grid.scale
         self.away_rounding = FLOOR if self.is_bid else CEIL  # ``away``: bids down, asks up
         # in the band: ticks >= this (bids), <= this (asks); rounded toward mid
         self.band_edge_ticks = scale.ticks(self.band_edge, CEIL if self.is_bid else FLOOR)
-        self.min_lots = scale.lots(inst.min_qty, CEIL)
-        self.min_val_units = scale.notional_units(inst.min_val, CEIL) if inst.min_val else 0
+        self.min_lots = grid.min_lots
+        self.min_val_units = grid.min_val_units
         self.min_lots_at_last = (None if self.min_val_at_last is None
-                                 else scale.lots(self.min_val_at_last, CEIL))
+                                 else grid.lots_at_last(self.min_val_at_last))
 
     def away(self, price: Decimal) -> Decimal:
         """Round away from mid (the side's own safe direction)."""
@@ -287,8 +348,8 @@ def _shape_side(
     """The side's quotes: sizes in lots (depth and balances in notional units), checked."""
     if not plans:
         return []
-    ctx, inst, is_bid, scale = s.ctx, s.inst, s.is_bid, s.scale
-    units, lots_of, minimum = scale.notional_units, scale.lots, s.minimum_lots
+    ctx, inst, is_bid, scale, grid = s.ctx, s.inst, s.is_bid, s.scale, s.grid
+    units_floor, minimum = grid.units_floor, s.minimum_lots
     if min(prices) <= 0:
         keep = [i for i, p in enumerate(prices) if p > 0]
         plans = [plans[i] for i in keep]
@@ -296,7 +357,7 @@ def _shape_side(
     count = len(prices)
     obl = ctx.obligations
     need = obl.min_depth_2pct_quote if obl is not None else ZERO
-    need_units = units(need, CEIL) if need > ZERO else 0  # depth >= need <=> units >= this
+    need_units = grid.units_ceil(need) if need > ZERO else 0  # depth >= need <=> units >= this
     # Prices move strictly away from mid (`_prices`): the levels inside the depth band are the
     # innermost `in_band`, and so are the obligation-critical ones (`critical`).
     edge = s.band_edge_ticks
@@ -308,7 +369,7 @@ def _shape_side(
     minimums: list[int] = []
     for i, (plan, price) in enumerate(zip(plans, prices, strict=True)):
         size = plan.size_quote
-        qty = units(size, FLOOR) // price if size > ZERO else 0  # floor(size / price / step)
+        qty = units_floor(size) // price if size > ZERO else 0  # floor(size / price / step)
         least = minimum(price)
         if qty > 0:
             if least > qty:
@@ -324,7 +385,7 @@ def _shape_side(
     # obligation depth: top up the levels inside the band, evenly
     if need > ZERO and depth < need_units and in_band:
         share = (need - scale.notional(depth)) / in_band
-        share_units = units(share, CEIL)
+        share_units = scale.notional_units(share, CEIL)
         for i in range(in_band):
             topped = qtys[i] + -(-share_units // prices[i])  # ceil(share / price / step)
             qtys[i] = minimums[i] if minimums[i] > topped else topped
@@ -343,8 +404,9 @@ def _shape_side(
 
     # what the balance can pay for, most important (innermost) levels first; then the exchange
     # filters, a last check
-    left = units(ctx.inventory.quote, FLOOR) if is_bid else lots_of(ctx.inventory.base, FLOOR)
-    qty_cap = None if inst.max_qty is None else lots_of(inst.max_qty, FLOOR)
+    left = (units_floor(ctx.inventory.quote) if is_bid
+            else scale.lots(ctx.inventory.base, FLOOR))
+    qty_cap = grid.max_lots
     side, last_price = s.side, ctx.last_price
     passes = tick_filters(inst, side, last_price).passes
     short = False
