@@ -10,7 +10,6 @@ or no: on a no, ``Instrument.check`` says what is wrong (and stays the authority
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
 
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import Side
@@ -19,10 +18,19 @@ from liquidity_bot.domain.ticks import CEIL, FLOOR, TickScale
 __all__ = ["TickFilters", "tick_filters", "tick_scale"]
 
 
-@lru_cache(maxsize=256)
+_SCALES: dict[tuple[str, str], TickScale] = {}
+
+
 def tick_scale(tick: Decimal, step: Decimal) -> TickScale:
-    """The ``TickScale`` of a grid (one per instrument, shared)."""
-    return TickScale(tick, step)
+    """The ``TickScale`` of a grid (one per grid, shared: it remembers conversions). Keyed by
+    the text: 0.010 and 0.01 are the same grid but give prices of different exponents."""
+    key = (str(tick), str(step))
+    scale = _SCALES.get(key)
+    if scale is None:
+        if len(_SCALES) >= 256:
+            _SCALES.clear()
+        scale = _SCALES[key] = TickScale(tick, step)
+    return scale
 
 
 def _ceil_ratio(num: int, den: int) -> int:

@@ -36,10 +36,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
-from functools import cached_property, lru_cache
+from functools import cached_property
 from operator import attrgetter, itemgetter
 
 from liquidity_bot.domain.order import Side
+from liquidity_bot.domain.tick_filters import tick_scale
 from liquidity_bot.domain.ticks import CEIL, FLOOR, TickError, TickScale
 from liquidity_bot.strategies.base import DesiredQuote, InstrumentLike, QuoteSet
 
@@ -200,11 +201,6 @@ class Plan:
 # direction that makes the integer comparison give exactly the Decimal comparison's answer.
 
 
-@lru_cache(maxsize=64)
-def _scale(tick: Decimal, step: Decimal) -> TickScale:
-    return TickScale(tick, step)
-
-
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -224,7 +220,7 @@ class _Limits:
 
     def __init__(self, rules: PlanRules, inst: InstrumentLike) -> None:
         self.rules, self.inst = rules, inst
-        self.scale = scale = _scale(inst.tick, inst.step)
+        self.scale = scale = tick_scale(inst.tick, inst.step)
         need = rules.min_depth_quote
         self.has_need = need > ZERO
         self.need = scale.notional_units(need, CEIL)
