@@ -1,18 +1,28 @@
 """Connector benchmark: client CPU per signed order round trip (ours vs ccxt), depth decode rate.
 
-    .venv/bin/python bench/bench_connector.py [--orders 400] [--runs 5] [--snapshot-seconds 1.0]
+    .venv/bin/python bench/bench_connector.py [--orders 400] [--runs 3] [--loops uvloop,asyncio]
+        [--old-src OLD/src] [--syscalls] [--snapshot-seconds 1.0]
 
-The simulator runs in a SEPARATE process (this script re-executes itself with ``--serve``), so
-``time.process_time()`` of this process counts only client work: building, signing, sending and
-decoding. Rate limits are off in the simulator and the client's governor is given huge limits
-(the governor still runs on every request, so its cost is included). ccxt's async ``bitrue``
-is pointed at the same simulator and does the same calls in the same run. The machine may be
-shared, so each client runs ``--runs`` times (alternating which goes first) and the script
-prints every run, the best of each, and the min-max spread.
+The simulator runs in a SEPARATE process (this script re-executes itself with ``--serve``).
+Every measurement runs in its own fresh child process (``--child``) with its own event loop,
+so ``time.process_time()`` of that child counts only one client's work: building, signing,
+sending and decoding, plus the event loop and the kernel under it. Rate limits are off in the
+simulator and our client's governor is given huge limits (it still runs on every request, so
+its cost is included; ccxt's own throttle is off). ccxt's async ``bitrue`` is pointed at the
+same simulator and does the same calls in the same run.
+
+Both clients are measured on each event loop of ``--loops``: uvloop (what ``liquidity-bot
+run`` uses when installed, see ``engine.runtime``) and the default asyncio loop. The machine may
+be shared, so each run visits every (loop, client) pair in a rotated order; the script prints
+every measurement, then per loop the median of each client and the ratio ccxt / ours per run
+(median and range): compare ratios, not absolute figures. ``--old-src`` adds an "old" client
+(our REST client imported from another tree, e.g. ``main``) to the same runs, for before/after.
+
+``--syscalls`` then runs each (loop, client) once more under ``strace -c`` (attached to the
+child for the timed requests only) and prints syscalls per request.
 
 Our REST calls go through ``liquidity_bot.venues.lean_http`` (plain asyncio keep-alive
-HTTP/1.1); ccxt uses aiohttp. Both run on the default asyncio event loop (``--loop uvloop``
-runs both on uvloop instead, when it is installed).
+HTTP/1.1); ccxt uses aiohttp.
 
 Depth: gzip frames as the market WebSocket sends them, for 20, 100 and 1000 levels per side;
 "decode+apply" is what the stream does per push (gunzip, typed decode, O(1) book replace);
@@ -24,11 +34,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
+import importlib.util
 import json
+import os
 import random
+import signal
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,6 +52,7 @@ import aiohttp
 
 ADMIN = "bench-admin"
 SYMBOL = "XRPUSDT"
+SRC = Path(__file__).resolve().parent.parent / "src"
 
 
 # ------------------------------------------------------------------ simulator process
@@ -74,7 +91,13 @@ async def _key(base: str) -> tuple[str, str]:
 # ------------------------------------------------------------------ round trips
 
 
-async def _ours(base: str, n: int, price: Decimal) -> tuple[float, float, float, float]:
+Hooks = tuple[Callable[[], None], Callable[[], None]]
+_NO_HOOKS: Hooks = (lambda: None, lambda: None)
+
+
+async def _ours(
+    base: str, n: int, price: Decimal, hooks: Hooks = _NO_HOOKS
+) -> tuple[float, float, float, float]:
     from liquidity_bot.venues.bitrue.ratelimit import Policy, RateGovernor
     from liquidity_bot.venues.bitrue.rest import BitrueRestClient
     from liquidity_bot.venues.bitrue.urls import BitrueUrls
@@ -90,6 +113,7 @@ async def _ours(base: str, n: int, price: Decimal) -> tuple[float, float, float,
             ack = await c.place_order(SYMBOL, "BUY", Decimal(3), price, client_order_id=f"w{i}")
             await c.cancel_order(SYMBOL, order_id=ack.orderId)
         ids = []
+        hooks[0]()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for i in range(n):
             ack = await c.place_order(SYMBOL, "BUY", Decimal(3), price, client_order_id=f"o{i}")
@@ -98,10 +122,13 @@ async def _ours(base: str, n: int, price: Decimal) -> tuple[float, float, float,
         for oid in ids:
             await c.cancel_order(SYMBOL, order_id=oid)
         cpu2, wall2 = time.process_time(), time.perf_counter()
+        hooks[1]()
     return (cpu1 - cpu0) / n, (wall1 - wall0) / n, (cpu2 - cpu1) / n, (wall2 - wall1) / n
 
 
-async def _ccxt(base: str, n: int, price: Decimal) -> tuple[float, float, float, float]:
+async def _ccxt(
+    base: str, n: int, price: Decimal, hooks: Hooks = _NO_HOOKS
+) -> tuple[float, float, float, float]:
     import ccxt.async_support as ccxt
 
     key, secret = await _key(base)
@@ -133,6 +160,7 @@ async def _ccxt(base: str, n: int, price: Decimal) -> tuple[float, float, float,
             o = await ex.create_order(market, "limit", "buy", 3, float(price))
             await ex.cancel_order(o["id"], market)
         ids = []
+        hooks[0]()
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(n):
             o = await ex.create_order(market, "limit", "buy", 3, float(price))
@@ -141,6 +169,7 @@ async def _ccxt(base: str, n: int, price: Decimal) -> tuple[float, float, float,
         for oid in ids:
             await ex.cancel_order(oid, market)
         cpu2, wall2 = time.process_time(), time.perf_counter()
+        hooks[1]()
     finally:
         await ex.close()
     return (cpu1 - cpu0) / n, (wall1 - wall0) / n, (cpu2 - cpu1) / n, (wall2 - wall1) / n
@@ -153,86 +182,170 @@ async def _best_bid(base: str) -> Decimal:
     return Decimal(data["bids"][0][0])
 
 
-def _spread(values: list[float]) -> str:
-    lo, hi = min(values), max(values)
-    return f"{lo * 1e6:.0f}-{hi * 1e6:.0f}"
+# ------------------------------------------------------------------ one measurement (child)
 
 
-def round_trips(n: int, runs: int, loop: str = "asyncio") -> None:
-    child = subprocess.Popen(
+def _strace_hooks(out: Path) -> tuple[Hooks, Callable[[], dict[str, int]]]:
+    """Attach ``strace -c`` to this process for the timed requests only."""
+    state: dict[str, subprocess.Popen[str]] = {}
+
+    def start() -> None:
+        tracer = subprocess.Popen(
+            ["strace", "-f", "-c", "-o", str(out), "-p", str(os.getpid())],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        tracer.stderr.readline()  # type: ignore[union-attr]  # "Process N attached"
+        time.sleep(0.2)
+        state["tracer"] = tracer
+
+    def stop() -> None:
+        tracer = state["tracer"]
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=10)
+
+    def counts() -> dict[str, int]:
+        got: dict[str, int] = {}
+        for line in out.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+                got[parts[-1]] = int(parts[3])
+        return got
+
+    return (start, stop), counts
+
+
+def child(client: str, loop: str, base: str, price: Decimal, n: int, syscalls: bool) -> None:
+    """One client on one fresh event loop; prints its result as one JSON line."""
+    hooks, counts = _NO_HOOKS, None
+    if syscalls:
+        hooks, counts = _strace_hooks(Path(tempfile.mkdtemp()) / "strace.txt")
+    measure = _ccxt if client == "ccxt" else _ours
+    coro = measure(base, n, price, hooks)
+    if loop == "uvloop":
+        import uvloop
+
+        r = uvloop.run(coro)
+    else:
+        r = asyncio.run(coro)
+    out: dict[str, object] = {"place": r[0], "place_wall": r[1], "cancel": r[2],
+                              "cancel_wall": r[3]}
+    if counts is not None:
+        out["syscalls"] = counts()
+    print(json.dumps(out), flush=True)
+
+
+# ------------------------------------------------------------------ the comparison (parent)
+
+
+def _measure(
+    client: str, src: Path, loop: str, base: str, price: Decimal, n: int, syscalls: bool = False
+) -> dict | None:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "ccxt" if client == "ccxt"
+           else "ours", "--loop", loop, "--base", base, "--price", str(price), "--orders", str(n)]
+    if syscalls:
+        cmd.append("--syscalls")
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    if done.returncode != 0:
+        if client == "ccxt" and "No module named 'ccxt'" in done.stderr:
+            return None
+        raise SystemExit(f"{client} on {loop} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def round_trips(
+    n: int, runs: int, loops: list[str], old_src: Path | None, syscalls: bool
+) -> None:
+    server = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--serve"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        base = child.stdout.readline().strip()  # type: ignore[union-attr]
+        base = server.stdout.readline().strip()  # type: ignore[union-attr]
         if not base.startswith("http://127.0.0.1:"):
             raise SystemExit(f"simulator did not start (got {base!r})")
-
-        async def run() -> None:
-            # A resting bid well inside the allowed band, never filled.
-            price = (await _best_bid(base) * Decimal("0.97")).quantize(Decimal("0.0001"))
-            results: dict[str, list[tuple[float, float, float, float]]] = {"ours": [], "ccxt": []}
-            have_ccxt = True
-            print(
-                f"\nSigned order round trips against the simulator ({n} each, loopback, "
-                f"{loop} event loop for both clients)"
-            )
-            print(f"{'run':<5}{'client':<8}{'call':<8}{'CPU us/req':>12}{'wall us/req':>13}")
-            for k in range(runs):
-                # Alternate who goes first so that drift in machine load hits both alike.
-                order = ["ours", "ccxt"] if k % 2 == 0 else ["ccxt", "ours"]
-                for name in order:
-                    if name == "ccxt":
-                        if not have_ccxt:
-                            continue
-                        try:
-                            r = await _ccxt(base, n, price)
-                        except ImportError:
-                            have_ccxt = False
-                            continue
-                    else:
-                        r = await _ours(base, n, price)
-                    results[name].append(r)
-                    print(f"{k + 1:<5}{name:<8}{'place':<8}{r[0] * 1e6:>12.0f}{r[1] * 1e6:>13.0f}")
-                    print(f"{'':<5}{name:<8}{'cancel':<8}{r[2] * 1e6:>12.0f}{r[3] * 1e6:>13.0f}")
-            print(f"\nBest of {runs} runs (CPU us/req; min-max over the runs in brackets)")
-            ours = results["ours"]
-            best_ours = (min(r[0] for r in ours), min(r[2] for r in ours))
-            print(
-                f"ours  place {best_ours[0] * 1e6:.0f} [{_spread([r[0] for r in ours])}]  "
-                f"cancel {best_ours[1] * 1e6:.0f} [{_spread([r[2] for r in ours])}]"
-            )
-            theirs = results["ccxt"]
+        # A resting bid well inside the allowed band, never filled.
+        price = (asyncio.run(_best_bid(base)) * Decimal("0.97")).quantize(Decimal("0.0001"))
+        clients = {"ours": SRC, "ccxt": SRC}
+        if old_src is not None:
+            clients["old"] = old_src
+        pairs = [(loop, name) for loop in loops for name in clients]
+        results: dict[tuple[str, str], list[dict]] = {pair: [] for pair in pairs}
+        print(
+            f"\nSigned order round trips against the simulator ({n} each, loopback; "
+            f"each measurement a fresh process on a fresh event loop)"
+        )
+        print(f"{'run':<5}{'loop':<9}{'client':<8}{'place CPU':>10}{'cancel CPU':>12}"
+              f"{'place wall':>12}{'cancel wall':>13}   (us per request)")
+        for k in range(runs):
+            # Rotate the order so that drift in machine load hits every pair alike.
+            shift = k % len(pairs)
+            for loop, name in pairs[shift:] + pairs[:shift]:
+                r = _measure(name, clients[name], loop, base, price, n)
+                if r is None:
+                    clients.pop("ccxt", None)
+                    continue
+                results[(loop, name)].append(r)
+                print(f"{k + 1:<5}{loop:<9}{name:<8}{r['place'] * 1e6:>10.0f}"
+                      f"{r['cancel'] * 1e6:>12.0f}{r['place_wall'] * 1e6:>12.0f}"
+                      f"{r['cancel_wall'] * 1e6:>13.0f}")
+        print(f"\nMedian of {runs} runs, client CPU us per request [min-max]; "
+              "ratio = ccxt / ours per run, median [min-max]")
+        for loop in loops:
+            for name in clients:
+                got = results[(loop, name)]
+                if not got:
+                    continue
+                line = f"{loop:<9}{name:<6}"
+                for call in ("place", "cancel"):
+                    v = [r[call] * 1e6 for r in got]
+                    line += f"{call} {_med(v):.0f} [{min(v):.0f}-{max(v):.0f}]  "
+                print(line.rstrip())
+            theirs = results.get((loop, "ccxt"))
             if not theirs:
-                print("ccxt not installed: pip install 'ccxt>=4.3' to compare")
-                return
-            best_theirs = (min(r[0] for r in theirs), min(r[2] for r in theirs))
-            print(
-                f"ccxt  place {best_theirs[0] * 1e6:.0f} [{_spread([r[0] for r in theirs])}]  "
-                f"cancel {best_theirs[1] * 1e6:.0f} [{_spread([r[2] for r in theirs])}]"
-            )
-            print(
-                f"CPU ratio ccxt/ours (best vs best): place {best_theirs[0] / best_ours[0]:.1f}x, "
-                f"cancel {best_theirs[1] / best_ours[1]:.1f}x (target >= 3x)"
-            )
-            ratios_p = [t[0] / o[0] for o, t in zip(ours, theirs, strict=False)]
-            ratios_c = [t[2] / o[2] for o, t in zip(ours, theirs, strict=False)]
-            print(
-                f"per-run ratios: place {min(ratios_p):.1f}-{max(ratios_p):.1f}x, "
-                f"cancel {min(ratios_c):.1f}-{max(ratios_c):.1f}x"
-            )
-
-        if loop == "uvloop":
-            import uvloop  # optional: pip install uvloop
-
-            uvloop.run(run())
-        else:
-            asyncio.run(run())
+                print(f"{loop:<9}ccxt not installed: pip install 'ccxt>=4.3' to compare")
+                continue
+            for name in [c for c in clients if c != "ccxt"]:
+                mine = results[(loop, name)]
+                parts = []
+                for call in ("place", "cancel"):
+                    ratios = [t[call] / o[call] for o, t in zip(mine, theirs, strict=False)]
+                    verdict = "meets" if _med(ratios) >= 5 else "misses"
+                    parts.append(f"{call} {_med(ratios):.1f}x [{min(ratios):.1f}-"
+                                 f"{max(ratios):.1f}] ({verdict} 5x)")
+                print(f"{loop:<9}ccxt/{name:<5}" + ", ".join(parts))
+            if "old" in clients:
+                mine, old = results[(loop, "ours")], results[(loop, "old")]
+                parts = []
+                for call in ("place", "cancel"):
+                    ratios = [b[call] / a[call] for a, b in zip(mine, old, strict=False)]
+                    parts.append(f"{call} {_med(ratios):.2f}x [{min(ratios):.2f}-"
+                                 f"{max(ratios):.2f}]")
+                print(f"{loop:<9}old/ours  " + ", ".join(parts))
+        if syscalls:
+            print("\nSyscalls per request (strace -c over the timed place and cancel requests)")
+            for loop, name in pairs:
+                if name not in clients:
+                    continue
+                r = _measure(name, clients[name], loop, base, price, n, syscalls=True)
+                calls = (r or {}).get("syscalls", {})
+                shown = ", ".join(
+                    f"{sys_name} {count / (2 * n):.2f}"
+                    for sys_name, count in sorted(calls.items(), key=lambda kv: -kv[1])
+                    if count >= n / 10
+                )
+                total = sum(calls.values()) / (2 * n)
+                print(f"{loop:<9}{name:<6}total {total:.2f}: {shown}")
     finally:
-        child.stdin.close()  # type: ignore[union-attr]
-        child.wait(timeout=10)
+        server.stdin.close()  # type: ignore[union-attr]
+        server.wait(timeout=10)
 
 
 # ------------------------------------------------------------------ depth decoding
@@ -280,17 +393,34 @@ def depth_rates(seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=400)
-    parser.add_argument("--runs", type=int, default=5, help="round-trip runs per client")
+    parser.add_argument("--runs", type=int, default=3, help="runs over every (loop, client)")
     parser.add_argument(
-        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="client event loop"
+        "--loops",
+        default="uvloop,asyncio",
+        help="event loops to measure on, comma separated (uvloop is skipped if not installed)",
     )
+    parser.add_argument("--old-src", type=Path, help="also measure our client from this src")
+    parser.add_argument("--syscalls", action="store_true", help="strace -c syscalls per request")
     parser.add_argument("--snapshot-seconds", type=float, default=1.0)
+    parser.add_argument("--no-round-trips", action="store_true", help="depth decoding only")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("ours", "ccxt"), help=argparse.SUPPRESS)
+    parser.add_argument("--loop", default="asyncio", help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
+    parser.add_argument("--price", type=Decimal, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(_serve())
         return
-    round_trips(args.orders, args.runs, args.loop)
+    if args.child:
+        child(args.child, args.loop, args.base, args.price, args.orders, args.syscalls)
+        return
+    loops = [loop.strip() for loop in args.loops.split(",") if loop.strip()]
+    if "uvloop" in loops and importlib.util.find_spec("uvloop") is None:
+        print("uvloop not installed: measuring the asyncio loop only")
+        loops.remove("uvloop")
+    if not args.no_round_trips:
+        round_trips(args.orders, args.runs, loops, args.old_src, args.syscalls)
     depth_rates(args.snapshot_seconds)
 
 

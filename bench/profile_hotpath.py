@@ -43,10 +43,10 @@ from liquidity_bot.venues.bitrue import rest as bitrue_rest
 def _place_step(rest: bitrue_rest.BitrueRestClient) -> Callable[[], object]:
     """``place_order`` up to the socket for one LIMIT order, sending nothing."""
     def step() -> bytes:
-        params = bitrue_rest._place_params("XRPUSDT", "BUY", Decimal("123.4"), Decimal("0.5123"),
-                                           "LIMIT", "lbb0000000000000000", None)
-        bitrue_rest.endpoint_costs("POST", "/api/v1/order", params)
-        target, headers, _ = rest._target("POST", "/api/v1/order", params, True, False, False, "")
+        query = bitrue_rest._place_query("XRPUSDT", "BUY", Decimal("123.4"), Decimal("0.5123"),
+                                         "LIMIT", "lbb0000000000000000", None)
+        bitrue_rest.endpoint_costs("POST", "/api/v1/order", query)
+        target, headers, _ = rest._target("POST", "/api/v1/order", query, True, False, False, "")
         return rest._http.origin(rest.urls.spot).encode("POST", target, headers)
     return step
 

@@ -188,3 +188,21 @@ async def test_requests_of_an_earlier_process_are_counted_at_their_time():
     assert t.slept == []
     await g.acquire({ORDERS: 1})
     assert t.slept == [pytest.approx(10.5 - 4.0)]
+
+
+async def test_try_acquire_spends_only_when_every_level_has_room():
+    t = FakeTime()
+    address = governor(t, (Policy("W", REQUEST_WEIGHT, 10, 60.0), Policy("O", ORDERS, 2, 10.0)))
+    g = governor(t, parent=address)
+    order = {REQUEST_WEIGHT: 1, ORDERS: 1}
+    assert g.try_acquire(order) and g.try_acquire(order)
+    assert g.headroom()["O"] == (2, 3) and address.headroom()["O"] == (2, 2)
+    # the address has no room: nothing is spent at either level, the caller must wait
+    assert not g.try_acquire(order)
+    assert g.headroom()["O"] == (2, 3) and address.headroom()["O"] == (2, 2)
+    await g.acquire(order)  # waits for the address's window to free a slot
+    assert t.slept == [10.5] and address.headroom()["O"] == (1, 2)
+    t.now += 60
+    address.on_banned(None)
+    assert not g.try_acquire({REQUEST_WEIGHT: 1})
+    assert g.headroom()["W"][0] == 0

@@ -120,3 +120,78 @@ def test_decimal_wire_text_round_trips_exactly(value, normalized):
 @given(st.text(max_size=20), st.text(max_size=20))
 def test_encoding_fast_path_matches_full_quoting(key, value):
     assert encode_params([(key, value)]) == f"{quote(key, safe='-_.~')}={quote(value, safe='-_.~')}"
+
+
+_amounts = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**9), max_value=10**9),
+    st.decimals(allow_nan=False, allow_infinity=False, places=8),
+    st.integers(min_value=0, max_value=10**12),
+    st.text(max_size=8),
+)
+
+
+@given(
+    symbol=st.text(max_size=12),
+    side=st.sampled_from(["BUY", "sell", "Buy", "hold"]),
+    quantity=_amounts,
+    price=st.one_of(st.none(), _amounts),
+    order_type=st.sampled_from(["LIMIT", "market", "LIMIT_MAKER"]),
+    client_order_id=st.one_of(st.none(), st.text(max_size=16)),
+    time_in_force=st.one_of(st.none(), st.sampled_from(["GTC", "IOC", "FOK", "", "a b"])),
+)
+def test_place_query_is_the_generic_encoding_of_the_place_params(
+    symbol, side, quantity, price, order_type, client_order_id, time_in_force
+):
+    from liquidity_bot.venues.bitrue.rest import _place_query
+
+    args = (symbol, side, quantity, price, order_type, client_order_id, time_in_force)
+    if side.upper() not in ("BUY", "SELL") or (order_type == "LIMIT" and price is None):
+        with pytest.raises(ValueError):
+            _place_query(*args)
+        return
+    pairs = [
+        ("symbol", symbol),
+        ("side", side.upper()),
+        ("type", order_type.upper()),
+        ("timeInForce", time_in_force or ("GTC" if order_type.upper() == "LIMIT" else None)),
+        ("quantity", quantity),
+        ("price", price),
+        ("newClientOrderId", client_order_id),
+    ]
+    assert _place_query(*args) == encode_params(pairs)
+
+
+def test_place_query_refuses_floats_like_the_params():
+    from liquidity_bot.venues.bitrue.rest import _place_query
+
+    with pytest.raises(TypeError):
+        _place_query("XRPUSDT", "BUY", 0.5, Decimal("1"), "LIMIT", None, None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _place_query("XRPUSDT", "BUY", Decimal("1"), 0.5, "LIMIT", None, None)  # type: ignore[arg-type]
+    for bad in (Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")):
+        with pytest.raises(ValueError):
+            _place_query("XRPUSDT", "BUY", bad, Decimal("1"), "LIMIT", None, None)
+        with pytest.raises(ValueError):
+            _place_query("XRPUSDT", "BUY", Decimal("1"), bad, "LIMIT", None, None)
+
+
+@given(
+    symbol=st.text(max_size=12),
+    order_id=st.one_of(st.none(), st.integers(min_value=0, max_value=2**63)),
+    client_order_id=st.one_of(st.none(), st.text(max_size=16)),
+)
+def test_order_query_is_the_generic_encoding_of_the_same_pairs(symbol, order_id, client_order_id):
+    from liquidity_bot.venues.bitrue.rest import _order_query
+
+    if order_id is None and client_order_id is None:
+        with pytest.raises(ValueError):
+            _order_query(symbol, order_id, client_order_id)
+        return
+    pairs = (("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id))
+    assert _order_query(symbol, order_id, client_order_id) == encode_params(pairs)
+
+
+@given(st.text(min_size=1, max_size=200), st.text(max_size=300), st.text(max_size=50))
+def test_spot_signature_is_hmac_sha256_for_any_secret_length(secret, query, body):
+    expected = hmac.new(secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
+    assert SpotSigner(secret).sign(query, body) == expected

@@ -19,6 +19,8 @@ C38 TLS: verification on by default (a self-signed server is refused before anyt
     with its CA trusted, requests go through with the host name checked
 C39 request bytes: exact request line, Host, constant headers; CR/LF in headers refused
 C40 concurrency above the per-host cap waits for a slot instead of failing
+C41 answers larger than the connection's read buffer (many reads), and the framing and TLS
+    cases on uvloop (the loop ``liquidity-bot run`` uses) as well as the default loop
 """
 
 from __future__ import annotations
@@ -201,6 +203,69 @@ async def test_c29_connection_close_and_trailing_bytes_force_a_new_connection(se
     for _ in range(4):
         assert (await origin.request("GET", "/x")).status == 200
     assert server.connections == 3
+
+
+async def test_c41_answers_larger_than_the_read_buffer(server, http):
+    big = b'{"x":"' + b"0123456789abcdef" * 20_000 + b'"}'  # ~320 KiB: several socket reads
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(
+        b"%x\r\n%s\r\n" % (len(part), part) for part in (big[:100_000], big[100_000:])
+    ) + b"0\r\n\r\n"
+    server.script = [ok(big), chunked, [ok(big)[:70_000], ok(big)[70_000:]], ok()]
+    origin = http.origin(server.base)
+    for _ in range(3):
+        assert (await origin.request("GET", "/big")).body == big
+    assert (await origin.request("GET", "/small")).body == b'{"ok":1}'
+    assert server.connections == 1
+
+
+def test_c41_tls_and_large_answers_on_uvloop(tmp_path):
+    """The production loop and transport together: verified TLS, an answer over many reads."""
+    uvloop = pytest.importorskip("uvloop")
+    cert_pem, key_pem = _self_signed()
+    (tmp_path / "c.pem").write_bytes(cert_pem)
+    (tmp_path / "k.pem").write_bytes(key_pem)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+
+    async def case() -> None:
+        srv = ScriptedServer()
+        srv.ssl = server_ctx
+        await srv.start()
+        trusting = ssl.create_default_context(cadata=cert_pem.decode())
+        client = HttpClient(connect_timeout_s=2, read_timeout_s=2, ssl_context=trusting)
+        try:
+            await test_c41_answers_larger_than_the_read_buffer(srv, client)
+            default = HttpClient(connect_timeout_s=2, read_timeout_s=2)
+            try:
+                with pytest.raises(ConnectFailed):
+                    await default.origin(srv.base).request("POST", "/api/v1/order")
+            finally:
+                await default.close()
+            assert len(srv.requests) == 4  # the refused client sent nothing
+        finally:
+            await client.close()
+            await srv.close()
+
+    uvloop.run(case())
+
+
+def test_c41_framing_on_uvloop():
+    uvloop = pytest.importorskip("uvloop")
+
+    async def case() -> None:
+        srv = await ScriptedServer().start()
+        client = HttpClient(connect_timeout_s=2, read_timeout_s=2)
+        try:
+            await test_c28_keep_alive_content_length_and_chunked(srv, client)
+            await test_c41_answers_larger_than_the_read_buffer(srv, client)
+            srv.script = ["reset"]
+            with pytest.raises(NoResponse):
+                await client.origin(srv.base).request("POST", "/order")
+        finally:
+            await client.close()
+            await srv.close()
+
+    uvloop.run(case())
 
 
 async def test_c30_body_until_close_and_interim_answers(server, http):

@@ -3,21 +3,24 @@
 Why not aiohttp here: on the order path the client's own CPU per request matters (a market
 maker re-quotes constantly), and the HTTP library's per-request machinery (URL objects,
 multidicts, trace hooks, per-request timers, stream readers, cookie jar...) was most of it.
-``bench/bench_connector.py`` (simulator in another process, same run, default asyncio loop)
-measured client CPU per signed round trip:
+``bench/bench_connector.py`` (simulator in another process, both clients on each event loop in
+one interleaved run; see ``bench/results.md`` for the latest figures) measured client CPU per
+signed round trip: an aiohttp-based client of ours ~240 us per place, ccxt (aiohttp too) ~230-
+300 us, this transport with the REST client above it ~45-55 us on uvloop (the loop ``run`` uses)
+and ~55-65 us on the default loop. Per request it makes one write, one read and one epoll wait
+(two on the default loop: its zero-timeout poll before running the woken task), one future and
+no timer. A raw protocol replaying the same signed bytes costs ~15 us: the rest is our Python,
+which after each sleep in epoll runs with cold caches (about three times its warm cost).
 
-    aiohttp-based client:  ~240 us per place, ~225 us per cancel
-    ccxt (aiohttp too):    ~330 us per place, ~277 us per cancel
-    this transport:         ~92 us per place,  ~83 us per cancel  (3.5x / 3.3x less than ccxt)
-
-Of those ~90 us only ~15 us is our Python (sign, encode, pace, parse, decode); the rest is the
-event loop and the kernel (sleeping in epoll, waking, send/recv). This module does only what
-Bitrue's REST API needs, directly on an ``asyncio.Protocol``: pooled keep-alive connections per
-origin, pre-encoded constant header bytes, a response parser that looks only at the headers it
-needs (``Content-Length``, ``Transfer-Encoding: chunked``, ``Connection``, ``Keep-Alive``),
-connect and read timeouts (one shared watchdog timer, not one per request), an optional source
-address to bind, and TLS with ``ssl.create_default_context()`` (certificate and host name
-verification on). aiohttp is still used for the WebSockets.
+This module does only what Bitrue's REST API needs, directly on an ``asyncio.BufferedProtocol``
+(each connection reads into one fixed buffer: the default loop's plain ``Protocol`` path
+allocates 256 KiB per read, which cost an mmap, mremap and munmap per answer there): pooled
+keep-alive connections per origin, pre-encoded constant header bytes, a response parser that
+looks only at the headers it needs (``Content-Length``, ``Transfer-Encoding: chunked``,
+``Connection``, ``Keep-Alive``), connect and read timeouts (one shared watchdog timer while
+requests are in flight, not one per request), an optional source address to bind, and TLS with
+``ssl.create_default_context()`` (certificate and host name verification on). aiohttp is
+still used for the WebSockets.
 
 What happened on the wire is reported honestly, because for orders it decides between "failed"
 and "unknown":
@@ -46,6 +49,11 @@ from urllib.parse import urlsplit
 
 _MAX_HEAD = 64 * 1024
 _CRLF2 = b"\r\n\r\n"
+# The socket is read into one fixed buffer per connection (``asyncio.BufferedProtocol``): the
+# plain ``Protocol`` path of the default event loop allocates a 256 KiB bytes object for every
+# read, which glibc may serve with mmap/mremap/munmap and page faults (measured: ~20 us of
+# kernel time per answer on the default loop). 64 KiB holds any order answer in one read.
+_READ_SIZE = 64 * 1024
 
 
 class HttpTransportError(Exception):
@@ -162,13 +170,14 @@ class _Watchdog:
             self.handle = None
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     """One keep-alive connection; parses one answer at a time into ``waiter``."""
 
     __slots__ = (
         "watchdog",
         "loop",
         "transport",
+        "read_view",
         "buf",
         "waiter",
         "deadline",
@@ -191,6 +200,7 @@ class _Connection(asyncio.Protocol):
         self.watchdog = watchdog
         self.loop = watchdog.loop
         self.transport: asyncio.Transport | None = None
+        self.read_view = memoryview(bytearray(_READ_SIZE))
         self.buf = bytearray()
         self.waiter: asyncio.Future[HttpResponse] | None = None
         self.deadline = 0.0
@@ -213,13 +223,16 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.read_view
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self.waiter is None:
             # Bytes nobody asked for (or after a complete answer): the stream is out of step.
             self.close()
             return
         self.got_bytes = True
-        self.buf += data
+        self.buf += self.read_view[:nbytes]
         try:
             if self.body_start < 0 and not self._parse_head():
                 return

@@ -74,10 +74,14 @@ def policies_from_exchange_info(
 
 
 class _Window:
-    __slots__ = ("policy", "events", "used", "blocked_until")
+    __slots__ = ("policy", "family", "limit", "span", "events", "used", "blocked_until")
 
-    def __init__(self, policy: Policy):
+    def __init__(self, policy: Policy, margin_s: float = 0.0):
         self.policy = policy
+        # read on every request: kept here rather than looked up through the policy
+        self.family = policy.family
+        self.limit = policy.limit
+        self.span = policy.window_s + margin_s  # how long a request counts
         self.events: deque[tuple[float, int]] = deque()
         self.used = 0
         self.blocked_until = 0.0
@@ -142,7 +146,7 @@ class RateGovernor:
         old = self._windows
         self._windows = {}
         for p in policies:
-            w = _Window(p)
+            w = _Window(p, self.margin_s)
             prev = next((o for o in old.values() if o.policy.family == p.family), None)
             if prev is not None:
                 w.events = deque(prev.events)
@@ -208,26 +212,50 @@ class RateGovernor:
         await self._acquire(costs)
         await self.parent._acquire(costs)
 
+    def try_acquire(self, costs: dict[str, int]) -> bool:
+        """Spend ``costs`` now if every policy, this client's and the source address's, has
+        room and nothing is banned or paused; else spend nothing and return False (then await
+        ``acquire``). The request path's common case, without creating a coroutine."""
+        now = self._room_now(costs)
+        if now is None:
+            return False
+        parent = self.parent
+        if parent is not None:
+            parent_now = parent._room_now(costs)
+            if parent_now is None:
+                return False
+            parent._spend(costs, parent_now)
+        self._spend(costs, now)
+        return True
+
+    def _room_now(self, costs: dict[str, int]) -> float | None:
+        """The time now if ``costs`` fit right now with no ban or pause, else None."""
+        now = self._clock()
+        if now < self._ban_until or now < self._pause_until:
+            return None
+        for w in self._windows.values():
+            cost = costs.get(w.family, 0)
+            if cost > 0:
+                events = w.events
+                if events and events[0][0] <= now - w.span:
+                    w.expire(now, w.span)
+                if w.blocked_until > now or w.used + cost > w.limit:
+                    return None
+        return now
+
+    def _spend(self, costs: dict[str, int], now: float) -> None:
+        for w in self._windows.values():
+            cost = costs.get(w.family, 0)
+            if cost > 0:
+                w.events.append((now, cost))
+                w.used += cost
+
     async def _acquire(self, costs: dict[str, int]) -> None:
         # Fast path (every request in normal operation): no ban, no pause, room everywhere.
-        now = self._clock()
-        if now >= self._ban_until and now >= self._pause_until:
-            needed: list[tuple[_Window, int]] = []
-            for w in self._windows.values():
-                cost = costs.get(w.policy.family, 0)
-                if cost <= 0:
-                    continue
-                events = w.events
-                if events and events[0][0] <= now - (w.policy.window_s + self.margin_s):
-                    w.expire(now, w.policy.window_s + self.margin_s)
-                if w.blocked_until > now or w.used + cost > w.policy.limit:
-                    break
-                needed.append((w, cost))
-            else:
-                for w, cost in needed:
-                    w.events.append((now, cost))
-                    w.used += cost
-                return
+        now = self._room_now(costs)
+        if now is not None:
+            self._spend(costs, now)
+            return
         while True:
             now = self._clock()
             if now < self._ban_until:

@@ -38,7 +38,13 @@ from .errors import (
 )
 from .ratelimit import RateGovernor, ip_governor
 from .secrets_registry import register_secret
-from .signing import FuturesSigner, ParamValue, SpotSigner, encode_params
+from .signing import (
+    FuturesSigner,
+    ParamValue,
+    SpotSigner,
+    encode_params,
+    value_text,
+)
 from .urls import BitrueUrls
 from .weights import costs as endpoint_costs
 
@@ -208,7 +214,7 @@ class BitrueRestClient:
         method: str,
         base: str,
         path: str,
-        params: Sequence[tuple[str, ParamValue | None]] = (),
+        params: Sequence[tuple[str, ParamValue | None]] | str = (),
         *,
         signed: bool = False,
         keyed: bool = False,
@@ -219,7 +225,9 @@ class BitrueRestClient:
     ) -> bytes:
         """Send one request; return the body of a successful answer or raise the mapped error."""
         action = action or f"{method} {path}"
-        if signed or keyed or futures:
+        if (signed or keyed or futures) and (
+            not self.api_key or ((signed or futures) and self._signer is None)
+        ):
             self._require_key(action, signed=signed or futures)
         if signed or futures:
             clock = self.clock
@@ -228,18 +236,46 @@ class BitrueRestClient:
         retried = False
         while True:
             try:
-                return await self._send_once(
-                    method,
-                    base,
-                    path,
-                    params,
-                    signed,
-                    keyed,
-                    mutating,
-                    futures,
-                    action,
-                    path_suffix,
+                # one coroutine frame for the whole request (this is the order path)
+                governor = self.governor
+                costs = endpoint_costs(method, path, params)
+                if not governor.try_acquire(costs):
+                    await governor.acquire(costs)
+                self.last_request_mono = time.monotonic()
+                target, headers, signature = self._target(
+                    method, path, params, signed, keyed, futures, path_suffix
                 )
+                started = time.perf_counter() if log.isEnabledFor(logging.DEBUG) else 0.0
+                try:
+                    resp = await (self._http or self._ensure_session()).origin(base).request(
+                        method,
+                        target,
+                        headers,
+                        idempotent=not mutating,
+                        max_idle_s=self.order_conn_max_idle_s if mutating else None,
+                    )
+                except TlsRejected as exc:
+                    raise CertificateRejected(
+                        f"{action}: {exc}; nothing was sent. {TLS_REJECTED_HELP}"
+                    ) from None
+                except ConnectFailed as exc:
+                    # No connection was made, so nothing was sent: even a write certainly did
+                    # not happen.
+                    raise ExchangeUnavailable(
+                        f"{action}: cannot connect to Bitrue ({exc.cause}); nothing was sent. "
+                        "Check the network, the base URL and the source address, then retry."
+                    ) from None
+                except NoResponse as exc:
+                    raise transport_error(action, mutating=mutating, cause=exc.cause) from None
+                status = resp.status
+                body = resp.body
+                if started:
+                    log.debug(
+                        "%s -> %d in %.1f ms", action, status, (time.perf_counter() - started) * 1e3
+                    )
+                if status == 200 and (b'"code"' not in body or not _looks_like_error(body)):
+                    return body
+                raise self._error(status, body, resp.headers, action, mutating, signature)
             except InvalidTimestamp:
                 # The clock drifted: re-measure. A read is retried once; a write was refused
                 # outright (the server checks time before acting), so the caller may resend.
@@ -252,7 +288,7 @@ class BitrueRestClient:
         self,
         method: str,
         path: str,
-        params: Sequence[tuple[str, ParamValue | None]],
+        params: Sequence[tuple[str, ParamValue | None]] | str,
         signed: bool,
         keyed: bool,
         futures: bool,
@@ -260,7 +296,10 @@ class BitrueRestClient:
     ) -> tuple[str, bytes, str | None]:
         """The request's target (path and query, signed when it must be), extra headers and
         signature, stamped now."""
-        query = encode_params(params) if params else ""
+        if type(params) is str:  # already encoded (the order path: see _place_query)
+            query = params
+        else:
+            query = encode_params(params) if params else ""
         signature = None
         if futures:
             assert self._futures_signer is not None and self.api_key
@@ -286,53 +325,6 @@ class BitrueRestClient:
             headers = b""
         target = path + path_suffix + ("?" + query if query else "")
         return target, headers, signature
-
-    async def _send_once(
-        self,
-        method: str,
-        base: str,
-        path: str,
-        params: Sequence[tuple[str, ParamValue | None]],
-        signed: bool,
-        keyed: bool,
-        mutating: bool,
-        futures: bool,
-        action: str,
-        path_suffix: str,
-    ) -> bytes:
-        await self.governor.acquire(endpoint_costs(method, path, params))
-        self.last_request_mono = time.monotonic()
-        http = self._http or self._ensure_session()
-        target, headers, signature = self._target(method, path, params, signed, keyed, futures,
-                                                  path_suffix)
-        started = time.perf_counter()
-        try:
-            resp = await http.origin(base).request(
-                method,
-                target,
-                headers,
-                idempotent=not mutating,
-                max_idle_s=self.order_conn_max_idle_s if mutating else None,
-            )
-        except TlsRejected as exc:
-            raise CertificateRejected(
-                f"{action}: {exc}; nothing was sent. {TLS_REJECTED_HELP}"
-            ) from None
-        except ConnectFailed as exc:
-            # No connection was made, so nothing was sent: even a write certainly did not happen.
-            raise ExchangeUnavailable(
-                f"{action}: cannot connect to Bitrue ({exc.cause}); nothing was sent. "
-                "Check the network, the base URL and the source address, then retry."
-            ) from None
-        except NoResponse as exc:
-            raise transport_error(action, mutating=mutating, cause=exc.cause) from None
-        status = resp.status
-        body = resp.body
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s -> %d in %.1f ms", action, status, (time.perf_counter() - started) * 1e3)
-        if status == 200 and not _looks_like_error(body):
-            return body
-        raise self._error(status, body, resp.headers, action, mutating, signature)
 
     def _error(
         self,
@@ -427,13 +419,13 @@ class BitrueRestClient:
         time_in_force: str | None = None,
     ) -> m.OrderAck:
         """Place an order. A missing answer raises ``UnknownOutcome``: reconcile by client id."""
-        params = _place_params(symbol, side, quantity, price, order_type, client_order_id,
-                               time_in_force)
+        query = _place_query(symbol, side, quantity, price, order_type, client_order_id,
+                             time_in_force)
         body = await self._request(
             "POST",
             self.urls.spot,
             "/api/v1/order",
-            params,
+            query,
             signed=True,
             mutating=True,
             action=f"place {side.upper()} {order_type.upper()} {symbol}",
@@ -444,12 +436,11 @@ class BitrueRestClient:
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> m.CancelAck:
         """Cancel by order id or client order id. No answer raises ``UnknownOutcome``."""
-        _one_id(order_id, client_order_id)
         body = await self._request(
             "DELETE",
             self.urls.spot,
             "/api/v1/order",
-            (("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)),
+            _order_query(symbol, order_id, client_order_id),
             signed=True,
             mutating=True,
             action=f"cancel order on {symbol}",
@@ -459,12 +450,11 @@ class BitrueRestClient:
     async def get_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> m.Order:
-        _one_id(order_id, client_order_id)
         body = await self._request(
             "GET",
             self.urls.spot,
             "/api/v1/order",
-            (("symbol", symbol), ("orderId", order_id), ("origClientOrderId", client_order_id)),
+            _order_query(symbol, order_id, client_order_id),
             signed=True,
             action=f"query order on {symbol}",
         )
@@ -602,7 +592,7 @@ def _one_id(order_id: int | None, client_order_id: str | None) -> None:
         raise ValueError("give order_id or client_order_id")
 
 
-def _place_params(
+def _place_query(
     symbol: str,
     side: str,
     quantity: Decimal,
@@ -610,8 +600,11 @@ def _place_params(
     order_type: str,
     client_order_id: str | None,
     time_in_force: str | None,
-) -> list[tuple[str, ParamValue | None]]:
-    """A new order's query parameters, in the documented order; refuses what cannot be one."""
+) -> str:
+    """A new order's query, parameters in the documented order; refuses what cannot be one.
+
+    Written out rather than built as pairs for ``encode_params``: this is the request the
+    engine sends most (tested equal to the generic encoding)."""
     side = side.upper()
     order_type = order_type.upper()
     if side not in ("BUY", "SELL"):
@@ -619,19 +612,38 @@ def _place_params(
     if order_type == "LIMIT" and price is None:
         raise ValueError("a LIMIT order needs a price")
     _require_decimal("quantity", quantity)
+    query = f"symbol={value_text(symbol)}&side={side}&type={value_text(order_type)}"
+    if time_in_force:
+        query += f"&timeInForce={value_text(time_in_force)}"
+    elif order_type == "LIMIT":
+        query += "&timeInForce=GTC"
+    # a Decimal's plain notation holds only digits, "." and "-": nothing to escape
+    query += "&quantity=" + (
+        format(quantity, "f") if type(quantity) is Decimal and quantity.is_finite()
+        else value_text(quantity)
+    )
     if price is not None:
         _require_decimal("price", price)
-    return [
-        ("symbol", symbol),
-        ("side", side),
-        ("type", order_type),
-        ("timeInForce", time_in_force or ("GTC" if order_type == "LIMIT" else None)),
-        ("quantity", quantity),
-        ("price", price),
-        ("newClientOrderId", client_order_id),
-    ]
+        query += "&price=" + (
+            format(price, "f") if type(price) is Decimal and price.is_finite()
+            else value_text(price)
+        )
+    if client_order_id is not None:
+        query += f"&newClientOrderId={value_text(client_order_id)}"
+    return query
+
+
+def _order_query(symbol: str, order_id: int | None, client_order_id: str | None) -> str:
+    """The query naming one order (cancel, query): ``encode_params`` of the same pairs."""
+    _one_id(order_id, client_order_id)
+    query = f"symbol={value_text(symbol)}"
+    if order_id is not None:
+        query += f"&orderId={value_text(order_id)}"
+    if client_order_id is not None:
+        query += f"&origClientOrderId={value_text(client_order_id)}"
+    return query
 
 
 def _require_decimal(name: str, value: object) -> None:
-    if not isinstance(value, Decimal | int | str) or isinstance(value, bool):
+    if not isinstance(value, (Decimal, int, str)) or isinstance(value, bool):
         raise TypeError(f"{name} must be a Decimal (never a float), got {type(value).__name__}")

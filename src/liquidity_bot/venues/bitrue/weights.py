@@ -92,6 +92,8 @@ def costs(
             if len(_FIXED_COSTS) < 512:
                 _FIXED_COSTS[key] = got
         return got
+    if isinstance(params, str):
+        raise TypeError(f"the cost of {path} depends on its parameters: pass them as pairs")
     if params is not None and not isinstance(params, Mapping):
         params = {k: v for k, v in params if v is not None}
     return _costs(method, path, params)
