@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from liquidity_bot.config import ObligationsConfig
 from liquidity_bot.domain.instrument import Instrument, ceil_to, floor_to
 from liquidity_bot.domain.order import Side
+from liquidity_bot.domain.tick_filters import tick_filters
 from liquidity_bot.strategies.base import Inventory, TopOfBook
 from liquidity_bot.strategies.shaping import ShapingContext, _exchange_minimum, _Side
 
@@ -164,6 +165,9 @@ def test_check_fast_path_agrees_with_the_full_check_on_every_edge():
         for side, price, qty, last in cases:
             full = inst.check(side, price, qty, last, symbol="XRPUSDT")
             assert inst.check(side, price, qty, last) == full, (inst, side, price, qty, last)
+            if inst.is_on_tick(price) and inst.is_on_step(qty):  # the integer filters too
+                ticks, lots = int(price / inst.tick), int(qty / inst.step)
+                assert tick_filters(inst, side, last).passes(ticks, lots) == (full == [])
 
 
 @settings(max_examples=400, deadline=None)

@@ -25,7 +25,9 @@ closely the book follows the strategy but whether the obligations hold, request 
   not count for the obligations yet), so improving never costs uptime.
 
 No I/O, no clock, no asyncio: ``plan`` is a function, property-tested in
-``tests/unit/test_planner.py``; ``OrderManager`` feeds it and carries out its actions.
+``tests/unit/test_planner.py``; ``OrderManager`` feeds it and carries out its actions. Inside,
+prices are ticks and quantities lots (ints, ``domain.ticks``); Decimal is only what comes in
+and what goes out.
 """
 
 from __future__ import annotations
@@ -34,13 +36,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
+from functools import cached_property
+from operator import attrgetter, itemgetter
 
 from liquidity_bot.domain.order import Side
+from liquidity_bot.domain.tick_filters import tick_scale
+from liquidity_bot.domain.ticks import CEIL, FLOOR, TickError, TickScale
 from liquidity_bot.strategies.base import DesiredQuote, InstrumentLike, QuoteSet
-from liquidity_bot.strategies.shaping import ceil_qty, exchange_minimum
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
+BARE_COVER = Decimal("1.05")  # the least an order carrying a side alone covers of the minimum
+_by_level, _first = attrgetter("level"), itemgetter(0)
 BUY, SELL = Side.BUY, Side.SELL
 # New orders one side may send within the settle time (``OrderManager``'s SETTLE_MS) before the
 # planner waits for them: enough for an inner order and its backup.
@@ -85,6 +92,19 @@ class Tolerance:
         if self.price_ticks is not None and gap > tick * self.price_ticks:
             return False
         return not (self.price_pct is not None and gap > wanted * self.price_pct / HUNDRED)
+
+    def price_ok_ticks(self, gap: int, wanted: int) -> bool:
+        """``price_ok`` in ticks: ``gap`` = |price - wanted|, both in ticks of the same grid."""
+        if self.price_ticks is not None and gap > self.price_ticks:
+            return False
+        if self.price_pct is None:
+            return True
+        num, den = self._pct_ratio  # gap x tick > wanted x tick x pct / 100, in integers
+        return not gap * 100 * den > wanted * num
+
+    @cached_property
+    def _pct_ratio(self) -> tuple[int, int]:
+        return (self.price_pct or ZERO).as_integer_ratio()
 
     def size_ok(self, qty: Decimal, wanted: Decimal) -> bool:
         return abs(qty - wanted) <= wanted * self.size_pct / HUNDRED
@@ -175,6 +195,131 @@ class Plan:
 
 
 # ---------------------------------------------------------------------------------------------
+# Integers. Below, a price is a number of ticks, a quantity a number of lots and a notional a
+# number of notional units (``domain.ticks``): the loops compare and add ints. Each Decimal
+# threshold (a band edge, the minimum depth) is converted once per plan, rounded in the
+# direction that makes the integer comparison give exactly the Decimal comparison's answer.
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _ratio(value: Decimal) -> tuple[int, int]:
+    return value.as_integer_ratio()
+
+
+class _Limits:
+    """The rules' and the instrument's Decimal amounts in notional units and lots (a plan
+    compares with them hundreds of times): ``x >= need`` in Decimal is ``units >= need`` here;
+    the rules' shares of mid as exact ratios (``_Mid`` turns them into edges in ticks)."""
+
+    __slots__ = ("rules", "inst", "scale", "has_need", "need", "bare", "inner", "backup", "dust",
+                 "max_notional", "min_lots", "min_val", "band", "exposure", "spread",
+                 "spread_margin", "backup_reach", "backup_keep")
+
+    def __init__(self, rules: PlanRules, inst: InstrumentLike) -> None:
+        self.rules, self.inst = rules, inst
+        self.scale = scale = tick_scale(inst.tick, inst.step)
+        need = rules.min_depth_quote
+        self.has_need = need > ZERO
+        self.need = scale.notional_units(need, CEIL)
+        self.bare = scale.notional_units(need * BARE_COVER, CEIL)
+        self.inner = scale.notional_units(need * rules.inner_cover, CEIL)
+        self.backup = scale.notional_units(need * rules.backup_cover, CEIL)
+        self.dust = scale.notional_units(need / 4, CEIL)  # too small to matter for the obligations
+        cap = rules.max_order_notional
+        self.max_notional = None if cap is None else scale.notional_units(cap, FLOOR)
+        self.min_lots = scale.lots(inst.min_qty, CEIL)
+        self.min_val = scale.notional_units(inst.min_val, CEIL) if inst.min_val else 0
+        # shares of mid, as the Decimal code wrote them (``mid * pct / 100 * margin``)
+        self.band = _ratio(rules.band_pct / HUNDRED * rules.band_margin)
+        self.exposure = _ratio(rules.exposure)
+        spread = rules.max_spread_pct
+        self.spread = None if spread is None else _ratio(spread / HUNDRED)
+        self.spread_margin = (None if spread is None
+                              else _ratio(spread / HUNDRED * rules.spread_margin))
+        self.backup_reach = (None if spread is None
+                             else _ratio(spread / HUNDRED * rules.backup_reach))
+        self.backup_keep = (None if spread is None
+                            else _ratio(spread / HUNDRED * rules.backup_keep))
+
+    def cap(self, lots: int, ticks: int) -> int:
+        """At most ``max_order_notional`` (the risk gate would refuse more)."""
+        cap = self.max_notional
+        if cap is None or ticks * lots <= cap:
+            return lots
+        return cap // ticks
+
+    def minimum(self, ticks: int) -> int:
+        """``shaping.exchange_minimum`` in lots: the smallest order the exchange accepts."""
+        least = self.min_lots
+        if self.min_val and ticks > 0:
+            at_price = _ceil_div(self.min_val, ticks)
+            if at_price > least:
+                least = at_price
+        return least
+
+
+class _Mid:
+    """Mid as an exact fraction of ticks, ``m / d``, and the edges the planner measures from it,
+    each in whole ticks rounded so that comparing a price in ticks with it gives the answer the
+    Decimal comparison with the exact edge gives."""
+
+    __slots__ = ("m", "d")
+
+    def __init__(self, mid: Decimal, scale: TickScale) -> None:
+        mn, md = mid.as_integer_ratio()
+        tn, td = scale.tick.as_integer_ratio()
+        self.m, self.d = mn * td, md * tn  # mid / tick
+
+    def band_edge(self, share: tuple[int, int], is_bid: bool) -> int:
+        """mid -+ mid x share: the innermost whole tick at or beyond it, toward mid (a bid
+        counts at or above the first, an ask at or below the second)."""
+        n, d = share
+        if is_bid:
+            return _ceil_div(self.m * (d - n), self.d * d)
+        return self.m * (d + n) // (self.d * d)
+
+    def reach_edge(self, share: tuple[int, int], other: int, is_bid: bool) -> int:
+        """mid -+ (mid x share - |other - mid|): how far a price may stand with the other
+        side's inner price ``other`` (ticks) and keep the spread; rounded toward mid."""
+        n, d = share
+        gap = abs(other * self.d - self.m) * d
+        if is_bid:
+            return _ceil_div(self.m * (d - n) + gap, self.d * d)
+        return (self.m * (d + n) - gap) // (self.d * d)
+
+    def exposure_edge(self, share: tuple[int, int], inner: int, is_bid: bool) -> int:
+        """mid -+ |mid - inner| x share: a bid above the result (an ask below) is exposed."""
+        n, d = share
+        gap = abs(self.m - inner * self.d) * n
+        if is_bid:
+            return (self.m * d - gap) // (self.d * d)
+        return _ceil_div(self.m * d + gap, self.d * d)
+
+    def whole_ticks(self, share: tuple[int, int]) -> int:
+        """floor(mid x share / tick): a spread of whole ticks is beyond mid x share exactly
+        when it is beyond this."""
+        n, d = share
+        return self.m * n // (self.d * d)
+
+
+_LIMITS: dict[tuple[int, int], _Limits] = {}
+
+
+def _limits(rules: PlanRules, inst: InstrumentLike) -> _Limits:
+    """``_Limits`` of these rules and instrument, kept while both are the same objects."""
+    key = (id(rules), id(inst))
+    lim = _LIMITS.get(key)
+    if lim is None or lim.rules is not rules or lim.inst is not inst:
+        if len(_LIMITS) > 256:
+            _LIMITS.clear()
+        lim = _LIMITS[key] = _Limits(rules, inst)
+    return lim
+
+
+# ---------------------------------------------------------------------------------------------
 # Targets: the strategy's side reshaped into core orders and decoration.
 
 
@@ -182,13 +327,8 @@ class Plan:
 class Target:
     quote: DesiredQuote
     role: str  # "inner", "backup" or "decor"
-
-
-def _cap(inst: InstrumentLike, qty: Decimal, price: Decimal, rules: PlanRules) -> Decimal:
-    """At most ``max_order_notional`` (the risk gate would refuse more)."""
-    if rules.max_order_notional is None or price * qty <= rules.max_order_notional:
-        return qty
-    return inst.round_qty(rules.max_order_notional / price)
+    ticks: int = 0  # quote.price in ticks
+    lots: int = 0  # quote.qty in lots
 
 
 def _with(q: DesiredQuote, *, price: Decimal | None = None, qty: Decimal | None = None,
@@ -196,6 +336,15 @@ def _with(q: DesiredQuote, *, price: Decimal | None = None, qty: Decimal | None 
     return DesiredQuote(q.side, q.price if price is None else price, q.qty if qty is None else qty,
                         q.priority if priority is None else priority, q.level,
                         q.obligation_critical)
+
+
+def _target(q: DesiredQuote, role: str, scale: TickScale, ticks: int, lots: int, q_ticks: int,
+            q_lots: int, priority: int | None = None) -> Target:
+    """``q`` at ``ticks`` x ``lots`` (``q`` itself where nothing changes)."""
+    if ticks != q_ticks or lots != q_lots or priority is not None and priority != q.priority:
+        q = _with(q, price=None if ticks == q_ticks else scale.price(ticks),
+                  qty=None if lots == q_lots else scale.qty(lots), priority=priority)
+    return Target(q, role, ticks, lots)
 
 
 def side_targets(
@@ -206,61 +355,66 @@ def side_targets(
 
     The backup stands as far from mid as the spread obligation allows with the other side's
     inner price ``other_inner`` (``backup_reach`` of the maximum spread): a move that sweeps the
-    inner order rarely reaches it, and it still keeps the spread once it is our best price."""
+    inner order rarely reaches it, and it still keeps the spread once it is our best price.
+    The quotes must be on the instrument's grid (strategies round them)."""
+    lim = _limits(rules, inst)
+    other = None if other_inner is None else lim.scale.ticks(other_inner)
+    return _side_targets(quotes, _Mid(mid, lim.scale), rules, lim, other)
+
+
+def _side_targets(
+    quotes: Sequence[DesiredQuote], mid: _Mid, rules: PlanRules, lim: _Limits,
+    other_inner: int | None,
+) -> list[Target]:
     if not quotes:
         return []
-    quotes = sorted(quotes, key=lambda q: q.level)
-    need = rules.min_depth_quote
-    if need <= ZERO:
-        return [Target(_with(q, qty=_cap(inst, q.qty, q.price, rules)), "decor" if i else "inner")
-                for i, q in enumerate(quotes)]
+    scale = lim.scale
+    quotes = sorted(quotes, key=_by_level)
+    ticks = [scale.ticks(q.price) for q in quotes]
+    lots = [scale.lots(q.qty) for q in quotes]
+    if not lim.has_need:
+        return [_target(q, "decor" if i else "inner", scale, t, lim.cap(n, t), t, n)
+                for i, (q, t, n) in enumerate(zip(quotes, ticks, lots, strict=True))]
     first = quotes[0]
-    side = first.side
-    is_bid = side is BUY
-    total = sum((q.qty for q in quotes), ZERO)  # base units the strategy shows on this side
-    inner_price = first.price
-    backup_price = quotes[1].price if len(quotes) > 1 else (
-        inner_price - 2 * inst.tick if is_bid else inner_price + 2 * inst.tick)
-    if rules.max_spread_pct is not None and other_inner is not None:
-        reach = mid * rules.max_spread_pct / HUNDRED * rules.backup_reach - abs(other_inner - mid)
-        backup_price = inst.round_price(mid - reach if is_bid else mid + reach,
-                                        SELL if is_bid else BUY)
-    band = mid * rules.band_pct / HUNDRED * rules.band_margin
-    band_edge = inst.round_price(mid - band if is_bid else mid + band, SELL if is_bid else BUY)
-    if (backup_price < band_edge) if is_bid else (backup_price > band_edge):
-        backup_price = band_edge
-    if (backup_price >= inner_price) if is_bid else (backup_price <= inner_price):
-        backup_price = inner_price - inst.tick if is_bid else inner_price + inst.tick
-    bare = ceil_qty(inst, need * Decimal("1.05") / inner_price)
-    want_inner = ceil_qty(inst, need * rules.inner_cover / inner_price)
-    want_backup = ceil_qty(inst, need * rules.backup_cover / backup_price)
-    out: list[Target]
-    rest = ZERO
+    is_bid = first.side is BUY
+    total = sum(lots)  # lots the strategy shows on this side
+    inner_t = ticks[0]
+    backup_t = ticks[1] if len(quotes) > 1 else (inner_t - 2 if is_bid else inner_t + 2)
+    if lim.backup_reach is not None and other_inner is not None:
+        backup_t = mid.reach_edge(lim.backup_reach, other_inner, is_bid)
+    band_edge = mid.band_edge(lim.band, is_bid)
+    if (backup_t < band_edge) if is_bid else (backup_t > band_edge):
+        backup_t = band_edge
+    if (backup_t >= inner_t) if is_bid else (backup_t <= inner_t):
+        backup_t = inner_t - 1 if is_bid else inner_t + 1
+    bare = _ceil_div(lim.bare, inner_t)
+    want_inner = _ceil_div(lim.inner, inner_t)
+    want_backup = _ceil_div(lim.backup, backup_t)
+    rest = 0
     if rules.minimal:
-        qty = want_inner if total >= want_inner else max(total, bare)
-        return [Target(_with(first, qty=_cap(inst, qty, inner_price, rules)), "inner")]
+        n = want_inner if total >= want_inner else max(total, bare)
+        return [_target(first, "inner", scale, inner_t, lim.cap(n, inner_t), inner_t, lots[0])]
     if total >= want_inner + want_backup:
-        inner_qty, backup_qty = want_inner, want_backup
-        rest = total - inner_qty - backup_qty
-    elif total >= 2 * ceil_qty(inst, need * Decimal("1.05") / backup_price):
-        inner_qty = ceil_qty(inst, total / 2)
-        backup_qty = inst.round_qty(total - inner_qty)
+        inner_n, backup_n = want_inner, want_backup
+        rest = total - inner_n - backup_n
+    elif total >= 2 * _ceil_div(lim.bare, backup_t):
+        inner_n = _ceil_div(total, 2)
+        backup_n = total - inner_n
     else:
-        inner_qty, backup_qty = max(total, bare), ZERO
-    out = [Target(_with(first, qty=_cap(inst, inner_qty, inner_price, rules)), "inner")]
-    if backup_qty > ZERO:
-        backup = _with(quotes[1] if len(quotes) > 1 else first, price=backup_price,
-                       qty=_cap(inst, backup_qty, backup_price, rules),
-                       priority=first.priority)
-        out.append(Target(backup, "backup"))
-    for q in quotes[2:]:
-        if rest <= ZERO:
+        inner_n, backup_n = max(total, bare), 0
+    out = [_target(first, "inner", scale, inner_t, lim.cap(inner_n, inner_t), inner_t, lots[0])]
+    if backup_n > 0:
+        i = 1 if len(quotes) > 1 else 0
+        out.append(_target(quotes[i], "backup", scale, backup_t, lim.cap(backup_n, backup_t),
+                           ticks[i], lots[i], priority=first.priority))
+    for q, t, q_lots in zip(quotes[2:], ticks[2:], lots[2:], strict=True):
+        if rest <= 0:
             break
-        qty = _cap(inst, q.qty if q.qty <= rest else inst.round_qty(rest), q.price, rules)
-        if qty < exchange_minimum(inst, q.price):
+        n = lim.cap(q_lots if q_lots <= rest else rest, t)
+        if n < lim.minimum(t):
             break
-        rest -= qty
-        out.append(Target(_with(q, qty=qty), "decor"))
+        rest -= n
+        out.append(_target(q, "decor", scale, t, n, t, q_lots))
     return out
 
 
@@ -268,157 +422,171 @@ def side_targets(
 # The plan.
 
 
+class _Live:
+    """A live order in ticks and lots, with what does not change during a plan worked out once."""
+
+    __slots__ = ("cid", "ticks", "units", "cancellable", "young", "in_band", "exposed")
+
+    def __init__(self, o: LiveOrder, scale: TickScale, is_bid: bool) -> None:
+        self.cid = o.client_order_id
+        try:
+            self.ticks = scale.ticks(o.price)
+            lots = scale.lots(o.qty)
+        except TickError:  # not placed by us (ours are on the grid): judged conservatively
+            self.ticks = scale.ticks(o.price, FLOOR if is_bid else CEIL)  # away from mid
+            lots = scale.lots(o.qty, FLOOR)
+        self.units = self.ticks * lots
+        self.cancellable, self.young = o.cancellable, o.young
+        self.in_band = self.exposed = False
+
+
 class _SidePlanner:
     """One side's live orders against its targets."""
 
-    def __init__(self, side: Side, targets: list[Target], live: list[LiveOrder], mid: Decimal,
-                 rules: PlanRules, inst: InstrumentLike) -> None:
+    def __init__(self, side: Side, targets: list[Target], live: list[LiveOrder], mid: _Mid,
+                 rules: PlanRules, lim: _Limits) -> None:
         self.side = side
-        self.is_bid = side is BUY
+        self.is_bid = is_bid = side is BUY
         self.rules = rules
-        self.inst = inst
+        self.lim = lim
+        self.scale = scale = lim.scale
         self.mid = mid
         self.targets = targets
-        self.live = live
-        band = mid * rules.band_pct / HUNDRED * rules.band_margin
-        self.band_edge = mid - band if self.is_bid else mid + band
-        inner = targets[0].quote.price if targets else None
-        self.exposure_edge: Decimal | None = None
-        if inner is not None:
-            reach = abs(mid - inner) * rules.exposure
-            self.exposure_edge = mid - reach if self.is_bid else mid + reach
-        self.planned: list[DesiredQuote] = []  # places planned so far
+        self.band_edge = mid.band_edge(lim.band, is_bid)
+        # exposed: closer to mid than ``exposure`` x the inner target's distance (or through it)
+        exposure_edge = (None if not targets
+                         else mid.exposure_edge(lim.exposure, targets[0].ticks, is_bid))
+        self.live = [_Live(o, scale, is_bid) for o in live]
+        edge = self.band_edge
+        for o in self.live:
+            o.in_band = o.ticks >= edge if is_bid else o.ticks <= edge
+            if exposure_edge is not None:
+                o.exposed = o.ticks > exposure_edge if is_bid else o.ticks < exposure_edge
+        self.planned: list[Target] = []  # places planned so far
         self.recent = 0  # new orders sent on this side within the settle time (any outcome)
         self.leaving: set[str] = set()  # cancels planned so far
-        self.matched: dict[int, LiveOrder] = {}  # target index -> live order standing for it
-        self.backup_edge: Decimal | None = None  # set by ``pair`` from the other side
+        self.matched: dict[int, _Live] = {}  # target index -> live order standing for it
+        self.backup_edge: int | None = None  # set by ``pair`` from the other side
 
     def pair(self, other: _SidePlanner) -> None:
         """Learn the other side's inner price (a backup must keep the spread with it), then
         match live orders to targets."""
-        rules = self.rules
-        if rules.max_spread_pct is not None and other.targets:
-            reach = (self.mid * rules.max_spread_pct / HUNDRED * rules.backup_keep
-                     - abs(other.targets[0].quote.price - self.mid))
-            self.backup_edge = self.mid - reach if self.is_bid else self.mid + reach
+        keep = self.lim.backup_keep
+        if keep is not None and other.targets:
+            self.backup_edge = self.mid.reach_edge(keep, other.targets[0].ticks, self.is_bid)
         self._match()
 
     # --- reading the side ------------------------------------------------------------------
-    def exposed(self, o: LiveOrder) -> bool:
-        edge = self.exposure_edge
-        if edge is None:
-            return False
-        return o.price > edge if self.is_bid else o.price < edge
+    def in_band(self, ticks: int) -> bool:
+        return ticks >= self.band_edge if self.is_bid else ticks <= self.band_edge
 
-    def in_band(self, price: Decimal) -> bool:
-        return price >= self.band_edge if self.is_bid else price <= self.band_edge
-
-    def usable(self, o: LiveOrder) -> bool:
+    def usable(self, o: _Live) -> bool:
         """Counts towards the obligations now and for a while."""
-        return o.client_order_id not in self.leaving and self.in_band(o.price) and not self.exposed(o)
+        return o.in_band and not o.exposed and o.cid not in self.leaving
 
     def _match(self) -> None:
         """Which live order stands for which target. Only the inner order's price is the
         strategy's edge: it is matched within the price tolerance. A backup is any other usable
         order close enough to keep the spread when the inner one fills, and decoration any
         usable order left: moving those would buy nothing the obligations pay for."""
-        tol, tick = self.rules.tolerance, self.inst.tick
+        price_ok = self.rules.tolerance.price_ok_ticks
         free = [o for o in self.live if self.usable(o)]
-
-        def closest(cands: list[LiveOrder], price: Decimal) -> LiveOrder | None:
-            return min(cands, key=lambda o: abs(o.price - price), default=None)
-
         for i, t in enumerate(self.targets):
-            price = t.quote.price
+            price = t.ticks
             if t.role == "inner":
-                cands = [o for o in free if tol.price_ok(o.price, price, tick)]
+                cands = [o for o in free if price_ok(abs(o.ticks - price), price)]
             elif t.role == "backup":
-                cands = [o for o in free if self.within_reach(o.price)]
+                cands = [o for o in free if self.within_reach(o.ticks)]
             else:
                 cands = free
-            best = closest(cands, price)
+            best = min(cands, key=lambda o: abs(o.ticks - price), default=None)  # noqa: B023
             if best is not None:
                 self.matched[i] = best
                 free.remove(best)
 
-    def within_reach(self, price: Decimal) -> bool:
+    def within_reach(self, ticks: int) -> bool:
         """Close enough to be our best price, with the other side's inner order, without
         breaking the spread obligation."""
         edge = self.backup_edge
         if edge is None:
             return True
-        return price >= edge if self.is_bid else price <= edge
+        return ticks >= edge if self.is_bid else ticks <= edge
 
-    def prices(self) -> list[Decimal]:
-        """Our usable prices after the planned actions, innermost first."""
-        ps = [o.price for o in self.live if self.usable(o)] + [q.price for q in self.planned]
+    def prices(self) -> list[int]:
+        """Our usable prices (ticks) after the planned actions, innermost first."""
+        ps = [o.ticks for o in self.live if self.usable(o)] + [t.ticks for t in self.planned]
         return sorted(ps, reverse=self.is_bid)
 
-    def best(self) -> Decimal | None:
+    def best(self) -> int | None:
         ps = self.prices()
         return ps[0] if ps else None
 
     def any_young(self) -> bool:
-        return any(o.young for o in self.live if o.client_order_id not in self.leaving) or bool(
-            self.planned)
+        leaving = self.leaving
+        return bool(self.planned) or any(o.young for o in self.live if o.cid not in leaving)
 
-    def depth(self, *, without_best: bool = False) -> Decimal:
-        items = [(o.price, o.notional) for o in self.live if self.usable(o)]
-        items += [(q.price, q.price * q.qty) for q in self.planned if self.in_band(q.price)]
-        if without_best and items:
-            items.sort(key=lambda pn: pn[0], reverse=self.is_bid)
+    def depth(self, *, without_best: bool = False) -> int:
+        """Usable depth in notional units."""
+        if not without_best:
+            return (sum(o.units for o in self.live if self.usable(o))
+                    + sum(t.ticks * t.lots for t in self.planned if self.in_band(t.ticks)))
+        items = [(o.ticks, o.units) for o in self.live if self.usable(o)]
+        items += [(t.ticks, t.ticks * t.lots) for t in self.planned if self.in_band(t.ticks)]
+        if items:
+            items.sort(key=_first, reverse=self.is_bid)
             items = items[1:]
-        return sum((n for _, n in items), ZERO)
+        return sum(n for _, n in items)
 
-    def held_depth(self) -> Decimal:
-        """What the obligations see now: every order of ours in the band (exposed ones too,
-        until they fill), the ones planned included."""
-        items = [o.notional for o in self.live
-                 if o.client_order_id not in self.leaving and self.in_band(o.price)]
-        items += [q.price * q.qty for q in self.planned if self.in_band(q.price)]
-        return sum(items, ZERO)
+    def held_depth(self) -> int:
+        """What the obligations see now (notional units): every order of ours in the band
+        (exposed ones too, until they fill), the ones planned included."""
+        leaving = self.leaving
+        return (sum(o.units for o in self.live if o.in_band and o.cid not in leaving)
+                + sum(t.ticks * t.lots for t in self.planned if self.in_band(t.ticks)))
 
-    def can_drop(self, o: LiveOrder) -> bool:
+    def can_drop(self, o: _Live) -> bool:
         """Cancelling ``o`` keeps the side's depth obligation (when it is met now)."""
-        need = self.rules.min_depth_quote
-        if need <= ZERO or not self.in_band(o.price):
+        lim = self.lim
+        if not lim.has_need or not o.in_band:
             return True
         held = self.held_depth()
-        return held < need or held - o.notional >= need
+        return held < lim.need or held - o.units >= lim.need
 
     def count(self) -> int:
-        return sum(o.client_order_id not in self.leaving for o in self.live) + len(self.planned)
+        leaving = self.leaving
+        return sum(o.cid not in leaving for o in self.live) + len(self.planned)
 
     def unmatched(self, roles: tuple[str, ...]) -> list[tuple[int, Target]]:
-        planned = {id(q) for q in self.planned}
+        planned = {id(t) for t in self.planned}
         return [(i, t) for i, t in enumerate(self.targets)
-                if t.role in roles and i not in self.matched and id(t.quote) not in planned]
+                if t.role in roles and i not in self.matched and id(t) not in planned]
 
-    def spare(self) -> LiveOrder | None:
+    def spare(self) -> _Live | None:
         """The least useful cancellable order not needed by any target: unusable ones first,
         then the farthest from mid."""
-        needed = {o.client_order_id for o in self.matched.values()}
+        needed = {o.cid for o in self.matched.values()}
         young = self.any_young()
+        leaving = self.leaving
         # an exposed order still counts for the obligations until the newer ones do; a young
         # order is a decision of moments ago: cancelling it now would only churn
-        cands = [o for o in self.live if o.cancellable and o.client_order_id not in self.leaving
-                 and o.client_order_id not in needed and not o.young
-                 and not (young and self.in_band(o.price) and self.exposed(o))]
+        cands = [o for o in self.live if o.cancellable and o.cid not in leaving
+                 and o.cid not in needed and not o.young
+                 and not (young and o.in_band and o.exposed)]
         if not cands:
             return None
-        dust = self.rules.min_depth_quote / 4  # too small to matter for the obligations
-        cands.sort(key=lambda o: (self.usable(o), o.notional >= dust,
-                                  o.price if self.is_bid else -o.price))
+        dust, is_bid = self.lim.dust, self.is_bid
+        cands.sort(key=lambda o: (self.usable(o), o.units >= dust,
+                                  o.ticks if is_bid else -o.ticks))
         return cands[0]
 
     # --- deciding ------------------------------------------------------------------------------
-    def add(self, purpose: Purpose, q: DesiredQuote, why: str) -> Action:
-        self.planned.append(q)
-        return Action(purpose, place=q, why=why, side=self.side)
+    def add(self, purpose: Purpose, t: Target, why: str) -> Action:
+        self.planned.append(t)
+        return Action(purpose, place=t.quote, why=why, side=self.side)
 
-    def drop(self, purpose: Purpose, o: LiveOrder, why: str) -> Action:
-        self.leaving.add(o.client_order_id)
-        return Action(purpose, cancel=o.client_order_id, why=why, side=self.side)
+    def drop(self, purpose: Purpose, o: _Live, why: str) -> Action:
+        self.leaving.add(o.cid)
+        return Action(purpose, cancel=o.cid, why=why, side=self.side)
 
     def limit(self) -> int:
         """Orders a side may hold before the planner trims (one spare generation)."""
@@ -431,57 +599,55 @@ class _SidePlanner:
         return self.recent + len(self.planned) >= MAX_NEW_PER_SETTLE
 
     def restore(self) -> list[Action]:
-        need = self.rules.min_depth_quote
+        lim = self.lim
         out: list[Action] = []
         if not self.targets or self.recent >= MAX_NEW_PER_SETTLE:
             return out
-        if need <= ZERO:
+        if not lim.has_need:
             if self.best() is None:
-                out.append(self.add(Purpose.RESTORE, self.targets[0].quote, "side empty"))
+                out.append(self.add(Purpose.RESTORE, self.targets[0], "side empty"))
             return out
         for _, t in self.unmatched(("inner", "backup")):
-            if self.depth() >= need:
+            if self.depth() >= lim.need:
                 break
-            out.append(self.add(Purpose.RESTORE, t.quote, f"{self.side} depth below minimum"))
-        short = need - self.depth()
-        if short > ZERO:  # every core order stands, partly filled: top up with one order
-            # of the inner order's full size: it carries the side alone once the rest fills
-            # (a top-up of just the shortfall leaves dust that each costs a request later)
-            inner = self.targets[0].quote
-            out.append(self.add(Purpose.RESTORE, inner,
+            out.append(self.add(Purpose.RESTORE, t, f"{self.side} depth below minimum"))
+        if self.depth() < lim.need:  # every core order stands, partly filled: top up with one
+            # order of the inner order's full size: it carries the side alone once the rest
+            # fills (a top-up of just the shortfall leaves dust that each costs a request later)
+            out.append(self.add(Purpose.RESTORE, self.targets[0],
                                 f"{self.side} depth topped up after a partial fill"))
         return out
 
     def rescue_backup(self) -> list[Action]:
         """One fill must not break the depth: the backup (or a top-up) behind the best."""
-        need = self.rules.min_depth_quote
-        if need <= ZERO or self.rules.minimal or len(self.targets) < 2:
+        lim = self.lim
+        if not lim.has_need or self.rules.minimal or len(self.targets) < 2:
             return []
-        if self.depth(without_best=True) >= need or self.chasing():
+        if self.depth(without_best=True) >= lim.need or self.chasing():
             return []
         for _, t in self.unmatched(("backup", "inner")):
-            return [self._add_within_limit(Purpose.RESCUE, t.quote, f"{self.side} backup")]
+            return [self._add_within_limit(Purpose.RESCUE, t, f"{self.side} backup")]
         return []
 
-    def _add_within_limit(self, purpose: Purpose, q: DesiredQuote, why: str) -> Action:
-        """Place ``q``, cancelling a spare order beside it when the side is full."""
+    def _add_within_limit(self, purpose: Purpose, t: Target, why: str) -> Action:
+        """Place ``t``, cancelling a spare order beside it when the side is full."""
         cancel = self.spare() if self.count() >= self.limit() else None
-        action = self.add(purpose, q, why)
-        if cancel is not None and self.can_drop(cancel):  # judged with ``q`` planned
-            self.leaving.add(cancel.client_order_id)
-            action = Action(purpose, place=q, cancel=cancel.client_order_id, why=why,
-                            side=self.side)
+        action = self.add(purpose, t, why)
+        if cancel is not None and self.can_drop(cancel):  # judged with ``t`` planned
+            self.leaving.add(cancel.cid)
+            action = Action(purpose, place=t.quote, cancel=cancel.cid, why=why, side=self.side)
         return action
 
     def rescue_inner(self, why: str, purpose: Purpose = Purpose.RESCUE) -> list[Action]:
         """Our best price is too far (spread): the inner target, placed first."""
         if not self.targets:
             return []
-        if 0 in self.matched or any(q is self.targets[0].quote for q in self.planned):
+        inner = self.targets[0]
+        if 0 in self.matched or any(t is inner for t in self.planned):
             return []
         if self.chasing():
             return []
-        return [self._add_within_limit(purpose, self.targets[0].quote, why)]
+        return [self._add_within_limit(purpose, inner, why)]
 
     def trim(self, purpose: Purpose) -> list[Action]:
         """Cancel spare orders while the side holds more than its limit (RESCUE) or any spare
@@ -498,17 +664,18 @@ class _SidePlanner:
             out.append(self.drop(purpose, o, f"{self.side} order not needed"))
         if purpose is Purpose.IMPROVE:  # orders out of the band, or exposed once the rest count
             young = self.any_young()
+            matched = self.matched.values()
             for o in self.live:
-                if (o.cancellable and not o.young and o.client_order_id not in self.leaving
-                        and not self.usable(o) and o not in self.matched.values()
-                        and not (self.in_band(o.price) and young) and self.can_drop(o)
+                if (o.cancellable and not o.young and o.cid not in self.leaving
+                        and not self.usable(o) and o not in matched
+                        and not (o.in_band and young) and self.can_drop(o)
                         and self.count() > 1):
                     out.append(self.drop(purpose, o, f"{self.side} order out of the band"))
         return out
 
-    def _needed_for_depth(self, o: LiveOrder) -> bool:
-        need = self.rules.min_depth_quote
-        return need > ZERO and self.depth() - o.notional < need
+    def _needed_for_depth(self, o: _Live) -> bool:
+        lim = self.lim
+        return lim.has_need and self.depth() - o.units < lim.need
 
     def improve(self) -> list[Action]:
         """Follow the strategy: each core target not stood for gets its order (replacing a
@@ -519,8 +686,7 @@ class _SidePlanner:
         for _, t in self.unmatched(("inner", "backup", "decor")):
             if self.count() > len(self.targets):
                 break  # trim first (``trim``), then follow further
-            out.append(self.add(Purpose.IMPROVE, t.quote,
-                                f"{self.side} {t.role} to the strategy's price"))
+            out.append(self.add(Purpose.IMPROVE, t, f"{self.side} {t.role} to the strategy's price"))
             break
         return out
 
@@ -536,17 +702,21 @@ def plan(
 ) -> Plan:
     """What to place and cancel now (see the module docstring). Never more requests than the
     allowance; actions that do not fit wait whole. ``recent``: new orders sent per side within
-    the settle time, whatever became of them."""
+    the settle time, whatever became of them. Quotes must be on the instrument's grid."""
     if mid is None or mid <= ZERO:
         return Plan(())
+    lim = _limits(rules, inst)
+    scale = lim.scale
+    at = _Mid(mid, scale)
     sides = {}
     bids, asks = _within_obligations(quotes.bids, quotes.asks, mid, rules, inst)
     inner = {BUY: bids[0] if bids else None, SELL: asks[0] if asks else None}
     for side, qs in ((BUY, bids), (SELL, asks)):
         other = inner[SELL if side is BUY else BUY]
-        targets = side_targets(qs, mid, rules, inst, None if other is None else other.price)
-        sides[side] = _SidePlanner(side, targets, [o for o in live if o.side is side], mid,
-                                   rules, inst)
+        targets = _side_targets(qs, at, rules, lim,
+                                None if other is None else scale.ticks(other.price))
+        sides[side] = _SidePlanner(side, targets, [o for o in live if o.side is side], at,
+                                   rules, lim)
     bid, ask = sides[BUY], sides[SELL]
     if recent:
         bid.recent, ask.recent = recent.get(BUY, 0), recent.get(SELL, 0)
@@ -556,15 +726,15 @@ def plan(
     # 1. restore both sides
     wanted += bid.restore() + ask.restore()
     # 2. rescue: spread, backups, exposure, pile-ups
-    if rules.max_spread_pct is not None:
+    if lim.spread is not None and lim.spread_margin is not None:
         b, a = bid.best(), ask.best()
-        limit = mid * rules.max_spread_pct / HUNDRED
-        if b is not None and a is not None and (a - b) > limit * rules.spread_margin:
+        if b is not None and a is not None and a - b > at.whole_ticks(lim.spread_margin):
             # beyond the maximum already: as urgent as an empty side
-            purpose = Purpose.RESTORE if a - b > limit else Purpose.RESCUE
+            purpose = Purpose.RESTORE if a - b > at.whole_ticks(lim.spread) else Purpose.RESCUE
+            spread = scale.price(a - b)
             for s in (bid, ask):
-                wanted += s.rescue_inner(f"{s.side} too far: our spread {a - b} near the maximum",
-                                         purpose)
+                wanted += s.rescue_inner(
+                    f"{s.side} too far: our spread {spread} near the maximum", purpose)
     wanted += bid.rescue_backup() + ask.rescue_backup()
     wanted += bid.trim(Purpose.RESCUE) + ask.trim(Purpose.RESCUE)
     # 3. improve

@@ -13,6 +13,10 @@ warning that says why, instead of failing silently.
 
 `quote_around_centre` is the frame every strategy's `quote` runs in: find the centre (or give up
 with the reason), let the strategy plan its levels around it, shape them.
+
+Shaping works on integers (`domain.ticks`): each level's price becomes ticks by one exact floor or
+ceil (away from mid), sizes are lots, depths and balances notional units; the quotes it returns
+carry the Decimal values of those ints (on the grid, the grid's exponent).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import NamedTuple, Protocol
 
+from liquidity_bot.domain.tick_filters import tick_filters, tick_scale
+from liquidity_bot.domain.ticks import CEIL, FLOOR
 from liquidity_bot.strategies.base import (
     CRITICAL_PRIORITY_LIMIT,
     DesiredQuote,
@@ -84,6 +90,66 @@ class ShapingContext(NamedTuple):
     band_pct: Decimal = DEPTH_BAND_PCT
 
 
+class _Grid:
+    """An instrument's bounds in lots and notional units, and the conversions that come back
+    from book to book (sizes, the minimum depth, balances that did not move) remembered."""
+
+    __slots__ = ("inst", "scale", "min_lots", "min_val_units", "max_lots", "_floor", "_ceil",
+                 "_at_last")
+
+    def __init__(self, inst: InstrumentLike) -> None:
+        self.inst = inst
+        self.scale = scale = tick_scale(inst.tick, inst.step)
+        self.min_lots = scale.lots(inst.min_qty, CEIL)
+        self.min_val_units = scale.notional_units(inst.min_val, CEIL) if inst.min_val else 0
+        self.max_lots = None if inst.max_qty is None else scale.lots(inst.max_qty, FLOOR)
+        self._floor: dict[Decimal, int] = {}
+        self._ceil: dict[Decimal, int] = {}
+        self._at_last: dict[Decimal, int] = {}
+
+    def units_floor(self, amount: Decimal) -> int:
+        """``notional_units(amount, FLOOR)``, remembered."""
+        known = self._floor.get(amount)
+        if known is None:
+            known = _remember(self._floor, amount, self.scale.notional_units(amount, FLOOR))
+        return known
+
+    def units_ceil(self, amount: Decimal) -> int:
+        """``notional_units(amount, CEIL)``, remembered."""
+        known = self._ceil.get(amount)
+        if known is None:
+            known = _remember(self._ceil, amount, self.scale.notional_units(amount, CEIL))
+        return known
+
+    def lots_at_last(self, min_val_at_last: Decimal) -> int:
+        """minVal / last price, rounded up to lots, remembered by its Decimal value."""
+        known = self._at_last.get(min_val_at_last)
+        if known is None:
+            known = _remember(self._at_last, min_val_at_last,
+                              self.scale.lots(min_val_at_last, CEIL))
+        return known
+
+
+def _remember(memo: dict[Decimal, int], key: Decimal, value: int) -> int:
+    if len(memo) >= 1024:  # bounded: balances and last prices wander over a long run
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+_GRIDS: dict[int, _Grid] = {}
+
+
+def _grid(inst: InstrumentLike) -> _Grid:
+    """The ``_Grid`` of ``inst``, kept while it is the same object."""
+    grid = _GRIDS.get(id(inst))
+    if grid is None or grid.inst is not inst:
+        if len(_GRIDS) >= 256:
+            _GRIDS.clear()
+        grid = _GRIDS[id(inst)] = _Grid(inst)
+    return grid
+
+
 class _Side:
     """Side-aware arithmetic so the bid and ask code paths are one.
 
@@ -92,7 +158,9 @@ class _Side:
     every book, inside the tick-to-order latency.
     """
 
-    __slots__ = ("side", "ctx", "inst", "tick", "is_bid", "other", "band_edge", "min_val_at_last")
+    __slots__ = ("side", "ctx", "inst", "tick", "is_bid", "other", "band_edge", "min_val_at_last",
+                 "grid", "scale", "away_rounding", "band_edge_ticks", "min_lots",
+                 "min_val_units", "min_lots_at_last")
 
     def __init__(self, side: Side, ctx: ShapingContext, band: Decimal) -> None:
         """`band`: `ctx.mid * ctx.band_pct / 100`, the half-width of the depth band."""
@@ -108,6 +176,16 @@ class _Side:
         self.min_val_at_last = (
             inst.min_val / last if inst.min_val and last is not None and last > 0 else None
         )
+        # the same in integers (domain.ticks): prices in ticks, sizes in lots
+        self.grid = grid = _grid(inst)
+        self.scale = scale = grid.scale
+        self.away_rounding = FLOOR if self.is_bid else CEIL  # ``away``: bids down, asks up
+        # in the band: ticks >= this (bids), <= this (asks); rounded toward mid
+        self.band_edge_ticks = scale.ticks(self.band_edge, CEIL if self.is_bid else FLOOR)
+        self.min_lots = grid.min_lots
+        self.min_val_units = grid.min_val_units
+        self.min_lots_at_last = (None if self.min_val_at_last is None
+                                 else grid.lots_at_last(self.min_val_at_last))
 
     def away(self, price: Decimal) -> Decimal:
         """Round away from mid (the side's own safe direction)."""
@@ -148,6 +226,34 @@ class _Side:
                 need = at_last
         rounded = inst.round_qty(need)  # ceil_qty(inst, need), written out
         return rounded if rounded >= need else rounded + inst.step
+
+    def minimum_lots(self, ticks: int) -> int:
+        """``minimum`` of the price ``ticks``, in lots."""
+        need = self.min_lots
+        if self.min_val_units and ticks > 0:
+            at_price = -(-self.min_val_units // ticks)
+            if at_price > need:
+                need = at_price
+            at_last = self.min_lots_at_last
+            if at_last is not None and at_last > need:
+                need = at_last
+        return need
+
+    def inner_limit_ticks(self, half_spread: Decimal | None) -> int | None:
+        """``inner_limit`` in ticks."""
+        obl = self.ctx.obligations
+        if obl is None or half_spread is None:
+            return None
+        mid, is_bid = self.ctx.mid, self.is_bid
+        if is_bid:
+            limit = self.scale.ticks(mid - half_spread, CEIL)
+        else:
+            limit = self.scale.ticks(mid + half_spread, FLOOR)
+        if obl.min_depth_2pct_quote > ZERO:
+            edge = self.band_edge_ticks
+            if (edge > limit) if is_bid else (edge < limit):
+                limit = edge
+        return limit
 
 
 def ceil_qty(inst: InstrumentLike, qty: Decimal) -> Decimal:
@@ -191,19 +297,21 @@ def centre(top: TopOfBook, reference: Decimal | None) -> tuple[Decimal | None, s
 
 def _prices(
     s: _Side, plans: Sequence[LevelPlan], half_spread: Decimal | None, warnings: list[str]
-) -> list[Decimal]:
+) -> list[int]:
+    """One price per level, in ticks (see the module docstring for the rules' order)."""
     ctx = s.ctx
-    round_price, side, is_bid, tick = s.inst.round_price, s.side, s.is_bid, s.tick
+    side, is_bid, away = s.side, s.is_bid, s.away_rounding
+    ticks_of = s.scale.ticks
     # 1. obligation: the innermost level within max_spread/2 of mid (and inside the band)
-    innermost = round_price(plans[0].price, side)
-    limit = s.inner_limit(half_spread)
-    if limit is not None:
-        innermost = s.closer(innermost, limit)
+    innermost = ticks_of(plans[0].price, away)
+    limit = s.inner_limit_ticks(half_spread)
+    if limit is not None and ((limit > innermost) if is_bid else (limit < innermost)):
+        innermost = limit
     # 2. hard price ceiling (bids) / floor (asks): shift the whole side, keeping its shape
     shift = None
     hard = ctx.bid_ceiling if is_bid else ctx.ask_floor
     if hard is not None:
-        bound = s.away(hard)
+        bound = ticks_of(hard, away)
         if (innermost > bound) if is_bid else (innermost < bound):
             shift = innermost - bound
             what = "ceiling" if is_bid else "floor"
@@ -212,56 +320,58 @@ def _prices(
     opposite = ctx.top.ask if is_bid else ctx.top.bid
     safe = None
     if opposite is not None:
-        safe = s.away(opposite - tick if is_bid else opposite + tick)
+        safe = ticks_of(opposite, away) - 1 if is_bid else ticks_of(opposite, away) + 1
     # 4. one price per level, strictly moving away from mid
     # (3 and 4 keep the price further from mid, the price itself on a tie, as min/max would)
-    prices: list[Decimal] = []
+    prices: list[int] = []
     for plan in plans:
-        price = round_price(plan.price, side) if prices else innermost
+        price = ticks_of(plan.price, away) if prices else innermost
         if shift is not None:
             price -= shift
         if is_bid:
             if safe is not None and safe < price:
                 price = safe
-            if prices and prices[-1] - tick < price:
-                price = prices[-1] - tick
+            if prices and prices[-1] - 1 < price:
+                price = prices[-1] - 1
         else:
             if safe is not None and safe > price:
                 price = safe
-            if prices and prices[-1] + tick > price:
-                price = prices[-1] + tick
+            if prices and prices[-1] + 1 > price:
+                price = prices[-1] + 1
         prices.append(price)
     return prices
 
 
 def _shape_side(
-    s: _Side, plans: Sequence[LevelPlan], prices: list[Decimal], warnings: list[str]
+    s: _Side, plans: Sequence[LevelPlan], prices: list[int], warnings: list[str]
 ) -> list[DesiredQuote]:
+    """The side's quotes: sizes in lots (depth and balances in notional units), checked."""
     if not plans:
         return []
-    ctx, inst, is_bid = s.ctx, s.inst, s.is_bid
-    round_qty, minimum = inst.round_qty, s.minimum
-    if min(prices) <= ZERO:
-        keep = [i for i, p in enumerate(prices) if p > ZERO]
+    ctx, inst, is_bid, scale, grid = s.ctx, s.inst, s.is_bid, s.scale, s.grid
+    units_floor, minimum = grid.units_floor, s.minimum_lots
+    if min(prices) <= 0:
+        keep = [i for i, p in enumerate(prices) if p > 0]
         plans = [plans[i] for i in keep]
         prices = [prices[i] for i in keep]
     count = len(prices)
     obl = ctx.obligations
     need = obl.min_depth_2pct_quote if obl is not None else ZERO
+    need_units = grid.units_ceil(need) if need > ZERO else 0  # depth >= need <=> units >= this
     # Prices move strictly away from mid (`_prices`): the levels inside the depth band are the
     # innermost `in_band`, and so are the obligation-critical ones (`critical`).
-    edge = s.band_edge
+    edge = s.band_edge_ticks
     in_band = 0
-    depth = ZERO
+    depth = 0
     # the strategy's size, at least the exchange minimum (which depends on the price only: once
     # per level, it is needed again below)
-    qtys: list[Decimal] = []
-    minimums: list[Decimal] = []
+    qtys: list[int] = []
+    minimums: list[int] = []
     for i, (plan, price) in enumerate(zip(plans, prices, strict=True)):
         size = plan.size_quote
-        qty = round_qty(size / price) if size > ZERO else ZERO
+        qty = units_floor(size) // price if size > ZERO else 0  # floor(size / price / step)
         least = minimum(price)
-        if qty > ZERO:
+        if qty > 0:
             if least > qty:
                 qty = least
         elif obl is not None and i == 0:
@@ -273,10 +383,11 @@ def _shape_side(
             in_band += 1
             depth += price * qty
     # obligation depth: top up the levels inside the band, evenly
-    if need > depth and in_band:
-        share = (need - depth) / in_band
+    if need > ZERO and depth < need_units and in_band:
+        share = (need - scale.notional(depth)) / in_band
+        share_units = scale.notional_units(share, CEIL)
         for i in range(in_band):
-            topped = qtys[i] + ceil_qty(inst, share / prices[i])
+            topped = qtys[i] + -(-share_units // prices[i])  # ceil(share / price / step)
             qtys[i] = minimums[i] if minimums[i] > topped else topped
 
     # obligation-critical: the innermost level (max spread) and, from the inside out, the in-band
@@ -284,46 +395,50 @@ def _shape_side(
     critical = 0
     if obl is not None and count:
         critical = 1
-        running = ZERO
+        running = 0
         for i in range(in_band):
-            if running >= need:
+            if running >= need_units:
                 break
             critical = i + 1
             running += prices[i] * qtys[i]
 
     # what the balance can pay for, most important (innermost) levels first; then the exchange
     # filters, a last check
-    left = ctx.inventory.quote if is_bid else ctx.inventory.base
-    qty_cap = None if inst.max_qty is None else round_qty(inst.max_qty)
-    side, check, last_price = s.side, inst.check, ctx.last_price
+    left = (units_floor(ctx.inventory.quote) if is_bid
+            else scale.lots(ctx.inventory.base, FLOOR))
+    qty_cap = grid.max_lots
+    side, last_price = s.side, ctx.last_price
+    passes = tick_filters(inst, side, last_price).passes
     short = False
     dropped: list[str] = []
     quotes: list[DesiredQuote] = []
     for i in range(count):
         price, qty = prices[i], qtys[i]
-        if qty <= ZERO:
+        if qty <= 0:
             continue
         if qty_cap is not None and qty_cap < qty:
             qty = qty_cap
         cost = price * qty if is_bid else qty
         if cost > left:
-            qty = round_qty(left / price if is_bid else left)
+            qty = left // price if is_bid else left
             short = True
             if qty < minimums[i]:
                 continue
             cost = price * qty if is_bid else qty
         left -= cost
         level = plans[i].level
-        problems = check(side, price, qty, last_price)
-        if problems:
-            dropped.append(
-                f"{side} level {level} at {price} dropped by exchange filters: "
-                + "; ".join(str(getattr(p, "message", p)) for p in problems)
-            )
-            continue
+        price_d, qty_d = scale.price(price), scale.qty(qty)
+        if not passes(price, qty):  # the Decimal check says why (and has the last word)
+            problems = inst.check(side, price_d, qty_d, last_price)
+            if problems:
+                dropped.append(
+                    f"{side} level {level} at {price_d} dropped by exchange filters: "
+                    + "; ".join(str(getattr(p, "message", p)) for p in problems)
+                )
+                continue
         is_critical = i < critical
         priority = level if is_critical else level + CRITICAL_PRIORITY_LIMIT
-        quotes.append(DesiredQuote(side, price, qty, priority, level, is_critical))
+        quotes.append(DesiredQuote(side, price_d, qty_d, priority, level, is_critical))
     if short:
         asset = "quote" if is_bid else "base"
         warnings.append(f"{side} side reduced: not enough {asset} balance for every level")
@@ -381,7 +496,7 @@ def shape_quotes(
     ask_prices = _prices(ask_side, ask_plans, half_spread, notes) if ask_plans else []
     # our own two sides must not touch either (a zero target spread on an on-tick mid)
     if bid_prices and ask_prices and bid_prices[0] >= ask_prices[0]:
-        gap = bid_prices[0] - ask_prices[0] + bid_side.tick
+        gap = bid_prices[0] - ask_prices[0] + 1
         bid_prices = [p - gap for p in bid_prices]
     bids = tuple(_shape_side(bid_side, bid_plans, bid_prices, notes))
     asks = tuple(_shape_side(ask_side, ask_plans, ask_prices, notes))
