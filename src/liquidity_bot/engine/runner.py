@@ -711,16 +711,26 @@ def build_estimator(market: MarketConfig) -> Any:
 
 
 def share_ip_order_limit(sessions: list[KeySession]) -> None:
-    """An order limit may be per user and also per IP (Bitrue's is), and every key of one
-    process sends from one source address: each key plans with an equal share of the limit
-    (an adapter with a per-address governor enforces the sum; Bitrue's does)."""
-    by_exchange: dict[str, list[KeySession]] = {}
+    """An order limit may be per user and also per IP (Bitrue's is): keys of one exchange that
+    send from one source address each plan with an equal share of the limit (an adapter with
+    a per-address governor enforces the sum; Bitrue's does); a key on an address of its own
+    keeps the whole limit."""
+    by_address: dict[tuple[str, str | None], list[KeySession]] = {}
     for s in sessions:
-        by_exchange.setdefault(s.markets[0].exchange if s.markets else "", []).append(s)
-    for group in by_exchange.values():  # keys of other exchanges do not share a limit
+        exchange = s.markets[0].exchange if s.markets else ""
+        by_address.setdefault((exchange, pacing_address(s.venue)), []).append(s)
+    for group in by_address.values():  # other exchanges and addresses do not share a limit
         if len(group) > 1:
             for s in group:
                 s.budget = OrderBudget.for_limit(s.venue.order_rate_limit, shared_by=len(group))
+
+
+def pacing_address(venue: Venue) -> str | None:
+    """The source address whose per-IP limits ``venue`` counts in (None: the process's
+    default address, as for every venue that does not say)."""
+    if not venue.capabilities.earlier_requests:
+        return None
+    return cast(PacedByAddress, venue).source_address
 
 
 def summary(engine: Engine) -> dict[str, Any]:
