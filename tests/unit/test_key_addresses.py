@@ -80,3 +80,41 @@ def test_the_gate_client_sends_from_the_key_address_and_the_canary_from_its_own(
     assert make(urls, "k", "s", source_address="127.0.0.9").source_address == "127.0.0.9"
     assert exchange("bitrue").key_client_factory(cfg, "other")(urls, "k", "s").source_address \
         is None
+
+
+def test_a_restart_charges_each_address_with_its_own_keys_earlier_requests(tmp_path):
+    """After a restart each address's governor counts the earlier order requests that went
+    from it: those of its own keys (and any of unknown key), not those of keys elsewhere."""
+    import time
+    from decimal import Decimal
+
+    from liquidity_bot.app import build_engine
+    from liquidity_bot.engine.runner import KeySession
+    from liquidity_bot.store import OrderEventRecord, OrderRecord, Store
+
+    second = MARKET_CONFIG.replace(f'key_label = "{LABEL}"', 'key_label = "k2"').replace(
+        'client_id_prefix = "lb"', 'client_id_prefix = "lb2"').replace("XRPUSDT", "NOVAUSDT")
+    assert 'key_label = "k2"' in second and "NOVAUSDT" in second
+    cfg = _cfg(f'key_source_addresses = {{ "{LABEL}" = "127.0.0.2", k2 = "127.0.0.3" }}',
+               MARKET_CONFIG + second)
+    store = Store(f"sqlite:///{tmp_path / 'bot.db'}")
+    store.create_schema()
+    now_ms = int(time.time() * 1000)
+    for i in range(5):
+        cid = f"old{i}"
+        store.upsert_order(OrderRecord(client_order_id=cid, symbol="XRPUSDT", side="BUY",
+                                       price=Decimal("0.5"), qty=Decimal("10"), status="NEW",
+                                       created_ms=now_ms - 5000, updated_ms=now_ms - 5000,
+                                       key_label=LABEL))
+        store.record_order_event(OrderEventRecord(client_order_id=cid, event="SUBMIT",
+                                                  ts_ms=now_ms - 5000))
+    sessions = [KeySession(m.key_label, venue_for(cfg, "k", "s", [m.symbol],
+                                                  key_label=m.key_label), [m])
+                for m in cfg.markets]
+    engine = build_engine(cfg, sessions, store=store, store_kpis=False)
+    engine._count_earlier_requests()
+
+    def used(session: KeySession) -> int:
+        return max(u for u, _limit in session.venue.rest.governor.parent.headroom().values())
+
+    assert [used(s) for s in sessions] == [5, 0]

@@ -302,17 +302,26 @@ class Engine:
     def _count_earlier_requests(self) -> None:
         """Order requests of an earlier process (the one before a restart or a crash) still
         count in the exchange's per-IP window: charge them to this address's governor, so a
-        restart cannot add up past the limit (the soak's restarts earned an IP ban so)."""
+        restart cannot add up past the limit (the soak's restarts earned an IP ban so). Keys
+        sending from another address now are left out of an address's count."""
         if self.store is None:
             return
         now_ms = self.clock.time() * 1000
         run = object()  # venues sharing an address charge it once
+        where: dict[str, tuple[str, str | None]] = {}  # key label -> (exchange, address)
         for s in self.sessions:
-            if not s.venue.capabilities.earlier_requests:
+            if s.venue.capabilities.earlier_requests:
+                exchange = s.markets[0].exchange if s.markets else DEFAULT_EXCHANGE
+                where[s.label] = (exchange, pacing_address(s.venue))
+        for s in self.sessions:
+            if s.label not in where:
                 continue
-            exchange = s.markets[0].exchange if s.markets else DEFAULT_EXCHANGE
-            try:  # only what went to this exchange counts in its window
-                sent = self.store.order_requests_since(int(now_ms - 62_000), exchange)
+            exchange, address = where[s.label]
+            elsewhere = [label for label, (ex, addr) in where.items()
+                         if ex == exchange and addr != address]
+            try:  # only what went to this exchange from this address counts in its window
+                sent = self.store.order_requests_since(int(now_ms - 62_000), exchange,
+                                                       not_of_keys=elsewhere)
             except Exception:
                 log.exception("reading recent order requests from the store failed")
                 return
@@ -323,7 +332,7 @@ class Engine:
             if not n:
                 continue
             log.info("%d order requests of the previous run still count in the exchange's "
-                     "window; paced accordingly", n)
+                     "window from %s; paced accordingly", n, address or "this address")
 
     async def _spawn(self, s: KeySession) -> None:
         """The key's event pumps and its markets' loops (again after a key switch)."""
