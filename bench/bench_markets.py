@@ -6,8 +6,8 @@ with the production settings of ``bench_engine.py`` (its market, on another symb
 ladder, 1-tick price tolerance,
 Bitrue's 100 order requests per 60 s per key with the engine's 10 % headroom and its quoting
 target, the simulator's rate limits on. One market runs on one key; more markets are spread
-over 5 keys. Each key sends from its own loopback address (127.0.0.2...) with its own allow
-list: Bitrue counts orders per user and per IP, so keys on one address would share one 100 per
+over 5 keys. Each key sends from its own loopback address (127.0.0.2..., ``[bitrue]
+key_source_addresses``) with its own allow list: Bitrue counts orders per user and per IP, so keys on one address would share one 100 per
 minute (the engine then splits it, ``share_ip_order_limit``) and 50 markets could hardly quote.
 
 Measured after a warm-up (start-up and the first ladders excluded), per market count:
@@ -145,25 +145,28 @@ async def _keys(sim: SimpleNamespace, symbols: list[str], n_keys: int) -> list[t
 
 # --- one market count, in this process ----------------------------------------------------------
 def _engine(base_url: str, symbols: list[str], keys: list[tuple[str, str]], db: Path) -> Any:
-    import msgspec
-
+    from liquidity_bot.app import venue_for
     from liquidity_bot.config import parse_config
-    from liquidity_bot.engine.runner import Engine, KeySession
+    from liquidity_bot.engine.runner import Engine, KeySession, share_ip_order_limit
     from liquidity_bot.store import Store
-    from liquidity_bot.venues.bitrue.factory import bitrue_venue
 
     labels = [f"k{i % len(keys)}" for i in range(len(symbols))]
     share = 1 / Decimal(-(-len(symbols) // len(keys)))  # each key's budget split evenly
-    cfg = parse_config(f'[bitrue]\nbase_url = "{base_url}"\n' + "".join(
+    # each key on its own address, as a production config says it
+    addresses = ", ".join(f'k{k} = "{_address(k)}"' for k in range(len(keys))
+                          if f"k{k}" in labels)
+    cfg = parse_config(f'[bitrue]\nbase_url = "{base_url}"\n'
+                       f"key_source_addresses = {{ {addresses} }}\n" + "".join(
         _market(s, label, i, share) for i, (s, label) in enumerate(zip(symbols, labels,
                                                                       strict=True))))
     sessions = []
     for k, (api_key, secret) in enumerate(keys):
-        own = msgspec.structs.replace(
-            cfg, bitrue=msgspec.structs.replace(cfg.bitrue, source_address=_address(k)))
         markets = [m for m in cfg.markets if m.key_label == f"k{k}"]
-        venue = bitrue_venue(own, api_key, secret, [m.symbol for m in markets])
+        if not markets:
+            continue
+        venue = venue_for(cfg, api_key, secret, [m.symbol for m in markets], key_label=f"k{k}")
         sessions.append(KeySession(f"k{k}", venue, markets))
+    share_ip_order_limit(sessions)  # as open_sessions: one key per address keeps its limit
     store = Store(f"sqlite:///{db}")
     store.create_schema()
     return Engine(sessions, all_markets=cfg.markets, store=store, stale_after_s=30.0,

@@ -7,7 +7,8 @@ The engine receives venues, a clock and its parts and knows nothing else; the co
   exchange registry (``venues.registry``);
 - ``build_engine``: the ``Engine`` with the settings of the config (a caller overrides what
   differs: the backtest's clock and parts, the demo's faster balance snapshots);
-- ``venue_for`` and ``address_governor``: an exchange's venue and its per-address pacing;
+- ``venue_for`` and ``address_governor(s)``: an exchange's venue for a key (from the key's own
+  source address when the config gives it one) and the per-address pacing;
 - ``onboard_sim_client``: a simulator account and key made as the onboarding guide says, stored
   in the vault and verified (the demo and the chaos soak).
 """
@@ -28,14 +29,23 @@ DEFAULT_EXCHANGE = "bitrue"
 
 
 def venue_for(config: BotConfig, api_key: str, secret: str, symbols: Iterable[str],
-              exchange_name: str = DEFAULT_EXCHANGE) -> Venue:
-    """The venue of ``exchange_name`` for one key and its symbols, as the config says."""
-    return exchange(exchange_name).venue_for(config, api_key, secret, symbols)
+              exchange_name: str = DEFAULT_EXCHANGE, key_label: str | None = None) -> Venue:
+    """The venue of ``exchange_name`` for one key and its symbols, as the config says (from
+    the key's own source address when ``key_label`` has one)."""
+    return exchange(exchange_name).venue_for(config, api_key, secret, symbols,
+                                             key_label=key_label)
 
 
-def address_governor(config: BotConfig, exchange_name: str = DEFAULT_EXCHANGE) -> Any | None:
-    """This process's per-address rate governor for the exchange (None when it has none)."""
-    return exchange(exchange_name).address_governor(config)
+def address_governor(config: BotConfig, exchange_name: str = DEFAULT_EXCHANGE,
+                     key_label: str | None = None) -> Any | None:
+    """The per-address rate governor ``key_label`` sends through (``source_address``'s when
+    None; None when the exchange has none)."""
+    return exchange(exchange_name).address_governor(config, key_label)
+
+
+def address_governors(config: BotConfig, exchange_name: str = DEFAULT_EXCHANGE) -> list[Any]:
+    """The per-address rate governors of every address the config's keys send from."""
+    return exchange(exchange_name).address_governors(config)
 
 
 def build_engine(config: BotConfig, sessions: Iterable[KeySession], *, store: Store | None,
@@ -85,20 +95,24 @@ async def open_sessions(
             exchange(market.exchange)
         # the exchange's own key prober, where the config says the exchange is
         urls = entry.prober_urls(config)
+        # the gate's probes of this key go from the key's own address (its IP allow list)
+        client = entry.key_client_factory(config, label)
         try:
             if reverify:
                 watch = await KeyWatch.start(
                     label, home=home, passphrase=passphrase, exchange=market.exchange,
                     policy=policy, urls=urls, canary_source=canary_source,
-                    unverifiable_grace_s=grace_s,
+                    client_factory=client, unverifiable_grace_s=grace_s,
                 )
             else:
                 key = await require_tradeable(
                     label, home=home, passphrase=passphrase, exchange=market.exchange,
                     policy=policy, urls=urls, canary_source=canary_source, reverify=False,
+                    client_factory=client,
                 )
                 watch = KeyWatch(key, home=home, passphrase=passphrase, policy=policy, urls=urls,
-                                 canary_source=canary_source, unverifiable_grace_s=grace_s)
+                                 canary_source=canary_source, client_factory=client,
+                                 unverifiable_grace_s=grace_s)
         except (KeyRefused, VaultError) as exc:
             refused[label] = str(exc)
             report(f"key {label!r} refused: {exc}")
@@ -115,8 +129,8 @@ async def open_sessions(
             continue
 
         def venue_for(api_key: str, secret: str, symbols: list[str] = symbols,
-                      entry: Exchange = entry) -> Venue:
-            return entry.venue_for(config, api_key, secret, symbols)
+                      entry: Exchange = entry, label: str = label) -> Venue:
+            return entry.venue_for(config, api_key, secret, symbols, key_label=label)
 
         def factory(key: Any = key, venue_for: Any = venue_for) -> Venue:
             return venue_for(key.api_key, key.secret.reveal())

@@ -115,7 +115,8 @@ async def cancel_all(
             continue
         # a label whose key is unknown here is the caller's to report
         api_key, secret = keys[label]
-        async with factory(urls, api_key, secret, source_address=config.bitrue.source_address,
+        # from the key's own address: its IP allow list, its per-IP order window
+        async with factory(urls, api_key, secret, source_address=config.bitrue.address_of(label),
                            recv_window=config.bitrue.recv_window) as client:
             for symbol, ids in by_symbol.items():
                 await _cancel_symbol(client, label, symbol, ids, deadline_s, result, report,

@@ -74,7 +74,7 @@ def run_cmd(
         with contextlib.suppress(ValueError, OSError):
             _signal.signal(sig, lambda signum, _frame: early.append(_signal.Signals(signum).name))
     from liquidity_bot.alerts import AlertDispatcher, AlertMonitor, ChannelError, build_channels
-    from liquidity_bot.app import address_governor, build_engine, open_sessions
+    from liquidity_bot.app import address_governors, build_engine, open_sessions
     from liquidity_bot.config import dashboard_token_from_env
     from liquidity_bot.engine.runner import summary
     from liquidity_bot.keys.audit import store_mirror
@@ -111,9 +111,9 @@ def run_cmd(
         for sig in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, early.append, sig.name)
-        # one governor for this address for the whole command: the gate's probes and the
+        # one governor per source address for the whole command: the gate's probes and the
         # refused keys' clean-up count against the same per-IP window as the trading
-        governor = address_governor(cfg)
+        governors = address_governors(cfg)
         store = Store(cfg.store.url)
         store.create_schema()
         a = cfg.alerts
@@ -186,7 +186,7 @@ def run_cmd(
                 if server is not None:
                     await server.stop()
             result = summary(engine)
-            result["rate_limit_waits"] = governor.waits if governor is not None else 0
+            result["rate_limit_waits"] = sum(g.waits for g in governors)
             result["left_open"] += refused_left["orders"]
             if refused_left["problems"]:
                 result["refused_keys_unchecked"] = refused_left["problems"]

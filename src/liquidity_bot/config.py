@@ -228,10 +228,20 @@ class BitrueConfig(_Frozen, frozen=True):
     user_ws_url: WsUrl = DEFAULT_USER_WS_URL
     recv_window: Annotated[int, Check(ge=1, le=60000)] = 5000
     source_address: Annotated[str, Check(validator=_ip_address)] | None = None
+    key_source_addresses: dict[str, Annotated[str, Check(validator=_ip_address)]] = (
+        msgspec.field(default_factory=dict))
+    """Key label -> the local address that key sends from (each address has its own per-IP
+    order limit); a key not listed sends from ``source_address``."""
     request_timeout_s: Annotated[float, Check(gt=0, le=300)] = 10.0
     ca_file: Path | None = None
     """A PEM CA certificate to trust besides the system's (relative to the config file); every
     https/wss connection is verified, always."""
+
+    def address_of(self, key_label: str | None) -> str | None:
+        """The local address ``key_label``'s requests and streams go from (None: the OS's)."""
+        if key_label is None:
+            return self.source_address
+        return self.key_source_addresses.get(key_label, self.source_address)
 
     @property
     def market_ws_endpoint(self) -> str:
@@ -648,11 +658,13 @@ class _Loader:
                 self.fail(path, f"must be an array of tables ([[{path}]]), got {_type_name(value)}")
             item_tp = typing.get_args(tp)[0]
             return tuple(self.convert(v, item_tp, f"{path}[{i}]") for i, v in enumerate(value))
-        if origin is dict:  # a table of named tables ([exchanges.NAME])
-            if not isinstance(value, dict):
-                self.fail(path, f"must be a table of tables ([{path}.NAME]), got "
-                                f"{_type_name(value)}")
+        if origin is dict:  # a table of named tables ([exchanges.NAME]) or of values
             item_tp = typing.get_args(tp)[1]
+            if not isinstance(value, dict):
+                shape = (f"a table of tables ([{path}.NAME])"
+                         if isinstance(item_tp, type) and issubclass(item_tp, msgspec.Struct)
+                         else f'a table ({path} = {{ "NAME" = ... }})')
+                self.fail(path, f"must be {shape}, got {_type_name(value)}")
             return {str(k): self.convert(v, item_tp, _join(path, str(k)))
                     for k, v in value.items()}
         if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
@@ -897,8 +909,25 @@ def _check_key_exchanges(loader: _Loader, config: BotConfig) -> None:
             loader.fail(f"exchanges.{name}", f"ccxt has no exchange {name!r}")
 
 
+def _check_key_addresses(loader: _Loader, config: BotConfig) -> None:
+    """Each label of ``[bitrue] key_source_addresses`` is the key of a native Bitrue market
+    (an address for a key no market uses is a typo that would silently not apply)."""
+    labels = {m.key_label for m in config.markets
+              if m.exchange == "bitrue" and m.connector != "ccxt"}
+    for label in config.bitrue.key_source_addresses:
+        if label not in labels:
+            close = difflib.get_close_matches(label, sorted(labels), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            known = ", ".join(repr(x) for x in sorted(labels)) or "none"
+            loader.fail(f"bitrue.key_source_addresses.{label}",
+                        f"no Bitrue market (native connector) uses key {label!r}: {hint}"
+                        f"use the key_label of a [[markets]] entry (these are: {known}), "
+                        "or remove the line")
+
+
 def _check(loader: _Loader, config: BotConfig) -> None:
     _check_alerts(loader, config.alerts)
+    _check_key_addresses(loader, config)
     seen: dict[tuple[str, str], int] = {}  # a market is (exchange, symbol)
     for i, market in enumerate(config.markets):
         path = f"markets[{i}]"

@@ -83,3 +83,24 @@ def test_earlier_order_requests_count_per_exchange(tmp_path):
     assert store.order_requests_since(0) == [10, 20, 30]
     assert store.order_requests_since(0, "bitrue") == [10, 30]
     assert store.order_requests_since(0, "binance") == [20]
+
+
+def test_earlier_order_requests_of_keys_on_other_addresses_are_left_out(tmp_path):
+    """``not_of_keys``: keys that send from another address count in another per-IP window;
+    a request whose key is unknown (no order row, no label) still counts everywhere."""
+    from liquidity_bot.store import AuditEvent, OrderEventRecord
+
+    store = new_store(tmp_path / "bot.db")
+    for cid, label, ts in (("a1", "alpha", 10), ("b1", "beta", 20), ("n1", None, 25)):
+        store.upsert_order(OrderRecord(client_order_id=cid, symbol="XRPUSDT", side="BUY",
+                                       price=Decimal("0.5"), qty=Decimal("10"), status="NEW",
+                                       created_ms=ts, updated_ms=ts, key_label=label))
+        store.record_order_event(OrderEventRecord(client_order_id=cid, event="SUBMIT", ts_ms=ts))
+    store.record_order_event(OrderEventRecord(client_order_id="x9", event="CANCEL_REQUEST",
+                                              ts_ms=30))
+    store.add_audit_event(AuditEvent(ts_ms=40, category="keys", action="verified",
+                                     message="verified", actor="beta"))
+    assert store.order_requests_since(0, "bitrue") == [10, 20, 25, 30, 40]
+    assert store.order_requests_since(0, "bitrue", not_of_keys=["beta"]) == [10, 25, 30]
+    assert store.order_requests_since(0, "bitrue", not_of_keys=["alpha"]) == [20, 25, 30, 40]
+    assert store.order_requests_since(0, not_of_keys=["alpha", "beta"]) == [25, 30]

@@ -302,17 +302,26 @@ class Engine:
     def _count_earlier_requests(self) -> None:
         """Order requests of an earlier process (the one before a restart or a crash) still
         count in the exchange's per-IP window: charge them to this address's governor, so a
-        restart cannot add up past the limit (the soak's restarts earned an IP ban so)."""
+        restart cannot add up past the limit (the soak's restarts earned an IP ban so). Keys
+        sending from another address now are left out of an address's count."""
         if self.store is None:
             return
         now_ms = self.clock.time() * 1000
         run = object()  # venues sharing an address charge it once
+        where: dict[str, tuple[str, str | None]] = {}  # key label -> (exchange, address)
         for s in self.sessions:
-            if not s.venue.capabilities.earlier_requests:
+            if s.venue.capabilities.earlier_requests:
+                exchange = s.markets[0].exchange if s.markets else DEFAULT_EXCHANGE
+                where[s.label] = (exchange, pacing_address(s.venue))
+        for s in self.sessions:
+            if s.label not in where:
                 continue
-            exchange = s.markets[0].exchange if s.markets else DEFAULT_EXCHANGE
-            try:  # only what went to this exchange counts in its window
-                sent = self.store.order_requests_since(int(now_ms - 62_000), exchange)
+            exchange, address = where[s.label]
+            elsewhere = [label for label, (ex, addr) in where.items()
+                         if ex == exchange and addr != address]
+            try:  # only what went to this exchange from this address counts in its window
+                sent = self.store.order_requests_since(int(now_ms - 62_000), exchange,
+                                                       not_of_keys=elsewhere)
             except Exception:
                 log.exception("reading recent order requests from the store failed")
                 return
@@ -323,7 +332,7 @@ class Engine:
             if not n:
                 continue
             log.info("%d order requests of the previous run still count in the exchange's "
-                     "window; paced accordingly", n)
+                     "window from %s; paced accordingly", n, address or "this address")
 
     async def _spawn(self, s: KeySession) -> None:
         """The key's event pumps and its markets' loops (again after a key switch)."""
@@ -711,16 +720,26 @@ def build_estimator(market: MarketConfig) -> Any:
 
 
 def share_ip_order_limit(sessions: list[KeySession]) -> None:
-    """An order limit may be per user and also per IP (Bitrue's is), and every key of one
-    process sends from one source address: each key plans with an equal share of the limit
-    (an adapter with a per-address governor enforces the sum; Bitrue's does)."""
-    by_exchange: dict[str, list[KeySession]] = {}
+    """An order limit may be per user and also per IP (Bitrue's is): keys of one exchange that
+    send from one source address each plan with an equal share of the limit (an adapter with
+    a per-address governor enforces the sum; Bitrue's does); a key on an address of its own
+    keeps the whole limit."""
+    by_address: dict[tuple[str, str | None], list[KeySession]] = {}
     for s in sessions:
-        by_exchange.setdefault(s.markets[0].exchange if s.markets else "", []).append(s)
-    for group in by_exchange.values():  # keys of other exchanges do not share a limit
+        exchange = s.markets[0].exchange if s.markets else ""
+        by_address.setdefault((exchange, pacing_address(s.venue)), []).append(s)
+    for group in by_address.values():  # other exchanges and addresses do not share a limit
         if len(group) > 1:
             for s in group:
                 s.budget = OrderBudget.for_limit(s.venue.order_rate_limit, shared_by=len(group))
+
+
+def pacing_address(venue: Venue) -> str | None:
+    """The source address whose per-IP limits ``venue`` counts in (None: the process's
+    default address, as for every venue that does not say)."""
+    if not venue.capabilities.earlier_requests:
+        return None
+    return cast(PacedByAddress, venue).source_address
 
 
 def summary(engine: Engine) -> dict[str, Any]:

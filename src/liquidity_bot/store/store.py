@@ -455,23 +455,32 @@ class Store:
             for r in rows
         ]
 
-    def order_requests_since(self, since_ms: int, exchange: str | None = None) -> list[int]:
+    def order_requests_since(self, since_ms: int, exchange: str | None = None,
+                             not_of_keys: Iterable[str] = ()) -> list[int]:
         """When (epoch ms) our order requests, placements and cancels (and the keys gate's
         cancel probes), went out since ``since_ms``: a restarted bot counts them, the exchange
-        still does. With ``exchange``, only those sent to that exchange."""
+        still does. With ``exchange``, only those sent to that exchange; ``not_of_keys`` leaves
+        out those of these key labels (keys sending from another address: another per-IP
+        window); a request whose key is not known still counts."""
         ev = schema.order_events.c
+        orders = schema.orders.c
+        skip = sorted(set(not_of_keys))
         query = (select(ev.ts_ms)
                  .where(ev.ts_ms >= since_ms, ev.event.in_(("SUBMIT", "CANCEL_REQUEST")))
                  .order_by(ev.ts_ms))
-        if exchange is not None:
-            orders = schema.orders.c
-            # an event without its order row (none is known) counts as Bitrue's, as before
+        if exchange is not None or skip:
             query = query.outerjoin_from(schema.order_events, schema.orders,
-                                         ev.client_order_id == orders.client_order_id).where(
-                func.coalesce(orders.exchange, DEFAULT_EXCHANGE) == exchange)
+                                         ev.client_order_id == orders.client_order_id)
+        if exchange is not None:
+            # an event without its order row (none is known) counts as Bitrue's, as before
+            query = query.where(func.coalesce(orders.exchange, DEFAULT_EXCHANGE) == exchange)
+        if skip:
+            query = query.where(func.coalesce(orders.key_label, "").not_in(skip))
         au = schema.audit_events.c
         probes = (select(au.ts_ms, au.detail)  # each key verification sends one cancel probe
                   .where(au.ts_ms >= since_ms, au.category == "keys", au.action == "verified"))
+        if skip:
+            probes = probes.where(func.coalesce(au.actor, "").not_in(skip))
         with self.engine.connect() as conn:
             sent = [int(r[0]) for r in conn.execute(query)]
             sent += [int(ts) for ts, detail in conn.execute(probes)

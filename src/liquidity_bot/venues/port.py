@@ -194,6 +194,10 @@ class BookListener(Protocol):
 class PacedByAddress(Protocol):
     """``capabilities.earlier_requests``: see ``Capabilities``."""
 
+    # the local address this venue sends from (None: the OS's choice); keys on one address
+    # share its per-IP limits, keys on different addresses each have their own
+    source_address: str | None
+
     def note_earlier_order_requests(self, ages_s: Sequence[float], run_token: object) -> int:
         """Charge order requests sent ``ages_s`` seconds ago to this address's pacing, once per
         ``run_token`` and address (venues of one process may share an address); returns how

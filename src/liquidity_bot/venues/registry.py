@@ -25,12 +25,16 @@ def _attr(path: str) -> Any:
 class Exchange:
     """One exchange the bot knows.
 
-    ``venue`` names ``(config, api_key, secret, symbols) -> Venue``; ``key_prober`` the class
-    of the exchange's key prober (``keys.probers``: what ``keys.verify`` judges a key with);
-    ``config_table`` the config table holding its URLs and settings; ``governor``
-    (optional) ``config -> the source address's rate governor``; ``key_urls`` (optional)
-    ``config -> the endpoints as the key prober understands them`` (without it: the base URL
-    of ``[exchanges.NAME]``, or None for the exchange's production address).
+    ``venue`` names ``(config, api_key, secret, symbols, key_label=None) -> Venue`` (the
+    label lets a key send from its own address); ``key_prober`` the class of the exchange's
+    key prober (``keys.probers``: what ``keys.verify`` judges a key with); ``config_table``
+    the config table holding its URLs and settings; ``governor`` (optional) ``(config,
+    key_label=None) -> the rate governor of that key's source address``; ``governors``
+    (optional) ``config -> the governors of every address the keys send from``; ``key_urls``
+    (optional) ``config -> the endpoints as the key prober understands them`` (without it:
+    the base URL of ``[exchanges.NAME]``, or None for the exchange's production address);
+    ``key_client`` (optional) ``(config, key_label) -> the key prober's client factory``
+    (the gate's probes of that key then go from its address).
     """
 
     name: str
@@ -38,12 +42,14 @@ class Exchange:
     key_prober: str
     config_table: str
     governor: str | None = None
+    governors: str | None = None
     key_urls: str | None = None
+    key_client: str | None = None
 
     def venue_for(self, config: Any, api_key: str, secret: str,
-                  symbols: Iterable[str]) -> Venue:
+                  symbols: Iterable[str], key_label: str | None = None) -> Venue:
         factory: Callable[..., Venue] = _attr(self.venue)
-        return factory(config, api_key, secret, list(symbols))
+        return factory(config, api_key, secret, list(symbols), key_label=key_label)
 
     def prober(self) -> Callable[..., Any]:
         return _attr(self.key_prober)
@@ -55,8 +61,19 @@ class Exchange:
         table = getattr(config, "exchanges", {}).get(self.name)
         return None if table is None else table.base_url
 
-    def address_governor(self, config: Any) -> Any | None:
-        return None if self.governor is None else _attr(self.governor)(config)
+    def key_client_factory(self, config: Any, key_label: str) -> Any | None:
+        """How the keys gate reaches the exchange for ``key_label`` (None: the prober's own)."""
+        return None if self.key_client is None else _attr(self.key_client)(config, key_label)
+
+    def address_governor(self, config: Any, key_label: str | None = None) -> Any | None:
+        return None if self.governor is None else _attr(self.governor)(config, key_label)
+
+    def address_governors(self, config: Any) -> list[Any]:
+        """Every per-address governor the config's keys use (held for a whole command)."""
+        if self.governors is not None:
+            return list(_attr(self.governors)(config))
+        one = self.address_governor(config)
+        return [] if one is None else [one]
 
 
 EXCHANGES: dict[str, Exchange] = {
@@ -66,7 +83,9 @@ EXCHANGES: dict[str, Exchange] = {
         key_prober="liquidity_bot.keys.probers.bitrue:BitrueKeyProber",
         config_table="bitrue",
         governor="liquidity_bot.venues.bitrue.factory:address_governor",
+        governors="liquidity_bot.venues.bitrue.factory:address_governors",
         key_urls="liquidity_bot.venues.bitrue.factory:urls_of",
+        key_client="liquidity_bot.venues.bitrue.factory:key_client_factory",
     ),
 }
 

@@ -22,22 +22,49 @@ def urls_of(config: Any) -> BitrueUrls:
     )
 
 
-def bitrue_venue(config: Any, api_key: str, secret: str, symbols: Iterable[str]) -> BitrueVenue:
-    """A ``BitrueVenue`` for one key and its symbols, as the config's ``[bitrue]`` says."""
+def bitrue_venue(config: Any, api_key: str, secret: str, symbols: Iterable[str],
+                 key_label: str | None = None) -> BitrueVenue:
+    """A ``BitrueVenue`` for one key and its symbols, as the config's ``[bitrue]`` says: its
+    REST calls and both WebSockets go from the key's address (``key_source_addresses``)."""
     b = config.bitrue
     return BitrueVenue(
         urls_of(config),
         api_key,
         secret,
         list(symbols),
-        source_address=b.source_address,
+        source_address=b.address_of(key_label),
         recv_window=b.recv_window,
     )
 
 
-def address_governor(config: Any) -> Any:
-    """The rate governor of this process's source address (every key's requests count in its
-    per-IP window; the keys gate's probes and clean-ups too)."""
+def address_governor(config: Any, key_label: str | None = None) -> Any:
+    """The rate governor of the address ``key_label`` sends from (``source_address`` when
+    None): every request from that address counts in its per-IP window, the keys gate's
+    probes and clean-ups too."""
     from liquidity_bot.venues.bitrue.ratelimit import ip_governor
 
-    return ip_governor(config.bitrue.source_address, urls_of(config).spot)
+    return ip_governor(config.bitrue.address_of(key_label), urls_of(config).spot)
+
+
+def address_governors(config: Any) -> list[Any]:
+    """The governor of every address the config's keys send from (one per address)."""
+    b = config.bitrue
+    addresses = {b.source_address, *b.key_source_addresses.values()}
+    spot = urls_of(config).spot
+    from liquidity_bot.venues.bitrue.ratelimit import ip_governor
+
+    return [ip_governor(a, spot) for a in sorted(addresses, key=lambda a: a or "")]
+
+
+def key_client_factory(config: Any, key_label: str | None) -> Any:
+    """The keys gate's client factory for ``key_label``: its probes go from the key's address
+    (the canary still goes from the canary source it names)."""
+    from liquidity_bot.venues.bitrue.rest import BitrueRestClient
+
+    source = config.bitrue.address_of(key_label)
+
+    def client(urls: Any, api_key: str | None, secret: str | None, **kw: Any) -> Any:
+        kw.setdefault("source_address", source)
+        return BitrueRestClient(urls, api_key, secret, **kw)
+
+    return client

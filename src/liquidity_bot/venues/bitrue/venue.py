@@ -408,6 +408,11 @@ class BitrueVenue:
             asks=tuple((lv.price, lv.qty) for lv in depth.asks),
         )
 
+    @property
+    def source_address(self) -> str | None:
+        """The local address every request and stream of this venue goes from."""
+        return self.rest.source_address
+
     def note_earlier_order_requests(self, ages_s: Sequence[float], run_token: object) -> int:
         """Charge an earlier process's order requests to this address's governor (once per
         ``run_token``: every key of one process shares the address's governor)."""

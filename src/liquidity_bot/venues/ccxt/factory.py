@@ -24,14 +24,16 @@ def ccxt_venue(config: Any, exchange: str, api_key: str, secret: str,
 
 
 def __getattr__(name: str) -> Any:
-    """``factory.<exchange id>`` is that exchange's ``(config, api_key, secret, symbols) ->
-    CcxtVenue`` (what ``venues.registry.through_ccxt`` names)."""
+    """``factory.<exchange id>`` is that exchange's ``(config, api_key, secret, symbols,
+    key_label=None) -> CcxtVenue`` (what ``venues.registry.through_ccxt`` names)."""
     import ccxt.pro
 
     if name not in ccxt.pro.exchanges:
         raise AttributeError(name)
 
-    def build(config: Any, api_key: str, secret: str, symbols: Iterable[str]) -> CcxtVenue:
+    def build(config: Any, api_key: str, secret: str, symbols: Iterable[str],
+              key_label: str | None = None) -> CcxtVenue:
+        # ``key_label`` (a key's own source address) has no setting on ccxt venues yet
         return ccxt_venue(config, name, api_key, secret, symbols)
 
     return build
