@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from decimal import Decimal
 
 import aiohttp
@@ -274,3 +275,21 @@ async def test_m11_stream_settings_given_to_the_server():
                     assert "ping" in json.loads(gzip.decompress(msg.data))
                     pings += 1
                 assert pings >= 1 and ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+
+
+async def test_m11b_a_late_server_tick_pings_before_it_times_anyone_out():
+    """The pong deadline runs from the first ping the client was sent, not from the connect: a
+    server tick that comes late (a busy machine) must not close a socket it never pinged."""
+    settings = StreamSettings(ping_interval_s=0.05, pong_timeout_s=0.3, depth_min_interval_ms=0)
+    async with SimServer(seed=0, stream_settings=settings) as sim:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(sim.ws_url + "/market/ws") as ws:
+                time.sleep(0.5)  # blocks the loop: the server's next tick is 0.5 s late
+                first = await ws.receive(timeout=RECEIVE_TIMEOUT)
+                assert first.type == WSMsgType.BINARY, f"closed before any ping: {first!r}"
+                assert "ping" in json.loads(gzip.decompress(first.data))
+                while True:  # never answered: closed for the pong it owed
+                    msg = await ws.receive(timeout=RECEIVE_TIMEOUT)
+                    if msg.type != WSMsgType.BINARY:
+                        break
+                assert ws.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION

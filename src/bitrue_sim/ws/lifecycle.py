@@ -68,6 +68,11 @@ class KeepAlive(abc.ABC, Generic[Conn]):
     def silence_limit_s(self, settings: StreamSettings) -> float:
         """How long the client may stay silent before the socket is closed."""
 
+    def silent_since(self) -> float | None:
+        """When the silence being timed began (None: the client owes nothing yet). By
+        default the client's last message."""
+        return self.conn.last_heard
+
     async def closed_by_checks(self, now: float, settings: StreamSettings) -> bool:
         """The stream's own reasons to close, checked even while stalled; True when closed."""
         return False
@@ -99,7 +104,8 @@ class KeepAlive(abc.ABC, Generic[Conn]):
                 self.stalled()
                 continue
             limit = self.silence_limit_s(settings)
-            if now - conn.last_heard > limit:
+            since = self.silent_since()
+            if since is not None and now - since > limit:
                 self.log.info(self.silence_log, conn.conn_id, limit)
                 await conn.close(WSCloseCode.POLICY_VIOLATION, self.silence_reason)
                 return

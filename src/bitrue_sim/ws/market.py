@@ -211,6 +211,13 @@ class _MarketKeepAlive(KeepAlive[StreamConnection]):
 
     def start(self, now: float, settings: StreamSettings) -> None:
         self.next_ping = now + settings.ping_interval_s
+        self.first_unanswered: float | None = None  # the first ping since the client's last pong
+
+    def silent_since(self) -> float | None:
+        """A pong is owed from the first ping sent since the client last spoke: a socket is
+        never closed for a ping it was not sent (a late server tick cannot time it out)."""
+        first = self.first_unanswered
+        return first if first is not None and first >= self.conn.last_heard else None
 
     def intervals(self, settings: StreamSettings) -> tuple[float, ...]:
         return settings.ping_interval_s, settings.pong_timeout_s
@@ -224,4 +231,6 @@ class _MarketKeepAlive(KeepAlive[StreamConnection]):
     def alive(self, now: float, settings: StreamSettings) -> None:
         if now >= self.next_ping:
             self.next_ping = now + settings.ping_interval_s
+            if self.silent_since() is None:
+                self.first_unanswered = now
             self.conn.send(gzip_frame({"ping": self.hub.state.exchange.clock.now_ms()}))
