@@ -160,22 +160,27 @@ class VirtualVenue:
         leave the clock at ``end_ms``. Returns the number of actions run."""
         ran = 0
         participants = self.participants
+        timers = self._timers
+        clock = self.clock
         while True:
             next_market = participants.next_event_ms() if participants is not None else None
-            next_timer = self._timers[0][0] if self._timers else None
-            candidates = [t for t in (next_market, next_timer) if t is not None and t <= end_ms]
-            if not candidates:
-                break
-            due = min(candidates)
-            if due > self.clock.now_ms():
-                self.clock.set(due)
-            if next_market is not None and next_market == due:
-                ran += participants.step(due)  # type: ignore[union-attr]
-            else:
-                _, _, callback = heapq.heappop(self._timers)
+            next_timer = timers[0][0] if timers else None
+            # the earlier of the two due by ``end_ms``; the market's action first on a tie
+            if next_market is not None and next_market <= end_ms and (
+                    next_timer is None or next_market <= next_timer):
+                if next_market > clock.now_ms():
+                    clock.set(next_market)
+                ran += participants.step(next_market)  # type: ignore[union-attr]
+            elif next_timer is not None and next_timer <= end_ms:
+                if next_timer > clock.now_ms():
+                    clock.set(next_timer)
+                _, _, callback = heapq.heappop(timers)
                 callback()
                 ran += 1
-            self._deliver()
+            else:
+                break
+            if self._pending:
+                self._deliver()
         if end_ms > self.clock.now_ms():
             self.clock.set(end_ms)
         return ran

@@ -131,21 +131,26 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         n_timers = len(timers)
         watched = len(self._selector.get_map())  # the self-pipe, and any real descriptor
         moved = False
+        market, origin_ms = self.market, self.origin_ms
         while True:
-            nxt = self.market.next_event_ms()
-            if nxt is not None and (deadline is None
-                                    or (nxt - self.origin_ms) / 1000.0 < deadline):
-                target_ms = max(nxt, self.now_ms())
-                self.market.advance_to(target_ms)
-                self._vt = max(self._vt, (target_ms - self.origin_ms) / 1000.0)
+            nxt = market.next_event_ms()
+            if nxt is not None and (deadline is None or (nxt - origin_ms) / 1000.0 < deadline):
+                now_ms = origin_ms + int(self._vt * 1000 + 1e-6)  # ``now_ms()``
+                target_ms = nxt if nxt > now_ms else now_ms
+                market.advance_to(target_ms)
+                vt = (target_ms - origin_ms) / 1000.0
+                if vt > self._vt:
+                    self._vt = vt
             elif deadline is not None:
-                self.market.advance_to(self.origin_ms + int(deadline * 1000 + 1e-6))
+                market.advance_to(origin_ms + int(deadline * 1000 + 1e-6))
                 self._vt = deadline
             else:
                 return moved
             moved = True
             # A slow simulated request (injected latency) may have moved the market further.
-            self._vt = max(self._vt, (self.market.now_ms() - self.origin_ms) / 1000.0)
+            vt = (market.now_ms() - origin_ms) / 1000.0
+            if vt > self._vt:
+                self._vt = vt
             self.steps += 1
             # A market event that woke nothing (no callback ready, no timer added: most of
             # the other participants' actions) needs no loop turn: go on to the next one.

@@ -80,16 +80,23 @@ class BacktestMarket:
 
     def next_event_ms(self) -> int | None:
         participants = self.sim.participants
-        times = list(self._due.values())
-        if participants is not None and (t := participants.next_event_ms()) is not None:
-            times.append(t)
-        return min(times) if times else None
+        t = None if participants is None else participants.next_event_ms()
+        due = self._due
+        if due:
+            first_push = min(due.values())
+            if t is None or first_push < t:
+                return first_push
+        return t
 
     def advance_to(self, t_ms: int) -> None:
         self.sim.run_until(t_ms)
-        if self._due:
-            for symbol in sorted(s for s, due in self._due.items() if due <= t_ms):
-                del self._due[symbol]
+        due = self._due
+        if due:
+            ready = [s for s, at in due.items() if at <= t_ms]
+            if len(ready) > 1:
+                ready.sort()
+            for symbol in ready:
+                del due[symbol]
                 self._push(symbol)
 
     def _push(self, symbol: str) -> None:
@@ -97,8 +104,11 @@ class BacktestMarket:
         now = self.sim.now_ms()
         self._last_push[symbol] = now
         self.pushes += 1
+        # The simulator's depth is normalised already (one level per price, best first, every
+        # quantity and price positive: ``tests/unit/test_backtest_harness.py`` pins it), so the
+        # engine's book takes the levels as they are instead of checking them again.
         self.books.publish_update(BookUpdate(ts_ms=now, symbol=symbol, bids=tuple(bids),
-                                      asks=tuple(asks)))
+                                             asks=tuple(asks), normalised=True))
 
 
 def _sim_id(exchange_order_id: str | None) -> int | None:

@@ -303,11 +303,20 @@ def _side_of(levels: Sequence[Sequence[object]], bids: bool, normalised: bool) -
     return None
 
 
+# "not read yet in this snapshot" (None is a real answer: an empty side, or no mid)
+_UNREAD: object = object()
+
+
 class OrderBook:
-    """The latest full snapshot of one symbol's book, with lazily normalised sides."""
+    """The latest full snapshot of one symbol's book, with lazily normalised sides.
+
+    The best levels and the mid are read many times per snapshot (the runner, the estimator,
+    the risk gate's feed, the order manager's safe prices, the KPI sample): each is computed
+    once per snapshot, on first read, and kept until the next snapshot replaces the book."""
 
     __slots__ = (
-        "symbol", "ts_ms", "seq", "updates", "_raw_bids", "_raw_asks", "_bid_side", "_ask_side"
+        "symbol", "ts_ms", "seq", "updates", "_raw_bids", "_raw_asks", "_bid_side", "_ask_side",
+        "_best_bid", "_best_ask", "_mid",
     )
 
     def __init__(self, symbol: str):
@@ -320,6 +329,9 @@ class OrderBook:
         # None: the raw levels have not been looked at yet (most snapshots never are).
         self._bid_side: BookSide | None = _NO_BIDS
         self._ask_side: BookSide | None = _NO_ASKS
+        self._best_bid: PriceLevel | None | object = None  # _UNREAD once a snapshot is in
+        self._best_ask: PriceLevel | None | object = None
+        self._mid: Decimal | None | object = None
 
     # --- feeding -------------------------------------------------------------------------------
     def apply_snapshot(
@@ -344,6 +356,7 @@ class OrderBook:
         self._raw_asks = asks
         self._bid_side = None
         self._ask_side = None
+        self._best_bid = self._best_ask = self._mid = _UNREAD
         self.ts_ms = ts_ms
         self.seq = seq
         self.updates += 1
@@ -398,11 +411,17 @@ class OrderBook:
 
     @property
     def best_bid(self) -> PriceLevel | None:
-        return self.bid_side.best
+        best = self._best_bid
+        if best is _UNREAD:  # (a side that raises is not cached: it raises again)
+            best = self._best_bid = self.bid_side.best
+        return best  # type: ignore[return-value]
 
     @property
     def best_ask(self) -> PriceLevel | None:
-        return self.ask_side.best
+        best = self._best_ask
+        if best is _UNREAD:
+            best = self._best_ask = self.ask_side.best
+        return best  # type: ignore[return-value]
 
     @property
     def is_empty(self) -> bool:
@@ -421,10 +440,11 @@ class OrderBook:
     # --- metrics -------------------------------------------------------------------------------
     @property
     def mid(self) -> Decimal | None:
-        bid, ask = self.best_bid, self.best_ask
-        if bid is None or ask is None:
-            return None
-        return (bid[0] + ask[0]) / _TWO
+        mid = self._mid
+        if mid is _UNREAD:
+            bid, ask = self.best_bid, self.best_ask
+            mid = self._mid = None if bid is None or ask is None else (bid[0] + ask[0]) / _TWO
+        return mid  # type: ignore[return-value]
 
     @property
     def microprice(self) -> Decimal | None:

@@ -178,19 +178,26 @@ class MarketRunner:
 
     # --- feeding -------------------------------------------------------------------------------
     def on_book(self, update: BookUpdate) -> None:
-        if self.book.apply(update):
-            self.last_book_mono = self.clock.monotonic()
-            self.last_book_ns = update.recv_ns or time.perf_counter_ns()
-            mid = self.book.mid
-            if mid is not None:
-                self.risk.on_mid(update.ts_ms, mid)
-                self.markouts.on_mid(update.ts_ms, mid)
-            if self.estimator is not None:
-                self._feed_estimator(update.ts_ms)
-            if self.eager and self._waiting and not self._in_pass:
-                self._pass_now()
-            else:
-                self._wake.set()
+        """Apply a book and answer it: what the pass reads first (the risk gate's reference
+        and loss mark, the estimates), then the pass, then what only later reads need (the
+        markouts: nothing in the pass's first step reads or feeds them)."""
+        book = self.book
+        if not book.apply(update):
+            return
+        self.last_book_mono = self.clock.monotonic()
+        self.last_book_ns = update.recv_ns or time.perf_counter_ns()
+        ts_ms = update.ts_ms
+        mid = book.mid
+        if mid is not None:
+            self.risk.on_mid(ts_ms, mid)
+        if self.estimator is not None:
+            self._feed_estimator(ts_ms, mid)
+        if self.eager and self._waiting and not self._in_pass:
+            self._pass_now()
+        else:
+            self._wake.set()
+        if mid is not None:
+            self.markouts.on_mid(ts_ms, mid)
 
     def _pass_now(self) -> None:
         """Run a pass in this call (up to its first wait), as a task of its own; the loop
@@ -199,12 +206,13 @@ class MarketRunner:
         if self._in_pass:  # not finished in this call
             self._eager_pass = task
 
-    def _feed_estimator(self, ts_ms: int) -> None:
+    def _feed_estimator(self, ts_ms: int, mid: Decimal | None) -> None:
         """Book snapshot plus our own resting quantity per price (so our cancels are not read
-        as trades)."""
+        as trades); a volatility-only estimator (the ladder's) is fed the book's mid alone."""
         assert self.estimator is not None
         if not getattr(self.estimator, "arrivals", True):  # volatility only: mids, not ours
-            self.estimator.on_book(ts_ms, self.book)
+            if mid is not None:  # (``on_book`` reads the same mid off the book)
+                self.estimator.on_mid(ts_ms, mid)
             return
         own: dict[Side, dict[Decimal, Decimal]] = {Side.BUY: {}, Side.SELL: {}}
         for o in self.om.maybe_on_book():

@@ -291,6 +291,11 @@ class MarketEstimator:
                 self.bid.record_hit(ts_ms, (prev_mid - float(hit)) / prev_mid * 100)
         self._prev = (bids, asks, float((bids[0][0] + asks[0][0]) / 2))
 
+    def on_mid(self, ts_ms: int, mid: Decimal) -> None:
+        """A volatility-only estimator's feed: what ``on_book`` does with a two-sided book
+        whose mid is ``mid`` when ``arrivals`` is False (a book without a mid feeds nothing)."""
+        self.volatility.update(ts_ms, mid)
+
     def on_own_fill(self, ts_ms: int, price: Decimal, mid: Decimal, side: Side) -> None:
         """One of our fills: an arrival on the side of our order (our bid: a market sell)."""
         if mid > 0:
