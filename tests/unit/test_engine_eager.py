@@ -1,5 +1,6 @@
 """engine.eager.start_now: the first step runs before it returns, the rest in a task, with a
-task's semantics (results, errors, cancellation, context, current_task) on every loop."""
+task's semantics (results, errors, cancellation, context, current_task) on every loop; and
+``run_now``, which makes the task only after the first step, and only when it is needed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import contextvars
 import pytest
 import uvloop
 
-from liquidity_bot.engine.eager import start_now
+from liquidity_bot.engine.eager import run_now, start_now
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="outer")
 
@@ -153,3 +154,69 @@ async def test_a_task_started_now_inside_another_restores_the_outer_one() -> Non
 
     await start_now(outer())
     assert order == ["inner", "outer"]
+
+
+@on_both_loops
+async def test_run_now_needs_no_task_for_a_coroutine_that_never_waits() -> None:
+    log: list[str] = []
+
+    async def job() -> None:
+        log.append("ran")
+
+    assert run_now(job()) is None
+    assert log == ["ran"]
+
+
+@on_both_loops
+async def test_run_now_continues_in_a_task_after_the_first_wait() -> None:
+    log: list[str] = []
+    gate = asyncio.get_running_loop().create_future()
+
+    async def job() -> str:
+        log.append("first step")
+        await gate
+        log.append("after the wait")
+        await asyncio.sleep(0)
+        return "done"
+
+    task = run_now(job(), name="pass-X")
+    assert log == ["first step"] and task is not None and task.get_name() == "pass-X"
+    gate.set_result(None)
+    assert await task == "done"
+    assert log == ["first step", "after the wait"]
+
+
+@on_both_loops
+async def test_run_now_delivers_an_error_of_the_first_step_by_a_task() -> None:
+    async def fails() -> None:
+        raise ValueError("bad")
+
+    task = run_now(fails())
+    assert task is not None
+    with pytest.raises(ValueError, match="bad"):
+        await task
+
+
+@on_both_loops
+async def test_run_now_cancelling_reaches_the_wait_and_keeps_the_context_apart() -> None:
+    outer = asyncio.current_task()
+    seen: list[object] = []
+
+    async def job() -> None:
+        seen.append(asyncio.current_task())  # the caller's: no task yet
+        VAR.set("inner")
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            seen.append(VAR.get())
+            raise
+        finally:
+            seen.append("cleaned up")
+
+    task = run_now(job())
+    assert task is not None and VAR.get() == "outer"  # the first step ran in a copy
+    await asyncio.sleep(0)  # the task has taken over the wait
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == [outer, "inner", "cleaned up"]

@@ -51,6 +51,33 @@ def start_now(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> async
     return task
 
 
+def run_now(coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any] | None:
+    """Run ``coro`` until it first waits, in a copy of the caller's context; only if it waits
+    (or failed), return a task that continues it (or delivers its error), else None.
+
+    ``start_now`` with the task made after the first step: nothing of the task's machinery
+    runs before the coroutine's first wait (a quoting pass's first request is on the wire
+    first), and a coroutine that never waits costs no task at all. The one difference a
+    coroutine can see: during its first step ``asyncio.current_task()`` is the caller's task.
+    On Python 3.12 and later it is ``start_now`` (native eager tasks), the task kept only if
+    not finished cleanly."""
+    if NATIVE:
+        task = start_now(coro, name=name)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return None
+        return task
+    context = contextvars.copy_context()
+    first = _FirstStep()
+    context.run(first.run, coro)
+    if first.done and first.error is None:
+        return None
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(_continue(coro, first), name=name, context=context)
+    if not first.done:
+        task.add_done_callback(lambda _t: _close_if_abandoned(coro))
+    return task
+
+
 class _FirstStep:
     """The outcome of the first step: what the coroutine waits on, or how it ended."""
 
