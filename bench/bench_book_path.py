@@ -3,9 +3,11 @@
 Per frame, what runs live: ``MarketStream.handle_frame`` (gunzip, typed decode, the stream's
 book) -> the Bitrue venue's hand-off (``BookUpdate`` of the shared sides) -> the engine's
 route -> ``MarketRunner.on_book`` (the runner's book, the mid, the risk gate's reference and
-loss mark, the estimator's feed, the markouts). The pass itself (strategy, order manager) is
-not run: the runner is told a pass is running, so each book only wakes it, and the figure is
-the book path's own cost. The frames are 100+100-level XRPUSDT depth pushes, gzip'ed as the
+loss mark, the estimator's feed) -> the eager pass starting -> ``MarketRunner.step`` entered.
+The pass's content (strategy, order manager) is not run: ``step`` is replaced by one that
+notes the time and waits once, as a pass waits for its first request's answer; the figure is
+the book path's own cost, frame received -> step entered (thread CPU time), on the event loop
+``run`` uses. The frames are 100+100-level XRPUSDT depth pushes, gzip'ed as the
 exchange sends them, with a moving top (every frame's mid is read).
 
 - warm: frames back to back;
@@ -23,6 +25,7 @@ old and new alternating, so their ratio is measured under the same load.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import json
 import os
@@ -103,7 +106,15 @@ def _runner():  # noqa: ANN202 - the tree's own types
                       balances=balances, key_label="bench", client_ids=ClientIds("lbb"))
     runner = MarketRunner(market, inst, build_strategy(market, inst), om, risk,
                           store_kpis=False, estimator=build_estimator(market))
-    runner._in_pass = True  # a pass "runs": each book wakes the loop, none starts a pass
+    runner._waiting = True  # the loop waits: each book starts a pass itself
+    entered: list[int] = []
+
+    async def step() -> None:  # the pass's content is not the book path's
+        entered.append(time.thread_time_ns())
+        await asyncio.sleep(0)
+
+    runner.step = step
+    runner.entered = entered
 
     def route(update):  # noqa: ANN001, ANN202 - the engine's ``_pump_books`` route
         if update.symbol == "XRPUSDT":
@@ -122,28 +133,34 @@ def _evict(buffer: bytearray) -> None:
     sorted(json.loads(json.dumps({str(i): [i, str(i)] for i in range(2000)})).items())
 
 
-def child(mode: str, count: int) -> None:
+async def _frames(mode: str, count: int) -> dict:
     stream, runner = _runner()
-    data = frames(count)
-    handle = stream.handle_frame
+    data = frames(200 + count)  # (each frame newer than the last: none is stale)
+    handle, entered = stream.handle_frame, runner.entered
     for frame in data[:200]:
         handle(frame)
-    assert runner.book.mid is not None and runner.book.updates >= 200
-    if mode == "warm":
-        t0 = time.thread_time_ns()
-        for frame in data:
-            handle(frame)
-        us = [(time.thread_time_ns() - t0) / 1000 / count]
-    else:
-        buffer = bytearray(40 << 20)
-        us = []
-        clock = time.thread_time_ns
-        for frame in data:
+        while runner._in_pass:  # the pass ends
+            await asyncio.sleep(0)
+    assert runner.book.mid is not None and len(entered) == 200, "each book starts a pass"
+    buffer = bytearray(40 << 20) if mode == "cold" else None
+    clock = time.thread_time_ns
+    us = []
+    for frame in data[200:]:
+        if buffer is not None:
             _evict(buffer)
-            t0 = clock()
-            handle(frame)
-            us.append((clock() - t0) / 1000)
-    print(json.dumps({"us": us, "mid": str(runner.book.mid)}))
+        t0 = clock()
+        handle(frame)
+        us.append((entered[-1] - t0) / 1000)
+        while runner._in_pass:
+            await asyncio.sleep(0)
+    assert len(entered) == 200 + count, "each book started a pass"
+    return {"us": us, "mid": str(runner.book.mid)}
+
+
+def child(mode: str, count: int) -> None:
+    from liquidity_bot.engine.runtime import event_loop_name, run
+
+    print(json.dumps(run(_frames(mode, count), event_loop_name())))
 
 
 def run_child(src: Path, mode: str, count: int) -> dict:
@@ -170,15 +187,16 @@ def main(argv: list[str] | None = None) -> int:
         for mode, count in (("warm", args.frames), ("cold", args.cold)):
             for name, src in trees if run % 2 == 0 else trees[::-1]:
                 got = run_child(src, mode, count)
-                value = got["us"][0] if mode == "warm" else statistics.median(got["us"])
+                value = statistics.median(got["us"])
                 results.setdefault((name, mode), []).append(value)
                 if mode == "cold":
                     ordered = sorted(got["us"])
                     results.setdefault((name, "cold p90"), []).append(
                         ordered[int(0.9 * (len(ordered) - 1))])
                 print(f"  run {run + 1} {name} {mode}: {value:7.2f} us per frame", flush=True)
-    print(f"frame -> pass start, per frame (median of {args.runs} runs; cold: median and p90 of "
-          f"{args.cold} frames per run):")
+    print(f"frame -> pass start, per frame (median of {args.runs} runs of the per-frame "
+          f"medians, {args.frames} warm frames and {args.cold} cold ones a run; cold p90: "
+          f"of each run's cold frames):")
     for mode in ("warm", "cold", "cold p90"):
         new = statistics.median(results[("new", mode)])
         line = f"  {mode:9s} new {new:7.2f} us"

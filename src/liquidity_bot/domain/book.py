@@ -237,11 +237,13 @@ class BookSide(Sequence[PriceLevel]):
     @property
     def best(self) -> PriceLevel | None:
         """The best level, or None for an empty side."""
-        if self._read:
-            return self._read[0]
+        read = self._read
+        if read:
+            return read[0]
         levels = self._known_levels()
-        if levels is None:
-            return self._read_to(1)[0]
+        if levels is None:  # the text check vouched for a non-empty side: convert its first
+            read.append((Decimal(self._prices[0]), Decimal(self._qtys[0])))
+            return read[0]
         return levels[0] if levels else None
 
     def top(self, count: int) -> tuple[PriceLevel, ...]:
@@ -292,15 +294,6 @@ class BookSide(Sequence[PriceLevel]):
 
 _NO_BIDS = BookSide.of_levels((), bids=True)
 _NO_ASKS = BookSide.of_levels((), bids=False)
-
-
-def _side_of(levels: Sequence[Sequence[object]], bids: bool, normalised: bool) -> BookSide | None:
-    """A ``BookUpdate`` side as a ``BookSide``: shared if it is one, or None (raw: read later)."""
-    if type(levels) is BookSide:  # the other side's one is checked like any raw levels
-        return levels if levels.is_bids is bids else None
-    if normalised:
-        return BookSide.of_levels(levels, bids)  # type: ignore[arg-type]
-    return None
 
 
 # "not read yet in this snapshot" (None is a real answer: an empty side, or no mid)
@@ -370,14 +363,21 @@ class OrderBook:
         """
         if update.symbol != self.symbol:
             raise ValueError(f"book for {self.symbol} was given an update for {update.symbol}")
-        if not self.apply_snapshot(update.bids, update.asks, update.ts_ms, update.seq):
+        bids, asks = update.bids, update.asks
+        if not self.apply_snapshot(bids, asks, update.ts_ms, update.seq):
             return False
-        bid_side = _side_of(update.bids, True, update.normalised)
-        if bid_side is not None:
-            self._bid_side, self._raw_bids = bid_side, ()
-        ask_side = _side_of(update.asks, False, update.normalised)
-        if ask_side is not None:
-            self._ask_side, self._raw_asks = ask_side, ()
+        # A side that is a ``BookSide`` is shared (the other side's one is checked like any
+        # raw levels); a normalised tuple is taken as it is; raw levels are read later.
+        if type(bids) is BookSide:
+            if bids.is_bids:
+                self._bid_side, self._raw_bids = bids, ()
+        elif update.normalised:
+            self._bid_side, self._raw_bids = BookSide.of_levels(bids, True), ()  # type: ignore[arg-type]
+        if type(asks) is BookSide:
+            if not asks.is_bids:
+                self._ask_side, self._raw_asks = asks, ()
+        elif update.normalised:
+            self._ask_side, self._raw_asks = BookSide.of_levels(asks, False), ()  # type: ignore[arg-type]
         return True
 
     # --- levels --------------------------------------------------------------------------------
