@@ -1,0 +1,145 @@
+"""The book path's shortcuts give the old path's answers: best levels and mid kept per snapshot
+(OrderBook), the ladder's estimator fed the book's mid (``MarketEstimator.on_mid``), the
+backtest taking the simulator's depth as normalised, and the virtual clock's leaner loop."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bitrue_sim.virtual import VirtualVenue
+from liquidity_bot.domain.book import BookSide, OrderBook, normalise_side
+from liquidity_bot.domain.events import BookUpdate
+from liquidity_bot.strategies.estimators import MarketEstimator
+
+D = Decimal
+
+prices = st.integers(min_value=-3, max_value=60).map(lambda t: D(t).scaleb(-2))
+quantities = st.sampled_from(["0", "0.0", "1", "2.5", "10.25", "0.001"]).map(D)
+raw_side = st.lists(st.tuples(prices, quantities), max_size=8)
+as_text = st.booleans()
+
+
+def _old_best(raw, bids: bool):  # noqa: ANN001, ANN202
+    """The answer before: the normalised side's first level (or what normalising raises)."""
+    side = normalise_side(raw, bids=bids)
+    return side[0] if side else None
+
+
+def _old_mid(bids, asks):  # noqa: ANN001, ANN202
+    bid, ask = _old_best(bids, True), _old_best(asks, False)
+    return None if bid is None or ask is None else (bid[0] + ask[0]) / D(2)
+
+
+def _outcome(read):  # noqa: ANN001, ANN202
+    try:
+        return ("ok", read())
+    except (ValueError, TypeError) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(raw_side, raw_side, as_text, st.integers(-2, 3)), min_size=1,
+                max_size=6), st.sampled_from(["apply_snapshot", "apply", "apply_normalised"]))
+def test_best_levels_and_mid_per_snapshot_are_the_normalised_sides(snapshots, how) -> None:
+    book = OrderBook("X")
+    ts, current = 0, ((), ())
+    for bids, asks, text, step in snapshots:
+        if text:  # exchange text, the stream's case
+            bids = tuple((str(p), str(q)) for p, q in bids)
+            asks = tuple((str(p), str(q)) for p, q in asks)
+        ts += step  # a step back is a stale snapshot: the book keeps the one before
+        if how == "apply_normalised":
+            try:  # a venue hands on normalised sides only
+                update = BookUpdate(ts_ms=ts, symbol="X", bids=normalise_side(bids, True),
+                                    asks=normalise_side(asks, False), normalised=True)
+            except ValueError:
+                continue
+        else:
+            update = BookUpdate(ts_ms=ts, symbol="X", bids=bids, asks=asks)
+        applied = (book.apply_snapshot(bids, asks, ts) if how == "apply_snapshot"
+                   else book.apply(update))
+        if applied:
+            current = (update.bids, update.asks) if how == "apply_normalised" else (bids, asks)
+        else:
+            ts -= step
+        for _ in range(2):  # the second read is the kept answer
+            assert _outcome(lambda: book.best_bid) == _outcome(lambda: _old_best(current[0], True))
+            assert _outcome(lambda: book.best_ask) == _outcome(
+                lambda: _old_best(current[1], False))
+            assert _outcome(lambda: book.mid) == _outcome(lambda: _old_mid(*current))
+
+
+def test_a_side_that_raises_raises_on_every_read() -> None:
+    book = OrderBook("X")
+    book.apply_snapshot((("1.5", "1"), ("0", "1")), (("2", "1"),), 1)  # a zero price
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            book.mid  # noqa: B018
+        with pytest.raises(ValueError):
+            book.best_bid  # noqa: B018
+    assert book.best_ask == (D(2), D(1))
+
+
+def test_a_shared_side_read_first_by_the_other_book_gives_the_same_best() -> None:
+    venue, engine = OrderBook("X"), OrderBook("X")
+    venue.apply_snapshot((("1.50", "2"), ("1.49", "1")), (("1.52", "3"),), 1)
+    engine.apply(BookUpdate(ts_ms=1, symbol="X", bids=venue.bid_side, asks=venue.ask_side,
+                            normalised=True))
+    assert engine.mid == D("1.51") and venue.best_bid == (D("1.50"), D(2))
+    assert type(engine.bid_side) is BookSide and engine.bid_side is venue.bid_side
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(raw_side, raw_side, st.integers(0, 2000)), max_size=40))
+def test_the_ladders_estimator_fed_the_mid_learns_what_it_learnt_from_the_book(books) -> None:
+    by_book = MarketEstimator(vol_window_s=30, kappa_default=1.5, min_vol_samples=3,
+                              arrivals=False)
+    by_mid = MarketEstimator(vol_window_s=30, kappa_default=1.5, min_vol_samples=3,
+                             arrivals=False)
+    ts = 0
+    for bids, asks, dt in books:
+        ts += dt
+        book = OrderBook("X")
+        try:
+            book.apply_snapshot(bids, asks, ts)
+            mid = book.mid
+        except ValueError:
+            continue
+        by_book.on_book(ts, book)
+        if mid is not None:  # what the runner does
+            by_mid.on_mid(ts, mid)
+        assert by_mid.estimates(ts) == by_book.estimates(ts)
+        assert by_mid.volatility.samples == by_book.volatility.samples
+
+
+@pytest.mark.parametrize("scenario", ["volatile", "altcoin", "trending", "calm"])
+def test_the_simulators_depth_is_already_normalised(scenario: str) -> None:
+    """What lets the backtest hand its pushes on as ``normalised``: one level per price,
+    best first, every price and quantity positive, Decimal."""
+    venue = VirtualVenue(scenario=scenario, seed=3)
+    checked = 0
+    for _ in range(300):
+        venue.run_for(997)
+        for symbol in venue.symbols:
+            for depth in (20, 100):
+                bids, asks = venue.depth(symbol, depth)
+                assert tuple(bids) == normalise_side(bids, bids=True)
+                assert tuple(asks) == normalise_side(asks, bids=False)
+                assert all(type(v) is Decimal for level in (*bids, *asks) for v in level)
+                checked += bool(bids) + bool(asks)
+    assert checked > 0
+
+
+def test_virtual_timers_run_after_a_market_action_due_at_the_same_time() -> None:
+    venue = VirtualVenue(scenario="volatile", seed=1)
+    fired: list[tuple[int, int]] = []
+    for _ in range(50):
+        nxt = venue.participants.next_event_ms()
+        before = venue.participants.events
+        venue.call_at(nxt, lambda: fired.append((venue.now_ms(), venue.participants.events)))
+        venue.run_until(nxt)
+        assert fired[-1][0] == nxt and fired[-1][1] > before  # the market's action came first
