@@ -1,6 +1,7 @@
 """The book path's shortcuts give the old path's answers: best levels and mid kept per snapshot
-(OrderBook), the ladder's estimator fed the book's mid (``MarketEstimator.on_mid``), the
-backtest taking the simulator's depth as normalised, and the virtual clock's leaner loop."""
+(OrderBook), the ladder's estimator fed the book's mid (``MarketEstimator.on_mid``), the risk
+gate marking PnL only when the mark can differ, the backtest taking the simulator's depth as
+normalised, and the virtual clock's leaner loop."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bitrue_sim.virtual import VirtualVenue
+from liquidity_bot.config import RiskConfig
 from liquidity_bot.domain.book import BookSide, OrderBook, normalise_side
 from liquidity_bot.domain.events import BookUpdate
+from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.strategies.estimators import MarketEstimator
 
 D = Decimal
@@ -143,3 +146,47 @@ def test_virtual_timers_run_after_a_market_action_due_at_the_same_time() -> None
         venue.call_at(nxt, lambda: fired.append((venue.now_ms(), venue.participants.events)))
         venue.run_until(nxt)
         assert fired[-1][0] == nxt and fired[-1][1] > before  # the market's action came first
+
+
+class _AlwaysMarks(RiskGate):
+    """The risk gate before the shortcut: every mid marks PnL and checks the loss limit."""
+
+    def on_mid(self, ts_ms: int, mid: Decimal) -> None:
+        self._marked = None
+        super().on_mid(ts_ms, mid)
+
+
+_RISK = {"max_order_notional": D(1000), "max_open_notional_per_side": D(1000),
+         "max_base_inventory": D(1000), "daily_loss_limit": D(3), "ema_halflife_s": 30.0,
+         "max_fills_per_minute": 100_000}
+
+_risk_calls = st.one_of(
+    st.tuples(st.just("mid"), st.integers(0, 40_000_000), st.sampled_from(
+        ["0.50", "0.5", "0.49", "0.51", "0.4", "0.6", "0.45"])),
+    st.tuples(st.just("fill"), st.integers(0, 40_000_000), st.sampled_from(
+        ["BUY", "SELL"]), st.sampled_from(["0.5", "0.45", "0.55"]), st.sampled_from(["1", "7"])),
+    st.tuples(st.just("reset")),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_risk_calls, max_size=60), st.sampled_from(["minimum", "stop"]))
+def test_the_risk_gate_skips_only_marks_that_decide_the_same(calls, on_loss_limit) -> None:
+    limits = RiskConfig(**_RISK, on_loss_limit=on_loss_limit)
+    gates = [cls("XRPUSDT", limits, {"k": ["XRPUSDT"]}, initial_base=D(10), initial_quote=D(5))
+             for cls in (RiskGate, _AlwaysMarks)]
+    ts = 1_700_000_000_000
+    for call in calls:
+        for gate in gates:
+            if call[0] == "mid":
+                gate.on_mid(ts + call[1], D(call[2]))
+            elif call[0] == "fill":
+                gate.on_fill(ts + call[1], call[2], D(call[3]), D(call[4]))
+            else:
+                gate.reset_kill_switch()
+        new, old = gates
+        assert (new.killed, new.loss_limited, new.kill_reason, new.loss_limit_state,
+                new.daily_pnl, new.reference_price) == (
+                    old.killed, old.loss_limited, old.kill_reason, old.loss_limit_state,
+                    old.daily_pnl, old.reference_price)
+        assert str(new.daily_pnl) == str(old.daily_pnl)

@@ -148,6 +148,7 @@ class RiskGate:
         self._halflife_s = Decimal(str(limits.ema_halflife_s))
         self._day: int | None = None
         self._day_start_equity: Decimal | None = None
+        self._marked: tuple[Decimal, int] | None = None  # (mid, day) of the last mark
         # latches
         self._kill_reason: str | None = None
         self._fill_rate_reason: str | None = None
@@ -167,7 +168,11 @@ class RiskGate:
         if self._ema_ms is None or ts_ms > self._ema_ms:
             self._ema_ms = ts_ms
         self._last_mid = mid
-        self._mark(ts_ms)
+        # Marking again at a mid equal to the last mark's, on the same day, with no fill or
+        # reset since, computes the same loss and so decides the same: skipped (most books
+        # leave the mid where it was).
+        if self._marked is None or self._marked[0] != mid or self._marked[1] != ts_ms // DAY_MS:
+            self._mark(ts_ms)
 
     def _ema_keep(self, dt_ms: int) -> Decimal:
         """Weight left on the old EMA after ``dt_ms``: 2 ** (-dt / half-life), in Decimal.
@@ -225,6 +230,7 @@ class RiskGate:
             self._day = day
             self._day_start_equity = equity
         assert self._day_start_equity is not None
+        self._marked = (self._last_mid, day)
         loss = self._day_start_equity - equity
         if (loss >= self.limits.daily_loss_limit and self._kill_reason is None
                 and self._loss_reason is None):
@@ -281,6 +287,7 @@ class RiskGate:
         self._fill_rate_reason = None
         self._loss_reason = None
         self._fill_times.clear()
+        self._marked = None
         if self._last_mid is not None:
             self._day_start_equity = self._vs_holding(self._last_mid)
         log.warning("risk latches reset for %s", self.symbol)
