@@ -39,26 +39,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
 
-CONFIG = """
-[[markets]]
-symbol = "XRPUSDT"
-key_label = "bench"
-client_id_prefix = "lbb"
-strategy = "ladder"
-[markets.ladder]
-levels = 3
-base_spread_pct = "0.1"
-level_spacing_pct = "0.05"
-level_size_quote = "20"
-[markets.obligations]
-max_spread_pct = "2"
-min_depth_2pct_quote = "20"
-[markets.risk]
-max_order_notional = "500"
-max_open_notional_per_side = "1000"
-max_base_inventory = "100000"
-daily_loss_limit = "1000"
-"""
 
 
 def frames(count: int, levels: int = 100) -> list[bytes]:
@@ -78,8 +58,10 @@ def frames(count: int, levels: int = 100) -> list[bytes]:
 
 
 def _runner():  # noqa: ANN202 - the tree's own types
-    """A production-shaped market: the Bitrue venue's stream (never connected) feeding a
-    ladder market runner, as ``Engine`` wires them."""
+    """``bench_engine``'s production market: the Bitrue venue's stream (never connected)
+    feeding a ladder market runner, as ``Engine`` wires them."""
+    from bench_engine import CONFIG  # the production market
+
     from liquidity_bot.config import parse_config
     from liquidity_bot.domain.instrument import Instrument
     from liquidity_bot.engine.budget import OrderBudget
@@ -89,8 +71,8 @@ def _runner():  # noqa: ANN202 - the tree's own types
     from liquidity_bot.engine.runner import build_estimator, build_strategy
     from liquidity_bot.venues.bitrue.factory import bitrue_venue
 
-    cfg = parse_config(CONFIG.replace("[[markets]]", '[bitrue]\nbase_url = "http://127.0.0.1:9"\n'
-                                      "[[markets]]"))
+    cfg = parse_config(CONFIG.format(base_url="http://127.0.0.1:9", tolerance_ticks=1,
+                                     size_tolerance_pct="10"))
     market = cfg.markets[0]
     inst = Instrument(symbol="XRPUSDT", base="XRP", quote="USDT", tick=Decimal("0.0001"),
                       step=Decimal("0.1"), price_scale=4, volume_scale=1,

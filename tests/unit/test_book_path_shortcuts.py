@@ -69,11 +69,14 @@ def test_best_levels_and_mid_per_snapshot_are_the_normalised_sides(snapshots, ho
             current = (update.bids, update.asks) if how == "apply_normalised" else (bids, asks)
         else:
             ts -= step
+        bids_now, asks_now = current
         for _ in range(2):  # the second read is the kept answer
-            assert _outcome(lambda: book.best_bid) == _outcome(lambda: _old_best(current[0], True))
+            assert _outcome(lambda: book.best_bid) == _outcome(
+                lambda: _old_best(bids_now, True))  # noqa: B023 - called at once
             assert _outcome(lambda: book.best_ask) == _outcome(
-                lambda: _old_best(current[1], False))
-            assert _outcome(lambda: book.mid) == _outcome(lambda: _old_mid(*current))
+                lambda: _old_best(asks_now, False))  # noqa: B023
+            assert _outcome(lambda: book.mid) == _outcome(
+                lambda: _old_mid(bids_now, asks_now))  # noqa: B023
 
 
 def test_a_side_that_raises_raises_on_every_read() -> None:

@@ -30,20 +30,22 @@ def on_both_loops(test):  # noqa: ANN001, ANN201
 
 @on_both_loops
 async def test_first_step_runs_before_start_now_returns() -> None:
-    log: list[str] = []
-    gate = asyncio.get_running_loop().create_future()
+    for start in (start_now, run_now):  # run_now: the task made after the first step
+        log: list[str] = []
+        gate = asyncio.get_running_loop().create_future()
 
-    async def job() -> str:
-        log.append("first step")
-        await gate
-        log.append("after the wait")
-        return "done"
+        async def job() -> str:
+            log.append("first step")  # noqa: B023 - run within the iteration
+            await gate  # noqa: B023 - run at once
+            log.append("after the wait")  # noqa: B023
+            await asyncio.sleep(0)
+            return "done"
 
-    task = start_now(job())
-    assert log == ["first step"]
-    gate.set_result(None)
-    assert await task == "done"
-    assert log == ["first step", "after the wait"]
+        task = start(job(), name="pass-X")
+        assert log == ["first step"] and task is not None and task.get_name() == "pass-X"
+        gate.set_result(None)
+        assert await task == "done"
+        assert log == ["first step", "after the wait"]
 
 
 @on_both_loops
@@ -165,25 +167,6 @@ async def test_run_now_needs_no_task_for_a_coroutine_that_never_waits() -> None:
 
     assert run_now(job()) is None
     assert log == ["ran"]
-
-
-@on_both_loops
-async def test_run_now_continues_in_a_task_after_the_first_wait() -> None:
-    log: list[str] = []
-    gate = asyncio.get_running_loop().create_future()
-
-    async def job() -> str:
-        log.append("first step")
-        await gate
-        log.append("after the wait")
-        await asyncio.sleep(0)
-        return "done"
-
-    task = run_now(job(), name="pass-X")
-    assert log == ["first step"] and task is not None and task.get_name() == "pass-X"
-    gate.set_result(None)
-    assert await task == "done"
-    assert log == ["first step", "after the wait"]
 
 
 @on_both_loops
