@@ -1,5 +1,6 @@
 """The book path's shortcuts give the old path's answers: best levels and mid kept per snapshot
-(OrderBook), the ladder's estimator fed the book's mid (``MarketEstimator.on_mid``), the risk
+(OrderBook), the text check of a side whose prices passed it before checking only the
+quantities, the ladder's estimator fed the book's mid (``MarketEstimator.on_mid``), the risk
 gate marking PnL only when the mark can differ, the backtest taking the simulator's depth as
 normalised, and the virtual clock's leaner loop."""
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from bitrue_sim.virtual import VirtualVenue
 from liquidity_bot.config import RiskConfig
-from liquidity_bot.domain.book import BookSide, OrderBook, normalise_side
+from liquidity_bot.domain.book import BookSide, OrderBook, _clean_text_columns, normalise_side
 from liquidity_bot.domain.events import BookUpdate
 from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.strategies.estimators import MarketEstimator
@@ -40,7 +41,7 @@ def _old_mid(bids, asks):  # noqa: ANN001, ANN202
 def _outcome(read):  # noqa: ANN001, ANN202
     try:
         return ("ok", read())
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:
         return (type(exc).__name__, str(exc))
 
 
@@ -77,6 +78,37 @@ def test_best_levels_and_mid_per_snapshot_are_the_normalised_sides(snapshots, ho
                 lambda: _old_best(asks_now, False))  # noqa: B023
             assert _outcome(lambda: book.mid) == _outcome(
                 lambda: _old_mid(bids_now, asks_now))  # noqa: B023
+
+
+price_columns = st.sampled_from([
+    ["0.5125", "0.5124", "0.5123"], ["0.5123", "0.5124", "0.5125"], ["10.00", "9.99", "9.98"],
+    ["9.98", "9.99", "10.00"], ["0.5125", "0.5125", "0.5124"], ["0.5", "0.50", "0.4"],
+    ["0.0002", "0.0001", "0.0000"], ["1", "2", "3"], ["3", "2", "1"], ["-1", "-2", "-3"],
+])
+qty_text = st.sampled_from(["1", "0", "0.0", "2.5", "1.2.3", "", ".", "1e3", " 1", "-1", "7,5",
+                            "0.001", "00", "12.", ".5", "\u0661"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(price_columns, st.lists(qty_text, min_size=3, max_size=3)),
+                min_size=1, max_size=8), st.booleans())
+def test_a_price_column_checked_before_leaves_the_quantities(sides, bids) -> None:
+    """What the text check says with the last passed price column as its memo is what it says
+    with none, snapshot after snapshot; and a book's reads stay the normalised side's."""
+    memo: list[str] | None = None
+    book = OrderBook("X")
+    for ts, (prices, qtys) in enumerate(sides):
+        levels = tuple(zip(list(prices), qtys, strict=True))
+        fresh = _clean_text_columns(levels, bids)
+        assert _clean_text_columns(levels, bids, memo) == fresh
+        if fresh is not None:
+            memo = fresh[0]
+        book.apply_snapshot(levels if bids else (), () if bids else levels, ts)
+        side = book.bid_side if bids else book.ask_side
+        expected = _outcome(lambda: normalise_side(levels, bids=bids))  # noqa: B023
+        best = _outcome(lambda: side.best)  # noqa: B023 - (the text check, with the memo)
+        assert best == (expected if expected[0] != "ok" else ("ok", (expected[1] or [None])[0]))
+        assert _outcome(lambda: side.levels) == expected  # noqa: B023
 
 
 def test_a_side_that_raises_raises_on_every_read() -> None:
