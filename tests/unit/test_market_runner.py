@@ -184,3 +184,29 @@ async def test_stopping_the_loop_cancels_a_pass_a_book_started() -> None:
     with pytest.raises(asyncio.CancelledError):
         await loop_task
     assert pass_task.cancelled() and cancelled == [True]
+
+
+async def test_a_books_pass_gets_its_task_after_its_first_step_only_on_task_free_venues() -> None:
+    """``run_now`` (the task made after the first step) only where the venue's requests bind
+    nothing to the running task; otherwise ``start_now`` (the task first, as before)."""
+    from liquidity_bot.engine.eager import run_now, start_now
+    from liquidity_bot.venues.port import Capabilities
+
+    r, _, venue = runner()
+    assert not getattr(getattr(venue, "capabilities", None), "task_free_requests", False)
+    assert r._start_pass is start_now
+    venue.capabilities = Capabilities(task_free_requests=True)  # type: ignore[misc]
+    r2 = MarketRunner(r.config, r.instrument, r.strategy, r.om, r.risk, store_kpis=False)
+    assert r2._start_pass is run_now
+    seen = []
+
+    async def step() -> None:
+        seen.append(asyncio.current_task())
+        await asyncio.sleep(0)
+
+    r2.step = step  # type: ignore[method-assign]
+    r2._waiting = True
+    r2.on_book(book("0.4990", "0.5010", 1))
+    assert seen == [asyncio.current_task()] and r2._eager_pass is not None
+    await r2._eager_pass
+    assert r2._eager_pass is None and not r2._in_pass

@@ -151,7 +151,9 @@ class BacktestVenue:
     """The ``Venue`` port over one account of a ``VirtualVenue`` (see the module docstring)."""
 
     name = "backtest"
-    capabilities = Capabilities()  # none of the extras: the engine's plain paths are measured
+    # none of the extras, so the engine's plain paths are measured; its requests are sleeps of
+    # simulated latency, bound to no task
+    capabilities = Capabilities(task_free_requests=True)
 
     def __init__(
         self,

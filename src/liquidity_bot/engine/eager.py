@@ -58,7 +58,10 @@ def run_now(coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> async
     ``start_now`` with the task made after the first step: nothing of the task's machinery
     runs before the coroutine's first wait (a quoting pass's first request is on the wire
     first), and a coroutine that never waits costs no task at all. The one difference a
-    coroutine can see: during its first step ``asyncio.current_task()`` is the caller's task.
+    coroutine can see: during its first step ``asyncio.current_task()`` is the caller's task,
+    so what binds itself to the running task there (``asyncio.timeout``, aiohttp's request
+    timers) would bind to the caller's: only for coroutines that enter nothing of the kind
+    before their first wait (a venue's ``Capabilities.task_free_requests``).
     On Python 3.12 and later it is ``start_now`` (native eager tasks), the task kept only if
     not finished cleanly."""
     if NATIVE:

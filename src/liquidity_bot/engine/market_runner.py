@@ -29,7 +29,7 @@ from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.domain.order import Side
 from liquidity_bot.engine.clock import Clock
-from liquidity_bot.engine.eager import run_now
+from liquidity_bot.engine.eager import run_now, start_now
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.engine.runtime import collect_if_due
@@ -172,6 +172,9 @@ class MarketRunner:
         self._in_pass = False  # a pass is running (the loop's or a book's)
         self._eager_pass: asyncio.Task[None] | None = None  # a book's pass, still running
         self._pass_name = f"pass-{self.symbol}"
+        capabilities = getattr(manager.venue, "capabilities", None)
+        self._start_pass = run_now if getattr(capabilities, "task_free_requests", False) \
+            else start_now
         self._backoff = 0.1
         self.pulls = 0
         self.passes = 0  # quoting passes run (the strategy and planner asked, or reused)
@@ -202,9 +205,10 @@ class MarketRunner:
 
     def _pass_now(self) -> None:
         """Run a pass in this call (up to its first wait); if it waits, a task of its own
-        continues it (made after the first step: its first request is on its way before)
-        and the loop waits for it before running another."""
-        task = run_now(self._pass(), name=self._pass_name)
+        continues it and the loop waits for it before running another. With a venue whose
+        requests bind nothing to the running task, the task is made after the first step
+        (its first request is on its way before), else first."""
+        task = self._start_pass(self._pass(), name=self._pass_name)
         if self._in_pass:  # not finished in this call
             self._eager_pass = task
 

@@ -110,6 +110,10 @@ class Capabilities:
     # ``PacedByAddress``: order requests of an earlier process can be charged to the pacing
     # of this address (after a restart the exchange's window still holds them)
     earlier_requests: bool = False
+    # order requests bind nothing to the running task (no ``asyncio.timeout``, no aiohttp
+    # timer): a quoting pass may run up to its first wait before its own task exists
+    # (``engine.eager.run_now``); without it the pass's task is made first (``start_now``)
+    task_free_requests: bool = False
 
 
 @runtime_checkable

@@ -100,7 +100,9 @@ class BitrueVenue:
 
     name = "bitrue"
     # no post-only order on Bitrue: the engine keeps quotes off the opposite best itself
-    capabilities = Capabilities(post_only=False, listen_books=True, earlier_requests=True)
+    # (task-free: ``lean_http`` times requests with its own watchdog, never the caller's task)
+    capabilities = Capabilities(post_only=False, listen_books=True, earlier_requests=True,
+                                task_free_requests=True)
     order_rate_limit = ORDER_RATE_LIMIT
 
     def __init__(
