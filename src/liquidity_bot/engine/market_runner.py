@@ -167,14 +167,17 @@ class MarketRunner:
         self._next_kpi = 0.0
         self._sampled_orders: list[tuple[str, Decimal]] = []
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
-        self._last_inputs: tuple[object, ...] | None = None  # what ``last_quotes`` answered
         self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
         self._in_pass = False  # a pass is running (the loop's or a book's)
         self._eager_pass: asyncio.Task[None] | None = None  # a book's pass, still running
         self._backoff = 0.1
         self.pulls = 0
         self.passes = 0  # quoting passes run (the strategy and planner asked, or reused)
-        self.quotes_reused = 0  # passes whose strategy inputs were the last pass's
+
+    @property
+    def quotes_reused(self) -> int:
+        """Passes whose quotes the strategy gave again (nothing it reads had changed)."""
+        return getattr(self.strategy, "reused", 0)
 
     # --- feeding -------------------------------------------------------------------------------
     def on_book(self, update: BookUpdate) -> None:
@@ -307,24 +310,12 @@ class MarketRunner:
             if minimal:
                 self._record_risk("loss_limit_minimum", self.risk.loss_limit_state or "")
         self.status = "quoting (minimum)" if minimal else "quoting"
-        snapshot = self._snapshot(self.book)
-        # Strategies are pure functions of these inputs: when none changed (a pass woken by an
-        # acknowledgement, or a book that moved below the top), the quotes have not either.
-        inputs = (
-            self.strategy,
-            snapshot.book,
-            snapshot.inventory,
-            snapshot.reference_price,
-            snapshot.estimates,
-            snapshot.last_price,
-        )
+        # The strategies remember their last answer under what they read of the snapshot
+        # (``strategies.shaping.QuoteMemo``): a pass that changed none of it (an
+        # acknowledgement, a book that moved below the top or only in size) costs no plan.
         self.passes += 1
-        if inputs != self._last_inputs or self.last_quotes is None:
-            self.last_quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
-            self._last_inputs = inputs
-        else:
-            self.quotes_reused += 1
-        quotes = self.last_quotes
+        quotes = self.last_quotes = self.strategy.quote(  # type: ignore[attr-defined]
+            self._snapshot(self.book))
         # Tick-to-order latency is measured for passes that answer a new book only (not for
         # passes woken by an acknowledgement, a fill or the timer).
         fresh = self.last_book_ns != self._reacted_book_ns

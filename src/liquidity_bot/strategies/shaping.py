@@ -530,8 +530,31 @@ def quote_around_centre(
     top = top_of_book(snapshot.book)
     mid, why_not = centre(top, snapshot.reference_price)
     if mid is None:
-        return QuoteSet(symbol=instrument.symbol, now_ms=snapshot.now_ms, warnings=(str(why_not),))
-    wanted = plan(snapshot, mid)
+        return no_centre(instrument, snapshot, why_not)
+    return shape_plan(plan(snapshot, mid), snapshot, instrument, top, mid,
+                      obligations=obligations, band_pct=band_pct, bid_ceiling=bid_ceiling,
+                      ask_floor=ask_floor)
+
+
+def no_centre(instrument: InstrumentLike, snapshot: MarketSnapshot, why_not: str | None
+              ) -> QuoteSet:
+    """The empty quote set of a snapshot with nothing to quote around, saying why."""
+    return QuoteSet(symbol=instrument.symbol, now_ms=snapshot.now_ms, warnings=(str(why_not),))
+
+
+def shape_plan(
+    wanted: QuotePlan,
+    snapshot: MarketSnapshot,
+    instrument: InstrumentLike,
+    top: TopOfBook,
+    mid: Decimal,
+    *,
+    obligations: ObligationsLike | None,
+    band_pct: Decimal,
+    bid_ceiling: Decimal | None = None,
+    ask_floor: Decimal | None = None,
+) -> QuoteSet:
+    """`shape_quotes` of a strategy's plan around ``mid`` of the book top ``top``."""
     ctx = ShapingContext(
         instrument=instrument,
         top=top,
@@ -551,3 +574,38 @@ def quote_around_centre(
         diagnostics=wanted.diagnostics,
         warnings=wanted.warnings,
     )
+
+
+class QuoteMemo:
+    """A strategy's last quote set and everything it was computed from (its ``key``).
+
+    Shaping reads of a snapshot only the best bid and ask (not their sizes), the centre, the
+    inventory and the last trade price, besides the plan; a strategy whose plan is a function of
+    a few rounded numbers keys its last answer on those and, when they repeat, gives the same
+    quotes again without planning or shaping (`again`): equal to what recomputing gives, but
+    for ``now_ms`` and the diagnostics, which are this snapshot's.
+    """
+
+    __slots__ = ("key", "quotes", "reused")
+
+    def __init__(self) -> None:
+        self.key: tuple[object, ...] | None = None
+        self.quotes: QuoteSet | None = None
+        self.reused = 0  # quote sets given again
+
+    def again(self, key: tuple[object, ...], now_ms: int, mid: Decimal,
+              diagnostics: dict[str, Decimal] | None = None) -> QuoteSet | None:
+        """The last quote set, refreshed, when ``key`` is the last one's; else None.
+        ``diagnostics``: this snapshot's (None: the last ones still hold)."""
+        known = self.quotes
+        if known is None or key != self.key:
+            return None
+        self.reused += 1
+        return QuoteSet(symbol=known.symbol, now_ms=now_ms, bids=known.bids, asks=known.asks,
+                        mid=mid, warnings=known.warnings,
+                        diagnostics=known.diagnostics if diagnostics is None else diagnostics)
+
+    def keep(self, key: tuple[object, ...], quotes: QuoteSet) -> QuoteSet:
+        """Remember ``quotes`` as the answer to ``key``; returns them."""
+        self.key, self.quotes = key, quotes
+        return quotes
