@@ -27,7 +27,7 @@ from operator import attrgetter
 from typing import NamedTuple, Protocol
 
 from liquidity_bot.domain.tick_filters import tick_filters, tick_scale
-from liquidity_bot.domain.ticks import CEIL, FLOOR
+from liquidity_bot.domain.ticks import CEIL, FLOOR, TickScale
 from liquidity_bot.strategies.base import (
     CRITICAL_PRIORITY_LIMIT,
     DesiredQuote,
@@ -181,7 +181,7 @@ class _Side:
         self.scale = scale = grid.scale
         self.away_rounding = FLOOR if self.is_bid else CEIL  # ``away``: bids down, asks up
         # in the band: ticks >= this (bids), <= this (asks); rounded toward mid
-        self.band_edge_ticks = scale.ticks(self.band_edge, CEIL if self.is_bid else FLOOR)
+        self.band_edge_ticks = _ticks(self.band_edge, self.tick, self.is_bid, scale)
         self.min_lots = grid.min_lots
         self.min_val_units = grid.min_val_units
         self.min_lots_at_last = (None if self.min_val_at_last is None
@@ -245,10 +245,8 @@ class _Side:
         if obl is None or half_spread is None:
             return None
         mid, is_bid = self.ctx.mid, self.is_bid
-        if is_bid:
-            limit = self.scale.ticks(mid - half_spread, CEIL)
-        else:
-            limit = self.scale.ticks(mid + half_spread, FLOOR)
+        limit = _ticks(mid - half_spread if is_bid else mid + half_spread, self.tick, is_bid,
+                       self.scale)
         if obl.min_depth_2pct_quote > ZERO:
             edge = self.band_edge_ticks
             if (edge > limit) if is_bid else (edge < limit):
@@ -295,23 +293,42 @@ def centre(top: TopOfBook, reference: Decimal | None) -> tuple[Decimal | None, s
     return mid, None
 
 
+def _ticks(value: Decimal, tick: Decimal, up: bool, scale: TickScale) -> int:
+    """``scale.ticks(value, CEIL if up else FLOOR)`` in one call: the Decimal ``divmod`` of
+    ``domain.ticks._whole`` written out (what it cannot do exactly goes to ``scale``)."""
+    if type(value) is Decimal:
+        try:
+            quotient, remainder = divmod(value, tick)
+            whole = int(quotient)
+        except (ArithmeticError, ValueError):  # too many digits, NaN, infinity
+            pass
+        else:
+            if not remainder:
+                return whole
+            if up:
+                return whole + 1 if remainder > 0 else whole
+            return whole - 1 if remainder < 0 else whole
+    return scale.ticks(value, CEIL if up else FLOOR)
+
+
 def _prices(
     s: _Side, plans: Sequence[LevelPlan], half_spread: Decimal | None, warnings: list[str]
 ) -> list[int]:
     """One price per level, in ticks (see the module docstring for the rules' order)."""
     ctx = s.ctx
-    side, is_bid, away = s.side, s.is_bid, s.away_rounding
-    ticks_of = s.scale.ticks
+    side, is_bid = s.side, s.is_bid
+    up = not is_bid  # rounding away from mid: bids down, asks up
+    tick, scale = s.tick, s.scale
     # 1. obligation: the innermost level within max_spread/2 of mid (and inside the band)
-    innermost = ticks_of(plans[0].price, away)
+    innermost = _ticks(plans[0].price, tick, up, scale)
     limit = s.inner_limit_ticks(half_spread)
     if limit is not None and ((limit > innermost) if is_bid else (limit < innermost)):
         innermost = limit
     # 2. hard price ceiling (bids) / floor (asks): shift the whole side, keeping its shape
-    shift = None
+    shift = 0
     hard = ctx.bid_ceiling if is_bid else ctx.ask_floor
     if hard is not None:
-        bound = ticks_of(hard, away)
+        bound = _ticks(hard, tick, up, scale)
         if (innermost > bound) if is_bid else (innermost < bound):
             shift = innermost - bound
             what = "ceiling" if is_bid else "floor"
@@ -320,25 +337,27 @@ def _prices(
     opposite = ctx.top.ask if is_bid else ctx.top.bid
     safe = None
     if opposite is not None:
-        safe = ticks_of(opposite, away) - 1 if is_bid else ticks_of(opposite, away) + 1
+        safe = _ticks(opposite, tick, up, scale) + (-1 if is_bid else 1)
     # 4. one price per level, strictly moving away from mid
     # (3 and 4 keep the price further from mid, the price itself on a tie, as min/max would)
-    prices: list[int] = []
-    for plan in plans:
-        price = ticks_of(plan.price, away) if prices else innermost
-        if shift is not None:
-            price -= shift
+    price = innermost - shift
+    if safe is not None and ((safe < price) if is_bid else (safe > price)):
+        price = safe
+    prices = [price]
+    for plan in plans[1:]:
+        here = _ticks(plan.price, tick, up, scale) - shift
         if is_bid:
-            if safe is not None and safe < price:
-                price = safe
-            if prices and prices[-1] - 1 < price:
-                price = prices[-1] - 1
+            if safe is not None and safe < here:
+                here = safe
+            if price - 1 < here:
+                here = price - 1
         else:
-            if safe is not None and safe > price:
-                price = safe
-            if prices and prices[-1] + 1 > price:
-                price = prices[-1] + 1
-        prices.append(price)
+            if safe is not None and safe > here:
+                here = safe
+            if price + 1 > here:
+                here = price + 1
+        prices.append(here)
+        price = here
     return prices
 
 
@@ -349,7 +368,7 @@ def _shape_side(
     if not plans:
         return []
     ctx, inst, is_bid, scale, grid = s.ctx, s.inst, s.is_bid, s.scale, s.grid
-    units_floor, minimum = grid.units_floor, s.minimum_lots
+    units_floor = grid.units_floor
     if min(prices) <= 0:
         keep = [i for i, p in enumerate(prices) if p > 0]
         plans = [plans[i] for i in keep]
@@ -363,14 +382,28 @@ def _shape_side(
     edge = s.band_edge_ticks
     in_band = 0
     depth = 0
-    # the strategy's size, at least the exchange minimum (which depends on the price only: once
-    # per level, it is needed again below)
+    # the exchange minimum in lots (`_Side.minimum_lots`, written out: it depends on the price
+    # only): minQty, minVal at the price, minVal at the last trade price
+    min_lots, min_val_units, at_last = s.min_lots, s.min_val_units, s.min_lots_at_last
+    if at_last is not None and at_last < min_lots:
+        at_last = None
+    # the strategy's size, at least the exchange minimum (once per level, needed again below)
     qtys: list[int] = []
     minimums: list[int] = []
-    for i, (plan, price) in enumerate(zip(plans, prices, strict=True)):
-        size = plan.size_quote
-        qty = units_floor(size) // price if size > ZERO else 0  # floor(size / price / step)
-        least = minimum(price)
+    size = size_units = None  # a side's levels mostly share one size: converted once
+    for i in range(count):
+        price = prices[i]
+        least = min_lots
+        if min_val_units and price > 0:
+            at_price = -(-min_val_units // price)
+            if at_price > least:
+                least = at_price
+            if at_last is not None and at_last > least:
+                least = at_last
+        wanted = plans[i].size_quote
+        if wanted is not size:
+            size, size_units = wanted, (units_floor(wanted) if wanted > ZERO else 0)
+        qty = size_units // price  # floor(size / price / step)
         if qty > 0:
             if least > qty:
                 qty = least
@@ -409,6 +442,7 @@ def _shape_side(
     qty_cap = grid.max_lots
     side, last_price = s.side, ctx.last_price
     passes = tick_filters(inst, side, last_price).passes
+    tick, step = s.tick, inst.step  # ``scale.price`` / ``scale.qty`` written out
     short = False
     dropped: list[str] = []
     quotes: list[DesiredQuote] = []
@@ -427,7 +461,7 @@ def _shape_side(
             cost = price * qty if is_bid else qty
         left -= cost
         level = plans[i].level
-        price_d, qty_d = scale.price(price), scale.qty(qty)
+        price_d, qty_d = price * tick, qty * step
         if not passes(price, qty):  # the Decimal check says why (and has the last word)
             problems = inst.check(side, price_d, qty_d, last_price)
             if problems:
