@@ -1,7 +1,6 @@
 """Shaping a side (`_prices`, `_shape_side`) gives exactly what it gave before its integer
 conversions were written out (`reference_shaping`, the code before, verbatim): same ticks, same
-quotes down to each Decimal's exponent, same warnings, or the same error. And `_ticks`, the
-one-call rounding, is `TickScale.ticks` with a rounding direction."""
+quotes down to each Decimal's exponent, same warnings, or the same error."""
 
 from __future__ import annotations
 
@@ -10,12 +9,10 @@ from decimal import Decimal as D
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference_shaping import reference_prices, reference_shape_side
-from test_strategy_speed_equivalence import grids, instruments, outcome, prices
+from test_strategy_speed_equivalence import instruments, outcome
 
 from liquidity_bot.config import ObligationsConfig
 from liquidity_bot.domain.order import Side
-from liquidity_bot.domain.tick_filters import tick_scale
-from liquidity_bot.domain.ticks import CEIL, FLOOR
 from liquidity_bot.strategies.base import Inventory, TopOfBook
 from liquidity_bot.strategies.shaping import (
     LevelPlan,
@@ -23,17 +20,7 @@ from liquidity_bot.strategies.shaping import (
     _prices,
     _shape_side,
     _Side,
-    _ticks,
 )
-
-
-@settings(max_examples=600, deadline=None)
-@given(value=prices, tick=grids, step=grids, up=st.booleans())
-def test_ticks_is_the_scale_s_rounding(value, tick, step, up):
-    scale = tick_scale(tick, step)
-    want = outcome(lambda: scale.ticks(value, CEIL if up else FLOOR))
-    assert outcome(lambda: _ticks(value, tick, up, scale)) == want
-
 
 factors = st.sampled_from(["0.9", "0.97", "0.995", "0.999", "0.9999", "1", "1.0001", "1.001",
                            "1.005", "1.03", "1.1"]).map(D)

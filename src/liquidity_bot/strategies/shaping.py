@@ -27,7 +27,7 @@ from operator import attrgetter
 from typing import NamedTuple, Protocol
 
 from liquidity_bot.domain.tick_filters import tick_filters, tick_scale
-from liquidity_bot.domain.ticks import CEIL, FLOOR, TickScale
+from liquidity_bot.domain.ticks import CEIL, FLOOR, whole
 from liquidity_bot.strategies.base import (
     CRITICAL_PRIORITY_LIMIT,
     DesiredQuote,
@@ -178,10 +178,11 @@ class _Side:
         )
         # the same in integers (domain.ticks): prices in ticks, sizes in lots
         self.grid = grid = _grid(inst)
-        self.scale = scale = grid.scale
+        self.scale = grid.scale
         self.away_rounding = FLOOR if self.is_bid else CEIL  # ``away``: bids down, asks up
         # in the band: ticks >= this (bids), <= this (asks); rounded toward mid
-        self.band_edge_ticks = _ticks(self.band_edge, self.tick, self.is_bid, scale)
+        self.band_edge_ticks = whole(self.band_edge, self.tick, CEIL if self.is_bid else FLOOR,
+                                     "price")
         self.min_lots = grid.min_lots
         self.min_val_units = grid.min_val_units
         self.min_lots_at_last = (None if self.min_val_at_last is None
@@ -245,8 +246,8 @@ class _Side:
         if obl is None or half_spread is None:
             return None
         mid, is_bid = self.ctx.mid, self.is_bid
-        limit = _ticks(mid - half_spread if is_bid else mid + half_spread, self.tick, is_bid,
-                       self.scale)
+        limit = whole(mid - half_spread if is_bid else mid + half_spread, self.tick,
+                      CEIL if is_bid else FLOOR, "price")
         if obl.min_depth_2pct_quote > ZERO:
             edge = self.band_edge_ticks
             if (edge > limit) if is_bid else (edge < limit):
@@ -293,34 +294,15 @@ def centre(top: TopOfBook, reference: Decimal | None) -> tuple[Decimal | None, s
     return mid, None
 
 
-def _ticks(value: Decimal, tick: Decimal, up: bool, scale: TickScale) -> int:
-    """``scale.ticks(value, CEIL if up else FLOOR)`` in one call: the Decimal ``divmod`` of
-    ``domain.ticks._whole`` written out (what it cannot do exactly goes to ``scale``)."""
-    if type(value) is Decimal:
-        try:
-            quotient, remainder = divmod(value, tick)
-            whole = int(quotient)
-        except (ArithmeticError, ValueError):  # too many digits, NaN, infinity
-            pass
-        else:
-            if not remainder:
-                return whole
-            if up:
-                return whole + 1 if remainder > 0 else whole
-            return whole - 1 if remainder < 0 else whole
-    return scale.ticks(value, CEIL if up else FLOOR)
-
-
 def _prices(
     s: _Side, plans: Sequence[LevelPlan], half_spread: Decimal | None, warnings: list[str]
 ) -> list[int]:
     """One price per level, in ticks (see the module docstring for the rules' order)."""
     ctx = s.ctx
-    side, is_bid = s.side, s.is_bid
-    up = not is_bid  # rounding away from mid: bids down, asks up
-    tick, scale = s.tick, s.scale
+    side, is_bid, away = s.side, s.is_bid, s.away_rounding  # away from mid: bids down, asks up
+    tick = s.tick
     # 1. obligation: the innermost level within max_spread/2 of mid (and inside the band)
-    innermost = _ticks(plans[0].price, tick, up, scale)
+    innermost = whole(plans[0].price, tick, away, "price")
     limit = s.inner_limit_ticks(half_spread)
     if limit is not None and ((limit > innermost) if is_bid else (limit < innermost)):
         innermost = limit
@@ -328,7 +310,7 @@ def _prices(
     shift = 0
     hard = ctx.bid_ceiling if is_bid else ctx.ask_floor
     if hard is not None:
-        bound = _ticks(hard, tick, up, scale)
+        bound = whole(hard, tick, away, "price")
         if (innermost > bound) if is_bid else (innermost < bound):
             shift = innermost - bound
             what = "ceiling" if is_bid else "floor"
@@ -337,7 +319,7 @@ def _prices(
     opposite = ctx.top.ask if is_bid else ctx.top.bid
     safe = None
     if opposite is not None:
-        safe = _ticks(opposite, tick, up, scale) + (-1 if is_bid else 1)
+        safe = whole(opposite, tick, away, "price") + (-1 if is_bid else 1)
     # 4. one price per level, strictly moving away from mid
     # (3 and 4 keep the price further from mid, the price itself on a tie, as min/max would)
     price = innermost - shift
@@ -345,7 +327,7 @@ def _prices(
         price = safe
     prices = [price]
     for plan in plans[1:]:
-        here = _ticks(plan.price, tick, up, scale) - shift
+        here = whole(plan.price, tick, away, "price") - shift
         if is_bid:
             if safe is not None and safe < here:
                 here = safe
