@@ -191,6 +191,8 @@ class AvellanedaStrategy:
         )
         self.band_pct = band_pct
         self._memo = QuoteMemo()
+        # the last snapshot (but for the clock) and the answer it got
+        self._seen: tuple[tuple[object, ...], QuoteSet] | None = None
 
     def default_estimates(self) -> MarketEstimates:
         return MarketEstimates(
@@ -207,16 +209,28 @@ class AvellanedaStrategy:
         mid, why_not = centre(top, snapshot.reference_price)
         if mid is None:
             return no_centre(instrument, snapshot, why_not)
+        memo = self._memo
+        # the whole snapshot as the last one (but for the clock): not even the model moved
+        seen = (top, snapshot.inventory, snapshot.reference_price, snapshot.estimates,
+                snapshot.last_price, instrument, self.params, self.obligations, self.band_pct)
+        last = self._seen
+        if last is not None and last[0] == seen:
+            memo.reused += 1
+            known = last[1]
+            return QuoteSet(symbol=known.symbol, now_ms=snapshot.now_ms, bids=known.bids,
+                            asks=known.asks, mid=mid, warnings=known.warnings,
+                            diagnostics=known.diagnostics)
         sides, diagnostics, warnings = self._offsets(snapshot, mid)
         key = (top.bid, top.ask, mid, snapshot.inventory, sides, tuple(warnings),
                snapshot.last_price, instrument, self.params, self.obligations, self.band_pct)
-        memo = self._memo
-        again = memo.again(key, snapshot.now_ms, mid, diagnostics)
-        if again is not None:
-            return again
-        wanted = QuotePlan(self._levels(mid, *sides), diagnostics, warnings)
-        return memo.keep(key, shape_plan(wanted, snapshot, instrument, top, mid,
-                                         obligations=self.obligations, band_pct=self.band_pct))
+        answer = memo.again(key, snapshot.now_ms, mid, diagnostics)
+        if answer is None:
+            wanted = QuotePlan(self._levels(mid, *sides), diagnostics, warnings)
+            answer = memo.keep(key, shape_plan(wanted, snapshot, instrument, top, mid,
+                                               obligations=self.obligations,
+                                               band_pct=self.band_pct))
+        self._seen = (seen, answer)
+        return answer
 
     @property
     def reused(self) -> int:
