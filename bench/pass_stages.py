@@ -1,0 +1,178 @@
+"""Where a production quoting pass spends its time, stage by stage, cold (issue 20, item 2).
+
+``bench_engine.py`` gives the whole tick-to-order figure; this splits it. The engine runs the
+production load (``bench_engine``'s: the ``volatile`` scenario in a simulator child process,
+Bitrue's order limit, a 1-tick price tolerance) and, for each pass woken by a depth frame whose
+first order request reaches the socket, the engine thread's CPU time is stamped at:
+
+- ``frame``: the market stream's frame handler is entered (before gunzip and decode);
+- ``on_book``: the market runner is handed the book;
+- ``step``: the quoting pass starts;
+- ``quotes``: the strategy has answered (or its last answer was reused);
+- ``sync``: the order manager is handed the quotes;
+- ``place``: the first order is handed to the venue (planning, risk gate and registration
+  done, before signing);
+- ``written``: its request's bytes go to the socket.
+
+It prints the median and p90 of each stage (µs of thread CPU) and of the whole. Each
+``--old-src`` tree (another checkout's ``src``) runs in segments alternating with this tree's,
+each segment a fresh child process, and the ratios old / new per stage are printed. The
+stamps cost about a microsecond each; passes run on cold caches (a book every ~150 ms), which is
+what the figures are about: the same code costs a fraction of this in a backtest's tight loop.
+
+    .venv/bin/python bench/pass_stages.py [--seconds 120] [--segment-seconds 60] [--old-src DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STAGES = ("on_book", "step", "quotes", "sync", "place", "written")
+
+
+def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]]) -> None:
+    """Wrap the stage boundaries of the tree on ``sys.path`` (class attributes, before the
+    engine is built)."""
+    import inspect
+
+    from liquidity_bot.engine import market_runner, order_manager
+    from liquidity_bot.strategies import avellaneda, ladder
+    from liquidity_bot.venues import lean_http
+    from liquidity_bot.venues.bitrue import market_stream, venue
+
+    clock = time.thread_time_ns
+
+    def wrap(cls: type, name: str, stage: str, *, after: bool = False) -> None:
+        inner = getattr(cls, name)
+        if inspect.iscoroutinefunction(inner):
+            async def stamped(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+                if marks and not after:
+                    marks.append((stage, clock()))
+                return await inner(*a, **kw)
+        else:
+            def stamped(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+                if marks and not after:
+                    marks.append((stage, clock()))
+                out = inner(*a, **kw)
+                if marks and after:
+                    marks.append((stage, clock()))
+                return out
+        setattr(cls, name, stamped)
+
+    handle = market_stream.MarketStream.handle_frame
+
+    def frame(self, data):  # noqa: ANN001, ANN202
+        marks.clear()
+        marks.append(("frame", clock()))
+        return handle(self, data)
+
+    market_stream.MarketStream.handle_frame = frame
+    wrap(market_runner.MarketRunner, "on_book", "on_book")
+    wrap(market_runner.MarketRunner, "step", "step")
+    wrap(ladder.LadderStrategy, "quote", "quotes", after=True)
+    wrap(avellaneda.AvellanedaStrategy, "quote", "quotes", after=True)
+    wrap(order_manager.OrderManager, "sync", "sync")
+    wrap(venue.BitrueVenue, "place", "place")
+    send = lean_http._Connection.send
+
+    def written(conn, data, timeout_s):  # noqa: ANN001, ANN202
+        if marks and any(stage == "place" for stage, _ in marks):
+            marks.append(("written", clock()))
+            passes.append(list(marks))
+            marks.clear()
+        return send(conn, data, timeout_s)
+
+    lean_http._Connection.send = written
+
+
+def _stages(marks: list[tuple[str, int]]) -> dict[str, float] | None:
+    """µs per stage of one pass: from the previous stamp to the first stamp of each stage
+    (a pass reusing its quotes has no ``quotes`` stamp: that stage is then 0)."""
+    first: dict[str, int] = {}
+    for stage, ns in marks:
+        first.setdefault(stage, ns)
+    if "frame" not in first or "written" not in first or "step" not in first:
+        return None
+    out, prev = {}, first["frame"]
+    for stage in STAGES:
+        ns = first.get(stage, prev)
+        out[stage] = (ns - prev) / 1000
+        prev = ns
+    out["total"] = (first["written"] - first["frame"]) / 1000
+    return out
+
+
+def _segment(seconds: float) -> list[dict[str, float]]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_engine
+
+    from liquidity_bot.engine.runtime import event_loop_name, run
+
+    marks: list[tuple[str, int]] = []
+    passes: list[list[tuple[str, int]]] = []
+    _install(marks, passes)
+    run(bench_engine.tick_to_order(seconds, stress=False), event_loop_name())
+    return [s for s in map(_stages, passes) if s is not None]
+
+
+def _child(src: str, seconds: float) -> list[dict[str, float]]:
+    env = dict(os.environ, PYTHONPATH=src)
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--segment",
+                          str(seconds)], env=env, check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120.0, help="each tree, in all")
+    parser.add_argument("--segment-seconds", type=float, default=60.0)
+    parser.add_argument("--old-src", default=None, help="another checkout's src, beside this")
+    parser.add_argument("--segment", type=float, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.segment is not None:
+        print(json.dumps(_segment(args.segment)))
+        return
+    trees = {"this tree": str(Path(__file__).resolve().parent.parent / "src")}
+    if args.old_src:
+        trees["old tree"] = args.old_src
+    got: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
+    segments = max(1, round(args.seconds / args.segment_seconds))
+    for _ in range(segments):
+        for label, src in trees.items():
+            got[label].extend(_child(src, args.seconds / segments))
+    medians: dict[str, dict[str, float]] = {}
+    header = f"{'stage (thread CPU, µs)':28s}" + "".join(f"{lbl + ' p50':>16s}{'p90':>8s}"
+                                                        for lbl in trees)
+    print(header)
+    for stage in (*STAGES, "total"):
+        row = f"{stage:28s}"
+        for label in trees:
+            values = [p[stage] for p in got[label]]
+            if not values:
+                row += f"{'-':>16s}{'-':>8s}"
+                continue
+            medians.setdefault(label, {})[stage] = statistics.median(values)
+            row += f"{statistics.median(values):16.0f}{_pct(values, 90):8.0f}"
+        print(row)
+    print("passes: " + ", ".join(f"{label} {len(v)}" for label, v in got.items()))
+    if args.old_src and medians.get("this tree") and medians.get("old tree"):
+        new, old = medians["this tree"], medians["old tree"]
+        print("old / new, median per stage: " + ", ".join(
+            f"{s} {old[s] / new[s]:.2f}x" for s in (*STAGES, "total") if new.get(s)))
+
+
+if __name__ == "__main__":
+    main()
