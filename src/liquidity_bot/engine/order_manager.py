@@ -58,7 +58,7 @@ from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.engine.eager import start_now
 from liquidity_bot.engine.persistence import StoreWriter
-from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Tolerance, plan
+from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Purpose, Tolerance, plan
 from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
@@ -213,6 +213,7 @@ class Stats:
 
 
 _CANCELLABLE = (OrderState.NEW, OrderState.PARTIALLY_FILLED)  # acknowledged, still open
+_PURPOSE_NAMES = {p: p.name for p in Purpose}  # (an enum's ``name`` is a slow property)
 # what the exchange's answer to a look-up means for our order (UNKNOWN: nothing, logged)
 _RECONCILE = {
     OrderStatus.NEW: OrderEvent.RECONCILE_NEW,
@@ -676,28 +677,28 @@ class OrderManager:
             cost = (q is not None) + (t is not None)
             if not cost:
                 continue
-            purpose = action.purpose.name
+            purpose = _PURPOSE_NAMES[action.purpose]
             if not self.budget.spend(self.symbol, cost, purpose):
                 stats.budget_skipped += 1
                 continue
-            stats.spent[purpose] = stats.spent.get(purpose, 0) + cost
             if in_turn:
                 assert q is not None and t is not None
                 self._request_cancel(t)
                 tasks.append(self._start(self._replace_in_turn(t, q)))
-                continue
-            if q is not None:
-                new = self._register(q)
-                # The first order answers the book: it is signed and written now (its task
-                # starts at once, not a loop turn later), before the rest are prepared and
-                # before its own store records are made.
-                first = trigger_ns is not None
-                tasks.append(self._start(self._send_place(new, trigger_ns), now=first))
-                trigger_ns = None
-                self._save_submit(new)
-            if t is not None:
-                self._request_cancel(t)
-                tasks.append(self._start(self._send_cancel(t)))
+            else:
+                if q is not None:
+                    new = self._register(q)
+                    # The first order answers the book: it is signed and written now (its task
+                    # starts at once, not a loop turn later), before the rest are prepared and
+                    # before its own store records and the read-outs are made.
+                    first = trigger_ns is not None
+                    tasks.append(self._start(self._send_place(new, trigger_ns), now=first))
+                    trigger_ns = None
+                    self._save_submit(new)
+                if t is not None:
+                    self._request_cancel(t)
+                    tasks.append(self._start(self._send_cancel(t)))
+            stats.spent[purpose] = stats.spent.get(purpose, 0) + cost
         stats.budget_skipped += len(plan.waiting)
         return tasks
 
