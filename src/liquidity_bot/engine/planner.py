@@ -490,7 +490,8 @@ class _SidePlanner:
         order close enough to keep the spread when the inner one fills, and decoration any
         usable order left: moving those would buy nothing the obligations pay for."""
         price_ok = self.rules.tolerance.price_ok_ticks
-        free = [o for o in self.live if self.usable(o)]
+        leaving = self.leaving
+        free = [o for o in self.live if o.in_band and not o.exposed and o.cid not in leaving]
         for i, t in enumerate(self.targets):
             price = t.ticks
             if t.role == "inner":
@@ -514,24 +515,43 @@ class _SidePlanner:
 
     def prices(self) -> list[int]:
         """Our usable prices (ticks) after the planned actions, innermost first."""
-        ps = [o.ticks for o in self.live if self.usable(o)] + [t.ticks for t in self.planned]
-        return sorted(ps, reverse=self.is_bid)
+        leaving = self.leaving
+        ps = [o.ticks for o in self.live if o.in_band and not o.exposed and o.cid not in leaving]
+        for t in self.planned:
+            ps.append(t.ticks)
+        ps.sort(reverse=self.is_bid)
+        return ps
 
     def best(self) -> int | None:
         ps = self.prices()
         return ps[0] if ps else None
 
     def any_young(self) -> bool:
+        if self.planned:
+            return True
         leaving = self.leaving
-        return bool(self.planned) or any(o.young for o in self.live if o.cid not in leaving)
+        for o in self.live:
+            if o.young and o.cid not in leaving:
+                return True
+        return False
 
     def depth(self, *, without_best: bool = False) -> int:
         """Usable depth in notional units."""
+        leaving = self.leaving
+        edge, is_bid = self.band_edge, self.is_bid
         if not without_best:
-            return (sum(o.units for o in self.live if self.usable(o))
-                    + sum(t.ticks * t.lots for t in self.planned if self.in_band(t.ticks)))
-        items = [(o.ticks, o.units) for o in self.live if self.usable(o)]
-        items += [(t.ticks, t.ticks * t.lots) for t in self.planned if self.in_band(t.ticks)]
+            total = 0
+            for o in self.live:
+                if o.in_band and not o.exposed and o.cid not in leaving:
+                    total += o.units
+            for t in self.planned:
+                if (t.ticks >= edge) if is_bid else (t.ticks <= edge):
+                    total += t.ticks * t.lots
+            return total
+        items = [(o.ticks, o.units) for o in self.live
+                 if o.in_band and not o.exposed and o.cid not in leaving]
+        items += [(t.ticks, t.ticks * t.lots) for t in self.planned
+                  if ((t.ticks >= edge) if is_bid else (t.ticks <= edge))]
         if items:
             items.sort(key=_first, reverse=self.is_bid)
             items = items[1:]
@@ -541,8 +561,15 @@ class _SidePlanner:
         """What the obligations see now (notional units): every order of ours in the band
         (exposed ones too, until they fill), the ones planned included."""
         leaving = self.leaving
-        return (sum(o.units for o in self.live if o.in_band and o.cid not in leaving)
-                + sum(t.ticks * t.lots for t in self.planned if self.in_band(t.ticks)))
+        edge, is_bid = self.band_edge, self.is_bid
+        total = 0
+        for o in self.live:
+            if o.in_band and o.cid not in leaving:
+                total += o.units
+        for t in self.planned:
+            if (t.ticks >= edge) if is_bid else (t.ticks <= edge):
+                total += t.ticks * t.lots
+        return total
 
     def can_drop(self, o: _Live) -> bool:
         """Cancelling ``o`` keeps the side's depth obligation (when it is met now)."""
@@ -554,7 +581,11 @@ class _SidePlanner:
 
     def count(self) -> int:
         leaving = self.leaving
-        return sum(o.cid not in leaving for o in self.live) + len(self.planned)
+        n = len(self.planned)
+        for o in self.live:
+            if o.cid not in leaving:
+                n += 1
+        return n
 
     def unmatched(self, roles: tuple[str, ...]) -> list[tuple[int, Target]]:
         planned = {id(t) for t in self.planned}
@@ -575,8 +606,8 @@ class _SidePlanner:
         if not cands:
             return None
         dust, is_bid = self.lim.dust, self.is_bid
-        cands.sort(key=lambda o: (self.usable(o), o.units >= dust,
-                                  o.ticks if is_bid else -o.ticks))
+        cands.sort(key=lambda o: (o.in_band and not o.exposed and o.cid not in leaving,
+                                  o.units >= dust, o.ticks if is_bid else -o.ticks))
         return cands[0]
 
     # --- deciding ------------------------------------------------------------------------------
