@@ -10,9 +10,14 @@ requests' first steps run inside it). Variants alternate ``--runs`` times so tha
 machine's load falls on both alike. Prints µs per pass of each part, old and new, and the
 ratio old / new (medians over the runs); the timing wrapper's own cost (~0.2 µs) is in both.
 
+``--plans`` also replays the planner alone: the backtest's ``plan`` calls are recorded (this
+tree, pickled), then each tree's ``plan`` answers the same recorded inputs back to back (warm),
+in children alternating like the rest: µs and Python function calls per plan, and how many
+answers differ from the recorded ones (0: the trees plan alike).
+
     PYTHONPATH=src .venv/bin/python bench/bench_order_pass.py --old-src /tmp/old/src
     PYTHONPATH=src .venv/bin/python bench/bench_order_pass.py --hours 0.5 --runs 3 \\
-        --old-src /tmp/old/src --scenario altcoin
+        --old-src /tmp/old/src --scenario altcoin --plans
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -74,6 +81,89 @@ def _child(args: argparse.Namespace) -> dict[str, object]:
             "requests": result.order_requests, "fills": m.fills, "pnl": m.pnl_quote}
 
 
+def _child_record(args: argparse.Namespace) -> dict[str, object]:
+    """Run the backtest and pickle every ``plan`` call's inputs and answer to ``--record``."""
+    import logging
+
+    import bench_backtest as bb
+
+    from liquidity_bot.backtest import runner as backtest_runner
+    from liquidity_bot.engine import order_manager, planner
+
+    logging.getLogger("liquidity_bot").setLevel(logging.ERROR)
+    calls: list[tuple[tuple[object, ...], object]] = []
+    plan = planner.plan
+
+    def recording(*a):  # type: ignore[no-untyped-def]
+        answer = plan(*a)
+        calls.append((a, answer))
+        return answer
+
+    order_manager.plan = recording  # type: ignore[assignment]
+    cfg = bb._one_market_config(Path(args.config), args.symbol)
+    backtest_runner.run_backtest(cfg, scenario=args.scenario, hours=args.hours, seed=args.seed,
+                                 store_url=None)
+    with open(args.record, "wb") as f:
+        pickle.dump(calls, f)
+    return {"plans": len(calls)}
+
+
+def _child_replay(args: argparse.Namespace) -> dict[str, object]:
+    """Time this tree's ``plan`` over the recorded inputs (best of 5 passes over them)."""
+    import cProfile
+    import pstats
+
+    from liquidity_bot.engine.planner import plan
+
+    with open(args.replay, "rb") as f:
+        calls = pickle.load(f)
+    differ = sum(plan(*a) != answer for a, answer in calls)
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter_ns()
+        for a, _answer in calls:
+            plan(*a)
+        best = min(best, time.perf_counter_ns() - t0)
+    prof = cProfile.Profile()
+    prof.enable()
+    for a, _answer in calls:
+        plan(*a)
+    prof.disable()
+    return {"plan_us": best / len(calls) / 1e3, "plans": len(calls), "differ": differ,
+            "calls_per_plan": pstats.Stats(prof).total_calls / len(calls)}  # type: ignore[attr-defined]
+
+
+def _replay(src: Path, path: str) -> dict[str, object]:
+    env = dict(os.environ, PYTHONPATH=str(src))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--replay", path]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _plans(variants: list[tuple[str, Path]], args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/plans.pkl"
+        env = dict(os.environ, PYTHONPATH=str(variants[0][1]))
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--record", path,
+               "--hours", str(args.hours), "--scenario", args.scenario, "--seed",
+               str(args.seed), "--symbol", args.symbol, "--config", str(args.config)]
+        subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+        res: dict[str, list[dict[str, object]]] = {name: [] for name, _ in variants}
+        for _ in range(args.runs):
+            for name, src in variants:
+                res[name].append(_replay(src, path))
+    print("the planner alone, on the backtest's recorded plan calls (warm, best of 5):")
+    for name, _ in variants:
+        us = statistics.median(float(r["plan_us"]) for r in res[name])  # type: ignore[arg-type]
+        r = res[name][0]
+        print(f"  {name}: {us:.1f} µs per plan, {float(r['calls_per_plan']):.0f} calls per "  # type: ignore[arg-type]
+              f"plan, {r['plans']} plans, {r['differ']} answers differ from the recorded")
+    if "old" in res:
+        new, old = (statistics.median(float(r["plan_us"]) for r in res[n])  # type: ignore[arg-type]
+                    for n in ("new", "old"))
+        print(f"  old / new: {old / new:.2f}x")
+
+
 def _run(src: Path, args: argparse.Namespace) -> dict[str, object]:
     env = dict(os.environ, PYTHONPATH=str(src))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--hours", str(args.hours),
@@ -93,10 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--old-src", type=Path, default=None,
                         help="a checkout's src/ of the tree before (e.g. git archive of main)")
     parser.add_argument("--runs", type=int, default=3, help="interleaved repetitions")
+    parser.add_argument("--plans", action="store_true", help="also replay the planner alone")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--record", help=argparse.SUPPRESS)
+    parser.add_argument("--replay", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(_child(args)))
+        fn = _child_record if args.record else _child_replay if args.replay else _child
+        print(json.dumps(fn(args)))
         return 0
     variants = [("new", ROOT / "src")]
     if args.old_src is not None:
@@ -135,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         same = all({k: a[k] for k in keys} == {k: b[k] for k in keys}
                    for a, b in zip(res["new"], res["old"], strict=True))
         print(f"  results and passes old vs new: {'identical' if same else 'DIFFERENT'}")
+    if args.plans:
+        _plans(variants, args)
     return 0
 
 

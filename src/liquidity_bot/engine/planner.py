@@ -216,7 +216,7 @@ class _Limits:
 
     __slots__ = ("rules", "inst", "scale", "has_need", "need", "bare", "inner", "backup", "dust",
                  "max_notional", "min_lots", "min_val", "band", "exposure", "spread",
-                 "spread_margin", "backup_reach", "backup_keep")
+                 "spread_margin", "backup_reach", "backup_keep", "last_targets")
 
     def __init__(self, rules: PlanRules, inst: InstrumentLike) -> None:
         self.rules, self.inst = rules, inst
@@ -243,6 +243,8 @@ class _Limits:
                              else _ratio(spread / HUNDRED * rules.backup_reach))
         self.backup_keep = (None if spread is None
                             else _ratio(spread / HUNDRED * rules.backup_keep))
+        # the last plan's targets under these rules: (bids, asks, mid) -> (bid, ask targets)
+        self.last_targets: tuple[object, list[Target], list[Target]] | None = None
 
     def cap(self, lots: int, ticks: int) -> int:
         """At most ``max_order_notional`` (the risk gate would refuse more)."""
@@ -739,16 +741,22 @@ def plan(
     lim = _limits(rules, inst)
     scale = lim.scale
     at = _Mid(mid, scale)
-    sides = {}
-    bids, asks = _within_obligations(quotes.bids, quotes.asks, mid, rules, inst)
-    inner = {BUY: bids[0] if bids else None, SELL: asks[0] if asks else None}
-    for side, qs in ((BUY, bids), (SELL, asks)):
-        other = inner[SELL if side is BUY else BUY]
-        targets = _side_targets(qs, at, rules, lim,
-                                None if other is None else scale.ticks(other.price))
-        sides[side] = _SidePlanner(side, targets, [o for o in live if o.side is side], at,
-                                   rules, lim)
-    bid, ask = sides[BUY], sides[SELL]
+    # The targets are a function of the quotes and mid (and the rules and instrument, which
+    # ``lim`` stands for): a plan for the same ones (the live orders, the allowance or the
+    # recent sends changed) takes the last plan's (read-only: ``_SidePlanner`` keeps them).
+    key = (quotes.bids, quotes.asks, mid)
+    last = lim.last_targets
+    if last is not None and last[0] == key:
+        bid_targets, ask_targets = last[1], last[2]
+    else:
+        bids, asks = _within_obligations(quotes.bids, quotes.asks, mid, rules, inst)
+        bid_targets = _side_targets(bids, at, rules, lim,
+                                    scale.ticks(asks[0].price) if asks else None)
+        ask_targets = _side_targets(asks, at, rules, lim,
+                                    scale.ticks(bids[0].price) if bids else None)
+        lim.last_targets = (key, bid_targets, ask_targets)
+    bid = _SidePlanner(BUY, bid_targets, [o for o in live if o.side is BUY], at, rules, lim)
+    ask = _SidePlanner(SELL, ask_targets, [o for o in live if o.side is SELL], at, rules, lim)
     if recent:
         bid.recent, ask.recent = recent.get(BUY, 0), recent.get(SELL, 0)
     bid.pair(ask)
