@@ -124,12 +124,23 @@ def _child_replay(args: argparse.Namespace) -> dict[str, object]:
         for a, _answer in calls:
             plan(*a)
         best = min(best, time.perf_counter_ns() - t0)
+    # cold: before each of up to 400 plans (spread over the run), 64 MiB are copied (twice the
+    # last-level cache of the machines this runs on), which evicts the plan's code and data
+    # from every cache level as the ~150 ms between two live books do
+    src, dst = bytearray(64 << 20), bytearray(64 << 20)
+    cold = []
+    for a, _answer in calls[:: max(1, len(calls) // 400)]:
+        dst[:] = src
+        t0 = time.perf_counter_ns()
+        plan(*a)
+        cold.append(time.perf_counter_ns() - t0)
     prof = cProfile.Profile()
     prof.enable()
     for a, _answer in calls:
         plan(*a)
     prof.disable()
     return {"plan_us": best / len(calls) / 1e3, "plans": len(calls), "differ": differ,
+            "cold_us": statistics.median(cold) / 1e3,
             "calls_per_plan": pstats.Stats(prof).total_calls / len(calls)}  # type: ignore[attr-defined]
 
 
@@ -152,16 +163,20 @@ def _plans(variants: list[tuple[str, Path]], args: argparse.Namespace) -> None:
         for _ in range(args.runs):
             for name, src in variants:
                 res[name].append(_replay(src, path))
-    print("the planner alone, on the backtest's recorded plan calls (warm, best of 5):")
+    print("the planner alone, on the backtest's recorded plan calls (warm: best of 5 runs "
+          "through them; cold: median of single plans after evicting the caches):")
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(float(r[key]) for r in res[name])  # type: ignore[arg-type]
+
     for name, _ in variants:
-        us = statistics.median(float(r["plan_us"]) for r in res[name])  # type: ignore[arg-type]
         r = res[name][0]
-        print(f"  {name}: {us:.1f} µs per plan, {float(r['calls_per_plan']):.0f} calls per "  # type: ignore[arg-type]
-              f"plan, {r['plans']} plans, {r['differ']} answers differ from the recorded")
+        print(f"  {name}: warm {med(name, 'plan_us'):.1f} µs, cold {med(name, 'cold_us'):.1f} µs "
+              f"per plan, {float(r['calls_per_plan']):.0f} calls per plan, {r['plans']} "  # type: ignore[arg-type]
+              f"plans, {r['differ']} answers differ from the recorded")
     if "old" in res:
-        new, old = (statistics.median(float(r["plan_us"]) for r in res[n])  # type: ignore[arg-type]
-                    for n in ("new", "old"))
-        print(f"  old / new: {old / new:.2f}x")
+        print(f"  old / new: warm {med('old', 'plan_us') / med('new', 'plan_us'):.2f}x, "
+              f"cold {med('old', 'cold_us') / med('new', 'cold_us'):.2f}x")
 
 
 def _run(src: Path, args: argparse.Namespace) -> dict[str, object]:

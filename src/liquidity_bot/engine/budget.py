@@ -205,12 +205,15 @@ class OrderBudget:
     def allowance(self, market: str) -> Allowance:
         """What ``market`` may spend now by purpose (see the module docstring)."""
         now = self._clock()
-        self._expire(now)
-        bucket = self._bucket(market, now)
+        sent = self._sent
+        if sent and sent[0][0] <= now - self.window_s:
+            self._expire(now)
+        bucket = self._buckets.get(market) or self._bucket(market, now)
         tokens = int(bucket.level(now))
-        room = min(tokens, self.target - len(self._sent) - sum(self._open.values()),
-                   self.target_of(market) - self._per_market.get(market, 0)
-                   - self._open.get(market, 0))
+        target_of = self._target_of.get((market, self.target)) or self.target_of(market)
+        opened = self._open
+        room = min(tokens, self.target - len(sent) - sum(opened.values()),
+                   target_of - self._per_market.get(market, 0) - opened.get(market, 0))
         room = max(0, room)
         rescue = max(0, room - self.restore_reserve)
         improve = max(0, min(room, int(tokens - bucket.capacity * self.comfortable)))

@@ -504,9 +504,18 @@ class OrderManager:
         the book this pass answers arrived (``perf_counter_ns``): the first order it sends
         records the tick-to-order latency.
         """
-        if self._lock.locked():
+        lock = self._lock
+        if lock.locked():
             return  # a pass is running; the next trigger will see the newest book
-        async with self._lock:
+        if not wait and not getattr(lock, "_waiters", None):
+            # Nothing in here waits, so nothing else runs meanwhile: holding the lock (two
+            # coroutines a pass) would exclude no one. With a waiter queued (a ``cancel_all``
+            # woken, not yet running) the pass takes its turn behind it, as below.
+            if self._finished:
+                self.prune_finished()
+            self._execute(self._plan(quotes), trigger_ns)
+            return
+        async with lock:
             if self._finished:
                 self.prune_finished()
             plan = self._plan(quotes)
@@ -560,14 +569,28 @@ class OrderManager:
             self.stats.crossing_fixed += last[4]
             return last[3]  # (and ``_mid`` is of these best prices)
         before = self.stats.crossing_fixed
-        sides = []
-        for side in (quotes.bids, quotes.asks):
-            safe = [s for s in (self._uncrossed(q, bid, ask) for q in side) if s is not None]
-            sides.append(tuple(safe))
-        if sides[0] == quotes.bids and sides[1] == quotes.asks:
+        # most often nothing crosses: then the answer is the quote set itself (no objects)
+        clear = True
+        for q in quotes.bids:
+            if q.price <= 0 or (ask_px is not None and q.price >= ask_px):
+                clear = False
+                break
+        if clear:
+            for q in quotes.asks:
+                if q.price <= 0 or (bid_px is not None and q.price <= bid_px):
+                    clear = False
+                    break
+        if clear:
             answer = quotes
         else:
-            answer = replace(quotes, bids=sides[0], asks=sides[1])
+            sides = []
+            for side in (quotes.bids, quotes.asks):
+                safe = [s for s in (self._uncrossed(q, bid, ask) for q in side) if s is not None]
+                sides.append(tuple(safe))
+            if sides[0] == quotes.bids and sides[1] == quotes.asks:
+                answer = quotes
+            else:
+                answer = replace(quotes, bids=sides[0], asks=sides[1])
         self._last_safe = (quotes, bid_px, ask_px, answer, self.stats.crossing_fixed - before)
         if self._mid_of != (bid_px, ask_px):
             self._mid_of = (bid_px, ask_px)
