@@ -90,34 +90,26 @@ def _live_view(om: OrderManager) -> list[LiveOrder]:
 
 
 def _account(om: OrderManager, excluding: object = None) -> AccountState:
+    """The risk gate's view, summed side by side over the orders that may be live."""
     inst = om.instrument
-    open_buy_n = open_sell_n = open_buy_q = open_sell_q = ZERO
-    pending_quote = pending_base = freed_quote = freed_base = ZERO
-    for t in _unfinished(om):
-        o = t.order
-        if not o.may_be_live:
-            continue
-        if t is excluding:
-            if o.side is Side.BUY:
-                freed_quote = o.remaining_qty * o.price
-            else:
-                freed_base = o.remaining_qty
-            continue
-        rem = o.remaining_qty
-        pending = o.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN)
-        if o.side is Side.BUY:
-            open_buy_n += rem * o.price
-            open_buy_q += rem
-            pending_quote += rem * o.price if pending else ZERO
-        else:
-            open_sell_n += rem * o.price
-            open_sell_q += rem
-            pending_base += rem if pending else ZERO
+    live = [t for t in _unfinished(om) if t.order.may_be_live]
+    counted = [t.order for t in live if t is not excluding]
+    freed = [t.order for t in live if t is excluding]
+
+    def total(side: Side, value, only_pending: bool = False) -> Decimal:  # type: ignore[no-untyped-def]
+        return sum((value(o) for o in counted if o.side is side and (
+            not only_pending or o.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN))), ZERO)
+
+    notional, qty = (lambda o: o.remaining_qty * o.price), (lambda o: o.remaining_qty)
+    freed_quote = sum((notional(o) for o in freed if o.side is Side.BUY), ZERO)
+    freed_base = sum((qty(o) for o in freed if o.side is Side.SELL), ZERO)
+    free = om.balances.free
     return AccountState(
-        base_free=om.balances.free.get(inst.base, ZERO) - pending_base + freed_base,
-        quote_free=om.balances.free.get(inst.quote, ZERO) - pending_quote + freed_quote,
-        base_total=om.balances.total(inst.base), open_buy_notional=open_buy_n,
-        open_sell_notional=open_sell_n, open_buy_qty=open_buy_q, open_sell_qty=open_sell_q)
+        base_free=free.get(inst.base, ZERO) - total(Side.SELL, qty, True) + freed_base,
+        quote_free=free.get(inst.quote, ZERO) - total(Side.BUY, notional, True) + freed_quote,
+        base_total=om.balances.total(inst.base),
+        open_buy_notional=total(Side.BUY, notional), open_sell_notional=total(Side.SELL, notional),
+        open_buy_qty=total(Side.BUY, qty), open_sell_qty=total(Side.SELL, qty))
 
 
 def _check(om: OrderManager) -> None:
