@@ -17,10 +17,9 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_order_manager import INSTRUMENT, RISK, SYMBOL  # (tests/unit is on sys.path)
 
-from liquidity_bot.config import RiskConfig
 from liquidity_bot.domain.events import CancelAck, CancelReject, Expired, Fill, OrderAck, Reject
-from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import OrderEvent, OrderState, Side
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.order_manager import SETTLE_MS, Balances, ClientIds, OrderManager
@@ -30,14 +29,6 @@ from liquidity_bot.strategies.base import DesiredQuote
 from liquidity_bot.testing import FakeVenue
 
 D = Decimal
-SYMBOL = "XRPUSDT"
-INSTRUMENT = Instrument(
-    symbol=SYMBOL, base="XRP", quote="USDT", tick=D("0.0001"), step=D("0.1"),
-    price_scale=4, volume_scale=1, min_price=D("0.0001"), max_price=None, min_qty=D("0.1"),
-    max_qty=None, min_val=D("1"),
-)
-RISK = RiskConfig(max_order_notional=D("500"), max_open_notional_per_side=D("1000"),
-                  max_base_inventory=D("100000"), daily_loss_limit=D("1000"))
 ZERO = D(0)
 _CANCELLABLE = (OrderState.NEW, OrderState.PARTIALLY_FILLED)
 
