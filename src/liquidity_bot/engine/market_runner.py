@@ -192,6 +192,7 @@ class MarketRunner:
         self._wake = asyncio.Event()
         self._next_kpi = 0.0
         self._sampled_orders: list[tuple[str, Decimal]] = []
+        self._sampled_version = -1  # the order manager's ``version`` the sample test last saw
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
         self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
         self._in_pass = False  # a pass is running (the loop's or a book's)
@@ -407,8 +408,12 @@ class MarketRunner:
         once when our resting orders changed (an acknowledgement, a fill, a cancel): a breach
         our own orders cause or end is timed to the pass, not rounded to the interval."""
         now = self.clock.monotonic()
-        resting = self.om.resting()
+        om = self.om
+        if now < self._next_kpi and om.version == self._sampled_version:
+            return  # not due, and no order of ours changed since the last sample
+        resting = om.resting_view()
         ours = [(o.client_order_id, o.remaining_qty) for o in resting]
+        self._sampled_version = om.version
         if now < self._next_kpi and ours == self._sampled_orders:
             return
         self._next_kpi = now + self.kpi_interval_s
