@@ -22,6 +22,7 @@ import pytest
 from bitrue_sim.server.runner import SimServer
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.budget import OrderBudget
+from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.engine.runner import Engine, KeySession
 from liquidity_bot.keys.vault import KdfParams
 from liquidity_bot.store import Store
@@ -64,6 +65,15 @@ price_tolerance_ticks = {ticks}
 size_tolerance_pct = "10"
 refresh_interval_ms = 100
 """
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _verify_order_views():
+    """The order manager's kept views checked against fresh ones at every read (as in
+    tests/unit/conftest.py): whole engines and backtests exercise every change of an order."""
+    OrderManager.verify_views = True
+    yield
+    OrderManager.verify_views = False
 
 
 # --- stored keys and multi-market configs (run command and keys-while-running scenarios) --------

@@ -1,4 +1,4 @@
-"""MarketRunner's quoting pass: the strategy is asked again only when its inputs changed,
+"""MarketRunner's quoting pass: the strategy plans again only when what it reads changed,
 tick-to-order latency is sampled only by passes that answer a new book, and a book that finds
 the loop idle is answered within its own call, never beside another pass."""
 
@@ -40,15 +40,25 @@ daily_loss_limit = "1000"
 
 
 class Counting:
-    """The real ladder, counting how often it is asked."""
+    """The real ladder, counting how often it plans (its answer is not remembered)."""
 
     def __init__(self, inner: object) -> None:
         self.inner = inner
         self.calls = 0
+        real = inner._plan  # type: ignore[attr-defined]
+
+        def counted(*args):  # noqa: ANN002, ANN202
+            self.calls += 1
+            return real(*args)
+
+        inner._plan = counted  # type: ignore[attr-defined]
 
     def quote(self, snapshot):  # noqa: ANN001, ANN201
-        self.calls += 1
         return self.inner.quote(snapshot)  # type: ignore[attr-defined]
+
+    @property
+    def reused(self) -> int:
+        return self.inner.reused  # type: ignore[attr-defined]
 
 
 def runner(kind: type[MarketRunner] = MarketRunner) -> tuple[MarketRunner, Counting, FakeVenue]:
@@ -60,12 +70,13 @@ def runner(kind: type[MarketRunner] = MarketRunner) -> tuple[MarketRunner, Count
     return r, strategy, venue
 
 
-def book(bid: str, ask: str, ts: int, recv_ns: int | None = None) -> BookUpdate:
-    return BookUpdate(ts_ms=ts, symbol=SYMBOL, bids=((D(bid), D("1000")),),
-                      asks=((D(ask), D("1000")),), recv_ns=recv_ns)
+def book(bid: str, ask: str, ts: int, recv_ns: int | None = None,
+         qty: str = "1000") -> BookUpdate:
+    return BookUpdate(ts_ms=ts, symbol=SYMBOL, bids=((D(bid), D(qty)),),
+                      asks=((D(ask), D(qty)),), recv_ns=recv_ns)
 
 
-async def test_the_strategy_is_asked_again_only_when_its_inputs_change() -> None:
+async def test_the_strategy_plans_again_only_when_what_it_reads_changes() -> None:
     r, strategy, venue = runner(AnsweredPasses)
     r.on_book(book("0.4990", "0.5010", 1))
     await r.step()
@@ -76,7 +87,10 @@ async def test_the_strategy_is_asked_again_only_when_its_inputs_change() -> None
     r.on_book(book("0.4990", "0.5010", 2))  # a new frame, same top of book
     await r.step()
     assert strategy.calls == 1
-    r.on_book(book("0.4980", "0.5000", 3))  # the top moved
+    r.on_book(book("0.4990", "0.5010", 3, qty="7"))  # only the sizes at the top moved
+    await r.step()
+    assert strategy.calls == 1 and r.quotes_reused == 3 and r.passes == 4
+    r.on_book(book("0.4980", "0.5000", 4))  # the top moved
     await r.step()
     assert strategy.calls == 2
     r.om.balances.set("XRP", D("1"), D(0))  # inventory changed
@@ -96,6 +110,7 @@ async def test_latency_is_sampled_by_passes_that_answer_a_new_book_only() -> Non
         t.created_ms -= 10_000  # and settled
         if t.order.side.value == "BUY":
             t.order.price = D("0.3")
+    r.om.version += 1  # changed behind the manager's back: its kept views must be recomputed
     await r.step()  # a pass woken by something else: places, but samples nothing
     assert venue.places() > placed and log.total == 1
 

@@ -101,6 +101,7 @@ def age(om: OrderManager, seconds: float = 10.0) -> None:
     and the budget had refilled for as long."""
     for t in om.orders.values():
         t.created_ms -= int(seconds * 1000)
+    om.version += 1  # changed behind the manager's back: its kept views must be recomputed
     BUDGET_CLOCK[0] += seconds
 
 

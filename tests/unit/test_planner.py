@@ -222,6 +222,31 @@ def test_properties_of_every_plan(case):
         assert a.place is not None or a.cancel is not None
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(situations(), min_size=2, max_size=5),
+       st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 4),
+                          st.booleans()), min_size=1, max_size=12))
+def test_a_plan_with_the_last_plans_targets_equals_a_fresh_plan(cases, picks):
+    """``plan`` keeps the last targets per rules (``_Limits.last_targets``) and reuses them for
+    the same quotes and mid: over any sequence of plans mixing the quotes, the mid and the
+    orders and allowance of different situations, each answer equals the one planned from
+    scratch."""
+    from dataclasses import replace
+
+    from liquidity_bot.engine.planner import _limits
+
+    rules = replace(RULES, spread_cap=D("0.94"))  # rules of this test only: its own ``_Limits``
+    n = len(cases)
+    for quotes_of, mid_of, rest_of, fresh_first in picks:
+        qs, mid = cases[quotes_of % n][0], cases[mid_of % n][2]
+        orders, allowance = cases[rest_of % n][1], cases[rest_of % n][3]
+        if fresh_first:
+            _limits(rules, INST).last_targets = None
+        kept = plan(qs, orders, mid, rules, allowance, INST)
+        _limits(rules, INST).last_targets = None
+        assert kept == plan(qs, orders, mid, rules, allowance, INST)
+
+
 def _skewed(bid_pct: str, ask_pct: str) -> QuoteSet:
     """A strategy pushed far from mid on each side (a wide volatility floor, a strong skew)."""
     bid = INST.round_price(MID * (1 - D(bid_pct) / 100), Side.BUY)

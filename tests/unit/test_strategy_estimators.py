@@ -263,3 +263,19 @@ def test_estimates_are_reused_while_nothing_moved_and_fresh_when_something_did()
             assert got is last
         last = got
     assert got.sigma_warm
+
+
+def test_volatility_estimates_are_the_estimates_sigma_without_the_fits():
+    est = MarketEstimator(vol_window_s=60, kappa_default=1.5, sigma_default_pct=0.01,
+                          arrivals=False)
+    seen = []
+    for ts, mid in gbm_mids(0.05, 200, seed=3):
+        book = OrderBook("XRPUSDT")
+        book.apply_snapshot([[mid - D("0.0001"), D(1)]], [[mid + D("0.0001"), D(1)]], ts_ms=ts)
+        est.on_book(ts, book)
+        full, light = est.estimates(ts), est.volatility_estimates()
+        assert (light.sigma_pct, light.sigma_warm) == (full.sigma_pct, full.sigma_warm)
+        assert (light.a, light.kappa) == (1.0, 1.5)
+        assert light is est.volatility_estimates()  # the same object while sigma holds
+        seen.append(light.sigma_warm)
+    assert seen[0] is False and seen[-1] is True

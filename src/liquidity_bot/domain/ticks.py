@@ -17,7 +17,7 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from enum import Enum
 
-__all__ = ["Rounding", "TickScale", "TickError"]
+__all__ = ["Rounding", "TickScale", "TickError", "whole"]
 
 
 class TickError(ValueError):
@@ -85,6 +85,10 @@ def _whole(value: Decimal | int, grid: Decimal, rounding: Rounding | None, what:
     grid_num, grid_den = grid.as_integer_ratio()
     return _divide(num * grid_den, den * grid_num, rounding, what, value, grid)
 
+
+whole = _whole
+"""``TickScale.ticks`` / ``lots`` with a rounding, in one call for a hot loop that holds the grid:
+``whole(price, tick, FLOOR, "price")`` is ``TickScale(tick, step).ticks(price, FLOOR)``."""
 
 _MEMO_SIZE = 4096
 

@@ -23,11 +23,11 @@ from decimal import Decimal
 from typing import ClassVar
 
 from liquidity_bot.config import MarketConfig
-from liquidity_bot.domain.book import OrderBook
+from liquidity_bot.domain.book import BookSide, OrderBook
 from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
-from liquidity_bot.domain.order import Side
+from liquidity_bot.domain.order import Order, Side
 from liquidity_bot.engine.clock import Clock
 from liquidity_bot.engine.eager import run_now, start_now
 from liquidity_bot.engine.order_manager import OrderManager
@@ -48,22 +48,48 @@ from liquidity_bot.strategies.estimators import MarketEstimator
 log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+_BUY = Side.BUY  # a module global is cheaper to look up than an Enum member
 
 
-def market_top(book: OrderBook, ours: dict[tuple[Side, Decimal], Decimal]) -> TopOfBook:
-    """Best bid and ask of everyone but us: quoting around our own quotes would chase itself."""
-
-    def first(levels: Iterable[tuple[Decimal, Decimal]], side: Side):
-        for price, qty in levels:
-            rest = qty - ours.get((side, price), ZERO)
-            if rest > 0:
-                return price, rest
-        return None, None
-
+def market_top(book: OrderBook, ours: Iterable[Order]) -> TopOfBook:
+    """Best bid and ask of everyone but us (``ours``: our orders that may be on the book):
+    quoting around our own quotes would chase itself."""
+    own_bids: dict[Decimal, Decimal] | None = None  # our resting quantity per price
+    own_asks: dict[Decimal, Decimal] | None = None
+    for o in ours:
+        if o.side is _BUY:
+            if own_bids is None:
+                own_bids = {}
+            own = own_bids
+        else:
+            if own_asks is None:
+                own_asks = {}
+            own = own_asks
+        price = o.price
+        own[price] = own.get(price, ZERO) + o.remaining_qty
     # (the lazy sides: only the levels looked at are converted to Decimal)
-    bid, bid_qty = first(book.bid_side, Side.BUY)
-    ask, ask_qty = first(book.ask_side, Side.SELL)
+    bid, bid_qty = _first_of_others(book.bid_side, own_bids)
+    ask, ask_qty = _first_of_others(book.ask_side, own_asks)
     return TopOfBook(bid=bid, bid_qty=bid_qty, ask=ask, ask_qty=ask_qty)
+
+
+def _first_of_others(
+    side: BookSide, own: dict[Decimal, Decimal] | None
+) -> tuple[Decimal, Decimal] | tuple[None, None]:
+    """The best level of ``side`` with quantity left once ours (``own``) is taken out."""
+    best = side.best
+    if best is None:
+        return None, None
+    price, qty = best
+    if own is not None and price in own:
+        qty = qty - own[price]
+    if qty > 0:  # most often: the best level is someone else's
+        return price, qty
+    for price, qty in side:
+        rest = qty - own[price] if own is not None and price in own else qty
+        if rest > 0:
+            return price, rest
+    return None, None
 
 
 @dataclass
@@ -166,8 +192,8 @@ class MarketRunner:
         self._wake = asyncio.Event()
         self._next_kpi = 0.0
         self._sampled_orders: list[tuple[str, Decimal]] = []
+        self._sampled_version = -1  # the order manager's ``version`` the sample test last saw
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
-        self._last_inputs: tuple[object, ...] | None = None  # what ``last_quotes`` answered
         self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
         self._in_pass = False  # a pass is running (the loop's or a book's)
         self._eager_pass: asyncio.Task[None] | None = None  # a book's pass, still running
@@ -178,7 +204,12 @@ class MarketRunner:
         self._backoff = 0.1
         self.pulls = 0
         self.passes = 0  # quoting passes run (the strategy and planner asked, or reused)
-        self.quotes_reused = 0  # passes whose strategy inputs were the last pass's
+        self._last_inventory: tuple[tuple[Decimal | None, ...], Inventory] | None = None
+
+    @property
+    def quotes_reused(self) -> int:
+        """Passes whose quotes the strategy gave again (nothing it reads had changed)."""
+        return getattr(self.strategy, "reused", 0)
 
     # --- feeding -------------------------------------------------------------------------------
     def on_book(self, update: BookUpdate) -> None:
@@ -321,24 +352,12 @@ class MarketRunner:
             if minimal:
                 self._record_risk("loss_limit_minimum", self.risk.loss_limit_state or "")
         self.status = "quoting (minimum)" if minimal else "quoting"
-        snapshot = self._snapshot(self.book)
-        # Strategies are pure functions of these inputs: when none changed (a pass woken by an
-        # acknowledgement, or a book that moved below the top), the quotes have not either.
-        inputs = (
-            self.strategy,
-            snapshot.book,
-            snapshot.inventory,
-            snapshot.reference_price,
-            snapshot.estimates,
-            snapshot.last_price,
-        )
+        # The strategies remember their last answer under what they read of the snapshot
+        # (``strategies.shaping.QuoteMemo``): a pass that changed none of it (an
+        # acknowledgement, a book that moved below the top or only in size) costs no plan.
         self.passes += 1
-        if inputs != self._last_inputs or self.last_quotes is None:
-            self.last_quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
-            self._last_inputs = inputs
-        else:
-            self.quotes_reused += 1
-        quotes = self.last_quotes
+        quotes = self.last_quotes = self.strategy.quote(  # type: ignore[attr-defined]
+            self._snapshot(self.book))
         # Tick-to-order latency is measured for passes that answer a new book only (not for
         # passes woken by an acknowledgement, a fill or the timer).
         fresh = self.last_book_ns != self._reacted_book_ns
@@ -351,26 +370,41 @@ class MarketRunner:
         self._sample()  # after the requests are on their way: a due sample never delays them
         collect_if_due()  # the same for garbage collection (see engine.runtime)
 
-    def _ours(self) -> dict[tuple[Side, Decimal], Decimal]:
-        """Our resting quantity by side and price."""
-        ours: dict[tuple[Side, Decimal], Decimal] = {}
-        for o in self.om.maybe_on_book():
-            key = (o.side, o.price)
-            ours[key] = ours.get(key, ZERO) + o.remaining_qty
-        return ours
-
     def _snapshot(self, book: OrderBook) -> MarketSnapshot:
         """The strategy's inputs now, around ``book``."""
-        inst = self.instrument
-        balances = self.om.balances
         now = self.clock.now_ms()
+        estimator = self.estimator
+        if estimator is None:
+            estimates = None
+        elif getattr(estimator, "arrivals", True):
+            estimates = estimator.estimates(now)
+        else:  # a volatility-only estimator (the ladder's): no intensity fit, sigma alone
+            estimates = estimator.volatility_estimates()
         return MarketSnapshot(
-            book=market_top(book, self._ours()),
-            inventory=Inventory(base=balances.total(inst.base), quote=balances.total(inst.quote)),
+            book=market_top(book, self.om.maybe_on_book()),
+            inventory=self._inventory(),
             now_ms=now,
             reference_price=self.risk.reference_price,
-            estimates=None if self.estimator is None else self.estimator.estimates(now),
+            estimates=estimates,
         )
+
+    def _inventory(self) -> Inventory:
+        """Base and quote, free + locked; the last pass's object while the balances are the
+        same objects (a balance event replaces them)."""
+        inst = self.instrument
+        balances = self.om.balances
+        free, locked = balances.free, balances.locked
+        base, quote = inst.base.upper(), inst.quote.upper()
+        parts = (free.get(base), locked.get(base), free.get(quote), locked.get(quote))
+        last = self._last_inventory
+        if last is not None:
+            seen = last[0]
+            if (parts[0] is seen[0] and parts[1] is seen[1] and parts[2] is seen[2]
+                    and parts[3] is seen[3]):
+                return last[1]
+        inventory = Inventory(base=balances.total(base), quote=balances.total(quote))
+        self._last_inventory = (parts, inventory)
+        return inventory
 
     def _record_risk(self, action: str, message: str) -> None:
         """An audit event the report lists: what a risk limit did to this market's quoting."""
@@ -388,8 +422,12 @@ class MarketRunner:
         once when our resting orders changed (an acknowledgement, a fill, a cancel): a breach
         our own orders cause or end is timed to the pass, not rounded to the interval."""
         now = self.clock.monotonic()
-        resting = self.om.resting()
+        om = self.om
+        if now < self._next_kpi and om.version == self._sampled_version:
+            return  # not due, and no order of ours changed since the last sample
+        resting = om.resting_view()
         ours = [(o.client_order_id, o.remaining_qty) for o in resting]
+        self._sampled_version = om.version
         if now < self._next_kpi and ours == self._sampled_orders:
             return
         self._next_kpi = now + self.kpi_interval_s

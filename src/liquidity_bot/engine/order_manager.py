@@ -45,6 +45,8 @@ from liquidity_bot.domain.events import (
 )
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import (
+    MAYBE_LIVE_STATES,
+    OPEN_STATES,
     InvalidFill,
     InvalidTransition,
     Order,
@@ -56,7 +58,7 @@ from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.clock import LIVE, Clock
 from liquidity_bot.engine.eager import start_now
 from liquidity_bot.engine.persistence import StoreWriter
-from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Tolerance, plan
+from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Purpose, Tolerance, plan
 from liquidity_bot.engine.risk import AccountState, RiskGate
 from liquidity_bot.store import OrderEventRecord
 from liquidity_bot.strategies.base import DesiredQuote, QuoteSet
@@ -211,6 +213,7 @@ class Stats:
 
 
 _CANCELLABLE = (OrderState.NEW, OrderState.PARTIALLY_FILLED)  # acknowledged, still open
+_PURPOSE_NAMES = {p: p.name for p in Purpose}  # (an enum's ``name`` is a slow property)
 # what the exchange's answer to a look-up means for our order (UNKNOWN: nothing, logged)
 _RECONCILE = {
     OrderStatus.NEW: OrderEvent.RECONCILE_NEW,
@@ -269,9 +272,25 @@ class OrderManager:
         # The orders of ``orders`` not final yet: each pass reads these only, so its cost does
         # not grow with the finished orders kept for late reports (see ``_unfinished``).
         self._active: dict[str, Tracked] = {}
+        # the views of our orders, kept per ``version`` (see "views" below)
+        self.version = 0
+        self._unfinished_at = -1
+        self._unfinished_list: list[Tracked] = []
+        self._maybe_live: list[Tracked] = []
+        self._maybe_orders: list[Order] = []
+        self._resting: list[Order] = []
+        self._exposure: tuple[Decimal, ...] | None = None
+        # the planner's live view: (version, rest_ms, from_ms, until_ms, view)
+        self._live_view: tuple[int, int, int, int, list[LiveOrder]] | None = None
+        # the last pass's safe quotes: (quotes, best bid, best ask, answer, crossings fixed)
+        self._last_safe: tuple[QuoteSet, object, object, QuoteSet, int] | None = None
+        # the book's mid at the best prices ``_safe_quotes`` last read (a function of them)
+        self._mid_of: tuple[object, object] | None = None
+        self._mid: Decimal | None = None
         self.stats = Stats()
         # when each new order of the last moments was sent, per side (``_recent_sends``)
         self._sends: dict[Side, deque[int]] = {Side.BUY: deque(), Side.SELL: deque()}
+        self._recent: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}  # (do not change it)
         # the last pass's planner inputs and answer (``_plan``)
         self._last_plan: tuple[tuple[object, ...], Plan] | None = None
         self.book: OrderBook | None = None
@@ -292,33 +311,80 @@ class OrderManager:
         self.clock: Callable[[], float] = clock.monotonic
 
     # --- views ---------------------------------------------------------------------------------
+    # Every pass reads the same few views of our orders (live, resting, the planner's live
+    # view, the exposure for the risk gate). They change only when an order does, and every
+    # change of an order goes through this class (``_track``, ``_apply``, ``_on_ack``,
+    # ``on_fill``, ``sweep``), which bumps ``version``: a view is computed once per version and
+    # handed out again until the next change. ``verify_views`` (tests) recomputes each view
+    # from scratch on every read and raises if the kept one differs.
+    verify_views: ClassVar[bool] = False
+
     def _track(self, t: Tracked) -> None:
         self.orders[t.order.client_order_id] = t
         self._active[t.order.client_order_id] = t
+        self.version += 1
 
     def _unfinished(self) -> list[Tracked]:
-        """Orders not in a final state. A final state never changes again, so a finished
-        order leaves the index for good the first time it is seen here."""
+        """Orders not in a final state (a list kept per ``version``: do not change it). A final
+        state never changes again, so a finished order leaves the index for good the first
+        time it is seen here."""
+        if self._unfinished_at == self.version:
+            if self.verify_views:
+                self._verify("_unfinished", self._unfinished_list,
+                             [t for t in self._active.values() if not t.order.is_terminal])
+            return self._unfinished_list
         active = self._active
         done = [cid for cid, t in active.items() if t.order.is_terminal]
         for cid in done:
             del active[cid]
-        return list(active.values())
+        out = list(active.values())
+        self._unfinished_list, self._unfinished_at = out, self.version
+        # the views below are of this version's orders
+        maybe = [t for t in out if t.order.state in MAYBE_LIVE_STATES]
+        self._maybe_live = maybe
+        self._maybe_orders = [t.order for t in maybe]
+        self._resting = [t.order for t in out if t.order.state in OPEN_STATES]
+        self._exposure = None
+        return out
+
+    def _verify(self, what: str, kept: object, fresh: object) -> None:
+        if kept != fresh:
+            raise AssertionError(f"{self.symbol}: the kept view {what} differs from a fresh "
+                                 f"one: {kept!r} != {fresh!r}")
 
     def live(self) -> list[Tracked]:
         """Orders that are or may be on the book."""
-        return [t for t in self._unfinished() if t.order.may_be_live]
+        self._unfinished()
+        if self.verify_views:
+            self._verify("live", self._maybe_live,
+                         [t for t in self._unfinished() if t.order.may_be_live])
+        return list(self._maybe_live)
 
     def maybe_on_book(self) -> list[Order]:
-        """Orders that may show in the exchange's book (a push can beat the REST answer)."""
-        return [t.order for t in self._unfinished() if t.order.may_be_live]
+        """Orders that may show in the exchange's book (a push can beat the REST answer);
+        shared per ``version``: do not change it."""
+        self._unfinished()
+        if self.verify_views:
+            self._verify("maybe_on_book", self._maybe_orders,
+                         [t.order for t in self._unfinished() if t.order.may_be_live])
+        return self._maybe_orders
 
     def resting(self, side: Side | None = None) -> list[Order]:
-        return [
-            t.order
-            for t in self._unfinished()
-            if t.order.is_open and (side is None or t.order.side is side)
-        ]
+        """Orders acknowledged and resting (``side``: of that side only)."""
+        self._unfinished()
+        resting = self._resting
+        if self.verify_views:
+            self._verify("resting", resting,
+                         [t.order for t in self._unfinished() if t.order.is_open])
+        if side is None:
+            return list(resting)
+        return [o for o in resting if o.side is side]
+
+    def resting_view(self) -> list[Order]:
+        """``resting()`` without the copy: the list kept for this ``version`` (do not change
+        it; the market loop reads it every pass)."""
+        self._unfinished()
+        return self._resting
 
     def pnl(self, mid: Decimal | None) -> Decimal | None:
         """Our trades marked at ``mid``: cash flow plus the traded base valued at mid, net of fees."""
@@ -438,9 +504,18 @@ class OrderManager:
         the book this pass answers arrived (``perf_counter_ns``): the first order it sends
         records the tick-to-order latency.
         """
-        if self._lock.locked():
+        lock = self._lock
+        if lock.locked():
             return  # a pass is running; the next trigger will see the newest book
-        async with self._lock:
+        if not wait and not getattr(lock, "_waiters", None):
+            # Nothing in here waits, so nothing else runs meanwhile: holding the lock (two
+            # coroutines a pass) would exclude no one. With a waiter queued (a ``cancel_all``
+            # woken, not yet running) the pass takes its turn behind it, as below.
+            if self._finished:
+                self.prune_finished()
+            self._execute(self._plan(quotes), trigger_ns)
+            return
+        async with lock:
             if self._finished:
                 self.prune_finished()
             plan = self._plan(quotes)
@@ -453,16 +528,17 @@ class OrderManager:
         book = self.book
         if book is None:
             return quote
-        tick = self.instrument.tick
+        return self._uncrossed(quote, book.best_bid, book.best_ask)
+
+    def _uncrossed(self, quote: DesiredQuote, bid: tuple[Decimal, Decimal] | None,
+                   ask: tuple[Decimal, Decimal] | None) -> DesiredQuote | None:
+        """``quote`` moved off the opposite best price (``bid``, ``ask``: the book's)."""
         price = quote.price
         if quote.side is Side.BUY:
-            ask = book.best_ask
             if ask is not None and price >= ask[0]:
-                price = ask[0] - tick
-        else:
-            bid = book.best_bid
-            if bid is not None and price <= bid[0]:
-                price = bid[0] + tick
+                price = ask[0] - self.instrument.tick
+        elif bid is not None and price <= bid[0]:
+            price = bid[0] + self.instrument.tick
         if price <= 0:
             return None
         if price != quote.price:
@@ -478,41 +554,95 @@ class OrderManager:
         return quote
 
     def _safe_quotes(self, quotes: QuoteSet) -> QuoteSet:
-        """``quotes`` with every price moved off the opposite best price (``_safe_price``)."""
-        sides = []
-        for side in (quotes.bids, quotes.asks):
-            safe = [s for s in (self._safe_price(q) for q in side) if s is not None]
-            sides.append(tuple(safe))
-        if sides[0] == quotes.bids and sides[1] == quotes.asks:
+        """``quotes`` with every price moved off the opposite best price (``_uncrossed``).
+        The same quote set against the same best prices gives the last pass's answer (and
+        counts its fixes again, as working it out anew would)."""
+        book = self.book
+        if book is None:
             return quotes
-        return replace(quotes, bids=sides[0], asks=sides[1])
+        bid, ask = book.best_bid, book.best_ask
+        bid_px = None if bid is None else bid[0]
+        ask_px = None if ask is None else ask[0]
+        last = self._last_safe
+        if (last is not None and last[0] is quotes and last[1] == bid_px
+                and last[2] == ask_px):
+            self.stats.crossing_fixed += last[4]
+            return last[3]  # (and ``_mid`` is of these best prices)
+        before = self.stats.crossing_fixed
+        # most often nothing crosses: then the answer is the quote set itself (no objects)
+        clear = True
+        for q in quotes.bids:
+            if q.price <= 0 or (ask_px is not None and q.price >= ask_px):
+                clear = False
+                break
+        if clear:
+            for q in quotes.asks:
+                if q.price <= 0 or (bid_px is not None and q.price <= bid_px):
+                    clear = False
+                    break
+        if clear:
+            answer = quotes
+        else:
+            sides = []
+            for side in (quotes.bids, quotes.asks):
+                safe = [s for s in (self._uncrossed(q, bid, ask) for q in side) if s is not None]
+                sides.append(tuple(safe))
+            if sides[0] == quotes.bids and sides[1] == quotes.asks:
+                answer = quotes
+            else:
+                answer = replace(quotes, bids=sides[0], asks=sides[1])
+        self._last_safe = (quotes, bid_px, ask_px, answer, self.stats.crossing_fixed - before)
+        if self._mid_of != (bid_px, ask_px):
+            self._mid_of = (bid_px, ask_px)
+            self._mid = book.mid
+        return answer
 
     def live_view(self) -> list[LiveOrder]:
         """Our orders that are or may be on the book, as the planner sees them (an order being
-        cancelled is already gone for planning)."""
-        out = []
+        cancelled is already gone for planning). Shared while nothing changes (do not change
+        it): the same orders (``version``) give the same view until the clock makes one of
+        them old enough to stop being young."""
         # younger than this: not counted by the obligations yet (min_rest_s), or too new to
         # judge; the planner changes nothing else on the side until it has settled
         rest_ms = max(self.rules.min_rest_ms, SETTLE_MS)
-        born = self.time.now_ms() - rest_ms
+        now = self.time.now_ms()
+        kept = self._live_view
+        if (kept is not None and kept[0] == self.version and kept[1] == rest_ms
+                and kept[2] <= now < kept[3]):
+            if self.verify_views:
+                self._verify("live_view", kept[4], self._fresh_live_view(now, rest_ms))
+            return kept[4]
+        view, until = self._fresh_live_view(now, rest_ms, with_until=True)
+        self._live_view = (self.version, rest_ms, now, until, view)
+        return view
+
+    def _fresh_live_view(self, now: int, rest_ms: int, with_until: bool = False):  # type: ignore[no-untyped-def]
+        """``live_view`` from scratch at ``now``; ``with_until``: also the first time (ms) an
+        order of it stops being young by age (the view holds until then)."""
+        out = []
+        born = now - rest_ms
+        until = 1 << 62
         for t in self._unfinished():
             o = t.order
             state = o.state
-            if not o.may_be_live or state is OrderState.PENDING_CANCEL:
+            if state not in MAYBE_LIVE_STATES or state is OrderState.PENDING_CANCEL:
                 continue
-            out.append(LiveOrder(o.client_order_id, o.side, o.price, o.remaining_qty,
+            created = t.created_ms
+            if created > born and created + rest_ms < until:
+                until = created + rest_ms
+            out.append(LiveOrder(o.client_order_id, o.side, o.price, o.qty - o.filled_qty,
                                  cancellable=state in _CANCELLABLE,
-                                 young=t.created_ms > born or state not in _CANCELLABLE))
-        return out
+                                 young=created > born or state not in _CANCELLABLE))
+        return (out, until) if with_until else out
 
     def _plan(self, quotes: QuoteSet) -> Plan:
         """The planner's answer for these quotes, the live orders and the budget now."""
-        mid = self.book.mid if self.book is not None else None
+        safe = self._safe_quotes(quotes)  # (it reads the best prices: mid follows from them)
+        mid = self._mid if self.book is not None else None
         if mid is None:
             mid = quotes.mid
         live = self.live_view()
         self.budget.set_open(self.symbol, len(live))
-        safe = self._safe_quotes(quotes)
         allowance = self.budget.allowance(self.symbol)
         recent = self._recent_sends()
         # ``plan`` is a pure function of these (of the quote set it reads the bids and asks
@@ -530,12 +660,16 @@ class OrderManager:
     def _recent_sends(self) -> dict[Side, int]:
         """New orders sent per side within the settle time, whatever became of them."""
         horizon = self.time.now_ms() - max(self.rules.min_rest_ms, SETTLE_MS)
-        out = {Side.BUY: 0, Side.SELL: 0}
-        for side, sends in self._sends.items():
-            while sends and sends[0] <= horizon:
-                sends.popleft()
-            out[side] = len(sends)
-        return out
+        buys, sells = self._sends[Side.BUY], self._sends[Side.SELL]
+        while buys and buys[0] <= horizon:
+            buys.popleft()
+        while sells and sells[0] <= horizon:
+            sells.popleft()
+        last = self._recent
+        if last[Side.BUY] != len(buys) or last[Side.SELL] != len(sells):
+            # a new dict: the last one may be held as an input of the last plan
+            last = self._recent = {Side.BUY: len(buys), Side.SELL: len(sells)}
+        return last
 
     def _execute(self, plan: Plan, trigger_ns: int | None) -> list[asyncio.Task[None]]:
         """Carry out the plan's actions in order: each passes the risk gate, then is charged
@@ -566,28 +700,28 @@ class OrderManager:
             cost = (q is not None) + (t is not None)
             if not cost:
                 continue
-            purpose = action.purpose.name
+            purpose = _PURPOSE_NAMES[action.purpose]
             if not self.budget.spend(self.symbol, cost, purpose):
                 stats.budget_skipped += 1
                 continue
-            stats.spent[purpose] = stats.spent.get(purpose, 0) + cost
             if in_turn:
                 assert q is not None and t is not None
                 self._request_cancel(t)
                 tasks.append(self._start(self._replace_in_turn(t, q)))
-                continue
-            if q is not None:
-                new = self._register(q)
-                # The first order answers the book: it is signed and written now (its task
-                # starts at once, not a loop turn later), before the rest are prepared and
-                # before its own store records are made.
-                first = trigger_ns is not None
-                tasks.append(self._start(self._send_place(new, trigger_ns), now=first))
-                trigger_ns = None
-                self._save_submit(new)
-            if t is not None:
-                self._request_cancel(t)
-                tasks.append(self._start(self._send_cancel(t)))
+            else:
+                if q is not None:
+                    new = self._register(q)
+                    # The first order answers the book: it is signed and written now (its task
+                    # starts at once, not a loop turn later), before the rest are prepared and
+                    # before its own store records and the read-outs are made.
+                    first = trigger_ns is not None
+                    tasks.append(self._start(self._send_place(new, trigger_ns), now=first))
+                    trigger_ns = None
+                    self._save_submit(new)
+                if t is not None:
+                    self._request_cancel(t)
+                    tasks.append(self._start(self._send_cancel(t)))
+            stats.spent[purpose] = stats.spent.get(purpose, 0) + cost
         stats.budget_skipped += len(plan.waiting)
         return tasks
 
@@ -623,8 +757,35 @@ class OrderManager:
 
     # --- placing -------------------------------------------------------------------------------
     def _account(self, side: Side, excluding: Tracked | None = None) -> AccountState:
-        """Balances and open exposure now (``excluding``: as if that order were gone)."""
+        """Balances and open exposure now (``excluding``: as if that order were gone). The
+        exposure of all our orders is kept per ``version``; the balances are read now."""
         inst = self.instrument
+        if excluding is None:
+            self._unfinished()
+            exposure = self._exposure
+            if exposure is None or self.verify_views:
+                fresh = self._open_exposure(None)
+                if exposure is not None:
+                    self._verify("exposure", exposure, fresh)
+                exposure = self._exposure = fresh
+        else:
+            exposure = self._open_exposure(excluding)
+        (open_buy_n, open_sell_n, open_buy_q, open_sell_q, pending_quote, pending_base,
+         freed_quote, freed_base) = exposure
+        free = self.balances.free
+        return AccountState(
+            base_free=free.get(inst.base, ZERO) - pending_base + freed_base,
+            quote_free=free.get(inst.quote, ZERO) - pending_quote + freed_quote,
+            base_total=self.balances.total(inst.base),
+            open_buy_notional=open_buy_n,
+            open_sell_notional=open_sell_n,
+            open_buy_qty=open_buy_q,
+            open_sell_qty=open_sell_q,
+        )
+
+    def _open_exposure(self, excluding: Tracked | None) -> tuple[Decimal, ...]:
+        """Open notional and quantity per side, what is in flight per side, and what
+        ``excluding`` would free (``_account``'s sums)."""
         open_buy_n = open_sell_n = open_buy_q = open_sell_q = ZERO
         pending_quote = pending_base = ZERO
         freed_quote = freed_base = ZERO
@@ -649,15 +810,8 @@ class OrderManager:
                 open_sell_q += rem
                 if o.state in (OrderState.PENDING_NEW, OrderState.UNKNOWN):
                     pending_base += rem
-        return AccountState(
-            base_free=self.balances.free.get(inst.base, ZERO) - pending_base + freed_base,
-            quote_free=self.balances.free.get(inst.quote, ZERO) - pending_quote + freed_quote,
-            base_total=self.balances.total(inst.base),
-            open_buy_notional=open_buy_n,
-            open_sell_notional=open_sell_n,
-            open_buy_qty=open_buy_q,
-            open_sell_qty=open_sell_q,
-        )
+        return (open_buy_n, open_sell_n, open_buy_q, open_sell_q, pending_quote, pending_base,
+                freed_quote, freed_base)
 
     def _risk_allows(self, q: DesiredQuote, excluding: Tracked | None = None) -> bool:
         decision = self.risk.check(
@@ -726,6 +880,7 @@ class OrderManager:
         self._on_ack(t, ack)
 
     def _on_ack(self, t: Tracked, ack: OrderAck) -> None:
+        self.version += 1
         try:
             if ack.exchange_order_id:
                 t.order.ack(ack.exchange_order_id)
@@ -851,6 +1006,7 @@ class OrderManager:
                     if t is not None:
                         del self.orders[snap.client_order_id]
                         self._active.pop(snap.client_order_id, None)
+                        self.version += 1
                     self._adopt(snap)
                     t = self.orders[snap.client_order_id]
                 if t.order.state is OrderState.PENDING_CANCEL:
@@ -961,6 +1117,7 @@ class OrderManager:
 
     # --- events from the venue -----------------------------------------------------------------
     def _apply(self, t: Tracked, event: OrderEvent) -> None:
+        self.version += 1  # (views of our orders recompute)
         try:
             t.order.apply(event)
         except InvalidTransition as exc:
@@ -1023,6 +1180,7 @@ class OrderManager:
             return  # a fill of the client's own order: not ours to count
         t = self.orders.get(fill.client_order_id)
         if t is not None:
+            self.version += 1
             try:
                 if not t.order.apply_fill(fill.trade_id, fill.qty, fill.price, fill.ts_ms):
                     return  # seen already

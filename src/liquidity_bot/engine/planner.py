@@ -216,7 +216,7 @@ class _Limits:
 
     __slots__ = ("rules", "inst", "scale", "has_need", "need", "bare", "inner", "backup", "dust",
                  "max_notional", "min_lots", "min_val", "band", "exposure", "spread",
-                 "spread_margin", "backup_reach", "backup_keep")
+                 "spread_margin", "backup_reach", "backup_keep", "last_targets")
 
     def __init__(self, rules: PlanRules, inst: InstrumentLike) -> None:
         self.rules, self.inst = rules, inst
@@ -243,6 +243,8 @@ class _Limits:
                              else _ratio(spread / HUNDRED * rules.backup_reach))
         self.backup_keep = (None if spread is None
                             else _ratio(spread / HUNDRED * rules.backup_keep))
+        # the last plan's targets under these rules: (bids, asks, mid) -> (bid, ask targets)
+        self.last_targets: tuple[object, list[Target], list[Target]] | None = None
 
     def cap(self, lots: int, ticks: int) -> int:
         """At most ``max_order_notional`` (the risk gate would refuse more)."""
@@ -490,7 +492,8 @@ class _SidePlanner:
         order close enough to keep the spread when the inner one fills, and decoration any
         usable order left: moving those would buy nothing the obligations pay for."""
         price_ok = self.rules.tolerance.price_ok_ticks
-        free = [o for o in self.live if self.usable(o)]
+        leaving = self.leaving
+        free = [o for o in self.live if o.in_band and not o.exposed and o.cid not in leaving]
         for i, t in enumerate(self.targets):
             price = t.ticks
             if t.role == "inner":
@@ -514,24 +517,43 @@ class _SidePlanner:
 
     def prices(self) -> list[int]:
         """Our usable prices (ticks) after the planned actions, innermost first."""
-        ps = [o.ticks for o in self.live if self.usable(o)] + [t.ticks for t in self.planned]
-        return sorted(ps, reverse=self.is_bid)
+        leaving = self.leaving
+        ps = [o.ticks for o in self.live if o.in_band and not o.exposed and o.cid not in leaving]
+        for t in self.planned:
+            ps.append(t.ticks)
+        ps.sort(reverse=self.is_bid)
+        return ps
 
     def best(self) -> int | None:
         ps = self.prices()
         return ps[0] if ps else None
 
     def any_young(self) -> bool:
+        if self.planned:
+            return True
         leaving = self.leaving
-        return bool(self.planned) or any(o.young for o in self.live if o.cid not in leaving)
+        for o in self.live:
+            if o.young and o.cid not in leaving:
+                return True
+        return False
 
     def depth(self, *, without_best: bool = False) -> int:
         """Usable depth in notional units."""
+        leaving = self.leaving
+        edge, is_bid = self.band_edge, self.is_bid
         if not without_best:
-            return (sum(o.units for o in self.live if self.usable(o))
-                    + sum(t.ticks * t.lots for t in self.planned if self.in_band(t.ticks)))
-        items = [(o.ticks, o.units) for o in self.live if self.usable(o)]
-        items += [(t.ticks, t.ticks * t.lots) for t in self.planned if self.in_band(t.ticks)]
+            total = 0
+            for o in self.live:
+                if o.in_band and not o.exposed and o.cid not in leaving:
+                    total += o.units
+            for t in self.planned:
+                if (t.ticks >= edge) if is_bid else (t.ticks <= edge):
+                    total += t.ticks * t.lots
+            return total
+        items = [(o.ticks, o.units) for o in self.live
+                 if o.in_band and not o.exposed and o.cid not in leaving]
+        items += [(t.ticks, t.ticks * t.lots) for t in self.planned
+                  if ((t.ticks >= edge) if is_bid else (t.ticks <= edge))]
         if items:
             items.sort(key=_first, reverse=self.is_bid)
             items = items[1:]
@@ -541,8 +563,15 @@ class _SidePlanner:
         """What the obligations see now (notional units): every order of ours in the band
         (exposed ones too, until they fill), the ones planned included."""
         leaving = self.leaving
-        return (sum(o.units for o in self.live if o.in_band and o.cid not in leaving)
-                + sum(t.ticks * t.lots for t in self.planned if self.in_band(t.ticks)))
+        edge, is_bid = self.band_edge, self.is_bid
+        total = 0
+        for o in self.live:
+            if o.in_band and o.cid not in leaving:
+                total += o.units
+        for t in self.planned:
+            if (t.ticks >= edge) if is_bid else (t.ticks <= edge):
+                total += t.ticks * t.lots
+        return total
 
     def can_drop(self, o: _Live) -> bool:
         """Cancelling ``o`` keeps the side's depth obligation (when it is met now)."""
@@ -554,7 +583,11 @@ class _SidePlanner:
 
     def count(self) -> int:
         leaving = self.leaving
-        return sum(o.cid not in leaving for o in self.live) + len(self.planned)
+        n = len(self.planned)
+        for o in self.live:
+            if o.cid not in leaving:
+                n += 1
+        return n
 
     def unmatched(self, roles: tuple[str, ...]) -> list[tuple[int, Target]]:
         planned = {id(t) for t in self.planned}
@@ -575,8 +608,8 @@ class _SidePlanner:
         if not cands:
             return None
         dust, is_bid = self.lim.dust, self.is_bid
-        cands.sort(key=lambda o: (self.usable(o), o.units >= dust,
-                                  o.ticks if is_bid else -o.ticks))
+        cands.sort(key=lambda o: (o.in_band and not o.exposed and o.cid not in leaving,
+                                  o.units >= dust, o.ticks if is_bid else -o.ticks))
         return cands[0]
 
     # --- deciding ------------------------------------------------------------------------------
@@ -708,16 +741,22 @@ def plan(
     lim = _limits(rules, inst)
     scale = lim.scale
     at = _Mid(mid, scale)
-    sides = {}
-    bids, asks = _within_obligations(quotes.bids, quotes.asks, mid, rules, inst)
-    inner = {BUY: bids[0] if bids else None, SELL: asks[0] if asks else None}
-    for side, qs in ((BUY, bids), (SELL, asks)):
-        other = inner[SELL if side is BUY else BUY]
-        targets = _side_targets(qs, at, rules, lim,
-                                None if other is None else scale.ticks(other.price))
-        sides[side] = _SidePlanner(side, targets, [o for o in live if o.side is side], at,
-                                   rules, lim)
-    bid, ask = sides[BUY], sides[SELL]
+    # The targets are a function of the quotes and mid (and the rules and instrument, which
+    # ``lim`` stands for): a plan for the same ones (the live orders, the allowance or the
+    # recent sends changed) takes the last plan's (read-only: ``_SidePlanner`` keeps them).
+    key = (quotes.bids, quotes.asks, mid)
+    last = lim.last_targets
+    if last is not None and last[0] == key:
+        bid_targets, ask_targets = last[1], last[2]
+    else:
+        bids, asks = _within_obligations(quotes.bids, quotes.asks, mid, rules, inst)
+        bid_targets = _side_targets(bids, at, rules, lim,
+                                    scale.ticks(asks[0].price) if asks else None)
+        ask_targets = _side_targets(asks, at, rules, lim,
+                                    scale.ticks(bids[0].price) if bids else None)
+        lim.last_targets = (key, bid_targets, ask_targets)
+    bid = _SidePlanner(BUY, bid_targets, [o for o in live if o.side is BUY], at, rules, lim)
+    ask = _SidePlanner(SELL, ask_targets, [o for o in live if o.side is SELL], at, rules, lim)
     if recent:
         bid.recent, ask.recent = recent.get(BUY, 0), recent.get(SELL, 0)
     bid.pair(ask)

@@ -61,14 +61,18 @@ from liquidity_bot.strategies.base import (
     MarketSnapshot,
     QuoteSet,
     Side,
+    top_of_book,
 )
 from liquidity_bot.strategies.inventory import target_base
 from liquidity_bot.strategies.shaping import (
     DEPTH_BAND_PCT,
     LevelPlan,
     ObligationsLike,
+    QuoteMemo,
     QuotePlan,
-    quote_around_centre,
+    centre,
+    no_centre,
+    shape_plan,
 )
 
 _PCT_PLACES = Decimal("1e-10")
@@ -186,6 +190,9 @@ class AvellanedaStrategy:
             float(params.sigma_default_pct) if sigma_default_pct is None else sigma_default_pct
         )
         self.band_pct = band_pct
+        self._memo = QuoteMemo()
+        # the last snapshot (but for the clock) and the answer it got
+        self._seen: tuple[tuple[object, ...], QuoteSet] | None = None
 
     def default_estimates(self) -> MarketEstimates:
         return MarketEstimates(
@@ -195,13 +202,40 @@ class AvellanedaStrategy:
         )
 
     def quote(self, snapshot: MarketSnapshot) -> QuoteSet:
-        return quote_around_centre(
-            snapshot,
-            self.instrument,
-            self._plan,
-            obligations=self.obligations,
-            band_pct=self.band_pct,
-        )
+        """``quote_around_centre`` with the GLFT plan; the levels and their shaping are
+        remembered under what they read (the model's rounded offsets, not the estimates)."""
+        instrument = self.instrument
+        top = top_of_book(snapshot.book)
+        mid, why_not = centre(top, snapshot.reference_price)
+        if mid is None:
+            return no_centre(instrument, snapshot, why_not)
+        memo = self._memo
+        # the whole snapshot as the last one (but for the clock): not even the model moved
+        seen = (top, snapshot.inventory, snapshot.reference_price, snapshot.estimates,
+                snapshot.last_price, instrument, self.params, self.obligations, self.band_pct)
+        last = self._seen
+        if last is not None and last[0] == seen:
+            memo.reused += 1
+            known = last[1]
+            return QuoteSet(symbol=known.symbol, now_ms=snapshot.now_ms, bids=known.bids,
+                            asks=known.asks, mid=mid, warnings=known.warnings,
+                            diagnostics=known.diagnostics)
+        sides, diagnostics, warnings = self._offsets(snapshot, mid)
+        key = (top.bid, top.ask, mid, snapshot.inventory, sides, tuple(warnings),
+               snapshot.last_price, instrument, self.params, self.obligations, self.band_pct)
+        answer = memo.again(key, snapshot.now_ms, mid, diagnostics)
+        if answer is None:
+            wanted = QuotePlan(self._levels(mid, *sides), diagnostics, warnings)
+            answer = memo.keep(key, shape_plan(wanted, snapshot, instrument, top, mid,
+                                               obligations=self.obligations,
+                                               band_pct=self.band_pct))
+        self._seen = (seen, answer)
+        return answer
+
+    @property
+    def reused(self) -> int:
+        """Quote sets given again: the model's offsets and the book top had not moved."""
+        return self._memo.reused
 
     def _model(
         self, est: MarketEstimates, q: float, warnings: list[str]
@@ -230,6 +264,15 @@ class AvellanedaStrategy:
         return bid, ask, gamma, (om_b + om_a) / 2
 
     def _plan(self, snapshot: MarketSnapshot, mid: Decimal) -> QuotePlan:
+        """The GLFT levels around ``mid`` (what ``quote`` shapes)."""
+        sides, diagnostics, warnings = self._offsets(snapshot, mid)
+        return QuotePlan(self._levels(mid, *sides), diagnostics, warnings)
+
+    def _offsets(
+        self, snapshot: MarketSnapshot, mid: Decimal
+    ) -> tuple[tuple[Decimal, Decimal, Decimal, Decimal], dict[str, Decimal], list[str]]:
+        """((bid offset, ask offset, bid size, ask size), diagnostics, warnings): offsets in
+        percent of mid, sizes in quote currency; all the levels depend on besides ``mid``."""
         p = self.params
         est = snapshot.estimates or self.default_estimates()
         warnings: list[str] = []
@@ -283,12 +326,6 @@ class AvellanedaStrategy:
         size = p.order_size_quote
         bid_size = ZERO if q_raw >= cap else size
         ask_size = ZERO if q_raw <= -cap else size
-        plans: list[LevelPlan] = []
-        spacing = p.level_spacing_pct
-        for i in range(p.levels):
-            step = spacing * i
-            plans.append(LevelPlan(BUY, i, mid * (ONE - (bid_offset + step) / HUNDRED), bid_size))
-            plans.append(LevelPlan(SELL, i, mid * (ONE + (ask_offset + step) / HUNDRED), ask_size))
         skew = (ask_offset - bid_offset) / 2  # percent: centre of our quotes above mid
         diagnostics = {
             "half_spread_pct": (bid_offset + ask_offset) / 2,
@@ -302,4 +339,15 @@ class AvellanedaStrategy:
             "kappa": _pct(est.kappa),
             "a": _pct(est.a),
         }
-        return QuotePlan(plans, diagnostics, warnings)
+        return (bid_offset, ask_offset, bid_size, ask_size), diagnostics, warnings
+
+    def _levels(self, mid: Decimal, bid_offset: Decimal, ask_offset: Decimal,
+                bid_size: Decimal, ask_size: Decimal) -> list[LevelPlan]:
+        """Each side's levels, ``level_spacing_pct`` apart from its offset outward."""
+        plans: list[LevelPlan] = []
+        spacing = self.params.level_spacing_pct
+        for i in range(self.params.levels):
+            step = spacing * i
+            plans.append(LevelPlan(BUY, i, mid * (ONE - (bid_offset + step) / HUNDRED), bid_size))
+            plans.append(LevelPlan(SELL, i, mid * (ONE + (ask_offset + step) / HUNDRED), ask_size))
+        return plans

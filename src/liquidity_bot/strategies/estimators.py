@@ -257,6 +257,7 @@ class MarketEstimator:
         self.levels = levels  # only the best `levels` of each side are compared (bounded cost)
         self._prev: tuple[list[Level], list[Level], float] | None = None
         self._last_estimates: tuple[tuple[object, ...], MarketEstimates] | None = None
+        self._last_volatility: tuple[tuple[float, bool], MarketEstimates] | None = None
 
     def on_book(
         self,
@@ -301,6 +302,20 @@ class MarketEstimator:
         if mid > 0:
             est = self.bid if side == Side.BUY else self.ask
             est.record_hit(ts_ms, float(abs(price - mid) / mid * 100))
+
+    def volatility_estimates(self) -> MarketEstimates:
+        """What a volatility-only strategy reads (the ladder: sigma alone): sigma and the
+        arrival defaults, without the intensity fits of ``estimates``; the same object while
+        sigma has not moved."""
+        vol = self.volatility
+        key = (vol.sigma_pct, vol.warm)
+        last = self._last_volatility
+        if last is not None and last[0] == key:
+            return last[1]
+        out = MarketEstimates(sigma_pct=key[0], a=self.bid.a_default,
+                              kappa=self.bid.kappa_default, sigma_warm=key[1])
+        self._last_volatility = (key, out)
+        return out
 
     def estimates(self, now_ms: int) -> MarketEstimates:
         bid, ask = self.bid.fit(now_ms), self.ask.fit(now_ms)

@@ -24,6 +24,13 @@ and the in-band depth is topped up to the minimum on both sides, skew or not.
 
 `price_ceiling` caps every bid (never buy above it) and `price_floor` every ask (never sell below
 it); the side is shifted as a whole so the ladder keeps its shape.
+
+What the ladder reads of a snapshot is little: the best bid and ask of others (not their sizes),
+the inventory, the last trade price, and of the estimates only sigma, through a spread floor
+rounded to 10 places that often does not bind; the reference price only when the book has no
+mid. `quote` remembers the last answer under exactly these inputs (`_key`) and gives it again,
+refreshed (this snapshot's `now_ms`, the volatility floor's diagnostic), when they repeat: on
+a busy book most snapshots change nothing the ladder reads.
 """
 
 from __future__ import annotations
@@ -33,14 +40,23 @@ from decimal import Decimal
 
 from liquidity_bot.config import LadderParams
 from liquidity_bot.strategies.avellaneda import _pct
-from liquidity_bot.strategies.base import InstrumentLike, MarketSnapshot, QuoteSet, Side
+from liquidity_bot.strategies.base import (
+    InstrumentLike,
+    MarketSnapshot,
+    QuoteSet,
+    Side,
+    top_of_book,
+)
 from liquidity_bot.strategies.inventory import deviation_ratio, target_base
 from liquidity_bot.strategies.shaping import (
     DEPTH_BAND_PCT,
     LevelPlan,
     ObligationsLike,
+    QuoteMemo,
     QuotePlan,
-    quote_around_centre,
+    centre,
+    no_centre,
+    shape_plan,
 )
 
 ZERO = Decimal(0)
@@ -73,27 +89,60 @@ class LadderStrategy:
         self.params = params
         self.obligations = obligations
         self.band_pct = band_pct
+        self._memo = QuoteMemo()
+        self._floor_of: tuple[float, LadderParams, Decimal] | None = None
 
     def quote(self, snapshot: MarketSnapshot) -> QuoteSet:
-        return quote_around_centre(
-            snapshot,
-            self.instrument,
-            self._plan,
-            obligations=self.obligations,
-            band_pct=self.band_pct,
-            bid_ceiling=self.params.price_ceiling,
-            ask_floor=self.params.price_floor,
-        )
-
-    def _plan(self, snapshot: MarketSnapshot, mid: Decimal) -> QuotePlan:
+        """``quote_around_centre`` with the ladder's plan, remembered under what it reads."""
+        instrument = self.instrument
+        top = top_of_book(snapshot.book)
+        mid, why_not = centre(top, snapshot.reference_price)
+        if mid is None:
+            return no_centre(instrument, snapshot, why_not)
+        vol_floor, half = self._half_spread(snapshot)
         p = self.params
-        spread = p.min_spread_pct if p.min_spread_pct > p.base_spread_pct else p.base_spread_pct
-        half = spread / TWO  # percent of mid
+        # everything the plan and the shaping read (the rest is the frozen configuration)
+        key = (top.bid, top.ask, mid, snapshot.inventory, half, snapshot.last_price,
+               instrument, p, self.obligations, self.band_pct)
+        memo = self._memo
+        diagnostics = memo.quotes.diagnostics if memo.quotes is not None else None
+        if diagnostics is not None and diagnostics.get("vol_floor_pct") != vol_floor:
+            # sigma moved below the floor: no quote changes, one diagnostic does
+            diagnostics = {**diagnostics, "vol_floor_pct": vol_floor}
+        again = memo.again(key, snapshot.now_ms, mid, diagnostics)
+        if again is not None:
+            return again
+        wanted = self._plan(snapshot, mid, vol_floor, half)
+        return memo.keep(key, shape_plan(
+            wanted, snapshot, instrument, top, mid, obligations=self.obligations,
+            band_pct=self.band_pct, bid_ceiling=p.price_ceiling, ask_floor=p.price_floor))
+
+    @property
+    def reused(self) -> int:
+        """Quote sets given again: nothing the ladder reads had changed."""
+        return self._memo.reused
+
+    def _half_spread(self, snapshot: MarketSnapshot) -> tuple[Decimal, Decimal]:
+        """(volatility floor, half-spread), percent of mid: the largest of half the configured
+        spread and the floor from sigma (rounded to 10 places, so many sigmas give one floor)."""
+        p = self.params
         est = snapshot.estimates
         sigma = est.sigma_pct if est is not None else float(p.sigma_default_pct)
-        vol_floor = p.vol_spread_mult * _pct(sigma * math.sqrt(p.vol_horizon_s))
-        if vol_floor > half:
-            half = vol_floor
+        known = self._floor_of
+        if known is not None and known[0] == sigma and known[1] is p:
+            vol_floor = known[2]
+        else:
+            vol_floor = p.vol_spread_mult * _pct(sigma * math.sqrt(p.vol_horizon_s))
+            self._floor_of = (sigma, p, vol_floor)
+        spread = p.min_spread_pct if p.min_spread_pct > p.base_spread_pct else p.base_spread_pct
+        half = spread / TWO
+        return vol_floor, (vol_floor if vol_floor > half else half)
+
+    def _plan(
+        self, snapshot: MarketSnapshot, mid: Decimal, vol_floor: Decimal, half: Decimal
+    ) -> QuotePlan:
+        """The ladder's levels around ``mid`` (what ``quote`` shapes)."""
+        p = self.params
         inv = snapshot.inventory
         target = target_base(inv, mid, p.target_base_qty, p.target_base_share)
         deviation = inv.base - target

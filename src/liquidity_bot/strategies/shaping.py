@@ -27,7 +27,7 @@ from operator import attrgetter
 from typing import NamedTuple, Protocol
 
 from liquidity_bot.domain.tick_filters import tick_filters, tick_scale
-from liquidity_bot.domain.ticks import CEIL, FLOOR
+from liquidity_bot.domain.ticks import CEIL, FLOOR, whole
 from liquidity_bot.strategies.base import (
     CRITICAL_PRIORITY_LIMIT,
     DesiredQuote,
@@ -178,10 +178,11 @@ class _Side:
         )
         # the same in integers (domain.ticks): prices in ticks, sizes in lots
         self.grid = grid = _grid(inst)
-        self.scale = scale = grid.scale
+        self.scale = grid.scale
         self.away_rounding = FLOOR if self.is_bid else CEIL  # ``away``: bids down, asks up
         # in the band: ticks >= this (bids), <= this (asks); rounded toward mid
-        self.band_edge_ticks = scale.ticks(self.band_edge, CEIL if self.is_bid else FLOOR)
+        self.band_edge_ticks = whole(self.band_edge, self.tick, CEIL if self.is_bid else FLOOR,
+                                     "price")
         self.min_lots = grid.min_lots
         self.min_val_units = grid.min_val_units
         self.min_lots_at_last = (None if self.min_val_at_last is None
@@ -245,10 +246,8 @@ class _Side:
         if obl is None or half_spread is None:
             return None
         mid, is_bid = self.ctx.mid, self.is_bid
-        if is_bid:
-            limit = self.scale.ticks(mid - half_spread, CEIL)
-        else:
-            limit = self.scale.ticks(mid + half_spread, FLOOR)
+        limit = whole(mid - half_spread if is_bid else mid + half_spread, self.tick,
+                      CEIL if is_bid else FLOOR, "price")
         if obl.min_depth_2pct_quote > ZERO:
             edge = self.band_edge_ticks
             if (edge > limit) if is_bid else (edge < limit):
@@ -300,18 +299,18 @@ def _prices(
 ) -> list[int]:
     """One price per level, in ticks (see the module docstring for the rules' order)."""
     ctx = s.ctx
-    side, is_bid, away = s.side, s.is_bid, s.away_rounding
-    ticks_of = s.scale.ticks
+    side, is_bid, away = s.side, s.is_bid, s.away_rounding  # away from mid: bids down, asks up
+    tick = s.tick
     # 1. obligation: the innermost level within max_spread/2 of mid (and inside the band)
-    innermost = ticks_of(plans[0].price, away)
+    innermost = whole(plans[0].price, tick, away, "price")
     limit = s.inner_limit_ticks(half_spread)
     if limit is not None and ((limit > innermost) if is_bid else (limit < innermost)):
         innermost = limit
     # 2. hard price ceiling (bids) / floor (asks): shift the whole side, keeping its shape
-    shift = None
+    shift = 0
     hard = ctx.bid_ceiling if is_bid else ctx.ask_floor
     if hard is not None:
-        bound = ticks_of(hard, away)
+        bound = whole(hard, tick, away, "price")
         if (innermost > bound) if is_bid else (innermost < bound):
             shift = innermost - bound
             what = "ceiling" if is_bid else "floor"
@@ -320,25 +319,27 @@ def _prices(
     opposite = ctx.top.ask if is_bid else ctx.top.bid
     safe = None
     if opposite is not None:
-        safe = ticks_of(opposite, away) - 1 if is_bid else ticks_of(opposite, away) + 1
+        safe = whole(opposite, tick, away, "price") + (-1 if is_bid else 1)
     # 4. one price per level, strictly moving away from mid
     # (3 and 4 keep the price further from mid, the price itself on a tie, as min/max would)
-    prices: list[int] = []
-    for plan in plans:
-        price = ticks_of(plan.price, away) if prices else innermost
-        if shift is not None:
-            price -= shift
+    price = innermost - shift
+    if safe is not None and ((safe < price) if is_bid else (safe > price)):
+        price = safe
+    prices = [price]
+    for plan in plans[1:]:
+        here = whole(plan.price, tick, away, "price") - shift
         if is_bid:
-            if safe is not None and safe < price:
-                price = safe
-            if prices and prices[-1] - 1 < price:
-                price = prices[-1] - 1
+            if safe is not None and safe < here:
+                here = safe
+            if price - 1 < here:
+                here = price - 1
         else:
-            if safe is not None and safe > price:
-                price = safe
-            if prices and prices[-1] + 1 > price:
-                price = prices[-1] + 1
-        prices.append(price)
+            if safe is not None and safe > here:
+                here = safe
+            if price + 1 > here:
+                here = price + 1
+        prices.append(here)
+        price = here
     return prices
 
 
@@ -349,7 +350,7 @@ def _shape_side(
     if not plans:
         return []
     ctx, inst, is_bid, scale, grid = s.ctx, s.inst, s.is_bid, s.scale, s.grid
-    units_floor, minimum = grid.units_floor, s.minimum_lots
+    units_floor = grid.units_floor
     if min(prices) <= 0:
         keep = [i for i, p in enumerate(prices) if p > 0]
         plans = [plans[i] for i in keep]
@@ -363,14 +364,28 @@ def _shape_side(
     edge = s.band_edge_ticks
     in_band = 0
     depth = 0
-    # the strategy's size, at least the exchange minimum (which depends on the price only: once
-    # per level, it is needed again below)
+    # the exchange minimum in lots (`_Side.minimum_lots`, written out: it depends on the price
+    # only): minQty, minVal at the price, minVal at the last trade price
+    min_lots, min_val_units, at_last = s.min_lots, s.min_val_units, s.min_lots_at_last
+    if at_last is not None and at_last < min_lots:
+        at_last = None
+    # the strategy's size, at least the exchange minimum (once per level, needed again below)
     qtys: list[int] = []
     minimums: list[int] = []
-    for i, (plan, price) in enumerate(zip(plans, prices, strict=True)):
-        size = plan.size_quote
-        qty = units_floor(size) // price if size > ZERO else 0  # floor(size / price / step)
-        least = minimum(price)
+    size = size_units = None  # a side's levels mostly share one size: converted once
+    for i in range(count):
+        price = prices[i]
+        least = min_lots
+        if min_val_units and price > 0:
+            at_price = -(-min_val_units // price)
+            if at_price > least:
+                least = at_price
+            if at_last is not None and at_last > least:
+                least = at_last
+        wanted = plans[i].size_quote
+        if wanted is not size:
+            size, size_units = wanted, (units_floor(wanted) if wanted > ZERO else 0)
+        qty = size_units // price  # floor(size / price / step)
         if qty > 0:
             if least > qty:
                 qty = least
@@ -409,6 +424,7 @@ def _shape_side(
     qty_cap = grid.max_lots
     side, last_price = s.side, ctx.last_price
     passes = tick_filters(inst, side, last_price).passes
+    tick, step = s.tick, inst.step  # ``scale.price`` / ``scale.qty`` written out
     short = False
     dropped: list[str] = []
     quotes: list[DesiredQuote] = []
@@ -427,7 +443,7 @@ def _shape_side(
             cost = price * qty if is_bid else qty
         left -= cost
         level = plans[i].level
-        price_d, qty_d = scale.price(price), scale.qty(qty)
+        price_d, qty_d = price * tick, qty * step
         if not passes(price, qty):  # the Decimal check says why (and has the last word)
             problems = inst.check(side, price_d, qty_d, last_price)
             if problems:
@@ -530,8 +546,31 @@ def quote_around_centre(
     top = top_of_book(snapshot.book)
     mid, why_not = centre(top, snapshot.reference_price)
     if mid is None:
-        return QuoteSet(symbol=instrument.symbol, now_ms=snapshot.now_ms, warnings=(str(why_not),))
-    wanted = plan(snapshot, mid)
+        return no_centre(instrument, snapshot, why_not)
+    return shape_plan(plan(snapshot, mid), snapshot, instrument, top, mid,
+                      obligations=obligations, band_pct=band_pct, bid_ceiling=bid_ceiling,
+                      ask_floor=ask_floor)
+
+
+def no_centre(instrument: InstrumentLike, snapshot: MarketSnapshot, why_not: str | None
+              ) -> QuoteSet:
+    """The empty quote set of a snapshot with nothing to quote around, saying why."""
+    return QuoteSet(symbol=instrument.symbol, now_ms=snapshot.now_ms, warnings=(str(why_not),))
+
+
+def shape_plan(
+    wanted: QuotePlan,
+    snapshot: MarketSnapshot,
+    instrument: InstrumentLike,
+    top: TopOfBook,
+    mid: Decimal,
+    *,
+    obligations: ObligationsLike | None,
+    band_pct: Decimal,
+    bid_ceiling: Decimal | None = None,
+    ask_floor: Decimal | None = None,
+) -> QuoteSet:
+    """`shape_quotes` of a strategy's plan around ``mid`` of the book top ``top``."""
     ctx = ShapingContext(
         instrument=instrument,
         top=top,
@@ -551,3 +590,38 @@ def quote_around_centre(
         diagnostics=wanted.diagnostics,
         warnings=wanted.warnings,
     )
+
+
+class QuoteMemo:
+    """A strategy's last quote set and everything it was computed from (its ``key``).
+
+    Shaping reads of a snapshot only the best bid and ask (not their sizes), the centre, the
+    inventory and the last trade price, besides the plan; a strategy whose plan is a function of
+    a few rounded numbers keys its last answer on those and, when they repeat, gives the same
+    quotes again without planning or shaping (`again`): equal to what recomputing gives, but
+    for ``now_ms`` and the diagnostics, which are this snapshot's.
+    """
+
+    __slots__ = ("key", "quotes", "reused")
+
+    def __init__(self) -> None:
+        self.key: tuple[object, ...] | None = None
+        self.quotes: QuoteSet | None = None
+        self.reused = 0  # quote sets given again
+
+    def again(self, key: tuple[object, ...], now_ms: int, mid: Decimal,
+              diagnostics: dict[str, Decimal] | None = None) -> QuoteSet | None:
+        """The last quote set, refreshed, when ``key`` is the last one's; else None.
+        ``diagnostics``: this snapshot's (None: the last ones still hold)."""
+        known = self.quotes
+        if known is None or key != self.key:
+            return None
+        self.reused += 1
+        return QuoteSet(symbol=known.symbol, now_ms=now_ms, bids=known.bids, asks=known.asks,
+                        mid=mid, warnings=known.warnings,
+                        diagnostics=known.diagnostics if diagnostics is None else diagnostics)
+
+    def keep(self, key: tuple[object, ...], quotes: QuoteSet) -> QuoteSet:
+        """Remember ``quotes`` as the answer to ``key``; returns them."""
+        self.key, self.quotes = key, quotes
+        return quotes
