@@ -16,8 +16,8 @@ its SQLite store meanwhile (by its thread), as ``run`` does.
     100-per-minute order limit with the engine's 10 % headroom, the simulator's rate limits
     on), on the ``volatile`` scenario, with the engine process's CPU time. Each segment runs
     in a child process; ``--old-src DIR`` (another checkout's ``src``, e.g. before issue 20)
-    runs that tree's engine in alternating segments beside this one's, with its rehearsals
-    every 2 ms (as it shipped, when it has them) and without;
+    runs that tree's engine in alternating segments beside this one's (a tree that still has
+    rehearsals: with them every 2 ms, as it shipped, and without);
   * ``stress``: zero price tolerance, no order or rate limits: most moves of the book ask for
     a re-quote, so acknowledgements and fills of earlier requests compete with every book for
     the event loop (about 100 times the request rate Bitrue allows).
@@ -325,8 +325,11 @@ def main() -> None:
     here = str(Path(__file__).resolve().parent.parent / "src")
     modes = {"production load, this tree": (here, 0)}
     if args.old_src:
-        modes["production load, old tree, rehearsals every 2 ms"] = (args.old_src, 2)
-        modes["production load, old tree, no rehearsals"] = (args.old_src, 0)
+        if (Path(args.old_src) / "liquidity_bot" / "engine" / "rehearsal.py").exists():
+            modes["production load, old tree, rehearsals every 2 ms"] = (args.old_src, 2)
+            modes["production load, old tree, no rehearsals"] = (args.old_src, 0)
+        else:  # a tree from after issue 20 removed them
+            modes["production load, old tree"] = (args.old_src, 0)
     pooled = {label: Sample() for label in modes}
     segments = max(1, round(args.seconds / args.segment_seconds))
     for _ in range(segments):
