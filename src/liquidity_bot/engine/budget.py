@@ -119,7 +119,6 @@ class OrderBudget:
         self._per_market: dict[str, int] = {}  # requests of ``_sent`` by market
         self._shares: dict[str, Decimal] = {}
         self._target_of: dict[tuple[str, int], int] = {}  # ``target_of``, by market and target
-        self._allowances: dict[tuple[int, int, int], Allowance] = {}  # (few: ints <= target)
         self.refused = 0
         self._peak = 0  # most requests within one window so far
         # the latest send times, for audits and tests (bounded: a bot runs for months)
@@ -205,25 +204,17 @@ class OrderBudget:
     def allowance(self, market: str) -> Allowance:
         """What ``market`` may spend now by purpose (see the module docstring)."""
         now = self._clock()
-        sent = self._sent
-        if sent and sent[0][0] <= now - self.window_s:
-            self._expire(now)
-        bucket = self._buckets.get(market) or self._bucket(market, now)
+        self._expire(now)
+        bucket = self._bucket(market, now)
         tokens = int(bucket.level(now))
-        target_of = self._target_of.get((market, self.target)) or self.target_of(market)
         opened = self._open
-        room = min(tokens, self.target - len(sent) - sum(opened.values()),
-                   target_of - self._per_market.get(market, 0) - opened.get(market, 0))
+        room = min(tokens, self.target - len(self._sent) - sum(opened.values()),
+                   self.target_of(market) - self._per_market.get(market, 0)
+                   - opened.get(market, 0))
         room = max(0, room)
         rescue = max(0, room - self.restore_reserve)
         improve = max(0, min(room, int(tokens - bucket.capacity * self.comfortable)))
-        key = (room, min(rescue, room), min(improve, rescue))
-        allowance = self._allowances.get(key)
-        if allowance is None:  # one object per answer: a pass compares it with the last one's
-            if len(self._allowances) > 4096:
-                self._allowances.clear()
-            allowance = self._allowances[key] = Allowance(*key)
-        return allowance
+        return Allowance(restore=room, rescue=min(rescue, room), improve=min(improve, rescue))
 
     def spend(self, market: str, n: int = 1, purpose: str = "") -> bool:
         """Charge ``n`` requests that are going out now (after the risk gate); False, nothing

@@ -284,9 +284,6 @@ class OrderManager:
         self._live_view: tuple[int, int, int, int, list[LiveOrder]] | None = None
         # the last pass's safe quotes: (quotes, best bid, best ask, answer, crossings fixed)
         self._last_safe: tuple[QuoteSet, object, object, QuoteSet, int] | None = None
-        # the book's mid at the best prices ``_safe_quotes`` last read (a function of them)
-        self._mid_of: tuple[object, object] | None = None
-        self._mid: Decimal | None = None
         self.stats = Stats()
         # when each new order of the last moments was sent, per side (``_recent_sends``)
         self._sends: dict[Side, deque[int]] = {Side.BUY: deque(), Side.SELL: deque()}
@@ -511,17 +508,18 @@ class OrderManager:
             # Nothing in here waits, so nothing else runs meanwhile: holding the lock (two
             # coroutines a pass) would exclude no one. With a waiter queued (a ``cancel_all``
             # woken, not yet running) the pass takes its turn behind it, as below.
-            if self._finished:
-                self.prune_finished()
-            self._execute(self._plan(quotes), trigger_ns)
+            self._start_pass(quotes, trigger_ns)
             return
         async with lock:
-            if self._finished:
-                self.prune_finished()
-            plan = self._plan(quotes)
-            tasks = self._execute(plan, trigger_ns)
+            tasks = self._start_pass(quotes, trigger_ns)
             if wait and tasks:
                 await asyncio.gather(*tasks)
+
+    def _start_pass(self, quotes: QuoteSet, trigger_ns: int | None) -> list[asyncio.Task[None]]:
+        """Plan for ``quotes`` and start the plan's requests (``sync`` without the lock)."""
+        if self._finished:
+            self.prune_finished()
+        return self._execute(self._plan(quotes), trigger_ns)
 
     def _safe_price(self, quote: DesiredQuote) -> DesiredQuote | None:
         """Never cross the opposite best price (no post-only order on Bitrue)."""
@@ -567,7 +565,7 @@ class OrderManager:
         if (last is not None and last[0] is quotes and last[1] == bid_px
                 and last[2] == ask_px):
             self.stats.crossing_fixed += last[4]
-            return last[3]  # (and ``_mid`` is of these best prices)
+            return last[3]
         before = self.stats.crossing_fixed
         # most often nothing crosses: then the answer is the quote set itself (no objects)
         clear = True
@@ -592,9 +590,6 @@ class OrderManager:
             else:
                 answer = replace(quotes, bids=sides[0], asks=sides[1])
         self._last_safe = (quotes, bid_px, ask_px, answer, self.stats.crossing_fixed - before)
-        if self._mid_of != (bid_px, ask_px):
-            self._mid_of = (bid_px, ask_px)
-            self._mid = book.mid
         return answer
 
     def live_view(self) -> list[LiveOrder]:
@@ -637,8 +632,8 @@ class OrderManager:
 
     def _plan(self, quotes: QuoteSet) -> Plan:
         """The planner's answer for these quotes, the live orders and the budget now."""
-        safe = self._safe_quotes(quotes)  # (it reads the best prices: mid follows from them)
-        mid = self._mid if self.book is not None else None
+        safe = self._safe_quotes(quotes)
+        mid = self.book.mid if self.book is not None else None  # (kept per book snapshot)
         if mid is None:
             mid = quotes.mid
         live = self.live_view()
