@@ -364,24 +364,15 @@ def _shape_side(
     edge = s.band_edge_ticks
     in_band = 0
     depth = 0
-    # the exchange minimum in lots (`_Side.minimum_lots`, written out: it depends on the price
-    # only): minQty, minVal at the price, minVal at the last trade price
-    min_lots, min_val_units, at_last = s.min_lots, s.min_val_units, s.min_lots_at_last
-    if at_last is not None and at_last < min_lots:
-        at_last = None
-    # the strategy's size, at least the exchange minimum (once per level, needed again below)
+    # the strategy's size, at least the exchange minimum (which depends on the price only: once
+    # per level, it is needed again below)
+    minimum = s.minimum_lots
     qtys: list[int] = []
     minimums: list[int] = []
     size = size_units = None  # a side's levels mostly share one size: converted once
     for i in range(count):
         price = prices[i]
-        least = min_lots
-        if min_val_units and price > 0:
-            at_price = -(-min_val_units // price)
-            if at_price > least:
-                least = at_price
-            if at_last is not None and at_last > least:
-                least = at_last
+        least = minimum(price)
         wanted = plans[i].size_quote
         if wanted is not size:
             size, size_units = wanted, (units_floor(wanted) if wanted > ZERO else 0)
