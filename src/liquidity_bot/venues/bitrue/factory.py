@@ -59,9 +59,13 @@ def address_governors(config: Any) -> list[Any]:
 def key_client_factory(config: Any, key_label: str | None) -> Any:
     """The keys gate's client factory for ``key_label``: its probes go from the key's address
     (the canary still goes from the canary source it names)."""
-    from liquidity_bot.venues.bitrue.rest import BitrueRestClient
+    return client_from(config.bitrue.address_of(key_label))
 
-    source = config.bitrue.address_of(key_label)
+
+def client_from(source: str | None) -> Any:
+    """A key prober's client factory whose requests go from the local address ``source`` (None:
+    the system's choice); a canary probe still names its own."""
+    from liquidity_bot.venues.bitrue.rest import BitrueRestClient
 
     def client(urls: Any, api_key: str | None, secret: str | None, **kw: Any) -> Any:
         kw.setdefault("source_address", source)
