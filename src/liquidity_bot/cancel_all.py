@@ -23,6 +23,8 @@ from liquidity_bot.engine.order_manager import ClientIds
 
 log = logging.getLogger(__name__)
 
+AccountKey = tuple[str, str, dict[str, str]]  # api key, secret, other credentials (by name)
+
 
 @dataclass(frozen=True)
 class OpenOrder:
@@ -54,14 +56,14 @@ class CancelAllResult:
 
 
 def keys_from_vault(home: Any, passphrase: str, exchanges: Mapping[str, str]
-                    ) -> tuple[dict[str, tuple[str, str]], list[str]]:
-    """``label -> (api_key, secret)`` of each label's active key on its exchange (``exchanges``:
+                    ) -> tuple[dict[str, AccountKey], list[str]]:
+    """``label -> (api_key, secret, extras)`` of each label's active key on its exchange (``exchanges``:
     label -> exchange), and what could not be read (the vault errors say why). Raises
     ``VaultError`` when the vault itself cannot be opened."""
     from liquidity_bot.keys.home import KeysHome
     from liquidity_bot.keys.vault import RecordNotFound, Vault, VaultError
 
-    keys: dict[str, tuple[str, str]] = {}
+    keys: dict[str, AccountKey] = {}
     problems: list[str] = []
     vault = Vault.open(KeysHome(home).vault if not isinstance(home, KeysHome) else home.vault)
     vault.unlock(passphrase)
@@ -69,7 +71,8 @@ def keys_from_vault(home: Any, passphrase: str, exchanges: Mapping[str, str]
         for label, exchange in exchanges.items():
             try:
                 record = vault.find_active(label, exchange)
-                keys[label] = (record.api_key, vault.reveal(record.id))
+                keys[label] = (record.api_key, vault.reveal(record.id),
+                               vault.reveal_extras(record.id))
             except RecordNotFound:
                 problems.append(f"key {label!r}: no active key with this label in the vault; "
                                 "its orders were not checked")
@@ -97,14 +100,14 @@ def _prefixes(config: BotConfig) -> dict[str, dict[str, list[ClientIds]]]:
 
 async def cancel_all(
     config: BotConfig,
-    keys: dict[str, tuple[str, str]],
+    keys: dict[str, AccountKey],
     *,
     deadline_s: float = 30.0,
     report: Callable[[str], None] = lambda _m: None,
     client_factory: Callable[..., Any] | None = None,
     on_request: Callable[[OpenOrder], None] = lambda _o: None,
 ) -> CancelAllResult:
-    """Cancel every open order of ours for each ``label -> (api_key, secret)`` in ``keys``;
+    """Cancel every open order of ours for each ``label -> (api_key, secret, extras)`` in ``keys``;
     rounds of list-then-cancel until the exchange lists none of ours or ``deadline_s`` passes.
 
     A native Bitrue key goes through Bitrue's REST client alone (no stream is opened); a key of
@@ -115,12 +118,12 @@ async def cancel_all(
         if label not in keys:
             continue
         # a label whose key is unknown here is the caller's to report
-        api_key, secret = keys[label]
+        api_key, secret, extras = keys[label]
         market = exchanges[label]
         if market.connector == "native":
             account = _bitrue_account(config, label, api_key, secret, client_factory)
         else:
-            account = _port_account(config, market.exchange, label, api_key, secret,
+            account = _port_account(config, market.exchange, label, api_key, secret, extras,
                                     list(by_symbol))
         try:
             async with account as opened:
@@ -222,11 +225,11 @@ class _PortAccount(_Account):
 
 
 def _port_account(config: BotConfig, exchange_name: str, label: str, api_key: str, secret: str,
-                  symbols: list[str]) -> _Account:
+                  extras: dict[str, str], symbols: list[str]) -> _Account:
     from liquidity_bot.venues.registry import through_ccxt
 
-    return _PortAccount(through_ccxt(exchange_name).venue_for(config, api_key, secret, symbols,
-                                                              key_label=label))
+    return _PortAccount(through_ccxt(exchange_name).venue_for(
+        config, api_key, secret, symbols, key_label=label, extras=extras))
 
 
 def opened_failures() -> tuple[type[BaseException], ...]:

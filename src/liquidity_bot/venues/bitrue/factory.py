@@ -23,9 +23,10 @@ def urls_of(config: Any) -> BitrueUrls:
 
 
 def bitrue_venue(config: Any, api_key: str, secret: str, symbols: Iterable[str],
-                 key_label: str | None = None) -> BitrueVenue:
+                 key_label: str | None = None, extras: Any = None) -> BitrueVenue:
     """A ``BitrueVenue`` for one key and its symbols, as the config's ``[bitrue]`` says: its
-    REST calls and both WebSockets go from the key's address (``key_source_addresses``)."""
+    REST calls and both WebSockets go from the key's address (``key_source_addresses``).
+    A Bitrue key has no other credential (``extras``)."""
     b = config.bitrue
     return BitrueVenue(
         urls_of(config),
