@@ -55,20 +55,57 @@ WINDOW_MARGIN_S = 1.0
 DEFAULT_TARGET = 60  # requests per window that normal quoting aims to stay under
 
 
+NS = 1_000_000_000
+
+
+def _ns(seconds: float) -> int:
+    """A clock reading (float seconds) as integer nanoseconds: the bucket's exact time."""
+    return round(seconds * NS)
+
+
 @dataclass
 class _Bucket:
-    """One market's token bucket (tokens are requests; floats: a rate, not money)."""
+    """One market's token bucket, in exact integers: a token is ``period_ns`` units and the
+    bucket gains ``target`` units per nanosecond (``target`` tokens per period).
 
-    rate: float  # tokens per second
-    capacity: float
-    tokens: float
-    at: float  # clock time of ``tokens``
+    The level is computed from the last spend (``units`` at ``at_ns``), so reading it never
+    changes it: it does not depend on how often it is read (a float bucket refilled on every
+    read rounded differently with every read, and a pass that did not read it would have
+    changed what the next one saw)."""
 
-    def level(self, now: float) -> float:
-        if now > self.at:
-            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
-            self.at = now
-        return self.tokens
+    target: int  # units gained per ns (= tokens per period)
+    period_ns: int  # units per token
+    cap: int  # capacity, units
+    units: int  # level at ``at_ns``, units
+    at_ns: int
+    capacity: float  # ``cap`` in requests (the purposes' thresholds are shares of it)
+
+    def units_at(self, now_ns: int) -> int:
+        if now_ns <= self.at_ns:
+            return self.units
+        units = self.units + (now_ns - self.at_ns) * self.target
+        return units if units < self.cap else self.cap
+
+    def level(self, now_ns: int) -> int:
+        """Whole tokens at ``now_ns``."""
+        return self.units_at(now_ns) // self.period_ns
+
+    def take(self, now_ns: int, n: int) -> None:
+        self.units = self.units_at(now_ns) - n * self.period_ns
+        if now_ns > self.at_ns:
+            self.at_ns = now_ns
+
+    def next_token_ns(self, now_ns: int) -> int | None:
+        """When the level next gains a whole token (None: full, it gains none)."""
+        units = self.units_at(now_ns)
+        if units >= self.cap:
+            return None
+        need = (units // self.period_ns + 1) * self.period_ns
+        if need > self.cap:
+            return None
+        # the first ns at which units + (t - at) * target >= need, from the stored origin
+        t = self.at_ns + -(-(need - self.units) // self.target)
+        return t if t > now_ns else now_ns
 
 
 class Priority(IntEnum):
@@ -168,9 +205,11 @@ class OrderBudget:
         b = self._buckets.get(market)
         if b is None:
             target = self.target_of(market)
-            capacity = max(3.0, target * self.burst_share)
-            b = _Bucket(rate=target / (self.window_s - WINDOW_MARGIN_S), capacity=capacity,
-                        tokens=capacity, at=now)
+            period_ns = _ns(self.window_s - WINDOW_MARGIN_S)
+            capacity = max(3.0, target * self.burst_share)  # one replacement and a spare
+            cap = round(capacity * period_ns)
+            b = _Bucket(target=target, period_ns=period_ns, cap=cap, units=cap, at_ns=_ns(now),
+                        capacity=capacity)
             self._buckets[market] = b
         return b
 
@@ -206,7 +245,7 @@ class OrderBudget:
         now = self._clock()
         self._expire(now)
         bucket = self._bucket(market, now)
-        tokens = int(bucket.level(now))
+        tokens = bucket.level(_ns(now))
         opened = self._open
         room = min(tokens, self.target - len(self._sent) - sum(opened.values()),
                    self.target_of(market) - self._per_market.get(market, 0)
@@ -222,11 +261,12 @@ class OrderBudget:
         now = self._clock()
         self._expire(now)
         bucket = self._bucket(market, now)
-        if (bucket.level(now) < n or len(self._sent) + n > self.target
+        now_ns = _ns(now)
+        if (bucket.units_at(now_ns) < n * bucket.period_ns or len(self._sent) + n > self.target
                 or self._per_market.get(market, 0) + n > self.target_of(market)):
             self.refused += 1
             return False
-        bucket.tokens -= n
+        bucket.take(now_ns, n)
         self._take(market, n, now)
         if purpose:
             self.spent_by_purpose[purpose] = self.spent_by_purpose.get(purpose, 0) + n
