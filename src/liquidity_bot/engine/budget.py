@@ -157,6 +157,8 @@ class OrderBudget:
         self._shares: dict[str, Decimal] = {}
         self._target_of: dict[tuple[str, int], int] = {}  # ``target_of``, by market and target
         self.refused = 0
+        # bumped by every change that may change an allowance but the clock (``quiet_mark``)
+        self.version = 0
         self._peak = 0  # most requests within one window so far
         # the latest send times, for audits and tests (bounded: a bot runs for months)
         self.history: deque[float] = deque(maxlen=history_len)
@@ -173,7 +175,8 @@ class OrderBudget:
         """A market of this key and the share of the budget it may spend on NORMAL requests."""
         self._shares[market] = share
         self._target_of.clear()
-        self._buckets.clear()  # rebuilt with the new shares on the next look
+        self._buckets.clear()
+        self.version += 1  # rebuilt with the new shares on the next look
 
     def share_of(self, market: str) -> float:
         """The market's share of the target, normalised when the shares add up to more than 1."""
@@ -195,11 +198,14 @@ class OrderBudget:
             raise ValueError(f"target must be at least 1 request per window, got {target}")
         self.target = min(target, self.quoting_capacity)
         self._buckets.clear()
+        self.version += 1
 
     def set_open(self, market: str, n: int) -> None:
         """How many orders ``market`` has open now: quoting leaves room in the target to cancel
         them all, so that a shutdown or a kill switch never pushes any window past it."""
-        self._open[market] = n
+        if self._open.get(market) != n:
+            self._open[market] = n
+            self.version += 1
 
     def _bucket(self, market: str, now: float) -> _Bucket:
         b = self._buckets.get(market)
@@ -221,6 +227,7 @@ class OrderBudget:
         while sent and sent[0][0] <= horizon:
             _, market = sent.popleft()
             per_market[market] -= 1
+            self.version += 1
 
     def used(self, market: str | None = None) -> int:
         """Requests sent in the current window (by ``market`` when given)."""
@@ -278,6 +285,7 @@ class OrderBudget:
             if self._sent[i][1] == market:
                 del self._sent[i]
                 self._per_market[market] -= 1
+                self.version += 1
                 return
 
     def _take(self, market: str, n: int, now: float) -> None:
@@ -286,6 +294,28 @@ class OrderBudget:
             self.history.append(now)
         self._per_market[market] = self._per_market.get(market, 0) + n
         self._peak = max(self._peak, len(self._sent))
+        self.version += 1
+
+    # --- quiet passes --------------------------------------------------------------------------
+    def quiet_mark(self, market: str) -> tuple[int, float | None, int | None]:
+        """What ``allowance(market)`` depends on now besides the clock, and when the clock
+        could next change it: (``version``, the oldest send's time (its expiry frees room),
+        the instant the market's bucket next gains a token). ``still`` compares a later now."""
+        now = self._clock()
+        self._expire(now)
+        first = self._sent[0][0] if self._sent else None
+        return self.version, first, self._bucket(market, now).next_token_ns(_ns(now))
+
+    def still(self, mark: tuple[int, float | None, int | None]) -> bool:
+        """``allowance`` would answer now what it answered when ``mark`` was taken (and would
+        change nothing: reading the bucket never does)."""
+        version, first, token_ns = mark
+        if version != self.version:
+            return False
+        now = self._clock()
+        if first is not None and first <= now - self.window_s:  # (``_expire``'s own test)
+            return False
+        return token_ns is None or _ns(now) < token_ns
 
     # --- spending ------------------------------------------------------------------------------
     def try_spend(self, market: str, priority: Priority = Priority.NORMAL, n: int = 1) -> bool:

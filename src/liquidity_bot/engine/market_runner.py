@@ -146,6 +146,11 @@ class MarketRunner:
     # side-by-side comparison.
     eager: ClassVar[bool] = True
     wait_for_answers: ClassVar[bool] = False
+    # Quiet passes (``_quiet_again``): a pass whose every input is the last pass's, which
+    # changed nothing, is counted instead of run. ``verify_quiet`` (tests) runs it anyway and
+    # raises if it did anything but what counting it does.
+    skip_quiet: ClassVar[bool] = True
+    verify_quiet: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -205,6 +210,14 @@ class MarketRunner:
         self.pulls = 0
         self.passes = 0  # quoting passes run (the strategy and planner asked, or reused)
         self._last_inventory: tuple[tuple[Decimal | None, ...], Inventory] | None = None
+        # what the last pass read, when it changed nothing (``_quiet_again``)
+        self._quiet: tuple[object, ...] | None = None
+        self.quiet_passes = 0  # passes counted without running (a read-out)
+        self._verifying: tuple[object, ...] | None = None  # ``verify_quiet``: the pass to check
+        # A strategy that says what its answer depends on (``quiet_key``: the ladder) and an
+        # estimator whose estimates do not depend on the clock (none, or volatility only)
+        self._can_be_quiet = hasattr(strategy, "quiet_key") and (
+            estimator is None or not getattr(estimator, "arrivals", True))
 
     @property
     def quotes_reused(self) -> int:
@@ -352,23 +365,132 @@ class MarketRunner:
             if minimal:
                 self._record_risk("loss_limit_minimum", self.risk.loss_limit_state or "")
         self.status = "quoting (minimum)" if minimal else "quoting"
+        quiet = self._quiet
+        if quiet is not None:
+            if self._quiet_again(quiet):
+                return
+            self._quiet = None
         # The strategies remember their last answer under what they read of the snapshot
         # (``strategies.shaping.QuoteMemo``): a pass that changed none of it (an
         # acknowledgement, a book that moved below the top or only in size) costs no plan.
         self.passes += 1
-        quotes = self.last_quotes = self.strategy.quote(  # type: ignore[attr-defined]
-            self._snapshot(self.book))
+        snapshot = self._snapshot(self.book)
+        quotes = self.last_quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
         # Tick-to-order latency is measured for passes that answer a new book only (not for
         # passes woken by an acknowledgement, a fill or the timer).
         fresh = self.last_book_ns != self._reacted_book_ns
         self._reacted_book_ns = self.last_book_ns
         # Not waiting for the answers: the next book is answered at once, even while this
         # pass's requests are on the wire (their answers wake the loop).
-        await self.om.sync(
+        om = self.om
+        planned = om.passes_planned
+        await om.sync(
             quotes, trigger_ns=self.last_book_ns if fresh else None, wait=self.wait_for_answers
         )
+        if self._verifying is not None:
+            self._check_verified()
+        if self._can_be_quiet and om.passes_planned == planned + 1 and self.skip_quiet:
+            self._quiet = self._quiet_mark(snapshot, quotes)
         self._sample()  # after the requests are on their way: a due sample never delays them
         collect_if_due()  # the same for garbage collection (see engine.runtime)
+
+    # --- quiet passes --------------------------------------------------------------------------
+    def _quiet_mark(self, snapshot: MarketSnapshot, quotes: QuoteSet) -> tuple[object, ...] | None:
+        """After a pass: what it read, if it changed nothing and a later pass can tell cheaply
+        that it reads the same (else None). The strategy read the others' best prices (both
+        sides, taken from the book's best levels, not from below them: ours at a best price
+        are fewer than the level), the inventory and what its ``quiet_key`` says."""
+        om_mark = self.om.quiet_mark()
+        if om_mark is None:
+            return None
+        top = snapshot.book
+        bid, ask = self.book.best_bid, self.book.best_ask
+        if (bid is None or ask is None or top.bid != bid[0]  # type: ignore[attr-defined]
+                or top.ask != ask[0]):  # type: ignore[attr-defined]
+            return None
+        own_bid = own_ask = None  # our quantity at the best prices (None: none of ours)
+        for o in self.om.maybe_on_book():
+            price = o.price
+            if o.side is _BUY:
+                if price == bid[0]:
+                    own_bid = (own_bid or ZERO) + o.remaining_qty
+            elif price == ask[0]:
+                own_ask = (own_ask or ZERO) + o.remaining_qty
+        key = self.strategy.quiet_key(snapshot.estimates)  # type: ignore[attr-defined]
+        return (om_mark, bid[0], own_bid, ask[0], own_ask, snapshot.inventory, key,
+                quotes.bids, quotes.asks)
+
+    def _quiet_again(self, quiet: tuple[object, ...]) -> bool:
+        """Count this pass instead of running it, when everything it would read is what the
+        last pass read and that pass changed nothing (``_quiet_mark``): the strategy would give
+        the same quotes again, the order manager the same plan without an action. What
+        running it does is then only counting (``OrderManager.quiet_again``) and the sample.
+        False: run it."""
+        om_mark, bid_px, own_bid, ask_px, own_ask, inventory, key, bids, asks = quiet
+        book = self.book
+        bid, ask = book.best_bid, book.best_ask
+        if (bid is None or ask is None or bid[0] != bid_px or ask[0] != ask_px
+                or (own_bid is not None and not bid[1] > own_bid)  # type: ignore[operator]
+                or (own_ask is not None and not ask[1] > own_ask)):  # type: ignore[operator]
+            return False
+        if self._inventory() is not inventory:
+            return False
+        estimator = self.estimator
+        estimates = None if estimator is None else estimator.volatility_estimates()
+        strategy = self.strategy
+        if strategy.quiet_key(estimates) != key:  # type: ignore[attr-defined]
+            return False
+        om = self.om
+        if self.verify_quiet:
+            return self._verify_quiet(om_mark, bids, asks)
+        if not om.quiet_again(om_mark, bid_px, ask_px):  # type: ignore[arg-type]
+            return False
+        self.passes += 1
+        self.quiet_passes += 1
+        strategy.quiet_again()  # type: ignore[attr-defined]
+        self._reacted_book_ns = self.last_book_ns
+        self._sample()
+        collect_if_due()
+        return True
+
+    def _verify_quiet(self, om_mark: tuple[object, ...], bids: object, asks: object) -> bool:
+        """``verify_quiet``: run the pass the quiet check would count, and raise unless it did
+        exactly what counting it does. False (the pass ran)."""
+        om = self.om
+        stats = om.stats
+        before = (stats.plans_reused, stats.crossing_fixed, stats.budget_skipped,
+                  self.quotes_reused, om.passes_planned)
+        bid, ask = self.book.best_bid, self.book.best_ask
+        assert bid is not None and ask is not None
+        counted = om.quiet_again(om_mark, bid[0], ask[0])  # (undone below)
+        if counted:
+            stats.plans_reused -= 1
+            stats.crossing_fixed -= om_mark[5]  # type: ignore[operator]
+            stats.budget_skipped -= om_mark[6]  # type: ignore[operator]
+            om.passes_planned -= 1
+        self._quiet = None
+        self._verifying = (counted, before, om_mark, bids, asks)
+        return False
+
+    def _check_verified(self) -> None:
+        """After the pass ``_verify_quiet`` let run: it matched what counting it does."""
+        counted, before, om_mark, bids, asks = self._verifying
+        self._verifying = None
+        if not counted:
+            return
+        om = self.om
+        stats = om.stats
+        quotes = self.last_quotes
+        last = om._last_plan
+        after = (stats.plans_reused, stats.crossing_fixed, stats.budget_skipped,
+                 self.quotes_reused, om.passes_planned)
+        want = (before[0] + 1, before[1] + om_mark[5], before[2] + om_mark[6],  # type: ignore[operator]
+                before[3] + 1, before[4] + 1)
+        if (after != want or quotes is None or quotes.bids != bids or quotes.asks != asks
+                or last is None or last[1] is not om_mark[8]):
+            raise AssertionError(
+                f"{self.symbol}: a pass counted as quiet did more: counters {after} != {want}, "
+                f"quotes equal: {quotes is not None and quotes.bids == bids and quotes.asks == asks}")
 
     def _snapshot(self, book: OrderBook) -> MarketSnapshot:
         """The strategy's inputs now, around ``book``."""
