@@ -92,6 +92,51 @@ def _first_of_others(
     return None, None
 
 
+# A best level the others' top was looked for in: (price, our quantity there or None)
+_PathStep = tuple[Decimal, Decimal | None]
+
+
+def _side_path(side: BookSide, own: dict[Decimal, Decimal]) -> tuple[_PathStep, ...] | None:
+    """The levels ``_first_of_others`` reads of ``side`` to find the others' best: each level
+    all ours (its quantity at most ours), then the first with some of the others'. None when
+    there is none, or it lies deeper than ``_QUIET_DEPTH`` levels (not worth checking)."""
+    path = []
+    for price, qty in side:
+        mine = own.get(price)
+        path.append((price, mine))
+        if mine is None or qty > mine:
+            return tuple(path)
+        if len(path) >= _QUIET_DEPTH:
+            return None
+    return None
+
+
+def _same_path(side: BookSide, path: tuple[_PathStep, ...]) -> bool:
+    """``side`` gives ``_first_of_others`` the same answer (price) along ``path``, with our
+    quantities unchanged: the same prices, the levels that were all ours still are, and the
+    last still has some of the others' (``_side_path`` of the last pass)."""
+    last = len(path) - 1
+    for i, (price, mine) in enumerate(path):
+        if i == 0:
+            level = side.best
+            if level is None:
+                return False
+        elif i < len(side):
+            level = side[i]
+        else:
+            return False
+        if level[0] != price:
+            return False
+        if i == last:
+            return mine is None or level[1] > mine
+        if level[1] > mine:  # type: ignore[operator]
+            return False
+    return False
+
+
+_QUIET_DEPTH = 4
+
+
 @dataclass
 class ObligationStatus:
     """The latest sample of our own quotes against the obligations, plus the running uptime.
@@ -241,11 +286,41 @@ class MarketRunner:
         if self.estimator is not None:
             self._feed_estimator(ts_ms, mid)
         if self.eager and self._waiting and not self._in_pass:
-            self._pass_now()
+            if self._quiet is None or not self._quiet_pass():
+                self._pass_now()
         else:
             self._wake.set()
         if mid is not None:
             self.markouts.on_mid(ts_ms, mid)
+
+    def _quiet_pass(self) -> bool:
+        """The pass a book would start, when it is quiet (``_quiet_again``): counted here,
+        without a coroutine or a context of its own. ``step``'s own checks come first; False
+        (nothing done): run the pass. An error is handled as ``_pass`` handles one."""
+        self._in_pass = True
+        try:
+            risk = self.risk
+            if risk.killed or self.stale or self.book.is_crossed:
+                return False
+            minimal = risk.loss_limited
+            if minimal != self.om.rules.minimal:
+                return False
+            self.status = "quoting (minimum)" if minimal else "quoting"
+            quiet = self._quiet
+            assert quiet is not None
+            if self._quiet_again(quiet):
+                self._backoff = 0.1
+                return True
+            self._quiet = None
+            return False
+        except Exception as exc:  # (as ``_pass``; the next pass waits for no backoff here)
+            self._quiet = None
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("%s: quoting pass failed", self.symbol)
+            return True
+        finally:
+            self._in_pass = False
 
     def _pass_now(self) -> None:
         """Run a pass in this call (up to its first wait); if it waits, a task of its own
@@ -398,27 +473,26 @@ class MarketRunner:
     def _quiet_mark(self, snapshot: MarketSnapshot, quotes: QuoteSet) -> tuple[object, ...] | None:
         """After a pass: what it read, if it changed nothing and a later pass can tell cheaply
         that it reads the same (else None). The strategy read the others' best prices (both
-        sides, taken from the book's best levels, not from below them: ours at a best price
-        are fewer than the level), the inventory and what its ``quiet_key`` says."""
-        om_mark = self.om.quiet_mark()
+        sides: ``market_top``, which passes over the best levels that are all ours), the
+        inventory and what its ``quiet_key`` says; the order manager the book's best prices."""
+        om = self.om
+        om_mark = om.quiet_mark()
         if om_mark is None:
             return None
         top = snapshot.book
-        bid, ask = self.book.best_bid, self.book.best_ask
-        if (bid is None or ask is None or top.bid != bid[0]  # type: ignore[attr-defined]
-                or top.ask != ask[0]):  # type: ignore[attr-defined]
+        own_bids: dict[Decimal, Decimal] = {}
+        own_asks: dict[Decimal, Decimal] = {}
+        for o in om.maybe_on_book():
+            own = own_bids if o.side is _BUY else own_asks
+            own[o.price] = own.get(o.price, ZERO) + o.remaining_qty
+        book = self.book
+        bids = _side_path(book.bid_side, own_bids)
+        asks = _side_path(book.ask_side, own_asks)
+        if (bids is None or asks is None or top.bid != bids[-1][0]  # type: ignore[attr-defined]
+                or top.ask != asks[-1][0]):  # type: ignore[attr-defined]
             return None
-        own_bid = own_ask = None  # our quantity at the best prices (None: none of ours)
-        for o in self.om.maybe_on_book():
-            price = o.price
-            if o.side is _BUY:
-                if price == bid[0]:
-                    own_bid = (own_bid or ZERO) + o.remaining_qty
-            elif price == ask[0]:
-                own_ask = (own_ask or ZERO) + o.remaining_qty
         key = self.strategy.quiet_key(snapshot.estimates)  # type: ignore[attr-defined]
-        return (om_mark, bid[0], own_bid, ask[0], own_ask, snapshot.inventory, key,
-                quotes.bids, quotes.asks)
+        return (om_mark, bids, asks, snapshot.inventory, key, quotes.bids, quotes.asks)
 
     def _quiet_again(self, quiet: tuple[object, ...]) -> bool:
         """Count this pass instead of running it, when everything it would read is what the
@@ -426,12 +500,10 @@ class MarketRunner:
         the same quotes again, the order manager the same plan without an action. What
         running it does is then only counting (``OrderManager.quiet_again``) and the sample.
         False: run it."""
-        om_mark, bid_px, own_bid, ask_px, own_ask, inventory, key, bids, asks = quiet
+        om_mark, bid_path, ask_path, inventory, key, bids, asks = quiet
         book = self.book
-        bid, ask = book.best_bid, book.best_ask
-        if (bid is None or ask is None or bid[0] != bid_px or ask[0] != ask_px
-                or (own_bid is not None and not bid[1] > own_bid)  # type: ignore[operator]
-                or (own_ask is not None and not ask[1] > own_ask)):  # type: ignore[operator]
+        if not (_same_path(book.bid_side, bid_path)  # type: ignore[arg-type]
+                and _same_path(book.ask_side, ask_path)):  # type: ignore[arg-type]
             return False
         if self._inventory() is not inventory:
             return False
@@ -443,7 +515,7 @@ class MarketRunner:
         om = self.om
         if self.verify_quiet:
             return self._verify_quiet(om_mark, bids, asks)
-        if not om.quiet_again(om_mark, bid_px, ask_px):  # type: ignore[arg-type]
+        if not om.quiet_again(om_mark, bid_path[0][0], ask_path[0][0]):  # type: ignore[index]
             return False
         self.passes += 1
         self.quiet_passes += 1
