@@ -255,6 +255,7 @@ class MarketRunner:
         self.pulls = 0
         self.passes = 0  # quoting passes run (the strategy and planner asked, or reused)
         self._last_inventory: tuple[tuple[Decimal | None, ...], Inventory] | None = None
+        self._assets = (instrument.base.upper(), instrument.quote.upper())  # balances' keys
         # what the last pass read, when it changed nothing (``_quiet_again``)
         self._quiet: tuple[object, ...] | None = None
         self.quiet_passes = 0  # passes counted without running (a read-out)
@@ -294,8 +295,8 @@ class MarketRunner:
             self.markouts.on_mid(ts_ms, mid)
 
     def _quiet_pass(self) -> bool:
-        """The pass a book would start, when it is quiet (``_quiet_again``): counted here,
-        without a coroutine or a context of its own. ``step``'s own checks come first; False
+        """The pass a book (or the loop) would start, when it is quiet (``_quiet_again``):
+        counted here, without a coroutine or a context of its own. ``step``'s own checks come first; False
         (nothing done): run the pass. An error is handled as ``_pass`` handles one."""
         self._in_pass = True
         try:
@@ -387,7 +388,8 @@ class MarketRunner:
                 self._wake.clear()
                 if stop.is_set():
                     break
-                await self._pass()
+                if self._quiet is None or not self._quiet_pass():
+                    await self._pass()
         finally:
             self._waiting = False
             if self._eager_pass is not None:
@@ -585,10 +587,9 @@ class MarketRunner:
     def _inventory(self) -> Inventory:
         """Base and quote, free + locked; the last pass's object while the balances are the
         same objects (a balance event replaces them)."""
-        inst = self.instrument
         balances = self.om.balances
         free, locked = balances.free, balances.locked
-        base, quote = inst.base.upper(), inst.quote.upper()
+        base, quote = self._assets
         parts = (free.get(base), locked.get(base), free.get(quote), locked.get(quote))
         last = self._last_inventory
         if last is not None:
