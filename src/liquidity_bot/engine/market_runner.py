@@ -235,6 +235,8 @@ class MarketRunner:
         self.status = "starting"
         self.errors = 0
         self.last_error: str | None = None
+        # the latest quote set the strategy gave (a quiet pass, counted without asking it,
+        # keeps it: the same quotes, stamped at the pass that asked)
         self.last_quotes: QuoteSet | None = None
         self.obligation = ObligationStatus(interval_ms=int(kpi_interval_s * 1000))
         self.started_mono: float | None = None
@@ -539,8 +541,8 @@ class MarketRunner:
         counted = om.quiet_again(om_mark, bid[0], ask[0])  # (undone below)
         if counted:
             stats.plans_reused -= 1
-            stats.crossing_fixed -= om_mark[5]  # type: ignore[operator]
-            stats.budget_skipped -= om_mark[6]  # type: ignore[operator]
+            stats.crossing_fixed -= om_mark[6]  # type: ignore[operator]
+            stats.budget_skipped -= om_mark[7]  # type: ignore[operator]
             om.passes_planned -= 1
         self._quiet = None
         self._verifying = (counted, before, om_mark, bids, asks)
@@ -558,10 +560,10 @@ class MarketRunner:
         last = om._last_plan
         after = (stats.plans_reused, stats.crossing_fixed, stats.budget_skipped,
                  self.quotes_reused, om.passes_planned)
-        want = (before[0] + 1, before[1] + om_mark[5], before[2] + om_mark[6],  # type: ignore[operator]
+        want = (before[0] + 1, before[1] + om_mark[6], before[2] + om_mark[7],  # type: ignore[operator]
                 before[3] + 1, before[4] + 1)
         if (after != want or quotes is None or quotes.bids != bids or quotes.asks != asks
-                or last is None or last[1] is not om_mark[8]):
+                or last is None or last[1] is not om_mark[9]):
             raise AssertionError(
                 f"{self.symbol}: a pass counted as quiet did more: counters {after} != {want}, "
                 f"quotes equal: {quotes is not None and quotes.bids == bids and quotes.asks == asks}")

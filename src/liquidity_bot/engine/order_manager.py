@@ -537,20 +537,21 @@ class OrderManager:
         for sends in self._sends.values():  # ``_recent_sends`` changes when one gets old
             if sends and sends[0] + rest_ms < until:
                 until = sends[0] + rest_ms
-        return (self.version, self.rules, safe[1], safe[2], until, safe[4],
+        return (self.version, self.rules, safe[1], safe[2], kept[2], until, safe[4],
                 len(last[1].waiting), self.budget.quiet_mark(self.symbol), last[1])
 
     def quiet_again(self, mark: tuple[object, ...], bid_px: Decimal, ask_px: Decimal) -> bool:
         """Count a pass for the same quotes (by value) as the pass of ``mark`` when everything
         its planning reads is as it was then (our orders, the rules, the best prices, the
-        allowance, the clock within ``until``): what ``sync`` would do then (plan again from
+        allowance, the clock within the live view's span): what ``sync`` would do then (plan again from
         the same inputs: no action) in counters. False, nothing done: run ``sync``."""
-        version, rules, bid, ask, until, fixes, waiting, budget_mark, _ = mark
+        version, rules, bid, ask, since, until, fixes, waiting, budget_mark, _ = mark
         lock = self._lock
         if (version != self.version or rules is not self.rules or bid != bid_px
-                or ask != ask_px or lock.locked() or getattr(lock, "_waiters", None)
-                or self.time.now_ms() >= until  # type: ignore[operator]
-                or not self.budget.still(budget_mark)):  # type: ignore[arg-type]
+                or ask != ask_px or lock.locked() or getattr(lock, "_waiters", None)):
+            return False
+        now = self.time.now_ms()
+        if not since <= now < until or not self.budget.still(budget_mark):  # type: ignore[operator,arg-type]
             return False
         if self._finished:
             self.prune_finished()
