@@ -37,6 +37,7 @@ from liquidity_bot.reporting.kpi import (
     GAP_INTERVALS,
     OBLIGATION_BAND_PCT,
     RISK_AUDIT_CATEGORY,
+    OurQuote,
     measure,
     quotes_from_orders,
 )
@@ -245,6 +246,8 @@ class MarketRunner:
         self._next_kpi = 0.0
         self._sampled_orders: list[tuple[str, Decimal]] = []
         self._sampled_version = -1  # the order manager's ``version`` the sample test last saw
+        # ``measure``'s view of our resting orders, by their (client id, remaining quantity)
+        self._kpi_quotes: tuple[list[tuple[str, Decimal]], list[OurQuote]] | None = None
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
         self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
         self._in_pass = False  # a pass is running (the loop's or a book's)
@@ -630,8 +633,13 @@ class MarketRunner:
         self._next_kpi = now + self.kpi_interval_s
         self._sampled_orders = ours
         now_ms = self.clock.now_ms()
-        orders = self.om.orders
-        quotes = quotes_from_orders(resting, lambda o: orders[o.client_order_id].created_ms)
+        kept = self._kpi_quotes
+        if kept is not None and kept[0] == ours:
+            quotes = kept[1]  # the same orders with the same quantities: the same quotes
+        else:
+            orders = om.orders
+            quotes = quotes_from_orders(resting, lambda o: orders[o.client_order_id].created_ms)
+            self._kpi_quotes = (ours, quotes)
         reading = measure(self.symbol, self.book, quotes, self.config.obligations, now_ms)
         band = reading.band(OBLIGATION_BAND_PCT)
         ob = self.obligation
