@@ -224,8 +224,17 @@ class RateGovernor:
             parent_now = parent._room_now(costs)
             if parent_now is None:
                 return False
-            parent._spend(costs, parent_now)
-        self._spend(costs, now)
+            # _spend, written out twice (every request passes here)
+            for w in parent._windows.values():
+                cost = costs.get(w.family, 0)
+                if cost > 0:
+                    w.events.append((parent_now, cost))
+                    w.used += cost
+        for w in self._windows.values():
+            cost = costs.get(w.family, 0)
+            if cost > 0:
+                w.events.append((now, cost))
+                w.used += cost
         return True
 
     def _room_now(self, costs: dict[str, int]) -> float | None:
