@@ -564,8 +564,12 @@ class Origin:
     def settle(self, conn: _Connection, answered: bool) -> None:
         """Hand back a connection of ``send_now``: to the pool once it ``answered`` (a complete
         answer was read), else closed (no answer, or cancelled mid-request: state unknown)."""
-        if answered:
-            self._checkin(conn)
+        if answered and not conn.closed and not self.client.closed:
+            conn.last_used = time.monotonic()  # _checkin, written out
+            idle = self._idle
+            idle.append(conn)
+            while len(idle) > self.client.max_idle_per_host:
+                self._discard(idle.popleft())
         else:
             self._discard(conn)
         self._active -= 1

@@ -27,6 +27,7 @@ from ..lean_http import (
     HttpTransportError,
     NoResponse,
     NotSent,
+    Origin,
     TlsRejected,
 )
 from ..tls import TLS_REJECTED_HELP
@@ -126,6 +127,7 @@ class BitrueRestClient:
         self.clock = clock or ServerClock()
         self.clock_refresh_s = clock_refresh_s
         self._http: HttpClient | None = None
+        self._order_origin: Origin  # the spot pool, set with _http
         self._sync_lock = asyncio.Lock()
         self._bg_sync: asyncio.Task[int] | None = None
         self._closed = False
@@ -153,6 +155,7 @@ class BitrueRestClient:
                 read_timeout_s=self.timeout_s,
                 ssl_context=self._ssl_context,
             )
+            self._order_origin = self._http.origin(self.urls.spot)
         return self._http
 
     async def close(self) -> None:
@@ -455,7 +458,7 @@ class BitrueRestClient:
         self.last_request_mono = time.monotonic()
         query = f"{query}&{self._stamp_prefix}{clock.now_ms()}"
         signature = self._signer.sign(query)
-        origin = http.origin(self.urls.spot)
+        origin = self._order_origin
         data = origin.encode(method, f"{ORDER_PATH}?{query}&signature={signature}",
                              self._key_header)
         try:
