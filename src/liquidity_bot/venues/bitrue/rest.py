@@ -128,6 +128,9 @@ class BitrueRestClient:
         self.clock_refresh_s = clock_refresh_s
         self._http: HttpClient | None = None
         self._order_origin: Origin  # the spot pool, set with _http
+        # an order request's bytes after its request line, as Origin.encode writes them (set
+        # with _http; None without one, or when the base URL's path needs encode's checks)
+        self._order_tail: bytes | None = None
         self._sync_lock = asyncio.Lock()
         self._bg_sync: asyncio.Task[int] | None = None
         self._closed = False
@@ -155,13 +158,18 @@ class BitrueRestClient:
                 read_timeout_s=self.timeout_s,
                 ssl_context=self._ssl_context,
             )
-            self._order_origin = self._http.origin(self.urls.spot)
+            origin = self._order_origin = self._http.origin(self.urls.spot)
+            if not any(c in origin.prefix for c in " \r\n"):
+                self._order_tail = (
+                    origin.fixed_headers + self._key_header + b"Content-Length: 0\r\n\r\n"
+                )
         return self._http
 
     async def close(self) -> None:
         self._closed = True
         if self._bg_sync is not None and not self._bg_sync.done():
             self._bg_sync.cancel()
+        self._order_tail = None
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -421,7 +429,10 @@ class BitrueRestClient:
         query = _place_query(symbol, side, quantity, price, order_type, client_order_id,
                              time_in_force)
         body = await self._order_request("POST", query, symbol, side, order_type)
-        return _decode(_D_ACK, body, "place order", True)
+        try:
+            return _D_ACK.decode(body)  # _decode, written out
+        except msgspec.DecodeError as exc:
+            raise _unreadable(exc, "place order", True) from None
 
     async def cancel_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
@@ -430,7 +441,10 @@ class BitrueRestClient:
         body = await self._order_request(
             "DELETE", _order_query(symbol, order_id, client_order_id), symbol
         )
-        return _decode(_D_CANCEL, body, "cancel order", True)
+        try:
+            return _D_CANCEL.decode(body)  # _decode, written out
+        except msgspec.DecodeError as exc:
+            raise _unreadable(exc, "cancel order", True) from None
 
     async def _order_request(
         self, method: str, query: str, symbol: str, side: str = "", order_type: str = ""
@@ -439,14 +453,13 @@ class BitrueRestClient:
         bytes, checks and errors, and in the common case (a key, a fresh clock, room in the
         rate limits, a warm connection, no debug logging) signed and written at once from
         this one frame, with no coroutine below it (the engine's latency path)."""
-        clock = self.clock
-        http = self._http
+        tail = self._order_tail
+        signer = self._signer
         if (
-            http is None
-            or self._signer is None
+            tail is None
+            or signer is None
             or not self.api_key
-            or clock.synced_at is None
-            or clock.age_s() > self.clock_refresh_s  # type: ignore[operator]
+            or (now_ms := self.clock.fresh_ms(self.clock_refresh_s)) is None
             or log.isEnabledFor(logging.DEBUG)
             or not self.governor.try_acquire(_ORDER_COSTS[method])
         ):
@@ -456,11 +469,12 @@ class BitrueRestClient:
             )
         # the rate limits are paid: from here on the request goes out (or fails) exactly once
         self.last_request_mono = time.monotonic()
-        query = f"{query}&{self._stamp_prefix}{clock.now_ms()}"
-        signature = self._signer.sign(query)
+        query = f"{query}&{self._stamp_prefix}{now_ms}"
+        signature = signer.sign(query)
         origin = self._order_origin
-        data = origin.encode(method, f"{ORDER_PATH}?{query}&signature={signature}",
-                             self._key_header)
+        # Origin.encode's bytes, written out: the query is percent-encoded by construction
+        line = f"{method} {origin.prefix}{ORDER_PATH}?{query}&signature={signature} HTTP/1.1\r\n"
+        data = line.encode("latin-1") + tail
         try:
             sent = origin.send_now(data, self.order_conn_max_idle_s)
         except NotSent:
@@ -639,12 +653,16 @@ def _decode(decoder: msgspec.json.Decoder, body: bytes, action: str, mutating: b
     try:
         return decoder.decode(body)
     except msgspec.DecodeError as exc:
-        detail = f"{action}: Bitrue answered 200 with an unreadable body ({exc})"
-        if mutating:
-            raise UnknownOutcome(
-                detail + ". The outcome is UNKNOWN: query the order by its client order id."
-            ) from None
-        raise ExchangeUnavailable(detail + "; retry later.") from None
+        raise _unreadable(exc, action, mutating) from None
+
+
+def _unreadable(exc: msgspec.DecodeError, action: str, mutating: bool) -> BitrueError:
+    detail = f"{action}: Bitrue answered 200 with an unreadable body ({exc})"
+    if mutating:
+        return UnknownOutcome(
+            detail + ". The outcome is UNKNOWN: query the order by its client order id."
+        )
+    return ExchangeUnavailable(detail + "; retry later.")
 
 
 def _looks_like_error(body: bytes) -> bool:
