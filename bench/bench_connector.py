@@ -348,6 +348,111 @@ def round_trips(
         server.wait(timeout=10)
 
 
+# ------------------------------------------------------------------ warm, in one process
+
+
+_WARM_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+              b"Date: Mon, 07 Dec 2026 17:39:28 GMT\r\nServer: Python/3.11 aiohttp/3.14.5\r\n\r\n")
+_WARM_PLACE = (b'{"symbol":"XRPUSDT","orderId":231085998819029958,"orderIdStr":"231085998819029958",'
+               b'"clientOrderId":"o1","transactTime":1796665168018}')
+_WARM_CANCEL = (b'{"symbol":"XRPUSDT","origClientOrderId":"o1","orderId":231085998819029958,'
+                b'"orderIdStr":"231085998819029958","clientOrderId":"o1"}')
+
+
+async def _warm(n: int, batches: int) -> tuple[float, float]:
+    """Client CPU per place and per cancel, warm: the REST client (governor, signing, lean_http,
+    decoding) on a fake transport that answers each request on the next loop turn with the
+    simulator's answer bytes. No kernel, no other process: the figures are the code's cost,
+    a third to a half of what the same code costs in a real round trip (cold caches)."""
+    from liquidity_bot.venues import lean_http
+    from liquidity_bot.venues.bitrue.ratelimit import Policy, RateGovernor
+    from liquidity_bot.venues.bitrue.rest import BitrueRestClient
+    from liquidity_bot.venues.bitrue.urls import BitrueUrls
+    from liquidity_bot.venues.bitrue.weights import ORDERS, REQUEST_WEIGHT
+
+    loop = asyncio.get_running_loop()
+
+    class Answering(asyncio.Transport):
+        def write(self, data: bytes) -> None:  # type: ignore[override]
+            body = _WARM_PLACE if data.startswith(b"POST") else _WARM_CANCEL
+            loop.call_soon(self.answer, _WARM_HEAD % len(body) + body)
+
+        def answer(self, data: bytes) -> None:
+            view = conn.get_buffer(-1)
+            view[: len(data)] = data
+            conn.buffer_updated(len(data))
+
+        def is_closing(self) -> bool:
+            return False
+
+        def abort(self) -> None:
+            pass
+
+    governor = RateGovernor(
+        (Policy("w", REQUEST_WEIGHT, 10**9, 60.0), Policy("o", ORDERS, 10**9, 60.0))
+    )
+    c = BitrueRestClient(BitrueUrls.single("http://127.0.0.1:9"), "K" * 64, "S" * 64,
+                         governor=governor)
+    http = c._ensure_session()
+    origin = http.origin(c.urls.spot)
+    conn = lean_http._Connection(http.watchdog(loop))
+    conn.connection_made(Answering())
+    origin._idle.append(conn)
+    c.clock.synced_at = time.monotonic()
+    qty, price = Decimal(3), Decimal("0.5123")
+    place, cancel = [], []
+    for _ in range(batches):
+        conn.last_used = time.monotonic()
+        t0 = time.process_time()
+        for i in range(n):
+            ack = await c.place_order(SYMBOL, "BUY", qty, price, client_order_id=f"o{i}")
+        t1 = time.process_time()
+        for _ in range(n):
+            await c.cancel_order(SYMBOL, order_id=ack.orderId)
+        t2 = time.process_time()
+        place.append((t1 - t0) / n)
+        cancel.append((t2 - t1) / n)
+    await http.close()
+    return statistics.median(place), statistics.median(cancel)
+
+
+def warm_child(loop: str, n: int) -> None:
+    coro = _warm(n, 7)
+    if loop == "uvloop":
+        import uvloop
+
+        r = uvloop.run(coro)
+    else:
+        r = asyncio.run(coro)
+    print(json.dumps({"place": r[0], "cancel": r[1]}), flush=True)
+
+
+def warm(n: int, runs: int, loops: list[str], old_src: Path | None) -> None:
+    trees = {"ours": SRC, **({"old": old_src} if old_src is not None else {})}
+    print(f"\nWarm, in one process (fake transport answering at once; {n} of each, median of "
+          f"7 batches per run, {runs} runs alternating trees): client CPU us per request")
+    for loop in loops:
+        got: dict[str, list[dict]] = {name: [] for name in trees}
+        for _ in range(runs):
+            for name, src in trees.items():
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--warm-child",
+                       "--loop", loop, "--orders", str(n)]
+                done = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                                      env={**os.environ, "PYTHONPATH": str(src)})
+                got[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        line = f"{loop:<9}"
+        for name in trees:
+            line += f"{name} place {_med([r['place'] * 1e6 for r in got[name]]):.2f} cancel " \
+                    f"{_med([r['cancel'] * 1e6 for r in got[name]]):.2f}   "
+        if "old" in trees:
+            ratios = [
+                f"{call} {_med([o[call] / n_[call] for o, n_ in zip(got['old'], got['ours'], strict=True)]):.2f}x"
+                for call in ("place", "cancel")
+            ]
+            line += "old/ours " + ", ".join(ratios)
+        print(line.rstrip())
+
+
 # ------------------------------------------------------------------ depth decoding
 
 
@@ -403,6 +508,9 @@ def main() -> None:
     parser.add_argument("--syscalls", action="store_true", help="strace -c syscalls per request")
     parser.add_argument("--snapshot-seconds", type=float, default=1.0)
     parser.add_argument("--no-round-trips", action="store_true", help="depth decoding only")
+    parser.add_argument("--warm", action="store_true",
+                        help="also the warm cost in one process (fake transport), per tree")
+    parser.add_argument("--warm-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=("ours", "ccxt"), help=argparse.SUPPRESS)
     parser.add_argument("--loop", default="asyncio", help=argparse.SUPPRESS)
@@ -415,12 +523,17 @@ def main() -> None:
     if args.child:
         child(args.child, args.loop, args.base, args.price, args.orders, args.syscalls)
         return
+    if args.warm_child:
+        warm_child(args.loop, args.orders)
+        return
     loops = [loop.strip() for loop in args.loops.split(",") if loop.strip()]
     if "uvloop" in loops and importlib.util.find_spec("uvloop") is None:
         print("uvloop not installed: measuring the asyncio loop only")
         loops.remove("uvloop")
     if not args.no_round_trips:
         round_trips(args.orders, args.runs, loops, args.old_src, args.syscalls)
+    if args.warm:
+        warm(args.orders * 10, args.runs, loops, args.old_src)
     depth_rates(args.snapshot_seconds)
 
 
