@@ -717,15 +717,19 @@ def _place_query(
     query, limit = got
     if limit and price is None:
         raise ValueError("a LIMIT order needs a price")
-    # a Decimal's plain notation holds only digits, "." and "-": nothing to escape
+    # a Decimal's plain notation holds only digits, "." and "-": nothing to escape. It is
+    # format(value, "f"), which is str(value) when that has no exponent (the usual price or
+    # quantity): the shorter way there.
     if type(quantity) is Decimal and quantity.is_finite():
-        query = f"{query}&quantity={quantity:f}"
+        text = str(quantity)
+        query = f"{query}&quantity={format(quantity, 'f') if 'E' in text else text}"
     else:
         _require_decimal("quantity", quantity)
         query = f"{query}&quantity={value_text(quantity)}"
     if price is not None:
         if type(price) is Decimal and price.is_finite():
-            query = f"{query}&price={price:f}"
+            text = str(price)
+            query = f"{query}&price={format(price, 'f') if 'E' in text else text}"
         else:
             _require_decimal("price", price)
             query = f"{query}&price={value_text(price)}"
