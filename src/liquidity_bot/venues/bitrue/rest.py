@@ -717,28 +717,28 @@ def _place_query(
     query, limit = got
     if limit and price is None:
         raise ValueError("a LIMIT order needs a price")
-    # a Decimal's plain notation holds only digits, "." and "-": nothing to escape. It is
-    # format(value, "f"), which is str(value) when that has no exponent (the usual price or
-    # quantity): the shorter way there.
-    if type(quantity) is Decimal and quantity.is_finite():
-        text = str(quantity)
-        query = f"{query}&quantity={format(quantity, 'f') if 'E' in text else text}"
-    else:
-        _require_decimal("quantity", quantity)
-        query = f"{query}&quantity={value_text(quantity)}"
+    query = f"{query}&quantity={_amount_text('quantity', quantity)}"
     if price is not None:
-        if type(price) is Decimal and price.is_finite():
-            text = str(price)
-            query = f"{query}&price={format(price, 'f') if 'E' in text else text}"
-        else:
-            _require_decimal("price", price)
-            query = f"{query}&price={value_text(price)}"
+        query = f"{query}&price={_amount_text('price', price)}"
     if client_order_id is not None:
         cid = client_order_id
         if not (type(cid) is str and cid.isascii() and cid.isalnum()):
             cid = value_text(cid)
         query = f"{query}&newClientOrderId={cid}"
     return query
+
+
+def _amount_text(name: str, value: Decimal) -> str:
+    """A quantity's or price's query text (``value_text``'s), refusing floats.
+
+    A Decimal's plain notation holds only digits, "." and "-": nothing to escape. It is
+    ``format(value, "f")``, which is ``str(value)`` when that has no exponent (the usual price
+    or quantity): the shorter way there."""
+    if type(value) is Decimal and value.is_finite():
+        text = str(value)
+        return format(value, "f") if "E" in text else text
+    _require_decimal(name, value)
+    return value_text(value)
 
 
 def _place_prefix(
