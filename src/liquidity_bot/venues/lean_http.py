@@ -156,13 +156,9 @@ class _Watchdog:
         self.inflight: set[_Connection] = set()
         self.handle: asyncio.TimerHandle | None = None
 
-    def watch(self, conn: _Connection) -> None:
-        """Time ``conn``'s request (its ``deadline``, in the loop's time)."""
-        self.inflight.add(conn)
-        if self.handle is None:
-            self.start()
-
     def start(self) -> None:
+        """Arm the timer (``_Connection.send`` adds each request to ``inflight`` with its
+        ``deadline``, in the loop's time, and calls this when the timer is not armed)."""
         self.handle = self.loop.call_later(self.tick, self._check)
 
     def _check(self) -> None:

@@ -625,7 +625,7 @@ class BitrueRestClient:
 
 
 ORDER_PATH = "/api/v1/order"
-_ORDER_COSTS = {"POST": endpoint_costs("POST", ORDER_PATH), "DELETE": endpoint_costs("DELETE", ORDER_PATH)}
+_ORDER_COSTS = {m: endpoint_costs(m, ORDER_PATH) for m in ("POST", "DELETE")}  # place, cancel
 
 
 def _order_action(method: str, symbol: str, side: str, order_type: str) -> str:
