@@ -759,7 +759,8 @@ def _place_prefix(
 
 def _order_query(symbol: str, order_id: int | None, client_order_id: str | None) -> str:
     """The query naming one order (cancel, query): ``encode_params`` of the same pairs."""
-    _one_id(order_id, client_order_id)
+    if order_id is None and client_order_id is None:
+        _one_id(order_id, client_order_id)  # raises
     # value_text's answers for the usual kinds of values, written out (every cancel)
     if type(symbol) is str and symbol.isascii() and symbol.isalnum():
         query = f"symbol={symbol}"
