@@ -30,7 +30,7 @@ from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.domain.order import Order, Side
 from liquidity_bot.engine.clock import Clock
 from liquidity_bot.engine.eager import run_now, start_now
-from liquidity_bot.engine.order_manager import OrderManager
+from liquidity_bot.engine.order_manager import OrderManager, QuietMark
 from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.engine.runtime import collect_if_due
 from liquidity_bot.reporting.kpi import (
@@ -532,7 +532,7 @@ class MarketRunner:
         collect_if_due()
         return True
 
-    def _verify_quiet(self, om_mark: tuple[object, ...], bids: object, asks: object) -> bool:
+    def _verify_quiet(self, om_mark: QuietMark, bids: object, asks: object) -> bool:
         """``verify_quiet``: run the pass the quiet check would count, and raise unless it did
         exactly what counting it does. False (the pass ran)."""
         om = self.om
@@ -544,8 +544,8 @@ class MarketRunner:
         counted = om.quiet_again(om_mark, bid[0], ask[0])  # (undone below)
         if counted:
             stats.plans_reused -= 1
-            stats.crossing_fixed -= om_mark[6]  # type: ignore[operator]
-            stats.budget_skipped -= om_mark[7]  # type: ignore[operator]
+            stats.crossing_fixed -= om_mark.crossing_fixed
+            stats.budget_skipped -= om_mark.waiting
             om.passes_planned -= 1
         self._quiet = None
         self._verifying = (counted, before, om_mark, bids, asks)
@@ -563,10 +563,10 @@ class MarketRunner:
         last = om._last_plan
         after = (stats.plans_reused, stats.crossing_fixed, stats.budget_skipped,
                  self.quotes_reused, om.passes_planned)
-        want = (before[0] + 1, before[1] + om_mark[6], before[2] + om_mark[7],  # type: ignore[operator]
+        want = (before[0] + 1, before[1] + om_mark.crossing_fixed, before[2] + om_mark.waiting,
                 before[3] + 1, before[4] + 1)
         if (after != want or quotes is None or quotes.bids != bids or quotes.asks != asks
-                or last is None or last[1] is not om_mark[9]):
+                or last is None or last[1] is not om_mark.plan):
             raise AssertionError(
                 f"{self.symbol}: a pass counted as quiet did more: counters {after} != {want}, "
                 f"quotes equal: {quotes is not None and quotes.bids == bids and quotes.asks == asks}")
