@@ -208,11 +208,12 @@ class SyntheticMarket:
             ticks = math.floor(state.fair * (1 - distance_bps / 1e4) / tick)
         else:
             ticks = math.ceil(state.fair * (1 + distance_bps / 1e4) / tick)
-        bids, asks = self.exchange.depth(state.symbol, 1)
-        if is_bid and asks:
-            ticks = min(ticks, int(asks[0][0] / state.tick) - 1)
-        elif not is_bid and bids:
-            ticks = max(ticks, int(bids[0][0] / state.tick) + 1)
+        best_bid, best_ask = self.exchange.best_ticks(state.symbol)
+        if is_bid:
+            if best_ask is not None:
+                ticks = min(ticks, best_ask - 1)
+        elif best_bid is not None:
+            ticks = max(ticks, best_bid + 1)
         if ticks <= 0:
             return
         price = state.tick * ticks
@@ -238,9 +239,9 @@ class SyntheticMarket:
         sc = self.scenario
         rng = self.rng
         _, falling = self._crash_factor(now_ms)
-        bids, asks = self.exchange.depth(state.symbol, 1)
-        if bids and asks:
-            mid = float(bids[0][0] + asks[0][0]) / 2
+        best_bid, best_ask = self.exchange.best_ticks(state.symbol)
+        if best_bid is not None and best_ask is not None:
+            mid = float(state.tick * (best_bid + best_ask)) / 2  # exact: the two prices' sum
         else:
             mid = state.fair
         if falling and rng.random() < 0.8:
@@ -249,9 +250,9 @@ class SyntheticMarket:
             is_buy = state.fair > mid
         else:
             is_buy = rng.random() < 0.5
-        book_side = asks if is_buy else bids
-        if book_side:
-            price = book_side[0][0]
+        best = best_ask if is_buy else best_bid
+        if best is not None:
+            price = state.tick * best
             lots = self._lots(state, price, sc.taker_size_quote, sc.taker_size_sigma)
             try:
                 self.exchange.place_order(self.taker_account, state.symbol,

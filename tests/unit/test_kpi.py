@@ -253,3 +253,19 @@ def test_sampler_submits_through_the_writer_when_given():
     assert store.samples == [] and len(jobs) == 1
     jobs[0]()
     assert len(store.samples) == 1 and store.samples[0].obligations_met
+
+
+@pytest.mark.parametrize("quotes", [good_quotes(), good_quotes()[:1], [], good_quotes()[2:]])
+@pytest.mark.parametrize("bid_ask", [("99", "101"), ("99.9", "100.1"), ("90", "110")])
+def test_the_obligation_band_alone_reads_as_all_bands(quotes, bid_ask):
+    """The runner's sample measures only the obligation band (and the whole book's depth only
+    when the sample is stored): what it reads is what measuring every band gives."""
+    b = book(*bid_ask)
+    full = measure("XRPUSDT", b, quotes, Obl(), 1000)
+    alone = measure("XRPUSDT", b, quotes, Obl(), 1000, (D(2),), market_depth=False)
+    assert alone.band(D(2)) == full.band(D(2))
+    assert (alone.met, alone.broken, alone.two_sided, alone.our_spread_pct, alone.mid) == (
+        full.met, full.broken, full.two_sided, full.our_spread_pct, full.mid)
+    assert alone.market_depth is None and full.market_depth is not None
+    stored = measure("XRPUSDT", b, quotes, Obl(), 1000, (D(2),))
+    assert stored.to_store() == full.to_store()

@@ -85,6 +85,20 @@ def _fmt(value: Decimal) -> str:
 _KEEP_DECIMALS = 4096  # ``_Market.price_of`` and ``qty_of`` start again beyond this many
 
 
+class _DecimalsOf(dict):
+    """Integer ticks (or lots) -> their exact Decimal, ``int * unit``, made on first read."""
+
+    __slots__ = ("unit",)
+
+    def __init__(self, unit: Decimal) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def __missing__(self, key: int) -> Decimal:
+        value = self[key] = Decimal(key) * self.unit
+        return value
+
+
 class _Market:
     """A symbol's rules pre-converted to ticks/lots, its book, last price and trades."""
 
@@ -121,8 +135,8 @@ class _Market:
         self.zero_qty = Decimal(0) * self.step  # "0.0" with the market's volume scale
         self.zero_quote = Decimal(0) * self.unit
         # ``depth``'s Decimals by ticks and by lots (the same value each time: kept, bounded)
-        self.price_of: dict[int, Decimal] = {}
-        self.qty_of: dict[int, Decimal] = {}
+        self.price_of: dict[int, Decimal] = _DecimalsOf(self.tick)
+        self.qty_of: dict[int, Decimal] = _DecimalsOf(self.step)
 
     def refresh_band(self) -> None:
         """PERCENT_PRICE_BY_SIDE bounds in ticks, recomputed only when the last price moved."""
@@ -908,19 +922,17 @@ class Exchange:
         if len(qty_of) > _KEEP_DECIMALS or len(price_of) > _KEEP_DECIMALS:
             price_of.clear()
             qty_of.clear()
-        sides = []
-        for is_buy in (True, False):
-            out = []
-            for t, q in m.book.levels(is_buy, limit):
-                price = price_of.get(t)
-                if price is None:
-                    price = price_of[t] = Decimal(t) * m.tick
-                qty = qty_of.get(q)
-                if qty is None:
-                    qty = qty_of[q] = Decimal(q) * m.step
-                out.append((price, qty))
-            sides.append(out)
-        return sides[0], sides[1]
+        bids, asks = m.book.levels_both(limit)
+        # the Decimals are made once per value (``_DecimalsOf``): a hit is a plain dict read
+        return ([(price_of[t], qty_of[q]) for t, q in bids],
+                [(price_of[t], qty_of[q]) for t, q in asks])
+
+    def best_ticks(self, symbol: str) -> tuple[int | None, int | None]:
+        """The best bid's and best ask's price in ticks (None for an empty side): what a
+        participant reads of the book, without building its Decimals."""
+        book = self._market(symbol).book
+        bid_keys, ask_keys = book.bid_keys, book.ask_keys
+        return (bid_keys[-1] if bid_keys else None, -ask_keys[-1] if ask_keys else None)
 
     def queue_position(self, account_id: int, symbol: str, order_id: int) -> Decimal | None:
         """Quantity resting ahead of an open order at its price; None if it is not resting."""

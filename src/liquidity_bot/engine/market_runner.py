@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 _BUY = Side.BUY  # a module global is cheaper to look up than an Enum member
+_SAMPLE_BANDS = (OBLIGATION_BAND_PCT,)  # the band the obligations and the store read
 
 
 def market_top(book: OrderBook, ours: Iterable[Order]) -> TopOfBook:
@@ -640,7 +641,12 @@ class MarketRunner:
             orders = om.orders
             quotes = quotes_from_orders(resting, lambda o: orders[o.client_order_id].created_ms)
             self._kpi_quotes = (ours, quotes)
-        reading = measure(self.symbol, self.book, quotes, self.config.obligations, now_ms)
+        # the obligation band alone (what the runner reads), the whole book's depth only for
+        # a sample that is stored
+        writer = self.om.writer
+        stored = writer is not None and self.store_kpis
+        reading = measure(self.symbol, self.book, quotes, self.config.obligations, now_ms,
+                          _SAMPLE_BANDS, market_depth=stored)
         band = reading.band(OBLIGATION_BAND_PCT)
         ob = self.obligation
         ob.two_sided = reading.two_sided
@@ -650,8 +656,7 @@ class MarketRunner:
         if ob.two_sided and self.first_two_sided_s is None and self.started_mono is not None:
             self.first_two_sided_s = now - self.started_mono
         ob.add(now_ms, ob.met)
-        writer = self.om.writer
-        if writer is not None and self.store_kpis and reading.mid is not None:
+        if stored and reading.mid is not None:
             sample = reading.to_store()
             if self.exchange != DEFAULT_EXCHANGE:
                 sample = replace(sample, exchange=self.exchange)

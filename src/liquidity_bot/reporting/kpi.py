@@ -215,13 +215,16 @@ def measure(
     obligations: Obligations,
     ts_ms: int,
     bands: Sequence[Decimal] = DEPTH_BANDS_PCT,
+    *,
+    market_depth: bool = True,
 ) -> KpiReading:
     """Measure one snapshot against the obligations (pure: no clock, no I/O).
 
     Our depth in a band counts our bids priced at or above ``mid * (1 - pct/100)`` and our asks
     at or below ``mid * (1 + pct/100)`` (edges inclusive, as ``OrderBook.depth_quote``), valued
     at their own price. With ``min_rest_s`` set, an order counts towards depth and our best
-    prices only once it has rested that long.
+    prices only once it has rested that long. ``market_depth=False``: the whole book's depth in
+    the obligation band is not measured (``market_depth`` None; a sample nobody stores).
     """
     if OBLIGATION_BAND_PCT not in bands:
         bands = (*bands, OBLIGATION_BAND_PCT)
@@ -257,7 +260,8 @@ def measure(
         if our_bid is not None and our_ask is not None:
             our_spread_bps = (our_ask - our_bid) / mid * BPS
     two = next(b for b in depth if b.pct == OBLIGATION_BAND_PCT)
-    whole = book.depth_quote(OBLIGATION_BAND_PCT) if mid is not None and mid > 0 else None
+    whole = (book.depth_quote(OBLIGATION_BAND_PCT)
+             if market_depth and mid is not None and mid > 0 else None)
     if mid is not None and mid > 0:
         if our_bid is None or our_ask is None:
             broken.append(Rule.TWO_SIDED)

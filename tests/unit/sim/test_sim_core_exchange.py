@@ -819,3 +819,35 @@ def test_history_paging_by_id_time_and_limit(ex: Exchange, clock: ManualClock) -
     window = ex.all_orders(a, SYM, order_id=ids[0], start_time=T0 + 20, limit=2)
     assert [o.order_id for o in window] == ids[2:4]
     assert ex.all_orders(a, SYM, limit=0) == []
+
+
+def test_best_ticks_and_depth_agree_with_the_book_levels(ex: Exchange) -> None:
+    """``best_ticks`` (what the participants read) is ``depth``'s best prices in ticks, and
+    ``depth`` is every level of ``Book.levels`` as exact Decimals, on a book built at random."""
+    import random
+
+    rng = random.Random(5)
+    acct = rich(ex)
+    spec = ex.market(SYM)
+    tick, step = spec.tick_size, spec.step_size
+    mid = int(spec.initial_price / tick)
+    assert ex.best_ticks(SYM) == (None, None)
+    for _ in range(300):
+        side = rng.choice(("BUY", "SELL"))
+        ticks = rng.randrange(mid * 96 // 100, mid * 104 // 100)
+        try:
+            ex.place_order(acct, SYM, side, "LIMIT", step * rng.randrange(200, 600), tick * ticks)
+        except ExchangeError:
+            pass
+        bids, asks = ex.depth(SYM, 1)
+        best_bid, best_ask = ex.best_ticks(SYM)
+        assert (best_bid is None) == (not bids) and (best_ask is None) == (not asks)
+        if bids:
+            assert bids[0][0] == tick * best_bid
+        if asks:
+            assert asks[0][0] == tick * best_ask
+        book = ex._market(SYM).book
+        for limit in (1, 5, None):
+            bids, asks = ex.depth(SYM, limit)
+            for got, want in ((bids, book.levels(True, limit)), (asks, book.levels(False, limit))):
+                assert got == [(tick * t, step * q) for t, q in want]
