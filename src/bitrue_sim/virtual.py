@@ -23,7 +23,15 @@ from typing import Any
 from bitrue_sim.core.clock import ManualClock
 from bitrue_sim.core.exchange import Exchange
 from bitrue_sim.core.markets import DEFAULT_MARKETS, MarketSpec
-from bitrue_sim.core.model import Balance, Fill, Order
+from bitrue_sim.core.model import (
+    Balance,
+    BalanceChanged,
+    BookChanged,
+    Fill,
+    Order,
+    OrderChanged,
+    fast_factory,
+)
 from bitrue_sim.errors import ExchangeError
 from bitrue_sim.faults import FaultInjector, FaultProfile, error_body
 from bitrue_sim.scenarios import build_market
@@ -66,6 +74,8 @@ class BookUpdate:
     symbol: str
     time_ms: int
 
+
+_new_book_update = fast_factory(BookUpdate)  # one per book change the callbacks hear of
 
 OrderCallback = Callable[[Order, str], None]  # (order snapshot, reason)
 FillCallback = Callable[[Fill], None]
@@ -253,32 +263,33 @@ class VirtualVenue:
 
     def _on_exchange_event(self, event: object) -> None:
         self.exchange_events += 1
-        kind = type(event).__name__
-        if kind == "OrderChanged":
+        kind = type(event)
+        if kind is BookChanged:
+            if self._book_cbs:
+                self._pending.append(event)
+        elif kind is OrderChanged:
             if event.order.account_id in self._accounts:  # type: ignore[attr-defined]
                 self._pending.append(event)
-        elif kind == "BalanceChanged":
+        elif kind is BalanceChanged:
             if event.account_id in self._accounts:  # type: ignore[attr-defined]
                 self._pending.append(event)
-        elif kind == "BookChanged" and self._book_cbs:
-            self._pending.append(event)
 
     def _deliver(self) -> None:
         pending = self._pending
         while pending:
             event: Any = pending.popleft()
-            kind = type(event).__name__
-            if kind == "OrderChanged":
+            kind = type(event)
+            if kind is OrderChanged:
                 for cb in tuple(self._order_cbs):
                     cb(event.order, event.reason)
                 if event.fill is not None:
                     for fill_cb in tuple(self._fill_cbs):
                         fill_cb(event.fill)
-            elif kind == "BalanceChanged":
+            elif kind is BalanceChanged:
                 balance = Balance(event.asset, event.free, event.locked)
                 for balance_cb in tuple(self._balance_cbs):
                     balance_cb(event.account_id, balance)
             else:
-                update = BookUpdate(event.symbol, event.time)
+                update = _new_book_update(event.symbol, event.time)
                 for book_cb in tuple(self._book_cbs):
                     book_cb(update)
