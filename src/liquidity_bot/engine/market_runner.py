@@ -244,6 +244,8 @@ class MarketRunner:
         self.started_mono: float | None = None
         self.first_two_sided_s: float | None = None
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()  # ``run``'s
+        self._timer: asyncio.TimerHandle | None = None  # ``run``'s refresh timer
         self._next_kpi = 0.0
         self._sampled_orders: list[tuple[str, Decimal]] = []
         self._sampled_version = -1  # the order manager's ``version`` the sample test last saw
@@ -378,17 +380,19 @@ class MarketRunner:
         if self.obligation.start_ms is None:  # uptime counts from the start, not the first book
             self.obligation.start_ms = self.clock.now_ms()
         loop = asyncio.get_running_loop()
+        self._stop = stop
         try:
             while not stop.is_set():
                 # A timer that sets the event, rather than ``wait_for``: no extra task and loop
                 # hop between a wake-up and the pass that answers it.
-                timer = loop.call_later(self.refresh_s, self._wake.set)
+                self._timer = loop.call_later(self.refresh_s, self._refresh)
                 self._waiting = True
                 try:
                     await self._wake.wait()
                 finally:
                     self._waiting = False
-                    timer.cancel()
+                    if self._timer is not None:
+                        self._timer.cancel()
                 if self._eager_pass is not None:  # a book ran a pass meanwhile: let it end
                     await asyncio.wait([self._eager_pass])
                 self._wake.clear()
@@ -401,6 +405,17 @@ class MarketRunner:
             if self._eager_pass is not None:
                 self._eager_pass.cancel()
                 await asyncio.wait([self._eager_pass])
+
+    def _refresh(self) -> None:
+        """The refresh timer: a quiet pass is counted in the timer's own call, as a book's is in
+        ``on_book`` (no wake-up of the loop's task, no loop turn), and the timer set again;
+        any other pass wakes the loop."""
+        if (self._waiting and not self._in_pass and self._quiet is not None
+                and self._eager_pass is None and not self._wake.is_set()
+                and not self._stop.is_set() and self._quiet_pass()):
+            self._timer = asyncio.get_running_loop().call_later(self.refresh_s, self._refresh)
+            return
+        self._wake.set()
 
     async def _pass(self) -> None:
         """One pass; an exception is logged and counted, and the market backs off (isolation:
