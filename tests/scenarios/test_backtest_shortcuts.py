@@ -1,12 +1,14 @@
 """The backtest's shortcuts change how much work a run does, never what it decides.
 
-Four shortcuts make a backtest cheaper: the order manager reuses the last plan when the
+Five shortcuts make a backtest cheaper: the order manager reuses the last plan when the
 planner's inputs are the same (``OrderManager.reuse_plans``), the market runner counts a pass
 whose every input is the last one's, which changed nothing, without running it
 (``MarketRunner.skip_quiet``; the other tests run such passes anyway and check that they
 would have done nothing but count: ``verify_quiet``), the virtual loop runs market
-actions that wake nothing back to back (``VirtualEventLoop.run_quiet_steps``), and the backtest's
-store writer inserts runs of KPI samples together. Each test runs the same backtest with the
+actions that wake nothing back to back (``VirtualEventLoop.run_quiet_steps``), the backtest
+venue hands each book to the engine in the loop's own step when nothing else would run first
+(``listen_books``, ``BacktestMarket.hand_over``) instead of waking a book pump's task, and the
+backtest's store writer inserts runs of KPI samples together. Each test runs the same backtest with the
 shortcuts and without, and compares everything the run decided and stored: a reused plan that
 would have acted differently, or an engine turn that a batched step would have run, shows up
 as a different order, fill, sample or figure.
@@ -22,10 +24,12 @@ from tests.scenarios.test_backtest import CONFIG  # one small ladder market, as 
 
 from liquidity_bot.backtest import run_backtest
 from liquidity_bot.backtest.clock import VirtualEventLoop
+from liquidity_bot.backtest.venue import BacktestVenue
 from liquidity_bot.config import parse_config
 from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.store import Store
+from liquidity_bot.venues.port import Capabilities
 
 HOURS = 0.15  # nine simulated minutes: a couple of seconds of wall time each
 
@@ -59,6 +63,8 @@ def test_shortcuts_change_no_decision(tmp_path, monkeypatch, scenario: str, seed
     monkeypatch.setattr(OrderManager, "reuse_plans", False)
     monkeypatch.setattr(VirtualEventLoop, "run_quiet_steps", False)
     monkeypatch.setattr(MarketRunner, "skip_quiet", False)
+    # books through the engine's pump task (``book_events``), not handed over in the step
+    monkeypatch.setattr(BacktestVenue, "capabilities", Capabilities(task_free_requests=True))
     slow, slow_stored = _run(config, tmp_path, "slow", scenario, seed)
 
     m = fast.markets[0]

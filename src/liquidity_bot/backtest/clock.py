@@ -34,6 +34,10 @@ class Market(Protocol):
     def advance_to(self, t_ms: int) -> None:
         """Run the market up to and including ``t_ms`` (callbacks fire as it goes)."""
 
+    # Optional: ``hand_over(first)``, called once the loop's clock reads the time the market
+    # was moved to (``first``: no callback ready and no timer due): what is held for then
+    # (``BacktestMarket``'s books for its listeners) is handed over.
+
 
 # With no real descriptor but the loop's self-pipe, it is polled once every this many turns
 SELF_PIPE_EVERY = 64
@@ -108,6 +112,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._selector: _VirtualSelector = _VirtualSelector(
             self._selector, self)  # type: ignore[has-type]
         self.steps = 0
+        self._hand_over = getattr(market, "hand_over", None)
 
     def time(self) -> float:
         return self._vt
@@ -132,6 +137,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         watched = len(self._selector.get_map())  # the self-pipe, and any real descriptor
         moved = False
         market, origin_ms = self.market, self.origin_ms
+        hand_over = self._hand_over
         while True:
             nxt = market.next_event_ms()
             if nxt is not None and (deadline is None or (nxt - origin_ms) / 1000.0 < deadline):
@@ -152,6 +158,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             if vt > self._vt:
                 self._vt = vt
             self.steps += 1
+            if hand_over is not None:
+                # first in the next turn: nothing ready and no timer due (``_run_once`` runs
+                # the timers due within the clock's resolution)
+                hand_over(not ready and not (
+                    timers and timers[0]._when < self._vt + self._clock_resolution))
             # A market event that woke nothing (no callback ready, no timer added: most of
             # the other participants' actions) needs no loop turn: go on to the next one.
             # The engine would have run nothing in between, so it sees the same thing.

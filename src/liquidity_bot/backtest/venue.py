@@ -15,8 +15,10 @@ domain events, the same exceptions (errors are mapped by the Bitrue adapter's ow
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from decimal import Decimal
 
 from bitrue_sim.core.markets import exchange_info_symbol
@@ -47,6 +49,8 @@ from liquidity_bot.venues.common.fanout import Broadcast
 from liquidity_bot.venues.errors import NotFound
 from liquidity_bot.venues.port import AssetBalance, Capabilities, OrderRateLimit, OrderSnapshot
 
+log = logging.getLogger(__name__)
+
 BITRUE_ORDER_LIMIT = ORDER_RATE_LIMIT.requests
 BITRUE_ORDER_WINDOW_MS = int(ORDER_RATE_LIMIT.window_s * 1000)
 
@@ -62,6 +66,10 @@ class BacktestMarket:
         self.depth_levels = depth_levels
         self.books = LatestBooks()
         self.pushes = 0
+        # ``listen``'s listeners, and the books pushed for them until the loop's clock reads
+        # the push's time (``hand_over``)
+        self._listeners: list[Callable[[BookUpdate], None]] = []
+        self._held: list[BookUpdate] = []
         self._due: dict[str, int] = {}
         self._last_push: dict[str, int] = {}
         sim.on_book(self._on_book)
@@ -107,8 +115,45 @@ class BacktestMarket:
         # The simulator's depth is normalised already (one level per price, best first, every
         # quantity and price positive: ``tests/unit/test_backtest_harness.py`` pins it), so the
         # engine's book takes the levels as they are instead of checking them again.
-        self.books.publish_update(BookUpdate(ts_ms=now, symbol=symbol, bids=tuple(bids),
-                                             asks=tuple(asks), normalised=True))
+        update = BookUpdate(ts_ms=now, symbol=symbol, bids=tuple(bids), asks=tuple(asks),
+                            normalised=True)
+        if self._listeners:
+            self._held.append(update)
+        self.books.publish_update(update)
+
+    @contextlib.contextmanager
+    def listen(self, listener: Callable[[BookUpdate], None]) -> Iterator[None]:
+        """Hand ``listener`` every book as the loop's clock reaches its push (``hand_over``),
+        while the block runs: the venue's ``listen_books``."""
+        self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            self._listeners.remove(listener)
+
+    def hand_over(self, first: bool) -> None:
+        """Called by ``VirtualEventLoop.advance`` once its clock reads the time the market was
+        moved to: the books pushed meanwhile go to the listeners. ``first``: nothing else
+        would run before them in the loop's next turn (no callback ready, no timer due), so
+        they are handed over in this call, as the book pump's task would have been woken
+        first; else each goes behind what is ready, where that task's wake-up would be."""
+        held = self._held
+        if not held:
+            return
+        self._held = []
+        listeners = tuple(self._listeners)
+        if not first:
+            call_soon = asyncio.get_running_loop().call_soon
+            for update in held:
+                for listener in listeners:
+                    call_soon(listener, update)
+            return
+        for update in held:
+            for listener in listeners:
+                try:
+                    listener(update)
+                except Exception:  # as ``LatestBooks``: the market must not die of a reader
+                    log.exception("a book listener failed on %s", update.symbol)
 
 
 def _sim_id(exchange_order_id: str | None) -> int | None:
@@ -151,9 +196,9 @@ class BacktestVenue:
     """The ``Venue`` port over one account of a ``VirtualVenue`` (see the module docstring)."""
 
     name = "backtest"
-    # none of the extras, so the engine's plain paths are measured; its requests are sleeps of
-    # simulated latency, bound to no task
-    capabilities = Capabilities(task_free_requests=True)
+    # its requests are sleeps of simulated latency, bound to no task; books are handed to the
+    # engine as they are pushed (as the Bitrue venue does as each frame is handled)
+    capabilities = Capabilities(task_free_requests=True, listen_books=True)
 
     def __init__(
         self,
@@ -314,6 +359,13 @@ class BacktestVenue:
     # --- streams -----------------------------------------------------------------------------
     def book_events(self) -> AsyncIterator[BookUpdate]:
         return self.market.books.subscribe()
+
+    def listen_books(
+        self, listener: Callable[[BookUpdate], None]
+    ) -> contextlib.AbstractContextManager[None]:
+        """``listener`` is called with every book once the loop's clock reads its push time
+        (no task to wake: ``BacktestMarket.hand_over``), while the returned context is open."""
+        return self.market.listen(listener)
 
     def order_events(self) -> AsyncIterator[OrderMessage]:
         return self._orders_out.subscribe()
