@@ -184,7 +184,7 @@ class SyntheticMarket:
         if old is not None:
             slots[slot] = None
             try:
-                self.exchange.cancel_order(self.maker_account, state.symbol, order_id=old)
+                self.exchange.cancel_quietly(self.maker_account, state.symbol, old)
             except ExchangeError:
                 pass  # already filled
         if rng.random() >= sc.gap_probability:
@@ -216,17 +216,15 @@ class SyntheticMarket:
             ticks = max(ticks, best_bid + 1)
         if ticks <= 0:
             return
-        price = state.tick * ticks
-        lots = self._lots(state, price, sc.maker_size_quote, sc.maker_size_sigma)
-        try:
-            order = self.exchange.place_order(
-                self.maker_account, state.symbol, "BUY" if is_bid else "SELL", "LIMIT",
-                state.step * lots, price)
+        lots = self._lots(state, state.tick * ticks, sc.maker_size_quote, sc.maker_size_sigma)
+        try:  # a LIMIT order of ``state.step * lots`` at ``state.tick * ticks``
+            order_id, still_open = self.exchange.place_limit_lots(
+                self.maker_account, state.symbol, is_bid, ticks, lots)
         except ExchangeError:
             self.rejected += 1
             return
-        if order.status in ("NEW", "PARTIALLY_FILLED"):
-            (state.bid_slots if is_bid else state.ask_slots)[slot] = order.order_id
+        if still_open:
+            (state.bid_slots if is_bid else state.ask_slots)[slot] = order_id
 
     def _lots(self, state: _SymbolState, price: Decimal, median_quote: float,
               sigma: float) -> int:

@@ -204,17 +204,6 @@ class Book:
         asks = self.asks
         return [(-key, asks[-key].total) for key in best_first]
 
-    def levels_both(self, limit: int | None) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """``levels`` of both sides at once (bids, asks), best first."""
-        bid_keys, ask_keys = self.bid_keys, self.ask_keys
-        if not limit or limit <= 0:
-            bid_first, ask_first = bid_keys[::-1], ask_keys[::-1]
-        else:
-            bid_first, ask_first = bid_keys[:-limit - 1:-1], ask_keys[:-limit - 1:-1]
-        bids, asks = self.bids, self.asks
-        return ([(ticks, bids[ticks].total) for ticks in bid_first],
-                [(-key, asks[-key].total) for key in ask_first])
-
     def queue_ahead(self, order: BookEntry) -> int | None:
         """Lots resting ahead of ``order`` at its price (its queue position), None if not live."""
         if not order.live:

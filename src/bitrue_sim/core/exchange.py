@@ -82,6 +82,7 @@ def _fmt(value: Decimal) -> str:
 
 
 # ------------------------------------------------------------------------- mutable state
+_OPEN = ("NEW", "PARTIALLY_FILLED")  # the statuses of an order still on the book
 _KEEP_DECIMALS = 4096  # ``_Market.price_of`` and ``qty_of`` start again beyond this many
 
 
@@ -397,6 +398,7 @@ class Exchange:
 
         # ---- filters
         ticks = 0
+        qoq: Decimal | None = None
         if is_limit:
             if price is None:
                 raise _param_error("Mandatory parameter 'price' was not sent (LIMIT orders).")
@@ -445,6 +447,43 @@ class Exchange:
                     f"Duplicate order sent: newClientOrderId {client_order_id!r} is used by an "
                     f"open order of this account; use a new id.",
                 )
+        o, result = self._accept(acct, m, is_buy, is_limit, ticks, lots, price, orig_qty,
+                                 max_units, qoq if max_units is not None else None,
+                                 client_order_id, True)
+        assert result is not None
+        return result
+
+    def place_limit_lots(self, account_id: int, symbol: str, is_buy: bool, ticks: int,
+                         lots: int) -> tuple[int, bool]:
+        """A LIMIT order priced in ticks and sized in lots (the synthetic participants' way
+        in): what ``place_order`` does with ``tick * ticks`` and ``step * lots``, without
+        parsing Decimals or making the answer's snapshot. Returns (order id, still open).
+        An order the integer checks (the same filters) refuse goes through ``place_order``,
+        which raises its error."""
+        acct = self._accounts.get(account_id)
+        m = self._markets.get(symbol)
+        if (acct is not None and m is not None and 0 < ticks and m.min_ticks <= ticks <= m.max_ticks
+                and 0 < lots and m.min_lots <= lots <= m.max_lots
+                and lots * ticks >= m.min_val_units):
+            if m.band_src != m.last_ticks:
+                m.refresh_band()
+            if (m.bid_lo <= ticks <= m.bid_hi) if is_buy else (m.ask_lo <= ticks <= m.ask_hi):
+                o, _ = self._accept(acct, m, is_buy, True, ticks, lots, m.tick * ticks,
+                                    m.step * lots, None, None, None, False)
+                return o.order_id, o.status in _OPEN
+        m = self._market(symbol)
+        order = self.place_order(account_id, symbol, "BUY" if is_buy else "SELL", "LIMIT",
+                                 m.step * lots, m.tick * ticks)
+        return order.order_id, order.status in _OPEN
+
+    def _accept(self, acct: _Account, m: _Market, is_buy: bool, is_limit: bool, ticks: int,
+                lots: int, price: Decimal, orig_qty: Decimal, max_units: int | None,
+                qoq: Decimal | None, client_order_id: str | None,
+                answer: bool) -> tuple[_Order, Order | None]:
+        """``place_order`` once its filters passed: funds, then match, rest and lock. Returns
+        the order and (``answer``) its final snapshot, made before the events go out."""
+        account_id = acct.account_id
+        quantity = orig_qty
 
         # ---- funds
         free = acct.free
@@ -538,14 +577,14 @@ class Exchange:
                     own.append(new_order_changed(snap, None, "CANCELED_BY_ENGINE"))
             else:
                 o.status = "FILLED"  # (already so after its last trade: ``snap`` stays valid)
-        result = snap if snap is not None else o.snapshot()
+        result = (snap if snap is not None else o.snapshot()) if answer else None
         if events is not None:
             if fills or is_limit:
                 events.append(new_book_changed(m.symbol, now))
             self._flush()
         else:
             self._events = None
-        return result
+        return o, result
 
     def _price_ticks(self, m: _Market, price: Decimal, is_buy: bool) -> int:
         """PRICE_FILTER and PERCENT_PRICE_BY_SIDE; returns the price in ticks."""
@@ -813,7 +852,20 @@ class Exchange:
         acct = self._acct(account_id)
         m = self._market(symbol)
         o = self._find(acct, m, order_id, client_order_id)
-        if o.status not in ("NEW", "PARTIALLY_FILLED"):
+        result = self._cancel(acct, m, o, True)
+        assert result is not None
+        return result
+
+    def cancel_quietly(self, account_id: int, symbol: str, order_id: int) -> None:
+        """``cancel_order`` by order id without an answer (no snapshot is made): the synthetic
+        participants'; raises as it does."""
+        acct = self._acct(account_id)
+        m = self._market(symbol)
+        self._cancel(acct, m, self._find(acct, m, order_id, None), False)
+
+    def _cancel(self, acct: _Account, m: _Market, o: _Order, answer: bool) -> Order | None:
+        """``cancel_order`` of the order found: its final snapshot if ``answer``."""
+        if o.status not in _OPEN:
             raise _not_found()
         now = self.clock.now_ms()
         events = self._begin()
@@ -839,7 +891,7 @@ class Exchange:
             o.locked = 0
         if events is not None:
             events.append(new_book_changed(m.symbol, now))
-        result = snap if snap is not None else o.snapshot()
+        result = (snap if snap is not None else o.snapshot()) if answer else None
         self._flush()
         return result
 
@@ -922,10 +974,17 @@ class Exchange:
         if len(qty_of) > _KEEP_DECIMALS or len(price_of) > _KEEP_DECIMALS:
             price_of.clear()
             qty_of.clear()
-        bids, asks = m.book.levels_both(limit)
-        # the Decimals are made once per value (``_DecimalsOf``): a hit is a plain dict read
-        return ([(price_of[t], qty_of[q]) for t, q in bids],
-                [(price_of[t], qty_of[q]) for t, q in asks])
+        # ``Book.levels`` of both sides, read off the book's keys in one pass; the Decimals
+        # are made once per value (``_DecimalsOf``): a hit is a plain dict read
+        book = m.book
+        bid_keys, ask_keys = book.bid_keys, book.ask_keys
+        if not limit or limit <= 0:
+            bid_first, ask_first = bid_keys[::-1], ask_keys[::-1]
+        else:
+            bid_first, ask_first = bid_keys[:-limit - 1:-1], ask_keys[:-limit - 1:-1]
+        bid_levels, ask_levels = book.bids, book.asks
+        return ([(price_of[t], qty_of[bid_levels[t].total]) for t in bid_first],
+                [(price_of[-k], qty_of[ask_levels[-k].total]) for k in ask_first])
 
     def best_ticks(self, symbol: str) -> tuple[int | None, int | None]:
         """The best bid's and best ask's price in ticks (None for an empty side): what a

@@ -851,3 +851,64 @@ def test_best_ticks_and_depth_agree_with_the_book_levels(ex: Exchange) -> None:
             bids, asks = ex.depth(SYM, limit)
             for got, want in ((bids, book.levels(True, limit)), (asks, book.levels(False, limit))):
                 assert got == [(tick * t, step * q) for t, q in want]
+
+
+def _state(ex: Exchange, acct: int) -> tuple[object, ...]:
+    bal = ex.balances(acct)
+    return (
+        ex.depth(SYM, None),
+        sorted((o.order_id, o.side, o.price, o.orig_qty, o.executed_qty, o.status)
+               for o in ex.open_orders(acct, SYM)),
+        sorted((a, b.free, b.locked) for a, b in bal.items()),
+        ex.last_price(SYM),
+    )
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_integer_place_and_quiet_cancel_do_what_place_order_and_cancel_order_do(seed: int) -> None:
+    """The participants' way in (``place_limit_lots``, ``cancel_quietly``) against the
+    Decimal one on a twin exchange: the same outcome (order id and still open, or the same
+    error) and the same book, orders and balances after every step, with orders that cross,
+    rest, or break a filter (price band, tiny or huge size, zero or negative ticks)."""
+    import random
+
+    rng = random.Random(seed)
+    twins = [Exchange(clock=ManualClock(T0), seed=11) for _ in range(2)]
+    accts = [rich(ex) for ex in twins]
+    spec = twins[0].market(SYM)
+    tick, step = spec.tick_size, spec.step_size
+    mid = int(spec.initial_price / tick)
+    placed: list[int] = []
+    for _ in range(400):
+        outcomes = []
+        if placed and rng.random() < 0.3:
+            order_id = placed.pop(rng.randrange(len(placed)))
+            for i, ex in enumerate(twins):
+                try:
+                    if i == 0:
+                        ex.cancel_order(accts[0], SYM, order_id=order_id)
+                    else:
+                        ex.cancel_quietly(accts[1], SYM, order_id)
+                    outcomes.append("cancelled")
+                except ExchangeError as exc:
+                    outcomes.append((type(exc).__name__, str(exc)))
+        else:
+            is_buy = rng.random() < 0.5
+            ticks = rng.choice([rng.randrange(mid * 9 // 10, mid * 11 // 10),
+                                rng.randrange(-2, mid * 3), mid])
+            lots = rng.choice([rng.randrange(1, 400), rng.randrange(-1, 3), 10**9])
+            for i, ex in enumerate(twins):
+                try:
+                    if i == 0:
+                        order = ex.place_order(accts[0], SYM, "BUY" if is_buy else "SELL",
+                                               "LIMIT", step * lots, tick * ticks)
+                        got = (order.order_id, order.status in ("NEW", "PARTIALLY_FILLED"))
+                    else:
+                        got = ex.place_limit_lots(accts[1], SYM, is_buy, ticks, lots)
+                    outcomes.append(got)
+                except ExchangeError as exc:
+                    outcomes.append((type(exc).__name__, str(exc)))
+            if outcomes[0][1] is True:
+                placed.append(outcomes[0][0])
+        assert outcomes[0] == outcomes[1]
+        assert _state(twins[0], accts[0]) == _state(twins[1], accts[1])
