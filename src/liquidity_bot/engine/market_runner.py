@@ -525,8 +525,21 @@ class MarketRunner:
         False: run it."""
         om_mark, bid_path, ask_path, inventory, key, bids, asks = quiet
         book = self.book
-        if not (_same_path(book.bid_side, bid_path)  # type: ignore[arg-type]
-                and _same_path(book.ask_side, ask_path)):  # type: ignore[arg-type]
+        # ``_same_path``, written out for the usual one-level path (the best level has some of
+        # the others'); the book's best levels are read (and kept) by ``on_book`` already
+        if len(bid_path) == 1:  # type: ignore[arg-type]
+            price, mine = bid_path[0]  # type: ignore[index]
+            level = book.best_bid
+            if level is None or level[0] != price or not (mine is None or level[1] > mine):
+                return False
+        elif not _same_path(book.bid_side, bid_path):  # type: ignore[arg-type]
+            return False
+        if len(ask_path) == 1:  # type: ignore[arg-type]
+            price, mine = ask_path[0]  # type: ignore[index]
+            level = book.best_ask
+            if level is None or level[0] != price or not (mine is None or level[1] > mine):
+                return False
+        elif not _same_path(book.ask_side, ask_path):  # type: ignore[arg-type]
             return False
         if self._inventory() is not inventory:
             return False
