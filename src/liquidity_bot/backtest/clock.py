@@ -137,32 +137,33 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         watched = len(self._selector.get_map())  # the self-pipe, and any real descriptor
         moved = False
         market, origin_ms = self.market, self.origin_ms
-        hand_over = self._hand_over
+        next_event_ms, advance_to, market_now_ms = (
+            market.next_event_ms, market.advance_to, market.now_ms)
+        hand_over, resolution = self._hand_over, self._clock_resolution
         while True:
-            nxt = market.next_event_ms()
+            nxt = next_event_ms()
             if nxt is not None and (deadline is None or (nxt - origin_ms) / 1000.0 < deadline):
                 now_ms = origin_ms + int(self._vt * 1000 + 1e-6)  # ``now_ms()``
                 target_ms = nxt if nxt > now_ms else now_ms
-                market.advance_to(target_ms)
+                advance_to(target_ms)
                 vt = (target_ms - origin_ms) / 1000.0
                 if vt > self._vt:
                     self._vt = vt
             elif deadline is not None:
-                market.advance_to(origin_ms + int(deadline * 1000 + 1e-6))
+                advance_to(origin_ms + int(deadline * 1000 + 1e-6))
                 self._vt = deadline
             else:
                 return moved
             moved = True
             # A slow simulated request (injected latency) may have moved the market further.
-            vt = (market.now_ms() - origin_ms) / 1000.0
+            vt = (market_now_ms() - origin_ms) / 1000.0
             if vt > self._vt:
                 self._vt = vt
             self.steps += 1
             if hand_over is not None:
                 # first in the next turn: nothing ready and no timer due (``_run_once`` runs
                 # the timers due within the clock's resolution)
-                hand_over(not ready and not (
-                    timers and timers[0]._when < self._vt + self._clock_resolution))
+                hand_over(not ready and not (timers and timers[0]._when < self._vt + resolution))
             # A market event that woke nothing (no callback ready, no timer added: most of
             # the other participants' actions) needs no loop turn: go on to the next one.
             # The engine would have run nothing in between, so it sees the same thing.

@@ -16,6 +16,7 @@ not have seen them either. Everything is Decimal; nothing goes through float.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -208,6 +209,12 @@ def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+@functools.lru_cache(maxsize=64)
+def _rest_ms(min_rest_s: float) -> Decimal:
+    """``min_rest_s`` in milliseconds, exactly as written (its shortest repr)."""
+    return Decimal(str(min_rest_s)) * 1000
+
+
 def measure(
     symbol: str,
     book: OrderBook,
@@ -230,7 +237,7 @@ def measure(
         bands = (*bands, OBLIGATION_BAND_PCT)
     min_rest_ms = None
     if obligations.min_rest_s is not None:
-        min_rest_ms = Decimal(str(obligations.min_rest_s)) * 1000
+        min_rest_ms = _rest_ms(obligations.min_rest_s)
     counted = [
         q
         for q in quotes
