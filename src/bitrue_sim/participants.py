@@ -40,6 +40,15 @@ class _SymbolState:
     fair: float = 0.0
     bid_slots: list[int | None] = field(default_factory=list)
     ask_slots: list[int | None] = field(default_factory=list)
+    # the model's floats of ``tick``, ``step`` and ``min_val`` (made once: the same values)
+    tick_f: float = 0.0
+    step_f: float = 0.0
+    min_val_f: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.tick_f = float(self.tick)
+        self.step_f = float(self.step)
+        self.min_val_f = float(self.min_val)
 
 
 @dataclass(frozen=True)
@@ -203,7 +212,7 @@ class SyntheticMarket:
         distance_bps *= 0.7 + 0.6 * rng.random()
         if falling and is_bid:
             distance_bps *= 3  # makers pull their bids while the market falls
-        tick = float(state.tick)
+        tick = state.tick_f
         if is_bid:
             ticks = math.floor(state.fair * (1 - distance_bps / 1e4) / tick)
         else:
@@ -229,8 +238,9 @@ class SyntheticMarket:
     def _lots(self, state: _SymbolState, price: Decimal, median_quote: float,
               sigma: float) -> int:
         value = median_quote * math.exp(sigma * self.rng.gauss(0.0, 1.0))
-        lots = int(value / (float(price) * float(state.step)))
-        min_value_lots = math.ceil(float(state.min_val) / (float(price) * float(state.step)))
+        price_f, step_f = float(price), state.step_f
+        lots = int(value / (price_f * step_f))
+        min_value_lots = math.ceil(state.min_val_f / (price_f * step_f))
         return max(lots, state.min_lots, min_value_lots)
 
     def _take(self, state: _SymbolState, now_ms: int) -> None:

@@ -172,17 +172,19 @@ class VirtualVenue:
         participants = self.participants
         timers = self._timers
         clock = self.clock
+        now_ms = clock.now_ms
+        next_event_ms = participants.next_event_ms if participants is not None else None
         while True:
-            next_market = participants.next_event_ms() if participants is not None else None
+            next_market = next_event_ms() if next_event_ms is not None else None
             next_timer = timers[0][0] if timers else None
             # the earlier of the two due by ``end_ms``; the market's action first on a tie
             if next_market is not None and next_market <= end_ms and (
                     next_timer is None or next_market <= next_timer):
-                if next_market > clock.now_ms():
+                if next_market > now_ms():
                     clock.set(next_market)
                 ran += participants.step(next_market)  # type: ignore[union-attr]
             elif next_timer is not None and next_timer <= end_ms:
-                if next_timer > clock.now_ms():
+                if next_timer > now_ms():
                     clock.set(next_timer)
                 _, _, callback = heapq.heappop(timers)
                 callback()
