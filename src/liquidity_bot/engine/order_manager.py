@@ -56,7 +56,7 @@ from liquidity_bot.domain.order import (
 )
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.clock import LIVE, Clock
-from liquidity_bot.engine.eager import start_now
+from liquidity_bot.engine.eager import run_now, start_now
 from liquidity_bot.engine.persistence import StoreWriter
 from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Purpose, Tolerance, plan
 from liquidity_bot.engine.risk import AccountState, RiskGate
@@ -296,6 +296,10 @@ class OrderManager:
         self.quote_traded = ZERO
         self._resolve_tasks: set[asyncio.Task[None]] = set()
         self._send_tasks: set[asyncio.Task[None]] = set()  # requests on the wire
+        # A venue whose requests bind nothing to the running task: the first request of a
+        # pass is written before its task is made (``eager.run_now``), not after
+        self._task_free = bool(getattr(getattr(venue, "capabilities", None),
+                                       "task_free_requests", False))
         self._lock = asyncio.Lock()
         # Finished orders, oldest first: (monotonic time it was seen finished, client id).
         # ``prune_finished`` drops them from ``orders`` after FINISHED_GRACE_S so that memory
@@ -709,9 +713,13 @@ class OrderManager:
                     # The first order answers the book: it is signed and written now (its task
                     # starts at once, not a loop turn later), before the rest are prepared and
                     # before its own store records and the read-outs are made.
-                    first = trigger_ns is not None
-                    tasks.append(self._start(self._send_place(new, trigger_ns), now=first))
-                    trigger_ns = None
+                    if trigger_ns is None:
+                        tasks.append(self._start(self._send_place(new, None)))
+                    else:
+                        task = self._start_first(self._send_place(new, trigger_ns))
+                        if task is not None:
+                            tasks.append(task)
+                        trigger_ns = None
                     self._save_submit(new)
                 if t is not None:
                     self._request_cancel(t)
@@ -736,6 +744,17 @@ class OrderManager:
         task = start_now(job) if now else asyncio.get_running_loop().create_task(job)
         self._send_tasks.add(task)
         task.add_done_callback(self._sent)
+        return task
+
+    def _start_first(self, job: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        """``_start(job, now=True)``, but on a task-free venue the task is made only after
+        the first step, and only if the request is still on its way (None: it is over)."""
+        if not self._task_free:
+            return self._start(job, now=True)
+        task = run_now(job)
+        if task is not None:
+            self._send_tasks.add(task)
+            task.add_done_callback(self._sent)
         return task
 
     def _sent(self, task: asyncio.Task[None]) -> None:
