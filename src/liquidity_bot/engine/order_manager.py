@@ -119,13 +119,18 @@ class ClientIds:
         self._counter = self._random.randrange(36**3)
 
     def new(self) -> str:
-        self._counter = (self._counter + 1) % 36**4
-        return (
-            self.prefix
-            + _base36(self.clock.now_ms(), 8)
-            + _base36(self._counter, 4)
-            + _base36(self._random.randrange(36**4), 4)
-        )
+        """``prefix + _base36(now_ms, 8) + _base36(counter, 4) + _base36(random, 4)``, written
+        out (an id is made for each order, inside tick-to-order)."""
+        self._counter = counter = (self._counter + 1) % 36**4
+        pairs = _BASE36_PAIRS
+        ms = self.clock.now_ms()
+        ms, m0 = divmod(ms, 1296)
+        ms, m1 = divmod(ms, 1296)
+        ms, m2 = divmod(ms, 1296)
+        rand = self._random.randrange(36**4)
+        return (self.prefix + pairs[ms % 1296] + pairs[m2] + pairs[m1] + pairs[m0]
+                + pairs[counter // 1296] + pairs[counter % 1296]
+                + pairs[rand // 1296] + pairs[rand % 1296])
 
     def is_ours(self, client_order_id: str | None) -> bool:
         return bool(client_order_id) and self._pattern.fullmatch(client_order_id) is not None
@@ -647,7 +652,9 @@ class OrderManager:
         # ``plan`` is a pure function of these (of the quote set it reads the bids and asks
         # only) and of the instrument: a pass that sees what the last one saw (most often:
         # nothing to do, or the budget spent) gets the last answer, not a new plan
-        inputs = (safe.bids, safe.asks, live, mid, self.rules, allowance, recent)
+        # (mid first: a new quote set mostly comes with a new mid, which ends the comparison
+        # before the quotes' own, one dataclass ``__eq__`` per quote, are compared)
+        inputs = (mid, allowance, recent, live, self.rules, safe.bids, safe.asks)
         last = self._last_plan
         if last is not None and self.reuse_plans and last[0] == inputs:
             self.stats.plans_reused += 1
@@ -847,7 +854,8 @@ class OrderManager:
         )
         t = Tracked(order=order, created_ms=self.time.now_ms(), priority=q.priority,
                     critical=q.obligation_critical, submit_saved=False)
-        order.apply(OrderEvent.SUBMIT)
+        order.state = order._target(OrderEvent.SUBMIT)  # ``apply``, without its checks of
+        # an event given by value or a fill (neither applies to SUBMIT)
         t.sent_ms = t.created_ms
         self._track(t)
         self._sends[q.side].append(t.created_ms)
