@@ -305,7 +305,8 @@ class RiskGate:
         symbol: str | None = None,
     ) -> RiskDecision:
         """Allow or refuse one new order. Refusals are logged and counted."""
-        decision = self._evaluate(Side.parse(side), price, qty, account, key_label, symbol)
+        decision = self._evaluate(side if type(side) is Side else Side.parse(side), price, qty,
+                                  account, key_label, symbol)
         if not decision.allowed:
             assert decision.reason is not None
             self._counts[decision.reason.value] += 1
@@ -395,7 +396,7 @@ class RiskGate:
                     f"{acct.open_sell_qty}, this {qty}) below min_base_inventory "
                     f"{lim.min_base_inventory}",
                 )
-        ref = self.reference_price
+        ref = self._external if self._external is not None else self._ema  # reference_price
         if ref is None or ref <= 0:
             return RiskDecision(
                 False,
