@@ -128,12 +128,15 @@ async def open_sessions(
             report(f"key {label!r} refused: {refused[label]}")
             continue
 
-        def venue_for(api_key: str, secret: str, symbols: list[str] = symbols,
-                      entry: Exchange = entry, label: str = label) -> Venue:
-            return entry.venue_for(config, api_key, secret, symbols, key_label=label)
+        def venue_for(key: Any, symbols: list[str] = symbols, entry: Exchange = entry,
+                      label: str = label) -> Venue:
+            # the key's other credentials (OKX/KuCoin passphrase, BitMart memo) go along
+            extras = {name: value.reveal() for name, value in key.extras.items()}
+            return entry.venue_for(config, key.api_key, key.secret.reveal(), symbols,
+                                   key_label=label, extras=extras)
 
         def factory(key: Any = key, venue_for: Any = venue_for) -> Venue:
-            return venue_for(key.api_key, key.secret.reveal())
+            return venue_for(key)
 
         sessions.append(
             KeySession(label=label, venue=factory(), markets=markets, venue_factory=factory,

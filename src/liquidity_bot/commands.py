@@ -269,7 +269,8 @@ async def cancel_for_refused_keys(cfg: Any, home: Path, passphrase: str, labels:
     import asyncio
 
     try:
-        keys, problems = await asyncio.to_thread(keys_from_vault, home, passphrase, labels)
+        exchanges = {m.key_label: m.exchange for m in cfg.markets if m.key_label in labels}
+        keys, problems = await asyncio.to_thread(keys_from_vault, home, passphrase, exchanges)
     except VaultError as exc:
         return {**empty, "problems": [f"cannot open the vault to check refused keys: {exc}"]}
     sub = msgspec.structs.replace(cfg, markets=tuple(m for m in cfg.markets
@@ -453,7 +454,6 @@ def cancel_all_cmd(
     cancel-on-disconnect). Exits 0 when none of ours is left open, 4 when some are (listed),
     1 when a key or market could not be checked."""
     from liquidity_bot.cancel_all import cancel_all, keys_from_vault
-    from liquidity_bot.engine.runner import group_by_key
     from liquidity_bot.keys.credentials import passphrase_for_service
     from liquidity_bot.keys.home import InputRefused
     from liquidity_bot.keys.vault import VaultError
@@ -469,7 +469,8 @@ def cancel_all_cmd(
         return
     out, err = Console(), Console(stderr=True)
     try:
-        keys, problems = keys_from_vault(home, passphrase, group_by_key(cfg.markets))
+        keys, problems = keys_from_vault(home, passphrase,
+                                         {m.key_label: m.exchange for m in cfg.markets})
     except VaultError as exc:
         _die(f"cannot open the vault under {home}: {exc}")
         return

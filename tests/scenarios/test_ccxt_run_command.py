@@ -149,3 +149,23 @@ async def test_run_on_binance_refuses_a_key_that_may_withdraw(bsim, home, tmp_pa
     assert "withdraw_disabled" in text, text[-2000:]
     assert bad["secret"] not in text
     assert _ours(bsim, acct, "lbw") == []
+
+
+async def test_cancel_all_clears_a_ccxt_market_after_kill_minus_9(venue_sim, home, tmp_path):
+    """``cancel-all`` (the service manager's post-stop step) reaches a ccxt market's key through
+    its venue: what a killed run left is cancelled (the client's own orders are left alone by
+    the same list-then-cancel loop as Bitrue's, tested in test_cancel_all)."""
+    from .test_cancel_all import _cancel_all
+
+    account, config, proc = await _quoting_bot(venue_sim, home, tmp_path, "lbk")
+    proc.send_signal(signal.SIGKILL)
+    await proc.wait()
+    left = {o.client_order_id for o in _ours(venue_sim, account, "lbk")}
+    assert left, "the kill left orders behind"
+    code, out, err = await _cancel_all(home, config)
+    assert code == 0, err[-2000:]
+    assert _ours(venue_sim, account, "lbk") == []
+    for cid in left:
+        assert cid in out
+    code, out, _ = await _cancel_all(home, config)
+    assert code == 0 and "cancelled 0 orders" in out

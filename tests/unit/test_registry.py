@@ -49,3 +49,21 @@ def test_the_engine_is_built_from_the_config() -> None:
         4000, 2.0, 12.0)
     assert engine.store_kpis is False and engine.all_markets == list(cfg.markets)
     assert session.budget.hard_limit == FakeVenue.order_rate_limit.requests
+
+
+@pytest.mark.parametrize(("name", "extras", "field", "value"), [
+    ("okx", {"passphrase": "okx-pass"}, "password", "okx-pass"),
+    ("kucoin", {"passphrase": "kc-pass"}, "password", "kc-pass"),
+])
+def test_a_ccxt_venue_gets_the_key_s_other_credentials(name, extras, field, value) -> None:
+    """OKX and KuCoin sign with the key's passphrase: it reaches the ccxt client under ccxt's
+    name for it (``password``), and never shows in the venue's repr."""
+    pytest.importorskip("ccxt.pro")
+    from liquidity_bot.venues.registry import through_ccxt
+
+    cfg = parse_config(CONFIG, source="test")
+    venue = through_ccxt(name).venue_for(cfg, "key", "secret", ["BTCUSDT"], extras=extras)
+    assert venue._credentials[field] == value
+    assert value not in repr(venue)
+    bare = through_ccxt(name).venue_for(cfg, "key", "secret", ["BTCUSDT"])
+    assert field not in bare._credentials

@@ -104,3 +104,24 @@ def test_earlier_order_requests_of_keys_on_other_addresses_are_left_out(tmp_path
     assert store.order_requests_since(0, "bitrue", not_of_keys=["beta"]) == [10, 25, 30]
     assert store.order_requests_since(0, "bitrue", not_of_keys=["alpha"]) == [20, 25, 30, 40]
     assert store.order_requests_since(0, not_of_keys=["alpha", "beta"]) == [25, 30]
+
+
+def test_the_report_csvs_tell_the_same_symbol_on_two_exchanges_apart(tmp_path):
+    """One row per sample and per markout, each naming its exchange (the last column)."""
+    import csv
+    import io
+
+    from liquidity_bot.reporting.report import build_report, markouts_csv, render_csv
+
+    store = new_store(tmp_path / "bot.db")
+    for exchange, ts in (("bitrue", 1_000), ("gate", 2_000)):
+        store.add_kpi_sample(KpiSample(symbol="XRPUSDT", ts_ms=ts, bid_depth_quote=Decimal(1),
+                                       ask_depth_quote=Decimal(1), two_sided=True,
+                                       obligations_met=True, mid=Decimal("0.5"),
+                                       exchange=exchange))
+    report = build_report(store)
+    rows = list(csv.DictReader(io.StringIO(render_csv(report))))
+    assert [(r["symbol"], r["ts_ms"], r["exchange"]) for r in rows] == [
+        ("XRPUSDT", "1000", "bitrue"), ("XRPUSDT", "2000", "gate")]
+    header = next(csv.reader(io.StringIO(markouts_csv(report))))
+    assert header[-1] == "exchange"

@@ -619,3 +619,51 @@ async def test_an_exchange_error_echoing_the_key_header_keeps_the_key_out_of_the
     assert api_key not in details and api_key not in str(info.value)
     assert api_key not in home.audit.read_text()
     assert api_key not in json.dumps(Vault.open(home.vault).to_doc()["records"][0]["last_verification"])
+
+
+async def test_cli_probes_go_from_the_key_source_address(sim, make_key, tmp_path) -> None:
+    """A key allowed only the address the bot sends it from (``key_source_addresses``) fails
+    from the default address and passes when the probes go from ``--source-address``."""
+    import asyncio
+
+    _, key, secret = await make_key(sim, permissions=("read", "trade"), ip_allowlist=("127.0.0.3",))
+    home = tmp_path / "home"
+    base = ["--base-url", sim.base_url, "--canary-source", CANARY]
+    res = await asyncio.to_thread(
+        _cli, home, ["add", "--label", "LB", "--api-key", key, *base, "--json"], secret + "\n"
+    )
+    assert res.exit_code == 1, res.output  # stored, but refused from 127.0.0.1
+    checks = {c["name"]: c for c in json.loads(res.stdout[res.stdout.index("{") :])["checks"]}
+    assert checks["can_read"]["status"] == "fail", checks
+    res = await asyncio.to_thread(
+        _cli, home, ["verify", "LB", *base, "--source-address", "127.0.0.3", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["verdict"] == "pass"
+    assert sim.rate_limiter.used("general", "127.0.0.3") > 0
+    _, new_key, new_secret = await make_key(
+        sim, permissions=("read", "trade"), ip_allowlist=("127.0.0.3",)
+    )
+    res = await asyncio.to_thread(
+        _cli, home, ["rotate", "LB", "--api-key", new_key, *base, "--source-address", "127.0.0.3"],
+        new_secret + "\n",
+    )
+    assert res.exit_code == 0, res.output
+    assert Vault.open(home / "vault.json").find_active("LB").api_key == new_key
+    for r in (res,):
+        assert secret not in r.output and new_secret not in r.output
+
+
+def test_cli_source_address_is_checked_before_anything_is_stored(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    cases = (
+        (["--source-address", "localhost"], "is not an IP address"),
+        (["--source-address", "127.0.0.2", "--canary-source", "127.0.0.2"], "both 127.0.0.2"),
+        (["--source-address", "127.0.0.3", "--exchange", "gate"], "is for Bitrue keys"),
+    )
+    for extra, message in cases:
+        res = _cli(home, ["add", "--label", "LB", "--api-key", "k" * 64, "--base-url",
+                          "http://127.0.0.1:9", *extra], "s" * 64 + "\n")
+        assert res.exit_code != 0, res.output
+        assert message in res.output, res.output
+        assert not (home / "vault.json").exists()

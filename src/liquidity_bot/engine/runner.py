@@ -130,7 +130,7 @@ class KeySession:
     failed: dict[str, str] = field(default_factory=dict)
     started: bool = False
     watch: Any = None  # liquidity_bot.keys.gate.KeyWatch: re-checked while running
-    venue_for: Callable[[str, str], Venue] | None = None  # (api_key, secret) -> venue
+    venue_for: Callable[[Any], Venue] | None = None  # a verified key (rotated in) -> venue
     refused: str | None = None  # why the keys gate stopped this key while running
     switches: int = 0  # key rotations picked up while running
     reverify_unsure: int = 0  # inconclusive re-verifications in a row (read by the alerts)
@@ -431,7 +431,7 @@ class Engine:
                 continue
             unsure = s.reverify_unsure = 0
             if res.switched:
-                await self.switch_key(s, res.key.api_key, res.key.secret.reveal())
+                await self.switch_key(s, res.key)
 
     async def _cancel_market(self, r: MarketRunner, reason: str, deadline_s: float) -> int:
         """Cancel every order of one market, settle those in flight, sweep what the exchange
@@ -506,7 +506,7 @@ class Engine:
                     "fix the key and start again: the next start adopts them.", r.symbol, left,
                 )
 
-    async def switch_key(self, s: KeySession, api_key: str, secret: str) -> None:
+    async def switch_key(self, s: KeySession, key: Any) -> None:
         """A rotated key: cancel-and-requote with a venue built for the new key."""
         if s.venue_for is None:
             await self.stop_key(s, "the key was rotated but this engine cannot rebuild its venue")
@@ -516,7 +516,7 @@ class Engine:
         for r in s.runners.values():
             r.status = "switching key"
         await self._halt_session(s, "key rotated", sweep_s=10.0)
-        s.venue = s.venue_for(api_key, secret)
+        s.venue = s.venue_for(key)
         if await self._start_venue(s) is None:
             s.refused = "the rotated key's venue did not start"
             return

@@ -306,6 +306,15 @@ Canary = Annotated[
         help="A local address NOT on the key's allow list (e.g. 127.0.0.2) to prove the IP restriction.",
     ),
 ]
+Source = Annotated[
+    str | None,
+    typer.Option(
+        "--source-address",
+        help="The local address the bot sends this key's requests from (its entry in "
+        "[bitrue] key_source_addresses, or source_address): the probes go from it too, so that "
+        "a key allowed only that address passes. Bitrue keys.",
+    ),
+]
 PolicyOpt = Annotated[
     Path | None, typer.Option("--policy", help="Policy TOML (default <home>/policy.toml).")
 ]
@@ -353,6 +362,28 @@ def _check_intake(
     return markets
 
 
+def _probe_client(exchange: str, source: str | None, canary: str | None) -> Any:
+    """The probes' client factory when they must go from ``source`` (None: the default one)."""
+    if source is None:
+        return None
+    if exchange != "bitrue":
+        _die(f"--source-address is for Bitrue keys: {exchange}'s probes go from the system's "
+             f"default address; leave the option out")
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(source)
+    except ValueError:
+        _die(f"--source-address {source!r} is not an IP address; give the address of this "
+             f"machine the bot sends from (as in [bitrue] key_source_addresses)")
+    if canary is not None and canary == source:
+        _die(f"--canary-source and --source-address are both {source}: the canary must be an "
+             f"address NOT on the key's allow list, the source one that is on it")
+    from liquidity_bot.venues.bitrue.factory import client_from
+
+    return client_from(source)
+
+
 async def _verify_new(
     home: KeysHome,
     rec: Any,
@@ -361,6 +392,7 @@ async def _verify_new(
     urls: Any,
     canary: str | None,
     extras: dict[str, str] | None = None,
+    client_factory: Any = None,
 ) -> VerificationReport:
     """Verify a key just stored; if verifying breaks (rather than judging), remove it again so
     that the operator's retry is not blocked by a half-done add."""
@@ -368,7 +400,8 @@ async def _verify_new(
 
     try:
         return await verify_and_record(
-            home, rec, secret, policy=policy, urls=urls, canary_source=canary, extras=extras
+            home, rec, secret, policy=policy, urls=urls, canary_source=canary, extras=extras,
+            client_factory=client_factory,
         )
     except BaseException:
         with contextlib.suppress(Exception):
@@ -406,6 +439,7 @@ def add_cmd(
     exchange: Annotated[str, typer.Option("--exchange")] = "bitrue",
     base_url: BaseUrl = None,
     canary_source: Canary = None,
+    source_address: Source = None,
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Store without verifying.")
     ] = False,
@@ -425,6 +459,7 @@ def add_cmd(
     policy = _profile_policy(profile, _policy(home, policy_path))
     markets = _check_intake(exchange, label, api_key, market, canary_source, policy)
     urls = None if no_verify else _urls(base_url, exchange)
+    client = _probe_client(exchange, source_address, canary_source)
     value, extras = _intake_secret(exchange)
     passphrase = _passphrase(home)
     rec = add_key(
@@ -444,7 +479,7 @@ def add_cmd(
             f"not verified: run `liquidity-bot keys verify {label!r}` before trading", markup=False
         )
         return
-    report = _run(_verify_new(home, rec, value, policy, urls, canary_source, extras))
+    report = _run(_verify_new(home, rec, value, policy, urls, canary_source, extras, client))
     _print_report(report, policy, as_json)
     if report.verdict != PASS and not as_json:
         _print_fixes(report, policy)
@@ -458,6 +493,7 @@ def verify_cmd(
     label: Annotated[str, typer.Argument(help="The key's label.")],
     base_url: BaseUrl = None,
     canary_source: Canary = None,
+    source_address: Source = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result.")] = False,
     exchange: ExchangeOpt = None,
     policy_path: PolicyOpt = None,
@@ -469,6 +505,7 @@ def verify_cmd(
     exchange = _label_exchange(home, label, exchange)
     policy = _policy(home, policy_path)
     urls = _urls(base_url, exchange)
+    client = _probe_client(exchange, source_address, canary_source)
     if not home.vault.exists():
         _die(f"no vault at {home.vault}; add a key first (liquidity-bot keys add)")
     passphrase = _passphrase(home)
@@ -486,6 +523,7 @@ def verify_cmd(
             urls=urls,
             canary_source=canary_source,
             extras=extras,
+            client_factory=client,
         )
     )
     _print_report(report, policy, as_json)
@@ -509,6 +547,7 @@ def onboard_cmd(
     api_key: Annotated[str | None, typer.Option("--api-key")] = None,
     base_url: BaseUrl = None,
     canary_source: Canary = None,
+    source_address: Source = None,
     market: Annotated[list[str] | None, typer.Option("--market")] = None,
     policy_path: PolicyOpt = None,
     secret: SecretRefused = None,
@@ -539,6 +578,7 @@ def onboard_cmd(
         typer.echo(guide, nl=False)
         return
     urls = _urls(base_url, exchange)
+    client = _probe_client(exchange, source_address, canary_source)
     check_label(label)
     if canary_source is not None:
         check_canary(canary_source, policy)
@@ -572,6 +612,7 @@ def onboard_cmd(
                 urls=urls,
                 canary_source=canary_source,
                 extras=extras,
+                client_factory=client,
             )
         )
         _print_report(report, policy, as_json=False)
@@ -712,6 +753,7 @@ def rotate_cmd(
     exchange: ExchangeOpt = None,
     base_url: BaseUrl = None,
     canary_source: Canary = None,
+    source_address: Source = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     policy_path: PolicyOpt = None,
     secret: SecretRefused = None,
@@ -726,6 +768,7 @@ def rotate_cmd(
     policy = _policy(home, policy_path)
     urls = _urls(base_url, exchange)
     _check_intake(exchange, label, api_key, None, canary_source, policy)
+    client = _probe_client(exchange, source_address, canary_source)
     if not home.vault.exists():
         _die(f"no vault at {home.vault}; add a key first (liquidity-bot keys add)")
     value, extras = _intake_secret(exchange)
@@ -742,6 +785,7 @@ def rotate_cmd(
             urls=urls,
             canary_source=canary_source,
             new_extras=extras,
+            client_factory=client,
         )
     )
     _print_report(result.report, policy, as_json)

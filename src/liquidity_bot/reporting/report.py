@@ -445,6 +445,7 @@ CSV_COLUMNS = (
     "obligations_met",
     "market_bid_depth_2pct_quote",
     "market_ask_depth_2pct_quote",
+    "exchange",  # last, so that readers by position keep working
 )
 
 
@@ -482,6 +483,7 @@ def iter_csv(report: Report, rows_per_chunk: int = 2000) -> Iterator[str]:
                     int(s.obligations_met),
                     _cell(s.market_bid_depth_quote),
                     _cell(s.market_ask_depth_quote),
+                    r.exchange,
                 ]
             )
     yield buf.getvalue()
@@ -768,13 +770,13 @@ def _estimates_table(r: SymbolReport) -> str:
 
 
 def markouts_csv(report: Report) -> str:
-    """The markouts of every market: symbol, side, horizon, bps (exact), fills."""
+    """The markouts of every market: symbol, side, horizon, bps (exact), fills, exchange."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["symbol", "side", "horizon_s", "markout_bps", "fills"])
+    w.writerow(["symbol", "side", "horizon_s", "markout_bps", "fills", "exchange"])
     for r in report.symbols:
         for side, h, bps, n in r.markouts.rows():
-            w.writerow([r.symbol, side, h, _cell(bps), n])
+            w.writerow([r.symbol, side, h, _cell(bps), n, r.exchange])
     return buf.getvalue()
 
 

@@ -8,7 +8,7 @@ here. Entries import their adapter only when used, so naming an exchange costs n
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +25,9 @@ def _attr(path: str) -> Any:
 class Exchange:
     """One exchange the bot knows.
 
-    ``venue`` names ``(config, api_key, secret, symbols, key_label=None) -> Venue`` (the
-    label lets a key send from its own address); ``key_prober`` the class of the exchange's
+    ``venue`` names ``(config, api_key, secret, symbols, key_label=None, extras=None) ->
+    Venue`` (the label lets a key send from its own address; ``extras`` are the key's other
+    credentials by the guide's names, e.g. ``passphrase`` or ``memo``); ``key_prober`` the class of the exchange's
     key prober (``keys.probers``: what ``keys.verify`` judges a key with); ``config_table``
     the config table holding its URLs and settings; ``governor`` (optional) ``(config,
     key_label=None) -> the rate governor of that key's source address``; ``governors``
@@ -47,9 +48,11 @@ class Exchange:
     key_client: str | None = None
 
     def venue_for(self, config: Any, api_key: str, secret: str,
-                  symbols: Iterable[str], key_label: str | None = None) -> Venue:
+                  symbols: Iterable[str], key_label: str | None = None,
+                  extras: Mapping[str, str] | None = None) -> Venue:
         factory: Callable[..., Venue] = _attr(self.venue)
-        return factory(config, api_key, secret, list(symbols), key_label=key_label)
+        return factory(config, api_key, secret, list(symbols), key_label=key_label,
+                       extras=extras)
 
     def prober(self) -> Callable[..., Any]:
         return _attr(self.key_prober)

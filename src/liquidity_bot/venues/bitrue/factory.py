@@ -23,9 +23,10 @@ def urls_of(config: Any) -> BitrueUrls:
 
 
 def bitrue_venue(config: Any, api_key: str, secret: str, symbols: Iterable[str],
-                 key_label: str | None = None) -> BitrueVenue:
+                 key_label: str | None = None, extras: Any = None) -> BitrueVenue:
     """A ``BitrueVenue`` for one key and its symbols, as the config's ``[bitrue]`` says: its
-    REST calls and both WebSockets go from the key's address (``key_source_addresses``)."""
+    REST calls and both WebSockets go from the key's address (``key_source_addresses``).
+    A Bitrue key has no other credential (``extras``)."""
     b = config.bitrue
     return BitrueVenue(
         urls_of(config),
@@ -59,9 +60,13 @@ def address_governors(config: Any) -> list[Any]:
 def key_client_factory(config: Any, key_label: str | None) -> Any:
     """The keys gate's client factory for ``key_label``: its probes go from the key's address
     (the canary still goes from the canary source it names)."""
-    from liquidity_bot.venues.bitrue.rest import BitrueRestClient
+    return client_from(config.bitrue.address_of(key_label))
 
-    source = config.bitrue.address_of(key_label)
+
+def client_from(source: str | None) -> Any:
+    """A key prober's client factory whose requests go from the local address ``source`` (None:
+    the system's choice); a canary probe still names its own."""
+    from liquidity_bot.venues.bitrue.rest import BitrueRestClient
 
     def client(urls: Any, api_key: str | None, secret: str | None, **kw: Any) -> Any:
         kw.setdefault("source_address", source)
