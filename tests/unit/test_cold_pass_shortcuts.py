@@ -1,7 +1,7 @@
 """The cold pass's shortcuts give the old path's answers: client ids written out in one
 function (``ClientIds.new``), the planner's live orders and targets converted to ticks and lots
 through the scale's memo first (``_Live``, ``_converted``), and an order registered by its
-SUBMIT transition without ``Order.apply``'s checks."""
+SUBMIT transition without ``Order.apply``'s checks, the ladder's level plans made as tuples."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import random
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liquidity_bot.domain.order import Order, OrderEvent, OrderState, Side
@@ -118,41 +118,12 @@ def test_submit_by_its_transition_is_apply() -> None:
     assert a.state is b.state is OrderState.PENDING_NEW
 
 
-decimals = st.sampled_from(["0", "0.00", "-0.05", "0.1", "0.10", "0.25", "1.5", "-0.3333",
-                            "0.05000"]).map(D)
 
+def test_a_level_plan_made_by_tuple_new_is_the_named_tuple() -> None:
+    """The ladder makes its ``LevelPlan``s with ``tuple.__new__`` (no Python ``__new__``)."""
+    from liquidity_bot.strategies.shaping import LevelPlan
 
-@settings(max_examples=300, deadline=None)
-@given(levels=st.integers(1, 4), spacing=st.sampled_from(["0.05", "0.1", "0.100", "1"]),
-       steps=st.lists(st.tuples(decimals, decimals), min_size=1, max_size=5),
-       prec=st.sampled_from([None, 12]))
-@example(levels=2, spacing="0.1", steps=[(D("0"), D("0.1")), (D("0"), D("0.10"))], prec=None)
-@example(levels=1, spacing="1", steps=[(D("0"), D("100")), (D("0"), D("100.0"))], prec=None)
-@example(levels=1, spacing="1", steps=[(D("100"), D("0")), (D("100.0"), D("0"))], prec=None)
-@example(levels=1, spacing="0.1", steps=[(D("0.1"), D("0.3")), (D("0.10"), D("0.3"))], prec=None)
-@example(levels=1, spacing="0.1", steps=[(D("0"), D("0.3")), (D("0"), D("0.3"))], prec=1)
-def test_ladder_factors_equal_the_formula_written_the_same_way(
-        levels: int, spacing: str, steps: list[tuple[D, D]], prec: int | None) -> None:
-    """``LadderStrategy._factors`` gives, value and representation, what computing them now
-    gives: also after a shift or half-spread equal in value but written otherwise, and under
-    another Decimal precision."""
-    from decimal import localcontext
-
-    from liquidity_bot.config import LadderParams
-    from liquidity_bot.domain.instrument import Instrument
-    from liquidity_bot.strategies.ladder import LadderStrategy
-
-    tick = D("0.0001")
-    inst = Instrument(symbol="XRPUSDT", base="XRP", quote="USDT", tick=tick, step=D("0.1"),
-                      price_scale=None, volume_scale=None, min_price=tick, max_price=None,
-                      min_qty=D("0.1"), max_qty=None, min_val=D("1"))
-    p = LadderParams(level_size_quote=D("50"), levels=levels, level_spacing_pct=D(spacing))
-    ladder = LadderStrategy(inst, p)
-    with localcontext() as ctx:  # one context object, its precision changed in place
-        for n, (shift, half) in enumerate(steps):
-            ctx.prec = prec if prec is not None and n % 2 else 28
-            want = tuple((1 + (shift - (half + p.level_spacing_pct * i)) / 100,
-                          1 + (shift + (half + p.level_spacing_pct * i)) / 100)
-                         for i in range(levels))
-            got = ladder._factors(shift, half)
-            assert [tuple(map(str, f)) for f in got] == [tuple(map(str, f)) for f in want]
+    made = tuple.__new__(LevelPlan, (Side.SELL, 2, D("1.5"), D("20")))
+    want = LevelPlan(Side.SELL, 2, D("1.5"), D("20"))
+    assert type(made) is LevelPlan and made == want
+    assert (made.side, made.level, made.price, made.size_quote) == tuple(want)

@@ -36,7 +36,7 @@ a busy book most snapshots change nothing the ladder reads.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, getcontext
+from decimal import Decimal
 
 from liquidity_bot.config import LadderParams
 from liquidity_bot.strategies.avellaneda import _pct
@@ -92,7 +92,6 @@ class LadderStrategy:
         self.band_pct = band_pct
         self._memo = QuoteMemo()
         self._floor_of: tuple[float, LadderParams, Decimal] | None = None
-        self._factors_of: tuple[object, ...] | None = None  # see ``_factors``
 
     def quote(self, snapshot: MarketSnapshot) -> QuoteSet:
         """``quote_around_centre`` with the ladder's plan, remembered under what it reads."""
@@ -141,28 +140,6 @@ class LadderStrategy:
         half = spread / TWO
         return vol_floor, (vol_floor if vol_floor > half else half)
 
-    def _factors(self, shift: Decimal, half: Decimal) -> tuple[tuple[Decimal, Decimal], ...]:
-        """Per level, what mid is multiplied by for its bid and ask: ``1 + (shift -+ offset) /
-        100`` with ``offset = half + spacing * i``. They move only with the skew and the
-        half-spread (fills, a binding volatility floor): the last ones are kept while both
-        are the same numbers written the same way (``compare_total``) under the same
-        parameters and Decimal context, so the result is the one computed now."""
-        p = self.params
-        ctx = getcontext()
-        known = self._factors_of
-        if (known is not None and known[0] is p and known[1] is ctx and known[2] == ctx.prec
-                and known[3] == ctx.rounding and not known[4].compare_total(shift)
-                and not known[5].compare_total(half)):
-            return known[6]
-        spacing = p.level_spacing_pct
-        factors = []
-        for i in range(p.levels):
-            offset = half + spacing * i
-            factors.append((ONE + (shift - offset) / HUNDRED, ONE + (shift + offset) / HUNDRED))
-        out = tuple(factors)
-        self._factors_of = (p, ctx, ctx.prec, ctx.rounding, shift, half, out)
-        return out
-
     def _plan(
         self, snapshot: MarketSnapshot, mid: Decimal, vol_floor: Decimal, half: Decimal
     ) -> QuotePlan:
@@ -183,10 +160,14 @@ class LadderStrategy:
 
         plans: list[LevelPlan] = []
         bid_size, ask_size = p.level_size_quote * bid_factor, p.level_size_quote * ask_factor
-        make = LevelPlan._make
-        for i, (bid, ask) in enumerate(self._factors(shift, half)):
-            plans.append(make((BUY, i, mid * bid, bid_size)))
-            plans.append(make((SELL, i, mid * ask, ask_size)))
+        spacing = p.level_spacing_pct
+        new = tuple.__new__  # ``LevelPlan(...)`` without its Python-level ``__new__``
+        for i in range(p.levels):
+            offset = half + spacing * i
+            plans.append(new(LevelPlan, (BUY, i, mid * (ONE + (shift - offset) / HUNDRED),
+                                         bid_size)))
+            plans.append(new(LevelPlan, (SELL, i, mid * (ONE + (shift + offset) / HUNDRED),
+                                         ask_size)))
         diagnostics = {
             "half_spread_pct": half,
             "vol_floor_pct": vol_floor,
