@@ -525,10 +525,12 @@ class OrderManager:
                 await asyncio.gather(*tasks)
 
     def _start_pass(self, quotes: QuoteSet, trigger_ns: int | None) -> list[asyncio.Task[None]]:
-        """Plan for ``quotes`` and start the plan's requests (``sync`` without the lock)."""
+        """Plan for ``quotes`` and start the plan's requests (``sync`` without the lock); then
+        forget long-finished orders (nothing the plan reads: its views hold unfinished ones)."""
+        tasks = self._execute(self._plan(quotes), trigger_ns)
         if self._finished:
             self.prune_finished()
-        return self._execute(self._plan(quotes), trigger_ns)
+        return tasks
 
     def _safe_price(self, quote: DesiredQuote) -> DesiredQuote | None:
         """Never cross the opposite best price (no post-only order on Bitrue)."""
