@@ -96,6 +96,7 @@ def _child_backtest(args: argparse.Namespace) -> dict[str, object]:
         "passes": sum(getattr(r, "passes", 0) for r in runners) or None,
         "quotes_reused": sum(getattr(r, "quotes_reused", 0) for r in runners) or None,
         "plans_reused": sum(getattr(r.om.stats, "plans_reused", 0) for r in runners) or None,
+        "quiet_passes": sum(getattr(r, "quiet_passes", 0) for r in runners) or None,
         "order_requests": result.order_requests, "fills": m.fills, "placed": m.orders_placed,
         "uptime": m.uptime, "pnl": m.pnl_quote, "book_pushes": result.book_pushes,
         "loop_steps": result.loop_steps,
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name].append(r)
             extra = "" if kind == "sim" else (
                 f" passes={_fmt(r['passes'])} quotes/plans reused={_fmt(r['quotes_reused'])}/"
-                f"{_fmt(r['plans_reused'])}"
+                f"{_fmt(r['plans_reused'])} quiet={_fmt(r.get('quiet_passes'))}"
                 f" requests={r['order_requests']} fills={r['fills']} uptime={_fmt(r['uptime'])}"
                 f" pnl={r['pnl']} pushes={r['book_pushes']}")
             print(f"  run {run + 1} {name:>3}: wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s"

@@ -1,7 +1,7 @@
 """Connector benchmark: client CPU per signed order round trip (ours vs ccxt), depth decode rate.
 
     .venv/bin/python bench/bench_connector.py [--orders 400] [--runs 3] [--loops uvloop,asyncio]
-        [--old-src OLD/src] [--syscalls] [--snapshot-seconds 1.0]
+        [--old-src OLD/src] [--syscalls] [--floor] [--warm] [--snapshot-seconds 1.0]
 
 The simulator runs in a SEPARATE process (this script re-executes itself with ``--serve``).
 Every measurement runs in its own fresh child process (``--child``) with its own event loop,
@@ -17,6 +17,10 @@ be shared, so each run visits every (loop, client) pair in a rotated order; the 
 every measurement, then per loop the median of each client and the ratio ccxt / ours per run
 (median and range): compare ratios, not absolute figures. ``--old-src`` adds an "old" client
 (our REST client imported from another tree, e.g. ``main``) to the same runs, for before/after.
+
+``--floor`` adds a bare protocol's round trip (a fixed GET, no HTTP client at all): what the
+event loop and the kernel cost per request whoever the client is. ``--warm`` then measures the
+order path warm, in one process, per tree (see ``_warm``).
 
 ``--syscalls`` then runs each (loop, client) once more under ``strace -c`` (attached to the
 child for the timed requests only) and prints syscalls per request.
@@ -182,6 +186,55 @@ async def _best_bid(base: str) -> Decimal:
     return Decimal(data["bids"][0][0])
 
 
+async def _floor(base: str, n: int, price: Decimal, hooks: Hooks = _NO_HOOKS
+                 ) -> tuple[float, float, float, float]:
+    """The floor under any client: a bare ``BufferedProtocol`` writing one fixed request
+    (``GET /api/v1/time``) and waiting for its Content-Length answer, nothing else: the event
+    loop's and the kernel's share of a round trip (place and cancel columns alike)."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base)
+    request = (f"GET /api/v1/time HTTP/1.1\r\nHost: {url.hostname}:{url.port}\r\n"
+               "User-Agent: floor\r\n\r\n").encode()
+    loop = asyncio.get_running_loop()
+
+    class Bare(asyncio.BufferedProtocol):
+        def __init__(self) -> None:
+            self.view = memoryview(bytearray(65536))
+            self.got = b""
+            self.waiter: asyncio.Future[None] | None = None
+
+        def get_buffer(self, sizehint: int) -> memoryview:
+            return self.view
+
+        def buffer_updated(self, nbytes: int) -> None:
+            data = self.got + bytes(self.view[:nbytes])
+            end = data.find(b"\r\n\r\n")
+            if end >= 0:
+                i = data.lower().find(b"content-length:")
+                if len(data) >= end + 4 + int(data[i + 15 : data.find(b"\r\n", i)]):
+                    self.got = b""
+                    self.waiter.set_result(None)  # type: ignore[union-attr]
+                    return
+            self.got = data
+
+    transport, bare = await loop.create_connection(Bare, url.hostname, url.port)
+
+    async def one() -> None:
+        bare.waiter = loop.create_future()
+        transport.write(request)
+        await bare.waiter
+
+    for _ in range(20):
+        await one()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for _ in range(2 * n):
+        await one()
+    cpu, wall = (time.process_time() - cpu0) / (2 * n), (time.perf_counter() - wall0) / (2 * n)
+    transport.close()
+    return cpu, wall, cpu, wall
+
+
 # ------------------------------------------------------------------ one measurement (child)
 
 
@@ -220,7 +273,7 @@ def child(client: str, loop: str, base: str, price: Decimal, n: int, syscalls: b
     hooks, counts = _NO_HOOKS, None
     if syscalls:
         hooks, counts = _strace_hooks(Path(tempfile.mkdtemp()) / "strace.txt")
-    measure = _ccxt if client == "ccxt" else _ours
+    measure = {"ccxt": _ccxt, "floor": _floor}.get(client, _ours)
     coro = measure(base, n, price, hooks)
     if loop == "uvloop":
         import uvloop
@@ -241,8 +294,8 @@ def child(client: str, loop: str, base: str, price: Decimal, n: int, syscalls: b
 def _measure(
     client: str, src: Path, loop: str, base: str, price: Decimal, n: int, syscalls: bool = False
 ) -> dict | None:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "ccxt" if client == "ccxt"
-           else "ours", "--loop", loop, "--base", base, "--price", str(price), "--orders", str(n)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child",
+           client if client in ("ccxt", "floor") else "ours", "--loop", loop, "--base", base, "--price", str(price), "--orders", str(n)]
     if syscalls:
         cmd.append("--syscalls")
     env = {**os.environ, "PYTHONPATH": str(src)}
@@ -259,7 +312,8 @@ def _med(values: list[float]) -> float:
 
 
 def round_trips(
-    n: int, runs: int, loops: list[str], old_src: Path | None, syscalls: bool
+    n: int, runs: int, loops: list[str], old_src: Path | None, syscalls: bool,
+    floor: bool = False,
 ) -> None:
     server = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--serve"],
@@ -276,6 +330,8 @@ def round_trips(
         clients = {"ours": SRC, "ccxt": SRC}
         if old_src is not None:
             clients["old"] = old_src
+        if floor:
+            clients["floor"] = SRC
         pairs = [(loop, name) for loop in loops for name in clients]
         results: dict[tuple[str, str], list[dict]] = {pair: [] for pair in pairs}
         print(
@@ -312,7 +368,7 @@ def round_trips(
             if not theirs:
                 print(f"{loop:<9}ccxt not installed: pip install 'ccxt>=4.3' to compare")
                 continue
-            for name in [c for c in clients if c != "ccxt"]:
+            for name in [c for c in clients if c not in ("ccxt", "floor")]:
                 mine = results[(loop, name)]
                 parts = []
                 for call in ("place", "cancel"):
@@ -346,6 +402,111 @@ def round_trips(
     finally:
         server.stdin.close()  # type: ignore[union-attr]
         server.wait(timeout=10)
+
+
+# ------------------------------------------------------------------ warm, in one process
+
+
+_WARM_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+              b"Date: Mon, 07 Dec 2026 17:39:28 GMT\r\nServer: Python/3.11 aiohttp/3.14.5\r\n\r\n")
+_WARM_PLACE = (b'{"symbol":"XRPUSDT","orderId":231085998819029958,"orderIdStr":"231085998819029958",'
+               b'"clientOrderId":"o1","transactTime":1796665168018}')
+_WARM_CANCEL = (b'{"symbol":"XRPUSDT","origClientOrderId":"o1","orderId":231085998819029958,'
+                b'"orderIdStr":"231085998819029958","clientOrderId":"o1"}')
+
+
+async def _warm(n: int, batches: int) -> tuple[float, float]:
+    """Client CPU per place and per cancel, warm: the REST client (governor, signing, lean_http,
+    decoding) on a fake transport that answers each request on the next loop turn with the
+    simulator's answer bytes. No kernel, no other process: the figures are the code's cost,
+    a third to a half of what the same code costs in a real round trip (cold caches)."""
+    from liquidity_bot.venues import lean_http
+    from liquidity_bot.venues.bitrue.ratelimit import Policy, RateGovernor
+    from liquidity_bot.venues.bitrue.rest import BitrueRestClient
+    from liquidity_bot.venues.bitrue.urls import BitrueUrls
+    from liquidity_bot.venues.bitrue.weights import ORDERS, REQUEST_WEIGHT
+
+    loop = asyncio.get_running_loop()
+
+    class Answering(asyncio.Transport):
+        def write(self, data: bytes) -> None:  # type: ignore[override]
+            body = _WARM_PLACE if data.startswith(b"POST") else _WARM_CANCEL
+            loop.call_soon(self.answer, _WARM_HEAD % len(body) + body)
+
+        def answer(self, data: bytes) -> None:
+            view = conn.get_buffer(-1)
+            view[: len(data)] = data
+            conn.buffer_updated(len(data))
+
+        def is_closing(self) -> bool:
+            return False
+
+        def abort(self) -> None:
+            pass
+
+    governor = RateGovernor(
+        (Policy("w", REQUEST_WEIGHT, 10**9, 60.0), Policy("o", ORDERS, 10**9, 60.0))
+    )
+    c = BitrueRestClient(BitrueUrls.single("http://127.0.0.1:9"), "K" * 64, "S" * 64,
+                         governor=governor)
+    http = c._ensure_session()
+    origin = http.origin(c.urls.spot)
+    conn = lean_http._Connection(http.watchdog(loop))
+    conn.connection_made(Answering())
+    origin._idle.append(conn)
+    c.clock.synced_at = time.monotonic()
+    qty, price = Decimal(3), Decimal("0.5123")
+    place, cancel = [], []
+    for _ in range(batches):
+        conn.last_used = time.monotonic()
+        t0 = time.process_time()
+        for i in range(n):
+            ack = await c.place_order(SYMBOL, "BUY", qty, price, client_order_id=f"o{i}")
+        t1 = time.process_time()
+        for _ in range(n):
+            await c.cancel_order(SYMBOL, order_id=ack.orderId)
+        t2 = time.process_time()
+        place.append((t1 - t0) / n)
+        cancel.append((t2 - t1) / n)
+    await http.close()
+    return statistics.median(place), statistics.median(cancel)
+
+
+def warm_child(loop: str, n: int) -> None:
+    coro = _warm(n, 7)
+    if loop == "uvloop":
+        import uvloop
+
+        r = uvloop.run(coro)
+    else:
+        r = asyncio.run(coro)
+    print(json.dumps({"place": r[0], "cancel": r[1]}), flush=True)
+
+
+def warm(n: int, runs: int, loops: list[str], old_src: Path | None) -> None:
+    trees = {"ours": SRC, **({"old": old_src} if old_src is not None else {})}
+    print(f"\nWarm, in one process (fake transport answering at once; {n} of each, median of "
+          f"7 batches per run, {runs} runs alternating trees): client CPU us per request")
+    for loop in loops:
+        got: dict[str, list[dict]] = {name: [] for name in trees}
+        for _ in range(runs):
+            for name, src in trees.items():
+                cmd = [sys.executable, str(Path(__file__).resolve()), "--warm-child",
+                       "--loop", loop, "--orders", str(n)]
+                done = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                                      env={**os.environ, "PYTHONPATH": str(src)})
+                got[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        line = f"{loop:<9}"
+        for name in trees:
+            line += f"{name} place {_med([r['place'] * 1e6 for r in got[name]]):.2f} cancel " \
+                    f"{_med([r['cancel'] * 1e6 for r in got[name]]):.2f}   "
+        if "old" in trees:
+            ratios = [
+                f"{call} {_med([o[call] / n_[call] for o, n_ in zip(got['old'], got['ours'], strict=True)]):.2f}x"
+                for call in ("place", "cancel")
+            ]
+            line += "old/ours " + ", ".join(ratios)
+        print(line.rstrip())
 
 
 # ------------------------------------------------------------------ depth decoding
@@ -403,8 +564,13 @@ def main() -> None:
     parser.add_argument("--syscalls", action="store_true", help="strace -c syscalls per request")
     parser.add_argument("--snapshot-seconds", type=float, default=1.0)
     parser.add_argument("--no-round-trips", action="store_true", help="depth decoding only")
+    parser.add_argument("--warm", action="store_true",
+                        help="also the warm cost in one process (fake transport), per tree")
+    parser.add_argument("--warm-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--child", choices=("ours", "ccxt"), help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true",
+                        help="also a bare protocol's round trip: the loop's and kernel's share")
+    parser.add_argument("--child", choices=("ours", "ccxt", "floor"), help=argparse.SUPPRESS)
     parser.add_argument("--loop", default="asyncio", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--price", type=Decimal, help=argparse.SUPPRESS)
@@ -415,12 +581,17 @@ def main() -> None:
     if args.child:
         child(args.child, args.loop, args.base, args.price, args.orders, args.syscalls)
         return
+    if args.warm_child:
+        warm_child(args.loop, args.orders)
+        return
     loops = [loop.strip() for loop in args.loops.split(",") if loop.strip()]
     if "uvloop" in loops and importlib.util.find_spec("uvloop") is None:
         print("uvloop not installed: measuring the asyncio loop only")
         loops.remove("uvloop")
     if not args.no_round_trips:
-        round_trips(args.orders, args.runs, loops, args.old_src, args.syscalls)
+        round_trips(args.orders, args.runs, loops, args.old_src, args.syscalls, args.floor)
+    if args.warm:
+        warm(args.orders * 10, args.runs, loops, args.old_src)
     depth_rates(args.snapshot_seconds)
 
 

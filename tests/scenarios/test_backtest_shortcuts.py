@@ -1,7 +1,10 @@
 """The backtest's shortcuts change how much work a run does, never what it decides.
 
-Three shortcuts make a backtest cheaper: the order manager reuses the last plan when the
-planner's inputs are the same (``OrderManager.reuse_plans``), the virtual loop runs market
+Four shortcuts make a backtest cheaper: the order manager reuses the last plan when the
+planner's inputs are the same (``OrderManager.reuse_plans``), the market runner counts a pass
+whose every input is the last one's, which changed nothing, without running it
+(``MarketRunner.skip_quiet``; the other tests run such passes anyway and check that they
+would have done nothing but count: ``verify_quiet``), the virtual loop runs market
 actions that wake nothing back to back (``VirtualEventLoop.run_quiet_steps``), and the backtest's
 store writer inserts runs of KPI samples together. Each test runs the same backtest with the
 shortcuts and without, and compares everything the run decided and stored: a reused plan that
@@ -20,6 +23,7 @@ from tests.scenarios.test_backtest import CONFIG  # one small ladder market, as 
 from liquidity_bot.backtest import run_backtest
 from liquidity_bot.backtest.clock import VirtualEventLoop
 from liquidity_bot.config import parse_config
+from liquidity_bot.engine.market_runner import MarketRunner
 from liquidity_bot.engine.order_manager import OrderManager
 from liquidity_bot.store import Store
 
@@ -50,15 +54,18 @@ def _run(config, tmp_path, name: str, scenario: str, seed: int):
 @pytest.mark.parametrize(("scenario", "seed"), [("volatile", 5), ("altcoin", 1)])
 def test_shortcuts_change_no_decision(tmp_path, monkeypatch, scenario: str, seed: int) -> None:
     config = parse_config(CONFIG, source="test config")
+    monkeypatch.setattr(MarketRunner, "verify_quiet", False)  # skip quiet passes for real
     fast, fast_stored = _run(config, tmp_path, "fast", scenario, seed)
     monkeypatch.setattr(OrderManager, "reuse_plans", False)
     monkeypatch.setattr(VirtualEventLoop, "run_quiet_steps", False)
+    monkeypatch.setattr(MarketRunner, "skip_quiet", False)
     slow, slow_stored = _run(config, tmp_path, "slow", scenario, seed)
 
     m = fast.markets[0]
     assert m.orders_placed > 0 and m.fills > 0  # it really traded
     assert m.plans_reused > m.passes // 4  # and the shortcut was taken, often
     assert slow.markets[0].plans_reused == 0
+    assert m.quiet_passes > m.passes // 10 and slow.markets[0].quiet_passes == 0
     assert fast.fingerprint() == slow.fingerprint()
     assert fast.summary == slow.summary
     assert fast_stored == slow_stored
@@ -141,3 +148,25 @@ def test_a_thread_finishing_ends_the_run_of_quiet_steps() -> None:
         assert loop.run_until_complete(main()) == "done"
     finally:
         loop.close()
+
+
+def test_the_quiet_check_catches_a_pass_that_would_have_acted(tmp_path, monkeypatch) -> None:
+    """``verify_quiet`` runs every pass the quiet check would count: a check that ignored the
+    clock's part in the budget (a token gained, an old request expired) counts passes that
+    would have spent, and the verification says so (the pass fails, counted as an error)."""
+    from liquidity_bot.engine.budget import OrderBudget
+
+    monkeypatch.setattr(MarketRunner, "verify_quiet", True)
+    monkeypatch.setattr(OrderBudget, "still", lambda self, mark: mark[0] == self.version)
+    config = parse_config(CONFIG, source="test config")
+    runners: list[MarketRunner] = []
+    init = MarketRunner.__init__
+
+    def tracking(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        init(self, *args, **kwargs)
+        runners.append(self)
+
+    monkeypatch.setattr(MarketRunner, "__init__", tracking)
+    result = run_backtest(config, scenario="volatile", hours=HOURS, seed=5, store_url=None)
+    assert result.markets[0].errors > 0
+    assert "counted as quiet did more" in (runners[0].last_error or "")

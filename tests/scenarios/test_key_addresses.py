@@ -133,7 +133,7 @@ async def test_keys_on_their_own_addresses_each_get_a_full_budget_and_send_from_
         left = ClientIds("lka").new()  # as a run killed mid-way leaves one
         await client.place_order("XRPUSDT", "BUY", Decimal("10"), depth.bids[-1].price,
                                  client_order_id=left)
-    result = await cancel_all(cfg, {"alpha": (key_a, secret_a)}, deadline_s=10)
+    result = await cancel_all(cfg, {"alpha": (key_a, secret_a, {})}, deadline_s=10)
     assert result.errors == [] and result.clean
     assert [o.client_order_id for o in result.cancelled] == [left]
     ledger = await admin(sim_quiet, "GET", f"/sim/admin/ledger?account_id={acct_a}")

@@ -1,6 +1,8 @@
 """The governor with a fake clock: pacing, 429 back-off, bans, headroom, weights."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from liquidity_bot.venues.bitrue.errors import IpBanned, RateLimited
 from liquidity_bot.venues.bitrue.models import RateLimit
@@ -206,3 +208,56 @@ async def test_try_acquire_spends_only_when_every_level_has_room():
     address.on_banned(None)
     assert not g.try_acquire({REQUEST_WEIGHT: 1})
     assert g.headroom()["W"][0] == 0
+
+
+def _reference_try_acquire(g: RateGovernor, costs: dict[str, int]) -> bool:
+    """``try_acquire`` as it was written before its windows were kept per costs dict: room
+    at this level, then at the address's, then spend at both (all or nothing)."""
+    now = g._room_now(costs)
+    if now is None:
+        return False
+    if g.parent is not None:
+        parent_now = g.parent._room_now(costs)
+        if parent_now is None:
+            return False
+        g.parent._spend(costs, parent_now)
+    g._spend(costs, now)
+    return True
+
+
+def _state(g: RateGovernor) -> list:
+    out = []
+    for level in (g, g.parent):
+        out.append([(w.policy, list(w.events), w.used, w.blocked_until)
+                    for w in level._windows.values()])
+    return out
+
+
+@given(st.lists(st.tuples(st.sampled_from(["try", "try", "try", "wait", "429", "ban", "configure"]),
+                          st.integers(0, 3), st.floats(0, 30)), max_size=60))
+def test_try_acquire_answers_as_its_reference(steps):
+    """The route-kept ``try_acquire`` answers and spends exactly as the plain composition of
+    ``_room_now`` and ``_spend`` over any run of requests, waits, 429s, bans and re-configures."""
+    kinds = [costs("POST", "/api/v1/order"), costs("GET", "/api/v1/account"),
+             {REQUEST_WEIGHT: 1}, {ORDERS: 2}]
+    pair = []
+    for _ in range(2):
+        t = FakeTime()
+        address = governor(t, (Policy("W", REQUEST_WEIGHT, 12, 60.0), Policy("O", ORDERS, 4, 10.0)))
+        pair.append((t, governor(t, parent=address)))
+    for kind, k, x in steps:
+        answers = []
+        for (t, g), take in zip(pair, (RateGovernor.try_acquire, _reference_try_acquire), strict=True):
+            if kind == "try":
+                answers.append(take(g, kinds[k]))
+            elif kind == "wait":
+                t.now += x
+            elif kind == "429":
+                g.on_rate_limited("O" if k % 2 else None, x if k < 2 else None)
+            elif kind == "ban":
+                g.parent.on_banned(int(t.wall_ms() + x * 1000) if k else None)
+            else:
+                g.configure((Policy("W2", REQUEST_WEIGHT, 8 + k, 30.0),
+                             Policy("O2", ORDERS, 2 + k, 5.0)))
+        assert answers[:1] == answers[1:]
+        assert _state(pair[0][1]) == _state(pair[1][1])

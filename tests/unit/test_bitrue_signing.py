@@ -195,3 +195,15 @@ def test_order_query_is_the_generic_encoding_of_the_same_pairs(symbol, order_id,
 def test_spot_signature_is_hmac_sha256_for_any_secret_length(secret, query, body):
     expected = hmac.new(secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
     assert SpotSigner(secret).sign(query, body) == expected
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_place_query_writes_decimals_in_f_format(value):
+    """The place query's Decimal text is ``format(value, "f")`` for any finite Decimal, at any
+    exponent (it takes ``str`` where that has none): negative zero, long fractions, 1E+3."""
+    from liquidity_bot.venues.bitrue.rest import _place_query
+
+    for exp in (-12, -7, -6, -1, 0, 1, 3):
+        amount = value.scaleb(exp)
+        query = _place_query("XRPUSDT", "BUY", amount, amount, "LIMIT", None, None)
+        assert query.endswith(f"&quantity={amount:f}&price={amount:f}")

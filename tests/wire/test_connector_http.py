@@ -527,3 +527,87 @@ async def test_c40_concurrency_above_cap_waits(server):
         await client.close()
     assert [a.status for a in answers] == [200] * 7
     assert server.connections == 2
+
+
+async def test_c39_order_request_bytes_on_every_path(server, caplog):
+    """Place and cancel write the same bytes whichever way they go out: at once on a warm
+    connection (the order path), on a new connection after the rate limits were paid, or
+    through the general request path (taken while debug logging is on); and those bytes are
+    the generic encoding of the parameters, stamped and signed (HMAC-SHA256 of the query)."""
+    import hashlib
+    import hmac
+    import logging
+
+    from liquidity_bot.venues.bitrue.clock import ServerClock
+    from liquidity_bot.venues.bitrue.signing import encode_params
+
+    place_ok = ok(b'{"symbol":"XRPUSDT","orderId":7,"clientOrderId":"c-1"}')
+    cancel_ok = ok(b'{"symbol":"XRPUSDT","orderId":7,"origClientOrderId":"c-1"}')
+
+    async def both(c: BitrueRestClient) -> None:
+        server.script = [place_ok, cancel_ok]
+        await c.place_order("xrpUSDT".upper(), "buy", Decimal("12.50"), Decimal("0.51230"),
+                            client_order_id="c-1")
+        await c.cancel_order("XRPUSDT", order_id=7, client_order_id="c-1")
+
+    def client(**kw) -> BitrueRestClient:
+        c = rest_client(server.base, **kw)
+        c.clock = ServerClock(local_ms=lambda: 1_765_000_000_123.9)
+        c.clock.synced_at = 0.0
+        c.clock.offset_ms = -42
+        return c
+
+    async with client() as c:  # warm: the order path writes at once
+        await c.ping()
+        connects = c._http.origin(server.base).connects
+        await both(c)
+        assert c._http.origin(server.base).connects == connects
+    async with client(order_conn_max_idle_s=0) as c:  # paid, then a new connection
+        await c.ping()
+        connects = c._http.origin(server.base).connects
+        await both(c)
+        assert c._http.origin(server.base).connects == connects + 2
+    with caplog.at_level(logging.DEBUG, logger="liquidity_bot.venues.bitrue.rest"):
+        async with client() as c:  # the general path
+            await c.ping()
+            await both(c)
+    assert any("place BUY LIMIT XRPUSDT -> 200" in r.getMessage() for r in caplog.records)
+    orders = [r for r in server.requests if b"/api/v1/order" in r]
+    assert len(orders) == 6
+
+    def signed(method: str, pairs: list) -> bytes:
+        query = encode_params([*pairs, ("recvWindow", 5000), ("timestamp", 1_765_000_000_081)])
+        sig = hmac.new(b"S" * 64, query.encode(), hashlib.sha256).hexdigest()
+        return (
+            f"{method} /api/v1/order?{query}&signature={sig} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\nUser-Agent: liquidity-bot\r\n"
+            f"X-MBX-APIKEY: {'K' * 64}\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+
+    place = signed("POST", [("symbol", "XRPUSDT"), ("side", "BUY"), ("type", "LIMIT"),
+                            ("timeInForce", "GTC"), ("quantity", Decimal("12.50")),
+                            ("price", Decimal("0.51230")), ("newClientOrderId", "c-1")])
+    cancel = signed("DELETE", [("symbol", "XRPUSDT"), ("orderId", 7),
+                               ("origClientOrderId", "c-1")])
+    assert orders == [place, cancel] * 3
+
+
+async def test_c33_order_path_on_a_warm_connection(server):
+    """The order path (written at once on a warm connection) keeps the transport's rules: a
+    write that failed on the socket goes out once on a new connection; an answer that never
+    comes on a reused connection is an unknown outcome, not re-sent, the connection dropped."""
+    async with rest_client(server.base, timeout_s=0.3) as c:
+        await c.ping()
+        origin = c._http.origin(server.base)
+        (conn,) = origin._idle
+        conn.transport.get_extra_info("socket").shutdown(socket.SHUT_WR)
+        server.script = [ok(b'{"symbol":"XRPUSDT","orderId":1,"clientOrderId":"a"}')]
+        ack = await c.place_order("XRPUSDT", "BUY", Decimal(1), Decimal("0.5"), client_order_id="a")
+        assert ack.orderId == 1 and server.connections == 2
+        for action in ("reset", "silent", "drop"):
+            server.script = [action]
+            with pytest.raises(UnknownOutcome, match="UNKNOWN"):
+                await c.cancel_order("XRPUSDT", order_id=1)
+            assert not origin._idle and origin._active == 0
+            await c.ping()  # a new connection, pooled for the next order
+        assert sum(b"DELETE /api/v1/order" in r for r in server.requests) == 3

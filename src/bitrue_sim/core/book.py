@@ -196,16 +196,13 @@ class Book:
 
     def levels(self, is_buy: bool, limit: int | None) -> list[tuple[int, int]]:
         """Aggregated (ticks, lots) levels of one side, best first."""
+        keys = self.bid_keys if is_buy else self.ask_keys
+        best_first = keys[::-1] if not limit or limit <= 0 else keys[:-limit - 1:-1]
         if is_buy:
-            levels, keys, sign = self.bids, self.bid_keys, 1
-        else:
-            levels, keys, sign = self.asks, self.ask_keys, -1
-        n = len(keys) if not limit or limit <= 0 else min(limit, len(keys))
-        out = []
-        for i in range(1, n + 1):
-            ticks = keys[-i] * sign
-            out.append((ticks, levels[ticks].total))
-        return out
+            bids = self.bids
+            return [(ticks, bids[ticks].total) for ticks in best_first]
+        asks = self.asks
+        return [(-key, asks[-key].total) for key in best_first]
 
     def queue_ahead(self, order: BookEntry) -> int | None:
         """Lots resting ahead of ``order`` at its price (its queue position), None if not live."""

@@ -82,6 +82,9 @@ def _fmt(value: Decimal) -> str:
 
 
 # ------------------------------------------------------------------------- mutable state
+_KEEP_DECIMALS = 4096  # ``_Market.price_of`` and ``qty_of`` start again beyond this many
+
+
 class _Market:
     """A symbol's rules pre-converted to ticks/lots, its book, last price and trades."""
 
@@ -89,7 +92,7 @@ class _Market:
         "spec", "symbol", "base", "quote", "tick", "step", "unit", "book",
         "min_ticks", "max_ticks", "min_lots", "max_lots", "min_val", "min_val_units",
         "last_ticks", "band_src", "bid_lo", "bid_hi", "ask_lo", "ask_hi", "trades", "minutes",
-        "zero_qty", "zero_quote",
+        "zero_qty", "zero_quote", "price_of", "qty_of",
     )  # fmt: skip
 
     def __init__(self, spec: MarketSpec) -> None:
@@ -117,6 +120,9 @@ class _Market:
         self.minutes: deque[list[int]] = deque()  # trade statistics per minute, last 24 h
         self.zero_qty = Decimal(0) * self.step  # "0.0" with the market's volume scale
         self.zero_quote = Decimal(0) * self.unit
+        # ``depth``'s Decimals by ticks and by lots (the same value each time: kept, bounded)
+        self.price_of: dict[int, Decimal] = {}
+        self.qty_of: dict[int, Decimal] = {}
 
     def refresh_band(self) -> None:
         """PERCENT_PRICE_BY_SIDE bounds in ticks, recomputed only when the last price moved."""
@@ -898,10 +904,23 @@ class Exchange:
     ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """Aggregated levels: bids best-first (descending), asks best-first (ascending)."""
         m = self._market(symbol)
-        tick, step = m.tick, m.step
-        bids = [(Decimal(t) * tick, Decimal(q) * step) for t, q in m.book.levels(True, limit)]
-        asks = [(Decimal(t) * tick, Decimal(q) * step) for t, q in m.book.levels(False, limit)]
-        return bids, asks
+        price_of, qty_of = m.price_of, m.qty_of
+        if len(qty_of) > _KEEP_DECIMALS or len(price_of) > _KEEP_DECIMALS:
+            price_of.clear()
+            qty_of.clear()
+        sides = []
+        for is_buy in (True, False):
+            out = []
+            for t, q in m.book.levels(is_buy, limit):
+                price = price_of.get(t)
+                if price is None:
+                    price = price_of[t] = Decimal(t) * m.tick
+                qty = qty_of.get(q)
+                if qty is None:
+                    qty = qty_of[q] = Decimal(q) * m.step
+                out.append((price, qty))
+            sides.append(out)
+        return sides[0], sides[1]
 
     def queue_position(self, account_id: int, symbol: str, order_id: int) -> Decimal | None:
         """Quantity resting ahead of an open order at its price; None if it is not resting."""

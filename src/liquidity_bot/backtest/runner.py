@@ -142,6 +142,9 @@ class MarketResult:
     """Quoting passes run (how the work was done, not what it decided: not compared)."""
     plans_reused: int = field(default=0, compare=False)
     """Passes that reused the last pass's plan, their planner inputs unchanged."""
+    quiet_passes: int = field(default=0, compare=False)
+    """Passes counted without running: every input was the last one's, which changed nothing
+    (``MarketRunner.skip_quiet``)."""
 
 
 @dataclass(frozen=True)
@@ -362,6 +365,7 @@ def _market_result(r: Any) -> MarketResult:
         requests_by_purpose=tuple(sorted(om.stats.spent.items())),
         passes=r.passes,
         plans_reused=om.stats.plans_reused,
+        quiet_passes=r.quiet_passes,
     )
 
 

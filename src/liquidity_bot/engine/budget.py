@@ -55,20 +55,57 @@ WINDOW_MARGIN_S = 1.0
 DEFAULT_TARGET = 60  # requests per window that normal quoting aims to stay under
 
 
+NS = 1_000_000_000
+
+
+def _ns(seconds: float) -> int:
+    """A clock reading (float seconds) as integer nanoseconds: the bucket's exact time."""
+    return round(seconds * NS)
+
+
 @dataclass
 class _Bucket:
-    """One market's token bucket (tokens are requests; floats: a rate, not money)."""
+    """One market's token bucket, in exact integers: a token is ``period_ns`` units and the
+    bucket gains ``target`` units per nanosecond (``target`` tokens per period).
 
-    rate: float  # tokens per second
-    capacity: float
-    tokens: float
-    at: float  # clock time of ``tokens``
+    The level is computed from the last spend (``units`` at ``at_ns``), so reading it never
+    changes it: it does not depend on how often it is read (a float bucket refilled on every
+    read rounded differently with every read, and a pass that did not read it would have
+    changed what the next one saw)."""
 
-    def level(self, now: float) -> float:
-        if now > self.at:
-            self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
-            self.at = now
-        return self.tokens
+    target: int  # units gained per ns (= tokens per period)
+    period_ns: int  # units per token
+    cap: int  # capacity, units
+    units: int  # level at ``at_ns``, units
+    at_ns: int
+    capacity: float  # ``cap`` in requests (the purposes' thresholds are shares of it)
+
+    def units_at(self, now_ns: int) -> int:
+        if now_ns <= self.at_ns:
+            return self.units
+        units = self.units + (now_ns - self.at_ns) * self.target
+        return units if units < self.cap else self.cap
+
+    def level(self, now_ns: int) -> int:
+        """Whole tokens at ``now_ns``."""
+        return self.units_at(now_ns) // self.period_ns
+
+    def take(self, now_ns: int, n: int) -> None:
+        self.units = self.units_at(now_ns) - n * self.period_ns
+        if now_ns > self.at_ns:
+            self.at_ns = now_ns
+
+    def next_token_ns(self, now_ns: int) -> int | None:
+        """When the level next gains a whole token (None: full, it gains none)."""
+        units = self.units_at(now_ns)
+        if units >= self.cap:
+            return None
+        need = (units // self.period_ns + 1) * self.period_ns
+        if need > self.cap:
+            return None
+        # the first ns at which units + (t - at) * target >= need, from the stored origin
+        t = self.at_ns + -(-(need - self.units) // self.target)
+        return t if t > now_ns else now_ns
 
 
 class Priority(IntEnum):
@@ -120,6 +157,8 @@ class OrderBudget:
         self._shares: dict[str, Decimal] = {}
         self._target_of: dict[tuple[str, int], int] = {}  # ``target_of``, by market and target
         self.refused = 0
+        # bumped by every change that may change an allowance but the clock (``quiet_mark``)
+        self.version = 0
         self._peak = 0  # most requests within one window so far
         # the latest send times, for audits and tests (bounded: a bot runs for months)
         self.history: deque[float] = deque(maxlen=history_len)
@@ -136,7 +175,8 @@ class OrderBudget:
         """A market of this key and the share of the budget it may spend on NORMAL requests."""
         self._shares[market] = share
         self._target_of.clear()
-        self._buckets.clear()  # rebuilt with the new shares on the next look
+        self._buckets.clear()
+        self.version += 1  # rebuilt with the new shares on the next look
 
     def share_of(self, market: str) -> float:
         """The market's share of the target, normalised when the shares add up to more than 1."""
@@ -158,19 +198,24 @@ class OrderBudget:
             raise ValueError(f"target must be at least 1 request per window, got {target}")
         self.target = min(target, self.quoting_capacity)
         self._buckets.clear()
+        self.version += 1
 
     def set_open(self, market: str, n: int) -> None:
         """How many orders ``market`` has open now: quoting leaves room in the target to cancel
         them all, so that a shutdown or a kill switch never pushes any window past it."""
-        self._open[market] = n
+        if self._open.get(market) != n:
+            self._open[market] = n
+            self.version += 1
 
     def _bucket(self, market: str, now: float) -> _Bucket:
         b = self._buckets.get(market)
         if b is None:
             target = self.target_of(market)
-            capacity = max(3.0, target * self.burst_share)
-            b = _Bucket(rate=target / (self.window_s - WINDOW_MARGIN_S), capacity=capacity,
-                        tokens=capacity, at=now)
+            period_ns = _ns(self.window_s - WINDOW_MARGIN_S)
+            capacity = max(3.0, target * self.burst_share)  # one replacement and a spare
+            cap = round(capacity * period_ns)
+            b = _Bucket(target=target, period_ns=period_ns, cap=cap, units=cap, at_ns=_ns(now),
+                        capacity=capacity)
             self._buckets[market] = b
         return b
 
@@ -182,6 +227,7 @@ class OrderBudget:
         while sent and sent[0][0] <= horizon:
             _, market = sent.popleft()
             per_market[market] -= 1
+            self.version += 1
 
     def used(self, market: str | None = None) -> int:
         """Requests sent in the current window (by ``market`` when given)."""
@@ -206,7 +252,7 @@ class OrderBudget:
         now = self._clock()
         self._expire(now)
         bucket = self._bucket(market, now)
-        tokens = int(bucket.level(now))
+        tokens = bucket.level(_ns(now))
         opened = self._open
         room = min(tokens, self.target - len(self._sent) - sum(opened.values()),
                    self.target_of(market) - self._per_market.get(market, 0)
@@ -222,11 +268,12 @@ class OrderBudget:
         now = self._clock()
         self._expire(now)
         bucket = self._bucket(market, now)
-        if (bucket.level(now) < n or len(self._sent) + n > self.target
+        now_ns = _ns(now)
+        if (bucket.units_at(now_ns) < n * bucket.period_ns or len(self._sent) + n > self.target
                 or self._per_market.get(market, 0) + n > self.target_of(market)):
             self.refused += 1
             return False
-        bucket.tokens -= n
+        bucket.take(now_ns, n)
         self._take(market, n, now)
         if purpose:
             self.spent_by_purpose[purpose] = self.spent_by_purpose.get(purpose, 0) + n
@@ -238,6 +285,7 @@ class OrderBudget:
             if self._sent[i][1] == market:
                 del self._sent[i]
                 self._per_market[market] -= 1
+                self.version += 1
                 return
 
     def _take(self, market: str, n: int, now: float) -> None:
@@ -246,6 +294,28 @@ class OrderBudget:
             self.history.append(now)
         self._per_market[market] = self._per_market.get(market, 0) + n
         self._peak = max(self._peak, len(self._sent))
+        self.version += 1
+
+    # --- quiet passes --------------------------------------------------------------------------
+    def quiet_mark(self, market: str) -> tuple[int, float | None, int | None]:
+        """What ``allowance(market)`` depends on now besides the clock, and when the clock
+        could next change it: (``version``, the oldest send's time (its expiry frees room),
+        the instant the market's bucket next gains a token). ``still`` compares a later now."""
+        now = self._clock()
+        self._expire(now)
+        first = self._sent[0][0] if self._sent else None
+        return self.version, first, self._bucket(market, now).next_token_ns(_ns(now))
+
+    def still(self, mark: tuple[int, float | None, int | None]) -> bool:
+        """``allowance`` would answer now what it answered when ``mark`` was taken (and would
+        change nothing: reading the bucket never does)."""
+        version, first, token_ns = mark
+        if version != self.version:
+            return False
+        now = self._clock()
+        if first is not None and first <= now - self.window_s:  # (``_expire``'s own test)
+            return False
+        return token_ns is None or _ns(now) < token_ns
 
     # --- spending ------------------------------------------------------------------------------
     def try_spend(self, market: str, priority: Priority = Priority.NORMAL, n: int = 1) -> bool:

@@ -30,13 +30,14 @@ from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.domain.order import Order, Side
 from liquidity_bot.engine.clock import Clock
 from liquidity_bot.engine.eager import run_now, start_now
-from liquidity_bot.engine.order_manager import OrderManager
+from liquidity_bot.engine.order_manager import OrderManager, QuietMark
 from liquidity_bot.engine.risk import RiskGate
 from liquidity_bot.engine.runtime import collect_if_due
 from liquidity_bot.reporting.kpi import (
     GAP_INTERVALS,
     OBLIGATION_BAND_PCT,
     RISK_AUDIT_CATEGORY,
+    OurQuote,
     measure,
     quotes_from_orders,
 )
@@ -90,6 +91,51 @@ def _first_of_others(
         if rest > 0:
             return price, rest
     return None, None
+
+
+# A best level the others' top was looked for in: (price, our quantity there or None)
+_PathStep = tuple[Decimal, Decimal | None]
+
+
+def _side_path(side: BookSide, own: dict[Decimal, Decimal]) -> tuple[_PathStep, ...] | None:
+    """The levels ``_first_of_others`` reads of ``side`` to find the others' best: each level
+    all ours (its quantity at most ours), then the first with some of the others'. None when
+    there is none, or it lies deeper than ``_QUIET_DEPTH`` levels (not worth checking)."""
+    path = []
+    for price, qty in side:
+        mine = own.get(price)
+        path.append((price, mine))
+        if mine is None or qty > mine:
+            return tuple(path)
+        if len(path) >= _QUIET_DEPTH:
+            return None
+    return None
+
+
+def _same_path(side: BookSide, path: tuple[_PathStep, ...]) -> bool:
+    """``side`` gives ``_first_of_others`` the same answer (price) along ``path``, with our
+    quantities unchanged: the same prices, the levels that were all ours still are, and the
+    last still has some of the others' (``_side_path`` of the last pass)."""
+    last = len(path) - 1
+    for i, (price, mine) in enumerate(path):
+        if i == 0:
+            level = side.best
+            if level is None:
+                return False
+        elif i < len(side):
+            level = side[i]
+        else:
+            return False
+        if level[0] != price:
+            return False
+        if i == last:
+            return mine is None or level[1] > mine
+        if level[1] > mine:  # type: ignore[operator]
+            return False
+    return False
+
+
+_QUIET_DEPTH = 4
 
 
 @dataclass
@@ -146,6 +192,11 @@ class MarketRunner:
     # side-by-side comparison.
     eager: ClassVar[bool] = True
     wait_for_answers: ClassVar[bool] = False
+    # Quiet passes (``_quiet_again``): a pass whose every input is the last pass's, which
+    # changed nothing, is counted instead of run. ``verify_quiet`` (tests) runs it anyway and
+    # raises if it did anything but what counting it does.
+    skip_quiet: ClassVar[bool] = True
+    verify_quiet: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -185,6 +236,8 @@ class MarketRunner:
         self.status = "starting"
         self.errors = 0
         self.last_error: str | None = None
+        # the latest quote set the strategy gave (a quiet pass, counted without asking it,
+        # keeps it: the same quotes, stamped at the pass that asked)
         self.last_quotes: QuoteSet | None = None
         self.obligation = ObligationStatus(interval_ms=int(kpi_interval_s * 1000))
         self.started_mono: float | None = None
@@ -193,6 +246,8 @@ class MarketRunner:
         self._next_kpi = 0.0
         self._sampled_orders: list[tuple[str, Decimal]] = []
         self._sampled_version = -1  # the order manager's ``version`` the sample test last saw
+        # ``measure``'s view of our resting orders, by their (client id, remaining quantity)
+        self._kpi_quotes: tuple[list[tuple[str, Decimal]], list[OurQuote]] | None = None
         self._reacted_book_ns: int | None = None  # the book the latest quoting pass answered
         self._waiting = False  # the loop waits for a wake-up: a book may run a pass itself
         self._in_pass = False  # a pass is running (the loop's or a book's)
@@ -205,6 +260,15 @@ class MarketRunner:
         self.pulls = 0
         self.passes = 0  # quoting passes run (the strategy and planner asked, or reused)
         self._last_inventory: tuple[tuple[Decimal | None, ...], Inventory] | None = None
+        self._assets = (instrument.base.upper(), instrument.quote.upper())  # balances' keys
+        # what the last pass read, when it changed nothing (``_quiet_again``)
+        self._quiet: tuple[object, ...] | None = None
+        self.quiet_passes = 0  # passes counted without running (a read-out)
+        self._verifying: tuple[object, ...] | None = None  # ``verify_quiet``: the pass to check
+        # A strategy that says what its answer depends on (``quiet_key``: the ladder) and an
+        # estimator whose estimates do not depend on the clock (none, or volatility only)
+        self._can_be_quiet = hasattr(strategy, "quiet_key") and (
+            estimator is None or not getattr(estimator, "arrivals", True))
 
     @property
     def quotes_reused(self) -> int:
@@ -228,11 +292,41 @@ class MarketRunner:
         if self.estimator is not None:
             self._feed_estimator(ts_ms, mid)
         if self.eager and self._waiting and not self._in_pass:
-            self._pass_now()
+            if self._quiet is None or not self._quiet_pass():
+                self._pass_now()
         else:
             self._wake.set()
         if mid is not None:
             self.markouts.on_mid(ts_ms, mid)
+
+    def _quiet_pass(self) -> bool:
+        """The pass a book (or the loop) would start, when it is quiet (``_quiet_again``):
+        counted here, without a coroutine or a context of its own. ``step``'s own checks come first; False
+        (nothing done): run the pass. An error is handled as ``_pass`` handles one."""
+        self._in_pass = True
+        try:
+            risk = self.risk
+            if risk.killed or self.stale or self.book.is_crossed:
+                return False
+            minimal = risk.loss_limited
+            if minimal != self.om.rules.minimal:
+                return False
+            self.status = "quoting (minimum)" if minimal else "quoting"
+            quiet = self._quiet
+            assert quiet is not None
+            if self._quiet_again(quiet):
+                self._backoff = 0.1
+                return True
+            self._quiet = None
+            return False
+        except Exception as exc:  # (as ``_pass``; the next pass waits for no backoff here)
+            self._quiet = None
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("%s: quoting pass failed", self.symbol)
+            return True
+        finally:
+            self._in_pass = False
 
     def _pass_now(self) -> None:
         """Run a pass in this call (up to its first wait); if it waits, a task of its own
@@ -299,7 +393,8 @@ class MarketRunner:
                 self._wake.clear()
                 if stop.is_set():
                     break
-                await self._pass()
+                if self._quiet is None or not self._quiet_pass():
+                    await self._pass()
         finally:
             self._waiting = False
             if self._eager_pass is not None:
@@ -352,23 +447,129 @@ class MarketRunner:
             if minimal:
                 self._record_risk("loss_limit_minimum", self.risk.loss_limit_state or "")
         self.status = "quoting (minimum)" if minimal else "quoting"
+        quiet = self._quiet
+        if quiet is not None:
+            if self._quiet_again(quiet):
+                return
+            self._quiet = None
         # The strategies remember their last answer under what they read of the snapshot
         # (``strategies.shaping.QuoteMemo``): a pass that changed none of it (an
         # acknowledgement, a book that moved below the top or only in size) costs no plan.
         self.passes += 1
-        quotes = self.last_quotes = self.strategy.quote(  # type: ignore[attr-defined]
-            self._snapshot(self.book))
+        snapshot = self._snapshot(self.book)
+        quotes = self.last_quotes = self.strategy.quote(snapshot)  # type: ignore[attr-defined]
         # Tick-to-order latency is measured for passes that answer a new book only (not for
         # passes woken by an acknowledgement, a fill or the timer).
         fresh = self.last_book_ns != self._reacted_book_ns
         self._reacted_book_ns = self.last_book_ns
         # Not waiting for the answers: the next book is answered at once, even while this
         # pass's requests are on the wire (their answers wake the loop).
-        await self.om.sync(
+        om = self.om
+        planned = om.passes_planned
+        await om.sync(
             quotes, trigger_ns=self.last_book_ns if fresh else None, wait=self.wait_for_answers
         )
+        if self._verifying is not None:
+            self._check_verified()
+        if self._can_be_quiet and om.passes_planned == planned + 1 and self.skip_quiet:
+            self._quiet = self._quiet_mark(snapshot, quotes)
         self._sample()  # after the requests are on their way: a due sample never delays them
         collect_if_due()  # the same for garbage collection (see engine.runtime)
+
+    # --- quiet passes --------------------------------------------------------------------------
+    def _quiet_mark(self, snapshot: MarketSnapshot, quotes: QuoteSet) -> tuple[object, ...] | None:
+        """After a pass: what it read, if it changed nothing and a later pass can tell cheaply
+        that it reads the same (else None). The strategy read the others' best prices (both
+        sides: ``market_top``, which passes over the best levels that are all ours), the
+        inventory and what its ``quiet_key`` says; the order manager the book's best prices."""
+        om = self.om
+        om_mark = om.quiet_mark()
+        if om_mark is None:
+            return None
+        top = snapshot.book
+        own_bids: dict[Decimal, Decimal] = {}
+        own_asks: dict[Decimal, Decimal] = {}
+        for o in om.maybe_on_book():
+            own = own_bids if o.side is _BUY else own_asks
+            own[o.price] = own.get(o.price, ZERO) + o.remaining_qty
+        book = self.book
+        bids = _side_path(book.bid_side, own_bids)
+        asks = _side_path(book.ask_side, own_asks)
+        if (bids is None or asks is None or top.bid != bids[-1][0]  # type: ignore[attr-defined]
+                or top.ask != asks[-1][0]):  # type: ignore[attr-defined]
+            return None
+        key = self.strategy.quiet_key(snapshot.estimates)  # type: ignore[attr-defined]
+        return (om_mark, bids, asks, snapshot.inventory, key, quotes.bids, quotes.asks)
+
+    def _quiet_again(self, quiet: tuple[object, ...]) -> bool:
+        """Count this pass instead of running it, when everything it would read is what the
+        last pass read and that pass changed nothing (``_quiet_mark``): the strategy would give
+        the same quotes again, the order manager the same plan without an action. What
+        running it does is then only counting (``OrderManager.quiet_again``) and the sample.
+        False: run it."""
+        om_mark, bid_path, ask_path, inventory, key, bids, asks = quiet
+        book = self.book
+        if not (_same_path(book.bid_side, bid_path)  # type: ignore[arg-type]
+                and _same_path(book.ask_side, ask_path)):  # type: ignore[arg-type]
+            return False
+        if self._inventory() is not inventory:
+            return False
+        estimator = self.estimator
+        estimates = None if estimator is None else estimator.volatility_estimates()
+        strategy = self.strategy
+        if strategy.quiet_key(estimates) != key:  # type: ignore[attr-defined]
+            return False
+        om = self.om
+        if self.verify_quiet:
+            return self._verify_quiet(om_mark, bids, asks)
+        if not om.quiet_again(om_mark, bid_path[0][0], ask_path[0][0]):  # type: ignore[index]
+            return False
+        self.passes += 1
+        self.quiet_passes += 1
+        strategy.quiet_again()  # type: ignore[attr-defined]
+        self._reacted_book_ns = self.last_book_ns
+        self._sample()
+        collect_if_due()
+        return True
+
+    def _verify_quiet(self, om_mark: QuietMark, bids: object, asks: object) -> bool:
+        """``verify_quiet``: run the pass the quiet check would count, and raise unless it did
+        exactly what counting it does. False (the pass ran)."""
+        om = self.om
+        stats = om.stats
+        before = (stats.plans_reused, stats.crossing_fixed, stats.budget_skipped,
+                  self.quotes_reused, om.passes_planned)
+        bid, ask = self.book.best_bid, self.book.best_ask
+        assert bid is not None and ask is not None
+        counted = om.quiet_again(om_mark, bid[0], ask[0])  # (undone below)
+        if counted:
+            stats.plans_reused -= 1
+            stats.crossing_fixed -= om_mark.crossing_fixed
+            stats.budget_skipped -= om_mark.waiting
+            om.passes_planned -= 1
+        self._quiet = None
+        self._verifying = (counted, before, om_mark, bids, asks)
+        return False
+
+    def _check_verified(self) -> None:
+        """After the pass ``_verify_quiet`` let run: it matched what counting it does."""
+        counted, before, om_mark, bids, asks = self._verifying
+        self._verifying = None
+        if not counted:
+            return
+        om = self.om
+        stats = om.stats
+        quotes = self.last_quotes
+        last = om._last_plan
+        after = (stats.plans_reused, stats.crossing_fixed, stats.budget_skipped,
+                 self.quotes_reused, om.passes_planned)
+        want = (before[0] + 1, before[1] + om_mark.crossing_fixed, before[2] + om_mark.waiting,
+                before[3] + 1, before[4] + 1)
+        if (after != want or quotes is None or quotes.bids != bids or quotes.asks != asks
+                or last is None or last[1] is not om_mark.plan):
+            raise AssertionError(
+                f"{self.symbol}: a pass counted as quiet did more: counters {after} != {want}, "
+                f"quotes equal: {quotes is not None and quotes.bids == bids and quotes.asks == asks}")
 
     def _snapshot(self, book: OrderBook) -> MarketSnapshot:
         """The strategy's inputs now, around ``book``."""
@@ -391,10 +592,9 @@ class MarketRunner:
     def _inventory(self) -> Inventory:
         """Base and quote, free + locked; the last pass's object while the balances are the
         same objects (a balance event replaces them)."""
-        inst = self.instrument
         balances = self.om.balances
         free, locked = balances.free, balances.locked
-        base, quote = inst.base.upper(), inst.quote.upper()
+        base, quote = self._assets
         parts = (free.get(base), locked.get(base), free.get(quote), locked.get(quote))
         last = self._last_inventory
         if last is not None:
@@ -433,8 +633,13 @@ class MarketRunner:
         self._next_kpi = now + self.kpi_interval_s
         self._sampled_orders = ours
         now_ms = self.clock.now_ms()
-        orders = self.om.orders
-        quotes = quotes_from_orders(resting, lambda o: orders[o.client_order_id].created_ms)
+        kept = self._kpi_quotes
+        if kept is not None and kept[0] == ours:
+            quotes = kept[1]  # the same orders with the same quantities: the same quotes
+        else:
+            orders = om.orders
+            quotes = quotes_from_orders(resting, lambda o: orders[o.client_order_id].created_ms)
+            self._kpi_quotes = (ours, quotes)
         reading = measure(self.symbol, self.book, quotes, self.config.obligations, now_ms)
         band = reading.band(OBLIGATION_BAND_PCT)
         ob = self.obligation

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import msgspec
 
@@ -233,6 +233,22 @@ _RECONCILE = {
 __all__ = ["Balances", "ClientIds", "OrderManager", "Stats", "Tolerance", "Tracked"]
 
 
+class QuietMark(NamedTuple):
+    """What a pass whose plan had no action read in planning (``OrderManager.quiet_mark``):
+    a later pass that reads the same plans the same, and is counted instead."""
+
+    version: int  # of our orders
+    rules: Any  # the ``QuotingRules`` object
+    bid: Decimal  # the best prices the safe quotes were made against
+    ask: Decimal
+    since_ms: int  # the clock span in which the live view (and recent sends) stay the same
+    until_ms: int
+    crossing_fixed: int  # what the pass added to these counters
+    waiting: int
+    budget: tuple[int, float | None, int | None]  # ``OrderBudget.quiet_mark``
+    plan: Any  # the plan's answer (``_last_plan[1]``)
+
+
 class OrderManager:
     """Reconciles one market's desired quotes with its live orders (see the module docstring)."""
 
@@ -295,6 +311,7 @@ class OrderManager:
         self._recent: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}  # (do not change it)
         # the last pass's planner inputs and answer (``_plan``)
         self._last_plan: tuple[tuple[object, ...], Plan] | None = None
+        self.passes_planned = 0  # ``_start_pass`` calls (a pass the lock turned away: none)
         self.book: OrderBook | None = None
         # Our trading, for inventory and PnL read-outs (fills of our orders only).
         self.base_traded = ZERO
@@ -525,12 +542,49 @@ class OrderManager:
                 await asyncio.gather(*tasks)
 
     def _start_pass(self, quotes: QuoteSet, trigger_ns: int | None) -> list[asyncio.Task[None]]:
-        """Plan for ``quotes`` and start the plan's requests (``sync`` without the lock); then
-        forget long-finished orders (nothing the plan reads: its views hold unfinished ones)."""
-        tasks = self._execute(self._plan(quotes), trigger_ns)
+        """Plan for ``quotes`` and start the plan's requests (``sync`` without the lock)."""
         if self._finished:
             self.prune_finished()
-        return tasks
+        self.passes_planned += 1
+        return self._execute(self._plan(quotes), trigger_ns)
+
+    # --- quiet passes (``MarketRunner``: a pass whose every input is the last one's) ----------
+    def quiet_mark(self) -> QuietMark | None:
+        """Right after a pass (``_start_pass``) whose plan had no action: what its planning
+        read, and until when the clock leaves that unchanged; None if it acted (or plans are
+        not reused). ``quiet_again`` compares a later pass with it."""
+        last, safe, kept = self._last_plan, self._last_safe, self._live_view
+        if (last is None or last[1].actions or safe is None or kept is None
+                or not self.reuse_plans or kept[0] != self.version):
+            return None
+        rest_ms = max(self.rules.min_rest_ms, SETTLE_MS)
+        until = kept[3]  # the live view holds until then
+        for sends in self._sends.values():  # ``_recent_sends`` changes when one gets old
+            if sends and sends[0] + rest_ms < until:
+                until = sends[0] + rest_ms
+        return QuietMark(self.version, self.rules, safe[1], safe[2], kept[2], until, safe[4],
+                         len(last[1].waiting), self.budget.quiet_mark(self.symbol), last[1])
+
+    def quiet_again(self, mark: QuietMark, bid_px: Decimal, ask_px: Decimal) -> bool:
+        """Count a pass for the same quotes (by value) as the pass of ``mark`` when everything
+        its planning reads is as it was then (our orders, the rules, the best prices, the
+        allowance, the clock within the live view's span): what ``sync`` would do then (plan again from
+        the same inputs: no action) in counters. False, nothing done: run ``sync``."""
+        lock = self._lock
+        if (mark.version != self.version or mark.rules is not self.rules or mark.bid != bid_px
+                or mark.ask != ask_px or lock.locked() or getattr(lock, "_waiters", None)):
+            return False
+        now = self.time.now_ms()
+        if not mark.since_ms <= now < mark.until_ms or not self.budget.still(mark.budget):
+            return False
+        if self._finished:
+            self.prune_finished()
+        self.passes_planned += 1
+        stats = self.stats
+        stats.plans_reused += 1
+        stats.crossing_fixed += mark.crossing_fixed
+        stats.budget_skipped += mark.waiting
+        return True
 
     def _safe_price(self, quote: DesiredQuote) -> DesiredQuote | None:
         """Never cross the opposite best price (no post-only order on Bitrue)."""

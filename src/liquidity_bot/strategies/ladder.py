@@ -42,6 +42,7 @@ from liquidity_bot.config import LadderParams
 from liquidity_bot.strategies.avellaneda import _pct
 from liquidity_bot.strategies.base import (
     InstrumentLike,
+    MarketEstimates,
     MarketSnapshot,
     QuoteSet,
     Side,
@@ -101,7 +102,7 @@ class LadderStrategy:
         mid, why_not = centre(top, snapshot.reference_price)
         if mid is None:
             return no_centre(instrument, snapshot, why_not)
-        vol_floor, half = self._half_spread(snapshot)
+        vol_floor, half = self._half_spread(snapshot.estimates)
         p = self.params
         # everything the plan and the shaping read (the rest is the frozen configuration)
         key = (top.bid, top.ask, mid, snapshot.inventory, half, snapshot.last_price,
@@ -124,11 +125,24 @@ class LadderStrategy:
         """Quote sets given again: nothing the ladder reads had changed."""
         return self._memo.reused
 
-    def _half_spread(self, snapshot: MarketSnapshot) -> tuple[Decimal, Decimal]:
+    # What the ladder's answer depends on, for the market runner's quiet passes: the best bid
+    # and ask prices of the others (``snapshot.book``'s prices, not their sizes), the reference
+    # price only when one of them is missing, the inventory, and of the estimates what
+    # ``quiet_key`` returns; never the clock (``now_ms`` only stamps the quote set).
+    def quiet_key(self, estimates: MarketEstimates | None) -> tuple[object, ...]:
+        """With the same best prices (both sides) and inventory, an equal key gives the
+        same quotes (the memo's key is made of these and of frozen configuration)."""
+        return (self._half_spread(estimates)[1], self.params, self.instrument,
+                self.obligations, self.band_pct)
+
+    def quiet_again(self) -> None:
+        """Count an answer given again without being asked (a quiet pass)."""
+        self._memo.reused += 1
+
+    def _half_spread(self, est: MarketEstimates | None) -> tuple[Decimal, Decimal]:
         """(volatility floor, half-spread), percent of mid: the largest of half the configured
         spread and the floor from sigma (rounded to 10 places, so many sigmas give one floor)."""
         p = self.params
-        est = snapshot.estimates
         sigma = est.sigma_pct if est is not None else float(p.sigma_default_pct)
         known = self._floor_of
         if known is not None and known[0] == sigma and known[1] is p:

@@ -5,12 +5,14 @@ maker re-quotes constantly), and the HTTP library's per-request machinery (URL o
 multidicts, trace hooks, per-request timers, stream readers, cookie jar...) was most of it.
 ``bench/bench_connector.py`` (simulator in another process, both clients on each event loop in
 one interleaved run; see ``bench/results.md`` for the latest figures) measured client CPU per
-signed round trip: an aiohttp-based client of ours ~240 us per place, ccxt (aiohttp too) ~230-
-300 us, this transport with the REST client above it ~45-55 us on uvloop (the loop ``run`` uses)
-and ~55-65 us on the default loop. Per request it makes one write, one read and one epoll wait
+signed round trip: an aiohttp-based client of ours ~240 us per place, ccxt (aiohttp too) ~180-
+240 us, this transport with the REST client above it ~35 us on uvloop (the loop ``run`` uses)
+and ~38-40 us on the default loop. Per request it makes one write, one read and one epoll wait
 (two on the default loop: its zero-timeout poll before running the woken task), one future and
-no timer. A raw protocol replaying the same signed bytes costs ~15 us: the rest is our Python,
-which after each sleep in epoll runs with cold caches (about three times its warm cost).
+no timer. A minimal raw protocol costs ~13 us (uvloop) and ~17.5 us (default loop) per round
+trip: the rest is our Python, which after each sleep in epoll runs with cold caches (about three
+times its warm cost). Orders take ``Origin.send_now`` (written at once from the caller's frame,
+no coroutine below it) whenever a slot and a warm connection are free.
 
 This module does only what Bitrue's REST API needs, directly on an ``asyncio.BufferedProtocol``
 (each connection reads into one fixed buffer: the default loop's plain ``Protocol`` path
@@ -43,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from asyncio import Future
 from collections import deque
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -54,6 +57,7 @@ _CRLF2 = b"\r\n\r\n"
 # read, which glibc may serve with mmap/mremap/munmap and page faults (measured: ~20 us of
 # kernel time per answer on the default loop). 64 KiB holds any order answer in one read.
 _READ_SIZE = 64 * 1024
+_monotonic = time.monotonic
 
 
 class HttpTransportError(Exception):
@@ -81,8 +85,9 @@ class NoResponse(HttpTransportError):
         self.got_bytes = got_bytes
 
 
-class _NotSent(Exception):
-    """Internal: the connection was dead before or during the write; nothing was delivered."""
+class NotSent(Exception):
+    """The connection was dead before or during the write: nothing was delivered (the order
+    path's ``Origin.send_now`` lets it out; ``Origin.request`` re-sends on a fresh connection)."""
 
 
 class Headers(dict[str, str]):
@@ -151,10 +156,10 @@ class _Watchdog:
         self.inflight: set[_Connection] = set()
         self.handle: asyncio.TimerHandle | None = None
 
-    def watch(self, conn: _Connection) -> None:
-        self.inflight.add(conn)
-        if self.handle is None:
-            self.handle = self.loop.call_later(self.tick, self._check)
+    def start(self) -> None:
+        """Arm the timer (``_Connection.send`` adds each request to ``inflight`` with its
+        ``deadline``, in the loop's time, and calls this when the timer is not armed)."""
+        self.handle = self.loop.call_later(self.tick, self._check)
 
     def _check(self) -> None:
         self.handle = None
@@ -271,22 +276,26 @@ class _Connection(asyncio.BufferedProtocol):
     # ------------------------------------------------------------------ request / answer
 
     def send(self, data: bytes, timeout_s: float) -> asyncio.Future[HttpResponse]:
-        """Write one request; the future resolves with its answer. Raises ``_NotSent``."""
+        """Write one request; the future resolves with its answer. Raises ``NotSent``."""
         transport = self.transport
         if self.closed or transport is None or transport.is_closing():
-            raise _NotSent
+            raise NotSent
         self.buf.clear()
         self.body_start = self.length = -1
         self.got_bytes = self.chunked = self.until_close = self.must_close = False
-        waiter = self.waiter = self.loop.create_future()
+        # what loop.create_future() makes, without the default loop's Python-level method call
+        waiter = self.waiter = Future(loop=self.loop)
         transport.write(data)
         if transport.is_closing():
             # The socket send failed synchronously (the transport closed itself): not delivered.
             self.waiter = None
             self.closed = True
-            raise _NotSent
+            raise NotSent
         self.deadline = self.loop.time() + timeout_s
-        self.watchdog.watch(self)
+        watchdog = self.watchdog
+        watchdog.inflight.add(self)
+        if watchdog.handle is None:
+            watchdog.start()
         return waiter
 
     def on_timeout(self) -> None:
@@ -463,20 +472,34 @@ class Origin:
         re-send on a fresh connection if a reused one died before any byte of the answer;
         ``max_idle_s`` refuses to reuse a connection idle longer than that.
         """
-        data = self.encode(method, target, headers, body)
+        return await self.exchange(
+            self.encode(method, target, headers, body), idempotent=idempotent, max_idle_s=max_idle_s
+        )
+
+    async def exchange(
+        self,
+        data: bytes,
+        *,
+        idempotent: bool = False,
+        max_idle_s: float | None = None,
+        fresh: bool = False,
+    ) -> HttpResponse:
+        """``request`` for a request already encoded (``data``, see ``encode``). ``fresh``: the
+        write of ``data`` just failed on a pooled connection (``NotSent`` from ``send_now``):
+        send it once on a new connection, as ``request``'s second attempt does."""
         client = self.client
         while self._active >= client.max_per_host:
             await self._wait_for_slot()
         self._active += 1
         try:
-            conn = self._checkout(max_idle_s)
-            for attempt in (0, 1):
+            conn = None if fresh else self._checkout(max_idle_s)
+            for attempt in (1,) if fresh else (0, 1):
                 reused = conn is not None
                 if conn is None:
                     conn = await self._connect()
                 try:
                     response = await conn.send(data, client.read_timeout_s)
-                except _NotSent:
+                except NotSent:
                     self._discard(conn)
                     conn = None
                     if attempt == 0:
@@ -500,12 +523,67 @@ class Origin:
                 return response
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
-            self._active -= 1
-            while self._slot_waiters:
-                waiter = self._slot_waiters.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
-                    break
+            self._release_slot()
+
+    def send_now(
+        self, data: bytes, max_idle_s: float | None
+    ) -> tuple[_Connection, asyncio.Future[HttpResponse]] | None:
+        """The order path's ``exchange`` without a coroutine: write ``data`` at once on an idle
+        pooled connection, taking a request slot. Returns that connection (hand it back with
+        ``settle``) and the future of its answer, or None, having done nothing,
+        when no slot or no usable idle connection is free (then ``exchange``). Raises
+        ``NotSent`` when the write failed (nothing delivered, connection and slot let go):
+        then ``exchange(data, fresh=True)``, as ``request`` would re-send it."""
+        client = self.client
+        idle = self._idle
+        if not idle or self._active >= client.max_per_host:
+            return None
+        conn = idle[-1]  # _checkout's choice when it is usable (checked here, inline)
+        idle_for = _monotonic() - conn.last_used
+        if (
+            conn.closed
+            or idle_for >= conn.keep_alive_s
+            or idle_for > client.idle_s
+            or (max_idle_s is not None and idle_for > max_idle_s)
+        ):
+            conn = self._checkout(max_idle_s)
+            if conn is None:
+                return None
+        else:
+            idle.pop()
+        try:
+            answer = conn.send(data, client.read_timeout_s)
+        except NotSent:
+            self._discard(conn)
+            raise
+        self._active += 1
+        return conn, answer
+
+    def settle(self, conn: _Connection, answered: bool) -> None:
+        """Hand back a connection of ``send_now``: to the pool once it ``answered`` (a complete
+        answer was read), else closed (no answer, or cancelled mid-request: state unknown)."""
+        if answered and not conn.closed and not self.client.closed:
+            conn.last_used = time.monotonic()  # _checkin, written out
+            idle = self._idle
+            idle.append(conn)
+            while len(idle) > self.client.max_idle_per_host:
+                self._discard(idle.popleft())
+        else:
+            self._discard(conn)
+        self._active -= 1
+        if self._slot_waiters:
+            self._wake_one()
+
+    def _release_slot(self) -> None:
+        self._active -= 1
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break
 
     async def _wait_for_slot(self) -> None:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()

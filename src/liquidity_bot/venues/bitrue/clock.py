@@ -54,6 +54,16 @@ class ServerClock:
         """Best estimate of the server's current time, in ms."""
         return int(self._local_ms()) + self.offset_ms
 
+    def fresh_ms(self, max_age_s: float) -> int | None:
+        """``now_ms()`` if the last sync is at most ``max_age_s`` old, else None (never synced
+        or due again): the order path's two questions in one call."""
+        synced = self.synced_at
+        if synced is None or self._monotonic() - synced > max_age_s:
+            return None
+        if self._local_ms is wall_ms:
+            return int(time.time() * 1000.0) + self.offset_ms  # wall_ms(), written out
+        return int(self._local_ms()) + self.offset_ms
+
     def apply(self, samples: list[ClockSample]) -> ClockSample:
         """Adopt the offset of the sample with the shortest round trip."""
         if not samples:

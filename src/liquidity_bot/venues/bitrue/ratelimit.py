@@ -145,6 +145,7 @@ class RateGovernor:
         """Replace the policies, keeping what was already spent in families that remain."""
         old = self._windows
         self._windows = {}
+        self._routes: dict[int, tuple[dict[str, int], list[tuple[_Window, int]]]] = {}
         for p in policies:
             w = _Window(p, self.margin_s)
             prev = next((o for o in old.values() if o.policy.family == p.family), None)
@@ -216,17 +217,36 @@ class RateGovernor:
         """Spend ``costs`` now if every policy, this client's and the source address's, has
         room and nothing is banned or paused; else spend nothing and return False (then await
         ``acquire``). The request path's common case, without creating a coroutine."""
-        now = self._room_now(costs)
-        if now is None:
+        route = self._routes.get(id(costs))
+        if route is None or route[0] is not costs:
+            route = self._route(costs)
+        now = self._clock()
+        if now < self._ban_until or now < self._pause_until:
             return False
-        parent = self.parent
-        if parent is not None:
-            parent_now = parent._room_now(costs)
-            if parent_now is None:
+        windows = route[1]
+        for w, cost in windows:
+            events = w.events
+            if events and events[0][0] <= now - w.span:
+                w.expire(now, w.span)
+            if w.blocked_until > now or w.used + cost > w.limit:
                 return False
-            parent._spend(costs, parent_now)
-        self._spend(costs, now)
+        parent = self.parent
+        if parent is not None and not parent.try_acquire(costs):
+            return False
+        for w, cost in windows:
+            w.events.append((now, cost))
+            w.used += cost
         return True
+
+    def _route(self, costs: dict[str, int]) -> tuple[dict[str, int], list[tuple[_Window, int]]]:
+        """The windows ``costs`` spends in, with the amount (kept per costs dict: the request
+        path's are shared constants, see ``weights.costs``)."""
+        if len(self._routes) >= 64:
+            self._routes.clear()
+        route = self._routes[id(costs)] = (costs, [
+            (w, costs[w.family]) for w in self._windows.values() if costs.get(w.family, 0) > 0
+        ])
+        return route
 
     def _room_now(self, costs: dict[str, int]) -> float | None:
         """The time now if ``costs`` fit right now with no ban or pause, else None."""

@@ -328,8 +328,9 @@ class BitrueVenue:
         symbol = symbol.upper()
         side = Side.parse(side)
         tracked = self._tracked.track(symbol, client_order_id, side)  # a push may beat the answer
+        # ``side`` is a StrEnum: it is its own text (its ``.value`` is a Python-level property)
         ack = await self.rest.place_order(
-            symbol, side.value, qty, price, order_type=order_type, client_order_id=client_order_id
+            symbol, side, qty, price, order_type=order_type, client_order_id=client_order_id
         )
         if ack.orderId is not None:
             self._tracked.learn(client_order_id, ack.orderId)
