@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liquidity_bot.domain.order import Order, OrderEvent, OrderState, Side
+from liquidity_bot.domain.order import Side
 from liquidity_bot.domain.ticks import CEIL, FLOOR, TickError, TickScale
 from liquidity_bot.engine.order_manager import ClientIds, _base36
 from liquidity_bot.engine.planner import LiveOrder, _converted, _Live
@@ -108,22 +108,3 @@ def test_targets_convert_as_before(tick: D, step: D, levels: list[tuple[D, D]],
                 _converted(quotes, scale, qty=qty)
         else:
             assert _converted(quotes, scale, qty=qty) == want
-
-
-def test_submit_by_its_transition_is_apply() -> None:
-    a = Order(client_order_id="x1", symbol="XRPUSDT", side=Side.BUY, price=D("1"), qty=D("2"))
-    b = Order(client_order_id="x1", symbol="XRPUSDT", side=Side.BUY, price=D("1"), qty=D("2"))
-    a.apply(OrderEvent.SUBMIT)
-    b.state = b._target(OrderEvent.SUBMIT)
-    assert a.state is b.state is OrderState.PENDING_NEW
-
-
-
-def test_a_level_plan_made_by_tuple_new_is_the_named_tuple() -> None:
-    """The ladder makes its ``LevelPlan``s with ``tuple.__new__`` (no Python ``__new__``)."""
-    from liquidity_bot.strategies.shaping import LevelPlan
-
-    made = tuple.__new__(LevelPlan, (Side.SELL, 2, D("1.5"), D("20")))
-    want = LevelPlan(Side.SELL, 2, D("1.5"), D("20"))
-    assert type(made) is LevelPlan and made == want
-    assert (made.side, made.level, made.price, made.size_quote) == tuple(want)

@@ -910,8 +910,7 @@ class OrderManager:
         )
         t = Tracked(order=order, created_ms=self.time.now_ms(), priority=q.priority,
                     critical=q.obligation_critical, submit_saved=False)
-        order.state = order._target(OrderEvent.SUBMIT)  # ``apply``, without its checks of
-        # an event given by value or a fill (neither applies to SUBMIT)
+        order.apply(OrderEvent.SUBMIT)
         t.sent_ms = t.created_ms
         self._track(t)
         self._sends[q.side].append(t.created_ms)

@@ -175,13 +175,10 @@ class LadderStrategy:
         plans: list[LevelPlan] = []
         bid_size, ask_size = p.level_size_quote * bid_factor, p.level_size_quote * ask_factor
         spacing = p.level_spacing_pct
-        new = tuple.__new__  # ``LevelPlan(...)`` without its Python-level ``__new__``
         for i in range(p.levels):
             offset = half + spacing * i
-            plans.append(new(LevelPlan, (BUY, i, mid * (ONE + (shift - offset) / HUNDRED),
-                                         bid_size)))
-            plans.append(new(LevelPlan, (SELL, i, mid * (ONE + (shift + offset) / HUNDRED),
-                                         ask_size)))
+            plans.append(LevelPlan(BUY, i, mid * (ONE + (shift - offset) / HUNDRED), bid_size))
+            plans.append(LevelPlan(SELL, i, mid * (ONE + (shift + offset) / HUNDRED), ask_size))
         diagnostics = {
             "half_spread_pct": half,
             "vol_floor_pct": vol_floor,
