@@ -12,6 +12,7 @@ market runner asks its strategy:
   reference price, estimates, last price) differs from the last pass's, as its runner did.
 
 It prints CPU µs per pass (median of ``--runs``), how many passes planned, the ratio old / new,
+the cold cost of a pass that plans (thread CPU, caches evicted before it, as a live pass's are),
 and whether both trees gave the same quotes pass by pass (bids, asks and mid; warnings too).
 ``--strategy avellaneda`` quotes the same market with GLFT instead of the ladder.
 
@@ -120,7 +121,35 @@ def _replay(args: argparse.Namespace) -> None:
         keep = [(q.bids, q.asks, q.mid, q.warnings) for q in answers]
         Path(args.answers).write_bytes(pickle.dumps(keep))
     print(json.dumps({"us_per_pass": min(timings), "passes": len(snapshots),
-                      "planned": planned}))
+                      "planned": planned, "cold_us": _cold(made, snapshots)}))
+
+
+def _cold(made: tuple[object, ...], snapshots: list[object]) -> float | None:
+    """Median µs of single passes that plan (the memo misses, as on a live pass that sends
+    orders) after evicting the caches (64 MiB copied, as the ~150 ms between two live books
+    do), up to 400 of them spread over the run; None for a strategy without a memo."""
+    strategy = _build(made)
+    if not hasattr(strategy, "reused"):
+        return None
+    plans = []  # the passes that plan, found by a first replay
+    for i, s in enumerate(snapshots):
+        before = strategy.reused  # type: ignore[attr-defined]
+        strategy.quote(s)  # type: ignore[attr-defined]
+        if strategy.reused == before:  # type: ignore[attr-defined]
+            plans.append(i)
+    timed = set(plans[:: max(1, len(plans) // 400)])
+    src, dst = bytearray(64 << 20), bytearray(64 << 20)
+    strategy = _build(made)
+    cold = []
+    for i, s in enumerate(snapshots):
+        if i in timed:
+            dst[:] = src
+            t0 = time.thread_time_ns()
+            strategy.quote(s)  # type: ignore[attr-defined]
+            cold.append(time.thread_time_ns() - t0)
+        else:
+            strategy.quote(s)  # type: ignore[attr-defined]
+    return statistics.median(cold) / 1e3 if cold else None
 
 
 def _child(src: Path, *argv: str) -> dict[str, object]:
@@ -181,6 +210,14 @@ def main() -> None:
                   f"{results[name][0]['planned']} passes planned")
         if old_src:
             print(f"  old / new: {medians['old'] / medians['new']:.2f}x")
+        cold = {n: [float(r["cold_us"]) for r in rs if r.get("cold_us") is not None]
+                for n, rs in results.items()}
+        if all(cold.values()):
+            print("  cold (a pass that plans, caches evicted before it; median of the runs' "
+                  "medians): " + ", ".join(f"{n} {statistics.median(v):.1f} µs"
+                                           for n, v in cold.items()))
+            if old_src:
+                print(f"  cold old / new: {statistics.median(cold['old']) / statistics.median(cold['new']):.2f}x")
             a = pickle.loads(Path(f"{tmp}/old.pickle").read_bytes())
             b = pickle.loads(Path(f"{tmp}/new.pickle").read_bytes())
             differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True))

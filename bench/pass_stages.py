@@ -35,22 +35,31 @@ import time
 from pathlib import Path
 
 STAGES = ("on_book", "step", "quotes", "sync", "place", "written")
+# ``--fine``: more stamps inside the stages (each where the tree has that function; a stamp
+# missing from a pass makes its stage 0 and the next stage longer)
+FINE = ("on_book", "applied", "risk_mid", "estimator", "step", "snapshot", "quotes", "sync",
+        "safe_quotes", "live_budget", "planned", "risk_gate", "budget_spent", "registered",
+        "place", "written")
 
 
-def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]]) -> None:
+def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]],
+             fine: bool = False) -> None:
     """Wrap the stage boundaries of the tree on ``sys.path`` (class attributes, before the
     engine is built)."""
     import inspect
 
-    from liquidity_bot.engine import market_runner, order_manager
+    from liquidity_bot.domain import book
+    from liquidity_bot.engine import budget, market_runner, order_manager, risk
     from liquidity_bot.strategies import avellaneda, ladder
     from liquidity_bot.venues import lean_http
     from liquidity_bot.venues.bitrue import market_stream, venue
 
     clock = time.thread_time_ns
 
-    def wrap(cls: type, name: str, stage: str, *, after: bool = False) -> None:
-        inner = getattr(cls, name)
+    def wrap(cls: object, name: str, stage: str, *, after: bool = False) -> None:
+        inner = getattr(cls, name, None)
+        if inner is None:
+            return
         if inspect.iscoroutinefunction(inner):
             async def stamped(*a, **kw):  # noqa: ANN002, ANN003, ANN202
                 if marks and not after:
@@ -80,6 +89,17 @@ def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]]) 
     wrap(avellaneda.AvellanedaStrategy, "quote", "quotes", after=True)
     wrap(order_manager.OrderManager, "sync", "sync")
     wrap(venue.BitrueVenue, "place", "place")
+    if fine:
+        wrap(book.OrderBook, "apply", "applied", after=True)
+        wrap(risk.RiskGate, "on_mid", "risk_mid", after=True)
+        wrap(market_runner.MarketRunner, "_feed_estimator", "estimator", after=True)
+        wrap(market_runner.MarketRunner, "_snapshot", "snapshot", after=True)
+        wrap(order_manager.OrderManager, "_safe_quotes", "safe_quotes", after=True)
+        wrap(order_manager, "plan", "live_budget")
+        wrap(order_manager, "plan", "planned", after=True)
+        wrap(order_manager.OrderManager, "_risk_allows", "risk_gate", after=True)
+        wrap(budget.OrderBudget, "spend", "budget_spent", after=True)
+        wrap(order_manager.OrderManager, "_register", "registered", after=True)
     send = lean_http._Connection.send
 
     def written(conn, data, timeout_s):  # noqa: ANN001, ANN202
@@ -92,24 +112,28 @@ def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]]) 
     lean_http._Connection.send = written
 
 
-def _stages(marks: list[tuple[str, int]]) -> dict[str, float] | None:
+def _stages(marks: list[tuple[str, int]], stages: tuple[str, ...] = STAGES,
+            ) -> dict[str, float] | None:
     """µs per stage of one pass: from the previous stamp to the first stamp of each stage
-    (a pass reusing its quotes has no ``quotes`` stamp: that stage is then 0)."""
-    first: dict[str, int] = {}
-    for stage, ns in marks:
-        first.setdefault(stage, ns)
-    if "frame" not in first or "written" not in first or "step" not in first:
+    after it (a pass reusing its quotes has no ``quotes`` stamp: that stage is then 0)."""
+    names = [stage for stage, _ in marks]
+    if not names or names[0] != "frame" or "written" not in names or "step" not in names:
         return None
-    out, prev = {}, first["frame"]
-    for stage in STAGES:
-        ns = first.get(stage, prev)
+    out, at, prev = {}, 0, marks[0][1]
+    for stage in stages:
+        try:
+            at = names.index(stage, at)
+        except ValueError:
+            out[stage] = 0.0
+            continue
+        ns = marks[at][1]
         out[stage] = (ns - prev) / 1000
         prev = ns
-    out["total"] = (first["written"] - first["frame"]) / 1000
+    out["total"] = (prev - marks[0][1]) / 1000
     return out
 
 
-def _segment(seconds: float) -> list[dict[str, float]]:
+def _segment(seconds: float, fine: bool = False) -> list[dict[str, float]]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_engine
 
@@ -117,16 +141,17 @@ def _segment(seconds: float) -> list[dict[str, float]]:
 
     marks: list[tuple[str, int]] = []
     passes: list[list[tuple[str, int]]] = []
-    _install(marks, passes)
+    _install(marks, passes, fine)
     run(bench_engine.tick_to_order(seconds, stress=False), event_loop_name())
-    return [s for s in map(_stages, passes) if s is not None]
+    stages = FINE if fine else STAGES
+    return [s for s in (_stages(p, stages) for p in passes) if s is not None]
 
 
-def _child(src: str, seconds: float) -> list[dict[str, float]]:
+def _child(src: str, seconds: float, fine: bool = False) -> list[dict[str, float]]:
     env = dict(os.environ, PYTHONPATH=src)
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--segment",
-                          str(seconds)], env=env, check=True, capture_output=True,
-                         text=True).stdout
+                          str(seconds), *(["--fine"] if fine else [])], env=env, check=True,
+                         capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -140,10 +165,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0, help="each tree, in all")
     parser.add_argument("--segment-seconds", type=float, default=60.0)
     parser.add_argument("--old-src", default=None, help="another checkout's src, beside this")
+    parser.add_argument("--fine", action="store_true",
+                        help="stamp inside the stages too (book apply, risk mid, estimator, "
+                             "snapshot, safe quotes, plan, risk gate, budget, registration)")
     parser.add_argument("--segment", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    stages = FINE if args.fine else STAGES
     if args.segment is not None:
-        print(json.dumps(_segment(args.segment)))
+        print(json.dumps(_segment(args.segment, args.fine)))
         return
     trees = {"this tree": str(Path(__file__).resolve().parent.parent / "src")}
     if args.old_src:
@@ -152,12 +181,12 @@ def main() -> None:
     segments = max(1, round(args.seconds / args.segment_seconds))
     for _ in range(segments):
         for label, src in trees.items():
-            got[label].extend(_child(src, args.seconds / segments))
+            got[label].extend(_child(src, args.seconds / segments, args.fine))
     medians: dict[str, dict[str, float]] = {}
     header = f"{'stage (thread CPU, µs)':28s}" + "".join(f"{lbl + ' p50':>16s}{'p90':>8s}"
                                                         for lbl in trees)
     print(header)
-    for stage in (*STAGES, "total"):
+    for stage in (*stages, "total"):
         row = f"{stage:28s}"
         for label in trees:
             values = [p[stage] for p in got[label]]
@@ -171,7 +200,7 @@ def main() -> None:
     if args.old_src and medians.get("this tree") and medians.get("old tree"):
         new, old = medians["this tree"], medians["old tree"]
         print("old / new, median per stage: " + ", ".join(
-            f"{s} {old[s] / new[s]:.2f}x" for s in (*STAGES, "total") if new.get(s)))
+            f"{s} {old[s] / new[s]:.2f}x" for s in (*stages, "total") if new.get(s)))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ from liquidity_bot.domain.order import (
 )
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.clock import LIVE, Clock
-from liquidity_bot.engine.eager import start_now
+from liquidity_bot.engine.eager import run_now, start_now
 from liquidity_bot.engine.persistence import StoreWriter
 from liquidity_bot.engine.planner import LiveOrder, Plan, PlanRules, Purpose, Tolerance, plan
 from liquidity_bot.engine.risk import AccountState, RiskGate
@@ -119,13 +119,18 @@ class ClientIds:
         self._counter = self._random.randrange(36**3)
 
     def new(self) -> str:
-        self._counter = (self._counter + 1) % 36**4
-        return (
-            self.prefix
-            + _base36(self.clock.now_ms(), 8)
-            + _base36(self._counter, 4)
-            + _base36(self._random.randrange(36**4), 4)
-        )
+        """``prefix + _base36(now_ms, 8) + _base36(counter, 4) + _base36(random, 4)``, written
+        out (an id is made for each order, inside tick-to-order)."""
+        self._counter = counter = (self._counter + 1) % 36**4
+        pairs = _BASE36_PAIRS
+        ms = self.clock.now_ms()
+        ms, m0 = divmod(ms, 1296)
+        ms, m1 = divmod(ms, 1296)
+        ms, m2 = divmod(ms, 1296)
+        rand = self._random.randrange(36**4)
+        return (self.prefix + pairs[ms % 1296] + pairs[m2] + pairs[m1] + pairs[m0]
+                + pairs[counter // 1296] + pairs[counter % 1296]
+                + pairs[rand // 1296] + pairs[rand % 1296])
 
     def is_ours(self, client_order_id: str | None) -> bool:
         return bool(client_order_id) and self._pattern.fullmatch(client_order_id) is not None
@@ -313,6 +318,10 @@ class OrderManager:
         self.quote_traded = ZERO
         self._resolve_tasks: set[asyncio.Task[None]] = set()
         self._send_tasks: set[asyncio.Task[None]] = set()  # requests on the wire
+        # A venue whose requests bind nothing to the running task: the first request of a
+        # pass is written before its task is made (``eager.run_now``), not after
+        self._task_free = bool(getattr(getattr(venue, "capabilities", None),
+                                       "task_free_requests", False))
         self._lock = asyncio.Lock()
         # Finished orders, oldest first: (monotonic time it was seen finished, client id).
         # ``prune_finished`` drops them from ``orders`` after FINISHED_GRACE_S so that memory
@@ -699,7 +708,9 @@ class OrderManager:
         # ``plan`` is a pure function of these (of the quote set it reads the bids and asks
         # only) and of the instrument: a pass that sees what the last one saw (most often:
         # nothing to do, or the budget spent) gets the last answer, not a new plan
-        inputs = (safe.bids, safe.asks, live, mid, self.rules, allowance, recent)
+        # (mid first: a new quote set mostly comes with a new mid, which ends the comparison
+        # before the quotes' own, one dataclass ``__eq__`` per quote, are compared)
+        inputs = (mid, allowance, recent, live, self.rules, safe.bids, safe.asks)
         last = self._last_plan
         if last is not None and self.reuse_plans and last[0] == inputs:
             self.stats.plans_reused += 1
@@ -765,9 +776,13 @@ class OrderManager:
                     # The first order answers the book: it is signed and written now (its task
                     # starts at once, not a loop turn later), before the rest are prepared and
                     # before its own store records and the read-outs are made.
-                    first = trigger_ns is not None
-                    tasks.append(self._start(self._send_place(new, trigger_ns), now=first))
-                    trigger_ns = None
+                    if trigger_ns is None:
+                        tasks.append(self._start(self._send_place(new, None)))
+                    else:
+                        task = self._start_first(self._send_place(new, trigger_ns))
+                        if task is not None:
+                            tasks.append(task)
+                        trigger_ns = None
                     self._save_submit(new)
                 if t is not None:
                     self._request_cancel(t)
@@ -792,6 +807,17 @@ class OrderManager:
         task = start_now(job) if now else asyncio.get_running_loop().create_task(job)
         self._send_tasks.add(task)
         task.add_done_callback(self._sent)
+        return task
+
+    def _start_first(self, job: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        """``_start(job, now=True)``, but on a task-free venue the task is made only after
+        the first step, and only if the request is still on its way (None: it is over)."""
+        if not self._task_free:
+            return self._start(job, now=True)
+        task = run_now(job)
+        if task is not None:
+            self._send_tasks.add(task)
+            task.add_done_callback(self._sent)
         return task
 
     def _sent(self, task: asyncio.Task[None]) -> None:

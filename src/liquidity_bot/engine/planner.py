@@ -47,7 +47,7 @@ from liquidity_bot.strategies.base import DesiredQuote, InstrumentLike, QuoteSet
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 BARE_COVER = Decimal("1.05")  # the least an order carrying a side alone covers of the minimum
-_by_level, _first = attrgetter("level"), itemgetter(0)
+_by_level, _by_purpose, _first = attrgetter("level"), attrgetter("purpose"), itemgetter(0)
 BUY, SELL = Side.BUY, Side.SELL
 # New orders one side may send within the settle time (``OrderManager``'s SETTLE_MS) before the
 # planner waits for them: enough for an inner order and its backup.
@@ -364,6 +364,21 @@ def side_targets(
     return _side_targets(quotes, _Mid(mid, lim.scale), rules, lim, other)
 
 
+def _converted(quotes: Sequence[DesiredQuote], scale: TickScale, qty: bool = False
+               ) -> list[int]:
+    """``[scale.ticks(q.price) ...]`` (``qty``: ``[scale.lots(q.qty) ...]``), reading the
+    scale's memo of exact conversions first, in one call for the side."""
+    if qty:
+        memo, values, convert = scale._lots_of, [q.qty for q in quotes], scale.lots
+    else:
+        memo, values, convert = scale._ticks_of, [q.price for q in quotes], scale.ticks
+    out = []
+    for value in values:
+        known = memo.get(value) if type(value) is Decimal else None
+        out.append(convert(value) if known is None else known)
+    return out
+
+
 def _side_targets(
     quotes: Sequence[DesiredQuote], mid: _Mid, rules: PlanRules, lim: _Limits,
     other_inner: int | None,
@@ -372,8 +387,8 @@ def _side_targets(
         return []
     scale = lim.scale
     quotes = sorted(quotes, key=_by_level)
-    ticks = [scale.ticks(q.price) for q in quotes]
-    lots = [scale.lots(q.qty) for q in quotes]
+    ticks = _converted(quotes, scale)
+    lots = _converted(quotes, scale, qty=True)
     if not lim.has_need:
         return [_target(q, "decor" if i else "inner", scale, t, lim.cap(n, t), t, n)
                 for i, (q, t, n) in enumerate(zip(quotes, ticks, lots, strict=True))]
@@ -431,6 +446,17 @@ class _Live:
 
     def __init__(self, o: LiveOrder, scale: TickScale, is_bid: bool) -> None:
         self.cid = o.client_order_id
+        # ``scale.ticks(price)`` and ``scale.lots(qty)``, their memo read here first (one
+        # plan converts every live order: the same prices and sizes come back every pass)
+        price, qty = o.price, o.qty
+        ticks = scale._ticks_of.get(price) if type(price) is Decimal else None
+        lots = scale._lots_of.get(qty) if type(qty) is Decimal else None
+        if ticks is not None and lots is not None:
+            self.ticks = ticks
+            self.units = ticks * lots
+            self.cancellable, self.young = o.cancellable, o.young
+            self.in_band = self.exposed = False
+            return
         try:
             self.ticks = scale.ticks(o.price)
             lots = scale.lots(o.qty)
@@ -744,7 +770,7 @@ def plan(
     # The targets are a function of the quotes and mid (and the rules and instrument, which
     # ``lim`` stands for): a plan for the same ones (the live orders, the allowance or the
     # recent sends changed) takes the last plan's (read-only: ``_SidePlanner`` keeps them).
-    key = (quotes.bids, quotes.asks, mid)
+    key = (mid, quotes.bids, quotes.asks)  # (mid first: see ``OrderManager._plan``)
     last = lim.last_targets
     if last is not None and last[0] == key:
         bid_targets, ask_targets = last[1], last[2]
@@ -792,8 +818,8 @@ def _within_obligations(
     (an inner order beyond it would not count, and the side would be restored again and
     again), and our spread within ``spread_cap`` of the maximum. A side may take what the
     other leaves of that spread, and at least half of it."""
-    bids = sorted(bids, key=lambda q: q.level)
-    asks = sorted(asks, key=lambda q: q.level)
+    bids = sorted(bids, key=_by_level)
+    asks = sorted(asks, key=_by_level)
     if not bids and not asks:
         return bids, asks
     band = mid * rules.band_pct / HUNDRED * rules.band_margin
@@ -836,5 +862,5 @@ def _fit(wanted: list[Action], live: Sequence[LiveOrder], allowance: Allowance) 
             continue
         spent += a.cost
         actions.append(a)
-    actions.sort(key=lambda a: a.purpose)  # stable: the order within a purpose
+    actions.sort(key=_by_purpose)  # stable: the order within a purpose
     return Plan(tuple(actions), tuple(waiting))

@@ -305,7 +305,8 @@ class RiskGate:
         symbol: str | None = None,
     ) -> RiskDecision:
         """Allow or refuse one new order. Refusals are logged and counted."""
-        decision = self._evaluate(Side.parse(side), price, qty, account, key_label, symbol)
+        decision = self._evaluate(side if type(side) is Side else Side.parse(side), price, qty,
+                                  account, key_label, symbol)
         if not decision.allowed:
             assert decision.reason is not None
             self._counts[decision.reason.value] += 1

@@ -46,6 +46,7 @@ from liquidity_bot.strategies.base import (
     MarketSnapshot,
     QuoteSet,
     Side,
+    TopOfBook,
     top_of_book,
 )
 from liquidity_bot.strategies.inventory import deviation_ratio, target_base
@@ -96,7 +97,8 @@ class LadderStrategy:
     def quote(self, snapshot: MarketSnapshot) -> QuoteSet:
         """``quote_around_centre`` with the ladder's plan, remembered under what it reads."""
         instrument = self.instrument
-        top = top_of_book(snapshot.book)
+        book = snapshot.book  # (the runner's snapshots hold a TopOfBook: no call for it)
+        top = book if type(book) is TopOfBook else top_of_book(book)
         mid, why_not = centre(top, snapshot.reference_price)
         if mid is None:
             return no_centre(instrument, snapshot, why_not)
@@ -171,8 +173,8 @@ class LadderStrategy:
         ask_factor = ZERO if ratio <= -ONE else _clamp(ONE + pull, ZERO, TWO)
 
         plans: list[LevelPlan] = []
-        spacing = p.level_spacing_pct
         bid_size, ask_size = p.level_size_quote * bid_factor, p.level_size_quote * ask_factor
+        spacing = p.level_spacing_pct
         for i in range(p.levels):
             offset = half + spacing * i
             plans.append(LevelPlan(BUY, i, mid * (ONE + (shift - offset) / HUNDRED), bid_size))

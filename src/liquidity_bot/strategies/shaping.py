@@ -162,8 +162,10 @@ class _Side:
                  "grid", "scale", "away_rounding", "band_edge_ticks", "min_lots",
                  "min_val_units", "min_lots_at_last")
 
-    def __init__(self, side: Side, ctx: ShapingContext, band: Decimal) -> None:
-        """`band`: `ctx.mid * ctx.band_pct / 100`, the half-width of the depth band."""
+    def __init__(self, side: Side, ctx: ShapingContext, band: Decimal,
+                 grid: _Grid | None = None) -> None:
+        """`band`: `ctx.mid * ctx.band_pct / 100`, the half-width of the depth band; `grid`:
+        the instrument's `_grid` (looked up when not given)."""
         self.side = side
         self.ctx = ctx
         self.inst = inst = ctx.instrument
@@ -177,7 +179,7 @@ class _Side:
             inst.min_val / last if inst.min_val and last is not None and last > 0 else None
         )
         # the same in integers (domain.ticks): prices in ticks, sizes in lots
-        self.grid = grid = _grid(inst)
+        self.grid = grid = _grid(inst) if grid is None else grid
         self.scale = grid.scale
         self.away_rounding = FLOOR if self.is_bid else CEIL  # ``away``: bids down, asks up
         # in the band: ticks >= this (bids), <= this (asks); rounded toward mid
@@ -496,9 +498,17 @@ def shape_quotes(
     mid, obl = ctx.mid, ctx.obligations
     band = mid * ctx.band_pct / HUNDRED
     half_spread = None if obl is None else mid * obl.max_spread_pct / TWO_HUNDRED
-    bid_side, ask_side = _Side(BUY, ctx, band), _Side(SELL, ctx, band)
-    bid_plans = sorted([p for p in plans if p.side == BUY], key=_by_level)
-    ask_plans = sorted([p for p in plans if p.side == SELL], key=_by_level)
+    grid = _grid(ctx.instrument)
+    bid_side, ask_side = _Side(BUY, ctx, band, grid), _Side(SELL, ctx, band, grid)
+    bid_plans: list[LevelPlan] = []
+    ask_plans: list[LevelPlan] = []
+    for p in plans:  # (one loop, no comprehension per side: this runs inside tick-to-order)
+        if p.side == BUY:
+            bid_plans.append(p)
+        elif p.side == SELL:
+            ask_plans.append(p)
+    bid_plans.sort(key=_by_level)
+    ask_plans.sort(key=_by_level)
     bid_prices = _prices(bid_side, bid_plans, half_spread, notes) if bid_plans else []
     ask_prices = _prices(ask_side, ask_plans, half_spread, notes) if ask_plans else []
     # our own two sides must not touch either (a zero target spread on an on-tick mid)

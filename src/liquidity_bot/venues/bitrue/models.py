@@ -224,12 +224,7 @@ class OrderAck(_Wire, kw_only=True):
     transactTime: int | None = None
 
     def __post_init__(self) -> None:
-        # _order_id, written out (every order's answer)
-        if self.orderIdStr:
-            try:
-                force_setattr(self, "orderId", int(self.orderIdStr))
-            except ValueError:
-                pass
+        force_setattr(self, "orderId", _order_id(self.orderId, self.orderIdStr))
 
 
 class CancelAck(_Wire, kw_only=True):
@@ -243,12 +238,7 @@ class CancelAck(_Wire, kw_only=True):
     status: str | None = None
 
     def __post_init__(self) -> None:
-        # _order_id, written out (every cancel's answer)
-        if self.orderIdStr:
-            try:
-                force_setattr(self, "orderId", int(self.orderIdStr))
-            except ValueError:
-                pass
+        force_setattr(self, "orderId", _order_id(self.orderId, self.orderIdStr))
 
 
 class Order(_Wire, kw_only=True):
