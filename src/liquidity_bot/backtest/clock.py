@@ -117,6 +117,12 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._vt
 
+    def runs_next(self) -> bool:
+        """A callback made ready now runs before anything else: nothing else is ready (in a
+        callback, the rest of this turn's batch is still in the ready queue) and simulated
+        time stands still until the next turn."""
+        return not self._ready  # type: ignore[attr-defined]
+
     def wall(self) -> float:
         """Simulated epoch seconds (what ``time.time()`` reads during a backtest)."""
         return self.origin_ms / 1000.0 + self._vt

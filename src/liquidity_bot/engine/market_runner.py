@@ -407,13 +407,17 @@ class MarketRunner:
                 await asyncio.wait([self._eager_pass])
 
     def _refresh(self) -> None:
-        """The refresh timer: a quiet pass is counted in the timer's own call, as a book's is in
-        ``on_book`` (no wake-up of the loop's task, no loop turn), and the timer set again;
-        any other pass wakes the loop."""
-        if (self._waiting and not self._in_pass and self._quiet is not None
-                and self._eager_pass is None and not self._wake.is_set()
-                and not self._stop.is_set() and self._quiet_pass()):
-            self._timer = asyncio.get_running_loop().call_later(self.refresh_s, self._refresh)
+        """The refresh timer: wakes the loop's task. On a loop that can tell that the task
+        would run next with nothing in between (``runs_next``: the backtest's virtual loop),
+        a quiet pass is counted here instead, as a book's is in ``on_book`` (no wake-up, no
+        loop turn), and the timer set again; the check then reads what the task would."""
+        loop = asyncio.get_running_loop()
+        runs_next = getattr(loop, "runs_next", None)
+        if (runs_next is not None and self._quiet is not None and not self.verify_quiet
+                and self._waiting and not self._in_pass and self._eager_pass is None
+                and not self._wake.is_set() and not self._stop.is_set() and runs_next()
+                and self._quiet_pass()):
+            self._timer = loop.call_later(self.refresh_s, self._refresh)
             return
         self._wake.set()
 
@@ -527,13 +531,13 @@ class MarketRunner:
         book = self.book
         # ``_same_path``, written out for the usual one-level path (the best level has some of
         # the others'); the book's best levels are read (and kept) by ``on_book`` already
-        for path, level, bids in ((bid_path, book.best_bid, True),
-                                  (ask_path, book.best_ask, False)):
+        for path, level, of_bids in ((bid_path, book.best_bid, True),
+                                     (ask_path, book.best_ask, False)):
             if len(path) == 1:  # type: ignore[arg-type]
                 price, mine = path[0]  # type: ignore[index]
                 if level is None or level[0] != price or not (mine is None or level[1] > mine):
                     return False
-            elif not _same_path(book.bid_side if bids else book.ask_side, path):  # type: ignore[arg-type]
+            elif not _same_path(book.bid_side if of_bids else book.ask_side, path):  # type: ignore[arg-type]
                 return False
         if self._inventory() is not inventory:
             return False
