@@ -974,17 +974,10 @@ class Exchange:
         if len(qty_of) > _KEEP_DECIMALS or len(price_of) > _KEEP_DECIMALS:
             price_of.clear()
             qty_of.clear()
-        # ``Book.levels`` of both sides, read off the book's keys in one pass; the Decimals
-        # are made once per value (``_DecimalsOf``): a hit is a plain dict read
+        # the Decimals are made once per value (``_DecimalsOf``): a hit is a plain dict read
         book = m.book
-        bid_keys, ask_keys = book.bid_keys, book.ask_keys
-        if not limit or limit <= 0:
-            bid_first, ask_first = bid_keys[::-1], ask_keys[::-1]
-        else:
-            bid_first, ask_first = bid_keys[:-limit - 1:-1], ask_keys[:-limit - 1:-1]
-        bid_levels, ask_levels = book.bids, book.asks
-        return ([(price_of[t], qty_of[bid_levels[t].total]) for t in bid_first],
-                [(price_of[-k], qty_of[ask_levels[-k].total]) for k in ask_first])
+        return ([(price_of[t], qty_of[q]) for t, q in book.levels(True, limit)],
+                [(price_of[t], qty_of[q]) for t, q in book.levels(False, limit)])
 
     def best_ticks(self, symbol: str) -> tuple[int | None, int | None]:
         """The best bid's and best ask's price in ticks (None for an empty side): what a

@@ -529,16 +529,9 @@ class MarketRunner:
         False: run it."""
         om_mark, bid_path, ask_path, inventory, key, bids, asks = quiet
         book = self.book
-        # ``_same_path``, written out for the usual one-level path (the best level has some of
-        # the others'); the book's best levels are read (and kept) by ``on_book`` already
-        for path, level, of_bids in ((bid_path, book.best_bid, True),
-                                     (ask_path, book.best_ask, False)):
-            if len(path) == 1:  # type: ignore[arg-type]
-                price, mine = path[0]  # type: ignore[index]
-                if level is None or level[0] != price or not (mine is None or level[1] > mine):
-                    return False
-            elif not _same_path(book.bid_side if of_bids else book.ask_side, path):  # type: ignore[arg-type]
-                return False
+        if not (_same_path(book.bid_side, bid_path)  # type: ignore[arg-type]
+                and _same_path(book.ask_side, ask_path)):  # type: ignore[arg-type]
+            return False
         if self._inventory() is not inventory:
             return False
         estimator = self.estimator

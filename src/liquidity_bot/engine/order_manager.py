@@ -119,18 +119,13 @@ class ClientIds:
         self._counter = self._random.randrange(36**3)
 
     def new(self) -> str:
-        """``prefix + _base36(now_ms, 8) + _base36(counter, 4) + _base36(random, 4)``, written
-        out (an id is made for each order, inside tick-to-order)."""
-        self._counter = counter = (self._counter + 1) % 36**4
-        pairs = _BASE36_PAIRS
-        ms = self.clock.now_ms()
-        ms, m0 = divmod(ms, 1296)
-        ms, m1 = divmod(ms, 1296)
-        ms, m2 = divmod(ms, 1296)
-        rand = self._random.randrange(36**4)
-        return (self.prefix + pairs[ms % 1296] + pairs[m2] + pairs[m1] + pairs[m0]
-                + pairs[counter // 1296] + pairs[counter % 1296]
-                + pairs[rand // 1296] + pairs[rand % 1296])
+        self._counter = (self._counter + 1) % 36**4
+        return (
+            self.prefix
+            + _base36(self.clock.now_ms(), 8)
+            + _base36(self._counter, 4)
+            + _base36(self._random.randrange(36**4), 4)
+        )
 
     def is_ours(self, client_order_id: str | None) -> bool:
         return bool(client_order_id) and self._pattern.fullmatch(client_order_id) is not None

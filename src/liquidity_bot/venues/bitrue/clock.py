@@ -60,8 +60,6 @@ class ServerClock:
         synced = self.synced_at
         if synced is None or self._monotonic() - synced > max_age_s:
             return None
-        if self._local_ms is wall_ms:
-            return int(time.time() * 1000.0) + self.offset_ms  # wall_ms(), written out
         return int(self._local_ms()) + self.offset_ms
 
     def apply(self, samples: list[ClockSample]) -> ClockSample:
