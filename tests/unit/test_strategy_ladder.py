@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from decimal import Decimal as D
 
 import pytest
@@ -184,6 +185,51 @@ def test_volatility_floor_widens_the_spread():
     assert calm.diagnostics["half_spread_pct"] == D("0.1")  # the floor 2 x 0.01 x 2 is below
     assert wild.diagnostics["half_spread_pct"] == D("0.8")  # 2 x 0.2 x sqrt(4)
     assert wild.spread_pct() > D("1.5")
+
+
+def _est(sigma: float) -> MarketEstimates:
+    return MarketEstimates(sigma_pct=sigma, a=1, kappa=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spread=st.decimals(min_value=D("0.001"), max_value=D("5"), places=3),
+    mult=st.decimals(min_value=D("0"), max_value=D("10"), places=2),
+    horizon=st.floats(min_value=0.01, max_value=3600),
+    sigmas=st.lists(st.floats(min_value=0, max_value=10), min_size=1, max_size=20),
+)
+def test_property_quiet_sigma_cap_gives_the_same_key(spread, mult, horizon, sigmas):
+    """Every sigma up to ``quiet_sigma_cap`` gives the key again (the quiet check compares
+    sigma with the cap instead of working the key out); just past it the key is another,
+    so the cap is tight up to the floor's rounding."""
+    s = LadderStrategy(instrument(), params(base_spread_pct=spread, min_spread_pct=D(0),
+                                            vol_spread_mult=mult, vol_horizon_s=horizon))
+    for sigma in sigmas:
+        key = s.quiet_key(_est(sigma))
+        cap = s.quiet_sigma_cap(key)
+        if cap == -math.inf:  # the floor binds: the key moves with sigma
+            assert key[0] > spread / 2
+            continue
+        assert key[0] == spread / 2
+        assert sigma <= cap  # the floor does not bind here, so the cap lies beyond
+        for under in (0.0, sigma, cap, cap / 2, (sigma + cap) / 2, 1e6):
+            if under <= cap and math.isfinite(under):
+                assert s.quiet_key(_est(under)) == key
+        if mult > 0 and math.isfinite(cap):
+            # past the floor's rounding (10 places of sigma x sqrt(horizon)) it binds
+            assert s.quiet_key(_est(cap * (1 + 1e-9) + 1e-10 / math.sqrt(horizon))) != key
+        else:
+            assert cap == math.inf
+
+
+def test_quiet_sigma_cap_is_none_for_another_key():
+    s = LadderStrategy(instrument(), params(base_spread_pct=D("0.2"), vol_spread_mult=D("2"),
+                                            vol_horizon_s=4.0))
+    wild = s.quiet_key(_est(0.2))  # the floor (0.8) binds
+    assert s.quiet_sigma_cap(wild) == -math.inf
+    calm = s.quiet_key(_est(0.01))
+    assert 0.01 < s.quiet_sigma_cap(calm) <= 0.025  # 2 x sigma x 2 reaches 0.1 at 0.025
+    assert s.quiet_sigma_cap(calm) > 0.025 * (1 - 1e-12)
 
 
 def test_obligations_clamp_spread_and_top_up_depth():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -518,8 +519,12 @@ class MarketRunner:
         if (bids is None or asks is None or top.bid != bids[-1][0]  # type: ignore[attr-defined]
                 or top.ask != asks[-1][0]):  # type: ignore[attr-defined]
             return None
-        key = self.strategy.quiet_key(snapshot.estimates)  # type: ignore[attr-defined]
-        return (om_mark, bids, asks, snapshot.inventory, key, quotes.bids, quotes.asks)
+        strategy = self.strategy
+        key = strategy.quiet_key(snapshot.estimates)  # type: ignore[attr-defined]
+        cap = getattr(strategy, "quiet_sigma_cap", None)
+        sigma_cap = -math.inf if cap is None or self.estimator is None else cap(key)
+        return (om_mark, bids, asks, snapshot.inventory, key, sigma_cap, quotes.bids,
+                quotes.asks)
 
     def _quiet_again(self, quiet: tuple[object, ...]) -> bool:
         """Count this pass instead of running it, when everything it would read is what the
@@ -527,7 +532,7 @@ class MarketRunner:
         the same quotes again, the order manager the same plan without an action. What
         running it does is then only counting (``OrderManager.quiet_again``) and the sample.
         False: run it."""
-        om_mark, bid_path, ask_path, inventory, key, bids, asks = quiet
+        om_mark, bid_path, ask_path, inventory, key, sigma_cap, bids, asks = quiet
         book = self.book
         if not (_same_path(book.bid_side, bid_path)  # type: ignore[arg-type]
                 and _same_path(book.ask_side, ask_path)):  # type: ignore[arg-type]
@@ -535,12 +540,19 @@ class MarketRunner:
         if self._inventory() is not inventory:
             return False
         estimator = self.estimator
-        estimates = None if estimator is None else estimator.volatility_estimates()
         strategy = self.strategy
-        if strategy.quiet_key(estimates) != key:  # type: ignore[attr-defined]
-            return False
+        # a sigma under the strategy's cap gives its key again (``quiet_sigma_cap``); past
+        # it (or with no cap) the key is worked out
+        if estimator is None or not estimator.volatility.sigma_pct <= sigma_cap:  # type: ignore[operator]
+            estimates = None if estimator is None else estimator.volatility_estimates()
+            if strategy.quiet_key(estimates) != key:  # type: ignore[attr-defined]
+                return False
         om = self.om
         if self.verify_quiet:
+            if estimator is not None and strategy.quiet_key(  # type: ignore[attr-defined]
+                    estimator.volatility_estimates()) != key:
+                raise AssertionError(f"{self.symbol}: sigma under the quiet cap changed the "
+                                     f"strategy's key")
             return self._verify_quiet(om_mark, bids, asks)
         if not om.quiet_again(om_mark, bid_path[0][0], ask_path[0][0]):  # type: ignore[index]
             return False

@@ -74,6 +74,32 @@ def _clamp(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
     return capped if capped > low else low
 
 
+def _vol_floor(p: LadderParams, sigma: float) -> Decimal:
+    """The ladder's volatility floor for ``sigma`` (percent of mid, rounded to 10 places)."""
+    return p.vol_spread_mult * _pct(sigma * math.sqrt(p.vol_horizon_s))
+
+
+def _floor_cap(p: LadderParams) -> tuple[Decimal, float]:
+    """(half the configured spread, the largest sigma found whose volatility floor stays at
+    or under it; -inf if none is found): ``quiet_sigma_cap``'s bound for ``p``."""
+    spread = p.min_spread_pct if p.min_spread_pct > p.base_spread_pct else p.base_spread_pct
+    half = spread / TWO
+    if p.vol_spread_mult <= 0:
+        return half, (math.inf if p.vol_spread_mult == 0 else -math.inf)
+    # where the unrounded floor meets the half, then down until the rounded one is under it
+    sigma = float(half / p.vol_spread_mult) / math.sqrt(p.vol_horizon_s)
+    shrink = 2.0 ** -40
+    for _ in range(48):
+        try:
+            if math.isfinite(sigma) and sigma >= 0 and _vol_floor(p, sigma) <= half:
+                return half, sigma
+        except ArithmeticError:
+            pass
+        sigma *= 1.0 - shrink
+        shrink *= 2.0
+    return half, -math.inf
+
+
 class LadderStrategy:
     """Pure: `quote(snapshot)` depends only on the snapshot and the frozen parameters."""
 
@@ -93,6 +119,7 @@ class LadderStrategy:
         self.band_pct = band_pct
         self._memo = QuoteMemo()
         self._floor_of: tuple[float, LadderParams, Decimal] | None = None
+        self._sigma_cap: tuple[LadderParams, tuple[Decimal, float]] | None = None
 
     def quote(self, snapshot: MarketSnapshot) -> QuoteSet:
         """``quote_around_centre`` with the ladder's plan, remembered under what it reads."""
@@ -134,6 +161,21 @@ class LadderStrategy:
         same quotes (the memo's key is made of these and of frozen configuration)."""
         return (self._half_spread(estimates)[1], self.params, self.instrument,
                 self.obligations, self.band_pct)
+
+    def quiet_sigma_cap(self, key: tuple[object, ...]) -> float:
+        """A sigma up to which (inclusive) every estimate gives ``quiet_key`` ``key`` again,
+        so a quiet check compares sigma with it instead of working the key out (-inf: none).
+        The volatility floor only grows with sigma (a float product, its shortest repr and
+        a rounding, each monotone), so while it stays at or under half the configured spread
+        that half is the half-spread: the cap is the largest sigma found to keep it there."""
+        p = key[1]
+        if not isinstance(p, LadderParams):
+            return -math.inf
+        known = self._sigma_cap
+        if known is None or known[0] is not p:
+            known = self._sigma_cap = (p, _floor_cap(p))
+        half, cap = known[1]
+        return cap if key[0] == half else -math.inf
 
     def quiet_again(self) -> None:
         """Count an answer given again without being asked (a quiet pass)."""
