@@ -570,8 +570,15 @@ class OrderManager:
                 or mark.ask != ask_px or lock.locked() or getattr(lock, "_waiters", None)):
             return False
         now = self.time.now_ms()
-        if not mark.since_ms <= now < mark.until_ms or not self.budget.still(mark.budget):
+        if not mark.since_ms <= now < mark.until_ms:
             return False
+        if not self.budget.still(mark.budget):
+            # the budget moved (a token came, a send expired): planning again reuses the
+            # plan when it allows what the plan was given
+            last = self._last_plan
+            if (last is None or last[1] is not mark.plan
+                    or self.budget.allowance(self.symbol) != last[0][1]):
+                return False
         if self._finished:
             self.prune_finished()
         self.passes_planned += 1
