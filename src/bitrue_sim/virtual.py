@@ -114,6 +114,9 @@ class VirtualVenue:
         self._balance_cbs: list[BalanceCallback] = []
         self._book_cbs: list[BookCallback] = []
         self._pending: deque[object] = deque()
+        # symbols whose book change is queued: a later change before it is delivered adds
+        # nothing (a callback hears "this book changed now" once, and reads the book then)
+        self._book_queued: set[str] = set()
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
         self._timer_seq = 0
         self.exchange_events = 0
@@ -151,6 +154,8 @@ class VirtualVenue:
         self._balance_cbs.append(callback)
 
     def on_book(self, callback: BookCallback) -> None:
+        """``callback(update)`` when a symbol's book changed: once for the changes made
+        before it is delivered (a participant's cancel and place are one update)."""
         self._book_cbs.append(callback)
 
     # ---- time ----
@@ -268,7 +273,11 @@ class VirtualVenue:
         kind = type(event)
         if kind is BookChanged:
             if self._book_cbs:
-                self._pending.append(event)
+                symbol = event.symbol  # type: ignore[attr-defined]
+                queued = self._book_queued
+                if symbol not in queued:
+                    queued.add(symbol)
+                    self._pending.append(event)
         elif kind is OrderChanged:
             if event.order.account_id in self._accounts:  # type: ignore[attr-defined]
                 self._pending.append(event)
@@ -292,6 +301,7 @@ class VirtualVenue:
                 for balance_cb in tuple(self._balance_cbs):
                     balance_cb(event.account_id, balance)
             else:
+                self._book_queued.discard(event.symbol)
                 update = _new_book_update(event.symbol, event.time)
                 for book_cb in tuple(self._book_cbs):
                     book_cb(update)

@@ -117,3 +117,25 @@ def test_v06_latency_moves_time_before_execution():
     before = venue.now_ms()
     order = venue.place_order(me, "XRPUSDT", "BUY", "LIMIT", Decimal("10"), Decimal("0.4500"))
     assert order.time == before + 2500 and venue.now_ms() == before + 2500
+
+
+def test_v07_book_changes_before_a_delivery_are_one_update():
+    """A participant's cancel and place (two book changes in one step) reach a book callback
+    as one update; every step that changed a book still sends one, at the step's time."""
+    venue = VirtualVenue(scenario="volatile", seed=3, symbols=["XRPUSDT"])
+    heard: list[tuple[str, int]] = []
+    venue.on_book(lambda u: heard.append((u.symbol, u.time_ms)))
+    changed_at: set[int] = set()
+    exchange = venue.exchange
+    levels = exchange.depth("XRPUSDT", None)
+    end = venue.now_ms() + 2 * MINUTE
+    while venue.now_ms() < end:
+        nxt = venue.participants.next_event_ms()
+        venue.run_until(nxt)
+        now = exchange.depth("XRPUSDT", None)
+        if now != levels:
+            changed_at.add(nxt)
+        levels = now
+    assert len(heard) == len(set(heard))  # never twice for one symbol at one time
+    assert changed_at <= {t for _, t in heard}  # a change is always heard, when it happens
+    assert len(heard) < venue.exchange_events  # and the cancel-and-place pairs were merged
