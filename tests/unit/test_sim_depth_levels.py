@@ -38,17 +38,23 @@ def test_levels_are_best_first_and_limited(bids, asks, limit) -> None:
 
 
 def test_depth_gives_the_same_decimals_as_converting_each_time() -> None:
+    """Kept Decimals and a side's last answer given again equal converting each time."""
     from bitrue_sim.core.exchange import _KEEP_DECIMALS
     from bitrue_sim.virtual import VirtualVenue
 
     sim = VirtualVenue(scenario="volatile", seed=3, symbols=["XRPUSDT"])
     ex = sim.exchange
     m = ex._market("XRPUSDT")
-    for t in range(0, 600_000, 20_000):
-        sim.run_until(sim.now_ms() + 20_000)
-        bids, asks = ex.depth("XRPUSDT", 20)
-        want_b = [(Decimal(t) * m.tick, Decimal(q) * m.step) for t, q in m.book.levels(True, 20)]
-        want_a = [(Decimal(t) * m.tick, Decimal(q) * m.step) for t, q in m.book.levels(False, 20)]
+    # every 100 ms (one side often unchanged: the last answer's side is given again), with
+    # the limit changing now and then
+    for i in range(6000):
+        sim.run_until(sim.now_ms() + 100)
+        limit = 5 if i % 7 == 0 else 20
+        bids, asks = ex.depth("XRPUSDT", limit)
+        want_b = [(Decimal(t) * m.tick, Decimal(q) * m.step)
+                  for t, q in m.book.levels(True, limit)]
+        want_a = [(Decimal(t) * m.tick, Decimal(q) * m.step)
+                  for t, q in m.book.levels(False, limit)]
         assert [tuple(map(str, lv)) for lv in bids] == [tuple(map(str, lv)) for lv in want_b]
         assert [tuple(map(str, lv)) for lv in asks] == [tuple(map(str, lv)) for lv in want_a]
         assert len(m.qty_of) <= _KEEP_DECIMALS + 40

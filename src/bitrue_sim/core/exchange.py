@@ -107,7 +107,7 @@ class _Market:
         "spec", "symbol", "base", "quote", "tick", "step", "unit", "book",
         "min_ticks", "max_ticks", "min_lots", "max_lots", "min_val", "min_val_units",
         "last_ticks", "band_src", "bid_lo", "bid_hi", "ask_lo", "ask_hi", "trades", "minutes",
-        "zero_qty", "zero_quote", "price_of", "qty_of",
+        "zero_qty", "zero_quote", "price_of", "qty_of", "last_depth",
     )  # fmt: skip
 
     def __init__(self, spec: MarketSpec) -> None:
@@ -138,6 +138,10 @@ class _Market:
         # ``depth``'s Decimals by ticks and by lots (the same value each time: kept, bounded)
         self.price_of: dict[int, Decimal] = _DecimalsOf(self.tick)
         self.qty_of: dict[int, Decimal] = _DecimalsOf(self.step)
+        # ``depth``'s last answer per side (bids, asks): its (ticks, lots) levels and their
+        # Decimals, given again while the side's levels are the same
+        self.last_depth: list[tuple[list[tuple[int, int]], list[tuple[Decimal, Decimal]]]
+                              | None] = [None, None]
 
     def refresh_band(self) -> None:
         """PERCENT_PRICE_BY_SIDE bounds in ticks, recomputed only when the last price moved."""
@@ -974,10 +978,22 @@ class Exchange:
         if len(qty_of) > _KEEP_DECIMALS or len(price_of) > _KEEP_DECIMALS:
             price_of.clear()
             qty_of.clear()
-        # the Decimals are made once per value (``_DecimalsOf``): a hit is a plain dict read
+        # the Decimals are made once per value (``_DecimalsOf``): a hit is a plain dict read;
+        # a side whose levels did not change since the last call gives its last list again
+        # (most depth pushes change one side)
         book = m.book
-        return ([(price_of[t], qty_of[q]) for t, q in book.levels(True, limit)],
-                [(price_of[t], qty_of[q]) for t, q in book.levels(False, limit)])
+        last = m.last_depth
+        sides = []
+        for i, is_bid in enumerate((True, False)):
+            levels = book.levels(is_bid, limit)
+            kept = last[i]
+            if kept is not None and kept[0] == levels:
+                sides.append(list(kept[1]))
+                continue
+            side = [(price_of[t], qty_of[q]) for t, q in levels]
+            last[i] = (levels, side)
+            sides.append(list(side))
+        return sides[0], sides[1]
 
     def best_ticks(self, symbol: str) -> tuple[int | None, int | None]:
         """The best bid's and best ask's price in ticks (None for an empty side): what a
