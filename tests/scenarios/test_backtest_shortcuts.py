@@ -176,3 +176,75 @@ def test_the_quiet_check_catches_a_pass_that_would_have_acted(tmp_path, monkeypa
     result = run_backtest(config, scenario="volatile", hours=HOURS, seed=5, store_url=None)
     assert result.markets[0].errors > 0
     assert "counted as quiet did more" in (runners[0].last_error or "")
+
+
+def _timer_trace(quiet_steps: bool, monkeypatch) -> tuple[list[tuple[str, float, int]], int]:
+    """A market with actions every 10 ms and timers that re-arm, cancel one another, wake a
+    callback or a task: what ran, at which loop time and market time, and the loop turns."""
+    monkeypatch.setattr(VirtualEventLoop, "run_quiet_steps", quiet_steps)
+
+    class Market:
+        def __init__(self) -> None:
+            self.t = 0
+            self.agenda = list(range(10, 1000, 10))
+
+        def now_ms(self) -> int:
+            return self.t
+
+        def next_event_ms(self) -> int | None:
+            return self.agenda[0] if self.agenda else None
+
+        def advance_to(self, t_ms: int) -> None:
+            while self.agenda and self.agenda[0] <= t_ms:
+                self.t = self.agenda.pop(0)
+            self.t = max(self.t, t_ms)
+
+    market = Market()
+    loop = VirtualEventLoop(market)
+    seen: list[tuple[str, float, int]] = []
+    turns = 0
+    run_once = loop._run_once  # type: ignore[attr-defined]
+
+    def counted() -> None:
+        nonlocal turns
+        turns += 1
+        run_once()
+
+    loop._run_once = counted  # type: ignore[attr-defined]
+
+    def note(name: str) -> None:
+        seen.append((name, round(loop.time(), 6), market.t))
+
+    def refresh(n: int) -> None:  # re-arms itself, wakes nothing
+        note(f"refresh{n}")
+        if n < 20:
+            loop.call_later(0.033, refresh, n + 1)
+
+    victim = loop.call_at(0.2, note, "cancelled")
+    loop.call_at(0.15, victim.cancel)
+    loop.call_at(0.3, lambda: loop.call_soon(note, "soon"))
+    loop.call_at(0.31, note, "same-a")
+    loop.call_at(0.31, note, "same-b")
+    loop.call_at(0.4, lambda: loop.call_later(0, note, "zero"))
+    loop.call_soon(refresh, 0)
+
+    async def main() -> None:
+        await asyncio.sleep(0.5)
+        note("task")
+        await asyncio.sleep(0.4)
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return seen, turns
+
+
+def test_timers_that_wake_nothing_run_in_the_step_as_in_a_turn(monkeypatch) -> None:
+    """A timer due while nothing is ready runs in the loop's step, without a turn of its own,
+    at the same loop and market time and in the same order as a turn would run it."""
+    fast, fast_turns = _timer_trace(True, monkeypatch)
+    slow, slow_turns = _timer_trace(False, monkeypatch)
+    assert fast == slow
+    assert ("cancelled", 0.2, 200) not in fast and ("soon", 0.3, 300) in fast
+    assert fast_turns < slow_turns // 2

@@ -19,7 +19,10 @@ loop's own self-pipe, when it is the only one, every ``SELF_PIPE_EVERY`` turns (
 from __future__ import annotations
 
 import asyncio
+import heapq
+import math
 import selectors
+from asyncio.base_events import MAXIMUM_SELECT_TIMEOUT
 from typing import Any, ClassVar, Protocol
 
 
@@ -175,10 +178,49 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             # The engine would have run nothing in between, so it sees the same thing.
             # (A thread's ``call_soon_threadsafe``, e.g. ``asyncio.to_thread`` finishing, is
             # ready at once too; a real file descriptor besides the loop's self-pipe is polled.)
-            if (not self.run_quiet_steps or ready or len(timers) != n_timers
-                    or (deadline is not None and self._vt >= deadline)
+            if (not self.run_quiet_steps or ready
                     or (watched > 1 and self._selector.pending())):
                 return True
+            if len(timers) != n_timers or (deadline is not None and self._vt >= deadline):
+                # A timer is due, or one was added: the loop's next turn would run the timers
+                # due now and then wait for the next one. Done here, while they make nothing
+                # ready (a quiet refresh timer sets itself again, nothing more) and the next
+                # timer lies ahead: the turn would have run nothing else.
+                deadline = self._run_due_timers()
+                if deadline is None or ready or self._stopping:
+                    return True
+                n_timers = len(timers)
+                if deadline == math.inf:
+                    deadline = None
+
+    def _run_due_timers(self) -> float | None:
+        """What ``_run_once`` does after its ``select`` returned nothing when no callback is
+        ready: run the timers due now (popped first, in order: a cancelled one is skipped),
+        then drop the cancelled timers at the head. Returns the next turn's deadline
+        (``math.inf``: no timer), or None when that turn would not wait (a timer is due now,
+        or debug mode): the caller then leaves the turn to the loop."""
+        if self._debug:  # type: ignore[attr-defined]
+            return None
+        timers = self._scheduled  # type: ignore[attr-defined]
+        end_time = self._vt + self._clock_resolution
+        due = []
+        while timers and timers[0]._when < end_time:
+            handle = heapq.heappop(timers)
+            handle._scheduled = False
+            due.append(handle)
+        for handle in due:
+            if not handle._cancelled:
+                handle._run()
+        while timers and timers[0]._cancelled:  # (``_run_once``'s own clean-up of the head)
+            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+            handle = heapq.heappop(timers)
+            handle._scheduled = False
+        if not timers:
+            return math.inf
+        timeout = timers[0]._when - self._vt
+        if timeout <= 0:
+            return None
+        return self._vt + min(timeout, MAXIMUM_SELECT_TIMEOUT)
 
 
 class VirtualClock:
