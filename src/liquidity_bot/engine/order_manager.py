@@ -306,6 +306,8 @@ class OrderManager:
         self._recent: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}  # (do not change it)
         # the last pass's planner inputs and answer (``_plan``)
         self._last_plan: tuple[tuple[object, ...], Plan] | None = None
+        # ``quiet_again``: a quiet mark whose plan the budget still allows, since when
+        self._budget_again: tuple[QuietMark, tuple[int, float | None, int | None]] | None = None
         self.passes_planned = 0  # ``_start_pass`` calls (a pass the lock turned away: none)
         self.book: OrderBook | None = None
         # Our trading, for inventory and PnL read-outs (fills of our orders only).
@@ -572,13 +574,17 @@ class OrderManager:
         now = self.time.now_ms()
         if not mark.since_ms <= now < mark.until_ms:
             return False
-        if not self.budget.still(mark.budget):
+        budget = self.budget
+        if not budget.still(mark.budget):
             # the budget moved (a token came, a send expired): planning again reuses the
-            # plan when it allows what the plan was given
-            last = self._last_plan
-            if (last is None or last[1] is not mark.plan
-                    or self.budget.allowance(self.symbol) != last[0][1]):
-                return False
+            # plan when it allows what the plan was given (then known until it moves again)
+            again = self._budget_again
+            if again is None or again[0] is not mark or not budget.still(again[1]):
+                last = self._last_plan
+                if (last is None or last[1] is not mark.plan
+                        or budget.allowance(self.symbol) != last[0][1]):
+                    return False
+                self._budget_again = (mark, budget.quiet_mark(self.symbol))
         if self._finished:
             self.prune_finished()
         self.passes_planned += 1
