@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.order import Order, Side
-from liquidity_bot.engine.market_runner import market_top
+from liquidity_bot.engine.market_runner import market_top, own_levels
 from liquidity_bot.strategies.base import TopOfBook
 
 
@@ -65,6 +65,7 @@ def test_market_top_is_the_plain_definition(case):
     got, want = market_top(book, orders), plain_market_top(book, orders)
     assert got == want
     assert (got.bid, got.ask) == (want.bid, want.ask) and repr(got.bid) == repr(want.bid)
+    assert market_top(book, orders, own_levels(orders)) == want  # (the snapshot's way)
 
 
 def test_our_whole_best_level_is_skipped():

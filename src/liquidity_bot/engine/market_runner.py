@@ -54,25 +54,29 @@ _BUY = Side.BUY  # a module global is cheaper to look up than an Enum member
 _SAMPLE_BANDS = (OBLIGATION_BAND_PCT,)  # the band the obligations and the store read
 
 
-def market_top(book: OrderBook, ours: Iterable[Order]) -> TopOfBook:
-    """Best bid and ask of everyone but us (``ours``: our orders that may be on the book):
-    quoting around our own quotes would chase itself."""
-    own_bids: dict[Decimal, Decimal] | None = None  # our resting quantity per price
-    own_asks: dict[Decimal, Decimal] | None = None
+_Own = dict[Decimal, Decimal]  # our resting quantity per price, on one side
+
+
+def own_levels(ours: Iterable[Order]) -> tuple[_Own, _Own]:
+    """Our resting quantity per price on each side (bids, asks) of ``ours``."""
+    own_bids: _Own = {}
+    own_asks: _Own = {}
     for o in ours:
-        if o.side is _BUY:
-            if own_bids is None:
-                own_bids = {}
-            own = own_bids
-        else:
-            if own_asks is None:
-                own_asks = {}
-            own = own_asks
+        own = own_bids if o.side is _BUY else own_asks
         price = o.price
         own[price] = own.get(price, ZERO) + o.remaining_qty
+    return own_bids, own_asks
+
+
+def market_top(book: OrderBook, ours: Iterable[Order],
+               own: tuple[_Own, _Own] | None = None) -> TopOfBook:
+    """Best bid and ask of everyone but us (``ours``: our orders that may be on the book;
+    ``own``: their ``own_levels`` when known): quoting around our own quotes would chase
+    itself."""
+    own_bids, own_asks = own_levels(ours) if own is None else own
     # (the lazy sides: only the levels looked at are converted to Decimal)
-    bid, bid_qty = _first_of_others(book.bid_side, own_bids)
-    ask, ask_qty = _first_of_others(book.ask_side, own_asks)
+    bid, bid_qty = _first_of_others(book.bid_side, own_bids or None)
+    ask, ask_qty = _first_of_others(book.ask_side, own_asks or None)
     return TopOfBook(bid=bid, bid_qty=bid_qty, ask=ask, ask_qty=ask_qty)
 
 
@@ -264,6 +268,8 @@ class MarketRunner:
         self.pulls = 0
         self.passes = 0  # quoting passes run (the strategy and planner asked, or reused)
         self._last_inventory: tuple[tuple[Decimal | None, ...], Inventory] | None = None
+        # the last snapshot's ``own_levels`` and the list of our orders they were made of
+        self._own: tuple[list[Order], tuple[_Own, _Own]] | None = None
         self._assets = (instrument.base.upper(), instrument.quote.upper())  # balances' keys
         # what the last pass read, when it changed nothing (``_quiet_again``)
         self._quiet: tuple[object, ...] | None = None
@@ -508,11 +514,10 @@ class MarketRunner:
         if om_mark is None:
             return None
         top = snapshot.book
-        own_bids: dict[Decimal, Decimal] = {}
-        own_asks: dict[Decimal, Decimal] = {}
-        for o in om.maybe_on_book():
-            own = own_bids if o.side is _BUY else own_asks
-            own[o.price] = own.get(o.price, ZERO) + o.remaining_qty
+        ours = om.maybe_on_book()
+        kept = self._own  # the snapshot's, while our orders are the same list
+        own_bids, own_asks = kept[1] if kept is not None and kept[0] is ours else \
+            own_levels(ours)
         book = self.book
         bids = _side_path(book.bid_side, own_bids)
         asks = _side_path(book.ask_side, own_asks)
@@ -613,8 +618,11 @@ class MarketRunner:
             estimates = estimator.estimates(now)
         else:  # a volatility-only estimator (the ladder's): no intensity fit, sigma alone
             estimates = estimator.volatility_estimates()
+        ours = self.om.maybe_on_book()  # (a list kept per version of our orders)
+        own = own_levels(ours)
+        self._own = (ours, own)
         return MarketSnapshot(
-            book=market_top(book, self.om.maybe_on_book()),
+            book=market_top(book, ours, own),
             inventory=self._inventory(),
             now_ms=now,
             reference_price=self.risk.reference_price,
