@@ -78,32 +78,36 @@ def test_shortcuts_change_no_decision(tmp_path, monkeypatch, scenario: str, seed
     assert len(fast_stored["kpis"]) > 300
 
 
+class _AgendaMarket:
+    """A market for the virtual loop: actions at the agenda's times (ms), each running what
+    ``actions`` holds for its time."""
+
+    def __init__(self, agenda: list[int]) -> None:
+        self.t = 0
+        self.agenda = agenda
+        self.actions: dict[int, object] = {}
+
+    def now_ms(self) -> int:
+        return self.t
+
+    def next_event_ms(self) -> int | None:
+        return self.agenda[0] if self.agenda else None
+
+    def advance_to(self, t_ms: int) -> None:
+        while self.agenda and self.agenda[0] <= t_ms:
+            at = self.agenda.pop(0)
+            self.t = at
+            action = self.actions.get(at)
+            if action is not None:
+                action()  # type: ignore[operator]
+        self.t = max(self.t, t_ms)
+
+
 def test_a_market_action_that_wakes_the_engine_ends_the_run_of_steps() -> None:
     """Market actions run back to back only while they wake nothing: a callback made ready
     or a timer added by one runs at that action's simulated time, before the next action."""
 
-    class Market:
-        def __init__(self) -> None:
-            self.t = 0
-            self.agenda = [10, 20, 30, 40]
-            self.actions: dict[int, object] = {}
-
-        def now_ms(self) -> int:
-            return self.t
-
-        def next_event_ms(self) -> int | None:
-            return self.agenda[0] if self.agenda else None
-
-        def advance_to(self, t_ms: int) -> None:
-            while self.agenda and self.agenda[0] <= t_ms:
-                at = self.agenda.pop(0)
-                self.t = at
-                action = self.actions.get(at)
-                if action is not None:
-                    action()  # type: ignore[operator]
-            self.t = max(self.t, t_ms)
-
-    market = Market()
+    market = _AgendaMarket([10, 20, 30, 40])
     loop = VirtualEventLoop(market)
     seen: list[tuple[str, int]] = []
     market.actions[20] = lambda: loop.call_soon(lambda: seen.append(("ready", market.t)))
@@ -183,23 +187,7 @@ def _timer_trace(quiet_steps: bool, monkeypatch) -> tuple[list[tuple[str, float,
     callback or a task: what ran, at which loop time and market time, and the loop turns."""
     monkeypatch.setattr(VirtualEventLoop, "run_quiet_steps", quiet_steps)
 
-    class Market:
-        def __init__(self) -> None:
-            self.t = 0
-            self.agenda = list(range(10, 1000, 10))
-
-        def now_ms(self) -> int:
-            return self.t
-
-        def next_event_ms(self) -> int | None:
-            return self.agenda[0] if self.agenda else None
-
-        def advance_to(self, t_ms: int) -> None:
-            while self.agenda and self.agenda[0] <= t_ms:
-                self.t = self.agenda.pop(0)
-            self.t = max(self.t, t_ms)
-
-    market = Market()
+    market = _AgendaMarket(list(range(10, 1000, 10)))
     loop = VirtualEventLoop(market)
     seen: list[tuple[str, float, int]] = []
     turns = 0
