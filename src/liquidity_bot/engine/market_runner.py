@@ -578,19 +578,22 @@ class MarketRunner:
                   self.quotes_reused, om.passes_planned)
         bid, ask = self.book.best_bid, self.book.best_ask
         assert bid is not None and ask is not None
+        last_plan = om._last_plan
         counted = om.quiet_again(om_mark, bid[0], ask[0])  # (undone below)
+        reused = om.quiet_reused
         if counted:
-            stats.plans_reused -= 1
+            stats.plans_reused -= reused
             stats.crossing_fixed -= om_mark.crossing_fixed
             stats.budget_skipped -= om_mark.waiting
             om.passes_planned -= 1
+            om._last_plan = last_plan
         self._quiet = None
-        self._verifying = (counted, before, om_mark, bids, asks)
+        self._verifying = (counted, before, om_mark, bids, asks, reused)
         return False
 
     def _check_verified(self) -> None:
         """After the pass ``_verify_quiet`` let run: it matched what counting it does."""
-        counted, before, om_mark, bids, asks = self._verifying
+        counted, before, om_mark, bids, asks, reused = self._verifying
         self._verifying = None
         if not counted:
             return
@@ -600,10 +603,12 @@ class MarketRunner:
         last = om._last_plan
         after = (stats.plans_reused, stats.crossing_fixed, stats.budget_skipped,
                  self.quotes_reused, om.passes_planned)
-        want = (before[0] + 1, before[1] + om_mark.crossing_fixed, before[2] + om_mark.waiting,
-                before[3] + 1, before[4] + 1)
+        want = (before[0] + reused, before[1] + om_mark.crossing_fixed,
+                before[2] + om_mark.waiting, before[3] + 1, before[4] + 1)
+        # (a plan made again, not reused, for a new allowance: an equal one)
         if (after != want or quotes is None or quotes.bids != bids or quotes.asks != asks
-                or last is None or last[1] is not om_mark.plan):
+                or last is None or (last[1] is not om_mark.plan if reused
+                                    else last[1] != om_mark.plan)):
             raise AssertionError(
                 f"{self.symbol}: a pass counted as quiet did more: counters {after} != {want}, "
                 f"quotes equal: {quotes is not None and quotes.bids == bids and quotes.asks == asks}")

@@ -308,6 +308,7 @@ class OrderManager:
         self._last_plan: tuple[tuple[object, ...], Plan] | None = None
         # ``quiet_again``: a quiet mark whose plan the budget still allows, since when
         self._budget_again: tuple[QuietMark, tuple[int, float | None, int | None]] | None = None
+        self.quiet_reused = True  # the last pass ``quiet_again`` counted reused the plan
         self.passes_planned = 0  # ``_start_pass`` calls (a pass the lock turned away: none)
         self.book: OrderBook | None = None
         # Our trading, for inventory and PnL read-outs (fills of our orders only).
@@ -575,21 +576,30 @@ class OrderManager:
         if not mark.since_ms <= now < mark.until_ms:
             return False
         budget = self.budget
+        reused = True
         if not budget.still(mark.budget):
             # the budget moved (a token came, a send expired): planning again reuses the
-            # plan when it allows what the plan was given (then known until it moves again)
+            # plan when it allows what the plan was given (then known until it moves again);
+            # a plan that wants nothing is made again, the same, under any allowance
             again = self._budget_again
             if again is None or again[0] is not mark or not budget.still(again[1]):
                 last = self._last_plan
-                if (last is None or last[1] is not mark.plan
-                        or budget.allowance(self.symbol) != last[0][1]):
+                if last is None or last[1] is not mark.plan:
                     return False
+                allowance = budget.allowance(self.symbol)
+                if allowance != last[0][1]:
+                    if mark.plan.actions or mark.plan.waiting:
+                        return False
+                    # (``_plan``'s inputs with this allowance: not a reused plan)
+                    self._last_plan = ((last[0][0], allowance, *last[0][2:]), mark.plan)
+                    reused = False
                 self._budget_again = (mark, budget.quiet_mark(self.symbol))
         if self._finished:
             self.prune_finished()
         self.passes_planned += 1
+        self.quiet_reused = reused
         stats = self.stats
-        stats.plans_reused += 1
+        stats.plans_reused += reused
         stats.crossing_fixed += mark.crossing_fixed
         stats.budget_skipped += mark.waiting
         return True
