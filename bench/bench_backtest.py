@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{_fmt(r['plans_reused'])} quiet={_fmt(r.get('quiet_passes'))}"
                 f" requests={r['order_requests']} fills={r['fills']} uptime={_fmt(r['uptime'])}"
                 f" pnl={r['pnl']} pushes={r['book_pushes']}")
-            print(f"  run {run + 1} {name:>3}: wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.1f} s"
+            print(f"  run {run + 1} {name:>3}: wall {r['wall_s']:7.1f} s  cpu {r['cpu_s']:7.2f} s"
                   + extra, flush=True)
 
     def med(name: str, key: str) -> float:
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     print("medians:")
     for name, _, _ in variants:
         day = med(name, "wall_s") * 24 / args.hours
-        print(f"  {name:>3}: wall {med(name, 'wall_s'):.1f} s, cpu {med(name, 'cpu_s'):.1f} s; "
+        print(f"  {name:>3}: wall {med(name, 'wall_s'):.1f} s, cpu {med(name, 'cpu_s'):.2f} s; "
               f"24 h at this rate: {day:.0f} s wall")
     if "sim" in results:
         for name in ("new", "old"):
