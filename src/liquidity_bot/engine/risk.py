@@ -163,7 +163,10 @@ class RiskGate:
         if self._ema is None or self._ema_ms is None:
             self._ema = mid
         elif ts_ms > self._ema_ms:
-            keep = self._ema_keep(ts_ms - self._ema_ms)
+            dt_ms = ts_ms - self._ema_ms
+            keep = self._keep_cache.get(dt_ms)  # (the usual case: an interval seen before)
+            if keep is None:
+                keep = self._ema_keep(dt_ms)
             self._ema = self._ema * keep + mid * (1 - keep)
         if self._ema_ms is None or ts_ms > self._ema_ms:
             self._ema_ms = ts_ms

@@ -17,6 +17,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from decimal import Decimal
+from functools import partial
 
 import aiohttp
 
@@ -452,7 +453,7 @@ class BitrueVenue:
 
     def _on_book(self, book: OrderBook) -> None:
         recv_ns = self.market.frame_ns
-        self._books.publish(book.symbol, lambda: _update_of(book, recv_ns))
+        self._books.publish(book.symbol, partial(_update_of, book, recv_ns))  # (no lambda frame)
 
     def _emit_fill(self, fill: Fill, trade_id: int) -> bool:
         if not self._fills.admit(fill.symbol, trade_id):
