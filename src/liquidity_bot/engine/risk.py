@@ -43,6 +43,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+import msgspec
+
 from liquidity_bot.domain.order import Side
 
 log = logging.getLogger(__name__)
@@ -80,11 +82,12 @@ class RiskLimits(Protocol):
     on_loss_limit: str  # "minimum" or "stop"
 
 
-@dataclass(frozen=True, slots=True)
-class AccountState:
+class AccountState(msgspec.Struct, frozen=True):
     """What the order manager knows right now about this market's account and open orders.
 
-    Open figures exclude the order being checked.
+    Open figures exclude the order being checked. (A struct, not a frozen dataclass: one is
+    made for every order checked, and a frozen dataclass's ``__init__`` is Python setting each
+    field through ``object.__setattr__``, ten times the cost.)
     """
 
     base_free: Decimal
@@ -399,7 +402,7 @@ class RiskGate:
                     f"{acct.open_sell_qty}, this {qty}) below min_base_inventory "
                     f"{lim.min_base_inventory}",
                 )
-        ref = self.reference_price
+        ref = self._external if self._external is not None else self._ema  # reference_price
         if ref is None or ref <= 0:
             return RiskDecision(
                 False,

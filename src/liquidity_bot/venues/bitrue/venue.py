@@ -327,7 +327,8 @@ class BitrueVenue:
         order_type: str = "LIMIT",
     ) -> OrderAck:
         symbol = symbol.upper()
-        side = Side.parse(side)
+        if type(side) is not Side:  # (the engine's is one already)
+            side = Side.parse(side)
         tracked = self._tracked.track(symbol, client_order_id, side)  # a push may beat the answer
         # ``side`` is a StrEnum: it is its own text (its ``.value`` is a Python-level property)
         ack = await self.rest.place_order(
