@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         lambda: each(decode, [(raw,) for raw in raws]), 1, r) / m))
     rows.append(("text check of a side, new prices", _per_call(
         lambda: each(_clean_text_columns, [(s, True) for s in sides]), 1, r) / m))
-    # equal columns of other str objects (as a new frame's decode makes them)
-    memo = [[(' ' + p)[1:] for p in first[id(s)][0]] for s in sides]
+    # an equal price column of other str objects (as a new frame's decode makes them)
+    memo = [[(" " + p)[1:] for p in first[id(s)][0]] for s in sides]
     rows.append(("text check of a side, prices as before", _per_call(
         lambda: each(_clean_text_columns, [(s, True, c) for s, c in zip(sides, memo)]), 1, r) / m))
 
