@@ -146,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
         lambda: each(_clean_text_columns, [(s, True) for s in sides]), 1, r) / m))
     # an equal price column of other str objects (as a new frame's decode makes them)
     memo = [[(" " + p)[1:] for p in first[id(s)][0]] for s in sides]
+    again = [(s, True, c) for s, c in zip(sides, memo, strict=True)]
     rows.append(("text check of a side, prices as before", _per_call(
-        lambda: each(_clean_text_columns, [(s, True, c) for s, c in zip(sides, memo)]), 1, r) / m))
+        lambda: each(_clean_text_columns, again), 1, r) / m))
 
     for label, ns in rows:
         print(f"{label:44s} {ns / 1000:8.3f} us")
