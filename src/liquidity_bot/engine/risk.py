@@ -402,7 +402,7 @@ class RiskGate:
                     f"{acct.open_sell_qty}, this {qty}) below min_base_inventory "
                     f"{lim.min_base_inventory}",
                 )
-        ref = self._external if self._external is not None else self._ema  # reference_price
+        ref = self.reference_price
         if ref is None or ref <= 0:
             return RiskDecision(
                 False,
