@@ -547,8 +547,8 @@ def shape_even(
     """``shape_plan`` of the common plan, in one function: levels 0, 1, ... per side with one
     size per side (``bid_prices[i]``: level i's unrounded price), obligations with a minimum
     depth, no price ceiling or floor, a two-sided book. None, nothing done, when shaping would
-    do anything but round, keep off the book, size and check: a side that must be topped up,
-    moved off our other side, cut to the balance or stripped by a filter, or a warning; the
+    do anything but round, keep off the book, size, top up and check: a side moved off our
+    other side, cut to the balance or stripped by a filter, or a warning; the
     caller then shapes the plan in full (``shape_plan``, the definition, to which this is held
     equal by ``tests/unit/test_shape_even.py``). A pass's quotes are its first Python after
     the book: this runs no helper per level or side (cold, each distinct function costs)."""
@@ -622,6 +622,7 @@ def shape_even(
         size = bid_size if is_bid else ask_size
         size_units = grid.units_floor(size) if size > ZERO else 0
         qtys = []
+        minimums = []
         in_band = depth = 0
         for i in range(count):
             price = prices[i]
@@ -639,11 +640,15 @@ def shape_even(
             elif i == 0:
                 qty = least  # two-sided uptime: the innermost level is never left empty
             qtys.append(qty)
+            minimums.append(least)
             if in_band == i and (price >= edge if is_bid else price <= edge):
                 in_band += 1
                 depth += price * qty
-        if depth < need_units:
-            return None  # topped up (or the obligation unmet): the full shaping says how
+        if depth < need_units and in_band:  # the levels inside the band topped up, evenly
+            share_units = scale.notional_units((need - scale.notional(depth)) / in_band, CEIL)
+            for i in range(in_band):
+                topped = qtys[i] + -(-share_units // prices[i])
+                qtys[i] = minimums[i] if minimums[i] > topped else topped
         critical = 1
         running = 0
         for i in range(in_band):
