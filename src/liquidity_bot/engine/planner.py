@@ -201,10 +201,6 @@ class Plan:
 # direction that makes the integer comparison give exactly the Decimal comparison's answer.
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def _ratio(value: Decimal) -> tuple[int, int]:
     return value.as_integer_ratio()
 
@@ -257,7 +253,7 @@ class _Limits:
         """``shaping.exchange_minimum`` in lots: the smallest order the exchange accepts."""
         least = self.min_lots
         if self.min_val and ticks > 0:
-            at_price = _ceil_div(self.min_val, ticks)
+            at_price = -(-self.min_val // ticks)
             if at_price > least:
                 least = at_price
         return least
@@ -280,7 +276,7 @@ class _Mid:
         counts at or above the first, an ask at or below the second)."""
         n, d = share
         if is_bid:
-            return _ceil_div(self.m * (d - n), self.d * d)
+            return -(-self.m * (d - n) // (self.d * d))
         return self.m * (d + n) // (self.d * d)
 
     def reach_edge(self, share: tuple[int, int], other: int, is_bid: bool) -> int:
@@ -289,7 +285,7 @@ class _Mid:
         n, d = share
         gap = abs(other * self.d - self.m) * d
         if is_bid:
-            return _ceil_div(self.m * (d - n) + gap, self.d * d)
+            return -(-(self.m * (d - n) + gap) // (self.d * d))
         return (self.m * (d + n) - gap) // (self.d * d)
 
     def exposure_edge(self, share: tuple[int, int], inner: int, is_bid: bool) -> int:
@@ -298,7 +294,7 @@ class _Mid:
         gap = abs(self.m - inner * self.d) * n
         if is_bid:
             return (self.m * d - gap) // (self.d * d)
-        return _ceil_div(self.m * d + gap, self.d * d)
+        return -(-(self.m * d + gap) // (self.d * d))
 
     def whole_ticks(self, share: tuple[int, int]) -> int:
         """floor(mid x share / tick): a spread of whole ticks is beyond mid x share exactly
@@ -369,11 +365,12 @@ def _converted(quotes: Sequence[DesiredQuote], scale: TickScale, qty: bool = Fal
     """``[scale.ticks(q.price) ...]`` (``qty``: ``[scale.lots(q.qty) ...]``), reading the
     scale's memo of exact conversions first, in one call for the side."""
     if qty:
-        memo, values, convert = scale._lots_of, [q.qty for q in quotes], scale.lots
+        memo, convert = scale._lots_of, scale.lots
     else:
-        memo, values, convert = scale._ticks_of, [q.price for q in quotes], scale.ticks
+        memo, convert = scale._ticks_of, scale.ticks
     out = []
-    for value in values:
+    for q in quotes:  # (loops, not comprehensions: each of those is a function call)
+        value = q.qty if qty else q.price
         known = memo.get(value) if type(value) is Decimal else None
         out.append(convert(value) if known is None else known)
     return out
@@ -404,9 +401,9 @@ def _side_targets(
         backup_t = band_edge
     if (backup_t >= inner_t) if is_bid else (backup_t <= inner_t):
         backup_t = inner_t - 1 if is_bid else inner_t + 1
-    bare = _ceil_div(lim.bare, inner_t)
-    want_inner = _ceil_div(lim.inner, inner_t)
-    want_backup = _ceil_div(lim.backup, backup_t)
+    bare = -(-lim.bare // inner_t)  # (ceiling divisions, written out)
+    want_inner = -(-lim.inner // inner_t)
+    want_backup = -(-lim.backup // backup_t)
     rest = 0
     if rules.minimal:
         n = want_inner if total >= want_inner else max(total, bare)
@@ -414,8 +411,8 @@ def _side_targets(
     if total >= want_inner + want_backup:
         inner_n, backup_n = want_inner, want_backup
         rest = total - inner_n - backup_n
-    elif total >= 2 * _ceil_div(lim.bare, backup_t):
-        inner_n = _ceil_div(total, 2)
+    elif total >= 2 * -(-lim.bare // backup_t):
+        inner_n = -(-total // 2)
         backup_n = total - inner_n
     else:
         inner_n, backup_n = max(total, bare), 0
@@ -484,9 +481,11 @@ class _SidePlanner:
         # exposed: closer to mid than ``exposure`` x the inner target's distance (or through it)
         exposure_edge = (None if not targets
                          else mid.exposure_edge(lim.exposure, targets[0].ticks, is_bid))
-        self.live = [_Live(o, scale, is_bid) for o in live]
+        self.live = converted = []
         edge = self.band_edge
-        for o in self.live:
+        for order in live:
+            o = _Live(order, scale, is_bid)
+            converted.append(o)
             o.in_band = o.ticks >= edge if is_bid else o.ticks <= edge
             if exposure_edge is not None:
                 o.exposed = o.ticks > exposure_edge if is_bid else o.ticks < exposure_edge
@@ -519,16 +518,23 @@ class _SidePlanner:
         usable order left: moving those would buy nothing the obligations pay for."""
         price_ok = self.rules.tolerance.price_ok_ticks
         leaving = self.leaving
-        free = [o for o in self.live if o.in_band and not o.exposed and o.cid not in leaving]
+        free = []
+        for o in self.live:  # (loops, not comprehensions: each of those is a function call)
+            if o.in_band and not o.exposed and o.cid not in leaving:
+                free.append(o)
         for i, t in enumerate(self.targets):
-            price = t.ticks
-            if t.role == "inner":
-                cands = [o for o in free if price_ok(abs(o.ticks - price), price)]
-            elif t.role == "backup":
-                cands = [o for o in free if self.within_reach(o.ticks)]
-            else:
-                cands = free
-            best = min(cands, key=lambda o: abs(o.ticks - price), default=None)  # noqa: B023
+            price, role = t.ticks, t.role
+            # the candidate closest to the target's price, the first of equals
+            best, best_gap = None, 0
+            for o in free:
+                gap = abs(o.ticks - price)
+                if role == "inner":
+                    if not price_ok(gap, price):
+                        continue
+                elif role == "backup" and not self.within_reach(o.ticks):
+                    continue
+                if best is None or gap < best_gap:
+                    best, best_gap = o, gap
             if best is not None:
                 self.matched[i] = best
                 free.remove(best)
@@ -544,7 +550,10 @@ class _SidePlanner:
     def prices(self) -> list[int]:
         """Our usable prices (ticks) after the planned actions, innermost first."""
         leaving = self.leaving
-        ps = [o.ticks for o in self.live if o.in_band and not o.exposed and o.cid not in leaving]
+        ps = []
+        for o in self.live:
+            if o.in_band and not o.exposed and o.cid not in leaving:
+                ps.append(o.ticks)
         for t in self.planned:
             ps.append(t.ticks)
         ps.sort(reverse=self.is_bid)
@@ -576,10 +585,13 @@ class _SidePlanner:
                 if (t.ticks >= edge) if is_bid else (t.ticks <= edge):
                     total += t.ticks * t.lots
             return total
-        items = [(o.ticks, o.units) for o in self.live
-                 if o.in_band and not o.exposed and o.cid not in leaving]
-        items += [(t.ticks, t.ticks * t.lots) for t in self.planned
-                  if ((t.ticks >= edge) if is_bid else (t.ticks <= edge))]
+        items = []
+        for o in self.live:
+            if o.in_band and not o.exposed and o.cid not in leaving:
+                items.append((o.ticks, o.units))
+        for t in self.planned:
+            if (t.ticks >= edge) if is_bid else (t.ticks <= edge):
+                items.append((t.ticks, t.ticks * t.lots))
         if items:
             items.sort(key=_first, reverse=self.is_bid)
             items = items[1:]
@@ -616,21 +628,32 @@ class _SidePlanner:
         return n
 
     def unmatched(self, roles: tuple[str, ...]) -> list[tuple[int, Target]]:
-        planned = {id(t) for t in self.planned}
-        return [(i, t) for i, t in enumerate(self.targets)
-                if t.role in roles and i not in self.matched and id(t) not in planned]
+        planned, matched = self.planned, self.matched
+        out = []
+        for i, t in enumerate(self.targets):
+            if t.role in roles and i not in matched:
+                for p in planned:  # (by identity: a target planned already)
+                    if p is t:
+                        break
+                else:
+                    out.append((i, t))
+        return out
 
     def spare(self) -> _Live | None:
         """The least useful cancellable order not needed by any target: unusable ones first,
         then the farthest from mid."""
-        needed = {o.cid for o in self.matched.values()}
+        needed = set()
+        for o in self.matched.values():
+            needed.add(o.cid)
         young = self.any_young()
         leaving = self.leaving
         # an exposed order still counts for the obligations until the newer ones do; a young
         # order is a decision of moments ago: cancelling it now would only churn
-        cands = [o for o in self.live if o.cancellable and o.cid not in leaving
-                 and o.cid not in needed and not o.young
-                 and not (young and o.in_band and o.exposed)]
+        cands = []
+        for o in self.live:
+            if (o.cancellable and o.cid not in leaving and o.cid not in needed and not o.young
+                    and not (young and o.in_band and o.exposed)):
+                cands.append(o)
         if not cands:
             return None
         dust, is_bid = self.lim.dust, self.is_bid
@@ -781,8 +804,15 @@ def plan(
         ask_targets = _side_targets(asks, at, rules, lim,
                                     scale.ticks(bids[0].price) if bids else None)
         lim.last_targets = (key, bid_targets, ask_targets)
-    bid = _SidePlanner(BUY, bid_targets, [o for o in live if o.side is BUY], at, rules, lim)
-    ask = _SidePlanner(SELL, ask_targets, [o for o in live if o.side is SELL], at, rules, lim)
+    bid_live: list[LiveOrder] = []
+    ask_live: list[LiveOrder] = []
+    for o in live:
+        if o.side is BUY:
+            bid_live.append(o)
+        elif o.side is SELL:
+            ask_live.append(o)
+    bid = _SidePlanner(BUY, bid_targets, bid_live, at, rules, lim)
+    ask = _SidePlanner(SELL, ask_targets, ask_live, at, rules, lim)
     if recent:
         bid.recent, ask.recent = recent.get(BUY, 0), recent.get(SELL, 0)
     bid.pair(ask)
@@ -845,7 +875,10 @@ def _within_obligations(
 def _fit(wanted: list[Action], live: Sequence[LiveOrder], allowance: Allowance) -> Plan:
     """Keep the actions that fit their purpose's allowance, in order; an action whose cancel
     cannot go yet (the order is on the wire) waits whole."""
-    cancellable = {o.client_order_id for o in live if o.cancellable}
+    cancellable = set()
+    for o in live:
+        if o.cancellable:
+            cancellable.add(o.client_order_id)
     spent = 0
     actions: list[Action] = []
     waiting: list[Action] = []
