@@ -338,10 +338,13 @@ def _with(q: DesiredQuote, *, price: Decimal | None = None, qty: Decimal | None 
 
 def _target(q: DesiredQuote, role: str, scale: TickScale, ticks: int, lots: int, q_ticks: int,
             q_lots: int, priority: int | None = None) -> Target:
-    """``q`` at ``ticks`` x ``lots`` (``q`` itself where nothing changes)."""
+    """``q`` at ``ticks`` x ``lots`` (``q`` itself where nothing changes; the Decimals of
+    ``scale.price`` and ``scale.qty``, written out)."""
     if ticks != q_ticks or lots != q_lots or priority is not None and priority != q.priority:
-        q = _with(q, price=None if ticks == q_ticks else scale.price(ticks),
-                  qty=None if lots == q_lots else scale.qty(lots), priority=priority)
+        q = DesiredQuote(q.side, q.price if ticks == q_ticks else ticks * scale.tick,
+                         q.qty if lots == q_lots else lots * scale.step,
+                         q.priority if priority is None else priority, q.level,
+                         q.obligation_critical)
     return Target(q, role, ticks, lots)
 
 
@@ -504,12 +507,9 @@ class _SidePlanner:
         self._match()
 
     # --- reading the side ------------------------------------------------------------------
-    def in_band(self, ticks: int) -> bool:
-        return ticks >= self.band_edge if self.is_bid else ticks <= self.band_edge
-
-    def usable(self, o: _Live) -> bool:
-        """Counts towards the obligations now and for a while."""
-        return o.in_band and not o.exposed and o.cid not in self.leaving
+    # An order is *usable* (counts towards the obligations now and for a while) when it is in
+    # the band, not exposed and not leaving: ``o.in_band and not o.exposed and o.cid not in
+    # self.leaving``, written out where it is read.
 
     def _match(self) -> None:
         """Which live order stands for which target. Only the inner order's price is the
@@ -517,7 +517,7 @@ class _SidePlanner:
         order close enough to keep the spread when the inner one fills, and decoration any
         usable order left: moving those would buy nothing the obligations pay for."""
         price_ok = self.rules.tolerance.price_ok_ticks
-        leaving = self.leaving
+        leaving, reach, is_bid = self.leaving, self.backup_edge, self.is_bid
         free = []
         for o in self.live:  # (loops, not comprehensions: each of those is a function call)
             if o.in_band and not o.exposed and o.cid not in leaving:
@@ -531,37 +531,30 @@ class _SidePlanner:
                 if role == "inner":
                     if not price_ok(gap, price):
                         continue
-                elif role == "backup" and not self.within_reach(o.ticks):
-                    continue
+                elif role == "backup" and reach is not None and (
+                        o.ticks < reach if is_bid else o.ticks > reach):
+                    continue  # a backup must be close enough to be our best price, with the
+                    # other side's inner order, without breaking the spread obligation
                 if best is None or gap < best_gap:
                     best, best_gap = o, gap
             if best is not None:
                 self.matched[i] = best
                 free.remove(best)
 
-    def within_reach(self, ticks: int) -> bool:
-        """Close enough to be our best price, with the other side's inner order, without
-        breaking the spread obligation."""
-        edge = self.backup_edge
-        if edge is None:
-            return True
-        return ticks >= edge if self.is_bid else ticks <= edge
-
-    def prices(self) -> list[int]:
-        """Our usable prices (ticks) after the planned actions, innermost first."""
-        leaving = self.leaving
-        ps = []
+    def best(self) -> int | None:
+        """Our innermost usable price (ticks) after the planned actions."""
+        leaving, is_bid = self.leaving, self.is_bid
+        best = None
         for o in self.live:
             if o.in_band and not o.exposed and o.cid not in leaving:
-                ps.append(o.ticks)
+                ticks = o.ticks
+                if best is None or (ticks > best if is_bid else ticks < best):
+                    best = ticks
         for t in self.planned:
-            ps.append(t.ticks)
-        ps.sort(reverse=self.is_bid)
-        return ps
-
-    def best(self) -> int | None:
-        ps = self.prices()
-        return ps[0] if ps else None
+            ticks = t.ticks
+            if best is None or (ticks > best if is_bid else ticks < best):
+                best = ticks
+        return best
 
     def any_young(self) -> bool:
         if self.planned:
@@ -595,7 +588,10 @@ class _SidePlanner:
         if items:
             items.sort(key=_first, reverse=self.is_bid)
             items = items[1:]
-        return sum(n for _, n in items)
+        total = 0
+        for _, n in items:
+            total += n
+        return total
 
     def held_depth(self) -> int:
         """What the obligations see now (notional units): every order of ours in the band
@@ -649,17 +645,16 @@ class _SidePlanner:
         leaving = self.leaving
         # an exposed order still counts for the obligations until the newer ones do; a young
         # order is a decision of moments ago: cancelling it now would only churn
-        cands = []
+        dust, is_bid = self.lim.dust, self.is_bid
+        best = best_key = None  # the first candidate of the least (usable, big, inner) key
         for o in self.live:
             if (o.cancellable and o.cid not in leaving and o.cid not in needed and not o.young
                     and not (young and o.in_band and o.exposed)):
-                cands.append(o)
-        if not cands:
-            return None
-        dust, is_bid = self.lim.dust, self.is_bid
-        cands.sort(key=lambda o: (o.in_band and not o.exposed and o.cid not in leaving,
-                                  o.units >= dust, o.ticks if is_bid else -o.ticks))
-        return cands[0]
+                key = (o.in_band and not o.exposed, o.units >= dust,
+                       o.ticks if is_bid else -o.ticks)
+                if best_key is None or key < best_key:
+                    best, best_key = o, key
+        return best
 
     # --- deciding ------------------------------------------------------------------------------
     def add(self, purpose: Purpose, t: Target, why: str) -> Action:
@@ -669,10 +664,6 @@ class _SidePlanner:
     def drop(self, purpose: Purpose, o: _Live, why: str) -> Action:
         self.leaving.add(o.cid)
         return Action(purpose, cancel=o.cid, why=why, side=self.side)
-
-    def limit(self) -> int:
-        """Orders a side may hold before the planner trims (one spare generation)."""
-        return len(self.targets) + 1
 
     def chasing(self) -> bool:
         """``MAX_NEW_PER_SETTLE`` new orders went out on this side moments ago (they may have
@@ -713,7 +704,8 @@ class _SidePlanner:
 
     def _add_within_limit(self, purpose: Purpose, t: Target, why: str) -> Action:
         """Place ``t``, cancelling a spare order beside it when the side is full."""
-        cancel = self.spare() if self.count() >= self.limit() else None
+        # a side holds one spare generation (its targets + 1) before the planner trims
+        cancel = self.spare() if self.count() >= len(self.targets) + 1 else None
         action = self.add(purpose, t, why)
         if cancel is not None and self.can_drop(cancel):  # judged with ``t`` planned
             self.leaving.add(cancel.cid)
@@ -735,29 +727,29 @@ class _SidePlanner:
         """Cancel spare orders while the side holds more than its limit (RESCUE) or any spare
         order not needed at all (IMPROVE)."""
         out = []
-        limit = self.limit() if purpose is Purpose.RESCUE else len(self.targets)
+        # to rescue: one spare generation beside the targets (see ``_add_within_limit``)
+        limit = len(self.targets) + (purpose is Purpose.RESCUE)
+        lim, leaving = self.lim, self.leaving
         while self.count() > limit:
             o = self.spare()
             if o is None:
                 break
-            if not self.can_drop(o) or purpose is Purpose.IMPROVE and self.usable(o) and (
-                    self._needed_for_depth(o) or self.any_young()):
+            # (``o`` usable, and the depth without it short of the minimum)
+            if not self.can_drop(o) or purpose is Purpose.IMPROVE and (
+                    o.in_band and not o.exposed and o.cid not in leaving) and (
+                    lim.has_need and self.depth() - o.units < lim.need or self.any_young()):
                 break  # it still carries the obligations until the newer orders count
             out.append(self.drop(purpose, o, f"{self.side} order not needed"))
         if purpose is Purpose.IMPROVE:  # orders out of the band, or exposed once the rest count
             young = self.any_young()
             matched = self.matched.values()
             for o in self.live:
-                if (o.cancellable and not o.young and o.cid not in self.leaving
-                        and not self.usable(o) and o not in matched
+                if (o.cancellable and not o.young and o.cid not in leaving
+                        and not (o.in_band and not o.exposed) and o not in matched
                         and not (o.in_band and young) and self.can_drop(o)
                         and self.count() > 1):
                     out.append(self.drop(purpose, o, f"{self.side} order out of the band"))
         return out
-
-    def _needed_for_depth(self, o: _Live) -> bool:
-        lim = self.lim
-        return lim.has_need and self.depth() - o.units < lim.need
 
     def improve(self) -> list[Action]:
         """Follow the strategy: each core target not stood for gets its order (replacing a
@@ -888,12 +880,17 @@ def _fit(wanted: list[Action], live: Sequence[LiveOrder], allowance: Allowance) 
             if a.place is None:
                 continue  # nothing to do until the order's answer comes
             a = Action(a.purpose, place=a.place, why=a.why, side=a.side)  # cancel later
-        if a.side in held or spent + a.cost > allowance.of(a.purpose):
+        # ``a.cost`` and ``allowance.of(a.purpose)``, written out
+        cost = (a.place is not None) + (a.cancel is not None)
+        purpose = a.purpose
+        ceiling = (allowance.restore if purpose is Purpose.RESTORE else allowance.rescue
+                   if purpose is Purpose.RESCUE else allowance.improve)
+        if a.side in held or spent + cost > ceiling:
             waiting.append(a)
             if a.place is not None and a.side is not None:
                 held.add(a.side)
             continue
-        spent += a.cost
+        spent += cost
         actions.append(a)
     actions.sort(key=_by_purpose)  # stable: the order within a purpose
     return Plan(tuple(actions), tuple(waiting))
