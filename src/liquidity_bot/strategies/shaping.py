@@ -27,7 +27,7 @@ from operator import attrgetter
 from typing import NamedTuple, Protocol
 
 from liquidity_bot.domain.tick_filters import tick_filters, tick_scale
-from liquidity_bot.domain.ticks import CEIL, FLOOR, whole
+from liquidity_bot.domain.ticks import CEIL, FLOOR, TickScale, whole
 from liquidity_bot.strategies.base import (
     CRITICAL_PRIORITY_LIMIT,
     DesiredQuote,
@@ -390,25 +390,10 @@ def _shape_side(
         if in_band == i and (price >= edge if is_bid else price <= edge):  # all so far inside
             in_band += 1
             depth += price * qty
-    # obligation depth: top up the levels inside the band, evenly
-    if need > ZERO and depth < need_units and in_band:
-        share = (need - scale.notional(depth)) / in_band
-        share_units = scale.notional_units(share, CEIL)
-        for i in range(in_band):
-            topped = qtys[i] + -(-share_units // prices[i])  # ceil(share / price / step)
-            qtys[i] = minimums[i] if minimums[i] > topped else topped
-
-    # obligation-critical: the innermost level (max spread) and, from the inside out, the in-band
-    # levels needed to reach the minimum depth
+    # obligation depth (the levels inside the band topped up) and the critical levels
     critical = 0
     if obl is not None and count:
-        critical = 1
-        running = 0
-        for i in range(in_band):
-            if running >= need_units:
-                break
-            critical = i + 1
-            running += prices[i] * qtys[i]
+        critical = _top_up(scale, prices, qtys, minimums, in_band, depth, need, need_units)
 
     # what the balance can pay for, most important (innermost) levels first; then the exchange
     # filters, a last check
@@ -453,6 +438,28 @@ def _shape_side(
         warnings.append(f"{side} side reduced: not enough {asset} balance for every level")
     warnings.extend(dropped)
     return quotes
+
+
+def _top_up(scale: TickScale, prices: list[int], qtys: list[int], minimums: list[int],
+            in_band: int, depth: int, need: Decimal, need_units: int) -> int:
+    """Obligation depth: the side's innermost ``in_band`` levels (inside the depth band, whose
+    depth is ``depth`` units) topped up evenly to ``need`` (``qtys`` changed in place, each at
+    least its exchange minimum). Returns how many levels are obligation-critical: the innermost
+    (max spread) and, from the inside out, the in-band ones needed to reach the minimum."""
+    if depth < need_units and in_band:
+        share = (need - scale.notional(depth)) / in_band
+        share_units = scale.notional_units(share, CEIL)
+        for i in range(in_band):
+            topped = qtys[i] + -(-share_units // prices[i])  # ceil(share / price / step)
+            qtys[i] = minimums[i] if minimums[i] > topped else topped
+    critical = 1
+    running = 0
+    for i in range(in_band):
+        if running >= need_units:
+            break
+        critical = i + 1
+        running += prices[i] * qtys[i]
+    return critical
 
 
 def _check_obligations(
@@ -651,18 +658,7 @@ def shape_even(
             if in_band == i and (price >= edge if is_bid else price <= edge):
                 in_band += 1
                 depth += price * qty
-        if depth < need_units and in_band:  # the levels inside the band topped up, evenly
-            share_units = scale.notional_units((need - scale.notional(depth)) / in_band, CEIL)
-            for i in range(in_band):
-                topped = qtys[i] + -(-share_units // prices[i])
-                qtys[i] = minimums[i] if minimums[i] > topped else topped
-        critical = 1
-        running = 0
-        for i in range(in_band):
-            if running >= need_units:
-                break
-            critical = i + 1
-            running += prices[i] * qtys[i]
+        critical = _top_up(scale, prices, qtys, minimums, in_band, depth, need, need_units)
         if is_bid:
             left = grid._floor.get(inventory.quote)
             if left is None:
