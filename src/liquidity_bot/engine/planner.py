@@ -500,22 +500,14 @@ class _SidePlanner:
 
     def pair(self, other: _SidePlanner) -> None:
         """Learn the other side's inner price (a backup must keep the spread with it), then
-        match live orders to targets."""
+        match live orders to targets: which live order stands for which target. Only the
+        inner order's price is the strategy's edge: it is matched within the price tolerance.
+        A backup is any other usable order close enough to keep the spread when the inner one
+        fills, and decoration any usable order left: moving those would buy nothing the
+        obligations pay for."""
         keep = self.lim.backup_keep
         if keep is not None and other.targets:
             self.backup_edge = self.mid.reach_edge(keep, other.targets[0].ticks, self.is_bid)
-        self._match()
-
-    # --- reading the side ------------------------------------------------------------------
-    # An order is *usable* (counts towards the obligations now and for a while) when it is in
-    # the band, not exposed and not leaving: ``o.in_band and not o.exposed and o.cid not in
-    # self.leaving``, written out where it is read.
-
-    def _match(self) -> None:
-        """Which live order stands for which target. Only the inner order's price is the
-        strategy's edge: it is matched within the price tolerance. A backup is any other usable
-        order close enough to keep the spread when the inner one fills, and decoration any
-        usable order left: moving those would buy nothing the obligations pay for."""
         price_ok = self.rules.tolerance.price_ok_ticks
         leaving, reach, is_bid = self.leaving, self.backup_edge, self.is_bid
         free = []
@@ -540,6 +532,11 @@ class _SidePlanner:
             if best is not None:
                 self.matched[i] = best
                 free.remove(best)
+
+    # --- reading the side ------------------------------------------------------------------
+    # An order is *usable* (counts towards the obligations now and for a while) when it is in
+    # the band, not exposed and not leaving: ``o.in_band and not o.exposed and o.cid not in
+    # self.leaving``, written out where it is read.
 
     def best(self) -> int | None:
         """Our innermost usable price (ticks) after the planned actions."""
