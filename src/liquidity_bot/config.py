@@ -216,7 +216,24 @@ class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
 # The schema.
 
 
-class BitrueConfig(_Frozen, frozen=True):
+class _SendsFrom(_Frozen, frozen=True):
+    """The local addresses an exchange's keys send from (each address is its own IP on the
+    exchange: its own rate limits, and the address a key's IP allow list must hold)."""
+
+    source_address: Annotated[str, Check(validator=_ip_address)] | None = None
+    key_source_addresses: dict[str, Annotated[str, Check(validator=_ip_address)]] = (
+        msgspec.field(default_factory=dict))
+    """Key label -> the local address that key sends from (each address has its own per-IP
+    order limit); a key not listed sends from ``source_address``."""
+
+    def address_of(self, key_label: str | None) -> str | None:
+        """The local address ``key_label``'s requests and streams go from (None: the OS's)."""
+        if key_label is None:
+            return self.source_address
+        return self.key_source_addresses.get(key_label, self.source_address)
+
+
+class BitrueConfig(_SendsFrom, frozen=True):
     """Where Bitrue lives (every base address can be overridden) and how requests are sent."""
 
     base_url: str | None = None
@@ -227,21 +244,10 @@ class BitrueConfig(_Frozen, frozen=True):
     market_ws_url: WsUrl = DEFAULT_MARKET_WS_URL
     user_ws_url: WsUrl = DEFAULT_USER_WS_URL
     recv_window: Annotated[int, Check(ge=1, le=60000)] = 5000
-    source_address: Annotated[str, Check(validator=_ip_address)] | None = None
-    key_source_addresses: dict[str, Annotated[str, Check(validator=_ip_address)]] = (
-        msgspec.field(default_factory=dict))
-    """Key label -> the local address that key sends from (each address has its own per-IP
-    order limit); a key not listed sends from ``source_address``."""
     request_timeout_s: Annotated[float, Check(gt=0, le=300)] = 10.0
     ca_file: Path | None = None
     """A PEM CA certificate to trust besides the system's (relative to the config file); every
     https/wss connection is verified, always."""
-
-    def address_of(self, key_label: str | None) -> str | None:
-        """The local address ``key_label``'s requests and streams go from (None: the OS's)."""
-        if key_label is None:
-            return self.source_address
-        return self.key_source_addresses.get(key_label, self.source_address)
 
     @property
     def market_ws_endpoint(self) -> str:
@@ -254,9 +260,10 @@ class BitrueConfig(_Frozen, frozen=True):
         return self.user_ws_url + USER_WS_PATH
 
 
-class ExchangeConfig(_Frozen, frozen=True):
+class ExchangeConfig(_SendsFrom, frozen=True):
     """Where one exchange lives for the ccxt connector (``[exchanges.NAME]``); nothing set
-    means ccxt's own production addresses."""
+    means ccxt's own production addresses. ``source_address`` and ``key_source_addresses``
+    bind its keys' REST and WebSocket connections (and the keys gate's probes) as for Bitrue."""
 
     base_url: str | None = None
     """Point every REST path at one host (the simulator): ccxt's paths are kept."""
@@ -910,19 +917,27 @@ def _check_key_exchanges(loader: _Loader, config: BotConfig) -> None:
 
 
 def _check_key_addresses(loader: _Loader, config: BotConfig) -> None:
-    """Each label of ``[bitrue] key_source_addresses`` is the key of a native Bitrue market
-    (an address for a key no market uses is a typo that would silently not apply)."""
-    labels = {m.key_label for m in config.markets
-              if m.exchange == "bitrue" and m.connector != "ccxt"}
-    for label in config.bitrue.key_source_addresses:
-        if label not in labels:
-            close = difflib.get_close_matches(label, sorted(labels), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            known = ", ".join(repr(x) for x in sorted(labels)) or "none"
-            loader.fail(f"bitrue.key_source_addresses.{label}",
-                        f"no Bitrue market (native connector) uses key {label!r}: {hint}"
-                        f"use the key_label of a [[markets]] entry (these are: {known}), "
-                        "or remove the line")
+    """Each label of ``[bitrue] key_source_addresses`` is the key of a native Bitrue market,
+    each of ``[exchanges.NAME] key_source_addresses`` the key of a ccxt market on NAME (an
+    address for a key no market uses is a typo that would silently not apply)."""
+    tables: list[tuple[str, str, _SendsFrom, set[str]]] = [(
+        "bitrue", "Bitrue market (native connector)", config.bitrue,
+        {m.key_label for m in config.markets if m.exchange == "bitrue" and m.connector != "ccxt"},
+    )]
+    for name, table in config.exchanges.items():
+        tables.append((f"exchanges.{name}", f"{name} market (ccxt connector)", table,
+                       {m.key_label for m in config.markets
+                        if m.exchange == name and m.connector == "ccxt"}))
+    for path, what, table, labels in tables:
+        for label in table.key_source_addresses:
+            if label not in labels:
+                close = difflib.get_close_matches(label, sorted(labels), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                known = ", ".join(repr(x) for x in sorted(labels)) or "none"
+                loader.fail(f"{path}.key_source_addresses.{label}",
+                            f"no {what} uses key {label!r}: {hint}"
+                            f"use the key_label of a [[markets]] entry (these are: {known}), "
+                            "or remove the line")
 
 
 def _check(loader: _Loader, config: BotConfig) -> None:

@@ -177,3 +177,38 @@ async def test_without_its_address_a_restricted_key_is_refused_by_the_gate(sim_q
     assert [s.label for s in sessions] == ["beta"] and list(refused) == ["alpha"]
     # alone on its address, beta keeps the whole limit
     assert sessions[0].budget.capacity == OrderBudget.for_limit(ORDER_RATE_LIMIT).capacity
+
+
+async def test_a_ccxt_key_is_probed_and_trades_from_its_exchange_tables_address(home):
+    """``[exchanges.binance] key_source_addresses``: a Binance key allowed only 127.0.0.3 passes
+    the gate (its probes go from there) and its ccxt venue trades from there; without the line
+    the gate refuses it."""
+    pytest.importorskip("ccxt.pro")
+    from bitrue_sim.server.runner import SimServer
+
+    async with SimServer(dialect="binance") as bsim:
+        account = bsim.exchange.create_account({"USDT": Decimal(1000), "XRP": Decimal(1000)})
+        api_key, secret = bsim.keys.create(account, permissions=("read", "trade"),
+                                           ip_allowlist=(B,))
+        add_key(KeysHome(home), passphrase=PASSPHRASE, exchange="binance", label="bnb",
+                api_key=api_key, secret=secret, kdf=FAST_KDF)
+        market = keyed_market("XRPUSDT", "bnb", "lkc").replace(
+            'key_label = "bnb"\n', 'key_label = "bnb"\nexchange = "binance"\nconnector = "ccxt"\n')
+
+        def config(lines: str) -> Any:
+            return parse_config(f'[exchanges.binance]\nbase_url = "{bsim.base_url}"\n{lines}\n'
+                                + market, home=home)
+
+        sessions, refused = await open_sessions(config(""), home=KeysHome(home),
+                                                passphrase=PASSPHRASE, canary_source=CANARY)
+        assert sessions == [] and list(refused) == ["bnb"]
+        sessions, refused = await open_sessions(
+            config(f'key_source_addresses = {{ bnb = "{B}" }}'), home=KeysHome(home),
+            passphrase=PASSPHRASE, canary_source=CANARY)
+        assert refused == {} and [s.label for s in sessions] == ["bnb"]
+        venue = sessions[0].venue
+        assert venue.source_address == B
+        async with venue:
+            await venue.place("XRPUSDT", "BUY", Decimal("10"), Decimal("0.4900"), "lkc1")
+        assert [o.client_order_id for o in bsim.exchange.open_orders(account, "XRPUSDT")] == \
+            ["lkc1"]

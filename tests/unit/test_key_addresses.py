@@ -1,4 +1,4 @@
-"""``[bitrue] key_source_addresses``: the config's checks and what the Bitrue factory builds
+"""``[bitrue] key_source_addresses`` (and ``[exchanges.NAME]``'s): the config's checks and what the Bitrue factory builds
 from it (the network side is in tests/scenarios/test_key_addresses.py)."""
 
 from __future__ import annotations
@@ -55,6 +55,35 @@ def test_a_key_only_ccxt_markets_use_gets_no_address():
     assert 'connector = "ccxt"' in ccxt
     with pytest.raises(ConfigError, match="native connector"):
         _cfg(f'key_source_addresses = {{ "{LABEL}" = "127.0.0.2" }}', ccxt)
+
+
+def test_a_ccxt_market_key_gets_its_address_in_its_exchange_table():
+    """``[exchanges.NAME] key_source_addresses``: checked against that exchange's ccxt markets;
+    the venue, the gate's Bitrue client or ccxt transports send from it."""
+    pytest.importorskip("ccxt.pro")
+    from liquidity_bot.keys.probers.transport import KeyAddress
+    from liquidity_bot.venues.registry import through_ccxt
+
+    for name in ("binance", "bitrue"):
+        ccxt = MARKET_CONFIG.replace(
+            "[[markets]]\n", f'[[markets]]\nconnector = "ccxt"\nexchange = "{name}"\n', 1)
+        with pytest.raises(ConfigError, match=rf"no {name} market \(ccxt connector\) uses key "
+                                              rf"'nobody'.*'{LABEL}'"):
+            _cfg(f'[exchanges.{name}]\nkey_source_addresses = {{ nobody = "127.0.0.2" }}', ccxt)
+        cfg = _cfg(f'[exchanges.{name}]\nsource_address = "127.0.0.5"\n'
+                   f'key_source_addresses = {{ "{LABEL}" = "127.0.0.2" }}', ccxt)
+        entry = through_ccxt(name)
+        assert entry.venue_for(cfg, "k", "s", ["XRPUSDT"], key_label=LABEL).source_address == \
+            "127.0.0.2"
+        assert entry.venue_for(cfg, "k", "s", ["XRPUSDT"]).source_address == "127.0.0.5"
+        probes = entry.key_client_factory(cfg, LABEL)
+        if name == "bitrue":
+            urls = BitrueUrls.single("http://127.0.0.1:9")
+            assert probes(urls, "k", "s").source_address == "127.0.0.2"
+        else:
+            assert probes == KeyAddress("127.0.0.2")
+        assert _cfg("", ccxt).exchanges == {} and entry.key_client_factory(
+            _cfg("", ccxt), LABEL) is None
 
 
 def test_each_key_venue_sends_from_its_address_with_its_own_governor():

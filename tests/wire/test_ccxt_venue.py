@@ -301,3 +301,36 @@ async def test_x14_the_config_table_builds_the_venue(tmp_path: Path):
             account = sim.keys.get(key).account_id
             assert [o.client_order_id for o in sim.exchange.open_orders(account, SYMBOL)] == \
                 ["x14m"]
+
+
+def _local_addresses_to(port: int) -> set[str]:
+    """The local addresses of this machine's established TCP connections to ``port``
+    (``/proc/net/tcp``): which address each of our sockets to the simulator went from."""
+    seen = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, remote, state = line.split()[1:4]
+        if state == "01" and int(remote.split(":")[1], 16) == port:
+            raw = bytes.fromhex(local.split(":")[0])[::-1]  # little-endian on x86/arm
+            seen.add(".".join(str(b) for b in raw))
+    return seen
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc/net/tcp")
+async def test_x15_a_key_sends_from_its_own_address(dsim):
+    """X15 ``source_address``: a key whose allow list holds only 127.0.0.3 trades when the venue
+    sends from that address, REST and WebSockets alike (every socket to the simulator goes from
+    it), and is refused from the system's default address."""
+    from urllib.parse import urlsplit
+
+    _, key, secret = await create_key(dsim, ip_allowlist=("127.0.0.3",))
+    port = urlsplit(dsim.base_url).port
+    async with venue_for(dsim, key, secret, source_address="127.0.0.3") as venue:
+        await next_of(venue.book_events(), BookUpdate, where=lambda b: b.symbol == SYMBOL)
+        ack = await venue.place(SYMBOL, Side.BUY, Decimal("10"), Decimal("0.4900"), "x15a")
+        assert ack.client_order_id == "x15a"
+        assert isinstance(await venue.cancel(SYMBOL, client_order_id="x15a"), CancelAck)
+        assert _local_addresses_to(port) == {"127.0.0.3"}
+    with pytest.raises((venue_errors.AuthError, venue_errors.PermissionDenied)):
+        # refused at start (ccxt's binance signs a read there) or at the first order
+        async with venue_for(dsim, key, secret) as venue:
+            await venue.place(SYMBOL, Side.BUY, Decimal("10"), Decimal("0.4900"), "x15b")

@@ -84,3 +84,22 @@ async def test_a_deleted_key_fails_authenticates(bsim) -> None:
     report, st = await _verify(bsim, key, secret)
     assert st["authenticates"] == "fail" and report.verdict == "fail"
     assert st["can_trade"] == "unknown"  # nothing more was sent
+
+
+async def test_a_key_allowed_only_its_own_address_passes_from_there(bsim) -> None:
+    """A key whose allow list holds only the address the bot sends it from (``[exchanges.NAME]
+    key_source_addresses``) fails from the default address and passes when the prober is given
+    that ``KeyAddress``; the canary still goes from its own address."""
+    from liquidity_bot.keys.probers.transport import KeyAddress
+
+    key, secret = _key(bsim, allow=("127.0.0.3",))
+    _, st = await _verify(bsim, key, secret)
+    assert st["authenticates"] == "fail"
+    report = await probe_key(
+        label="LB", exchange="binance", api_key=key, secret=secret, urls=None,
+        policy=DEFAULT_POLICY, canary_source="127.0.0.2",
+        prober=prober_for("binance", urls=bsim.base_url,
+                          client_factory=KeyAddress("127.0.0.3")),
+    )
+    assert report.verdict == "pass", report.to_json()
+    assert report.check("ip_restricted").status == "pass"

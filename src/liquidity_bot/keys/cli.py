@@ -311,8 +311,8 @@ Source = Annotated[
     typer.Option(
         "--source-address",
         help="The local address the bot sends this key's requests from (its entry in "
-        "[bitrue] key_source_addresses, or source_address): the probes go from it too, so that "
-        "a key allowed only that address passes. Bitrue keys.",
+        "key_source_addresses, or source_address, of [bitrue] or [exchanges.NAME]): the probes "
+        "go from it too, so that a key allowed only that address passes.",
     ),
 ]
 PolicyOpt = Annotated[
@@ -366,19 +366,20 @@ def _probe_client(exchange: str, source: str | None, canary: str | None) -> Any:
     """The probes' client factory when they must go from ``source`` (None: the default one)."""
     if source is None:
         return None
-    if exchange != "bitrue":
-        _die(f"--source-address is for Bitrue keys: {exchange}'s probes go from the system's "
-             f"default address; leave the option out")
     import ipaddress
 
     try:
         ipaddress.ip_address(source)
     except ValueError:
         _die(f"--source-address {source!r} is not an IP address; give the address of this "
-             f"machine the bot sends from (as in [bitrue] key_source_addresses)")
+             f"machine the bot sends from (as in key_source_addresses)")
     if canary is not None and canary == source:
         _die(f"--canary-source and --source-address are both {source}: the canary must be an "
              f"address NOT on the key's allow list, the source one that is on it")
+    if exchange != "bitrue":
+        from liquidity_bot.keys.probers.transport import KeyAddress
+
+        return KeyAddress(source)
     from liquidity_bot.venues.bitrue.factory import client_from
 
     return client_from(source)

@@ -97,7 +97,8 @@ def through_ccxt(name: str) -> Exchange:
     """``name`` with ccxt as its venue (a market's ``connector = "ccxt"``): any exchange ccxt
     streams, Bitrue included; its key prober and where it verifies stay the exchange's own
     entry's when it has one (else ``keys.probers.prober_for`` the exchange, at the base URL of
-    ``[exchanges.NAME]``), and its settings live in ``[exchanges.NAME]``."""
+    ``[exchanges.NAME]``), and its settings live in ``[exchanges.NAME]`` (its keys' source
+    addresses too: the venue and the gate's probes both send from them)."""
     known = EXCHANGES.get(name.strip().lower())
     return Exchange(
         name=name,
@@ -105,6 +106,7 @@ def through_ccxt(name: str) -> Exchange:
         key_prober=known.key_prober if known is not None else "liquidity_bot.keys.probers:prober_for",
         key_urls=known.key_urls if known is not None else None,
         config_table=f"exchanges.{name}",
+        key_client=f"liquidity_bot.venues.ccxt.factory:keys_{name}",
     )
 
 

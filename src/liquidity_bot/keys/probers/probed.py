@@ -35,7 +35,7 @@ from liquidity_bot.keys.probers.steps import (
 )
 from liquidity_bot.keys.probers.transport import (
     IpRefusal,
-    default_transport_factory,
+    transports,
 )
 from liquidity_bot.keys.verify import PASS, UNKNOWN, ProbeRun
 
@@ -57,7 +57,7 @@ class ProbedKeyProber:
         self.exchange = exchange
         self.ccxt_id = ccxt_id
         self.base_url = base_url
-        self.make = transport_factory or default_transport_factory(ip)
+        self.make = transports(transport_factory, ip)
 
     async def probe(self, run: ProbeRun) -> None:
         async with opened(run, self.make, self.ccxt_id, self.base_url) as t:

@@ -27,7 +27,7 @@ from liquidity_bot.keys.probers.steps import (
     opened,
     refused_signed_read,
 )
-from liquidity_bot.keys.probers.transport import IpRefusal, default_transport_factory
+from liquidity_bot.keys.probers.transport import IpRefusal, transports
 from liquidity_bot.keys.verify import PASS, UNKNOWN, ProbeRun
 
 # check name -> (status, detail): what a reader concludes from an answer
@@ -61,7 +61,7 @@ class ReportedPermissionsProber:
         self.spec = spec
         self.exchange = spec.exchange
         self.base_url = base_url
-        self.make = transport_factory or default_transport_factory(spec.ip)
+        self.make = transports(transport_factory, spec.ip)
 
     async def probe(self, run: ProbeRun) -> None:
         spec = self.spec

@@ -8,7 +8,9 @@ each exchange's requests, passphrases included); tests may give any object with 
 methods, and the simulator is reached by pointing ``base_url`` at it (loopback).
 
 A transport factory is ``(exchange_id, credentials, base_url, source_address=None) ->
-KeyTransport``; ``source_address`` sends from that local address (the canary).
+KeyTransport``; ``source_address`` sends from that local address (the canary). A prober given
+a ``KeyAddress`` instead of a factory uses ccxt's transports from that address (the key's own,
+where its allow list holds it), the canary still from its own.
 """
 
 from __future__ import annotations
@@ -183,16 +185,33 @@ class CcxtTransport:
             raise refusal_from_ccxt(exc, self.ip) from None
 
 
-def default_transport_factory(ip: IpRefusal | None = None) -> Any:
+@dataclass(frozen=True)
+class KeyAddress:
+    """The local address a key sends from (``[exchanges.NAME] key_source_addresses``): given to
+    a prober as its client factory, its probes go from there."""
+
+    address: str
+
+
+def default_transport_factory(ip: IpRefusal | None = None, source: str | None = None) -> Any:
+    """ccxt's transports, from ``source`` unless a call names another address (the canary)."""
     def make(
         exchange_id: str,
         credentials: Credentials,
         base_url: str | None,
         source_address: str | None = None,
     ) -> CcxtTransport:
-        return CcxtTransport(exchange_id, credentials, base_url, source_address, ip)
+        return CcxtTransport(exchange_id, credentials, base_url, source_address or source, ip)
 
     return make
+
+
+def transports(given: Any, ip: IpRefusal | None) -> Any:
+    """A prober's transport factory: the one it was ``given`` (tests), ccxt's from a
+    ``KeyAddress``, or ccxt's from the system's address (None)."""
+    if given is None or isinstance(given, KeyAddress):
+        return default_transport_factory(ip, None if given is None else given.address)
+    return given
 
 
 def local_ms() -> int:

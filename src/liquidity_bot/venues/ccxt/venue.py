@@ -161,6 +161,24 @@ def _trade_number(trade_id: str) -> int:
         return -1
 
 
+def _send_from(client: Any, address: str) -> None:
+    """Bind ``client``'s connections, REST and WebSocket alike (ccxt.pro opens its sockets
+    through the client's aiohttp session), to the local ``address``: the key's IP allow list
+    holds that address, and it has its own rate limits on the exchange. The session is made as
+    ccxt makes its own (the same certificate checks) and ccxt closes it."""
+    import ssl
+
+    import aiohttp
+
+    tls = ssl.create_default_context(cafile=client.cafile) if client.verify else False
+    connector = aiohttp.TCPConnector(ssl=tls, local_addr=(address, 0),
+                                     enable_cleanup_closed=True)
+    client.tcp_connector = connector
+    client.session = aiohttp.ClientSession(connector=connector,
+                                           trust_env=client.aiohttp_trust_env)
+    client.own_session = True
+
+
 class CcxtVenue:
     """The ccxt adapter of the venue port (``liquidity_bot.venues.port.Venue``)."""
 
@@ -182,6 +200,7 @@ class CcxtVenue:
         user_silence_s: float = 30.0,
         book_poll_s: float = 1.0,
         enable_rate_limit: bool = True,
+        source_address: str | None = None,
     ) -> None:
         if exchange_id not in ccxt_pro.exchanges:
             raise ValueError(f"ccxt.pro has no exchange {exchange_id!r}; see "
@@ -199,6 +218,7 @@ class CcxtVenue:
             self._options.setdefault("fetchMarkets", ["spot"])
             self._options.setdefault("defaultType", "spot")
         self._enable_rate_limit = enable_rate_limit
+        self.source_address = source_address
         self.streams = streams
         self.want_post_only = post_only
         self.poll_interval_s = poll_interval_s
@@ -253,6 +273,8 @@ class CcxtVenue:
             return seen(code, reason, url, method, headers, body, *rest)
 
         client.on_rest_response = on_rest_response
+        if self.source_address is not None:
+            _send_from(client, self.source_address)
         return client
 
     async def _call(self, fn: Callable[..., Any], *args: Any, changes_orders: bool = False,
