@@ -225,3 +225,29 @@ def test_the_risk_gate_skips_only_marks_that_decide_the_same(calls, on_loss_limi
                     old.killed, old.loss_limited, old.kill_reason, old.loss_limit_state,
                     old.daily_pnl, old.reference_price)
         assert str(new.daily_pnl) == str(old.daily_pnl)
+
+
+class _Text(str):
+    """A str subclass whose comparisons lie: the text check leaves it to ``normalise_side``."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __lt__(self, other: object) -> bool:
+        return True
+
+    def __gt__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize("bids", [True, False])
+def test_text_in_a_str_subclass_gives_what_normalise_side_gives(bids: bool) -> None:
+    prices = ["0.5", "0.7", "0.6"]  # not best-first either way
+    side = tuple((_Text(p), _Text("2")) for p in prices)
+    assert _clean_text_columns(side, bids) is None
+    assert BookSide(side, bids).levels == normalise_side(side, bids=bids)
+    ordered = tuple((_Text(p), _Text("2")) for p in sorted(prices, reverse=bids))
+    assert BookSide(ordered, bids).best == normalise_side(ordered, bids=bids)[0]
+    assert BookSide(ordered, bids).levels == normalise_side(ordered, bids=bids)

@@ -131,34 +131,29 @@ def _clean_text_columns(
     separators = count - 1
     try:
         qty_bytes = ",".join(qtys).encode("ascii")
-        if prices == clean_prices:  # checked before: the quantities are left
-            if qty_bytes.translate(None, _PLAIN_TEXT) or qty_bytes.count(b",") != separators:
-                return None
-            return _clean_qtys(prices, qtys, qty_bytes)
-        price_bytes = ",".join(prices).encode("ascii")
+        # None: a price column checked before (the quantities are left)
+        price_bytes = None if prices == clean_prices else ",".join(prices).encode("ascii")
     except (TypeError, UnicodeEncodeError):  # a quantity that is not text, or not ASCII
         return None
-    if (price_bytes + b"," + qty_bytes).translate(None, _PLAIN_TEXT):
-        return None  # a sign, an exponent, a space, ...
-    if price_bytes.count(b",") != separators or qty_bytes.count(b",") != separators:
-        return None  # a "," inside a value
-    order = _in_numeric_string_order(prices, price_bytes, count)
-    if order is None:
-        return None
-    if not all(map(gt if bids else lt, order, islice(order, 1, None))):
-        return None  # not strictly best-first
-    worst = prices[-1] if bids else prices[0]
-    if not worst.strip("0."):
-        return None  # zero (normalise_side raises for it), or no digit at all: "." or ""
-    return _clean_qtys(prices, qtys, qty_bytes)
-
-
-def _clean_qtys(
-    prices: list[str], qtys: list[str], qty_bytes: bytes
-) -> tuple[list[str], list[str]] | None:
-    """The columns if the quantities' text (plain, one value per separator) proves each one
-    valid and positive: without digits, two points meet if one has two; without zeros and
-    points, two separators meet if one is zero or empty."""
+    if price_bytes is None:
+        if qty_bytes.translate(None, _PLAIN_TEXT) or qty_bytes.count(b",") != separators:
+            return None
+    else:
+        if (price_bytes + b"," + qty_bytes).translate(None, _PLAIN_TEXT):
+            return None  # a sign, an exponent, a space, ...
+        if price_bytes.count(b",") != separators or qty_bytes.count(b",") != separators:
+            return None  # a "," inside a value
+        order = _in_numeric_string_order(prices, price_bytes, count)
+        if order is None:
+            return None
+        if not all(map(gt if bids else lt, order, islice(order, 1, None))):
+            return None  # not strictly best-first
+        worst = prices[-1] if bids else prices[0]
+        if not worst.strip("0."):
+            return None  # zero (normalise_side raises for it), or no digit at all: "." or ""
+    # The quantities' text (plain, one value per separator) proves each one valid and
+    # positive: without digits, two points meet if one has two; without zeros and points,
+    # two separators meet if one is zero or empty.
     if b".." in qty_bytes.translate(None, _DIGITS):
         return None
     if b",," in (b"," + qty_bytes + b",").translate(None, _ZEROS):
@@ -439,14 +434,16 @@ class OrderBook:
     def best_bid(self) -> PriceLevel | None:
         best = self._best_bid
         if best is _UNREAD:  # (a side that raises is not cached: it raises again)
-            best = self._best_bid = self.bid_side.best
+            side = self._bid_side  # (the shared side, or None: ``bid_side`` makes it)
+            best = self._best_bid = (self.bid_side if side is None else side).best
         return best  # type: ignore[return-value]
 
     @property
     def best_ask(self) -> PriceLevel | None:
         best = self._best_ask
         if best is _UNREAD:
-            best = self._best_ask = self.ask_side.best
+            side = self._ask_side  # (the shared side, or None: ``ask_side`` makes it)
+            best = self._best_ask = (self.ask_side if side is None else side).best
         return best  # type: ignore[return-value]
 
     @property

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+_ZERO = Decimal(0)
+
 
 class Side(StrEnum):
     """Order side, spelled as on the wire (``BUY``/``SELL``)."""
@@ -298,9 +300,14 @@ class Order:
     def __post_init__(self) -> None:
         if not self.client_order_id:
             raise ValueError("client_order_id must not be empty")
-        self.side = Side.parse(self.side)
-        _positive_decimal(self.price, f"order {self.client_order_id} price")
-        _positive_decimal(self.qty, f"order {self.client_order_id} qty")
+        if type(self.side) is not Side:
+            self.side = Side.parse(self.side)
+        price, qty = self.price, self.qty
+        # (the usual order passes both checks inline; ``_positive_decimal`` says what is wrong)
+        if not (type(price) is Decimal and price.is_finite() and price > _ZERO):
+            _positive_decimal(price, f"order {self.client_order_id} price")
+        if not (type(qty) is Decimal and qty.is_finite() and qty > _ZERO):
+            _positive_decimal(qty, f"order {self.client_order_id} qty")
         if self.exchange_order_id is not None:
             self.exchange_order_id = _exchange_id(self.exchange_order_id)
 

@@ -43,6 +43,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
+import msgspec
+
 from liquidity_bot.domain.order import Side
 
 log = logging.getLogger(__name__)
@@ -80,11 +82,12 @@ class RiskLimits(Protocol):
     on_loss_limit: str  # "minimum" or "stop"
 
 
-@dataclass(frozen=True, slots=True)
-class AccountState:
+class AccountState(msgspec.Struct, frozen=True):
     """What the order manager knows right now about this market's account and open orders.
 
-    Open figures exclude the order being checked.
+    Open figures exclude the order being checked. (A struct, not a frozen dataclass: one is
+    made for every order checked, and a frozen dataclass's ``__init__`` is Python setting each
+    field through ``object.__setattr__``, ten times the cost.)
     """
 
     base_free: Decimal
@@ -163,7 +166,10 @@ class RiskGate:
         if self._ema is None or self._ema_ms is None:
             self._ema = mid
         elif ts_ms > self._ema_ms:
-            keep = self._ema_keep(ts_ms - self._ema_ms)
+            dt_ms = ts_ms - self._ema_ms
+            keep = self._keep_cache.get(dt_ms)  # (the usual case: an interval seen before)
+            if keep is None:
+                keep = self._ema_keep(dt_ms)
             self._ema = self._ema * keep + mid * (1 - keep)
         if self._ema_ms is None or ts_ms > self._ema_ms:
             self._ema_ms = ts_ms

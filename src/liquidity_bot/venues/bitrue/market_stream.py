@@ -218,7 +218,10 @@ class MarketStream:
             if book.apply_snapshot(tick.buys, tick.asks, ts):
                 self.snapshots += 1
                 if self.on_book is not None:
-                    self._deliver(symbol, book)
+                    if not self.coalescing and not self._held:
+                        self.on_book(book)  # now
+                    else:
+                        self._hold(symbol)
             return None
         if msg.ping is not None:
             self.pings_answered += 1
@@ -227,11 +230,9 @@ class MarketStream:
             log.warning("bitrue market stream refused a request: %s", msg.msg)
         return None
 
-    def _deliver(self, symbol: str, book: OrderBook) -> None:
-        """Hand the book on now, or, while more frames wait, when the backlog is handled."""
-        if not self.coalescing and not self._held:
-            self.on_book(book)  # type: ignore[misc]
-            return
+    def _hold(self, symbol: str) -> None:
+        """While more frames wait (or books are held), a book is handed on when the backlog
+        is handled (``release_books``), not now."""
         if symbol in self._held:
             self.coalesced += 1
         self._held[symbol] = self.frame_ns  # a symbol keeps its first place in the line

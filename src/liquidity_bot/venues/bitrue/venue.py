@@ -17,6 +17,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from decimal import Decimal
+from functools import partial
 
 import aiohttp
 
@@ -326,7 +327,8 @@ class BitrueVenue:
         order_type: str = "LIMIT",
     ) -> OrderAck:
         symbol = symbol.upper()
-        side = Side.parse(side)
+        if type(side) is not Side:  # (the engine's is one already)
+            side = Side.parse(side)
         tracked = self._tracked.track(symbol, client_order_id, side)  # a push may beat the answer
         # ``side`` is a StrEnum: it is its own text (its ``.value`` is a Python-level property)
         ack = await self.rest.place_order(
@@ -452,7 +454,7 @@ class BitrueVenue:
 
     def _on_book(self, book: OrderBook) -> None:
         recv_ns = self.market.frame_ns
-        self._books.publish(book.symbol, lambda: _update_of(book, recv_ns))
+        self._books.publish(book.symbol, partial(_update_of, book, recv_ns))  # (no lambda frame)
 
     def _emit_fill(self, fill: Fill, trade_id: int) -> bool:
         if not self._fills.admit(fill.symbol, trade_id):
