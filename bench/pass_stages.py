@@ -110,6 +110,30 @@ def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]],
         return send(conn, data, timeout_s)
 
     lean_http._Connection.send = written
+    _count_paths()
+
+
+PATHS: dict[str, int] = {}  # how often each fast path answered / declined (``_count_paths``)
+
+
+def _count_paths() -> None:
+    """Count the one-function fast paths of the tree, where it has them: taken (answered) or
+    declined (None: the general path ran)."""
+    from liquidity_bot.strategies import ladder
+
+    def counting(module: object, name: str) -> None:
+        inner = getattr(module, name, None)
+        if inner is None:
+            return
+
+        def counted(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+            out = inner(*a, **kw)
+            key = f"{name} {'declined' if out is None else 'taken'}"
+            PATHS[key] = PATHS.get(key, 0) + 1
+            return out
+        setattr(module, name, counted)
+
+    counting(ladder, "shape_even")
 
 
 def _stages(marks: list[tuple[str, int]], stages: tuple[str, ...] = STAGES,
@@ -133,7 +157,7 @@ def _stages(marks: list[tuple[str, int]], stages: tuple[str, ...] = STAGES,
     return out
 
 
-def _segment(seconds: float, fine: bool = False) -> list[dict[str, float]]:
+def _segment(seconds: float, fine: bool = False) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_engine
 
@@ -144,10 +168,11 @@ def _segment(seconds: float, fine: bool = False) -> list[dict[str, float]]:
     _install(marks, passes, fine)
     run(bench_engine.tick_to_order(seconds, stress=False), event_loop_name())
     stages = FINE if fine else STAGES
-    return [s for s in (_stages(p, stages) for p in passes) if s is not None]
+    return {"passes": [s for s in (_stages(p, stages) for p in passes) if s is not None],
+            "paths": PATHS}
 
 
-def _child(src: str, seconds: float, fine: bool = False) -> list[dict[str, float]]:
+def _child(src: str, seconds: float, fine: bool = False) -> dict[str, object]:
     env = dict(os.environ, PYTHONPATH=src)
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--segment",
                           str(seconds), *(["--fine"] if fine else [])], env=env, check=True,
@@ -178,10 +203,14 @@ def main() -> None:
     if args.old_src:
         trees["old tree"] = args.old_src
     got: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
+    paths: dict[str, dict[str, int]] = {label: {} for label in trees}
     segments = max(1, round(args.seconds / args.segment_seconds))
     for _ in range(segments):
         for label, src in trees.items():
-            got[label].extend(_child(src, args.seconds / segments, args.fine))
+            child = _child(src, args.seconds / segments, args.fine)
+            got[label].extend(child["passes"])  # type: ignore[arg-type]
+            for key, n in child["paths"].items():  # type: ignore[union-attr]
+                paths[label][key] = paths[label].get(key, 0) + n
     medians: dict[str, dict[str, float]] = {}
     header = f"{'stage (thread CPU, µs)':28s}" + "".join(f"{lbl + ' p50':>16s}{'p90':>8s}"
                                                         for lbl in trees)
@@ -197,6 +226,10 @@ def main() -> None:
             row += f"{statistics.median(values):16.0f}{_pct(values, 90):8.0f}"
         print(row)
     print("passes: " + ", ".join(f"{label} {len(v)}" for label, v in got.items()))
+    for label, counts in paths.items():
+        if counts:
+            print(f"fast paths, {label} (every pass, not only those above): "
+                  + ", ".join(f"{k} {n}" for k, n in sorted(counts.items())))
     if args.old_src and medians.get("this tree") and medians.get("old tree"):
         new, old = medians["this tree"], medians["old tree"]
         print("old / new, median per stage: " + ", ".join(

@@ -70,10 +70,18 @@ def run_now(coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> async
             return None
         return task
     context = contextvars.copy_context()
-    first = _FirstStep()
-    context.run(first.run, coro)
-    if first.done and first.error is None:
+    # the first step sent here (not through ``_FirstStep.run``), its record made after it: a
+    # quoting pass's first request is written with two Python calls fewer before it
+    try:
+        waits_on = context.run(coro.send, None)
+    except StopIteration:
         return None
+    except BaseException as exc:  # noqa: BLE001 - delivered by the task, as a task would
+        first = _FirstStep()
+        first.done, first.error = True, exc
+    else:
+        first = _FirstStep()
+        first.waits_on = waits_on
     loop = asyncio.get_running_loop()
     task = loop.create_task(_continue(coro, first), name=name, context=context)
     if not first.done:

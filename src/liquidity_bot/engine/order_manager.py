@@ -47,6 +47,7 @@ from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.order import (
     MAYBE_LIVE_STATES,
     OPEN_STATES,
+    TERMINAL_STATES,
     InvalidFill,
     InvalidTransition,
     Order,
@@ -355,16 +356,29 @@ class OrderManager:
                              [t for t in self._active.values() if not t.order.is_terminal])
             return self._unfinished_list
         active = self._active
-        done = [cid for cid, t in active.items() if t.order.is_terminal]
+        # this version's orders and the views of them, in one loop (no comprehensions: each
+        # is a function call, and this runs in the first pass after any change of an order)
+        out: list[Tracked] = []
+        maybe: list[Tracked] = []
+        maybe_orders: list[Order] = []
+        resting: list[Order] = []
+        done = []
+        for cid, t in active.items():
+            order = t.order
+            state = order.state
+            if state in TERMINAL_STATES:  # (``is_terminal``, without the property call)
+                done.append(cid)
+                continue
+            out.append(t)
+            if state in MAYBE_LIVE_STATES:
+                maybe.append(t)
+                maybe_orders.append(order)
+            if state in OPEN_STATES:
+                resting.append(order)
         for cid in done:
             del active[cid]
-        out = list(active.values())
         self._unfinished_list, self._unfinished_at = out, self.version
-        # the views below are of this version's orders
-        maybe = [t for t in out if t.order.state in MAYBE_LIVE_STATES]
-        self._maybe_live = maybe
-        self._maybe_orders = [t.order for t in maybe]
-        self._resting = [t.order for t in out if t.order.state in OPEN_STATES]
+        self._maybe_live, self._maybe_orders, self._resting = maybe, maybe_orders, resting
         self._exposure = None
         return out
 

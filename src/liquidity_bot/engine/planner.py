@@ -201,10 +201,6 @@ class Plan:
 # direction that makes the integer comparison give exactly the Decimal comparison's answer.
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def _ratio(value: Decimal) -> tuple[int, int]:
     return value.as_integer_ratio()
 
@@ -257,7 +253,7 @@ class _Limits:
         """``shaping.exchange_minimum`` in lots: the smallest order the exchange accepts."""
         least = self.min_lots
         if self.min_val and ticks > 0:
-            at_price = _ceil_div(self.min_val, ticks)
+            at_price = -(-self.min_val // ticks)
             if at_price > least:
                 least = at_price
         return least
@@ -280,7 +276,7 @@ class _Mid:
         counts at or above the first, an ask at or below the second)."""
         n, d = share
         if is_bid:
-            return _ceil_div(self.m * (d - n), self.d * d)
+            return -(-self.m * (d - n) // (self.d * d))
         return self.m * (d + n) // (self.d * d)
 
     def reach_edge(self, share: tuple[int, int], other: int, is_bid: bool) -> int:
@@ -289,7 +285,7 @@ class _Mid:
         n, d = share
         gap = abs(other * self.d - self.m) * d
         if is_bid:
-            return _ceil_div(self.m * (d - n) + gap, self.d * d)
+            return -(-(self.m * (d - n) + gap) // (self.d * d))
         return (self.m * (d + n) - gap) // (self.d * d)
 
     def exposure_edge(self, share: tuple[int, int], inner: int, is_bid: bool) -> int:
@@ -298,7 +294,7 @@ class _Mid:
         gap = abs(self.m - inner * self.d) * n
         if is_bid:
             return (self.m * d - gap) // (self.d * d)
-        return _ceil_div(self.m * d + gap, self.d * d)
+        return -(-(self.m * d + gap) // (self.d * d))
 
     def whole_ticks(self, share: tuple[int, int]) -> int:
         """floor(mid x share / tick): a spread of whole ticks is beyond mid x share exactly
@@ -342,10 +338,13 @@ def _with(q: DesiredQuote, *, price: Decimal | None = None, qty: Decimal | None 
 
 def _target(q: DesiredQuote, role: str, scale: TickScale, ticks: int, lots: int, q_ticks: int,
             q_lots: int, priority: int | None = None) -> Target:
-    """``q`` at ``ticks`` x ``lots`` (``q`` itself where nothing changes)."""
+    """``q`` at ``ticks`` x ``lots`` (``q`` itself where nothing changes; the Decimals of
+    ``scale.price`` and ``scale.qty``, written out)."""
     if ticks != q_ticks or lots != q_lots or priority is not None and priority != q.priority:
-        q = _with(q, price=None if ticks == q_ticks else scale.price(ticks),
-                  qty=None if lots == q_lots else scale.qty(lots), priority=priority)
+        q = DesiredQuote(q.side, q.price if ticks == q_ticks else ticks * scale.tick,
+                         q.qty if lots == q_lots else lots * scale.step,
+                         q.priority if priority is None else priority, q.level,
+                         q.obligation_critical)
     return Target(q, role, ticks, lots)
 
 
@@ -369,11 +368,12 @@ def _converted(quotes: Sequence[DesiredQuote], scale: TickScale, qty: bool = Fal
     """``[scale.ticks(q.price) ...]`` (``qty``: ``[scale.lots(q.qty) ...]``), reading the
     scale's memo of exact conversions first, in one call for the side."""
     if qty:
-        memo, values, convert = scale._lots_of, [q.qty for q in quotes], scale.lots
+        memo, convert = scale._lots_of, scale.lots
     else:
-        memo, values, convert = scale._ticks_of, [q.price for q in quotes], scale.ticks
+        memo, convert = scale._ticks_of, scale.ticks
     out = []
-    for value in values:
+    for q in quotes:  # (loops, not comprehensions: each of those is a function call)
+        value = q.qty if qty else q.price
         known = memo.get(value) if type(value) is Decimal else None
         out.append(convert(value) if known is None else known)
     return out
@@ -404,9 +404,9 @@ def _side_targets(
         backup_t = band_edge
     if (backup_t >= inner_t) if is_bid else (backup_t <= inner_t):
         backup_t = inner_t - 1 if is_bid else inner_t + 1
-    bare = _ceil_div(lim.bare, inner_t)
-    want_inner = _ceil_div(lim.inner, inner_t)
-    want_backup = _ceil_div(lim.backup, backup_t)
+    bare = -(-lim.bare // inner_t)  # (ceiling divisions, written out)
+    want_inner = -(-lim.inner // inner_t)
+    want_backup = -(-lim.backup // backup_t)
     rest = 0
     if rules.minimal:
         n = want_inner if total >= want_inner else max(total, bare)
@@ -414,8 +414,8 @@ def _side_targets(
     if total >= want_inner + want_backup:
         inner_n, backup_n = want_inner, want_backup
         rest = total - inner_n - backup_n
-    elif total >= 2 * _ceil_div(lim.bare, backup_t):
-        inner_n = _ceil_div(total, 2)
+    elif total >= 2 * -(-lim.bare // backup_t):
+        inner_n = -(-total // 2)
         backup_n = total - inner_n
     else:
         inner_n, backup_n = max(total, bare), 0
@@ -484,9 +484,11 @@ class _SidePlanner:
         # exposed: closer to mid than ``exposure`` x the inner target's distance (or through it)
         exposure_edge = (None if not targets
                          else mid.exposure_edge(lim.exposure, targets[0].ticks, is_bid))
-        self.live = [_Live(o, scale, is_bid) for o in live]
+        self.live = converted = []
         edge = self.band_edge
-        for o in self.live:
+        for order in live:
+            o = _Live(order, scale, is_bid)
+            converted.append(o)
             o.in_band = o.ticks >= edge if is_bid else o.ticks <= edge
             if exposure_edge is not None:
                 o.exposed = o.ticks > exposure_edge if is_bid else o.ticks < exposure_edge
@@ -498,61 +500,58 @@ class _SidePlanner:
 
     def pair(self, other: _SidePlanner) -> None:
         """Learn the other side's inner price (a backup must keep the spread with it), then
-        match live orders to targets."""
+        match live orders to targets: which live order stands for which target. Only the
+        inner order's price is the strategy's edge: it is matched within the price tolerance.
+        A backup is any other usable order close enough to keep the spread when the inner one
+        fills, and decoration any usable order left: moving those would buy nothing the
+        obligations pay for."""
         keep = self.lim.backup_keep
         if keep is not None and other.targets:
             self.backup_edge = self.mid.reach_edge(keep, other.targets[0].ticks, self.is_bid)
-        self._match()
-
-    # --- reading the side ------------------------------------------------------------------
-    def in_band(self, ticks: int) -> bool:
-        return ticks >= self.band_edge if self.is_bid else ticks <= self.band_edge
-
-    def usable(self, o: _Live) -> bool:
-        """Counts towards the obligations now and for a while."""
-        return o.in_band and not o.exposed and o.cid not in self.leaving
-
-    def _match(self) -> None:
-        """Which live order stands for which target. Only the inner order's price is the
-        strategy's edge: it is matched within the price tolerance. A backup is any other usable
-        order close enough to keep the spread when the inner one fills, and decoration any
-        usable order left: moving those would buy nothing the obligations pay for."""
         price_ok = self.rules.tolerance.price_ok_ticks
-        leaving = self.leaving
-        free = [o for o in self.live if o.in_band and not o.exposed and o.cid not in leaving]
+        leaving, reach, is_bid = self.leaving, self.backup_edge, self.is_bid
+        free = []
+        for o in self.live:  # (loops, not comprehensions: each of those is a function call)
+            if o.in_band and not o.exposed and o.cid not in leaving:
+                free.append(o)
         for i, t in enumerate(self.targets):
-            price = t.ticks
-            if t.role == "inner":
-                cands = [o for o in free if price_ok(abs(o.ticks - price), price)]
-            elif t.role == "backup":
-                cands = [o for o in free if self.within_reach(o.ticks)]
-            else:
-                cands = free
-            best = min(cands, key=lambda o: abs(o.ticks - price), default=None)  # noqa: B023
+            price, role = t.ticks, t.role
+            # the candidate closest to the target's price, the first of equals
+            best, best_gap = None, 0
+            for o in free:
+                gap = abs(o.ticks - price)
+                if role == "inner":
+                    if not price_ok(gap, price):
+                        continue
+                elif role == "backup" and reach is not None and (
+                        o.ticks < reach if is_bid else o.ticks > reach):
+                    continue  # a backup must be close enough to be our best price, with the
+                    # other side's inner order, without breaking the spread obligation
+                if best is None or gap < best_gap:
+                    best, best_gap = o, gap
             if best is not None:
                 self.matched[i] = best
                 free.remove(best)
 
-    def within_reach(self, ticks: int) -> bool:
-        """Close enough to be our best price, with the other side's inner order, without
-        breaking the spread obligation."""
-        edge = self.backup_edge
-        if edge is None:
-            return True
-        return ticks >= edge if self.is_bid else ticks <= edge
-
-    def prices(self) -> list[int]:
-        """Our usable prices (ticks) after the planned actions, innermost first."""
-        leaving = self.leaving
-        ps = [o.ticks for o in self.live if o.in_band and not o.exposed and o.cid not in leaving]
-        for t in self.planned:
-            ps.append(t.ticks)
-        ps.sort(reverse=self.is_bid)
-        return ps
+    # --- reading the side ------------------------------------------------------------------
+    # An order is *usable* (counts towards the obligations now and for a while) when it is in
+    # the band, not exposed and not leaving: ``o.in_band and not o.exposed and o.cid not in
+    # self.leaving``, written out where it is read.
 
     def best(self) -> int | None:
-        ps = self.prices()
-        return ps[0] if ps else None
+        """Our innermost usable price (ticks) after the planned actions."""
+        leaving, is_bid = self.leaving, self.is_bid
+        best = None
+        for o in self.live:
+            if o.in_band and not o.exposed and o.cid not in leaving:
+                ticks = o.ticks
+                if best is None or (ticks > best if is_bid else ticks < best):
+                    best = ticks
+        for t in self.planned:
+            ticks = t.ticks
+            if best is None or (ticks > best if is_bid else ticks < best):
+                best = ticks
+        return best
 
     def any_young(self) -> bool:
         if self.planned:
@@ -576,14 +575,20 @@ class _SidePlanner:
                 if (t.ticks >= edge) if is_bid else (t.ticks <= edge):
                     total += t.ticks * t.lots
             return total
-        items = [(o.ticks, o.units) for o in self.live
-                 if o.in_band and not o.exposed and o.cid not in leaving]
-        items += [(t.ticks, t.ticks * t.lots) for t in self.planned
-                  if ((t.ticks >= edge) if is_bid else (t.ticks <= edge))]
+        items = []
+        for o in self.live:
+            if o.in_band and not o.exposed and o.cid not in leaving:
+                items.append((o.ticks, o.units))
+        for t in self.planned:
+            if (t.ticks >= edge) if is_bid else (t.ticks <= edge):
+                items.append((t.ticks, t.ticks * t.lots))
         if items:
             items.sort(key=_first, reverse=self.is_bid)
             items = items[1:]
-        return sum(n for _, n in items)
+        total = 0
+        for _, n in items:
+            total += n
+        return total
 
     def held_depth(self) -> int:
         """What the obligations see now (notional units): every order of ours in the band
@@ -616,27 +621,37 @@ class _SidePlanner:
         return n
 
     def unmatched(self, roles: tuple[str, ...]) -> list[tuple[int, Target]]:
-        planned = {id(t) for t in self.planned}
-        return [(i, t) for i, t in enumerate(self.targets)
-                if t.role in roles and i not in self.matched and id(t) not in planned]
+        planned, matched = self.planned, self.matched
+        out = []
+        for i, t in enumerate(self.targets):
+            if t.role in roles and i not in matched:
+                for p in planned:  # (by identity: a target planned already)
+                    if p is t:
+                        break
+                else:
+                    out.append((i, t))
+        return out
 
     def spare(self) -> _Live | None:
         """The least useful cancellable order not needed by any target: unusable ones first,
         then the farthest from mid."""
-        needed = {o.cid for o in self.matched.values()}
+        needed = set()
+        for o in self.matched.values():
+            needed.add(o.cid)
         young = self.any_young()
         leaving = self.leaving
         # an exposed order still counts for the obligations until the newer ones do; a young
         # order is a decision of moments ago: cancelling it now would only churn
-        cands = [o for o in self.live if o.cancellable and o.cid not in leaving
-                 and o.cid not in needed and not o.young
-                 and not (young and o.in_band and o.exposed)]
-        if not cands:
-            return None
         dust, is_bid = self.lim.dust, self.is_bid
-        cands.sort(key=lambda o: (o.in_band and not o.exposed and o.cid not in leaving,
-                                  o.units >= dust, o.ticks if is_bid else -o.ticks))
-        return cands[0]
+        best = best_key = None  # the first candidate of the least (usable, big, inner) key
+        for o in self.live:
+            if (o.cancellable and o.cid not in leaving and o.cid not in needed and not o.young
+                    and not (young and o.in_band and o.exposed)):
+                key = (o.in_band and not o.exposed, o.units >= dust,
+                       o.ticks if is_bid else -o.ticks)
+                if best_key is None or key < best_key:
+                    best, best_key = o, key
+        return best
 
     # --- deciding ------------------------------------------------------------------------------
     def add(self, purpose: Purpose, t: Target, why: str) -> Action:
@@ -646,10 +661,6 @@ class _SidePlanner:
     def drop(self, purpose: Purpose, o: _Live, why: str) -> Action:
         self.leaving.add(o.cid)
         return Action(purpose, cancel=o.cid, why=why, side=self.side)
-
-    def limit(self) -> int:
-        """Orders a side may hold before the planner trims (one spare generation)."""
-        return len(self.targets) + 1
 
     def chasing(self) -> bool:
         """``MAX_NEW_PER_SETTLE`` new orders went out on this side moments ago (they may have
@@ -690,7 +701,8 @@ class _SidePlanner:
 
     def _add_within_limit(self, purpose: Purpose, t: Target, why: str) -> Action:
         """Place ``t``, cancelling a spare order beside it when the side is full."""
-        cancel = self.spare() if self.count() >= self.limit() else None
+        # a side holds one spare generation (its targets + 1) before the planner trims
+        cancel = self.spare() if self.count() >= len(self.targets) + 1 else None
         action = self.add(purpose, t, why)
         if cancel is not None and self.can_drop(cancel):  # judged with ``t`` planned
             self.leaving.add(cancel.cid)
@@ -712,29 +724,29 @@ class _SidePlanner:
         """Cancel spare orders while the side holds more than its limit (RESCUE) or any spare
         order not needed at all (IMPROVE)."""
         out = []
-        limit = self.limit() if purpose is Purpose.RESCUE else len(self.targets)
+        # to rescue: one spare generation beside the targets (see ``_add_within_limit``)
+        limit = len(self.targets) + (purpose is Purpose.RESCUE)
+        lim, leaving = self.lim, self.leaving
         while self.count() > limit:
             o = self.spare()
             if o is None:
                 break
-            if not self.can_drop(o) or purpose is Purpose.IMPROVE and self.usable(o) and (
-                    self._needed_for_depth(o) or self.any_young()):
+            # (``o`` usable, and the depth without it short of the minimum)
+            if not self.can_drop(o) or purpose is Purpose.IMPROVE and (
+                    o.in_band and not o.exposed and o.cid not in leaving) and (
+                    lim.has_need and self.depth() - o.units < lim.need or self.any_young()):
                 break  # it still carries the obligations until the newer orders count
             out.append(self.drop(purpose, o, f"{self.side} order not needed"))
         if purpose is Purpose.IMPROVE:  # orders out of the band, or exposed once the rest count
             young = self.any_young()
             matched = self.matched.values()
             for o in self.live:
-                if (o.cancellable and not o.young and o.cid not in self.leaving
-                        and not self.usable(o) and o not in matched
+                if (o.cancellable and not o.young and o.cid not in leaving
+                        and not (o.in_band and not o.exposed) and o not in matched
                         and not (o.in_band and young) and self.can_drop(o)
                         and self.count() > 1):
                     out.append(self.drop(purpose, o, f"{self.side} order out of the band"))
         return out
-
-    def _needed_for_depth(self, o: _Live) -> bool:
-        lim = self.lim
-        return lim.has_need and self.depth() - o.units < lim.need
 
     def improve(self) -> list[Action]:
         """Follow the strategy: each core target not stood for gets its order (replacing a
@@ -781,8 +793,15 @@ def plan(
         ask_targets = _side_targets(asks, at, rules, lim,
                                     scale.ticks(bids[0].price) if bids else None)
         lim.last_targets = (key, bid_targets, ask_targets)
-    bid = _SidePlanner(BUY, bid_targets, [o for o in live if o.side is BUY], at, rules, lim)
-    ask = _SidePlanner(SELL, ask_targets, [o for o in live if o.side is SELL], at, rules, lim)
+    bid_live: list[LiveOrder] = []
+    ask_live: list[LiveOrder] = []
+    for o in live:
+        if o.side is BUY:
+            bid_live.append(o)
+        elif o.side is SELL:
+            ask_live.append(o)
+    bid = _SidePlanner(BUY, bid_targets, bid_live, at, rules, lim)
+    ask = _SidePlanner(SELL, ask_targets, ask_live, at, rules, lim)
     if recent:
         bid.recent, ask.recent = recent.get(BUY, 0), recent.get(SELL, 0)
     bid.pair(ask)
@@ -845,7 +864,10 @@ def _within_obligations(
 def _fit(wanted: list[Action], live: Sequence[LiveOrder], allowance: Allowance) -> Plan:
     """Keep the actions that fit their purpose's allowance, in order; an action whose cancel
     cannot go yet (the order is on the wire) waits whole."""
-    cancellable = {o.client_order_id for o in live if o.cancellable}
+    cancellable = set()
+    for o in live:
+        if o.cancellable:
+            cancellable.add(o.client_order_id)
     spent = 0
     actions: list[Action] = []
     waiting: list[Action] = []
@@ -855,12 +877,17 @@ def _fit(wanted: list[Action], live: Sequence[LiveOrder], allowance: Allowance) 
             if a.place is None:
                 continue  # nothing to do until the order's answer comes
             a = Action(a.purpose, place=a.place, why=a.why, side=a.side)  # cancel later
-        if a.side in held or spent + a.cost > allowance.of(a.purpose):
+        # ``a.cost`` and ``allowance.of(a.purpose)``, written out
+        cost = (a.place is not None) + (a.cancel is not None)
+        purpose = a.purpose
+        ceiling = (allowance.restore if purpose is Purpose.RESTORE else allowance.rescue
+                   if purpose is Purpose.RESCUE else allowance.improve)
+        if a.side in held or spent + cost > ceiling:
             waiting.append(a)
             if a.place is not None and a.side is not None:
                 held.add(a.side)
             continue
-        spent += a.cost
+        spent += cost
         actions.append(a)
     actions.sort(key=_by_purpose)  # stable: the order within a purpose
     return Plan(tuple(actions), tuple(waiting))

@@ -58,6 +58,7 @@ from liquidity_bot.strategies.shaping import (
     QuotePlan,
     centre,
     no_centre,
+    shape_even,
     shape_plan,
 )
 
@@ -66,12 +67,6 @@ ONE = Decimal(1)
 TWO = Decimal(2)
 HUNDRED = Decimal(100)  # Decimal operands: an int is converted on every operation (same result)
 BUY, SELL = Side.BUY, Side.SELL  # a module global is cheaper to look up than an Enum member
-
-
-def _clamp(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
-    """max(low, min(high, value)), ties included, without the builtins' call overhead."""
-    capped = value if value < high else high
-    return capped if capped > low else low
 
 
 def _vol_floor(p: LadderParams, sigma: float) -> Decimal:
@@ -142,7 +137,15 @@ class LadderStrategy:
         again = memo.again(key, snapshot.now_ms, mid, diagnostics)
         if again is not None:
             return again
-        wanted = self._plan(snapshot, mid, vol_floor, half)
+        # the common case shaped in one function (``shape_even``), else in full
+        bid_prices, ask_prices, bid_size, ask_size, diagnostics = levels = self._plan(
+            snapshot, mid, vol_floor, half)
+        quotes = shape_even(bid_prices, ask_prices, bid_size, ask_size, snapshot, instrument,
+                            top, mid, self.obligations, self.band_pct, diagnostics,
+                            p.price_ceiling, p.price_floor)
+        if quotes is not None:
+            return memo.keep(key, quotes)
+        wanted = level_plan(*levels)
         return memo.keep(key, shape_plan(
             wanted, snapshot, instrument, top, mid, obligations=self.obligations,
             band_pct=self.band_pct, bid_ceiling=p.price_ceiling, ask_floor=p.price_floor))
@@ -190,7 +193,7 @@ class LadderStrategy:
         if known is not None and known[0] == sigma and known[1] is p:
             vol_floor = known[2]
         else:
-            vol_floor = p.vol_spread_mult * _pct(sigma * math.sqrt(p.vol_horizon_s))
+            vol_floor = _vol_floor(p, sigma)
             self._floor_of = (sigma, p, vol_floor)
         spread = p.min_spread_pct if p.min_spread_pct > p.base_spread_pct else p.base_spread_pct
         half = spread / TWO
@@ -198,8 +201,10 @@ class LadderStrategy:
 
     def _plan(
         self, snapshot: MarketSnapshot, mid: Decimal, vol_floor: Decimal, half: Decimal
-    ) -> QuotePlan:
-        """The ladder's levels around ``mid`` (what ``quote`` shapes)."""
+    ) -> tuple[list[Decimal], list[Decimal], Decimal, Decimal, dict[str, Decimal]]:
+        """The ladder's levels around ``mid`` (what ``quote`` shapes): level i's bid and ask
+        prices, unrounded, each side's size and the diagnostics (``level_plan`` makes them a
+        ``QuotePlan``)."""
         p = self.params
         inv = snapshot.inventory
         target = target_base(inv, mid, p.target_base_qty, p.target_base_share)
@@ -210,17 +215,27 @@ class LadderStrategy:
         ratio = deviation_ratio(deviation, limit)
         pull = p.skew_strength * ratio
         reach = half * p.max_skew_share
-        shift = _clamp(-pull * half, -reach, reach)  # percent of mid
-        bid_factor = ZERO if ratio >= ONE else _clamp(ONE - pull, ZERO, TWO)
-        ask_factor = ZERO if ratio <= -ONE else _clamp(ONE + pull, ZERO, TWO)
-
-        plans: list[LevelPlan] = []
-        bid_size, ask_size = p.level_size_quote * bid_factor, p.level_size_quote * ask_factor
+        # each clamped as max(low, min(high, x)), ties included (written out: no call)
+        shift = -pull * half  # percent of mid, within [-reach, reach]
+        shift = shift if shift < reach else reach
+        low = -reach
+        shift = shift if shift > low else low
+        bid_factor = ask_factor = ZERO  # each within [0, 2]
+        if ratio < ONE:
+            bid_factor = ONE - pull
+            bid_factor = bid_factor if bid_factor < TWO else TWO
+            bid_factor = bid_factor if bid_factor > ZERO else ZERO
+        if ratio > -ONE:
+            ask_factor = ONE + pull
+            ask_factor = ask_factor if ask_factor < TWO else TWO
+            ask_factor = ask_factor if ask_factor > ZERO else ZERO
+        bids: list[Decimal] = []
+        asks: list[Decimal] = []
         spacing = p.level_spacing_pct
         for i in range(p.levels):
             offset = half + spacing * i
-            plans.append(LevelPlan(BUY, i, mid * (ONE + (shift - offset) / HUNDRED), bid_size))
-            plans.append(LevelPlan(SELL, i, mid * (ONE + (shift + offset) / HUNDRED), ask_size))
+            bids.append(mid * (ONE + (shift - offset) / HUNDRED))
+            asks.append(mid * (ONE + (shift + offset) / HUNDRED))
         diagnostics = {
             "half_spread_pct": half,
             "vol_floor_pct": vol_floor,
@@ -231,4 +246,16 @@ class LadderStrategy:
             "target_base": target,
             "inventory_ratio": ratio,
         }
-        return QuotePlan(plans, diagnostics)
+        size = p.level_size_quote
+        return bids, asks, size * bid_factor, size * ask_factor, diagnostics
+
+
+def level_plan(bid_prices: list[Decimal], ask_prices: list[Decimal], bid_size: Decimal,
+            ask_size: Decimal, diagnostics: dict[str, Decimal]) -> QuotePlan:
+    """The ``QuotePlan`` of level i at ``bid_prices[i]`` and ``ask_prices[i]``, one size per
+    side (what ``LadderStrategy._plan`` returns)."""
+    plans: list[LevelPlan] = []
+    for i, (bid, ask) in enumerate(zip(bid_prices, ask_prices, strict=True)):
+        plans.append(LevelPlan(BUY, i, bid, bid_size))
+        plans.append(LevelPlan(SELL, i, ask, ask_size))
+    return QuotePlan(plans, diagnostics)

@@ -27,7 +27,7 @@ from operator import attrgetter
 from typing import NamedTuple, Protocol
 
 from liquidity_bot.domain.tick_filters import tick_filters, tick_scale
-from liquidity_bot.domain.ticks import CEIL, FLOOR, whole
+from liquidity_bot.domain.ticks import CEIL, FLOOR, TickScale, whole
 from liquidity_bot.strategies.base import (
     CRITICAL_PRIORITY_LIMIT,
     DesiredQuote,
@@ -42,7 +42,7 @@ from liquidity_bot.strategies.base import (
 )
 
 DEPTH_BAND_PCT = Decimal(2)
-ZERO = Decimal(0)
+ZERO, _ONE = Decimal(0), Decimal(1)
 HUNDRED, TWO_HUNDRED = Decimal(100), Decimal(200)  # an int operand is converted every time
 BUY, SELL = Side.BUY, Side.SELL  # a module global is cheaper to look up than an Enum member
 _by_level = attrgetter("level")
@@ -390,25 +390,10 @@ def _shape_side(
         if in_band == i and (price >= edge if is_bid else price <= edge):  # all so far inside
             in_band += 1
             depth += price * qty
-    # obligation depth: top up the levels inside the band, evenly
-    if need > ZERO and depth < need_units and in_band:
-        share = (need - scale.notional(depth)) / in_band
-        share_units = scale.notional_units(share, CEIL)
-        for i in range(in_band):
-            topped = qtys[i] + -(-share_units // prices[i])  # ceil(share / price / step)
-            qtys[i] = minimums[i] if minimums[i] > topped else topped
-
-    # obligation-critical: the innermost level (max spread) and, from the inside out, the in-band
-    # levels needed to reach the minimum depth
+    # obligation depth (the levels inside the band topped up) and the critical levels
     critical = 0
     if obl is not None and count:
-        critical = 1
-        running = 0
-        for i in range(in_band):
-            if running >= need_units:
-                break
-            critical = i + 1
-            running += prices[i] * qtys[i]
+        critical = _top_up(scale, prices, qtys, minimums, in_band, depth, need, need_units)
 
     # what the balance can pay for, most important (innermost) levels first; then the exchange
     # filters, a last check
@@ -453,6 +438,28 @@ def _shape_side(
         warnings.append(f"{side} side reduced: not enough {asset} balance for every level")
     warnings.extend(dropped)
     return quotes
+
+
+def _top_up(scale: TickScale, prices: list[int], qtys: list[int], minimums: list[int],
+            in_band: int, depth: int, need: Decimal, need_units: int) -> int:
+    """Obligation depth: the side's innermost ``in_band`` levels (inside the depth band, whose
+    depth is ``depth`` units) topped up evenly to ``need`` (``qtys`` changed in place, each at
+    least its exchange minimum). Returns how many levels are obligation-critical: the innermost
+    (max spread) and, from the inside out, the in-band ones needed to reach the minimum."""
+    if depth < need_units and in_band:
+        share = (need - scale.notional(depth)) / in_band
+        share_units = scale.notional_units(share, CEIL)
+        for i in range(in_band):
+            topped = qtys[i] + -(-share_units // prices[i])  # ceil(share / price / step)
+            qtys[i] = minimums[i] if minimums[i] > topped else topped
+    critical = 1
+    running = 0
+    for i in range(in_band):
+        if running >= need_units:
+            break
+        critical = i + 1
+        running += prices[i] * qtys[i]
+    return critical
 
 
 def _check_obligations(
@@ -527,6 +534,173 @@ def shape_quotes(
         warnings=tuple(notes),
         diagnostics=dict(diagnostics or {}),
     )
+
+
+def shape_even(
+    bid_prices: Sequence[Decimal],
+    ask_prices: Sequence[Decimal],
+    bid_size: Decimal,
+    ask_size: Decimal,
+    snapshot: MarketSnapshot,
+    instrument: InstrumentLike,
+    top: TopOfBook,
+    mid: Decimal,
+    obligations: ObligationsLike | None,
+    band_pct: Decimal,
+    diagnostics: dict[str, Decimal],
+    bid_ceiling: Decimal | None = None,
+    ask_floor: Decimal | None = None,
+) -> QuoteSet | None:
+    """``shape_plan`` of the common plan, in one function: levels 0, 1, ... per side with one
+    size per side (``bid_prices[i]``: level i's unrounded price), obligations with a minimum
+    depth, no price ceiling or floor, a two-sided book. None, nothing done, when shaping would
+    do anything but round, keep off the book, size, top up and check: a side moved off our
+    other side, cut to the balance or stripped by a filter, or a warning; the
+    caller then shapes the plan in full (``shape_plan``, the definition, to which this is held
+    equal by ``tests/unit/test_shape_even.py``). A pass's quotes are its first Python after
+    the book: this runs no helper per level or side (cold, each distinct function costs)."""
+    obl = obligations
+    bid_top, ask_top = top.bid, top.ask
+    if (obl is None or bid_top is None or ask_top is None or not bid_prices
+            or len(bid_prices) != len(ask_prices) or bid_ceiling is not None
+            or ask_floor is not None):
+        return None
+    need = obl.min_depth_2pct_quote
+    if not need > ZERO:
+        return None
+    grid = _grid(instrument)
+    scale, tick, step = grid.scale, instrument.tick, instrument.step
+    band = mid * band_pct / HUNDRED
+    half_spread = mid * obl.max_spread_pct / TWO_HUNDRED
+    # (the grid's remembered conversions read first: one call fewer each, cold)
+    need_units = grid._ceil.get(need)
+    if need_units is None:
+        need_units = grid.units_ceil(need)
+    min_lots, min_val_units, qty_cap = grid.min_lots, grid.min_val_units, grid.max_lots
+    last = snapshot.last_price
+    min_val = instrument.min_val
+    at_last = (grid.lots_at_last(min_val / last)
+               if min_val and last is not None and last > 0 else None)
+    inventory = snapshot.inventory
+    count = len(bid_prices)
+    sides = []
+    for is_bid in (True, False):
+        # ``_prices``: the innermost level within max_spread/2 and the band, every level off
+        # the opposite best price and strictly away from mid
+        if is_bid:
+            away, toward, raw, opposite = FLOOR, CEIL, bid_prices, ask_top
+            edge = whole(mid - band, tick, CEIL, "price")
+            limit = whole(mid - half_spread, tick, CEIL, "price")
+            if edge > limit:
+                limit = edge
+            safe = whole(opposite, tick, FLOOR, "price") - 1
+        else:
+            away, toward, raw, opposite = CEIL, FLOOR, ask_prices, bid_top
+            edge = whole(mid + band, tick, FLOOR, "price")
+            limit = whole(mid + half_spread, tick, FLOOR, "price")
+            if edge < limit:
+                limit = edge
+            safe = whole(opposite, tick, CEIL, "price") + 1
+        price = whole(raw[0], tick, away, "price")
+        if (limit > price) if is_bid else (limit < price):
+            price = limit
+        if (safe < price) if is_bid else (safe > price):
+            price = safe
+        prices = [price]
+        for i in range(1, count):
+            here = whole(raw[i], tick, away, "price")
+            if is_bid:
+                if safe < here:
+                    here = safe
+                if price - 1 < here:
+                    here = price - 1
+            else:
+                if safe > here:
+                    here = safe
+                if price + 1 > here:
+                    here = price + 1
+            prices.append(here)
+            price = here
+        if (prices[-1] if is_bid else prices[0]) <= 0:
+            return None
+        sides.append((is_bid, prices, edge, toward))
+    if sides[0][1][0] >= sides[1][1][0]:
+        return None  # our own two sides touch: the bids move down (``shape_quotes``)
+    out = []
+    for is_bid, prices, edge, _ in sides:
+        # ``_shape_side``: sizes in lots, at least the exchange minimum; the band's depth
+        size = bid_size if is_bid else ask_size
+        size_units = 0
+        if size > ZERO:
+            size_units = grid._floor.get(size)
+            if size_units is None:
+                size_units = grid.units_floor(size)
+        qtys = []
+        minimums = []
+        in_band = depth = 0
+        for i in range(count):
+            price = prices[i]
+            least = min_lots
+            if min_val_units:
+                at_price = -(-min_val_units // price)
+                if at_price > least:
+                    least = at_price
+                if at_last is not None and at_last > least:
+                    least = at_last
+            qty = size_units // price
+            if qty > 0:
+                if least > qty:
+                    qty = least
+            elif i == 0:
+                qty = least  # two-sided uptime: the innermost level is never left empty
+            qtys.append(qty)
+            minimums.append(least)
+            if in_band == i and (price >= edge if is_bid else price <= edge):
+                in_band += 1
+                depth += price * qty
+        critical = _top_up(scale, prices, qtys, minimums, in_band, depth, need, need_units)
+        if is_bid:
+            left = grid._floor.get(inventory.quote)
+            if left is None:
+                left = grid.units_floor(inventory.quote)
+        else:
+            left = scale.lots(inventory.base, FLOOR)
+        side = BUY if is_bid else SELL
+        passes = tick_filters(instrument, side, last).passes
+        quotes = []
+        for i in range(count):
+            price, qty = prices[i], qtys[i]
+            if qty <= 0:
+                continue
+            if qty_cap is not None and qty_cap < qty:
+                qty = qty_cap
+            cost = price * qty if is_bid else qty
+            if cost > left or not passes(price, qty):
+                return None  # cut to the balance, or a filter's reason to say
+            left -= cost
+            is_critical = i < critical
+            quotes.append(DesiredQuote(side, price * tick, qty * step,
+                                       i if is_critical else i + CRITICAL_PRIORITY_LIMIT, i,
+                                       is_critical))
+        # ``_check_obligations``, which must find nothing to say
+        if not quotes:
+            return None
+        total = ZERO
+        if is_bid:
+            band_edge = mid * (_ONE - band_pct / HUNDRED)
+            for q in quotes:
+                if q.price >= band_edge:
+                    total += q.price * q.qty
+        else:
+            band_edge = mid * (_ONE + band_pct / HUNDRED)
+            for q in quotes:
+                if q.price <= band_edge:
+                    total += q.price * q.qty
+        if total < need or abs(quotes[0].price - mid) * TWO_HUNDRED > obl.max_spread_pct * mid:
+            return None
+        out.append(tuple(quotes))
+    return QuoteSet(symbol=instrument.symbol, now_ms=snapshot.now_ms, bids=out[0], asks=out[1],
+                    mid=mid, warnings=(), diagnostics=diagnostics)
 
 
 def quote_around_centre(
