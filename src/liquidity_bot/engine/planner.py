@@ -338,13 +338,10 @@ def _with(q: DesiredQuote, *, price: Decimal | None = None, qty: Decimal | None 
 
 def _target(q: DesiredQuote, role: str, scale: TickScale, ticks: int, lots: int, q_ticks: int,
             q_lots: int, priority: int | None = None) -> Target:
-    """``q`` at ``ticks`` x ``lots`` (``q`` itself where nothing changes; the Decimals of
-    ``scale.price`` and ``scale.qty``, written out)."""
+    """``q`` at ``ticks`` x ``lots`` (``q`` itself where nothing changes)."""
     if ticks != q_ticks or lots != q_lots or priority is not None and priority != q.priority:
-        q = DesiredQuote(q.side, q.price if ticks == q_ticks else ticks * scale.tick,
-                         q.qty if lots == q_lots else lots * scale.step,
-                         q.priority if priority is None else priority, q.level,
-                         q.obligation_critical)
+        q = _with(q, price=None if ticks == q_ticks else scale.price(ticks),
+                  qty=None if lots == q_lots else scale.qty(lots), priority=priority)
     return Target(q, role, ticks, lots)
 
 
@@ -509,7 +506,7 @@ class _SidePlanner:
         if keep is not None and other.targets:
             self.backup_edge = self.mid.reach_edge(keep, other.targets[0].ticks, self.is_bid)
         price_ok = self.rules.tolerance.price_ok_ticks
-        leaving, reach, is_bid = self.leaving, self.backup_edge, self.is_bid
+        leaving = self.leaving
         free = []
         for o in self.live:  # (loops, not comprehensions: each of those is a function call)
             if o.in_band and not o.exposed and o.cid not in leaving:
@@ -523,10 +520,8 @@ class _SidePlanner:
                 if role == "inner":
                     if not price_ok(gap, price):
                         continue
-                elif role == "backup" and reach is not None and (
-                        o.ticks < reach if is_bid else o.ticks > reach):
-                    continue  # a backup must be close enough to be our best price, with the
-                    # other side's inner order, without breaking the spread obligation
+                elif role == "backup" and not self.within_reach(o.ticks):
+                    continue
                 if best is None or gap < best_gap:
                     best, best_gap = o, gap
             if best is not None:
@@ -534,9 +529,18 @@ class _SidePlanner:
                 free.remove(best)
 
     # --- reading the side ------------------------------------------------------------------
-    # An order is *usable* (counts towards the obligations now and for a while) when it is in
-    # the band, not exposed and not leaving: ``o.in_band and not o.exposed and o.cid not in
-    # self.leaving``, written out where it is read.
+    def usable(self, o: _Live) -> bool:
+        """Counts towards the obligations now and for a while (the loops below test the same
+        three things inline)."""
+        return o.in_band and not o.exposed and o.cid not in self.leaving
+
+    def within_reach(self, ticks: int) -> bool:
+        """Close enough to be our best price, with the other side's inner order, without
+        breaking the spread obligation."""
+        edge = self.backup_edge
+        if edge is None:
+            return True
+        return ticks >= edge if self.is_bid else ticks <= edge
 
     def best(self) -> int | None:
         """Our innermost usable price (ticks) after the planned actions."""
@@ -662,6 +666,10 @@ class _SidePlanner:
         self.leaving.add(o.cid)
         return Action(purpose, cancel=o.cid, why=why, side=self.side)
 
+    def limit(self) -> int:
+        """Orders a side may hold before the planner trims (one spare generation)."""
+        return len(self.targets) + 1
+
     def chasing(self) -> bool:
         """``MAX_NEW_PER_SETTLE`` new orders went out on this side moments ago (they may have
         filled at once, or the market ran past them): let them settle rather than chase a fast
@@ -701,8 +709,7 @@ class _SidePlanner:
 
     def _add_within_limit(self, purpose: Purpose, t: Target, why: str) -> Action:
         """Place ``t``, cancelling a spare order beside it when the side is full."""
-        # a side holds one spare generation (its targets + 1) before the planner trims
-        cancel = self.spare() if self.count() >= len(self.targets) + 1 else None
+        cancel = self.spare() if self.count() >= self.limit() else None
         action = self.add(purpose, t, why)
         if cancel is not None and self.can_drop(cancel):  # judged with ``t`` planned
             self.leaving.add(cancel.cid)
@@ -724,17 +731,14 @@ class _SidePlanner:
         """Cancel spare orders while the side holds more than its limit (RESCUE) or any spare
         order not needed at all (IMPROVE)."""
         out = []
-        # to rescue: one spare generation beside the targets (see ``_add_within_limit``)
-        limit = len(self.targets) + (purpose is Purpose.RESCUE)
-        lim, leaving = self.lim, self.leaving
+        limit = self.limit() if purpose is Purpose.RESCUE else len(self.targets)
+        leaving = self.leaving
         while self.count() > limit:
             o = self.spare()
             if o is None:
                 break
-            # (``o`` usable, and the depth without it short of the minimum)
-            if not self.can_drop(o) or purpose is Purpose.IMPROVE and (
-                    o.in_band and not o.exposed and o.cid not in leaving) and (
-                    lim.has_need and self.depth() - o.units < lim.need or self.any_young()):
+            if not self.can_drop(o) or purpose is Purpose.IMPROVE and self.usable(o) and (
+                    self._needed_for_depth(o) or self.any_young()):
                 break  # it still carries the obligations until the newer orders count
             out.append(self.drop(purpose, o, f"{self.side} order not needed"))
         if purpose is Purpose.IMPROVE:  # orders out of the band, or exposed once the rest count
@@ -742,11 +746,15 @@ class _SidePlanner:
             matched = self.matched.values()
             for o in self.live:
                 if (o.cancellable and not o.young and o.cid not in leaving
-                        and not (o.in_band and not o.exposed) and o not in matched
+                        and not self.usable(o) and o not in matched
                         and not (o.in_band and young) and self.can_drop(o)
                         and self.count() > 1):
                     out.append(self.drop(purpose, o, f"{self.side} order out of the band"))
         return out
+
+    def _needed_for_depth(self, o: _Live) -> bool:
+        lim = self.lim
+        return lim.has_need and self.depth() - o.units < lim.need
 
     def improve(self) -> list[Action]:
         """Follow the strategy: each core target not stood for gets its order (replacing a
@@ -877,12 +885,8 @@ def _fit(wanted: list[Action], live: Sequence[LiveOrder], allowance: Allowance) 
             if a.place is None:
                 continue  # nothing to do until the order's answer comes
             a = Action(a.purpose, place=a.place, why=a.why, side=a.side)  # cancel later
-        # ``a.cost`` and ``allowance.of(a.purpose)``, written out
-        cost = (a.place is not None) + (a.cancel is not None)
-        purpose = a.purpose
-        ceiling = (allowance.restore if purpose is Purpose.RESTORE else allowance.rescue
-                   if purpose is Purpose.RESCUE else allowance.improve)
-        if a.side in held or spent + cost > ceiling:
+        cost = a.cost
+        if a.side in held or spent + cost > allowance.of(a.purpose):
             waiting.append(a)
             if a.place is not None and a.side is not None:
                 held.add(a.side)

@@ -572,10 +572,7 @@ def shape_even(
     scale, tick, step = grid.scale, instrument.tick, instrument.step
     band = mid * band_pct / HUNDRED
     half_spread = mid * obl.max_spread_pct / TWO_HUNDRED
-    # (the grid's remembered conversions read first: one call fewer each, cold)
-    need_units = grid._ceil.get(need)
-    if need_units is None:
-        need_units = grid.units_ceil(need)
+    need_units = grid.units_ceil(need)
     min_lots, min_val_units, qty_cap = grid.min_lots, grid.min_val_units, grid.max_lots
     last = snapshot.last_price
     min_val = instrument.min_val
@@ -632,9 +629,7 @@ def shape_even(
         size = bid_size if is_bid else ask_size
         size_units = 0
         if size > ZERO:
-            size_units = grid._floor.get(size)
-            if size_units is None:
-                size_units = grid.units_floor(size)
+            size_units = grid.units_floor(size)
         qtys = []
         minimums = []
         in_band = depth = 0
@@ -660,9 +655,7 @@ def shape_even(
                 depth += price * qty
         critical = _top_up(scale, prices, qtys, minimums, in_band, depth, need, need_units)
         if is_bid:
-            left = grid._floor.get(inventory.quote)
-            if left is None:
-                left = grid.units_floor(inventory.quote)
+            left = grid.units_floor(inventory.quote)
         else:
             left = scale.lots(inventory.base, FLOOR)
         side = BUY if is_bid else SELL
