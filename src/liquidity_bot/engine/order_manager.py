@@ -742,7 +742,7 @@ class OrderManager:
         # nothing to do, or the budget spent) gets the last answer, not a new plan
         # (mid first: a new quote set mostly comes with a new mid, which ends the comparison
         # before the quotes' own, one dataclass ``__eq__`` per quote, are compared)
-        inputs = (mid, allowance, recent, live, self.rules, safe.bids, safe.asks)
+        inputs = (mid, allowance, recent, live, self.rules, safe.bids, safe.asks)  # (``quiet_again`` swaps [1])
         last = self._last_plan
         if last is not None and self.reuse_plans and last[0] == inputs:
             self.stats.plans_reused += 1
