@@ -69,6 +69,12 @@ HUNDRED = Decimal(100)  # Decimal operands: an int is converted on every operati
 BUY, SELL = Side.BUY, Side.SELL  # a module global is cheaper to look up than an Enum member
 
 
+def _clamp(value: Decimal, low: Decimal, high: Decimal) -> Decimal:
+    """max(low, min(high, value)), ties included, without the builtins' call overhead."""
+    capped = value if value < high else high
+    return capped if capped > low else low
+
+
 def _vol_floor(p: LadderParams, sigma: float) -> Decimal:
     """The ladder's volatility floor for ``sigma`` (percent of mid, rounded to 10 places)."""
     return p.vol_spread_mult * _pct(sigma * math.sqrt(p.vol_horizon_s))
@@ -215,20 +221,9 @@ class LadderStrategy:
         ratio = deviation_ratio(deviation, limit)
         pull = p.skew_strength * ratio
         reach = half * p.max_skew_share
-        # each clamped as max(low, min(high, x)), ties included (written out: no call)
-        shift = -pull * half  # percent of mid, within [-reach, reach]
-        shift = shift if shift < reach else reach
-        low = -reach
-        shift = shift if shift > low else low
-        bid_factor = ask_factor = ZERO  # each within [0, 2]
-        if ratio < ONE:
-            bid_factor = ONE - pull
-            bid_factor = bid_factor if bid_factor < TWO else TWO
-            bid_factor = bid_factor if bid_factor > ZERO else ZERO
-        if ratio > -ONE:
-            ask_factor = ONE + pull
-            ask_factor = ask_factor if ask_factor < TWO else TWO
-            ask_factor = ask_factor if ask_factor > ZERO else ZERO
+        shift = _clamp(-pull * half, -reach, reach)  # percent of mid
+        bid_factor = ZERO if ratio >= ONE else _clamp(ONE - pull, ZERO, TWO)
+        ask_factor = ZERO if ratio <= -ONE else _clamp(ONE + pull, ZERO, TWO)
         bids: list[Decimal] = []
         asks: list[Decimal] = []
         spacing = p.level_spacing_pct
