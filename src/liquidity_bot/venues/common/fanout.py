@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 
 class Broadcast(Generic[T]):
-    """Every subscriber gets every item, in order (one unbounded queue per reader)."""
+    """Every subscriber gets every item, in order (one unbounded queue per reader); a
+    listener is called with each item as it is published (no loop turn in between)."""
 
     def __init__(self) -> None:
         self._queues: list[asyncio.Queue[T]] = []
+        self._listeners: list[Callable[[T], None]] = []
 
     def publish(self, item: T) -> None:
+        for listener in self._listeners:
+            listener(item)
         for q in self._queues:
             q.put_nowait(item)
+
+    @contextlib.contextmanager
+    def listen(self, listener: Callable[[T], None]) -> Iterator[None]:
+        """Call ``listener`` with every item, synchronously, while the block runs."""
+        self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            self._listeners.remove(listener)
 
     async def subscribe(self) -> AsyncIterator[T]:
         q: asyncio.Queue[T] = asyncio.Queue()
