@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class Broadcast(Generic[T]):
@@ -19,8 +22,12 @@ class Broadcast(Generic[T]):
         self._listeners: list[Callable[[T], None]] = []
 
     def publish(self, item: T) -> None:
-        for listener in self._listeners:
-            listener(item)
+        if self._listeners:
+            for listener in list(self._listeners):
+                try:
+                    listener(item)
+                except Exception:  # the stream must not die of a reader's bug
+                    log.exception("a listener failed on %s", type(item).__name__)
         for q in self._queues:
             q.put_nowait(item)
 
