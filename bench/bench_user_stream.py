@@ -364,10 +364,11 @@ def _report(label: str, s: Sample) -> None:
     print("  " + _line("fill-to-order (fill frame received -> first request written)",
                        s.wall_ms))
     print("  " + _line("the same, engine thread CPU time in between", s.cpu_ms))
-    for name, keep in (("  passes woken by the fill (or the timer)", False),
-                       ("  passes answering a book that came first", True)):
-        print("  " + _line(name.strip(), [w for w, b in zip(s.wall_ms, s.by_book,
-                                                                strict=True) if b is keep]))
+    for name, keep in (("passes woken by the fill (or the timer)", False),
+                       ("passes answering a book that came first", True)):
+        for what, values in (("", s.wall_ms), (", thread CPU", s.cpu_ms)):
+            print("    " + _line(name + what, [v for v, b in zip(values, s.by_book, strict=True)
+                                               if b is keep]))
     places = sum(s.first_is_place)
     print(f"  first request a place: {places}, a cancel: {len(s.wall_ms) - places}; "
           f"fills that completed their order: {sum(s.full)}")
