@@ -344,17 +344,13 @@ def _replay_child(src: str, frames_file: str, rounds: int, profile: bool = False
 # ---------------------------------------------------------------------------- report
 
 
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
 def _line(name: str, values: list[float]) -> str:
+    from bench_engine import _pct
+
     if not values:
         return f"{name}: no samples"
-    return (f"{name}: n={len(values)} p50={statistics.median(values):.3f} ms "
-            f"p90={_pct(values, 90):.3f} ms p99={_pct(values, 99):.3f} ms "
-            f"max={max(values):.3f} ms")
+    cuts = " ".join(f"p{p}={_pct(values, p):.3f} ms" for p in (50, 90, 99))
+    return f"{name}: n={len(values)} {cuts} max={max(values):.3f} ms"
 
 
 def _report(label: str, s: Sample) -> None:
@@ -437,6 +433,8 @@ def main() -> None:
         if args.old_src:
             new, old = pooled["this tree"], pooled["old tree"]
             if new.wall_ms and old.wall_ms:
+                from bench_engine import _pct
+
                 print(f"old / this tree: fill-to-order p50 "
                       f"{statistics.median(old.wall_ms) / statistics.median(new.wall_ms):.2f}x,"
                       f" p99 {_pct(old.wall_ms, 99) / _pct(new.wall_ms, 99):.2f}x; thread CPU "

@@ -7,15 +7,14 @@ from .conftest import SYMBOL, make_engine, new_key, rest, running, two_sided, wa
 
 
 async def test_a_fill_is_applied_in_its_frame_and_the_level_is_quoted_again(sim_quiet, store):
-    _, key, secret = await new_key(sim_quiet)
-    # A tight ladder, so our bid is the best bid and a seller meets it first.
-    engine = make_engine(sim_quiet, key, secret, store=store, levels=1, spread="0.06",
+    keys = [await new_key(sim_quiet), await new_key(sim_quiet, {"XRP": "100000", "USDT": "0"},
+                                                   label="taker")]
+    # one level a side, tight: our bid is the best bid and the taker's sell meets it first
+    engine = make_engine(sim_quiet, *keys[0][1:], store=store, levels=1, spread="0.06",
                          size="100")
-    _, tkey, tsecret = await new_key(sim_quiet, {"XRP": "100000", "USDT": "0"}, label="taker")
-    async with rest(sim_quiet, tkey, tsecret) as taker, running(engine):
-        runner = engine.runners[0]
+    async with rest(sim_quiet, *keys[1][1:]) as taker, running(engine):
+        runner, venue = engine.runners[0], engine.sessions[0].venue
         om = runner.om
-        venue = engine.sessions[0].venue
         assert venue.capabilities.listen_orders
         await wait_for(lambda: two_sided(engine), "two-sided quotes")
         bid = next(o for o in om.resting() if o.side.value == "BUY")
