@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from liquidity_bot.config import MarketConfig
-from liquidity_bot.domain.events import BookUpdate, Fill, OrderMessage
+from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.engine.budget import OrderBudget
 from liquidity_bot.engine.clock import LIVE, Clock
@@ -40,7 +40,7 @@ from liquidity_bot.engine.risk import RiskGate, allow_list_from_markets
 from liquidity_bot.engine.runtime import collect_before_start, collect_if_due, latency_mode
 from liquidity_bot.store import Store
 from liquidity_bot.venues.errors import Banned, VenueError, is_permanent, retry_after_s
-from liquidity_bot.venues.port import BookListener, OrderListener, PacedByAddress, Venue
+from liquidity_bot.venues.port import BookListener, PacedByAddress, Venue
 
 log = logging.getLogger(__name__)
 
@@ -579,10 +579,10 @@ class Engine:
             route(update)
 
     async def _pump_orders(self, s: KeySession) -> None:
-        def route(msg: OrderMessage) -> None:
+        async for msg in s.venue.order_events():
             runner = s.runners.get(msg.symbol)
             if runner is None:
-                return
+                continue
             try:
                 runner.om.on_message(msg)
                 if isinstance(msg, Fill):
@@ -590,13 +590,6 @@ class Engine:
             except Exception:
                 runner.errors += 1
                 log.exception("%s: order message %s failed", msg.symbol, type(msg).__name__)
-
-        if getattr(s.venue.capabilities, "listen_orders", False):
-            # Called as each message is made: a fill wakes its market one loop turn sooner.
-            with cast(OrderListener, s.venue).listen_orders(route):
-                await asyncio.Future()  # until this pump is cancelled
-        async for msg in s.venue.order_events():
-            route(msg)
 
     async def _pump_balances(self, s: KeySession) -> None:
         async for change in s.venue.balance_events():

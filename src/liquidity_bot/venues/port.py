@@ -107,9 +107,6 @@ class Capabilities:
     post_only: bool = False
     # ``BookListener``: books handed over synchronously as each frame is handled (latency)
     listen_books: bool = False
-    # ``OrderListener``: order messages handed over synchronously as each is made (a fill's
-    # replacement is planned one loop turn sooner)
-    listen_orders: bool = False
     # ``PacedByAddress``: order requests of an earlier process can be charged to the pacing
     # of this address (after a restart the exchange's window still holds them)
     earlier_requests: bool = False
@@ -195,15 +192,6 @@ class BookListener(Protocol):
 
     def listen_books(
         self, listener: Callable[[BookUpdate], None]
-    ) -> contextlib.AbstractContextManager[None]: ...
-
-
-class OrderListener(Protocol):
-    """``capabilities.listen_orders``: while the returned context is open, ``listener(msg)`` is
-    called synchronously with each order message as the venue makes it (no loop turn)."""
-
-    def listen_orders(
-        self, listener: Callable[[OrderMessage], None]
     ) -> contextlib.AbstractContextManager[None]: ...
 
 

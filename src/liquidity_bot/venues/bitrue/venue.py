@@ -102,8 +102,8 @@ class BitrueVenue:
     name = "bitrue"
     # no post-only order on Bitrue: the engine keeps quotes off the opposite best itself
     # (task-free: ``lean_http`` times requests with its own watchdog, never the caller's task)
-    capabilities = Capabilities(post_only=False, listen_books=True, listen_orders=True,
-                                earlier_requests=True, task_free_requests=True)
+    capabilities = Capabilities(post_only=False, listen_books=True, earlier_requests=True,
+                                task_free_requests=True)
     order_rate_limit = ORDER_RATE_LIMIT
 
     def __init__(
@@ -441,13 +441,6 @@ class BitrueVenue:
 
     def order_events(self) -> AsyncIterator[OrderMessage]:
         return self._orders_out.subscribe()
-
-    def listen_orders(
-        self, listener: Callable[[OrderMessage], None]
-    ) -> contextlib.AbstractContextManager[None]:
-        """``listener`` is called with every order message as it is made (a user-stream
-        frame's fill reaches the order manager with no loop turn in between)."""
-        return self._orders_out.listen(listener)
 
     def balance_events(self) -> AsyncIterator[BalanceChange]:
         return self._balances_out.subscribe()
