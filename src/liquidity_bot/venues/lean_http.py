@@ -141,7 +141,7 @@ def _header_value(lower_head: bytes, name: bytes) -> bytes | None:
     return lower_head[start : end if end >= 0 else len(lower_head)].strip()
 
 
-_OK_LINE = b"HTTP/1.1 200 "  # the usual status line's start: no checks or int() needed
+_OK_LINE = b"HTTP/1.1 200 "  # the usual status line's start (see _parse_head)
 
 
 class _Watchdog:
@@ -344,6 +344,25 @@ class _Connection(asyncio.BufferedProtocol):
     def _parse_head(self) -> bool:
         """Parse the status line and headers once complete; False while more bytes are due."""
         buf = self.buf
+        end = buf.find(_CRLF2)
+        if end > 0 and buf.startswith(_OK_LINE):
+            # The usual answer (an HTTP/1.1 200 with a Content-Length, no Connection, Keep-Alive
+            # or Transfer-Encoding header), in a few steps; what the general path below would
+            # conclude from it.
+            head = bytes(buf[:end])
+            lower = head.lower()
+            i = lower.find(b"\r\ncontent-length:")
+            if i > 0 and not (
+                b"\r\nconnection:" in lower
+                or b"\r\nkeep-alive:" in lower
+                or b"\r\ntransfer-encoding:" in lower
+            ):
+                j = lower.find(b"\r\n", i + 17)
+                length = self.length = int(lower[i + 17 : j if j >= 0 else len(lower)])
+                if length < 0:
+                    raise ValueError("negative Content-Length")
+                self.head, self.status, self.body_start = head, 200, end + 4
+                return True
         while True:
             end = buf.find(_CRLF2)
             if end < 0:
@@ -351,9 +370,6 @@ class _Connection(asyncio.BufferedProtocol):
                     raise ValueError("header block too large")
                 return False
             head = bytes(buf[:end])
-            if head.startswith(_OK_LINE):
-                status = 200
-                break
             if head[:7] != b"HTTP/1." or head[12:13] not in (b" ", b""):
                 raise ValueError("not an HTTP/1.x status line")
             status = int(head[9:12])
