@@ -347,8 +347,7 @@ class _Connection(asyncio.BufferedProtocol):
         end = buf.find(_CRLF2)
         if end > 0 and buf.startswith(_OK_LINE):
             # The usual answer (an HTTP/1.1 200 with a Content-Length, no Connection, Keep-Alive
-            # or Transfer-Encoding header), in a few steps; what the general path below would
-            # conclude from it.
+            # or Transfer-Encoding header) in a few steps, concluding what _parse_any_head would.
             head = bytes(buf[:end])
             lower = head.lower()
             i = lower.find(b"\r\ncontent-length:")
@@ -357,12 +356,18 @@ class _Connection(asyncio.BufferedProtocol):
                 or b"\r\nkeep-alive:" in lower
                 or b"\r\ntransfer-encoding:" in lower
             ):
+                self.head, self.status, self.body_start = head, 200, end + 4
                 j = lower.find(b"\r\n", i + 17)
                 length = self.length = int(lower[i + 17 : j if j >= 0 else len(lower)])
                 if length < 0:
                     raise ValueError("negative Content-Length")
-                self.head, self.status, self.body_start = head, 200, end + 4
                 return True
+        return self._parse_any_head()
+
+    def _parse_any_head(self) -> bool:
+        """``_parse_head`` for any answer (tested to agree with its short path on the usual
+        one): interim answers, HTTP/1.0, Connection, Keep-Alive, chunked, no length."""
+        buf = self.buf
         while True:
             end = buf.find(_CRLF2)
             if end < 0:
