@@ -56,6 +56,16 @@ def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]],
 
     clock = time.thread_time_ns
 
+    def stamp(stage: str) -> None:
+        # A second pass after the frame's (woken by an answer, a fill or the timer: the
+        # frame's own pass sent nothing) is not the frame's reaction: its write would count
+        # whatever ran in between. Dropped, as ``bench_engine``'s probe counts only passes
+        # that answer a new book.
+        if stage == "step" and any(name == "step" for name, _ in marks):
+            marks.clear()
+            return
+        marks.append((stage, clock()))
+
     def wrap(cls: object, name: str, stage: str, *, after: bool = False) -> None:
         inner = getattr(cls, name, None)
         if inner is None:
@@ -63,12 +73,12 @@ def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]],
         if inspect.iscoroutinefunction(inner):
             async def stamped(*a, **kw):  # noqa: ANN002, ANN003, ANN202
                 if marks and not after:
-                    marks.append((stage, clock()))
+                    stamp(stage)
                 return await inner(*a, **kw)
         else:
             def stamped(*a, **kw):  # noqa: ANN002, ANN003, ANN202
                 if marks and not after:
-                    marks.append((stage, clock()))
+                    stamp(stage)
                 out = inner(*a, **kw)
                 if marks and after:
                     marks.append((stage, clock()))
