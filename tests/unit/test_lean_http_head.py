@@ -23,7 +23,8 @@ _VALUES = ["12", " 12 ", "0", "-3", "x", "12, 12", "close", "keep-alive", "Keep-
 
 
 def _cased(name: str, flips: list[bool]) -> str:
-    return "".join(c.swapcase() if flip else c for c, flip in zip(name, flips + [False] * 40))
+    flips = flips + [False] * (len(name) - len(flips))
+    return "".join(c.swapcase() if flip else c for c, flip in zip(name, flips, strict=False))
 
 
 _header = st.builds(
