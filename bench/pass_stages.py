@@ -21,6 +21,7 @@ stamps cost about a microsecond each; passes run on cold caches (a book every ~1
 what the figures are about: the same code costs a fraction of this in a backtest's tight loop.
 
     .venv/bin/python bench/pass_stages.py [--seconds 120] [--segment-seconds 60] [--old-src DIR]
+        [--fine] [--calls]
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ FINE = ("on_book", "applied", "risk_mid", "estimator", "step", "snapshot", "quot
 
 
 def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]],
-             fine: bool = False) -> None:
+             fine: bool = False, calls: list[dict[str, int]] | None = None) -> None:
     """Wrap the stage boundaries of the tree on ``sys.path`` (class attributes, before the
-    engine is built)."""
+    engine is built). ``calls``: also count the function calls from each frame to its pass's
+    write (``sys.setprofile``: the timings are then not worth reading)."""
     import inspect
 
     from liquidity_bot.domain import book
@@ -63,6 +65,7 @@ def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]],
         # that answer a new book.
         if stage == "step" and any(name == "step" for name, _ in marks):
             marks.clear()
+            counted.clear()
             return
         marks.append((stage, clock()))
 
@@ -87,9 +90,28 @@ def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]],
 
     handle = market_stream.MarketStream.handle_frame
 
+    counted: dict[str, int] = {}
+
+    here = str(Path(__file__).resolve())
+
+    def count(frame, event, arg):  # noqa: ANN001, ANN202
+        if not marks or frame.f_code.co_filename == here:  # (not the stamps' own calls)
+            return
+        if event == "call":
+            code = frame.f_code
+            key = f"{Path(code.co_filename).name}:{code.co_firstlineno} {code.co_name}"
+        elif event == "c_call":
+            key = "C " + getattr(arg, "__qualname__", repr(arg))
+        else:
+            return
+        counted[key] = counted.get(key, 0) + 1
+
     def frame(self, data):  # noqa: ANN001, ANN202
         marks.clear()
+        counted.clear()
         marks.append(("frame", clock()))
+        if calls is not None:
+            sys.setprofile(count)
         return handle(self, data)
 
     market_stream.MarketStream.handle_frame = frame
@@ -117,6 +139,9 @@ def _install(marks: list[tuple[str, int]], passes: list[list[tuple[str, int]]],
             marks.append(("written", clock()))
             passes.append(list(marks))
             marks.clear()
+            if calls is not None:
+                calls.append(dict(counted))
+                counted.clear()
         return send(conn, data, timeout_s)
 
     lean_http._Connection.send = written
@@ -167,7 +192,7 @@ def _stages(marks: list[tuple[str, int]], stages: tuple[str, ...] = STAGES,
     return out
 
 
-def _segment(seconds: float, fine: bool = False) -> dict[str, object]:
+def _segment(seconds: float, fine: bool = False, calls: bool = False) -> dict[str, object]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_engine
 
@@ -175,19 +200,48 @@ def _segment(seconds: float, fine: bool = False) -> dict[str, object]:
 
     marks: list[tuple[str, int]] = []
     passes: list[list[tuple[str, int]]] = []
-    _install(marks, passes, fine)
+    counts: list[dict[str, int]] | None = [] if calls else None
+    _install(marks, passes, fine, counts)
     run(bench_engine.tick_to_order(seconds, stress=False), event_loop_name())
+    sys.setprofile(None)
     stages = FINE if fine else STAGES
-    return {"passes": [s for s in (_stages(p, stages) for p in passes) if s is not None],
-            "paths": PATHS}
+    out: dict[str, object] = {
+        "passes": [s for s in (_stages(p, stages) for p in passes) if s is not None],
+        "paths": PATHS}
+    if counts is not None:
+        out["calls"] = counts
+    return out
 
 
-def _child(src: str, seconds: float, fine: bool = False) -> dict[str, object]:
+def _child(src: str, seconds: float, fine: bool = False, calls: bool = False,
+           ) -> dict[str, object]:
     env = dict(os.environ, PYTHONPATH=src)
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--segment",
-                          str(seconds), *(["--fine"] if fine else [])], env=env, check=True,
+                          str(seconds), *(["--fine"] if fine else []),
+                          *(["--calls"] if calls else [])], env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def _print_calls(calls: dict[str, list[dict[str, int]]], top: int = 20) -> None:
+    """Per pass (frame -> its first order written): Python and C calls, distinct Python
+    functions (each one's code is touched: with cold caches, each costs), and the most called."""
+    for label, per_pass in calls.items():
+        if not per_pass:
+            print(f"{label}: no pass recorded")
+            continue
+        python = [sum(n for k, n in p.items() if not k.startswith("C ")) for p in per_pass]
+        native = [sum(n for k, n in p.items() if k.startswith("C ")) for p in per_pass]
+        distinct = [sum(1 for k in p if not k.startswith("C ")) for p in per_pass]
+        print(f"{label}: {len(per_pass)} passes; per pass (median): Python calls "
+              f"{statistics.median(python):.0f}, C calls {statistics.median(native):.0f}, "
+              f"distinct Python functions {statistics.median(distinct):.0f}")
+        total: dict[str, int] = {}
+        for p in per_pass:
+            for key, n in p.items():
+                total[key] = total.get(key, 0) + n
+        for key, n in sorted(total.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"  {n / len(per_pass):7.1f}  {key}")
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -203,24 +257,32 @@ def main() -> None:
     parser.add_argument("--fine", action="store_true",
                         help="stamp inside the stages too (book apply, risk mid, estimator, "
                              "snapshot, safe quotes, plan, risk gate, budget, registration)")
+    parser.add_argument("--calls", action="store_true",
+                        help="count the function calls per pass instead (Python and C, from "
+                             "the frame to the write; the timings are then the profiler's)")
     parser.add_argument("--segment", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     stages = FINE if args.fine else STAGES
     if args.segment is not None:
-        print(json.dumps(_segment(args.segment, args.fine)))
+        print(json.dumps(_segment(args.segment, args.fine, args.calls)))
         return
     trees = {"this tree": str(Path(__file__).resolve().parent.parent / "src")}
     if args.old_src:
         trees["old tree"] = args.old_src
     got: dict[str, list[dict[str, float]]] = {label: [] for label in trees}
     paths: dict[str, dict[str, int]] = {label: {} for label in trees}
+    calls: dict[str, list[dict[str, int]]] = {label: [] for label in trees}
     segments = max(1, round(args.seconds / args.segment_seconds))
     for _ in range(segments):
         for label, src in trees.items():
-            child = _child(src, args.seconds / segments, args.fine)
+            child = _child(src, args.seconds / segments, args.fine, args.calls)
             got[label].extend(child["passes"])  # type: ignore[arg-type]
+            calls[label].extend(child.get("calls", ()))  # type: ignore[arg-type]
             for key, n in child["paths"].items():  # type: ignore[union-attr]
                 paths[label][key] = paths[label].get(key, 0) + n
+    if args.calls:
+        _print_calls(calls)
+        return
     medians: dict[str, dict[str, float]] = {}
     header = f"{'stage (thread CPU, µs)':28s}" + "".join(f"{lbl + ' p50':>16s}{'p90':>8s}"
                                                         for lbl in trees)
