@@ -227,10 +227,12 @@ async def _floor(base: str, n: int, price: Decimal, hooks: Hooks = _NO_HOOKS
 
     for _ in range(20):
         await one()
+    hooks[0]()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(2 * n):
         await one()
     cpu, wall = (time.process_time() - cpu0) / (2 * n), (time.perf_counter() - wall0) / (2 * n)
+    hooks[1]()
     transport.close()
     return cpu, wall, cpu, wall
 

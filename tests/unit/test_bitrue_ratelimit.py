@@ -261,3 +261,23 @@ def test_try_acquire_answers_as_its_reference(steps):
                              Policy("O2", ORDERS, 2 + k, 5.0)))
         assert answers[:1] == answers[1:]
         assert _state(pair[0][1]) == _state(pair[1][1])
+
+
+def test_try_acquire_takes_back_what_it_spent_when_a_later_window_is_full():
+    """One pass spends as it checks: a full window further on (or a full address) undoes the
+    spending already done, leaving every window as it was."""
+    t = FakeTime()
+    address = governor(t, (Policy("W", REQUEST_WEIGHT, 100, 60.0), Policy("O", ORDERS, 1, 10.0)))
+    g = governor(t, (Policy("W", REQUEST_WEIGHT, 100, 60.0), Policy("O", ORDERS, 2, 60.0)),
+                 parent=address)
+    order = {REQUEST_WEIGHT: 1, ORDERS: 1}
+    assert g.try_acquire(order)
+    before = _state(g)
+    assert not g.try_acquire(order)  # room here, none at the address: nothing stays spent
+    assert _state(g) == before
+    t.now += 11  # the address's order window frees; this level's still holds one order
+    assert g.try_acquire(order)
+    assert g.headroom()["O"] == (2, 2)
+    before = _state(g)
+    assert not g.try_acquire(order)  # the weight window had room and was charged, then undone
+    assert _state(g) == before and g.headroom()["W"] == (2, 100)

@@ -106,19 +106,19 @@ class Headers(dict[str, str]):
 class HttpResponse:
     """Status, body bytes and (parsed on first access) headers of one answer."""
 
-    __slots__ = ("status", "body", "_head", "_headers")
+    __slots__ = ("status", "body", "head", "_headers")
 
     def __init__(self, status: int, head: bytes, body: bytes):
         self.status = status
         self.body = body
-        self._head = head
+        self.head = head  # the status line and headers, as received
         self._headers: Headers | None = None
 
     @property
     def headers(self) -> Headers:
         if self._headers is None:
             parsed = Headers()
-            for line in self._head.split(b"\r\n")[1:]:
+            for line in self.head.split(b"\r\n")[1:]:
                 name, sep, value = line.partition(b":")
                 if sep:
                     key = name.strip().decode("latin-1").lower()
@@ -141,32 +141,41 @@ def _header_value(lower_head: bytes, name: bytes) -> bytes | None:
     return lower_head[start : end if end >= 0 else len(lower_head)].strip()
 
 
+_OK_LINE = b"HTTP/1.1 200 "  # the usual status line's start (see _parse_head)
+
+
 class _Watchdog:
     """Read timeouts for every in-flight request of one client, checked on one shared timer.
 
-    Cheaper than a timer per request (the hot path only stores a deadline); a timeout fires
-    between ``timeout`` and ``timeout + tick`` seconds after sending.
+    Cheaper than a timer per request (the hot path only stores a deadline: a connection with
+    a ``waiter`` has a request in flight); a timeout fires between ``timeout`` and ``timeout +
+    tick`` seconds after sending.
     """
 
-    __slots__ = ("loop", "tick", "inflight", "handle")
+    __slots__ = ("loop", "tick", "conns", "handle")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, tick: float) -> None:
         self.loop = loop
         self.tick = tick
-        self.inflight: set[_Connection] = set()
+        self.conns: set[_Connection] = set()  # every connection not yet closed
         self.handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        """Arm the timer (``_Connection.send`` adds each request to ``inflight`` with its
-        ``deadline``, in the loop's time, and calls this when the timer is not armed)."""
+        """Arm the timer (``_Connection.send`` sets its ``waiter`` and ``deadline``, in
+        ``time.monotonic`` seconds, and calls this when the timer is not armed)."""
         self.handle = self.loop.call_later(self.tick, self._check)
 
     def _check(self) -> None:
         self.handle = None
-        now = self.loop.time()
-        for conn in [c for c in self.inflight if c.deadline <= now]:
-            conn.on_timeout()
-        if self.inflight:
+        now = _monotonic()
+        busy = False
+        for conn in list(self.conns):
+            if conn.waiter is not None:
+                if conn.deadline <= now:
+                    conn.on_timeout()
+                else:
+                    busy = True
+        if busy:
             self.handle = self.loop.call_later(self.tick, self._check)
 
     def stop(self) -> None:
@@ -203,6 +212,7 @@ class _Connection(asyncio.BufferedProtocol):
 
     def __init__(self, watchdog: _Watchdog) -> None:
         self.watchdog = watchdog
+        watchdog.conns.add(self)
         self.loop = watchdog.loop
         self.transport: asyncio.Transport | None = None
         self.read_view = memoryview(bytearray(_READ_SIZE))
@@ -237,16 +247,23 @@ class _Connection(asyncio.BufferedProtocol):
             self.close()
             return
         self.got_bytes = True
-        self.buf += self.read_view[:nbytes]
+        buf = self.buf
+        buf += self.read_view[:nbytes]
         try:
             if self.body_start < 0 and not self._parse_head():
                 return
             if self.length >= 0:
                 start = self.body_start
-                if len(self.buf) - start >= self.length:
-                    if len(self.buf) - start > self.length:
-                        self.must_close = True  # bytes past the answer: never reuse
-                    self._finish(bytes(self.buf[start : start + self.length]))
+                end = start + self.length
+                if len(buf) >= end:
+                    # _finish, written out (the path of every order's answer)
+                    waiter = self.waiter
+                    self.waiter = None
+                    if len(buf) > end or self.must_close:  # bytes past the answer: never reuse
+                        self.must_close = True
+                        self.close()
+                    if not waiter.done():
+                        waiter.set_result(bytes(buf[start:end]))
             elif self.chunked:
                 self._parse_chunks()
         except ValueError as exc:
@@ -275,8 +292,10 @@ class _Connection(asyncio.BufferedProtocol):
 
     # ------------------------------------------------------------------ request / answer
 
-    def send(self, data: bytes, timeout_s: float) -> asyncio.Future[HttpResponse]:
-        """Write one request; the future resolves with its answer. Raises ``NotSent``."""
+    def send(self, data: bytes, deadline: float) -> asyncio.Future[bytes]:
+        """Write one request; the future resolves with its answer's body (``status`` and
+        ``head`` hold the rest until the next ``send``). ``deadline``: ``time.monotonic()``
+        seconds by which the answer must be complete. Raises ``NotSent``."""
         transport = self.transport
         if self.closed or transport is None or transport.is_closing():
             raise NotSent
@@ -291,11 +310,9 @@ class _Connection(asyncio.BufferedProtocol):
             self.waiter = None
             self.closed = True
             raise NotSent
-        self.deadline = self.loop.time() + timeout_s
-        watchdog = self.watchdog
-        watchdog.inflight.add(self)
-        if watchdog.handle is None:
-            watchdog.start()
+        self.deadline = deadline
+        if self.watchdog.handle is None:
+            self.watchdog.start()
         return waiter
 
     def on_timeout(self) -> None:
@@ -304,23 +321,21 @@ class _Connection(asyncio.BufferedProtocol):
     def _finish(self, body: bytes) -> None:
         waiter = self.waiter
         self.waiter = None
-        self.watchdog.inflight.discard(self)
         if self.must_close or self.until_close:
             self.close()
         if waiter is not None and not waiter.done():
-            waiter.set_result(HttpResponse(self.status, self.head, body))
+            waiter.set_result(body)
 
     def _fail(self, exc: NoResponse) -> None:
         waiter = self.waiter
         self.waiter = None
-        self.watchdog.inflight.discard(self)
         self.close()
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
     def close(self) -> None:
         self.closed = True
-        self.watchdog.inflight.discard(self)
+        self.watchdog.conns.discard(self)
         if self.transport is not None:
             self.transport.abort()
 
@@ -328,6 +343,30 @@ class _Connection(asyncio.BufferedProtocol):
 
     def _parse_head(self) -> bool:
         """Parse the status line and headers once complete; False while more bytes are due."""
+        buf = self.buf
+        end = buf.find(_CRLF2)
+        if end > 0 and buf.startswith(_OK_LINE):
+            # The usual answer (an HTTP/1.1 200 with a Content-Length, no Connection, Keep-Alive
+            # or Transfer-Encoding header) in a few steps, concluding what _parse_any_head would.
+            head = bytes(buf[:end])
+            lower = head.lower()
+            i = lower.find(b"\r\ncontent-length:")
+            if i > 0 and not (
+                b"\r\nconnection:" in lower
+                or b"\r\nkeep-alive:" in lower
+                or b"\r\ntransfer-encoding:" in lower
+            ):
+                self.head, self.status, self.body_start = head, 200, end + 4
+                j = lower.find(b"\r\n", i + 17)
+                length = self.length = int(lower[i + 17 : j if j >= 0 else len(lower)])
+                if length < 0:
+                    raise ValueError("negative Content-Length")
+                return True
+        return self._parse_any_head()
+
+    def _parse_any_head(self) -> bool:
+        """``_parse_head`` for any answer (tested to agree with its short path on the usual
+        one): interim answers, HTTP/1.0, Connection, Keep-Alive, chunked, no length."""
         buf = self.buf
         while True:
             end = buf.find(_CRLF2)
@@ -498,7 +537,7 @@ class Origin:
                 if conn is None:
                     conn = await self._connect()
                 try:
-                    response = await conn.send(data, client.read_timeout_s)
+                    body = await conn.send(data, _monotonic() + client.read_timeout_s)
                 except NotSent:
                     self._discard(conn)
                     conn = None
@@ -519,6 +558,7 @@ class Origin:
                     # Cancelled mid-request: the connection's state is unknown, never reuse it.
                     self._discard(conn)
                     raise
+                response = HttpResponse(conn.status, conn.head, body)
                 self._checkin(conn)
                 return response
             raise AssertionError("unreachable")  # pragma: no cover
@@ -527,7 +567,7 @@ class Origin:
 
     def send_now(
         self, data: bytes, max_idle_s: float | None
-    ) -> tuple[_Connection, asyncio.Future[HttpResponse]] | None:
+    ) -> tuple[_Connection, asyncio.Future[bytes]] | None:
         """The order path's ``exchange`` without a coroutine: write ``data`` at once on an idle
         pooled connection, taking a request slot. Returns that connection (hand it back with
         ``settle``) and the future of its answer, or None, having done nothing,
@@ -539,7 +579,8 @@ class Origin:
         if not idle or self._active >= client.max_per_host:
             return None
         conn = idle[-1]  # _checkout's choice when it is usable (checked here, inline)
-        idle_for = _monotonic() - conn.last_used
+        now = _monotonic()
+        idle_for = now - conn.last_used
         if (
             conn.closed
             or idle_for >= conn.keep_alive_s
@@ -552,7 +593,7 @@ class Origin:
         else:
             idle.pop()
         try:
-            answer = conn.send(data, client.read_timeout_s)
+            answer = conn.send(data, now + client.read_timeout_s)
         except NotSent:
             self._discard(conn)
             raise

@@ -60,7 +60,9 @@ class ServerClock:
         synced = self.synced_at
         if synced is None or self._monotonic() - synced > max_age_s:
             return None
-        return int(self._local_ms()) + self.offset_ms
+        local = self._local_ms
+        # wall_ms written out for the default clock (this runs for every order)
+        return int(time.time() * 1000.0 if local is wall_ms else local()) + self.offset_ms
 
     def apply(self, samples: list[ClockSample]) -> ClockSample:
         """Adopt the offset of the sample with the shortest round trip."""

@@ -214,6 +214,17 @@ def _order_id(order_id: int | None, order_id_str: str | None) -> int | None:
     return order_id
 
 
+def _prefer_order_id_str(self: Any) -> None:
+    """The ``__post_init__`` of the answers that carry both ids: ``_order_id`` applied in place
+    (one Python call per decoded answer, not three: every place and cancel decodes one)."""
+    text = self.orderIdStr
+    if text:
+        try:
+            force_setattr(self, "orderId", int(text))
+        except ValueError:
+            pass
+
+
 class OrderAck(_Wire, kw_only=True):
     """Answer to ``POST /api/v1/order``."""
 
@@ -223,8 +234,7 @@ class OrderAck(_Wire, kw_only=True):
     clientOrderId: str | None = None
     transactTime: int | None = None
 
-    def __post_init__(self) -> None:
-        force_setattr(self, "orderId", _order_id(self.orderId, self.orderIdStr))
+    __post_init__ = _prefer_order_id_str
 
 
 class CancelAck(_Wire, kw_only=True):
@@ -237,8 +247,7 @@ class CancelAck(_Wire, kw_only=True):
     clientOrderId: str | None = None
     status: str | None = None
 
-    def __post_init__(self) -> None:
-        force_setattr(self, "orderId", _order_id(self.orderId, self.orderIdStr))
+    __post_init__ = _prefer_order_id_str
 
 
 class Order(_Wire, kw_only=True):
@@ -260,8 +269,7 @@ class Order(_Wire, kw_only=True):
     updateTime: int | None = None
     isWorking: bool | None = None
 
-    def __post_init__(self) -> None:
-        force_setattr(self, "orderId", _order_id(self.orderId, self.orderIdStr))
+    __post_init__ = _prefer_order_id_str
 
     @property
     def is_open(self) -> bool:

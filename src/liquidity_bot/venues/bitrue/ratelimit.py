@@ -109,6 +109,16 @@ class _Window:
         return wait
 
 
+def _take_back(windows: list[tuple[_Window, int]], upto: _Window | None) -> None:
+    """Undo ``try_acquire``'s spending in ``windows`` before ``upto`` (in all of them: None):
+    each got its request as its newest event, in this same call."""
+    for w, cost in windows:
+        if w is upto:
+            return
+        w.events.pop()
+        w.used -= cost
+
+
 class RateGovernor:
     """Paces calls against every policy; exposes headroom; holds fire during bans.
 
@@ -224,18 +234,20 @@ class RateGovernor:
         if now < self._ban_until or now < self._pause_until:
             return False
         windows = route[1]
+        # one pass that spends as it checks (taken back in the rare case a window is full)
         for w, cost in windows:
             events = w.events
             if events and events[0][0] <= now - w.span:
                 w.expire(now, w.span)
             if w.blocked_until > now or w.used + cost > w.limit:
+                _take_back(windows, w)
                 return False
+            events.append((now, cost))
+            w.used += cost
         parent = self.parent
         if parent is not None and not parent.try_acquire(costs):
+            _take_back(windows, None)
             return False
-        for w, cost in windows:
-            w.events.append((now, cost))
-            w.used += cost
         return True
 
     def _route(self, costs: dict[str, int]) -> tuple[dict[str, int], list[tuple[_Window, int]]]:

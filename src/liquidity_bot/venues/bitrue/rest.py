@@ -13,7 +13,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -58,6 +58,7 @@ from .urls import BitrueUrls
 from .weights import costs as endpoint_costs
 
 log = logging.getLogger(__name__)
+_DEBUG = logging.DEBUG
 
 T = TypeVar("T")
 
@@ -129,8 +130,11 @@ class BitrueRestClient:
         self._http: HttpClient | None = None
         self._order_origin: Origin  # the spot pool, set with _http
         # an order request's bytes after its request line, as Origin.encode writes them (set
-        # with _http; None without one, or when the base URL's path needs encode's checks)
+        # with _http; None without one, without a key and secret, or when the base URL's path
+        # needs encode's checks: then orders take _request)
         self._order_tail: bytes | None = None
+        # each order method's request line up to the query ("DELETE /api/v1/order?"), with it
+        self._order_lines: dict[str, str] = {}
         self._sync_lock = asyncio.Lock()
         self._bg_sync: asyncio.Task[int] | None = None
         self._closed = False
@@ -159,10 +163,13 @@ class BitrueRestClient:
                 ssl_context=self._ssl_context,
             )
             origin = self._order_origin = self._http.origin(self.urls.spot)
-            if not any(c in origin.prefix for c in " \r\n"):
+            if self.api_key and self._signer and not any(c in origin.prefix for c in " \r\n"):
                 self._order_tail = (
                     origin.fixed_headers + self._key_header + b"Content-Length: 0\r\n\r\n"
                 )
+                self._order_lines = {
+                    m: f"{m} {origin.prefix}{ORDER_PATH}?" for m in ("POST", "DELETE")
+                }
         return self._http
 
     async def close(self) -> None:
@@ -414,7 +421,7 @@ class BitrueRestClient:
         body = await self._request("GET", self.urls.spot, "/api/v1/account", signed=True)
         return _decode(_D_ACCOUNT, body, "account", False)
 
-    async def place_order(
+    def place_order(
         self,
         symbol: str,
         side: str,
@@ -424,87 +431,84 @@ class BitrueRestClient:
         order_type: str = "LIMIT",
         client_order_id: str | None = None,
         time_in_force: str | None = None,
-    ) -> m.OrderAck:
-        """Place an order. A missing answer raises ``UnknownOutcome``: reconcile by client id."""
+    ) -> Coroutine[Any, Any, m.OrderAck]:
+        """Place an order (await the result). A missing answer raises ``UnknownOutcome``:
+        reconcile by client id. Bad arguments raise here, at the call."""
         query = _place_query(symbol, side, quantity, price, order_type, client_order_id,
                              time_in_force)
-        body = await self._order_request("POST", query, symbol, side, order_type)
-        try:
-            return _D_ACK.decode(body)  # _decode, written out
-        except msgspec.DecodeError as exc:
-            raise _unreadable(exc, "place order", True) from None
+        # the request's own coroutine, not one awaiting it: one frame per order, not two
+        return self._order_request("POST", query, symbol, side, order_type)
 
-    async def cancel_order(
+    def cancel_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
-    ) -> m.CancelAck:
-        """Cancel by order id or client order id. No answer raises ``UnknownOutcome``."""
-        body = await self._order_request(
-            "DELETE", _order_query(symbol, order_id, client_order_id), symbol
-        )
-        try:
-            return _D_CANCEL.decode(body)  # _decode, written out
-        except msgspec.DecodeError as exc:
-            raise _unreadable(exc, "cancel order", True) from None
+    ) -> Coroutine[Any, Any, m.CancelAck]:
+        """Cancel by order id or client order id (await the result). No answer raises
+        ``UnknownOutcome``. Bad arguments raise here, at the call."""
+        return self._order_request("DELETE", _order_query(symbol, order_id, client_order_id), symbol)
 
     async def _order_request(
         self, method: str, query: str, symbol: str, side: str = "", order_type: str = ""
-    ) -> bytes:
-        """``_request`` for a place (POST) or cancel (DELETE) of ``/api/v1/order``: the same
-        bytes, checks and errors, and in the common case (a key, a fresh clock, room in the
-        rate limits, a warm connection, no debug logging) signed and written at once from
-        this one frame, with no coroutine below it (the engine's latency path)."""
-        tail = self._order_tail
-        signer = self._signer
+    ) -> Any:
+        """``_request`` for a place (POST) or cancel (DELETE) of ``/api/v1/order``, and the
+        typed decode of its answer (``OrderAck`` or ``CancelAck``): the same bytes, checks and
+        errors, and in the common case (a key, a fresh clock, room in the rate limits, a warm
+        connection, no debug logging) signed and written at once from this one frame, with
+        no coroutine below it (the engine's latency path)."""
+        tail = self._order_tail  # (None without a key and a secret)
         if (
             tail is None
-            or signer is None
-            or not self.api_key
             or (now_ms := self.clock.fresh_ms(self.clock_refresh_s)) is None
-            or log.isEnabledFor(logging.DEBUG)
+            or log.isEnabledFor(_DEBUG)
             or not self.governor.try_acquire(_ORDER_COSTS[method])
         ):
-            return await self._request(
+            body = await self._request(
                 method, self.urls.spot, ORDER_PATH, query, signed=True, mutating=True,
                 action=_order_action(method, symbol, side, order_type),
             )
+            return _decode_order_answer(method, body)
         # the rate limits are paid: from here on the request goes out (or fails) exactly once
         self.last_request_mono = time.monotonic()
         query = f"{query}&{self._stamp_prefix}{now_ms}"
-        signature = signer.sign(query)
+        signature = self._signer.sign(query)  # type: ignore[union-attr]  # (there with tail)
         origin = self._order_origin
         # Origin.encode's bytes, written out: the query is percent-encoded by construction
-        line = f"{method} {origin.prefix}{ORDER_PATH}?{query}&signature={signature} HTTP/1.1\r\n"
+        line = f"{self._order_lines[method]}{query}&signature={signature} HTTP/1.1\r\n"
         data = line.encode("latin-1") + tail
         try:
             sent = origin.send_now(data, self.order_conn_max_idle_s)
         except NotSent:
-            sent = None
-            fresh = True
-        else:
-            fresh = False
-        if sent is None:
+            sent = False  # the write failed on a pooled connection: once on a fresh one
+        if not sent:
             try:
                 resp = await origin.exchange(
-                    data, max_idle_s=self.order_conn_max_idle_s, fresh=fresh
+                    data, max_idle_s=self.order_conn_max_idle_s, fresh=sent is False
                 )
             except HttpTransportError as exc:
                 action = _order_action(method, symbol, side, order_type)
                 raise _transport_failure(exc, action, True) from None
+            status, head, body = resp.status, resp.head, resp.body
         else:
             conn, answer = sent
             try:
-                resp = await answer
+                body = await answer
             except BaseException as exc:
                 origin.settle(conn, False)
                 if isinstance(exc, NoResponse):
                     action = _order_action(method, symbol, side, order_type)
                     raise _transport_failure(exc, action, True) from None
                 raise
+            # the answer's status and head, kept by the connection until its next request
+            status, head = conn.status, conn.head
             origin.settle(conn, True)
-        body = resp.body
-        if resp.status == 200 and (b'"code"' not in body or not _looks_like_error(body)):
-            return body
-        err = self._order_error(resp, method, symbol, side, order_type, signature)
+        if status == 200 and (b'"code"' not in body or not _looks_like_error(body)):
+            # _decode_order_answer, written out
+            try:
+                return (_D_ACK if method == "POST" else _D_CANCEL).decode(body)
+            except msgspec.DecodeError as exc:
+                raise _unreadable(exc, _ORDER_WHAT[method], True) from None
+        err = self._order_error(
+            HttpResponse(status, head, body), method, symbol, side, order_type, signature
+        )
         if isinstance(err, InvalidTimestamp):
             # the clock drifted: re-measure; a write was refused outright, the caller may resend
             await self.sync_clock()
@@ -626,6 +630,12 @@ class BitrueRestClient:
 
 ORDER_PATH = "/api/v1/order"
 _ORDER_COSTS = {m: endpoint_costs(m, ORDER_PATH) for m in ("POST", "DELETE")}  # place, cancel
+_ORDER_WHAT = {"POST": "place order", "DELETE": "cancel order"}
+
+
+def _decode_order_answer(method: str, body: bytes) -> Any:
+    """The typed answer of a place (``OrderAck``) or cancel (``CancelAck``) that succeeded."""
+    return _decode(_D_ACK if method == "POST" else _D_CANCEL, body, _ORDER_WHAT[method], True)
 
 
 def _order_action(method: str, symbol: str, side: str, order_type: str) -> str:
