@@ -43,6 +43,8 @@ _HEAD = msgspec.json.Decoder(_Head, strict=False)
 _ORDER = m.decoder(m.OrderUpdate)
 _BALANCE = m.decoder(m.BalanceUpdate)
 _ENCODE = msgspec.json.Encoder()
+# how the exchange's order pushes begin (the head decode would read ``e`` as "ORDER" too)
+_ORDER_START = b'{"e":"ORDER",'
 
 
 class _KeyDead(Exception):
@@ -131,6 +133,12 @@ class UserStream:
     def handle_text(self, data: str | bytes) -> bytes | None:
         """Dispatch one frame; returns a reply to send, or None."""
         raw = data.encode() if isinstance(data, str) else data
+        if raw.startswith(_ORDER_START):  # the frames that move orders: one decode, not two
+            update = _ORDER.decode(raw)
+            self.last_message_at = time.monotonic()
+            self.messages += 1
+            self.on_order(update)
+            return None
         head = _HEAD.decode(raw)
         self.last_message_at = time.monotonic()
         self.messages += 1
