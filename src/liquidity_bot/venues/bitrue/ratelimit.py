@@ -19,7 +19,6 @@ import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from itertools import repeat
 
 from .errors import IpBanned, RateLimited
 from .models import RateLimit
@@ -75,12 +74,7 @@ def policies_from_exchange_info(
 
 
 class _Window:
-    """One policy's sliding window: ``events`` holds the send time of every unit spent in it,
-    oldest first (a request costing 3 is three entries with its time), so the units in use
-    are ``len(events)``. A request's time is one float shared by every window it spends in:
-    spending allocates nothing (no per-request tuple, nothing for the garbage collector)."""
-
-    __slots__ = ("policy", "family", "limit", "span", "events", "blocked_until")
+    __slots__ = ("policy", "family", "limit", "span", "events", "used", "blocked_until")
 
     def __init__(self, policy: Policy, margin_s: float = 0.0):
         self.policy = policy
@@ -88,25 +82,15 @@ class _Window:
         self.family = policy.family
         self.limit = policy.limit
         self.span = policy.window_s + margin_s  # how long a request counts
-        self.events: deque[float] = deque()
+        self.events: deque[tuple[float, int]] = deque()
+        self.used = 0
         self.blocked_until = 0.0
-
-    @property
-    def used(self) -> int:
-        """Units spent in the window (as of its last ``expire``)."""
-        return len(self.events)
-
-    def spend(self, cost: int, now: float) -> None:
-        if cost == 1:
-            self.events.append(now)
-        else:
-            self.events.extend(repeat(now, cost))
 
     def expire(self, now: float, span: float) -> None:
         events = self.events
         horizon = now - span
-        while events and events[0] <= horizon:
-            events.popleft()
+        while events and events[0][0] <= horizon:
+            self.used -= events.popleft()[1]
 
     def wait_for(self, cost: int, now: float, span: float) -> float:
         """Seconds until ``cost`` more units fit (0 if they fit now)."""
@@ -114,21 +98,25 @@ class _Window:
         limit = self.policy.limit
         if cost > limit:
             raise ValueError(f"a request costing {cost} can never fit policy {self.policy.name}")
-        excess = len(self.events) + cost - limit
+        excess = self.used + cost - limit
         if excess > 0:
-            # the unit whose expiry frees the last of the excess
-            wait = max(wait, self.events[excess - 1] + span - now)
+            freed = 0
+            for t, w in self.events:
+                freed += w
+                if freed >= excess:
+                    wait = max(wait, t + span - now)
+                    break
         return wait
 
 
 def _take_back(windows: list[tuple[_Window, int]], upto: _Window | None) -> None:
     """Undo ``try_acquire``'s spending in ``windows`` before ``upto`` (in all of them: None):
-    each got its request's units as its newest, in this same call."""
+    each got its request as its newest event, in this same call."""
     for w, cost in windows:
         if w is upto:
             return
-        for _ in range(cost):
-            w.events.pop()
+        w.events.pop()
+        w.used -= cost
 
 
 class RateGovernor:
@@ -159,9 +147,6 @@ class RateGovernor:
         self._windows: dict[str, _Window] = {}
         self._ban_until = 0.0  # monotonic
         self._pause_until = 0.0  # monotonic: every request waits after a 429
-        # at least the latest of the ban, the pause and every window's blocked_until (never
-        # lowered): before it, try_acquire takes the path that checks them one by one
-        self._closed_until = 0.0
         self.rate_limited_count = 0
         self.waits = 0
         self.configure(policies)
@@ -170,12 +155,13 @@ class RateGovernor:
         """Replace the policies, keeping what was already spent in families that remain."""
         old = self._windows
         self._windows = {}
-        self._routes: dict[int, tuple[dict[str, int], list[tuple[_Window, int]], bool]] = {}
+        self._routes: dict[int, tuple[dict[str, int], list[tuple[_Window, int]]]] = {}
         for p in policies:
             w = _Window(p, self.margin_s)
             prev = next((o for o in old.values() if o.policy.family == p.family), None)
             if prev is not None:
                 w.events = deque(prev.events)
+                w.used = prev.used
                 w.blocked_until = prev.blocked_until
             self._windows[p.name] = w
 
@@ -189,10 +175,11 @@ class RateGovernor:
             if w.policy.family != family:
                 continue
             span = w.policy.window_s + self.margin_s
-            past = [now - a for a in ages_s if 0 <= a < span]
+            past = [(now - a, 1) for a in ages_s if 0 <= a < span]
             if not past:
                 continue
-            w.events = deque(sorted([*w.events, *past]))
+            w.events = deque(sorted([*w.events, *past], key=lambda e: e[0]))
+            w.used += len(past)
             counted = max(counted, len(past))
         return counted
 
@@ -244,52 +231,34 @@ class RateGovernor:
         if route is None or route[0] is not costs:
             route = self._route(costs)
         now = self._clock()
+        if now < self._ban_until or now < self._pause_until:
+            return False
         windows = route[1]
-        if route[2] and now >= self._closed_until:
-            # The usual case (no ban, pause or blocked window; one unit per window, as every
-            # order costs): one pass that spends as it checks, taken back if a window is full.
-            for w, _ in windows:
-                events = w.events
-                if events and events[0] <= now - w.span:
-                    w.expire(now, w.span)
-                if len(events) >= w.limit:
-                    _take_back(windows, w)
-                    return False
-                events.append(now)
-        else:
-            if now < self._ban_until or now < self._pause_until:
+        # one pass that spends as it checks (taken back in the rare case a window is full)
+        for w, cost in windows:
+            events = w.events
+            if events and events[0][0] <= now - w.span:
+                w.expire(now, w.span)
+            if w.blocked_until > now or w.used + cost > w.limit:
+                _take_back(windows, w)
                 return False
-            for w, cost in windows:
-                events = w.events
-                if events and events[0] <= now - w.span:
-                    w.expire(now, w.span)
-                if w.blocked_until > now or len(events) + cost > w.limit:
-                    _take_back(windows, w)
-                    return False
-                w.spend(cost, now)
+            events.append((now, cost))
+            w.used += cost
         parent = self.parent
         if parent is not None and not parent.try_acquire(costs):
             _take_back(windows, None)
             return False
         return True
 
-    def _route(
-        self, costs: dict[str, int]
-    ) -> tuple[dict[str, int], list[tuple[_Window, int]], bool]:
-        """The windows ``costs`` spends in, with the amount, and whether it is one unit in
-        each (kept per costs dict: the request path's are shared constants, see
-        ``weights.costs``)."""
+    def _route(self, costs: dict[str, int]) -> tuple[dict[str, int], list[tuple[_Window, int]]]:
+        """The windows ``costs`` spends in, with the amount (kept per costs dict: the request
+        path's are shared constants, see ``weights.costs``)."""
         if len(self._routes) >= 64:
             self._routes.clear()
-        windows = [
+        route = self._routes[id(costs)] = (costs, [
             (w, costs[w.family]) for w in self._windows.values() if costs.get(w.family, 0) > 0
-        ]
-        route = self._routes[id(costs)] = (costs, windows, all(c == 1 for _, c in windows))
+        ])
         return route
-
-    def _close(self, until: float) -> None:
-        """Something (a ban, a pause, a blocked window) holds requests until ``until``."""
-        self._closed_until = max(self._closed_until, until)
 
     def _room_now(self, costs: dict[str, int]) -> float | None:
         """The time now if ``costs`` fit right now with no ban or pause, else None."""
@@ -300,9 +269,9 @@ class RateGovernor:
             cost = costs.get(w.family, 0)
             if cost > 0:
                 events = w.events
-                if events and events[0] <= now - w.span:
+                if events and events[0][0] <= now - w.span:
                     w.expire(now, w.span)
-                if w.blocked_until > now or len(events) + cost > w.limit:
+                if w.blocked_until > now or w.used + cost > w.limit:
                     return None
         return now
 
@@ -310,7 +279,8 @@ class RateGovernor:
         for w in self._windows.values():
             cost = costs.get(w.family, 0)
             if cost > 0:
-                w.spend(cost, now)
+                w.events.append((now, cost))
+                w.used += cost
 
     async def _acquire(self, costs: dict[str, int]) -> None:
         # Fast path (every request in normal operation): no ban, no pause, room everywhere.
@@ -334,7 +304,8 @@ class RateGovernor:
                 needed.append((w, cost))
             if wait <= 0:
                 for w, cost in needed:
-                    w.spend(cost, now)
+                    w.events.append((now, cost))
+                    w.used += cost
                 return
             if wait > self.max_wait_s:
                 blocked = max(
@@ -369,19 +340,17 @@ class RateGovernor:
         )
         pause = retry_after_s if retry_after_s is not None else DEFAULT_429_PAUSE_S
         self._pause_until = max(self._pause_until, now + pause)
-        self._close(self._pause_until)
         for w in targets:
             if retry_after_s is not None:
                 # The server said how long: trust it, the policy is closed until then.
                 w.blocked_until = max(w.blocked_until, now + retry_after_s)
-                self._close(w.blocked_until)
                 continue
             # No hint: the server counts more than we thought, so treat the window as full.
             w.blocked_until = max(w.blocked_until, now + w.policy.window_s)
-            self._close(w.blocked_until)
-            deficit = w.policy.limit - len(w.events)
+            deficit = w.policy.limit - w.used
             if deficit > 0:
-                w.spend(deficit, now)
+                w.events.append((now, deficit))
+                w.used += deficit
 
     def on_banned(self, until_ms: int | None) -> None:
         """A ban arrived: block everything until ``until_ms`` (epoch), or the documented minimum."""
@@ -393,7 +362,6 @@ class RateGovernor:
         else:
             seconds = DEFAULT_BAN_S
         self._ban_until = max(self._ban_until, now + seconds)
-        self._close(self._ban_until)
 
     # ------------------------------------------------------------------ observation
 
@@ -403,8 +371,7 @@ class RateGovernor:
         out: dict[str, tuple[int, int]] = {}
         for name, w in self._windows.items():
             w.expire(now, w.policy.window_s + self.margin_s)
-            used = w.policy.limit if (w.blocked_until > now or now < self._ban_until) else len(
-                w.events)
+            used = w.policy.limit if (w.blocked_until > now or now < self._ban_until) else w.used
             out[name] = (min(used, w.policy.limit), w.policy.limit)
         return out
 
