@@ -6,10 +6,10 @@ multidicts, trace hooks, per-request timers, stream readers, cookie jar...) was 
 ``bench/bench_connector.py`` (simulator in another process, both clients on each event loop in
 one interleaved run; see ``bench/results.md`` for the latest figures) measured client CPU per
 signed round trip: an aiohttp-based client of ours ~240 us per place, ccxt (aiohttp too) ~180-
-240 us, this transport with the REST client above it ~35 us on uvloop (the loop ``run`` uses)
-and ~38-40 us on the default loop. Per request it makes one write, one read and one epoll wait
-(two on the default loop: its zero-timeout poll before running the woken task), one future and
-no timer. A minimal raw protocol costs ~13 us (uvloop) and ~17.5 us (default loop) per round
+240 us, this transport with the REST client above it ~33-34 us on uvloop (the loop ``run``
+uses) and on the default loop. Per request it makes one write, one read and one epoll wait, one
+future and no timer; the answer resumes its task inside the read callback (see
+``_Connection.buffer_updated``), which spares the default loop a turn of its own. A minimal raw protocol costs ~13 us (uvloop) and ~17.5 us (default loop) per round
 trip: the rest is our Python, which after each sleep in epoll runs with cold caches (about three
 times its warm cost). Orders take ``Origin.send_now`` (written at once from the caller's frame,
 no coroutine below it) whenever a slot and a warm connection are free.
