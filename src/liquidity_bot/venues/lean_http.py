@@ -9,9 +9,10 @@ signed round trip: an aiohttp-based client of ours ~240 us per place, ccxt (aioh
 240 us, this transport with the REST client above it ~33-34 us on uvloop (the loop ``run``
 uses) and on the default loop. Per request it makes one write, one read and one epoll wait, one
 future and no timer; the answer resumes its task inside the read callback (see
-``_Connection.buffer_updated``), which spares the default loop a turn of its own. A minimal raw protocol costs ~13 us (uvloop) and ~17.5 us (default loop) per round
-trip: the rest is our Python, which after each sleep in epoll runs with cold caches (about three
-times its warm cost). Orders take ``Origin.send_now`` (written at once from the caller's frame,
+``_Connection.buffer_updated``), which spares the default loop a turn of its own. A minimal
+raw protocol costs ~13 us (uvloop) and ~17.5 us (default loop) per round trip: the rest is
+our Python, which after each sleep in epoll runs with cold caches (about three times its warm
+cost). Orders take ``Origin.send_now`` (written at once from the caller's frame,
 no coroutine below it) whenever a slot and a warm connection are free.
 
 This module does only what Bitrue's REST API needs, directly on an ``asyncio.BufferedProtocol``
