@@ -204,19 +204,10 @@ class Account(_Wire, kw_only=True):
         return Balance(asset=key)
 
 
-def _order_id(order_id: int | None, order_id_str: str | None) -> int | None:
-    """Prefer ``orderIdStr`` (exact by construction) when present."""
-    if order_id_str:
-        try:
-            return int(order_id_str)
-        except ValueError:
-            return order_id
-    return order_id
-
-
 def _prefer_order_id_str(self: Any) -> None:
-    """The ``__post_init__`` of the answers that carry both ids: ``_order_id`` applied in place
-    (one Python call per decoded answer, not three: every place and cancel decodes one)."""
+    """Prefer ``orderIdStr`` (exact by construction) to ``orderId`` when present: the
+    ``__post_init__`` of the answers that carry both ids (one Python call per decoded answer:
+    every place and cancel decodes one)."""
     text = self.orderIdStr
     if text:
         try:
@@ -294,7 +285,7 @@ class Trade(_Wire, kw_only=True):
     isMaker: bool
 
     def __post_init__(self) -> None:
-        force_setattr(self, "orderId", _order_id(self.orderId, self.orderIdStr))
+        _prefer_order_id_str(self)
         asset = self.commissionAsset or self.commissionAssert
         force_setattr(self, "commissionAsset", asset.upper() if asset else None)
 
