@@ -128,7 +128,7 @@ def _continue(coro: Coroutine[Any, Any, T], first: _FirstStep) -> Generator[Any,
                 return stop.value  # type: ignore[no-any-return]
             continue
         # through ``__await__``: the same iterator for a native coroutine, and the only one a
-        # compiled (Cython) coroutine offers, which is not iterable itself (setup_compiled.py)
+        # compiled (Cython) coroutine offers, which is not iterable itself (bench/compile_hot.py)
         return (yield from coro.__await__())
 
 

@@ -60,7 +60,7 @@ _CRLF2 = b"\r\n\r\n"
 _READ_SIZE = 64 * 1024
 _monotonic = time.monotonic
 # A fresh connection's one attempt; a pooled connection's two (0: pooled, 1: fresh). Named
-# tuples, not literals in a conditional, which Cython 3.3 cannot type (setup_compiled.py).
+# tuples, not literals in a conditional, which Cython 3.3 cannot type (bench/compile_hot.py).
 _FRESH_ATTEMPTS = (1,)
 _POOLED_ATTEMPTS = (0, 1)
 # the future's (callback, context) pairs are readable on CPython's asyncio.Future (see

@@ -1,17 +1,22 @@
-"""Opt-in: compile the hot path's modules with Cython, in place (issue 20's experiment).
+"""Issue 20's compiled experiment: the hot path's modules built with Cython, in place.
 
-The pure-Python tree stays the default and what the tests import. ``make compiled`` runs this
-script: each module below gets a C extension (``.so``) beside its ``.py``, and Python then
-imports the extension instead. ``make clean-compiled`` (or ``--clean``) drops them again.
+Not a build the project offers: compiled this way the production tick-to-order got slower, not
+faster (bench/results.md, "the hot path compiled"). The script stays so that the experiment can
+be repeated, e.g. on another CPU or with a later Cython. Each module below gets a C extension
+(``.so``) beside its ``.py`` in this checkout's ``src``; Python then imports the extension
+instead, so ``PYTHONPATH=src`` runs the compiled tree and ``bench/*.py --old-src`` a pure copy
+beside it. ``--clean`` (also ``make clean``) removes them; tests/unit/test_compiled_build.py
+fails while an extension is older than its source (Python would run the old code).
 
 The modules are compiled as they are (Cython's pure-Python mode, no ``.pyx``), with
 ``annotation_typing=False`` so that no annotation becomes a C type and every decision stays the
-pure tree's (Decimal and int arithmetic, exceptions, attribute look-ups). A machine without
-Cython or a C compiler keeps the pure tree and gets a message saying what to install.
+pure tree's (Decimal and int arithmetic, exceptions, attribute look-ups). Needs
+``pip install -e '.[compiled]'`` (Cython 3), a C compiler and Python's headers.
 
-    python setup_compiled.py            # build the extensions in place
-    python setup_compiled.py --clean    # remove them (and the generated .c files)
-    python setup_compiled.py --list     # the modules it compiles
+    python bench/compile_hot.py            # build the extensions in place (COMPILED_CFLAGS=-Os ...)
+    python bench/compile_hot.py --force    # rebuild them all
+    python bench/compile_hot.py --clean    # remove them (and the generated .c files)
+    python bench/compile_hot.py --list     # the modules it compiles
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 
 # The acting pass, from a depth frame to its first order's bytes (bench/pass_stages.py --calls):
@@ -85,13 +90,19 @@ def _artefacts(path: str) -> list[Path]:
     return [p for p in found if p.exists()]
 
 
+def _optimisation() -> list[str]:
+    """``COMPILED_CFLAGS`` (e.g. ``-Os``): extra flags after Python's own (``-O3``), for the
+    experiment's code-size variants."""
+    return os.environ.get("COMPILED_CFLAGS", "").split()
+
+
 def clean() -> int:
     removed = 0
     for path in HOT_MODULES:
         for artefact in _artefacts(path):
             artefact.unlink()
             removed += 1
-    print(f"removed {removed} compiled artefact(s); the pure-Python tree is in use")
+    print(f"compile_hot: removed {removed} compiled artefact(s); the pure-Python tree is in use")
     return 0
 
 
@@ -101,32 +112,35 @@ def build() -> int:
         from setuptools import Extension
         from setuptools.dist import Distribution
     except ImportError:
-        print("setup_compiled: Cython is not installed; the pure-Python tree stays in use.\n"
-              "  Install it with: .venv/bin/pip install -e '.[compiled]'   (then: make compiled)",
+        print("compile_hot: Cython is not installed; the pure-Python tree stays in use.\n"
+              "  Install it with: .venv/bin/pip install -e '.[compiled]'",
               file=sys.stderr)
         return 1
-    extensions = [Extension(_extension_name(path), [str(Path("src") / path)])
+    # -w: Cython's generated C draws compiler warnings that say nothing about our code
+    extensions = [Extension(_extension_name(path), [str(Path("src") / path)],
+                            extra_compile_args=["-w", *_optimisation()])
                   for path in HOT_MODULES]
     os.chdir(ROOT)
     try:
         modules = cythonize(extensions, compiler_directives=DIRECTIVES, quiet=True,
                             nthreads=os.cpu_count() or 1)
         # build_ext alone (not setup(), which would read pyproject.toml's packaging config)
-        dist = Distribution({"name": "liquidity-bot-compiled", "ext_modules": modules,
+        dist = Distribution({"name": "liquidity-bot-compiled-experiment", "ext_modules": modules,
                              "package_dir": {"": "src"}})
         command = dist.get_command_obj("build_ext")
         command.inplace = True
+        command.force = "--force" in sys.argv
         command.build_temp = "build/compiled"
         command.parallel = os.cpu_count() or 1
         command.ensure_finalized()
         command.run()
     except (SystemExit, Exception) as exc:  # a missing compiler ends in SystemExit
         clean()
-        print(f"setup_compiled: the build failed ({exc}); the pure-Python tree stays in use.\n"
+        print(f"compile_hot: the build failed ({exc}); the pure-Python tree stays in use.\n"
               "  It needs a C compiler and Python's headers (e.g. apt install gcc python3-dev).",
               file=sys.stderr)
         return 1
-    print(f"compiled {len(modules)} module(s) in place; `make clean-compiled` removes them")
+    print(f"compile_hot: compiled {len(modules)} module(s) in place; --clean removes them")
     return 0
 
 
