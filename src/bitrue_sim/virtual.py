@@ -239,6 +239,10 @@ class VirtualVenue:
     def depth(self, symbol: str, limit: int = 100):
         return self.exchange.depth(symbol, limit)
 
+    def depth_sides(self, symbol: str, limit: int = 100):
+        """``depth`` as shared tuples (``Exchange.depth_sides``): read, never change them."""
+        return self.exchange.depth_sides(symbol, limit)
+
     def market_state(self, symbol: str, levels: int = 20) -> MarketState:
         bids, asks = self.exchange.depth(symbol, levels)
         trades = self.exchange.recent_trades(symbol, 1)

@@ -44,13 +44,17 @@ class Level:
 class Book:
     """Bids and asks of one symbol. Knows nothing of accounts, balances or Decimal."""
 
-    __slots__ = ("bids", "asks", "bid_keys", "ask_keys")
+    __slots__ = ("bids", "asks", "bid_keys", "ask_keys", "bid_changes", "ask_changes")
 
     def __init__(self) -> None:
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.bid_keys: list[int] = []  # +ticks ascending: best bid last
         self.ask_keys: list[int] = []  # -ticks ascending: best ask last
+        # counts of the changes made to each side: a side whose count is the same has the
+        # same levels (what a depth snapshot keeps instead of comparing them)
+        self.bid_changes = 0
+        self.ask_changes = 0
 
     # ----------------------------------------------------------------- resting orders
     def add(self, order: BookEntry) -> None:
@@ -58,8 +62,10 @@ class Book:
         ticks = order.ticks
         if order.is_buy:
             levels, keys, key = self.bids, self.bid_keys, ticks
+            self.bid_changes += 1
         else:
             levels, keys, key = self.asks, self.ask_keys, -ticks
+            self.ask_changes += 1
         level = levels.get(ticks)
         if level is None:
             level = levels[ticks] = Level(ticks)
@@ -79,8 +85,10 @@ class Book:
         ticks = order.ticks
         if order.is_buy:
             levels, keys, key = self.bids, self.bid_keys, ticks
+            self.bid_changes += 1
         else:
             levels, keys, key = self.asks, self.ask_keys, -ticks
+            self.ask_changes += 1
         level = levels[ticks]
         level.total -= order.leaves
         if level.total == 0:
@@ -112,8 +120,10 @@ class Book:
         """
         if is_buy:
             levels, keys, sign = self.asks, self.ask_keys, -1
+            self.ask_changes += 1
         else:
             levels, keys, sign = self.bids, self.bid_keys, 1
+            self.bid_changes += 1
         remaining = max_lots if max_lots is not None else 1 << 62
         fills: list[tuple[BookEntry, int, int]] = []
         append = fills.append

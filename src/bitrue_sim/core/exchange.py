@@ -138,10 +138,11 @@ class _Market:
         # ``depth``'s Decimals by ticks and by lots (the same value each time: kept, bounded)
         self.price_of: dict[int, Decimal] = _DecimalsOf(self.tick)
         self.qty_of: dict[int, Decimal] = _DecimalsOf(self.step)
-        # ``depth``'s last answer per side (bids, asks): its (ticks, lots) levels and their
-        # Decimals, given again while the side's levels are the same
-        self.last_depth: list[tuple[list[tuple[int, int]], list[tuple[Decimal, Decimal]]]
-                              | None] = [None, None]
+        # ``depth_sides``'s last answer per side (bids, asks): the side's change count, the
+        # limit, its (ticks, lots) levels and their Decimals, given again while the side's
+        # levels are the same
+        self.last_depth: list[tuple[int, int | None, list[tuple[int, int]],
+                                    tuple[tuple[Decimal, Decimal], ...]] | None] = [None, None]
 
     def refresh_band(self) -> None:
         """PERCENT_PRICE_BY_SIDE bounds in ticks, recomputed only when the last price moved."""
@@ -973,26 +974,38 @@ class Exchange:
         self, symbol: str, limit: int | None = 100
     ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """Aggregated levels: bids best-first (descending), asks best-first (ascending)."""
+        bids, asks = self.depth_sides(symbol, limit)
+        return list(bids), list(asks)
+
+    def depth_sides(
+        self, symbol: str, limit: int | None = 100
+    ) -> tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]:
+        """``depth`` as tuples, shared: a side that did not change since the last call (with
+        this ``limit``) is the same tuple again (most depth pushes change one side)."""
         m = self._market(symbol)
         price_of, qty_of = m.price_of, m.qty_of
         if len(qty_of) > _KEEP_DECIMALS or len(price_of) > _KEEP_DECIMALS:
             price_of.clear()
             qty_of.clear()
         # the Decimals are made once per value (``_DecimalsOf``): a hit is a plain dict read;
-        # a side whose levels did not change since the last call gives its last list again
-        # (most depth pushes change one side)
+        # a side whose change count is the same gives its last tuple again, as does one whose
+        # levels are the same
         book = m.book
         last = m.last_depth
         sides = []
         for i, is_bid in enumerate((True, False)):
-            levels = book.levels(is_bid, limit)
+            changes = book.bid_changes if is_bid else book.ask_changes
             kept = last[i]
-            if kept is not None and kept[0] == levels:
-                sides.append(list(kept[1]))
+            if kept is not None and kept[0] == changes and kept[1] == limit:
+                sides.append(kept[3])
                 continue
-            side = [(price_of[t], qty_of[q]) for t, q in levels]
-            last[i] = (levels, side)
-            sides.append(list(side))
+            levels = book.levels(is_bid, limit)
+            if kept is not None and kept[1] == limit and kept[2] == levels:
+                side = kept[3]
+            else:
+                side = tuple([(price_of[t], qty_of[q]) for t, q in levels])
+            last[i] = (changes, limit, levels, side)
+            sides.append(side)
         return sides[0], sides[1]
 
     def best_ticks(self, symbol: str) -> tuple[int | None, int | None]:

@@ -229,6 +229,9 @@ class VirtualClock:
 
     def __init__(self, loop: VirtualEventLoop) -> None:
         self.loop = loop
+        # the loop's own method: the engine reads its monotonic clock many times per book,
+        # and a call through this one would be a second Python call each time
+        self.monotonic = loop.time  # type: ignore[method-assign]
 
     def time(self) -> float:
         return self.loop.wall()
@@ -237,4 +240,5 @@ class VirtualClock:
         return self.loop.time()
 
     def now_ms(self) -> int:
-        return int(self.loop.wall() * 1000)
+        loop = self.loop
+        return int((loop.origin_ms / 1000.0 + loop._vt) * 1000)  # (``int(loop.wall() * 1000)``)

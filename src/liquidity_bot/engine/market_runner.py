@@ -279,6 +279,8 @@ class MarketRunner:
         # estimator whose estimates do not depend on the clock (none, or volatility only)
         self._can_be_quiet = hasattr(strategy, "quiet_key") and (
             estimator is None or not getattr(estimator, "arrivals", True))
+        # a volatility-only estimator (the ladder's): fed the book's mid alone
+        self._mids_only = estimator is not None and not getattr(estimator, "arrivals", True)
 
     @property
     def quotes_reused(self) -> int:
@@ -299,15 +301,23 @@ class MarketRunner:
         mid = book.mid
         if mid is not None:
             self.risk.on_mid(ts_ms, mid)
-        if self.estimator is not None:
-            self._feed_estimator(ts_ms, mid)
+        estimator = self.estimator
+        if estimator is not None:
+            if self._mids_only:  # (``_feed_estimator``'s first case, without the call)
+                if mid is not None:
+                    estimator.on_mid(ts_ms, mid)
+            else:
+                self._feed_estimator(ts_ms, mid)
         if self.eager and self._waiting and not self._in_pass:
             if self._quiet is None or not self._quiet_pass():
                 self._pass_now()
         else:
             self._wake.set()
         if mid is not None:
-            self.markouts.on_mid(ts_ms, mid)
+            markouts = self.markouts
+            due = markouts.next_due_ms  # (most books: nothing due, no call)
+            if due is not None and ts_ms >= due:
+                markouts.on_mid(ts_ms, mid)
 
     def _quiet_pass(self) -> bool:
         """The pass a book (or the loop) would start, when it is quiet (``_quiet_again``):
@@ -316,7 +326,10 @@ class MarketRunner:
         self._in_pass = True
         try:
             risk = self.risk
-            if risk.killed or self.stale or self.book.is_crossed:
+            last_book = self.last_book_mono  # (``stale``, inline)
+            if (risk.killed or last_book is None
+                    or self.clock.monotonic() - last_book > self.stale_after_s
+                    or self.book.is_crossed):
                 return False
             minimal = risk.loss_limited
             if minimal != self.om.rules.minimal:
@@ -539,8 +552,21 @@ class MarketRunner:
         False: run it."""
         om_mark, bid_path, ask_path, inventory, key, sigma_cap, bids, asks = quiet
         book = self.book
-        if not (_same_path(book.bid_side, bid_path)  # type: ignore[arg-type]
-                and _same_path(book.ask_side, ask_path)):  # type: ignore[arg-type]
+        # (most often each path is one level, someone else's best: compared with the book's
+        # best level, which the pass's first checks read already)
+        if len(bid_path) == 1:  # type: ignore[arg-type]
+            price, mine = bid_path[0]  # type: ignore[index]
+            level = book.best_bid
+            if level is None or level[0] != price or (mine is not None and level[1] <= mine):
+                return False
+        elif not _same_path(book.bid_side, bid_path):  # type: ignore[arg-type]
+            return False
+        if len(ask_path) == 1:  # type: ignore[arg-type]
+            price, mine = ask_path[0]  # type: ignore[index]
+            level = book.best_ask
+            if level is None or level[0] != price or (mine is not None and level[1] <= mine):
+                return False
+        elif not _same_path(book.ask_side, ask_path):  # type: ignore[arg-type]
             return False
         if self._inventory() is not inventory:
             return False
@@ -565,7 +591,9 @@ class MarketRunner:
         self.quiet_passes += 1
         strategy.quiet_again()  # type: ignore[attr-defined]
         self._reacted_book_ns = self.last_book_ns
-        self._sample()
+        # ``_sample``, when its own first test would not return at once
+        if self.clock.monotonic() >= self._next_kpi or om.version != self._sampled_version:
+            self._sample()
         collect_if_due()
         return True
 

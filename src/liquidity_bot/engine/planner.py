@@ -40,6 +40,7 @@ from functools import cached_property
 from operator import attrgetter, itemgetter
 
 from liquidity_bot.domain.order import Side
+from liquidity_bot.domain.slot_init import slot_init
 from liquidity_bot.domain.tick_filters import tick_scale
 from liquidity_bot.domain.ticks import CEIL, FLOOR, TickError, TickScale
 from liquidity_bot.strategies.base import DesiredQuote, InstrumentLike, QuoteSet
@@ -62,6 +63,7 @@ class Purpose(IntEnum):
     IMPROVE = 2  # follow the strategy: reprice, decoration, trimming
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Allowance:
     """How many requests this market may spend now, cumulatively, up to each purpose:
@@ -141,6 +143,7 @@ class PlanRules:
     min_rest_ms: int = 0  # an order counts for the obligations once it has rested this long
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class LiveOrder:
     """One of our orders as the planner sees it. ``cancellable``: acknowledged, so a cancel
@@ -158,6 +161,7 @@ class LiveOrder:
         return self.price * self.qty
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Action:
     """One decision: a new order, a cancel, or both (a replacement: the new one goes first)."""
@@ -321,6 +325,7 @@ def _limits(rules: PlanRules, inst: InstrumentLike) -> _Limits:
 # Targets: the strategy's side reshaped into core orders and decoration.
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Target:
     quote: DesiredQuote

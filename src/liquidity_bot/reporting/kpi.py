@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE
+from liquidity_bot.domain.slot_init import slot_init
 from liquidity_bot.store import AuditEvent, KpiSample
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Obligations(Protocol):
     min_rest_s: float | None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class OurQuote:
     """One of our resting orders as the KPIs see it: side, price, remaining size, rest start."""
@@ -100,6 +102,7 @@ def quotes_from_orders(
     return out
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class BandDepth:
     """Our resting size (quote currency) within +-``pct`` % of mid, per side."""
@@ -109,6 +112,7 @@ class BandDepth:
     ask: Decimal
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class KpiReading:
     """One sample of one market: the book, our quotes, and the obligation verdict."""
