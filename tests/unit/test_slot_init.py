@@ -10,7 +10,7 @@ import pytest
 
 from liquidity_bot.domain.order import Side
 from liquidity_bot.domain.slot_init import slot_init
-from liquidity_bot.engine.planner import Action, Allowance, LiveOrder, Purpose, Target
+from liquidity_bot.engine.planner import Action, Allowance, LiveOrder, Purpose
 from liquidity_bot.reporting.kpi import BandDepth, OurQuote
 from liquidity_bot.strategies.base import DesiredQuote, Inventory, MarketSnapshot, TopOfBook
 
@@ -34,7 +34,6 @@ CASES = [
     (LiveOrder, ("c1", Side.BUY, Decimal("0.5"), Decimal("9")), {"young": True}),
     (Action, (Purpose.RESCUE,), {"place": QUOTE, "why": "x"}),
     (Allowance, (3, 2, 1), {}),
-    (Target, (QUOTE, "inner"), {"ticks": 5}),
     (OurQuote, ("BUY", Decimal("1"), Decimal("2")), {"since_ms": 4}),
     (BandDepth, (), {"pct": Decimal(2), "bid": Decimal(1), "ask": Decimal(3)}),
 ]
