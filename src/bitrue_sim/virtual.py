@@ -120,7 +120,7 @@ class VirtualVenue:
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
         self._timer_seq = 0
         self.exchange_events = 0
-        self.exchange.subscribe(self._on_exchange_event)
+        self.exchange.subscribe(self._on_exchange_event, trades=False)  # (it reads none)
         if self.participants is not None:
             self.participants.step(start_ms)  # the opening book
         self._deliver()

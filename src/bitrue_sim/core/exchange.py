@@ -262,6 +262,7 @@ class Exchange:
         self._orders: dict[int, _Order] = {}
         self._unrecorded_fees: dict[str, Decimal] = {}  # of fills no account keeps
         self._listeners: tuple[Listener, ...] = ()  # replaced, never mutated
+        self._trade_listeners: tuple[Listener, ...] = ()  # those that want TradeHappened
         self._events: list[object] | None = None  # buffer while listeners exist
         self._backlog: deque[object] = deque()
         self._dispatching = False
@@ -686,6 +687,7 @@ class Exchange:
         t_snap = None
         t_emit = events is not None and tacct.emit
         append = events.append if events is not None else None
+        trade_events = events is not None and bool(self._trade_listeners)
         last_fill = fills[-1]
         hi = lo = fills[0][2]
         lots_total = units_total = 0
@@ -792,7 +794,8 @@ class Exchange:
                     t_id, pay_asset, t_paid, locked.get(pay_asset, _ZERO), -pay, _ZERO, now))
                 append(new_balance_changed(
                     t_id, get_asset, t_got, locked.get(get_asset, _ZERO), t_gain, _ZERO, now))
-            append(new_trade_happened(new_public_trade(*trade)))
+            if trade_events:
+                append(new_trade_happened(new_public_trade(*trade)))
         if t_fills is not None and tacct.trim_at is not None and len(t_fills) >= tacct.trim_at:
             self._trim_fills(tacct, t_fills)
         if events is None:
@@ -1122,19 +1125,29 @@ class Exchange:
                 totals[fill[10]] = totals.get(fill[10], _ZERO) + fill[9]
         return totals
 
-    def subscribe(self, listener: Listener) -> None:
-        """Receive every event (OrderChanged, BalanceChanged, BookChanged, TradeHappened)."""
+    def subscribe(self, listener: Listener, *, trades: bool = True) -> None:
+        """Receive every event (OrderChanged, BalanceChanged, BookChanged, TradeHappened).
+
+        ``trades=False``: the listener needs no TradeHappened (a backtest's driver): none is
+        built while no listener wants them (it still hears those built for another)."""
         self._listeners = (*self._listeners, listener)
+        if trades:
+            self._trade_listeners = (*self._trade_listeners, listener)
 
     def unsubscribe(self, listener: Listener) -> None:
         listeners = list(self._listeners)
         listeners.remove(listener)
         self._listeners = tuple(listeners)
+        if listener in self._trade_listeners:
+            trade_listeners = list(self._trade_listeners)
+            trade_listeners.remove(listener)
+            self._trade_listeners = tuple(trade_listeners)
 
     def set_account_events(self, account_id: int, enabled: bool) -> None:
         """Build OrderChanged/BalanceChanged events for this account, or not.
 
-        Market events (BookChanged, TradeHappened) are always built while listeners exist.
+        Market events (BookChanged, TradeHappened) are always built while listeners exist
+        (TradeHappened while one wants them: ``subscribe``).
         A driver turns account events off for synthetic participants whose events nobody
         reads: building them was most of the cost of matching with a listener attached.
         """
