@@ -67,8 +67,12 @@ class Markouts:
     sums: dict[tuple[str, int], _Sum] = field(default_factory=dict)
 
     def add(self, side: str, value: Decimal, horizon_s: int, bps: Decimal) -> None:
+        sums = self.sums
         for key in ((side, horizon_s), ("ALL", horizon_s)):
-            self.sums.setdefault(key, _Sum()).add(value, bps)
+            total = sums.get(key)
+            if total is None:  # (not ``setdefault``: a new _Sum for every call)
+                total = sums[key] = _Sum()
+            total.add(value, bps)
 
     def bps(self, side: str, horizon_s: int) -> Decimal | None:
         s = self.sums.get((side, horizon_s))
