@@ -40,8 +40,7 @@ class Market(Protocol):
     # Optional: ``hand_over(first)``, called once the loop's clock reads the time the market
     # was moved to (``first``: no callback ready and no timer due): what is held for then
     # (``BacktestMarket``'s books for its listeners) is handed over. With it, optionally
-    # ``held``: a list (the same object throughout) that is empty when there is nothing to hand
-    # over, so that ``hand_over`` is called only when it has something to do.
+    # ``holding``: an attribute, False when there is nothing to hand over (no call then).
 
 
 # With no real descriptor but the loop's self-pipe, it is polled once every this many turns
@@ -118,7 +117,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             self._selector, self)  # type: ignore[has-type]
         self.steps = 0
         self._hand_over = getattr(market, "hand_over", None)
-        self._held = getattr(market, "held", None)
+        self._knows_holding = hasattr(market, "holding")
 
     def time(self) -> float:
         return self._vt
@@ -152,7 +151,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         next_event_ms, advance_to, market_now_ms = (
             market.next_event_ms, market.advance_to, market.now_ms)
         hand_over, resolution = self._hand_over, self._clock_resolution
-        held = self._held  # what ``hand_over`` would hand over (None: not known)
+        knows_holding = self._knows_holding
         while True:
             nxt = next_event_ms()
             if nxt is not None and (deadline is None or (nxt - origin_ms) / 1000.0 < deadline):
@@ -173,7 +172,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             if vt > self._vt:
                 self._vt = vt
             self.steps += 1
-            if hand_over is not None and (held is None or held):
+            if hand_over is not None and (not knows_holding or market.holding):
                 # first in the next turn: nothing ready and no timer due (``_run_once`` runs
                 # the timers due within the clock's resolution)
                 hand_over(not ready and not (timers and timers[0]._when < self._vt + resolution))

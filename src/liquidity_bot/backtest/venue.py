@@ -70,7 +70,9 @@ class BacktestMarket:
         # ``listen``'s listeners, and the books pushed for them until the loop's clock reads
         # the push's time (``hand_over``)
         self._listeners: list[Callable[[BookUpdate], None]] = []
-        self._held: list[BookUpdate] = []  # (one list, emptied: ``held``)
+        self._held: list[BookUpdate] = []
+        # books are held (a plain attribute the loop reads before calling ``hand_over``)
+        self.holding = False
         self._due: dict[str, int] = {}
         self._last_push: dict[str, int] = {}
         # the last push's levels and sides per symbol: (bids, asks, bid side, ask side)
@@ -134,14 +136,8 @@ class BacktestMarket:
                             normalised=True)
         if self._listeners:
             self._held.append(update)
+            self.holding = True
         self.books.publish_update(update)
-
-    @property
-    def held(self) -> list[BookUpdate]:
-        """The books ``hand_over`` would hand over now (read it, never change it): the same
-        list object throughout, so the loop keeps it and calls ``hand_over`` only when it
-        holds something."""
-        return self._held
 
     @contextlib.contextmanager
     def listen(self, listener: Callable[[BookUpdate], None]) -> Iterator[None]:
@@ -162,8 +158,8 @@ class BacktestMarket:
         held = self._held
         if not held:
             return
-        held = list(held)
-        self._held.clear()  # (the same list: ``VirtualEventLoop`` reads it, ``held``)
+        self._held = []
+        self.holding = False
         listeners = tuple(self._listeners)
         if not first:
             call_soon = asyncio.get_running_loop().call_soon
