@@ -1003,6 +1003,7 @@ class Exchange:
                 sides.append(kept[3])
                 continue
             levels = book.levels(is_bid, limit)
+            book.watch(is_bid, limit)  # (count only what reaches these levels from now on)
             if kept is not None and kept[1] == limit and kept[2] == levels:
                 side = kept[3]
             else:
