@@ -67,6 +67,8 @@ class BacktestMarket:
         self.depth_levels = depth_levels
         self.books = LatestBooks()
         self.pushes = 0
+        # ``now_ms`` is the simulator clock's own (the loop reads it after every step)
+        self.now_ms = sim.clock.now_ms  # type: ignore[method-assign]
         # ``listen``'s listeners, and the books pushed for them until the loop's clock reads
         # the push's time (``hand_over``)
         self._listeners: list[Callable[[BookUpdate], None]] = []
