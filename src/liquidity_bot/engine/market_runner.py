@@ -25,7 +25,7 @@ from typing import ClassVar
 
 from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.book import BookSide, OrderBook
-from liquidity_bot.domain.events import BookUpdate, Fill
+from liquidity_bot.domain.events import BookUpdate, Fill, PriceLevel
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.domain.order import Order, Side
@@ -328,8 +328,11 @@ class MarketRunner:
             risk = self.risk
             last_book = self.last_book_mono  # (``stale``, inline)
             if (risk.killed or last_book is None
-                    or self.clock.monotonic() - last_book > self.stale_after_s
-                    or self.book.is_crossed):
+                    or self.clock.monotonic() - last_book > self.stale_after_s):
+                return False
+            book = self.book
+            bid, ask = book.best_bid, book.best_ask  # (``is_crossed``, inline: read again below)
+            if bid is not None and ask is not None and bid[0] >= ask[0]:
                 return False
             minimal = risk.loss_limited
             if minimal != self.om.rules.minimal:
@@ -337,7 +340,7 @@ class MarketRunner:
             self.status = "quoting (minimum)" if minimal else "quoting"
             quiet = self._quiet
             assert quiet is not None
-            if self._quiet_again(quiet):
+            if self._quiet_again(quiet, (bid, ask)):
                 self._backoff = 0.1
                 return True
             self._quiet = None
@@ -544,7 +547,8 @@ class MarketRunner:
         return (om_mark, bids, asks, snapshot.inventory, key, sigma_cap, quotes.bids,
                 quotes.asks)
 
-    def _quiet_again(self, quiet: tuple[object, ...]) -> bool:
+    def _quiet_again(self, quiet: tuple[object, ...],
+                     best: tuple[PriceLevel | None, PriceLevel | None] | None = None) -> bool:
         """Count this pass instead of running it, when everything it would read is what the
         last pass read and that pass changed nothing (``_quiet_mark``): the strategy would give
         the same quotes again, the order manager the same plan without an action. What
@@ -553,17 +557,18 @@ class MarketRunner:
         om_mark, bid_path, ask_path, inventory, key, sigma_cap, bids, asks = quiet
         book = self.book
         # (most often each path is one level, someone else's best: compared with the book's
-        # best level, which the pass's first checks read already)
+        # best level, which the pass's first checks read already: ``best``, when given)
+        best_bid, best_ask = (book.best_bid, book.best_ask) if best is None else best
         if len(bid_path) == 1:  # type: ignore[arg-type]
             price, mine = bid_path[0]  # type: ignore[index]
-            level = book.best_bid
+            level = best_bid
             if level is None or level[0] != price or (mine is not None and level[1] <= mine):
                 return False
         elif not _same_path(book.bid_side, bid_path):  # type: ignore[arg-type]
             return False
         if len(ask_path) == 1:  # type: ignore[arg-type]
             price, mine = ask_path[0]  # type: ignore[index]
-            level = book.best_ask
+            level = best_ask
             if level is None or level[0] != price or (mine is not None and level[1] <= mine):
                 return False
         elif not _same_path(book.ask_side, ask_path):  # type: ignore[arg-type]
