@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class BookEntry(Protocol):
@@ -225,6 +228,18 @@ class Book:
             self.bid_watch = watch
         else:
             self.ask_watch = watch
+
+    def level_values(self, is_buy: bool, limit: int | None, price_of: Mapping[int, T],
+                     qty_of: Mapping[int, T]) -> tuple[tuple[T, T], ...]:
+        """``levels`` with each (ticks, lots) given as (``price_of[ticks]``, ``qty_of[lots]``),
+        as a tuple: what a depth snapshot holds, without the levels' own list."""
+        keys = self.bid_keys if is_buy else self.ask_keys
+        best_first = keys[::-1] if not limit or limit <= 0 else keys[:-limit - 1:-1]
+        if is_buy:
+            bids = self.bids
+            return tuple([(price_of[ticks], qty_of[bids[ticks].total]) for ticks in best_first])
+        asks = self.asks
+        return tuple([(price_of[-key], qty_of[asks[-key].total]) for key in best_first])
 
     def levels(self, is_buy: bool, limit: int | None) -> list[tuple[int, int]]:
         """Aggregated (ticks, lots) levels of one side, best first."""

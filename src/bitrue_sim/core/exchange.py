@@ -139,10 +139,9 @@ class _Market:
         self.price_of: dict[int, Decimal] = _DecimalsOf(self.tick)
         self.qty_of: dict[int, Decimal] = _DecimalsOf(self.step)
         # ``depth_sides``'s last answer per side (bids, asks): the side's change count, the
-        # limit, its (ticks, lots) levels and their Decimals, given again while the side's
-        # levels are the same
-        self.last_depth: list[tuple[int, int | None, list[tuple[int, int]],
-                                    tuple[tuple[Decimal, Decimal], ...]] | None] = [None, None]
+        # limit and the levels' Decimals, given again while the count is the same
+        self.last_depth: list[tuple[int, int | None, tuple[tuple[Decimal, Decimal], ...]]
+                              | None] = [None, None]
 
     def refresh_band(self) -> None:
         """PERCENT_PRICE_BY_SIDE bounds in ticks, recomputed only when the last price moved."""
@@ -997,8 +996,8 @@ class Exchange:
             price_of.clear()
             qty_of.clear()
         # the Decimals are made once per value (``_DecimalsOf``): a hit is a plain dict read;
-        # a side whose change count is the same gives its last tuple again, as does one whose
-        # levels are the same
+        # a side whose change count is the same (nothing reached its levels: ``Book.watch``)
+        # gives its last tuple again
         book = m.book
         last = m.last_depth
         sides = []
@@ -1006,15 +1005,11 @@ class Exchange:
             changes = book.bid_changes if is_bid else book.ask_changes
             kept = last[i]
             if kept is not None and kept[0] == changes and kept[1] == limit:
-                sides.append(kept[3])
+                sides.append(kept[2])
                 continue
-            levels = book.levels(is_bid, limit)
+            side = book.level_values(is_bid, limit, price_of, qty_of)
             book.watch(is_bid, limit)  # (count only what reaches these levels from now on)
-            if kept is not None and kept[1] == limit and kept[2] == levels:
-                side = kept[3]
-            else:
-                side = tuple([(price_of[t], qty_of[q]) for t, q in levels])
-            last[i] = (changes, limit, levels, side)
+            last[i] = (changes, limit, side)
             sides.append(side)
         return sides[0], sides[1]
 
