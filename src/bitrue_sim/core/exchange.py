@@ -29,6 +29,7 @@ from .markets import DEFAULT_MARKETS, MarketSpec
 from .model import (
     Account,
     Balance,
+    BookChanged,
     Fill,
     Order,
     PublicTrade,
@@ -107,7 +108,7 @@ class _Market:
         "spec", "symbol", "base", "quote", "tick", "step", "unit", "book",
         "min_ticks", "max_ticks", "min_lots", "max_lots", "min_val", "min_val_units",
         "last_ticks", "band_src", "bid_lo", "bid_hi", "ask_lo", "ask_hi", "trades", "minutes",
-        "zero_qty", "zero_quote", "price_of", "qty_of", "last_depth",
+        "zero_qty", "zero_quote", "price_of", "qty_of", "last_depth", "last_changed",
     )  # fmt: skip
 
     def __init__(self, spec: MarketSpec) -> None:
@@ -142,6 +143,15 @@ class _Market:
         # limit and the levels' Decimals, given again while the count is the same
         self.last_depth: list[tuple[int, int | None, tuple[tuple[Decimal, Decimal], ...]]
                               | None] = [None, None]
+        self.last_changed: BookChanged | None = None  # ``book_changed``'s last event
+
+    def book_changed(self, now: int) -> BookChanged:
+        """The event "this book changed at ``now``": one object per instant (events are
+        immutable; a participant's cancel and new order are two changes at one instant)."""
+        event = self.last_changed
+        if event is None or event.time != now:
+            event = self.last_changed = new_book_changed(self.symbol, now)
+        return event
 
     def refresh_band(self) -> None:
         """PERCENT_PRICE_BY_SIDE bounds in ticks, recomputed only when the last price moved."""
@@ -585,7 +595,7 @@ class Exchange:
         result = (snap if snap is not None else o.snapshot()) if answer else None
         if events is not None:
             if fills or is_limit:
-                events.append(new_book_changed(m.symbol, now))
+                events.append(m.book_changed(now))
             self._flush()
         else:
             self._events = None
@@ -903,7 +913,7 @@ class Exchange:
                 self._move(acct, m.base, amount, -amount, now)
             o.locked = 0
         if events is not None:
-            events.append(new_book_changed(m.symbol, now))
+            events.append(m.book_changed(now))
         result = (snap if snap is not None else o.snapshot()) if answer else None
         self._flush()
         return result
