@@ -111,10 +111,12 @@ class VirtualVenue:
             for account_id in (self.participants.maker_account, self.participants.taker_account):
                 self.exchange.set_account_events(account_id, False)
         self._accounts: set[int] = set()
-        self._order_cbs: list[OrderCallback] = []
-        self._fill_cbs: list[FillCallback] = []
-        self._balance_cbs: list[BalanceCallback] = []
-        self._book_cbs: list[BookCallback] = []
+        # callbacks: tuples, replaced when one is added (a delivery goes through them as
+        # they were when it began, as through a copy)
+        self._order_cbs: tuple[OrderCallback, ...] = ()
+        self._fill_cbs: tuple[FillCallback, ...] = ()
+        self._balance_cbs: tuple[BalanceCallback, ...] = ()
+        self._book_cbs: tuple[BookCallback, ...] = ()
         self._pending: deque[object] = deque()
         # symbols whose book change is queued: a later change before it is delivered adds
         # nothing (a callback hears "this book changed now" once, and reads the book then)
@@ -147,18 +149,18 @@ class VirtualVenue:
         return account_id
 
     def on_order(self, callback: OrderCallback) -> None:
-        self._order_cbs.append(callback)
+        self._order_cbs = (*self._order_cbs, callback)
 
     def on_fill(self, callback: FillCallback) -> None:
-        self._fill_cbs.append(callback)
+        self._fill_cbs = (*self._fill_cbs, callback)
 
     def on_balance(self, callback: BalanceCallback) -> None:
-        self._balance_cbs.append(callback)
+        self._balance_cbs = (*self._balance_cbs, callback)
 
     def on_book(self, callback: BookCallback) -> None:
         """``callback(update)`` when a symbol's book changed: once for the changes made
         before it is delivered (a participant's cancel and place are one update)."""
-        self._book_cbs.append(callback)
+        self._book_cbs = (*self._book_cbs, callback)
 
     # ---- time ----
     def now_ms(self) -> int:
@@ -298,17 +300,17 @@ class VirtualVenue:
             event: Any = pending.popleft()
             kind = type(event)
             if kind is OrderChanged:
-                for cb in tuple(self._order_cbs):
+                for cb in self._order_cbs:
                     cb(event.order, event.reason)
                 if event.fill is not None:
-                    for fill_cb in tuple(self._fill_cbs):
+                    for fill_cb in self._fill_cbs:
                         fill_cb(event.fill)
             elif kind is BalanceChanged:
                 balance = Balance(event.asset, event.free, event.locked)
-                for balance_cb in tuple(self._balance_cbs):
+                for balance_cb in self._balance_cbs:
                     balance_cb(event.account_id, balance)
             else:
                 self._book_queued.discard(event.symbol)
                 update = _new_book_update(event.symbol, event.time)
-                for book_cb in tuple(self._book_cbs):
+                for book_cb in self._book_cbs:
                     book_cb(update)
