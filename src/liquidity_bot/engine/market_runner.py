@@ -559,20 +559,14 @@ class MarketRunner:
         # (most often each path is one level, someone else's best: compared with the book's
         # best level, which the pass's first checks read already: ``best``, when given)
         best_bid, best_ask = (book.best_bid, book.best_ask) if best is None else best
-        if len(bid_path) == 1:  # type: ignore[arg-type]
-            price, mine = bid_path[0]  # type: ignore[index]
-            level = best_bid
-            if level is None or level[0] != price or (mine is not None and level[1] <= mine):
+        for path, level, is_bid in ((bid_path, best_bid, True), (ask_path, best_ask, False)):
+            if len(path) == 1:  # type: ignore[arg-type]
+                price, mine = path[0]  # type: ignore[index]
+                if level is None or level[0] != price or (mine is not None and level[1] <= mine):
+                    return False
+            elif not _same_path(book.bid_side if is_bid else book.ask_side,
+                                path):  # type: ignore[arg-type]
                 return False
-        elif not _same_path(book.bid_side, bid_path):  # type: ignore[arg-type]
-            return False
-        if len(ask_path) == 1:  # type: ignore[arg-type]
-            price, mine = ask_path[0]  # type: ignore[index]
-            level = best_ask
-            if level is None or level[0] != price or (mine is not None and level[1] <= mine):
-                return False
-        elif not _same_path(book.ask_side, ask_path):  # type: ignore[arg-type]
-            return False
         if self._inventory() is not inventory:
             return False
         estimator = self.estimator
