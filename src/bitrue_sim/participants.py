@@ -27,6 +27,7 @@ PARTICIPANT_BALANCE = Decimal(10) ** 12
 
 # agenda event kinds
 _FAIR, _REQUOTE, _TAKER = 0, 1, 2
+_PRICES_KEPT = 4096  # prices whose float a symbol keeps (``_SymbolState.price_f``)
 
 
 @dataclass
@@ -44,6 +45,8 @@ class _SymbolState:
     tick_f: float = 0.0
     step_f: float = 0.0
     min_val_f: float = 0.0
+    # ``float(tick * ticks)`` by ticks (the same value each time: kept, bounded)
+    price_f: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tick_f = float(self.tick)
@@ -225,7 +228,7 @@ class SyntheticMarket:
             ticks = max(ticks, best_bid + 1)
         if ticks <= 0:
             return
-        lots = self._lots(state, state.tick * ticks, sc.maker_size_quote, sc.maker_size_sigma)
+        lots = self._lots(state, ticks, sc.maker_size_quote, sc.maker_size_sigma)
         try:  # a LIMIT order of ``state.step * lots`` at ``state.tick * ticks``
             order_id, still_open = self.exchange.place_limit_lots(
                 self.maker_account, state.symbol, is_bid, ticks, lots)
@@ -235,10 +238,17 @@ class SyntheticMarket:
         if still_open:
             (state.bid_slots if is_bid else state.ask_slots)[slot] = order_id
 
-    def _lots(self, state: _SymbolState, price: Decimal, median_quote: float,
+    def _lots(self, state: _SymbolState, ticks: int, median_quote: float,
               sigma: float) -> int:
+        """Lots of an order of about ``median_quote`` (log-normal, ``sigma``) at ``ticks``."""
         value = median_quote * math.exp(sigma * self.rng.gauss(0.0, 1.0))
-        price_f, step_f = float(price), state.step_f
+        known = state.price_f
+        price_f = known.get(ticks)
+        if price_f is None:  # the float of the exact price (a Decimal's float goes by its text)
+            if len(known) >= _PRICES_KEPT:
+                known.clear()
+            price_f = known[ticks] = float(state.tick * ticks)
+        step_f = state.step_f
         lots = int(value / (price_f * step_f))
         min_value_lots = math.ceil(state.min_val_f / (price_f * step_f))
         return max(lots, state.min_lots, min_value_lots)
@@ -260,8 +270,7 @@ class SyntheticMarket:
             is_buy = rng.random() < 0.5
         best = best_ask if is_buy else best_bid
         if best is not None:
-            price = state.tick * best
-            lots = self._lots(state, price, sc.taker_size_quote, sc.taker_size_sigma)
+            lots = self._lots(state, best, sc.taker_size_quote, sc.taker_size_sigma)
             try:
                 self.exchange.place_order(self.taker_account, state.symbol,
                                           "BUY" if is_buy else "SELL", "MARKET",

@@ -96,6 +96,8 @@ class VirtualVenue:
         markets: tuple[MarketSpec, ...] = DEFAULT_MARKETS,
     ) -> None:
         self.clock = ManualClock(start_ms)
+        # ``now_ms`` is the clock's own (a backtest reads it for every market step)
+        self.now_ms = self.clock.now_ms  # type: ignore[method-assign]
         self.exchange = Exchange(markets, clock=self.clock, seed=seed)
         self.faults = FaultInjector(faults or FaultProfile(), seed, self.clock.now_ms)
         self.participants = (
@@ -109,10 +111,12 @@ class VirtualVenue:
             for account_id in (self.participants.maker_account, self.participants.taker_account):
                 self.exchange.set_account_events(account_id, False)
         self._accounts: set[int] = set()
-        self._order_cbs: list[OrderCallback] = []
-        self._fill_cbs: list[FillCallback] = []
-        self._balance_cbs: list[BalanceCallback] = []
-        self._book_cbs: list[BookCallback] = []
+        # callbacks: tuples, replaced when one is added (a delivery goes through them as
+        # they were when it began, as through a copy)
+        self._order_cbs: tuple[OrderCallback, ...] = ()
+        self._fill_cbs: tuple[FillCallback, ...] = ()
+        self._balance_cbs: tuple[BalanceCallback, ...] = ()
+        self._book_cbs: tuple[BookCallback, ...] = ()
         self._pending: deque[object] = deque()
         # symbols whose book change is queued: a later change before it is delivered adds
         # nothing (a callback hears "this book changed now" once, and reads the book then)
@@ -120,7 +124,7 @@ class VirtualVenue:
         self._timers: list[tuple[int, int, Callable[[], None]]] = []
         self._timer_seq = 0
         self.exchange_events = 0
-        self.exchange.subscribe(self._on_exchange_event)
+        self.exchange.subscribe(self._on_exchange_event, trades=False)  # (it reads none)
         if self.participants is not None:
             self.participants.step(start_ms)  # the opening book
         self._deliver()
@@ -145,18 +149,18 @@ class VirtualVenue:
         return account_id
 
     def on_order(self, callback: OrderCallback) -> None:
-        self._order_cbs.append(callback)
+        self._order_cbs = (*self._order_cbs, callback)
 
     def on_fill(self, callback: FillCallback) -> None:
-        self._fill_cbs.append(callback)
+        self._fill_cbs = (*self._fill_cbs, callback)
 
     def on_balance(self, callback: BalanceCallback) -> None:
-        self._balance_cbs.append(callback)
+        self._balance_cbs = (*self._balance_cbs, callback)
 
     def on_book(self, callback: BookCallback) -> None:
         """``callback(update)`` when a symbol's book changed: once for the changes made
         before it is delivered (a participant's cancel and place are one update)."""
-        self._book_cbs.append(callback)
+        self._book_cbs = (*self._book_cbs, callback)
 
     # ---- time ----
     def now_ms(self) -> int:
@@ -177,20 +181,21 @@ class VirtualVenue:
         participants = self.participants
         timers = self._timers
         clock = self.clock
-        now_ms = clock.now_ms
-        next_event_ms = participants.next_event_ms if participants is not None else None
+        # A backtest calls this for every market step: the participants' agenda and the
+        # clock's time are read and set in line (``next_event_ms``, ``now_ms``, ``set``).
         while True:
-            next_market = next_event_ms() if next_event_ms is not None else None
+            agenda = participants._agenda if participants is not None else None
+            next_market = agenda[0][0] if agenda else None
             next_timer = timers[0][0] if timers else None
             # the earlier of the two due by ``end_ms``; the market's action first on a tie
             if next_market is not None and next_market <= end_ms and (
                     next_timer is None or next_market <= next_timer):
-                if next_market > now_ms():
-                    clock.set(next_market)
+                if next_market > clock._now:
+                    clock._now = next_market
                 ran += participants.step(next_market)  # type: ignore[union-attr]
             elif next_timer is not None and next_timer <= end_ms:
-                if next_timer > now_ms():
-                    clock.set(next_timer)
+                if next_timer > clock._now:
+                    clock._now = int(next_timer)
                 _, _, callback = heapq.heappop(timers)
                 callback()
                 ran += 1
@@ -198,8 +203,8 @@ class VirtualVenue:
                 break
             if self._pending:
                 self._deliver()
-        if end_ms > self.clock.now_ms():
-            self.clock.set(end_ms)
+        if end_ms > clock._now:
+            clock._now = int(end_ms)
         return ran
 
     def run_for(self, duration_ms: int) -> int:
@@ -238,6 +243,10 @@ class VirtualVenue:
 
     def depth(self, symbol: str, limit: int = 100):
         return self.exchange.depth(symbol, limit)
+
+    def depth_sides(self, symbol: str, limit: int = 100):
+        """``depth`` as shared tuples (``Exchange.depth_sides``): read, never change them."""
+        return self.exchange.depth_sides(symbol, limit)
 
     def market_state(self, symbol: str, levels: int = 20) -> MarketState:
         bids, asks = self.exchange.depth(symbol, levels)
@@ -291,17 +300,17 @@ class VirtualVenue:
             event: Any = pending.popleft()
             kind = type(event)
             if kind is OrderChanged:
-                for cb in tuple(self._order_cbs):
+                for cb in self._order_cbs:
                     cb(event.order, event.reason)
                 if event.fill is not None:
-                    for fill_cb in tuple(self._fill_cbs):
+                    for fill_cb in self._fill_cbs:
                         fill_cb(event.fill)
             elif kind is BalanceChanged:
                 balance = Balance(event.asset, event.free, event.locked)
-                for balance_cb in tuple(self._balance_cbs):
+                for balance_cb in self._balance_cbs:
                     balance_cb(event.account_id, balance)
             else:
                 self._book_queued.discard(event.symbol)
                 update = _new_book_update(event.symbol, event.time)
-                for book_cb in tuple(self._book_cbs):
+                for book_cb in self._book_cbs:
                     book_cb(update)

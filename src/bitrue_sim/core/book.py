@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class BookEntry(Protocol):
@@ -27,6 +30,7 @@ class BookEntry(Protocol):
 
 
 _COMPACT_MIN_DEAD = 32
+NO_WATCH = -(1 << 62)  # below every level key: every change is counted
 
 
 class Level:
@@ -44,13 +48,20 @@ class Level:
 class Book:
     """Bids and asks of one symbol. Knows nothing of accounts, balances or Decimal."""
 
-    __slots__ = ("bids", "asks", "bid_keys", "ask_keys")
+    __slots__ = ("bids", "asks", "bid_keys", "ask_keys", "bid_changes", "ask_changes",
+                 "bid_watch", "ask_watch")
 
     def __init__(self) -> None:
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.bid_keys: list[int] = []  # +ticks ascending: best bid last
         self.ask_keys: list[int] = []  # -ticks ascending: best ask last
+        # counts of the changes made to each side's levels at or above its ``watch`` key (a
+        # depth snapshot's deepest level: ``watch``): a side whose count is the same has the
+        # same top levels (what a snapshot keeps instead of comparing them)
+        self.bid_changes = 0
+        self.ask_changes = 0
+        self.bid_watch = self.ask_watch = NO_WATCH
 
     # ----------------------------------------------------------------- resting orders
     def add(self, order: BookEntry) -> None:
@@ -58,8 +69,12 @@ class Book:
         ticks = order.ticks
         if order.is_buy:
             levels, keys, key = self.bids, self.bid_keys, ticks
+            if key >= self.bid_watch:
+                self.bid_changes += 1
         else:
             levels, keys, key = self.asks, self.ask_keys, -ticks
+            if key >= self.ask_watch:
+                self.ask_changes += 1
         level = levels.get(ticks)
         if level is None:
             level = levels[ticks] = Level(ticks)
@@ -79,8 +94,12 @@ class Book:
         ticks = order.ticks
         if order.is_buy:
             levels, keys, key = self.bids, self.bid_keys, ticks
+            if key >= self.bid_watch:
+                self.bid_changes += 1
         else:
             levels, keys, key = self.asks, self.ask_keys, -ticks
+            if key >= self.ask_watch:
+                self.ask_changes += 1
         level = levels[ticks]
         level.total -= order.leaves
         if level.total == 0:
@@ -162,6 +181,11 @@ class Book:
                 keys.pop()
             else:
                 break  # the taker ran out inside this level
+        if fills:  # (the best levels changed)
+            if is_buy:
+                self.ask_changes += 1
+            else:
+                self.bid_changes += 1
         return fills
 
     def sweep_cost(self, is_buy: bool, max_lots: int) -> tuple[int, int]:
@@ -193,6 +217,29 @@ class Book:
             return None
         ticks = -self.ask_keys[-1]
         return ticks, self.asks[ticks].total
+
+    def watch(self, is_buy: bool, limit: int | None) -> None:
+        """From now on count (``bid_changes``/``ask_changes``) only the changes that reach the
+        best ``limit`` levels of the side as they are now (a change deeper leaves them as they
+        are; the first change that reaches them is counted, and the watch set again after)."""
+        keys = self.bid_keys if is_buy else self.ask_keys
+        watch = keys[-limit] if limit and 0 < limit <= len(keys) else NO_WATCH
+        if is_buy:
+            self.bid_watch = watch
+        else:
+            self.ask_watch = watch
+
+    def level_values(self, is_buy: bool, limit: int | None, price_of: Mapping[int, T],
+                     qty_of: Mapping[int, T]) -> tuple[tuple[T, T], ...]:
+        """``levels`` with each (ticks, lots) given as (``price_of[ticks]``, ``qty_of[lots]``),
+        as a tuple: what a depth snapshot holds, without the levels' own list."""
+        keys = self.bid_keys if is_buy else self.ask_keys
+        best_first = keys[::-1] if not limit or limit <= 0 else keys[:-limit - 1:-1]
+        if is_buy:
+            bids = self.bids
+            return tuple([(price_of[ticks], qty_of[bids[ticks].total]) for ticks in best_first])
+        asks = self.asks
+        return tuple([(price_of[-key], qty_of[asks[-key].total]) for key in best_first])
 
     def levels(self, is_buy: bool, limit: int | None) -> list[tuple[int, int]]:
         """Aggregated (ticks, lots) levels of one side, best first."""

@@ -29,6 +29,7 @@ from .markets import DEFAULT_MARKETS, MarketSpec
 from .model import (
     Account,
     Balance,
+    BookChanged,
     Fill,
     Order,
     PublicTrade,
@@ -107,7 +108,7 @@ class _Market:
         "spec", "symbol", "base", "quote", "tick", "step", "unit", "book",
         "min_ticks", "max_ticks", "min_lots", "max_lots", "min_val", "min_val_units",
         "last_ticks", "band_src", "bid_lo", "bid_hi", "ask_lo", "ask_hi", "trades", "minutes",
-        "zero_qty", "zero_quote", "price_of", "qty_of", "last_depth",
+        "zero_qty", "zero_quote", "price_of", "qty_of", "last_depth", "last_changed",
     )  # fmt: skip
 
     def __init__(self, spec: MarketSpec) -> None:
@@ -138,10 +139,19 @@ class _Market:
         # ``depth``'s Decimals by ticks and by lots (the same value each time: kept, bounded)
         self.price_of: dict[int, Decimal] = _DecimalsOf(self.tick)
         self.qty_of: dict[int, Decimal] = _DecimalsOf(self.step)
-        # ``depth``'s last answer per side (bids, asks): its (ticks, lots) levels and their
-        # Decimals, given again while the side's levels are the same
-        self.last_depth: list[tuple[list[tuple[int, int]], list[tuple[Decimal, Decimal]]]
+        # ``depth_sides``'s last answer per side (bids, asks): the side's change count, the
+        # limit and the levels' Decimals, given again while the count is the same
+        self.last_depth: list[tuple[int, int | None, tuple[tuple[Decimal, Decimal], ...]]
                               | None] = [None, None]
+        self.last_changed: BookChanged | None = None  # ``book_changed``'s last event
+
+    def book_changed(self, now: int) -> BookChanged:
+        """The event "this book changed at ``now``": one object per instant (events are
+        immutable; a participant's cancel and new order are two changes at one instant)."""
+        event = self.last_changed
+        if event is None or event.time != now:
+            event = self.last_changed = new_book_changed(self.symbol, now)
+        return event
 
     def refresh_band(self) -> None:
         """PERCENT_PRICE_BY_SIDE bounds in ticks, recomputed only when the last price moved."""
@@ -261,6 +271,7 @@ class Exchange:
         self._orders: dict[int, _Order] = {}
         self._unrecorded_fees: dict[str, Decimal] = {}  # of fills no account keeps
         self._listeners: tuple[Listener, ...] = ()  # replaced, never mutated
+        self._trade_listeners: tuple[Listener, ...] = ()  # those that want TradeHappened
         self._events: list[object] | None = None  # buffer while listeners exist
         self._backlog: deque[object] = deque()
         self._dispatching = False
@@ -584,7 +595,7 @@ class Exchange:
         result = (snap if snap is not None else o.snapshot()) if answer else None
         if events is not None:
             if fills or is_limit:
-                events.append(new_book_changed(m.symbol, now))
+                events.append(m.book_changed(now))
             self._flush()
         else:
             self._events = None
@@ -685,6 +696,7 @@ class Exchange:
         t_snap = None
         t_emit = events is not None and tacct.emit
         append = events.append if events is not None else None
+        trade_events = events is not None and bool(self._trade_listeners)
         last_fill = fills[-1]
         hi = lo = fills[0][2]
         lots_total = units_total = 0
@@ -791,7 +803,8 @@ class Exchange:
                     t_id, pay_asset, t_paid, locked.get(pay_asset, _ZERO), -pay, _ZERO, now))
                 append(new_balance_changed(
                     t_id, get_asset, t_got, locked.get(get_asset, _ZERO), t_gain, _ZERO, now))
-            append(new_trade_happened(new_public_trade(*trade)))
+            if trade_events:
+                append(new_trade_happened(new_public_trade(*trade)))
         if t_fills is not None and tacct.trim_at is not None and len(t_fills) >= tacct.trim_at:
             self._trim_fills(tacct, t_fills)
         if events is None:
@@ -863,16 +876,22 @@ class Exchange:
     def cancel_quietly(self, account_id: int, symbol: str, order_id: int) -> None:
         """``cancel_order`` by order id without an answer (no snapshot is made): the synthetic
         participants'; raises as it does."""
-        acct = self._acct(account_id)
-        m = self._market(symbol)
-        self._cancel(acct, m, self._find(acct, m, order_id, None), False)
+        # (``_acct``, ``_market`` and ``_find`` read in line, they raise as they do)
+        acct = self._accounts.get(account_id)
+        m = self._markets.get(symbol)
+        o = self._orders.get(order_id)
+        if acct is None or m is None or o is None or o.account is not acct or o.market is not m:
+            acct = self._acct(account_id)
+            m = self._market(symbol)
+            o = self._find(acct, m, order_id, None)
+        self._cancel(acct, m, o, False)
 
     def _cancel(self, acct: _Account, m: _Market, o: _Order, answer: bool) -> Order | None:
         """``cancel_order`` of the order found: its final snapshot if ``answer``."""
         if o.status not in _OPEN:
             raise _not_found()
         now = self.clock.now_ms()
-        events = self._begin()
+        events = self._events = [] if self._listeners else None  # (``_begin``)
         m.book.remove(o)
         o.leaves = 0
         o.status = "CANCELED"
@@ -894,7 +913,7 @@ class Exchange:
                 self._move(acct, m.base, amount, -amount, now)
             o.locked = 0
         if events is not None:
-            events.append(new_book_changed(m.symbol, now))
+            events.append(m.book_changed(now))
         result = (snap if snap is not None else o.snapshot()) if answer else None
         self._flush()
         return result
@@ -973,26 +992,35 @@ class Exchange:
         self, symbol: str, limit: int | None = 100
     ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """Aggregated levels: bids best-first (descending), asks best-first (ascending)."""
+        bids, asks = self.depth_sides(symbol, limit)
+        return list(bids), list(asks)
+
+    def depth_sides(
+        self, symbol: str, limit: int | None = 100
+    ) -> tuple[tuple[tuple[Decimal, Decimal], ...], tuple[tuple[Decimal, Decimal], ...]]:
+        """``depth`` as tuples, shared: a side that did not change since the last call (with
+        this ``limit``) is the same tuple again (most depth pushes change one side)."""
         m = self._market(symbol)
         price_of, qty_of = m.price_of, m.qty_of
         if len(qty_of) > _KEEP_DECIMALS or len(price_of) > _KEEP_DECIMALS:
             price_of.clear()
             qty_of.clear()
         # the Decimals are made once per value (``_DecimalsOf``): a hit is a plain dict read;
-        # a side whose levels did not change since the last call gives its last list again
-        # (most depth pushes change one side)
+        # a side whose change count is the same (nothing reached its levels: ``Book.watch``)
+        # gives its last tuple again
         book = m.book
         last = m.last_depth
         sides = []
         for i, is_bid in enumerate((True, False)):
-            levels = book.levels(is_bid, limit)
+            changes = book.bid_changes if is_bid else book.ask_changes
             kept = last[i]
-            if kept is not None and kept[0] == levels:
-                sides.append(list(kept[1]))
+            if kept is not None and kept[0] == changes and kept[1] == limit:
+                sides.append(kept[2])
                 continue
-            side = [(price_of[t], qty_of[q]) for t, q in levels]
-            last[i] = (levels, side)
-            sides.append(list(side))
+            side = book.level_values(is_bid, limit, price_of, qty_of)
+            book.watch(is_bid, limit)  # (count only what reaches these levels from now on)
+            last[i] = (changes, limit, side)
+            sides.append(side)
         return sides[0], sides[1]
 
     def best_ticks(self, symbol: str) -> tuple[int | None, int | None]:
@@ -1109,19 +1137,29 @@ class Exchange:
                 totals[fill[10]] = totals.get(fill[10], _ZERO) + fill[9]
         return totals
 
-    def subscribe(self, listener: Listener) -> None:
-        """Receive every event (OrderChanged, BalanceChanged, BookChanged, TradeHappened)."""
+    def subscribe(self, listener: Listener, *, trades: bool = True) -> None:
+        """Receive every event (OrderChanged, BalanceChanged, BookChanged, TradeHappened).
+
+        ``trades=False``: the listener needs no TradeHappened (a backtest's driver): none is
+        built while no listener wants them (it still hears those built for another)."""
         self._listeners = (*self._listeners, listener)
+        if trades:
+            self._trade_listeners = (*self._trade_listeners, listener)
 
     def unsubscribe(self, listener: Listener) -> None:
         listeners = list(self._listeners)
         listeners.remove(listener)
         self._listeners = tuple(listeners)
+        if listener in self._trade_listeners:
+            trade_listeners = list(self._trade_listeners)
+            trade_listeners.remove(listener)
+            self._trade_listeners = tuple(trade_listeners)
 
     def set_account_events(self, account_id: int, enabled: bool) -> None:
         """Build OrderChanged/BalanceChanged events for this account, or not.
 
-        Market events (BookChanged, TradeHappened) are always built while listeners exist.
+        Market events (BookChanged, TradeHappened) are always built while listeners exist
+        (TradeHappened while one wants them: ``subscribe``).
         A driver turns account events off for synthetic participants whose events nobody
         reads: building them was most of the cost of matching with a listener attached.
         """

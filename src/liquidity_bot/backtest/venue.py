@@ -28,6 +28,7 @@ from bitrue_sim.core.model import Order as SimOrder
 from bitrue_sim.errors import ExchangeError
 from bitrue_sim.virtual import BookUpdate as SimBookUpdate
 from bitrue_sim.virtual import VirtualVenue
+from liquidity_bot.domain.book import BookSide
 from liquidity_bot.domain.events import (
     BalanceChange,
     BookUpdate,
@@ -66,12 +67,18 @@ class BacktestMarket:
         self.depth_levels = depth_levels
         self.books = LatestBooks()
         self.pushes = 0
+        # ``now_ms`` is the simulator clock's own (the loop reads it after every step)
+        self.now_ms = sim.clock.now_ms  # type: ignore[method-assign]
         # ``listen``'s listeners, and the books pushed for them until the loop's clock reads
         # the push's time (``hand_over``)
         self._listeners: list[Callable[[BookUpdate], None]] = []
         self._held: list[BookUpdate] = []
+        # books are held (a plain attribute the loop reads before calling ``hand_over``)
+        self.holding = False
         self._due: dict[str, int] = {}
         self._last_push: dict[str, int] = {}
+        # the last push's levels and sides per symbol: (bids, asks, bid side, ask side)
+        self._sides: dict[str, tuple[object, object, BookSide, BookSide]] = {}
         sim.on_book(self._on_book)
         for symbol in sorted(self.symbols):  # the first snapshot, as on subscribing
             self._due[symbol] = sim.now_ms()
@@ -108,17 +115,30 @@ class BacktestMarket:
                 self._push(symbol)
 
     def _push(self, symbol: str) -> None:
-        bids, asks = self.sim.depth(symbol, self.depth_levels)
+        bids, asks = self.sim.exchange.depth_sides(symbol, self.depth_levels)
         now = self.sim.now_ms()
         self._last_push[symbol] = now
         self.pushes += 1
         # The simulator's depth is normalised already (one level per price, best first, every
         # quantity and price positive: ``tests/unit/test_backtest_harness.py`` pins it), so the
-        # engine's book takes the levels as they are instead of checking them again.
-        update = BookUpdate(ts_ms=now, symbol=symbol, bids=tuple(bids), asks=tuple(asks),
+        # engine's book takes the levels as they are instead of checking them again: as
+        # ``BookSide``s, the last push's again for a side the simulator gives again (the same
+        # tuple: most pushes change one side), which the engine's book shares.
+        last = self._sides.get(symbol)
+        if last is None or last[0] is not bids:
+            bid_side = BookSide.of_levels(bids, True)
+        else:
+            bid_side = last[2]
+        if last is None or last[1] is not asks:
+            ask_side = BookSide.of_levels(asks, False)
+        else:
+            ask_side = last[3]
+        self._sides[symbol] = (bids, asks, bid_side, ask_side)
+        update = BookUpdate(ts_ms=now, symbol=symbol, bids=bid_side, asks=ask_side,  # type: ignore[arg-type]
                             normalised=True)
         if self._listeners:
             self._held.append(update)
+            self.holding = True
         self.books.publish_update(update)
 
     @contextlib.contextmanager
@@ -141,6 +161,7 @@ class BacktestMarket:
         if not held:
             return
         self._held = []
+        self.holding = False
         listeners = tuple(self._listeners)
         if not first:
             call_soon = asyncio.get_running_loop().call_soon

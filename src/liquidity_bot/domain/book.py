@@ -392,11 +392,17 @@ class OrderBook:
         if type(bids) is BookSide:
             if bids.is_bids:
                 self._bid_side, self._raw_bids = bids, ()
+                levels = bids._levels  # a side whose levels are known: its best is read here
+                if levels is not None:
+                    self._best_bid = levels[0] if levels else None
         elif update.normalised:
             self._bid_side, self._raw_bids = BookSide.of_levels(bids, True), ()  # type: ignore[arg-type]
         if type(asks) is BookSide:
             if not asks.is_bids:
                 self._ask_side, self._raw_asks = asks, ()
+                levels = asks._levels
+                if levels is not None:
+                    self._best_ask = levels[0] if levels else None
         elif update.normalised:
             self._ask_side, self._raw_asks = BookSide.of_levels(asks, False), ()  # type: ignore[arg-type]
         return True

@@ -608,7 +608,8 @@ class OrderManager:
                     self._last_plan = ((last[0][0], allowance, *last[0][2:]), mark.plan)
                     reused = False
                 self._budget_again = (mark, budget.quiet_mark(self.symbol))
-        if self._finished:
+        finished = self._finished  # (``prune_finished``'s own first test, without the call)
+        if finished and finished[0][0] <= self.clock() - self.finished_grace_s:
             self.prune_finished()
         self.passes_planned += 1
         self.quiet_reused = reused

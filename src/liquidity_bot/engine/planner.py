@@ -40,6 +40,7 @@ from functools import cached_property
 from operator import attrgetter, itemgetter
 
 from liquidity_bot.domain.order import Side
+from liquidity_bot.domain.slot_init import slot_init
 from liquidity_bot.domain.tick_filters import tick_scale
 from liquidity_bot.domain.ticks import CEIL, FLOOR, TickError, TickScale
 from liquidity_bot.strategies.base import DesiredQuote, InstrumentLike, QuoteSet
@@ -62,6 +63,7 @@ class Purpose(IntEnum):
     IMPROVE = 2  # follow the strategy: reprice, decoration, trimming
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Allowance:
     """How many requests this market may spend now, cumulatively, up to each purpose:
@@ -141,6 +143,7 @@ class PlanRules:
     min_rest_ms: int = 0  # an order counts for the obligations once it has rested this long
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class LiveOrder:
     """One of our orders as the planner sees it. ``cancellable``: acknowledged, so a cancel
@@ -158,6 +161,7 @@ class LiveOrder:
         return self.price * self.qty
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Action:
     """One decision: a new order, a cancel, or both (a replacement: the new one goes first)."""
@@ -321,12 +325,38 @@ def _limits(rules: PlanRules, inst: InstrumentLike) -> _Limits:
 # Targets: the strategy's side reshaped into core orders and decoration.
 
 
-@dataclass(frozen=True, slots=True)
 class Target:
-    quote: DesiredQuote
-    role: str  # "inner", "backup" or "decor"
-    ticks: int = 0  # quote.price in ticks
-    lots: int = 0  # quote.qty in lots
+    """One order a side should have: ``quote`` at ``ticks`` x ``lots``, in the ``role``
+    "inner", "backup" or "decor". Most targets are only matched against the live orders,
+    never placed: a quote the planner moved or resized (``_target``) is made on first read."""
+
+    __slots__ = ("role", "ticks", "lots", "_quote", "_change")
+
+    def __init__(self, quote: DesiredQuote, role: str, ticks: int = 0, lots: int = 0) -> None:
+        self._quote = quote
+        self.role = role
+        self.ticks = ticks  # quote.price in ticks
+        self.lots = lots  # quote.qty in lots
+        # what ``quote`` still lacks of ``_quote``: (scale, the quote's ticks and lots, the
+        # priority or None), or None when it is ``_quote`` itself
+        self._change: tuple[TickScale, int, int, int | None] | None = None
+
+    @property
+    def quote(self) -> DesiredQuote:
+        change = self._change
+        if change is not None:
+            scale, q_ticks, q_lots, priority = change
+            ticks, lots = self.ticks, self.lots
+            self._quote = _with(self._quote,
+                                price=None if ticks == q_ticks else scale.price(ticks),
+                                qty=None if lots == q_lots else scale.qty(lots),
+                                priority=priority)
+            self._change = None
+        return self._quote
+
+    def __repr__(self) -> str:
+        return (f"Target(quote={self.quote!r}, role={self.role!r}, ticks={self.ticks!r}, "
+                f"lots={self.lots!r})")
 
 
 def _with(q: DesiredQuote, *, price: Decimal | None = None, qty: Decimal | None = None,
@@ -338,11 +368,12 @@ def _with(q: DesiredQuote, *, price: Decimal | None = None, qty: Decimal | None 
 
 def _target(q: DesiredQuote, role: str, scale: TickScale, ticks: int, lots: int, q_ticks: int,
             q_lots: int, priority: int | None = None) -> Target:
-    """``q`` at ``ticks`` x ``lots`` (``q`` itself where nothing changes)."""
+    """``q`` at ``ticks`` x ``lots`` (``q`` itself where nothing changes; else the changed
+    quote is made when the target's ``quote`` is first read)."""
+    target = Target(q, role, ticks, lots)
     if ticks != q_ticks or lots != q_lots or priority is not None and priority != q.priority:
-        q = _with(q, price=None if ticks == q_ticks else scale.price(ticks),
-                  qty=None if lots == q_lots else scale.qty(lots), priority=priority)
-    return Target(q, role, ticks, lots)
+        target._change = (scale, q_ticks, q_lots, priority)
+    return target
 
 
 def side_targets(

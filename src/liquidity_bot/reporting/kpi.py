@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from liquidity_bot.domain.book import OrderBook
 from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE
+from liquidity_bot.domain.slot_init import slot_init
 from liquidity_bot.store import AuditEvent, KpiSample
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Obligations(Protocol):
     min_rest_s: float | None
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class OurQuote:
     """One of our resting orders as the KPIs see it: side, price, remaining size, rest start."""
@@ -100,6 +102,7 @@ def quotes_from_orders(
     return out
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class BandDepth:
     """Our resting size (quote currency) within +-``pct`` % of mid, per side."""
@@ -109,6 +112,7 @@ class BandDepth:
     ask: Decimal
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class KpiReading:
     """One sample of one market: the book, our quotes, and the obligation verdict."""
@@ -238,16 +242,22 @@ def measure(
     min_rest_ms = None
     if obligations.min_rest_s is not None:
         min_rest_ms = _rest_ms(obligations.min_rest_s)
-    counted = [
-        q
-        for q in quotes
-        if q.qty > 0
-        and (min_rest_ms is None or q.since_ms is None or ts_ms - q.since_ms >= min_rest_ms)
-    ]
-    bids = [q for q in counted if q.is_bid]
-    asks = [q for q in counted if not q.is_bid]
-    our_bid = max((q.price for q in bids), default=None)
-    our_ask = min((q.price for q in asks), default=None)
+    # (one loop, no comprehensions: a market samples itself every second)
+    bids: list[OurQuote] = []
+    asks: list[OurQuote] = []
+    our_bid = our_ask = None  # the first best price of each side (as ``max`` and ``min``)
+    for q in quotes:
+        if q.qty > 0 and (min_rest_ms is None or q.since_ms is None
+                          or ts_ms - q.since_ms >= min_rest_ms):
+            price = q.price
+            if q.side == "BUY":  # (``is_bid``)
+                bids.append(q)
+                if our_bid is None or price > our_bid:
+                    our_bid = price
+            else:
+                asks.append(q)
+                if our_ask is None or price < our_ask:
+                    our_ask = price
 
     mid = book.mid
     top_bid, top_ask = book.best_bid, book.best_ask
@@ -261,8 +271,13 @@ def measure(
         for pct in bands:
             low = mid * (1 - pct / HUNDRED)
             high = mid * (1 + pct / HUNDRED)
-            bid_depth = sum((q.price * q.qty for q in bids if q.price >= low), ZERO)
-            ask_depth = sum((q.price * q.qty for q in asks if q.price <= high), ZERO)
+            bid_depth = ask_depth = ZERO  # (``sum`` from ZERO, in order)
+            for q in bids:
+                if q.price >= low:
+                    bid_depth += q.price * q.qty
+            for q in asks:
+                if q.price <= high:
+                    ask_depth += q.price * q.qty
             depth.append(BandDepth(pct, bid_depth, ask_depth))
         if our_bid is not None and our_ask is not None:
             our_spread_bps = (our_ask - our_bid) / mid * BPS

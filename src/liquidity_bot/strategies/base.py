@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from liquidity_bot.domain.order import Side
+from liquidity_bot.domain.slot_init import slot_init
 
 __all__ = [
     "BookLike",
@@ -70,6 +71,7 @@ class BookLike(Protocol):
     def best_ask(self) -> object: ...
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class TopOfBook:
     """Best prices and quantities; None on an empty side."""
@@ -111,6 +113,7 @@ def top_of_book(book: object) -> TopOfBook:
     return TopOfBook(bid=bid, bid_qty=bid_qty, ask=ask, ask_qty=ask_qty)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Inventory:
     """What this market may quote with, free + locked in our own orders of this market.
@@ -130,6 +133,7 @@ class Inventory:
         return self.base * mid / total
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class MarketEstimates:
     """Online estimates used by Avellaneda-Stoikov (floats: model parameters, not money).
@@ -163,6 +167,7 @@ class MarketEstimates:
         return (self.a if a is None else a, self.kappa if kappa is None else kappa)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class MarketSnapshot:
     """Everything a strategy may look at; it must not look at anything else."""
@@ -177,6 +182,7 @@ class MarketSnapshot:
     """Fallback centre when the book has no mid (one-sided or empty)."""
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class DesiredQuote:
     """One order the strategy wants resting. Lower `priority` = more important."""

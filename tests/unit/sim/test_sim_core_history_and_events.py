@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bitrue_sim.core import BalanceChanged, BookChanged, Exchange, ManualClock, OrderChanged
+from bitrue_sim.core.model import TradeHappened
 from bitrue_sim.errors import ExchangeError
 from bitrue_sim.virtual import VirtualVenue
 
@@ -103,6 +104,36 @@ def test_h03_account_events_off():
         assert ex.ledger(real) == ex_on.ledger(real)
     with pytest.raises(KeyError):
         ex_off.set_account_events(99, False)
+
+
+def test_h03b_trade_events_only_for_a_listener_that_wants_them():
+    """A listener subscribed with ``trades=False`` hears everything else exactly as before;
+    no TradeHappened is built while no listener wants them, and the exchange does the same."""
+    heard = []
+    for trades in (True, False):
+        ex, quiet, real = _pair(history=True)
+        seen: list[object] = []
+        ex.subscribe(seen.append, trades=trades)
+        _, partial = _story(ex, quiet, real)
+        ex.cancel_order(quiet, SYM, order_id=partial)
+        heard.append((seen, ex.balances(quiet), ex.balances(real), ex.ledger(real),
+                      ex.depth(SYM), ex.recent_trades(SYM, 10)))
+    (with_trades, *state_a), (without, *state_b) = heard
+    assert sum(isinstance(e, TradeHappened) for e in with_trades) == 2
+    assert not any(isinstance(e, TradeHappened) for e in without)
+    assert [e for e in with_trades if not isinstance(e, TradeHappened)] == without
+    assert state_a == state_b
+    # one listener that wants them is enough for every listener to hear them
+    ex, quiet, real = _pair(history=True)
+    first: list[object] = []
+    second: list[object] = []
+    ex.subscribe(first.append, trades=False)
+    ex.subscribe(second.append)
+    _story(ex, quiet, real)
+    assert first == second and any(isinstance(e, TradeHappened) for e in first)
+    ex.unsubscribe(second.append)
+    ex.place_order(real, SYM, "BUY", "LIMIT", D("10.0"), D("0.5020"))
+    assert not any(isinstance(e, TradeHappened) for e in first[len(second):])
 
 
 def test_h04_participants_keep_only_open_orders():

@@ -40,8 +40,9 @@ class LatestBooks:
                     log.exception("a book listener failed on %s", symbol)
 
     def publish_update(self, update: BookUpdate) -> None:
-        """``publish`` for an update already built."""
-        self.publish(update.symbol, lambda: update)
+        """``publish`` for an update already built (nothing to do while nobody reads)."""
+        if self._subs or self._listeners:
+            self.publish(update.symbol, lambda: update)
 
     @contextlib.contextmanager
     def listen(self, listener: Callable[[BookUpdate], None]) -> Iterator[None]:
