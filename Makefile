@@ -33,5 +33,7 @@ chaos: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 
+# (also the compiled experiment's extensions, if bench/compile_hot.py built any)
 clean:
+	-$(PYTHON) bench/compile_hot.py --clean
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

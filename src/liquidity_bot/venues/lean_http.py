@@ -59,6 +59,10 @@ _CRLF2 = b"\r\n\r\n"
 # kernel time per answer on the default loop). 64 KiB holds any order answer in one read.
 _READ_SIZE = 64 * 1024
 _monotonic = time.monotonic
+# A fresh connection's one attempt; a pooled connection's two (0: pooled, 1: fresh). Named
+# tuples, not literals in a conditional, which Cython 3.3 cannot type (bench/compile_hot.py).
+_FRESH_ATTEMPTS = (1,)
+_POOLED_ATTEMPTS = (0, 1)
 # the future's (callback, context) pairs are readable on CPython's asyncio.Future (see
 # _Connection.buffer_updated); elsewhere answers wake their task through the loop as usual
 _WAKE_NOW = hasattr(Future, "_callbacks")
@@ -560,7 +564,7 @@ class Origin:
         self._active += 1
         try:
             conn = None if fresh else self._checkout(max_idle_s)
-            for attempt in (1,) if fresh else (0, 1):
+            for attempt in _FRESH_ATTEMPTS if fresh else _POOLED_ATTEMPTS:
                 reused = conn is not None
                 if conn is None:
                     conn = await self._connect()
