@@ -127,9 +127,9 @@ def _continue(coro: Coroutine[Any, Any, T], first: _FirstStep) -> Generator[Any,
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             continue
-        # through ``__await__``: the same iterator for a native coroutine, and the only one a
-        # compiled (Cython) coroutine offers, which is not iterable itself (bench/compile_hot.py)
-        return (yield from coro.__await__())
+        # a native coroutine directly (its wrapper from ``__await__`` would cost a method call
+        # per resume); a compiled (Cython) one offers only ``__await__`` (bench/compile_hot.py)
+        return (yield from (coro if type(coro) is types.CoroutineType else coro.__await__()))
 
 
 def _close_if_abandoned(coro: Coroutine[Any, Any, Any]) -> None:
