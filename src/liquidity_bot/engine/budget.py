@@ -315,7 +315,7 @@ class OrderBudget:
         now = self._clock()
         if first is not None and first <= now - self.window_s:  # (``_expire``'s own test)
             return False
-        return token_ns is None or round(now * NS) < token_ns  # (``_ns(now)``)
+        return token_ns is None or _ns(now) < token_ns
 
     # --- spending ------------------------------------------------------------------------------
     def try_spend(self, market: str, priority: Priority = Priority.NORMAL, n: int = 1) -> bool:

@@ -25,7 +25,7 @@ from typing import ClassVar
 
 from liquidity_bot.config import MarketConfig
 from liquidity_bot.domain.book import BookSide, OrderBook
-from liquidity_bot.domain.events import BookUpdate, Fill, PriceLevel
+from liquidity_bot.domain.events import BookUpdate, Fill
 from liquidity_bot.domain.instrument import Instrument
 from liquidity_bot.domain.market_id import DEFAULT_EXCHANGE, market_name
 from liquidity_bot.domain.order import Order, Side
@@ -279,8 +279,6 @@ class MarketRunner:
         # estimator whose estimates do not depend on the clock (none, or volatility only)
         self._can_be_quiet = hasattr(strategy, "quiet_key") and (
             estimator is None or not getattr(estimator, "arrivals", True))
-        # a volatility-only estimator (the ladder's): fed the book's mid alone
-        self._mids_only = estimator is not None and not getattr(estimator, "arrivals", True)
 
     @property
     def quotes_reused(self) -> int:
@@ -301,23 +299,15 @@ class MarketRunner:
         mid = book.mid
         if mid is not None:
             self.risk.on_mid(ts_ms, mid)
-        estimator = self.estimator
-        if estimator is not None:
-            if self._mids_only:  # (``_feed_estimator``'s first case, without the call)
-                if mid is not None:
-                    estimator.on_mid(ts_ms, mid)
-            else:
-                self._feed_estimator(ts_ms, mid)
+        if self.estimator is not None:
+            self._feed_estimator(ts_ms, mid)
         if self.eager and self._waiting and not self._in_pass:
             if self._quiet is None or not self._quiet_pass():
                 self._pass_now()
         else:
             self._wake.set()
         if mid is not None:
-            markouts = self.markouts
-            due = markouts.next_due_ms  # (most books: nothing due, no call)
-            if due is not None and ts_ms >= due:
-                markouts.on_mid(ts_ms, mid)
+            self.markouts.on_mid(ts_ms, mid)
 
     def _quiet_pass(self) -> bool:
         """The pass a book (or the loop) would start, when it is quiet (``_quiet_again``):
@@ -326,13 +316,7 @@ class MarketRunner:
         self._in_pass = True
         try:
             risk = self.risk
-            last_book = self.last_book_mono  # (``stale``, inline)
-            if (risk.killed or last_book is None
-                    or self.clock.monotonic() - last_book > self.stale_after_s):
-                return False
-            book = self.book
-            bid, ask = book.best_bid, book.best_ask  # (``is_crossed``, inline: read again below)
-            if bid is not None and ask is not None and bid[0] >= ask[0]:
+            if risk.killed or self.stale or self.book.is_crossed:
                 return False
             minimal = risk.loss_limited
             if minimal != self.om.rules.minimal:
@@ -340,7 +324,7 @@ class MarketRunner:
             self.status = "quoting (minimum)" if minimal else "quoting"
             quiet = self._quiet
             assert quiet is not None
-            if self._quiet_again(quiet, (bid, ask)):
+            if self._quiet_again(quiet):
                 self._backoff = 0.1
                 return True
             self._quiet = None
@@ -547,8 +531,7 @@ class MarketRunner:
         return (om_mark, bids, asks, snapshot.inventory, key, sigma_cap, quotes.bids,
                 quotes.asks)
 
-    def _quiet_again(self, quiet: tuple[object, ...],
-                     best: tuple[PriceLevel | None, PriceLevel | None] | None = None) -> bool:
+    def _quiet_again(self, quiet: tuple[object, ...]) -> bool:
         """Count this pass instead of running it, when everything it would read is what the
         last pass read and that pass changed nothing (``_quiet_mark``): the strategy would give
         the same quotes again, the order manager the same plan without an action. What
@@ -556,17 +539,9 @@ class MarketRunner:
         False: run it."""
         om_mark, bid_path, ask_path, inventory, key, sigma_cap, bids, asks = quiet
         book = self.book
-        # (most often each path is one level, someone else's best: compared with the book's
-        # best level, which the pass's first checks read already: ``best``, when given)
-        best_bid, best_ask = (book.best_bid, book.best_ask) if best is None else best
-        for path, level, is_bid in ((bid_path, best_bid, True), (ask_path, best_ask, False)):
-            if len(path) == 1:  # type: ignore[arg-type]
-                price, mine = path[0]  # type: ignore[index]
-                if level is None or level[0] != price or (mine is not None and level[1] <= mine):
-                    return False
-            elif not _same_path(book.bid_side if is_bid else book.ask_side,
-                                path):  # type: ignore[arg-type]
-                return False
+        if not (_same_path(book.bid_side, bid_path)  # type: ignore[arg-type]
+                and _same_path(book.ask_side, ask_path)):  # type: ignore[arg-type]
+            return False
         if self._inventory() is not inventory:
             return False
         estimator = self.estimator
@@ -590,9 +565,7 @@ class MarketRunner:
         self.quiet_passes += 1
         strategy.quiet_again()  # type: ignore[attr-defined]
         self._reacted_book_ns = self.last_book_ns
-        # ``_sample``, when its own first test would not return at once
-        if self.clock.monotonic() >= self._next_kpi or om.version != self._sampled_version:
-            self._sample()
+        self._sample()
         collect_if_due()
         return True
 

@@ -608,8 +608,7 @@ class OrderManager:
                     self._last_plan = ((last[0][0], allowance, *last[0][2:]), mark.plan)
                     reused = False
                 self._budget_again = (mark, budget.quiet_mark(self.symbol))
-        finished = self._finished  # (``prune_finished``'s own first test, without the call)
-        if finished and finished[0][0] <= self.clock() - self.finished_grace_s:
+        if self._finished:
             self.prune_finished()
         self.passes_planned += 1
         self.quiet_reused = reused

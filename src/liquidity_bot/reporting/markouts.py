@@ -137,9 +137,7 @@ class MarkoutTracker:
         self.horizons_s = horizons_s
         self.max_pending = max_pending
         self._pending: list[list[Any]] = []  # [ts_ms, side, price, value, next horizon index]
-        # the earliest horizon pending (None: none): a mid before it changes nothing, so a
-        # caller with many mids may skip ``on_mid`` until then (read it, never set it)
-        self.next_due_ms: int | None = None
+        self._next_due_ms: int | None = None  # the earliest horizon pending (None: none)
 
     def on_fill(self, side: object, price: Decimal, qty: Decimal, ts_ms: int) -> None:
         value = price * qty
@@ -148,12 +146,12 @@ class MarkoutTracker:
             if len(self._pending) > self.max_pending:
                 self._pending.pop(0)
             due = ts_ms + self.horizons_s[0] * 1000
-            if self.next_due_ms is None or due < self.next_due_ms:
-                self.next_due_ms = due
+            if self._next_due_ms is None or due < self._next_due_ms:
+                self._next_due_ms = due
 
     def on_mid(self, ts_ms: int, mid: Decimal | None) -> None:
-        # every book comes here: be quick (nothing is due before ``next_due_ms``)
-        due = self.next_due_ms
+        # every book comes here: be quick (nothing is due before ``_next_due_ms``)
+        due = self._next_due_ms
         if due is None or ts_ms < due or mid is None or mid <= 0:
             return
         keep: list[list[Any]] = []
@@ -169,7 +167,7 @@ class MarkoutTracker:
                 if next_due is None or at < next_due:
                     next_due = at
         self._pending = keep
-        self.next_due_ms = next_due
+        self._next_due_ms = next_due
 
 
 def position_range(fills: Iterable[_FillLike]) -> tuple[Decimal, Decimal, Decimal]:
