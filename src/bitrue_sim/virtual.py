@@ -96,8 +96,6 @@ class VirtualVenue:
         markets: tuple[MarketSpec, ...] = DEFAULT_MARKETS,
     ) -> None:
         self.clock = ManualClock(start_ms)
-        # ``now_ms`` is the clock's own (a backtest reads it for every market step)
-        self.now_ms = self.clock.now_ms  # type: ignore[method-assign]
         self.exchange = Exchange(markets, clock=self.clock, seed=seed)
         self.faults = FaultInjector(faults or FaultProfile(), seed, self.clock.now_ms)
         self.participants = (

@@ -39,8 +39,7 @@ class Market(Protocol):
 
     # Optional: ``hand_over(first)``, called once the loop's clock reads the time the market
     # was moved to (``first``: no callback ready and no timer due): what is held for then
-    # (``BacktestMarket``'s books for its listeners) is handed over. With it, optionally
-    # ``holding``: an attribute, False when there is nothing to hand over (no call then).
+    # (``BacktestMarket``'s books for its listeners) is handed over.
 
 
 # With no real descriptor but the loop's self-pipe, it is polled once every this many turns
@@ -117,7 +116,6 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             self._selector, self)  # type: ignore[has-type]
         self.steps = 0
         self._hand_over = getattr(market, "hand_over", None)
-        self._knows_holding = hasattr(market, "holding")
 
     def time(self) -> float:
         return self._vt
@@ -151,7 +149,6 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         next_event_ms, advance_to, market_now_ms = (
             market.next_event_ms, market.advance_to, market.now_ms)
         hand_over, resolution = self._hand_over, self._clock_resolution
-        knows_holding = self._knows_holding
         while True:
             nxt = next_event_ms()
             if nxt is not None and (deadline is None or (nxt - origin_ms) / 1000.0 < deadline):
@@ -172,7 +169,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             if vt > self._vt:
                 self._vt = vt
             self.steps += 1
-            if hand_over is not None and (not knows_holding or market.holding):
+            if hand_over is not None:
                 # first in the next turn: nothing ready and no timer due (``_run_once`` runs
                 # the timers due within the clock's resolution)
                 hand_over(not ready and not (timers and timers[0]._when < self._vt + resolution))
@@ -232,9 +229,6 @@ class VirtualClock:
 
     def __init__(self, loop: VirtualEventLoop) -> None:
         self.loop = loop
-        # the loop's own method: the engine reads its monotonic clock many times per book,
-        # and a call through this one would be a second Python call each time
-        self.monotonic = loop.time  # type: ignore[method-assign]
 
     def time(self) -> float:
         return self.loop.wall()
@@ -243,5 +237,4 @@ class VirtualClock:
         return self.loop.time()
 
     def now_ms(self) -> int:
-        loop = self.loop
-        return int((loop.origin_ms / 1000.0 + loop._vt) * 1000)  # (``int(loop.wall() * 1000)``)
+        return int(self.loop.wall() * 1000)

@@ -67,14 +67,10 @@ class BacktestMarket:
         self.depth_levels = depth_levels
         self.books = LatestBooks()
         self.pushes = 0
-        # ``now_ms`` is the simulator clock's own (the loop reads it after every step)
-        self.now_ms = sim.clock.now_ms  # type: ignore[method-assign]
         # ``listen``'s listeners, and the books pushed for them until the loop's clock reads
         # the push's time (``hand_over``)
         self._listeners: list[Callable[[BookUpdate], None]] = []
         self._held: list[BookUpdate] = []
-        # books are held (a plain attribute the loop reads before calling ``hand_over``)
-        self.holding = False
         self._due: dict[str, int] = {}
         self._last_push: dict[str, int] = {}
         # the last push's levels and sides per symbol: (bids, asks, bid side, ask side)
@@ -138,7 +134,6 @@ class BacktestMarket:
                             normalised=True)
         if self._listeners:
             self._held.append(update)
-            self.holding = True
         self.books.publish_update(update)
 
     @contextlib.contextmanager
@@ -161,7 +156,6 @@ class BacktestMarket:
         if not held:
             return
         self._held = []
-        self.holding = False
         listeners = tuple(self._listeners)
         if not first:
             call_soon = asyncio.get_running_loop().call_soon
