@@ -179,21 +179,20 @@ class VirtualVenue:
         participants = self.participants
         timers = self._timers
         clock = self.clock
-        # A backtest calls this for every market step: the participants' agenda and the
-        # clock's time are read and set in line (``next_event_ms``, ``now_ms``, ``set``).
+        now_ms = clock.now_ms
+        next_event_ms = participants.next_event_ms if participants is not None else None
         while True:
-            agenda = participants._agenda if participants is not None else None
-            next_market = agenda[0][0] if agenda else None
+            next_market = next_event_ms() if next_event_ms is not None else None
             next_timer = timers[0][0] if timers else None
             # the earlier of the two due by ``end_ms``; the market's action first on a tie
             if next_market is not None and next_market <= end_ms and (
                     next_timer is None or next_market <= next_timer):
-                if next_market > clock._now:
-                    clock._now = next_market
+                if next_market > now_ms():
+                    clock.set(next_market)
                 ran += participants.step(next_market)  # type: ignore[union-attr]
             elif next_timer is not None and next_timer <= end_ms:
-                if next_timer > clock._now:
-                    clock._now = int(next_timer)
+                if next_timer > now_ms():
+                    clock.set(next_timer)
                 _, _, callback = heapq.heappop(timers)
                 callback()
                 ran += 1
@@ -201,8 +200,8 @@ class VirtualVenue:
                 break
             if self._pending:
                 self._deliver()
-        if end_ms > clock._now:
-            clock._now = int(end_ms)
+        if end_ms > self.clock.now_ms():
+            self.clock.set(end_ms)
         return ran
 
     def run_for(self, duration_ms: int) -> int:

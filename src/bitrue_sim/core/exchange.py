@@ -876,22 +876,16 @@ class Exchange:
     def cancel_quietly(self, account_id: int, symbol: str, order_id: int) -> None:
         """``cancel_order`` by order id without an answer (no snapshot is made): the synthetic
         participants'; raises as it does."""
-        # (``_acct``, ``_market`` and ``_find`` read in line, they raise as they do)
-        acct = self._accounts.get(account_id)
-        m = self._markets.get(symbol)
-        o = self._orders.get(order_id)
-        if acct is None or m is None or o is None or o.account is not acct or o.market is not m:
-            acct = self._acct(account_id)
-            m = self._market(symbol)
-            o = self._find(acct, m, order_id, None)
-        self._cancel(acct, m, o, False)
+        acct = self._acct(account_id)
+        m = self._market(symbol)
+        self._cancel(acct, m, self._find(acct, m, order_id, None), False)
 
     def _cancel(self, acct: _Account, m: _Market, o: _Order, answer: bool) -> Order | None:
         """``cancel_order`` of the order found: its final snapshot if ``answer``."""
         if o.status not in _OPEN:
             raise _not_found()
         now = self.clock.now_ms()
-        events = self._events = [] if self._listeners else None  # (``_begin``)
+        events = self._begin()
         m.book.remove(o)
         o.leaves = 0
         o.status = "CANCELED"

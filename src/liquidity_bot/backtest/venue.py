@@ -111,7 +111,7 @@ class BacktestMarket:
                 self._push(symbol)
 
     def _push(self, symbol: str) -> None:
-        bids, asks = self.sim.exchange.depth_sides(symbol, self.depth_levels)
+        bids, asks = self.sim.depth_sides(symbol, self.depth_levels)
         now = self.sim.now_ms()
         self._last_push[symbol] = now
         self.pushes += 1
